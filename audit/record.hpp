@@ -1,0 +1,70 @@
+#pragma once
+// The audit record: one per decision (DESIGN.md §3). Never holds a field value: names, counts,
+// identifiers of the client, purpose, destination and route, and the request path without its
+// query values.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <boost/system/error_code.hpp>
+
+namespace exportwall::audit {
+
+struct record {
+    std::uint64_t seq = 0;          // assigned by the writer, monotonic across rotations
+    std::string id;                 // assigned by the proxy at request start (new_record_id())
+    std::string time;               // RFC 3339 UTC with milliseconds, set by the proxy
+    std::string mode;               // "enforce" | "monitor"
+    std::string decision;           // allowed | filtered | blocked | aborted | would-block
+    std::string reason;             // a reason code (docs/reason-codes.md), "" when allowed
+    std::string client;
+    std::string purpose;
+    std::string basis;              // legal basis of the purpose
+    std::string destination;
+    std::string destination_kind;   // internal | processor | third-party
+    std::string route;
+    std::string method;
+    std::string path;               // normalised path; query parameter names only, no values
+    int status = 0;                 // HTTP status sent to the client
+    std::vector<std::string> fields_requested;
+    std::vector<std::string> fields_stripped;
+    std::uint64_t records_in = 0;
+    std::uint64_t records_out = 0;
+    std::map<std::string, std::uint64_t> records_dropped;  // drop reason -> count
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
+    double duration_ms = 0;
+    std::string remote;             // client address:port
+    std::string policy_revision;    // SHA-256 of the configuration file
+    std::string prev_hash;          // assigned by the writer
+    std::string hash;               // assigned by the writer
+};
+
+// A fresh, unguessable record id (128 random bits, lowercase hex), usable in headers.
+[[nodiscard]] std::string new_record_id();
+
+// Where the proxy hands its records. Implementations must be thread-safe.
+class sink {
+public:
+    virtual ~sink() = default;
+    sink() = default;
+    sink(const sink&) = delete;
+    sink& operator=(const sink&) = delete;
+
+    // Called once the record is stored (durably when `durable` is true) or storing failed. May be
+    // called on any thread; the caller re-posts to its own executor.
+    using completion = std::function<void(boost::system::error_code)>;
+
+    // Appends `r` (seq, prev_hash and hash are assigned here). `durable`: the completion runs only
+    // after the record is on disk (fsync; group commit). A failure means the trail cannot be
+    // written: the proxy refuses new exports with 503 audit_unavailable.
+    virtual void append(record r, bool durable, completion done) = 0;
+
+    // False while the trail cannot be written (for /readyz and refusing new exports).
+    [[nodiscard]] virtual bool healthy() const = 0;
+};
+
+}  // namespace exportwall::audit

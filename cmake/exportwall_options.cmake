@@ -1,0 +1,25 @@
+# Compiler settings shared by every exportwall target: warnings, sanitizers and ccache.
+
+find_program(EXPORTWALL_CCACHE ccache)
+if(EXPORTWALL_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
+  set(CMAKE_CXX_COMPILER_LAUNCHER "${EXPORTWALL_CCACHE}")
+endif()
+
+add_library(exportwall_warnings INTERFACE)
+target_compile_options(exportwall_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Wnon-virtual-dtor
+  -Wold-style-cast -Woverloaded-virtual
+  $<$<BOOL:${EXPORTWALL_WERROR}>:-Werror>)
+
+if(EXPORTWALL_SANITIZE)
+  add_compile_options(-fsanitize=${EXPORTWALL_SANITIZE} -fno-omit-frame-pointer
+                      -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${EXPORTWALL_SANITIZE})
+endif()
+
+# Adds an exportwall library or executable with the project's warnings and the repository root
+# on the include path (includes read `#include "filters/json_filter.hpp"`).
+function(exportwall_target name)
+  target_link_libraries(${name} PRIVATE exportwall_warnings)
+  target_include_directories(${name} PUBLIC "${PROJECT_SOURCE_DIR}")
+endfunction()

@@ -1,0 +1,38 @@
+#pragma once
+// Loads a configuration file into an immutable snapshot. Control plane: errors are returned as
+// data (`file:line:col: message`), never thrown; a failed load leaves nothing half-applied.
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/policy.hpp"
+#include "config/settings.hpp"
+#include "config/xml_source.hpp"
+
+namespace exportwall::config {
+
+// One loaded configuration. Shared read-only by every request that started under it
+// (std::shared_ptr<const configuration>); a reload swaps the pointer.
+struct configuration {
+    std::string path;      // the file it was loaded from
+    std::string revision;  // SHA-256 (hex) of the file's bytes: `policy_revision` in audit records
+    settings net;
+    policy rules;
+};
+
+struct load_result {
+    std::shared_ptr<const configuration> config;  // null when errors is not empty
+    std::vector<load_error> errors;
+    [[nodiscard]] explicit operator bool() const { return config != nullptr; }
+};
+
+// Reads and validates `path`. Environment variables are read for ${VAR} substitution.
+[[nodiscard]] load_result load_configuration_file(const std::string& path);
+// Same, from text (tests); `file` names the source in messages; relative paths resolve against
+// `base_dir`.
+[[nodiscard]] load_result load_configuration_text(std::string_view text, const std::string& file,
+                                                  const std::string& base_dir = ".");
+
+}  // namespace exportwall::config

@@ -1,0 +1,127 @@
+#pragma once
+// The network half of the configuration: listeners, TLS, admin, upstreams, limits and routes.
+// Plain values, filled by the loader (config/loader.hpp) and read by the proxy. The policy half
+// (entities, purposes, destinations, clients) lives in config/policy.hpp.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace exportwall::config {
+
+// Where a configuration item was written, for `file:line:col` messages after load.
+struct source_location {
+    std::string file;
+    int line = 0;
+    int column = 0;
+};
+
+enum class client_certificate_mode : std::uint8_t { none, optional, required };
+
+struct tls_settings {
+    std::string certificate_file;  // PEM chain
+    std::string private_key_file;  // PEM
+    std::string client_ca_file;    // PEM bundle; required unless client_certificate == none
+    client_certificate_mode client_certificate = client_certificate_mode::none;
+};
+
+struct listener {
+    std::string address = "0.0.0.0";
+    std::uint16_t port = 8443;     // 0: the OS picks (tests); the bound port is logged
+    std::optional<tls_settings> tls;
+};
+
+struct admin_listener {
+    std::string address = "127.0.0.1";
+    std::uint16_t port = 9901;
+    std::string token_sha256;  // hex; required when address is not loopback
+};
+
+// Timeouts and size limits. Every timeout is an idle/phase timeout, never a total deadline for an
+// export (a large export may stream for an hour).
+struct limits {
+    std::chrono::milliseconds tls_handshake{10'000};
+    std::chrono::milliseconds request_head{10'000};     // 408 when the head is not complete
+    std::chrono::milliseconds keep_alive_idle{60'000};  // idle between requests: close quietly
+    std::chrono::milliseconds request_body_idle{30'000};
+    std::chrono::milliseconds upstream_connect{5'000};         // 502 upstream_unavailable
+    std::chrono::milliseconds upstream_response_head{30'000};  // 504 upstream_timeout
+    std::chrono::milliseconds upstream_idle{60'000};   // between body reads: abort
+    std::chrono::milliseconds client_write_idle{60'000};  // a client that stops reading: abort
+    std::chrono::milliseconds shutdown_grace{30'000};  // SIGTERM: drain in-flight exports
+    std::size_t max_head_bytes = 16 * 1024;        // request head; 431 beyond
+    std::size_t max_request_body_bytes = 1 << 20;  // 413 beyond
+    std::size_t max_upstream_head_bytes = 64 * 1024;
+    std::size_t max_record_bytes = 1 << 20;        // largest record a filter buffers
+    std::size_t max_connections = 10'000;
+    std::size_t upstream_pool_size = 64;           // idle connections kept per upstream
+};
+
+struct header_value {
+    std::string name;
+    std::string value;  // ${VAR} already substituted
+};
+
+struct upstream {
+    std::string id;
+    std::string url;     // as written, e.g. "https://crm.internal:8443/base"
+    std::string scheme;  // "http" or "https"
+    std::string host;
+    std::uint16_t port = 0;
+    std::string base_path;  // prefix added to every forwarded path ("" for none)
+    std::string ca_file;    // https: CA bundle to verify the CRM; empty = system store
+    std::vector<header_value> headers;  // credentials and fixed headers added to each request
+    source_location where;
+};
+
+// The body formats a route may carry. `passthrough` relays bytes unmodified and is meant for
+// endpoints that carry no personal data (metadata, health); it still needs a declaration.
+enum class route_format : std::uint8_t { json, ndjson, csv, xml, passthrough };
+
+enum class path_match : std::uint8_t { exact, prefix };
+
+struct route {
+    std::string id;
+    std::string path;  // normalised, begins with '/'
+    path_match match = path_match::exact;
+    std::vector<std::string> methods{"GET"};  // upper case
+    std::string upstream_id;
+    std::string upstream_path;  // replaces `path` when forwarding (prefix-mapped); "" = same
+    std::string entity;         // entity id (policy); empty for passthrough
+    route_format format = route_format::json;
+    std::string records;      // JSON pointer / XML element path (filters::filter_spec::records)
+    std::string field_root;   // dotted path of the fields inside a record ("properties")
+    std::string select_param;        // field-selection query parameter ("$select", "properties")
+    char select_separator = ',';
+    std::vector<std::string> link_fields;  // pagination link fields in the body
+    char csv_delimiter = ',';
+    bool csv_formula_guard = true;
+    source_location where;
+};
+
+struct log_settings {
+    std::string level = "info";     // spdlog level name
+    std::string access_log = "-";   // "-" = stdout, else a file path
+};
+
+struct settings {
+    std::vector<listener> listeners;
+    std::string public_url;  // exportwall's own URL, used to rewrite pagination links
+    admin_listener admin;
+    limits limit;
+    log_settings log;
+    unsigned threads = 0;    // 0: number of cores
+    std::vector<upstream> upstreams;
+    std::vector<route> routes;
+
+    [[nodiscard]] const upstream* find_upstream(const std::string& id) const {
+        for (const auto& u : upstreams)
+            if (u.id == id) return &u;
+        return nullptr;
+    }
+};
+
+}  // namespace exportwall::config

@@ -1,0 +1,1 @@
+#include "config/xml_source.hpp"

@@ -1,0 +1,115 @@
+#pragma once
+// The streaming body filter contract shared by every export format. A filter is fed the upstream
+// body chunk by chunk and appends the filtered bytes to an output string; it never performs I/O
+// (the proxy's relay loop owns reading and writing). Memory is bounded by the largest record
+// (filter_spec::max_record_bytes), never by the size of the export.
+//
+// Fail closed: once feed() or finish() returns an error the filter is dead, and the caller must
+// abort the client's response (no clean end of document may follow the bytes already produced).
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include <boost/system/error_code.hpp>
+
+#include "filters/field_set.hpp"
+#include "filters/record_rules.hpp"
+
+namespace exportwall::filters {
+
+enum class body_format : std::uint8_t { json, ndjson, csv, xml };
+
+// Why a filter aborted. Every value maps to the `upstream_malformed` reason code unless noted.
+enum class filter_error {
+    malformed = 1,          // not well-formed in the declared format
+    record_too_large,       // one record exceeds filter_spec::max_record_bytes
+    too_deep,               // nesting deeper than filter_spec::max_depth
+    duplicate_key,          // a JSON object repeats a key (ambiguous: refused)
+    dtd_refused,            // XML DOCTYPE or entity declaration (never expanded)
+    ragged_row,             // CSV row with a different number of cells than the header
+    records_not_found,      // the configured record location is absent or not a list
+    record_limit_exceeded,  // more records than filter_spec::max_records (reason
+                            // `record_limit_exceeded`)
+    truncated,              // finish() before the document was complete
+};
+[[nodiscard]] const boost::system::error_category& filter_category() noexcept;
+[[nodiscard]] boost::system::error_code make_error_code(filter_error e) noexcept;
+
+// What a filter did, for the audit record and metrics. Never holds a field value.
+struct filter_counters {
+    std::uint64_t records_in = 0;
+    std::uint64_t records_out = 0;
+    std::array<std::uint64_t, drop_reason_count> dropped{};
+    std::map<std::string, std::uint64_t, std::less<>> stripped_fields;  // field name -> times
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
+    std::uint64_t links_rewritten = 0;
+    std::uint64_t links_removed = 0;
+};
+
+// Maps a pagination link that points at the CRM to exportwall's public URL. nullopt removes the
+// link (it points somewhere exportwall does not front), and the filter counts it.
+using link_rewriter = std::function<std::optional<std::string>(std::string_view url)>;
+
+struct csv_options {
+    char delimiter = ',';           // ',', ';', '\t' or '|'
+    char quote = '"';
+    bool formula_guard = true;      // prefix cells starting with = + - @ TAB CR with a '
+};
+
+// Everything a filter needs, built by the proxy from a decision and a route.
+struct filter_spec {
+    body_format format = body_format::json;
+    // Where the records are. JSON: a JSON pointer ("/value", "/results", "/records"), "" for a
+    // top-level array. XML: an element path of local names ("/Envelope/Body/queryResponse/result/
+    // records"). NDJSON and CSV: unused (a record per line / per row).
+    std::string records;
+    // Where the fields sit inside a record, as a dotted path ("properties" for HubSpot); "" when
+    // the fields are the record's own members.
+    std::string field_root;
+    // Fields kept; everything else is stripped (and counted by name).
+    field_set allowed;
+    // Records kept; everything else is dropped (and counted by reason).
+    record_rules rules;
+    // Pagination link fields. JSON: dotted paths in the envelope or in a record
+    // ("@odata.nextLink", "nextRecordsUrl", "paging.next.link", "links.next").
+    std::vector<std::string> link_fields;
+    link_rewriter rewrite_link;  // may be empty: then link fields are removed
+    csv_options csv;
+    std::size_t max_record_bytes = 1 << 20;
+    std::size_t max_depth = 64;
+    std::uint64_t max_records = 0;  // 0: unlimited
+};
+
+class record_filter {
+public:
+    virtual ~record_filter() = default;
+    record_filter() = default;
+    record_filter(const record_filter&) = delete;
+    record_filter& operator=(const record_filter&) = delete;
+
+    // Consumes all of `in` and appends filtered output to `out`. An error aborts the export.
+    [[nodiscard]] virtual boost::system::error_code feed(std::string_view in, std::string& out) = 0;
+    // The body ended: flushes what remains. An incomplete document is `truncated`.
+    [[nodiscard]] virtual boost::system::error_code finish(std::string& out) = 0;
+    [[nodiscard]] virtual const filter_counters& counters() const = 0;
+};
+
+// A filter for spec.format. Never null.
+[[nodiscard]] std::unique_ptr<record_filter> make_filter(filter_spec spec);
+
+}  // namespace exportwall::filters
+
+namespace boost::system {
+template <>
+struct is_error_code_enum<exportwall::filters::filter_error> : std::true_type {};
+}  // namespace boost::system

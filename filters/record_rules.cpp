@@ -1,0 +1,73 @@
+#include "filters/record_rules.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+namespace exportwall::filters {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+bool one_of(std::string_view v, std::initializer_list<std::string_view> words) {
+    return std::any_of(words.begin(), words.end(), [v](std::string_view w) { return iequals(v, w); });
+}
+
+bool holds(const record_condition& c, std::optional<std::string_view> value) {
+    if (!value) return false;
+    switch (c.op) {
+        case condition_op::equals:
+            return !c.values.empty() && *value == c.values.front();
+        case condition_op::in_set:
+            return std::find(c.values.begin(), c.values.end(), *value) != c.values.end();
+        case condition_op::not_empty:
+            return !value->empty() && *value != "null";
+        case condition_op::is_true:
+            return one_of(*value, {"true", "1", "yes", "y", "on"});
+        case condition_op::is_set:
+            return !one_of(*value, {"", "null", "false", "0", "no", "n", "off"});
+    }
+    return false;
+}
+
+}  // namespace
+
+std::string_view drop_reason_name(drop_reason r) {
+    static constexpr std::array<std::string_view, drop_reason_count> names{
+        "no_consent", "objected", "suppressed", "subject_not_allowed", "no_request_evidence",
+        "condition"};
+    return names[static_cast<std::size_t>(r)];
+}
+
+std::optional<std::string_view> record_fields::find(std::string_view path) const {
+    for (const auto& [p, v] : values_) {
+        if (p == path) return std::string_view(v);
+    }
+    return std::nullopt;
+}
+
+std::vector<std::string> record_rules::needed_fields() const {
+    std::vector<std::string> out;
+    for (const auto& c : conditions) out.push_back(c.field);
+    out.insert(out.end(), suppression_fields.begin(), suppression_fields.end());
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+std::optional<drop_reason> evaluate(const record_rules& rules, const record_fields& record) {
+    for (const auto& c : rules.conditions) {
+        bool h = holds(c, record.find(c.field));
+        if (c.exclude ? h : !h) return c.reason;
+    }
+    if (rules.suppressed && rules.suppressed(record)) return drop_reason::suppressed;
+    return std::nullopt;
+}
+
+}  // namespace exportwall::filters

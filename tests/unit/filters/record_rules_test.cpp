@@ -1,0 +1,96 @@
+#include "filters/record_rules.hpp"
+
+#include <gtest/gtest.h>
+
+namespace exportwall::filters {
+namespace {
+
+record_rules promotion_rules() {
+    record_rules r;
+    r.conditions.push_back({"lifecycle", condition_op::in_set, {"customer", "former"}, false,
+                            drop_reason::subject_not_allowed});
+    r.conditions.push_back({"consent.email", condition_op::is_true, {}, false,
+                            drop_reason::no_consent});
+    r.conditions.push_back({"objection.direct_marketing", condition_op::is_set, {}, true,
+                            drop_reason::objected});
+    return r;
+}
+
+TEST(RecordRules, KeepsRecordThatMeetsEveryCondition) {
+    record_fields f;
+    f.add("lifecycle", "customer");
+    f.add("consent.email", "true");
+    EXPECT_EQ(evaluate(promotion_rules(), f), std::nullopt);
+}
+
+TEST(RecordRules, MissingConsentDropsAsNoConsent) {
+    record_fields f;
+    f.add("lifecycle", "customer");
+    EXPECT_EQ(evaluate(promotion_rules(), f), drop_reason::no_consent);
+}
+
+TEST(RecordRules, ConsentIsCaseInsensitiveButNeverGuessed) {
+    record_fields yes;
+    yes.add("lifecycle", "former");
+    yes.add("consent.email", "YES");
+    EXPECT_EQ(evaluate(promotion_rules(), yes), std::nullopt);
+    record_fields maybe;
+    maybe.add("lifecycle", "former");
+    maybe.add("consent.email", "pending");
+    EXPECT_EQ(evaluate(promotion_rules(), maybe), drop_reason::no_consent);
+}
+
+TEST(RecordRules, AnyObjectionValueThatIsNotFalseDrops) {
+    for (const char* v : {"true", "2024-03-01", "x"}) {
+        record_fields f;
+        f.add("lifecycle", "customer");
+        f.add("consent.email", "true");
+        f.add("objection.direct_marketing", v);
+        EXPECT_EQ(evaluate(promotion_rules(), f), drop_reason::objected) << v;
+    }
+    for (const char* v : {"false", "", "null", "0"}) {
+        record_fields f;
+        f.add("lifecycle", "customer");
+        f.add("consent.email", "true");
+        f.add("objection.direct_marketing", v);
+        EXPECT_EQ(evaluate(promotion_rules(), f), std::nullopt) << v;
+    }
+}
+
+TEST(RecordRules, FirstFailingConditionGivesTheReason) {
+    record_fields f;
+    f.add("lifecycle", "lead");
+    EXPECT_EQ(evaluate(promotion_rules(), f), drop_reason::subject_not_allowed);
+}
+
+TEST(RecordRules, SuppressionCallbackDropsAfterConditions) {
+    record_rules r = promotion_rules();
+    r.suppression_fields = {"email"};
+    r.suppressed = [](const record_fields& f) { return f.find("email") == "gone@example.com"; };
+    record_fields f;
+    f.add("lifecycle", "customer");
+    f.add("consent.email", "true");
+    f.add("email", "gone@example.com");
+    EXPECT_EQ(evaluate(r, f), drop_reason::suppressed);
+    auto needed = r.needed_fields();
+    EXPECT_EQ(needed, (std::vector<std::string>{"consent.email", "email", "lifecycle",
+                                                "objection.direct_marketing"}));
+}
+
+TEST(RecordRules, EqualsAndNotEmpty) {
+    record_rules r;
+    r.conditions.push_back({"quote_requested", condition_op::equals, {"true"}, false,
+                            drop_reason::no_request_evidence});
+    r.conditions.push_back({"email", condition_op::not_empty, {}, false, drop_reason::condition});
+    record_fields f;
+    f.add("quote_requested", "true");
+    f.add("email", "");
+    EXPECT_EQ(evaluate(r, f), drop_reason::condition);
+    record_fields g;
+    g.add("quote_requested", "false");
+    EXPECT_EQ(evaluate(r, g), drop_reason::no_request_evidence);
+    EXPECT_EQ(drop_reason_name(drop_reason::no_request_evidence), "no_request_evidence");
+}
+
+}  // namespace
+}  // namespace exportwall::filters
