@@ -80,8 +80,10 @@ struct filter_spec {
     field_set allowed;
     // Records kept; everything else is dropped (and counted by reason).
     record_rules rules;
-    // Pagination link fields. JSON: dotted paths in the envelope or in a record
-    // ("@odata.nextLink", "nextRecordsUrl", "paging.next.link", "links.next").
+    // Pagination link fields, located from the document root. JSON and NDJSON: JSON pointers
+    // ("/@odata.nextLink", "/nextRecordsUrl", "/paging/next/link", "/links/next"); for NDJSON
+    // they are looked up inside each line's object. XML: element paths of local names. CSV:
+    // unused.
     std::vector<std::string> link_fields;
     link_rewriter rewrite_link;  // may be empty: then link fields are removed
     csv_options csv;
