@@ -31,7 +31,12 @@ struct tls_settings {
 struct listener {
     std::string address = "0.0.0.0";
     std::uint16_t port = 8443;     // 0: the OS picks (tests); the bound port is logged
+    // exportwall's own URL as clients reach this listener ("https://exports.example.com"); upstream
+    // pagination links are rewritten onto it. Empty: derived from the request's Host header is
+    // NOT done (a client controls Host) — links are then removed instead.
+    std::string public_url;
     std::optional<tls_settings> tls;
+    source_location where;
 };
 
 struct admin_listener {
@@ -107,10 +112,32 @@ struct log_settings {
     std::string access_log = "-";   // "-" = stdout, else a file path
 };
 
+enum class audit_sync : std::uint8_t {
+    none,     // never fsync (the OS decides)
+    blocked,  // a refusal's record is on disk before the client gets its answer (default)
+    always,   // every record is on disk before its answer
+};
+
+struct syslog_settings {
+    std::string address;  // empty: no forwarding
+    std::uint16_t port = 514;
+    bool tcp = false;      // protocol="udp|tcp"
+    std::string app_name = "exportwall";
+    int facility = 13;     // log audit (RFC 5424)
+};
+
+struct audit_settings {
+    std::string path = "audit.jsonl";  // the active file; rotated files sit beside it
+    audit_sync sync = audit_sync::blocked;
+    std::uint64_t rotate_bytes = 256ull << 20;
+    bool rotate_daily = true;
+    syslog_settings syslog;
+};
+
 struct settings {
     std::vector<listener> listeners;
-    std::string public_url;  // exportwall's own URL, used to rewrite pagination links
     admin_listener admin;
+    audit_settings audit;
     limits limit;
     log_settings log;
     unsigned threads = 0;    // 0: number of cores
