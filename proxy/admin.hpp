@@ -1,0 +1,78 @@
+#pragma once
+// The admin listener: a small HTTP/1.1 server on its own address (loopback by default) serving
+//   GET  /healthz        200 "ok" — the process is up (never needs the token)
+//   GET  /readyz         200 "ready" when hooks.ready(), else 503 "not ready"
+//   GET  /metrics        the Prometheus text rendering of hooks.m
+//   POST /admin/reload   hooks.reload(): 200 {"reloaded":true,"revision":"…"} or
+//                        500 {"reloaded":false,"errors":N} (no configuration value echoed)
+// and, through hooks.extension, whatever later issues add (/admin/audit, the review page).
+//
+// When hooks.token_sha256 is set, every path but /healthz needs `Authorization: Bearer <token>`
+// whose SHA-256 (lower-case hex) equals it; otherwise 401. A token is mandatory when the admin
+// address is not loopback: check_admin_settings() says so at start-up, and run_admin() refuses to
+// serve on such an acceptor without one.
+//
+// One request per connection (`Connection: close`): the admin plane is scraped, not streamed, and
+// this keeps shutdown simple (no idle keep-alive connection holds the io_context open).
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "config/settings.hpp"
+#include "proxy/metrics.hpp"
+
+namespace exportwall::proxy {
+
+// A parsed admin request, handed to hooks.extension (no Beast types leak out).
+struct admin_request {
+    std::string method;  // upper case, e.g. "GET"
+    std::string target;  // origin-form as received, e.g. "/admin/audit?decision=blocked"
+    std::vector<std::pair<std::string, std::string>> headers;  // as received (no Authorization)
+    std::string body;  // at most 64 KiB (larger requests get 413 before any hook runs)
+};
+
+// What an extension answers.
+struct admin_response {
+    unsigned status = 200;
+    std::string content_type = "text/plain; charset=utf-8";
+    std::string body;
+};
+
+// What the admin listener needs from the running proxy. Every function may be empty: an empty
+// `ready` means always ready, an empty `reload` answers 501, an empty `revision` omits it.
+struct admin_hooks {
+    metrics* m = nullptr;                   // rendered by /metrics; null → an empty body
+    std::function<bool()> ready;            // configuration loaded and upstreams reachable
+    std::function<std::string()> revision;  // the current configuration's revision id
+    // Reloads the configuration. Returns true on success with `out` set to the new revision;
+    // false on failure with `out` set to the decimal number of errors (never their text: errors
+    // can quote configuration values, which are logged by the caller, not sent over the wire).
+    std::function<bool(std::string& out)> reload;
+    // Lower-case hex SHA-256 of the bearer token; empty = no token (loopback only).
+    std::string token_sha256;
+    // Requests for paths the listener does not serve itself, after authentication. Returns
+    // nullopt for "not mine" (→ 404). Runs on the io_context: must not block for long.
+    std::function<std::optional<admin_response>(const admin_request&)> extension;
+};
+
+// Start-up check of the admin settings: an error message when the address is not loopback and
+// no token hash is set, or the token hash is not 64 hex digits; nullopt when fine.
+[[nodiscard]] std::optional<std::string> check_admin_settings(const config::admin_listener& admin);
+
+// Serves admin requests on `acceptor` (already bound and listening), one coroutine per connection,
+// until the acceptor is closed or the io_context stops. Refuses to serve (logs an error and
+// returns at once) when the acceptor's address is not loopback and hooks.token_sha256 is empty.
+boost::asio::awaitable<void> run_admin(boost::asio::ip::tcp::acceptor acceptor, admin_hooks hooks);
+
+// Lower-case hex SHA-256 of `data` (OpenSSL), for the token check and its tests.
+[[nodiscard]] std::string sha256_hex(std::string_view data);
+
+}  // namespace exportwall::proxy

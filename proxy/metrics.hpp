@@ -1,0 +1,67 @@
+#pragma once
+// The proxy's metrics registry: counters, gauges and histograms, rendered in the Prometheus text
+// exposition format (version 0.0.4) for the admin listener's /metrics.
+//
+// Thread-safe. The hot path (every call below except render()) is lock-free: label values are
+// looked up in fixed-size tables of atomic slots; a mutex is taken only the first time a label
+// value (a route id, an error kind, an abort reason) is seen. Route ids are known at load, so in
+// practice the lock is taken once per route. Label values beyond a table's capacity are counted
+// under the label value "_other" so that a misbehaving caller cannot grow memory without bound.
+//
+// No Beast, no Asio: the registry is a plain value the session code calls at each event.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace exportwall::proxy {
+
+class metrics {
+  public:
+    metrics();
+    ~metrics();
+    metrics(const metrics&) = delete;
+    metrics& operator=(const metrics&) = delete;
+
+    // A client connection was accepted (plain or TLS, before the handshake) / has closed.
+    // Together they drive the `exportwall_active_connections` gauge.
+    void connection_opened();
+    void connection_closed();
+
+    // One request answered (completed, refused or aborted) on `route` (the route id; "" for a
+    // request that matched no route, rendered as route="_none"). `status` is the status sent to
+    // the client; `seconds` the time from the first byte of the request head to the last byte of
+    // the response; bytes are the client-side body bytes received and sent.
+    void request_finished(std::string_view route, unsigned status, double seconds,
+                          std::uint64_t bytes_in, std::uint64_t bytes_out);
+
+    // An upstream failure, by kind: "connect", "tls", "timeout", "reset", "malformed" (or any
+    // other short token; the kinds are not validated).
+    void upstream_error(std::string_view kind);
+
+    // An export cut mid-stream (the client's response ended without its terminating chunk), by
+    // reason code (e.g. "upstream_reset", "upstream_malformed", "upstream_timeout",
+    // "filter_error", "client_write_timeout").
+    void export_aborted(std::string_view reason);
+
+    // A configuration reload (SIGHUP or POST /admin/reload) succeeded / was refused.
+    void reload_result(bool ok);
+
+    // The whole registry in the Prometheus text format: `# HELP` and `# TYPE` lines, label values
+    // escaped (backslash, double quote, newline). Series are rendered in first-seen order.
+    [[nodiscard]] std::string render() const;
+
+    // Read access for tests and the admin listener.
+    [[nodiscard]] std::int64_t active_connections() const;
+    [[nodiscard]] std::uint64_t requests_total() const;
+
+  private:
+    struct state;
+    std::unique_ptr<state> state_;
+};
+
+// Escapes a Prometheus label value: `\` → `\\`, `"` → `\"`, newline → `\n`.
+[[nodiscard]] std::string escape_label_value(std::string_view value);
+
+}  // namespace exportwall::proxy
