@@ -7,7 +7,7 @@ endif()
 
 add_library(exportwall_warnings INTERFACE)
 target_compile_options(exportwall_warnings INTERFACE
-  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Wnon-virtual-dtor
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
   -Wold-style-cast -Woverloaded-virtual
   $<$<BOOL:${EXPORTWALL_WERROR}>:-Werror>)
 

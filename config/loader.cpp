@@ -1,1 +1,641 @@
 #include "config/loader.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <boost/url/parse.hpp>
+
+#include "config/policy_loader.hpp"
+
+namespace exportwall::config {
+namespace {
+
+// The children of <exportwall> that this file reads; the rest belong to the policy loader.
+constexpr std::array<std::string_view, 7> network_elements{"listen", "admin", "limits", "log",
+                                                           "audit",  "upstream", "route"};
+
+std::string sha256_hex(std::string_view bytes) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+    unsigned int len = 0;
+    EVP_Digest(bytes.data(), bytes.size(), md.data(), &len, EVP_sha256(), nullptr);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < len; ++i) {
+        out.push_back(hex[md[i] >> 4]);
+        out.push_back(hex[md[i] & 0x0f]);
+    }
+    return out;
+}
+
+// Reads typed attribute values, reporting malformed ones at the attribute's position.
+class reader {
+public:
+    reader(const xml_source& src, diagnostics& diag, std::string base_dir)
+        : src_(src), diag_(diag), base_dir_(std::move(base_dir)) {}
+
+    void error(const pugi::xml_node& n, const pugi::xml_attribute& a, const std::string& msg) {
+        diag_.error(src_.locate(n, a), msg);
+    }
+    void error(const pugi::xml_node& n, const std::string& msg) {
+        diag_.error(src_.locate(n), msg);
+    }
+
+    std::string text(const pugi::xml_node& n, const char* name, std::string fallback = {}) {
+        auto a = n.attribute(name);
+        return a ? std::string(a.value()) : fallback;
+    }
+
+    std::string path(const pugi::xml_node& n, const char* name) {
+        auto a = n.attribute(name);
+        if (!a) return {};
+        std::filesystem::path p(a.value());
+        if (p.empty()) {
+            error(n, a, std::string("'") + name + "' must not be empty");
+            return {};
+        }
+        return p.is_absolute() ? p.string() : (std::filesystem::path(base_dir_) / p).string();
+    }
+
+    template <typename T>
+    void number(const pugi::xml_node& n, const char* name, T& out, T min, T max) {
+        auto a = n.attribute(name);
+        if (!a) return;
+        std::string_view v = a.value();
+        unsigned long long value = 0;
+        auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), value);
+        if (ec != std::errc{} || ptr != v.data() + v.size() || v.empty() ||
+            value < static_cast<unsigned long long>(min) ||
+            value > static_cast<unsigned long long>(max)) {
+            error(n, a, std::string("'") + name + "' must be a whole number from " +
+                            std::to_string(min) + " to " + std::to_string(max));
+            return;
+        }
+        out = static_cast<T>(value);
+    }
+
+    void boolean(const pugi::xml_node& n, const char* name, bool& out) {
+        auto a = n.attribute(name);
+        if (!a) return;
+        std::string_view v = a.value();
+        if (v == "true") {
+            out = true;
+        } else if (v == "false") {
+            out = false;
+        } else {
+            error(n, a, std::string("'") + name + "' must be true or false");
+        }
+    }
+
+    // "250ms", "10s", "2m", "1h".
+    void duration(const pugi::xml_node& n, const char* name, std::chrono::milliseconds& out) {
+        auto a = n.attribute(name);
+        if (!a) return;
+        std::string_view v = a.value();
+        unsigned long long value = 0;
+        auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), value);
+        std::string_view unit(ptr, static_cast<std::size_t>(v.data() + v.size() - ptr));
+        unsigned long long scale = 0;
+        if (unit == "ms") scale = 1;
+        if (unit == "s") scale = 1000;
+        if (unit == "m") scale = 60'000;
+        if (unit == "h") scale = 3'600'000;
+        if (ec != std::errc{} || ptr == v.data() || scale == 0 || value == 0 ||
+            value > 24ull * 3'600'000 / scale) {
+            error(n, a, std::string("'") + name +
+                            "' must be a positive duration such as 250ms, 10s, 2m or 1h");
+            return;
+        }
+        out = std::chrono::milliseconds(static_cast<std::int64_t>(value * scale));
+    }
+
+    // "4096", "16KiB", "1MiB", "2GiB".
+    template <typename T>
+    void size(const pugi::xml_node& n, const char* name, T& out) {
+        auto a = n.attribute(name);
+        if (!a) return;
+        std::string_view v = a.value();
+        unsigned long long value = 0;
+        auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), value);
+        std::string_view unit(ptr, static_cast<std::size_t>(v.data() + v.size() - ptr));
+        unsigned shift = 64;
+        if (unit.empty() || unit == "B") shift = 0;
+        if (unit == "KiB") shift = 10;
+        if (unit == "MiB") shift = 20;
+        if (unit == "GiB") shift = 30;
+        if (ec != std::errc{} || ptr == v.data() || shift == 64 || value == 0 ||
+            value > (static_cast<unsigned long long>(std::numeric_limits<T>::max()) >> shift)) {
+            error(n, a, std::string("'") + name +
+                            "' must be a positive size such as 4096, 16KiB, 1MiB or 2GiB");
+            return;
+        }
+        out = static_cast<T>(value << shift);
+    }
+
+    // Substitutes ${VAR} from the environment; an unset variable is an error (a secret that
+    // silently became empty would send unauthenticated requests to the CRM).
+    std::string substitute(const pugi::xml_node& n, const pugi::xml_attribute& a) {
+        std::string_view v = a.value();
+        std::string out;
+        for (std::size_t i = 0; i < v.size();) {
+            if (v.compare(i, 2, "${") == 0) {
+                auto close = v.find('}', i + 2);
+                std::string var(v.substr(i + 2, close == std::string_view::npos
+                                                     ? std::string_view::npos
+                                                     : close - i - 2));
+                bool valid_name = !var.empty() && close != std::string_view::npos &&
+                                  std::all_of(var.begin(), var.end(), [](char c) {
+                                      return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                                             (c >= '0' && c <= '9') || c == '_';
+                                  });
+                if (!valid_name) {
+                    error(n, a, "malformed ${VAR} reference");
+                    return {};
+                }
+                const char* env = std::getenv(var.c_str());
+                if (env == nullptr) {
+                    error(n, a, "environment variable " + var + " is not set");
+                    return {};
+                }
+                out += env;
+                i = close + 1;
+            } else {
+                out.push_back(v[i++]);
+            }
+        }
+        return out;
+    }
+
+    const xml_source& src() const { return src_; }
+    diagnostics& diag() { return diag_; }
+
+private:
+    const xml_source& src_;
+    diagnostics& diag_;
+    std::string base_dir_;
+};
+
+bool is_token(std::string_view s) {
+    static constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               extra.find(c) != std::string_view::npos;
+    });
+}
+
+bool is_field_value(std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u == '\t' || (u >= 0x20 && u != 0x7f);
+    });
+}
+
+// A route path must already be in the form the proxy's normaliser produces, or it could never
+// match (or match something unintended).
+bool is_normal_path(std::string_view p) {
+    if (p.empty() || p.front() != '/') return false;
+    if (p.find("//") != std::string_view::npos) return false;
+    if (p.find_first_of(";\\?#% \t") != std::string_view::npos) return false;
+    for (std::size_t i = 0; i < p.size();) {
+        auto next = p.find('/', i + 1);
+        auto seg = p.substr(i + 1, next == std::string_view::npos ? std::string_view::npos
+                                                                  : next - i - 1);
+        if (seg == "." || seg == "..") return false;
+        if (next == std::string_view::npos) break;
+        i = next;
+    }
+    return std::all_of(p.begin(), p.end(),
+                       [](char c) { return static_cast<unsigned char>(c) > 0x20 && c != 0x7f; });
+}
+
+std::vector<std::string> split_words(std::string_view s) {
+    std::vector<std::string> out;
+    std::istringstream in{std::string(s)};
+    for (std::string w; in >> w;) out.push_back(w);
+    return out;
+}
+
+void read_listen(reader& r, const pugi::xml_node& n, settings& out) {
+    const auto& src = r.src();
+    src.check_attributes(n, {"address", "port", "public-url"}, {"port"}, r.diag());
+    src.check_children(n, {"tls"}, r.diag());
+    listener l;
+    l.where = src.locate(n);
+    l.address = r.text(n, "address", l.address);
+    r.number<std::uint16_t>(n, "port", l.port, 0, 65535);
+    if (auto a = n.attribute("public-url")) {
+        auto u = boost::urls::parse_absolute_uri(a.value());
+        if (!u || (u->scheme() != "https" && u->scheme() != "http") || !u->has_authority() ||
+            u->host().empty() || u->has_query() || u->has_fragment()) {
+            r.error(n, a, "'public-url' must be an absolute http(s) URL without query");
+        } else {
+            l.public_url = a.value();
+            while (!l.public_url.empty() && l.public_url.back() == '/') l.public_url.pop_back();
+        }
+    }
+    if (auto t = n.child("tls")) {
+        if (std::next(n.children("tls").begin()) != n.children("tls").end()) {
+            r.error(t, "<listen> takes at most one <tls>");
+        }
+        src.check_attributes(t, {"client-ca", "client-certificate"},
+                             {"certificate", "private-key"}, r.diag());
+        src.check_children(t, {}, r.diag());
+        tls_settings tls;
+        tls.certificate_file = r.path(t, "certificate");
+        tls.private_key_file = r.path(t, "private-key");
+        tls.client_ca_file = r.path(t, "client-ca");
+        if (auto a = t.attribute("client-certificate")) {
+            std::string_view v = a.value();
+            if (v == "none") {
+                tls.client_certificate = client_certificate_mode::none;
+            } else if (v == "optional") {
+                tls.client_certificate = client_certificate_mode::optional;
+            } else if (v == "required") {
+                tls.client_certificate = client_certificate_mode::required;
+            } else {
+                r.error(t, a, "'client-certificate' must be none, optional or required");
+            }
+        }
+        if (tls.client_certificate != client_certificate_mode::none &&
+            tls.client_ca_file.empty()) {
+            r.error(t, "client certificates need 'client-ca' to verify them against");
+        }
+        l.tls = std::move(tls);
+    }
+    out.listeners.push_back(std::move(l));
+}
+
+bool is_loopback(std::string_view address) {
+    return address == "127.0.0.1" || address == "::1" || address == "localhost" ||
+           address.substr(0, 4) == "127.";
+}
+
+void read_admin(reader& r, const pugi::xml_node& n, settings& out) {
+    r.src().check_attributes(n, {"address", "port", "token-sha256"}, {}, r.diag());
+    r.src().check_children(n, {}, r.diag());
+    out.admin.address = r.text(n, "address", out.admin.address);
+    r.number<std::uint16_t>(n, "port", out.admin.port, 0, 65535);
+    if (auto a = n.attribute("token-sha256")) {
+        std::string_view v = a.value();
+        bool hex = v.size() == 64 && std::all_of(v.begin(), v.end(), [](char c) {
+                       return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                   });
+        if (!hex) r.error(n, a, "'token-sha256' must be 64 lowercase hex digits");
+        out.admin.token_sha256 = a.value();
+    }
+    if (!is_loopback(out.admin.address) && out.admin.token_sha256.empty()) {
+        r.error(n, "an admin listener off loopback needs 'token-sha256'");
+    }
+}
+
+void read_limits(reader& r, const pugi::xml_node& n, settings& out) {
+    r.src().check_attributes(
+        n,
+        {"tls-handshake", "request-head", "keep-alive-idle", "request-body-idle",
+         "upstream-connect", "upstream-response-head", "upstream-idle", "client-write-idle",
+         "shutdown-grace", "max-head-bytes", "max-request-body-bytes", "max-upstream-head-bytes",
+         "max-record-bytes", "max-connections", "upstream-pool-size"},
+        {}, r.diag());
+    r.src().check_children(n, {}, r.diag());
+    auto& l = out.limit;
+    r.duration(n, "tls-handshake", l.tls_handshake);
+    r.duration(n, "request-head", l.request_head);
+    r.duration(n, "keep-alive-idle", l.keep_alive_idle);
+    r.duration(n, "request-body-idle", l.request_body_idle);
+    r.duration(n, "upstream-connect", l.upstream_connect);
+    r.duration(n, "upstream-response-head", l.upstream_response_head);
+    r.duration(n, "upstream-idle", l.upstream_idle);
+    r.duration(n, "client-write-idle", l.client_write_idle);
+    r.duration(n, "shutdown-grace", l.shutdown_grace);
+    r.size(n, "max-head-bytes", l.max_head_bytes);
+    r.size(n, "max-request-body-bytes", l.max_request_body_bytes);
+    r.size(n, "max-upstream-head-bytes", l.max_upstream_head_bytes);
+    r.size(n, "max-record-bytes", l.max_record_bytes);
+    r.number<std::size_t>(n, "max-connections", l.max_connections, 1, 1'000'000);
+    r.number<std::size_t>(n, "upstream-pool-size", l.upstream_pool_size, 0, 10'000);
+}
+
+void read_log(reader& r, const pugi::xml_node& n, settings& out) {
+    r.src().check_attributes(n, {"level", "access-log"}, {}, r.diag());
+    r.src().check_children(n, {}, r.diag());
+    out.log.level = r.text(n, "level", out.log.level);
+    static constexpr std::array<std::string_view, 7> levels{"trace", "debug", "info", "warn",
+                                                            "error", "critical", "off"};
+    if (std::find(levels.begin(), levels.end(), out.log.level) == levels.end()) {
+        r.error(n, n.attribute("level"),
+                "'level' must be one of trace, debug, info, warn, error, critical, off");
+    }
+    if (auto a = n.attribute("access-log")) {
+        out.log.access_log = std::string_view(a.value()) == "-" ? "-" : r.path(n, "access-log");
+    }
+}
+
+void read_audit(reader& r, const pugi::xml_node& n, settings& out) {
+    r.src().check_attributes(n, {"sync", "rotate-bytes", "rotate-daily"}, {"path"}, r.diag());
+    r.src().check_children(n, {"syslog"}, r.diag());
+    auto& a = out.audit;
+    a.path = r.path(n, "path");
+    if (auto s = n.attribute("sync")) {
+        std::string_view v = s.value();
+        if (v == "none") {
+            a.sync = audit_sync::none;
+        } else if (v == "blocked") {
+            a.sync = audit_sync::blocked;
+        } else if (v == "always") {
+            a.sync = audit_sync::always;
+        } else {
+            r.error(n, s, "'sync' must be none, blocked or always");
+        }
+    }
+    r.size(n, "rotate-bytes", a.rotate_bytes);
+    r.boolean(n, "rotate-daily", a.rotate_daily);
+    if (auto s = n.child("syslog")) {
+        r.src().check_attributes(s, {"port", "protocol", "app-name", "facility"}, {"address"},
+                                 r.diag());
+        r.src().check_children(s, {}, r.diag());
+        a.syslog.address = r.text(s, "address");
+        r.number<std::uint16_t>(s, "port", a.syslog.port, 1, 65535);
+        if (auto p = s.attribute("protocol")) {
+            std::string_view v = p.value();
+            if (v == "tcp") {
+                a.syslog.tcp = true;
+            } else if (v != "udp") {
+                r.error(s, p, "'protocol' must be udp or tcp");
+            }
+        }
+        a.syslog.app_name = r.text(s, "app-name", a.syslog.app_name);
+        r.number<int>(s, "facility", a.syslog.facility, 0, 23);
+    }
+}
+
+void read_upstream(reader& r, const pugi::xml_node& n, settings& out) {
+    r.src().check_attributes(n, {"ca"}, {"id", "url"}, r.diag());
+    r.src().check_children(n, {"header"}, r.diag());
+    upstream u;
+    u.where = r.src().locate(n);
+    u.id = r.text(n, "id");
+    u.url = r.text(n, "url");
+    u.ca_file = r.path(n, "ca");
+    auto url_attr = n.attribute("url");
+    auto parsed = boost::urls::parse_absolute_uri(u.url);
+    if (url_attr && (!parsed || (parsed->scheme() != "http" && parsed->scheme() != "https") ||
+                     parsed->host().empty() || parsed->has_query() || parsed->has_fragment() ||
+                     parsed->has_userinfo())) {
+        r.error(n, url_attr,
+                "'url' must be an absolute http or https URL with a host, without user, query "
+                "or fragment");
+    } else if (parsed) {
+        u.scheme = parsed->scheme();
+        u.host = parsed->encoded_host_address();
+        if (!u.host.empty() && u.host.front() == '[') u.host = u.host.substr(1, u.host.size() - 2);
+        u.port = u.scheme == "https" ? 443 : 80;
+        if (parsed->has_port()) u.port = parsed->port_number();
+        u.base_path = parsed->encoded_path();
+        while (!u.base_path.empty() && u.base_path.back() == '/') u.base_path.pop_back();
+    }
+    if (!u.ca_file.empty() && u.scheme == "http") {
+        r.error(n, n.attribute("ca"), "'ca' only applies to an https upstream");
+    }
+    for (auto h : n.children("header")) {
+        r.src().check_attributes(h, {}, {"name", "value"}, r.diag());
+        r.src().check_children(h, {}, r.diag());
+        header_value hv;
+        hv.name = r.text(h, "name");
+        if (auto v = h.attribute("value")) hv.value = r.substitute(h, v);
+        if (h.attribute("name") && !is_token(hv.name)) {
+            r.error(h, h.attribute("name"), "header 'name' must be an HTTP token");
+        }
+        if (!is_field_value(hv.value)) {
+            r.error(h, h.attribute("value"), "header 'value' holds control characters");
+        }
+        u.headers.push_back(std::move(hv));
+    }
+    for (const auto& other : out.upstreams) {
+        if (other.id == u.id) r.error(n, n.attribute("id"), "duplicate upstream id '" + u.id + "'");
+    }
+    out.upstreams.push_back(std::move(u));
+}
+
+void read_route(reader& r, const pugi::xml_node& n, settings& out) {
+    r.src().check_attributes(n,
+                             {"match", "methods", "upstream-path", "entity", "records",
+                              "field-root", "select-param", "select-separator", "link-fields",
+                              "csv-delimiter", "csv-formula-guard"},
+                             {"id", "path", "upstream", "format"}, r.diag());
+    r.src().check_children(n, {}, r.diag());
+    route rt;
+    rt.where = r.src().locate(n);
+    rt.id = r.text(n, "id");
+    rt.path = r.text(n, "path");
+    if (auto a = n.attribute("path"); a && !is_normal_path(rt.path)) {
+        r.error(n, a,
+                "'path' must be a normalised absolute path (no '//', '.', '..', ';', '%', "
+                "'\\', query or spaces)");
+    }
+    if (auto a = n.attribute("match")) {
+        std::string_view v = a.value();
+        if (v == "exact") {
+            rt.match = path_match::exact;
+        } else if (v == "prefix") {
+            rt.match = path_match::prefix;
+        } else {
+            r.error(n, a, "'match' must be exact or prefix");
+        }
+    }
+    if (auto a = n.attribute("methods")) {
+        rt.methods = split_words(a.value());
+        if (rt.methods.empty()) r.error(n, a, "'methods' lists no method");
+        for (const auto& m : rt.methods) {
+            if (!is_token(m) || std::any_of(m.begin(), m.end(), [](char c) {
+                    return c >= 'a' && c <= 'z';
+                })) {
+                r.error(n, a, "'methods' must be upper-case HTTP method names");
+                break;
+            }
+        }
+    }
+    rt.upstream_id = r.text(n, "upstream");
+    if (n.attribute("upstream") && !out.find_upstream(rt.upstream_id)) {
+        r.error(n, n.attribute("upstream"), "unknown upstream '" + rt.upstream_id + "'");
+    }
+    if (auto a = n.attribute("upstream-path")) {
+        rt.upstream_path = a.value();
+        if (!is_normal_path(rt.upstream_path)) {
+            r.error(n, a, "'upstream-path' must be a normalised absolute path");
+        }
+    }
+    if (auto a = n.attribute("format")) {
+        std::string_view v = a.value();
+        if (v == "json") {
+            rt.format = route_format::json;
+        } else if (v == "ndjson") {
+            rt.format = route_format::ndjson;
+        } else if (v == "csv") {
+            rt.format = route_format::csv;
+        } else if (v == "xml") {
+            rt.format = route_format::xml;
+        } else if (v == "passthrough") {
+            rt.format = route_format::passthrough;
+        } else {
+            r.error(n, a, "'format' must be json, ndjson, csv, xml or passthrough");
+        }
+    }
+    rt.entity = r.text(n, "entity");
+    if (rt.format != route_format::passthrough && rt.entity.empty() && n.attribute("format")) {
+        r.error(n, "a route that carries records needs 'entity' (only passthrough routes may "
+                   "omit it)");
+    }
+    if (rt.format == route_format::passthrough && !rt.entity.empty()) {
+        r.error(n, n.attribute("entity"), "a passthrough route carries no entity");
+    }
+    rt.records = r.text(n, "records");
+    if (rt.format == route_format::xml && rt.records.empty()) {
+        r.error(n, "an xml route needs 'records' (the element path of its records)");
+    }
+    if (!rt.records.empty() && rt.records.front() != '/') {
+        r.error(n, n.attribute("records"), "'records' must begin with '/'");
+    }
+    rt.field_root = r.text(n, "field-root");
+    rt.select_param = r.text(n, "select-param");
+    if (auto a = n.attribute("select-separator")) {
+        std::string_view v = a.value();
+        if (v.size() != 1) {
+            r.error(n, a, "'select-separator' must be one character");
+        } else {
+            rt.select_separator = v.front();
+        }
+    }
+    if (auto a = n.attribute("link-fields")) rt.link_fields = split_words(a.value());
+    if (auto a = n.attribute("csv-delimiter")) {
+        std::string_view v = a.value();
+        if (v == "," || v == ";" || v == "|") {
+            rt.csv_delimiter = v.front();
+        } else if (v == "tab" || v == "\t") {
+            rt.csv_delimiter = '\t';
+        } else {
+            r.error(n, a, "'csv-delimiter' must be ',', ';', '|' or 'tab'");
+        }
+    }
+    r.boolean(n, "csv-formula-guard", rt.csv_formula_guard);
+    for (const auto& other : out.routes) {
+        if (other.id == rt.id) r.error(n, n.attribute("id"), "duplicate route id '" + rt.id + "'");
+        if (other.path == rt.path && other.match == rt.match) {
+            r.error(n, n.attribute("path"), "route '" + rt.id + "' repeats the path of route '" +
+                                                other.id + "'");
+        }
+    }
+    out.routes.push_back(std::move(rt));
+}
+
+load_result load(std::string text, const std::string& file, const std::string& base_dir) {
+    diagnostics diag;
+    auto config = std::make_shared<configuration>();
+    config->path = file;
+    config->revision = sha256_hex(text);
+    xml_source src(file, std::move(text));
+    if (!src.parse(diag)) return {nullptr, diag.errors()};
+
+    auto root = src.document().document_element();
+    if (std::string_view(root.name()) != "exportwall") {
+        diag.error(src.locate(root), "the root element must be <exportwall>");
+        return {nullptr, diag.errors()};
+    }
+    src.check_attributes(root, {"mode", "threads", "xmlns:xsi", "xsi:noNamespaceSchemaLocation"},
+                         {"version"}, diag);
+    if (auto v = root.attribute("version"); v && std::string_view(v.value()) != "1") {
+        diag.error(src.locate(root, v), "unsupported configuration version (this build reads 1)");
+    }
+    reader r(src, diag, base_dir);
+    auto& net = config->net;
+    r.number<unsigned>(root, "threads", net.threads, 0, 1024);
+    if (auto m = root.attribute("mode")) {
+        std::string_view v = m.value();
+        if (v == "enforce") {
+            config->rules.global_mode = mode::enforce;
+        } else if (v == "monitor") {
+            config->rules.global_mode = mode::monitor;
+        } else {
+            diag.error(src.locate(root, m), "'mode' must be enforce or monitor");
+        }
+    }
+
+    // Upstreams first, so routes can name them wherever they stand in the file.
+    for (auto n : root.children("upstream")) read_upstream(r, n, net);
+    int admins = 0, limits_count = 0, logs = 0, audits = 0;
+    for (auto n : root.children()) {
+        if (n.type() == pugi::node_pcdata || n.type() == pugi::node_cdata) {
+            std::string_view t = n.value();
+            if (t.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+                diag.error(src.locate(root), "<exportwall> takes no text content");
+            }
+            continue;
+        }
+        if (n.type() != pugi::node_element) continue;
+        std::string_view name = n.name();
+        auto once = [&](int& count) {
+            if (++count > 1) diag.error(src.locate(n), "<" + std::string(name) + "> may appear once");
+        };
+        if (name == "listen") {
+            read_listen(r, n, net);
+        } else if (name == "admin") {
+            once(admins);
+            read_admin(r, n, net);
+        } else if (name == "limits") {
+            once(limits_count);
+            read_limits(r, n, net);
+        } else if (name == "log") {
+            once(logs);
+            read_log(r, n, net);
+        } else if (name == "audit") {
+            once(audits);
+            read_audit(r, n, net);
+        } else if (name == "route") {
+            read_route(r, n, net);
+        } else if (name == "upstream") {
+            // read above
+        } else if (!is_policy_element(name)) {
+            diag.error(src.locate(n), "unknown element <" + std::string(name) + "> in <exportwall>");
+        }
+    }
+    if (net.listeners.empty()) diag.error(src.locate(root), "at least one <listen> is needed");
+    if (net.upstreams.empty()) diag.error(src.locate(root), "at least one <upstream> is needed");
+    if (net.routes.empty()) diag.error(src.locate(root), "at least one <route> is needed");
+    if (audits == 0) diag.error(src.locate(root), "<audit path=\"…\"/> is needed: every decision is audited");
+
+    load_policy(src, root, net, base_dir, config->rules, diag);
+
+    // The loader reports in document order regardless of which pass found a problem.
+    auto errors = diag.errors();
+    std::stable_sort(errors.begin(), errors.end(), [](const load_error& a, const load_error& b) {
+        return std::tie(a.where.line, a.where.column) < std::tie(b.where.line, b.where.column);
+    });
+    if (!errors.empty()) return {nullptr, std::move(errors)};
+    return {std::move(config), {}};
+}
+
+}  // namespace
+
+load_result load_configuration_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        return {nullptr, {{{path, 0, 0}, "cannot open the configuration file"}}};
+    }
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    auto dir = std::filesystem::path(path).parent_path().string();
+    return load(buf.str(), path, dir.empty() ? "." : dir);
+}
+
+load_result load_configuration_text(std::string_view text, const std::string& file,
+                                    const std::string& base_dir) {
+    return load(std::string(text), file, base_dir);
+}
+
+}  // namespace exportwall::config
