@@ -1,0 +1,335 @@
+#include "proxy/metrics.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <charconv>
+#include <cmath>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace exportwall::proxy {
+
+namespace {
+
+// Prometheus' default buckets, extended to the minutes a large export may stream.
+constexpr std::array<double, 14> duration_bounds{0.005, 0.01, 0.025, 0.05, 0.1,  0.25, 0.5,
+                                                 1.0,   2.5,  5.0,   10.0, 30.0, 60.0, 300.0};
+
+constexpr std::size_t max_status = 600;  // statuses 0..599; anything else counts as 0
+
+// Series of one route: requests by status, body bytes, the duration histogram.
+struct route_series {
+    explicit route_series(std::string_view n) : name(n) {}
+    std::string name;
+    std::array<std::atomic<std::uint64_t>, max_status> by_status{};
+    std::array<std::atomic<std::uint64_t>, duration_bounds.size() + 1> buckets{};  // + +Inf
+    std::atomic<std::uint64_t> duration_count{0};
+    std::atomic<std::uint64_t> duration_sum_ns{0};
+    std::atomic<std::uint64_t> bytes_in{0};
+    std::atomic<std::uint64_t> bytes_out{0};
+};
+
+// A counter per label value (error kind, abort reason).
+struct label_counter {
+    explicit label_counter(std::string_view n) : name(n) {}
+    std::string name;
+    std::atomic<std::uint64_t> value{0};
+};
+
+// Label value → series, lock-free for values already seen. Open addressing over atomic slots that
+// are filled once and never cleared: a reader that probes without the lock either finds the
+// series or reaches an empty slot and falls back to the locked path, which probes again.
+template <class Series, std::size_t Capacity>
+class label_table {
+  public:
+    label_table() : other_("_other") {}
+
+    Series& get(std::string_view name) {
+        const std::size_t h = std::hash<std::string_view>{}(name);
+        for (std::size_t i = 0; i < slots_.size(); ++i) {
+            Series* s = slots_[(h + i) % slots_.size()].load(std::memory_order_acquire);
+            if (s == nullptr) break;
+            if (s->name == name) return *s;
+        }
+        return insert(name, h);
+    }
+
+    // Calls f on every series in first-seen order, then on "_other" if it was used.
+    template <class F>
+    void for_each(F&& f) const {
+        std::lock_guard lock(mutex_);
+        for (const auto& s : owned_) f(*s);
+        if (other_used_.load(std::memory_order_relaxed)) f(other_);
+    }
+
+  private:
+    Series& insert(std::string_view name, std::size_t h) {
+        std::lock_guard lock(mutex_);
+        for (std::size_t i = 0; i < slots_.size(); ++i) {
+            auto& slot = slots_[(h + i) % slots_.size()];
+            Series* s = slot.load(std::memory_order_acquire);
+            if (s != nullptr) {
+                if (s->name == name) return *s;
+                continue;
+            }
+            if (owned_.size() >= Capacity) break;
+            owned_.push_back(std::make_unique<Series>(name));
+            slot.store(owned_.back().get(), std::memory_order_release);
+            return *owned_.back();
+        }
+        other_used_.store(true, std::memory_order_relaxed);
+        return other_;
+    }
+
+    std::array<std::atomic<Series*>, Capacity * 2> slots_{};  // load factor ≤ 1/2
+    mutable std::mutex mutex_;
+    std::vector<std::unique_ptr<Series>> owned_;  // guarded by mutex_
+    Series other_;
+    std::atomic<bool> other_used_{false};
+};
+
+void append_number(std::string& out, double v) {
+    std::array<char, 64> buf{};
+    auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v);
+    if (ec != std::errc{}) {
+        out += "0";
+        return;
+    }
+    out.append(buf.data(), end);
+}
+
+void append_number(std::string& out, std::uint64_t v) {
+    std::array<char, 24> buf{};
+    auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v);
+    if (ec == std::errc{}) out.append(buf.data(), end);
+}
+
+void append_number(std::string& out, std::int64_t v) {
+    std::array<char, 24> buf{};
+    auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v);
+    if (ec == std::errc{}) out.append(buf.data(), end);
+}
+
+void append_header(std::string& out, std::string_view name, std::string_view type,
+                   std::string_view help) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+}
+
+void append_label(std::string& out, std::string_view label, std::string_view value) {
+    out += label;
+    out += "=\"";
+    out += escape_label_value(value);
+    out += '"';
+}
+
+std::uint64_t load(const std::atomic<std::uint64_t>& a) {
+    return a.load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+struct metrics::state {
+    std::atomic<std::int64_t> active_connections{0};
+    std::atomic<std::uint64_t> connections_total{0};
+    std::atomic<std::uint64_t> requests_total{0};
+    std::atomic<std::uint64_t> reloads_ok{0};
+    std::atomic<std::uint64_t> reloads_failed{0};
+    label_table<route_series, 256> routes;
+    label_table<label_counter, 32> upstream_errors;
+    label_table<label_counter, 64> aborted;
+};
+
+metrics::metrics() : state_(std::make_unique<state>()) {}
+metrics::~metrics() = default;
+
+void metrics::connection_opened() {
+    state_->active_connections.fetch_add(1, std::memory_order_relaxed);
+    state_->connections_total.fetch_add(1, std::memory_order_relaxed);
+}
+
+void metrics::connection_closed() {
+    state_->active_connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void metrics::request_finished(std::string_view route, unsigned status, double seconds,
+                               std::uint64_t bytes_in, std::uint64_t bytes_out) {
+    route_series& s = state_->routes.get(route.empty() ? std::string_view("_none") : route);
+    s.by_status[status < max_status ? status : 0].fetch_add(1, std::memory_order_relaxed);
+    if (!(seconds >= 0.0) || !std::isfinite(seconds)) seconds = 0.0;  // NaN, negative, inf
+    const auto it = std::lower_bound(duration_bounds.begin(), duration_bounds.end(), seconds);
+    s.buckets[static_cast<std::size_t>(it - duration_bounds.begin())].fetch_add(
+        1, std::memory_order_relaxed);
+    s.duration_count.fetch_add(1, std::memory_order_relaxed);
+    // Nanoseconds fit 584 years in 64 bits; clamp a nonsense value rather than overflow.
+    const double ns = std::min(seconds * 1e9, 1e18);
+    s.duration_sum_ns.fetch_add(static_cast<std::uint64_t>(ns), std::memory_order_relaxed);
+    s.bytes_in.fetch_add(bytes_in, std::memory_order_relaxed);
+    s.bytes_out.fetch_add(bytes_out, std::memory_order_relaxed);
+    state_->requests_total.fetch_add(1, std::memory_order_relaxed);
+}
+
+void metrics::upstream_error(std::string_view kind) {
+    state_->upstream_errors.get(kind).value.fetch_add(1, std::memory_order_relaxed);
+}
+
+void metrics::export_aborted(std::string_view reason) {
+    state_->aborted.get(reason).value.fetch_add(1, std::memory_order_relaxed);
+}
+
+void metrics::reload_result(bool ok) {
+    (ok ? state_->reloads_ok : state_->reloads_failed).fetch_add(1, std::memory_order_relaxed);
+}
+
+std::int64_t metrics::active_connections() const {
+    return state_->active_connections.load(std::memory_order_relaxed);
+}
+
+std::uint64_t metrics::requests_total() const { return load(state_->requests_total); }
+
+std::string metrics::render() const {
+    std::string out;
+    out.reserve(4096);
+
+    append_header(out, "exportwall_active_connections", "gauge",
+                  "Client connections currently open.");
+    out += "exportwall_active_connections ";
+    append_number(out, active_connections());
+    out += '\n';
+
+    append_header(out, "exportwall_connections_total", "counter",
+                  "Client connections accepted since start.");
+    out += "exportwall_connections_total ";
+    append_number(out, load(state_->connections_total));
+    out += '\n';
+
+    append_header(out, "exportwall_requests_total", "counter",
+                  "Requests answered, by route and status sent to the client.");
+    state_->routes.for_each([&](const route_series& s) {
+        for (std::size_t st = 0; st < max_status; ++st) {
+            const std::uint64_t n = load(s.by_status[st]);
+            if (n == 0) continue;
+            out += "exportwall_requests_total{";
+            append_label(out, "route", s.name);
+            out += ',';
+            append_label(out, "status", std::to_string(st));
+            out += "} ";
+            append_number(out, n);
+            out += '\n';
+        }
+    });
+
+    append_header(out, "exportwall_request_duration_seconds", "histogram",
+                  "Time from the first request byte to the last response byte, by route.");
+    state_->routes.for_each([&](const route_series& s) {
+        std::uint64_t cumulative = 0;
+        for (std::size_t b = 0; b <= duration_bounds.size(); ++b) {
+            cumulative += load(s.buckets[b]);
+            out += "exportwall_request_duration_seconds_bucket{";
+            append_label(out, "route", s.name);
+            out += ",le=\"";
+            if (b < duration_bounds.size())
+                append_number(out, duration_bounds[b]);
+            else
+                out += "+Inf";
+            out += "\"} ";
+            append_number(out, cumulative);
+            out += '\n';
+        }
+        out += "exportwall_request_duration_seconds_sum{";
+        append_label(out, "route", s.name);
+        out += "} ";
+        append_number(out, static_cast<double>(load(s.duration_sum_ns)) / 1e9);
+        out += "\nexportwall_request_duration_seconds_count{";
+        append_label(out, "route", s.name);
+        out += "} ";
+        // The count is the +Inf bucket's value, as the format requires (same increments).
+        append_number(out, cumulative);
+        out += '\n';
+    });
+
+    append_header(out, "exportwall_received_bytes_total", "counter",
+                  "Request body bytes received from clients, by route.");
+    state_->routes.for_each([&](const route_series& s) {
+        out += "exportwall_received_bytes_total{";
+        append_label(out, "route", s.name);
+        out += "} ";
+        append_number(out, load(s.bytes_in));
+        out += '\n';
+    });
+
+    append_header(out, "exportwall_sent_bytes_total", "counter",
+                  "Response body bytes sent to clients, by route.");
+    state_->routes.for_each([&](const route_series& s) {
+        out += "exportwall_sent_bytes_total{";
+        append_label(out, "route", s.name);
+        out += "} ";
+        append_number(out, load(s.bytes_out));
+        out += '\n';
+    });
+
+    append_header(out, "exportwall_upstream_errors_total", "counter",
+                  "Upstream failures, by kind (connect, tls, timeout, reset, malformed).");
+    state_->upstream_errors.for_each([&](const label_counter& c) {
+        out += "exportwall_upstream_errors_total{";
+        append_label(out, "kind", c.name);
+        out += "} ";
+        append_number(out, load(c.value));
+        out += '\n';
+    });
+
+    append_header(out, "exportwall_exports_aborted_total", "counter",
+                  "Responses cut mid-stream (no terminating chunk), by reason.");
+    state_->aborted.for_each([&](const label_counter& c) {
+        out += "exportwall_exports_aborted_total{";
+        append_label(out, "reason", c.name);
+        out += "} ";
+        append_number(out, load(c.value));
+        out += '\n';
+    });
+
+    append_header(out, "exportwall_config_reloads_total", "counter",
+                  "Configuration reloads, by result.");
+    out += "exportwall_config_reloads_total{result=\"ok\"} ";
+    append_number(out, load(state_->reloads_ok));
+    out += "\nexportwall_config_reloads_total{result=\"failed\"} ";
+    append_number(out, load(state_->reloads_failed));
+    out += '\n';
+    return out;
+}
+
+std::string escape_label_value(std::string_view value) {
+    std::string out;
+    out.reserve(value.size());
+    for (const char c : value) {
+        switch (c) {
+            case '\\':
+                out += "\\\\";
+                break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            default:
+                out += c;
+        }
+    }
+    return out;
+}
+
+}  // namespace exportwall::proxy
