@@ -11,6 +11,11 @@ target_compile_options(exportwall_warnings INTERFACE
   -Wold-style-cast -Woverloaded-virtual
   $<$<BOOL:${EXPORTWALL_WERROR}>:-Werror>)
 
+if(EXPORTWALL_FUZZ)
+  # Coverage instrumentation for everything the fuzz targets link; the targets add the driver.
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
+
 if(EXPORTWALL_SANITIZE)
   add_compile_options(-fsanitize=${EXPORTWALL_SANITIZE} -fno-omit-frame-pointer
                       -fno-sanitize-recover=all)
