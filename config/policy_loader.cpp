@@ -1,11 +1,426 @@
 #include "config/policy_loader.hpp"
 
-// Placeholder until the policy model lands: accepts no policy element.
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <filesystem>
+
+#include "config/rules.hpp"
+
 namespace exportwall::config {
+namespace {
 
-bool is_policy_element(std::string_view) { return false; }
+constexpr std::array<std::string_view, 5> policy_elements{"entity", "purpose", "destination",
+                                                          "client", "suppression-list"};
 
-void load_policy(const xml_source&, const pugi::xml_node&, const settings&, const std::string&,
-                 policy&, diagnostics&) {}
+std::vector<std::string> split_words(std::string_view s) {
+    std::vector<std::string> out;
+    std::size_t i = 0;
+    while (i < s.size()) {
+        while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+        std::size_t j = i;
+        while (j < s.size() && !std::isspace(static_cast<unsigned char>(s[j]))) ++j;
+        if (j > i) out.emplace_back(s.substr(i, j - i));
+        i = j;
+    }
+    return out;
+}
+
+bool valid_id(std::string_view s) {
+    if (s.empty() || s.size() > 128) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+               c == ':';
+    });
+}
+
+// Dotted field paths: no empty segment, no whitespace or control bytes.
+bool valid_path(std::string_view s) {
+    if (s.empty() || s.front() == '.' || s.back() == '.' || s.find("..") != std::string_view::npos)
+        return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u > 0x20 && u != 0x7f && c != ',' && c != '"' && c != '\'' && c != '<' && c != '>' &&
+               c != '&';
+    });
+}
+
+class policy_reader {
+  public:
+    policy_reader(const xml_source& src, const std::string& base_dir, policy& out,
+                  diagnostics& diag)
+        : src_(src), base_dir_(base_dir), out_(out), diag_(diag) {}
+
+    void read(const pugi::xml_node& root) {
+        if (auto m = root.attribute("mode")) {
+            std::string_view v = m.value();
+            if (v == "monitor") out_.global_mode = mode::monitor;
+            if (v == "enforce") out_.global_mode = mode::enforce;
+        }
+        // Entities first: purposes refer to them by index.
+        for (auto n : root.children("entity")) read_entity(n);
+        entity_ids_.clear();
+        for (std::size_t i = 0; i < out_.entities.size(); ++i)
+            entity_ids_.emplace_back(out_.entities[i].id, i);
+        for (auto n : root.children()) {
+            if (n.type() != pugi::node_element) continue;
+            std::string_view name = n.name();
+            if (name == "purpose")
+                read_purpose(n);
+            else if (name == "destination")
+                read_destination(n);
+            else if (name == "client")
+                read_client(n);
+            else if (name == "suppression-list")
+                read_suppression_list(n);
+        }
+    }
+
+  private:
+    void error(const pugi::xml_node& n, const pugi::xml_attribute& a, std::string message) {
+        diag_.error(src_.locate(n, a), std::move(message));
+    }
+
+    std::string id_of(const pugi::xml_node& n) {
+        auto a = n.attribute("id");
+        if (!a) return {};
+        if (!valid_id(a.value()))
+            error(n, a,
+                  "invalid id '" + std::string(a.value()) +
+                      "' (letters, digits, '-', '_', '.', ':')");
+        return a.value();
+    }
+
+    std::optional<bool> boolean(const pugi::xml_node& n, const char* name, bool fallback) {
+        auto a = n.attribute(name);
+        if (!a) return fallback;
+        std::string_view v = a.value();
+        if (v == "true") return true;
+        if (v == "false") return false;
+        error(n, a, std::string("attribute '") + name + "' must be true or false");
+        return std::nullopt;
+    }
+
+    std::uint64_t count(const pugi::xml_node& n, const char* name) {
+        auto a = n.attribute(name);
+        if (!a) return 0;
+        std::string_view v = a.value();
+        std::uint64_t out = 0;
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+        if (ec != std::errc{} || p != v.data() + v.size() || out == 0) {
+            error(n, a, std::string("attribute '") + name + "' must be a positive integer");
+            return 0;
+        }
+        return out;
+    }
+
+    std::string path_attr(const pugi::xml_node& n, const char* name) {
+        auto a = n.attribute(name);
+        if (!a) return {};
+        if (!valid_path(a.value()))
+            error(n, a, "invalid field path '" + std::string(a.value()) + "'");
+        return a.value();
+    }
+
+    // 64 hex digits, optionally with ':' between bytes (fingerprints as tools print them).
+    std::string sha256_attr(const pugi::xml_node& n, const char* name) {
+        auto a = n.attribute(name);
+        std::string hex;
+        for (char c : std::string_view(a.value())) {
+            if (c == ':') continue;
+            hex.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+        }
+        bool ok = hex.size() == 64 && std::all_of(hex.begin(), hex.end(), [](char c) {
+                      return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+                  });
+        if (!ok) {
+            error(n, a,
+                  std::string("attribute '") + name + "' must be a SHA-256 in hex (64 digits)");
+            return {};
+        }
+        return hex;
+    }
+
+    std::optional<std::size_t> entity_index(std::string_view id) const {
+        for (const auto& [eid, i] : entity_ids_)
+            if (eid == id) return i;
+        return std::nullopt;
+    }
+
+    void read_entity(const pugi::xml_node& n) {
+        src_.check_attributes(n, {"subject-field", "description"}, {"id"}, diag_);
+        src_.check_children(n, {"subject", "field"}, diag_);
+        entity e;
+        e.id = id_of(n);
+        e.subject_field = path_attr(n, "subject-field");
+        e.where = src_.locate(n);
+        for (auto s : n.children("subject")) {
+            src_.check_attributes(s, {}, {"value", "type"}, diag_);
+            src_.check_children(s, {}, diag_);
+            auto t = parse_subject_type(s.attribute("type").value());
+            if (s.attribute("type") && !t)
+                error(s, s.attribute("type"),
+                      "subject type must be customer, prospect or former-customer");
+            e.subjects.push_back(
+                {s.attribute("value").value(), t.value_or(subject_type::customer)});
+        }
+        for (auto f : n.children("field")) {
+            src_.check_attributes(f, {"special", "description"}, {"path", "category"}, diag_);
+            src_.check_children(f, {}, diag_);
+            catalogue_field cf;
+            cf.path = path_attr(f, "path");
+            cf.category = f.attribute("category").value();
+            cf.special = boolean(f, "special", false).value_or(false);
+            cf.where = src_.locate(f);
+            e.fields.push_back(std::move(cf));
+        }
+        out_.entities.push_back(std::move(e));
+    }
+
+    void read_condition(const pugi::xml_node& c, std::vector<condition_spec>& into, bool exclude) {
+        src_.check_attributes(c, {"equals", "in", "not-empty", "is-true", "is-set"},
+                              {"entity", "field"}, diag_);
+        src_.check_children(c, {}, diag_);
+        condition_spec spec;
+        spec.entity = c.attribute("entity").value();
+        spec.condition.field = path_attr(c, "field");
+        spec.condition.exclude = exclude;
+        spec.where = src_.locate(c);
+        int tests = 0;
+        if (auto a = c.attribute("equals")) {
+            ++tests;
+            spec.condition.op = filters::condition_op::equals;
+            spec.condition.values = {a.value()};
+        }
+        if (auto a = c.attribute("in")) {
+            ++tests;
+            spec.condition.op = filters::condition_op::in_set;
+            spec.condition.values = split_words(a.value());
+            if (spec.condition.values.empty()) error(c, a, "attribute 'in' lists no value");
+        }
+        for (auto [name, op] : {std::pair{"not-empty", filters::condition_op::not_empty},
+                                std::pair{"is-true", filters::condition_op::is_true},
+                                std::pair{"is-set", filters::condition_op::is_set}}) {
+            if (!c.attribute(name)) continue;
+            ++tests;
+            spec.condition.op = op;
+            if (!boolean(c, name, true).value_or(true))
+                error(c, c.attribute(name),
+                      std::string("attribute '") + name + "' can only be true; use <exclude>");
+        }
+        if (tests != 1) {
+            diag_.error(spec.where, "<" + std::string(c.name()) +
+                                        "> needs exactly one of equals, in, not-empty, is-true, "
+                                        "is-set");
+            return;
+        }
+        into.push_back(std::move(spec));
+    }
+
+    void read_purpose(const pugi::xml_node& n) {
+        src_.check_attributes(n,
+                              {"description", "direct-marketing", "channel", "consent-field",
+                               "objection-field", "suppression-list", "max-records"},
+                              {"id", "basis", "subjects"}, diag_);
+        src_.check_children(n, {"fields", "request-evidence", "require", "exclude"}, diag_);
+        purpose p;
+        p.id = id_of(n);
+        p.description = n.attribute("description").value();
+        p.where = src_.locate(n);
+        if (auto a = n.attribute("basis")) {
+            auto b = parse_legal_basis(a.value());
+            if (!b)
+                error(n, a,
+                      "basis must be contract, pre-contract, consent, legitimate-interest or "
+                      "legal-obligation");
+            p.basis = b.value_or(legal_basis::contract);
+        }
+        if (auto a = n.attribute("subjects")) {
+            for (const auto& w : split_words(a.value())) {
+                auto t = parse_subject_type(w);
+                if (!t)
+                    error(n, a,
+                          "unknown subject '" + w + "' (customer, prospect, former-customer)");
+                else
+                    p.subjects |= subject_bit(*t);
+            }
+        }
+        p.direct_marketing = boolean(n, "direct-marketing", false).value_or(false);
+        if (auto a = n.attribute("channel")) {
+            auto ch = parse_marketing_channel(a.value());
+            if (!ch || *ch == marketing_channel::none)
+                error(n, a, "channel must be email, sms, phone or post");
+            p.channel = ch.value_or(marketing_channel::none);
+        }
+        p.consent_field = path_attr(n, "consent-field");
+        p.objection_field = path_attr(n, "objection-field");
+        p.suppression_list = n.attribute("suppression-list").value();
+        p.max_records = count(n, "max-records");
+        for (auto c : n.children()) {
+            if (c.type() != pugi::node_element) continue;
+            std::string_view name = c.name();
+            if (name == "fields")
+                read_fields(c, p);
+            else if (name == "request-evidence")
+                read_condition(c, p.evidence, false);
+            else if (name == "require")
+                read_condition(c, p.conditions, false);
+            else if (name == "exclude")
+                read_condition(c, p.conditions, true);
+        }
+        out_.purposes.push_back(std::move(p));
+    }
+
+    void read_fields(const pugi::xml_node& f, purpose& p) {
+        src_.check_attributes(f, {}, {"entity"}, diag_);
+        purpose_view v;
+        v.where = src_.locate(f);
+        for (auto c : f.children()) {
+            if (c.type() == pugi::node_element)
+                diag_.error(src_.locate(c), "unknown element <" + std::string(c.name()) +
+                                                "> in <fields> (list field paths as text)");
+        }
+        for (auto& w : split_words(f.text().get())) {
+            if (!valid_path(w)) {
+                diag_.error(v.where, "invalid field path '" + w + "' in <fields>");
+                continue;
+            }
+            v.fields.push_back(std::move(w));
+        }
+        if (v.fields.empty()) diag_.error(v.where, "<fields> lists no field");
+        auto a = f.attribute("entity");
+        if (!a) return;
+        auto idx = entity_index(a.value());
+        if (!idx) {
+            diag_.error(src_.locate(f, a), rule_prefix(legal_rule::references) + ": purpose '" +
+                                               p.id + "' names unknown entity '" + a.value() + "'");
+            return;
+        }
+        v.entity_index = *idx;
+        p.views.push_back(std::move(v));
+    }
+
+    void read_destination(const pugi::xml_node& n) {
+        src_.check_attributes(n, {"organisation", "description", "purposes", "own-marketing"},
+                              {"id", "kind"}, diag_);
+        src_.check_children(n, {}, diag_);
+        destination d;
+        d.id = id_of(n);
+        d.where = src_.locate(n);
+        if (auto a = n.attribute("kind")) {
+            auto k = parse_destination_kind(a.value());
+            if (!k) error(n, a, "kind must be internal, processor or third-party");
+            d.kind = k.value_or(destination_kind::third_party);
+        }
+        d.organisation = n.attribute("organisation").value();
+        d.description = n.attribute("description").value();
+        d.purposes = split_words(n.attribute("purposes").value());
+        d.own_marketing = boolean(n, "own-marketing", false).value_or(false);
+        out_.destinations.push_back(std::move(d));
+    }
+
+    void read_client(const pugi::xml_node& n) {
+        src_.check_attributes(n, {"mode", "description"}, {"id"}, diag_);
+        src_.check_children(n, {"api-key", "certificate", "grant"}, diag_);
+        client c;
+        c.id = id_of(n);
+        c.description = n.attribute("description").value();
+        c.where = src_.locate(n);
+        if (auto a = n.attribute("mode")) {
+            std::string_view v = a.value();
+            if (v == "enforce")
+                c.client_mode = mode::enforce;
+            else if (v == "monitor")
+                c.client_mode = mode::monitor;
+            else
+                error(n, a, "mode must be enforce or monitor");
+        }
+        for (auto k : n.children("api-key")) {
+            src_.check_attributes(k, {"description"}, {"sha256"}, diag_);
+            src_.check_children(k, {}, diag_);
+            if (k.attribute("sha256")) {
+                auto hex = sha256_attr(k, "sha256");
+                if (!hex.empty()) c.api_key_sha256.push_back(std::move(hex));
+            }
+        }
+        for (auto k : n.children("certificate")) {
+            src_.check_attributes(k, {"subject", "sha256"}, {}, diag_);
+            src_.check_children(k, {}, diag_);
+            bool has_subject = static_cast<bool>(k.attribute("subject"));
+            bool has_sha = static_cast<bool>(k.attribute("sha256"));
+            if (has_subject == has_sha) {
+                diag_.error(src_.locate(k), "<certificate> needs exactly one of subject, sha256");
+                continue;
+            }
+            if (has_subject) {
+                std::string subject = k.attribute("subject").value();
+                if (subject.empty())
+                    error(k, k.attribute("subject"), "certificate subject is empty");
+                else
+                    c.certificate_subject.push_back(std::move(subject));
+            } else {
+                auto hex = sha256_attr(k, "sha256");
+                if (!hex.empty()) c.certificate_sha256.push_back(std::move(hex));
+            }
+        }
+        for (auto g : n.children("grant")) {
+            src_.check_attributes(g, {"max-records"}, {"purpose", "destinations"}, diag_);
+            src_.check_children(g, {}, diag_);
+            grant gr;
+            gr.purpose = g.attribute("purpose").value();
+            gr.destinations = split_words(g.attribute("destinations").value());
+            gr.max_records = count(g, "max-records");
+            gr.where = src_.locate(g);
+            if (g.attribute("destinations") && gr.destinations.empty())
+                error(g, g.attribute("destinations"), "grant lists no destination");
+            c.grants.push_back(std::move(gr));
+        }
+        out_.clients.push_back(std::move(c));
+    }
+
+    void read_suppression_list(const pugi::xml_node& n) {
+        src_.check_attributes(n, {"match", "description"}, {"id", "file", "field"}, diag_);
+        src_.check_children(n, {}, diag_);
+        suppression_list l;
+        l.id = id_of(n);
+        l.where = src_.locate(n);
+        l.field = path_attr(n, "field");
+        std::filesystem::path file = n.attribute("file").value();
+        if (!file.empty() && file.is_relative()) file = std::filesystem::path(base_dir_) / file;
+        l.file = file.lexically_normal().string();
+        if (auto a = n.attribute("match")) {
+            std::string_view v = a.value();
+            if (v == "email")
+                l.match = suppression_entries::match_kind::email;
+            else if (v == "id")
+                l.match = suppression_entries::match_kind::id;
+            else
+                error(n, a, "match must be email or id");
+        }
+        out_.suppression_lists.push_back(std::move(l));
+    }
+
+    const xml_source& src_;
+    const std::string& base_dir_;
+    policy& out_;
+    diagnostics& diag_;
+    std::vector<std::pair<std::string, std::size_t>> entity_ids_;
+};
+
+}  // namespace
+
+bool is_policy_element(std::string_view name) {
+    return std::find(policy_elements.begin(), policy_elements.end(), name) != policy_elements.end();
+}
+
+void load_policy(const xml_source& src, const pugi::xml_node& root, const settings& net,
+                 const std::string& base_dir, policy& out, diagnostics& diag) {
+    std::size_t before = diag.errors().size();
+    policy_reader(src, base_dir, out, diag).read(root);
+    // The legal rules need a well-formed model; syntax errors are reported first on their own.
+    if (diag.errors().size() != before) return;
+    check_and_compile(out, net, diag);
+}
 
 }  // namespace exportwall::config

@@ -1,0 +1,325 @@
+#include "config/decide.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <optional>
+
+#include <openssl/crypto.h>
+
+#include "config/loader.hpp"
+#include "config/selection.hpp"
+
+namespace exportwall::config {
+namespace {
+
+constexpr std::array<std::string_view, reason_count> reason_names{
+    "ok",
+    "route_not_found",
+    "method_not_allowed",
+    "unauthenticated",
+    "declaration_missing",
+    "declaration_invalid",
+    "purpose_unknown",
+    "purpose_not_granted",
+    "destination_unknown",
+    "destination_not_granted",
+    "destination_not_permitted_for_purpose",
+    "third_party_direct_marketing",
+    "record_limit_exceeded",
+    "request_rejected",
+    "upstream_unavailable",
+    "upstream_timeout",
+    "upstream_malformed",
+    "upstream_unsupported",
+    "upstream_error",
+    "audit_unavailable",
+};
+
+constexpr std::array<unsigned, reason_count> reason_status{
+    200, 404, 405, 401, 400, 400, 403, 403, 403, 403,
+    403, 403, 403, 400, 502, 504, 502, 502, 502, 503,
+};
+
+// A hex SHA-256 normalised to lower case without ':' into a fixed buffer (no allocation).
+struct hex_digest {
+    std::array<char, 64> bytes{};
+    bool valid = false;
+    [[nodiscard]] std::string_view view() const { return {bytes.data(), bytes.size()}; }
+};
+
+hex_digest normalise_hex(std::string_view in) {
+    hex_digest out;
+    std::size_t n = 0;
+    for (char c : in) {
+        if (c == ':') continue;
+        if (n == out.bytes.size() || std::isxdigit(static_cast<unsigned char>(c)) == 0) return out;
+        out.bytes[n++] = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    out.valid = n == out.bytes.size();
+    return out;
+}
+
+// The client a presented identity names, confirmed in constant time against the stored value.
+const client* lookup(const policy& p, const id_index& index,
+                     std::vector<std::string> client::*member, std::string_view presented) {
+    auto i = index.find(presented);
+    if (!i) return nullptr;
+    const client& c = p.clients[*i];
+    // The index lookup's timing depends only on the SHA-256 of the secret, which an attacker
+    // cannot steer; the final comparison is constant-time all the same.
+    for (const auto& stored : c.*member)
+        if (constant_time_equals(stored, presented)) return &c;
+    return nullptr;
+}
+
+enum class declaration_state : std::uint8_t { ok, missing, invalid };
+
+struct declaration {
+    declaration_state state = declaration_state::missing;
+    std::string_view value;
+};
+
+bool id_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.' ||
+           c == ':';
+}
+
+declaration read_declaration(std::span<const std::string_view> values) {
+    if (values.empty()) return {declaration_state::missing, {}};
+    if (values.size() > 1) return {declaration_state::invalid, {}};
+    std::string_view v = values.front();
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    if (v.empty() || v.size() > 128 || !std::all_of(v.begin(), v.end(), id_char))
+        return {declaration_state::invalid, {}};
+    return {declaration_state::ok, v};
+}
+
+void refuse(decision& d, reason r, std::string detail) {
+    d.result = outcome::refuse;
+    d.why = r;
+    d.status = http_status(r);
+    d.detail = std::move(detail);
+}
+
+std::string q(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() + 2);
+    out += '\'';
+    out += s;
+    out += '\'';
+    return out;
+}
+
+}  // namespace
+
+std::string_view to_string(reason r) { return reason_names[static_cast<std::size_t>(r)]; }
+
+std::optional<reason> parse_reason(std::string_view s) {
+    for (std::size_t i = 0; i < reason_count; ++i)
+        if (reason_names[i] == s) return static_cast<reason>(i);
+    return std::nullopt;
+}
+
+unsigned http_status(reason r) { return reason_status[static_cast<std::size_t>(r)]; }
+
+std::string_view to_string(outcome o) { return o == outcome::allow ? "allow" : "refuse"; }
+
+bool constant_time_equals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string upstream_path(const route& r, const upstream* up, std::string_view path) {
+    std::string out;
+    if (up != nullptr) out = up->base_path;
+    if (!out.empty() && out.back() == '/') out.pop_back();
+    std::string_view rest = path;
+    if (!r.upstream_path.empty() && rest.substr(0, r.path.size()) == r.path) {
+        out += r.upstream_path;
+        rest.remove_prefix(r.path.size());
+        if (!rest.empty() && !out.empty() && out.back() == '/' && rest.front() == '/')
+            rest.remove_prefix(1);
+    }
+    out += rest;
+    if (out.empty()) out = "/";
+    return out;
+}
+
+decision decide(const configuration& config, const request_facts& facts) {
+    return decide(config.rules, config.net, facts);
+}
+
+decision decide(const policy& p, const settings& net, const request_facts& facts) {
+    decision d;
+    d.effective_mode = p.global_mode;
+
+    // Route and method.
+    const route* r = nullptr;
+    if (!facts.route_id.empty()) {
+        for (const auto& candidate : net.routes)
+            if (candidate.id == facts.route_id) r = &candidate;
+    } else {
+        r = match_route(net, facts.path);
+    }
+    if (r == nullptr) {
+        refuse(d, reason::route_not_found, "no route serves this path");
+        return d;
+    }
+    d.matched_route = r;
+    if (std::find(r->methods.begin(), r->methods.end(), facts.method) == r->methods.end()) {
+        refuse(d, reason::method_not_allowed, "route " + q(r->id) + " does not take this method");
+        return d;
+    }
+
+    // Client.
+    const auto& cred = facts.credentials;
+    const client* by_key = nullptr;
+    if (!cred.api_key_sha256.empty()) {
+        auto key = normalise_hex(cred.api_key_sha256);
+        if (key.valid) by_key = lookup(p, p.client_by_key, &client::api_key_sha256, key.view());
+        if (by_key == nullptr) {
+            refuse(d, reason::unauthenticated, "the API key is not known");
+            return d;
+        }
+    }
+    const client* by_cert = nullptr;
+    if (!cred.certificate_sha256.empty()) {
+        auto fp = normalise_hex(cred.certificate_sha256);
+        if (fp.valid)
+            by_cert = lookup(p, p.client_by_fingerprint, &client::certificate_sha256, fp.view());
+    }
+    if (by_cert == nullptr && !cred.certificate_subject.empty())
+        by_cert =
+            lookup(p, p.client_by_subject, &client::certificate_subject, cred.certificate_subject);
+    if (by_key != nullptr && by_cert != nullptr && by_key != by_cert) {
+        refuse(d, reason::unauthenticated,
+               "the API key and the certificate name different clients");
+        return d;
+    }
+    const client* c = by_key != nullptr ? by_key : by_cert;
+    if (c == nullptr) {
+        refuse(d, reason::unauthenticated,
+               cred.certificate_subject.empty() && cred.certificate_sha256.empty()
+                   ? "no credential presented"
+                   : "the client certificate is not known");
+        return d;
+    }
+    d.client_ref = c;
+    d.client_id = c->id;
+    d.effective_mode = c->client_mode.value_or(p.global_mode);
+
+    // Declaration.
+    auto dp = read_declaration(facts.purpose_headers);
+    auto dd = read_declaration(facts.destination_headers);
+    if (dp.state == declaration_state::missing || dd.state == declaration_state::missing) {
+        refuse(d, reason::declaration_missing,
+               dp.state == declaration_state::missing ? "X-Export-Purpose is missing"
+                                                      : "X-Export-Destination is missing");
+        return d;
+    }
+    if (dp.state == declaration_state::invalid || dd.state == declaration_state::invalid) {
+        refuse(d, reason::declaration_invalid,
+               dp.state == declaration_state::invalid
+                   ? "X-Export-Purpose must be sent once, with one purpose id"
+                   : "X-Export-Destination must be sent once, with one destination id");
+        return d;
+    }
+    d.purpose_id = std::string(dp.value);
+    d.destination_id = std::string(dd.value);
+    auto pi = p.purpose_by_id.find(dp.value);
+    if (!pi) {
+        refuse(d, reason::purpose_unknown, "purpose " + q(dp.value) + " is not configured");
+        return d;
+    }
+    const purpose& pu = p.purposes[*pi];
+    d.purpose_ref = &pu;
+    d.basis = pu.basis;
+    auto di = p.destination_by_id.find(dd.value);
+    if (!di) {
+        refuse(d, reason::destination_unknown, "destination " + q(dd.value) + " is not configured");
+        return d;
+    }
+    const destination& de = p.destinations[*di];
+    d.destination_ref = &de;
+    d.kind = de.kind;
+
+    // Legal refusals, whatever the grants say.
+    if (de.own_marketing) {
+        refuse(d, reason::third_party_direct_marketing,
+               "destination " + q(de.id) +
+                   " uses what it receives for its own marketing; no export may reach it");
+        return d;
+    }
+    if (de.kind == destination_kind::third_party && pu.direct_marketing) {
+        refuse(d, reason::third_party_direct_marketing,
+               "direct-marketing purpose " + q(pu.id) + " may not send data to third party " +
+                   q(de.id));
+        return d;
+    }
+    if (de.kind == destination_kind::processor && !de.permits(pu.id)) {
+        refuse(d, reason::destination_not_permitted_for_purpose,
+               "processor " + q(de.id) + " is not contracted for purpose " + q(pu.id));
+        return d;
+    }
+
+    // Grants.
+    const grant* g = nullptr;
+    for (const auto& candidate : c->grants)
+        if (candidate.purpose_index == *pi) g = &candidate;
+    if (g == nullptr) {
+        refuse(d, reason::purpose_not_granted,
+               "client " + q(c->id) + " may not export for purpose " + q(pu.id));
+        return d;
+    }
+    if (std::find(g->destination_indices.begin(), g->destination_indices.end(), *di) ==
+        g->destination_indices.end()) {
+        refuse(
+            d, reason::destination_not_granted,
+            "client " + q(c->id) + " may not export for purpose " + q(pu.id) + " to " + q(de.id));
+        return d;
+    }
+    d.max_records = g->max_records;
+    if (pu.max_records != 0 && (d.max_records == 0 || pu.max_records < d.max_records))
+        d.max_records = pu.max_records;
+
+    // What the route carries.
+    if (r->format == route_format::passthrough) {
+        if (pu.direct_marketing) {
+            refuse(d, reason::purpose_not_granted,
+                   "route " + q(r->id) +
+                       " is passthrough (unfiltered); direct-marketing purposes may not use it");
+            return d;
+        }
+        d.upstream_query = std::string(facts.query);
+        d.result = outcome::allow;
+        d.status = 200;
+        return d;
+    }
+    auto ei = p.entity_by_id.find(r->entity);
+    const purpose_view* view = ei ? pu.find_view(*ei) : nullptr;
+    if (view == nullptr) {
+        refuse(d, reason::purpose_not_granted,
+               "purpose " + q(pu.id) + " reads no field of entity " + q(r->entity));
+        return d;
+    }
+    auto sel = resolve_selection(facts.query, r->select_param, r->select_separator, view->allowed,
+                                 view->rule_fields);
+    if (sel.invalid) {
+        refuse(d, reason::declaration_invalid, std::move(sel.detail));
+        return d;
+    }
+    d.allowed = &view->allowed;
+    d.rules = &view->rules;
+    if (!pu.suppression_list.empty()) d.suppression = p.find_suppression_list(pu.suppression_list);
+    d.fields_requested = std::move(sel.requested);
+    d.fields_stripped = std::move(sel.stripped);
+    if (!r->select_param.empty()) d.fields_selected = std::move(sel.sent);
+    d.upstream_query = std::move(sel.query);
+    d.result = outcome::allow;
+    d.status = 200;
+    return d;
+}
+
+}  // namespace exportwall::config

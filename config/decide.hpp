@@ -1,0 +1,129 @@
+#pragma once
+// The decision engine: a pure function of an immutable configuration snapshot and the facts of
+// one request (DESIGN.md §3–4). The proxy calls it before any byte goes upstream; `explain` and
+// `test-policy` call it without a network.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/policy.hpp"
+#include "config/route_match.hpp"
+#include "config/settings.hpp"
+#include "filters/field_set.hpp"
+#include "filters/record_rules.hpp"
+
+namespace exportwall::config {
+
+struct configuration;
+
+// Stable reason codes (DESIGN.md §3), the `reason` of audit records and problem responses.
+enum class reason : std::uint8_t {
+    none,                                   // allowed
+    route_not_found,                        // 404: no route serves the path
+    method_not_allowed,                     // 405: the route does not take the method
+    unauthenticated,                        // 401: no credential, or an unknown one
+    declaration_missing,                    // 400: no X-Export-Purpose / -Destination header
+    declaration_invalid,                    // 400: repeated, empty, list-valued or malformed
+    purpose_unknown,                        // 403: the declared purpose is not configured
+    purpose_not_granted,                    // 403: the client may not export for it (here)
+    destination_unknown,                    // 403: the declared destination is not configured
+    destination_not_granted,                // 403: the grant does not list the destination
+    destination_not_permitted_for_purpose,  // 403: a processor not contracted for the purpose
+    third_party_direct_marketing,           // 403: marketing to a third party, or own-marketing one
+    record_limit_exceeded,  // 403: more records than max-records (proxy, mid-stream)
+    request_rejected,       // 400: malformed or ambiguous HTTP (proxy)
+    upstream_unavailable,   // 502 (proxy)
+    upstream_timeout,       // 504 (proxy)
+    upstream_malformed,     // 502: a body the filter cannot parse (proxy)
+    upstream_unsupported,   // 502: content type or encoding (proxy)
+    upstream_error,         // the CRM's non-2xx status, body replaced (proxy)
+    audit_unavailable,      // 503: the audit record cannot be written (proxy)
+};
+inline constexpr std::size_t reason_count = 20;
+
+// "purpose_unknown" …; "ok" for none.
+[[nodiscard]] std::string_view to_string(reason r);
+[[nodiscard]] std::optional<reason> parse_reason(std::string_view s);
+// The HTTP status a refusal with this reason answers (200 for none, 502 for upstream_error).
+[[nodiscard]] unsigned http_status(reason r);
+
+enum class outcome : std::uint8_t { allow, refuse };
+[[nodiscard]] std::string_view to_string(outcome o);
+
+// How the client proved who it is. Empty views mean "not presented".
+struct client_credentials {
+    std::string_view api_key_sha256;       // hex SHA-256 of the bearer key, as the proxy computed
+    std::string_view certificate_subject;  // verified peer certificate subject
+    std::string_view certificate_sha256;   // verified peer certificate SHA-256 (hex, ':' allowed)
+};
+
+// The facts of one request. Views: the caller keeps them alive for the call only.
+struct request_facts {
+    // The route the proxy matched, by id; empty: decide() matches `path` itself (match_route).
+    std::string_view route_id;
+    std::string_view method = "GET";
+    std::string_view path;   // normalised by the proxy (no dot segments, no escapes left)
+    std::string_view query;  // raw query string after '?', as received; "" for none
+    client_credentials credentials;
+    // Every X-Export-Purpose / X-Export-Destination header value as received (one per header
+    // line; a comma-joined line is one value, and invalid).
+    std::span<const std::string_view> purpose_headers;
+    std::span<const std::string_view> destination_headers;
+    std::string_view remote;  // peer address, for the audit record only
+};
+
+// The outcome of decide(). Pointers refer into the configuration snapshot passed to decide():
+// valid while the caller holds that snapshot (the proxy keeps its shared_ptr per request).
+struct decision {
+    outcome result = outcome::refuse;
+    reason why = reason::none;
+    unsigned status = 0;
+    std::string detail;  // for a human; names and ids only, never a field value
+    mode effective_mode = mode::enforce;
+
+    std::string client_id;                      // "" when unauthenticated
+    std::string purpose_id;                     // as declared (when well-formed), even if unknown
+    legal_basis basis = legal_basis::contract;  // meaningful when purpose_ref != nullptr
+    std::string destination_id;                 // as declared (when well-formed), even if unknown
+    destination_kind kind = destination_kind::internal;  // meaningful when destination_ref
+    const route* matched_route = nullptr;
+    const client* client_ref = nullptr;
+    const purpose* purpose_ref = nullptr;
+    const destination* destination_ref = nullptr;
+
+    // Allowed exports of a record route: what the filter applies. Null for passthrough routes.
+    const filters::field_set* allowed = nullptr;
+    const filters::record_rules* rules = nullptr;
+    const suppression_list* suppression = nullptr;  // the list the rules consult, if any
+    std::uint64_t max_records = 0;                  // min of grant and purpose; 0 = unlimited
+
+    std::vector<std::string> fields_requested;  // from the selection parameter
+    std::vector<std::string> fields_stripped;   // requested but not allowed
+    std::vector<std::string> fields_selected;   // sent upstream in the selection parameter
+    std::string upstream_query;                 // the query string to forward (without '?')
+
+    [[nodiscard]] bool allowed_export() const { return result == outcome::allow; }
+};
+
+// Order of checks: route, method, unauthenticated, declaration (missing, invalid), purpose
+// unknown, destination unknown, then the legal refusals that hold whatever the grants say —
+// third_party_direct_marketing, destination_not_permitted_for_purpose — then purpose_not_granted
+// and destination_not_granted. (The legal refusals come before the grants: the load-time rules
+// forbid granting such exports, so checked after the grants they could never show; the audit
+// trail must name the legal reason a DPO reviews.) In monitor mode a refusal is still `refuse`,
+// with effective_mode monitor: the proxy turns it into would-block.
+[[nodiscard]] decision decide(const policy& rules, const settings& net, const request_facts& facts);
+[[nodiscard]] decision decide(const configuration& config, const request_facts& facts);
+
+// Compares two byte strings in time independent of where they differ (CRYPTO_memcmp).
+[[nodiscard]] bool constant_time_equals(std::string_view a, std::string_view b);
+
+// The path forwarded upstream: the upstream's base path, then `path` with the route's path
+// replaced by its upstream-path (prefix routes keep the rest of the path).
+[[nodiscard]] std::string upstream_path(const route& r, const upstream* up, std::string_view path);
+
+}  // namespace exportwall::config

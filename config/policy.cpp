@@ -1,0 +1,191 @@
+#include "config/policy.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+namespace exportwall::config {
+namespace {
+
+constexpr std::array<std::string_view, 5> basis_names{"contract", "pre-contract", "consent",
+                                                      "legitimate-interest", "legal-obligation"};
+constexpr std::array<std::string_view, 3> subject_names{"customer", "prospect", "former-customer"};
+constexpr std::array<std::string_view, 5> channel_names{"none", "email", "sms", "phone", "post"};
+constexpr std::array<std::string_view, 3> kind_names{"internal", "processor", "third-party"};
+
+template <typename E, std::size_t N>
+std::optional<E> parse_name(const std::array<std::string_view, N>& names, std::string_view s) {
+    for (std::size_t i = 0; i < N; ++i)
+        if (names[i] == s) return static_cast<E>(i);
+    return std::nullopt;
+}
+
+char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+}
+
+// Orders a lower-cased entry against a value compared case-insensitively, without copying it.
+int compare_ci(std::string_view entry, std::string_view value) {
+    std::size_t n = std::min(entry.size(), value.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        char a = entry[i];
+        char b = lower(value[i]);
+        if (a != b) return a < b ? -1 : 1;
+    }
+    if (entry.size() == value.size()) return 0;
+    return entry.size() < value.size() ? -1 : 1;
+}
+
+}  // namespace
+
+std::string_view to_string(mode m) { return m == mode::monitor ? "monitor" : "enforce"; }
+std::string_view to_string(legal_basis b) { return basis_names[static_cast<std::size_t>(b)]; }
+std::string_view to_string(subject_type t) { return subject_names[static_cast<std::size_t>(t)]; }
+std::string_view to_string(marketing_channel c) {
+    return channel_names[static_cast<std::size_t>(c)];
+}
+std::string_view to_string(destination_kind k) { return kind_names[static_cast<std::size_t>(k)]; }
+
+std::optional<legal_basis> parse_legal_basis(std::string_view s) {
+    return parse_name<legal_basis>(basis_names, s);
+}
+std::optional<subject_type> parse_subject_type(std::string_view s) {
+    return parse_name<subject_type>(subject_names, s);
+}
+std::optional<marketing_channel> parse_marketing_channel(std::string_view s) {
+    return parse_name<marketing_channel>(channel_names, s);
+}
+std::optional<destination_kind> parse_destination_kind(std::string_view s) {
+    return parse_name<destination_kind>(kind_names, s);
+}
+
+bool is_special_category(std::string_view category) {
+    // fideslang categories that fall under GDPR art. 9 (and art. 10 for criminal records).
+    static constexpr std::array<std::string_view, 9> prefixes{
+        "user.health_and_medical",
+        "user.biometric",
+        "user.authorization.biometric",
+        "user.demographic.political_opinion",
+        "user.demographic.race_ethnicity",
+        "user.demographic.religious_belief",
+        "user.demographic.sexual_orientation",
+        "user.criminal_history",
+        "user.genetic",
+    };
+    for (auto p : prefixes) {
+        if (category.size() >= p.size() && category.substr(0, p.size()) == p &&
+            (category.size() == p.size() || category[p.size()] == '.'))
+            return true;
+    }
+    return false;
+}
+
+const catalogue_field* entity::find_field(std::string_view path) const {
+    auto it =
+        std::lower_bound(fields.begin(), fields.end(), path,
+                         [](const catalogue_field& f, std::string_view p) { return f.path < p; });
+    return it != fields.end() && it->path == path ? &*it : nullptr;
+}
+
+const purpose_view* purpose::find_view(std::size_t entity_index) const {
+    for (const auto& v : views)
+        if (v.entity_index == entity_index) return &v;
+    return nullptr;
+}
+
+bool destination::permits(std::string_view purpose_id) const {
+    return std::find(purposes.begin(), purposes.end(), purpose_id) != purposes.end();
+}
+
+void suppression_entries::load(std::string_view text) {
+    entries_.clear();
+    while (!text.empty()) {
+        auto nl = text.find('\n');
+        auto line = trim(text.substr(0, nl));
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        if (line.empty() || line.front() == '#') continue;
+        std::string entry(line);
+        if (kind_ == match_kind::email)
+            std::transform(entry.begin(), entry.end(), entry.begin(), lower);
+        entries_.push_back(std::move(entry));
+    }
+    std::sort(entries_.begin(), entries_.end());
+    entries_.erase(std::unique(entries_.begin(), entries_.end()), entries_.end());
+    loaded_ = true;
+}
+
+bool suppression_entries::suppresses(const filters::record_fields& record) const {
+    if (!loaded_) return true;  // fail closed: a list nobody loaded suppresses everyone
+    auto value = record.find(field_);
+    if (!value) return false;
+    auto v = trim(*value);
+    if (v.empty() || v == "null") return false;
+    if (kind_ == match_kind::id) return std::binary_search(entries_.begin(), entries_.end(), v);
+    auto it = std::lower_bound(
+        entries_.begin(), entries_.end(), v,
+        [](const std::string& e, std::string_view x) { return compare_ci(e, x) < 0; });
+    return it != entries_.end() && compare_ci(*it, v) == 0;
+}
+
+void id_index::build(std::vector<std::pair<std::string, std::size_t>> entries) {
+    entries_ = std::move(entries);
+    std::sort(entries_.begin(), entries_.end());
+}
+
+std::optional<std::size_t> id_index::find(std::string_view id) const {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), id,
+                               [](const std::pair<std::string, std::size_t>& e,
+                                  std::string_view k) { return e.first < k; });
+    if (it == entries_.end() || it->first != id) return std::nullopt;
+    return it->second;
+}
+
+void policy::build_indexes() {
+    std::vector<std::pair<std::string, std::size_t>> v;
+    auto build = [&v](id_index& idx, const auto& items) {
+        v.clear();
+        for (std::size_t i = 0; i < items.size(); ++i) v.emplace_back(items[i].id, i);
+        idx.build(v);
+    };
+    build(entity_by_id, entities);
+    build(purpose_by_id, purposes);
+    build(destination_by_id, destinations);
+    build(client_by_id, clients);
+    auto build_identity = [this, &v](id_index& idx, std::vector<std::string> client::*member) {
+        v.clear();
+        for (std::size_t i = 0; i < clients.size(); ++i)
+            for (const auto& k : clients[i].*member) v.emplace_back(k, i);
+        idx.build(v);
+    };
+    build_identity(client_by_key, &client::api_key_sha256);
+    build_identity(client_by_subject, &client::certificate_subject);
+    build_identity(client_by_fingerprint, &client::certificate_sha256);
+}
+
+const entity* policy::find_entity(std::string_view id) const {
+    auto i = entity_by_id.find(id);
+    return i ? &entities[*i] : nullptr;
+}
+const purpose* policy::find_purpose(std::string_view id) const {
+    auto i = purpose_by_id.find(id);
+    return i ? &purposes[*i] : nullptr;
+}
+const destination* policy::find_destination(std::string_view id) const {
+    auto i = destination_by_id.find(id);
+    return i ? &destinations[*i] : nullptr;
+}
+const client* policy::find_client(std::string_view id) const {
+    auto i = client_by_id.find(id);
+    return i ? &clients[*i] : nullptr;
+}
+const suppression_list* policy::find_suppression_list(std::string_view id) const {
+    for (const auto& l : suppression_lists)
+        if (l.id == id) return &l;
+    return nullptr;
+}
+
+}  // namespace exportwall::config
