@@ -488,10 +488,7 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
         }
     }
     rt.entity = r.text(n, "entity");
-    if (rt.format != route_format::passthrough && rt.entity.empty() && n.attribute("format")) {
-        r.error(n, "a route that carries records needs 'entity' (only passthrough routes may "
-                   "omit it)");
-    }
+    // A record-carrying route without an entity is refused by the policy loader (rule 6).
     if (rt.format == route_format::passthrough && !rt.entity.empty()) {
         r.error(n, n.attribute("entity"), "a passthrough route carries no entity");
     }
