@@ -1,12 +1,341 @@
 #include "audit/commands.hpp"
 
-#include <cstdio>
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <vector>
 
-// Placeholder until the audit commands land.
+#include <CLI/CLI.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "audit/query.hpp"
+#include "audit/reader.hpp"
+#include "audit/report.hpp"
+
 namespace exportwall::audit {
 
-int run_audit(int, char**) {
-    std::fputs("exportwall audit: not available in this build\n", stderr);
+namespace {
+
+constexpr const char* exit_codes =
+    "Exit codes: 0 success (verify: chain intact), 1 chain broken (verify) or record not found "
+    "(show), 2 usage error or unreadable audit log.";
+
+struct filter_args {
+    std::string decision, reason, client, purpose, destination, since, until;
+};
+
+void add_filter_options(CLI::App& cmd, filter_args& f) {
+    cmd.add_option("--decision", f.decision,
+                   "allowed|filtered|blocked|aborted|would-block (comma-separated list)");
+    cmd.add_option("--reason", f.reason, "reason code(s), comma-separated");
+    cmd.add_option("--client", f.client, "client id(s), comma-separated");
+    cmd.add_option("--purpose", f.purpose, "purpose id(s), comma-separated");
+    cmd.add_option("--destination", f.destination, "destination id(s), comma-separated");
+    cmd.add_option("--since", f.since, "from this RFC 3339 instant or date (inclusive)");
+    cmd.add_option("--until", f.until, "up to this RFC 3339 instant or date (exclusive)");
+}
+
+// Builds the filter; returns false with a message naming the bad option.
+bool make_filter(const filter_args& a, record_filter& f, std::string& error) {
+    f.decision = split_list(a.decision);
+    f.reason = split_list(a.reason);
+    f.client = split_list(a.client);
+    f.purpose = split_list(a.purpose);
+    f.destination = split_list(a.destination);
+    if (!a.since.empty()) {
+        f.since_ms = parse_rfc3339(a.since);
+        if (!f.since_ms) {
+            error = "--since is not an RFC 3339 date-time";
+            return false;
+        }
+    }
+    if (!a.until.empty()) {
+        f.until_ms = parse_rfc3339(a.until);
+        if (!f.until_ms) {
+            error = "--until is not an RFC 3339 date-time";
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string csv_field(std::string_view s) {
+    if (s.find_first_of(",\"\n\r") == std::string_view::npos) return std::string(s);
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"')
+            out += "\"\"";
+        else
+            out.push_back(c);
+    }
+    return out + "\"";
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view sep) {
+    std::string out;
+    for (const auto& s : v) {
+        if (!out.empty()) out += sep;
+        out += s;
+    }
+    return out;
+}
+
+std::string dropped_text(const record& r) {
+    std::string out;
+    for (const auto& [k, n] : r.records_dropped) {
+        if (!out.empty()) out += ' ';
+        out += k + "=" + std::to_string(n);
+    }
+    return out;
+}
+
+std::string pad(std::string s, std::size_t w) {
+    if (s.size() < w) s.append(w - s.size(), ' ');
+    return s;
+}
+
+void print_table_row(std::ostream& out, const std::vector<std::string>& cells) {
+    static constexpr std::size_t widths[] = {8, 24, 11, 34, 14, 14, 14, 6, 9};
+    std::string line;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+        line += i + 1 < cells.size() ? pad(cells[i], widths[i]) + " " : cells[i];
+    }
+    out << line << '\n';
+}
+
+std::string io_message(const std::string& log, boost::system::error_code ec) {
+    return "exportwall audit: cannot read audit log " + log + ": " + ec.message();
+}
+
+}  // namespace
+
+int run_audit(int argc, char** argv) { return run_audit(argc, argv, std::cout, std::cerr); }
+
+int run_audit(int argc, char** argv, std::ostream& out, std::ostream& err) {
+    CLI::App app{"Review the exportwall audit trail: list, show, stats, verify, report.", "audit"};
+    app.footer(exit_codes);
+    app.require_subcommand(1);
+    std::string log;
+    filter_args fa;
+
+    auto* list = app.add_subcommand("list", "List audit records matching the filters.");
+    list->footer(exit_codes);
+    list->add_option("--log", log, "the active audit log file (rotated files beside it)")
+        ->required();
+    add_filter_options(*list, fa);
+    std::string list_format = "table";
+    std::size_t limit = 0;
+    list->add_option("--format", list_format, "table | json (one object per line) | csv")
+        ->check(CLI::IsMember({"table", "json", "csv"}));
+    list->add_option("--limit", limit, "print at most N records (0: all)");
+
+    auto* show = app.add_subcommand("show", "Show one audit record by its id (or seq).");
+    show->footer(exit_codes);
+    std::string show_id;
+    show->add_option("ID", show_id, "the record id (X-Export-Audit-Id) or its seq")->required();
+    show->add_option("--log", log, "the active audit log file")->required();
+    std::string show_format = "text";
+    show->add_option("--format", show_format, "text | json")
+        ->check(CLI::IsMember({"text", "json"}));
+
+    auto* stats = app.add_subcommand(
+        "stats",
+        "Counts by client x purpose x decision, top reasons, stripped fields, dropped "
+        "records by reason.");
+    stats->footer(exit_codes);
+    stats->add_option("--log", log, "the active audit log file")->required();
+    add_filter_options(*stats, fa);
+
+    auto* verify = app.add_subcommand(
+        "verify", "Recompute the hash chain across all rotated files; name the first broken seq.");
+    verify->footer(exit_codes);
+    verify->add_option("--log", log, "the active audit log file")->required();
+
+    auto* report = app.add_subcommand(
+        "report", "Render a self-contained HTML evidence report for a data protection officer.");
+    report->footer(exit_codes);
+    report->add_option("--log", log, "the active audit log file")->required();
+    add_filter_options(*report, fa);
+    std::string report_format = "html";
+    std::string output;
+    report->add_option("--format", report_format, "html")->check(CLI::IsMember({"html"}));
+    report->add_option("--output", output, "write to FILE instead of standard output");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        out << app.help("", CLI::AppFormatMode::Normal);
+        (void)e;
+        return 0;
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) return app.exit(e, out, err);
+        // CLI11 puts the help hint on a second line; keep errors to one line.
+        err << "exportwall audit: " << e.what() << " (see --help)\n";
+        return 2;
+    }
+
+    record_filter filter;
+    std::string error;
+    if (!make_filter(fa, filter, error)) {
+        err << "exportwall audit: " << error << '\n';
+        return 2;
+    }
+
+    if (*list) {
+        std::size_t printed = 0;
+        if (list_format == "table") {
+            print_table_row(out, {"seq", "time", "decision", "reason", "client", "purpose",
+                                  "destination", "status", "records"});
+        } else if (list_format == "csv") {
+            out << "seq,id,time,mode,decision,reason,client,purpose,basis,destination,"
+                   "destination_kind,route,method,path,status,fields_stripped,records_in,"
+                   "records_out,records_dropped,bytes_out,duration_ms\n";
+        }
+        const auto ec = for_each_record(log, filter, [&](const record& r) {
+            if (list_format == "table") {
+                print_table_row(
+                    out, {std::to_string(r.seq), r.time, r.decision,
+                          r.reason.empty() ? "-" : r.reason, r.client, r.purpose, r.destination,
+                          std::to_string(r.status), std::to_string(r.records_out)});
+            } else if (list_format == "json") {
+                out << boost::json::serialize(record_to_json(r)) << '\n';
+            } else {
+                const std::vector<std::string> cells = {
+                    std::to_string(r.seq),
+                    r.id,
+                    r.time,
+                    r.mode,
+                    r.decision,
+                    r.reason,
+                    r.client,
+                    r.purpose,
+                    r.basis,
+                    r.destination,
+                    r.destination_kind,
+                    r.route,
+                    r.method,
+                    r.path,
+                    std::to_string(r.status),
+                    join(r.fields_stripped, " "),
+                    std::to_string(r.records_in),
+                    std::to_string(r.records_out),
+                    dropped_text(r),
+                    std::to_string(r.bytes_out),
+                    boost::json::serialize(boost::json::value(r.duration_ms))};
+                std::string line;
+                for (const auto& c : cells) {
+                    if (!line.empty()) line += ',';
+                    line += csv_field(c);
+                }
+                out << line << '\n';
+            }
+            ++printed;
+            return limit == 0 || printed < limit;
+        });
+        if (ec) {
+            err << io_message(log, ec) << '\n';
+            return 2;
+        }
+        return 0;
+    }
+
+    if (*show) {
+        bool found = false;
+        std::uint64_t seq = 0;
+        const bool by_seq = !show_id.empty() &&
+                            std::all_of(show_id.begin(), show_id.end(),
+                                        [](char c) { return c >= '0' && c <= '9'; }) &&
+                            show_id.size() < 20;
+        if (by_seq) seq = std::stoull(show_id);
+        const auto ec = for_each_record(log, record_filter{}, [&](const record& r) {
+            if (!(r.id == show_id || (by_seq && r.seq == seq))) return true;
+            found = true;
+            if (show_format == "json") {
+                out << boost::json::serialize(record_to_json(r)) << '\n';
+                return false;
+            }
+            const auto obj = record_to_json(r);
+            for (const auto& kv : obj) {
+                out << pad(std::string(kv.key()) + ":", 18) << ' ';
+                if (kv.value().is_string())
+                    out << kv.value().get_string().c_str();
+                else
+                    out << boost::json::serialize(kv.value());
+                out << '\n';
+            }
+            return false;
+        });
+        if (ec) {
+            err << io_message(log, ec) << '\n';
+            return 2;
+        }
+        if (!found) {
+            err << "exportwall audit: no record with that id\n";
+            return 1;
+        }
+        return 0;
+    }
+
+    if (*stats) {
+        trail_stats s;
+        if (const auto ec = collect_stats(log, filter, s)) {
+            err << io_message(log, ec) << '\n';
+            return 2;
+        }
+        out << "records: " << s.records;
+        if (s.records) out << " (" << s.first_time << " to " << s.last_time << ")";
+        out << "\n\nby client x purpose x decision:\n";
+        for (const auto& [k, n] : s.by_client_purpose) {
+            const auto& [c, p, d] = k;
+            out << "  " << pad(c, 16) << ' ' << pad(p, 16) << ' ' << pad(d, 12) << ' ' << n << '\n';
+        }
+        std::vector<std::pair<std::string, std::uint64_t>> reasons(s.by_reason.begin(),
+                                                                   s.by_reason.end());
+        std::stable_sort(reasons.begin(), reasons.end(),
+                         [](const auto& a, const auto& b) { return a.second > b.second; });
+        out << "\ntop reasons:\n";
+        for (std::size_t i = 0; i < reasons.size() && i < 10; ++i)
+            out << "  " << pad(reasons[i].first, 40) << ' ' << reasons[i].second << '\n';
+        out << "\nstripped fields (exports):\n";
+        for (const auto& [f, n] : s.stripped_fields) out << "  " << pad(f, 40) << ' ' << n << '\n';
+        out << "\ndropped records by reason:\n";
+        for (const auto& [f, n] : s.dropped_by_reason)
+            out << "  " << pad(f, 40) << ' ' << n << '\n';
+        return 0;
+    }
+
+    if (*verify) {
+        const auto res = verify_chain(log);
+        if (res.ok) {
+            out << res.detail() << '\n';
+            return 0;
+        }
+        err << "exportwall audit: " << res.detail() << '\n';
+        return res.problem == chain_problem::no_log || res.problem == chain_problem::io_error ? 2
+                                                                                              : 1;
+    }
+
+    if (*report) {
+        trail_stats s;
+        if (const auto ec = collect_stats(log, filter, s)) {
+            err << io_message(log, ec) << '\n';
+            return 2;
+        }
+        const std::string html = render_html_report(s, verify_chain(log), log);
+        if (output.empty()) {
+            out << html;
+            return 0;
+        }
+        std::ofstream file(output, std::ios::binary | std::ios::trunc);
+        file << html;
+        file.close();
+        if (!file) {
+            err << "exportwall audit: cannot write " << output << '\n';
+            return 2;
+        }
+        return 0;
+    }
     return 2;
 }
 

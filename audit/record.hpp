@@ -14,21 +14,21 @@
 namespace exportwall::audit {
 
 struct record {
-    std::uint64_t seq = 0;          // assigned by the writer, monotonic across rotations
-    std::string id;                 // assigned by the proxy at request start (new_record_id())
-    std::string time;               // RFC 3339 UTC with milliseconds, set by the proxy
-    std::string mode;               // "enforce" | "monitor"
-    std::string decision;           // allowed | filtered | blocked | aborted | would-block
-    std::string reason;             // a reason code (docs/reason-codes.md), "" when allowed
+    std::uint64_t seq = 0;  // assigned by the writer, monotonic across rotations
+    std::string id;         // assigned by the proxy at request start (new_record_id())
+    std::string time;       // RFC 3339 UTC with milliseconds, set by the proxy
+    std::string mode;       // "enforce" | "monitor"
+    std::string decision;   // allowed | filtered | blocked | aborted | would-block
+    std::string reason;     // a reason code (docs/reason-codes.md), "" when allowed
     std::string client;
     std::string purpose;
-    std::string basis;              // legal basis of the purpose
+    std::string basis;  // legal basis of the purpose
     std::string destination;
-    std::string destination_kind;   // internal | processor | third-party
+    std::string destination_kind;  // internal | processor | third-party
     std::string route;
     std::string method;
-    std::string path;               // normalised path; query parameter names only, no values
-    int status = 0;                 // HTTP status sent to the client
+    std::string path;  // normalised path; query parameter names only, no values
+    int status = 0;    // HTTP status sent to the client
     std::vector<std::string> fields_requested;
     std::vector<std::string> fields_stripped;
     std::uint64_t records_in = 0;
@@ -37,10 +37,10 @@ struct record {
     std::uint64_t bytes_in = 0;
     std::uint64_t bytes_out = 0;
     double duration_ms = 0;
-    std::string remote;             // client address:port
-    std::string policy_revision;    // SHA-256 of the configuration file
-    std::string prev_hash;          // assigned by the writer
-    std::string hash;               // assigned by the writer
+    std::string remote;           // client address:port
+    std::string policy_revision;  // SHA-256 of the configuration file
+    std::string prev_hash;        // assigned by the writer
+    std::string hash;             // assigned by the writer
 };
 
 // A fresh, unguessable record id (128 random bits, lowercase hex), usable in headers.
@@ -48,7 +48,7 @@ struct record {
 
 // Where the proxy hands its records. Implementations must be thread-safe.
 class sink {
-public:
+  public:
     virtual ~sink() = default;
     sink() = default;
     sink(const sink&) = delete;

@@ -1,0 +1,453 @@
+#include "audit/file_writer.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <ctime>
+#include <filesystem>
+
+#include <boost/json/parser.hpp>
+
+#include "audit/reader.hpp"
+#include "audit/serialize.hpp"
+
+namespace exportwall::audit {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+boost::system::error_code last_errno() { return {errno, boost::system::system_category()}; }
+
+std::int64_t utc_day(std::time_t t) { return static_cast<std::int64_t>(t) / 86400; }
+
+std::string utc_stamp(std::time_t t) {
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buf[32];
+    const auto n = std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+    return {buf, n};
+}
+
+void sync_dir_of(const std::string& path) {
+    fs::path dir = fs::path(path).parent_path();
+    if (dir.empty()) dir = ".";
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)::fsync(fd);
+        ::close(fd);
+    }
+}
+
+boost::system::error_code pread_all(int fd, char* buf, std::size_t n, std::uint64_t off) {
+    std::size_t done = 0;
+    while (done < n) {
+        const auto r = ::pread(fd, buf + done, n - done, static_cast<off_t>(off + done));
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return last_errno();
+        }
+        if (r == 0) return boost::system::errc::make_error_code(boost::system::errc::io_error);
+        done += static_cast<std::size_t>(r);
+    }
+    return {};
+}
+
+// The end of a file: enough bytes to hold its last three line breaks (or the whole file).
+struct file_tail {
+    std::string bytes;
+    std::uint64_t start = 0;  // file offset of bytes[0]
+};
+
+boost::system::error_code read_tail(int fd, std::uint64_t size, file_tail& tail) {
+    constexpr std::uint64_t chunk = 64 * 1024;
+    std::uint64_t pos = size;
+    tail.bytes.clear();
+    while (pos > 0) {
+        const std::uint64_t n = pos < chunk ? pos : chunk;
+        pos -= n;
+        std::string part(static_cast<std::size_t>(n), '\0');
+        if (auto ec = pread_all(fd, part.data(), part.size(), pos)) return ec;
+        tail.bytes.insert(0, part);
+        std::size_t breaks = 0;
+        for (char c : tail.bytes) breaks += c == '\n';
+        if (breaks >= 3) break;
+    }
+    tail.start = pos;
+    return {};
+}
+
+// The last complete line of `tail` ending before `end` (an offset into tail.bytes just past a
+// '\n'); sets `line_start`.
+std::string_view line_before(const file_tail& tail, std::size_t end, std::size_t& line_start) {
+    const std::string_view all(tail.bytes);
+    const std::size_t nl = end >= 2 ? all.rfind('\n', end - 2) : std::string_view::npos;
+    line_start = nl == std::string_view::npos ? 0 : nl + 1;
+    return all.substr(line_start, end - 1 - line_start);
+}
+
+std::uint64_t first_seq_of(int fd, std::uint64_t size) {
+    char buf[40] = {};
+    const std::size_t n = size < sizeof buf ? static_cast<std::size_t>(size) : sizeof buf;
+    if (pread_all(fd, buf, n, 0)) return 0;
+    constexpr std::string_view prefix = "{\"seq\":";
+    const std::string_view s(buf, n);
+    if (s.substr(0, prefix.size()) != prefix) return 0;
+    std::uint64_t v = 0;
+    std::from_chars(s.data() + prefix.size(), s.data() + s.size(), v);
+    return v;
+}
+
+}  // namespace
+
+file_writer::file_writer(writer_options options)
+    : options_(std::move(options)), last_hash_(genesis_hash) {}
+
+file_writer::~file_writer() {
+    {
+        std::lock_guard lk(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void file_writer::set_observer(std::function<void(std::string_view)> observer) {
+    std::lock_guard lk(mutex_);
+    observer_ = std::move(observer);
+}
+
+boost::system::error_code file_writer::start() {
+    const auto ec = recover();
+    if (ec) {
+        healthy_ = false;
+        failures_++;
+        report("audit log recovery", ec);
+    }
+    thread_ = std::thread([this] { run(); });
+    return ec;
+}
+
+void file_writer::append(record r, bool durable, completion done) {
+    boost::system::error_code refused;
+    {
+        std::lock_guard lk(mutex_);
+        if (stopping_) {
+            refused = make_error_code(audit_error::shut_down);
+        } else if (queue_.size() >= options_.max_queue) {
+            refused = make_error_code(audit_error::queue_full);
+        } else {
+            queue_.push_back({std::move(r), durable, std::move(done)});
+            ++enqueued_;
+            queue_depth_ = queue_.size();
+        }
+    }
+    if (refused) {
+        if (done) done(refused);
+        return;
+    }
+    wake_.notify_one();
+}
+
+bool file_writer::healthy() const { return healthy_.load(); }
+
+void file_writer::flush() {
+    std::unique_lock lk(mutex_);
+    const std::uint64_t target = enqueued_;
+    drained_.wait(lk, [&] { return finished_ >= target; });
+}
+
+writer_counters file_writer::counters() const {
+    writer_counters c;
+    c.records_written = records_written_.load();
+    c.bytes_written = bytes_written_.load();
+    c.fsyncs = fsyncs_.load();
+    c.failures = failures_.load();
+    c.rotations = rotations_.load();
+    c.torn_lines = torn_lines_.load();
+    c.queue_depth = queue_depth_.load();
+    return c;
+}
+
+void file_writer::report(const std::string& what, boost::system::error_code ec) {
+    if (options_.on_error) options_.on_error(what + " failed: " + ec.message());
+}
+
+void file_writer::run() {
+    std::unique_lock lk(mutex_);
+    for (;;) {
+        wake_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) break;  // stopping and drained
+        std::deque<pending> batch;
+        batch.swap(queue_);
+        queue_depth_ = 0;
+        lk.unlock();
+        write_batch(batch);
+        lk.lock();
+        finished_ += batch.size();
+        drained_.notify_all();
+    }
+}
+
+boost::system::error_code file_writer::open_active() {
+    fd_ = ::open(options_.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd_ < 0) return last_errno();
+    return {};
+}
+
+boost::system::error_code file_writer::recover() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+    }
+    if (auto ec = open_active()) return ec;
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) return last_errno();
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    boost::json::parser parser;
+    record last;
+
+    if (size > 0) {
+        file_tail tail;
+        if (auto ec = read_tail(fd_, size, tail)) return ec;
+        const std::string_view all(tail.bytes);
+        // Complete lines end at good_end; anything after it is a torn line.
+        std::size_t good_end = all.rfind('\n');
+        good_end = good_end == std::string_view::npos ? 0 : good_end + 1;
+        bool found = false;
+        for (int attempt = 0; attempt < 2 && good_end > 0; ++attempt) {
+            std::size_t start = 0;
+            const auto line = line_before(tail, good_end, start);
+            if (!parse_line(line, parser, last)) {
+                found = true;
+                break;
+            }
+            if (attempt == 1) return make_error_code(audit_error::corrupt_log);
+            good_end = start;  // an unparsable last line is torn too (crash mid-write)
+        }
+        if (!found && good_end > 0) return make_error_code(audit_error::corrupt_log);
+        const std::uint64_t good_size = tail.start + good_end;
+        if (good_size < size) {
+            // Set the torn bytes aside, then cut them off, so the chain ends on a whole line.
+            std::string torn_path = options_.path + ".torn-" + utc_stamp(std::time(nullptr));
+            int tfd = -1;
+            for (int k = 0; k < 100 && tfd < 0; ++k) {
+                const std::string candidate =
+                    k == 0 ? torn_path : torn_path + "-" + std::to_string(k);
+                tfd = ::open(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+                if (tfd >= 0)
+                    torn_path = candidate;
+                else if (errno != EEXIST)
+                    return last_errno();
+            }
+            if (tfd < 0) return last_errno();
+            const std::string_view torn = all.substr(good_end);
+            std::size_t done = 0;
+            while (done < torn.size()) {
+                const auto w = ::write(tfd, torn.data() + done, torn.size() - done);
+                if (w < 0 && errno == EINTR) continue;
+                if (w <= 0) {
+                    const auto ec = last_errno();
+                    ::close(tfd);
+                    return ec;
+                }
+                done += static_cast<std::size_t>(w);
+            }
+            const bool synced = ::fsync(tfd) == 0;
+            ::close(tfd);
+            if (!synced) return last_errno();
+            if (::ftruncate(fd_, static_cast<off_t>(good_size)) != 0 || ::fsync(fd_) != 0)
+                return last_errno();
+            torn_lines_++;
+            if (options_.on_torn) options_.on_torn(torn_path, torn.size());
+        }
+        offset_ = good_size;
+        file_day_ = utc_day(st.st_mtime);
+        file_first_seq_ = good_size > 0 ? first_seq_of(fd_, good_size) : 0;
+        if (found) {
+            next_seq_ = last.seq + 1;
+            last_hash_ = last.hash;
+            return {};
+        }
+    }
+    // The active file is empty: the chain continues from the newest rotated file, if any.
+    offset_ = 0;
+    file_first_seq_ = 0;
+    file_day_ = utc_day(std::time(nullptr));
+    next_seq_ = 1;
+    last_hash_ = std::string(genesis_hash);
+    const auto files = find_log_files(options_.path);
+    for (auto it = files.rbegin(); it != files.rend(); ++it) {
+        if (it->active) continue;
+        const int rfd = ::open(it->path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (rfd < 0) return last_errno();
+        struct stat rst {};
+        file_tail tail;
+        boost::system::error_code ec;
+        if (::fstat(rfd, &rst) != 0) ec = last_errno();
+        if (!ec) ec = read_tail(rfd, static_cast<std::uint64_t>(rst.st_size), tail);
+        ::close(rfd);
+        if (ec) return ec;
+        if (tail.bytes.empty()) continue;
+        if (tail.bytes.back() != '\n') return make_error_code(audit_error::corrupt_log);
+        std::size_t start = 0;
+        if (parse_line(line_before(tail, tail.bytes.size(), start), parser, last))
+            return make_error_code(audit_error::corrupt_log);
+        next_seq_ = last.seq + 1;
+        last_hash_ = last.hash;
+        break;
+    }
+    return {};
+}
+
+boost::system::error_code file_writer::write_all(std::string_view bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const auto w = ::pwrite(fd_, bytes.data() + done, bytes.size() - done,
+                                static_cast<off_t>(offset_ + done));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            const auto ec =
+                w < 0
+                    ? last_errno()
+                    : boost::system::errc::make_error_code(boost::system::errc::no_space_on_device);
+            // Never leave half a line: cut back to the last whole record. If even that fails,
+            // drop the descriptor so the next batch recovers (and sets the torn tail aside).
+            if (::ftruncate(fd_, static_cast<off_t>(offset_)) != 0) {
+                ::close(fd_);
+                fd_ = -1;
+            }
+            return ec;
+        }
+        done += static_cast<std::size_t>(w);
+    }
+    return {};
+}
+
+boost::system::error_code file_writer::rotate() {
+    const fs::path active(options_.path);
+    const std::time_t now = std::time(nullptr);
+    const fs::path rotated =
+        active.parent_path() / (active.stem().string() + "-" + utc_stamp(now) + "-" +
+                                std::to_string(file_first_seq_) + ".jsonl");
+    struct stat st {};
+    if (::stat(rotated.c_str(), &st) == 0)
+        return boost::system::errc::make_error_code(boost::system::errc::file_exists);
+    if (::rename(options_.path.c_str(), rotated.c_str()) != 0) return last_errno();
+    ::close(fd_);
+    fd_ = -1;
+    offset_ = 0;
+    file_first_seq_ = 0;
+    file_day_ = utc_day(now);
+    rotations_++;
+    if (options_.sync != sync_policy::none) sync_dir_of(options_.path);
+    // A failure here leaves fd_ closed: the next batch recovers from the rotated file.
+    return open_active();
+}
+
+void file_writer::write_batch(std::deque<pending>& batch) {
+    boost::system::error_code ec;
+    if (fd_ < 0) ec = recover();
+
+    std::function<void(std::string_view)> observer;
+    {
+        std::lock_guard lk(mutex_);
+        observer = observer_;
+    }
+    std::string buf;
+    std::size_t committed = 0;  // batch[0, committed) are written (and synced by policy)
+    std::size_t seg_begin = 0;
+    bool seg_durable = false;
+    std::uint64_t seq = next_seq_;
+    std::string hash = last_hash_;
+    std::string line;
+    chain_hasher hasher;
+
+    auto flush_segment = [&](std::size_t end, bool sync_now) -> boost::system::error_code {
+        if (buf.empty()) return {};
+        if (auto e = write_all(buf)) return e;
+        if (sync_now) {
+            fsyncs_++;
+            if (::fdatasync(fd_) != 0) {
+                const auto e = last_errno();
+                // The kernel may have dropped the pages: forget the whole segment.
+                if (::ftruncate(fd_, static_cast<off_t>(offset_)) != 0) {
+                    ::close(fd_);
+                    fd_ = -1;
+                }
+                return e;
+            }
+        }
+        if (file_first_seq_ == 0) file_first_seq_ = next_seq_;
+        offset_ += buf.size();
+        bytes_written_ += buf.size();
+        records_written_ += end - seg_begin;
+        next_seq_ = seq;
+        last_hash_ = hash;
+        if (observer) {
+            std::string_view rest(buf);
+            while (!rest.empty()) {
+                const auto nl = rest.find('\n');
+                observer(rest.substr(0, nl + 1));
+                rest.remove_prefix(nl + 1);
+            }
+        }
+        committed = end;
+        seg_begin = end;
+        seg_durable = false;
+        buf.clear();
+        return {};
+    };
+    auto must_sync = [&](bool rotating) {
+        switch (options_.sync) {
+            case sync_policy::none:
+                return false;
+            case sync_policy::always:
+                return true;
+            case sync_policy::blocked:
+                return seg_durable || rotating;
+        }
+        return true;
+    };
+
+    if (!ec && fd_ < 0) ec = make_error_code(audit_error::corrupt_log);
+    for (std::size_t i = 0; !ec && i < batch.size(); ++i) {
+        record& r = batch[i].rec;
+        r.seq = seq;
+        r.prev_hash = hash;
+        line.clear();
+        append_canonical(r, line);
+        r.hash = hasher.hash(r.prev_hash, line);
+        line.clear();
+        append_line(r, line);
+        const std::uint64_t size = offset_ + buf.size();
+        const bool new_day = options_.rotate_daily && utc_day(std::time(nullptr)) != file_day_;
+        if (size > 0 && (new_day || size + line.size() > options_.rotate_bytes)) {
+            ec = flush_segment(i, must_sync(true));
+            if (!ec) ec = rotate();
+            if (ec) break;
+        }
+        buf += line;
+        seq++;
+        hash = r.hash;
+        seg_durable = seg_durable || batch[i].durable;
+    }
+    if (!ec) ec = flush_segment(batch.size(), must_sync(false));
+
+    if (ec) {
+        failures_++;
+        healthy_ = false;
+        report("audit write", ec);
+    } else {
+        healthy_ = true;
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (batch[i].done) batch[i].done(i < committed ? boost::system::error_code{} : ec);
+    }
+}
+
+}  // namespace exportwall::audit

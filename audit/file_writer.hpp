@@ -1,0 +1,115 @@
+#pragma once
+// The durable, hash-chained audit writer: one dedicated thread appends lines to the active file,
+// fsyncs by policy (group commit), rotates by size and UTC day and recovers from a torn last line.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "audit/record.hpp"
+
+namespace exportwall::audit {
+
+// When the writer calls fdatasync.
+enum class sync_policy : std::uint8_t {
+    none,     // never: a record is in the page cache when its completion runs
+    blocked,  // before completing a batch holding a durable record (one sync covers the batch)
+    always,   // after every batch
+};
+
+struct writer_options {
+    std::string path = "audit.jsonl";  // the active file; rotated and torn files sit beside it
+    sync_policy sync = sync_policy::blocked;
+    std::uint64_t rotate_bytes = 256ull << 20;  // rotate before a line would pass this size
+    bool rotate_daily = true;                   // rotate when the UTC day changes
+    std::size_t max_queue = 65536;              // appends beyond this fail with queue_full
+    // Called (writer thread) when start-up set a torn last line aside into `torn_path`; never
+    // receives the bytes themselves.
+    std::function<void(const std::string& torn_path, std::uint64_t bytes)> on_torn;
+    // Called (writer thread) for each failure to write, sync, rotate or open; the message names
+    // the operation and the error, never a record's contents.
+    std::function<void(const std::string& message)> on_error;
+};
+
+// Monotonic counters for /metrics.
+struct writer_counters {
+    std::uint64_t records_written = 0;
+    std::uint64_t bytes_written = 0;
+    std::uint64_t fsyncs = 0;
+    std::uint64_t failures = 0;  // failed batches (write, sync, rotate or open errors)
+    std::uint64_t rotations = 0;
+    std::uint64_t torn_lines = 0;
+    std::uint64_t queue_depth = 0;  // gauge: records waiting for the writer thread
+};
+
+class file_writer final : public sink {
+  public:
+    explicit file_writer(writer_options options);
+    // Writes everything queued, then stops the thread.
+    ~file_writer() override;
+
+    // Recovers the trail (resumes seq and prev_hash, sets a torn last line aside) and starts the
+    // writer thread. The thread starts even on error; every batch retries opening, so the writer
+    // heals when the cause goes away. Call once, before append().
+    [[nodiscard]] boost::system::error_code start();
+
+    void append(record r, bool durable, completion done) override;
+    [[nodiscard]] bool healthy() const override;
+
+    // Waits until every record appended before this call is written (or failed).
+    void flush();
+
+    [[nodiscard]] writer_counters counters() const;
+
+    // Receives each committed line (after write and any sync), on the writer thread, in seq
+    // order — for forwarding to a SIEM. Set before start().
+    void set_observer(std::function<void(std::string_view line)> observer);
+
+  private:
+    struct pending {
+        record rec;
+        bool durable;
+        completion done;
+    };
+
+    void run();
+    void write_batch(std::deque<pending>& batch);
+    [[nodiscard]] boost::system::error_code open_active();
+    [[nodiscard]] boost::system::error_code recover();
+    [[nodiscard]] boost::system::error_code rotate();
+    [[nodiscard]] boost::system::error_code write_all(std::string_view bytes);
+    void report(const std::string& what, boost::system::error_code ec);
+
+    writer_options options_;
+    std::function<void(std::string_view)> observer_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::condition_variable drained_;
+    std::deque<pending> queue_;
+    std::uint64_t enqueued_ = 0;  // records ever queued (under mutex_)
+    std::uint64_t finished_ = 0;  // records ever completed (under mutex_)
+    bool stopping_ = false;
+    std::thread thread_;
+
+    // Writer-thread state.
+    int fd_ = -1;
+    std::uint64_t offset_ = 0;  // bytes of complete lines in the active file
+    std::uint64_t next_seq_ = 1;
+    std::string last_hash_;
+    std::uint64_t file_first_seq_ = 0;  // 0 while the active file is empty
+    std::int64_t file_day_ = 0;         // UTC day the active file belongs to
+    bool recovered_ = false;
+
+    std::atomic<bool> healthy_{true};
+    std::atomic<std::uint64_t> records_written_{0}, bytes_written_{0}, fsyncs_{0}, failures_{0},
+        rotations_{0}, torn_lines_{0}, queue_depth_{0};
+};
+
+}  // namespace exportwall::audit
