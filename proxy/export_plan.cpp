@@ -1,0 +1,243 @@
+#include "proxy/export_plan.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include <boost/url/parse.hpp>
+
+#include "config/loader.hpp"
+#include "filters/record_rules.hpp"
+#include "proxy/forward.hpp"
+
+namespace exportwall::proxy {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               auto lower = [](char c) {
+                   return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+               };
+               return lower(x) == lower(y);
+           });
+}
+
+// `path` equals `prefix` or continues it at a segment boundary.
+bool under(std::string_view path, std::string_view prefix) {
+    if (prefix.empty()) return true;
+    if (path.substr(0, prefix.size()) != prefix) return false;
+    return path.size() == prefix.size() || prefix.back() == '/' || path[prefix.size()] == '/';
+}
+
+}  // namespace
+
+link_mapper::link_mapper(const config::settings& net, const config::upstream& up,
+                         std::string public_url)
+    : net_(net), up_(up), public_url_(std::move(public_url)) {
+    while (!public_url_.empty() && public_url_.back() == '/') public_url_.pop_back();
+}
+
+std::optional<std::string> link_mapper::map(std::string_view url) const {
+    auto ref = boost::urls::parse_uri_reference(url);
+    if (!ref) return std::nullopt;
+    if (ref->has_scheme()) {
+        if (!iequals(ref->scheme(), up_.scheme) || !iequals(ref->encoded_host(), up_.host) ||
+            ref->has_userinfo()) {
+            return std::nullopt;
+        }
+        std::uint16_t port = ref->has_port() ? ref->port_number()
+                                             : (iequals(ref->scheme(), "https") ? 443 : 80);
+        if (port != up_.port) return std::nullopt;
+    } else if (ref->has_authority() || !ref->is_path_absolute()) {
+        // Network-path ("//host/x") and relative-path references are not the CRM's own paths.
+        return std::nullopt;
+    }
+    std::string_view path = ref->encoded_path();
+    if (path.find("/../") != std::string_view::npos || path.find("/./") != std::string_view::npos ||
+        path.ends_with("/..") || path.ends_with("/.")) {
+        return std::nullopt;
+    }
+    if (!under(path, up_.base_path)) return std::nullopt;
+    path.remove_prefix(up_.base_path.size());
+
+    // The route whose upstream side covers the path; the longest mapping wins.
+    const config::route* best = nullptr;
+    std::string_view best_from;
+    for (const auto& r : net_.routes) {
+        if (r.upstream_id != up_.id) continue;
+        std::string_view from = r.upstream_path.empty() ? std::string_view(r.path)
+                                                        : std::string_view(r.upstream_path);
+        bool hit = r.match == config::path_match::exact ? path == from : under(path, from);
+        if (hit && (best == nullptr || from.size() > best_from.size())) {
+            best = &r;
+            best_from = from;
+        }
+    }
+    if (best == nullptr) return std::nullopt;
+    std::string out = public_url_;
+    out += best->path;
+    out += path.substr(best_from.size());
+    if (ref->has_query()) {
+        out.push_back('?');
+        out += ref->encoded_query();
+    }
+    return out;
+}
+
+std::optional<std::string> link_mapper::map_link_header(std::string_view value) const {
+    std::string out;
+    std::size_t pos = 0;
+    while (pos < value.size()) {
+        auto open = value.find('<', pos);
+        if (open == std::string_view::npos) break;
+        auto close = value.find('>', open);
+        if (close == std::string_view::npos) return std::nullopt;
+        // Parameters run to the next ',' that is outside quotes.
+        std::size_t end = close + 1;
+        bool quoted = false;
+        for (; end < value.size(); ++end) {
+            if (value[end] == '"') quoted = !quoted;
+            if (value[end] == ',' && !quoted) break;
+        }
+        auto mapped = map(value.substr(open + 1, close - open - 1));
+        if (mapped) {
+            if (!out.empty()) out += ", ";
+            out += '<';
+            out += *mapped;
+            out += '>';
+            out += value.substr(close + 1, end - close - 1);
+        }
+        pos = end + 1;
+    }
+    if (out.empty()) return std::nullopt;
+    return out;
+}
+
+bool content_type_matches(config::route_format format, std::string_view content_type) noexcept {
+    if (format == config::route_format::passthrough) return true;
+    auto semi = content_type.find(';');
+    auto type = content_type.substr(0, semi);
+    while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+    while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+    auto any = [type](std::initializer_list<std::string_view> names) {
+        return std::any_of(names.begin(), names.end(),
+                           [type](std::string_view n) { return iequals(type, n); });
+    };
+    switch (format) {
+        case config::route_format::json:
+            return any({"application/json", "application/vnd.api+json", "application/hal+json"});
+        case config::route_format::ndjson:
+            return any({"application/x-ndjson", "application/ndjson", "application/jsonl"});
+        case config::route_format::csv:
+            return any({"text/csv", "application/csv"});
+        case config::route_format::xml:
+            return any({"application/xml", "text/xml", "application/soap+xml"});
+        case config::route_format::passthrough:
+            return true;
+    }
+    return false;
+}
+
+filters::filter_spec make_filter_spec(const config::decision& d, const config::route& r,
+                                      const config::limits& limits,
+                                      filters::link_rewriter rewrite) {
+    filters::filter_spec spec;
+    switch (r.format) {
+        case config::route_format::ndjson: spec.format = filters::body_format::ndjson; break;
+        case config::route_format::csv: spec.format = filters::body_format::csv; break;
+        case config::route_format::xml: spec.format = filters::body_format::xml; break;
+        default: spec.format = filters::body_format::json; break;
+    }
+    spec.records = r.records;
+    spec.field_root = r.field_root;
+    if (d.allowed != nullptr) spec.allowed = *d.allowed;
+    if (d.rules != nullptr) spec.rules = *d.rules;
+    spec.link_fields = r.link_fields;
+    spec.rewrite_link = std::move(rewrite);
+    spec.csv.delimiter = r.csv_delimiter;
+    spec.csv.formula_guard = r.csv_formula_guard;
+    spec.max_record_bytes = limits.max_record_bytes;
+    spec.max_records = d.max_records;
+    return spec;
+}
+
+std::string_view finished_decision(const config::decision& d,
+                                   const filters::filter_counters* counters) noexcept {
+    bool changed = !d.fields_stripped.empty();
+    if (counters != nullptr) {
+        changed = changed || !counters->stripped_fields.empty() ||
+                  counters->records_out != counters->records_in;
+    }
+    return changed ? "filtered" : "allowed";
+}
+
+audit::record make_audit_record(const config::decision& d, const config::configuration& config,
+                                std::string_view method, std::string_view path,
+                                std::string_view query, std::string_view remote,
+                                const export_outcome& outcome, std::string id, std::string time) {
+    audit::record rec;
+    rec.id = std::move(id);
+    rec.time = std::move(time);
+    rec.mode = std::string(config::to_string(d.effective_mode));
+    rec.decision = outcome.decision;
+    rec.reason = outcome.reason;
+    rec.client = d.client_id;
+    rec.purpose = d.purpose_id;
+    if (d.purpose_ref != nullptr) rec.basis = std::string(config::to_string(d.basis));
+    rec.destination = d.destination_id;
+    if (d.destination_ref != nullptr) {
+        rec.destination_kind = std::string(config::to_string(d.kind));
+    }
+    if (d.matched_route != nullptr) rec.route = d.matched_route->id;
+    rec.method = std::string(method);
+    rec.path = std::string(path);
+    if (!query.empty()) {
+        // Parameter names only: a query value can be a field value ($filter=email eq '…').
+        auto names = query_parameter_names(query);
+        std::replace(names.begin(), names.end(), ',', '&');
+        rec.path += '?';
+        rec.path += names;
+    }
+    rec.status = static_cast<int>(outcome.status);
+    rec.fields_requested = d.fields_requested;
+    rec.fields_stripped = d.fields_stripped;
+    if (const auto* c = outcome.counters) {
+        for (const auto& [name, count] : c->stripped_fields) {
+            if (std::find(rec.fields_stripped.begin(), rec.fields_stripped.end(), name) ==
+                rec.fields_stripped.end()) {
+                rec.fields_stripped.push_back(name);
+            }
+        }
+        rec.records_in = c->records_in;
+        rec.records_out = c->records_out;
+        for (std::size_t i = 0; i < filters::drop_reason_count; ++i) {
+            if (c->dropped[i] != 0) {
+                rec.records_dropped[std::string(
+                    filters::drop_reason_name(static_cast<filters::drop_reason>(i)))] =
+                    c->dropped[i];
+            }
+        }
+    }
+    rec.bytes_in = outcome.bytes_in;
+    rec.bytes_out = outcome.bytes_out;
+    rec.duration_ms = outcome.duration_ms;
+    rec.remote = std::string(remote);
+    rec.policy_revision = config.revision;
+    return rec;
+}
+
+std::string audit_time_now() {
+    auto now = std::chrono::system_clock::now();
+    auto secs = std::chrono::system_clock::to_time_t(now);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms.count()));
+    return buf;
+}
+
+}  // namespace exportwall::proxy

@@ -1,0 +1,82 @@
+#pragma once
+// The pure half of enforcement (issue 5): how a decision becomes a streaming filter, how CRM
+// pagination links become exportwall links, which content types a route may carry, and what the
+// audit record of an export says. No sockets: the session calls these.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "audit/record.hpp"
+#include "config/decide.hpp"
+#include "config/settings.hpp"
+#include "filters/record_filter.hpp"
+
+namespace exportwall::proxy {
+
+// Maps URLs that point at one upstream back to exportwall. A link is rewritten when it names
+// the upstream (same scheme, host and port; or a path-absolute reference, which the CRM means
+// relative to itself) and its path lies under a route of that upstream: the route's upstream
+// path is replaced by the route's client path, under `public_url` (or path-absolute when the
+// listener has none). Everything else maps to nullopt: the link is removed, so a client can never
+// follow it around the firewall.
+class link_mapper {
+public:
+    link_mapper(const config::settings& net, const config::upstream& up, std::string public_url);
+
+    [[nodiscard]] std::optional<std::string> map(std::string_view url) const;
+
+    // A `Link` header value (RFC 8288): every <URI> mapped; entries that map nowhere are
+    // dropped. nullopt when nothing is left.
+    [[nodiscard]] std::optional<std::string> map_link_header(std::string_view value) const;
+
+private:
+    const config::settings& net_;
+    const config::upstream& up_;
+    std::string public_url_;
+};
+
+// True when a 2xx response's Content-Type may be filtered as the route's format (parameters such
+// as charset are ignored; the media type compares case-insensitively). Passthrough routes
+// accept any type.
+[[nodiscard]] bool content_type_matches(config::route_format format,
+                                        std::string_view content_type) noexcept;
+
+// The filter for an allowed export of a record route. `rewrite` may be empty (links removed).
+[[nodiscard]] filters::filter_spec make_filter_spec(const config::decision& d,
+                                                    const config::route& r,
+                                                    const config::limits& limits,
+                                                    filters::link_rewriter rewrite);
+
+// What one export did, for its audit record.
+struct export_outcome {
+    std::string decision;  // allowed | filtered | blocked | aborted | would-block
+    std::string reason;    // reason code; "" when allowed or filtered
+    unsigned status = 0;   // HTTP status sent to the client
+    const filters::filter_counters* counters = nullptr;  // null before a body was filtered
+    std::uint64_t bytes_in = 0;   // from the CRM
+    std::uint64_t bytes_out = 0;  // to the client
+    double duration_ms = 0;
+};
+
+// The audit record of one export (DESIGN.md §3): names, counts and ids only — never a value.
+// `id` and `time` come from the caller (the id is in the response headers already).
+[[nodiscard]] audit::record make_audit_record(const config::decision& d,
+                                              const config::configuration& config,
+                                              std::string_view method, std::string_view path,
+                                              std::string_view query, std::string_view remote,
+                                              const export_outcome& outcome, std::string id,
+                                              std::string time);
+
+// The decision string for a finished export: "filtered" when fields were stripped or records
+// dropped, else "allowed" (monitor mode: "would-block" when the filter would have changed
+// something is decided by the caller).
+[[nodiscard]] std::string_view finished_decision(const config::decision& d,
+                                                 const filters::filter_counters* counters) noexcept;
+
+// RFC 3339 UTC time with milliseconds, for audit records: "2026-11-29T19:04:12.345Z".
+[[nodiscard]] std::string audit_time_now();
+
+}  // namespace exportwall::proxy

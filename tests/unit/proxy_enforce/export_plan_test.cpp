@@ -1,0 +1,174 @@
+#include "proxy/export_plan.hpp"
+
+#include <gtest/gtest.h>
+
+#include "config/loader.hpp"
+
+namespace exportwall::proxy {
+namespace {
+
+config::settings crm_settings() {
+    config::settings net;
+    config::upstream up;
+    up.id = "crm";
+    up.scheme = "https";
+    up.host = "crm.internal";
+    up.port = 8443;
+    up.base_path = "/base";
+    net.upstreams.push_back(up);
+    config::upstream other;
+    other.id = "other";
+    other.scheme = "http";
+    other.host = "127.0.0.1";
+    other.port = 80;
+    net.upstreams.push_back(other);
+    config::route contacts;
+    contacts.id = "contacts";
+    contacts.path = "/exports/contacts";
+    contacts.match = config::path_match::prefix;
+    contacts.upstream_id = "crm";
+    contacts.upstream_path = "/api/data/v9.2/contacts";
+    net.routes.push_back(contacts);
+    config::route query;
+    query.id = "sf-query";
+    query.path = "/services/data/v58.0/query";
+    query.match = config::path_match::prefix;
+    query.upstream_id = "crm";
+    net.routes.push_back(query);
+    config::route elsewhere;
+    elsewhere.id = "elsewhere";
+    elsewhere.path = "/other";
+    elsewhere.upstream_id = "other";
+    net.routes.push_back(elsewhere);
+    return net;
+}
+
+TEST(LinkMapper, RewritesAbsoluteCrmLinkOntoThePublicUrl) {
+    auto net = crm_settings();
+    link_mapper m(net, net.upstreams[0], "https://exports.example.com/");
+    EXPECT_EQ(m.map("https://crm.internal:8443/base/api/data/v9.2/contacts?$skiptoken=abc%20d"),
+              "https://exports.example.com/exports/contacts?$skiptoken=abc%20d");
+    EXPECT_EQ(m.map("HTTPS://CRM.internal:8443/base/api/data/v9.2/contacts/page2"),
+              "https://exports.example.com/exports/contacts/page2");
+}
+
+TEST(LinkMapper, RewritesPathAbsoluteLinkAsTheCrmsOwn) {
+    auto net = crm_settings();
+    net.upstreams[0].base_path = "";
+    link_mapper m(net, net.upstreams[0], "https://exports.example.com");
+    EXPECT_EQ(m.map("/services/data/v58.0/query/01gD0000002HU6KIAW-2000"),
+              "https://exports.example.com/services/data/v58.0/query/01gD0000002HU6KIAW-2000");
+}
+
+TEST(LinkMapper, WithoutPublicUrlLinksBecomePathAbsolute) {
+    auto net = crm_settings();
+    link_mapper m(net, net.upstreams[0], "");
+    EXPECT_EQ(m.map("https://crm.internal:8443/base/api/data/v9.2/contacts?p=2"),
+              "/exports/contacts?p=2");
+}
+
+TEST(LinkMapper, RemovesLinksThatLeadAnywhereElse) {
+    auto net = crm_settings();
+    link_mapper m(net, net.upstreams[0], "https://exports.example.com");
+    // Another host, scheme or port.
+    EXPECT_EQ(m.map("https://evil.example/base/api/data/v9.2/contacts"), std::nullopt);
+    EXPECT_EQ(m.map("http://crm.internal:8443/base/api/data/v9.2/contacts"), std::nullopt);
+    EXPECT_EQ(m.map("https://crm.internal/base/api/data/v9.2/contacts"), std::nullopt);
+    // Credentials in the URL, network-path and relative references.
+    EXPECT_EQ(m.map("https://u:p@crm.internal:8443/base/api/data/v9.2/contacts"), std::nullopt);
+    EXPECT_EQ(m.map("//crm.internal:8443/base/api/data/v9.2/contacts"), std::nullopt);
+    EXPECT_EQ(m.map("contacts?page=2"), std::nullopt);
+    // Outside the base path, outside every route, or escaping with dot segments.
+    EXPECT_EQ(m.map("https://crm.internal:8443/api/data/v9.2/contacts"), std::nullopt);
+    EXPECT_EQ(m.map("https://crm.internal:8443/base/api/data/v9.2/accounts"), std::nullopt);
+    EXPECT_EQ(m.map("https://crm.internal:8443/base/api/data/v9.2/contacts/../accounts"),
+              std::nullopt);
+    EXPECT_EQ(m.map("https://crm.internal:8443/base/api/data/v9.2/contactsX"), std::nullopt);
+    // A route of another upstream is no way out either.
+    EXPECT_EQ(m.map("/base/other"), std::nullopt);
+    EXPECT_EQ(m.map("not a url at all"), std::nullopt);
+}
+
+TEST(LinkMapper, MapsLinkHeaderEntriesAndDropsForeignOnes) {
+    auto net = crm_settings();
+    link_mapper m(net, net.upstreams[0], "https://exports.example.com");
+    auto v = m.map_link_header(
+        "<https://crm.internal:8443/base/api/data/v9.2/contacts?page=2>; rel=\"next\", "
+        "<https://evil.example/x>; rel=\"prev\"");
+    ASSERT_TRUE(v);
+    EXPECT_EQ(*v, "<https://exports.example.com/exports/contacts?page=2>; rel=\"next\"");
+    EXPECT_EQ(m.map_link_header("<https://evil.example/x>; rel=\"next\""), std::nullopt);
+}
+
+TEST(ContentType, MatchesTheRouteFormatOnly) {
+    using config::route_format;
+    EXPECT_TRUE(content_type_matches(route_format::json, "application/json; charset=utf-8"));
+    EXPECT_TRUE(content_type_matches(route_format::json, "Application/JSON"));
+    EXPECT_TRUE(content_type_matches(route_format::json, "application/vnd.api+json"));
+    EXPECT_FALSE(content_type_matches(route_format::json, "text/html"));
+    EXPECT_FALSE(content_type_matches(route_format::json, ""));
+    EXPECT_FALSE(content_type_matches(route_format::json, "application/jsonx"));
+    EXPECT_TRUE(content_type_matches(route_format::ndjson, "application/x-ndjson"));
+    EXPECT_TRUE(content_type_matches(route_format::csv, "text/csv;charset=UTF-8"));
+    EXPECT_FALSE(content_type_matches(route_format::csv, "application/json"));
+    EXPECT_TRUE(content_type_matches(route_format::xml, "text/xml; charset=utf-8"));
+    EXPECT_TRUE(content_type_matches(route_format::xml, "application/soap+xml"));
+    EXPECT_FALSE(content_type_matches(route_format::xml, "text/csv"));
+    EXPECT_TRUE(content_type_matches(route_format::passthrough, "application/octet-stream"));
+}
+
+TEST(AuditRecord, CarriesNamesAndCountsButNeverQueryValues) {
+    config::decision d;
+    d.result = config::outcome::allow;
+    d.client_id = "erp";
+    d.purpose_id = "invoicing";
+    d.destination_id = "billing";
+    d.fields_requested = {"email", "iban"};
+    d.fields_stripped = {"iban"};
+    config::configuration cfg;
+    cfg.revision = "abc123";
+    filters::filter_counters counters;
+    counters.records_in = 10;
+    counters.records_out = 7;
+    counters.dropped[static_cast<std::size_t>(filters::drop_reason::no_consent)] = 3;
+    counters.stripped_fields["notes"] = 7;
+    export_outcome out;
+    out.decision = std::string(finished_decision(d, &counters));
+    out.status = 200;
+    out.counters = &counters;
+    auto rec = make_audit_record(d, cfg, "GET", "/exports/contacts",
+                                 "$select=email,iban&$filter=email%20eq%20'alice@example.com'",
+                                 "127.0.0.1:5555", out, "id1", "2026-11-29T00:00:00.000Z");
+    EXPECT_EQ(rec.decision, "filtered");
+    EXPECT_EQ(rec.path, "/exports/contacts?$select&$filter");
+    EXPECT_EQ(rec.path.find("alice"), std::string::npos);
+    EXPECT_EQ(rec.records_in, 10u);
+    EXPECT_EQ(rec.records_out, 7u);
+    EXPECT_EQ(rec.records_dropped.at("no_consent"), 3u);
+    EXPECT_EQ(rec.fields_stripped, (std::vector<std::string>{"iban", "notes"}));
+    EXPECT_EQ(rec.policy_revision, "abc123");
+    EXPECT_EQ(rec.client, "erp");
+}
+
+TEST(AuditRecord, NothingChangedMeansAllowed) {
+    config::decision d;
+    filters::filter_counters counters;
+    counters.records_in = 4;
+    counters.records_out = 4;
+    EXPECT_EQ(finished_decision(d, &counters), "allowed");
+    EXPECT_EQ(finished_decision(d, nullptr), "allowed");
+    d.fields_stripped = {"iban"};
+    EXPECT_EQ(finished_decision(d, nullptr), "filtered");
+}
+
+TEST(AuditTime, IsRfc3339UtcWithMilliseconds) {
+    auto t = audit_time_now();
+    ASSERT_EQ(t.size(), 24u) << t;
+    EXPECT_EQ(t[4], '-');
+    EXPECT_EQ(t[10], 'T');
+    EXPECT_EQ(t[19], '.');
+    EXPECT_EQ(t.back(), 'Z');
+}
+
+}  // namespace
+}  // namespace exportwall::proxy
