@@ -19,7 +19,7 @@ namespace exportwall::config {
 namespace {
 
 // The children of <exportwall> that this file reads; the rest belong to the policy loader.
-constexpr std::array<std::string_view, 7> network_elements{"listen", "admin", "limits", "log",
+constexpr std::array<std::string_view, 7> network_elements{"listen", "admin",    "limits", "log",
                                                            "audit",  "upstream", "route"};
 
 std::string sha256_hex(std::string_view bytes) {
@@ -37,7 +37,7 @@ std::string sha256_hex(std::string_view bytes) {
 
 // Reads typed attribute values, reporting malformed ones at the attribute's position.
 class reader {
-public:
+  public:
     reader(const xml_source& src, diagnostics& diag, std::string base_dir)
         : src_(src), diag_(diag), base_dir_(std::move(base_dir)) {}
 
@@ -74,8 +74,9 @@ public:
         if (ec != std::errc{} || ptr != v.data() + v.size() || v.empty() ||
             value < static_cast<unsigned long long>(min) ||
             value > static_cast<unsigned long long>(max)) {
-            error(n, a, std::string("'") + name + "' must be a whole number from " +
-                            std::to_string(min) + " to " + std::to_string(max));
+            error(n, a,
+                  std::string("'") + name + "' must be a whole number from " + std::to_string(min) +
+                      " to " + std::to_string(max));
             return;
         }
         out = static_cast<T>(value);
@@ -109,8 +110,9 @@ public:
         if (unit == "h") scale = 3'600'000;
         if (ec != std::errc{} || ptr == v.data() || scale == 0 || value == 0 ||
             value > 24ull * 3'600'000 / scale) {
-            error(n, a, std::string("'") + name +
-                            "' must be a positive duration such as 250ms, 10s, 2m or 1h");
+            error(n, a,
+                  std::string("'") + name +
+                      "' must be a positive duration such as 250ms, 10s, 2m or 1h");
             return;
         }
         out = std::chrono::milliseconds(static_cast<std::int64_t>(value * scale));
@@ -132,8 +134,9 @@ public:
         if (unit == "GiB") shift = 30;
         if (ec != std::errc{} || ptr == v.data() || shift == 64 || value == 0 ||
             value > (static_cast<unsigned long long>(std::numeric_limits<T>::max()) >> shift)) {
-            error(n, a, std::string("'") + name +
-                            "' must be a positive size such as 4096, 16KiB, 1MiB or 2GiB");
+            error(n, a,
+                  std::string("'") + name +
+                      "' must be a positive size such as 4096, 16KiB, 1MiB or 2GiB");
             return;
         }
         out = static_cast<T>(value << shift);
@@ -148,8 +151,8 @@ public:
             if (v.compare(i, 2, "${") == 0) {
                 auto close = v.find('}', i + 2);
                 std::string var(v.substr(i + 2, close == std::string_view::npos
-                                                     ? std::string_view::npos
-                                                     : close - i - 2));
+                                                    ? std::string_view::npos
+                                                    : close - i - 2));
                 bool valid_name = !var.empty() && close != std::string_view::npos &&
                                   std::all_of(var.begin(), var.end(), [](char c) {
                                       return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
@@ -176,7 +179,7 @@ public:
     const xml_source& src() const { return src_; }
     diagnostics& diag() { return diag_; }
 
-private:
+  private:
     const xml_source& src_;
     diagnostics& diag_;
     std::string base_dir_;
@@ -205,8 +208,8 @@ bool is_normal_path(std::string_view p) {
     if (p.find_first_of(";\\?#% \t") != std::string_view::npos) return false;
     for (std::size_t i = 0; i < p.size();) {
         auto next = p.find('/', i + 1);
-        auto seg = p.substr(i + 1, next == std::string_view::npos ? std::string_view::npos
-                                                                  : next - i - 1);
+        auto seg =
+            p.substr(i + 1, next == std::string_view::npos ? std::string_view::npos : next - i - 1);
         if (seg == "." || seg == "..") return false;
         if (next == std::string_view::npos) break;
         i = next;
@@ -244,8 +247,8 @@ void read_listen(reader& r, const pugi::xml_node& n, settings& out) {
         if (std::next(n.children("tls").begin()) != n.children("tls").end()) {
             r.error(t, "<listen> takes at most one <tls>");
         }
-        src.check_attributes(t, {"client-ca", "client-certificate"},
-                             {"certificate", "private-key"}, r.diag());
+        src.check_attributes(t, {"client-ca", "client-certificate"}, {"certificate", "private-key"},
+                             r.diag());
         src.check_children(t, {}, r.diag());
         tls_settings tls;
         tls.certificate_file = r.path(t, "certificate");
@@ -263,8 +266,7 @@ void read_listen(reader& r, const pugi::xml_node& n, settings& out) {
                 r.error(t, a, "'client-certificate' must be none, optional or required");
             }
         }
-        if (tls.client_certificate != client_certificate_mode::none &&
-            tls.client_ca_file.empty()) {
+        if (tls.client_certificate != client_certificate_mode::none && tls.client_ca_file.empty()) {
             r.error(t, "client certificates need 'client-ca' to verify them against");
         }
         l.tls = std::move(tls);
@@ -326,7 +328,7 @@ void read_log(reader& r, const pugi::xml_node& n, settings& out) {
     r.src().check_attributes(n, {"level", "access-log"}, {}, r.diag());
     r.src().check_children(n, {}, r.diag());
     out.log.level = r.text(n, "level", out.log.level);
-    static constexpr std::array<std::string_view, 7> levels{"trace", "debug", "info", "warn",
+    static constexpr std::array<std::string_view, 7> levels{"trace", "debug",    "info", "warn",
                                                             "error", "critical", "off"};
     if (std::find(levels.begin(), levels.end(), out.log.level) == levels.end()) {
         r.error(n, n.attribute("level"),
@@ -424,11 +426,11 @@ void read_upstream(reader& r, const pugi::xml_node& n, settings& out) {
 }
 
 void read_route(reader& r, const pugi::xml_node& n, settings& out) {
-    r.src().check_attributes(n,
-                             {"match", "methods", "upstream-path", "entity", "records",
-                              "field-root", "select-param", "select-separator", "link-fields",
-                              "csv-delimiter", "csv-formula-guard"},
-                             {"id", "path", "upstream", "format"}, r.diag());
+    r.src().check_attributes(
+        n,
+        {"match", "methods", "upstream-path", "entity", "records", "field-root", "select-param",
+         "select-separator", "link-fields", "csv-delimiter", "csv-formula-guard"},
+        {"id", "path", "upstream", "format"}, r.diag());
     r.src().check_children(n, {}, r.diag());
     route rt;
     rt.where = r.src().locate(n);
@@ -453,9 +455,8 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
         rt.methods = split_words(a.value());
         if (rt.methods.empty()) r.error(n, a, "'methods' lists no method");
         for (const auto& m : rt.methods) {
-            if (!is_token(m) || std::any_of(m.begin(), m.end(), [](char c) {
-                    return c >= 'a' && c <= 'z';
-                })) {
+            if (!is_token(m) ||
+                std::any_of(m.begin(), m.end(), [](char c) { return c >= 'a' && c <= 'z'; })) {
                 r.error(n, a, "'methods' must be upper-case HTTP method names");
                 break;
             }
@@ -524,8 +525,8 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
     for (const auto& other : out.routes) {
         if (other.id == rt.id) r.error(n, n.attribute("id"), "duplicate route id '" + rt.id + "'");
         if (other.path == rt.path && other.match == rt.match) {
-            r.error(n, n.attribute("path"), "route '" + rt.id + "' repeats the path of route '" +
-                                                other.id + "'");
+            r.error(n, n.attribute("path"),
+                    "route '" + rt.id + "' repeats the path of route '" + other.id + "'");
         }
     }
     out.routes.push_back(std::move(rt));
@@ -577,7 +578,8 @@ load_result load(std::string text, const std::string& file, const std::string& b
         if (n.type() != pugi::node_element) continue;
         std::string_view name = n.name();
         auto once = [&](int& count) {
-            if (++count > 1) diag.error(src.locate(n), "<" + std::string(name) + "> may appear once");
+            if (++count > 1)
+                diag.error(src.locate(n), "<" + std::string(name) + "> may appear once");
         };
         if (name == "listen") {
             read_listen(r, n, net);
@@ -598,13 +600,15 @@ load_result load(std::string text, const std::string& file, const std::string& b
         } else if (name == "upstream") {
             // read above
         } else if (!is_policy_element(name)) {
-            diag.error(src.locate(n), "unknown element <" + std::string(name) + "> in <exportwall>");
+            diag.error(src.locate(n),
+                       "unknown element <" + std::string(name) + "> in <exportwall>");
         }
     }
     if (net.listeners.empty()) diag.error(src.locate(root), "at least one <listen> is needed");
     if (net.upstreams.empty()) diag.error(src.locate(root), "at least one <upstream> is needed");
     if (net.routes.empty()) diag.error(src.locate(root), "at least one <route> is needed");
-    if (audits == 0) diag.error(src.locate(root), "<audit path=\"…\"/> is needed: every decision is audited");
+    if (audits == 0)
+        diag.error(src.locate(root), "<audit path=\"…\"/> is needed: every decision is audited");
 
     load_policy(src, root, net, base_dir, config->rules, diag);
 

@@ -23,8 +23,8 @@ bool xml_source::parse(diagnostics& diag) {
     auto result = doc_.load_buffer(text_.data(), text_.size(),
                                    pugi::parse_default | pugi::parse_doctype, pugi::encoding_utf8);
     if (!result) {
-        diag.error(locate_offset(result.offset), std::string("XML syntax error: ") +
-                                                     result.description());
+        diag.error(locate_offset(result.offset),
+                   std::string("XML syntax error: ") + result.description());
         return false;
     }
     for (auto child : doc_.children()) {
@@ -85,15 +85,15 @@ bool xml_source::check_attributes(const pugi::xml_node& node,
         std::string_view name = attr.name();
         if (std::find(allowed.begin(), allowed.end(), name) == allowed.end() &&
             std::find(required.begin(), required.end(), name) == required.end()) {
-            diag.error(locate(node, attr), "unknown attribute '" + std::string(name) + "' on <" +
-                                               node.name() + ">");
+            diag.error(locate(node, attr),
+                       "unknown attribute '" + std::string(name) + "' on <" + node.name() + ">");
             ok = false;
         }
     }
     for (auto name : required) {
         if (!node.attribute(std::string(name).c_str())) {
-            diag.error(locate(node), "<" + std::string(node.name()) +
-                                         "> needs the attribute '" + std::string(name) + "'");
+            diag.error(locate(node), "<" + std::string(node.name()) + "> needs the attribute '" +
+                                         std::string(name) + "'");
             ok = false;
         }
     }
@@ -108,15 +108,15 @@ bool xml_source::check_children(const pugi::xml_node& node,
         if (child.type() == pugi::node_element) {
             std::string_view name = child.name();
             if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-                diag.error(locate(child), "unknown element <" + std::string(name) + "> in <" +
-                                              node.name() + ">");
+                diag.error(locate(child),
+                           "unknown element <" + std::string(name) + "> in <" + node.name() + ">");
                 ok = false;
             }
         } else if (child.type() == pugi::node_pcdata || child.type() == pugi::node_cdata) {
             std::string_view text = child.value();
             if (text.find_first_not_of(" \t\r\n") != std::string_view::npos) {
-                diag.error(locate(node), "<" + std::string(node.name()) +
-                                             "> takes no text content");
+                diag.error(locate(node),
+                           "<" + std::string(node.name()) + "> takes no text content");
                 ok = false;
             }
         }

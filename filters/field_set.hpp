@@ -11,7 +11,7 @@
 namespace exportwall::filters {
 
 class field_set {
-public:
+  public:
     field_set() = default;
     explicit field_set(std::vector<std::string> paths);
 
@@ -25,7 +25,7 @@ public:
     [[nodiscard]] const std::vector<std::string>& paths() const { return paths_; }
     [[nodiscard]] bool empty() const { return paths_.empty(); }
 
-private:
+  private:
     std::vector<std::string> paths_;  // sorted, unique
 };
 

@@ -8,15 +8,15 @@ namespace exportwall::filters {
 namespace {
 
 bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
                return std::tolower(static_cast<unsigned char>(x)) ==
                       std::tolower(static_cast<unsigned char>(y));
            });
 }
 
 bool one_of(std::string_view v, std::initializer_list<std::string_view> words) {
-    return std::any_of(words.begin(), words.end(), [v](std::string_view w) { return iequals(v, w); });
+    return std::any_of(words.begin(), words.end(),
+                       [v](std::string_view w) { return iequals(v, w); });
 }
 
 bool holds(const record_condition& c, std::optional<std::string_view> value) {
@@ -40,8 +40,8 @@ bool holds(const record_condition& c, std::optional<std::string_view> value) {
 
 std::string_view drop_reason_name(drop_reason r) {
     static constexpr std::array<std::string_view, drop_reason_count> names{
-        "no_consent", "objected", "suppressed", "subject_not_allowed", "no_request_evidence",
-        "condition"};
+        "no_consent",          "objected", "suppressed", "subject_not_allowed",
+        "no_request_evidence", "condition"};
     return names[static_cast<std::size_t>(r)];
 }
 

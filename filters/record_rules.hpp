@@ -30,7 +30,7 @@ inline constexpr std::size_t drop_reason_count = 6;
 // unescaped, booleans and null are their JSON literals, numbers their lexeme as received.
 // A path may occur more than once (arrays, repeated XML elements).
 class record_fields {
-public:
+  public:
     void clear() { values_.clear(); }
     void add(std::string path, std::string value) {
         values_.emplace_back(std::move(path), std::move(value));
@@ -41,7 +41,7 @@ public:
         return values_;
     }
 
-private:
+  private:
     std::vector<std::pair<std::string, std::string>> values_;
 };
 
@@ -50,7 +50,7 @@ enum class condition_op : std::uint8_t {
     in_set,     // value is one of values
     not_empty,  // present, not null and not ""
     is_true,    // true, 1, yes, y, on (case-insensitive)
-    is_set,     // present and not one of: "", null, false, 0, no, n, off (fail closed for objections)
+    is_set,  // present and not one of: "", null, false, 0, no, n, off (fail closed for objections)
 };
 
 // One condition. `exclude == false`: the record is kept only if the condition holds (a missing

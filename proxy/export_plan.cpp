@@ -46,8 +46,8 @@ std::optional<std::string> link_mapper::map(std::string_view url) const {
             ref->has_userinfo()) {
             return std::nullopt;
         }
-        std::uint16_t port = ref->has_port() ? ref->port_number()
-                                             : (iequals(ref->scheme(), "https") ? 443 : 80);
+        std::uint16_t port =
+            ref->has_port() ? ref->port_number() : (iequals(ref->scheme(), "https") ? 443 : 80);
         if (port != up_.port) return std::nullopt;
     } else if (ref->has_authority() || !ref->is_path_absolute()) {
         // Network-path ("//host/x") and relative-path references are not the CRM's own paths.
@@ -66,8 +66,8 @@ std::optional<std::string> link_mapper::map(std::string_view url) const {
     std::string_view best_from;
     for (const auto& r : net_.routes) {
         if (r.upstream_id != up_.id) continue;
-        std::string_view from = r.upstream_path.empty() ? std::string_view(r.path)
-                                                        : std::string_view(r.upstream_path);
+        std::string_view from =
+            r.upstream_path.empty() ? std::string_view(r.path) : std::string_view(r.upstream_path);
         bool hit = r.match == config::path_match::exact ? path == from : under(path, from);
         if (hit && (best == nullptr || from.size() > best_from.size())) {
             best = &r;
@@ -144,10 +144,18 @@ filters::filter_spec make_filter_spec(const config::decision& d, const config::r
                                       filters::link_rewriter rewrite) {
     filters::filter_spec spec;
     switch (r.format) {
-        case config::route_format::ndjson: spec.format = filters::body_format::ndjson; break;
-        case config::route_format::csv: spec.format = filters::body_format::csv; break;
-        case config::route_format::xml: spec.format = filters::body_format::xml; break;
-        default: spec.format = filters::body_format::json; break;
+        case config::route_format::ndjson:
+            spec.format = filters::body_format::ndjson;
+            break;
+        case config::route_format::csv:
+            spec.format = filters::body_format::csv;
+            break;
+        case config::route_format::xml:
+            spec.format = filters::body_format::xml;
+            break;
+        default:
+            spec.format = filters::body_format::json;
+            break;
     }
     spec.records = r.records;
     spec.field_root = r.field_root;
@@ -213,9 +221,8 @@ audit::record make_audit_record(const config::decision& d, const config::configu
         rec.records_out = c->records_out;
         for (std::size_t i = 0; i < filters::drop_reason_count; ++i) {
             if (c->dropped[i] != 0) {
-                rec.records_dropped[std::string(
-                    filters::drop_reason_name(static_cast<filters::drop_reason>(i)))] =
-                    c->dropped[i];
+                rec.records_dropped[std::string(filters::drop_reason_name(
+                    static_cast<filters::drop_reason>(i)))] = c->dropped[i];
             }
         }
     }

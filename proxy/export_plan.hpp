@@ -23,7 +23,7 @@ namespace exportwall::proxy {
 // listener has none). Everything else maps to nullopt: the link is removed, so a client can never
 // follow it around the firewall.
 class link_mapper {
-public:
+  public:
     link_mapper(const config::settings& net, const config::upstream& up, std::string public_url);
 
     [[nodiscard]] std::optional<std::string> map(std::string_view url) const;
@@ -32,7 +32,7 @@ public:
     // dropped. nullopt when nothing is left.
     [[nodiscard]] std::optional<std::string> map_link_header(std::string_view value) const;
 
-private:
+  private:
     const config::settings& net_;
     const config::upstream& up_;
     std::string public_url_;
@@ -56,8 +56,8 @@ struct export_outcome {
     std::string reason;    // reason code; "" when allowed or filtered
     unsigned status = 0;   // HTTP status sent to the client
     const filters::filter_counters* counters = nullptr;  // null before a body was filtered
-    std::uint64_t bytes_in = 0;   // from the CRM
-    std::uint64_t bytes_out = 0;  // to the client
+    std::uint64_t bytes_in = 0;                          // from the CRM
+    std::uint64_t bytes_out = 0;                         // to the client
     double duration_ms = 0;
 };
 

@@ -15,7 +15,7 @@ std::uint64_t mix(std::uint64_t x) {
 }
 
 class draw {
-public:
+  public:
     explicit draw(std::uint64_t state) : state_(state) {}
     std::uint64_t next() { return state_ = mix(state_); }
     std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
@@ -29,21 +29,21 @@ public:
         return s;
     }
 
-private:
+  private:
     std::uint64_t state_;
 };
 
-constexpr std::array<std::string_view, 12> first_names{
-    "Amélie", "Lucas", "Noor", "Wout", "Léa", "Jan", "Fatima", "Pieter", "Chloé", "Mehdi",
-    "Ine", "Jürgen"};
+constexpr std::array<std::string_view, 12> first_names{"Amélie", "Lucas", "Noor",   "Wout",
+                                                       "Léa",    "Jan",   "Fatima", "Pieter",
+                                                       "Chloé",  "Mehdi", "Ine",    "Jürgen"};
 constexpr std::array<std::string_view, 12> last_names{
-    "Peeters", "Janssens", "Maes", "Jacobs", "Dubois", "Lambert", "Mertens", "Willems",
-    "El Amrani", "Claes", "Goossens", "De Smet"};
-constexpr std::array<std::string_view, 8> streets{
-    "Meir", "Rue Neuve", "Veldstraat", "Kouter", "Bondgenotenlaan", "Rue de Namur",
-    "Grote Markt", "Boulevard d'Avroy"};
-constexpr std::array<std::string_view, 8> cities{"Antwerpen", "Brussel", "Gent", "Leuven",
-                                                 "Liège", "Namur", "Brugge", "Hasselt"};
+    "Peeters", "Janssens", "Maes",      "Jacobs", "Dubois",   "Lambert",
+    "Mertens", "Willems",  "El Amrani", "Claes",  "Goossens", "De Smet"};
+constexpr std::array<std::string_view, 8> streets{"Meir",        "Rue Neuve",        "Veldstraat",
+                                                  "Kouter",      "Bondgenotenlaan",  "Rue de Namur",
+                                                  "Grote Markt", "Boulevard d'Avroy"};
+constexpr std::array<std::string_view, 8> cities{"Antwerpen", "Brussel", "Gent",   "Leuven",
+                                                 "Liège",     "Namur",   "Brugge", "Hasselt"};
 constexpr std::array<std::string_view, 6> notes{
     "Called on 3/4, said \"call back after the holidays\"",
     "Prefers post; allergic to spam",
@@ -56,10 +56,17 @@ void json_string(std::string& out, std::string_view s) {
     out.push_back('"');
     for (char c : s) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            default: out.push_back(c);
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            default:
+                out.push_back(c);
         }
     }
     out.push_back('"');
@@ -68,10 +75,17 @@ void json_string(std::string& out, std::string_view s) {
 void xml_text(std::string& out, std::string_view s) {
     for (char c : s) {
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            default: out.push_back(c);
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            default:
+                out.push_back(c);
         }
     }
 }
@@ -140,8 +154,9 @@ void json_record(std::string& out, const contact& c, json_shape shape) {
     }
     out.push_back('{');
     if (shape == json_shape::salesforce) {
-        out += "\"attributes\":{\"type\":\"Contact\",\"url\":\"/services/data/v58.0/sobjects/"
-               "Contact/";
+        out +=
+            "\"attributes\":{\"type\":\"Contact\",\"url\":\"/services/data/v58.0/sobjects/"
+            "Contact/";
         out += c.id;
         out += "\"},";
     }
@@ -149,19 +164,46 @@ void json_record(std::string& out, const contact& c, json_shape shape) {
     out.push_back('}');
 }
 
-constexpr std::array<std::string_view, 19> csv_columns{
-    "id",         "lifecycle",       "first_name",    "last_name",   "email",
-    "phone",      "birth_date",      "iban",          "vat_number",  "quote_requested",
-    "consent_email", "consent_sms",  "objection_direct_marketing", "address_street",
-    "address_postcode", "address_city", "address_country", "notes", "created_at"};
+constexpr std::array<std::string_view, 19> csv_columns{"id",
+                                                       "lifecycle",
+                                                       "first_name",
+                                                       "last_name",
+                                                       "email",
+                                                       "phone",
+                                                       "birth_date",
+                                                       "iban",
+                                                       "vat_number",
+                                                       "quote_requested",
+                                                       "consent_email",
+                                                       "consent_sms",
+                                                       "objection_direct_marketing",
+                                                       "address_street",
+                                                       "address_postcode",
+                                                       "address_city",
+                                                       "address_country",
+                                                       "notes",
+                                                       "created_at"};
 
 void csv_record(std::string& out, const contact& c, char d) {
-    std::array<std::string_view, 19> cells{
-        c.id,         c.lifecycle,  c.first_name,  c.last_name,  c.email,
-        c.phone,      c.birth_date, c.iban,        c.vat_number, boolean(c.quote_requested),
-        boolean(c.consent_email),   boolean(c.consent_sms),
-        boolean(c.objection_direct_marketing),     c.street,     c.postcode,
-        c.city,       c.country,    c.notes,       c.created_at};
+    std::array<std::string_view, 19> cells{c.id,
+                                           c.lifecycle,
+                                           c.first_name,
+                                           c.last_name,
+                                           c.email,
+                                           c.phone,
+                                           c.birth_date,
+                                           c.iban,
+                                           c.vat_number,
+                                           boolean(c.quote_requested),
+                                           boolean(c.consent_email),
+                                           boolean(c.consent_sms),
+                                           boolean(c.objection_direct_marketing),
+                                           c.street,
+                                           c.postcode,
+                                           c.city,
+                                           c.country,
+                                           c.notes,
+                                           c.created_at};
     for (std::size_t i = 0; i < cells.size(); ++i) {
         if (i) out.push_back(d);
         csv_cell(out, cells[i], d);
@@ -260,13 +302,16 @@ void generate_contacts(std::string_view format, const contact_export_options& o,
     if (format == "json") {
         switch (o.shape) {
             case json_shape::odata:
-                buf += "{\"@odata.context\":\"https://crm.example.be/api/data/v9.2/"
-                       "$metadata#contacts\",\"value\":[";
+                buf +=
+                    "{\"@odata.context\":\"https://crm.example.be/api/data/v9.2/"
+                    "$metadata#contacts\",\"value\":[";
                 break;
-            case json_shape::hubspot: buf += "{\"results\":["; break;
+            case json_shape::hubspot:
+                buf += "{\"results\":[";
+                break;
             case json_shape::salesforce:
-                buf += "{\"totalSize\":" + std::to_string(o.records) + ",\"done\":" +
-                       (o.next_link.empty() ? "true" : "false") + ",";
+                buf += "{\"totalSize\":" + std::to_string(o.records) +
+                       ",\"done\":" + (o.next_link.empty() ? "true" : "false") + ",";
                 if (!o.next_link.empty()) {
                     buf += "\"nextRecordsUrl\":";
                     json_string(buf, o.next_link);
@@ -312,7 +357,8 @@ void generate_contacts(std::string_view format, const contact_export_options& o,
         buf +=
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
             "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" "
-            "xmlns=\"urn:partner.soap.sforce.com\" xmlns:sf=\"urn:sobject.partner.soap.sforce.com\" "
+            "xmlns=\"urn:partner.soap.sforce.com\" "
+            "xmlns:sf=\"urn:sobject.partner.soap.sforce.com\" "
             "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><soapenv:Body><queryResponse>"
             "<result xsi:type=\"QueryResult\"><done>true</done><queryLocator xsi:nil=\"true\"/>";
         for (std::uint64_t i = o.first; i < end; ++i) {

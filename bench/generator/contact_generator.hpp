@@ -13,19 +13,19 @@ namespace exportwall::bench {
 
 // The vendor shape a JSON export takes.
 enum class json_shape : std::uint8_t {
-    odata,       // Dataverse: {"@odata.context":…,"value":[…],"@odata.nextLink":…}
-    hubspot,     // HubSpot v3: {"results":[{"id":…,"properties":{…}}],"paging":{"next":{"link":…}}}
+    odata,  // Dataverse: {"@odata.context":…,"value":[…],"@odata.nextLink":…}
+    hubspot,  // HubSpot v3: {"results":[{"id":…,"properties":{…}}],"paging":{"next":{"link":…}}}
     salesforce,  // Salesforce REST: {"totalSize":…,"done":…,"nextRecordsUrl":…,"records":[…]}
 };
 
 struct contact_export_options {
     std::uint64_t records = 1000;
     std::uint64_t seed = 42;
-    std::uint64_t first = 0;            // index of the first record (pagination)
+    std::uint64_t first = 0;  // index of the first record (pagination)
     json_shape shape = json_shape::odata;
     char csv_delimiter = ',';
     bool csv_bom = false;
-    std::string next_link;              // pagination link to embed; "" for none
+    std::string next_link;  // pagination link to embed; "" for none
 };
 
 // One generated contact as plain values (the formats below serialise it).

@@ -141,9 +141,10 @@ INSTANTIATE_TEST_SUITE_P(
                 "'upstream-idle'"},
         refusal{"BadSize", R"(  <listen port="1"/><limits max-head-bytes="16KB"/>)", 2, 29,
                 "'max-head-bytes'"},
-        refusal{"ClientCertWithoutCa",
-                R"(  <listen port="1"><tls certificate="c" private-key="k" client-certificate="required"/></listen>)",
-                2, 20, "client-ca"},
+        refusal{
+            "ClientCertWithoutCa",
+            R"(  <listen port="1"><tls certificate="c" private-key="k" client-certificate="required"/></listen>)",
+            2, 20, "client-ca"},
         refusal{"AdminOffLoopbackWithoutToken", R"(  <listen port="1"/><admin address="0.0.0.0"/>)",
                 2, 21, "token-sha256"},
         refusal{"TwoAdmins", R"(  <listen port="1"/><admin/><admin/>)", 2, 29, "once"},

@@ -7,12 +7,15 @@ namespace {
 
 record_rules promotion_rules() {
     record_rules r;
-    r.conditions.push_back({"lifecycle", condition_op::in_set, {"customer", "former"}, false,
+    r.conditions.push_back({"lifecycle",
+                            condition_op::in_set,
+                            {"customer", "former"},
+                            false,
                             drop_reason::subject_not_allowed});
-    r.conditions.push_back({"consent.email", condition_op::is_true, {}, false,
-                            drop_reason::no_consent});
-    r.conditions.push_back({"objection.direct_marketing", condition_op::is_set, {}, true,
-                            drop_reason::objected});
+    r.conditions.push_back(
+        {"consent.email", condition_op::is_true, {}, false, drop_reason::no_consent});
+    r.conditions.push_back(
+        {"objection.direct_marketing", condition_op::is_set, {}, true, drop_reason::objected});
     return r;
 }
 
@@ -79,7 +82,10 @@ TEST(RecordRules, SuppressionCallbackDropsAfterConditions) {
 
 TEST(RecordRules, EqualsAndNotEmpty) {
     record_rules r;
-    r.conditions.push_back({"quote_requested", condition_op::equals, {"true"}, false,
+    r.conditions.push_back({"quote_requested",
+                            condition_op::equals,
+                            {"true"},
+                            false,
                             drop_reason::no_request_evidence});
     r.conditions.push_back({"email", condition_op::not_empty, {}, false, drop_reason::condition});
     record_fields f;
