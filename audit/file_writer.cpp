@@ -200,6 +200,16 @@ boost::system::error_code file_writer::open_active() {
 }
 
 boost::system::error_code file_writer::recover() {
+    // Until recovery succeeds there is no descriptor, so no batch can write over damage.
+    const auto ec = recover_trail();
+    if (ec && fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+    }
+    return ec;
+}
+
+boost::system::error_code file_writer::recover_trail() {
     if (fd_ >= 0) {
         ::close(fd_);
         fd_ = -1;

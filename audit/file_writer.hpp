@@ -82,6 +82,7 @@ class file_writer final : public sink {
     void write_batch(std::deque<pending>& batch);
     [[nodiscard]] boost::system::error_code open_active();
     [[nodiscard]] boost::system::error_code recover();
+    [[nodiscard]] boost::system::error_code recover_trail();
     [[nodiscard]] boost::system::error_code rotate();
     [[nodiscard]] boost::system::error_code write_all(std::string_view bytes);
     void report(const std::string& what, boost::system::error_code ec);
@@ -105,7 +106,6 @@ class file_writer final : public sink {
     std::string last_hash_;
     std::uint64_t file_first_seq_ = 0;  // 0 while the active file is empty
     std::int64_t file_day_ = 0;         // UTC day the active file belongs to
-    bool recovered_ = false;
 
     std::atomic<bool> healthy_{true};
     std::atomic<std::uint64_t> records_written_{0}, bytes_written_{0}, fsyncs_{0}, failures_{0},

@@ -1,0 +1,193 @@
+#include "audit/commands.hpp"
+
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
+
+#include "audit/query.hpp"
+#include "audit/review_page.hpp"
+#include "tests/unit/audit/audit_test_support.hpp"
+
+namespace exportwall::audit {
+namespace {
+
+struct outcome {
+    int code;
+    std::string out, err;
+};
+
+outcome run(std::vector<std::string> args) {
+    args.insert(args.begin(), "audit");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    std::ostringstream out, err;
+    const int code = run_audit(static_cast<int>(argv.size()), argv.data(), out, err);
+    return {code, out.str(), err.str()};
+}
+
+std::size_t count_lines(const std::string& s) {
+    return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
+}
+
+class AuditCommands : public ::testing::Test {
+  protected:
+    void SetUp() override { test::write_trail(log_, 16, 4000); }
+    test::temp_dir dir_;
+    std::string log_ = dir_.file("audit.jsonl");
+};
+
+TEST_F(AuditCommands, ListFiltersByDecisionAsJson) {
+    const auto r = run({"list", "--log", log_, "--decision", "blocked", "--format", "json"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(count_lines(r.out), 4u);
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) {
+        const auto v = boost::json::parse(line);
+        EXPECT_EQ(v.at("decision").as_string(), "blocked");
+        EXPECT_EQ(v.at("reason").as_string(), "third_party_direct_marketing");
+    }
+}
+
+TEST_F(AuditCommands, ListCombinesFiltersAndLimitsInEveryFormat) {
+    auto r = run(
+        {"list", "--log", log_, "--client", "erp", "--purpose", "invoicing", "--format", "csv"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    // i odd and i % 3 != 0 among 0..15: 1 5 7 11 13
+    EXPECT_EQ(count_lines(r.out), 1u + 5u);
+    EXPECT_EQ(r.out.rfind("seq,id,time,", 0), 0u);
+    r = run({"list", "--log", log_, "--limit", "3"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(count_lines(r.out), 1u + 3u);
+    r = run({"list", "--log", log_, "--since", "2026-11-29T00:00:00Z", "--until", "2026-11-30",
+             "--format", "json"});
+    EXPECT_EQ(count_lines(r.out), 8u);
+}
+
+TEST_F(AuditCommands, ShowFindsARecordByIdOrSeq) {
+    auto r = run({"list", "--log", log_, "--format", "json", "--limit", "1"});
+    const auto id = std::string(boost::json::parse(r.out).at("id").as_string());
+    r = run({"show", id, "--log", log_});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find(id), std::string::npos);
+    EXPECT_NE(r.out.find("decision:"), std::string::npos);
+    r = run({"show", "1", "--log", log_, "--format", "json"});
+    ASSERT_EQ(r.code, 0);
+    EXPECT_EQ(boost::json::parse(r.out).at("id").as_string(), id);
+    r = run({"show", "ffffffff", "--log", log_});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_EQ(count_lines(r.err), 1u);
+}
+
+TEST_F(AuditCommands, StatsCountsReasonsStrippedFieldsAndDrops) {
+    const auto r = run({"stats", "--log", log_});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("records: 16"), std::string::npos);
+    EXPECT_NE(r.out.find("third_party_direct_marketing"), std::string::npos);
+    EXPECT_NE(r.out.find("iban"), std::string::npos);
+    EXPECT_NE(r.out.find("no_consent"), std::string::npos);
+}
+
+TEST_F(AuditCommands, VerifyExitsZeroWhenIntactAndOneNamingTheBrokenSeq) {
+    auto r = run({"verify", "--log", log_});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("intact"), std::string::npos);
+    std::string data = test::read_file(log_);
+    const auto pos = data.find("\"records_out\":10");
+    ASSERT_NE(pos, std::string::npos);
+    data[pos + 15] = '1';
+    test::write_file(log_, data);
+    r = run({"verify", "--log", log_});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("chain broken at seq "), std::string::npos);
+    EXPECT_EQ(count_lines(r.err), 1u);
+}
+
+TEST_F(AuditCommands, ReportIsSelfContainedHtml) {
+    const std::string file = dir_.file("report.html");
+    const auto r = run({"report", "--log", log_, "--format", "html", "--output", file});
+    ASSERT_EQ(r.code, 0) << r.err;
+    const std::string html = test::read_file(file);
+    EXPECT_EQ(html.rfind("<!doctype html>", 0), 0u);
+    EXPECT_NE(html.find("<svg"), std::string::npos);
+    EXPECT_NE(html.find("chain intact"), std::string::npos);
+    EXPECT_NE(html.find("partner-leads"), std::string::npos);
+    EXPECT_EQ(html.find("src="), std::string::npos);
+    EXPECT_EQ(html.find("href="), std::string::npos);
+    EXPECT_EQ(html.find("<script"), std::string::npos);
+}
+
+TEST_F(AuditCommands, HelpAndUsageErrorsHaveDocumentedExitCodes) {
+    auto r = run({"--help"});
+    EXPECT_EQ(r.code, 0);
+    EXPECT_NE(r.out.find("Exit codes"), std::string::npos);
+    for (const char* cmd : {"list", "show", "stats", "verify", "report"}) {
+        r = run({cmd, "--help"});
+        EXPECT_EQ(r.code, 0) << cmd;
+        EXPECT_NE(r.out.find("--log"), std::string::npos) << cmd;
+    }
+    r = run({"list"});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_EQ(count_lines(r.err), 1u);
+    r = run({"list", "--log", log_, "--since", "last week"});
+    EXPECT_EQ(r.code, 2);
+    r = run({"verify", "--log", dir_.file("missing.jsonl")});
+    EXPECT_EQ(r.code, 2);
+}
+
+TEST_F(AuditCommands, AdminQueryPagesThroughMatchingRecordsNewestFirst) {
+    std::string error;
+    auto q = parse_audit_query("decision=blocked%2Caborted&limit=3", error);
+    ASSERT_TRUE(q) << error;
+    audit_page page;
+    ASSERT_FALSE(read_audit_page(log_, *q, page));
+    ASSERT_EQ(page.records.size(), 3u);
+    ASSERT_TRUE(page.next);
+    EXPECT_GT(page.records[0].seq, page.records[1].seq);
+    std::set<std::uint64_t> seen;
+    for (int pages = 0; pages < 10; ++pages) {
+        for (const auto& r : page.records) {
+            EXPECT_TRUE(r.decision == "blocked" || r.decision == "aborted");
+            EXPECT_TRUE(seen.insert(r.seq).second);
+        }
+        if (!page.next) break;
+        q->cursor = page.next;
+        ASSERT_FALSE(read_audit_page(log_, *q, page));
+    }
+    EXPECT_EQ(seen.size(), 8u);
+
+    verify_result chain = verify_chain(log_);
+    const auto json = boost::json::parse(render_audit_page(page, chain));
+    EXPECT_TRUE(json.at("records").is_array());
+    EXPECT_TRUE(json.at("next").is_null());
+    EXPECT_TRUE(json.at("chain").at("ok").as_bool());
+}
+
+TEST(AuditQuery, RejectsUnknownParametersAndBadValues) {
+    std::string error;
+    EXPECT_FALSE(parse_audit_query("value=secret", error));
+    EXPECT_EQ(error.find("secret"), std::string::npos);
+    EXPECT_FALSE(parse_audit_query("since=yesterday", error));
+    EXPECT_FALSE(parse_audit_query("limit=0", error));
+    EXPECT_FALSE(parse_audit_query("limit=100000", error));
+    EXPECT_FALSE(parse_audit_query("client=%zz", error));
+    const auto q = parse_audit_query("?client=erp+shop&order=asc&offset=2", error);
+    ASSERT_TRUE(q) << error;
+    EXPECT_EQ(q->filter.client, std::vector<std::string>{"erp shop"});
+    EXPECT_FALSE(q->newest_first);
+    EXPECT_EQ(q->offset, 2u);
+}
+
+TEST(AuditReviewPage, IsStaticAndSelfContained) {
+    const std::string_view page = review_page_html();
+    EXPECT_EQ(page.substr(0, 15), "<!doctype html>");
+    EXPECT_NE(page.find("/admin/audit"), std::string_view::npos);
+    EXPECT_NE(page.find("sessionStorage"), std::string_view::npos);
+    EXPECT_NE(page.find("Authorization"), std::string_view::npos);
+    EXPECT_EQ(page.find("http://"), std::string_view::npos);
+    EXPECT_EQ(page.find("https://"), std::string_view::npos);
+    EXPECT_EQ(page.find("src="), std::string_view::npos);
+}
+
+}  // namespace
+}  // namespace exportwall::audit

@@ -1,0 +1,210 @@
+#include <gtest/gtest.h>
+
+#include "audit/reader.hpp"
+#include "audit/serialize.hpp"
+#include "tests/unit/audit/audit_test_support.hpp"
+
+namespace exportwall::audit {
+namespace {
+
+std::vector<std::string> lines_of(const std::string& data) {
+    std::vector<std::string> out;
+    std::size_t pos = 0;
+    while (pos < data.size()) {
+        const auto nl = data.find('\n', pos);
+        out.push_back(data.substr(pos, nl - pos + 1));
+        pos = nl + 1;
+    }
+    return out;
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+    std::string out;
+    for (const auto& l : lines) out += l;
+    return out;
+}
+
+class AuditVerify : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        path_ = dir_.file("audit.jsonl");
+        test::write_trail(path_, 12);
+        lines_ = lines_of(test::read_file(path_));
+        ASSERT_EQ(lines_.size(), 12u);
+        ASSERT_TRUE(verify_chain(path_).ok);
+    }
+    void rewrite(const std::vector<std::string>& lines) { test::write_file(path_, joined(lines)); }
+
+    test::temp_dir dir_;
+    std::string path_;
+    std::vector<std::string> lines_;
+};
+
+TEST_F(AuditVerify, PassesOnAnIntactTrail) {
+    const auto res = verify_chain(path_);
+    EXPECT_TRUE(res.ok);
+    EXPECT_EQ(res.records, 12u);
+    EXPECT_EQ(res.last_seq, 12u);
+    EXPECT_NE(res.detail().find("intact"), std::string::npos);
+}
+
+TEST_F(AuditVerify, DetectsOneEditedByte) {
+    auto lines = lines_;
+    const auto pos = lines[4].find("\"records_in\":10");
+    ASSERT_NE(pos, std::string::npos);
+    lines[4][pos + 14] = '9';  // records_in 10 -> 19
+    rewrite(lines);
+    const auto res = verify_chain(path_);
+    EXPECT_FALSE(res.ok);
+    EXPECT_EQ(res.problem, chain_problem::hash_mismatch);
+    EXPECT_EQ(res.first_broken_seq, 5u);
+    EXPECT_NE(res.detail().find("seq 5"), std::string::npos);
+}
+
+TEST_F(AuditVerify, DetectsADeletedLine) {
+    auto lines = lines_;
+    lines.erase(lines.begin() + 6);
+    rewrite(lines);
+    const auto res = verify_chain(path_);
+    EXPECT_FALSE(res.ok);
+    EXPECT_EQ(res.problem, chain_problem::seq_gap);
+    EXPECT_EQ(res.first_broken_seq, 7u);
+}
+
+TEST_F(AuditVerify, DetectsSwappedLines) {
+    auto lines = lines_;
+    std::swap(lines[3], lines[4]);
+    rewrite(lines);
+    const auto res = verify_chain(path_);
+    EXPECT_FALSE(res.ok);
+    EXPECT_EQ(res.problem, chain_problem::reordered);
+    EXPECT_EQ(res.first_broken_seq, 4u);
+}
+
+TEST_F(AuditVerify, DetectsADuplicatedLine) {
+    auto lines = lines_;
+    lines.insert(lines.begin() + 5, lines[4]);
+    rewrite(lines);
+    const auto res = verify_chain(path_);
+    EXPECT_FALSE(res.ok);
+    EXPECT_EQ(res.problem, chain_problem::duplicate);
+    EXPECT_EQ(res.first_broken_seq, 5u);
+}
+
+TEST_F(AuditVerify, DetectsAFileTruncatedMidLine) {
+    const std::string data = joined(lines_);
+    test::write_file(path_, data.substr(0, data.size() - 40));
+    const auto res = verify_chain(path_);
+    EXPECT_FALSE(res.ok);
+    EXPECT_EQ(res.problem, chain_problem::truncated);
+    EXPECT_EQ(res.first_broken_seq, 12u);
+}
+
+TEST_F(AuditVerify, DetectsAnUnparsableLine) {
+    auto lines = lines_;
+    lines[2] = "garbage\n";
+    rewrite(lines);
+    const auto res = verify_chain(path_);
+    EXPECT_FALSE(res.ok);
+    EXPECT_EQ(res.problem, chain_problem::unparsable);
+    EXPECT_EQ(res.first_broken_seq, 3u);
+    EXPECT_EQ(res.line, 3u);
+}
+
+// A forger who recomputes the inserted line's own hash still cannot know what to put in
+// prev_hash without rewriting every later record.
+TEST_F(AuditVerify, DetectsAForgedLineWithItsOwnHashRecomputed) {
+    boost::json::parser parser;
+    record forged;
+    ASSERT_FALSE(
+        parse_line(std::string_view(lines_[5]).substr(0, lines_[5].size() - 1), parser, forged));
+    forged.decision = "allowed";
+    forged.prev_hash = std::string(64, 'b');
+    std::string canonical;
+    append_canonical(forged, canonical);
+    chain_hasher h;
+    forged.hash = h.hash(forged.prev_hash, canonical);
+    std::string line;
+    append_line(forged, line);
+    auto lines = lines_;
+    lines[5] = line;  // replaces seq 6 with a forged seq 6
+    rewrite(lines);
+    const auto res = verify_chain(path_);
+    EXPECT_FALSE(res.ok);
+    EXPECT_EQ(res.problem, chain_problem::prev_hash_mismatch);
+    EXPECT_EQ(res.first_broken_seq, 6u);
+}
+
+TEST_F(AuditVerify, ReportsAMissingLog) {
+    const auto res = verify_chain(dir_.file("nothing.jsonl"));
+    EXPECT_FALSE(res.ok);
+    EXPECT_EQ(res.problem, chain_problem::no_log);
+}
+
+TEST(AuditVerifyRotated, PassesAcrossRotatedFilesAndDetectsARemovedOne) {
+    test::temp_dir dir;
+    const std::string path = dir.file("audit.jsonl");
+    test::write_trail(path, 40, 2500);  // a few records per file
+    const auto files = find_log_files(path);
+    ASSERT_GT(files.size(), 3u);
+    EXPECT_TRUE(files.back().active);
+    for (std::size_t i = 1; i + 1 < files.size(); ++i)
+        EXPECT_GT(files[i].first_seq, files[i - 1].first_seq);
+    const auto ok = verify_chain(path);
+    ASSERT_TRUE(ok.ok) << ok.detail();
+    EXPECT_EQ(ok.records, 40u);
+
+    std::filesystem::remove(files[1].path);
+    const auto res = verify_chain(path);
+    EXPECT_FALSE(res.ok);
+    EXPECT_EQ(res.problem, chain_problem::seq_gap);
+    EXPECT_EQ(res.first_broken_seq, files[1].first_seq);
+}
+
+TEST(AuditVerifyRotated, DetectsRemovalOfTheFirstRotatedFile) {
+    test::temp_dir dir;
+    const std::string path = dir.file("audit.jsonl");
+    test::write_trail(path, 20, 2500);
+    const auto files = find_log_files(path);
+    ASSERT_GT(files.size(), 2u);
+    std::filesystem::remove(files[0].path);
+    const auto res = verify_chain(path);
+    EXPECT_FALSE(res.ok);
+    EXPECT_EQ(res.problem, chain_problem::seq_gap);
+    EXPECT_EQ(res.first_broken_seq, 1u);
+}
+
+TEST(AuditReader, FiltersByDecisionClientAndTime) {
+    test::temp_dir dir;
+    const std::string path = dir.file("audit.jsonl");
+    test::write_trail(path, 16);
+    record_filter f;
+    f.decision = {"blocked"};
+    int n = 0;
+    ASSERT_FALSE(for_each_record(path, f, [&](const record& r) {
+        EXPECT_EQ(r.decision, "blocked");
+        ++n;
+        return true;
+    }));
+    EXPECT_EQ(n, 4);
+    record_filter t;
+    t.since_ms = parse_rfc3339("2026-11-29T00:00:00Z");
+    n = 0;
+    ASSERT_FALSE(for_each_record(path, t, [&](const record& r) {
+        EXPECT_EQ(r.time.substr(0, 10), "2026-11-29");
+        ++n;
+        return true;
+    }));
+    EXPECT_EQ(n, 8);
+}
+
+TEST(AuditReader, ParsesRfc3339WithOffsets) {
+    EXPECT_EQ(parse_rfc3339("1970-01-01T00:00:01Z"), 1000);
+    EXPECT_EQ(parse_rfc3339("1970-01-01T01:00:00.5+01:00"), 500);
+    EXPECT_EQ(parse_rfc3339("1970-01-02"), 86400000);
+    EXPECT_FALSE(parse_rfc3339("yesterday"));
+    EXPECT_FALSE(parse_rfc3339("1970-01-01T00:00:00"));
+}
+
+}  // namespace
+}  // namespace exportwall::audit
