@@ -1,16 +1,702 @@
 #include "filters/xml_filter.hpp"
 
-// Placeholder until the xml filter lands: refuses every body (fail closed).
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <climits>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <expat.h>
+
+#include "filters/xml_external_entities.hpp"
+
+// XML export filter: expat in namespace mode with triplets, so every name arrives as
+// "uri SEP local SEP prefix" and is written back with the prefix it had; xmlns declarations
+// arrive through the namespace handler and are written back on the element that made them.
+//
+// Contract details beyond record_filter.hpp:
+// - spec.records is a path of local names from the root; every element at that path is a record.
+//   Everything outside records (the envelope) is re-serialised unchanged in meaning. The
+//   document ending without the records' parent element is `records_not_found`;
+// - inside a record, a child element is a field named by its local name, nested elements give
+//   dotted paths ("Account.Name") and attributes "@local" on the record, "child.@local" on a
+//   child. Comments, processing instructions and non-whitespace text directly inside an element
+//   that is filtered member by member are dropped;
+// - stripped_fields counts, per path, the kept records the path was removed from;
+// - any DOCTYPE or entity declaration is refused (dtd_refused); nothing external is ever opened;
+// - the document must be UTF-8 (the parser is told so, whatever the declaration says).
 namespace exportwall::filters {
 namespace {
-class refusing_xml_filter final : public record_filter {
-public:
-    boost::system::error_code feed(std::string_view, std::string&) override { return filter_error::malformed; }
-    boost::system::error_code finish(std::string&) override { return filter_error::malformed; }
-    const filter_counters& counters() const override { return counters_; }
-private:
-    filter_counters counters_;
+
+std::atomic<std::uint64_t> external_entity_requests{0};
+
+constexpr char ns_separator = '\x01';  // never valid in an XML 1.0 document
+constexpr std::string_view xsi_uri = "http://www.w3.org/2001/XMLSchema-instance";
+
+// One expat name in triplet form, split.
+struct xml_name {
+    std::string_view uri;
+    std::string_view local;
+    std::string_view prefix;
 };
+
+xml_name split_name(const XML_Char* raw) {
+    std::string_view s(raw);
+    xml_name n;
+    auto first = s.find(ns_separator);
+    if (first == std::string_view::npos) {
+        n.local = s;
+        return n;
+    }
+    n.uri = s.substr(0, first);
+    s.remove_prefix(first + 1);
+    auto second = s.find(ns_separator);
+    if (second == std::string_view::npos) {
+        n.local = s;
+    } else {
+        n.local = s.substr(0, second);
+        n.prefix = s.substr(second + 1);
+    }
+    return n;
+}
+
+void append_qname(std::string& out, const xml_name& n) {
+    if (!n.prefix.empty()) {
+        out.append(n.prefix);
+        out.push_back(':');
+    }
+    out.append(n.local);
+}
+
+// Character data: & < > always, and CR as a reference (a literal CR would be normalised away).
+void escape_text(std::string& out, std::string_view s) {
+    std::size_t run = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        std::string_view rep;
+        switch (s[i]) {
+            case '&':
+                rep = "&amp;";
+                break;
+            case '<':
+                rep = "&lt;";
+                break;
+            case '>':
+                rep = "&gt;";
+                break;
+            case '\r':
+                rep = "&#13;";
+                break;
+            default:
+                continue;
+        }
+        out.append(s.substr(run, i - run));
+        out.append(rep);
+        run = i + 1;
+    }
+    out.append(s.substr(run));
+}
+
+// Attribute values: also the quote and the whitespace that attribute normalisation would fold.
+void escape_attribute(std::string& out, std::string_view s) {
+    std::size_t run = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        std::string_view rep;
+        switch (s[i]) {
+            case '&':
+                rep = "&amp;";
+                break;
+            case '<':
+                rep = "&lt;";
+                break;
+            case '>':
+                rep = "&gt;";
+                break;
+            case '"':
+                rep = "&quot;";
+                break;
+            case '\t':
+                rep = "&#9;";
+                break;
+            case '\n':
+                rep = "&#10;";
+                break;
+            case '\r':
+                rep = "&#13;";
+                break;
+            default:
+                continue;
+        }
+        out.append(s.substr(run, i - run));
+        out.append(rep);
+        run = i + 1;
+    }
+    out.append(s.substr(run));
+}
+
+bool is_whitespace(std::string_view s) {
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
+}
+
+class xml_filter final : public record_filter {
+  public:
+    explicit xml_filter(filter_spec spec) : spec_(std::move(spec)) {
+        std::string_view path = spec_.records;
+        while (!path.empty()) {
+            auto slash = path.find('/');
+            auto part = path.substr(0, slash);
+            if (!part.empty()) record_path_.emplace_back(part);
+            if (slash == std::string_view::npos) break;
+            path.remove_prefix(slash + 1);
+        }
+        // Field paths are relative to field_root: prefix them once, strip the prefix when a
+        // path is reported.
+        if (!spec_.field_root.empty()) {
+            root_prefix_ = spec_.field_root + ".";
+            std::vector<std::string> allowed;
+            for (const auto& p : spec_.allowed.paths()) allowed.push_back(root_prefix_ + p);
+            spec_.allowed = field_set(std::move(allowed));
+        }
+        for (const auto& f : spec_.rules.needed_fields()) needed_.push_back(root_prefix_ + f);
+        std::sort(needed_.begin(), needed_.end());
+
+        parser_ = XML_ParserCreateNS("UTF-8", ns_separator);
+        if (parser_ == nullptr) return;
+        XML_SetUserData(parser_, this);
+        XML_SetReturnNSTriplet(parser_, 1);
+        XML_SetParamEntityParsing(parser_, XML_PARAM_ENTITY_PARSING_NEVER);
+        XML_SetElementHandler(parser_, &xml_filter::on_start, &xml_filter::on_end);
+        XML_SetCharacterDataHandler(parser_, &xml_filter::on_text);
+        XML_SetStartNamespaceDeclHandler(parser_, &xml_filter::on_namespace);
+        XML_SetCommentHandler(parser_, &xml_filter::on_comment);
+        XML_SetProcessingInstructionHandler(parser_, &xml_filter::on_instruction);
+        XML_SetXmlDeclHandler(parser_, &xml_filter::on_declaration);
+        XML_SetStartDoctypeDeclHandler(parser_, &xml_filter::on_doctype);
+        XML_SetEntityDeclHandler(parser_, &xml_filter::on_entity_declaration);
+        XML_SetExternalEntityRefHandler(parser_, &xml_filter::on_external_entity);
+    }
+
+    ~xml_filter() override {
+        if (parser_ != nullptr) XML_ParserFree(parser_);
+    }
+    xml_filter(const xml_filter&) = delete;
+    xml_filter& operator=(const xml_filter&) = delete;
+
+    boost::system::error_code feed(std::string_view in, std::string& out) override {
+        if (error_) return error_;
+        if (finished_ || parser_ == nullptr) return fail(filter_error::malformed);
+        if (record_path_.empty()) return fail(filter_error::records_not_found);
+        counters_.bytes_in += in.size();
+        const std::size_t out_before = out.size();
+        out_ = &out;
+        boost::system::error_code ec;
+        while (!in.empty() && !ec) {
+            // XML_Parse takes an int length.
+            const std::size_t n = std::min<std::size_t>(in.size(), INT_MAX / 2);
+            ec = parse(in.substr(0, n), false);
+            in.remove_prefix(n);
+        }
+        counters_.bytes_out += out.size() - out_before;
+        out_ = nullptr;
+        return ec ? fail(ec) : ec;
+    }
+
+    boost::system::error_code finish(std::string& out) override {
+        if (error_) return error_;
+        if (finished_ || parser_ == nullptr) return fail(filter_error::malformed);
+        if (record_path_.empty()) return fail(filter_error::records_not_found);
+        const std::size_t out_before = out.size();
+        out_ = &out;
+        boost::system::error_code ec = parse({}, true);
+        if (!ec && !parent_seen_) ec = filter_error::records_not_found;
+        counters_.bytes_out += out.size() - out_before;
+        out_ = nullptr;
+        finished_ = true;
+        return ec ? fail(ec) : ec;
+    }
+
+    const filter_counters& counters() const override { return counters_; }
+
+  private:
+    enum class mode : std::uint8_t {
+        envelope,  // outside every record: written to the output as it comes
+        keep,      // a kept field (or inside one): written to the record buffer whole
+        descend,   // a record or a field with allowed members: filtered member by member
+        hidden,    // stripped: not written; still read when a condition needs a value below it
+    };
+
+    struct frame {
+        std::size_t abs_len = 0;        // abs_path_ length before this element
+        std::size_t rel_len = 0;        // rel_path_ length before this element
+        std::size_t collect_begin = 0;  // where this element's text starts in collect_buf_
+        mode m = mode::envelope;
+        bool matched = false;     // this element extends the match of the record path
+        bool record = false;      // this element is a record
+        bool tracked = false;     // rel_path_ is maintained for this element (inside a record)
+        bool collecting = false;  // its text is the value of a field a condition reads
+        bool link = false;        // its text is a pagination link
+        bool nil = false;         // xsi:nil="true"
+    };
+
+    boost::system::error_code fail(boost::system::error_code ec) {
+        error_ = ec;
+        return ec;
+    }
+
+    boost::system::error_code parse(std::string_view in, bool final) {
+        fed_ += in.size();
+        const auto status = XML_Parse(parser_, in.data(), static_cast<int>(in.size()),
+                                      final ? XML_TRUE : XML_FALSE);
+        if (status == XML_STATUS_ERROR) {
+            if (pending_error_) return pending_error_;
+            switch (XML_GetErrorCode(parser_)) {
+                case XML_ERROR_NO_ELEMENTS:
+                case XML_ERROR_UNCLOSED_TOKEN:
+                case XML_ERROR_PARTIAL_CHAR:
+                case XML_ERROR_UNCLOSED_CDATA_SECTION:
+                    return final ? filter_error::truncated : filter_error::malformed;
+                default:
+                    return filter_error::malformed;
+            }
+        }
+        if (pending_error_) return pending_error_;
+        // Expat keeps an incomplete token (a start tag, a name, a comment) in its own buffer:
+        // refuse one that outgrows the record limit so memory stays bounded.
+        const XML_Index at = XML_GetCurrentByteIndex(parser_);
+        if (at >= 0 && fed_ - static_cast<std::uint64_t>(at) > spec_.max_record_bytes) {
+            return filter_error::record_too_large;
+        }
+        return {};
+    }
+
+    void stop(filter_error e) {
+        if (pending_error_) return;
+        pending_error_ = e;
+        XML_StopParser(parser_, XML_FALSE);
+    }
+
+    std::string& sink() { return in_record_ ? record_buf_ : *out_; }
+
+    void close_pending(std::string& s) {
+        if (pending_open_) {
+            s.push_back('>');
+            pending_open_ = false;
+        }
+    }
+
+    bool record_within_limit() {
+        const XML_Index at = XML_GetCurrentByteIndex(parser_);
+        if (at >= 0 && static_cast<std::uint64_t>(at) - record_start_ > spec_.max_record_bytes) {
+            stop(filter_error::record_too_large);
+            return false;
+        }
+        return true;
+    }
+
+    [[nodiscard]] bool is_needed(std::string_view path) const {
+        return std::binary_search(needed_.begin(), needed_.end(), path);
+    }
+
+    // True when a needed field lies below `path` ("" is the record itself).
+    [[nodiscard]] bool needed_below(std::string_view path) const {
+        if (path.empty()) return !needed_.empty();
+        auto it = std::lower_bound(needed_.begin(), needed_.end(), path);
+        for (; it != needed_.end() && std::string_view(*it).substr(0, path.size()) == path; ++it) {
+            if (it->size() > path.size() && (*it)[path.size()] == '.') return true;
+        }
+        return false;
+    }
+
+    [[nodiscard]] std::string reported(std::string_view path) const {
+        if (!root_prefix_.empty() && path.substr(0, root_prefix_.size()) == root_prefix_) {
+            path.remove_prefix(root_prefix_.size());
+        }
+        return std::string(path);
+    }
+
+    void note_stripped(std::string_view path) {
+        std::string name = reported(path);
+        if (std::find(record_strips_.begin(), record_strips_.end(), name) == record_strips_.end()) {
+            record_strips_.push_back(std::move(name));
+        }
+    }
+
+    [[nodiscard]] bool is_link(std::string_view abs_path) const {
+        return std::find(spec_.link_fields.begin(), spec_.link_fields.end(), abs_path) !=
+               spec_.link_fields.end();
+    }
+
+    // Writes "<qname xmlns…  attributes" (the closing '>' waits: "/>" if the element is empty).
+    // `tracked` reads needed attribute values; `filtered` drops attributes the allow-list does
+    // not keep. Namespace declarations are not data and always stay.
+    void write_start(std::string& s, const xml_name& n, const XML_Char** atts, bool write,
+                     bool tracked, bool filtered, frame& f) {
+        if (write) {
+            close_pending(s);
+            s.push_back('<');
+            append_qname(s, n);
+            for (const auto& [prefix, uri] : ns_decls_) {
+                s.append(prefix.empty() ? " xmlns" : " xmlns:");
+                s.append(prefix);
+                s.append("=\"");
+                escape_attribute(s, uri);
+                s.push_back('"');
+            }
+        }
+        for (std::size_t i = 0; atts[i] != nullptr; i += 2) {
+            const xml_name a = split_name(atts[i]);
+            const std::string_view value(atts[i + 1]);
+            if (a.uri == xsi_uri && a.local == "nil") f.nil = value == "true" || value == "1";
+            bool keep = write;
+            if (tracked || (write && filtered)) {
+                attr_path_.assign(rel_path_);
+                if (!attr_path_.empty()) attr_path_.push_back('.');
+                attr_path_.push_back('@');
+                attr_path_.append(a.local);
+                if (tracked && is_needed(attr_path_)) {
+                    fields_.add(reported(attr_path_), std::string(value));
+                }
+                if (write && filtered && !spec_.allowed.keeps(attr_path_)) {
+                    keep = false;
+                    note_stripped(attr_path_);
+                }
+            }
+            if (!keep) continue;
+            s.push_back(' ');
+            append_qname(s, a);
+            s.append("=\"");
+            escape_attribute(s, value);
+            s.push_back('"');
+        }
+        if (write) pending_open_ = true;
+    }
+
+    void write_end(std::string& s, const XML_Char* raw) {
+        if (pending_open_) {
+            s.append("/>");
+            pending_open_ = false;
+            return;
+        }
+        s.append("</");
+        append_qname(s, split_name(raw));
+        s.push_back('>');
+    }
+
+    // Whitespace directly inside a member-by-member element is kept only before something that
+    // is written, so stripped fields leave no blank lines behind.
+    void flush_whitespace(bool write) {
+        if (write && !whitespace_.empty() && is_whitespace(whitespace_)) {
+            close_pending(record_buf_);
+            escape_text(record_buf_, whitespace_);
+        }
+        whitespace_.clear();
+    }
+
+    void write_link(std::string& s) {
+        if (link_buf_.empty()) return;
+        std::optional<std::string> rewritten;
+        if (spec_.rewrite_link) rewritten = spec_.rewrite_link(link_buf_);
+        if (rewritten) {
+            close_pending(s);
+            escape_text(s, *rewritten);
+            ++counters_.links_rewritten;
+        } else {
+            ++counters_.links_removed;
+        }
+        link_buf_.clear();
+    }
+
+    void begin_record(const xml_name& n, const XML_Char** atts, frame& f) {
+        close_pending(*out_);
+        in_record_ = true;
+        ++counters_.records_in;
+        const XML_Index at = XML_GetCurrentByteIndex(parser_);
+        record_start_ = at >= 0 ? static_cast<std::uint64_t>(at) : fed_;
+        record_buf_.clear();
+        whitespace_.clear();
+        collect_buf_.clear();
+        fields_.clear();
+        record_strips_.clear();
+        rel_path_.clear();
+        f.record = true;
+        f.tracked = true;
+        f.rel_len = 0;
+        f.m = spec_.allowed.keeps("") ? mode::keep : mode::descend;
+        f.collecting = is_needed("");
+        write_start(record_buf_, n, atts, true, true, f.m == mode::descend, f);
+    }
+
+    void end_record() {
+        in_record_ = false;
+        if (!spec_.rules.empty()) {
+            if (auto reason = evaluate(spec_.rules, fields_)) {
+                ++counters_.dropped[static_cast<std::size_t>(*reason)];
+                return;
+            }
+        }
+        if (spec_.max_records != 0 && counters_.records_out >= spec_.max_records) {
+            stop(filter_error::record_limit_exceeded);
+            return;
+        }
+        ++counters_.records_out;
+        out_->append(record_buf_);
+        for (const auto& name : record_strips_) {
+            auto it = counters_.stripped_fields.find(name);
+            if (it == counters_.stripped_fields.end()) {
+                it = counters_.stripped_fields.emplace(name, 0).first;
+            }
+            ++it->second;
+        }
+    }
+
+    void start(const XML_Char* raw, const XML_Char** atts) {
+        if (pending_error_) return;
+        if (frames_.size() >= spec_.max_depth) return stop(filter_error::too_deep);
+        if (!frames_.empty() && frames_.back().link) return stop(filter_error::malformed);
+        const xml_name n = split_name(raw);
+        const std::size_t depth = frames_.size();
+        frame f;
+        f.abs_len = abs_path_.size();
+        if (!spec_.link_fields.empty()) {
+            abs_path_.push_back('/');
+            abs_path_.append(n.local);
+        }
+        if (!in_record_) {
+            if (matched_ == depth && depth < record_path_.size() &&
+                n.local == record_path_[depth]) {
+                ++matched_;
+                f.matched = true;
+                if (matched_ + 1 == record_path_.size()) parent_seen_ = true;
+            }
+            if (f.matched && matched_ == record_path_.size()) {
+                if (record_path_.size() == 1) parent_seen_ = true;
+                begin_record(n, atts, f);
+            } else {
+                f.m = mode::envelope;
+                f.link = !spec_.link_fields.empty() && is_link(abs_path_);
+                write_start(*out_, n, atts, true, false, false, f);
+            }
+            frames_.push_back(f);
+            ns_decls_.clear();
+            return;
+        }
+        if (!record_within_limit()) return;
+        const frame& parent = frames_.back();
+        if (parent.tracked) {
+            f.rel_len = rel_path_.size();
+            if (!rel_path_.empty()) rel_path_.push_back('.');
+            rel_path_.append(n.local);
+        }
+        switch (parent.m) {
+            case mode::keep:
+                f.m = mode::keep;
+                f.tracked = true;
+                break;
+            case mode::descend:
+                f.tracked = true;
+                if (spec_.allowed.keeps(rel_path_)) {
+                    f.m = mode::keep;
+                } else if (spec_.allowed.descends(rel_path_)) {
+                    f.m = mode::descend;
+                } else {
+                    f.m = mode::hidden;
+                    note_stripped(rel_path_);
+                    f.tracked = is_needed(rel_path_) || needed_below(rel_path_);
+                }
+                break;
+            case mode::envelope:  // unreachable inside a record
+            case mode::hidden:
+                f.m = mode::hidden;
+                f.tracked = parent.tracked && (is_needed(rel_path_) || needed_below(rel_path_));
+                break;
+        }
+        if (!f.tracked && parent.tracked) rel_path_.resize(f.rel_len);
+        const bool write = f.m != mode::hidden;
+        if (parent.m == mode::descend) flush_whitespace(write);
+        if (f.tracked) {
+            f.collecting = is_needed(rel_path_);
+            f.collect_begin = collect_buf_.size();
+        }
+        f.link = f.m == mode::keep && !spec_.link_fields.empty() && is_link(abs_path_);
+        if (write || f.tracked) {
+            write_start(record_buf_, n, atts, write, f.tracked, f.m == mode::descend, f);
+        }
+        frames_.push_back(f);
+        ns_decls_.clear();
+    }
+
+    void end(const XML_Char* raw) {
+        if (pending_error_) return;
+        if (in_record_ && !record_within_limit()) return;
+        const frame f = frames_.back();
+        frames_.pop_back();
+        switch (f.m) {
+            case mode::envelope:
+            case mode::keep:
+                if (f.link) write_link(sink());
+                write_end(sink(), raw);
+                break;
+            case mode::descend:
+                flush_whitespace(true);
+                write_end(record_buf_, raw);
+                break;
+            case mode::hidden:
+                break;
+        }
+        if (f.collecting) {
+            std::string value = collect_buf_.substr(f.collect_begin);
+            if (f.nil && value.empty()) value = "null";
+            fields_.add(reported(rel_path_), std::move(value));
+            collect_buf_.resize(f.collect_begin);
+        }
+        if (f.tracked && !f.record) rel_path_.resize(f.rel_len);
+        abs_path_.resize(f.abs_len);
+        if (f.matched) --matched_;
+        if (f.record) end_record();
+    }
+
+    void text(std::string_view s) {
+        if (pending_error_ || frames_.empty()) return;
+        const frame& f = frames_.back();
+        if (in_record_ && !record_within_limit()) return;
+        if (f.collecting) collect_buf_.append(s);
+        if (f.link) {
+            link_buf_.append(s);
+            if (link_buf_.size() > spec_.max_record_bytes) stop(filter_error::record_too_large);
+            return;
+        }
+        switch (f.m) {
+            case mode::envelope:
+            case mode::keep:
+                close_pending(sink());
+                escape_text(sink(), s);
+                break;
+            case mode::descend:
+                whitespace_.append(s);
+                break;
+            case mode::hidden:
+                break;
+        }
+    }
+
+    void comment(std::string_view s) {
+        if (pending_error_ || in_record_) return;  // comments inside a record are not fields
+        close_pending(*out_);
+        out_->append("<!--");
+        out_->append(s);
+        out_->append("-->");
+    }
+
+    void instruction(std::string_view target, std::string_view data) {
+        if (pending_error_ || in_record_) return;
+        close_pending(*out_);
+        out_->append("<?");
+        out_->append(target);
+        if (!data.empty()) {
+            out_->push_back(' ');
+            out_->append(data);
+        }
+        out_->append("?>");
+    }
+
+    void declaration(const XML_Char* version, const XML_Char* encoding, int standalone) {
+        if (pending_error_ || version == nullptr) return;
+        out_->append("<?xml version=\"");
+        escape_attribute(*out_, version);
+        out_->push_back('"');
+        if (encoding != nullptr) {
+            out_->append(" encoding=\"");
+            escape_attribute(*out_, encoding);
+            out_->push_back('"');
+        }
+        if (standalone != -1)
+            out_->append(standalone == 1 ? " standalone=\"yes\"" : " standalone=\"no\"");
+        out_->append("?>\n");
+    }
+
+    static xml_filter& self(void* user) { return *static_cast<xml_filter*>(user); }
+
+    static void XMLCALL on_start(void* user, const XML_Char* name, const XML_Char** atts) {
+        self(user).start(name, atts);
+    }
+    static void XMLCALL on_end(void* user, const XML_Char* name) { self(user).end(name); }
+    static void XMLCALL on_text(void* user, const XML_Char* s, int len) {
+        self(user).text(std::string_view(s, static_cast<std::size_t>(len)));
+    }
+    static void XMLCALL on_namespace(void* user, const XML_Char* prefix, const XML_Char* uri) {
+        auto& f = self(user);
+        if (f.pending_error_) return;
+        f.ns_decls_.emplace_back(prefix != nullptr ? prefix : "", uri != nullptr ? uri : "");
+    }
+    static void XMLCALL on_comment(void* user, const XML_Char* data) { self(user).comment(data); }
+    static void XMLCALL on_instruction(void* user, const XML_Char* target, const XML_Char* data) {
+        self(user).instruction(target, data != nullptr ? data : "");
+    }
+    static void XMLCALL on_declaration(void* user, const XML_Char* version,
+                                       const XML_Char* encoding, int standalone) {
+        self(user).declaration(version, encoding, standalone);
+    }
+    // A DOCTYPE is where entity bombs, external entities and external DTDs live: refuse it
+    // before its internal subset is read.
+    static void XMLCALL on_doctype(void* user, const XML_Char*, const XML_Char*, const XML_Char*,
+                                   int) {
+        self(user).stop(filter_error::dtd_refused);
+    }
+    static void XMLCALL on_entity_declaration(void* user, const XML_Char*, int, const XML_Char*,
+                                              int, const XML_Char*, const XML_Char*,
+                                              const XML_Char*, const XML_Char*) {
+        self(user).stop(filter_error::dtd_refused);
+    }
+    static int XMLCALL on_external_entity(XML_Parser, const XML_Char*, const XML_Char*,
+                                          const XML_Char*, const XML_Char*) {
+        external_entity_requests.fetch_add(1, std::memory_order_relaxed);
+        return XML_STATUS_ERROR;
+    }
+
+    filter_spec spec_;
+    filter_counters counters_;
+    boost::system::error_code error_;
+    boost::system::error_code pending_error_;  // set by a handler, returned by parse()
+    bool finished_ = false;
+    XML_Parser parser_ = nullptr;
+    std::string* out_ = nullptr;  // the caller's output during feed() and finish()
+    std::uint64_t fed_ = 0;       // bytes handed to expat
+
+    std::vector<std::string> record_path_;  // local names from the root
+    std::string root_prefix_;               // field_root + "." or ""
+    std::vector<std::string> needed_;       // fields conditions read, prefixed, sorted
+    std::size_t matched_ = 0;               // leading record_path_ names matched by open elements
+    bool parent_seen_ = false;
+
+    std::vector<frame> frames_;
+    std::vector<std::pair<std::string, std::string>> ns_decls_;  // of the next start tag
+    std::string abs_path_;  // "/Envelope/Body/…" (maintained only with link fields)
+    std::string rel_path_;  // the current element's path inside its record
+    std::string attr_path_;
+    bool pending_open_ = false;  // a start tag waits for its '>'
+
+    bool in_record_ = false;
+    std::uint64_t record_start_ = 0;
+    std::string record_buf_;
+    std::string whitespace_;
+    std::string collect_buf_;
+    std::string link_buf_;
+    record_fields fields_;
+    std::vector<std::string> record_strips_;
+};
+
 }  // namespace
-std::unique_ptr<record_filter> make_xml_filter(filter_spec) { return std::make_unique<refusing_xml_filter>(); }
+
+std::uint64_t xml_external_entity_requests() noexcept {
+    return external_entity_requests.load(std::memory_order_relaxed);
+}
+
+std::unique_ptr<record_filter> make_xml_filter(filter_spec spec) {
+    return std::make_unique<xml_filter>(std::move(spec));
+}
+
 }  // namespace exportwall::filters

@@ -1,0 +1,338 @@
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "filters/record_filter.hpp"
+#include "filters/xml_external_entities.hpp"
+#include "tests/unit/filters/csv_xml/chunked_run.hpp"
+#include "tests/unit/filters/csv_xml/xml_check.hpp"
+
+namespace exportwall::filters {
+namespace {
+
+using testing::chunkings;
+using testing::run_cut;
+using testing::run_result;
+using testing::run_whole;
+
+constexpr const char* query_records = "/Envelope/Body/queryResponse/result/records";
+
+filter_spec xml_spec(std::vector<std::string> allowed, std::string records = query_records) {
+    filter_spec spec;
+    spec.format = body_format::xml;
+    spec.records = std::move(records);
+    spec.allowed = field_set(std::move(allowed));
+    return spec;
+}
+
+run_result run_all(const filter_spec& spec, const std::string& body) {
+    run_result whole = run_whole(spec, body);
+    for (const auto& cuts : chunkings(body.size())) {
+        run_result r = run_cut(spec, body, cuts);
+        EXPECT_EQ(r.error, whole.error) << "cuts: " << cuts.size();
+        if (!whole.error) {
+            EXPECT_EQ(r.output, whole.output) << "cuts: " << cuts.size();
+            EXPECT_TRUE(testing::same_counters(r.counters, whole.counters));
+        }
+        if (::testing::Test::HasFailure()) break;
+    }
+    return whole;
+}
+
+std::uint64_t dropped(const run_result& r, drop_reason reason) {
+    return r.counters.dropped[static_cast<std::size_t>(reason)];
+}
+
+const std::string envelope_head =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+    "xmlns=\"urn:partner.soap.sforce.com\" "
+    "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+    "xmlns:sf=\"urn:sobject.partner.soap.sforce.com\">"
+    "<soapenv:Body><queryResponse><result xsi:type=\"QueryResult\"><done>true</done>"
+    "<queryLocator>01gD0000002HU6KIAW-2000</queryLocator>";
+const std::string envelope_tail =
+    "<size>2</size></result></queryResponse></soapenv:Body></soapenv:Envelope>";
+
+std::string contact(std::string_view id, std::string_view consent) {
+    std::string r = "<records xsi:type=\"sf:sObject\"><sf:type>Contact</sf:type>";
+    r.append("<sf:Id>").append(id).append("</sf:Id><sf:Id>").append(id).append("</sf:Id>");
+    r.append(
+        "<sf:Email>jan&amp;co@example.com</sf:Email><sf:Phone>+32 2 555</sf:Phone>"
+        "<sf:Consent__c>");
+    r.append(consent);
+    r.append(
+        "</sf:Consent__c><sf:Account xsi:type=\"sf:sObject\"><sf:type>Account</sf:type>"
+        "<sf:Name>Janssens &lt;BV&gt; &#233;</sf:Name><sf:Iban>BE71</sf:Iban></sf:Account>"
+        "<sf:Notes><![CDATA[a <b> & \"c\" ]]]></sf:Notes></records>");
+    return r;
+}
+
+record_condition consent_required() {
+    record_condition c;
+    c.field = "Consent__c";
+    c.op = condition_op::is_true;
+    c.reason = drop_reason::no_consent;
+    return c;
+}
+
+TEST(XmlFilter, StripsFieldsAndDropsRecordsInEveryChunking) {
+    const std::string body =
+        envelope_head + contact("003A", "true") + contact("003B", "false") + envelope_tail;
+    filter_spec spec = xml_spec({"Id", "Email", "Account.Name", "Notes"});
+    spec.rules.conditions.push_back(consent_required());
+    auto r = run_all(spec, body);
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.output,
+              envelope_head +
+                  "<records><sf:Id>003A</sf:Id><sf:Id>003A</sf:Id>"
+                  "<sf:Email>jan&amp;co@example.com</sf:Email>"
+                  "<sf:Account><sf:Name>Janssens &lt;BV&gt; \xC3\xA9</sf:Name></sf:Account>"
+                  "<sf:Notes>a &lt;b&gt; &amp; \"c\" ]</sf:Notes></records>" +
+                  envelope_tail);
+    EXPECT_TRUE(testing::well_formed_xml(r.output));
+    EXPECT_EQ(r.counters.records_in, 2u);
+    EXPECT_EQ(r.counters.records_out, 1u);
+    EXPECT_EQ(dropped(r, drop_reason::no_consent), 1u);
+    const std::map<std::string, std::uint64_t, std::less<>> stripped{
+        {"@type", 1},      {"Account.@type", 1}, {"Account.Iban", 1}, {"Account.type", 1},
+        {"Consent__c", 1}, {"Phone", 1},         {"type", 1}};
+    EXPECT_EQ(r.counters.stripped_fields, stripped);
+    EXPECT_EQ(r.counters.bytes_in, body.size());
+    EXPECT_EQ(r.counters.bytes_out, r.output.size());
+}
+
+TEST(XmlFilter, KeepsAttributesTheAllowListNames) {
+    const std::string body = envelope_head + contact("003A", "true") + envelope_tail;
+    auto r = run_all(xml_spec({"@type", "Account"}), body);
+    ASSERT_FALSE(r.error);
+    EXPECT_NE(r.output.find("<records xsi:type=\"sf:sObject\"><sf:Account xsi:type=\"sf:sObject\">"
+                            "<sf:type>Account</sf:type>"),
+              std::string::npos);
+    EXPECT_EQ(r.output.find("sf:Email"), std::string::npos);
+    EXPECT_TRUE(testing::well_formed_xml(r.output));
+}
+
+TEST(XmlFilter, DropsWhitespaceBeforeStrippedFields) {
+    const std::string body =
+        "<Envelope><Body><queryResponse><result>\n"
+        "  <records>\n"
+        "    <Id>1</Id>\n"
+        "    <Email>a@example.com</Email>\n"
+        "    <Name>A</Name>\n"
+        "  </records>\n"
+        "</result></queryResponse></Body></Envelope>";
+    auto r = run_all(xml_spec({"Id", "Name"}), body);
+    ASSERT_FALSE(r.error);
+    EXPECT_EQ(r.output,
+              "<Envelope><Body><queryResponse><result>\n"
+              "  <records>\n"
+              "    <Id>1</Id>\n"
+              "    <Name>A</Name>\n"
+              "  </records>\n"
+              "</result></queryResponse></Body></Envelope>");
+}
+
+TEST(XmlFilter, ConditionsReadStrippedNestedFieldsAndAttributes) {
+    const std::string body =
+        "<Envelope><Body><queryResponse><result>"
+        "<records kind=\"customer\"><Id>1</Id><Privacy><Consent>true</Consent></Privacy></records>"
+        "<records kind=\"lead\"><Id>2</Id><Privacy><Consent>true</Consent></Privacy></records>"
+        "<records kind=\"customer\"><Id>3</Id><Privacy><Consent>no</Consent></Privacy></records>"
+        "<records kind=\"customer\"><Id>4</Id><Privacy><Objected>true</Objected>"
+        "<Consent>true</Consent></Privacy></records>"
+        "</result></queryResponse></Body></Envelope>";
+    filter_spec spec = xml_spec({"Id"});
+    record_condition subject;
+    subject.field = "@kind";
+    subject.op = condition_op::in_set;
+    subject.values = {"customer"};
+    subject.reason = drop_reason::subject_not_allowed;
+    record_condition consent = consent_required();
+    consent.field = "Privacy.Consent";
+    record_condition objection;
+    objection.field = "Privacy.Objected";
+    objection.op = condition_op::is_set;
+    objection.exclude = true;
+    objection.reason = drop_reason::objected;
+    spec.rules.conditions = {subject, consent, objection};
+    auto r = run_all(spec, body);
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.output,
+              "<Envelope><Body><queryResponse><result><records><Id>1</Id></records>"
+              "</result></queryResponse></Body></Envelope>");
+    EXPECT_EQ(dropped(r, drop_reason::subject_not_allowed), 1u);
+    EXPECT_EQ(dropped(r, drop_reason::no_consent), 1u);
+    EXPECT_EQ(dropped(r, drop_reason::objected), 1u);
+    EXPECT_EQ(r.counters.stripped_fields.at("Privacy"), 1u);
+    EXPECT_EQ(r.counters.stripped_fields.at("@kind"), 1u);
+}
+
+TEST(XmlFilter, NilElementReadsAsNull) {
+    const std::string body =
+        "<r xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><records>"
+        "<Id>1</Id><Email xsi:nil=\"true\"/></records></r>";
+    filter_spec spec = xml_spec({"Id", "Email"}, "/r/records");
+    record_condition email;
+    email.field = "Email";
+    email.op = condition_op::not_empty;
+    spec.rules.conditions.push_back(email);
+    auto r = run_all(spec, body);
+    ASSERT_FALSE(r.error);
+    EXPECT_EQ(r.counters.records_out, 0u);
+    EXPECT_EQ(dropped(r, drop_reason::condition), 1u);
+}
+
+TEST(XmlFilter, PreservesPrefixesDefaultNamespacesAndUndeclarations) {
+    const std::string body =
+        "<a:root xmlns:a=\"urn:a\"><a:list><rec xmlns=\"urn:d\" xmlns:b=\"urn:b\" b:x=\"1\">"
+        "<b:keep>k</b:keep><inner xmlns=\"\"><v>1</v></inner><b:drop/></rec></a:list></a:root>";
+    auto r = run_all(xml_spec({"keep", "inner", "@x"}, "/root/list/rec"), body);
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.output,
+              "<a:root xmlns:a=\"urn:a\"><a:list><rec xmlns=\"urn:d\" xmlns:b=\"urn:b\" "
+              "b:x=\"1\"><b:keep>k</b:keep><inner xmlns=\"\"><v>1</v></inner></rec></a:list>"
+              "</a:root>");
+    EXPECT_TRUE(testing::well_formed_xml(r.output));
+}
+
+TEST(XmlFilter, EscapesEnvelopeTextAttributesAndPassesCommentsThrough) {
+    const std::string body =
+        "<?xml version=\"1.0\"?><!-- export --><?app go?>"
+        "<root note=\"a&quot;b&lt;&#10;c\" t='x\"y'>1 &lt; 2 &amp;&amp; 3 &gt; 2 &#13;"
+        "<![CDATA[<raw>]]><records><!-- in record --><?pi x?><Id>1</Id></records></root>";
+    auto r = run_all(xml_spec({"Id"}, "/root/records"), body);
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.output,
+              "<?xml version=\"1.0\"?>\n<!-- export --><?app go?>"
+              "<root note=\"a&quot;b&lt;&#10;c\" t=\"x&quot;y\">1 &lt; 2 &amp;&amp; 3 &gt; 2 "
+              "&#13;&lt;raw&gt;<records><Id>1</Id></records></root>");
+}
+
+TEST(XmlFilter, RewritesOrRemovesLinkFields) {
+    const std::string body =
+        "<page><next>https://crm.internal/q?cursor=2&amp;x=1</next><gone>https://other/x</gone>"
+        "<records><Id>1</Id></records><empty/></page>";
+    filter_spec spec = xml_spec({"Id"}, "/page/records");
+    spec.link_fields = {"/page/next", "/page/gone", "/page/empty"};
+    spec.rewrite_link = [](std::string_view url) -> std::optional<std::string> {
+        constexpr std::string_view upstream = "https://crm.internal/";
+        if (url.substr(0, upstream.size()) != upstream) return std::nullopt;
+        return "https://exports.example.com/" + std::string(url.substr(upstream.size()));
+    };
+    auto r = run_all(spec, body);
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.output,
+              "<page><next>https://exports.example.com/q?cursor=2&amp;x=1</next><gone/>"
+              "<records><Id>1</Id></records><empty/></page>");
+    EXPECT_EQ(r.counters.links_rewritten, 1u);
+    EXPECT_EQ(r.counters.links_removed, 1u);
+
+    spec.rewrite_link = nullptr;
+    auto removed = run_all(spec, body);
+    ASSERT_FALSE(removed.error);
+    EXPECT_EQ(removed.output, "<page><next/><gone/><records><Id>1</Id></records><empty/></page>");
+    EXPECT_EQ(removed.counters.links_removed, 2u);
+}
+
+TEST(XmlFilter, RefusesElementsInsideALinkField) {
+    filter_spec spec = xml_spec({"Id"}, "/page/records");
+    spec.link_fields = {"/page/next"};
+    EXPECT_EQ(run_whole(spec, "<page><next>x<b>y</b></next><records/></page>").error,
+              filter_error::malformed);
+}
+
+TEST(XmlFilter, RefusesMalformedAndTruncatedDocuments) {
+    filter_spec spec = xml_spec({"Id"}, "/r/records");
+    EXPECT_EQ(run_all(spec, "<r><records><Id>1</Id></records></x>").error, filter_error::malformed);
+    EXPECT_EQ(run_all(spec, "<r><records><Id>1</Id></records></r><r/>").error,
+              filter_error::malformed);
+    EXPECT_EQ(run_all(spec, "<r><records><Id>&undefined;</Id></records></r>").error,
+              filter_error::malformed);
+    EXPECT_EQ(run_all(spec, "<r><p:records/></r>").error, filter_error::malformed)
+        << "unbound prefix";
+    EXPECT_EQ(run_all(spec, "<r><records><Id>1</Id></records>").error, filter_error::truncated);
+    EXPECT_EQ(run_all(spec, "<r><records><Id>1</Id></rec").error, filter_error::truncated);
+    EXPECT_EQ(run_all(spec, "<r><records><![CDATA[abc").error, filter_error::truncated);
+    EXPECT_EQ(run_whole(spec, "").error, filter_error::truncated);
+    EXPECT_EQ(run_all(spec, "<r>\xC3</r>").error, filter_error::malformed) << "bad UTF-8";
+    EXPECT_EQ(run_all(spec, "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><r>\xE9</r>").error,
+              filter_error::malformed)
+        << "only UTF-8 bodies are filtered";
+}
+
+TEST(XmlFilter, RefusesDoctypeInAnyChunking) {
+    const std::uint64_t before = xml_external_entity_requests();
+    filter_spec spec = xml_spec({"Id"}, "/r/records");
+    EXPECT_EQ(run_all(spec,
+                      "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY e SYSTEM "
+                      "\"file:///etc/passwd\">]><r><records><Id>&e;</Id></records></r>")
+                  .error,
+              filter_error::dtd_refused);
+    EXPECT_EQ(run_all(spec, "<!DOCTYPE r SYSTEM \"http://127.0.0.1:1/x.dtd\"><r/>").error,
+              filter_error::dtd_refused);
+    EXPECT_EQ(xml_external_entity_requests(), before);
+}
+
+TEST(XmlFilter, RefusesMissingRecordLocation) {
+    EXPECT_EQ(run_all(xml_spec({"Id"}, "/r/list/records"), "<r><other/></r>").error,
+              filter_error::records_not_found);
+    EXPECT_EQ(run_whole(xml_spec({"Id"}, ""), "<r/>").error, filter_error::records_not_found);
+    auto empty_list = run_all(xml_spec({"Id"}, "/r/list/records"), "<r><list/></r>");
+    EXPECT_FALSE(empty_list.error) << "a parent without records is an empty export";
+    EXPECT_EQ(empty_list.output, "<r><list/></r>");
+}
+
+TEST(XmlFilter, EnforcesDepthSizeAndRecordLimits) {
+    filter_spec deep = xml_spec({"Id"}, "/r/records");
+    deep.max_depth = 4;
+    EXPECT_FALSE(run_all(deep, "<r><records><a><b/></a></records></r>").error);
+    EXPECT_EQ(run_all(deep, "<r><records><a><b><c/></b></a></records></r>").error,
+              filter_error::too_deep);
+
+    filter_spec small = xml_spec({"Id"}, "/r/records");
+    small.max_record_bytes = 40;
+    EXPECT_FALSE(run_all(small, "<r><records><Id>1</Id></records></r>").error);
+    EXPECT_EQ(run_all(small, "<r><records><Id>1</Id><Junk>" + std::string(64, 'x') +
+                                 "</Junk></records></r>")
+                  .error,
+              filter_error::record_too_large);
+    EXPECT_EQ(run_whole(small, "<r><records><Id a=\"" + std::string(64, 'x')).error,
+              filter_error::record_too_large)
+        << "an unfinished tag expat is holding counts too";
+
+    filter_spec limited = xml_spec({"Id"}, "/r/records");
+    limited.max_records = 1;
+    EXPECT_FALSE(run_all(limited, "<r><records><Id>1</Id></records></r>").error);
+    EXPECT_EQ(run_all(limited, "<r><records/><records/></r>").error,
+              filter_error::record_limit_exceeded);
+}
+
+TEST(XmlFilter, FiltersFieldsUnderTheFieldRoot) {
+    const std::string body =
+        "<r><records><meta>m</meta><properties><email>e</email><phone>p</phone>"
+        "<consent>true</consent></properties></records></r>";
+    filter_spec spec = xml_spec({"email"}, "/r/records");
+    spec.field_root = "properties";
+    record_condition c = consent_required();
+    c.field = "consent";
+    spec.rules.conditions.push_back(c);
+    auto r = run_all(spec, body);
+    ASSERT_FALSE(r.error);
+    EXPECT_EQ(r.output, "<r><records><properties><email>e</email></properties></records></r>");
+    EXPECT_EQ(r.counters.stripped_fields.at("phone"), 1u);
+    EXPECT_EQ(r.counters.stripped_fields.at("meta"), 1u);
+}
+
+TEST(XmlFilter, StaysDeadAfterAnError) {
+    auto filter = make_filter(xml_spec({"Id"}, "/r/records"));
+    std::string out;
+    EXPECT_EQ(filter->feed("<r></x>", out), filter_error::malformed);
+    EXPECT_EQ(filter->feed("<r/>", out), filter_error::malformed);
+    EXPECT_EQ(filter->finish(out), filter_error::malformed);
+}
+
+}  // namespace
+}  // namespace exportwall::filters
