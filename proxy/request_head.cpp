@@ -5,7 +5,10 @@
 #include <limits>
 
 #include <boost/url/authority_view.hpp>
+#include <boost/url/grammar/hexdig_chars.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/rfc/sub_delim_chars.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <boost/url/url_view.hpp>
 
 namespace exportwall::proxy {
@@ -217,15 +220,32 @@ bool split_authority(std::string_view authority, unsigned default_port, authorit
     return true;
 }
 
-// The Host field: `uri-host [":" port]` (RFC 9110 §7.2), checked with Boost.URL's authority
-// grammar; userinfo is not allowed. An empty value is allowed (RFC 9112 §3.2).
+// The Host field: `uri-host [":" port]` (RFC 9110 §7.2) without userinfo. An empty value is
+// allowed (RFC 9112 §3.2). An IP-literal goes through Boost.URL's authority grammar; a reg-name or
+// IPv4 address is checked here, because Boost.URL 1.81 does not fall back to reg-name after an
+// IPv4-looking prefix ("0.0.0.0=5000" is a valid reg-name it refuses).
 bool is_valid_host(std::string_view value) {
     if (value.empty()) return true;
-    const auto parsed = boost::urls::parse_authority(value);
-    if (!parsed) return false;
-    if (parsed->has_userinfo()) return false;
-    authority_key ignored;
-    return split_authority(value, 0, ignored);
+    authority_key key;
+    if (!split_authority(value, 0, key)) return false;
+    if (key.host.front() == '[') {
+        const auto parsed = boost::urls::parse_authority(value);
+        return parsed && !parsed->has_userinfo();
+    }
+    constexpr auto reg_name_chars = boost::urls::unreserved_chars + boost::urls::sub_delim_chars;
+    const auto host = key.host;
+    for (std::size_t i = 0; i < host.size(); ++i) {
+        if (host[i] == '%') {
+            if (i + 2 >= host.size() || boost::urls::grammar::hexdig_value(host[i + 1]) < 0 ||
+                boost::urls::grammar::hexdig_value(host[i + 2]) < 0) {
+                return false;
+            }
+            i += 2;
+        } else if (!reg_name_chars(static_cast<unsigned char>(host[i]))) {
+            return false;
+        }
+    }
+    return true;
 }
 
 // Request line: method SP request-target SP HTTP-version.
