@@ -1,17 +1,900 @@
 #include "filters/json_filter.hpp"
 
-// Placeholder until the json filter lands: refuses every body (fail closed).
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/json/basic_parser_impl.hpp>
+
+#include "filters/json_depth_scanner.hpp"
+#include "filters/json_key_set.hpp"
+
+// How the JSON filter works. Boost.JSON's basic_parser reports events; json_rewriter (its
+// handler) keeps a stack of open containers, each with a mode that says where its contents go:
+// the envelope is written to the output as it arrives, a record is written to a record buffer
+// that is emitted or discarded once the record's conditions are known, and stripped values are
+// parsed (so the whole body is validated) but written nowhere. Keys are written only when their
+// value starts, because the decision for `descends` fields depends on the value's type.
+
 namespace exportwall::filters {
 namespace {
-class refusing_json_filter final : public record_filter {
-public:
-    boost::system::error_code feed(std::string_view, std::string&) override { return filter_error::malformed; }
-    boost::system::error_code finish(std::string&) override { return filter_error::malformed; }
-    const filter_counters& counters() const override { return counters_; }
-private:
-    filter_counters counters_;
+
+using boost::system::error_code;
+using json_sv = boost::json::string_view;
+
+// Input is parsed in slices so the depth scanner's marks stay small whatever the caller's chunk.
+constexpr std::size_t slice_bytes = 16 * 1024;
+
+std::string_view sv(json_sv s) { return {s.data(), s.size()}; }
+
+// Characters a JSON string must escape: '"', '\\' and the C0 controls.
+constexpr std::array<bool, 256> make_escape_table() {
+    std::array<bool, 256> t{};
+    for (std::size_t c = 0; c < 0x20; ++c) t[c] = true;
+    t['"'] = true;
+    t['\\'] = true;
+    return t;
+}
+constexpr std::array<bool, 256> escape_table = make_escape_table();
+
+void append_escaped(std::string& out, std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    const char* run = s.data();
+    const char* const end = run + s.size();
+    for (const char* p = run; p < end; ++p) {
+        const auto c = static_cast<unsigned char>(*p);
+        if (!escape_table[c]) continue;
+        out.append(run, p);
+        run = p + 1;
+        switch (c) {
+            case '"':
+                out.append("\\\"");
+                break;
+            case '\\':
+                out.append("\\\\");
+                break;
+            case '\n':
+                out.append("\\n");
+                break;
+            case '\r':
+                out.append("\\r");
+                break;
+            case '\t':
+                out.append("\\t");
+                break;
+            case '\b':
+                out.append("\\b");
+                break;
+            case '\f':
+                out.append("\\f");
+                break;
+            default: {
+                const char u[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
+                out.append(u, sizeof u);
+            }
+        }
+    }
+    out.append(run, end);
+}
+
+// A JSON pointer reference token: '~' as "~0", '/' as "~1" (RFC 6901).
+void append_pointer_token(std::string& out, std::string_view key) {
+    for (char c : key) {
+        if (c == '~') {
+            out.append("~0");
+        } else if (c == '/') {
+            out.append("~1");
+        } else {
+            out.push_back(c);
+        }
+    }
+}
+
+bool is_json_whitespace(std::string_view s) {
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
+}
+
+// Maps what basic_parser (or the handler) reported to the filter's reasons.
+error_code to_filter_error(const error_code& ec, bool end_of_body) {
+    if (ec.category() == filter_category()) return ec;
+    if (ec == boost::json::error::too_deep) return filter_error::too_deep;
+    if (ec == boost::json::error::incomplete && end_of_body) return filter_error::truncated;
+    return filter_error::malformed;
+}
+
+// Where a container's contents go.
+enum class mode : std::uint8_t {
+    envelope,  // outside the records: written to the output as it arrives
+    records,   // the records array (JSON): each element is one record
+    record,    // one record object: members decided by the allow-list, buffered
+    filter,    // inside a record, entered because allowed fields lie below: members decided
+    keep,      // inside a record, allowed whole: copied to the record buffer
+    skip,      // stripped field or removed link: parsed and checked, written nowhere
 };
+
+enum class value_kind : std::uint8_t { object, array, string, number, literal };
+
+bool is_container(value_kind k) { return k == value_kind::object || k == value_kind::array; }
+
+struct frame {
+    mode m = mode::skip;
+    bool object = false;
+    bool collect = false;       // a field the record rules read may lie below: track paths
+    bool chain = false;         // on the way from the record to spec.field_root
+    bool ptr = false;           // a records or link pointer may lie below: track ptr_
+    std::uint32_t emitted = 0;  // members or elements written (for commas)
+    std::uint64_t index = 0;    // next element index of an array (for ptr_)
+    std::uint64_t scope = 0;    // identity for duplicate-key checks
+    std::size_t keys_mark = 0;
+    std::size_t path_len = 0;  // length of path_ naming this container (record-relative)
+    std::size_t base = 0;      // where the children's paths, relative to field_root, start
+    std::size_t ptr_len = 0;   // length of ptr_ naming this container
+};
+
+// What to do with the value that is starting.
+struct plan {
+    mode m = mode::skip;
+    bool collect = false;
+    bool chain = false;
+    bool ptr = false;
+    bool link = false;  // a pagination link string: collected, rewritten, then written
+    std::size_t base = 0;
+};
+
+// The basic_parser handler: rewrites one JSON document (or one NDJSON line) event by event.
+class json_rewriter {
+  public:
+    static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+    static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+    static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+    static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+
+    json_rewriter(filter_spec&& spec, bool ndjson)
+        : spec_(std::move(spec)),
+          ndjson_(ndjson),
+          needed_(spec_.rules.needed_fields()),
+          record_depth_(ndjson ? 0 : pointer_depth(spec_.records) + 2) {
+        if (!ndjson_ && !spec_.records.empty()) targets_.push_back(spec_.records);
+        targets_.insert(targets_.end(), spec_.link_fields.begin(), spec_.link_fields.end());
+        frames_.reserve(std::min<std::size_t>(spec_.max_depth, 1024) + 1);
+    }
+
+    // --- basic_parser events -----------------------------------------------------------------
+    bool on_document_begin(error_code&) { return true; }
+    bool on_document_end(error_code&) { return true; }
+    bool on_object_begin(error_code& ec) { return begin_value(value_kind::object, ec); }
+    bool on_object_end(std::size_t, error_code& ec) { return close(ec); }
+    bool on_array_begin(error_code& ec) { return begin_value(value_kind::array, ec); }
+    bool on_array_end(std::size_t, error_code& ec) { return close(ec); }
+
+    bool on_key_part(json_sv s, std::size_t, error_code& ec) {
+        append_key(s);
+        return key_.size() <= spec_.max_record_bytes || fail(ec, filter_error::record_too_large);
+    }
+    bool on_key(json_sv s, std::size_t, error_code& ec) {
+        append_key(s);
+        key_complete_ = true;
+        return add_key(ec);
+    }
+
+    bool on_string_part(json_sv s, std::size_t, error_code& ec) {
+        if (!scalar_open_ && !begin_value(value_kind::string, ec)) return false;
+        return scalar_part(sv(s), ec);
+    }
+    bool on_string(json_sv s, std::size_t, error_code& ec) {
+        if (!scalar_open_ && !begin_value(value_kind::string, ec)) return false;
+        return scalar_part(sv(s), ec) && end_scalar(ec);
+    }
+    bool on_number_part(json_sv s, error_code& ec) {
+        if (!scalar_open_ && !begin_value(value_kind::number, ec)) return false;
+        return scalar_part(sv(s), ec);
+    }
+    bool on_int64(std::int64_t, json_sv s, error_code& ec) { return number_end(sv(s), ec); }
+    bool on_uint64(std::uint64_t, json_sv s, error_code& ec) { return number_end(sv(s), ec); }
+    bool on_double(double, json_sv s, error_code& ec) { return number_end(sv(s), ec); }
+    bool on_bool(bool b, error_code& ec) { return literal(b ? "true" : "false", ec); }
+    bool on_null(error_code& ec) { return literal("null", ec); }
+    bool on_comment_part(json_sv, error_code&) { return true; }
+    bool on_comment(json_sv, error_code&) { return true; }
+
+    // --- driven by the filter ----------------------------------------------------------------
+    void set_output(std::string* out) { out_ = out; }
+    filter_counters& counters() { return counters_; }
+    [[nodiscard]] const filter_counters& counters() const { return counters_; }
+    [[nodiscard]] const filter_spec& spec() const { return spec_; }
+    [[nodiscard]] bool records_found() const { return records_found_; }
+    [[nodiscard]] std::size_t record_depth() const { return record_depth_; }
+    std::vector<std::uint64_t>& marks() { return marks_; }
+
+    // After a slice: a record still open that already spans more than the limit is refused now,
+    // before its buffer grows further. `end` is the stream offset just past the slice.
+    [[nodiscard]] bool open_record_fits(std::uint64_t end) const {
+        return !in_record_ || end - record_begin_ <= spec_.max_record_bytes;
+    }
+    void compact_marks() {
+        marks_.erase(marks_.begin(), marks_.begin() + static_cast<std::ptrdiff_t>(
+                                                          std::min(next_mark_, marks_.size())));
+        next_mark_ = 0;
+    }
+    // Forgets the state of a line that failed or ended (NDJSON).
+    void reset_line() {
+        frames_.clear();
+        keys_.truncate(0);
+        key_.clear();
+        key_complete_ = false;
+        value_.clear();
+        scalar_open_ = false;
+        in_record_ = false;
+    }
+
+  private:
+    static std::size_t pointer_depth(std::string_view pointer) {
+        return static_cast<std::size_t>(std::count(pointer.begin(), pointer.end(), '/'));
+    }
+
+    static bool fail(error_code& ec, filter_error e) {
+        ec = e;
+        return false;
+    }
+
+    std::string& out() { return *out_; }
+    std::string& sink(mode m) {
+        return m == mode::envelope || m == mode::records ? *out_ : record_;
+    }
+    static bool writes(mode m) { return m != mode::skip && m != mode::records; }
+
+    void append_key(json_sv s) {
+        if (key_complete_) {
+            key_.clear();
+            key_complete_ = false;
+        }
+        key_.append(s.data(), s.size());
+    }
+
+    // Writes the separator and, in an object, the key before a child value.
+    void open_child(frame& parent, std::string& s) {
+        if (parent.emitted++ != 0) s.push_back(',');
+        if (parent.object) {
+            s.push_back('"');
+            append_escaped(s, key_);
+            s.append("\":");
+        }
+    }
+
+    bool add_key(error_code& ec) {
+        const frame& f = frames_.back();
+        if (!keys_.insert(f.scope, key_)) return fail(ec, filter_error::duplicate_key);
+        // Envelope keys stay until their object closes; bound them like a record.
+        if (!in_record_ && keys_.bytes() > spec_.max_record_bytes) {
+            return fail(ec, filter_error::record_too_large);
+        }
+        return true;
+    }
+
+    // --- paths ---------------------------------------------------------------------------------
+    // The child's path relative to field_root, once path_ names the child.
+    std::string_view rel_path(std::size_t base) const {
+        return std::string_view(path_).substr(std::min(base, path_.size()));
+    }
+    void name_child(const frame& f) {
+        path_.resize(f.path_len);
+        if (f.object) {
+            if (f.path_len != 0) path_.push_back('.');
+            path_.append(key_);
+        }
+    }
+    void point_child(frame& f) {
+        ptr_.resize(f.ptr_len);
+        ptr_.push_back('/');
+        if (f.object) {
+            append_pointer_token(ptr_, key_);
+        } else {
+            ptr_.append(std::to_string(f.index));
+        }
+    }
+    bool is_link(std::string_view ptr) const {
+        return std::find(spec_.link_fields.begin(), spec_.link_fields.end(), ptr) !=
+               spec_.link_fields.end();
+    }
+    bool targets_below(std::string_view ptr) const {
+        return std::any_of(targets_.begin(), targets_.end(), [ptr](std::string_view t) {
+            return t.size() > ptr.size() && t.substr(0, ptr.size()) == ptr && t[ptr.size()] == '/';
+        });
+    }
+    bool needed_exact(std::string_view rel) const {
+        return !needed_.empty() && std::binary_search(needed_.begin(), needed_.end(), rel);
+    }
+    bool needed_below(std::string_view rel) {
+        if (needed_.empty()) return false;
+        if (rel.empty()) return true;
+        scratch_.assign(rel);
+        scratch_.push_back('.');
+        auto it = std::lower_bound(needed_.begin(), needed_.end(), scratch_);
+        return it != needed_.end() && std::string_view(*it).substr(0, scratch_.size()) == scratch_;
+    }
+    bool allowed_exactly(std::string_view rel) const {
+        const auto& paths = spec_.allowed.paths();
+        return std::binary_search(paths.begin(), paths.end(), rel);
+    }
+    void strip(std::string_view rel) {
+        if (rel.empty()) rel = path_;  // a scalar where field_root's object should be
+        auto& m = counters_.stripped_fields;
+        auto it = m.find(rel);
+        if (it == m.end()) {
+            m.emplace(std::string(rel), 1);
+        } else {
+            ++it->second;
+        }
+    }
+
+    // --- decisions -----------------------------------------------------------------------------
+    plan decide_root(value_kind k, error_code& ec) {
+        plan p;
+        if (ndjson_) {
+            if (k != value_kind::object) {
+                fail(ec, filter_error::malformed);
+                return p;
+            }
+            ptr_.clear();
+            p.m = mode::record;
+            p.ptr = targets_below(ptr_);
+            return p;
+        }
+        if (spec_.records.empty()) {
+            if (k != value_kind::array) {
+                fail(ec, filter_error::records_not_found);
+                return p;
+            }
+            records_found_ = true;
+            p.m = mode::records;
+            return p;
+        }
+        ptr_.clear();
+        p.m = mode::envelope;
+        p.ptr = targets_below(ptr_);
+        return p;
+    }
+
+    plan decide_envelope_child(frame& f, value_kind k, error_code& ec) {
+        plan p;
+        p.m = mode::envelope;
+        if (!f.ptr) return p;
+        point_child(f);
+        if (ptr_ == spec_.records && !ndjson_) {
+            if (k != value_kind::array) {
+                fail(ec, filter_error::records_not_found);
+                return p;
+            }
+            records_found_ = true;
+            p.m = mode::records;
+            return p;
+        }
+        if (is_link(ptr_)) return link_plan(k);
+        p.ptr = targets_below(ptr_);
+        return p;
+    }
+
+    plan link_plan(value_kind k) {
+        plan p;
+        if (k == value_kind::string) {
+            p.link = true;
+        } else {
+            ++counters_.links_removed;  // only a URL string can be rewritten
+        }
+        return p;
+    }
+
+    // `link_below`: an NDJSON link field lies inside this member, which is then entered (not
+    // stripped whole) so the link can be rewritten.
+    plan decide_member(const frame& f, value_kind k, bool link_below) {
+        const std::string_view rel = rel_path(f.base);
+        const bool container = is_container(k);
+        plan p;
+        p.base = f.base;
+        if (f.chain) {
+            const std::string& root = spec_.field_root;
+            if (path_ == root) {
+                if (container) {
+                    p.m = mode::filter;
+                    p.collect = !needed_.empty();
+                    p.base = path_.size() + 1;
+                    return p;
+                }
+                strip(rel);
+                return p;
+            }
+            if (k == value_kind::object && root.size() > path_.size() &&
+                std::string_view(root).substr(0, path_.size()) == path_ &&
+                root[path_.size()] == '.') {
+                p.m = mode::filter;
+                p.chain = true;
+                p.collect = !needed_.empty();
+                return p;
+            }
+        }
+        bool keep = false;
+        bool descend = false;
+        const std::size_t at = key_.find('@');
+        if (at != std::string::npos && at > 0) {
+            // An annotation sibling (`email@OData.Community.Display.V1.FormattedValue`) goes
+            // with the field it annotates.
+            scratch_.assign(path_, 0, f.path_len);
+            if (f.path_len != 0) scratch_.push_back('.');
+            scratch_.append(key_, 0, at);
+            keep = spec_.allowed.keeps(
+                std::string_view(scratch_).substr(std::min(f.base, scratch_.size())));
+        } else if (at == 0 || key_.find('.') != std::string::npos) {
+            // '@odata.etag' or a key with a dot is not a nested path: only an exact entry
+            // lets it through (an allowed "email" must not admit a key "email.secret").
+            keep = allowed_exactly(rel);
+        } else {
+            keep = spec_.allowed.keeps(rel);
+            descend = !keep && container && spec_.allowed.descends(rel);
+        }
+        if (link_below && container && !keep) descend = true;
+        p.collect = container ? needed_below(rel) : needed_exact(rel);
+        if (keep) {
+            p.m = mode::keep;
+        } else if (descend) {
+            p.m = mode::filter;
+        } else {
+            strip(rel);
+        }
+        return p;
+    }
+
+    plan decide_element(const frame& f, value_kind k) {
+        const std::string_view rel = rel_path(f.base);
+        plan p;
+        p.base = f.base;
+        if (is_container(k)) {
+            p.m = mode::filter;
+            p.collect = f.collect;
+            return p;
+        }
+        p.collect = needed_exact(rel);
+        strip(rel);
+        return p;
+    }
+
+    plan decide_copy_child(const frame& f, value_kind k) {
+        plan p;
+        p.m = f.m;
+        p.base = f.base;
+        if (f.collect) {
+            const std::string_view rel = rel_path(f.base);
+            p.collect = is_container(k) ? needed_below(rel) : needed_exact(rel);
+        }
+        return p;
+    }
+
+    // --- values --------------------------------------------------------------------------------
+    bool begin_value(value_kind k, error_code& ec) {
+        plan p;
+        if (frames_.empty()) {
+            p = decide_root(k, ec);
+            if (ec) return false;
+        } else {
+            frame& f = frames_.back();
+            if (f.m == mode::records) {
+                if (k != value_kind::object) return fail(ec, filter_error::malformed);
+                p.m = mode::record;
+            } else if (f.m == mode::envelope) {
+                p = decide_envelope_child(f, k, ec);
+                if (ec) return false;
+                if (p.m == mode::envelope || p.m == mode::records) open_child(f, out());
+            } else {
+                if (f.m == mode::record || f.m == mode::filter || f.collect) name_child(f);
+                bool linked = false;
+                bool link_below = false;
+                if (f.ptr) {
+                    point_child(f);
+                    linked = is_link(ptr_);
+                    link_below = !linked && targets_below(ptr_);
+                }
+                if (linked) {
+                    p = link_plan(k);
+                } else {
+                    if (f.m == mode::record || f.m == mode::filter) {
+                        p = f.object ? decide_member(f, k, link_below) : decide_element(f, k);
+                    } else {
+                        p = decide_copy_child(f, k);
+                    }
+                    p.ptr = link_below;
+                }
+                if (p.m == mode::keep || p.m == mode::filter) open_child(f, record_);
+            }
+            if (f.ptr && !f.object) ++f.index;
+        }
+        if (is_container(k)) return push(p, k == value_kind::object, ec);
+        scalar_open_ = true;
+        scalar_link_ = p.link;
+        scalar_collect_ = p.collect;
+        scalar_base_ = p.base;
+        scalar_sink_ = writes(p.m) ? &sink(p.m) : nullptr;
+        value_.clear();
+        if (scalar_sink_ != nullptr && k == value_kind::string) scalar_sink_->push_back('"');
+        scalar_string_ = k == value_kind::string;
+        return true;
+    }
+
+    bool push(const plan& p, bool object, error_code& ec) {
+        if (p.m == mode::record) {
+            if (!start_record(ec)) return false;
+        } else if (p.m != mode::skip && p.m != mode::records) {
+            sink(p.m).push_back(object ? '{' : '[');
+        } else if (p.m == mode::records) {
+            out().push_back('[');
+        }
+        frame f;
+        f.m = p.m;
+        f.object = object;
+        f.collect = p.collect;
+        f.chain = p.chain;
+        f.ptr = p.ptr;
+        f.scope = ++scopes_;
+        f.keys_mark = keys_.mark();
+        f.path_len = path_.size();
+        f.base = p.base;
+        f.ptr_len = ptr_.size();
+        if (p.m == mode::record) {
+            f.path_len = 0;
+            f.base = 0;
+            f.collect = !needed_.empty();
+            f.chain = !spec_.field_root.empty();
+            f.ptr = ndjson_ && p.ptr;
+            f.ptr_len = 0;
+        }
+        frames_.push_back(f);
+        if (record_depth_ != 0 && frames_.size() == record_depth_) {
+            const std::uint64_t at = next_mark();
+            if (p.m == mode::record) record_begin_ = at;
+        }
+        return true;
+    }
+
+    bool start_record(error_code& ec) {
+        if (ndjson_ && !spec_.link_fields.empty()) ptr_.clear();
+        ++counters_.records_in;
+        in_record_ = true;
+        record_.clear();
+        record_.push_back('{');
+        fields_.clear();
+        path_.clear();
+        (void)ec;
+        return true;
+    }
+
+    bool close(error_code& ec) {
+        const frame f = frames_.back();
+        if (record_depth_ != 0 && frames_.size() == record_depth_) {
+            const std::uint64_t at = next_mark();
+            if (f.m == mode::record && at - record_begin_ + 1 > spec_.max_record_bytes) {
+                return fail(ec, filter_error::record_too_large);
+            }
+        }
+        keys_.truncate(f.keys_mark);
+        frames_.pop_back();
+        const char closer = f.object ? '}' : ']';
+        switch (f.m) {
+            case mode::envelope:
+            case mode::records:
+                out().push_back(closer);
+                break;
+            case mode::filter:
+            case mode::keep:
+                record_.push_back(closer);
+                break;
+            case mode::record:
+                return end_record(ec);
+            case mode::skip:
+                break;
+        }
+        return true;
+    }
+
+    bool end_record(error_code& ec) {
+        record_.push_back('}');
+        in_record_ = false;
+        if (!spec_.rules.empty()) {
+            if (auto reason = evaluate(spec_.rules, fields_)) {
+                ++counters_.dropped[static_cast<std::size_t>(*reason)];
+                return true;
+            }
+        }
+        if (spec_.max_records != 0 && counters_.records_out >= spec_.max_records) {
+            return fail(ec, filter_error::record_limit_exceeded);
+        }
+        ++counters_.records_out;
+        if (ndjson_) {
+            out().append(record_);
+            out().push_back('\n');
+        } else {
+            frame& parent = frames_.back();
+            if (parent.emitted++ != 0) out().push_back(',');
+            out().append(record_);
+        }
+        return true;
+    }
+
+    std::uint64_t next_mark() {
+        // The scanner saw every byte the parser has; a missing mark would be a bug, not input.
+        return next_mark_ < marks_.size() ? marks_[next_mark_++] : 0;
+    }
+
+    bool scalar_part(std::string_view s, error_code& ec) {
+        if (scalar_sink_ != nullptr) {
+            if (scalar_string_) {
+                append_escaped(*scalar_sink_, s);
+            } else {
+                scalar_sink_->append(s);
+            }
+        }
+        if (scalar_collect_ || scalar_link_) value_.append(s);
+        if (value_.size() > spec_.max_record_bytes ||
+            (in_record_ && record_.size() > spec_.max_record_bytes)) {
+            return fail(ec, filter_error::record_too_large);
+        }
+        return true;
+    }
+
+    bool number_end(std::string_view s, error_code& ec) {
+        if (!scalar_open_ && !begin_value(value_kind::number, ec)) return false;
+        return scalar_part(s, ec) && end_scalar(ec);
+    }
+
+    bool literal(std::string_view text, error_code& ec) {
+        if (!begin_value(value_kind::literal, ec)) return false;
+        return scalar_part(text, ec) && end_scalar(ec);
+    }
+
+    bool end_scalar(error_code&) {
+        scalar_open_ = false;
+        if (scalar_sink_ != nullptr && scalar_string_) scalar_sink_->push_back('"');
+        if (scalar_collect_) fields_.add(std::string(rel_path(scalar_base_)), value_);
+        if (scalar_link_) rewrite_link();
+        return true;
+    }
+
+    void rewrite_link() {
+        std::optional<std::string> url;
+        if (spec_.rewrite_link) url = spec_.rewrite_link(value_);
+        if (!url) {
+            ++counters_.links_removed;
+            return;
+        }
+        frame& f = frames_.back();
+        if (f.m == mode::skip) {
+            ++counters_.links_removed;  // inside a stripped value: goes with it
+            return;
+        }
+        ++counters_.links_rewritten;
+        std::string& s = sink(f.m == mode::envelope ? mode::envelope : mode::keep);
+        open_child(f, s);
+        s.push_back('"');
+        append_escaped(s, *url);
+        s.push_back('"');
+    }
+
+    filter_spec spec_;
+    bool ndjson_;
+    std::vector<std::string> needed_;   // fields the record rules read, sorted
+    std::vector<std::string> targets_;  // pointers to find: records (JSON) and link fields
+    std::size_t record_depth_;          // JSON: depth of record objects (top level is 1)
+
+    filter_counters counters_;
+    std::string* out_ = nullptr;
+    std::vector<frame> frames_;
+    json_key_set keys_;
+    std::uint64_t scopes_ = 0;
+    std::string key_;            // the key just read, decoded
+    bool key_complete_ = false;  // key_ holds a whole key: the next key part starts afresh
+    std::string path_;           // dotted path of the current value inside the record
+    std::string ptr_;            // JSON pointer of the current value (envelope; NDJSON links)
+    std::string scratch_;
+    std::string record_;  // the current record, filtered, compact
+    std::string value_;   // the current scalar, decoded, when collected or a link
+    record_fields fields_;
+    bool in_record_ = false;
+    bool records_found_ = false;
+    std::uint64_t record_begin_ = 0;
+    std::vector<std::uint64_t> marks_;
+    std::size_t next_mark_ = 0;
+
+    bool scalar_open_ = false;
+    bool scalar_string_ = false;
+    bool scalar_link_ = false;
+    bool scalar_collect_ = false;
+    std::size_t scalar_base_ = 0;
+    std::string* scalar_sink_ = nullptr;
+};
+
+boost::json::parse_options parse_options_for(const filter_spec& spec) {
+    boost::json::parse_options opt;
+    opt.max_depth = spec.max_depth;
+    opt.allow_comments = false;
+    opt.allow_trailing_commas = false;
+    opt.allow_invalid_utf8 = false;
+    return opt;
+}
+
+constexpr char no_bytes[] = "";
+
+// A JSON document whose records sit at spec.records.
+class json_filter final : public record_filter {
+  public:
+    explicit json_filter(filter_spec spec)
+        : parser_(parse_options_for(spec), std::move(spec), false),
+          scanner_(parser_.handler().record_depth()) {}
+
+    error_code feed(std::string_view in, std::string& out) override {
+        if (error_) return error_;
+        auto& h = parser_.handler();
+        h.counters().bytes_in += in.size();
+        const std::size_t before = out.size();
+        h.set_output(&out);
+        while (!in.empty() && !error_) {
+            const std::string_view slice = in.substr(0, slice_bytes);
+            in.remove_prefix(slice.size());
+            parse_slice(slice);
+        }
+        h.counters().bytes_out += out.size() - before;
+        return error_;
+    }
+
+    error_code finish(std::string& out) override {
+        if (error_) return error_;
+        auto& h = parser_.handler();
+        const std::size_t before = out.size();
+        h.set_output(&out);
+        if (!parser_.done()) {
+            error_code ec;
+            parser_.write_some(false, no_bytes, 0, ec);
+            if (ec) {
+                error_ = to_filter_error(ec, true);
+            } else if (!parser_.done()) {
+                error_ = filter_error::truncated;
+            }
+        }
+        if (!error_ && !h.records_found()) error_ = filter_error::records_not_found;
+        h.counters().bytes_out += out.size() - before;
+        return error_;
+    }
+
+    const filter_counters& counters() const override { return parser_.handler().counters(); }
+
+  private:
+    void parse_slice(std::string_view slice) {
+        auto& h = parser_.handler();
+        if (parser_.done()) {
+            // The document is complete: only whitespace may follow.
+            if (!is_json_whitespace(slice)) error_ = filter_error::malformed;
+            offset_ += slice.size();
+            return;
+        }
+        h.compact_marks();
+        scanner_.scan(slice, offset_, h.marks());
+        error_code ec;
+        const std::size_t used = parser_.write_some(true, slice.data(), slice.size(), ec);
+        if (ec) {
+            error_ = to_filter_error(ec, false);
+            return;
+        }
+        if (used < slice.size() && !is_json_whitespace(slice.substr(used))) {
+            error_ = filter_error::malformed;
+            return;
+        }
+        offset_ += slice.size();
+        if (!h.open_record_fits(offset_)) error_ = filter_error::record_too_large;
+    }
+
+    boost::json::basic_parser<json_rewriter> parser_;
+    json_depth_scanner scanner_;
+    std::uint64_t offset_ = 0;
+    error_code error_;
+};
+
+// NDJSON: every non-empty line is one JSON object, one record.
+class ndjson_filter final : public record_filter {
+  public:
+    explicit ndjson_filter(filter_spec spec)
+        : parser_(parse_options_for(spec), std::move(spec), true) {}
+
+    error_code feed(std::string_view in, std::string& out) override {
+        if (error_) return error_;
+        auto& h = parser_.handler();
+        h.counters().bytes_in += in.size();
+        const std::size_t before = out.size();
+        h.set_output(&out);
+        while (!in.empty() && !error_) {
+            const std::size_t nl = in.find('\n');
+            const std::string_view piece = in.substr(0, nl);
+            in.remove_prefix(nl == std::string_view::npos ? in.size() : nl + 1);
+            parse_piece(piece);
+            if (!error_ && nl != std::string_view::npos) end_line(false);
+        }
+        h.counters().bytes_out += out.size() - before;
+        return error_;
+    }
+
+    error_code finish(std::string& out) override {
+        if (error_) return error_;
+        auto& h = parser_.handler();
+        const std::size_t before = out.size();
+        h.set_output(&out);
+        end_line(true);
+        h.counters().bytes_out += out.size() - before;
+        return error_;
+    }
+
+    const filter_counters& counters() const override { return parser_.handler().counters(); }
+
+  private:
+    void parse_piece(std::string_view piece) {
+        line_bytes_ += piece.size();
+        if (line_bytes_ > parser_.handler().spec().max_record_bytes) {
+            error_ = filter_error::record_too_large;
+            return;
+        }
+        if (!line_has_value_) {
+            if (is_json_whitespace(piece)) return;  // blank so far: nothing to parse
+            line_has_value_ = true;
+        }
+        if (parser_.done()) {
+            if (!is_json_whitespace(piece)) error_ = filter_error::malformed;
+            return;
+        }
+        error_code ec;
+        const std::size_t used = parser_.write_some(true, piece.data(), piece.size(), ec);
+        if (ec) {
+            error_ = to_filter_error(ec, false);
+            return;
+        }
+        if (used < piece.size() && !is_json_whitespace(piece.substr(used))) {
+            error_ = filter_error::malformed;
+        }
+    }
+
+    // A line ended ('\n', or the body ended after a last line without one).
+    void end_line(bool end_of_body) {
+        if (line_has_value_ && !parser_.done()) {
+            error_code ec;
+            parser_.write_some(false, no_bytes, 0, ec);
+            if (ec) {
+                // A line cut by the end of the body is truncated; a line cut by '\n' is not JSON.
+                error_ = end_of_body && ec == boost::json::error::incomplete
+                             ? error_code(filter_error::truncated)
+                             : to_filter_error(ec, false);
+                return;
+            }
+        }
+        parser_.reset();
+        parser_.handler().reset_line();
+        line_bytes_ = 0;
+        line_has_value_ = false;
+    }
+
+    boost::json::basic_parser<json_rewriter> parser_;
+    std::size_t line_bytes_ = 0;
+    bool line_has_value_ = false;
+    error_code error_;
+};
+
 }  // namespace
-std::unique_ptr<record_filter> make_json_filter(filter_spec) { return std::make_unique<refusing_json_filter>(); }
-std::unique_ptr<record_filter> make_ndjson_filter(filter_spec) { return std::make_unique<refusing_json_filter>(); }
+
+std::unique_ptr<record_filter> make_json_filter(filter_spec spec) {
+    return std::make_unique<json_filter>(std::move(spec));
+}
+
+std::unique_ptr<record_filter> make_ndjson_filter(filter_spec spec) {
+    return std::make_unique<ndjson_filter>(std::move(spec));
+}
+
 }  // namespace exportwall::filters

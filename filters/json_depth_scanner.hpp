@@ -1,0 +1,31 @@
+#pragma once
+// Finds the byte offsets where JSON containers at one nesting depth open and close, so the JSON
+// filter knows the raw size of each record (basic_parser reports events, not positions). It only
+// tracks strings and brackets: it relies on basic_parser to refuse malformed input, and is exact
+// on every prefix the parser accepts.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+namespace exportwall::filters {
+
+class json_depth_scanner {
+  public:
+    // `depth` 1 is the top-level container.
+    explicit json_depth_scanner(std::size_t depth) : target_(depth) {}
+
+    // Scans the next bytes of the document, which start at stream offset `offset`. Appends to
+    // `marks`, in order, the offset of every '{' or '[' that opens a container at the target
+    // depth and of every '}' or ']' that closes one.
+    void scan(std::string_view bytes, std::uint64_t offset, std::vector<std::uint64_t>& marks);
+
+  private:
+    std::size_t target_;
+    std::size_t depth_ = 0;
+    bool in_string_ = false;
+    bool escaped_ = false;
+};
+
+}  // namespace exportwall::filters
