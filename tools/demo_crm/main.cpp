@@ -1,0 +1,293 @@
+// demo_crm — a small CRM look-alike for exportwall's demo, quick start and tests.
+//
+//   demo_crm [--address 127.0.0.1] [--port 8081] [--port-file F] [--public-url URL]
+//            [--records N] [--seed S] [--page-size P] [--token T]
+//
+// Serves bench/generator's deterministic contacts in the shapes of Dataverse OData, HubSpot v3,
+// Salesforce REST and SOAP, semicolon CSV and NDJSON (tools/demo_crm/vendor_shapes.hpp), with
+// pagination. --port 0 lets the OS pick; --port-file writes the bound port (temp file + rename).
+// --public-url is the CRM's URL as exportwall reaches it (absolute pagination links); default
+// http://ADDRESS:PORT. With --token every request but /healthz needs `Authorization: Bearer T`:
+// exportwall adds it, clients never hold it. One line per request on stderr: method, path, the
+// query parameter names (never values), the field selection served, the record count.
+//
+// A demo tool: one thread per connection, HTTP/1.1 keep-alive, bodies chunked and generated in
+// batches (never built whole). Runs until SIGTERM/SIGINT.
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "tools/demo_crm/vendor_shapes.hpp"
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+struct options {
+    std::string address = "127.0.0.1";
+    std::uint16_t port = 8081;
+    std::string port_file;
+    std::string public_url;
+    std::string token;
+    exportwall::demo_crm::dataset data;
+};
+
+constexpr const char* usage =
+    "usage: demo_crm [--address 127.0.0.1] [--port 8081] [--port-file F] [--public-url URL]\n"
+    "                [--records N] [--seed S] [--page-size P] [--token T]\n";
+
+std::mutex log_mutex;
+
+void log_line(const std::string& line) {
+    std::lock_guard lock(log_mutex);
+    std::fputs(line.c_str(), stderr);
+    std::fputc('\n', stderr);
+}
+
+std::string list(const std::vector<std::string>& items) {
+    std::string out = "[";
+    for (const auto& item : items) {
+        if (out.size() > 1) out.push_back(',');
+        out += item;
+    }
+    return out + "]";
+}
+
+// The request log: names only. The path is the target up to '?'; the query's values never
+// appear (a CRM query can carry an e-mail address in a filter).
+void log_request(std::string_view method, std::string_view target, unsigned status,
+                 const exportwall::demo_crm::answer& a) {
+    std::string line = "demo_crm: " + std::string(method) + " " +
+                       std::string(target.substr(0, target.find('?'))) +
+                       " status=" + std::to_string(status);
+    if (!a.endpoint.empty()) line += " endpoint=" + a.endpoint;
+    line += " params=" + list(a.parameter_names);
+    if (!a.selection.empty()) line += " served=" + list(a.selection);
+    if (a.stream) line += " records=" + std::to_string(a.records);
+    log_line(line);
+}
+
+bool authorized(const http::request<http::string_body>& req, const std::string& token) {
+    if (token.empty()) return true;
+    auto it = req.find(http::field::authorization);
+    return it != req.end() && it->value() == "Bearer " + token;
+}
+
+// Writes a whole small body with Content-Length.
+bool write_small(tcp::socket& socket, unsigned version, bool keep_alive, unsigned status,
+                 const std::string& content_type, const std::string& body, bool head_only) {
+    http::response<http::string_body> res{static_cast<http::status>(status), version};
+    res.set(http::field::server, "demo_crm");
+    res.set(http::field::content_type, content_type);
+    if (status == 401) res.set(http::field::www_authenticate, "Bearer");
+    res.keep_alive(keep_alive);
+    res.body() = body;
+    res.prepare_payload();
+    beast::error_code ec;
+    if (head_only) {
+        http::response_serializer<http::string_body> sr{res};
+        http::write_header(socket, sr, ec);
+    } else {
+        http::write(socket, res, ec);
+    }
+    return !ec;
+}
+
+// Streams a generated body: chunked to HTTP/1.1, close-delimited to HTTP/1.0.
+bool write_stream(tcp::socket& socket, unsigned version, bool keep_alive,
+                  const exportwall::demo_crm::answer& a, bool head_only) {
+    http::response<http::empty_body> res{static_cast<http::status>(a.status), version};
+    res.set(http::field::server, "demo_crm");
+    res.set(http::field::content_type, a.content_type);
+    const bool chunked = version >= 11;
+    res.keep_alive(chunked && keep_alive);
+    if (chunked) res.chunked(true);
+    beast::error_code ec;
+    http::response_serializer<http::empty_body> sr{res};
+    http::write_header(socket, sr, ec);
+    if (ec) return false;
+    if (head_only) return chunked && keep_alive;
+    a.stream([&](std::string_view piece) {
+        if (ec) return false;
+        if (chunked) {
+            net::write(socket, http::make_chunk(net::const_buffer(piece.data(), piece.size())), ec);
+        } else {
+            net::write(socket, net::const_buffer(piece.data(), piece.size()), ec);
+        }
+        return !ec;
+    });
+    if (ec) return false;
+    if (!chunked) return false;  // the close ends the body
+    net::write(socket, http::make_chunk_last(), ec);
+    return !ec && keep_alive;
+}
+
+void serve_connection(tcp::socket socket, const options& opt, const std::string& base_url) {
+    beast::flat_buffer buffer;
+    while (true) {
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(1 << 20);  // SOAP requests carry a small query; nothing larger
+        beast::error_code ec;
+        http::read(socket, buffer, parser, ec);
+        if (ec) {
+            if (ec != http::error::end_of_stream && ec != net::error::eof &&
+                ec != net::error::connection_reset) {
+                log_line("demo_crm: unreadable request (" + ec.message() + ")");
+                (void)write_small(socket, 11, false, 400, "text/plain", "bad request\n", false);
+            }
+            break;
+        }
+        const auto& req = parser.get();
+        std::string method(req.method_string());
+        std::string target(req.target());
+        const bool head_only = req.method() == http::verb::head;
+        const bool keep_alive = req.keep_alive();
+        const bool health = target == "/healthz" || target.rfind("/healthz?", 0) == 0;
+        bool keep = false;
+        if (!health && !authorized(req, opt.token)) {
+            exportwall::demo_crm::answer refused;
+            refused.endpoint = "auth";
+            log_request(method, target, 401, refused);
+            keep = write_small(socket, req.version(), keep_alive, 401, "application/json",
+                               "{\"error\":{\"code\":\"unauthorized\"}}", head_only);
+        } else {
+            auto a = exportwall::demo_crm::answer_request(
+                opt.data, head_only ? std::string_view("GET") : std::string_view(method), target,
+                base_url);
+            log_request(method, target, a.status, a);
+            if (a.stream) {
+                keep = write_stream(socket, req.version(), keep_alive, a, head_only);
+            } else {
+                keep = write_small(socket, req.version(), keep_alive, a.status, a.content_type,
+                                   a.small_body, head_only);
+            }
+        }
+        if (!keep) break;
+    }
+    beast::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+}
+
+template <typename T>
+bool parse_number(std::string_view s, T& out, T min) {
+    T value{};
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (s.empty() || ec != std::errc{} || ptr != s.data() + s.size() || value < min) return false;
+    out = value;
+    return true;
+}
+
+bool parse_options(int argc, char** argv, options& opt) {
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::fputs(usage, stdout);
+            std::exit(0);
+        }
+        if (i + 1 >= argc) return false;
+        std::string_view value = argv[++i];
+        bool ok = true;
+        if (arg == "--address") {
+            opt.address = value;
+        } else if (arg == "--port") {
+            ok = parse_number<std::uint16_t>(value, opt.port, 0);
+        } else if (arg == "--port-file") {
+            opt.port_file = value;
+        } else if (arg == "--public-url") {
+            opt.public_url = value;
+            while (!opt.public_url.empty() && opt.public_url.back() == '/')
+                opt.public_url.pop_back();
+        } else if (arg == "--records") {
+            ok = parse_number<std::uint64_t>(value, opt.data.records, 0);
+        } else if (arg == "--seed") {
+            ok = parse_number<std::uint64_t>(value, opt.data.seed, 0);
+        } else if (arg == "--page-size") {
+            ok = parse_number<std::uint64_t>(value, opt.data.page_size, 1);
+        } else if (arg == "--token") {
+            opt.token = value;
+        } else {
+            return false;
+        }
+        if (!ok) return false;
+    }
+    return true;
+}
+
+bool write_port_file(const std::string& file, std::uint16_t port) {
+    const std::string tmp = file + ".tmp";
+    std::FILE* f = std::fopen(tmp.c_str(), "w");
+    if (f == nullptr) return false;
+    bool ok = std::fprintf(f, "%u\n", static_cast<unsigned>(port)) > 0;
+    ok = std::fclose(f) == 0 && ok;
+    return ok && std::rename(tmp.c_str(), file.c_str()) == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    options opt;
+    if (!parse_options(argc, argv, opt)) {
+        std::fputs(usage, stderr);
+        return 2;
+    }
+    net::io_context io;
+    beast::error_code ec;
+    auto address = net::ip::make_address(opt.address, ec);
+    if (ec) {
+        std::fprintf(stderr, "demo_crm: '%s' is not an IP address\n", opt.address.c_str());
+        return 2;
+    }
+    tcp::acceptor acceptor(io);
+    tcp::endpoint endpoint(address, opt.port);
+    if (acceptor.open(endpoint.protocol(), ec); !ec) {
+        acceptor.set_option(net::socket_base::reuse_address(true), ec);
+        if (acceptor.bind(endpoint, ec); !ec)
+            acceptor.listen(net::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+        std::fprintf(stderr, "demo_crm: cannot listen on %s port %u: %s\n", opt.address.c_str(),
+                     static_cast<unsigned>(opt.port), ec.message().c_str());
+        return 1;
+    }
+    const std::uint16_t port = acceptor.local_endpoint().port();
+    std::string host = address.is_v6() ? "[" + opt.address + "]" : opt.address;
+    const std::string base_url =
+        opt.public_url.empty() ? "http://" + host + ":" + std::to_string(port) : opt.public_url;
+    if (!opt.port_file.empty() && !write_port_file(opt.port_file, port)) {
+        std::fprintf(stderr, "demo_crm: cannot write the port file %s\n", opt.port_file.c_str());
+        return 1;
+    }
+    log_line("demo_crm: listening on " + host + ":" + std::to_string(port) + " (" +
+             std::to_string(opt.data.records) + " records, seed " + std::to_string(opt.data.seed) +
+             ", pages of " + std::to_string(opt.data.page_size) +
+             (opt.token.empty() ? ", no token)" : ", bearer token required)"));
+    while (true) {
+        tcp::socket socket(io);
+        acceptor.accept(socket, ec);
+        if (ec) {
+            log_line("demo_crm: accept failed (" + ec.message() + ")");
+            continue;
+        }
+        std::thread(serve_connection, std::move(socket), std::cref(opt), std::cref(base_url))
+            .detach();
+    }
+}

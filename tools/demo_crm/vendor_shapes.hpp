@@ -1,0 +1,62 @@
+#pragma once
+// The demo CRM's endpoints without the sockets: which vendor shape a request asks for, and the
+// body it gets, streamed in pieces from bench/generator's deterministic contacts. The server
+// (tools/demo_crm/main.cpp) only reads requests and writes what this answers.
+//
+// Endpoints (every JSON shape paginated; CSV, NDJSON and SOAP are one whole export):
+//   GET  /api/data/v9.2/contacts      Dataverse OData ($select, $top, $skiptoken)
+//   GET  /crm/v3/objects/contacts     HubSpot v3 (properties, limit, after)
+//   GET  /services/data/v58.0/query   Salesforce REST (q ignored); next pages at
+//   GET  /services/data/v58.0/query/<locator>-<offset>
+//   POST /services/Soap/u/58.0        Salesforce SOAP (Partner API) queryResponse
+//   GET  /exports/contacts.csv        semicolon CSV, UTF-8 BOM, CRLF (columns= is logged only)
+//   GET  /exports/contacts.ndjson     NDJSON (fields= honoured like $select)
+//   GET  /healthz                     200
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace exportwall::demo_crm {
+
+// The generated data set a demo CRM serves.
+struct dataset {
+    std::uint64_t records = 1000;  // contacts 0 … records-1
+    std::uint64_t seed = 42;
+    std::uint64_t page_size = 100;  // records per page of the paginated JSON shapes
+};
+
+// Receives the body in pieces; returns false when the client is gone (generation then stops at
+// the next batch boundary).
+using body_sink = std::function<bool(std::string_view)>;
+
+// What the server answers to one request.
+struct answer {
+    unsigned status = 200;
+    std::string content_type;
+    std::string endpoint;  // "dataverse", "hubspot", … or "" when nothing matched
+    // What the request log shows: the query parameter NAMES (never their values), the field
+    // selection served (field names), and the number of records in the body.
+    std::vector<std::string> parameter_names;
+    std::vector<std::string> selection;
+    std::uint64_t records = 0;
+    std::string small_body;  // errors and /healthz: the whole body
+    // Paginated and bulk exports: writes the body in pieces of a few KiB. Empty for small_body.
+    std::function<void(const body_sink&)> stream;
+};
+
+// Answers `method` `target` (origin form, "/path?query"). `base_url` is the CRM's own URL as
+// its clients reach it ("http://127.0.0.1:8081"), used in absolute pagination links.
+[[nodiscard]] answer answer_request(const dataset& data, std::string_view method,
+                                    std::string_view target, const std::string& base_url);
+
+// Keeps only the selected top-level members of one JSON record (a selection item "address.city"
+// keeps "address" whole). `member` non-empty: filter inside that object member instead
+// (HubSpot's "properties"). Returns the record unchanged when `selection` is empty.
+[[nodiscard]] std::string select_fields(std::string_view record_json,
+                                        const std::vector<std::string>& selection,
+                                        std::string_view member = {});
+
+}  // namespace exportwall::demo_crm
