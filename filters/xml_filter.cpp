@@ -28,7 +28,7 @@
 //   that is filtered member by member are dropped;
 // - stripped_fields counts, per path, the kept records the path was removed from;
 // - any DOCTYPE or entity declaration is refused (dtd_refused); nothing external is ever opened;
-// - the document must be UTF-8 (the parser is told so, whatever the declaration says).
+// - the document must be UTF-8 (the parser is told so) and declare no other encoding.
 namespace exportwall::filters {
 namespace {
 
@@ -135,6 +135,13 @@ void escape_attribute(std::string& out, std::string_view s) {
         run = i + 1;
     }
     out.append(s.substr(run));
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return (x >= 'a' && x <= 'z' ? x - 'a' + 'A' : x) ==
+                      (y >= 'a' && y <= 'z' ? y - 'a' + 'A' : y);
+           });
 }
 
 bool is_whitespace(std::string_view s) {
@@ -605,6 +612,11 @@ class xml_filter final : public record_filter {
 
     void declaration(const XML_Char* version, const XML_Char* encoding, int standalone) {
         if (pending_error_ || version == nullptr) return;
+        // The parser reads UTF-8 whatever the declaration says; a body declared in another
+        // encoding would reach the client mislabelled, so it is refused.
+        if (encoding != nullptr && !iequals(encoding, "UTF-8") && !iequals(encoding, "US-ASCII")) {
+            return stop(filter_error::malformed);
+        }
         out_->append("<?xml version=\"");
         escape_attribute(*out_, version);
         out_->push_back('"');

@@ -261,6 +261,11 @@ TEST(XmlFilter, RefusesMalformedAndTruncatedDocuments) {
     EXPECT_EQ(run_all(spec, "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><r>\xE9</r>").error,
               filter_error::malformed)
         << "only UTF-8 bodies are filtered";
+    EXPECT_EQ(run_all(spec, "<?xml version=\"1.0\" encoding=\"UTF-16\"?><r><records/></r>").error,
+              filter_error::malformed)
+        << "a body declared in another encoding would be mislabelled";
+    EXPECT_FALSE(
+        run_all(spec, "<?xml version=\"1.0\" encoding=\"utf-8\"?><r><records/></r>").error);
 }
 
 TEST(XmlFilter, RefusesDoctypeInAnyChunking) {
