@@ -432,8 +432,9 @@ void file_writer::write_batch(std::deque<pending>& batch) {
         line.clear();
         append_canonical(r, line);
         r.hash = hasher.hash(r.prev_hash, line);
-        line.clear();
-        append_line(r, line);
+        // The line is the canonical bytes with the hash member spliced in before the brace.
+        line.pop_back();
+        line.append(",\"hash\":\"").append(r.hash).append("\"}\n");
         const std::uint64_t size = offset_ + buf.size();
         const bool new_day = options_.rotate_daily && utc_day(std::time(nullptr)) != file_day_;
         if (size > 0 && (new_day || size + line.size() > options_.rotate_bytes)) {

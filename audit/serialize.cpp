@@ -43,6 +43,18 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
 void append_string(std::string_view s, std::string& out) {
     out.push_back('"');
     for (std::size_t i = 0; i < s.size();) {
+        // Copy a run of bytes that need no escaping in one go (the common case: all of it).
+        std::size_t run = i;
+        while (run < s.size()) {
+            const auto b = static_cast<unsigned char>(s[run]);
+            if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\') break;
+            ++run;
+        }
+        if (run > i) {
+            out.append(s.data() + i, run - i);
+            i = run;
+            continue;
+        }
         const auto c = static_cast<unsigned char>(s[i]);
         if (c >= 0x80) {
             const std::size_t n = utf8_sequence(s, i);

@@ -1,0 +1,210 @@
+// Audit trail benchmarks. Environment:
+//   EXPORTWALL_BENCH_DIR       where logs are written (default: the system temp directory)
+//   EXPORTWALL_BENCH_AUDIT_MB  size of the generated log for verify/list (default 100)
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <string>
+
+#include <benchmark/benchmark.h>
+
+#include "audit/file_writer.hpp"
+#include "audit/reader.hpp"
+
+namespace {
+
+using namespace exportwall::audit;
+namespace fs = std::filesystem;
+
+fs::path bench_root() {
+    const char* dir = std::getenv("EXPORTWALL_BENCH_DIR");
+    return dir != nullptr ? fs::path(dir) : fs::temp_directory_path();
+}
+
+fs::path fresh_dir(const std::string& name) {
+    const fs::path dir =
+        bench_root() / ("ew-audit-bench-" + std::to_string(::getpid()) + "-" + name);
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    return dir;
+}
+
+record sample(std::uint64_t i) {
+    record r;
+    r.id = "0123456789abcdef0123456789abcdef";
+    r.time = "2026-11-29T10:00:00.000Z";
+    r.mode = "enforce";
+    const bool refused = i % 10 == 0;
+    r.decision = refused ? "blocked" : "filtered";
+    r.reason = refused ? "third_party_direct_marketing" : "";
+    r.client = i % 3 ? "erp" : "webshop";
+    r.purpose = i % 2 ? "invoicing" : "promotion";
+    r.basis = i % 2 ? "contract" : "consent";
+    r.destination = refused ? "partner-leads" : "billing";
+    r.destination_kind = refused ? "third-party" : "internal";
+    r.route = "contacts";
+    r.method = "GET";
+    r.path = "/api/data/v9.2/contacts?$select&$filter";
+    r.status = refused ? 403 : 200;
+    r.fields_requested = {"id", "name", "email", "billing_address", "iban", "vat_number"};
+    if (!refused) r.fields_stripped = {"iban"};
+    r.records_in = 500;
+    r.records_out = 497;
+    if (!refused) r.records_dropped = {{"no_consent", 2}, {"objected", 1}};
+    r.bytes_in = 250000;
+    r.bytes_out = 180000;
+    r.duration_ms = 12.5;
+    r.remote = "10.1.2.3:51234";
+    r.policy_revision = std::string(64, 'c');
+    return r;
+}
+
+// Pipelined: 1000 records per iteration (every 10th durable), then wait for all of them.
+void BM_AppendPipelined(benchmark::State& state) {
+    const auto policy = static_cast<sync_policy>(state.range(0));
+    const fs::path dir = fresh_dir("pipelined");
+    writer_options o;
+    o.path = (dir / "audit.jsonl").string();
+    o.sync = policy;
+    std::uint64_t n = 0;
+    {
+        file_writer w(o);
+        if (w.start()) state.SkipWithError("cannot open the audit log");
+        for (auto _ : state) {
+            for (int i = 0; i < 1000; ++i, ++n) w.append(sample(n), n % 10 == 0, nullptr);
+            w.flush();
+        }
+        state.counters["fsyncs"] = static_cast<double>(w.counters().fsyncs);
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(n));
+    fs::remove_all(dir);
+}
+BENCHMARK(BM_AppendPipelined)
+    ->Arg(static_cast<int>(sync_policy::none))
+    ->Arg(static_cast<int>(sync_policy::blocked))
+    ->Arg(static_cast<int>(sync_policy::always))
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// Like the proxy: many request threads; each refusal (10 %) waits for its durable completion
+// before answering, allowed exports do not wait. Reports the mean wait of a refusal.
+std::mutex shared_mutex;
+std::unique_ptr<file_writer> shared_writer;
+fs::path shared_dir;
+std::atomic<std::uint64_t> wait_ns{0}, waits{0}, seq{0};
+
+void BM_AppendConcurrent(benchmark::State& state) {
+    if (state.thread_index() == 0) {
+        shared_dir = fresh_dir("concurrent");
+        writer_options o;
+        o.path = (shared_dir / "audit.jsonl").string();
+        o.sync = static_cast<sync_policy>(state.range(0));
+        shared_writer = std::make_unique<file_writer>(o);
+        if (shared_writer->start()) state.SkipWithError("cannot open the audit log");
+        wait_ns = 0;
+        waits = 0;
+    }
+    for (auto _ : state) {
+        const std::uint64_t i = seq++;
+        if (i % 10 == 0) {
+            const auto t0 = std::chrono::steady_clock::now();
+            std::promise<void> done;
+            shared_writer->append(sample(i), true,
+                                  [&done](boost::system::error_code) { done.set_value(); });
+            done.get_future().wait();
+            wait_ns +=
+                static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                               std::chrono::steady_clock::now() - t0)
+                                               .count());
+            waits++;
+        } else {
+            shared_writer->append(sample(i), false, nullptr);
+        }
+    }
+    state.SetItemsProcessed(state.iterations());
+    if (state.thread_index() == 0) {
+        shared_writer->flush();
+        state.counters["refusal_wait_us"] =
+            waits ? static_cast<double>(wait_ns.load()) / static_cast<double>(waits.load()) / 1000.0
+                  : 0.0;
+        shared_writer.reset();
+        fs::remove_all(shared_dir);
+    }
+}
+BENCHMARK(BM_AppendConcurrent)
+    ->Arg(static_cast<int>(sync_policy::blocked))
+    ->Threads(16)
+    ->UseRealTime();
+
+// A generated log of EXPORTWALL_BENCH_AUDIT_MB megabytes (rotated at 256 MiB), made once.
+struct generated_dir {
+    fs::path dir;
+    ~generated_dir() {
+        std::error_code ec;
+        if (!dir.empty()) fs::remove_all(dir, ec);
+    }
+};
+
+const std::string& generated_log() {
+    static generated_dir cleanup;
+    static const std::string path = [] {
+        const char* mb_env = std::getenv("EXPORTWALL_BENCH_AUDIT_MB");
+        const std::uint64_t target = (mb_env ? std::strtoull(mb_env, nullptr, 10) : 100) << 20;
+        const fs::path dir = fresh_dir("verify");
+        cleanup.dir = dir;
+        writer_options o;
+        o.path = (dir / "audit.jsonl").string();
+        o.sync = sync_policy::none;
+        file_writer w(o);
+        if (w.start()) std::abort();
+        std::uint64_t n = 0;
+        while (w.counters().bytes_written < target) {
+            for (int i = 0; i < 10000; ++i, ++n) w.append(sample(n), false, nullptr);
+            w.flush();
+        }
+        return o.path;
+    }();
+    return path;
+}
+
+void BM_Verify(benchmark::State& state) {
+    const std::string& log = generated_log();
+    std::uint64_t bytes = 0;
+    for (auto _ : state) {
+        const auto res = verify_chain(log);
+        if (!res.ok) state.SkipWithError("generated log does not verify");
+        bytes += res.bytes;
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
+}
+BENCHMARK(BM_Verify)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_ListFiltered(benchmark::State& state) {
+    const std::string& log = generated_log();
+    record_filter f;
+    f.decision = {"blocked"};
+    std::uint64_t bytes = 0;
+    for (auto _ : state) {
+        std::uint64_t matched = 0;
+        if (for_each_record(log, f, [&](const record&) {
+                ++matched;
+                return true;
+            }))
+            state.SkipWithError("cannot read the generated log");
+        benchmark::DoNotOptimize(matched);
+        for (const auto& file : find_log_files(log)) bytes += fs::file_size(file.path);
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
+}
+BENCHMARK(BM_ListFiltered)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
