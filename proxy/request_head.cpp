@@ -301,17 +301,27 @@ error_code classify_target(request_head& out, std::string_view& absolute_authori
     if (!url.has_authority() || url.has_userinfo() || url.encoded_host().empty()) {
         return request_error::invalid_target;
     }
+    // The path and query must follow "scheme://authority" directly and the path must start with
+    // '/': Boost.URL 1.81 accepts "http://h:'x" as authority "h:" with the path "'x".
+    const auto authority = url.encoded_authority();
     const auto path = url.encoded_path();
+    const auto rest_at = url.scheme().size() + 3 + authority.size();
+    if (target.substr(url.scheme().size(), 3) != "://" || rest_at > target.size()) {
+        return request_error::invalid_target;
+    }
+    const auto rest = target.substr(rest_at);
     if (path.empty()) {
         // "http://h" is "/"; "http://h?q" would need "/?q", which no view of the target holds:
         // refused rather than allocating for a form no real client sends.
-        if (url.has_query()) return request_error::invalid_target;
+        if (!rest.empty()) return request_error::invalid_target;
         out.target = "/";
     } else {
-        out.target = target.substr(static_cast<std::size_t>(path.data() - target.data()));
+        if (rest.empty() || rest.data() != path.data() || rest.front() != '/') {
+            return request_error::invalid_target;
+        }
+        out.target = rest;
     }
     out.absolute_form = true;
-    const auto authority = url.encoded_authority();
     absolute_authority = std::string_view(authority.data(), authority.size());
     default_port = scheme == boost::urls::scheme::https ? 443 : 80;
     return {};
