@@ -91,7 +91,7 @@ bool authorized(const http::request<http::string_body>& req, const std::string& 
     return it != req.end() && it->value() == "Bearer " + token;
 }
 
-// Writes a whole small body with Content-Length.
+// Writes a whole small body with Content-Length. True when the connection stays open.
 bool write_small(tcp::socket& socket, unsigned version, bool keep_alive, unsigned status,
                  const std::string& content_type, const std::string& body, bool head_only) {
     http::response<http::string_body> res{static_cast<http::status>(status), version};
@@ -108,10 +108,11 @@ bool write_small(tcp::socket& socket, unsigned version, bool keep_alive, unsigne
     } else {
         http::write(socket, res, ec);
     }
-    return !ec;
+    return !ec && keep_alive;
 }
 
-// Streams a generated body: chunked to HTTP/1.1, close-delimited to HTTP/1.0.
+// Streams a generated body: chunked to HTTP/1.1, close-delimited to HTTP/1.0. True when the
+// connection stays open.
 bool write_stream(tcp::socket& socket, unsigned version, bool keep_alive,
                   const exportwall::demo_crm::answer& a, bool head_only) {
     http::response<http::empty_body> res{static_cast<http::status>(a.status), version};
