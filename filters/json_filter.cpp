@@ -101,11 +101,13 @@ bool is_json_whitespace(std::string_view s) {
                        [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
 }
 
-// Maps what basic_parser (or the handler) reported to the filter's reasons.
+// Maps what basic_parser (or the handler) reported to the filter's reasons. `end_of_body`: the
+// parser was told the input ended and given no new bytes, so any syntax error it reports (an
+// unfinished number or literal included) means the body stopped early.
 error_code to_filter_error(const error_code& ec, bool end_of_body) {
     if (ec.category() == filter_category()) return ec;
+    if (end_of_body) return filter_error::truncated;
     if (ec == boost::json::error::too_deep) return filter_error::too_deep;
-    if (ec == boost::json::error::incomplete && end_of_body) return filter_error::truncated;
     return filter_error::malformed;
 }
 
@@ -438,7 +440,7 @@ class json_rewriter {
             keep = spec_.allowed.keeps(rel);
             descend = !keep && container && spec_.allowed.descends(rel);
         }
-        if (link_below && container && !keep) descend = true;
+        if (link_below && k == value_kind::object && !keep) descend = true;
         p.collect = container ? needed_below(rel) : needed_exact(rel);
         if (keep) {
             p.m = mode::keep;
@@ -869,9 +871,7 @@ class ndjson_filter final : public record_filter {
             parser_.write_some(false, no_bytes, 0, ec);
             if (ec) {
                 // A line cut by the end of the body is truncated; a line cut by '\n' is not JSON.
-                error_ = end_of_body && ec == boost::json::error::incomplete
-                             ? error_code(filter_error::truncated)
-                             : to_filter_error(ec, false);
+                error_ = to_filter_error(ec, end_of_body);
                 return;
             }
         }

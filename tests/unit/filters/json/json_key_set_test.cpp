@@ -1,1 +1,65 @@
+#include "filters/json_key_set.hpp"
+
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "filters/json_depth_scanner.hpp"
+
+namespace exportwall::filters {
+namespace {
+
+TEST(JsonKeySet, RefusesARepeatedKeyInTheSameObjectOnly) {
+    json_key_set keys;
+    EXPECT_TRUE(keys.insert(1, "email"));
+    EXPECT_TRUE(keys.insert(1, "id"));
+    EXPECT_TRUE(keys.insert(2, "email"));
+    EXPECT_FALSE(keys.insert(1, "email"));
+    EXPECT_FALSE(keys.insert(2, "email"));
+    EXPECT_TRUE(keys.insert(1, ""));
+    EXPECT_FALSE(keys.insert(1, ""));
+}
+
+TEST(JsonKeySet, TruncateForgetsTheClosedObjectsKeys) {
+    json_key_set keys;
+    ASSERT_TRUE(keys.insert(1, "a"));
+    const std::size_t mark = keys.mark();
+    ASSERT_TRUE(keys.insert(2, "x"));
+    ASSERT_TRUE(keys.insert(2, "y"));
+    keys.truncate(mark);
+    EXPECT_EQ(keys.bytes(), 1u);
+    EXPECT_TRUE(keys.insert(2, "x"));
+    EXPECT_FALSE(keys.insert(1, "a"));
+}
+
+TEST(JsonKeySet, ManyKeysStayConsistentThroughGrowthAndTruncation) {
+    json_key_set keys;
+    for (int i = 0; i < 20000; ++i) ASSERT_TRUE(keys.insert(7, "k" + std::to_string(i)));
+    const std::size_t mark = keys.mark();
+    for (int i = 0; i < 20000; ++i) ASSERT_TRUE(keys.insert(8, "k" + std::to_string(i)));
+    for (int i = 0; i < 20000; i += 97) EXPECT_FALSE(keys.insert(8, "k" + std::to_string(i)));
+    keys.truncate(mark);
+    for (int i = 0; i < 20000; i += 13) {
+        EXPECT_FALSE(keys.insert(7, "k" + std::to_string(i)));
+        EXPECT_TRUE(keys.insert(9, "k" + std::to_string(i)));
+    }
+    keys.truncate(0);
+    EXPECT_EQ(keys.bytes(), 0u);
+    EXPECT_TRUE(keys.insert(7, "k1"));
+}
+
+TEST(JsonDepthScanner, MarksContainersAtItsDepthIgnoringStrings) {
+    const std::string doc = R"({"v":[{"s":"{[\"]}\\"},[1],{}],"w":{"x":{}}})";
+    for (std::size_t cut = 0; cut <= doc.size(); ++cut) {
+        json_depth_scanner scanner(3);
+        std::vector<std::uint64_t> marks;
+        scanner.scan(std::string_view(doc).substr(0, cut), 0, marks);
+        scanner.scan(std::string_view(doc).substr(cut), cut, marks);
+        const std::vector<std::uint64_t> expected{6, 21, 23, 25, 27, 28, 40, 41};
+        EXPECT_EQ(marks, expected) << "cut at " << cut;
+    }
+}
+
+}  // namespace
+}  // namespace exportwall::filters

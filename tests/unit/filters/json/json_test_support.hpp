@@ -35,8 +35,9 @@ struct run_result {
 [[nodiscard]] std::vector<std::vector<std::size_t>> chunkings(std::size_t body_size,
                                                               int random_runs = 40);
 
-// Runs every chunking and ADD_FAILUREs (naming the cuts) where output, error or counters differ
-// from the whole-body run; returns the whole-body run.
+// Runs every chunking and ADD_FAILUREs (naming the cuts) where the error differs from the
+// whole-body run, or, for a run without error, the output or counters differ; returns the
+// whole-body run.
 run_result run_every_chunking(const filter_spec& spec, std::string_view body);
 
 // Reads a file of test data; nullopt when it is absent.
