@@ -1,0 +1,286 @@
+#include "proxy/forward.hpp"
+
+#include <array>
+#include <cstdio>
+#include <random>
+
+#include "proxy/problem.hpp"
+
+namespace exportwall::proxy {
+namespace {
+
+[[nodiscard]] char lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+[[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (lower(a[i]) != lower(b[i])) return false;
+    return true;
+}
+
+[[nodiscard]] bool in_list(std::string_view name, std::span<const std::string_view> list) noexcept {
+    for (auto n : list)
+        if (iequals(name, n)) return true;
+    return false;
+}
+
+[[nodiscard]] std::string_view trim(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+}
+
+// Joins two path pieces with exactly one '/' between them; an empty piece adds nothing.
+[[nodiscard]] std::string join_path(std::string_view a, std::string_view b) {
+    if (a.empty()) return std::string(b);
+    if (b.empty()) return std::string(a);
+    std::string out(a);
+    if (out.back() == '/' && b.front() == '/')
+        out.append(b.substr(1));
+    else if (out.back() != '/' && b.front() != '/') {
+        out += '/';
+        out.append(b);
+    } else {
+        out.append(b);
+    }
+    return out;
+}
+
+[[nodiscard]] bool is_ipv6_literal(std::string_view host) noexcept {
+    return host.find(':') != std::string_view::npos;
+}
+
+}  // namespace
+
+bool is_hop_by_hop(std::string_view name) noexcept {
+    static constexpr std::array<std::string_view, 9> names{
+        "connection",        "keep-alive",        "proxy-connection", "te",
+        "trailer",           "transfer-encoding", "upgrade",          "proxy-authorization",
+        "proxy-authenticate"};
+    return in_list(name, names);
+}
+
+bool is_withheld_from_upstream(std::string_view name) noexcept {
+    static constexpr std::array<std::string_view, 14> names{"authorization",
+                                                            "cookie",
+                                                            "x-export-purpose",
+                                                            "x-export-destination",
+                                                            "host",
+                                                            "forwarded",
+                                                            "x-forwarded-for",
+                                                            "x-forwarded-host",
+                                                            "x-forwarded-proto",
+                                                            "x-real-ip",
+                                                            "x-request-id",
+                                                            "accept-encoding",
+                                                            "content-length",
+                                                            "expect"};
+    return in_list(name, names);
+}
+
+bool named_by_connection(std::string_view name, std::span<const header_field> fields) noexcept {
+    for (const auto& f : fields) {
+        if (!iequals(f.name, "connection")) continue;
+        std::string_view rest = f.value;
+        while (!rest.empty()) {
+            auto comma = rest.find(',');
+            auto token = trim(rest.substr(0, comma));
+            if (!token.empty() && iequals(token, name)) return true;
+            if (comma == std::string_view::npos) break;
+            rest.remove_prefix(comma + 1);
+        }
+    }
+    return false;
+}
+
+bool valid_request_id(std::string_view id) noexcept {
+    if (id.empty() || id.size() > 64) return false;
+    for (char c : id) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+std::string build_upstream_target(const config::route& r, const config::upstream& u,
+                                  const normalised_target& t) {
+    std::string path;
+    if (r.upstream_path.empty()) {
+        path = t.path;
+    } else if (r.match == config::path_match::exact) {
+        path = r.upstream_path;
+    } else {
+        // The matched prefix covers whole segments (config::match_route), so the rest is either
+        // empty or starts at a segment boundary.
+        std::string_view rest =
+            std::string_view(t.path).substr(std::min(r.path.size(), t.path.size()));
+        path = rest.empty() ? r.upstream_path : join_path(r.upstream_path, rest);
+    }
+    std::string out = u.base_path.empty() ? path : join_path(u.base_path, path);
+    if (out.empty() || out.front() != '/') out.insert(out.begin(), '/');
+    if (t.has_query) {
+        out += '?';
+        out += t.query;
+    }
+    return out;
+}
+
+std::string upstream_host_field(const config::upstream& u) {
+    std::string out;
+    if (is_ipv6_literal(u.host)) {
+        out += '[';
+        out += u.host;
+        out += ']';
+    } else {
+        out += u.host;
+    }
+    bool default_port =
+        (u.scheme == "https" && u.port == 443) || (u.scheme == "http" && u.port == 80);
+    if (!default_port) {
+        out += ':';
+        out += std::to_string(u.port);
+    }
+    return out;
+}
+
+std::string build_upstream_request_head(const upstream_request& req) {
+    std::string out;
+    out.reserve(512);
+    out += req.method;
+    out += ' ';
+    out += req.target;
+    out += " HTTP/1.1\r\n";
+    append_field(out, "Host", req.up != nullptr ? upstream_host_field(*req.up) : std::string());
+    for (const auto& f : req.client_fields) {
+        if (is_hop_by_hop(f.name) || is_withheld_from_upstream(f.name) ||
+            named_by_connection(f.name, req.client_fields))
+            continue;
+        if (req.up != nullptr) {
+            // A configured field replaces the client's field of the same name.
+            bool configured = false;
+            for (const auto& h : req.up->headers)
+                configured = configured || iequals(h.name, f.name);
+            if (configured) continue;
+        }
+        append_field(out, f.name, f.value);
+    }
+    if (req.up != nullptr)
+        for (const auto& h : req.up->headers) append_field(out, h.name, h.value);
+    append_field(out, "Accept-Encoding", "identity");
+    std::string forwarded = "for=";
+    if (is_ipv6_literal(req.client_address)) {
+        forwarded += "\"[";
+        forwarded += req.client_address;
+        forwarded += "]\"";
+    } else {
+        forwarded += req.client_address;
+    }
+    forwarded += req.client_tls ? ";proto=https" : ";proto=http";
+    append_field(out, "Forwarded", forwarded);
+    append_field(out, "X-Forwarded-For", req.client_address);
+    append_field(out, "X-Request-Id", req.request_id);
+    switch (req.body) {
+        case upstream_body::none:
+            break;
+        case upstream_body::content_length:
+            append_field(out, "Content-Length", std::to_string(req.content_length));
+            break;
+        case upstream_body::chunked:
+            append_field(out, "Transfer-Encoding", "chunked");
+            break;
+    }
+    out += "\r\n";
+    return out;
+}
+
+response_framing choose_response_framing(bool head_request, unsigned status,
+                                         std::optional<std::uint64_t> upstream_length,
+                                         bool filtered, unsigned client_version) noexcept {
+    if (head_request || (status >= 100 && status < 200) || status == 204 || status == 304)
+        return response_framing::none;
+    if (upstream_length && !filtered) return response_framing::content_length;
+    return client_version >= 11 ? response_framing::chunked : response_framing::close_delimited;
+}
+
+std::string build_client_response_head(const client_response& resp) {
+    std::string out;
+    out.reserve(512);
+    out += "HTTP/1.1 ";
+    out += std::to_string(resp.status);
+    out += ' ';
+    out += status_reason(resp.status);
+    out += "\r\n";
+    for (const auto& f : resp.upstream_fields) {
+        if (is_hop_by_hop(f.name) || iequals(f.name, "content-length") ||
+            iequals(f.name, "x-request-id") || named_by_connection(f.name, resp.upstream_fields))
+            continue;
+        append_field(out, f.name, f.value);
+    }
+    append_field(out, "X-Request-Id", resp.request_id);
+    for (const auto& f : resp.extra_fields) append_field(out, f.name, f.value);
+    bool keep_alive = resp.keep_alive && resp.framing != response_framing::close_delimited;
+    switch (resp.framing) {
+        case response_framing::none:
+            // HEAD and 304 describe the representation's length; 1xx and 204 carry none.
+            if (resp.content_length && resp.status != 204 && resp.status >= 200)
+                append_field(out, "Content-Length", std::to_string(*resp.content_length));
+            break;
+        case response_framing::content_length:
+            append_field(out, "Content-Length", std::to_string(resp.content_length.value_or(0)));
+            break;
+        case response_framing::chunked:
+            append_field(out, "Transfer-Encoding", "chunked");
+            break;
+        case response_framing::close_delimited:
+            break;
+    }
+    if (!keep_alive)
+        append_field(out, "Connection", "close");
+    else if (resp.client_version == 10)
+        append_field(out, "Connection", "keep-alive");
+    out += "\r\n";
+    return out;
+}
+
+void chunk_size_line(std::uint64_t size, std::string& out) {
+    std::array<char, 24> buf{};
+    int n =
+        std::snprintf(buf.data(), buf.size(), "%llx\r\n", static_cast<unsigned long long>(size));
+    out.assign(buf.data(), static_cast<std::size_t>(n));
+}
+
+std::string generate_request_id() {
+    thread_local std::mt19937_64 gen{std::random_device{}()};
+    std::array<char, 33> buf{};
+    std::snprintf(buf.data(), buf.size(), "%016llx%016llx", static_cast<unsigned long long>(gen()),
+                  static_cast<unsigned long long>(gen()));
+    return std::string(buf.data(), 32);
+}
+
+std::string query_parameter_names(std::string_view query) {
+    std::string out;
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        auto pair = query.substr(0, amp);
+        auto name = pair.substr(0, pair.find('='));
+        if (!name.empty()) {
+            if (!out.empty()) out += ',';
+            out += name;
+        }
+        if (amp == std::string_view::npos) break;
+        query.remove_prefix(amp + 1);
+    }
+    return out;
+}
+
+}  // namespace exportwall::proxy

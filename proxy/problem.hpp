@@ -1,0 +1,39 @@
+#pragma once
+// Refusals before any byte of an answer was sent: an `application/problem+json` body (RFC 9457)
+// with the stable reason codes of DESIGN.md §3. Pure functions: no sockets. A problem never echoes
+// request data (target, header values): its detail is one of our fixed strings.
+
+#include <string>
+#include <string_view>
+
+namespace exportwall::proxy {
+
+// One refusal. Every view must outlive the call that renders it.
+struct problem {
+    unsigned status = 400;
+    std::string_view reason;    // a reason code ("route_not_found", "request_rejected", …)
+    std::string_view detail;    // a fixed sentence of ours, never request bytes
+    std::string_view audit_id;  // audit::new_record_id() of the decision
+};
+
+// The human title of a reason code ("Route not found"); a generic title for unknown codes.
+[[nodiscard]] std::string_view problem_title(std::string_view reason) noexcept;
+
+// The standard reason phrase of an HTTP status ("Not Found"), "Unknown" when we have none.
+[[nodiscard]] std::string_view status_reason(unsigned status) noexcept;
+
+// The JSON body: {"type":"https://exportwall.dev/reasons/<reason>","title","status","detail",
+// "reason","audit_id"}.
+[[nodiscard]] std::string problem_body(const problem& p);
+
+// A complete HTTP/1.1 response carrying problem_body(p): status line, Content-Type,
+// Content-Length, Cache-Control: no-store, X-Request-Id (when not empty), X-Export-Audit-Id, and
+// `Connection: close` unless `keep_alive` (then `Connection: keep-alive` for an HTTP/1.0 client,
+// see `client_version`). `head_request`: the body is omitted (the length still describes it).
+// `extra_fields`: complete header lines of ours ("Allow: GET\r\n"), or empty.
+[[nodiscard]] std::string problem_response(const problem& p, bool keep_alive,
+                                           unsigned client_version, std::string_view request_id,
+                                           bool head_request = false,
+                                           std::string_view extra_fields = {});
+
+}  // namespace exportwall::proxy

@@ -1,0 +1,86 @@
+#pragma once
+// The state shared by every session of a running proxy: the current configuration snapshot (with
+// the TLS contexts of its upstreams), the metrics, the upstream pool, the access log, and the
+// reload and readiness functions used by SIGHUP and the admin listener.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/loader.hpp"
+#include "filters/record_filter.hpp"
+#include "proxy/access_log.hpp"
+#include "proxy/metrics.hpp"
+#include "proxy/upstream_pool.hpp"
+
+namespace boost::asio::ssl {
+class context;
+}
+
+namespace exportwall::proxy {
+
+// One immutable configuration plus what the proxy derives from it at load. Each request takes the
+// snapshot once at its start and keeps it to its end, whatever reloads happen meanwhile.
+struct snapshot {
+    std::shared_ptr<const config::configuration> config;
+    std::map<std::string, std::shared_ptr<boost::asio::ssl::context>, std::less<>>
+        upstream_tls;  // by upstream id, https upstreams only
+};
+
+// Builds a snapshot from a loaded configuration: the upstream TLS contexts. Errors (an unreadable
+// CA file) are appended to `errors`; null then.
+[[nodiscard]] std::shared_ptr<const snapshot> prepare_snapshot(
+    std::shared_ptr<const config::configuration> cfg, std::vector<std::string>& errors);
+
+// Chooses a filter for a response (the enforcement issue attaches one per route and decision);
+// returns null to relay bytes unmodified.
+using filter_factory = std::function<std::unique_ptr<filters::record_filter>(
+    const config::configuration&, const config::route&, unsigned status)>;
+
+class runtime {
+  public:
+    runtime(std::string config_path, std::shared_ptr<const snapshot> initial,
+            std::unique_ptr<access_log> log);
+    runtime(const runtime&) = delete;
+    runtime& operator=(const runtime&) = delete;
+
+    // The current snapshot (lock-free atomic load).
+    [[nodiscard]] std::shared_ptr<const snapshot> current() const noexcept {
+        return current_.load(std::memory_order_acquire);
+    }
+
+    // Loads the configuration file again. Success: the snapshot is swapped (requests in flight
+    // keep theirs), `out` = the new revision. Failure: every error is logged, the old snapshot
+    // stays, `out` = the number of errors. Listener addresses and TLS certificates, the admin
+    // listener, thread count and log destinations are fixed at start-up and not re-applied.
+    [[nodiscard]] bool reload(std::string& out);
+
+    // Configuration loaded, not shutting down, and no upstream known to be unreachable (the last
+    // connection attempt to each upstream succeeded or none was made yet).
+    [[nodiscard]] bool ready() const;
+
+    [[nodiscard]] metrics& stats() noexcept { return metrics_; }
+    [[nodiscard]] upstream_pool& pool() noexcept { return pool_; }
+    [[nodiscard]] access_log& log() noexcept { return *log_; }
+    [[nodiscard]] const std::string& config_path() const noexcept { return config_path_; }
+
+    // SIGTERM: no new requests start; sessions close after their current response.
+    std::atomic<bool> stopping{false};
+    // Requests between a complete head and the end of their response.
+    std::atomic<std::int64_t> in_flight{0};
+    // Set once at start-up (before any session runs); empty = no filter.
+    filter_factory response_filter;
+
+  private:
+    std::string config_path_;
+    std::atomic<std::shared_ptr<const snapshot>> current_;
+    metrics metrics_;
+    upstream_pool pool_;
+    std::unique_ptr<access_log> log_;
+};
+
+}  // namespace exportwall::proxy

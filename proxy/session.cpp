@@ -1,0 +1,772 @@
+#include "proxy/session.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+
+#include "audit/record.hpp"
+#include "config/route_match.hpp"
+#include "proxy/forward.hpp"
+#include "proxy/problem.hpp"
+#include "proxy/request_head.hpp"
+#include "proxy/runtime.hpp"
+#include "proxy/stream.hpp"
+#include "proxy/target.hpp"
+#include "proxy/tls.hpp"
+
+namespace exportwall::proxy {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::system::error_code;
+using std::chrono::milliseconds;
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// The relay buffer: one read from the CRM, one write to the client. It bounds the memory of an
+// export together with the parser's read buffer, whatever the body size.
+constexpr std::size_t relay_buffer_size = 64 * 1024;
+// A closing connection waits this long for the peer to read our last answer (lingering close).
+constexpr milliseconds linger_time{2000};
+
+// Everything the access log and the metrics say about one request.
+struct request_record {
+    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+    std::string request_id;
+    std::string audit_id;
+    std::string method;
+    std::string route;
+    std::string path;
+    std::string query;
+    unsigned status = 0;
+    unsigned upstream_status = 0;
+    std::uint64_t bytes_in = 0;
+    std::uint64_t bytes_out = 0;
+    std::string_view outcome = "complete";
+    std::string_view reason;
+};
+
+// Keeps runtime::in_flight exact on every exit path.
+class in_flight_guard {
+  public:
+    explicit in_flight_guard(std::atomic<std::int64_t>& n) : n_(n) { n_.fetch_add(1); }
+    ~in_flight_guard() { n_.fetch_sub(1); }
+    in_flight_guard(const in_flight_guard&) = delete;
+    in_flight_guard& operator=(const in_flight_guard&) = delete;
+
+  private:
+    std::atomic<std::int64_t>& n_;
+};
+
+[[nodiscard]] std::string endpoint_text(const tcp::endpoint& ep) {
+    auto address = ep.address().to_string();
+    if (ep.address().is_v6()) return "[" + address + "]:" + std::to_string(ep.port());
+    return address + ":" + std::to_string(ep.port());
+}
+
+[[nodiscard]] bool is_idempotent_without_body(std::string_view method) {
+    return method == "GET" || method == "HEAD" || method == "OPTIONS";
+}
+
+[[nodiscard]] bool is_http_error(const error_code& ec) {
+    static const error_code sample = http::error::bad_version;
+    return ec.category() == sample.category();
+}
+
+// Why an upstream read failed, as a reason code and a metrics kind.
+struct upstream_failure {
+    std::string_view reason;
+    std::string_view kind;
+};
+
+[[nodiscard]] upstream_failure classify_body_error(const error_code& ec, bool expired) {
+    if (expired) return {"upstream_timeout", "timeout"};
+    if (ec == http::error::partial_message || ec == net::error::eof ||
+        ec == net::error::connection_reset)
+        return {"upstream_reset", "reset"};
+    if (is_http_error(ec)) return {"upstream_malformed", "malformed"};
+    return {"upstream_reset", "reset"};
+}
+
+class session {
+  public:
+    session(runtime& rt, std::shared_ptr<const listener_context> listener, tcp::socket s)
+        : rt_(rt),
+          listener_(std::move(listener)),
+          client_(listener_->tls ? byte_stream(std::move(s), *listener_->tls)
+                                 : byte_stream(std::move(s))),
+          client_deadline_(client_.get_executor()),
+          upstream_deadline_(client_.get_executor()) {
+        error_code ec;
+        auto ep = client_.socket().remote_endpoint(ec);
+        if (!ec) {
+            remote_ = endpoint_text(ep);
+            remote_ip_ = ep.address().to_string();
+        }
+        client_.socket().set_option(tcp::no_delay(true), ec);
+    }
+
+    net::awaitable<void> run();
+
+  private:
+    net::awaitable<std::size_t> read_head(const config::limits& lim, bool first);
+    net::awaitable<bool> serve_one(std::size_t head_len);
+    net::awaitable<bool> forward(request_record& rec, const snapshot& snap,
+                                 const config::route& route, const config::upstream& up,
+                                 std::size_t head_len);
+    net::awaitable<std::unique_ptr<byte_stream>> connect(const config::upstream& up,
+                                                         const snapshot& snap,
+                                                         const config::limits& lim,
+                                                         upstream_failure& failure);
+    net::awaitable<bool> refuse(request_record& rec, unsigned status, std::string_view reason,
+                                std::string_view detail, bool keep_alive,
+                                std::string_view extra_fields = {});
+    net::awaitable<void> graceful_close();
+    template <class Buffers>
+    net::awaitable<error_code> write_client(const Buffers& buffers, milliseconds idle);
+    template <class Buffers>
+    net::awaitable<error_code> write_upstream(byte_stream& up, const Buffers& buffers,
+                                              milliseconds idle);
+    void finish(request_record& rec);
+    bool abort(request_record& rec, byte_stream& up, std::string_view reason);
+
+    [[nodiscard]] std::string_view buffered() const {
+        auto d = cbuf_.data();
+        return {static_cast<const char*>(d.data()), d.size()};
+    }
+
+    runtime& rt_;
+    std::shared_ptr<const listener_context> listener_;
+    byte_stream client_;
+    io_deadline client_deadline_;
+    io_deadline upstream_deadline_;
+    beast::flat_buffer cbuf_;
+    std::string remote_;
+    std::string remote_ip_;
+    peer_identity peer_;
+    request_head head_;
+    normalised_target target_;
+    std::unique_ptr<char[]> relay_;
+    std::string scratch_;
+};
+
+template <class Buffers>
+net::awaitable<error_code> session::write_client(const Buffers& buffers, milliseconds idle) {
+    client_deadline_.arm(client_.socket(), idle);
+    auto [ec, n] = co_await net::async_write(client_, buffers, use_tuple);
+    client_deadline_.disarm();
+    (void)n;
+    co_return ec;
+}
+
+template <class Buffers>
+net::awaitable<error_code> session::write_upstream(byte_stream& up, const Buffers& buffers,
+                                                   milliseconds idle) {
+    upstream_deadline_.arm(up.socket(), idle);
+    auto [ec, n] = co_await net::async_write(up, buffers, use_tuple);
+    upstream_deadline_.disarm();
+    (void)n;
+    co_return ec;
+}
+
+void session::finish(request_record& rec) {
+    auto elapsed = std::chrono::steady_clock::now() - rec.start;
+    double seconds = std::chrono::duration<double>(elapsed).count();
+    rt_.stats().request_finished(rec.route, rec.status, seconds, rec.bytes_in, rec.bytes_out);
+    access_entry e;
+    e.request_id = rec.request_id;
+    e.audit_id = rec.audit_id;
+    e.remote = remote_;
+    e.method = rec.method;
+    e.route = rec.route;
+    e.path = rec.path;
+    e.query = rec.query;
+    e.status = rec.status;
+    e.upstream_status = rec.upstream_status;
+    e.bytes_in = rec.bytes_in;
+    e.bytes_out = rec.bytes_out;
+    e.duration_ms = seconds * 1000.0;
+    e.outcome = rec.outcome;
+    e.reason = rec.reason;
+    rt_.log().write(e);
+}
+
+bool session::abort(request_record& rec, byte_stream& up, std::string_view reason) {
+    // Never complete a cut export: the client's response ends without its terminating chunk
+    // (or short of its Content-Length) and both connections close; nothing goes back to the pool.
+    up.close();
+    client_.close();
+    rec.outcome = "aborted";
+    rec.reason = reason;
+    rt_.stats().export_aborted(reason);
+    spdlog::warn("export aborted: request {} route {} reason {} after {} body bytes",
+                 rec.request_id, rec.route, reason, rec.bytes_out);
+    finish(rec);
+    return false;
+}
+
+net::awaitable<bool> session::refuse(request_record& rec, unsigned status, std::string_view reason,
+                                     std::string_view detail, bool keep_alive,
+                                     std::string_view extra_fields) {
+    if (rec.audit_id.empty()) rec.audit_id = audit::new_record_id();
+    if (rec.request_id.empty()) rec.request_id = generate_request_id();
+    keep_alive = keep_alive && !rt_.stopping.load();
+    problem p{status, reason, detail, rec.audit_id};
+    std::string response = problem_response(p, keep_alive, head_.version, rec.request_id,
+                                            rec.method == "HEAD", extra_fields);
+    rec.status = status;
+    rec.outcome = "refused";
+    rec.reason = reason;
+    auto limit = rt_.current()->config->net.limit.client_write_idle;
+    auto ec = co_await write_client(net::buffer(response), limit);
+    finish(rec);
+    if (ec) {
+        client_.close();
+        co_return false;
+    }
+    co_return keep_alive;
+}
+
+net::awaitable<void> session::graceful_close() {
+    if (!client_.socket().is_open()) co_return;
+    if (client_.is_tls()) {
+        client_deadline_.arm(client_.socket(), linger_time);
+        auto [ec] = co_await client_.tls()->async_shutdown(use_tuple);
+        (void)ec;
+        client_deadline_.disarm();
+        client_.close();
+        co_return;
+    }
+    // Shut down our side, then read (and drop) what the client still sends until it closes: a
+    // close with unread bytes would send a reset that can destroy our last answer in flight.
+    error_code ec;
+    client_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    std::array<char, 4096> sink{};
+    std::size_t drained = 0;
+    client_deadline_.arm(client_.socket(), linger_time);
+    while (!ec && drained < 256 * 1024) {
+        auto [rec, n] = co_await client_.socket().async_read_some(net::buffer(sink), use_tuple);
+        ec = rec;
+        drained += n;
+    }
+    client_deadline_.disarm();
+    client_.close();
+}
+
+net::awaitable<std::size_t> session::read_head(const config::limits& lim, bool first) {
+    std::size_t scanned = 0;
+    std::size_t head_len = find_head_end(buffered());
+    if (head_len != 0) co_return head_len;
+    // The first request must start promptly; between requests the connection may idle longer.
+    bool idle = !first && cbuf_.size() == 0;
+    client_deadline_.arm(client_.socket(), idle ? lim.keep_alive_idle : lim.request_head);
+    while (true) {
+        std::size_t room = std::max<std::size_t>(lim.max_head_bytes + 1, 1024);
+        room = room > cbuf_.size() ? room - cbuf_.size() : 1;
+        auto [ec, n] = co_await client_.async_read_some(
+            cbuf_.prepare(std::min<std::size_t>(room, 16 * 1024)), use_tuple);
+        cbuf_.commit(n);
+        if (ec) {
+            bool expired = client_deadline_.expired();
+            client_deadline_.disarm();
+            if (expired && cbuf_.size() != 0) {
+                request_record rec;
+                co_await refuse(rec, 408, "request_rejected",
+                                "The request head was not received in time.", false);
+                co_await graceful_close();
+            } else {
+                client_.close();
+            }
+            co_return 0;
+        }
+        if (idle && cbuf_.size() != 0) {
+            idle = false;
+            client_deadline_.arm(client_.socket(), lim.request_head);
+        }
+        head_len = find_head_end(buffered(), scanned);
+        scanned = cbuf_.size() > 3 ? cbuf_.size() - 3 : 0;
+        if (head_len != 0) break;
+        if (cbuf_.size() > lim.max_head_bytes) {
+            client_deadline_.disarm();
+            request_record rec;
+            co_await refuse(rec, 431, "request_rejected", "The request head is too large.", false);
+            co_await graceful_close();
+            co_return 0;
+        }
+    }
+    client_deadline_.disarm();
+    co_return head_len;
+}
+
+net::awaitable<void> session::run() {
+    auto snap = rt_.current();
+    if (client_.is_tls()) {
+        client_deadline_.arm(client_.socket(), snap->config->net.limit.tls_handshake);
+        auto [ec] =
+            co_await client_.tls()->async_handshake(net::ssl::stream_base::server, use_tuple);
+        client_deadline_.disarm();
+        if (ec) {
+            spdlog::debug("TLS handshake with {} failed: {}", remote_, ec.message());
+            client_.close();
+            co_return;
+        }
+        peer_ = read_peer_identity(client_.tls()->native_handle());
+    }
+    bool first = true;
+    while (!rt_.stopping.load()) {
+        const auto& lim = rt_.current()->config->net.limit;
+        std::size_t head_len = co_await read_head(lim, first);
+        first = false;
+        if (head_len == 0) co_return;
+        bool keep = co_await serve_one(head_len);
+        if (!keep) break;
+    }
+    co_await graceful_close();
+}
+
+net::awaitable<bool> session::serve_one(std::size_t head_len) {
+    // The snapshot is taken once: a reload during this request does not affect it.
+    auto snap = rt_.current();
+    const auto& cfg = *snap->config;
+    const auto& lim = cfg.net.limit;
+    request_record rec;
+    std::string_view raw(static_cast<const char*>(cbuf_.data().data()), head_len);
+    head_.clear();
+    if (auto ec = check_request_head(raw, lim.max_head_bytes, head_)) {
+        // After a framing error nothing more on this connection can be trusted: answer and close.
+        co_return co_await refuse(rec, status_for(ec), "request_rejected", ec.message(), false);
+    }
+    rec.method = head_.method;
+    for (const auto& f : head_.headers) {
+        if (f.name.size() == 12 && beast::iequals(f.name, "x-request-id")) {
+            if (valid_request_id(f.value)) rec.request_id = f.value;
+            break;
+        }
+    }
+    if (rec.request_id.empty()) rec.request_id = generate_request_id();
+    if (auto ec = normalise_target(head_.target, target_)) {
+        co_return co_await refuse(rec, 400, "request_rejected", ec.message(), false);
+    }
+    rec.path = target_.path;
+    rec.query = target_.query;
+    // A refused request's body is never read: the connection stays open only without one.
+    bool has_body = head_.framing == body_framing::chunked ||
+                    (head_.framing == body_framing::content_length && head_.content_length > 0);
+    bool can_keep = head_.keep_alive && !has_body;
+    const config::route* route = config::match_route(cfg.net, target_.path);
+    if (route == nullptr) {
+        cbuf_.consume(head_len);
+        co_return co_await refuse(rec, 404, "route_not_found", "No route matches this path.",
+                                  can_keep);
+    }
+    rec.route = route->id;
+    if (std::find(route->methods.begin(), route->methods.end(), head_.method) ==
+        route->methods.end()) {
+        std::string allow = "Allow: ";
+        for (std::size_t i = 0; i < route->methods.size(); ++i) {
+            if (i != 0) allow += ", ";
+            allow += route->methods[i];
+        }
+        allow += "\r\n";
+        cbuf_.consume(head_len);
+        co_return co_await refuse(rec, 405, "method_not_allowed",
+                                  "This method is not allowed on this route.", can_keep, allow);
+    }
+    if (head_.framing == body_framing::content_length &&
+        head_.content_length > lim.max_request_body_bytes) {
+        co_return co_await refuse(rec, 413, "request_rejected", "The request body is too large.",
+                                  false);
+    }
+    const config::upstream* up = cfg.net.find_upstream(route->upstream_id);
+    if (up == nullptr) {
+        cbuf_.consume(head_len);
+        co_return co_await refuse(rec, 502, "upstream_unavailable",
+                                  "The route's upstream is not configured.", can_keep);
+    }
+    in_flight_guard guard(rt_.in_flight);
+    co_return co_await forward(rec, *snap, *route, *up, head_len);
+}
+
+net::awaitable<std::unique_ptr<byte_stream>> session::connect(const config::upstream& up,
+                                                              const snapshot& snap,
+                                                              const config::limits& lim,
+                                                              upstream_failure& failure) {
+    auto ex = client_.socket().get_executor();
+    std::vector<tcp::endpoint> endpoints;
+    error_code ec;
+    auto address = net::ip::make_address(up.host, ec);
+    if (!ec) {
+        endpoints.emplace_back(address, up.port);
+    } else {
+        tcp::resolver resolver(ex);
+        upstream_deadline_.arm(resolver, lim.upstream_connect);
+        auto [rec, results] =
+            co_await resolver.async_resolve(up.host, std::to_string(up.port), use_tuple);
+        upstream_deadline_.disarm();
+        if (rec) {
+            failure = {"upstream_unavailable", "connect"};
+            spdlog::warn("upstream '{}': cannot resolve its host: {}", up.id, rec.message());
+            co_return nullptr;
+        }
+        for (const auto& r : results) endpoints.push_back(r.endpoint());
+    }
+    tcp::socket sock(ex);
+    upstream_deadline_.arm(sock, lim.upstream_connect);
+    auto [cec, ep] = co_await net::async_connect(sock, endpoints, use_tuple);
+    bool expired = upstream_deadline_.expired();
+    upstream_deadline_.disarm();
+    if (cec) {
+        failure = {"upstream_unavailable", expired ? "timeout" : "connect"};
+        spdlog::warn("upstream '{}': connect failed: {}", up.id,
+                     expired ? "timed out" : cec.message());
+        co_return nullptr;
+    }
+    (void)ep;
+    sock.set_option(tcp::no_delay(true), ec);
+    if (up.scheme != "https") co_return std::make_unique<byte_stream>(std::move(sock));
+    auto ctx = snap.upstream_tls.find(up.id);
+    if (ctx == snap.upstream_tls.end()) {
+        failure = {"upstream_unavailable", "tls"};
+        co_return nullptr;
+    }
+    auto stream = std::make_unique<byte_stream>(std::move(sock), *ctx->second);
+    if (!prepare_upstream_ssl(stream->tls()->native_handle(), up.host)) {
+        failure = {"upstream_unavailable", "tls"};
+        co_return nullptr;
+    }
+    upstream_deadline_.arm(stream->socket(), lim.upstream_connect);
+    auto [hec] = co_await stream->tls()->async_handshake(net::ssl::stream_base::client, use_tuple);
+    expired = upstream_deadline_.expired();
+    upstream_deadline_.disarm();
+    if (hec) {
+        failure = {"upstream_unavailable", expired ? "timeout" : "tls"};
+        spdlog::warn("upstream '{}': TLS handshake failed: {}", up.id,
+                     expired ? "timed out" : hec.message());
+        stream->close();
+        co_return nullptr;
+    }
+    co_return stream;
+}
+
+net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
+                                      const config::route& route, const config::upstream& up,
+                                      std::size_t head_len) {
+    const auto& cfg = *snap.config;
+    const auto& lim = cfg.net.limit;
+    std::string_view raw(static_cast<const char*>(cbuf_.data().data()), head_len);
+    const bool head_request = head_.method == "HEAD";
+    const unsigned version = head_.version;
+    const bool client_keep_alive = head_.keep_alive;
+    const bool expect_continue = head_.expect_continue;
+    const body_framing framing = head_.framing;
+
+    // The body is decoded by Beast from bytes the head check approved (the head itself is fed
+    // first, so Beast's parser is in the body state).
+    std::optional<http::request_parser<http::buffer_body>> body;
+    if (framing != body_framing::none) {
+        body.emplace();
+        body->header_limit(
+            static_cast<std::uint32_t>(std::min<std::size_t>(lim.max_head_bytes + 1, 0xffffffffu)));
+        body->body_limit(std::uint64_t{lim.max_request_body_bytes});
+        body->eager(false);
+        error_code pec;
+        std::size_t used = body->put(net::buffer(raw.data(), raw.size()), pec);
+        if (pec || used != head_len || !body->is_header_done()) {
+            co_return co_await refuse(rec, 400, "request_rejected",
+                                      "The request framing is invalid.", false);
+        }
+    }
+
+    upstream_request ur;
+    std::string target = build_upstream_target(route, up, target_);
+    ur.method = head_.method;
+    ur.target = target;
+    ur.client_fields = head_.headers;
+    ur.up = &up;
+    ur.client_address = remote_ip_;
+    ur.client_tls = client_.is_tls();
+    ur.request_id = rec.request_id;
+    ur.body = framing == body_framing::none             ? upstream_body::none
+              : framing == body_framing::content_length ? upstream_body::content_length
+                                                        : upstream_body::chunked;
+    ur.content_length = head_.content_length;
+    std::string up_head = build_upstream_request_head(ur);
+    // From here on the head's views are gone: only copies are used.
+    cbuf_.consume(head_len);
+    const std::string key = pool_key(up);
+    const bool retryable = is_idempotent_without_body(rec.method) && framing == body_framing::none;
+
+    if (!relay_) relay_ = std::make_unique<char[]>(relay_buffer_size);
+    char* buf = relay_.get();
+
+    std::unique_ptr<byte_stream> conn;
+    beast::flat_buffer ubuf;
+    std::optional<http::response_parser<http::buffer_body>> resp;
+    for (int attempt = 0;; ++attempt) {
+        conn = attempt == 0 ? rt_.pool().acquire(key) : nullptr;
+        const bool reused = conn != nullptr;
+        if (!conn) {
+            upstream_failure failure{};
+            conn = co_await connect(up, snap, lim, failure);
+            rt_.pool().note_reachable(key, conn != nullptr);
+            if (!conn) {
+                rt_.stats().upstream_error(failure.kind);
+                co_return co_await refuse(rec, 502, failure.reason,
+                                          "The upstream could not be reached.", false);
+            }
+        }
+        auto ec = co_await write_upstream(*conn, net::buffer(up_head), lim.upstream_idle);
+        if (ec) {
+            conn->close();
+            if (reused && retryable) continue;
+            rt_.stats().upstream_error("reset");
+            co_return co_await refuse(rec, 502, "upstream_unavailable",
+                                      "The upstream closed the connection.", false);
+        }
+        if (body && !body->is_done()) {
+            if (expect_continue) {
+                static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+                if (co_await write_client(net::buffer(continue_line), lim.client_write_idle)) {
+                    conn->close();
+                    client_.close();
+                    co_return false;
+                }
+            }
+            while (!body->is_done()) {
+                body->get().body().data = buf;
+                body->get().body().size = relay_buffer_size;
+                client_deadline_.arm(client_.socket(), lim.request_body_idle);
+                auto [rec_ec, n] = co_await http::async_read_some(client_, cbuf_, *body, use_tuple);
+                bool expired = client_deadline_.expired();
+                client_deadline_.disarm();
+                (void)n;
+                if (rec_ec == http::error::need_buffer) rec_ec = {};
+                std::size_t got = relay_buffer_size - body->get().body().size;
+                if (rec_ec) {
+                    conn->close();
+                    if (rec_ec == http::error::body_limit)
+                        co_return co_await refuse(rec, 413, "request_rejected",
+                                                  "The request body is too large.", false);
+                    if (expired)
+                        co_return co_await refuse(rec, 408, "request_rejected",
+                                                  "The request body was not received in time.",
+                                                  false);
+                    if (is_http_error(rec_ec))
+                        co_return co_await refuse(rec, 400, "request_rejected",
+                                                  "The request body framing is invalid.", false);
+                    client_.close();
+                    rec.outcome = "aborted";
+                    rec.reason = "client_closed";
+                    finish(rec);
+                    co_return false;
+                }
+                rec.bytes_in += got;
+                if (got == 0) continue;
+                error_code wec;
+                if (framing == body_framing::chunked) {
+                    chunk_size_line(got, scratch_);
+                    std::array<net::const_buffer, 3> pieces{
+                        net::buffer(scratch_), net::buffer(buf, got), net::buffer("\r\n", 2)};
+                    wec = co_await write_upstream(*conn, pieces, lim.upstream_idle);
+                } else {
+                    wec = co_await write_upstream(*conn, net::buffer(buf, got), lim.upstream_idle);
+                }
+                if (wec) {
+                    conn->close();
+                    rt_.stats().upstream_error("reset");
+                    co_return co_await refuse(rec, 502, "upstream_unavailable",
+                                              "The upstream closed the connection.", false);
+                }
+            }
+            if (framing == body_framing::chunked) {
+                if (co_await write_upstream(*conn, net::buffer("0\r\n\r\n", 5),
+                                            lim.upstream_idle)) {
+                    conn->close();
+                    rt_.stats().upstream_error("reset");
+                    co_return co_await refuse(rec, 502, "upstream_unavailable",
+                                              "The upstream closed the connection.", false);
+                }
+            }
+        }
+
+        // The response head; interim 1xx responses are skipped (exportwall answered any
+        // 100-continue itself).
+        ubuf.clear();
+        bool retry = false;
+        for (int interim = 0;; ++interim) {
+            resp.emplace();
+            resp->header_limit(static_cast<std::uint32_t>(
+                std::min<std::size_t>(lim.max_upstream_head_bytes, 0xffffffffu)));
+            resp->body_limit(boost::none);
+            if (head_request) resp->skip(true);
+            upstream_deadline_.arm(conn->socket(), lim.upstream_response_head);
+            auto [hec, n] = co_await http::async_read_header(*conn, ubuf, *resp, use_tuple);
+            bool expired = upstream_deadline_.expired();
+            upstream_deadline_.disarm();
+            (void)n;
+            if (hec) {
+                conn->close();
+                if (expired) {
+                    rt_.stats().upstream_error("timeout");
+                    co_return co_await refuse(rec, 504, "upstream_timeout",
+                                              "The upstream did not answer in time.", false);
+                }
+                bool closed = hec == http::error::end_of_stream || hec == net::error::eof ||
+                              hec == net::error::connection_reset ||
+                              hec == http::error::partial_message;
+                if (closed && reused && retryable && interim == 0 && ubuf.size() == 0) {
+                    retry = true;
+                    break;
+                }
+                if (closed) {
+                    rt_.stats().upstream_error("reset");
+                    co_return co_await refuse(rec, 502, "upstream_unavailable",
+                                              "The upstream closed the connection.", false);
+                }
+                rt_.stats().upstream_error("malformed");
+                co_return co_await refuse(rec, 502, "upstream_malformed",
+                                          "The upstream response head is malformed.", false);
+            }
+            unsigned status = resp->get().result_int();
+            if (status >= 200) break;
+            if (status == 101 || interim >= 8) {
+                conn->close();
+                rt_.stats().upstream_error("malformed");
+                co_return co_await refuse(rec, 502, "upstream_malformed",
+                                          "The upstream response head is malformed.", false);
+            }
+        }
+        if (retry) continue;
+        break;
+    }
+
+    // The response: head, then the body relayed read-by-read with back-pressure.
+    const unsigned status = resp->get().result_int();
+    rec.upstream_status = status;
+    std::optional<std::uint64_t> length;
+    if (auto cl = resp->content_length()) length = *cl;
+    std::unique_ptr<filters::record_filter> filter;
+    if (rt_.response_filter) filter = rt_.response_filter(cfg, route, status);
+    const response_framing out_framing =
+        choose_response_framing(head_request, status, length, filter != nullptr, version);
+    bool keep_alive = client_keep_alive && !rt_.stopping.load() &&
+                      out_framing != response_framing::close_delimited;
+
+    std::vector<header_field> fields;
+    for (const auto& f : resp->get()) fields.push_back({f.name_string(), f.value()});
+    if (filter) {
+        // A filtered body has a different length and representation.
+        std::erase_if(fields, [](const header_field& f) {
+            return beast::iequals(f.name, "content-length") || beast::iequals(f.name, "etag") ||
+                   beast::iequals(f.name, "content-md5") || beast::iequals(f.name, "digest");
+        });
+    }
+    client_response cr;
+    cr.status = status;
+    cr.upstream_fields = fields;
+    cr.framing = out_framing;
+    cr.content_length = length;
+    cr.keep_alive = keep_alive;
+    cr.client_version = version;
+    cr.request_id = rec.request_id;
+    std::string out_head = build_client_response_head(cr);
+    rec.status = status;
+    if (co_await write_client(net::buffer(out_head), lim.client_write_idle)) {
+        co_return abort(rec, *conn, "client_write_timeout");
+    }
+
+    std::string filtered;
+    while (!resp->is_done()) {
+        resp->get().body().data = buf;
+        resp->get().body().size = relay_buffer_size;
+        upstream_deadline_.arm(conn->socket(), lim.upstream_idle);
+        auto [rec_ec, n] = co_await http::async_read_some(*conn, ubuf, *resp, use_tuple);
+        bool expired = upstream_deadline_.expired();
+        upstream_deadline_.disarm();
+        (void)n;
+        if (rec_ec == http::error::need_buffer) rec_ec = {};
+        std::size_t got = relay_buffer_size - resp->get().body().size;
+        if (rec_ec) {
+            auto failure = classify_body_error(rec_ec, expired);
+            rt_.stats().upstream_error(failure.kind);
+            co_return abort(rec, *conn, failure.reason);
+        }
+        if (got == 0) continue;
+        std::string_view piece(buf, got);
+        if (filter) {
+            filtered.clear();
+            if (filter->feed(piece, filtered)) co_return abort(rec, *conn, "filter_error");
+            piece = filtered;
+            if (piece.empty()) continue;
+        }
+        error_code wec;
+        if (out_framing == response_framing::chunked) {
+            chunk_size_line(piece.size(), scratch_);
+            std::array<net::const_buffer, 3> pieces{net::buffer(scratch_),
+                                                    net::buffer(piece.data(), piece.size()),
+                                                    net::buffer("\r\n", 2)};
+            wec = co_await write_client(pieces, lim.client_write_idle);
+        } else {
+            wec = co_await write_client(net::buffer(piece.data(), piece.size()),
+                                        lim.client_write_idle);
+        }
+        if (wec) co_return abort(rec, *conn, "client_write_timeout");
+        rec.bytes_out += piece.size();
+    }
+    if (filter) {
+        filtered.clear();
+        if (filter->finish(filtered)) co_return abort(rec, *conn, "filter_error");
+        if (!filtered.empty()) {
+            chunk_size_line(filtered.size(), scratch_);
+            std::array<net::const_buffer, 3> pieces{net::buffer(scratch_), net::buffer(filtered),
+                                                    net::buffer("\r\n", 2)};
+            if (co_await write_client(pieces, lim.client_write_idle))
+                co_return abort(rec, *conn, "client_write_timeout");
+            rec.bytes_out += filtered.size();
+        }
+    }
+    if (out_framing == response_framing::chunked) {
+        if (co_await write_client(net::buffer("0\r\n\r\n", 5), lim.client_write_idle))
+            co_return abort(rec, *conn, "client_write_timeout");
+    }
+    // Reuse only after a complete, correctly framed response that both sides keep alive and that
+    // left no stray bytes behind.
+    if (resp->keep_alive() && ubuf.size() == 0 && !rt_.stopping.load())
+        rt_.pool().release(key, std::move(conn));
+    else
+        conn->close();
+    finish(rec);
+    co_return keep_alive;
+}
+
+}  // namespace
+
+net::awaitable<void> run_session(runtime& rt, std::shared_ptr<const listener_context> listener,
+                                 tcp::socket socket) {
+    rt.stats().connection_opened();
+    {
+        session s(rt, std::move(listener), std::move(socket));
+        co_await s.run();
+    }
+    rt.stats().connection_closed();
+}
+
+}  // namespace exportwall::proxy

@@ -1,0 +1,32 @@
+#pragma once
+// One client connection: TLS handshake, then requests read, checked, matched and relayed to the
+// CRM strictly in order (keep-alive, pipelining), until either side closes. Implemented as one
+// coroutine per connection (proxy/session.cpp holds the relay).
+
+#include <cstddef>
+#include <memory>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+namespace boost::asio::ssl {
+class context;
+}
+
+namespace exportwall::proxy {
+
+class runtime;
+
+// What a session needs to know about the listener that accepted it. Fixed at start-up.
+struct listener_context {
+    std::size_t index = 0;                           // position in <listen> order
+    std::shared_ptr<boost::asio::ssl::context> tls;  // null: plain HTTP
+};
+
+// Serves `socket` until the connection ends. Never throws; every error ends in a problem
+// response, an aborted response or a closed connection. `rt` and `listener` outlive it.
+boost::asio::awaitable<void> run_session(runtime& rt,
+                                         std::shared_ptr<const listener_context> listener,
+                                         boost::asio::ip::tcp::socket socket);
+
+}  // namespace exportwall::proxy
