@@ -38,7 +38,8 @@ enum class request_error : std::uint8_t {
     missing_host,                  // HTTP/1.1 without Host
     repeated_host,                 // more than one Host field
     invalid_host,                  // Host is not `host [":" port]`
-    method_override,  // X-HTTP-Method-Override, X-HTTP-Method or X-Method-Override present
+    method_override,  // X-HTTP-Method-Override, X-HTTP-Method or X-Method-Override present, or
+                      // a "_method" query parameter (normalise_target)
 
     // --- body framing (400, 501) ---
     content_length_with_transfer_encoding,  // both present: ambiguous framing

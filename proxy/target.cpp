@@ -112,6 +112,23 @@ error_code append_segment(std::string_view raw, std::string& path, utf8_validato
     return {};
 }
 
+// True when a query parameter name, percent-decoded, is "_method" (ASCII case-insensitive): the
+// method override of Rails, Laravel and Symfony forms. Escapes are valid (checked before).
+bool is_method_override_name(std::string_view name) noexcept {
+    constexpr std::string_view expected = "_method";
+    std::size_t matched = 0;
+    for (std::size_t i = 0; i < name.size(); ++i, ++matched) {
+        int c = static_cast<unsigned char>(name[i]);
+        if (c == '%') {
+            c = decode_escape(name, i);
+            i += 2;
+        }
+        if (c >= 'A' && c <= 'Z') c += 'a' - 'A';
+        if (matched >= expected.size() || c != expected[matched]) return false;
+    }
+    return matched == expected.size();
+}
+
 error_code validate_query(std::string_view query) noexcept {
     for (std::size_t i = 0; i < query.size(); ++i) {
         const auto u = static_cast<unsigned char>(query[i]);
@@ -123,6 +140,16 @@ error_code validate_query(std::string_view query) noexcept {
         } else if (u <= 0x20 || u >= 0x7f) {
             return request_error::control_byte_in_target;
         }
+    }
+    // Parameters are separated by '&'; a name ends at '='.
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const auto parameter = query.substr(0, amp);
+        if (is_method_override_name(parameter.substr(0, parameter.find('=')))) {
+            return request_error::method_override;
+        }
+        if (amp == std::string_view::npos) break;
+        query.remove_prefix(amp + 1);
     }
     return {};
 }

@@ -30,7 +30,8 @@ struct normalised_target {
 //   (invalid_percent_encoding), a decoded path that is not valid UTF-8 — overlong forms such as
 //   "%c0%ae", surrogates, truncated sequences (invalid_utf8) — and '#' (fragment_in_target);
 // - the query is kept as received after validation: visible ASCII only (no CTL, DEL, SP, '#'),
-//   valid percent-escapes, no %00.
+//   valid percent-escapes, no %00; a parameter named "_method" (case-insensitive, also encoded)
+//   is a method override and refused (method_override).
 // `out` is overwritten (its strings keep their capacity); on error its content is unspecified.
 [[nodiscard]] boost::system::error_code normalise_target(std::string_view target,
                                                          normalised_target& out);

@@ -131,6 +131,12 @@ std::vector<normalisation> table() {
         no("/a?b=%00", e::encoded_nul),
         no("/a?b=\x01"s, e::control_byte_in_target),
         no("/a?b=\xc3\xa9", e::control_byte_in_target),
+        // method override through the query (Rails, Laravel, Symfony forms)
+        no("/a?_method=DELETE", e::method_override),
+        no("/a?x=1&_METHOD=PUT", e::method_override),
+        no("/a?%5Fmethod=PUT", e::method_override),
+        no("/a?_%6Dethod", e::method_override),
+        no("/a?_method", e::method_override),
     };
 }
 
@@ -177,6 +183,11 @@ TEST(NormaliseTarget, KeepsTheQueryAsReceived) {
     ASSERT_FALSE(normalise_target("/contacts?filter[status]=open&q=a|b?c", out));
     EXPECT_EQ(out.path, "/contacts");
     EXPECT_EQ(out.query, "filter[status]=open&q=a|b?c");
+
+    // Names that only resemble the method-override parameter.
+    for (const char* target : {"/a?my_method=1", "/a?_methods=1", "/a?x=_method", "/a?_metho"}) {
+        EXPECT_FALSE(normalise_target(target, out)) << target;
+    }
 }
 
 TEST(NormaliseTarget, OverwritesThePreviousResult) {
