@@ -17,8 +17,6 @@ namespace {
 
 using boost::system::error_code;
 
-constexpr std::string_view crlf = "\r\n";
-
 // tchar of RFC 9110 §5.6.2, as a 256-entry table.
 constexpr std::array<bool, 256> make_tchar_table() {
     std::array<bool, 256> t{};
@@ -38,6 +36,13 @@ bool is_token(std::string_view s) noexcept {
         if (!is_tchar(c)) return false;
     }
     return true;
+}
+
+// Length of the first line of `s` without its CRLF. `s` ends with CRLF and every LF in it
+// follows a CR (checked before).
+std::size_t line_length(std::string_view s) noexcept {
+    const auto* lf = static_cast<const char*>(std::memchr(s.data(), '\n', s.size()));
+    return static_cast<std::size_t>(lf - s.data()) - 1;
 }
 
 bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
@@ -61,9 +66,16 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
 }
 
 // Field values: HTAB, SP, VCHAR and obs-text. CR and LF never reach here (checked before).
+constexpr std::array<bool, 256> make_field_value_table() {
+    std::array<bool, 256> t{};
+    t['\t'] = true;
+    for (std::size_t c = 0x20; c < 256; ++c) t[c] = c != 0x7f;
+    return t;
+}
+constexpr std::array<bool, 256> field_value_table = make_field_value_table();
+
 bool is_field_value_byte(char c) noexcept {
-    const auto u = static_cast<unsigned char>(c);
-    return u == '\t' || (u >= 0x20 && u != 0x7f);
+    return field_value_table[static_cast<unsigned char>(c)];
 }
 
 // Calls f(element) for each non-empty, OWS-trimmed element of a comma-separated list (RFC 9110
@@ -373,17 +385,19 @@ error_code check_request_head(std::string_view raw_head, std::size_t max_head_by
     if (raw_head.size() > max_head_bytes) return request_error::head_too_large;
 
     // Line endings first, over the whole head: every CR is followed by LF and every LF preceded
-    // by CR. After this, splitting on CRLF sees every line boundary there is.
+    // by CR. After this, every LF ends a line and the CR before it belongs to the line ending.
     {
-        const auto n = raw_head.size();
-        for (std::size_t i = 0; i < n; ++i) {
-            const char c = raw_head[i];
-            if (c == '\r') {
-                if (i + 1 >= n || raw_head[i + 1] != '\n') return request_error::bare_cr;
-                ++i;
-            } else if (c == '\n') {
-                return request_error::bare_lf;
-            }
+        const char* const begin = raw_head.data();
+        const char* const end = begin + raw_head.size();
+        for (const char* p = begin; p != end; p += 2) {
+            p = static_cast<const char*>(std::memchr(p, '\r', static_cast<std::size_t>(end - p)));
+            if (p == nullptr) break;
+            if (p + 1 == end || p[1] != '\n') return request_error::bare_cr;
+        }
+        for (const char* p = begin; p != end; ++p) {
+            p = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+            if (p == nullptr) break;
+            if (p == begin || p[-1] != '\r') return request_error::bare_lf;
         }
     }
     if (raw_head.size() < 4 || raw_head.substr(raw_head.size() - 4) != "\r\n\r\n") {
@@ -391,7 +405,7 @@ error_code check_request_head(std::string_view raw_head, std::size_t max_head_by
     }
 
     std::string_view rest = raw_head.substr(0, raw_head.size() - 2);  // drop the empty line
-    const auto line_end = rest.find(crlf);
+    const auto line_end = line_length(rest);
     if (line_end == 0) return request_error::invalid_request_line;  // empty line(s) before it
     if (auto ec = parse_request_line(rest.substr(0, line_end), out)) return ec;
     rest.remove_prefix(line_end + 2);
@@ -408,7 +422,7 @@ error_code check_request_head(std::string_view raw_head, std::size_t max_head_by
 
     // Each remaining line is a header field, and each ends with CRLF.
     while (!rest.empty()) {
-        const auto end = rest.find(crlf);
+        const auto end = line_length(rest);
         const auto line = rest.substr(0, end);
         rest.remove_prefix(end + 2);
         if (line.empty()) return request_error::missing_terminator;  // bytes after the head
