@@ -31,6 +31,10 @@ using json_sv = boost::json::string_view;
 // Input is parsed in slices so the depth scanner's marks stay small whatever the caller's chunk.
 constexpr std::size_t slice_bytes = 16 * 1024;
 
+// Distinct stripped field names counted one by one; further names count as `*`.
+constexpr std::size_t max_stripped_names = 256;
+constexpr std::string_view other_stripped_name = "*";
+
 std::string_view sv(json_sv s) { return {s.data(), s.size()}; }
 
 // Characters a JSON string must escape: '"', '\\' and the C0 controls.
@@ -329,11 +333,14 @@ class json_rewriter {
         if (rel.empty()) rel = path_;  // a scalar where field_root's object should be
         auto& m = counters_.stripped_fields;
         auto it = m.find(rel);
-        if (it == m.end()) {
-            m.emplace(std::string(rel), 1);
-        } else {
+        if (it != m.end()) {
             ++it->second;
+            return;
         }
+        // Upstream chooses the names: past a cap, new ones are counted together so the counters
+        // stay bounded however many distinct keys an export carries.
+        if (m.size() >= max_stripped_names) rel = other_stripped_name;
+        ++m[std::string(rel)];
     }
 
     // --- decisions -----------------------------------------------------------------------------

@@ -149,6 +149,19 @@ TEST(JsonFilter, DescendsIntoObjectsAndArraysOfObjects) {
     EXPECT_EQ(stripped(r.counters, "other"), 1u);
 }
 
+TEST(JsonFilter, StrippedNamesAreBoundedWhateverTheUpstreamSends) {
+    std::string body = R"({"value":[)";
+    for (int i = 0; i < 1000; ++i) {
+        body += (i ? "," : "") + std::string(R"({"id":1,"k)") + std::to_string(i) + R"(":0})";
+    }
+    body += "]}";
+    auto r = run_whole(value_spec({"id"}), body);
+    ASSERT_FALSE(r.error);
+    EXPECT_EQ(r.counters.stripped_fields.size(), 257u);
+    EXPECT_EQ(stripped(r.counters, "k0"), 1u);
+    EXPECT_EQ(stripped(r.counters, "*"), 1000u - 256u);
+}
+
 TEST(JsonFilter, ScalarWhereAnObjectWasExpectedIsStripped) {
     auto r = run_every_chunking(value_spec({"address.city"}),
                                 R"({"value":[{"address":"Main 1, Gent"},{"address":{}}]})");
