@@ -24,7 +24,7 @@
 //   drop                       closes the connection without answering
 //   status?code=C              status C with a small JSON body
 //   echo                       200 with the request body as its body
-//   anything else              404
+//   anything else              200 {"endpoint":"default"} (the desync cases' /foo/bar)
 // Control endpoints (exact paths, never recorded):
 //   /_seen     JSON: every request parsed on a non-control connection (connection id, method,
 //              target, headers, body bytes), the number of parse errors, and the probes
@@ -250,6 +250,7 @@ class connection {
             const std::string target(req.target());
             auto [path, query] = split_target(target);
             const bool keep_alive = req.keep_alive();
+            head_request_ = req.method() == http::verb::head;
             if (path.rfind("/_", 0) == 0) {
                 control = true;
                 if (!co_await answer_control(path, query, keep_alive)) co_return;
@@ -290,7 +291,7 @@ class connection {
     net::awaitable<bool> simple(unsigned status, std::string_view reason,
                                 std::string_view content_type, std::string body, bool keep_alive) {
         std::string out = head(status, reason, content_type, body.size(), keep_alive);
-        out += body;
+        if (!head_request_) out += body;  // HEAD: the head says the length, no body follows
         co_return co_await write(std::move(out));
     }
 
@@ -348,8 +349,8 @@ class connection {
         }
         if (endpoint == "echo")
             co_return co_await simple(200, "OK", "application/octet-stream", body, keep_alive);
-        co_return co_await simple(404, "Not Found", "application/json",
-                                  R"({"error":"no such endpoint"})", keep_alive);
+        co_return co_await simple(200, "OK", "application/json", R"({"endpoint":"default"})",
+                                  keep_alive);
     }
 
     net::awaitable<bool> generated(const query_view& q, bool keep_alive) {
@@ -454,6 +455,7 @@ class connection {
 
     Stream stream_;
     crm_state& state_;
+    bool head_request_ = false;
     beast::flat_buffer buffer_;
 };
 
