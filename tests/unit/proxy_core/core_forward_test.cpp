@@ -1,0 +1,265 @@
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "proxy/forward.hpp"
+
+namespace exportwall::proxy {
+namespace {
+
+config::route prefix_route(std::string path, std::string upstream_path = "") {
+    config::route r;
+    r.id = "r";
+    r.path = std::move(path);
+    r.match = config::path_match::prefix;
+    r.upstream_path = std::move(upstream_path);
+    return r;
+}
+
+config::upstream http_upstream(std::string base_path = "") {
+    config::upstream u;
+    u.id = "crm";
+    u.scheme = "http";
+    u.host = "crm.internal";
+    u.port = 80;
+    u.base_path = std::move(base_path);
+    return u;
+}
+
+normalised_target target(std::string path, std::string query = "", bool has_query = false) {
+    normalised_target t;
+    t.path = std::move(path);
+    t.query = std::move(query);
+    t.has_query = has_query || !t.query.empty();
+    return t;
+}
+
+TEST(UpstreamTarget, KeepsPathAndQueryWithoutMapping) {
+    EXPECT_EQ(build_upstream_target(prefix_route("/api"), http_upstream(),
+                                    target("/api/contacts", "$select=id,name")),
+              "/api/contacts?$select=id,name");
+}
+
+TEST(UpstreamTarget, ReplacesMatchedPrefixBySegments) {
+    auto r = prefix_route("/exports/contacts", "/api/data/v9.2/contacts");
+    EXPECT_EQ(build_upstream_target(r, http_upstream(), target("/exports/contacts")),
+              "/api/data/v9.2/contacts");
+    EXPECT_EQ(build_upstream_target(r, http_upstream(), target("/exports/contacts/42")),
+              "/api/data/v9.2/contacts/42");
+}
+
+TEST(UpstreamTarget, ExactRouteUsesUpstreamPath) {
+    config::route r;
+    r.path = "/contacts";
+    r.match = config::path_match::exact;
+    r.upstream_path = "/v2/contacts";
+    EXPECT_EQ(build_upstream_target(r, http_upstream(), target("/contacts", "", true)),
+              "/v2/contacts?");
+}
+
+TEST(UpstreamTarget, PrefixesBasePathWithOneSlash) {
+    EXPECT_EQ(build_upstream_target(prefix_route("/api"), http_upstream("/base"),
+                                    target("/api/x", "a=1")),
+              "/base/api/x?a=1");
+    EXPECT_EQ(
+        build_upstream_target(prefix_route("/", "/v2/"), http_upstream("/base"), target("/x")),
+        "/base/v2/x");
+}
+
+TEST(UpstreamHost, OmitsDefaultPortAndBracketsIpv6) {
+    auto u = http_upstream();
+    EXPECT_EQ(upstream_host_field(u), "crm.internal");
+    u.port = 8080;
+    EXPECT_EQ(upstream_host_field(u), "crm.internal:8080");
+    u.host = "::1";
+    EXPECT_EQ(upstream_host_field(u), "[::1]:8080");
+    u.scheme = "https";
+    u.port = 443;
+    u.host = "crm";
+    EXPECT_EQ(upstream_host_field(u), "crm");
+}
+
+TEST(HopByHop, RecognisesConnectionFieldsCaseInsensitively) {
+    EXPECT_TRUE(is_hop_by_hop("Connection"));
+    EXPECT_TRUE(is_hop_by_hop("TRANSFER-ENCODING"));
+    EXPECT_TRUE(is_hop_by_hop("keep-alive"));
+    EXPECT_TRUE(is_hop_by_hop("Proxy-Authorization"));
+    EXPECT_FALSE(is_hop_by_hop("Content-Type"));
+    EXPECT_FALSE(is_hop_by_hop("Connections"));
+}
+
+TEST(HopByHop, FindsFieldsNamedByConnection) {
+    std::vector<header_field> fields{{"Connection", "close, X-Secret ,Foo"}, {"X-Secret", "1"}};
+    EXPECT_TRUE(named_by_connection("x-secret", fields));
+    EXPECT_TRUE(named_by_connection("foo", fields));
+    EXPECT_FALSE(named_by_connection("bar", fields));
+}
+
+TEST(RequestId, AcceptsOnlyShortSafeTokens) {
+    EXPECT_TRUE(valid_request_id("abc-DEF_123"));
+    EXPECT_FALSE(valid_request_id(""));
+    EXPECT_FALSE(valid_request_id("a b"));
+    EXPECT_FALSE(valid_request_id("a\r\nb"));
+    EXPECT_FALSE(valid_request_id(std::string(65, 'a')));
+    EXPECT_TRUE(valid_request_id(std::string(64, 'a')));
+    auto generated = generate_request_id();
+    EXPECT_EQ(generated.size(), 32u);
+    EXPECT_TRUE(valid_request_id(generated));
+    EXPECT_NE(generated, generate_request_id());
+}
+
+class UpstreamHead : public ::testing::Test {
+  protected:
+    UpstreamHead() {
+        up.headers.push_back({"Authorization", "Bearer crm-token"});
+        up.headers.push_back({"X-Tenant", "acme"});
+        req.method = "GET";
+        req.target = "/api/contacts";
+        req.up = &up;
+        req.client_address = "10.0.0.7";
+        req.request_id = "rid-1";
+    }
+    config::upstream up = http_upstream();
+    upstream_request req;
+};
+
+TEST_F(UpstreamHead, NeverForwardsClientCredentialsOrDeclarations) {
+    std::vector<header_field> fields{{"Host", "exports.example.com"},
+                                     {"Authorization", "Bearer client-key"},
+                                     {"Cookie", "session=1"},
+                                     {"X-Export-Purpose", "invoicing"},
+                                     {"X-Export-Destination", "billing"},
+                                     {"Accept", "application/json"},
+                                     {"Proxy-Authorization", "Basic abc"},
+                                     {"Forwarded", "for=6.6.6.6"},
+                                     {"X-Forwarded-For", "6.6.6.6"},
+                                     {"Accept-Encoding", "gzip"},
+                                     {"X-Tenant", "evil"}};
+    req.client_fields = fields;
+    auto head = build_upstream_request_head(req);
+    EXPECT_EQ(head.rfind("GET /api/contacts HTTP/1.1\r\nHost: crm.internal\r\n", 0), 0u) << head;
+    EXPECT_EQ(head.find("client-key"), std::string::npos);
+    EXPECT_EQ(head.find("session=1"), std::string::npos);
+    EXPECT_EQ(head.find("invoicing"), std::string::npos);
+    EXPECT_EQ(head.find("billing"), std::string::npos);
+    EXPECT_EQ(head.find("Basic abc"), std::string::npos);
+    EXPECT_EQ(head.find("6.6.6.6"), std::string::npos);
+    EXPECT_EQ(head.find("gzip"), std::string::npos);
+    EXPECT_EQ(head.find("evil"), std::string::npos);
+    EXPECT_NE(head.find("Accept: application/json\r\n"), std::string::npos);
+    EXPECT_NE(head.find("Authorization: Bearer crm-token\r\n"), std::string::npos);
+    EXPECT_NE(head.find("X-Tenant: acme\r\n"), std::string::npos);
+    EXPECT_NE(head.find("Accept-Encoding: identity\r\n"), std::string::npos);
+    EXPECT_NE(head.find("Forwarded: for=10.0.0.7;proto=http\r\n"), std::string::npos);
+    EXPECT_NE(head.find("X-Forwarded-For: 10.0.0.7\r\n"), std::string::npos);
+    EXPECT_NE(head.find("X-Request-Id: rid-1\r\n"), std::string::npos);
+    EXPECT_EQ(head.substr(head.size() - 4), "\r\n\r\n");
+}
+
+TEST_F(UpstreamHead, StripsHopByHopAndConnectionNamedFields) {
+    std::vector<header_field> fields{{"Connection", "keep-alive, X-Hop"},
+                                     {"Keep-Alive", "timeout=5"},
+                                     {"X-Hop", "secret"},
+                                     {"TE", "trailers"},
+                                     {"Upgrade", "websocket"},
+                                     {"Transfer-Encoding", "chunked"},
+                                     {"X-End", "kept"}};
+    req.client_fields = fields;
+    req.body = upstream_body::chunked;
+    auto head = build_upstream_request_head(req);
+    EXPECT_EQ(head.find("X-Hop"), std::string::npos);
+    EXPECT_EQ(head.find("timeout=5"), std::string::npos);
+    EXPECT_EQ(head.find("trailers"), std::string::npos);
+    EXPECT_EQ(head.find("websocket"), std::string::npos);
+    EXPECT_EQ(head.find("Connection:"), std::string::npos);
+    EXPECT_NE(head.find("X-End: kept\r\n"), std::string::npos);
+    EXPECT_NE(head.find("Transfer-Encoding: chunked\r\n"), std::string::npos);
+}
+
+TEST_F(UpstreamHead, DescribesIpv6ClientsAndTlsInForwarded) {
+    req.client_address = "::1";
+    req.client_tls = true;
+    req.body = upstream_body::content_length;
+    req.content_length = 42;
+    auto head = build_upstream_request_head(req);
+    EXPECT_NE(head.find("Forwarded: for=\"[::1]\";proto=https\r\n"), std::string::npos) << head;
+    EXPECT_NE(head.find("Content-Length: 42\r\n"), std::string::npos);
+}
+
+TEST(ResponseFraming, NoBodyForHeadAndBodilessStatuses) {
+    EXPECT_EQ(choose_response_framing(true, 200, 10, false, 11), response_framing::none);
+    EXPECT_EQ(choose_response_framing(false, 204, std::nullopt, false, 11), response_framing::none);
+    EXPECT_EQ(choose_response_framing(false, 304, 10, false, 11), response_framing::none);
+}
+
+TEST(ResponseFraming, PassesLengthThroughUnlessFiltered) {
+    EXPECT_EQ(choose_response_framing(false, 200, 10, false, 11), response_framing::content_length);
+    EXPECT_EQ(choose_response_framing(false, 200, 10, true, 11), response_framing::chunked);
+    EXPECT_EQ(choose_response_framing(false, 200, std::nullopt, false, 11),
+              response_framing::chunked);
+    EXPECT_EQ(choose_response_framing(false, 200, std::nullopt, false, 10),
+              response_framing::close_delimited);
+    EXPECT_EQ(choose_response_framing(false, 200, 10, true, 10), response_framing::close_delimited);
+}
+
+TEST(ClientHead, ReframesAndStripsUpstreamConnectionFields) {
+    std::vector<header_field> fields{{"Content-Type", "application/json"},
+                                     {"Content-Length", "99"},
+                                     {"Transfer-Encoding", "chunked"},
+                                     {"Connection", "X-Internal"},
+                                     {"X-Internal", "node-7"},
+                                     {"X-Request-Id", "upstream-id"}};
+    client_response r;
+    r.status = 200;
+    r.upstream_fields = fields;
+    r.framing = response_framing::chunked;
+    r.request_id = "rid";
+    auto head = build_client_response_head(r);
+    EXPECT_EQ(head,
+              "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: rid\r\n"
+              "Transfer-Encoding: chunked\r\n\r\n");
+}
+
+TEST(ClientHead, ClosesDelimitedBodiesAndKeepsHttp10Alive) {
+    client_response r;
+    r.status = 200;
+    r.request_id = "rid";
+    r.client_version = 10;
+    r.framing = response_framing::close_delimited;
+    auto head = build_client_response_head(r);
+    EXPECT_NE(head.find("Connection: close\r\n"), std::string::npos);
+    r.framing = response_framing::content_length;
+    r.content_length = 5;
+    head = build_client_response_head(r);
+    EXPECT_NE(head.find("Content-Length: 5\r\n"), std::string::npos);
+    EXPECT_NE(head.find("Connection: keep-alive\r\n"), std::string::npos);
+}
+
+TEST(ClientHead, HeadResponseKeepsTheRepresentationLength) {
+    client_response r;
+    r.status = 200;
+    r.framing = response_framing::none;
+    r.content_length = 1000;
+    r.request_id = "rid";
+    EXPECT_NE(build_client_response_head(r).find("Content-Length: 1000\r\n"), std::string::npos);
+    r.status = 204;
+    EXPECT_EQ(build_client_response_head(r).find("Content-Length"), std::string::npos);
+}
+
+TEST(ChunkSizeLine, IsLowerCaseHex) {
+    std::string line;
+    chunk_size_line(65536, line);
+    EXPECT_EQ(line, "10000\r\n");
+    chunk_size_line(10, line);
+    EXPECT_EQ(line, "a\r\n");
+}
+
+TEST(QueryNames, KeepsNamesDropsValues) {
+    EXPECT_EQ(query_parameter_names("$select=email,iban&$top=10&flag"), "$select,$top,flag");
+    EXPECT_EQ(query_parameter_names(""), "");
+    EXPECT_EQ(query_parameter_names("=secret&a=1"), "a");
+}
+
+}  // namespace
+}  // namespace exportwall::proxy

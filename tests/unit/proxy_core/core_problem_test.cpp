@@ -1,0 +1,57 @@
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+#include "proxy/problem.hpp"
+
+namespace exportwall::proxy {
+namespace {
+
+TEST(ProblemBody, CarriesTheRfc9457MembersAndReason) {
+    problem p{404, "route_not_found", "No route matches this path.", "0123abcd"};
+    auto v = boost::json::parse(problem_body(p)).as_object();
+    EXPECT_EQ(v.at("type").as_string(), "https://exportwall.dev/reasons/route_not_found");
+    EXPECT_EQ(v.at("title").as_string(), "Route not found");
+    EXPECT_EQ(v.at("status").to_number<int>(), 404);
+    EXPECT_EQ(v.at("detail").as_string(), "No route matches this path.");
+    EXPECT_EQ(v.at("reason").as_string(), "route_not_found");
+    EXPECT_EQ(v.at("audit_id").as_string(), "0123abcd");
+}
+
+TEST(ProblemBody, EscapesItsStrings) {
+    problem p{400, "request_rejected", "a \"quoted\"\ndetail", "id"};
+    auto v = boost::json::parse(problem_body(p)).as_object();
+    EXPECT_EQ(v.at("detail").as_string(), "a \"quoted\"\ndetail");
+}
+
+TEST(ProblemResponse, IsACompleteResponseThatCloses) {
+    problem p{502, "upstream_unavailable", "The upstream could not be reached.", "aid"};
+    auto r = problem_response(p, false, 11, "rid");
+    auto body = problem_body(p);
+    EXPECT_EQ(r.rfind("HTTP/1.1 502 Bad Gateway\r\n", 0), 0u);
+    EXPECT_NE(r.find("Content-Type: application/problem+json\r\n"), std::string::npos);
+    EXPECT_NE(r.find("Content-Length: " + std::to_string(body.size()) + "\r\n"), std::string::npos);
+    EXPECT_NE(r.find("X-Request-Id: rid\r\n"), std::string::npos);
+    EXPECT_NE(r.find("X-Export-Audit-Id: aid\r\n"), std::string::npos);
+    EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos);
+    EXPECT_EQ(r.substr(r.size() - body.size()), body);
+}
+
+TEST(ProblemResponse, KeepAliveForHttp10AndNoBodyForHead) {
+    problem p{405, "method_not_allowed", "d", "aid"};
+    auto r = problem_response(p, true, 10, "rid", true, "Allow: GET\r\n");
+    EXPECT_NE(r.find("Connection: keep-alive\r\n"), std::string::npos);
+    EXPECT_NE(r.find("Allow: GET\r\n"), std::string::npos);
+    EXPECT_EQ(r.substr(r.size() - 4), "\r\n\r\n");
+}
+
+TEST(ProblemTitle, KnowsEveryDesignReasonCode) {
+    for (auto code : {"route_not_found", "method_not_allowed", "request_rejected",
+                      "upstream_unavailable", "upstream_timeout", "upstream_malformed"})
+        EXPECT_NE(problem_title(code), "Request refused") << code;
+    EXPECT_EQ(problem_title("something_else"), "Request refused");
+    EXPECT_EQ(status_reason(431), "Request Header Fields Too Large");
+}
+
+}  // namespace
+}  // namespace exportwall::proxy
