@@ -1,31 +1,413 @@
 #include "config/commands.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
 
+#include <openssl/evp.h>
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <pugixml.hpp>
+
+#include "config/decide.hpp"
 #include "config/loader.hpp"
 
 namespace exportwall::config {
+namespace {
+
+std::string sha256_hex(std::string_view data) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < len; ++i) {
+        out.push_back(digits[md[i] >> 4]);
+        out.push_back(digits[md[i] & 0xf]);
+    }
+    return out;
+}
+
+void print_errors(const load_result& r) {
+    for (const auto& e : r.errors) std::fprintf(stderr, "%s\n", e.str().c_str());
+}
+
+// Loads a configuration for explain / test-policy; prints its errors.
+std::shared_ptr<const configuration> load_or_report(const std::string& file) {
+    auto r = load_configuration_file(file);
+    print_errors(r);
+    return r.config;
+}
+
+// The identity explain and test-policy present for a client id: its first configured one.
+void credentials_of(const client& c, client_credentials& cred) {
+    if (!c.api_key_sha256.empty())
+        cred.api_key_sha256 = c.api_key_sha256.front();
+    else if (!c.certificate_sha256.empty())
+        cred.certificate_sha256 = c.certificate_sha256.front();
+    else if (!c.certificate_subject.empty())
+        cred.certificate_subject = c.certificate_subject.front();
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view sep = " ") {
+    std::string out;
+    for (const auto& s : v) {
+        if (!out.empty()) out += sep;
+        out += s;
+    }
+    return out;
+}
+
+std::string_view op_text(const filters::record_condition& c) {
+    switch (c.op) {
+        case filters::condition_op::equals:
+            return "equals";
+        case filters::condition_op::in_set:
+            return "in";
+        case filters::condition_op::not_empty:
+            return "is not empty";
+        case filters::condition_op::is_true:
+            return "is true";
+        case filters::condition_op::is_set:
+            return "is set";
+    }
+    return "?";
+}
+
+std::string condition_text(const filters::record_condition& c) {
+    std::string s = (c.exclude ? "drop if " : "keep if ") + c.field + " " + std::string(op_text(c));
+    if (!c.values.empty()) s += " {" + join(c.values, ", ") + "}";
+    return s;
+}
+
+struct field_line {
+    std::string name;
+    bool kept = false;
+    std::string why;
+};
+
+// Every field of the route's entity plus every requested one, with why it is kept or stripped.
+std::vector<field_line> field_lines(const configuration& cfg, const decision& d) {
+    std::vector<field_line> out;
+    if (d.matched_route == nullptr || d.allowed == nullptr) return out;
+    const entity* e = cfg.rules.find_entity(d.matched_route->entity);
+    if (e == nullptr) return out;
+    bool asked = !d.fields_requested.empty();
+    auto requested = [&](const std::string& f) {
+        return std::find(d.fields_requested.begin(), d.fields_requested.end(), f) !=
+               d.fields_requested.end();
+    };
+    for (const auto& f : e->fields) {
+        field_line l{f.path, false, {}};
+        bool read_by_rules =
+            d.rules != nullptr &&
+            (std::any_of(d.rules->conditions.begin(), d.rules->conditions.end(),
+                         [&](const auto& c) { return c.field == f.path; }) ||
+             std::find(d.rules->suppression_fields.begin(), d.rules->suppression_fields.end(),
+                       f.path) != d.rules->suppression_fields.end());
+        if (!d.allowed->keeps(f.path)) {
+            l.why = read_by_rules ? "read by the record conditions, never exported"
+                                  : "not needed by purpose " + d.purpose_id;
+        } else if (asked && !requested(f.path)) {
+            l.why = "not requested";
+        } else {
+            l.kept = true;
+            l.why = "needed by purpose " + d.purpose_id;
+        }
+        if (requested(f.path) && !l.kept) l.why += " (requested)";
+        out.push_back(std::move(l));
+    }
+    for (const auto& r : d.fields_requested)
+        if (e->find_field(r) == nullptr) out.push_back({r, false, "not in catalogue (requested)"});
+    return out;
+}
+
+std::string target_of(const configuration& cfg, const decision& d, std::string_view path) {
+    if (d.matched_route == nullptr) return {};
+    const upstream* up = cfg.net.find_upstream(d.matched_route->upstream_id);
+    std::string t;
+    if (up != nullptr) t = up->scheme + "://" + up->host + ":" + std::to_string(up->port);
+    t += upstream_path(*d.matched_route, up, path);
+    if (!d.upstream_query.empty()) t += "?" + d.upstream_query;
+    return t;
+}
+
+}  // namespace
 
 int run_check_config(int argc, char** argv) {
-    if (argc != 2) {
-        std::fputs("usage: exportwall check-config FILE\n", stderr);
-        return 2;
+    CLI::App app{"Validate an exportwall configuration: errors as file:line:col: message"};
+    std::string file;
+    app.add_option("FILE", file, "configuration file")->required();
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
     }
-    auto result = load_configuration_file(argv[1]);
-    for (const auto& e : result.errors) std::fprintf(stderr, "%s\n", e.str().c_str());
+    auto result = load_configuration_file(file);
+    print_errors(result);
     if (!result) return 1;
-    std::printf("%s: ok (revision %s)\n", argv[1], result.config->revision.c_str());
+    const auto& c = *result.config;
+    std::printf(
+        "%s: ok: %zu routes, %zu entities, %zu purposes, %zu destinations, %zu clients, "
+        "mode %s (revision %s)\n",
+        file.c_str(), c.net.routes.size(), c.rules.entities.size(), c.rules.purposes.size(),
+        c.rules.destinations.size(), c.rules.clients.size(),
+        std::string(to_string(c.rules.global_mode)).c_str(), c.revision.c_str());
     return 0;
 }
 
-int run_explain(int, char**) {
-    std::fputs("exportwall explain: not available in this build\n", stderr);
-    return 2;
+int run_explain(int argc, char** argv) {
+    CLI::App app{"Show the decision exportwall takes for one export request"};
+    std::string file, client_id, purpose_id, destination_id, target, method = "GET";
+    bool json = false;
+    app.add_option("--config", file, "configuration file")->required();
+    app.add_option("--client", client_id, "client id (its configured identity is presented)")
+        ->required();
+    app.add_option("--purpose", purpose_id, "X-Export-Purpose value");
+    app.add_option("--destination", destination_id, "X-Export-Destination value");
+    app.add_option("--target", target, "normalised request target, '/path?query'")->required();
+    app.add_option("--method", method, "HTTP method (default GET)");
+    app.add_flag("--json", json, "print the decision as JSON");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    }
+    auto cfg = load_or_report(file);
+    if (!cfg) return 1;
+
+    request_facts facts;
+    auto qm = target.find('?');
+    std::string path = target.substr(0, qm);
+    std::string query = qm == std::string::npos ? std::string() : target.substr(qm + 1);
+    facts.path = path;
+    facts.query = query;
+    facts.method = method;
+    const client* c = cfg->rules.find_client(client_id);
+    if (c == nullptr) {
+        std::fprintf(stderr, "exportwall explain: unknown client '%s'\n", client_id.c_str());
+        return 1;
+    }
+    credentials_of(*c, facts.credentials);
+    std::vector<std::string_view> purposes, destinations;
+    if (!purpose_id.empty()) purposes.push_back(purpose_id);
+    if (!destination_id.empty()) destinations.push_back(destination_id);
+    facts.purpose_headers = purposes;
+    facts.destination_headers = destinations;
+
+    decision d = decide(*cfg, facts);
+    auto lines = field_lines(*cfg, d);
+    std::string upstream = d.allowed_export() ? target_of(*cfg, d, path) : std::string();
+    std::vector<std::string> conditions;
+    if (d.rules != nullptr) {
+        for (const auto& rc : d.rules->conditions)
+            conditions.push_back(condition_text(rc) + "  -> drop reason " +
+                                 std::string(filters::drop_reason_name(rc.reason)));
+        if (d.suppression != nullptr)
+            conditions.push_back("drop if " + d.suppression->field + " is on suppression list " +
+                                 d.suppression->id + "  -> drop reason suppressed");
+    }
+
+    if (json) {
+        boost::json::object o;
+        o["outcome"] = to_string(d.result);
+        o["reason"] = to_string(d.why);
+        o["status"] = d.status;
+        o["mode"] = to_string(d.effective_mode);
+        o["detail"] = d.detail;
+        o["client"] = d.client_id;
+        o["purpose"] = d.purpose_id;
+        if (d.purpose_ref != nullptr) o["basis"] = to_string(d.basis);
+        o["destination"] = d.destination_id;
+        if (d.destination_ref != nullptr) o["destination_kind"] = to_string(d.kind);
+        if (d.matched_route != nullptr) o["route"] = d.matched_route->id;
+        o["max_records"] = d.max_records;
+        boost::json::array kept, stripped;
+        for (const auto& l : lines) {
+            boost::json::object f{{"field", l.name}, {"reason", l.why}};
+            (l.kept ? kept : stripped).push_back(std::move(f));
+        }
+        o["fields_kept"] = std::move(kept);
+        o["fields_stripped"] = std::move(stripped);
+        boost::json::array req, conds;
+        for (const auto& r : d.fields_requested) req.push_back(boost::json::string(r));
+        for (const auto& s : conditions) conds.push_back(boost::json::string(s));
+        o["fields_requested"] = std::move(req);
+        o["record_conditions"] = std::move(conds);
+        o["upstream_target"] = upstream;
+        std::cout << boost::json::serialize(o) << "\n";
+        return 0;
+    }
+    auto row = [](std::string_view k, const std::string& v) {
+        std::printf("%-14s %s\n", std::string(k).c_str(), v.c_str());
+    };
+    row("decision", std::string(to_string(d.result)) + " (" +
+                        std::string(to_string(d.effective_mode)) + " mode" +
+                        (d.effective_mode == mode::monitor && d.result == outcome::refuse
+                             ? ": would-block, data passes unmodified"
+                             : "") +
+                        ")");
+    row("reason", std::string(to_string(d.why)) + " (HTTP " + std::to_string(d.status) + ")");
+    if (!d.detail.empty()) row("detail", d.detail);
+    row("client", d.client_id.empty() ? "-" : d.client_id);
+    std::string pu = d.purpose_id.empty() ? "-" : d.purpose_id;
+    if (d.purpose_ref != nullptr) {
+        pu += " (" + std::string(to_string(d.basis));
+        if (d.purpose_ref->direct_marketing)
+            pu += ", direct marketing by " + std::string(to_string(d.purpose_ref->channel));
+        pu += ")";
+    }
+    row("purpose", pu);
+    std::string de = d.destination_id.empty() ? "-" : d.destination_id;
+    if (d.destination_ref != nullptr) {
+        de += " (" + std::string(to_string(d.kind));
+        if (!d.destination_ref->organisation.empty()) de += ", " + d.destination_ref->organisation;
+        de += ")";
+    }
+    row("destination", de);
+    if (d.matched_route != nullptr)
+        row("route", d.matched_route->id + (d.matched_route->entity.empty()
+                                                ? std::string()
+                                                : " (entity " + d.matched_route->entity + ")"));
+    if (d.allowed_export()) {
+        row("upstream", method + " " + upstream);
+        row("max records", d.max_records == 0 ? "unlimited" : std::to_string(d.max_records));
+    }
+    if (!lines.empty()) {
+        std::printf("\nfields\n");
+        for (const auto& l : lines)
+            std::printf("  %-9s %-30s %s\n", l.kept ? "kept" : "stripped", l.name.c_str(),
+                        l.why.c_str());
+    }
+    if (!conditions.empty()) {
+        std::printf("\nrecord conditions (in order; the first a record fails drops it)\n");
+        for (const auto& s : conditions) std::printf("  %s\n", s.c_str());
+    }
+    return 0;
 }
 
-int run_test_policy(int, char**) {
-    std::fputs("exportwall test-policy: not available in this build\n", stderr);
-    return 2;
+namespace {
+
+std::vector<std::string> words(std::string_view s) {
+    std::vector<std::string> out;
+    std::istringstream in{std::string(s)};
+    for (std::string w; in >> w;) out.push_back(w);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+}
+
+}  // namespace
+
+int run_test_policy(int argc, char** argv) {
+    CLI::App app{
+        "Run an operator's policy test cases (XML: <cases><case …><expect …/></case></cases>)"};
+    std::string file, cases_file;
+    app.add_option("--config", file, "configuration file")->required();
+    app.add_option("CASES", cases_file, "cases file")->required();
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    }
+    auto cfg = load_or_report(file);
+    if (!cfg) return 1;
+    pugi::xml_document doc;
+    auto parsed = doc.load_file(cases_file.c_str());
+    if (!parsed) {
+        std::fprintf(stderr, "%s: %s\n", cases_file.c_str(), parsed.description());
+        return 1;
+    }
+    auto root = doc.child("cases");
+    if (!root) {
+        std::fprintf(stderr, "%s: the root element must be <cases>\n", cases_file.c_str());
+        return 1;
+    }
+    int passed = 0, failed = 0;
+    for (auto cs : root.children("case")) {
+        std::string name = cs.attribute("name").as_string("(unnamed)");
+        std::vector<std::string> problems;
+        request_facts facts;
+        std::string target = cs.attribute("target").as_string();
+        auto qm = target.find('?');
+        std::string path = target.substr(0, qm);
+        std::string query = qm == std::string::npos ? std::string() : target.substr(qm + 1);
+        facts.path = path;
+        facts.query = query;
+        std::string method = cs.attribute("method").as_string("GET");
+        facts.method = method;
+        std::string key_hash;
+        if (auto a = cs.attribute("api-key")) {
+            key_hash = sha256_hex(a.value());
+            facts.credentials.api_key_sha256 = key_hash;
+        } else if (auto ca = cs.attribute("client")) {
+            const client* c = cfg->rules.find_client(ca.value());
+            if (c == nullptr)
+                problems.push_back(std::string("unknown client '") + ca.value() + "' in the case");
+            else
+                credentials_of(*c, facts.credentials);
+        }
+        if (auto a = cs.attribute("certificate-subject"))
+            facts.credentials.certificate_subject = a.value();
+        if (auto a = cs.attribute("certificate-sha256"))
+            facts.credentials.certificate_sha256 = a.value();
+        std::vector<std::string_view> purposes, destinations;
+        if (auto a = cs.attribute("purpose")) purposes.emplace_back(a.value());
+        if (auto a = cs.attribute("destination")) destinations.emplace_back(a.value());
+        // <header name="X-Export-Purpose" value="…"/> adds a header line as received.
+        for (auto h : cs.children("header")) {
+            std::string_view n = h.attribute("name").value();
+            if (n == "X-Export-Purpose") purposes.emplace_back(h.attribute("value").value());
+            if (n == "X-Export-Destination")
+                destinations.emplace_back(h.attribute("value").value());
+        }
+        facts.purpose_headers = purposes;
+        facts.destination_headers = destinations;
+
+        decision d = decide(*cfg, facts);
+        auto ex = cs.child("expect");
+        if (!ex) problems.push_back("no <expect>");
+        if (auto a = ex.attribute("outcome"); a && to_string(d.result) != a.value())
+            problems.push_back("outcome " + std::string(to_string(d.result)) + ", expected " +
+                               a.value());
+        if (auto a = ex.attribute("reason"); a && to_string(d.why) != a.value())
+            problems.push_back("reason " + std::string(to_string(d.why)) + ", expected " +
+                               a.value());
+        if (auto a = ex.attribute("status"); a && d.status != a.as_uint())
+            problems.push_back("status " + std::to_string(d.status) + ", expected " + a.value());
+        if (auto a = ex.attribute("mode"); a && to_string(d.effective_mode) != a.value())
+            problems.push_back("mode " + std::string(to_string(d.effective_mode)) + ", expected " +
+                               a.value());
+        if (auto a = ex.attribute("kept"); a && sorted(d.fields_kept) != words(a.value()))
+            problems.push_back("kept fields [" + join(sorted(d.fields_kept)) + "], expected [" +
+                               a.value() + "]");
+        if (auto a = ex.attribute("stripped"); a && sorted(d.fields_stripped) != words(a.value()))
+            problems.push_back("stripped fields [" + join(sorted(d.fields_stripped)) +
+                               "], expected [" + a.value() + "]");
+        if (auto a = ex.attribute("max-records"); a && d.max_records != a.as_ullong())
+            problems.push_back("max-records " + std::to_string(d.max_records) + ", expected " +
+                               a.value());
+        if (auto a = ex.attribute("upstream-query"); a && d.upstream_query != a.value())
+            problems.push_back("upstream query '" + d.upstream_query + "', expected '" + a.value() +
+                               "'");
+        if (problems.empty()) {
+            ++passed;
+            std::printf("ok    %s\n", name.c_str());
+        } else {
+            ++failed;
+            std::printf("FAIL  %s: %s\n", name.c_str(), join(problems, "; ").c_str());
+        }
+    }
+    std::printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
 }
 
 }  // namespace exportwall::config

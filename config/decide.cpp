@@ -315,6 +315,7 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     if (!pu.suppression_list.empty()) d.suppression = p.find_suppression_list(pu.suppression_list);
     d.fields_requested = std::move(sel.requested);
     d.fields_stripped = std::move(sel.stripped);
+    d.fields_kept = std::move(sel.kept);
     if (!r->select_param.empty()) d.fields_selected = std::move(sel.sent);
     d.upstream_query = std::move(sel.query);
     d.result = outcome::allow;

@@ -102,6 +102,7 @@ struct decision {
     std::uint64_t max_records = 0;                  // min of grant and purpose; 0 = unlimited
 
     std::vector<std::string> fields_requested;  // from the selection parameter
+    std::vector<std::string> fields_kept;       // allowed and asked for (all allowed if none asked)
     std::vector<std::string> fields_stripped;   // requested but not allowed
     std::vector<std::string> fields_selected;   // sent upstream in the selection parameter
     std::string upstream_query;                 // the query string to forward (without '?')

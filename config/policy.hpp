@@ -102,6 +102,10 @@ struct condition_spec {
 struct purpose_view {
     std::size_t entity_index = 0;
     std::vector<std::string> fields;  // as written, in order
+    // Per-entity names of the purpose's consent / objection fields ("" = the purpose's own):
+    // a CSV export flattens "consent.email" into "consent_email".
+    std::string consent_field;
+    std::string objection_field;
     filters::field_set allowed;
     filters::record_rules rules;
     std::vector<std::string> rule_fields;  // rules.needed_fields(): always selected upstream

@@ -273,9 +273,11 @@ class policy_reader {
     }
 
     void read_fields(const pugi::xml_node& f, purpose& p) {
-        src_.check_attributes(f, {}, {"entity"}, diag_);
+        src_.check_attributes(f, {"consent-field", "objection-field"}, {"entity"}, diag_);
         purpose_view v;
         v.where = src_.locate(f);
+        v.consent_field = path_attr(f, "consent-field");
+        v.objection_field = path_attr(f, "objection-field");
         for (auto c : f.children()) {
             if (c.type() == pugi::node_element)
                 diag_.error(src_.locate(c), "unknown element <" + std::string(c.name()) +

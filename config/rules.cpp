@@ -275,16 +275,23 @@ class rule_checker {
             fail(view.where, legal_rule::contract_subjects,
                  "pre-contract purpose " + quoted(pu.id) +
                      " needs a <request-evidence> condition on entity " + quoted(e.id));
-        // 3. Consent.
-        if (!pu.consent_field.empty() &&
-            field_known(e, pu.consent_field, pu.where, "consent-field", pu))
-            conds.push_back(
-                {pu.consent_field, condition_op::is_true, {}, false, drop_reason::no_consent});
+        // 3. Consent (the <fields> element may rename the field for its entity).
+        if (!view.consent_field.empty() && pu.consent_field.empty())
+            diag_.error(view.where,
+                        "consent-field on <fields> needs one on purpose " + quoted(pu.id));
+        if (!view.objection_field.empty() && pu.objection_field.empty())
+            diag_.error(view.where,
+                        "objection-field on <fields> needs one on purpose " + quoted(pu.id));
+        const std::string& consent =
+            view.consent_field.empty() ? pu.consent_field : view.consent_field;
+        const std::string& objection =
+            view.objection_field.empty() ? pu.objection_field : view.objection_field;
+        if (!pu.consent_field.empty() && field_known(e, consent, view.where, "consent-field", pu))
+            conds.push_back({consent, condition_op::is_true, {}, false, drop_reason::no_consent});
         // 4. Objection (art. 21): any set value means objected; fail closed on odd values.
         if (!pu.objection_field.empty() &&
-            field_known(e, pu.objection_field, pu.where, "objection-field", pu))
-            conds.push_back(
-                {pu.objection_field, condition_op::is_set, {}, true, drop_reason::objected});
+            field_known(e, objection, view.where, "objection-field", pu))
+            conds.push_back({objection, condition_op::is_set, {}, true, drop_reason::objected});
         // 5. Custom conditions.
         for (const auto& c : pu.conditions) {
             if (c.entity != e.id) continue;

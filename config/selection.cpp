@@ -70,6 +70,7 @@ selection resolve_selection(std::string_view raw_query, std::string_view param, 
     selection out;
     if (param.empty()) {
         out.query = std::string(raw_query);
+        out.kept = allowed.paths();
         return out;
     }
     // Pass 1: find the parameter, refuse it twice or undecodable.
