@@ -5,6 +5,7 @@
 #include <atomic>
 #include <climits>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <utility>
@@ -198,6 +199,15 @@ class xml_filter final : public record_filter {
         if (finished_ || parser_ == nullptr) return fail(filter_error::malformed);
         if (record_path_.empty()) return fail(filter_error::records_not_found);
         counters_.bytes_in += in.size();
+        // Expat detects UTF-16 from a BOM or a NUL in the first bytes even when told the body is
+        // UTF-8, and would turn it into UTF-8 output under the upstream's UTF-16 label. No
+        // UTF-8 XML holds a NUL, 0xFE or 0xFF: refuse them (a NUL where it occurs, so the
+        // first fault in the body is the one reported, however the body is cut).
+        if (fed_ == 0 && !in.empty() && static_cast<unsigned char>(in.front()) >= 0xFE) {
+            return fail(filter_error::malformed);
+        }
+        const auto* nul = static_cast<const char*>(std::memchr(in.data(), '\0', in.size()));
+        if (nul != nullptr) in = in.substr(0, static_cast<std::size_t>(nul - in.data()));
         const std::size_t out_before = out.size();
         out_ = &out;
         boost::system::error_code ec;
@@ -207,6 +217,7 @@ class xml_filter final : public record_filter {
             ec = parse(in.substr(0, n), false);
             in.remove_prefix(n);
         }
+        if (!ec && nul != nullptr) ec = filter_error::malformed;
         counters_.bytes_out += out.size() - out_before;
         out_ = nullptr;
         return ec ? fail(ec) : ec;

@@ -264,6 +264,9 @@ TEST(XmlFilter, RefusesMalformedAndTruncatedDocuments) {
     EXPECT_EQ(run_all(spec, "<?xml version=\"1.0\" encoding=\"UTF-16\"?><r><records/></r>").error,
               filter_error::malformed)
         << "a body declared in another encoding would be mislabelled";
+    const std::string utf16 = std::string("\xFF\xFE<\0r\0/\0>\0", 10);
+    EXPECT_EQ(run_all(spec, utf16).error, filter_error::malformed) << "UTF-16 is not converted";
+    EXPECT_EQ(run_all(spec, std::string("<\0r\0/\0>\0", 8)).error, filter_error::malformed);
     EXPECT_FALSE(
         run_all(spec, "<?xml version=\"1.0\" encoding=\"utf-8\"?><r><records/></r>").error);
 }
