@@ -113,7 +113,8 @@ std::string io_message(const std::string& log, boost::system::error_code ec) {
 int run_audit(int argc, char** argv) { return run_audit(argc, argv, std::cout, std::cerr); }
 
 int run_audit(int argc, char** argv, std::ostream& out, std::ostream& err) {
-    CLI::App app{"Review the exportwall audit trail: list, show, stats, verify, report.", "audit"};
+    CLI::App app{"Review the exportwall audit trail: list, show, stats, verify, report.",
+                 "exportwall audit"};
     app.footer(exit_codes);
     app.require_subcommand(1);
     std::string log;

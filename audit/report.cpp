@@ -115,12 +115,11 @@ boost::system::error_code collect_stats(const std::string& log_path, const recor
                                         trail_stats& s) {
     s = trail_stats{};
     return for_each_record(log_path, filter, [&](const record& r) {
-        if (s.records == 0) {
-            s.first_time = r.time;
-            s.first_seq = r.seq;
-        }
+        // Record times are RFC 3339 UTC of one fixed shape: they order as strings.
+        if (s.records == 0 || r.time < s.first_time) s.first_time = r.time;
+        if (s.records == 0 || r.time > s.last_time) s.last_time = r.time;
+        if (s.records == 0) s.first_seq = r.seq;
         s.records++;
-        s.last_time = r.time;
         s.last_seq = r.seq;
         s.by_client_purpose[{r.client, r.purpose, r.decision}]++;
         s.by_decision[r.decision]++;

@@ -15,7 +15,7 @@ namespace exportwall::audit {
 
 struct trail_stats {
     std::uint64_t records = 0;
-    std::string first_time, last_time;  // the period covered (record times)
+    std::string first_time, last_time;  // the period covered (earliest, latest record time)
     std::uint64_t first_seq = 0, last_seq = 0;
     // (client, purpose, decision) -> records
     std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> by_client_purpose;
