@@ -138,10 +138,10 @@ struct frame {
     std::uint32_t emitted = 0;  // members or elements written (for commas)
     std::uint64_t index = 0;    // next element index of an array (for ptr_)
     std::uint64_t scope = 0;    // identity for duplicate-key checks
-    std::size_t keys_mark = 0;
-    std::size_t path_len = 0;  // length of path_ naming this container (record-relative)
-    std::size_t base = 0;      // where the children's paths, relative to field_root, start
-    std::size_t ptr_len = 0;   // length of ptr_ naming this container
+    std::size_t keys_mark = 0;  // envelope objects: where their keys start
+    std::size_t path_len = 0;   // length of path_ naming this container (record-relative)
+    std::size_t base = 0;       // where the children's paths, relative to field_root, start
+    std::size_t ptr_len = 0;    // length of ptr_ naming this container
 };
 
 // What to do with the value that is starting.
@@ -232,7 +232,8 @@ class json_rewriter {
     // Forgets the state of a line that failed or ended (NDJSON).
     void reset_line() {
         frames_.clear();
-        keys_.truncate(0);
+        envelope_keys_.truncate(0);
+        record_keys_.clear();
         key_.clear();
         key_complete_ = false;
         value_.clear();
@@ -276,9 +277,13 @@ class json_rewriter {
 
     bool add_key(error_code& ec) {
         const frame& f = frames_.back();
-        if (!keys_.insert(f.scope, key_)) return fail(ec, filter_error::duplicate_key);
+        if (in_record_) {
+            if (!record_keys_.insert(f.scope, key_)) return fail(ec, filter_error::duplicate_key);
+            return true;
+        }
+        if (!envelope_keys_.insert(f.scope, key_)) return fail(ec, filter_error::duplicate_key);
         // Envelope keys stay until their object closes; bound them like a record.
-        if (!in_record_ && keys_.bytes() > spec_.max_record_bytes) {
+        if (envelope_keys_.bytes() > spec_.max_record_bytes) {
             return fail(ec, filter_error::record_too_large);
         }
         return true;
@@ -549,7 +554,7 @@ class json_rewriter {
         f.chain = p.chain;
         f.ptr = p.ptr;
         f.scope = ++scopes_;
-        f.keys_mark = keys_.mark();
+        f.keys_mark = envelope_keys_.mark();
         f.path_len = path_.size();
         f.base = p.base;
         f.ptr_len = ptr_.size();
@@ -573,6 +578,7 @@ class json_rewriter {
         if (ndjson_ && !spec_.link_fields.empty()) ptr_.clear();
         ++counters_.records_in;
         in_record_ = true;
+        record_keys_.clear();
         record_.clear();
         record_.push_back('{');
         fields_.clear();
@@ -589,7 +595,8 @@ class json_rewriter {
                 return fail(ec, filter_error::record_too_large);
             }
         }
-        keys_.truncate(f.keys_mark);
+        // A record's keys go all at once when the next record starts.
+        if (!in_record_) envelope_keys_.truncate(f.keys_mark);
         frames_.pop_back();
         const char closer = f.object ? '}' : ']';
         switch (f.m) {
@@ -701,7 +708,8 @@ class json_rewriter {
     filter_counters counters_;
     std::string* out_ = nullptr;
     std::vector<frame> frames_;
-    json_key_set keys_;
+    json_key_set envelope_keys_;  // keys of the open envelope objects
+    json_key_set record_keys_;    // keys of the current record's objects
     std::uint64_t scopes_ = 0;
     std::string key_;            // the key just read, decoded
     bool key_complete_ = false;  // key_ holds a whole key: the next key part starts afresh

@@ -6,13 +6,28 @@ namespace exportwall::filters {
 namespace {
 
 std::uint64_t hash_key(std::uint64_t scope, std::string_view key) {
-    // FNV-1a, seeded with the object's scope so equal keys of different objects spread out.
-    std::uint64_t h = 14695981039346656037ULL ^ (scope * 0x9E3779B97F4A7C15ULL);
-    for (char c : key) {
-        h ^= static_cast<unsigned char>(c);
-        h *= 1099511628211ULL;
+    // Multiply-xorshift over 8-byte words, seeded with the object's scope so equal keys of
+    // different objects spread out. Not keyed: the worst case is a long probe, never a wrong
+    // answer, and memory stays bounded by the record size.
+    constexpr std::uint64_t k = 0x9E3779B97F4A7C15ULL;
+    std::uint64_t h = (scope + 1) * k ^ key.size();
+    const char* p = key.data();
+    std::size_t n = key.size();
+    while (n >= 8) {
+        std::uint64_t w = 0;
+        std::memcpy(&w, p, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 29;
+        p += 8;
+        n -= 8;
     }
-    return h ^ (h >> 29);
+    if (n > 0) {
+        std::uint64_t w = 0;
+        std::memcpy(&w, p, n);
+        h = (h ^ w) * k;
+    }
+    h ^= h >> 32;
+    return h * k ^ (h >> 29);
 }
 
 }  // namespace
@@ -22,24 +37,24 @@ bool json_key_set::insert(std::uint64_t scope, std::string_view key) {
     const std::uint64_t h = hash_key(scope, key);
     const std::size_t mask = slots_.size() - 1;
     std::size_t i = static_cast<std::size_t>(h) & mask;
-    while (slots_[i] != 0) {
-        const entry& e = entries_[slots_[i] - 1];
+    while (used(i)) {
+        const entry& e = entries_[slots_[i].index];
         if (e.hash == h && e.scope == scope && e.length == key.size() &&
             std::memcmp(text_.data() + e.offset, key.data(), key.size()) == 0) {
             return false;
         }
         i = (i + 1) & mask;
     }
+    slots_[i] = {generation_, static_cast<std::uint32_t>(entries_.size())};
     entries_.push_back({h, scope, text_.size(), key.size()});
     text_.append(key);
-    slots_[i] = static_cast<std::uint32_t>(entries_.size());
     return true;
 }
 
 std::size_t json_key_set::find_slot(std::size_t entry_index) const {
     const std::size_t mask = slots_.size() - 1;
     std::size_t i = static_cast<std::size_t>(entries_[entry_index].hash) & mask;
-    while (slots_[i] != entry_index + 1) i = (i + 1) & mask;
+    while (!used(i) || slots_[i].index != entry_index) i = (i + 1) & mask;
     return i;
 }
 
@@ -51,27 +66,38 @@ void json_key_set::truncate(std::size_t mark) {
         std::size_t j = hole;
         for (;;) {
             j = (j + 1) & mask;
-            if (slots_[j] == 0) break;
-            const std::size_t home = static_cast<std::size_t>(entries_[slots_[j] - 1].hash) & mask;
+            if (!used(j)) break;
+            const std::size_t home =
+                static_cast<std::size_t>(entries_[slots_[j].index].hash) & mask;
             const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
             if (stays) continue;
             slots_[hole] = slots_[j];
             hole = j;
         }
-        slots_[hole] = 0;
+        slots_[hole].generation = 0;
         text_.resize(entries_.back().offset);
         entries_.pop_back();
     }
 }
 
+void json_key_set::clear() {
+    entries_.clear();
+    text_.clear();
+    if (++generation_ == 0) {
+        // After 2^32 clears, old slots could look current again: wipe them once.
+        for (auto& s : slots_) s.generation = 0;
+        generation_ = 1;
+    }
+}
+
 void json_key_set::grow() {
     const std::size_t capacity = slots_.empty() ? 64 : slots_.size() * 2;
-    slots_.assign(capacity, 0);
+    slots_.assign(capacity, slot{});
     const std::size_t mask = capacity - 1;
     for (std::size_t k = 0; k < entries_.size(); ++k) {
         std::size_t i = static_cast<std::size_t>(entries_[k].hash) & mask;
-        while (slots_[i] != 0) i = (i + 1) & mask;
-        slots_[i] = static_cast<std::uint32_t>(k + 1);
+        while (used(i)) i = (i + 1) & mask;
+        slots_[i] = {generation_, static_cast<std::uint32_t>(k)};
     }
 }
 

@@ -49,6 +49,16 @@ TEST(JsonKeySet, ManyKeysStayConsistentThroughGrowthAndTruncation) {
     EXPECT_TRUE(keys.insert(7, "k1"));
 }
 
+TEST(JsonKeySet, ClearForgetsEverythingAtOnce) {
+    json_key_set keys;
+    for (int round = 0; round < 100; ++round) {
+        for (int i = 0; i < 100; ++i) ASSERT_TRUE(keys.insert(1, "k" + std::to_string(i)));
+        EXPECT_FALSE(keys.insert(1, "k42"));
+        keys.clear();
+        EXPECT_EQ(keys.bytes(), 0u);
+    }
+}
+
 TEST(JsonDepthScanner, MarksContainersAtItsDepthIgnoringStrings) {
     const std::string doc = R"({"v":[{"s":"{[\"]}\\"},[1],{}],"w":{"x":{}}})";
     for (std::size_t cut = 0; cut <= doc.size(); ++cut) {
@@ -58,6 +68,19 @@ TEST(JsonDepthScanner, MarksContainersAtItsDepthIgnoringStrings) {
         scanner.scan(std::string_view(doc).substr(cut), cut, marks);
         const std::vector<std::uint64_t> expected{6, 21, 23, 25, 27, 28, 40, 41};
         EXPECT_EQ(marks, expected) << "cut at " << cut;
+    }
+}
+
+TEST(JsonDepthScanner, LongStringsWithEscapesAtEveryAlignment) {
+    for (std::size_t pad = 0; pad < 17; ++pad) {
+        const std::string doc =
+            "[{\"s\":\"" + std::string(pad, 'x') + "\\\\\\\"{[" + std::string(pad, 'y') + "\"},{}]";
+        json_depth_scanner scanner(2);
+        std::vector<std::uint64_t> marks;
+        scanner.scan(doc, 100, marks);
+        const std::vector<std::uint64_t> expected{101, 100 + doc.size() - 5, 100 + doc.size() - 3,
+                                                  100 + doc.size() - 2};
+        EXPECT_EQ(marks, expected) << doc;
     }
 }
 
