@@ -8,6 +8,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -218,6 +219,7 @@ class xml_filter final : public record_filter {
             in.remove_prefix(n);
         }
         if (!ec && nul != nullptr) ec = filter_error::malformed;
+        flush_strip_counts();
         counters_.bytes_out += out.size() - out_before;
         out_ = nullptr;
         return ec ? fail(ec) : ec;
@@ -231,6 +233,7 @@ class xml_filter final : public record_filter {
         out_ = &out;
         boost::system::error_code ec = parse({}, true);
         if (!ec && !parent_seen_) ec = filter_error::records_not_found;
+        flush_strip_counts();
         counters_.bytes_out += out.size() - out_before;
         out_ = nullptr;
         finished_ = true;
@@ -336,11 +339,65 @@ class xml_filter final : public record_filter {
         return std::string(path);
     }
 
-    void note_stripped(std::string_view path) {
+    // The id of a stripped path's reported name. Upstream bodies choose element names, so the
+    // table is capped: past the cap every new name is counted under one overflow name.
+    std::uint32_t strip_id(std::string_view path) {
         std::string name = reported(path);
-        if (std::find(record_strips_.begin(), record_strips_.end(), name) == record_strips_.end()) {
-            record_strips_.push_back(std::move(name));
+        if (auto it = strip_ids_.find(name); it != strip_ids_.end()) return it->second;
+        if (strip_names_.size() >= max_strip_names) name = "(other fields)";
+        auto [it, inserted] =
+            strip_ids_.emplace(std::move(name), static_cast<std::uint32_t>(strip_names_.size()));
+        if (inserted) {
+            strip_names_.push_back(it->first);
+            strip_stamp_.push_back(0);
+            strip_counts_.push_back(0);
         }
+        return it->second;
+    }
+
+    // Counted once per record, and only if the record is kept (see end_record).
+    void note_stripped(std::uint32_t id) {
+        if (strip_stamp_[id] == counters_.records_in) return;
+        strip_stamp_[id] = counters_.records_in;
+        record_strips_.push_back(id);
+    }
+
+    void flush_strip_counts() {
+        for (std::size_t id = 0; id < strip_counts_.size(); ++id) {
+            if (strip_counts_[id] == 0) continue;
+            auto it = counters_.stripped_fields.find(strip_names_[id]);
+            if (it == counters_.stripped_fields.end()) {
+                it = counters_.stripped_fields.emplace(strip_names_[id], 0).first;
+            }
+            it->second += strip_counts_[id];
+            strip_counts_[id] = 0;
+        }
+    }
+
+    // What happens to a member of a member-by-member element, by path; cached because every
+    // record repeats the same paths (the cache is capped like the strip table).
+    struct member_decision {
+        mode m = mode::hidden;
+        bool tracked = false;
+        std::uint32_t strip = 0;
+    };
+
+    member_decision decide_member(std::string_view path) {
+        if (auto it = decisions_.find(path); it != decisions_.end()) return it->second;
+        member_decision d;
+        if (spec_.allowed.keeps(path)) {
+            d.m = mode::keep;
+            d.tracked = true;
+        } else if (spec_.allowed.descends(path)) {
+            d.m = mode::descend;
+            d.tracked = true;
+        } else {
+            d.m = mode::hidden;
+            d.tracked = is_needed(path) || needed_below(path);
+            d.strip = strip_id(path);
+        }
+        if (decisions_.size() < max_strip_names) decisions_.emplace(std::string(path), d);
+        return d;
     }
 
     [[nodiscard]] bool is_link(std::string_view abs_path) const {
@@ -380,7 +437,7 @@ class xml_filter final : public record_filter {
                 }
                 if (write && filtered && !spec_.allowed.keeps(attr_path_)) {
                     keep = false;
-                    note_stripped(attr_path_);
+                    note_stripped(strip_id(attr_path_));
                 }
             }
             if (!keep) continue;
@@ -462,19 +519,24 @@ class xml_filter final : public record_filter {
         }
         ++counters_.records_out;
         out_->append(record_buf_);
-        for (const auto& name : record_strips_) {
-            auto it = counters_.stripped_fields.find(name);
-            if (it == counters_.stripped_fields.end()) {
-                it = counters_.stripped_fields.emplace(name, 0).first;
-            }
-            ++it->second;
-        }
+        for (std::uint32_t id : record_strips_) ++strip_counts_[id];
     }
 
     void start(const XML_Char* raw, const XML_Char** atts) {
         if (pending_error_) return;
         if (frames_.size() >= spec_.max_depth) return stop(filter_error::too_deep);
         if (!frames_.empty() && frames_.back().link) return stop(filter_error::malformed);
+        if (in_record_ && frames_.back().m == mode::hidden && !frames_.back().tracked) {
+            // Inside a stripped subtree nothing is read: only depth and size matter.
+            if (!record_within_limit()) return;
+            frame f;
+            f.m = mode::hidden;
+            f.abs_len = abs_path_.size();
+            f.rel_len = rel_path_.size();
+            frames_.push_back(f);
+            ns_decls_.clear();
+            return;
+        }
         const xml_name n = split_name(raw);
         const std::size_t depth = frames_.size();
         frame f;
@@ -514,18 +576,13 @@ class xml_filter final : public record_filter {
                 f.m = mode::keep;
                 f.tracked = true;
                 break;
-            case mode::descend:
-                f.tracked = true;
-                if (spec_.allowed.keeps(rel_path_)) {
-                    f.m = mode::keep;
-                } else if (spec_.allowed.descends(rel_path_)) {
-                    f.m = mode::descend;
-                } else {
-                    f.m = mode::hidden;
-                    note_stripped(rel_path_);
-                    f.tracked = is_needed(rel_path_) || needed_below(rel_path_);
-                }
+            case mode::descend: {
+                const member_decision d = decide_member(rel_path_);
+                f.m = d.m;
+                f.tracked = d.tracked;
+                if (d.m == mode::hidden) note_stripped(d.strip);
                 break;
+            }
             case mode::envelope:  // unreachable inside a record
             case mode::hidden:
                 f.m = mode::hidden;
@@ -709,7 +766,21 @@ class xml_filter final : public record_filter {
     std::string collect_buf_;
     std::string link_buf_;
     record_fields fields_;
-    std::vector<std::string> record_strips_;
+    std::vector<std::uint32_t> record_strips_;  // strip ids noted in the current record
+
+    // Transparent hashing: look names up by string_view without building a string.
+    struct name_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    static constexpr std::size_t max_strip_names = 4096;
+    std::unordered_map<std::string, std::uint32_t, name_hash, std::equal_to<>> strip_ids_;
+    std::vector<std::string> strip_names_;
+    std::vector<std::uint64_t> strip_stamp_;   // records_in when last noted
+    std::vector<std::uint64_t> strip_counts_;  // not yet added to counters_
+    std::unordered_map<std::string, member_decision, name_hash, std::equal_to<>> decisions_;
 };
 
 }  // namespace
