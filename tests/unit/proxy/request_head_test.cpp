@@ -228,7 +228,8 @@ TEST(RequestHead, DerivesKeepAliveFromVersionAndConnection) {
     request_head head;
     ASSERT_FALSE(check(head_with({"Connection: Keep-Alive, Close"}), head));
     EXPECT_FALSE(head.keep_alive);
-    ASSERT_FALSE(check(head_with({}, "GET / HTTP/1.0", false), head));
+    const auto http10 = head_with({}, "GET / HTTP/1.0", false);
+    ASSERT_FALSE(check(http10, head));
     EXPECT_EQ(head.version, 10u);
     EXPECT_FALSE(head.keep_alive);
     EXPECT_EQ(head.host, "");
@@ -250,19 +251,23 @@ TEST(RequestHead, AcceptsObsTextAndHtabInValuesAndEmptyHost) {
 }
 
 TEST(RequestHead, ReducesAbsoluteFormForTheSameHost) {
+    // head.target views the raw head: each raw head outlives the checks on it.
     request_head head;
-    ASSERT_FALSE(check(head_with({}, "GET http://CRM.example:80/a/b?c=d HTTP/1.1"), head));
+    const auto plain = head_with({}, "GET http://CRM.example:80/a/b?c=d HTTP/1.1");
+    ASSERT_FALSE(check(plain, head));
     EXPECT_TRUE(head.absolute_form);
     EXPECT_EQ(head.target, "/a/b?c=d");
 
-    ASSERT_FALSE(check(head_with({}, "GET https://crm.example:443/x HTTP/1.1"), head));
+    const auto https = head_with({}, "GET https://crm.example:443/x HTTP/1.1");
+    ASSERT_FALSE(check(https, head));
     EXPECT_EQ(head.target, "/x");
 
-    ASSERT_FALSE(check(head_with({}, "GET http://crm.example HTTP/1.1"), head));
+    const auto no_path = head_with({}, "GET http://crm.example HTTP/1.1");
+    ASSERT_FALSE(check(no_path, head));
     EXPECT_EQ(head.target, "/");
 
-    ASSERT_FALSE(
-        check(head_with({"Host: [::1]:8080"}, "GET http://[::1]:8080/x HTTP/1.1", false), head));
+    const auto ipv6 = head_with({"Host: [::1]:8080"}, "GET http://[::1]:8080/x HTTP/1.1", false);
+    ASSERT_FALSE(check(ipv6, head));
     EXPECT_EQ(head.target, "/x");
 }
 
