@@ -17,7 +17,7 @@ enum class request_error : std::uint8_t {
     bare_cr = 1,         // a CR not followed by LF anywhere in the head
     bare_lf,             // an LF not preceded by CR (includes a head ended by "\n\n")
     obs_fold,            // a header line starting with SP/HTAB (obsolete line folding)
-    missing_terminator,  // the head does not end with the empty line CRLF CRLF
+    missing_terminator,  // the head does not end with its first empty line (CRLF CRLF)
     head_too_large,      // the head is longer than max_head_bytes (431)
 
     // --- request line (400, 505) ---

@@ -65,7 +65,8 @@ struct request_head {
 //   authority equals Host (case-insensitive, default port of the scheme applied to both) and is
 //   then reduced to origin-form; asterisk-form and authority-form are refused.
 // The target's path is NOT normalised here; call normalise_target(out.target) next.
-// raw_head.size() > max_head_bytes → head_too_large.
+// raw_head.size() > max_head_bytes → head_too_large. On error `out` holds partial results that
+// must not be used.
 [[nodiscard]] boost::system::error_code check_request_head(std::string_view raw_head,
                                                            std::size_t max_head_bytes,
                                                            request_head& out);
