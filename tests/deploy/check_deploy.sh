@@ -55,24 +55,38 @@ dockerfile)
 packages)
     binary=${3:-}
     command -v apt-cache >/dev/null || skip "apt-cache is not available (not Debian)"
-    apt-cache show --no-all-versions libc6 >/dev/null 2>&1 || skip "apt-cache knows no packages (run apt-get update)"
     pkgs=$(stage runtime | grep -E 'apt-get install' | sed -E 's/.*apt-get install//; s/&&.*//' | tr ' ' '\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | sort -u)
     [ -n "$pkgs" ] || fail "no runtime packages found in the runtime stage"
+    # One apt-cache call for all (each call reads the whole package cache): the packages it
+    # shows exist; libc6 proves the cache is populated at all.
+    # shellcheck disable=SC2086
+    known=$(apt-cache show --no-all-versions libc6 $pkgs 2>/dev/null | sed -n 's/^Package: //p' | sort -u)
+    grep -qx libc6 <<<"$known" || skip "apt-cache knows no packages (run apt-get update)"
     for p in $pkgs; do
-        apt-cache show --no-all-versions "$p" >/dev/null 2>&1 || fail "runtime package $p does not exist in this Debian"
+        grep -qxF "$p" <<<"$known" || fail "runtime package $p does not exist in this Debian"
     done
     grep -qw curl <<<"$pkgs" || fail "HEALTHCHECK uses curl, which the runtime stage must install"
     if [ -n "$binary" ] && [ -x "$binary" ] && command -v ldd >/dev/null && command -v dpkg >/dev/null; then
         # Shared libraries of the real binary → their Debian packages; each must be installed by
-        # the runtime stage or be part of debian:12-slim itself.
+        # the runtime stage or be part of debian:12-slim itself. Debian 12 merges /lib into
+        # /usr/lib, so a library is looked up under both names, in one dpkg call.
         base="libc6 libstdc++6 libgcc-s1 zlib1g"
+        libs=$(ldd "$binary" | awk '/=>/ { print $1, ($3 ~ /^\//) ? $3 : "-" }')
+        candidates=()
         while read -r lib path; do
-            [ -n "$path" ] || { fail "$binary needs $lib, which is not found here"; continue; }
-            owner=$(dpkg -S "$path" 2>/dev/null || dpkg -S "$(readlink -f "$path")" 2>/dev/null || dpkg -S "${path#/usr}" 2>/dev/null || dpkg -S "/usr$path" 2>/dev/null)
-            pkg=$(head -1 <<<"$owner" | cut -d: -f1)
+            [ "$path" != "-" ] || { fail "$binary needs $lib, which is not found here"; continue; }
+            real=$(readlink -f "$path")
+            for c in "$path" "$real"; do candidates+=("$c" "${c#/usr}" "/usr${c#/usr}"); done
+        done <<<"$libs"
+        owners=$(dpkg -S "${candidates[@]}" 2>/dev/null)
+        while read -r lib path; do
+            [ "$path" != "-" ] || continue
+            real=$(readlink -f "$path")
+            pkg=$(awk -F': ' -v a="$path" -v b="$real" -v c="${path#/usr}" -v d="${real#/usr}" \
+                '{ p = $2; q = p; sub(/^\/usr/, "", q) } p == a || p == b || q == c || q == d { split($1, x, ":"); print x[1]; exit }' <<<"$owners")
             [ -n "$pkg" ] || { echo "note: no package owns $path (built locally?)"; continue; }
             grep -qwF "$pkg" <<<"$pkgs $base" || fail "$(basename "$binary") needs $lib from $pkg, missing from the runtime stage"
-        done < <(ldd "$binary" | awk '/=>/ { print $1, ($3 ~ /^\//) ? $3 : "" }')
+        done <<<"$libs"
     elif [ -n "$binary" ]; then
         echo "note: $binary not built; its libraries were not checked"
     fi
