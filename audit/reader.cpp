@@ -1,7 +1,6 @@
 #include "audit/reader.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,46 +19,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A read-only mapping of a whole file (empty files map to an empty view).
-class mapped_file {
-  public:
-    explicit mapped_file(const std::string& path) {
-        fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd_ < 0) {
-            ec_ = {errno, boost::system::system_category()};
-            return;
-        }
-        struct stat st {};
-        if (::fstat(fd_, &st) != 0) {
-            ec_ = {errno, boost::system::system_category()};
-            return;
-        }
-        size_ = static_cast<std::size_t>(st.st_size);
-        if (size_ == 0) return;
-        void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
-        if (p == MAP_FAILED) {
-            ec_ = {errno, boost::system::system_category()};
-            size_ = 0;
-            return;
-        }
-        data_ = static_cast<const char*>(p);
-        ::madvise(p, size_, MADV_SEQUENTIAL);
+// Closes a descriptor when it leaves scope.
+struct fd_guard {
+    int fd;
+    ~fd_guard() {
+        if (fd >= 0) ::close(fd);
     }
-    ~mapped_file() {
-        if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
-        if (fd_ >= 0) ::close(fd_);
-    }
-    mapped_file(const mapped_file&) = delete;
-    mapped_file& operator=(const mapped_file&) = delete;
-
-    [[nodiscard]] boost::system::error_code error() const { return ec_; }
-    [[nodiscard]] std::string_view view() const { return {data_, size_}; }
-
-  private:
-    int fd_ = -1;
-    const char* data_ = nullptr;
-    std::size_t size_ = 0;
-    boost::system::error_code ec_;
 };
 
 // "<stem>-YYYYMMDDTHHMMSSZ-<firstseq>.jsonl" → firstseq.
@@ -126,22 +91,39 @@ std::optional<std::uint64_t> leading_seq(std::string_view line) {
 }
 
 // Calls f(file, line_number, line, terminated) for every line of every file of the trail.
+// Buffered read(), not mmap: the writer may truncate the active file (after a failed write)
+// while the proxy reads it, and a mapping would turn that into SIGBUS.
 template <class F>
 boost::system::error_code scan_lines(const std::vector<log_file>& files, F&& f,
                                      std::uint64_t& bytes) {
+    std::string buf(std::size_t{4} << 20, '\0');
     for (const auto& file : files) {
-        mapped_file m(file.path);
-        if (m.error()) return m.error();
-        std::string_view all = m.view();
-        bytes += all.size();
+        const fd_guard in{::open(file.path.c_str(), O_RDONLY | O_CLOEXEC)};
+        if (in.fd < 0) return {errno, boost::system::system_category()};
+        ::posix_fadvise(in.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        std::size_t have = 0;
         std::uint64_t line_no = 0;
-        while (!all.empty()) {
-            const auto nl = all.find('\n');
-            ++line_no;
-            const bool terminated = nl != std::string_view::npos;
-            std::string_view line = terminated ? all.substr(0, nl) : all;
-            if (!f(file, line_no, line, terminated)) return {};
-            all.remove_prefix(terminated ? nl + 1 : all.size());
+        for (;;) {
+            if (have == buf.size()) buf.resize(buf.size() * 2);  // a line longer than the buffer
+            const auto n = ::read(in.fd, buf.data() + have, buf.size() - have);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return {errno, boost::system::system_category()};
+            if (n == 0) {
+                if (have > 0 && !f(file, ++line_no, std::string_view(buf.data(), have), false))
+                    return {};
+                break;
+            }
+            bytes += static_cast<std::uint64_t>(n);
+            have += static_cast<std::size_t>(n);
+            const std::string_view all(buf.data(), have);
+            std::size_t start = 0;
+            for (auto nl = all.find('\n'); nl != std::string_view::npos;
+                 nl = all.find('\n', start)) {
+                if (!f(file, ++line_no, all.substr(start, nl - start), true)) return {};
+                start = nl + 1;
+            }
+            std::memmove(buf.data(), buf.data() + start, have - start);
+            have -= start;
         }
     }
     return {};
@@ -290,7 +272,7 @@ std::string verify_result::detail() const {
            std::string(to_string(problem)) + " (" + file + " line " + std::to_string(line) + ")";
 }
 
-verify_result verify_chain(const std::string& active_path) {
+verify_result verify_chain(const std::string& active_path, bool live) {
     verify_result res;
     const auto files = find_log_files(active_path);
     if (files.empty()) {
@@ -325,6 +307,7 @@ verify_result verify_chain(const std::string& active_path) {
                 return true;
             }
             const std::uint64_t expected = last_seq + 1;
+            if (!terminated && live && f.active) return false;  // the writer is mid-line
             if (!terminated) {
                 fail(chain_problem::truncated, expected, f, line_no);
                 return false;

@@ -82,7 +82,9 @@ struct verify_result {
 
 // Recomputes the chain across every file of the trail: seq 1 with 64-zero prev_hash, each seq one
 // more than the last, each prev_hash the previous hash, each hash recomputed from the canonical
-// bytes. Reads each file once, hashing lines in place.
-[[nodiscard]] verify_result verify_chain(const std::string& active_path);
+// bytes. Reads each file once, hashing lines in place. `live`: the writer may be appending right
+// now, so an unterminated last line of the active file is not counted as truncation (the admin
+// page uses this; `audit verify` does not).
+[[nodiscard]] verify_result verify_chain(const std::string& active_path, bool live = false);
 
 }  // namespace exportwall::audit
