@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -30,6 +31,9 @@ using json_sv = boost::json::string_view;
 
 // Input is parsed in slices so the depth scanner's marks stay small whatever the caller's chunk.
 constexpr std::size_t slice_bytes = 16 * 1024;
+
+// Distinct paths whose allow-list and rule answers are cached.
+constexpr std::size_t max_cached_paths = 4096;
 
 // Distinct stripped field names counted one by one; further names count as `*`.
 constexpr std::size_t max_stripped_names = 256;
@@ -114,6 +118,22 @@ error_code to_filter_error(const error_code& ec, bool end_of_body) {
     if (ec == boost::json::error::too_deep) return filter_error::too_deep;
     return filter_error::malformed;
 }
+
+// What the allow-list and the record rules say about one path (relative to field_root).
+struct path_facts {
+    bool keeps = false;                 // allowed, or below an allowed path
+    bool descends = false;              // an allowed path lies below
+    bool exact = false;                 // allowed literally
+    bool needed = false;                // the record rules read it
+    bool needed_below = false;          // the record rules read a path below it
+    std::uint64_t* stripped = nullptr;  // its counter in stripped_fields, once counted
+};
+
+// Heterogeneous lookup for the path cache (find by string_view without a copy).
+struct path_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
 
 // Where a container's contents go.
 enum class mode : std::uint8_t {
@@ -319,33 +339,50 @@ class json_rewriter {
             return t.size() > ptr.size() && t.substr(0, ptr.size()) == ptr && t[ptr.size()] == '/';
         });
     }
-    bool needed_exact(std::string_view rel) const {
-        return !needed_.empty() && std::binary_search(needed_.begin(), needed_.end(), rel);
+    // What the allow-list and the rules say about `rel`. Records repeat the same paths, so the
+    // answers are cached (up to a bound: upstream chooses the names).
+    const path_facts& facts(std::string_view rel) {
+        auto it = facts_.find(rel);
+        if (it != facts_.end()) return it->second;
+        path_facts f;
+        f.keeps = spec_.allowed.keeps(rel);
+        f.descends = spec_.allowed.descends(rel);
+        const auto& paths = spec_.allowed.paths();
+        f.exact = std::binary_search(paths.begin(), paths.end(), rel);
+        f.needed = std::binary_search(needed_.begin(), needed_.end(), rel);
+        f.needed_below = needed_below(rel);
+        if (facts_.size() >= max_cached_paths) {
+            uncached_ = f;
+            return uncached_;
+        }
+        return facts_.emplace(std::string(rel), f).first->second;
     }
     bool needed_below(std::string_view rel) {
         if (needed_.empty()) return false;
         if (rel.empty()) return true;
-        scratch_.assign(rel);
-        scratch_.push_back('.');
-        auto it = std::lower_bound(needed_.begin(), needed_.end(), scratch_);
-        return it != needed_.end() && std::string_view(*it).substr(0, scratch_.size()) == scratch_;
-    }
-    bool allowed_exactly(std::string_view rel) const {
-        const auto& paths = spec_.allowed.paths();
-        return std::binary_search(paths.begin(), paths.end(), rel);
+        below_.assign(rel);
+        below_.push_back('.');
+        auto it = std::lower_bound(needed_.begin(), needed_.end(), below_);
+        return it != needed_.end() && std::string_view(*it).substr(0, below_.size()) == below_;
     }
     void strip(std::string_view rel) {
         if (rel.empty()) rel = path_;  // a scalar where field_root's object should be
-        auto& m = counters_.stripped_fields;
-        auto it = m.find(rel);
-        if (it != m.end()) {
-            ++it->second;
+        auto cached = facts_.find(rel);
+        if (cached != facts_.end() && cached->second.stripped != nullptr) {
+            ++*cached->second.stripped;
             return;
         }
-        // Upstream chooses the names: past a cap, new ones are counted together so the counters
-        // stay bounded however many distinct keys an export carries.
-        if (m.size() >= max_stripped_names) rel = other_stripped_name;
-        ++m[std::string(rel)];
+        auto& m = counters_.stripped_fields;
+        auto it = m.find(rel);
+        if (it == m.end()) {
+            // Upstream chooses the names: past a cap, new ones are counted together so the
+            // counters stay bounded however many distinct keys an export carries.
+            it = m.try_emplace(
+                      std::string(m.size() >= max_stripped_names ? other_stripped_name : rel), 0)
+                     .first;
+        }
+        ++it->second;
+        if (cached != facts_.end()) cached->second.stripped = &it->second;
     }
 
     // --- decisions -----------------------------------------------------------------------------
@@ -442,18 +479,22 @@ class json_rewriter {
             scratch_.assign(path_, 0, f.path_len);
             if (f.path_len != 0) scratch_.push_back('.');
             scratch_.append(key_, 0, at);
-            keep = spec_.allowed.keeps(
-                std::string_view(scratch_).substr(std::min(f.base, scratch_.size())));
+            keep =
+                facts(std::string_view(scratch_).substr(std::min(f.base, scratch_.size()))).keeps;
+        }
+        const path_facts& pf = facts(rel);
+        if (at != std::string::npos && at > 0) {
+            // decided above
         } else if (at == 0 || key_.find('.') != std::string::npos) {
             // '@odata.etag' or a key with a dot is not a nested path: only an exact entry
             // lets it through (an allowed "email" must not admit a key "email.secret").
-            keep = allowed_exactly(rel);
+            keep = pf.exact;
         } else {
-            keep = spec_.allowed.keeps(rel);
-            descend = !keep && container && spec_.allowed.descends(rel);
+            keep = pf.keeps;
+            descend = !keep && container && pf.descends;
         }
         if (link_below && k == value_kind::object && !keep) descend = true;
-        p.collect = container ? needed_below(rel) : needed_exact(rel);
+        p.collect = container ? pf.needed_below : pf.needed;
         if (keep) {
             p.m = mode::keep;
         } else if (descend) {
@@ -473,7 +514,7 @@ class json_rewriter {
             p.collect = f.collect;
             return p;
         }
-        p.collect = needed_exact(rel);
+        p.collect = facts(rel).needed;
         strip(rel);
         return p;
     }
@@ -484,7 +525,8 @@ class json_rewriter {
         p.base = f.base;
         if (f.collect) {
             const std::string_view rel = rel_path(f.base);
-            p.collect = is_container(k) ? needed_below(rel) : needed_exact(rel);
+            const path_facts& pf = facts(rel);
+            p.collect = is_container(k) ? pf.needed_below : pf.needed;
         }
         return p;
     }
@@ -716,8 +758,11 @@ class json_rewriter {
     std::string path_;           // dotted path of the current value inside the record
     std::string ptr_;            // JSON pointer of the current value (envelope; NDJSON links)
     std::string scratch_;
-    std::string record_;  // the current record, filtered, compact
-    std::string value_;   // the current scalar, decoded, when collected or a link
+    std::string below_;  // needed_below()'s own scratch: its argument may live in scratch_
+    std::unordered_map<std::string, path_facts, path_hash, std::equal_to<>> facts_;
+    path_facts uncached_;  // the answer handed out when the cache is full
+    std::string record_;   // the current record, filtered, compact
+    std::string value_;    // the current scalar, decoded, when collected or a link
     record_fields fields_;
     bool in_record_ = false;
     bool records_found_ = false;

@@ -5,27 +5,42 @@
 namespace exportwall::filters {
 namespace {
 
+std::uint64_t load64(const char* p) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p, 8);
+    return w;
+}
+
+std::uint64_t load32(const char* p) {
+    std::uint32_t w = 0;
+    std::memcpy(&w, p, 4);
+    return w;
+}
+
 std::uint64_t hash_key(std::uint64_t scope, std::string_view key) {
-    // Multiply-xorshift over 8-byte words, seeded with the object's scope so equal keys of
-    // different objects spread out. Not keyed: the worst case is a long probe, never a wrong
-    // answer, and memory stays bounded by the record size.
+    // Multiply-xorshift over 8-byte words (the tail read as overlapping fixed-size loads, which
+    // compile to plain moves), seeded with the object's scope so equal keys of different objects
+    // spread out. Not keyed: the worst case is a long probe, never a wrong answer, and memory
+    // stays bounded by the record size.
     constexpr std::uint64_t k = 0x9E3779B97F4A7C15ULL;
-    std::uint64_t h = (scope + 1) * k ^ key.size();
     const char* p = key.data();
-    std::size_t n = key.size();
-    while (n >= 8) {
-        std::uint64_t w = 0;
-        std::memcpy(&w, p, 8);
-        h = (h ^ w) * k;
-        h ^= h >> 29;
-        p += 8;
-        n -= 8;
+    const std::size_t n = key.size();
+    std::uint64_t h = (scope + 1) * k ^ n;
+    std::uint64_t tail = 0;
+    if (n >= 8) {
+        for (std::size_t i = 0; i + 8 < n; i += 8) {
+            h = (h ^ load64(p + i)) * k;
+            h ^= h >> 29;
+        }
+        tail = load64(p + n - 8);
+    } else if (n >= 4) {
+        tail = load32(p) | load32(p + n - 4) << 32;
+    } else if (n > 0) {
+        tail = static_cast<unsigned char>(p[0]) |
+               static_cast<std::uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8 |
+               static_cast<std::uint64_t>(static_cast<unsigned char>(p[n - 1])) << 16;
     }
-    if (n > 0) {
-        std::uint64_t w = 0;
-        std::memcpy(&w, p, n);
-        h = (h ^ w) * k;
-    }
+    h = (h ^ tail) * k;
     h ^= h >> 32;
     return h * k ^ (h >> 29);
 }
