@@ -1,0 +1,287 @@
+#include "proxy/enforcement.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+
+namespace exportwall::proxy {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               auto lower = [](char c) {
+                   return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+               };
+               return lower(x) == lower(y);
+           });
+}
+
+std::string hex_sha256(std::string_view bytes) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+    unsigned int len = 0;
+    EVP_Digest(bytes.data(), bytes.size(), md.data(), &len, EVP_sha256(), nullptr);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(2 * len);
+    for (unsigned int i = 0; i < len; ++i) {
+        out.push_back(hex[md[i] >> 4]);
+        out.push_back(hex[md[i] & 0x0f]);
+    }
+    return out;
+}
+
+std::string_view field(std::span<const header_field> fields, std::string_view name) {
+    for (const auto& f : fields)
+        if (iequals(f.name, name)) return f.value;
+    return {};
+}
+
+std::string join(const std::vector<std::string>& names, std::string_view sep) {
+    std::string out;
+    for (const auto& n : names) {
+        if (!out.empty()) out += sep;
+        out += n;
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string bearer_key_sha256(std::string_view authorization) {
+    auto space = authorization.find(' ');
+    if (space == std::string_view::npos || !iequals(authorization.substr(0, space), "bearer"))
+        return {};
+    auto key = authorization.substr(space + 1);
+    while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
+    while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.remove_suffix(1);
+    if (key.empty()) return {};
+    return hex_sha256(key);
+}
+
+export_case::export_case(std::shared_ptr<const config::configuration> config,
+                         const config::route& route, std::string_view method,
+                         const normalised_target& target, std::span<const header_field> headers,
+                         const peer_identity& peer, std::string remote)
+    : config_(std::move(config)),
+      route_(route),
+      method_(method),
+      path_(target.path),
+      query_(target.query),
+      remote_(std::move(remote)),
+      audit_id_(audit::new_record_id()),
+      time_(audit_time_now()) {
+    std::vector<std::string_view> purposes;
+    std::vector<std::string_view> destinations;
+    std::string key_hash;
+    int authorizations = 0;
+    for (const auto& f : headers) {
+        if (iequals(f.name, "x-export-purpose")) purposes.push_back(f.value);
+        if (iequals(f.name, "x-export-destination")) destinations.push_back(f.value);
+        if (iequals(f.name, "authorization")) {
+            ++authorizations;
+            key_hash = bearer_key_sha256(f.value);
+            // A value that is not a bearer key is a credential we cannot check: it must not
+            // fall back to "no key" and let a certificate alone decide.
+            if (key_hash.empty()) key_hash = "invalid";
+        }
+    }
+    if (authorizations > 1) key_hash = "invalid";
+    config::request_facts facts;
+    facts.route_id = route_.id;
+    facts.method = method_;
+    facts.path = path_;
+    facts.query = query_;
+    facts.credentials.api_key_sha256 = key_hash;
+    if (peer.verified) {
+        facts.credentials.certificate_subject = peer.subject;
+        facts.credentials.certificate_sha256 = peer.fingerprint;
+    }
+    facts.purpose_headers = purposes;
+    facts.destination_headers = destinations;
+    facts.remote = remote_;
+    decision_ = config::decide(*config_, facts);
+}
+
+bool export_case::refused() const { return !decision_.allowed_export() && !monitoring(); }
+
+bool export_case::monitoring() const { return decision_.effective_mode == config::mode::monitor; }
+
+std::string_view export_case::refusal_reason() const { return config::to_string(decision_.why); }
+
+std::string export_case::upstream_target(const config::upstream& up) const {
+    std::string target = config::upstream_path(route_, &up, path_);
+    // Monitor mode changes nothing on the way: the client's own query goes upstream.
+    const std::string& query =
+        monitoring() || !decision_.allowed_export() ? query_ : decision_.upstream_query;
+    if (!query.empty()) {
+        target.push_back('?');
+        target += query;
+    }
+    return target;
+}
+
+response_plan export_case::plan_response(unsigned status,
+                                         std::span<const header_field> upstream_fields,
+                                         const config::upstream& up, std::string_view public_url) {
+    response_plan plan;
+    plan.status = status;
+    const bool records = route_.format != config::route_format::passthrough;
+    links_ = std::make_unique<link_mapper>(config_->net, up, std::string(public_url));
+
+    // Pagination and redirects in the head point back through exportwall, or go.
+    for (const auto* name : {"location", "content-location"}) {
+        auto v = field(upstream_fields, name);
+        if (v.empty()) continue;
+        plan.drop_fields.emplace_back(name);
+        if (auto mapped = links_->map(v)) {
+            plan.add_fields.emplace_back(
+                name == std::string_view("location") ? "Location" : "Content-Location", *mapped);
+        }
+    }
+    if (auto v = field(upstream_fields, "link"); !v.empty()) {
+        plan.drop_fields.emplace_back("link");
+        if (auto mapped = links_->map_link_header(v)) plan.add_fields.emplace_back("Link", *mapped);
+    }
+    plan.add_fields.emplace_back("X-Export-Audit-Id", audit_id_);
+
+    if (monitoring()) {
+        // Rollout: the data passes unmodified; a filter runs beside it to count what enforcing
+        // would have changed (record routes, 2xx, a body exportwall can read).
+        plan.what = response_plan::action::relay;
+        plan.add_fields.emplace_back("X-Export-Decision",
+                                     decision_.allowed_export() ? "allowed" : "would-block");
+        auto coding = parse_content_encoding(field(upstream_fields, "content-encoding"));
+        if (records && decision_.allowed_export() && status >= 200 && status < 300 &&
+            content_type_matches(route_.format, field(upstream_fields, "content-type")) && coding) {
+            decoder_ = std::make_unique<content_decoder>(*coding);
+            filter_ = filters::make_filter(
+                make_filter_spec(decision_, route_, config_->net.limit,
+                                 [this](std::string_view url) { return links_->map(url); }));
+        }
+        return plan;
+    }
+
+    if (status < 200 || status >= 300) {
+        if (status == 304 || status == 204 || (status >= 300 && status < 400)) {
+            // No body worth keeping: 304/204 have none, a redirect's is a courtesy page.
+            plan.what = status == 304 || status == 204 ? response_plan::action::relay
+                                                       : response_plan::action::replace;
+        } else {
+            plan.what = response_plan::action::replace;
+        }
+        plan.reason = "upstream_error";
+        plan.detail = "The CRM answered with an error; its body is not passed on.";
+        return plan;
+    }
+    plan.add_fields.emplace_back("X-Export-Decision", records ? "filtered" : "allowed");
+    if (!decision_.fields_stripped.empty()) {
+        plan.add_fields.emplace_back("X-Export-Stripped-Fields",
+                                     join(decision_.fields_stripped, ", "));
+    }
+    if (!records) return plan;
+
+    // A record route: the body must be one exportwall can read, or nothing leaves.
+    if (!content_type_matches(route_.format, field(upstream_fields, "content-type"))) {
+        plan.what = response_plan::action::replace;
+        plan.status = 502;
+        plan.reason = "upstream_unsupported";
+        plan.detail = "The CRM answered with a content type this route cannot filter.";
+        return plan;
+    }
+    auto coding = parse_content_encoding(field(upstream_fields, "content-encoding"));
+    if (!coding) {
+        plan.what = response_plan::action::replace;
+        plan.status = 502;
+        plan.reason = "upstream_unsupported";
+        plan.detail = "The CRM answered with a content encoding exportwall cannot decode.";
+        return plan;
+    }
+    plan.what = response_plan::action::filter;
+    for (const auto* name : {"content-length", "content-encoding", "etag", "content-md5", "digest",
+                             "content-range", "accept-ranges"}) {
+        plan.drop_fields.emplace_back(name);
+    }
+    decoder_ = std::make_unique<content_decoder>(*coding);
+    filter_ = filters::make_filter(
+        make_filter_spec(decision_, route_, config_->net.limit,
+                         [this](std::string_view url) { return links_->map(url); }));
+    return plan;
+}
+
+boost::system::error_code export_case::transform(std::string_view in, std::string& out) {
+    if (!filter_) {
+        out.append(in);
+        return {};
+    }
+    if (monitoring()) {
+        // Beside the relay: the output is counted, then discarded.
+        if (monitor_filter_failed_) return {};
+        discard_.clear();
+        auto ec = decoder_->feed(
+            in, [this](std::string_view piece) { return filter_->feed(piece, discard_); });
+        if (ec) {
+            monitor_filter_failed_ = true;
+            monitor_failure_ = std::string(reason_for(ec));
+        }
+        out.append(in);
+        return {};
+    }
+    return decoder_->feed(
+        in, [this, &out](std::string_view piece) { return filter_->feed(piece, out); });
+}
+
+boost::system::error_code export_case::finish(std::string& out) {
+    if (!filter_) return {};
+    if (monitoring()) {
+        if (monitor_filter_failed_) return {};
+        discard_.clear();
+        auto ec = decoder_->finish([](std::string_view) { return boost::system::error_code{}; });
+        if (!ec) ec = filter_->finish(discard_);
+        if (ec) {
+            monitor_filter_failed_ = true;
+            monitor_failure_ = std::string(reason_for(ec));
+        }
+        return {};
+    }
+    if (auto ec = decoder_->finish([](std::string_view) { return boost::system::error_code{}; }))
+        return ec;
+    return filter_->finish(out);
+}
+
+std::string_view export_case::reason_for(const boost::system::error_code& ec) {
+    if (ec == filters::filter_error::record_limit_exceeded) return "record_limit_exceeded";
+    return "upstream_malformed";
+}
+
+audit::record export_case::audit_record(std::string_view decision_text, std::string_view reason,
+                                        unsigned status, std::uint64_t bytes_in,
+                                        std::uint64_t bytes_out) const {
+    export_outcome o;
+    const filters::filter_counters* counters = filter_ ? &filter_->counters() : nullptr;
+    o.counters = counters;
+    o.status = status;
+    o.bytes_in = bytes_in;
+    o.bytes_out = bytes_out;
+    o.duration_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_)
+            .count();
+    o.reason = std::string(reason);
+    if (!decision_text.empty()) {
+        o.decision = std::string(decision_text);
+    } else if (monitoring()) {
+        bool would_change = !decision_.allowed_export() || !monitor_failure_.empty() ||
+                            finished_decision(decision_, counters) == "filtered";
+        o.decision = would_change ? "would-block" : "allowed";
+        if (o.reason.empty()) {
+            o.reason =
+                !decision_.allowed_export() ? std::string(refusal_reason()) : monitor_failure_;
+        }
+    } else {
+        o.decision = std::string(finished_decision(decision_, counters));
+    }
+    return make_audit_record(decision_, *config_, method_, path_, query_, remote_, o, audit_id_,
+                             time_);
+}
+
+}  // namespace exportwall::proxy

@@ -1,0 +1,122 @@
+#pragma once
+// One export's enforcement, from its decision to its audit record (DESIGN.md §3, issue 5). The
+// session calls it at three points — after the route matched (admit), when the CRM's response
+// head arrives (plan_response) and for every body piece (transform) — and once at the end
+// (audit_record). No sockets, no Asio: everything here is tested without a network.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/system/error_code.hpp>
+
+#include "audit/record.hpp"
+#include "config/decide.hpp"
+#include "config/loader.hpp"
+#include "filters/record_filter.hpp"
+#include "proxy/content_decoding.hpp"
+#include "proxy/export_plan.hpp"
+#include "proxy/request_head.hpp"
+#include "proxy/target.hpp"
+#include "proxy/tls.hpp"
+
+namespace exportwall::proxy {
+
+// The SHA-256 (lower-case hex) of the bearer key in an Authorization value, "" when the value is
+// not `Bearer <key>` (scheme case-insensitive). The key itself is never kept.
+[[nodiscard]] std::string bearer_key_sha256(std::string_view authorization);
+
+// What the client receives instead of, or around, the CRM's response.
+struct response_plan {
+    enum class action : std::uint8_t {
+        relay,    // bytes pass unmodified (passthrough routes, monitor mode)
+        filter,   // the body passes the purpose's filter (chunked, no Content-Length)
+        replace,  // the body is replaced by a problem document (status and reason below)
+    };
+    action what = action::relay;
+    unsigned status = 200;  // replace: the status of the problem answer
+    std::string reason;     // replace: its reason code
+    std::string detail;     // replace: a fixed sentence, never response data
+    // Fields to remove from the CRM's head (case-insensitive names) and exportwall's own fields
+    // to add (X-Export-Decision, X-Export-Audit-Id, X-Export-Stripped-Fields, a rewritten Link or
+    // Location).
+    std::vector<std::string> drop_fields;
+    std::vector<std::pair<std::string, std::string>> add_fields;
+};
+
+class export_case {
+  public:
+    // Decides the export. `headers` are the client's checked header fields; `peer` the verified
+    // TLS identity (empty without mTLS); `remote` the client's address:port.
+    export_case(std::shared_ptr<const config::configuration> config, const config::route& route,
+                std::string_view method, const normalised_target& target,
+                std::span<const header_field> headers, const peer_identity& peer,
+                std::string remote);
+
+    [[nodiscard]] const config::decision& decision() const { return decision_; }
+    [[nodiscard]] const std::string& audit_id() const { return audit_id_; }
+    // An enforce-mode refusal: answer with a problem, forward nothing.
+    [[nodiscard]] bool refused() const;
+    // Monitor mode: everything is evaluated and audited, the data passes unmodified.
+    [[nodiscard]] bool monitoring() const;
+    // The refusal's status, reason code and detail (refused() or a monitor-mode would-block).
+    [[nodiscard]] unsigned refusal_status() const { return decision_.status; }
+    [[nodiscard]] std::string_view refusal_reason() const;
+    [[nodiscard]] const std::string& refusal_detail() const { return decision_.detail; }
+
+    // The origin-form target for the CRM: the route's path mapping and, in enforce mode, the
+    // field selection rewritten to what the purpose allows.
+    [[nodiscard]] std::string upstream_target(const config::upstream& up) const;
+
+    // Plans the client's response from the CRM's status and head fields. `public_url` is the
+    // listener's (pagination links are rewritten onto it). For action::filter the filter and
+    // any content decoder are set up inside this object.
+    [[nodiscard]] response_plan plan_response(unsigned status,
+                                              std::span<const header_field> upstream_fields,
+                                              const config::upstream& up,
+                                              std::string_view public_url);
+
+    // True when body pieces must go through transform(): action::filter, and monitor mode on a
+    // record route (the filter runs beside the relay, to count what it would have changed).
+    [[nodiscard]] bool transforms() const { return filter_ != nullptr; }
+    // Decodes and filters one body piece, appending the filtered bytes to `out`. An error
+    // aborts the export (in monitor mode it is only recorded: the relay goes on).
+    [[nodiscard]] boost::system::error_code transform(std::string_view in, std::string& out);
+    [[nodiscard]] boost::system::error_code finish(std::string& out);
+    // The reason code for a transform error ("upstream_malformed", "record_limit_exceeded").
+    [[nodiscard]] static std::string_view reason_for(const boost::system::error_code& ec);
+    // Monitor mode: the reason the filter would have aborted, "" when it did not.
+    [[nodiscard]] const std::string& monitor_failure() const { return monitor_failure_; }
+
+    // The audit record. `decision_text`: blocked | aborted | allowed | filtered | would-block
+    // ("" = derived: allowed/filtered from what the filter did, would-block in monitor mode when
+    // anything would have been refused, stripped or dropped).
+    [[nodiscard]] audit::record audit_record(std::string_view decision_text,
+                                             std::string_view reason, unsigned status,
+                                             std::uint64_t bytes_in, std::uint64_t bytes_out) const;
+
+  private:
+    std::shared_ptr<const config::configuration> config_;
+    const config::route& route_;
+    std::string method_;
+    std::string path_;
+    std::string query_;
+    std::string remote_;
+    std::string audit_id_;
+    std::string time_;
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+    config::decision decision_;
+    std::unique_ptr<link_mapper> links_;  // outlives filter_, whose link rewriter uses it
+    std::unique_ptr<content_decoder> decoder_;
+    std::unique_ptr<filters::record_filter> filter_;
+    bool monitor_filter_failed_ = false;
+    std::string monitor_failure_;
+    std::string discard_;
+};
+
+}  // namespace exportwall::proxy
