@@ -5,6 +5,8 @@
 #include <cctype>
 #include <charconv>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "config/rules.hpp"
 
@@ -414,6 +416,23 @@ class policy_reader {
 
 bool is_policy_element(std::string_view name) {
     return std::find(policy_elements.begin(), policy_elements.end(), name) != policy_elements.end();
+}
+
+std::vector<load_error> load_suppression_lists(const policy& rules) {
+    std::vector<load_error> errors;
+    for (const auto& l : rules.suppression_lists) {
+        if (!l.entries) continue;
+        std::ifstream in(l.file, std::ios::binary);
+        if (!in) {
+            errors.push_back(
+                {l.where, "cannot read suppression list '" + l.id + "' from " + l.file});
+            continue;
+        }
+        std::ostringstream text;
+        text << in.rdbuf();
+        l.entries->load(text.str());
+    }
+    return errors;
 }
 
 void load_policy(const xml_source& src, const pugi::xml_node& root, const settings& net,

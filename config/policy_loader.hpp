@@ -19,4 +19,9 @@ namespace exportwall::config {
 void load_policy(const xml_source& src, const pugi::xml_node& root, const settings& net,
                  const std::string& base_dir, policy& out, diagnostics& diag);
 
+// Reads every suppression list's file into its entries (suppression_entries::load). Call once on
+// a freshly loaded configuration, before it is published; a list left unloaded suppresses every
+// record (fail closed). Returns one error per unreadable file, at the list's position.
+[[nodiscard]] std::vector<load_error> load_suppression_lists(const policy& rules);
+
 }  // namespace exportwall::config

@@ -4,6 +4,7 @@
 
 #include "config/decide.hpp"
 #include "config/loader.hpp"
+#include "config/policy_loader.hpp"
 #include "tests/unit/config/policy_test_support.hpp"
 
 namespace exportwall::config {
@@ -56,6 +57,37 @@ TEST(BelgianRetailerExample, SuppressionListFileExists) {
     std::FILE* f = std::fopen(r.config->rules.suppression_lists[0].file.c_str(), "r");
     EXPECT_NE(f, nullptr) << r.config->rules.suppression_lists[0].file;
     if (f != nullptr) std::fclose(f);
+}
+
+}  // namespace
+}  // namespace exportwall::config
+
+namespace exportwall::config {
+namespace {
+
+TEST(BelgianRetailerExample, SuppressionListsLoadFromTheirFiles) {
+    auto r = load_configuration_file(example);
+    ASSERT_TRUE(r) << testing::errors_of(r);
+    auto errors = load_suppression_lists(r.config->rules);
+    EXPECT_TRUE(errors.empty());
+    const auto& list = r.config->rules.suppression_lists.at(0);
+    ASSERT_TRUE(list.entries->loaded());
+    EXPECT_EQ(list.entries->size(), 2u);
+    filters::record_fields rec;
+    rec.add("email", "Unsubscribed@Example.com");
+    EXPECT_TRUE(list.entries->suppresses(rec));
+    rec.clear();
+    rec.add("email", "someone@example.com");
+    EXPECT_FALSE(list.entries->suppresses(rec));
+}
+
+TEST(BelgianRetailerExample, MissingSuppressionFileIsReported) {
+    auto r = testing::load(testing::base_policy);
+    ASSERT_TRUE(r) << testing::errors_of(r);
+    auto errors = load_suppression_lists(r.config->rules);
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_NE(errors[0].message.find("cannot read suppression list 'dnc'"), std::string::npos);
+    EXPECT_FALSE(r.config->rules.suppression_lists[0].entries->loaded());
 }
 
 }  // namespace
