@@ -173,6 +173,10 @@ writer_counters file_writer::counters() const {
     return c;
 }
 
+std::time_t file_writer::now() const {
+    return options_.clock ? options_.clock() : std::time(nullptr);
+}
+
 void file_writer::report(const std::string& what, boost::system::error_code ec) {
     if (options_.on_error) options_.on_error(what + " failed: " + ec.message());
 }
@@ -243,7 +247,7 @@ boost::system::error_code file_writer::recover_trail() {
         const std::uint64_t good_size = tail.start + good_end;
         if (good_size < size) {
             // Set the torn bytes aside, then cut them off, so the chain ends on a whole line.
-            std::string torn_path = options_.path + ".torn-" + utc_stamp(std::time(nullptr));
+            std::string torn_path = options_.path + ".torn-" + utc_stamp(now());
             int tfd = -1;
             for (int k = 0; k < 100 && tfd < 0; ++k) {
                 const std::string candidate =
@@ -287,7 +291,7 @@ boost::system::error_code file_writer::recover_trail() {
     // The active file is empty: the chain continues from the newest rotated file, if any.
     offset_ = 0;
     file_first_seq_ = 0;
-    file_day_ = utc_day(std::time(nullptr));
+    file_day_ = utc_day(now());
     next_seq_ = 1;
     last_hash_ = std::string(genesis_hash);
     const auto files = find_log_files(options_.path);
@@ -340,7 +344,7 @@ boost::system::error_code file_writer::write_all(std::string_view bytes) {
 
 boost::system::error_code file_writer::rotate() {
     const fs::path active(options_.path);
-    const std::time_t now = std::time(nullptr);
+    const std::time_t now = this->now();
     const fs::path rotated =
         active.parent_path() / (active.stem().string() + "-" + utc_stamp(now) + "-" +
                                 std::to_string(file_first_seq_) + ".jsonl");
@@ -436,7 +440,7 @@ void file_writer::write_batch(std::deque<pending>& batch) {
         line.pop_back();
         line.append(",\"hash\":\"").append(r.hash).append("\"}\n");
         const std::uint64_t size = offset_ + buf.size();
-        const bool new_day = options_.rotate_daily && utc_day(std::time(nullptr)) != file_day_;
+        const bool new_day = options_.rotate_daily && utc_day(now()) != file_day_;
         if (size > 0 && (new_day || size + line.size() > options_.rotate_bytes)) {
             ec = flush_segment(i, must_sync(true));
             if (!ec) ec = rotate();

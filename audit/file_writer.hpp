@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <ctime>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -35,6 +36,8 @@ struct writer_options {
     // Called (writer thread) for each failure to write, sync, rotate or open; the message names
     // the operation and the error, never a record's contents.
     std::function<void(const std::string& message)> on_error;
+    // The wall clock for rotation and file names (tests move it across midnight); empty: time().
+    std::function<std::time_t()> clock;
 };
 
 // Monotonic counters for /metrics.
@@ -86,6 +89,7 @@ class file_writer final : public sink {
     [[nodiscard]] boost::system::error_code rotate();
     [[nodiscard]] boost::system::error_code write_all(std::string_view bytes);
     void report(const std::string& what, boost::system::error_code ec);
+    [[nodiscard]] std::time_t now() const;
 
     writer_options options_;
     std::function<void(std::string_view)> observer_;

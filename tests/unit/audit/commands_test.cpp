@@ -187,6 +187,8 @@ TEST(AuditReviewPage, IsStaticAndSelfContained) {
     EXPECT_EQ(page.find("http://"), std::string_view::npos);
     EXPECT_EQ(page.find("https://"), std::string_view::npos);
     EXPECT_EQ(page.find("src="), std::string_view::npos);
+    EXPECT_EQ(page,
+              test::read_file(std::string(EXPORTWALL_SOURCE_DIR) + "/audit/review_page.html"));
 }
 
 }  // namespace

@@ -141,10 +141,16 @@ TEST_F(AuditVerify, DetectsAForgedLineWithItsOwnHashRecomputed) {
     std::string line;
     append_line(forged, line);
     auto lines = lines_;
-    lines[5] = line;  // replaces seq 6 with a forged seq 6
+    lines.insert(lines.begin() + 5, line);  // a forged seq 6 before the real one
     rewrite(lines);
-    const auto res = verify_chain(path_);
+    auto res = verify_chain(path_);
     EXPECT_FALSE(res.ok);
+    EXPECT_EQ(res.problem, chain_problem::prev_hash_mismatch);
+    EXPECT_EQ(res.first_broken_seq, 6u);
+    lines = lines_;
+    lines[5] = line;  // the real seq 6 replaced by the forgery
+    rewrite(lines);
+    res = verify_chain(path_);
     EXPECT_EQ(res.problem, chain_problem::prev_hash_mismatch);
     EXPECT_EQ(res.first_broken_seq, 6u);
 }

@@ -94,6 +94,26 @@ TEST(AuditWriter, ContinuesTheChainAfterARestartAndAcrossRotation) {
     EXPECT_GT(find_log_files(path).size(), 2u);
 }
 
+TEST(AuditWriter, RotatesWhenTheUtcDayChanges) {
+    test::temp_dir dir;
+    const std::string path = dir.file("audit.jsonl");
+    std::atomic<std::time_t> clock{1764374400};  // 2025-11-29T00:00:00Z
+    writer_options o = options_for(path, sync_policy::none);
+    o.clock = [&] { return clock.load(); };
+    file_writer w(o);
+    ASSERT_FALSE(w.start());
+    for (int i = 0; i < 3; ++i) ASSERT_FALSE(test::append_wait(w, test::sample_record(i)));
+    clock = clock + 86400 + 5;  // the next day
+    for (int i = 0; i < 2; ++i) ASSERT_FALSE(test::append_wait(w, test::sample_record(i)));
+    EXPECT_EQ(w.counters().rotations, 1u);
+    const auto files = find_log_files(path);
+    ASSERT_EQ(files.size(), 2u);
+    EXPECT_EQ(std::filesystem::path(files[0].path).filename(), "audit-20251130T000005Z-1.jsonl");
+    const auto res = verify_chain(path);
+    ASSERT_TRUE(res.ok) << res.detail();
+    EXPECT_EQ(res.last_seq, 5u);
+}
+
 TEST(AuditWriter, RecoversFromATornLastLine) {
     test::temp_dir dir;
     const std::string path = dir.file("audit.jsonl");
