@@ -334,6 +334,18 @@ TEST(XmlFilter, FiltersFieldsUnderTheFieldRoot) {
     EXPECT_EQ(r.counters.stripped_fields.at("meta"), 1u);
 }
 
+TEST(XmlFilter, CapsTheStrippedNameTableAgainstHostileElementNames) {
+    std::string body = "<r><records><Id>1</Id>";
+    for (int i = 0; i < 5000; ++i) body += "<f" + std::to_string(i) + "/>";
+    body += "</records></r>";
+    auto r = run_whole(xml_spec({"Id"}, "/r/records"), body);
+    ASSERT_FALSE(r.error);
+    EXPECT_EQ(r.output, "<r><records><Id>1</Id></records></r>");
+    EXPECT_EQ(r.counters.stripped_fields.size(), 4097u);
+    EXPECT_EQ(r.counters.stripped_fields.at("f0"), 1u);
+    EXPECT_EQ(r.counters.stripped_fields.at("(other fields)"), 1u);
+}
+
 TEST(XmlFilter, StaysDeadAfterAnError) {
     auto filter = make_filter(xml_spec({"Id"}, "/r/records"));
     std::string out;
