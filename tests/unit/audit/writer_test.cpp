@@ -94,6 +94,19 @@ TEST(AuditWriter, ContinuesTheChainAfterARestartAndAcrossRotation) {
     EXPECT_GT(find_log_files(path).size(), 2u);
 }
 
+// A crash between renaming the active file and creating the next one leaves only rotated files:
+// the chain resumes from the newest of them.
+TEST(AuditWriter, ResumesFromTheNewestRotatedFileWhenTheActiveOneIsMissing) {
+    test::temp_dir dir;
+    const std::string path = dir.file("audit.jsonl");
+    test::write_trail(path, 6);
+    std::filesystem::rename(path, dir.file("audit-20261129T000000Z-1.jsonl"));
+    test::write_trail(path, 4);
+    const auto res = verify_chain(path);
+    ASSERT_TRUE(res.ok) << res.detail();
+    EXPECT_EQ(res.last_seq, 10u);
+}
+
 TEST(AuditWriter, RotatesWhenTheUtcDayChanges) {
     test::temp_dir dir;
     const std::string path = dir.file("audit.jsonl");
