@@ -76,12 +76,12 @@ class csv_filter final : public record_filter {
         after_cr,         // a CR outside quotes: only LF may follow
     };
 
-    boost::system::error_code fail(boost::system::error_code ec) {
+    [[nodiscard]] boost::system::error_code fail(boost::system::error_code ec) {
         error_ = ec;
         return ec;
     }
 
-    boost::system::error_code consume(std::string_view in, std::string& out) {
+    [[nodiscard]] boost::system::error_code consume(std::string_view in, std::string& out) {
         if (state_ == state::bom) {
             std::size_t i = 0;
             while (i < in.size() && state_ == state::bom) {
@@ -104,7 +104,7 @@ class csv_filter final : public record_filter {
 
     // The hot loop: runs of ordinary bytes are found with a table scan (unquoted) or memchr
     // (quoted) and appended to the row in one piece.
-    boost::system::error_code consume_body(std::string_view in, std::string& out) {
+    [[nodiscard]] boost::system::error_code consume_body(std::string_view in, std::string& out) {
         const char* const begin = in.data();
         const char* p = begin;
         const char* const end = begin + in.size();
@@ -231,8 +231,8 @@ class csv_filter final : public record_filter {
     }
 
     // A line ended at stream offset `at` (just past its terminator of `terminator_len` bytes).
-    boost::system::error_code end_row(std::string& out, std::uint64_t at,
-                                      std::uint64_t terminator_len, bool crlf) {
+    [[nodiscard]] boost::system::error_code end_row(std::string& out, std::uint64_t at,
+                                                    std::uint64_t terminator_len, bool crlf) {
         state_ = state::cell_start;
         boost::system::error_code ec;
         if (at - row_begin_ - terminator_len > spec_.max_record_bytes) {
@@ -258,7 +258,7 @@ class csv_filter final : public record_filter {
     }
 
     // Blank lines followed by a row are rows of one empty cell.
-    boost::system::error_code flush_blank_lines(std::string& out) {
+    [[nodiscard]] boost::system::error_code flush_blank_lines(std::string& out) {
         for (; pending_blank_lines_ > 0; --pending_blank_lines_) {
             if (!header_done_) return filter_error::malformed;  // no header row
             std::string keep_text = std::move(row_text_);
@@ -273,7 +273,7 @@ class csv_filter final : public record_filter {
         return {};
     }
 
-    boost::system::error_code finish_rows(std::string& out) {
+    [[nodiscard]] boost::system::error_code finish_rows(std::string& out) {
         if (state_ == state::bom) {
             state_ = state::cell_start;
             std::string head = std::move(bom_buf_);
@@ -300,7 +300,8 @@ class csv_filter final : public record_filter {
         return {};
     }
 
-    boost::system::error_code process_row(std::string& out, bool terminated, bool crlf) {
+    [[nodiscard]] boost::system::error_code process_row(std::string& out, bool terminated,
+                                                        bool crlf) {
         if (!header_done_) return process_header(out, terminated, crlf);
         if (cell_ends_.size() != keep_.size()) return filter_error::ragged_row;
         ++counters_.records_in;
@@ -325,7 +326,8 @@ class csv_filter final : public record_filter {
         return {};
     }
 
-    boost::system::error_code process_header(std::string& out, bool terminated, bool crlf) {
+    [[nodiscard]] boost::system::error_code process_header(std::string& out, bool terminated,
+                                                           bool crlf) {
         const std::size_t n = cell_ends_.size();
         std::vector<std::string_view> sorted;
         sorted.reserve(n);

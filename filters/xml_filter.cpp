@@ -263,12 +263,12 @@ class xml_filter final : public record_filter {
         bool nil = false;         // xsi:nil="true"
     };
 
-    boost::system::error_code fail(boost::system::error_code ec) {
+    [[nodiscard]] boost::system::error_code fail(boost::system::error_code ec) {
         error_ = ec;
         return ec;
     }
 
-    boost::system::error_code parse(std::string_view in, bool final) {
+    [[nodiscard]] boost::system::error_code parse(std::string_view in, bool final) {
         fed_ += in.size();
         const auto status = XML_Parse(parser_, in.data(), static_cast<int>(in.size()),
                                       final ? XML_TRUE : XML_FALSE);
@@ -309,7 +309,7 @@ class xml_filter final : public record_filter {
         }
     }
 
-    bool record_within_limit() {
+    [[nodiscard]] bool record_within_limit() {
         const XML_Index at = XML_GetCurrentByteIndex(parser_);
         if (at >= 0 && static_cast<std::uint64_t>(at) - record_start_ > spec_.max_record_bytes) {
             stop(filter_error::record_too_large);
