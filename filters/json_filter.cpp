@@ -569,7 +569,10 @@ class json_rewriter {
             }
             if (f.ptr && !f.object) ++f.index;
         }
-        if (is_container(k)) return push(p, k == value_kind::object, ec);
+        if (is_container(k)) {
+            push(p, k == value_kind::object);
+            return true;
+        }
         scalar_open_ = true;
         scalar_link_ = p.link;
         scalar_collect_ = p.collect;
@@ -581,9 +584,9 @@ class json_rewriter {
         return true;
     }
 
-    bool push(const plan& p, bool object, error_code& ec) {
+    void push(const plan& p, bool object) {
         if (p.m == mode::record) {
-            if (!start_record(ec)) return false;
+            start_record();
         } else if (p.m != mode::skip && p.m != mode::records) {
             sink(p.m).push_back(object ? '{' : '[');
         } else if (p.m == mode::records) {
@@ -613,10 +616,9 @@ class json_rewriter {
             const std::uint64_t at = next_mark();
             if (p.m == mode::record) record_begin_ = at;
         }
-        return true;
     }
 
-    bool start_record(error_code& ec) {
+    void start_record() {
         if (ndjson_ && !spec_.link_fields.empty()) ptr_.clear();
         ++counters_.records_in;
         in_record_ = true;
@@ -625,8 +627,6 @@ class json_rewriter {
         record_.push_back('{');
         fields_.clear();
         path_.clear();
-        (void)ec;
-        return true;
     }
 
     bool close(error_code& ec) {
