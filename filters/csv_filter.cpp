@@ -18,7 +18,8 @@
 //   record_rules). Columns whose name the allow-list does not keep are removed from every row;
 // - an optional UTF-8 BOM is copied to the output; the output line ending is the header's
 //   (CRLF or LF), and a row ends with one exactly when its input row did;
-// - stripped_fields counts, per column name, the kept rows the column was removed from;
+// - stripped_fields counts, per column name, the rows (kept or dropped) it was removed from,
+//   like the JSON filter counts every removed occurrence;
 // - blank lines at the end of the body are ignored; a blank line followed by more rows is a
 //   row of one empty cell (ragged unless the header has one column).
 namespace exportwall::filters {
@@ -319,9 +320,6 @@ class csv_filter final : public record_filter {
             return filter_error::record_limit_exceeded;
         }
         ++counters_.records_out;
-        for (std::size_t i = 0; i < keep_.size(); ++i) {
-            if (!keep_[i]) ++strip_counts_[i];
-        }
         emit_row(out, terminated, spec_.csv.formula_guard);
         return {};
     }
@@ -338,7 +336,6 @@ class csv_filter final : public record_filter {
         }
         names_.clear();
         keep_.assign(n, false);
-        strip_counts_.assign(n, 0);
         kept_count_ = 0;
         for (std::size_t i = 0; i < n; ++i) {
             names_.emplace_back(cell(i));
@@ -405,15 +402,18 @@ class csv_filter final : public record_filter {
         out.push_back(quote);
     }
 
+    // Every data row loses every stripped column: the counts follow from records_in.
     void flush_strip_counts() {
-        for (std::size_t i = 0; i < strip_counts_.size(); ++i) {
-            if (strip_counts_[i] == 0) continue;
+        const std::uint64_t rows = counters_.records_in - rows_counted_;
+        if (rows == 0) return;
+        rows_counted_ = counters_.records_in;
+        for (std::size_t i = 0; i < keep_.size(); ++i) {
+            if (keep_[i]) continue;
             auto it = counters_.stripped_fields.find(names_[i]);
             if (it == counters_.stripped_fields.end()) {
                 it = counters_.stripped_fields.emplace(names_[i], 0).first;
             }
-            it->second += strip_counts_[i];
-            strip_counts_[i] = 0;
+            it->second += rows;
         }
     }
 
@@ -439,7 +439,7 @@ class csv_filter final : public record_filter {
     std::vector<bool> keep_;
     std::vector<bool> copy_;  // kept or read by a condition: the row buffer holds its text
     std::size_t kept_count_ = 0;
-    std::vector<std::uint64_t> strip_counts_;  // per column, not yet added to counters_
+    std::uint64_t rows_counted_ = 0;  // data rows already added to stripped_fields
     std::vector<std::string> needed_;
     std::vector<std::pair<std::size_t, std::string>> needed_columns_;
     record_fields fields_;

@@ -28,7 +28,8 @@
 //   dotted paths ("Account.Name") and attributes "@local" on the record, "child.@local" on a
 //   child. Comments, processing instructions and non-whitespace text directly inside an element
 //   that is filtered member by member are dropped;
-// - stripped_fields counts, per path, the kept records the path was removed from;
+// - stripped_fields counts, per path, every removed occurrence (kept and dropped records alike,
+//   as the JSON filter counts); past 256 distinct names new ones count under "*";
 // - any DOCTYPE or entity declaration is refused (dtd_refused); nothing external is ever opened;
 // - the document must be UTF-8 (the parser is told so) and declare no other encoding.
 namespace exportwall::filters {
@@ -344,23 +345,18 @@ class xml_filter final : public record_filter {
     std::uint32_t strip_id(std::string_view path) {
         std::string name = reported(path);
         if (auto it = strip_ids_.find(name); it != strip_ids_.end()) return it->second;
-        if (strip_names_.size() >= max_strip_names) name = "(other fields)";
+        if (strip_names_.size() >= max_strip_names) name = "*";
         auto [it, inserted] =
             strip_ids_.emplace(std::move(name), static_cast<std::uint32_t>(strip_names_.size()));
         if (inserted) {
             strip_names_.push_back(it->first);
-            strip_stamp_.push_back(0);
             strip_counts_.push_back(0);
         }
         return it->second;
     }
 
-    // Counted once per record, and only if the record is kept (see end_record).
-    void note_stripped(std::uint32_t id) {
-        if (strip_stamp_[id] == counters_.records_in) return;
-        strip_stamp_[id] = counters_.records_in;
-        record_strips_.push_back(id);
-    }
+    // Every removed occurrence counts, in kept and dropped records alike (as in the JSON filter).
+    void note_stripped(std::uint32_t id) { ++strip_counts_[id]; }
 
     void flush_strip_counts() {
         for (std::size_t id = 0; id < strip_counts_.size(); ++id) {
@@ -396,7 +392,7 @@ class xml_filter final : public record_filter {
             d.tracked = is_needed(path) || needed_below(path);
             d.strip = strip_id(path);
         }
-        if (decisions_.size() < max_strip_names) decisions_.emplace(std::string(path), d);
+        if (decisions_.size() < max_cached_paths) decisions_.emplace(std::string(path), d);
         return d;
     }
 
@@ -495,7 +491,6 @@ class xml_filter final : public record_filter {
         whitespace_.clear();
         collect_buf_.clear();
         fields_.clear();
-        record_strips_.clear();
         rel_path_.clear();
         f.record = true;
         f.tracked = true;
@@ -519,7 +514,6 @@ class xml_filter final : public record_filter {
         }
         ++counters_.records_out;
         out_->append(record_buf_);
-        for (std::uint32_t id : record_strips_) ++strip_counts_[id];
     }
 
     void start(const XML_Char* raw, const XML_Char** atts) {
@@ -766,7 +760,6 @@ class xml_filter final : public record_filter {
     std::string collect_buf_;
     std::string link_buf_;
     record_fields fields_;
-    std::vector<std::uint32_t> record_strips_;  // strip ids noted in the current record
 
     // Transparent hashing: look names up by string_view without building a string.
     struct name_hash {
@@ -775,10 +768,10 @@ class xml_filter final : public record_filter {
             return std::hash<std::string_view>{}(s);
         }
     };
-    static constexpr std::size_t max_strip_names = 4096;
+    static constexpr std::size_t max_strip_names = 256;  // then "*", as in the JSON filter
+    static constexpr std::size_t max_cached_paths = 4096;
     std::unordered_map<std::string, std::uint32_t, name_hash, std::equal_to<>> strip_ids_;
     std::vector<std::string> strip_names_;
-    std::vector<std::uint64_t> strip_stamp_;   // records_in when last noted
     std::vector<std::uint64_t> strip_counts_;  // not yet added to counters_
     std::unordered_map<std::string, member_decision, name_hash, std::equal_to<>> decisions_;
 };
