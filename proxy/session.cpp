@@ -288,6 +288,7 @@ net::awaitable<std::size_t> session::read_head(const config::limits& lim, bool f
             bool expired = client_deadline_.expired();
             client_deadline_.disarm();
             if (expired && cbuf_.size() != 0) {
+                head_.clear();
                 request_record rec;
                 co_await refuse(rec, 408, "request_rejected",
                                 "The request head was not received in time.", false);
@@ -306,6 +307,7 @@ net::awaitable<std::size_t> session::read_head(const config::limits& lim, bool f
         if (head_len != 0) break;
         if (cbuf_.size() > lim.max_head_bytes) {
             client_deadline_.disarm();
+            head_.clear();
             request_record rec;
             co_await refuse(rec, 431, "request_rejected", "The request head is too large.", false);
             co_await graceful_close();
@@ -332,10 +334,14 @@ net::awaitable<void> session::run() {
     }
     bool first = true;
     while (!rt_.stopping.load()) {
-        const auto& lim = rt_.current()->config->net.limit;
-        std::size_t head_len = co_await read_head(lim, first);
+        // Held for the whole read: a reload must not free the limits in use.
+        auto current = rt_.current();
+        std::size_t head_len = co_await read_head(current->config->net.limit, first);
         first = false;
         if (head_len == 0) co_return;
+        // Shutting down: a request that arrives on an idle keep-alive connection is not started
+        // (the client retries it elsewhere); only requests already in flight are drained.
+        if (rt_.stopping.load()) break;
         bool keep = co_await serve_one(head_len);
         if (!keep) break;
     }
@@ -477,6 +483,9 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     const bool client_keep_alive = head_.keep_alive;
     const bool expect_continue = head_.expect_continue;
     const body_framing framing = head_.framing;
+    // An upstream failure is answered on a connection that stays usable when the request had no
+    // body (nothing of it is left unread).
+    const bool keep_on_refusal = client_keep_alive && framing == body_framing::none;
 
     // The body is decoded by Beast from bytes the head check approved (the head itself is fed
     // first, so Beast's parser is in the body state).
@@ -519,6 +528,9 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
 
     std::unique_ptr<byte_stream> conn;
     beast::flat_buffer ubuf;
+    // Beast reads at most the buffer's free capacity (512 bytes minimum): reserve a relay buffer's
+    // worth so one read moves up to 64 KiB.
+    ubuf.reserve(relay_buffer_size);
     std::optional<http::response_parser<http::buffer_body>> resp;
     for (int attempt = 0;; ++attempt) {
         conn = attempt == 0 ? rt_.pool().acquire(key) : nullptr;
@@ -530,7 +542,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
             if (!conn) {
                 rt_.stats().upstream_error(failure.kind);
                 co_return co_await refuse(rec, 502, failure.reason,
-                                          "The upstream could not be reached.", false);
+                                          "The upstream could not be reached.", keep_on_refusal);
             }
         }
         auto ec = co_await write_upstream(*conn, net::buffer(up_head), lim.upstream_idle);
@@ -550,6 +562,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
                     co_return false;
                 }
             }
+            cbuf_.reserve(relay_buffer_size);
             while (!body->is_done()) {
                 body->get().body().data = buf;
                 body->get().body().size = relay_buffer_size;
@@ -627,7 +640,8 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
                 if (expired) {
                     rt_.stats().upstream_error("timeout");
                     co_return co_await refuse(rec, 504, "upstream_timeout",
-                                              "The upstream did not answer in time.", false);
+                                              "The upstream did not answer in time.",
+                                              keep_on_refusal);
                 }
                 bool closed = hec == http::error::end_of_stream || hec == net::error::eof ||
                               hec == net::error::connection_reset ||
@@ -639,11 +653,13 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
                 if (closed) {
                     rt_.stats().upstream_error("reset");
                     co_return co_await refuse(rec, 502, "upstream_unavailable",
-                                              "The upstream closed the connection.", false);
+                                              "The upstream closed the connection.",
+                                              keep_on_refusal);
                 }
                 rt_.stats().upstream_error("malformed");
                 co_return co_await refuse(rec, 502, "upstream_malformed",
-                                          "The upstream response head is malformed.", false);
+                                          "The upstream response head is malformed.",
+                                          keep_on_refusal);
             }
             unsigned status = resp->get().result_int();
             if (status >= 200) break;
@@ -651,7 +667,8 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
                 conn->close();
                 rt_.stats().upstream_error("malformed");
                 co_return co_await refuse(rec, 502, "upstream_malformed",
-                                          "The upstream response head is malformed.", false);
+                                          "The upstream response head is malformed.",
+                                          keep_on_refusal);
             }
         }
         if (retry) continue;
