@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <string>
 
 #include "tests/integration/fixture.hpp"
@@ -39,6 +40,7 @@ void run_stall_then_resume(exportwall_server& proxy, fake_crm& crm, const std::s
     EXPECT_LT(stalled.written, stall_bound)
         << "the proxy let the upstream write " << stalled.written << " bytes ahead of the client";
     EXPECT_FALSE(stalled.done);
+    std::cout << "upstream bytes written while the client held off: " << stalled.written << "\n";
 
     // The client resumes: everything arrives, verified byte for byte, and the CRM finishes.
     std::uint64_t offset = 0;
