@@ -145,6 +145,9 @@ class session {
     template <class Buffers>
     net::awaitable<error_code> write_upstream(byte_stream& up, const Buffers& buffers,
                                               milliseconds idle);
+    // Writes one piece of a response body in the client's framing (a chunk when chunked).
+    net::awaitable<error_code> write_body_piece(std::string_view piece, response_framing framing,
+                                                milliseconds idle);
     void finish(request_record& rec);
     bool abort(request_record& rec, byte_stream& up, std::string_view reason);
 
@@ -185,6 +188,16 @@ net::awaitable<error_code> session::write_upstream(byte_stream& up, const Buffer
     upstream_deadline_.disarm();
     (void)n;
     co_return ec;
+}
+
+net::awaitable<error_code> session::write_body_piece(std::string_view piece,
+                                                     response_framing framing, milliseconds idle) {
+    if (framing != response_framing::chunked)
+        co_return co_await write_client(net::buffer(piece.data(), piece.size()), idle);
+    chunk_size_line(piece.size(), scratch_);
+    std::array<net::const_buffer, 3> pieces{
+        net::buffer(scratch_), net::buffer(piece.data(), piece.size()), net::buffer("\r\n", 2)};
+    co_return co_await write_client(pieces, idle);
 }
 
 void session::finish(request_record& rec) {
@@ -680,8 +693,11 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     rec.upstream_status = status;
     std::optional<std::uint64_t> length;
     if (auto cl = resp->content_length()) length = *cl;
+    // A filter is attached only to a response that has a body.
+    const bool has_body = choose_response_framing(head_request, status, length, false, version) !=
+                          response_framing::none;
     std::unique_ptr<filters::record_filter> filter;
-    if (rt_.response_filter) filter = rt_.response_filter(cfg, route, status);
+    if (rt_.response_filter && has_body) filter = rt_.response_filter(cfg, route, status);
     const response_framing out_framing =
         choose_response_framing(head_request, status, length, filter != nullptr, version);
     bool keep_alive = client_keep_alive && !rt_.stopping.load() &&
@@ -706,9 +722,13 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     cr.request_id = rec.request_id;
     std::string out_head = build_client_response_head(cr);
     rec.status = status;
-    if (co_await write_client(net::buffer(out_head), lim.client_write_idle)) {
-        co_return abort(rec, *conn, "client_write_timeout");
-    }
+    // Why a write to the client failed: it stopped reading, or it went away.
+    auto client_failure = [this] {
+        return client_deadline_.expired() ? std::string_view("client_write_timeout")
+                                          : std::string_view("client_closed");
+    };
+    if (co_await write_client(net::buffer(out_head), lim.client_write_idle))
+        co_return abort(rec, *conn, client_failure());
 
     std::string filtered;
     while (!resp->is_done()) {
@@ -734,35 +754,22 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
             piece = filtered;
             if (piece.empty()) continue;
         }
-        error_code wec;
-        if (out_framing == response_framing::chunked) {
-            chunk_size_line(piece.size(), scratch_);
-            std::array<net::const_buffer, 3> pieces{net::buffer(scratch_),
-                                                    net::buffer(piece.data(), piece.size()),
-                                                    net::buffer("\r\n", 2)};
-            wec = co_await write_client(pieces, lim.client_write_idle);
-        } else {
-            wec = co_await write_client(net::buffer(piece.data(), piece.size()),
-                                        lim.client_write_idle);
-        }
-        if (wec) co_return abort(rec, *conn, "client_write_timeout");
+        if (co_await write_body_piece(piece, out_framing, lim.client_write_idle))
+            co_return abort(rec, *conn, client_failure());
         rec.bytes_out += piece.size();
     }
     if (filter) {
         filtered.clear();
         if (filter->finish(filtered)) co_return abort(rec, *conn, "filter_error");
         if (!filtered.empty()) {
-            chunk_size_line(filtered.size(), scratch_);
-            std::array<net::const_buffer, 3> pieces{net::buffer(scratch_), net::buffer(filtered),
-                                                    net::buffer("\r\n", 2)};
-            if (co_await write_client(pieces, lim.client_write_idle))
-                co_return abort(rec, *conn, "client_write_timeout");
+            if (co_await write_body_piece(filtered, out_framing, lim.client_write_idle))
+                co_return abort(rec, *conn, client_failure());
             rec.bytes_out += filtered.size();
         }
     }
     if (out_framing == response_framing::chunked) {
         if (co_await write_client(net::buffer("0\r\n\r\n", 5), lim.client_write_idle))
-            co_return abort(rec, *conn, "client_write_timeout");
+            co_return abort(rec, *conn, client_failure());
     }
     // Reuse only after a complete, correctly framed response that both sides keep alive and that
     // left no stray bytes behind.
