@@ -7,6 +7,7 @@
 
 #include <cctype>
 #include <filesystem>
+#include <iostream>
 #include <string>
 
 #include "tests/integration/fixture.hpp"
@@ -122,6 +123,7 @@ TEST_F(Desync, RfcCompliantCasesAreForwardedExactlyOnce) {
             conn.send(exportwall::test::build_raw_head(c, "localhost") + body_for(c) + pipelined));
         const response first = conn.read_response(c.method == "HEAD");
         ASSERT_TRUE(first.received) << "no answer";
+        std::cout << "rfc-compliant case '" << c.name << "': " << first.status << "\n";
         int answers = 1;
         bool refused = false;
         if (first.status == 501) {
