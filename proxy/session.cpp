@@ -14,6 +14,8 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -428,7 +430,12 @@ net::awaitable<std::unique_ptr<byte_stream>> session::connect(const config::upst
                                                               const snapshot& snap,
                                                               const config::limits& lim,
                                                               upstream_failure& failure) {
-    auto ex = client_.socket().get_executor();
+    // Upstream sockets outlive this session in the pool and serve other sessions: they are bound
+    // to the io_context itself, never to this session's strand (completions still run on the
+    // strand of whichever coroutine awaits them).
+    net::any_io_executor ex = client_.socket().get_executor();
+    if (const auto* strand = ex.target<net::strand<net::io_context::executor_type>>())
+        ex = strand->get_inner_executor();
     std::vector<tcp::endpoint> endpoints;
     error_code ec;
     auto address = net::ip::make_address(up.host, ec);
