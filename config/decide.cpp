@@ -172,6 +172,13 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
         refuse(d, reason::method_not_allowed, "route " + q(r->id) + " does not take this method");
         return d;
     }
+    if (r->open) {
+        // An open passthrough route (metadata, health): no identity, no declaration.
+        d.upstream_query = std::string(facts.query);
+        d.result = outcome::allow;
+        d.status = 200;
+        return d;
+    }
 
     // Client.
     const auto& cred = facts.credentials;

@@ -429,7 +429,7 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
     r.src().check_attributes(
         n,
         {"match", "methods", "upstream-path", "entity", "records", "field-root", "select-param",
-         "select-separator", "link-fields", "csv-delimiter", "csv-formula-guard"},
+         "select-separator", "link-fields", "csv-delimiter", "csv-formula-guard", "open"},
         {"id", "path", "upstream", "format"}, r.diag());
     r.src().check_children(n, {}, r.diag());
     route rt;
@@ -522,6 +522,12 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
         }
     }
     r.boolean(n, "csv-formula-guard", rt.csv_formula_guard);
+    r.boolean(n, "open", rt.open);
+    if (rt.open && rt.format != route_format::passthrough) {
+        r.error(n, n.attribute("open"),
+                "only a passthrough route may be open: a route that carries records always "
+                "needs a client and a declaration");
+    }
     for (const auto& other : out.routes) {
         if (other.id == rt.id) r.error(n, n.attribute("id"), "duplicate route id '" + rt.id + "'");
         if (other.path == rt.path && other.match == rt.match) {

@@ -30,7 +30,7 @@ struct tls_settings {
 
 struct listener {
     std::string address = "0.0.0.0";
-    std::uint16_t port = 8443;     // 0: the OS picks (tests); the bound port is logged
+    std::uint16_t port = 8443;  // 0: the OS picks (tests); the bound port is logged
     // exportwall's own URL as clients reach this listener ("https://exports.example.com"); upstream
     // pagination links are rewritten onto it. Empty: derived from the request's Host header is
     // NOT done (a client controls Host) — links are then removed instead.
@@ -54,15 +54,15 @@ struct limits {
     std::chrono::milliseconds request_body_idle{30'000};
     std::chrono::milliseconds upstream_connect{5'000};         // 502 upstream_unavailable
     std::chrono::milliseconds upstream_response_head{30'000};  // 504 upstream_timeout
-    std::chrono::milliseconds upstream_idle{60'000};   // between body reads: abort
-    std::chrono::milliseconds client_write_idle{60'000};  // a client that stops reading: abort
-    std::chrono::milliseconds shutdown_grace{30'000};  // SIGTERM: drain in-flight exports
-    std::size_t max_head_bytes = 16 * 1024;        // request head; 431 beyond
-    std::size_t max_request_body_bytes = 1 << 20;  // 413 beyond
+    std::chrono::milliseconds upstream_idle{60'000};           // between body reads: abort
+    std::chrono::milliseconds client_write_idle{60'000};       // a client that stops reading: abort
+    std::chrono::milliseconds shutdown_grace{30'000};          // SIGTERM: drain in-flight exports
+    std::size_t max_head_bytes = 16 * 1024;                    // request head; 431 beyond
+    std::size_t max_request_body_bytes = 1 << 20;              // 413 beyond
     std::size_t max_upstream_head_bytes = 64 * 1024;
-    std::size_t max_record_bytes = 1 << 20;        // largest record a filter buffers
+    std::size_t max_record_bytes = 1 << 20;  // largest record a filter buffers
     std::size_t max_connections = 10'000;
-    std::size_t upstream_pool_size = 64;           // idle connections kept per upstream
+    std::size_t upstream_pool_size = 64;  // idle connections kept per upstream
 };
 
 struct header_value {
@@ -76,8 +76,8 @@ struct upstream {
     std::string scheme;  // "http" or "https"
     std::string host;
     std::uint16_t port = 0;
-    std::string base_path;  // prefix added to every forwarded path ("" for none)
-    std::string ca_file;    // https: CA bundle to verify the CRM; empty = system store
+    std::string base_path;              // prefix added to every forwarded path ("" for none)
+    std::string ca_file;                // https: CA bundle to verify the CRM; empty = system store
     std::vector<header_value> headers;  // credentials and fixed headers added to each request
     source_location where;
 };
@@ -97,19 +97,22 @@ struct route {
     std::string upstream_path;  // replaces `path` when forwarding (prefix-mapped); "" = same
     std::string entity;         // entity id (policy); empty for passthrough
     route_format format = route_format::json;
-    std::string records;      // JSON pointer / XML element path (filters::filter_spec::records)
-    std::string field_root;   // dotted path of the fields inside a record ("properties")
-    std::string select_param;        // field-selection query parameter ("$select", "properties")
+    std::string records;       // JSON pointer / XML element path (filters::filter_spec::records)
+    std::string field_root;    // dotted path of the fields inside a record ("properties")
+    std::string select_param;  // field-selection query parameter ("$select", "properties")
     char select_separator = ',';
     std::vector<std::string> link_fields;  // pagination link fields in the body
     char csv_delimiter = ',';
     bool csv_formula_guard = true;
+    // Passthrough routes only: no client identity or declaration is asked (metadata, health
+    // endpoints that carry no personal data). Every request is still audited.
+    bool open = false;
     source_location where;
 };
 
 struct log_settings {
-    std::string level = "info";     // spdlog level name
-    std::string access_log = "-";   // "-" = stdout, else a file path
+    std::string level = "info";    // spdlog level name
+    std::string access_log = "-";  // "-" = stdout, else a file path
 };
 
 enum class audit_sync : std::uint8_t {
@@ -121,9 +124,9 @@ enum class audit_sync : std::uint8_t {
 struct syslog_settings {
     std::string address;  // empty: no forwarding
     std::uint16_t port = 514;
-    bool tcp = false;      // protocol="udp|tcp"
+    bool tcp = false;  // protocol="udp|tcp"
     std::string app_name = "exportwall";
-    int facility = 13;     // log audit (RFC 5424)
+    int facility = 13;  // log audit (RFC 5424)
 };
 
 struct audit_settings {
@@ -140,7 +143,7 @@ struct settings {
     audit_settings audit;
     limits limit;
     log_settings log;
-    unsigned threads = 0;    // 0: number of cores
+    unsigned threads = 0;  // 0: number of cores
     std::vector<upstream> upstreams;
     std::vector<route> routes;
 

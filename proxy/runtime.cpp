@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/ssl/context.hpp>
 
+#include "config/policy_loader.hpp"
 #include "proxy/tls.hpp"
 
 namespace exportwall::proxy {
@@ -25,6 +26,12 @@ std::shared_ptr<const snapshot> prepare_snapshot(std::shared_ptr<const config::c
             continue;
         }
         snap->upstream_tls.emplace(u.id, std::move(ctx));
+    }
+    // Suppression lists are read with the policy they belong to: a list that cannot be read
+    // refuses the whole configuration (until loaded, a list suppresses everyone).
+    for (const auto& e : config::load_suppression_lists(cfg->rules)) {
+        errors.push_back(e.str());
+        ok = false;
     }
     if (!ok) return nullptr;
     snap->config = std::move(cfg);
@@ -62,6 +69,7 @@ bool runtime::reload(std::string& out) {
 
 bool runtime::ready() const {
     if (stopping.load()) return false;
+    if (audit != nullptr && !audit->healthy()) return false;
     auto snap = current();
     if (!snap) return false;
     for (const auto& u : snap->config->net.upstreams)

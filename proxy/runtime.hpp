@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/record.hpp"
 #include "config/loader.hpp"
 #include "filters/record_filter.hpp"
 #include "proxy/access_log.hpp"
@@ -72,8 +73,18 @@ class runtime {
     std::atomic<bool> stopping{false};
     // Requests between a complete head and the end of their response.
     std::atomic<std::int64_t> in_flight{0};
-    // Set once at start-up (before any session runs); empty = no filter.
+    // Set once at start-up (before any session runs); empty = no filter. Used only where no
+    // audit trail is installed (unit tests of the relay); exports are filtered by their decision.
     filter_factory response_filter;
+    // The audit trail, set once at start-up before any session runs (serve always installs one;
+    // only unit tests of the relay run without, and then nothing is recorded). Its health gates
+    // every new export (503 audit_unavailable) and /readyz.
+    audit::sink* audit = nullptr;
+    // sync="blocked" or "always": a refusal's record is on disk before the client is answered.
+    bool audit_durable_refusals = true;
+    // Waits until every record handed to `audit` is stored; called after the io threads stop and
+    // before the io_context goes, so no completion is posted to a destroyed executor.
+    std::function<void()> audit_flush;
 
   private:
     std::string config_path_;

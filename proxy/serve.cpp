@@ -8,6 +8,9 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "audit/file_writer.hpp"
+#include "audit/serialize.hpp"
+#include "audit/syslog_forwarder.hpp"
 #include "config/loader.hpp"
 #include "proxy/access_log.hpp"
 #include "proxy/runtime.hpp"
@@ -56,8 +59,58 @@ int run_serve(int argc, char** argv) {
                      log_error.c_str());
         return 1;
     }
+
+    // The audit trail: every decision is recorded before or as it takes effect. Its path and
+    // policy are fixed at start-up (a reload does not move the trail).
+    const auto& audit_cfg = net_cfg.audit;
+    audit::writer_options wo;
+    wo.path = audit_cfg.path;
+    wo.sync = audit_cfg.sync == config::audit_sync::none     ? audit::sync_policy::none
+              : audit_cfg.sync == config::audit_sync::always ? audit::sync_policy::always
+                                                             : audit::sync_policy::blocked;
+    wo.rotate_bytes = audit_cfg.rotate_bytes;
+    wo.rotate_daily = audit_cfg.rotate_daily;
+    wo.on_torn = [](const std::string& torn, std::uint64_t bytes) {
+        spdlog::warn("audit trail: a torn last line ({} bytes) was set aside into {}", bytes, torn);
+    };
+    wo.on_error = [](const std::string& message) { spdlog::error("audit trail: {}", message); };
+    auto writer = std::make_shared<audit::file_writer>(std::move(wo));
+    std::shared_ptr<audit::syslog_forwarder> forwarder;
+    if (!audit_cfg.syslog.address.empty()) {
+        audit::syslog_options so;
+        so.host = audit_cfg.syslog.address;
+        so.port = audit_cfg.syslog.port;
+        so.tcp = audit_cfg.syslog.tcp;
+        so.app_name = audit_cfg.syslog.app_name;
+        so.facility = audit_cfg.syslog.facility;
+        so.on_error = [](const std::string& message) {
+            spdlog::warn("audit syslog forwarding: {}", message);
+        };
+        forwarder = std::make_shared<audit::syslog_forwarder>(std::move(so));
+        writer->set_observer([forwarder](std::string_view line) { forwarder->forward(line); });
+    }
+    if (auto ec = writer->start()) {
+        // A trail that is damaged before its last line is never written over: refuse to start.
+        if (ec == audit::audit_error::corrupt_log) {
+            std::fprintf(stderr,
+                         "%s: the audit trail is damaged (%s); run 'exportwall audit "
+                         "verify --log %s'\n",
+                         audit_cfg.path.c_str(), ec.message().c_str(), audit_cfg.path.c_str());
+            return 1;
+        }
+        // Anything else (permissions, a full disk) heals when its cause goes away; until then
+        // exports are refused with audit_unavailable and /readyz fails.
+        spdlog::error("audit trail {}: {}", audit_cfg.path, ec.message());
+    }
+
     runtime rt(config_path, std::move(snap), std::move(log));
-    return run_server(rt, options);
+    rt.audit = writer.get();
+    rt.audit_durable_refusals = audit_cfg.sync != config::audit_sync::none;
+    rt.audit_flush = [writer] { writer->flush(); };
+    int code = run_server(rt, options);
+    writer->flush();
+    if (forwarder) forwarder->flush();
+    return code;
 }
 
 }  // namespace exportwall::proxy

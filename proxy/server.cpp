@@ -1,9 +1,13 @@
 #include "proxy/server.hpp"
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -18,6 +22,11 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <boost/json/serialize.hpp>
+
+#include "audit/query.hpp"
+#include "audit/reader.hpp"
+#include "audit/review_page.hpp"
 #include "proxy/admin.hpp"
 #include "proxy/session.hpp"
 #include "proxy/tls.hpp"
@@ -131,6 +140,61 @@ net::awaitable<void> signal_loop(runtime& rt, net::signal_set& signals,
 
 }  // namespace
 
+namespace {
+
+// /admin/audit (the review API, same filters as `exportwall audit list`) and /admin/ (the
+// blocked-transfer review page). The chain status is recomputed at most once a minute: verifying
+// a large trail takes seconds of one io thread.
+std::function<std::optional<admin_response>(const admin_request&)> audit_review(
+    std::string audit_path) {
+    struct chain_cache {
+        std::mutex mutex;
+        std::chrono::steady_clock::time_point checked{};
+        audit::verify_result result;
+        bool valid = false;
+    };
+    auto cache = std::make_shared<chain_cache>();
+    return [audit_path = std::move(audit_path),
+            cache](const admin_request& req) -> std::optional<admin_response> {
+        std::string_view target = req.target;
+        auto q = target.find('?');
+        std::string_view path = target.substr(0, q);
+        std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
+        if (req.method != "GET") return std::nullopt;
+        if (path == "/admin/" || path == "/admin") {
+            return admin_response{200, "text/html; charset=utf-8",
+                                  std::string(audit::review_page_html())};
+        }
+        if (path != "/admin/audit") return std::nullopt;
+        std::string error;
+        auto parsed = audit::parse_audit_query(query, error);
+        if (!parsed) {
+            return admin_response{400, "application/json",
+                                  boost::json::serialize(boost::json::object{
+                                      {"error", "invalid query parameter"}, {"detail", error}})};
+        }
+        audit::audit_page page;
+        if (auto ec = audit::read_audit_page(audit_path, *parsed, page)) {
+            return admin_response{503, "application/json",
+                                  R"({"error":"the audit trail cannot be read"})"};
+        }
+        audit::verify_result chain;
+        {
+            std::lock_guard lock(cache->mutex);
+            auto now = std::chrono::steady_clock::now();
+            if (!cache->valid || now - cache->checked > std::chrono::minutes(1)) {
+                cache->result = audit::verify_chain(audit_path, true);
+                cache->checked = now;
+                cache->valid = true;
+            }
+            chain = cache->result;
+        }
+        return admin_response{200, "application/json", audit::render_audit_page(page, chain)};
+    };
+}
+
+}  // namespace
+
 int run_server(runtime& rt, const server_options& options) {
     auto snap = rt.current();
     const auto& net_cfg = snap->config->net;
@@ -189,6 +253,7 @@ int run_server(runtime& rt, const server_options& options) {
         hooks.revision = [&rt] { return rt.current()->config->revision; };
         hooks.reload = [&rt](std::string& out) { return rt.reload(out); };
         hooks.token_sha256 = net_cfg.admin.token_sha256;
+        hooks.extension = audit_review(net_cfg.audit.path);
         net::co_spawn(ioc, run_admin(std::move(admin), std::move(hooks)), net::detached);
 
         for (std::size_t i = 0; i < acceptors.size(); ++i)
@@ -209,6 +274,7 @@ int run_server(runtime& rt, const server_options& options) {
         for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
         ioc.run();
         for (auto& t : pool) t.join();
+        if (rt.audit_flush) rt.audit_flush();
         // Idle upstream sockets belong to this io_context: close them before it goes.
         rt.pool().clear();
         rt.log().flush();

@@ -11,11 +11,14 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -25,6 +28,8 @@
 
 #include "audit/record.hpp"
 #include "config/route_match.hpp"
+#include "proxy/enforcement.hpp"
+#include "proxy/export_plan.hpp"
 #include "proxy/forward.hpp"
 #include "proxy/problem.hpp"
 #include "proxy/request_head.hpp"
@@ -62,6 +67,7 @@ struct request_record {
     unsigned upstream_status = 0;
     std::uint64_t bytes_in = 0;
     std::uint64_t bytes_out = 0;
+    std::uint64_t upstream_bytes = 0;  // response body bytes read from the CRM (audit bytes_in)
     std::string_view outcome = "complete";
     std::string_view reason;
 };
@@ -106,6 +112,36 @@ struct upstream_failure {
         return {"upstream_reset", "reset"};
     if (is_http_error(ec)) return {"upstream_malformed", "malformed"};
     return {"upstream_reset", "reset"};
+}
+
+// Appends `r` to the audit trail and resumes on the caller's executor once it is stored
+// (durably when asked). The sink completes on its own thread, which must touch no strand: it
+// posts to the plain io_context executor (a pointer, no shared state), and the io thread
+// dispatches the coroutine's handler onto its strand.
+net::awaitable<error_code> record_audit(audit::sink& sink, audit::record r, bool durable) {
+    auto ex = co_await net::this_coro::executor;
+    auto io = static_cast<net::io_context&>(net::query(ex, net::execution::context)).get_executor();
+    auto [ec] = co_await net::async_initiate<decltype(use_tuple), void(error_code)>(
+        [&sink, io](auto handler, audit::record rec, bool d) {
+            using handler_type = decltype(handler);
+            // std::function needs a copyable callable; the coroutine's handler is move-only.
+            auto h = std::make_shared<handler_type>(std::move(handler));
+            sink.append(std::move(rec), d, [h, io](error_code result) mutable {
+                net::post(io, [h = std::move(h), result]() mutable {
+                    auto strand = net::get_associated_executor(*h);
+                    net::dispatch(strand,
+                                  [h = std::move(h), result]() mutable { std::move (*h)(result); });
+                });
+            });
+        },
+        use_tuple, std::move(r), durable);
+    co_return ec;
+}
+
+// The audit reason of an abort the relay names ("upstream_reset" is the CRM dying mid-body).
+std::string_view audit_reason(std::string_view relay_reason) {
+    if (relay_reason == "upstream_reset") return "upstream_malformed";
+    return relay_reason;
 }
 
 class session {
@@ -171,6 +207,10 @@ class session {
     normalised_target target_;
     std::unique_ptr<char[]> relay_;
     std::string scratch_;
+    // The current request's enforcement (null before a route matched) and whether its audit
+    // record has been written.
+    std::unique_ptr<export_case> case_;
+    bool audited_ = false;
 };
 
 template <class Buffers>
@@ -232,6 +272,13 @@ bool session::abort(request_record& rec, byte_stream& up, std::string_view reaso
     rec.outcome = "aborted";
     rec.reason = reason;
     rt_.stats().export_aborted(reason);
+    if (case_ && !audited_ && rt_.audit != nullptr) {
+        // The client is gone or cut off: nobody waits for this record, but it is written.
+        audited_ = true;
+        rt_.audit->append(case_->audit_record("aborted", audit_reason(reason), rec.status,
+                                              rec.upstream_bytes, rec.bytes_out),
+                          false, [](error_code) {});
+    }
     spdlog::warn("export aborted: request {} route {} reason {} after {} body bytes",
                  rec.request_id, rec.route, reason, rec.bytes_out);
     finish(rec);
@@ -244,6 +291,46 @@ net::awaitable<bool> session::refuse(request_record& rec, unsigned status, std::
     if (rec.audit_id.empty()) rec.audit_id = audit::new_record_id();
     if (rec.request_id.empty()) rec.request_id = generate_request_id();
     keep_alive = keep_alive && !rt_.stopping.load();
+    if (!audited_ && rt_.audit != nullptr) {
+        // Every refusal is a decision with its record. A policy refusal's record is on disk
+        // (sync="blocked") before the client hears of it; if it cannot be written, the answer
+        // says so and nothing else happens.
+        audited_ = true;
+        const bool policy_refusal = case_ && case_->refused();
+        audit::record r;
+        if (case_) {
+            r = case_->audit_record(policy_refusal ? "blocked" : "aborted", reason, status,
+                                    rec.upstream_bytes, 0);
+        } else {
+            const auto& cfg = *rt_.current()->config;
+            r.id = rec.audit_id;
+            r.time = audit_time_now();
+            r.mode = std::string(config::to_string(cfg.rules.global_mode));
+            r.decision = "blocked";
+            r.reason = std::string(reason);
+            r.route = rec.route;
+            r.method = rec.method;
+            r.path = rec.path;
+            if (!rec.query.empty()) {
+                auto names = query_parameter_names(rec.query);
+                std::replace(names.begin(), names.end(), ',', '&');
+                r.path += "?" + names;
+            }
+            r.status = static_cast<int>(status);
+            r.remote = remote_;
+            r.policy_revision = cfg.revision;
+        }
+        r.id = rec.audit_id;
+        bool durable = policy_refusal && rt_.audit_durable_refusals;
+        if (auto aec = co_await record_audit(*rt_.audit, std::move(r), durable)) {
+            spdlog::error("audit trail unavailable: refusal of request {} not recorded ({})",
+                          rec.request_id, aec.message());
+            status = 503;
+            reason = "audit_unavailable";
+            detail = "The audit trail cannot be written; nothing is exported until it can.";
+            keep_alive = false;
+        }
+    }
     problem p{status, reason, detail, rec.audit_id};
     std::string response = problem_response(p, keep_alive, head_.version, rec.request_id,
                                             rec.method == "HEAD", extra_fields);
@@ -369,6 +456,8 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
     const auto& cfg = *snap->config;
     const auto& lim = cfg.net.limit;
     request_record rec;
+    case_.reset();
+    audited_ = false;
     std::string_view raw(static_cast<const char*>(cbuf_.data().data()), head_len);
     head_.clear();
     if (auto ec = check_request_head(raw, lim.max_head_bytes, head_)) {
@@ -421,6 +510,25 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
         cbuf_.consume(head_len);
         co_return co_await refuse(rec, 502, "upstream_unavailable",
                                   "The route's upstream is not configured.", can_keep);
+    }
+    // Fail closed: while the audit trail cannot be written, no export starts.
+    if (rt_.audit != nullptr && !rt_.audit->healthy()) {
+        cbuf_.consume(head_len);
+        audited_ = true;  // there is nowhere to write its record
+        co_return co_await refuse(rec, 503, "audit_unavailable",
+                                  "The audit trail cannot be written; nothing is exported until "
+                                  "it can.",
+                                  can_keep);
+    }
+    // The decision: who asks, for which purpose, to where (DESIGN.md §3).
+    case_ = std::make_unique<export_case>(snap->config, *route, head_.method, target_,
+                                          head_.headers, peer_, remote_);
+    rec.audit_id = case_->audit_id();
+    if (case_->refused()) {
+        cbuf_.consume(head_len);
+        std::string detail = case_->refusal_detail();
+        co_return co_await refuse(rec, case_->refusal_status(), case_->refusal_reason(), detail,
+                                  can_keep);
     }
     in_flight_guard guard(rt_.in_flight);
     co_return co_await forward(rec, *snap, *route, *up, head_len);
@@ -525,7 +633,10 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     }
 
     upstream_request ur;
-    std::string target = build_upstream_target(route, up, target_);
+    // The route's path mapping and, for an allowed record export, the field selection rewritten to
+    // what the purpose allows.
+    std::string target =
+        case_ ? case_->upstream_target(up) : build_upstream_target(route, up, target_);
     ur.method = head_.method;
     ur.target = target;
     ur.client_fields = head_.headers;
@@ -703,22 +814,45 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     // A filter is attached only to a response that has a body.
     const bool has_body = choose_response_framing(head_request, status, length, false, version) !=
                           response_framing::none;
+    std::vector<header_field> fields;
+    for (const auto& f : resp->get()) fields.push_back({f.name_string(), f.value()});
+
+    // What the client gets instead of, or around, the CRM's answer.
+    response_plan plan;
+    if (case_) {
+        const auto& listeners = cfg.net.listeners;
+        std::string_view public_url =
+            listener_->index < listeners.size() ? listeners[listener_->index].public_url : "";
+        plan = case_->plan_response(status, fields, up, public_url);
+        if (plan.what == response_plan::action::replace) {
+            // The CRM's body is never read: its connection cannot be reused.
+            conn->close();
+            co_return co_await refuse(rec, plan.status, plan.reason, plan.detail, keep_on_refusal);
+        }
+    }
+    const bool transforming = case_ && has_body && case_->transforms();
     std::unique_ptr<filters::record_filter> filter;
-    if (rt_.response_filter && has_body) filter = rt_.response_filter(cfg, route, status);
+    if (rt_.audit == nullptr && !transforming && rt_.response_filter && has_body)
+        filter = rt_.response_filter(cfg, route, status);
+    const bool filtered_body = filter != nullptr || (transforming && !case_->monitoring());
     const response_framing out_framing =
-        choose_response_framing(head_request, status, length, filter != nullptr, version);
+        choose_response_framing(head_request, status, length, filtered_body, version);
     bool keep_alive = client_keep_alive && !rt_.stopping.load() &&
                       out_framing != response_framing::close_delimited;
 
-    std::vector<header_field> fields;
-    for (const auto& f : resp->get()) fields.push_back({f.name_string(), f.value()});
-    if (filter) {
+    if (filtered_body) {
         // A filtered body has a different length and representation.
         std::erase_if(fields, [](const header_field& f) {
             return beast::iequals(f.name, "content-length") || beast::iequals(f.name, "etag") ||
                    beast::iequals(f.name, "content-md5") || beast::iequals(f.name, "digest");
         });
     }
+    std::erase_if(fields, [&plan](const header_field& f) {
+        return std::any_of(plan.drop_fields.begin(), plan.drop_fields.end(),
+                           [&f](const std::string& d) { return beast::iequals(f.name, d); });
+    });
+    std::vector<header_field> extra;
+    for (const auto& [name, value] : plan.add_fields) extra.push_back({name, value});
     client_response cr;
     cr.status = status;
     cr.upstream_fields = fields;
@@ -727,6 +861,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     cr.keep_alive = keep_alive;
     cr.client_version = version;
     cr.request_id = rec.request_id;
+    cr.extra_fields = extra;
     std::string out_head = build_client_response_head(cr);
     rec.status = status;
     // Why a write to the client failed: it stopped reading, or it went away.
@@ -755,7 +890,14 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
         }
         if (got == 0) continue;
         std::string_view piece(buf, got);
-        if (filter) {
+        rec.upstream_bytes += got;
+        if (transforming) {
+            filtered.clear();
+            if (auto fec = case_->transform(piece, filtered))
+                co_return abort(rec, *conn, export_case::reason_for(fec));
+            piece = filtered;
+            if (piece.empty()) continue;
+        } else if (filter) {
             filtered.clear();
             if (filter->feed(piece, filtered)) co_return abort(rec, *conn, "filter_error");
             piece = filtered;
@@ -765,13 +907,31 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
             co_return abort(rec, *conn, client_failure());
         rec.bytes_out += piece.size();
     }
-    if (filter) {
+    if (transforming || filter) {
         filtered.clear();
-        if (filter->finish(filtered)) co_return abort(rec, *conn, "filter_error");
+        if (transforming) {
+            if (auto fec = case_->finish(filtered))
+                co_return abort(rec, *conn, export_case::reason_for(fec));
+        } else if (filter->finish(filtered)) {
+            co_return abort(rec, *conn, "filter_error");
+        }
         if (!filtered.empty()) {
             if (co_await write_body_piece(filtered, out_framing, lim.client_write_idle))
                 co_return abort(rec, *conn, client_failure());
             rec.bytes_out += filtered.size();
+        }
+    }
+    if (case_ && rt_.audit != nullptr) {
+        // The export's record is stored before its end is signalled: a trail that cannot be
+        // written turns the export into an abort (no terminating chunk), never a silent success.
+        audited_ = true;
+        if (auto aec = co_await record_audit(
+                *rt_.audit, case_->audit_record("", "", status, rec.upstream_bytes, rec.bytes_out),
+                false)) {
+            spdlog::error("audit trail unavailable: export {} not recorded ({})", rec.request_id,
+                          aec.message());
+            audited_ = false;
+            co_return abort(rec, *conn, "audit_unavailable");
         }
     }
     if (out_framing == response_framing::chunked) {

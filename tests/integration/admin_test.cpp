@@ -130,7 +130,7 @@ TEST_F(Admin, SighupWithGoodConfigAddsARoute) {
     proxy_options o;
     o.upstream_url = "http://127.0.0.1:" + std::to_string(crm_.port());
     o.extra =
-        R"(  <route id="v2" path="/v2" match="prefix" methods="GET" upstream="crm" format="passthrough"/>
+        R"(  <route id="v2" path="/v2" match="prefix" methods="GET" upstream="crm" format="passthrough" open="true"/>
 )";
     ASSERT_TRUE(write_file(proxy_.config_path(), make_config(dir_, o)));
     proxy_.process().signal(SIGHUP);

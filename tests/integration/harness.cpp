@@ -298,7 +298,7 @@ std::string make_config(const temp_dir& dir, const proxy_options& o) {
     if (!o.upstream_ca.empty()) x += " ca=\"" + o.upstream_ca + "\"";
     x += "/>\n";
     x += "  <route id=\"api\" path=\"" + o.route_path + "\" match=\"prefix\" methods=\"" +
-         o.methods + "\" upstream=\"crm\" format=\"passthrough\"/>\n";
+         o.methods + "\" upstream=\"crm\" format=\"passthrough\" open=\"true\"/>\n";
     x += o.extra;
     x += "</exportwall>\n";
     return x;
