@@ -9,7 +9,10 @@ add_library(exportwall_warnings INTERFACE)
 target_compile_options(exportwall_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
   -Wold-style-cast -Woverloaded-virtual
-  $<$<BOOL:${EXPORTWALL_WERROR}>:-Werror>)
+  $<$<BOOL:${EXPORTWALL_WERROR}>:-Werror>
+  # GCC 12 at -O2 reports Asio's own coroutine-frame allocator (aligned_alloc paired with its
+  # matching deallocate) as mismatched new/delete: a known false positive in inlined code.
+  $<$<CXX_COMPILER_ID:GNU>:-Wno-mismatched-new-delete>)
 
 if(EXPORTWALL_FUZZ)
   # Coverage instrumentation for everything the fuzz targets link; the targets add the driver.

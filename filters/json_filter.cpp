@@ -429,6 +429,12 @@ class json_rewriter {
         }
         if (is_link(ptr_)) return link_plan(k);
         p.ptr = targets_below(ptr_);
+        if (!p.ptr && is_container(k) && spec_.strict_envelope) {
+            // An object or array beside the records and off every link path may be the records
+            // under another name (an API that moved them): it never passes unfiltered.
+            fail(ec, filter_error::records_not_found);
+            return p;
+        }
         return p;
     }
 

@@ -87,6 +87,10 @@ struct filter_spec {
     std::vector<std::string> link_fields;
     link_rewriter rewrite_link;  // may be empty: then link fields are removed
     csv_options csv;
+    // JSON: an object or array in the envelope that neither holds the records nor leads to a
+    // link field is refused (records_not_found) instead of passed: it may be records under
+    // another name. The proxy always sets it; the lexer's conformance tests do not.
+    bool strict_envelope = false;
     std::size_t max_record_bytes = 1 << 20;
     std::size_t max_depth = 64;
     std::uint64_t max_records = 0;  // 0: unlimited

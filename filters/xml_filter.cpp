@@ -258,6 +258,10 @@ class xml_filter final : public record_filter {
         mode m = mode::envelope;
         bool matched = false;     // this element extends the match of the record path
         bool record = false;      // this element is a record
+        // A child of the records' parent that is not a record: it passes as envelope only while
+        // it holds text (done, size, queryLocator). One with child elements is refused: it may be
+        // records under another name, and those must never pass unfiltered.
+        bool record_sibling = false;
         bool tracked = false;     // rel_path_ is maintained for this element (inside a record)
         bool collecting = false;  // its text is the value of a field a condition reads
         bool link = false;        // its text is a pagination link
@@ -540,6 +544,10 @@ class xml_filter final : public record_filter {
             abs_path_.append(n.local);
         }
         if (!in_record_) {
+            if (!frames_.empty() && frames_.back().record_sibling) {
+                stop(filter_error::records_not_found);
+                return;
+            }
             if (matched_ == depth && depth < record_path_.size() &&
                 n.local == record_path_[depth]) {
                 ++matched_;
@@ -551,6 +559,8 @@ class xml_filter final : public record_filter {
                 begin_record(n, atts, f);
             } else {
                 f.m = mode::envelope;
+                f.record_sibling = record_path_.size() >= 2 && matched_ + 1 == record_path_.size() &&
+                                   depth + 1 == record_path_.size();
                 f.link = !spec_.link_fields.empty() && is_link(abs_path_);
                 write_start(*out_, n, atts, true, false, false, f);
             }

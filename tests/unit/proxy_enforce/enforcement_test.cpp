@@ -323,6 +323,23 @@ TEST(ExportCase, MonitorModeRelaysUnmodifiedAndRecordsWouldBlock) {
     }
 }
 
+TEST(ExportCase, RecordsUnderAnotherNameNeverPass) {
+    auto cfg = example();
+    ASSERT_TRUE(cfg);
+    auto c = make_case(cfg, declared("erp-demo-key", "invoicing", "billing"));
+    auto plan = c.plan_response(200, json_head(), *cfg->net.find_upstream("crm"), "");
+    ASSERT_EQ(plan.what, response_plan::action::filter);
+    // An API version that moved its records from "value" to "items".
+    const std::string moved =
+        R"({"@odata.context":"x","items":[{"id":"1","iban":"BE1","email":"ann@example.be"}]})";
+    boost::system::error_code ec;
+    auto out = run_body(c, moved, ec);
+    ASSERT_TRUE(ec);
+    EXPECT_EQ(export_case::reason_for(ec), "upstream_malformed");
+    EXPECT_EQ(out.find("BE1"), std::string::npos);
+    EXPECT_EQ(out.find("ann@example.be"), std::string::npos);
+}
+
 TEST(BearerKey, HashesOnlyBearerCredentials) {
     EXPECT_EQ(bearer_key_sha256("Bearer erp-demo-key"),
               "044d2580ae53c08fa6edf6c97b2aff8cc4af0707f135db0b5cc522c55cd63817");

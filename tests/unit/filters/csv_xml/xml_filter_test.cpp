@@ -294,6 +294,22 @@ TEST(XmlFilter, RefusesMissingRecordLocation) {
     EXPECT_EQ(empty_list.output, "<r><list/></r>");
 }
 
+TEST(XmlFilter, RefusesRecordsUnderAnotherNameBesideTheRecordLocation) {
+    // The CRM renamed its records: they sit where records belong, under another name. Passing
+    // them as envelope would export every field unfiltered.
+    const std::string renamed =
+        "<r><list><size>1</size><items><Id>1</Id><Email>a@example.be</Email></items></list></r>";
+    auto result = run_all(xml_spec({"Id"}, "/r/list/records"), renamed);
+    EXPECT_EQ(result.error, filter_error::records_not_found);
+    EXPECT_EQ(result.output.find("a@example.be"), std::string::npos);
+    // Text-only siblings (done, size, queryLocator) remain envelope.
+    auto fine = run_all(xml_spec({"Id"}, "/r/list/records"),
+                        "<r><list><done>true</done><records><Id>1</Id><Email>x</Email></records>"
+                        "<size>1</size></list></r>");
+    EXPECT_FALSE(fine.error);
+    EXPECT_EQ(fine.output.find("<Email>"), std::string::npos);
+}
+
 TEST(XmlFilter, EnforcesDepthSizeAndRecordLimits) {
     filter_spec deep = xml_spec({"Id"}, "/r/records");
     deep.max_depth = 4;
