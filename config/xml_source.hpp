@@ -21,19 +21,19 @@ struct load_error {
 };
 
 class diagnostics {
-public:
+  public:
     void error(source_location where, std::string message) {
         errors_.push_back({std::move(where), std::move(message)});
     }
     [[nodiscard]] bool ok() const { return errors_.empty(); }
     [[nodiscard]] const std::vector<load_error>& errors() const { return errors_; }
 
-private:
+  private:
     std::vector<load_error> errors_;
 };
 
 class xml_source {
-public:
+  public:
     xml_source(std::string file, std::string text);
 
     // Parses the text. A syntax error is reported with its position; false then.
@@ -51,14 +51,15 @@ public:
 
     // Reports every attribute of `node` not in `allowed` and every missing one in `required`.
     // Returns false when anything was reported.
-    bool check_attributes(const pugi::xml_node& node, std::initializer_list<std::string_view> allowed,
+    bool check_attributes(const pugi::xml_node& node,
+                          std::initializer_list<std::string_view> allowed,
                           std::initializer_list<std::string_view> required,
                           diagnostics& diag) const;
     // Reports every child element of `node` whose name is not in `allowed`, and any text content.
     bool check_children(const pugi::xml_node& node, std::initializer_list<std::string_view> allowed,
                         diagnostics& diag) const;
 
-private:
+  private:
     std::string file_;
     std::string text_;
     std::vector<std::size_t> line_starts_;

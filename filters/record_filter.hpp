@@ -61,9 +61,9 @@ struct filter_counters {
 using link_rewriter = std::function<std::optional<std::string>(std::string_view url)>;
 
 struct csv_options {
-    char delimiter = ',';           // ',', ';', '\t' or '|'
+    char delimiter = ',';  // ',', ';', '\t' or '|'
     char quote = '"';
-    bool formula_guard = true;      // prefix cells starting with = + - @ TAB CR with a '
+    bool formula_guard = true;  // prefix cells starting with = + - @ TAB CR with a '
 };
 
 // Everything a filter needs, built by the proxy from a decision and a route.
@@ -97,7 +97,7 @@ struct filter_spec {
 };
 
 class record_filter {
-public:
+  public:
     virtual ~record_filter() = default;
     record_filter() = default;
     record_filter(const record_filter&) = delete;

@@ -256,8 +256,8 @@ class xml_filter final : public record_filter {
         std::size_t rel_len = 0;        // rel_path_ length before this element
         std::size_t collect_begin = 0;  // where this element's text starts in collect_buf_
         mode m = mode::envelope;
-        bool matched = false;     // this element extends the match of the record path
-        bool record = false;      // this element is a record
+        bool matched = false;  // this element extends the match of the record path
+        bool record = false;   // this element is a record
         // A child of the records' parent that is not a record: it passes as envelope only while
         // it holds text (done, size, queryLocator). One with child elements is refused: it may be
         // records under another name, and those must never pass unfiltered.
@@ -559,7 +559,8 @@ class xml_filter final : public record_filter {
                 begin_record(n, atts, f);
             } else {
                 f.m = mode::envelope;
-                f.record_sibling = record_path_.size() >= 2 && matched_ + 1 == record_path_.size() &&
+                f.record_sibling = record_path_.size() >= 2 &&
+                                   matched_ + 1 == record_path_.size() &&
                                    depth + 1 == record_path_.size();
                 f.link = !spec_.link_fields.empty() && is_link(abs_path_);
                 write_start(*out_, n, atts, true, false, false, f);
