@@ -128,7 +128,11 @@ admin_response dispatch(const admin_hooks& hooks, const admin_request& req,
     if (path == "/readyz") {
         if (!is_get) return problem(405, "Method Not Allowed");
         const bool ready = !hooks.ready || hooks.ready();
-        return ready ? text(200, "ready\n") : text(503, "not ready\n");
+        // The configuration revision (SHA-256 of the file) tells which policy this replica
+        // enforces: after a rollout every replica should report the same one.
+        const std::string revision = hooks.revision ? " revision " + hooks.revision() : "";
+        return ready ? text(200, "ready" + revision + "\n")
+                     : text(503, "not ready" + revision + "\n");
     }
     if (path == "/metrics") {
         if (!is_get) return problem(405, "Method Not Allowed");

@@ -44,6 +44,9 @@ TEST_F(Admin, HealthAndReadiness) {
     const response r = admin_get("/readyz");
     ASSERT_TRUE(r.received);
     EXPECT_EQ(r.status, 200u);
+    // "ready revision <SHA-256 of the configuration file>"
+    EXPECT_EQ(r.body.rfind("ready revision ", 0), 0u) << r.body;
+    EXPECT_EQ(r.body.size(), std::string("ready revision ").size() + 64 + 1) << r.body;
     const response n = admin_get("/nothing-here");
     ASSERT_TRUE(n.received);
     EXPECT_EQ(n.status, 404u);
