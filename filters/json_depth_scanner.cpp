@@ -3,11 +3,14 @@
 #include <bit>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace exportwall::filters {
 namespace {
 
-// The first '"' or '\\' in [p, end), or end. Eight bytes at a time where the layout allows
-// (strings are most of an export, so this loop is most of the scanner's time).
+// The first '"' or '\\' in [p, end), or end. Eight bytes at a time where the layout allows.
 const char* next_quote_or_backslash(const char* p, const char* end) {
     if constexpr (std::endian::native == std::endian::little) {
         constexpr std::uint64_t ones = 0x0101010101010101ULL;
@@ -28,6 +31,52 @@ const char* next_quote_or_backslash(const char* p, const char* end) {
     return p;
 }
 
+#if defined(__SSE2__)
+constexpr std::size_t block_bytes = 64;
+
+// Bit i of each mask describes byte i of a 64-byte block.
+struct block_masks {
+    std::uint64_t quotes = 0;
+    std::uint64_t backslashes = 0;
+    std::uint64_t opens = 0;   // '{' or '['
+    std::uint64_t closes = 0;  // '}' or ']'
+};
+
+block_masks classify(const char* p) {
+    block_masks m;
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i backslash = _mm_set1_epi8('\\');
+    const __m128i lower = _mm_set1_epi8(0x20);
+    // '[' | 0x20 == '{' and ']' | 0x20 == '}', and no other byte maps onto either.
+    const __m128i brace_open = _mm_set1_epi8('{');
+    const __m128i brace_close = _mm_set1_epi8('}');
+    for (int i = 0; i < 4; ++i) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i));
+        const __m128i folded = _mm_or_si128(v, lower);
+        const auto bits = [](__m128i eq) {
+            return static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_movemask_epi8(eq)));
+        };
+        const int shift = 16 * i;
+        m.quotes |= bits(_mm_cmpeq_epi8(v, quote)) << shift;
+        m.backslashes |= bits(_mm_cmpeq_epi8(v, backslash)) << shift;
+        m.opens |= bits(_mm_cmpeq_epi8(folded, brace_open)) << shift;
+        m.closes |= bits(_mm_cmpeq_epi8(folded, brace_close)) << shift;
+    }
+    return m;
+}
+
+// Bit i set when an odd number of bits at positions <= i are set.
+std::uint64_t prefix_xor(std::uint64_t x) {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    return x;
+}
+#endif
+
 }  // namespace
 
 void json_depth_scanner::scan(std::string_view bytes, std::uint64_t offset,
@@ -35,6 +84,39 @@ void json_depth_scanner::scan(std::string_view bytes, std::uint64_t offset,
     const char* const begin = bytes.data();
     const char* const end = begin + bytes.size();
     const char* p = begin;
+#if defined(__SSE2__)
+    // Whole 64-byte blocks without a backslash: which bytes lie inside strings follows from the
+    // quotes alone (a running parity), so only brackets outside strings are visited one by one.
+    // A block with a backslash (or a pending escape) is scanned byte by byte.
+    while (static_cast<std::size_t>(end - p) >= block_bytes) {
+        const block_masks m = classify(p);
+        if (m.backslashes != 0 || escaped_) {
+            scan_bytes(p, p + block_bytes, begin, offset, marks);
+            p += block_bytes;
+            continue;
+        }
+        std::uint64_t inside = prefix_xor(m.quotes);
+        if (in_string_) inside = ~inside;
+        const std::uint64_t opens = m.opens & ~inside;
+        std::uint64_t brackets = opens | (m.closes & ~inside);
+        while (brackets != 0) {
+            const int i = std::countr_zero(brackets);
+            if ((opens >> i & 1U) != 0) {
+                open(p + i, begin, offset, marks);
+            } else {
+                close(p + i, begin, offset, marks);
+            }
+            brackets &= brackets - 1;
+        }
+        in_string_ = (inside >> 63) != 0;
+        p += block_bytes;
+    }
+#endif
+    scan_bytes(p, end, begin, offset, marks);
+}
+
+void json_depth_scanner::scan_bytes(const char* p, const char* end, const char* begin,
+                                    std::uint64_t offset, std::vector<std::uint64_t>& marks) {
     while (p < end) {
         if (in_string_) {
             if (escaped_) {
@@ -58,14 +140,11 @@ void json_depth_scanner::scan(std::string_view bytes, std::uint64_t offset,
                 break;
             case '{':
             case '[':
-                if (++depth_ == target_)
-                    marks.push_back(offset + static_cast<std::uint64_t>(p - begin));
+                open(p, begin, offset, marks);
                 break;
             case '}':
             case ']':
-                if (depth_ == target_)
-                    marks.push_back(offset + static_cast<std::uint64_t>(p - begin));
-                if (depth_ > 0) --depth_;
+                close(p, begin, offset, marks);
                 break;
             default:
                 break;

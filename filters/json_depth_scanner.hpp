@@ -22,6 +22,19 @@ class json_depth_scanner {
     void scan(std::string_view bytes, std::uint64_t offset, std::vector<std::uint64_t>& marks);
 
   private:
+    // Byte by byte over [p, end); `begin` is where `offset` points.
+    void scan_bytes(const char* p, const char* end, const char* begin, std::uint64_t offset,
+                    std::vector<std::uint64_t>& marks);
+    void open(const char* p, const char* begin, std::uint64_t offset,
+              std::vector<std::uint64_t>& marks) {
+        if (++depth_ == target_) marks.push_back(offset + static_cast<std::uint64_t>(p - begin));
+    }
+    void close(const char* p, const char* begin, std::uint64_t offset,
+               std::vector<std::uint64_t>& marks) {
+        if (depth_ == target_) marks.push_back(offset + static_cast<std::uint64_t>(p - begin));
+        if (depth_ > 0) --depth_;
+    }
+
     std::size_t target_;
     std::size_t depth_ = 0;
     bool in_string_ = false;

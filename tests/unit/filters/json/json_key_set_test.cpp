@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,57 @@ TEST(JsonDepthScanner, LongStringsWithEscapesAtEveryAlignment) {
         const std::vector<std::uint64_t> expected{101, 100 + doc.size() - 5, 100 + doc.size() - 3,
                                                   100 + doc.size() - 2};
         EXPECT_EQ(marks, expected) << doc;
+    }
+}
+
+// A plain reference: the scanner's contract, one byte at a time.
+std::vector<std::uint64_t> reference_marks(std::string_view doc, std::size_t target) {
+    std::vector<std::uint64_t> marks;
+    std::size_t depth = 0;
+    bool in_string = false;
+    bool escaped = false;
+    for (std::size_t i = 0; i < doc.size(); ++i) {
+        const char c = doc[i];
+        if (in_string) {
+            if (escaped) {
+                escaped = false;
+            } else if (c == '\\') {
+                escaped = true;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth == target) marks.push_back(i);
+        } else if (c == '}' || c == ']') {
+            if (depth == target) marks.push_back(i);
+            if (depth > 0) --depth;
+        }
+    }
+    return marks;
+}
+
+TEST(JsonDepthScanner, AgreesWithAByteByByteScanAcrossBlocksAndCuts) {
+    // Long documents dense in quotes, escapes and brackets, so 64-byte blocks start inside and
+    // outside strings, right after a backslash, and with brackets on either side of a quote.
+    std::mt19937 rng(7);
+    const std::string alphabet = "\"\\{}[]_x{}a[]\"";
+    for (int round = 0; round < 200; ++round) {
+        std::string doc;
+        const std::size_t n = 64 + rng() % 700;
+        for (std::size_t i = 0; i < n; ++i) {
+            doc.push_back(rng() % 3 == 0 ? alphabet[rng() % alphabet.size()] : 'y');
+        }
+        for (std::size_t target : {1U, 2U, 3U}) {
+            const auto expected = reference_marks(doc, target);
+            const std::size_t cut = rng() % (doc.size() + 1);
+            json_depth_scanner scanner(target);
+            std::vector<std::uint64_t> marks;
+            scanner.scan(std::string_view(doc).substr(0, cut), 0, marks);
+            scanner.scan(std::string_view(doc).substr(cut), cut, marks);
+            ASSERT_EQ(marks, expected) << "round " << round << " target " << target;
+        }
     }
 }
 
