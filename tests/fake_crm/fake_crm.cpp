@@ -31,9 +31,18 @@
 //              ({"ID":{"written":W,"done":B,"write_pending":B,"pending_ms":M}})
 //   /_reset    forgets the requests, parse errors and probes
 //   /_release  see slow
+//   /_stage    POST /_stage?path=P&type=T[&encoding=E][&status=C][&chunk=K][&link=L]: the request
+//              body becomes what GET/POST/HEAD of exactly path P serves (its query string is
+//              ignored, so every $select variant gets the same body; the request is still
+//              recorded with its full target). Status C (default 200), Content-Type T.
+//              encoding=gzip or deflate compresses the body (zlib) and labels it so; any other
+//              encoding (e.g. br) only labels it (Content-Encoding: E, bytes as staged). chunk=K
+//              sends it chunked in K-byte chunks (default: Content-Length); link=L adds a `Link`
+//              header with value L. Staging the same path again replaces it.
 //
 // A test tool: it trusts its client; it is not hardened and never faces anything but loopback.
 
+#include <zlib.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -98,6 +107,36 @@ struct probe {
     clock_type::time_point pending_since{};
 };
 
+// A body staged with /_stage, served for one exact path.
+struct staged_response {
+    unsigned status = 200;
+    std::string content_type;
+    std::string content_encoding;  // "" = identity
+    std::string link;              // a Link header value, "" = none
+    std::size_t chunk = 0;         // 0 = Content-Length, else chunked in pieces of this size
+    std::string body;              // already encoded
+};
+
+// zlib-compressed `in`: gzip wrapper (windowBits 31) or zlib wrapper (15). Empty on failure.
+std::optional<std::string> compress(std::string_view in, bool gzip) {
+    z_stream z{};
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, gzip ? 31 : 15, 8,
+                     Z_DEFAULT_STRATEGY) != Z_OK)
+        return std::nullopt;
+    std::string out(deflateBound(&z, static_cast<uLong>(in.size())) + 64, '\0');
+    // zlib's interface is not const-correct; deflate only reads next_in.
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    z.avail_in = static_cast<uInt>(in.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    const int rc = deflate(&z, Z_FINISH);
+    const auto produced = out.size() - z.avail_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) return std::nullopt;
+    out.resize(produced);
+    return out;
+}
+
 struct slow_gate {
     explicit slow_gate(const net::any_io_executor& ex) : timer(ex) {
         timer.expires_at(clock_type::time_point::max());
@@ -113,6 +152,7 @@ struct crm_state {
     std::uint64_t next_connection = 0;
     std::map<std::string, probe> probes;
     std::map<std::string, std::unique_ptr<slow_gate>> gates;
+    std::map<std::string, staged_response> staged;  // exact path -> what it serves
 
     slow_gate& gate(const std::string& id, const net::any_io_executor& ex) {
         auto& g = gates[id];
@@ -253,7 +293,7 @@ class connection {
             head_request_ = req.method() == http::verb::head;
             if (path.rfind("/_", 0) == 0) {
                 control = true;
-                if (!co_await answer_control(path, query, keep_alive)) co_return;
+                if (!co_await answer_control(path, query, req.body(), keep_alive)) co_return;
             } else {
                 seen_request r;
                 r.connection = id;
@@ -263,7 +303,12 @@ class connection {
                     r.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
                 r.body_bytes = req.body().size();
                 state_.seen.push_back(std::move(r));
-                if (!co_await answer(last_segment(path), query, req.body(), keep_alive)) co_return;
+                if (auto it = state_.staged.find(path); it != state_.staged.end()) {
+                    // A copy: the staged entry may be replaced while this one is written.
+                    if (!co_await serve_staged(staged_response(it->second), keep_alive)) co_return;
+                } else if (!co_await answer(last_segment(path), query, req.body(), keep_alive)) {
+                    co_return;
+                }
             }
             if (!keep_alive) {
                 co_await close();
@@ -296,7 +341,7 @@ class connection {
     }
 
     net::awaitable<bool> answer_control(const std::string& path, const query_view& q,
-                                        bool keep_alive) {
+                                        const std::string& body, bool keep_alive) {
         if (path == "/_seen")
             co_return co_await simple(200, "OK", "application/json", render_seen(state_),
                                       keep_alive);
@@ -312,7 +357,57 @@ class connection {
             g.timer.cancel();
             co_return co_await simple(200, "OK", "text/plain", "released\n", keep_alive);
         }
+        if (path == "/_stage") {
+            co_return co_await simple(stage(q, body) ? 200 : 400, "Stage", "text/plain", "staged\n",
+                                      keep_alive);
+        }
         co_return co_await simple(404, "Not Found", "text/plain", "no such control\n", keep_alive);
+    }
+
+    bool stage(const query_view& q, const std::string& body) {
+        const std::string path = q.get("path");
+        if (path.empty() || path.front() != '/') return false;
+        staged_response s;
+        s.status = static_cast<unsigned>(q.number("status", 200));
+        s.content_type = q.get("type");
+        s.content_encoding = q.get("encoding");
+        s.link = q.get("link");
+        s.chunk = static_cast<std::size_t>(q.number("chunk", 0));
+        if (s.content_encoding == "gzip" || s.content_encoding == "deflate") {
+            auto packed = compress(body, s.content_encoding == "gzip");
+            if (!packed) return false;
+            s.body = std::move(*packed);
+        } else {
+            s.body = body;
+        }
+        state_.staged[path] = std::move(s);
+        return true;
+    }
+
+    net::awaitable<bool> serve_staged(staged_response s, bool keep_alive) {
+        std::optional<std::uint64_t> length;
+        if (s.chunk == 0) length = s.body.size();
+        std::string out = head(s.status, "Staged", s.content_type, length, keep_alive);
+        // Extra fields go before the blank line that ends the head.
+        std::string extra;
+        if (!s.content_encoding.empty())
+            extra += "Content-Encoding: " + s.content_encoding + "\r\n";
+        if (!s.link.empty()) extra += "Link: " + s.link + "\r\n";
+        out.insert(out.size() - 2, extra);
+        if (!head_request_) {
+            if (s.chunk == 0) {
+                out += s.body;
+            } else {
+                for (std::size_t at = 0; at < s.body.size(); at += s.chunk) {
+                    const std::size_t n = std::min(s.chunk, s.body.size() - at);
+                    out += hex(n) + "\r\n";
+                    out.append(s.body, at, n);
+                    out += "\r\n";
+                }
+                out += "0\r\n\r\n";
+            }
+        }
+        co_return co_await write(std::move(out));
     }
 
     net::awaitable<bool> answer(const std::string& endpoint, const query_view& q,
