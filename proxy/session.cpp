@@ -54,6 +54,18 @@ constexpr std::size_t relay_buffer_size = 64 * 1024;
 // A closing connection waits this long for the peer to read our last answer (lingering close).
 constexpr milliseconds linger_time{2000};
 
+// A field of exportwall's own X-Export-* namespace (case-insensitive).
+bool is_export_field(std::string_view name) noexcept {
+    constexpr std::string_view prefix = "x-export-";
+    if (name.size() < prefix.size()) return false;
+    for (std::size_t i = 0; i < prefix.size(); ++i) {
+        char c = name[i];
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        if (c != prefix[i]) return false;
+    }
+    return true;
+}
+
 // Everything the access log and the metrics say about one request.
 struct request_record {
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
@@ -639,7 +651,14 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
         case_ ? case_->upstream_target(up) : build_upstream_target(route, up, target_);
     ur.method = head_.method;
     ur.target = target;
-    ur.client_fields = head_.headers;
+    // X-Export-* is exportwall's own vocabulary (declaration, decision, audit id, stripped
+    // fields): a client's copy never reaches the CRM, which could take it for exportwall's word.
+    std::vector<header_field> client_fields;
+    client_fields.reserve(head_.headers.size());
+    for (const auto& f : head_.headers) {
+        if (!is_export_field(f.name)) client_fields.push_back(f);
+    }
+    ur.client_fields = client_fields;
     ur.up = &up;
     ur.client_address = remote_ip_;
     ur.client_tls = client_.is_tls();
