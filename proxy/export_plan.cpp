@@ -14,6 +14,8 @@
 namespace exportwall::proxy {
 namespace {
 
+const std::string unlisted_field_name = std::string(unlisted_field);
+
 bool iequals(std::string_view a, std::string_view b) noexcept {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
                auto lower = [](char c) {
@@ -209,15 +211,20 @@ audit::record make_audit_record(const config::decision& d, const config::configu
         rec.path += names;
     }
     rec.status = static_cast<int>(outcome.status);
-    rec.fields_requested = d.fields_requested;
-    rec.fields_stripped = d.fields_stripped;
+    // A name the route's catalogue does not know may be data itself — a member of a map keyed by
+    // e-mail address, a selection parameter quoting a value — so it is recorded as a placeholder.
+    const config::entity* entity = nullptr;
+    if (d.matched_route != nullptr && !d.matched_route->entity.empty())
+        entity = config.rules.find_entity(d.matched_route->entity);
+    auto add_name = [entity](std::vector<std::string>& names, const std::string& name) {
+        const std::string& shown =
+            entity == nullptr || entity->find_field(name) != nullptr ? name : unlisted_field_name;
+        if (std::find(names.begin(), names.end(), shown) == names.end()) names.push_back(shown);
+    };
+    for (const auto& name : d.fields_requested) add_name(rec.fields_requested, name);
+    for (const auto& name : d.fields_stripped) add_name(rec.fields_stripped, name);
     if (const auto* c = outcome.counters) {
-        for (const auto& [name, count] : c->stripped_fields) {
-            if (std::find(rec.fields_stripped.begin(), rec.fields_stripped.end(), name) ==
-                rec.fields_stripped.end()) {
-                rec.fields_stripped.push_back(name);
-            }
-        }
+        for (const auto& [name, count] : c->stripped_fields) add_name(rec.fields_stripped, name);
         rec.records_in = c->records_in;
         rec.records_out = c->records_out;
         for (std::size_t i = 0; i < filters::drop_reason_count; ++i) {

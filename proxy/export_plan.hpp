@@ -61,7 +61,12 @@ struct export_outcome {
     double duration_ms = 0;
 };
 
+// How an audit record names a requested or stripped field that is not in the route entity's
+// catalogue: such a name may itself be data, so it never enters the trail.
+inline constexpr std::string_view unlisted_field = "(not in catalogue)";
+
 // The audit record of one export (DESIGN.md §3): names, counts and ids only — never a value.
+// Field names outside the route entity's catalogue are recorded as `unlisted_field`.
 // `id` and `time` come from the caller (the id is in the response headers already).
 [[nodiscard]] audit::record make_audit_record(const config::decision& d,
                                               const config::configuration& config,
