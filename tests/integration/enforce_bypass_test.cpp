@@ -1,0 +1,562 @@
+// Bypass attempts against the enforcement (issue 5): each is refused, or harmless — decided and
+// filtered like the canonical request. Every test checks the CRM's own view (/_seen): a refused
+// attempt must not reach it, and what does reach it carries only the allowed selection.
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <set>
+
+#include "tests/integration/enforce_fixture.hpp"
+
+namespace exportwall::itest {
+namespace {
+
+bool has(std::string_view body, std::string_view marker) {
+    return body.find(marker) != std::string_view::npos;
+}
+
+constexpr std::string_view dataverse = "/api/data/v9.2/contacts";
+constexpr std::string_view hubspot = "/crm/v3/objects/contacts";
+
+// The canonical upstream paths the policy fronts.
+const std::set<std::string>& route_paths() {
+    static const std::set<std::string> paths{
+        "/api/data/v9.2/contacts", "/crm/v3/objects/contacts", "/services/data/v58.0/query",
+        "/services/Soap/u/58.0",   "/exports/contacts.csv",    "/exports/contacts.ndjson"};
+    return paths;
+}
+
+class EnforceBypass : public enforce_fixture {
+  protected:
+    void SetUp() override {
+        ASSERT_TRUE(start());
+        prefix_ = marker_prefix();
+        records_ = {marker_contact(prefix_, 1, "customer"), marker_contact(prefix_, 2, "customer")};
+        ASSERT_TRUE(stage(dataverse, "application/json",
+                          render(vendor_shape::dataverse, records_, crm_origin())));
+        ASSERT_TRUE(stage(hubspot, "application/json",
+                          render(vendor_shape::hubspot, records_, crm_origin())));
+    }
+
+    // An export for delivery to the warehouse (e-mail and IBAN are never part of it).
+    static export_request delivery(std::string target, std::string extra = {}) {
+        export_request r;
+        r.target = std::move(target);
+        r.api_key = std::string(erp_key);
+        r.purpose = "delivery";
+        r.destination = "warehouse";
+        r.extra_headers = std::move(extra);
+        return r;
+    }
+
+    // No e-mail, IBAN or notes marker of any record.
+    void expect_no_secret(std::string_view body) {
+        for (const auto& c : records_) {
+            EXPECT_FALSE(has(body, c.email)) << "an e-mail address leaked";
+            EXPECT_FALSE(has(body, c.iban)) << "an IBAN leaked";
+            EXPECT_FALSE(has(body, c.notes)) << "notes leaked";
+        }
+    }
+
+    std::size_t crm_count() { return seen().requests.size(); }
+
+    // Sends `r`; it must be refused with nothing reaching the CRM, or be harmless: decided and
+    // filtered, with only canonical targets and an allowed selection reaching the CRM.
+    void expect_refused_or_harmless(const export_request& r) {
+        SCOPED_TRACE(r.target);
+        const std::size_t before = crm_count();
+        const response resp = fetch(proxy_.port(), request_bytes(r));
+        ASSERT_TRUE(resp.received);
+        expect_no_secret(resp.body);
+        auto requests = seen().requests;
+        if (resp.status >= 400) {
+            EXPECT_EQ(requests.size(), before) << "a refused request reached the CRM";
+            return;
+        }
+        EXPECT_TRUE(resp.header("X-Export-Decision").has_value())
+            << "answered without a decision: " << resp.status;
+        EXPECT_TRUE(resp.header("X-Export-Audit-Id").has_value());
+        for (std::size_t i = before; i < requests.size(); ++i) {
+            const std::string& t = requests[i].target;
+            const std::string path = t.substr(0, t.find('?'));
+            EXPECT_TRUE(route_paths().count(path)) << "the CRM was asked for " << t;
+            EXPECT_FALSE(has(percent_decode(t), "iban")) << "the CRM was asked for " << t;
+        }
+    }
+
+    std::string prefix_;
+    std::vector<contact> records_;
+};
+
+TEST_F(EnforceBypass, PathVariantsOfAnUnknownRouteNeverReachTheCrm) {
+    for (const char* target : {
+             "/api/data/v9.2/systemusers",
+             "/API/data/v9.2/systemusers",
+             "/API/DATA/V9.2/CONTACTS",
+             "//api/data/v9.2/systemusers",
+             "/api//data/v9.2/systemusers",
+             "/api/data/v9.2/contacts/../systemusers",
+             "/api/data/v9.2/contacts/./../systemusers",
+             "/api/data/v9.2/contacts/%2e%2e/systemusers",
+             "/api/data/v9.2/contacts/%2E%2E/systemusers",
+             "/api/data/v9.2/contacts/.%2e/systemusers",
+             "/api/data/v9.2/contacts%2F..%2Fsystemusers",
+             "/api/data/v9.2/contacts%2f..%2fsystemusers",
+             "/api/data/v9.2/contacts/..%2fsystemusers",
+             "/api/data/v9.2/contacts%5c..%5csystemusers",
+             "/api/data/v9.2/contacts/..;/systemusers",
+             "/api/data/v9.2/contacts;x=1/../systemusers",
+             "/api/data/v9.2/systemusers.",
+             "/api/data/v9.2/systemusers;jsessionid=1",
+             "/api/data/v9.2/%73ystemusers",
+             "/services/data/v58.0/query/../sobjects/User",
+             "/services/data/v58.0/query/%2e%2e/sobjects/User",
+             "/services/data/v58.0/query/..%2Fsobjects%2FUser",
+             "/services/data/v58.0/query%2F..%2Fsobjects%2FUser",
+             "/crm/v3/properties/../../v4/objects/contacts",
+             "/crm/v3/properties/%2e%2e/%2e%2e/v4/objects/contacts",
+             "/crm/v3/properties/..%2F..%2Fv4%2Fobjects%2Fcontacts",
+             "/crm/v3/properties%2F..%2F..%2Fv4%2Fobjects%2Fcontacts",
+             "http://127.0.0.1/api/data/v9.2/systemusers",
+             "*",
+         }) {
+        SCOPED_TRACE(target);
+        const std::size_t before = crm_count();
+        const response r = fetch(proxy_.port(), request_bytes(delivery(target)));
+        ASSERT_TRUE(r.received);
+        EXPECT_GE(r.status, 400u) << "an unknown route was served";
+        EXPECT_LT(r.status, 500u);
+        EXPECT_EQ(crm_count(), before) << "the CRM was asked";
+    }
+}
+
+TEST_F(EnforceBypass, PathVariantsOfAKnownRouteAreDecidedAsTheRoute) {
+    for (const char* target : {
+             "/api/data/v9.2/contacts.",
+             "/api/data/v9.2/contacts;format=raw",
+             "/api/data/v9.2/contacts/",
+             "/api/data/v9.2/contacts%3Bx",
+             "/api/data/v9.2/./contacts",
+             "/api/data/v9.2/x/../contacts",
+             "/api/data/v9.2/%63ontacts",
+             "/crm/v3/properties/../objects/contacts",
+             "/crm/v3/properties/%2e%2e/objects/contacts",
+             "/crm/v3/properties/..%2Fobjects/contacts",
+             "/crm/v3/properties%2F..%2Fobjects%2Fcontacts",
+             "/crm/v3/objects/./contacts?properties=iban",
+         }) {
+        expect_refused_or_harmless(delivery(target));
+    }
+}
+
+TEST_F(EnforceBypass, RepeatedSelectionIsRefused) {
+    for (std::string q : {"?$select=id,first_name&$select=iban", "?$select=id&%24select=iban",
+                          "?%24select=id&$SELECT=iban", "?$select=id&$Select=iban,email"}) {
+        SCOPED_TRACE(q);
+        const std::size_t before = crm_count();
+        const response r = send(delivery(std::string(dataverse) + q));
+        EXPECT_EQ(r.status, 400u);
+        auto p = problem_of(r);
+        ASSERT_TRUE(p.has_value()) << r.body;
+        EXPECT_EQ(string_at(*p, "reason"), "declaration_invalid");
+        EXPECT_EQ(crm_count(), before);
+    }
+    const response h =
+        send(delivery(std::string(hubspot) + "?properties=first_name&properties=iban"));
+    EXPECT_EQ(h.status, 400u);
+    EXPECT_TRUE(seen_at(hubspot).empty());
+}
+
+TEST_F(EnforceBypass, EncodedSelectionReachesTheCrmOnceAndAllowed) {
+    for (std::string q : {"?%24select=first_name,iban,email", "?$SELECT=first_name,iban",
+                          "?%24SeLeCt=iban,first_name", "?$select=first_name%2Ciban",
+                          "?$select=first_name,%69ban", "?$select=first_name,IBAN",
+                          "?$select=first_name,iban%00", "?$select=first_name,address,consent"}) {
+        SCOPED_TRACE(q);
+        const std::size_t before = crm_count();
+        const response r = send(delivery(std::string(dataverse) + q));
+        ASSERT_TRUE(r.received);
+        expect_no_secret(r.body);
+        auto requests = seen().requests;
+        if (r.status >= 400) {
+            EXPECT_EQ(requests.size(), before);
+            continue;
+        }
+        EXPECT_EQ(r.status, 200u);
+        EXPECT_TRUE(has(r.body, records_[0].first_name));
+        ASSERT_EQ(requests.size(), before + 1);
+        const std::string& t = requests.back().target;
+        auto plain = query_values(t, "$select");
+        auto encoded = query_values(t, "%24select");
+        ASSERT_EQ(plain.size() + encoded.size(), 1u) << t;
+        const std::string asked = percent_decode(plain.empty() ? encoded[0] : plain[0]);
+        EXPECT_FALSE(has(asked, "iban")) << t;
+        EXPECT_FALSE(has(asked, "IBAN")) << t;
+        EXPECT_FALSE(has(asked, "email")) << t;
+        EXPECT_TRUE(has(asked, "first_name")) << t;
+    }
+}
+
+TEST_F(EnforceBypass, ExpandedAndHistoryMembersNeverLeak) {
+    // OData $expand and HubSpot propertiesWithHistory put data beside the selected fields.
+    const std::string secret = prefix_ + "-expanded";
+    std::string body = render(vendor_shape::dataverse, records_, crm_origin());
+    const std::string expanded =
+        "\"parentcustomerid_account\":{\"name\":\"" + secret + "\",\"iban\":\"" + secret + "\"},";
+    body.insert(body.find("\"id\":"), expanded);
+    ASSERT_TRUE(stage(dataverse, "application/json", body));
+    const response r = send(
+        delivery(std::string(dataverse) + "?$select=first_name&$expand=parentcustomerid_account"));
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_FALSE(has(r.body, secret)) << r.body;
+
+    std::string hs = render(vendor_shape::hubspot, records_, crm_origin());
+    const std::string history = "\"propertiesWithHistory\":{\"email\":[{\"value\":\"" + secret +
+                                "\"}]},\"associations\":{\"" + secret + "\":1},";
+    hs.insert(hs.find("\"properties\":"), history);
+    ASSERT_TRUE(stage(hubspot, "application/json", hs));
+    const response h =
+        send(delivery(std::string(hubspot) + "?properties=first_name&propertiesWithHistory=email"));
+    ASSERT_TRUE(h.received);
+    EXPECT_FALSE(has(h.body, secret)) << h.body;
+    expect_no_secret(h.body);
+}
+
+TEST_F(EnforceBypass, MethodOverrideHeadersAreRefusedOrNotForwarded) {
+    for (const char* header : {"X-HTTP-Method-Override: DELETE", "X-HTTP-Method: DELETE",
+                               "X-Method-Override: PATCH", "x-http-method-override: PUT"}) {
+        SCOPED_TRACE(header);
+        const std::size_t before = crm_count();
+        const response r = send(delivery(std::string(dataverse), std::string(header) + "\r\n"));
+        ASSERT_TRUE(r.received);
+        auto requests = seen().requests;
+        if (r.status >= 400) {
+            EXPECT_EQ(requests.size(), before) << "a refused override reached the CRM";
+            continue;
+        }
+        ASSERT_EQ(requests.size(), before + 1);
+        const auto& s = requests.back();
+        EXPECT_EQ(s.method, "GET");
+        EXPECT_EQ(s.count("X-HTTP-Method-Override"), 0u);
+        EXPECT_EQ(s.count("X-HTTP-Method"), 0u);
+        EXPECT_EQ(s.count("X-Method-Override"), 0u);
+    }
+    // Other methods on a GET route, and methods in odd spellings, are refused.
+    for (const char* method : {"DELETE", "PATCH", "PUT", "get", "Get", "OPTIONS"}) {
+        SCOPED_TRACE(method);
+        export_request r = delivery(std::string(dataverse));
+        r.method = method;
+        const std::size_t before = crm_count();
+        const response resp = send(r);
+        EXPECT_GE(resp.status, 400u);
+        EXPECT_EQ(crm_count(), before);
+    }
+}
+
+TEST_F(EnforceBypass, CompressedUpstreamIsDecodedAndFiltered) {
+    const std::string body = render(vendor_shape::dataverse, records_, crm_origin());
+    for (std::string_view coding :
+         {"&encoding=gzip", "&encoding=deflate", "&encoding=gzip&chunk=97"}) {
+        SCOPED_TRACE(coding);
+        ASSERT_TRUE(stage(dataverse, "application/json", body, coding));
+        const response r = send(delivery(std::string(dataverse) + "?$select=first_name,iban"));
+        ASSERT_EQ(r.status, 200u) << r.body;
+        EXPECT_TRUE(r.complete);
+        EXPECT_FALSE(r.header("Content-Encoding").has_value());
+        EXPECT_TRUE(has(r.body, records_[1].first_name)) << "not decoded";
+        expect_no_secret(r.body);
+        boost::system::error_code ec;
+        auto v = boost::json::parse(r.body, ec);
+        EXPECT_FALSE(ec);
+        EXPECT_EQ(seen().requests.back().header("Accept-Encoding").value_or(""), "identity");
+    }
+}
+
+TEST_F(EnforceBypass, UnsupportedEncodingsLeakNothing) {
+    const std::string body = render(vendor_shape::dataverse, records_, crm_origin());
+    for (std::string_view coding :
+         {"&encoding=br", "&encoding=gzip%2C%20br", "&encoding=compress", "&encoding=zstd"}) {
+        SCOPED_TRACE(coding);
+        ASSERT_TRUE(stage(dataverse, "application/json", body, coding));
+        const response r = send(delivery(std::string(dataverse)));
+        ASSERT_TRUE(r.received);
+        EXPECT_EQ(r.status, 502u);
+        auto p = problem_of(r);
+        ASSERT_TRUE(p.has_value()) << r.body;
+        EXPECT_EQ(string_at(*p, "reason"), "upstream_unsupported");
+        EXPECT_FALSE(has(r.body, prefix_));
+        auto audit = audit_record(string_at(*p, "audit_id"));
+        ASSERT_TRUE(audit.has_value());
+        EXPECT_EQ(string_at(*audit, "reason"), "upstream_unsupported");
+    }
+}
+
+TEST_F(EnforceBypass, NextLinksPointAtExportwallAndAreDecidedAgain) {
+    const response r = send(delivery(std::string(dataverse) + "?$select=first_name,iban"));
+    ASSERT_EQ(r.status, 200u) << r.body;
+    const std::string crm_host = "127.0.0.1:" + std::to_string(crm_.port());
+    boost::system::error_code ec;
+    auto v = boost::json::parse(r.body, ec);
+    ASSERT_FALSE(ec) << r.body;
+    ASSERT_TRUE(v.as_object().contains("@odata.nextLink")) << r.body;
+    const std::string next(v.at("@odata.nextLink").as_string());
+    ASSERT_EQ(next.rfind(std::string(dataverse) + "?", 0), 0u) << next;
+
+    // Following it: the same declaration, the selection rewritten again.
+    const response page2 = send(delivery(next));
+    ASSERT_EQ(page2.status, 200u) << page2.body;
+    expect_no_secret(page2.body);
+    const seen_request asked = seen().requests.back();
+    EXPECT_TRUE(has(asked.target, "skiptoken=page2")) << asked.target;
+    EXPECT_EQ(asked.header("Authorization").value_or(""), crm_credential);
+    // Without a declaration the link is refused.
+    export_request bare = delivery(next);
+    bare.purpose.clear();
+    const std::size_t before = crm_count();
+    EXPECT_EQ(send(bare).status, 400u);
+    EXPECT_EQ(crm_count(), before);
+
+    // HubSpot's paging link, and a Link header.
+    ASSERT_TRUE(stage(
+        hubspot, "application/json", render(vendor_shape::hubspot, records_, crm_origin()),
+        "&link=%3C" + crm_origin() + "/crm/v3/objects/contacts%3Fafter%3D7%3E;%20rel=%22next%22"));
+    const response h = send(delivery(std::string(hubspot)));
+    ASSERT_EQ(h.status, 200u) << h.body;
+    EXPECT_FALSE(has(h.body, crm_host)) << h.body;
+    EXPECT_TRUE(has(h.body, "\"/crm/v3/objects/contacts?after=101\"")) << h.body;
+    const std::string link = h.header("Link").value_or("");
+    EXPECT_FALSE(has(link, crm_host)) << link;
+    EXPECT_TRUE(has(link, "</crm/v3/objects/contacts?after=7>")) << link;
+}
+
+TEST_F(EnforceBypass, LinksElsewhereAreRemoved) {
+    std::string body = render(vendor_shape::dataverse, records_, crm_origin());
+    const std::string link_to = crm_origin() + "/api/data/v9.2/contacts?$select=id,first_name";
+    for (const std::string& foreign :
+         {std::string("http://evil.example/api/data/v9.2/contacts?$skiptoken=page2"),
+          crm_origin() + "/api/data/v9.2/systemusers?$skiptoken=page2",
+          std::string("//evil.example/api/data/v9.2/contacts"),
+          crm_origin() + "/api/data/v9.2/contacts/../systemusers"}) {
+        SCOPED_TRACE(foreign);
+        std::string b = body;
+        const auto at = b.find(link_to);
+        ASSERT_NE(at, std::string::npos);
+        b.replace(at, b.find('"', at) - at, foreign);
+        ASSERT_TRUE(stage(dataverse, "application/json", b));
+        const response r = send(delivery(std::string(dataverse)));
+        ASSERT_EQ(r.status, 200u) << r.body;
+        EXPECT_FALSE(has(r.body, "evil.example")) << r.body;
+        EXPECT_FALSE(has(r.body, "systemusers")) << r.body;
+        EXPECT_FALSE(has(r.body, "@odata.nextLink")) << "a link that maps nowhere is removed";
+    }
+}
+
+TEST_F(EnforceBypass, DeclarationHeadersMustBeOneEach) {
+    struct attempt {
+        const char* name;
+        std::string purpose;  // the X-Export-Purpose line value ("" = none)
+        std::string extra;
+    };
+    const std::vector<attempt> attempts{
+        {"two purpose headers", "delivery", "X-Export-Purpose: crm-backup\r\n"},
+        {"two equal purpose headers", "delivery", "X-Export-Purpose: delivery\r\n"},
+        {"case variant duplicate", "delivery", "x-export-purpose: crm-backup\r\n"},
+        {"comma-joined", "delivery, crm-backup", ""},
+        {"comma-joined no space", "delivery,crm-backup", ""},
+        {"empty", "", "X-Export-Purpose: \r\n"},
+        {"missing", "", ""},
+        {"two destinations", "delivery", "X-Export-Destination: carrier\r\n"},
+    };
+    for (const auto& a : attempts) {
+        SCOPED_TRACE(a.name);
+        export_request r = delivery(std::string(dataverse), a.extra);
+        r.purpose = a.purpose;
+        const std::size_t before = crm_count();
+        const response resp = send(r);
+        ASSERT_TRUE(resp.received);
+        EXPECT_EQ(resp.status, 400u);
+        auto p = problem_of(resp);
+        ASSERT_TRUE(p.has_value()) << resp.body;
+        const std::string reason = string_at(*p, "reason");
+        EXPECT_TRUE(reason == "declaration_invalid" || reason == "declaration_missing") << reason;
+        EXPECT_EQ(crm_count(), before);
+    }
+}
+
+TEST_F(EnforceBypass, HeaderNameCaseVariantsDecideTheSame) {
+    export_request r = delivery(std::string(dataverse) + "?$select=first_name,iban");
+    r.purpose.clear();
+    r.destination.clear();
+    r.extra_headers = "x-export-purpose: delivery\r\nX-EXPORT-DESTINATION: warehouse\r\n";
+    const response resp = send(r);
+    ASSERT_EQ(resp.status, 200u) << resp.body;
+    EXPECT_TRUE(has(resp.body, records_[0].first_name));
+    expect_no_secret(resp.body);
+    auto audit = audit_record(resp.header("X-Export-Audit-Id").value_or(""));
+    ASSERT_TRUE(audit.has_value());
+    EXPECT_EQ(string_at(*audit, "purpose"), "delivery");
+    // A space before the colon is not a header name variant: the request is malformed.
+    r.extra_headers = "X-Export-Purpose : delivery\r\nX-Export-Destination: warehouse\r\n";
+    const std::size_t before = crm_count();
+    EXPECT_EQ(send(r).status, 400u);
+    EXPECT_EQ(crm_count(), before);
+}
+
+TEST_F(EnforceBypass, Http10ResponseIsCloseDelimitedAndFiltered) {
+    export_request r = delivery(std::string(dataverse) + "?$select=first_name,iban");
+    r.version = "HTTP/1.0";
+    http_connection c;
+    ASSERT_TRUE(c.connect(proxy_.port()));
+    ASSERT_TRUE(c.send(request_bytes(r)));
+    const response resp = c.read_response();
+    ASSERT_TRUE(resp.received);
+    EXPECT_EQ(resp.status, 200u);
+    EXPECT_FALSE(resp.chunked) << "chunked to an HTTP/1.0 client";
+    EXPECT_FALSE(resp.header("Content-Length").has_value());
+    EXPECT_TRUE(resp.closed) << "a close-delimited body ends with the connection";
+    EXPECT_TRUE(has(resp.body, records_[1].first_name));
+    expect_no_secret(resp.body);
+    boost::system::error_code ec;
+    auto v = boost::json::parse(resp.body, ec);
+    EXPECT_FALSE(ec) << resp.body;
+}
+
+TEST_F(EnforceBypass, PipelinedRequestsAreDecidedEachOnTheirOwn) {
+    export_request allowed = delivery(std::string(dataverse) + "?$select=first_name,iban");
+    export_request refused = delivery(std::string(hubspot));
+    refused.api_key = std::string(marketing_key);
+    refused.purpose = "promotion-email";
+    refused.destination = "partner-crm";
+
+    for (bool refused_first : {false, true}) {
+        SCOPED_TRACE(refused_first ? "refused first" : "allowed first");
+        const std::size_t before = crm_count();
+        http_connection c;
+        ASSERT_TRUE(c.connect(proxy_.port()));
+        const std::string a = request_bytes(allowed);
+        const std::string b = request_bytes(refused);
+        ASSERT_TRUE(c.send(refused_first ? b + a : a + b));
+        const response first = c.read_response();
+        const response second = c.read_response();
+        ASSERT_TRUE(first.received);
+        ASSERT_TRUE(second.received);
+        const response& ok = refused_first ? second : first;
+        const response& no = refused_first ? first : second;
+        EXPECT_EQ(ok.status, 200u);
+        EXPECT_TRUE(ok.complete);
+        expect_no_secret(ok.body);
+        EXPECT_EQ(no.status, 403u);
+        EXPECT_FALSE(has(no.body, prefix_));
+        auto requests = seen().requests;
+        ASSERT_EQ(requests.size(), before + 1) << "only the allowed export reaches the CRM";
+        EXPECT_EQ(requests.back().target.rfind(std::string(dataverse), 0), 0u);
+    }
+
+    // A refused request's body is never parsed as a request of its own.
+    export_request inner;
+    inner.target = "/exports/contacts.ndjson";
+    inner.api_key = std::string(erp_key);
+    inner.purpose = "crm-backup";
+    inner.destination = "archive";
+    export_request outer = refused;
+    outer.body = request_bytes(inner);
+    outer.extra_headers = "Content-Type: text/plain\r\n";
+    http_connection c;
+    ASSERT_TRUE(c.connect(proxy_.port()));
+    std::string bytes = request_bytes(outer);
+    ASSERT_TRUE(c.send(bytes));
+    const response first = c.read_response();
+    EXPECT_EQ(first.status, 403u);
+    c.set_read_timeout(2s);
+    const response second = c.read_response();
+    if (second.received) {
+        EXPECT_NE(second.status, 200u) << "the smuggled request was served";
+    }
+    EXPECT_TRUE(seen_at("/exports/contacts.ndjson").empty())
+        << "the smuggled request reached the CRM";
+}
+
+TEST_F(EnforceBypass, ClientCredentialsAndExportHeadersAreNotForwarded) {
+    const response r = send(delivery(std::string(dataverse),
+                                     "X-Export-Decision: allowed\r\n"
+                                     "X-Export-Audit-Id: forged\r\n"
+                                     "X-Export-Stripped-Fields: none\r\n"
+                                     "Cookie: session=client-cookie\r\n"
+                                     "Proxy-Authorization: Basic Zm9vOmJhcg==\r\n"));
+    ASSERT_EQ(r.status, 200u) << r.body;
+    EXPECT_NE(r.header("X-Export-Audit-Id").value_or("forged"), "forged");
+    auto crm = seen_at(dataverse);
+    ASSERT_EQ(crm.size(), 1u);
+    const auto& s = crm[0];
+    EXPECT_EQ(s.count("Authorization"), 1u);
+    EXPECT_EQ(s.header("Authorization").value_or(""), crm_credential)
+        << "the client's key reached the CRM";
+    for (const char* name :
+         {"X-Export-Decision", "X-Export-Audit-Id", "X-Export-Stripped-Fields", "X-Export-Purpose",
+          "X-Export-Destination", "Cookie", "Proxy-Authorization"}) {
+        EXPECT_EQ(s.count(name), 0u) << name << " reached the CRM";
+    }
+    for (const auto& [name, value] : s.headers) EXPECT_FALSE(has(value, "erp-demo-key")) << name;
+}
+
+TEST_F(EnforceBypass, WrongContentTypeFromTheCrmIsUnsupported) {
+    const std::string body = render(vendor_shape::dataverse, records_, crm_origin());
+    for (std::string_view type :
+         {"text/html", "text/plain", "application/octet-stream", "application/jsonx", "text/csv"}) {
+        SCOPED_TRACE(type);
+        ASSERT_TRUE(stage(dataverse, type, body));
+        const response r = send(delivery(std::string(dataverse)));
+        ASSERT_TRUE(r.received);
+        EXPECT_EQ(r.status, 502u);
+        auto p = problem_of(r);
+        ASSERT_TRUE(p.has_value()) << r.body;
+        EXPECT_EQ(string_at(*p, "reason"), "upstream_unsupported");
+        EXPECT_FALSE(has(r.body, prefix_));
+    }
+    // No content type at all.
+    ASSERT_TRUE(stage(dataverse, "", body));
+    const response none = send(delivery(std::string(dataverse)));
+    EXPECT_EQ(none.status, 502u);
+    EXPECT_FALSE(has(none.body, prefix_));
+}
+
+TEST_F(EnforceBypass, CrmErrorPagesAreReplacedByAProblem) {
+    const std::string body = render(vendor_shape::dataverse, records_, crm_origin());
+    for (unsigned status : {500u, 403u, 404u, 400u, 503u}) {
+        SCOPED_TRACE(status);
+        ASSERT_TRUE(
+            stage(dataverse, "application/json", body, "&status=" + std::to_string(status)));
+        const response r = send(delivery(std::string(dataverse)));
+        ASSERT_TRUE(r.received);
+        EXPECT_EQ(r.status, status);
+        auto p = problem_of(r);
+        ASSERT_TRUE(p.has_value()) << r.body;
+        EXPECT_EQ(string_at(*p, "reason"), "upstream_error");
+        EXPECT_FALSE(has(r.body, prefix_)) << "the CRM's error body was passed on";
+        auto audit = audit_record(string_at(*p, "audit_id"));
+        ASSERT_TRUE(audit.has_value());
+        EXPECT_EQ(string_at(*audit, "reason"), "upstream_error");
+    }
+}
+
+TEST_F(EnforceBypass, MalformedBodyAbortsWithoutAnEnd) {
+    std::string body = render(vendor_shape::dataverse, records_, crm_origin());
+    body.resize(body.find(records_[1].id));  // cut inside the second record
+    body += "\"broken";
+    ASSERT_TRUE(stage(dataverse, "application/json", body));
+    const response r = send(delivery(std::string(dataverse)));
+    ASSERT_TRUE(r.received);
+    EXPECT_EQ(r.status, 200u);
+    EXPECT_FALSE(r.complete) << "a cut export ended like a complete one";
+    expect_no_secret(r.body);
+    auto audit = audit_record(r.header("X-Export-Audit-Id").value_or(""));
+    ASSERT_TRUE(audit.has_value());
+    EXPECT_EQ(string_at(*audit, "decision"), "aborted");
+    EXPECT_EQ(string_at(*audit, "reason"), "upstream_malformed");
+}
+
+}  // namespace
+}  // namespace exportwall::itest
