@@ -42,26 +42,27 @@ struct block_masks {
     std::uint64_t closes = 0;  // '}' or ']'
 };
 
-block_masks classify(const char* p) {
-    block_masks m;
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i backslash = _mm_set1_epi8('\\');
-    const __m128i lower = _mm_set1_epi8(0x20);
+[[gnu::always_inline]] inline std::uint64_t movemask(__m128i eq) {
+    return static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_movemask_epi8(eq)));
+}
+
+// One 16-byte lane of a block, its masks shifted into place.
+[[gnu::always_inline]] inline void classify_lane(const char* p, int shift, block_masks& m) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     // '[' | 0x20 == '{' and ']' | 0x20 == '}', and no other byte maps onto either.
-    const __m128i brace_open = _mm_set1_epi8('{');
-    const __m128i brace_close = _mm_set1_epi8('}');
-    for (int i = 0; i < 4; ++i) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i));
-        const __m128i folded = _mm_or_si128(v, lower);
-        const auto bits = [](__m128i eq) {
-            return static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_movemask_epi8(eq)));
-        };
-        const int shift = 16 * i;
-        m.quotes |= bits(_mm_cmpeq_epi8(v, quote)) << shift;
-        m.backslashes |= bits(_mm_cmpeq_epi8(v, backslash)) << shift;
-        m.opens |= bits(_mm_cmpeq_epi8(folded, brace_open)) << shift;
-        m.closes |= bits(_mm_cmpeq_epi8(folded, brace_close)) << shift;
-    }
+    const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+    m.quotes |= movemask(_mm_cmpeq_epi8(v, _mm_set1_epi8('"'))) << shift;
+    m.backslashes |= movemask(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))) << shift;
+    m.opens |= movemask(_mm_cmpeq_epi8(folded, _mm_set1_epi8('{'))) << shift;
+    m.closes |= movemask(_mm_cmpeq_epi8(folded, _mm_set1_epi8('}'))) << shift;
+}
+
+[[gnu::always_inline]] inline block_masks classify(const char* p) {
+    block_masks m;
+    classify_lane(p, 0, m);
+    classify_lane(p + 16, 16, m);
+    classify_lane(p + 32, 32, m);
+    classify_lane(p + 48, 48, m);
     return m;
 }
 

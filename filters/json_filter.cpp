@@ -4,6 +4,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,14 @@
 // that is emitted or discarded once the record's conditions are known, and stripped values are
 // parsed (so the whole body is validated) but written nowhere. Keys are written only when their
 // value starts, because the decision for `descends` fields depends on the value's type.
+//
+// Records repeat the same members, so every path inside a record is a node of a path table
+// (bounded; paths past the bound take the slow path). A node remembers, per kind of value, the
+// plan decided the first time (keep, strip, descend, collect for the conditions), its escaped
+// member text, and the scope of the object that last used its key: a second use in the same
+// object is a duplicate key. In steady state a member costs one hash of its key, no path string
+// and no allocation; a string read straight from the input (no escapes) is copied, not
+// re-escaped.
 
 namespace exportwall::filters {
 namespace {
@@ -34,6 +43,9 @@ constexpr std::size_t slice_bytes = 16 * 1024;
 
 // Distinct paths whose allow-list and rule answers are cached.
 constexpr std::size_t max_cached_paths = 4096;
+// Keys and paths longer than this take the slow path (bounds the path table's memory).
+constexpr std::size_t max_cached_key_bytes = 128;
+constexpr std::size_t max_cached_path_bytes = 512;
 
 // Distinct stripped field names counted one by one; further names count as `*`.
 constexpr std::size_t max_stripped_names = 256;
@@ -149,19 +161,26 @@ enum class value_kind : std::uint8_t { object, array, string, number, literal };
 
 bool is_container(value_kind k) { return k == value_kind::object || k == value_kind::array; }
 
+constexpr std::size_t value_kind_count = 5;
+
+constexpr std::uint32_t no_node = static_cast<std::uint32_t>(-1);
+
 struct frame {
     mode m = mode::skip;
     bool object = false;
-    bool collect = false;       // a field the record rules read may lie below: track paths
-    bool chain = false;         // on the way from the record to spec.field_root
-    bool ptr = false;           // a records or link pointer may lie below: track ptr_
-    std::uint32_t emitted = 0;  // members or elements written (for commas)
-    std::uint64_t index = 0;    // next element index of an array (for ptr_)
-    std::uint64_t scope = 0;    // identity for duplicate-key checks
-    std::size_t keys_mark = 0;  // envelope objects: where their keys start
-    std::size_t path_len = 0;   // length of path_ naming this container (record-relative)
-    std::size_t base = 0;       // where the children's paths, relative to field_root, start
-    std::size_t ptr_len = 0;    // length of ptr_ naming this container
+    bool collect = false;          // a field the record rules read may lie below: track paths
+    bool chain = false;            // on the way from the record to spec.field_root
+    bool ptr = false;              // a records or link pointer may lie below: track ptr_
+    std::uint32_t emitted = 0;     // members or elements written (for commas)
+    std::uint64_t index = 0;       // next element index of an array (for ptr_)
+    std::uint64_t scope = 0;       // identity for duplicate-key checks
+    std::size_t keys_mark = 0;     // envelope objects: where their keys start
+    std::size_t path_len = 0;      // length of path_ naming this container (record-relative)
+    std::size_t base = 0;          // where the children's paths, relative to field_root, start
+    std::size_t ptr_len = 0;       // length of ptr_ naming this container
+    std::uint32_t node = no_node;  // inside a record: this container's path node
+    std::uint32_t last_member = no_node;  // the node of the member read last (objects)
+    bool ptr_stable = false;  // ptr_ is a function of the path (no array index on the way)
 };
 
 // What to do with the value that is starting.
@@ -172,6 +191,109 @@ struct plan {
     bool ptr = false;
     bool link = false;  // a pagination link string: collected, rewritten, then written
     std::size_t base = 0;
+};
+
+// Equal keys; short keys (most of them) without a call to memcmp.
+bool same_key(const std::string& a, std::string_view b) {
+    const std::size_t n = a.size();
+    if (n != b.size()) return false;
+    if (n <= 8 && n >= 4) {
+        std::uint32_t x = 0;
+        std::uint32_t y = 0;
+        std::uint32_t u = 0;
+        std::uint32_t v = 0;
+        std::memcpy(&x, a.data(), 4);
+        std::memcpy(&y, b.data(), 4);
+        std::memcpy(&u, a.data() + n - 4, 4);
+        std::memcpy(&v, b.data() + n - 4, 4);
+        return x == y && u == v;
+    }
+    if (n <= 16 && n > 8) {
+        std::uint64_t x = 0;
+        std::uint64_t y = 0;
+        std::uint64_t u = 0;
+        std::uint64_t v = 0;
+        std::memcpy(&x, a.data(), 8);
+        std::memcpy(&y, b.data(), 8);
+        std::memcpy(&u, a.data() + n - 8, 8);
+        std::memcpy(&v, b.data() + n - 8, 8);
+        return x == y && u == v;
+    }
+    return std::memcmp(a.data(), b.data(), n) == 0;
+}
+
+// A plan decided once for a path and a kind of value, replayed for every later record.
+struct cached_plan {
+    bool valid = false;
+    plan p;
+    std::uint64_t* stripped = nullptr;  // the counter to bump when the plan strips the value
+};
+
+// One path inside a record: a member key under its parent, or the elements of an array.
+struct path_node {
+    std::uint32_t parent = no_node;
+    bool element = false;
+    std::uint64_t hash = 0;
+    std::string key;                // decoded
+    std::string path;               // dotted, relative to the record
+    std::string member;             // `"key":`, escaped, written before a kept member's value
+    std::uint64_t stamp = 0;        // scope of the object that last used this key
+    std::uint32_t first = no_node;  // the member that came first last time (objects)
+    std::uint32_t next = no_node;   // the member that followed this one last time
+    std::array<cached_plan, value_kind_count> plans;  // by value_kind
+};
+
+// The path nodes of one filter, found by (parent, key) in an open-addressing table.
+class path_table {
+  public:
+    path_table() : slots_(2 * max_cached_paths, 0) {
+        nodes_.reserve(64);
+        nodes_.emplace_back();  // the record itself: path ""
+    }
+    static constexpr std::uint32_t root = 0;
+
+    path_node& operator[](std::uint32_t i) { return nodes_[i]; }
+
+    // The node of `key` under `parent` (an element when `element`), created on first use; no_node
+    // once the table is full or when the key or path is too long to cache.
+    std::uint32_t child(std::uint32_t parent, bool element, std::string_view key) {
+        const std::uint64_t h = json_key_hash(std::uint64_t{parent} * 2 + (element ? 1 : 0), key);
+        const std::size_t mask = slots_.size() - 1;
+        std::size_t i = static_cast<std::size_t>(h) & mask;
+        while (slots_[i] != 0) {
+            const path_node& n = nodes_[slots_[i] - 1];
+            if (n.hash == h && n.parent == parent && n.element == element && same_key(n.key, key)) {
+                return slots_[i] - 1;
+            }
+            i = (i + 1) & mask;
+        }
+        const std::string& base = nodes_[parent].path;
+        if (nodes_.size() >= max_cached_paths || key.size() > max_cached_key_bytes ||
+            base.size() + key.size() + 1 > max_cached_path_bytes) {
+            return no_node;
+        }
+        path_node n;
+        n.parent = parent;
+        n.element = element;
+        n.hash = h;
+        n.key = key;
+        n.path = base;
+        if (!element) {
+            if (!n.path.empty()) n.path.push_back('.');
+            n.path.append(key);
+            n.member.push_back('"');
+            append_escaped(n.member, key);
+            n.member.append("\":");
+        }
+        const auto id = static_cast<std::uint32_t>(nodes_.size());
+        nodes_.push_back(std::move(n));
+        slots_[i] = id + 1;
+        return id;
+    }
+
+  private:
+    std::vector<path_node> nodes_;
+    std::vector<std::uint32_t> slots_;  // node index + 1; 0 is empty
 };
 
 // The basic_parser handler: rewrites one JSON document (or one NDJSON line) event by event.
@@ -201,13 +323,39 @@ class json_rewriter {
     bool on_array_end(std::size_t, error_code& ec) { return close(ec); }
 
     bool on_key_part(json_sv s, std::size_t, error_code& ec) {
-        append_key(s);
+        if (!key_parts_) {
+            key_.clear();
+            key_parts_ = true;
+        }
+        key_lazy_ = false;
+        key_.append(s.data(), s.size());
         return key_.size() <= spec_.max_record_bytes || fail(ec, filter_error::record_too_large);
     }
     bool on_key(json_sv s, std::size_t, error_code& ec) {
-        append_key(s);
-        key_complete_ = true;
-        return add_key(ec);
+        if (!key_parts_ && in_record_) {
+            // The usual case: this record's member is the one that followed the previous member
+            // in an earlier record.
+            frame& f = frames_.back();
+            if (f.node != no_node) {
+                const std::uint32_t guess =
+                    f.last_member != no_node ? paths_[f.last_member].next : paths_[f.node].first;
+                if (guess != no_node && same_key(paths_[guess].key, sv(s))) {
+                    path_node& n = paths_[guess];
+                    if (n.stamp == f.scope) return fail(ec, filter_error::duplicate_key);
+                    n.stamp = f.scope;
+                    f.last_member = guess;
+                    key_node_ = guess;
+                    key_lazy_ = true;
+                    return true;
+                }
+            }
+        }
+        if (key_parts_) {
+            key_parts_ = false;
+            key_.append(s.data(), s.size());
+            return add_key(key_, ec);
+        }
+        return add_key(sv(s), ec);
     }
 
     bool on_string_part(json_sv s, std::size_t, error_code& ec) {
@@ -215,7 +363,7 @@ class json_rewriter {
         return scalar_part(sv(s), ec);
     }
     bool on_string(json_sv s, std::size_t, error_code& ec) {
-        if (!scalar_open_ && !begin_value(value_kind::string, ec)) return false;
+        if (!scalar_open_) return whole_scalar(value_kind::string, sv(s), ec);
         return scalar_part(sv(s), ec) && end_scalar(ec);
     }
     bool on_number_part(json_sv s, error_code& ec) {
@@ -232,6 +380,12 @@ class json_rewriter {
 
     // --- driven by the filter ----------------------------------------------------------------
     void set_output(std::string* out) { out_ = out; }
+    // The bytes being parsed: a string the parser hands over from inside them had no escape
+    // sequence and, being valid JSON, no character that needs one, so it is copied as is.
+    void set_input(std::string_view in) {
+        input_begin_ = reinterpret_cast<std::uintptr_t>(in.data());
+        input_end_ = input_begin_ + in.size();
+    }
     filter_counters& counters() { return counters_; }
     [[nodiscard]] const filter_counters& counters() const { return counters_; }
     [[nodiscard]] const filter_spec& spec() const { return spec_; }
@@ -255,7 +409,8 @@ class json_rewriter {
         envelope_keys_.truncate(0);
         record_keys_.clear();
         key_.clear();
-        key_complete_ = false;
+        key_parts_ = false;
+        key_lazy_ = false;
         value_.clear();
         scalar_open_ = false;
         in_record_ = false;
@@ -272,17 +427,22 @@ class json_rewriter {
     }
 
     std::string& out() { return *out_; }
+    [[nodiscard]] bool from_input(std::string_view s) const {
+        const auto at = reinterpret_cast<std::uintptr_t>(s.data());
+        return at >= input_begin_ && at + s.size() <= input_end_;
+    }
     std::string& sink(mode m) {
         return m == mode::envelope || m == mode::records ? *out_ : record_;
     }
     static bool writes(mode m) { return m != mode::skip && m != mode::records; }
 
-    void append_key(json_sv s) {
-        if (key_complete_) {
-            key_.clear();
-            key_complete_ = false;
+    // The key just read. A key found in the path table is copied only when a slow path asks.
+    const std::string& key() {
+        if (key_lazy_) {
+            key_.assign(paths_[key_node_].key);
+            key_lazy_ = false;
         }
-        key_.append(s.data(), s.size());
+        return key_;
     }
 
     // Writes the separator and, in an object, the key before a child value.
@@ -290,17 +450,31 @@ class json_rewriter {
         if (parent.emitted++ != 0) s.push_back(',');
         if (parent.object) {
             s.push_back('"');
-            append_escaped(s, key_);
+            append_escaped(s, key());
             s.append("\":");
         }
     }
 
-    bool add_key(error_code& ec) {
-        const frame& f = frames_.back();
+    // `k` is key_ itself or a view the parser handed over (valid during this call only).
+    bool add_key(std::string_view k, error_code& ec) {
+        frame& f = frames_.back();
+        const bool own = k.data() == key_.data();
+        key_lazy_ = false;
         if (in_record_) {
+            key_node_ = f.node != no_node ? member_node(f, k) : no_node;
+            if (key_node_ != no_node) {
+                // The node's key is this key: its stamp says whether this object used it.
+                path_node& n = paths_[key_node_];
+                if (n.stamp == f.scope) return fail(ec, filter_error::duplicate_key);
+                n.stamp = f.scope;
+                key_lazy_ = !own;
+                return true;
+            }
+            if (!own) key_.assign(k);
             if (!record_keys_.insert(f.scope, key_)) return fail(ec, filter_error::duplicate_key);
             return true;
         }
+        if (!own) key_.assign(k);
         if (!envelope_keys_.insert(f.scope, key_)) return fail(ec, filter_error::duplicate_key);
         // Envelope keys stay until their object closes; bound them like a record.
         if (envelope_keys_.bytes() > spec_.max_record_bytes) {
@@ -309,23 +483,44 @@ class json_rewriter {
         return true;
     }
 
+    // The node of member `k` of the object `f`. Records list their members in the same order, so
+    // the member that followed the previous one last time is tried before the hash table.
+    std::uint32_t member_node(frame& f, std::string_view k) {
+        std::uint32_t node =
+            f.last_member != no_node ? paths_[f.last_member].next : paths_[f.node].first;
+        if (node == no_node || !same_key(paths_[node].key, k)) {
+            node = paths_.child(f.node, false, k);
+            // child() may have grown the table: the link is looked up again.
+            if (node != no_node) {
+                (f.last_member != no_node ? paths_[f.last_member].next : paths_[f.node].first) =
+                    node;
+            }
+        }
+        f.last_member = node;
+        return node;
+    }
+
     // --- paths ---------------------------------------------------------------------------------
     // The child's path relative to field_root, once path_ names the child.
     std::string_view rel_path(std::size_t base) const {
         return std::string_view(path_).substr(std::min(base, path_.size()));
     }
     void name_child(const frame& f) {
-        path_.resize(f.path_len);
+        if (f.node != no_node) {
+            path_.assign(paths_[f.node].path);
+        } else {
+            path_.resize(f.path_len);
+        }
         if (f.object) {
             if (f.path_len != 0) path_.push_back('.');
-            path_.append(key_);
+            path_.append(key());
         }
     }
     void point_child(frame& f) {
         ptr_.resize(f.ptr_len);
         ptr_.push_back('/');
         if (f.object) {
-            append_pointer_token(ptr_, key_);
+            append_pointer_token(ptr_, key());
         } else {
             ptr_.append(std::to_string(f.index));
         }
@@ -369,6 +564,7 @@ class json_rewriter {
         if (rel.empty()) rel = path_;  // a scalar where field_root's object should be
         auto cached = facts_.find(rel);
         if (cached != facts_.end() && cached->second.stripped != nullptr) {
+            last_stripped_ = cached->second.stripped;
             ++*cached->second.stripped;
             return;
         }
@@ -382,6 +578,7 @@ class json_rewriter {
                      .first;
         }
         ++it->second;
+        last_stripped_ = &it->second;
         if (cached != facts_.end()) cached->second.stripped = &it->second;
     }
 
@@ -478,20 +675,21 @@ class json_rewriter {
         }
         bool keep = false;
         bool descend = false;
-        const std::size_t at = key_.find('@');
+        const std::string& name = key();
+        const std::size_t at = name.find('@');
         if (at != std::string::npos && at > 0) {
             // An annotation sibling (`email@OData.Community.Display.V1.FormattedValue`) goes
             // with the field it annotates.
             scratch_.assign(path_, 0, f.path_len);
             if (f.path_len != 0) scratch_.push_back('.');
-            scratch_.append(key_, 0, at);
+            scratch_.append(name, 0, at);
             keep =
                 facts(std::string_view(scratch_).substr(std::min(f.base, scratch_.size()))).keeps;
         }
         const path_facts& pf = facts(rel);
         if (at != std::string::npos && at > 0) {
             // decided above
-        } else if (at == 0 || key_.find('.') != std::string::npos) {
+        } else if (at == 0 || name.find('.') != std::string::npos) {
             // '@odata.etag' or a key with a dot is not a nested path: only an exact entry
             // lets it through (an allowed "email" must not admit a key "email.secret").
             keep = pf.exact;
@@ -538,8 +736,45 @@ class json_rewriter {
     }
 
     // --- values --------------------------------------------------------------------------------
+    // A value starts. Inside a record, once its path has a plan, the plan is replayed here;
+    // everything else (the first time, the envelope, link pointers) is begin_value_slow's.
     bool begin_value(value_kind k, error_code& ec) {
+        if (!in_record_) return begin_value_slow(k, ec);
+        frame& f = frames_.back();
+        if (f.ptr || f.node == no_node) return begin_value_slow(k, ec);
+        const std::uint32_t child = f.object ? key_node_ : paths_.child(f.node, true, {});
+        if (child == no_node) return begin_value_slow(k, ec);
+        const cached_plan& cached = paths_[child].plans[static_cast<std::size_t>(k)];
+        if (!cached.valid) return begin_value_slow(k, ec);
+        const plan& p = cached.p;
+        if (cached.stripped != nullptr) ++*cached.stripped;
+        if (p.m == mode::keep || p.m == mode::filter) {
+            if (f.emitted++ != 0) record_.push_back(',');
+            if (f.object) record_.append(paths_[child].member);
+        }
+        if (is_container(k)) {
+            push(p, k == value_kind::object, child);
+            return true;
+        }
+        start_scalar(p, k, child);
+        return true;
+    }
+
+    void start_scalar(const plan& p, value_kind k, std::uint32_t child) {
+        scalar_open_ = true;
+        scalar_node_ = child;
+        scalar_link_ = p.link;
+        scalar_collect_ = p.collect;
+        scalar_base_ = p.base;
+        scalar_sink_ = writes(p.m) ? &sink(p.m) : nullptr;
+        if (!value_.empty()) value_.clear();
+        scalar_string_ = k == value_kind::string;
+        if (scalar_sink_ != nullptr && scalar_string_) scalar_sink_->push_back('"');
+    }
+
+    [[gnu::noinline]] bool begin_value_slow(value_kind k, error_code& ec) {
         plan p;
+        std::uint32_t child = no_node;
         if (frames_.empty()) {
             p = decide_root(k, ec);
             if (ec) return false;
@@ -553,7 +788,9 @@ class json_rewriter {
                 if (ec) return false;
                 if (p.m == mode::envelope || p.m == mode::records) open_child(f, out());
             } else {
-                if (f.m == mode::record || f.m == mode::filter || f.collect) name_child(f);
+                child = f.object            ? key_node_
+                        : f.node != no_node ? paths_.child(f.node, true, {})
+                                            : no_node;
                 bool linked = false;
                 bool link_below = false;
                 if (f.ptr) {
@@ -561,36 +798,54 @@ class json_rewriter {
                     linked = is_link(ptr_);
                     link_below = !linked && targets_below(ptr_);
                 }
-                if (linked) {
-                    p = link_plan(k);
+                // A plan is replayed only where it is a function of the path: not for a link,
+                // nor where a link pointer runs through an array (its index is in the pointer).
+                cached_plan* cached =
+                    child != no_node && !linked && (!f.ptr || (f.ptr_stable && f.object))
+                        ? &paths_[child].plans[static_cast<std::size_t>(k)]
+                        : nullptr;
+                if (cached != nullptr && cached->valid) {
+                    p = cached->p;
+                    if (cached->stripped != nullptr) ++*cached->stripped;
                 } else {
-                    if (f.m == mode::record || f.m == mode::filter) {
-                        p = f.object ? decide_member(f, k, link_below) : decide_element(f, k);
+                    if (f.m == mode::record || f.m == mode::filter || f.collect) name_child(f);
+                    last_stripped_ = nullptr;
+                    if (linked) {
+                        p = link_plan(k);
                     } else {
-                        p = decide_copy_child(f, k);
+                        if (f.m == mode::record || f.m == mode::filter) {
+                            p = f.object ? decide_member(f, k, link_below) : decide_element(f, k);
+                        } else {
+                            p = decide_copy_child(f, k);
+                        }
+                        p.ptr = link_below;
                     }
-                    p.ptr = link_below;
+                    if (cached != nullptr) {
+                        cached->valid = true;
+                        cached->p = p;
+                        cached->stripped = last_stripped_;
+                    }
                 }
-                if (p.m == mode::keep || p.m == mode::filter) open_child(f, record_);
+                if (p.m == mode::keep || p.m == mode::filter) {
+                    if (f.object && child != no_node) {
+                        if (f.emitted++ != 0) record_.push_back(',');
+                        record_.append(paths_[child].member);
+                    } else {
+                        open_child(f, record_);
+                    }
+                }
             }
             if (f.ptr && !f.object) ++f.index;
         }
         if (is_container(k)) {
-            push(p, k == value_kind::object);
+            push(p, k == value_kind::object, child);
             return true;
         }
-        scalar_open_ = true;
-        scalar_link_ = p.link;
-        scalar_collect_ = p.collect;
-        scalar_base_ = p.base;
-        scalar_sink_ = writes(p.m) ? &sink(p.m) : nullptr;
-        value_.clear();
-        if (scalar_sink_ != nullptr && k == value_kind::string) scalar_sink_->push_back('"');
-        scalar_string_ = k == value_kind::string;
+        start_scalar(p, k, child);
         return true;
     }
 
-    void push(const plan& p, bool object) {
+    [[gnu::noinline]] void push(const plan& p, bool object, std::uint32_t child) {
         if (p.m == mode::record) {
             start_record();
         } else if (p.m != mode::skip && p.m != mode::records) {
@@ -609,7 +864,15 @@ class json_rewriter {
         f.path_len = path_.size();
         f.base = p.base;
         f.ptr_len = ptr_.size();
+        if (!frames_.empty() && in_record_) {
+            const frame& parent = frames_.back();
+            f.node = child;
+            if (child != no_node) f.path_len = paths_[child].path.size();
+            f.ptr_stable = parent.ptr_stable && parent.object;
+        }
         if (p.m == mode::record) {
+            f.node = path_table::root;
+            f.ptr_stable = true;
             f.path_len = 0;
             f.base = 0;
             f.collect = !needed_.empty();
@@ -695,7 +958,7 @@ class json_rewriter {
 
     bool scalar_part(std::string_view s, error_code& ec) {
         if (scalar_sink_ != nullptr) {
-            if (scalar_string_) {
+            if (scalar_string_ && !from_input(s)) {
                 append_escaped(*scalar_sink_, s);
             } else {
                 scalar_sink_->append(s);
@@ -710,19 +973,35 @@ class json_rewriter {
     }
 
     bool number_end(std::string_view s, error_code& ec) {
-        if (!scalar_open_ && !begin_value(value_kind::number, ec)) return false;
+        if (!scalar_open_) return whole_scalar(value_kind::number, s, ec);
         return scalar_part(s, ec) && end_scalar(ec);
     }
 
     bool literal(std::string_view text, error_code& ec) {
-        if (!begin_value(value_kind::literal, ec)) return false;
-        return scalar_part(text, ec) && end_scalar(ec);
+        return whole_scalar(value_kind::literal, text, ec);
+    }
+
+    // A scalar that arrived in one piece. A stripped one nobody reads costs nothing more.
+    bool whole_scalar(value_kind k, std::string_view s, error_code& ec) {
+        if (!begin_value(k, ec)) return false;
+        if (scalar_sink_ == nullptr && !scalar_collect_ && !scalar_link_) {
+            scalar_open_ = false;
+            return true;
+        }
+        return scalar_part(s, ec) && end_scalar(ec);
     }
 
     bool end_scalar(error_code&) {
         scalar_open_ = false;
         if (scalar_sink_ != nullptr && scalar_string_) scalar_sink_->push_back('"');
-        if (scalar_collect_) fields_.add(std::string(rel_path(scalar_base_)), value_);
+        if (scalar_collect_) {
+            if (scalar_node_ != no_node) {
+                const std::string& path = paths_[scalar_node_].path;
+                fields_.add(path.substr(std::min(scalar_base_, path.size())), value_);
+            } else {
+                fields_.add(std::string(rel_path(scalar_base_)), value_);
+            }
+        }
         if (scalar_link_) rewrite_link();
         return true;
     }
@@ -759,10 +1038,11 @@ class json_rewriter {
     json_key_set envelope_keys_;  // keys of the open envelope objects
     json_key_set record_keys_;    // keys of the current record's objects
     std::uint64_t scopes_ = 0;
-    std::string key_;            // the key just read, decoded
-    bool key_complete_ = false;  // key_ holds a whole key: the next key part starts afresh
-    std::string path_;           // dotted path of the current value inside the record
-    std::string ptr_;            // JSON pointer of the current value (envelope; NDJSON links)
+    std::string key_;         // the key just read, decoded (see key())
+    bool key_parts_ = false;  // key_ holds the first parts of a key being read
+    bool key_lazy_ = false;   // the key just read is paths_[key_node_].key, not yet in key_
+    std::string path_;        // dotted path of the current value inside the record
+    std::string ptr_;         // JSON pointer of the current value (envelope; NDJSON links)
     std::string scratch_;
     std::string below_;  // needed_below()'s own scratch: its argument may live in scratch_
     std::unordered_map<std::string, path_facts, path_hash, std::equal_to<>> facts_;
@@ -782,6 +1062,13 @@ class json_rewriter {
     bool scalar_collect_ = false;
     std::size_t scalar_base_ = 0;
     std::string* scalar_sink_ = nullptr;
+    std::uint32_t scalar_node_ = no_node;
+
+    path_table paths_;
+    std::uint32_t key_node_ = no_node;        // node of the key just read (in a record)
+    std::uint64_t* last_stripped_ = nullptr;  // the counter strip() bumped last
+    std::uintptr_t input_begin_ = 0;
+    std::uintptr_t input_end_ = 0;
 };
 
 boost::json::parse_options parse_options_for(const filter_spec& spec) {
@@ -824,6 +1111,7 @@ class json_filter final : public record_filter {
         h.set_output(&out);
         if (!parser_.done()) {
             error_code ec;
+            parser_.handler().set_input({});
             parser_.write_some(false, no_bytes, 0, ec);
             if (ec) {
                 error_ = to_filter_error(ec, true);
@@ -849,6 +1137,7 @@ class json_filter final : public record_filter {
         }
         h.compact_marks();
         scanner_.scan(slice, offset_, h.marks());
+        h.set_input(slice);
         error_code ec;
         const std::size_t used = parser_.write_some(true, slice.data(), slice.size(), ec);
         if (ec) {
@@ -920,6 +1209,7 @@ class ndjson_filter final : public record_filter {
             return;
         }
         error_code ec;
+        parser_.handler().set_input(piece);
         const std::size_t used = parser_.write_some(true, piece.data(), piece.size(), ec);
         if (ec) {
             error_ = to_filter_error(ec, false);
@@ -934,6 +1224,7 @@ class ndjson_filter final : public record_filter {
     void end_line(bool end_of_body) {
         if (line_has_value_ && !parser_.done()) {
             error_code ec;
+            parser_.handler().set_input({});
             parser_.write_some(false, no_bytes, 0, ec);
             if (ec) {
                 // A line cut by the end of the body is truncated; a line cut by '\n' is not JSON.

@@ -17,7 +17,9 @@ std::uint64_t load32(const char* p) {
     return w;
 }
 
-std::uint64_t hash_key(std::uint64_t scope, std::string_view key) {
+}  // namespace
+
+std::uint64_t json_key_hash(std::uint64_t scope, std::string_view key) {
     // Multiply-xorshift over 8-byte words (the tail read as overlapping fixed-size loads, which
     // compile to plain moves), seeded with the object's scope so equal keys of different objects
     // spread out. Not keyed: the worst case is a long probe, never a wrong answer, and memory
@@ -45,11 +47,9 @@ std::uint64_t hash_key(std::uint64_t scope, std::string_view key) {
     return h * k ^ (h >> 29);
 }
 
-}  // namespace
-
 bool json_key_set::insert(std::uint64_t scope, std::string_view key) {
     if ((entries_.size() + 1) * 2 > slots_.size()) grow();
-    const std::uint64_t h = hash_key(scope, key);
+    const std::uint64_t h = json_key_hash(scope, key);
     const std::size_t mask = slots_.size() - 1;
     std::size_t i = static_cast<std::size_t>(h) & mask;
     while (used(i)) {

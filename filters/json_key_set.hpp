@@ -13,6 +13,10 @@
 
 namespace exportwall::filters {
 
+// A fast hash of a short key, seeded (with an object's scope, a parent's identity). Not keyed:
+// callers must stay correct, only slower, when upstream chooses colliding keys.
+[[nodiscard]] std::uint64_t json_key_hash(std::uint64_t seed, std::string_view key);
+
 class json_key_set {
   public:
     // Adds `key` to the object `scope`. False when that object already has the key (nothing is
