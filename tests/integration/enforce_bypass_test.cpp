@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <iostream>
 #include <set>
 
 #include "tests/integration/enforce_fixture.hpp"
@@ -69,6 +70,7 @@ class EnforceBypass : public enforce_fixture {
         SCOPED_TRACE(r.target);
         const std::size_t before = crm_count();
         const response resp = fetch(proxy_.port(), request_bytes(r));
+        std::cout << "  " << r.target << " -> " << resp.status << "\n";
         ASSERT_TRUE(resp.received);
         expect_no_secret(resp.body);
         auto requests = seen().requests;
@@ -126,6 +128,7 @@ TEST_F(EnforceBypass, PathVariantsOfAnUnknownRouteNeverReachTheCrm) {
         SCOPED_TRACE(target);
         const std::size_t before = crm_count();
         const response r = fetch(proxy_.port(), request_bytes(delivery(target)));
+        std::cout << "  " << target << " -> " << r.status << "\n";
         ASSERT_TRUE(r.received);
         EXPECT_GE(r.status, 400u) << "an unknown route was served";
         EXPECT_LT(r.status, 500u);
@@ -178,6 +181,7 @@ TEST_F(EnforceBypass, EncodedSelectionReachesTheCrmOnceAndAllowed) {
         SCOPED_TRACE(q);
         const std::size_t before = crm_count();
         const response r = send(delivery(std::string(dataverse) + q));
+        std::cout << "  " << q << " -> " << r.status << "\n";
         ASSERT_TRUE(r.received);
         expect_no_secret(r.body);
         auto requests = seen().requests;
@@ -231,6 +235,7 @@ TEST_F(EnforceBypass, MethodOverrideHeadersAreRefusedOrNotForwarded) {
         SCOPED_TRACE(header);
         const std::size_t before = crm_count();
         const response r = send(delivery(std::string(dataverse), std::string(header) + "\r\n"));
+        std::cout << "  " << header << " -> " << r.status << "\n";
         ASSERT_TRUE(r.received);
         auto requests = seen().requests;
         if (r.status >= 400) {
