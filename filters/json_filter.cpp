@@ -240,6 +240,8 @@ struct path_node {
     std::uint64_t stamp = 0;        // scope of the object that last used this key
     std::uint32_t first = no_node;  // the member that came first last time (objects)
     std::uint32_t next = no_node;   // the member that followed this one last time
+    bool link_checked = false;      // under a path-determined link pointer: `linked` is known
+    bool linked = false;            // this member is a configured link field
     std::array<cached_plan, value_kind_count> plans;  // by value_kind
 };
 
@@ -741,12 +743,16 @@ class json_rewriter {
     bool begin_value(value_kind k, error_code& ec) {
         if (!in_record_) return begin_value_slow(k, ec);
         frame& f = frames_.back();
-        if (f.ptr || f.node == no_node) return begin_value_slow(k, ec);
+        if (f.node == no_node) return begin_value_slow(k, ec);
         const std::uint32_t child = f.object ? key_node_ : paths_.child(f.node, true, {});
         if (child == no_node) return begin_value_slow(k, ec);
-        const cached_plan& cached = paths_[child].plans[static_cast<std::size_t>(k)];
+        const path_node& n = paths_[child];
+        const cached_plan& cached = n.plans[static_cast<std::size_t>(k)];
         if (!cached.valid) return begin_value_slow(k, ec);
         const plan& p = cached.p;
+        // Under a link pointer (NDJSON), only a member known to be neither a link nor on the
+        // way to one is replayed: those need ptr_, which only the slow path maintains.
+        if (f.ptr && !(n.link_checked && !n.linked && !p.ptr)) return begin_value_slow(k, ec);
         if (cached.stripped != nullptr) ++*cached.stripped;
         if (p.m == mode::keep || p.m == mode::filter) {
             if (f.emitted++ != 0) record_.push_back(',');
@@ -797,6 +803,10 @@ class json_rewriter {
                     point_child(f);
                     linked = is_link(ptr_);
                     link_below = !linked && targets_below(ptr_);
+                    if (child != no_node && f.ptr_stable && f.object) {
+                        paths_[child].link_checked = true;
+                        paths_[child].linked = linked;
+                    }
                 }
                 // A plan is replayed only where it is a function of the path: not for a link,
                 // nor where a link pointer runs through an array (its index is in the pointer).

@@ -62,7 +62,8 @@ std::vector<std::string> split(std::string_view s, char sep) {
     std::fprintf(stderr,
                  "exportwall-filter-file: %s\nusage: exportwall-filter-file --format "
                  "json|ndjson|csv|xml [--records PTR] [--keep a,b,c] [--require FIELD=true]... "
-                 "[--field-root PATH] [--max-record-bytes N] [--output FILE] [--max-peak-mib N] "
+                 "[--link PTR]... [--field-root PATH] [--max-record-bytes N] [--output FILE] "
+                 "[--max-peak-mib N] "
                  "[--mode filter|boost-parse|boost-sax] [FILE|-]\n",
                  message);
     std::exit(2);
@@ -110,6 +111,12 @@ options parse_args(int argc, char** argv) {
                 c.values.emplace_back(v);
             }
             o.spec.rules.conditions.push_back(std::move(c));
+        } else if (a == "--link") {
+            // A pagination link field, rewritten to itself (the proxy maps it to its public URL).
+            o.spec.link_fields.emplace_back(value());
+            o.spec.rewrite_link = [](std::string_view url) -> std::optional<std::string> {
+                return std::string(url);
+            };
         } else if (a == "--field-root") {
             o.spec.field_root = value();
         } else if (a == "--max-record-bytes") {
