@@ -1,7 +1,7 @@
 // demo_crm — a small CRM look-alike for exportwall's demo, quick start and tests.
 //
 //   demo_crm [--address 127.0.0.1] [--port 8081] [--port-file F] [--public-url URL]
-//            [--records N] [--seed S] [--page-size P] [--token T]
+//            [--records N] [--seed S] [--page-size P] [--token T] [--cache-mib M]
 //
 // Serves bench/generator's deterministic contacts in the shapes of Dataverse OData, HubSpot v3,
 // Salesforce REST and SOAP, semicolon CSV and NDJSON (tools/demo_crm/vendor_shapes.hpp), with
@@ -13,6 +13,11 @@
 //
 // A demo tool: one thread per connection, HTTP/1.1 keep-alive, bodies chunked and generated in
 // batches (never built whole). Runs until SIGTERM/SIGINT.
+//
+// --cache-mib M (benchmarks; default 0, off): the first answer to each distinct method and target
+// is kept whole in memory while the cached bodies total at most M MiB, and repeated requests are
+// served from there, in the same framing. The generator makes ~130 MB/s on one core, slower than
+// the proxies a benchmark puts in front of it; a cached body costs only the socket writes.
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
@@ -24,9 +29,12 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -47,12 +55,13 @@ struct options {
     std::string port_file;
     std::string public_url;
     std::string token;
+    std::uint64_t cache_mib = 0;
     exportwall::demo_crm::dataset data;
 };
 
 constexpr const char* usage =
     "usage: demo_crm [--address 127.0.0.1] [--port 8081] [--port-file F] [--public-url URL]\n"
-    "                [--records N] [--seed S] [--page-size P] [--token T]\n";
+    "                [--records N] [--seed S] [--page-size P] [--token T] [--cache-mib M]\n";
 
 std::mutex log_mutex;
 
@@ -141,7 +150,90 @@ bool write_stream(tcp::socket& socket, unsigned version, bool keep_alive,
     return !ec && keep_alive;
 }
 
-void serve_connection(tcp::socket socket, const options& opt, const std::string& base_url) {
+// Whole generated bodies by "METHOD target", within a byte budget shared by all connections.
+// Bodies are never evicted: the first answers that fit stay for the life of the process.
+class body_cache {
+  public:
+    explicit body_cache(std::uint64_t budget_bytes) : budget_(budget_bytes) {}
+
+    [[nodiscard]] bool enabled() const { return budget_ > 0; }
+
+    // The cached body for `key`, or null.
+    [[nodiscard]] std::shared_ptr<const std::string> find(const std::string& key) const {
+        std::lock_guard lock(mutex_);
+        auto it = bodies_.find(key);
+        return it == bodies_.end() ? nullptr : it->second;
+    }
+
+    // Bytes still free; a body being captured stops growing past this.
+    [[nodiscard]] std::uint64_t room() const {
+        std::lock_guard lock(mutex_);
+        return budget_ - used_;
+    }
+
+    // Keeps `body` for `key` when it still fits (two connections may render the same answer).
+    void insert(const std::string& key, std::string body) {
+        std::lock_guard lock(mutex_);
+        if (bodies_.count(key) != 0 || body.size() > budget_ - used_) return;
+        used_ += body.size();
+        bodies_.emplace(key, std::make_shared<const std::string>(std::move(body)));
+    }
+
+  private:
+    const std::uint64_t budget_;
+    mutable std::mutex mutex_;
+    std::uint64_t used_ = 0;
+    std::map<std::string, std::shared_ptr<const std::string>> bodies_;
+};
+
+// Writes a cached body in the framing write_stream would use, in 256 KiB pieces.
+bool write_cached(tcp::socket& socket, unsigned version, bool keep_alive,
+                  const exportwall::demo_crm::answer& a, const std::string& body, bool head_only) {
+    constexpr std::size_t piece_bytes = 256 * 1024;
+    exportwall::demo_crm::answer replay;
+    replay.status = a.status;
+    replay.content_type = a.content_type;
+    replay.stream = [&body](const exportwall::demo_crm::body_sink& sink) {
+        for (std::size_t at = 0; at < body.size(); at += piece_bytes) {
+            if (!sink(std::string_view(body).substr(at, piece_bytes))) return;
+        }
+    };
+    return write_stream(socket, version, keep_alive, replay, head_only);
+}
+
+// Streams a generated answer and keeps a copy of its body in `cache` when it completes and
+// fits.
+bool write_and_cache(tcp::socket& socket, unsigned version, bool keep_alive,
+                     const exportwall::demo_crm::answer& a, bool head_only, body_cache& cache,
+                     const std::string& key) {
+    if (head_only) return write_stream(socket, version, keep_alive, a, head_only);
+    std::string copy;
+    bool fits = true;
+    bool complete = true;
+    const std::uint64_t room = cache.room();
+    exportwall::demo_crm::answer capture = a;
+    capture.stream = [&](const exportwall::demo_crm::body_sink& sink) {
+        a.stream([&](std::string_view piece) {
+            if (fits && copy.size() + piece.size() > room) {
+                fits = false;
+                std::string().swap(copy);
+            }
+            if (fits) copy += piece;
+            complete = sink(piece);
+            return complete;
+        });
+    };
+    const bool keep = write_stream(socket, version, keep_alive, capture, head_only);
+    if (fits && complete) cache.insert(key, std::move(copy));
+    return keep;
+}
+
+void serve_connection(tcp::socket socket, const options& opt, const std::string& base_url,
+                      body_cache& cache) {
+    // A chunked answer is several writes (head, chunks, last chunk): without TCP_NODELAY the
+    // last small one waits for the client's delayed ACK, ~40 ms per keep-alive request.
+    beast::error_code nodelay_ec;
+    socket.set_option(tcp::no_delay(true), nodelay_ec);
     beast::flat_buffer buffer;
     while (true) {
         http::request_parser<http::string_body> parser;
@@ -174,7 +266,14 @@ void serve_connection(tcp::socket socket, const options& opt, const std::string&
                 opt.data, head_only ? std::string_view("GET") : std::string_view(method), target,
                 base_url);
             log_request(method, target, a.status, a);
-            if (a.stream) {
+            const std::string key = method + " " + target;
+            std::shared_ptr<const std::string> cached;
+            if (a.stream && cache.enabled()) cached = cache.find(key);
+            if (cached) {
+                keep = write_cached(socket, req.version(), keep_alive, a, *cached, head_only);
+            } else if (a.stream && cache.enabled()) {
+                keep = write_and_cache(socket, req.version(), keep_alive, a, head_only, cache, key);
+            } else if (a.stream) {
                 keep = write_stream(socket, req.version(), keep_alive, a, head_only);
             } else {
                 keep = write_small(socket, req.version(), keep_alive, a.status, a.content_type,
@@ -225,6 +324,9 @@ bool parse_options(int argc, char** argv, options& opt) {
             ok = parse_number<std::uint64_t>(value, opt.data.page_size, 1);
         } else if (arg == "--token") {
             opt.token = value;
+        } else if (arg == "--cache-mib") {
+            ok = parse_number<std::uint64_t>(value, opt.cache_mib, 0) &&
+                 opt.cache_mib <= (std::uint64_t{1} << 20);
         } else {
             return false;
         }
@@ -281,6 +383,7 @@ int main(int argc, char** argv) {
              std::to_string(opt.data.records) + " records, seed " + std::to_string(opt.data.seed) +
              ", pages of " + std::to_string(opt.data.page_size) +
              (opt.token.empty() ? ", no token)" : ", bearer token required)"));
+    body_cache cache(opt.cache_mib * 1024 * 1024);
     while (true) {
         tcp::socket socket(io);
         acceptor.accept(socket, ec);
@@ -288,7 +391,8 @@ int main(int argc, char** argv) {
             log_line("demo_crm: accept failed (" + ec.message() + ")");
             continue;
         }
-        std::thread(serve_connection, std::move(socket), std::cref(opt), std::cref(base_url))
+        std::thread(serve_connection, std::move(socket), std::cref(opt), std::cref(base_url),
+                    std::ref(cache))
             .detach();
     }
 }
