@@ -233,6 +233,9 @@ std::string vendor_config(const temp_dir& dir, const vendor_policy_options& o) {
     x += R"(    <grant purpose="promotion-email" destinations="newsletter" max-records="20000"/>
   </client>
 )";
+    x += "  <client id=\"partner-gateway\"><api-key sha256=\"" + sha256_hex(partner_key) + "\"/>\n";
+    x += "    <grant purpose=\"delivery\" destinations=\"carrier\" max-records=\"2\"/>\n";
+    x += "  </client>\n";
     x += "  <client id=\"rollout-tool\" mode=\"monitor\"><api-key sha256=\"" +
          sha256_hex(rollout_key) + "\"/>\n";
     x += R"(    <grant purpose="delivery" destinations="warehouse"/>

@@ -25,6 +25,7 @@ namespace exportwall::itest {
 inline constexpr std::string_view erp_key = "erp-demo-key";
 inline constexpr std::string_view marketing_key = "marketing-demo-key";
 inline constexpr std::string_view rollout_key = "rollout-demo-key";  // a monitor-mode client
+inline constexpr std::string_view partner_key = "partner-demo-key";  // delivery, at most 2 records
 // What the policy's upstream sends the CRM as its own credential.
 inline constexpr std::string_view crm_credential = "Bearer crm-upstream-secret";
 

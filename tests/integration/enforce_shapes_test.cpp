@@ -332,6 +332,30 @@ TEST_P(EnforceShape, ThirdPartyDirectMarketingRefusedBeforeTheCrm) {
     EXPECT_TRUE(seen().requests.empty()) << "the CRM was asked for a refused export";
 }
 
+TEST_P(EnforceShape, RecordLimitAbortsTheExportMidStream) {
+    ASSERT_TRUE(start());
+    const auto p = marker_prefix();
+    std::vector<contact> records{marker_contact(p, 1, "customer"),
+                                 marker_contact(p, 2, "customer")};
+    ASSERT_TRUE(stage_records(records));
+    const response within = send(request(partner_key, "delivery", "carrier", {}));
+    ASSERT_EQ(within.status, 200u) << within.body;
+    EXPECT_TRUE(within.complete) << "two records are within the grant's limit";
+
+    records.push_back(marker_contact(p, 3, "customer"));
+    ASSERT_TRUE(stage_records(records));
+    const response over = send(request(partner_key, "delivery", "carrier", {}));
+    ASSERT_TRUE(over.received);
+    EXPECT_EQ(over.status, 200u);
+    EXPECT_FALSE(over.complete) << "an export over the limit ended like a complete one";
+    EXPECT_TRUE(over.closed);
+    for (const auto& m : markers(records[2])) EXPECT_FALSE(has(over.body, m)) << m;
+    auto audit = audit_record(over.header("X-Export-Audit-Id").value_or(""));
+    ASSERT_TRUE(audit.has_value());
+    EXPECT_EQ(string_at(*audit, "decision"), "aborted");
+    EXPECT_EQ(string_at(*audit, "reason"), "record_limit_exceeded");
+}
+
 INSTANTIATE_TEST_SUITE_P(Vendors, EnforceShape,
                          ::testing::Values(vendor_shape::dataverse, vendor_shape::hubspot,
                                            vendor_shape::salesforce, vendor_shape::salesforce_soap,
