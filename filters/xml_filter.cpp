@@ -314,6 +314,20 @@ class xml_filter final : public record_filter {
         }
     }
 
+    // A single token larger than the record limit (a start tag with its attributes, a text node
+    // however expat splits it, a comment, a processing instruction) is refused wherever it is.
+    // parse() refuses an unfinished one expat is holding; this refuses a complete one, so the
+    // answer does not depend on how the body was cut.
+    [[nodiscard]] bool token_within_limit(std::uint64_t bytes) {
+        if (bytes <= spec_.max_record_bytes) return true;
+        stop(filter_error::record_too_large);
+        return false;
+    }
+    [[nodiscard]] std::uint64_t event_bytes() const {
+        const int n = XML_GetCurrentByteCount(parser_);
+        return n > 0 ? static_cast<std::uint64_t>(n) : 0;
+    }
+
     [[nodiscard]] bool record_within_limit() {
         const XML_Index at = XML_GetCurrentByteIndex(parser_);
         if (at >= 0 && static_cast<std::uint64_t>(at) - record_start_ > spec_.max_record_bytes) {
@@ -522,6 +536,8 @@ class xml_filter final : public record_filter {
 
     void start(const XML_Char* raw, const XML_Char** atts) {
         if (pending_error_) return;
+        text_run_ = 0;
+        if (!token_within_limit(event_bytes())) return;
         if (frames_.size() >= spec_.max_depth) return stop(filter_error::too_deep);
         if (!frames_.empty() && frames_.back().link) return stop(filter_error::malformed);
         if (in_record_ && frames_.back().m == mode::hidden && !frames_.back().tracked) {
@@ -611,6 +627,7 @@ class xml_filter final : public record_filter {
 
     void end(const XML_Char* raw) {
         if (pending_error_) return;
+        text_run_ = 0;
         if (in_record_ && !record_within_limit()) return;
         const frame f = frames_.back();
         frames_.pop_back();
@@ -641,6 +658,8 @@ class xml_filter final : public record_filter {
 
     void text(std::string_view s) {
         if (pending_error_ || frames_.empty()) return;
+        text_run_ += event_bytes();
+        if (!token_within_limit(text_run_)) return;
         const frame& f = frames_.back();
         if (in_record_ && !record_within_limit()) return;
         if (f.collecting) collect_buf_.append(s);
@@ -664,7 +683,9 @@ class xml_filter final : public record_filter {
     }
 
     void comment(std::string_view s) {
-        if (pending_error_ || in_record_) return;  // comments inside a record are not fields
+        if (pending_error_) return;
+        text_run_ = 0;
+        if (!token_within_limit(event_bytes()) || in_record_) return;  // not fields in a record
         close_pending(*out_);
         out_->append("<!--");
         out_->append(s);
@@ -672,7 +693,9 @@ class xml_filter final : public record_filter {
     }
 
     void instruction(std::string_view target, std::string_view data) {
-        if (pending_error_ || in_record_) return;
+        if (pending_error_) return;
+        text_run_ = 0;
+        if (!token_within_limit(event_bytes()) || in_record_) return;
         close_pending(*out_);
         out_->append("<?");
         out_->append(target);
@@ -766,6 +789,7 @@ class xml_filter final : public record_filter {
 
     bool in_record_ = false;
     std::uint64_t record_start_ = 0;
+    std::uint64_t text_run_ = 0;  // bytes of the text node being read (token_within_limit)
     std::string record_buf_;
     std::string whitespace_;
     std::string collect_buf_;

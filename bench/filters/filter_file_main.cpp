@@ -2,11 +2,11 @@
 // (64 KiB chunks in, filtered bytes out), and reports on stderr what it cost: bytes, records,
 // CPU time (user + system), wall time and peak resident memory (VmHWM). For side-by-side
 // comparisons with jq (bench/filters/compare-jq) and for peak-memory checks on inputs too large
-// to hold (exportwall-generate … | exportwall-filter-file …).
+// to hold (exportwall-generate ... | exportwall-filter-file ...).
 //
 //   exportwall-filter-file --format json|ndjson|csv|xml [--records PTR] [--keep a,b,c]
-//       [--require FIELD=true]… [--field-root PATH] [--max-record-bytes N] [--output FILE]
-//       [--max-peak-mib N] [--mode filter|boost-parse|boost-sax] [FILE|-]
+//       [--require FIELD=true]... [--link PTR]... [--field-root PATH] [--max-record-bytes N]
+//       [--output FILE] [--max-peak-mib N] [--mode filter|boost-parse|boost-sax] [FILE|-]
 //
 // --mode boost-parse reads the whole input and parses it into a Boost.JSON DOM (parse-only
 // floor); boost-sax streams it through basic_parser with a handler that does nothing. Exit 0 when

@@ -335,6 +335,38 @@ TEST(XmlFilter, EnforcesDepthSizeAndRecordLimits) {
               filter_error::record_limit_exceeded);
 }
 
+TEST(XmlFilter, RefusesATokenLargerThanTheRecordLimitHoweverItIsFed) {
+    // One text node or attribute value past max_record_bytes, in the envelope or in a record:
+    // refused whether expat gets it in one piece (a complete token) or byte by byte (an
+    // unfinished token it holds).
+    filter_spec small = xml_spec({"Id", "Big", "@a"}, "/r/records");
+    small.max_record_bytes = 40;
+    const std::string big(64, 'x');
+    for (const std::string& body : {"<r><note>" + big + "</note><records><Id>1</Id></records></r>",
+                                    "<r note=\"" + big + "\"><records><Id>1</Id></records></r>",
+                                    "<r><records><Id>1</Id></records><tail>" + big + "</tail></r>",
+                                    "<r><records a=\"" + big + "\"><Id>1</Id></records></r>",
+                                    "<r><records><Big>" + big + "</Big></records></r>",
+                                    "<r><note><![CDATA[" + big + "]]></note><records/></r>",
+                                    "<r><!--" + big + "--><records/></r>"}) {
+        std::vector<std::size_t> bytes;
+        for (std::size_t i = 1; i < body.size(); ++i) bytes.push_back(i);
+        EXPECT_EQ(run_whole(small, body).error, filter_error::record_too_large) << body;
+        EXPECT_EQ(run_cut(small, body, bytes).error, filter_error::record_too_large) << body;
+        EXPECT_EQ(run_cut(small, body, {body.size() / 2}).error, filter_error::record_too_large)
+            << body;
+    }
+    // Text split by newlines or references is still one text node: the limit holds for it too.
+    const std::string lines = "<r><note>" + std::string(30, 'x') + "\n" + std::string(30, 'y') +
+                              "&amp;" + std::string(30, 'z') + "</note><records/></r>";
+    EXPECT_EQ(run_whole(small, lines).error, filter_error::record_too_large);
+    // Many small tokens never trip it, however large the envelope grows.
+    std::string many = "<r>";
+    for (int i = 0; i < 200; ++i) many += "<n a=\"1234\">" + std::string(20, 'x') + "</n>\n";
+    many += "<records><Id>1</Id></records></r>";
+    EXPECT_FALSE(run_all(small, many).error);
+}
+
 TEST(XmlFilter, FiltersFieldsUnderTheFieldRoot) {
     const std::string body =
         "<r><records><meta>m</meta><properties><email>e</email><phone>p</phone>"
