@@ -249,7 +249,9 @@ int run_audit(int argc, char** argv, std::ostream& out, std::ostream& err) {
                                         [](char c) { return c >= '0' && c <= '9'; }) &&
                             show_id.size() < 20;
         if (by_seq) seq = std::stoull(show_id);
-        const auto ec = for_each_record(log, record_filter{}, [&](const record& r) {
+        record_filter by_id;
+        if (!by_seq) by_id.id = {show_id};  // lets the reader skip other lines unparsed
+        const auto ec = for_each_record(log, by_id, [&](const record& r) {
             if (!(r.id == show_id || (by_seq && r.seq == seq))) return true;
             found = true;
             if (show_format == "json") {

@@ -372,14 +372,14 @@ void file_writer::write_batch(std::deque<pending>& batch) {
         std::lock_guard lk(mutex_);
         observer = observer_;
     }
-    std::string buf;
+    std::string& buf = batch_bytes_;
+    buf.clear();
     std::size_t committed = 0;  // batch[0, committed) are written (and synced by policy)
     std::size_t seg_begin = 0;
     bool seg_durable = false;
     std::uint64_t seq = next_seq_;
     std::string hash = last_hash_;
-    std::string line;
-    chain_hasher hasher;
+    std::string& line = line_;
 
     auto flush_segment = [&](std::size_t end, bool sync_now) -> boost::system::error_code {
         if (buf.empty()) return {};
@@ -435,10 +435,12 @@ void file_writer::write_batch(std::deque<pending>& batch) {
         r.prev_hash = hash;
         line.clear();
         append_canonical(r, line);
-        r.hash = hasher.hash(r.prev_hash, line);
+        char hex[64];
+        hasher_.hash_hex(r.prev_hash, line, {}, hex);
+        r.hash.assign(hex, sizeof hex);
         // The line is the canonical bytes with the hash member spliced in before the brace.
         line.pop_back();
-        line.append(",\"hash\":\"").append(r.hash).append("\"}\n");
+        line.append(",\"hash\":\"").append(hex, sizeof hex).append("\"}\n");
         const std::uint64_t size = offset_ + buf.size();
         const bool new_day = options_.rotate_daily && utc_day(now()) != file_day_;
         if (size > 0 && (new_day || size + line.size() > options_.rotate_bytes)) {
@@ -463,6 +465,8 @@ void file_writer::write_batch(std::deque<pending>& batch) {
     for (std::size_t i = 0; i < batch.size(); ++i) {
         if (batch[i].done) batch[i].done(i < committed ? boost::system::error_code{} : ec);
     }
+    // Keep the buffer for the next batch unless a burst made it large.
+    if (buf.capacity() > (std::size_t{16} << 20)) std::string().swap(buf);
 }
 
 }  // namespace exportwall::audit

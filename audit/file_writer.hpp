@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "audit/record.hpp"
+#include "audit/serialize.hpp"
 
 namespace exportwall::audit {
 
@@ -110,6 +111,9 @@ class file_writer final : public sink {
     std::string last_hash_;
     std::uint64_t file_first_seq_ = 0;  // 0 while the active file is empty
     std::int64_t file_day_ = 0;         // UTC day the active file belongs to
+    chain_hasher hasher_;               // one digest context for every record
+    std::string batch_bytes_;           // a batch's lines, reused: no allocation per batch
+    std::string line_;                  // one record's line, reused
 
     std::atomic<bool> healthy_{true};
     std::atomic<std::uint64_t> records_written_{0}, bytes_written_{0}, fsyncs_{0}, failures_{0},

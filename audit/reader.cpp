@@ -8,6 +8,9 @@
 #include <charconv>
 #include <cstring>
 #include <filesystem>
+#include <future>
+#include <system_error>
+#include <thread>
 
 #include <boost/json/parser.hpp>
 
@@ -70,11 +73,17 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, unsigned& out) {
     return true;
 }
 
+// Branch-free so the compiler vectorises it: verify runs it twice per line.
 bool is_hex64(std::string_view s) {
     if (s.size() != 64) return false;
-    for (char c : s)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-    return true;
+    unsigned ok = 1;
+    for (std::size_t i = 0; i < 64; ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        const unsigned digit = static_cast<unsigned char>(c - '0') < 10 ? 1u : 0u;
+        const unsigned lower = static_cast<unsigned char>(c - 'a') < 6 ? 1u : 0u;
+        ok &= digit | lower;
+    }
+    return ok != 0;
 }
 
 // The seq at the start of a line, if the line starts like an audit record.
@@ -90,11 +99,13 @@ std::optional<std::uint64_t> leading_seq(std::string_view line) {
     return v;
 }
 
-// Calls f(file, line_number, line, terminated) for every line of every file of the trail.
-// Buffered read(), not mmap: the writer may truncate the active file (after a failed write)
-// while the proxy reads it, and a mapping would turn that into SIGBUS.
-template <class F>
-boost::system::error_code scan_lines(const std::vector<log_file>& files, F&& f,
+// Calls f(file, line_number, line, terminated) for every line of every file of the trail, and
+// chunk_done() before the bytes those lines point into are reused (after each read's lines and
+// at the end of each file); either returns false to stop. Buffered read(), not mmap: the writer
+// may truncate the active file (after a failed write) while the proxy reads it, and a mapping
+// would turn that into SIGBUS.
+template <class F, class C>
+boost::system::error_code scan_lines(const std::vector<log_file>& files, F&& f, C&& chunk_done,
                                      std::uint64_t& bytes) {
     std::string buf(std::size_t{4} << 20, '\0');
     for (const auto& file : files) {
@@ -111,6 +122,7 @@ boost::system::error_code scan_lines(const std::vector<log_file>& files, F&& f,
             if (n == 0) {
                 if (have > 0 && !f(file, ++line_no, std::string_view(buf.data(), have), false))
                     return {};
+                if (!chunk_done()) return {};
                 break;
             }
             bytes += static_cast<std::uint64_t>(n);
@@ -122,6 +134,7 @@ boost::system::error_code scan_lines(const std::vector<log_file>& files, F&& f,
                 if (!f(file, ++line_no, all.substr(start, nl - start), true)) return {};
                 start = nl + 1;
             }
+            if (!chunk_done()) return {};
             std::memmove(buf.data(), buf.data() + start, have - start);
             have -= start;
         }
@@ -204,7 +217,7 @@ std::vector<std::string> split_list(std::string_view s) {
 bool record_filter::matches(const record& r) const {
     if (!in_list(decision, r.decision) || !in_list(reason, r.reason) ||
         !in_list(client, r.client) || !in_list(purpose, r.purpose) ||
-        !in_list(destination, r.destination))
+        !in_list(destination, r.destination) || !in_list(id, r.id))
         return false;
     if (since_ms || until_ms) {
         const auto t = parse_rfc3339(r.time);
@@ -223,15 +236,34 @@ boost::system::error_code for_each_record(const std::string& active_path,
     boost::json::parser parser;
     record r;
     std::uint64_t bytes = 0;
+    const std::pair<std::string_view, const std::vector<std::string>*> lists[] = {
+        {",\"id\":\"", &filter.id},           {",\"decision\":\"", &filter.decision},
+        {",\"reason\":\"", &filter.reason},   {",\"client\":\"", &filter.client},
+        {",\"purpose\":\"", &filter.purpose}, {",\"destination\":\"", &filter.destination}};
     return scan_lines(
         files,
         [&](const log_file&, std::uint64_t, std::string_view line, bool terminated) {
             if (!terminated) return true;
+            // Most lines of a filtered review do not match: decide on the raw member before
+            // paying for a full parse. A '"' inside a JSON string is always escaped, so the first
+            // `,"decision":"` of a line is the member itself; a value holding an escape goes
+            // through the parser.
+            for (const auto& [key, list] : lists) {
+                if (list->empty()) continue;
+                const auto at = line.find(key);
+                if (at == std::string_view::npos) return true;  // not a record: parse would skip
+                const auto begin = at + key.size();
+                const auto end = line.find('"', begin);
+                if (end == std::string_view::npos) return true;
+                const std::string_view value = line.substr(begin, end - begin);
+                if (value.find('\\') != std::string_view::npos) continue;
+                if (std::find(list->begin(), list->end(), value) == list->end()) return true;
+            }
             if (parse_line(line, parser, r)) return true;
             if (!filter.matches(r)) return true;
             return visit(r);
         },
-        bytes);
+        [] { return true; }, bytes);
 }
 
 std::string_view to_string(chain_problem p) {
@@ -272,6 +304,32 @@ std::string verify_result::detail() const {
            std::string(to_string(problem)) + " (" + file + " line " + std::to_string(line) + ")";
 }
 
+namespace {
+
+// A line whose seq and prev_hash were checked and whose hash is still to be recomputed.
+struct pending_hash {
+    std::string_view canonical_head;  // the line without its hash member and closing brace
+    std::string_view prev;            // its prev_hash (64 hex)
+    std::string_view hash;            // its hash (64 hex)
+    std::uint64_t seq;
+    const log_file* file;
+    std::uint64_t line_no;
+};
+
+// Index of the first line in [begin, end) whose recomputed hash differs from its own, or `end`.
+std::size_t first_mismatch(chain_hasher& hasher, const std::vector<pending_hash>& lines,
+                           std::size_t begin, std::size_t end) {
+    char computed[64];
+    for (std::size_t i = begin; i < end; ++i) {
+        const auto& p = lines[i];
+        hasher.hash_hex(p.prev, p.canonical_head, "}", computed);
+        if (std::memcmp(computed, p.hash.data(), sizeof computed) != 0) return i;
+    }
+    return end;
+}
+
+}  // namespace
+
 verify_result verify_chain(const std::string& active_path, bool live) {
     verify_result res;
     const auto files = find_log_files(active_path);
@@ -280,7 +338,15 @@ verify_result verify_chain(const std::string& active_path, bool live) {
         res.file = active_path;
         return res;
     }
+    // Each line's hash depends only on its own bytes (its prev_hash is in the line), so hashing
+    // is split across two threads per chunk read, while seq and prev_hash links are checked in
+    // order here. A failure is reported only after the lines before it were hashed, so the first
+    // broken seq in file order is the one named.
     chain_hasher hasher;
+    chain_hasher helper_hasher;
+    const bool two_threads = std::thread::hardware_concurrency() > 1;
+    std::vector<pending_hash> pending;
+    pending.reserve(8192);
     std::string last_hash(genesis_hash);
     std::uint64_t last_seq = 0;
     // After a seq above the expected one: does the expected seq turn up later (reordered) or
@@ -295,6 +361,36 @@ verify_result verify_chain(const std::string& active_path, bool live) {
         res.file = f.path;
         res.line = line;
     };
+    // Hashes the pending lines; false (and the failure recorded) when one was edited.
+    auto hash_pending = [&]() -> bool {
+        const std::size_t n = pending.size();
+        std::size_t bad = n;
+        if (two_threads && n >= 256) {
+            const std::size_t half = n / 2;
+            std::future<std::size_t> second;
+            try {
+                second = std::async(std::launch::async, [&] {
+                    return first_mismatch(helper_hasher, pending, half, n);
+                });
+            } catch (const std::system_error&) {
+                // No thread to be had: hash it all here.
+            }
+            bad = first_mismatch(hasher, pending, 0, second.valid() ? half : n);
+            if (second.valid()) {
+                const std::size_t b2 = second.get();
+                if (bad == half) bad = b2;
+            }
+        } else {
+            bad = first_mismatch(hasher, pending, 0, n);
+        }
+        res.records += bad;
+        if (bad < n) {
+            const auto& p = pending[bad];
+            fail(chain_problem::hash_mismatch, p.seq, *p.file, p.line_no);
+        }
+        pending.clear();
+        return bad == n;
+    };
 
     const auto ec = scan_lines(
         files,
@@ -307,9 +403,16 @@ verify_result verify_chain(const std::string& active_path, bool live) {
                 return true;
             }
             const std::uint64_t expected = last_seq + 1;
-            if (!terminated && live && f.active) return false;  // the writer is mid-line
+            if (!terminated && live && f.active) {  // the writer is mid-line: the chain so far
+                (void)hash_pending();
+                return false;
+            }
+            // Every problem below is reported only if no line before it was edited.
+            auto fail_here = [&](chain_problem p, std::uint64_t seq) {
+                if (hash_pending()) fail(p, seq, f, line_no);
+            };
             if (!terminated) {
-                fail(chain_problem::truncated, expected, f, line_no);
+                fail_here(chain_problem::truncated, expected);
                 return false;
             }
             const auto seq = leading_seq(line);
@@ -321,22 +424,23 @@ verify_result verify_chain(const std::string& active_path, bool live) {
                 line.substr(n - 2) != "\"}" || line[n - hash_suffix_size - 1] != '"' ||
                 line.substr(n - hash_suffix_size - 65 - prev_key.size(), prev_key.size()) !=
                     prev_key) {
-                fail(chain_problem::unparsable, expected, f, line_no);
+                fail_here(chain_problem::unparsable, expected);
                 return false;
             }
             const std::string_view hash = line.substr(n - 66, 64);
             const std::string_view prev = line.substr(n - hash_suffix_size - 65, 64);
             if (!is_hex64(hash) || !is_hex64(prev)) {
-                fail(chain_problem::unparsable, expected, f, line_no);
+                fail_here(chain_problem::unparsable, expected);
                 return false;
             }
             if (*seq != expected) {
                 if (*seq == last_seq) {
-                    fail(chain_problem::duplicate, *seq, f, line_no);
+                    fail_here(chain_problem::duplicate, *seq);
                 } else if (*seq < expected) {
-                    fail(chain_problem::reordered, *seq, f, line_no);
+                    fail_here(chain_problem::reordered, *seq);
                 } else {
-                    fail(chain_problem::seq_gap, expected, f, line_no);
+                    fail_here(chain_problem::seq_gap, expected);
+                    if (res.problem != chain_problem::seq_gap) return false;
                     looking_for_missing = true;
                     missing = expected;
                     return true;
@@ -344,21 +448,18 @@ verify_result verify_chain(const std::string& active_path, bool live) {
                 return false;
             }
             if (prev != last_hash) {
-                fail(chain_problem::prev_hash_mismatch, *seq, f, line_no);
+                fail_here(chain_problem::prev_hash_mismatch, *seq);
                 return false;
             }
-            const std::string computed =
-                hasher.hash(prev, line.substr(0, n - hash_suffix_size), "}");
-            if (computed != hash) {
-                fail(chain_problem::hash_mismatch, *seq, f, line_no);
-                return false;
-            }
+            pending.push_back(
+                {line.substr(0, n - hash_suffix_size), prev, hash, *seq, &f, line_no});
+            // The next line must name this line's hash as written; whether it is the right hash
+            // is known when the pending lines are hashed (before any later failure is reported).
             last_hash.assign(hash);
             last_seq = *seq;
-            ++res.records;
             return true;
         },
-        res.bytes);
+        [&] { return looking_for_missing || pending.empty() || hash_pending(); }, res.bytes);
     if (ec) {
         res = verify_result{};
         res.problem = chain_problem::io_error;

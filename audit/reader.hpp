@@ -32,6 +32,7 @@ struct log_file {
 struct record_filter {
     std::vector<std::string> decision, reason, client, purpose, destination;
     std::optional<std::int64_t> since_ms, until_ms;  // Unix epoch milliseconds
+    std::vector<std::string> id;                     // record ids (`audit show`)
 
     [[nodiscard]] bool matches(const record& r) const;
 };

@@ -300,6 +300,13 @@ chain_hasher::~chain_hasher() {
 
 std::string chain_hasher::hash(std::string_view prev_hash, std::string_view head,
                                std::string_view tail) {
+    std::string out(64, '0');
+    hash_hex(prev_hash, head, tail, out.data());
+    return out;
+}
+
+void chain_hasher::hash_hex(std::string_view prev_hash, std::string_view head,
+                            std::string_view tail, char* out) {
     auto* ctx = static_cast<EVP_MD_CTX*>(ctx_);
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
@@ -308,12 +315,10 @@ std::string chain_hasher::hash(std::string_view prev_hash, std::string_view head
     EVP_DigestUpdate(ctx, head.data(), head.size());
     if (!tail.empty()) EVP_DigestUpdate(ctx, tail.data(), tail.size());
     EVP_DigestFinal_ex(ctx, digest, &len);
-    std::string out(std::size_t{len} * 2, '0');
-    for (unsigned int i = 0; i < len; ++i) {
+    for (unsigned int i = 0; i < 32 && i < len; ++i) {
         out[2 * i] = hex_digits[digest[i] >> 4];
         out[2 * i + 1] = hex_digits[digest[i] & 0x0f];
     }
-    return out;
 }
 
 const boost::system::error_category& audit_category() noexcept {

@@ -49,6 +49,11 @@ class chain_hasher {
     [[nodiscard]] std::string hash(std::string_view prev_hash, std::string_view head,
                                    std::string_view tail = {});
 
+    // The same hash written as 64 lowercase hex characters into `out` (no terminator, no
+    // allocation): the per-record path of the writer and of verify.
+    void hash_hex(std::string_view prev_hash, std::string_view head, std::string_view tail,
+                  char* out);
+
   private:
     void* ctx_;  // EVP_MD_CTX
     void* md_;   // EVP_MD (fetched once)

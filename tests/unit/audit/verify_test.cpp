@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "audit/file_writer.hpp"
 #include "audit/reader.hpp"
 #include "audit/serialize.hpp"
 #include "tests/unit/audit/audit_test_support.hpp"
@@ -161,6 +162,66 @@ TEST_F(AuditVerify, ReportsAMissingLog) {
     EXPECT_EQ(res.problem, chain_problem::no_log);
 }
 
+// Large enough for several 4 MiB reads, so lines are hashed on two threads: the first broken
+// seq in file order is still the one named.
+TEST(AuditVerifyLarge, NamesTheFirstBrokenSeqWhenHashingInParallel) {
+    test::temp_dir dir;
+    const std::string path = dir.file("audit.jsonl");
+    test::write_trail(path, 20000);
+    const std::string intact = test::read_file(path);
+    ASSERT_GT(intact.size(), std::size_t{9} << 20);
+    const auto ok = verify_chain(path);
+    ASSERT_TRUE(ok.ok) << ok.detail();
+    EXPECT_EQ(ok.records, 20000u);
+    EXPECT_EQ(ok.last_seq, 20000u);
+
+    auto lines = lines_of(intact);
+    auto edit = [&](std::size_t seq) {
+        auto& l = lines[seq - 1];
+        const auto pos = l.find("\"records_in\":1");
+        ASSERT_NE(pos, std::string::npos);
+        l[pos + 14] = '7';
+    };
+    // An edit late in a read chunk, then a deleted line further on: the edit comes first.
+    edit(15000);
+    lines.erase(lines.begin() + 17999);
+    test::write_file(path, joined(lines));
+    auto res = verify_chain(path);
+    EXPECT_EQ(res.problem, chain_problem::hash_mismatch);
+    EXPECT_EQ(res.first_broken_seq, 15000u);
+    EXPECT_EQ(res.records, 14999u);
+
+    // Two edits in one chunk, one in each thread's half: the earlier one is named.
+    lines = lines_of(intact);
+    edit(7003);
+    edit(9500);
+    test::write_file(path, joined(lines));
+    res = verify_chain(path);
+    EXPECT_EQ(res.problem, chain_problem::hash_mismatch);
+    EXPECT_EQ(res.first_broken_seq, 7003u);
+
+    // A seq gap before any edit is named as the gap.
+    lines = lines_of(intact);
+    lines.erase(lines.begin() + 2999);
+    edit(12000);
+    test::write_file(path, joined(lines));
+    res = verify_chain(path);
+    EXPECT_EQ(res.problem, chain_problem::seq_gap);
+    EXPECT_EQ(res.first_broken_seq, 3000u);
+
+    // Live verify stops quietly at a half-written last line after hashing what came before.
+    lines = lines_of(intact);
+    test::write_file(path, joined(lines) + lines.back().substr(0, 100));
+    res = verify_chain(path, /*live=*/true);
+    EXPECT_TRUE(res.ok) << res.detail();
+    EXPECT_EQ(res.records, 20000u);
+    edit(19999);
+    test::write_file(path, joined(lines) + lines.back().substr(0, 100));
+    res = verify_chain(path, /*live=*/true);
+    EXPECT_EQ(res.problem, chain_problem::hash_mismatch);
+    EXPECT_EQ(res.first_broken_seq, 19999u);
+}
+
 TEST(AuditVerifyRotated, PassesAcrossRotatedFilesAndDetectsARemovedOne) {
     test::temp_dir dir;
     const std::string path = dir.file("audit.jsonl");
@@ -216,6 +277,45 @@ TEST(AuditReader, FiltersByDecisionClientAndTime) {
         return true;
     }));
     EXPECT_EQ(n, 8);
+}
+
+// The list filters decide on the raw member before parsing; a value holding an escape, or a
+// key's text inside another value, must not fool them.
+TEST(AuditReader, FiltersValuesHoldingEscapesAndLookalikeText) {
+    test::temp_dir dir;
+    const std::string path = dir.file("audit.jsonl");
+    {
+        writer_options o;
+        o.path = path;
+        o.sync = sync_policy::none;
+        file_writer w(o);
+        ASSERT_FALSE(w.start());
+        record a = test::sample_record(0);
+        a.client = "we\"b\\shop";  // escaped in the line
+        record b = test::sample_record(4);
+        b.client = "erp";
+        b.path = "/x?,\"client\":\"we";  // looks like the member, inside another string
+        record c = test::sample_record(8);
+        c.client = "webshop";
+        w.append(a, false, nullptr);
+        w.append(b, false, nullptr);
+        w.append(c, false, nullptr);
+        w.flush();
+    }
+    auto clients = [&](std::vector<std::string> want) {
+        record_filter f;
+        f.client = std::move(want);
+        std::vector<std::uint64_t> seqs;
+        EXPECT_FALSE(for_each_record(path, f, [&](const record& r) {
+            seqs.push_back(r.seq);
+            return true;
+        }));
+        return seqs;
+    };
+    EXPECT_EQ(clients({"we\"b\\shop"}), std::vector<std::uint64_t>{1});
+    EXPECT_EQ(clients({"erp"}), std::vector<std::uint64_t>{2});
+    EXPECT_EQ(clients({"we"}), std::vector<std::uint64_t>{});
+    EXPECT_EQ(clients({"webshop", "erp"}), (std::vector<std::uint64_t>{2, 3}));
 }
 
 TEST(AuditReader, ParsesRfc3339WithOffsets) {
