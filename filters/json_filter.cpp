@@ -341,17 +341,23 @@ class json_rewriter {
             if (f.node != no_node) {
                 const std::uint32_t guess =
                     f.last_member != no_node ? paths_[f.last_member].next : paths_[f.node].first;
-                if (guess != no_node && same_key(paths_[guess].key, sv(s))) {
+                if (guess != no_node) {
                     path_node& n = paths_[guess];
-                    if (n.stamp == f.scope) return fail(ec, filter_error::duplicate_key);
-                    n.stamp = f.scope;
-                    f.last_member = guess;
-                    key_node_ = guess;
-                    key_lazy_ = true;
-                    return true;
+                    // A repeated key goes the slow way, which refuses it.
+                    if (n.stamp != f.scope && same_key(n.key, sv(s))) {
+                        n.stamp = f.scope;
+                        f.last_member = guess;
+                        key_node_ = guess;
+                        key_lazy_ = true;
+                        return true;
+                    }
                 }
             }
         }
+        return on_key_slow(s, ec);
+    }
+
+    [[gnu::noinline]] bool on_key_slow(json_sv s, error_code& ec) {
         if (key_parts_) {
             key_parts_ = false;
             key_.append(s.data(), s.size());
@@ -993,6 +999,18 @@ class json_rewriter {
 
     // A scalar that arrived in one piece. A stripped one nobody reads costs nothing more.
     bool whole_scalar(value_kind k, std::string_view s, error_code& ec) {
+        if (in_record_ && key_node_ != no_node) {
+            // The usual case: a member stripped whole that no condition reads. key_node_ names
+            // it when the value's container is an object with a path node.
+            const frame& f = frames_.back();
+            const path_node& n = paths_[key_node_];
+            const cached_plan& c = n.plans[static_cast<std::size_t>(k)];
+            if (f.object && c.valid && c.p.m == mode::skip && !c.p.collect && !c.p.link &&
+                (!f.ptr || (n.link_checked && !n.linked))) {
+                if (c.stripped != nullptr) ++*c.stripped;
+                return true;
+            }
+        }
         if (!begin_value(k, ec)) return false;
         if (scalar_sink_ == nullptr && !scalar_collect_ && !scalar_link_) {
             scalar_open_ = false;
