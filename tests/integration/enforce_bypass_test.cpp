@@ -563,5 +563,89 @@ TEST_F(EnforceBypass, MalformedBodyAbortsWithoutAnEnd) {
     EXPECT_EQ(string_at(*audit, "reason"), "upstream_malformed");
 }
 
+// The record conditions read what a parser reads: escaped JSON keys, CDATA and character
+// references in XML, quoted CSV cells. An objection spelled differently is still an objection.
+class EnforceEncodedConditions : public enforce_fixture {
+  protected:
+    void SetUp() override {
+        ASSERT_TRUE(start());
+        prefix_ = marker_prefix();
+        kept_ = marker_contact(prefix_, 1, "customer");
+        objected_ = marker_contact(prefix_, 2, "customer");
+        objected_.objected = true;
+    }
+
+    // Exports for promotion-email from `path` after replacing `from` by `to` in the second
+    // record's rendering; the objected record must not pass.
+    void expect_objection_honoured(vendor_shape shape, std::string_view from, std::string_view to,
+                                   std::string_view query = {}) {
+        SCOPED_TRACE(std::string(shape_name(shape)) + ": " + std::string(to));
+        std::string body = render(shape, {kept_, objected_}, crm_origin());
+        const auto record = body.find(objected_.id);
+        ASSERT_NE(record, std::string::npos);
+        const auto at = body.find(from, record);
+        ASSERT_NE(at, std::string::npos) << from;
+        body.replace(at, from.size(), to);
+        const shape_info si = info(shape);
+        ASSERT_TRUE(stage(si.path, si.content_type, body));
+        export_request r;
+        r.method = si.method;
+        r.target = si.path + std::string(query);
+        r.api_key = std::string(marketing_key);
+        r.purpose = "promotion-email";
+        r.destination = "newsletter";
+        if (r.method == "POST") r.body = "<query/>";
+        const response resp = send(r);
+        ASSERT_TRUE(resp.received);
+        EXPECT_FALSE(has(resp.body, objected_.email)) << "an objected record was exported";
+        EXPECT_FALSE(has(resp.body, objected_.id)) << "an objected record was exported";
+        std::cout << "  " << shape_name(shape) << " " << to << " -> " << resp.status
+                  << (resp.complete ? "" : " (aborted)") << "\n";
+        if (resp.status == 200 && resp.complete) {
+            EXPECT_TRUE(has(resp.body, kept_.email));
+        }
+    }
+
+    std::string prefix_;
+    contact kept_;
+    contact objected_;
+};
+
+TEST_F(EnforceEncodedConditions, EscapedJsonKeysAreTheSameField) {
+    expect_objection_honoured(vendor_shape::dataverse, "\"direct_marketing\":true",
+                              "\"direct\\u005fmarketing\":true");
+    expect_objection_honoured(vendor_shape::dataverse, "\"objection\":{", "\"\\u006fbjection\":{");
+    expect_objection_honoured(vendor_shape::ndjson, "\"direct_marketing\":true",
+                              "\"direct\\u005Fmarketing\":true");
+    expect_objection_honoured(vendor_shape::hubspot, "\"direct_marketing\":true",
+                              "\"direct_marketin\\u0067\":true");
+}
+
+TEST_F(EnforceEncodedConditions, ObjectionValuesInOtherSpellings) {
+    for (std::string_view v : {"\"yes\"", "1", "\"true\"", "\"TRUE\"", "\"2026-01-01\""}) {
+        expect_objection_honoured(vendor_shape::dataverse, "\"direct_marketing\":true",
+                                  "\"direct_marketing\":" + std::string(v));
+    }
+}
+
+TEST_F(EnforceEncodedConditions, XmlCdataAndCharacterReferences) {
+    const std::string plain = "<sf:direct_marketing>true</sf:direct_marketing>";
+    expect_objection_honoured(vendor_shape::salesforce_soap, plain,
+                              "<sf:direct_marketing><![CDATA[true]]></sf:direct_marketing>");
+    expect_objection_honoured(vendor_shape::salesforce_soap, plain,
+                              "<sf:direct_marketing>&#116;rue</sf:direct_marketing>");
+    expect_objection_honoured(vendor_shape::salesforce_soap, plain,
+                              "<sf:direct_marketing> true </sf:direct_marketing>");
+    expect_objection_honoured(vendor_shape::salesforce_soap,
+                              "<sf:objection>" + plain + "</sf:objection>",
+                              "<x:objection xmlns:x=\"urn:sobject.partner.soap.sforce.com\">"
+                              "<x:direct_marketing>true</x:direct_marketing></x:objection>");
+}
+
+TEST_F(EnforceEncodedConditions, QuotedCsvCells) {
+    expect_objection_honoured(vendor_shape::csv, ";true;true;", ";true;\"true\";");
+    expect_objection_honoured(vendor_shape::csv, ";true;true;", ";true;\"tr\"\"ue\";");
+}
+
 }  // namespace
 }  // namespace exportwall::itest
