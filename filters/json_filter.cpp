@@ -44,8 +44,8 @@ constexpr std::size_t slice_bytes = 16 * 1024;
 // Distinct paths whose allow-list and rule answers are cached.
 constexpr std::size_t max_cached_paths = 4096;
 // Keys and paths longer than this take the slow path (bounds the path table's memory).
-constexpr std::size_t max_cached_key_bytes = 128;
-constexpr std::size_t max_cached_path_bytes = 512;
+constexpr std::size_t max_cached_key_bytes = 64;
+constexpr std::size_t max_cached_path_bytes = 256;
 
 // Distinct stripped field names counted one by one; further names count as `*`.
 constexpr std::size_t max_stripped_names = 256;
@@ -219,7 +219,8 @@ bool same_key(const std::string& a, std::string_view b) {
         std::memcpy(&v, b.data() + n - 8, 8);
         return x == y && u == v;
     }
-    return std::memcmp(a.data(), b.data(), n) == 0;
+    // An element's key is empty, and its view may be null: memcmp must not see it.
+    return n == 0 || std::memcmp(a.data(), b.data(), n) == 0;
 }
 
 // A plan decided once for a path and a kind of value, replayed for every later record.
