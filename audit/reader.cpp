@@ -6,9 +6,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <filesystem>
-#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <system_error>
 #include <thread>
 
@@ -99,13 +103,11 @@ std::optional<std::uint64_t> leading_seq(std::string_view line) {
     return v;
 }
 
-// Calls f(file, line_number, line, terminated) for every line of every file of the trail, and
-// chunk_done() before the bytes those lines point into are reused (after each read's lines and
-// at the end of each file); either returns false to stop. Buffered read(), not mmap: the writer
-// may truncate the active file (after a failed write) while the proxy reads it, and a mapping
-// would turn that into SIGBUS.
-template <class F, class C>
-boost::system::error_code scan_lines(const std::vector<log_file>& files, F&& f, C&& chunk_done,
+// Calls f(file, line_number, line, terminated) for every line of every file of the trail; f
+// returns false to stop. Buffered read(), not mmap: the writer may truncate the active file
+// (after a failed write) while the proxy reads it, and a mapping would turn that into SIGBUS.
+template <class F>
+boost::system::error_code scan_lines(const std::vector<log_file>& files, F&& f,
                                      std::uint64_t& bytes) {
     std::string buf(std::size_t{4} << 20, '\0');
     for (const auto& file : files) {
@@ -122,7 +124,6 @@ boost::system::error_code scan_lines(const std::vector<log_file>& files, F&& f, 
             if (n == 0) {
                 if (have > 0 && !f(file, ++line_no, std::string_view(buf.data(), have), false))
                     return {};
-                if (!chunk_done()) return {};
                 break;
             }
             bytes += static_cast<std::uint64_t>(n);
@@ -134,7 +135,6 @@ boost::system::error_code scan_lines(const std::vector<log_file>& files, F&& f, 
                 if (!f(file, ++line_no, all.substr(start, nl - start), true)) return {};
                 start = nl + 1;
             }
-            if (!chunk_done()) return {};
             std::memmove(buf.data(), buf.data() + start, have - start);
             have -= start;
         }
@@ -263,7 +263,7 @@ boost::system::error_code for_each_record(const std::string& active_path,
             if (!filter.matches(r)) return true;
             return visit(r);
         },
-        [] { return true; }, bytes);
+        bytes);
 }
 
 std::string_view to_string(chain_problem p) {
@@ -311,22 +311,155 @@ struct pending_hash {
     std::string_view canonical_head;  // the line without its hash member and closing brace
     std::string_view prev;            // its prev_hash (64 hex)
     std::string_view hash;            // its hash (64 hex)
-    std::uint64_t seq;
-    const log_file* file;
-    std::uint64_t line_no;
+    std::uint64_t seq = 0;
+    const log_file* file = nullptr;
+    std::uint64_t line_no = 0;
 };
 
-// Index of the first line in [begin, end) whose recomputed hash differs from its own, or `end`.
-std::size_t first_mismatch(chain_hasher& hasher, const std::vector<pending_hash>& lines,
-                           std::size_t begin, std::size_t end) {
+// Index of the first line whose recomputed hash differs from its own, or lines.size().
+std::size_t first_mismatch(chain_hasher& hasher, const std::vector<pending_hash>& lines) {
     char computed[64];
-    for (std::size_t i = begin; i < end; ++i) {
+    for (std::size_t i = 0; i < lines.size(); ++i) {
         const auto& p = lines[i];
         hasher.hash_hex(p.prev, p.canonical_head, "}", computed);
         if (std::memcmp(computed, p.hash.data(), sizeof computed) != 0) return i;
     }
-    return end;
+    return lines.size();
 }
+
+// Recomputes line hashes on worker threads while the reading thread checks seq and prev_hash
+// links in order. Each line's hash depends only on its own bytes (its prev_hash is in the line),
+// so blocks are hashed in any order; the threads meet only at a bounded queue, never in lock
+// step, so a busy machine that schedules one of them late does not stall the others.
+class hash_pipeline {
+  public:
+    // A read chunk and the lines in it that wait for their hash.
+    struct block {
+        std::shared_ptr<std::string> bytes;  // what the views in `lines` point into
+        std::vector<pending_hash> lines;
+    };
+
+    explicit hash_pipeline(unsigned workers) {
+        try {
+            for (unsigned i = 0; i < workers; ++i) threads_.emplace_back([this] { run(); });
+        } catch (const std::system_error&) {
+            // Fewer threads than asked (or none): push() hashes inline when there are none.
+        }
+    }
+    ~hash_pipeline() { (void)finish(); }
+    hash_pipeline(const hash_pipeline&) = delete;
+    hash_pipeline& operator=(const hash_pipeline&) = delete;
+
+    // A buffer for the next read (recycled from hashed blocks when possible).
+    std::shared_ptr<std::string> acquire() {
+        std::lock_guard lock(mutex_);
+        if (free_.empty()) return std::make_shared<std::string>();
+        auto b = std::move(free_.back());
+        free_.pop_back();
+        return b;
+    }
+    void release(std::shared_ptr<std::string> bytes) {
+        std::lock_guard lock(mutex_);
+        if (free_.size() < max_queued + 2) free_.push_back(std::move(bytes));
+    }
+
+    // Queues `b` (waits while the queue is full). False once an edited line was found: the
+    // caller may stop reading.
+    bool push(block b) {
+        if (threads_.empty()) {
+            inline_hasher_.emplace();
+            const std::size_t bad = first_mismatch(*inline_hasher_, b.lines);
+            std::lock_guard lock(mutex_);
+            record(results_.size(), b, bad);
+            return !found_;
+        }
+        std::unique_lock lock(mutex_);
+        space_.wait(lock, [&] { return queue_.size() < max_queued || found_; });
+        if (found_) return false;
+        const std::size_t index = results_.size();
+        results_.push_back({});
+        queue_.push_back({index, std::move(b)});
+        work_.notify_one();
+        return true;
+    }
+
+    // The first line whose hash is wrong, in file order, once every queued block is hashed;
+    // `hashed_ok` counts the lines before it (all of them when there is none).
+    std::optional<pending_hash> finish(std::uint64_t* hashed_ok = nullptr) {
+        {
+            std::lock_guard lock(mutex_);
+            closed_ = true;
+        }
+        work_.notify_all();
+        for (auto& t : threads_) t.join();
+        threads_.clear();
+        std::uint64_t ok = 0;
+        for (const auto& r : results_) {
+            if (r.bad < r.lines) {
+                if (hashed_ok != nullptr) *hashed_ok = ok + r.bad;
+                return r.first_bad;
+            }
+            ok += r.lines;
+        }
+        if (hashed_ok != nullptr) *hashed_ok = ok;
+        return std::nullopt;
+    }
+
+  private:
+    struct result {
+        std::size_t lines = 0;
+        std::size_t bad = 0;  // index of the first wrong line, or `lines`
+        pending_hash first_bad;
+    };
+    static constexpr std::size_t max_queued = 4;
+
+    void record(std::size_t index, const block& b, std::size_t bad) {
+        if (index >= results_.size()) results_.resize(index + 1);
+        results_[index] = {b.lines.size(), bad,
+                           bad < b.lines.size() ? b.lines[bad] : pending_hash{}};
+        found_ = found_ || bad < b.lines.size();
+    }
+
+    void run() {
+        chain_hasher hasher;
+        for (;;) {
+            std::pair<std::size_t, block> job;
+            {
+                std::unique_lock lock(mutex_);
+                work_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+                if (queue_.empty()) return;
+                job = std::move(queue_.front());
+                queue_.pop_front();
+            }
+            space_.notify_one();
+            // After an edit was found nothing later can be the first failure: skip the work.
+            const bool skip = [&] {
+                std::lock_guard lock(mutex_);
+                return found_;
+            }();
+            const std::size_t bad =
+                skip ? job.second.lines.size() : first_mismatch(hasher, job.second.lines);
+            {
+                std::lock_guard lock(mutex_);
+                record(job.first, job.second, bad);
+            }
+            space_.notify_one();
+            auto bytes = std::move(job.second.bytes);
+            job.second.lines.clear();
+            if (bytes.use_count() == 1) release(std::move(bytes));
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable work_, space_;
+    std::deque<std::pair<std::size_t, block>> queue_;
+    std::vector<result> results_;  // by block index, in file order
+    std::vector<std::shared_ptr<std::string>> free_;
+    bool closed_ = false;
+    bool found_ = false;  // some block holds an edited line
+    std::vector<std::thread> threads_;
+    std::optional<chain_hasher> inline_hasher_;
+};
 
 }  // namespace
 
@@ -338,15 +471,9 @@ verify_result verify_chain(const std::string& active_path, bool live) {
         res.file = active_path;
         return res;
     }
-    // Each line's hash depends only on its own bytes (its prev_hash is in the line), so hashing
-    // is split across two threads per chunk read, while seq and prev_hash links are checked in
-    // order here. A failure is reported only after the lines before it were hashed, so the first
-    // broken seq in file order is the one named.
-    chain_hasher hasher;
-    chain_hasher helper_hasher;
-    const bool two_threads = std::thread::hardware_concurrency() > 1;
-    std::vector<pending_hash> pending;
-    pending.reserve(8192);
+    const unsigned cores = std::thread::hardware_concurrency();
+    hash_pipeline hashing(cores <= 1 ? 1 : cores > 4 ? 4 : cores);
+    hash_pipeline::block current;
     std::string last_hash(genesis_hash);
     std::uint64_t last_seq = 0;
     // After a seq above the expected one: does the expected seq turn up later (reordered) or
@@ -354,6 +481,7 @@ verify_result verify_chain(const std::string& active_path, bool live) {
     bool looking_for_missing = false;
     std::uint64_t missing = 0;
     bool missing_found = false;
+    bool stopped = false;  // a failure (or an edited line) ends the scan
 
     auto fail = [&](chain_problem p, std::uint64_t seq, const log_file& f, std::uint64_t line) {
         res.problem = p;
@@ -361,109 +489,153 @@ verify_result verify_chain(const std::string& active_path, bool live) {
         res.file = f.path;
         res.line = line;
     };
-    // Hashes the pending lines; false (and the failure recorded) when one was edited.
-    auto hash_pending = [&]() -> bool {
-        const std::size_t n = pending.size();
-        std::size_t bad = n;
-        if (two_threads && n >= 256) {
-            const std::size_t half = n / 2;
-            std::future<std::size_t> second;
-            try {
-                second = std::async(std::launch::async, [&] {
-                    return first_mismatch(helper_hasher, pending, half, n);
-                });
-            } catch (const std::system_error&) {
-                // No thread to be had: hash it all here.
-            }
-            bad = first_mismatch(hasher, pending, 0, second.valid() ? half : n);
-            if (second.valid()) {
-                const std::size_t b2 = second.get();
-                if (bad == half) bad = b2;
-            }
-        } else {
-            bad = first_mismatch(hasher, pending, 0, n);
-        }
-        res.records += bad;
-        if (bad < n) {
-            const auto& p = pending[bad];
-            fail(chain_problem::hash_mismatch, p.seq, *p.file, p.line_no);
-        }
-        pending.clear();
-        return bad == n;
+    auto push_current = [&] {
+        if (current.lines.empty()) return;
+        if (!hashing.push(std::move(current))) stopped = true;
+        current = {};
+    };
+    // Every failure of a line is reported only if no line before it was edited.
+    auto earlier_edit = [&] {
+        push_current();
+        std::uint64_t ok = 0;
+        const auto bad = hashing.finish(&ok);
+        res.records = ok;
+        if (bad) fail(chain_problem::hash_mismatch, bad->seq, *bad->file, bad->line_no);
+        return bad.has_value();
     };
 
-    const auto ec = scan_lines(
-        files,
-        [&](const log_file& f, std::uint64_t line_no, std::string_view line, bool terminated) {
-            if (looking_for_missing) {
-                if (auto s = leading_seq(line); s && *s == missing) {
-                    missing_found = true;
-                    return false;
-                }
+    // Checks one line; false stops the scan.
+    auto check = [&](const log_file& f, std::uint64_t line_no, std::string_view line,
+                     bool terminated) -> bool {
+        if (looking_for_missing) {
+            if (auto s = leading_seq(line); s && *s == missing) {
+                missing_found = true;
+                return false;
+            }
+            return true;
+        }
+        const std::uint64_t expected = last_seq + 1;
+        auto fail_here = [&](chain_problem p, std::uint64_t seq) {
+            if (!earlier_edit()) fail(p, seq, f, line_no);
+        };
+        if (!terminated && live && f.active) {  // the writer is mid-line: the chain so far
+            (void)earlier_edit();
+            return false;
+        }
+        if (!terminated) {
+            fail_here(chain_problem::truncated, expected);
+            return false;
+        }
+        const auto seq = leading_seq(line);
+        const std::size_t n = line.size();
+        constexpr std::string_view hash_key = ",\"hash\":\"";
+        constexpr std::string_view prev_key = ",\"prev_hash\":\"";
+        if (!seq || n < hash_suffix_size + prev_key.size() + 65 ||
+            line.substr(n - hash_suffix_size, hash_key.size()) != hash_key ||
+            line.substr(n - 2) != "\"}" || line[n - hash_suffix_size - 1] != '"' ||
+            line.substr(n - hash_suffix_size - 65 - prev_key.size(), prev_key.size()) != prev_key) {
+            fail_here(chain_problem::unparsable, expected);
+            return false;
+        }
+        const std::string_view hash = line.substr(n - 66, 64);
+        const std::string_view prev = line.substr(n - hash_suffix_size - 65, 64);
+        if (!is_hex64(hash) || !is_hex64(prev)) {
+            fail_here(chain_problem::unparsable, expected);
+            return false;
+        }
+        if (*seq != expected) {
+            if (*seq == last_seq) {
+                fail_here(chain_problem::duplicate, *seq);
+            } else if (*seq < expected) {
+                fail_here(chain_problem::reordered, *seq);
+            } else {
+                fail_here(chain_problem::seq_gap, expected);
+                if (res.problem != chain_problem::seq_gap) return false;
+                looking_for_missing = true;
+                missing = expected;
                 return true;
             }
-            const std::uint64_t expected = last_seq + 1;
-            if (!terminated && live && f.active) {  // the writer is mid-line: the chain so far
-                (void)hash_pending();
-                return false;
+            return false;
+        }
+        if (prev != last_hash) {
+            fail_here(chain_problem::prev_hash_mismatch, *seq);
+            return false;
+        }
+        current.lines.push_back(
+            {line.substr(0, n - hash_suffix_size), prev, hash, *seq, &f, line_no});
+        // The next line must name this line's hash as written; whether it is the right hash is
+        // known once the pipeline has hashed it, before any later failure is reported.
+        last_hash.assign(hash);
+        last_seq = *seq;
+        return true;
+    };
+
+    // Buffered read(), not mmap: the writer may truncate the active file (after a failed write)
+    // while the proxy reads it, and a mapping would turn that into SIGBUS. Each read goes into
+    // a buffer of its own that stays alive until its lines are hashed.
+    constexpr std::size_t chunk = std::size_t{4} << 20;
+    std::string carry;  // the start of a line continued by the next read
+    boost::system::error_code ec;
+    for (const auto& file : files) {
+        if (stopped) break;
+        const fd_guard in{::open(file.path.c_str(), O_RDONLY | O_CLOEXEC)};
+        if (in.fd < 0) {
+            ec = {errno, boost::system::system_category()};
+            break;
+        }
+        ::posix_fadvise(in.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        std::uint64_t line_no = 0;
+        carry.clear();
+        while (!stopped) {
+            auto bytes = hashing.acquire();
+            std::string& buf = *bytes;
+            const std::size_t want = std::max(chunk, carry.size() * 2);
+            if (buf.size() < want) buf.resize(want);
+            std::memcpy(buf.data(), carry.data(), carry.size());
+            const std::size_t have_before = carry.size();
+            const auto n = ::read(in.fd, buf.data() + have_before, buf.size() - have_before);
+            if (n < 0 && errno == EINTR) {
+                hashing.release(std::move(bytes));
+                continue;
             }
-            // Every problem below is reported only if no line before it was edited.
-            auto fail_here = [&](chain_problem p, std::uint64_t seq) {
-                if (hash_pending()) fail(p, seq, f, line_no);
-            };
-            if (!terminated) {
-                fail_here(chain_problem::truncated, expected);
-                return false;
+            if (n < 0) {
+                ec = {errno, boost::system::system_category()};
+                stopped = true;
+                break;
             }
-            const auto seq = leading_seq(line);
-            const std::size_t n = line.size();
-            constexpr std::string_view hash_key = ",\"hash\":\"";
-            constexpr std::string_view prev_key = ",\"prev_hash\":\"";
-            if (!seq || n < hash_suffix_size + prev_key.size() + 65 ||
-                line.substr(n - hash_suffix_size, hash_key.size()) != hash_key ||
-                line.substr(n - 2) != "\"}" || line[n - hash_suffix_size - 1] != '"' ||
-                line.substr(n - hash_suffix_size - 65 - prev_key.size(), prev_key.size()) !=
-                    prev_key) {
-                fail_here(chain_problem::unparsable, expected);
-                return false;
-            }
-            const std::string_view hash = line.substr(n - 66, 64);
-            const std::string_view prev = line.substr(n - hash_suffix_size - 65, 64);
-            if (!is_hex64(hash) || !is_hex64(prev)) {
-                fail_here(chain_problem::unparsable, expected);
-                return false;
-            }
-            if (*seq != expected) {
-                if (*seq == last_seq) {
-                    fail_here(chain_problem::duplicate, *seq);
-                } else if (*seq < expected) {
-                    fail_here(chain_problem::reordered, *seq);
-                } else {
-                    fail_here(chain_problem::seq_gap, expected);
-                    if (res.problem != chain_problem::seq_gap) return false;
-                    looking_for_missing = true;
-                    missing = expected;
-                    return true;
+            const std::size_t have = have_before + static_cast<std::size_t>(n);
+            res.bytes += static_cast<std::uint64_t>(n);
+            const std::string_view all(buf.data(), have);
+            std::size_t start = 0;
+            bool go_on = true;
+            if (n == 0) {
+                if (have > 0) go_on = check(file, ++line_no, all, false);
+                start = have;
+            } else {
+                for (auto nl = all.find('\n'); nl != std::string_view::npos && go_on;
+                     nl = all.find('\n', start)) {
+                    go_on = check(file, ++line_no, all.substr(start, nl - start), true);
+                    start = nl + 1;
                 }
-                return false;
             }
-            if (prev != last_hash) {
-                fail_here(chain_problem::prev_hash_mismatch, *seq);
-                return false;
+            if (go_on) carry.assign(all.substr(start));
+            if (!current.lines.empty()) {
+                current.bytes = std::move(bytes);
+                push_current();
+            } else {
+                hashing.release(std::move(bytes));
             }
-            pending.push_back(
-                {line.substr(0, n - hash_suffix_size), prev, hash, *seq, &f, line_no});
-            // The next line must name this line's hash as written; whether it is the right hash
-            // is known when the pending lines are hashed (before any later failure is reported).
-            last_hash.assign(hash);
-            last_seq = *seq;
-            return true;
-        },
-        [&] { return looking_for_missing || pending.empty() || hash_pending(); }, res.bytes);
+            if (!go_on) stopped = true;
+            if (n == 0) break;
+        }
+    }
     if (ec) {
         res = verify_result{};
         res.problem = chain_problem::io_error;
         return res;
+    }
+    if (res.problem == chain_problem::none) {
+        (void)earlier_edit();  // the chain is whole unless a line was edited
     }
     if (looking_for_missing && missing_found) res.problem = chain_problem::reordered;
     res.ok = res.problem == chain_problem::none;

@@ -1,6 +1,8 @@
 // Audit trail benchmarks. Environment:
-//   EXPORTWALL_BENCH_DIR       where logs are written (default: the system temp directory)
-//   EXPORTWALL_BENCH_AUDIT_MB  size of the generated log for verify/list (default 100)
+//   EXPORTWALL_BENCH_DIR            where logs are written (default: the system temp directory)
+//   EXPORTWALL_BENCH_AUDIT_MB       size of the generated log for verify/list (default 100)
+//   EXPORTWALL_BENCH_AUDIT_LOG_DIR  keep the generated log in this directory (reused when it
+//                                   already holds one), e.g. to time `exportwall audit verify`
 
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -173,11 +175,22 @@ const std::string& generated_log() {
     static const std::string path = [] {
         const char* mb_env = std::getenv("EXPORTWALL_BENCH_AUDIT_MB");
         const std::uint64_t target = (mb_env ? std::strtoull(mb_env, nullptr, 10) : 100) << 20;
-        const fs::path dir = fresh_dir("verify");
-        cleanup.dir = dir;
+        const char* keep = std::getenv("EXPORTWALL_BENCH_AUDIT_LOG_DIR");
+        fs::path dir;
+        if (keep != nullptr) {
+            dir = keep;
+            fs::create_directories(dir);
+        } else {
+            dir = fresh_dir("verify");
+            cleanup.dir = dir;
+        }
         writer_options o;
         o.path = (dir / "audit.jsonl").string();
         o.sync = sync_policy::none;
+        o.rotate_daily = false;  // a run across midnight must not change the file set
+        std::uint64_t have = 0;
+        for (const auto& f : find_log_files(o.path)) have += fs::file_size(f.path);
+        if (have >= target) return o.path;
         file_writer w(o);
         if (w.start()) std::abort();
         std::uint64_t n = 0;
