@@ -840,8 +840,11 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     response_plan plan;
     if (case_) {
         const auto& listeners = cfg.net.listeners;
-        std::string_view public_url =
-            listener_->index < listeners.size() ? listeners[listener_->index].public_url : "";
+        // Both arms string_view: with a std::string arm and "" the conditional is a temporary
+        // std::string, and the view dangled into freed heap memory.
+        std::string_view public_url = listener_->index < listeners.size()
+                                          ? std::string_view(listeners[listener_->index].public_url)
+                                          : std::string_view{};
         plan = case_->plan_response(status, fields, up, public_url);
         if (plan.what == response_plan::action::replace) {
             // The CRM's body is never read: its connection cannot be reused.
