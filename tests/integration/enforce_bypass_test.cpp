@@ -563,6 +563,30 @@ TEST_F(EnforceBypass, MalformedBodyAbortsWithoutAnEnd) {
     EXPECT_EQ(string_at(*audit, "reason"), "upstream_malformed");
 }
 
+class EnforcePublicUrl : public enforce_fixture {};
+
+TEST_F(EnforcePublicUrl, LinksNameThePublicUrl) {
+    vendor_policy_options o;
+    o.public_url = "https://exports.example.com/";
+    ASSERT_TRUE(start(o));
+    const auto p = marker_prefix();
+    const std::vector<contact> records{marker_contact(p, 1, "customer")};
+    ASSERT_TRUE(stage(
+        hubspot, "application/json", render(vendor_shape::hubspot, records, crm_origin()),
+        "&link=%3C" + crm_origin() + "/crm/v3/objects/contacts%3Fafter%3D7%3E;%20rel=%22next%22"));
+    export_request r;
+    r.target = std::string(hubspot);
+    r.api_key = std::string(erp_key);
+    r.purpose = "delivery";
+    r.destination = "warehouse";
+    const response resp = send(r);
+    ASSERT_EQ(resp.status, 200u) << resp.body;
+    EXPECT_TRUE(has(resp.body, "\"https://exports.example.com/crm/v3/objects/contacts?after=101\""))
+        << resp.body;
+    EXPECT_EQ(resp.header("Link").value_or(""),
+              "<https://exports.example.com/crm/v3/objects/contacts?after=7>; rel=\"next\"");
+}
+
 // The record conditions read what a parser reads: escaped JSON keys, CDATA and character
 // references in XML, quoted CSV cells. An objection spelled differently is still an objection.
 class EnforceEncodedConditions : public enforce_fixture {

@@ -119,7 +119,9 @@ std::string vendor_config(const temp_dir& dir, const vendor_policy_options& o) {
     (void)write_file(dir.file("do-not-contact.txt"), list);
 
     std::string x = "<?xml version=\"1.0\"?>\n<exportwall version=\"1\" mode=\"" + o.mode + "\">\n";
-    x += "  <listen address=\"127.0.0.1\" port=\"0\"/>\n";
+    x += "  <listen address=\"127.0.0.1\" port=\"0\"";
+    if (!o.public_url.empty()) x += " public-url=\"" + o.public_url + "\"";
+    x += "/>\n";
     x += "  <admin address=\"127.0.0.1\" port=\"0\"/>\n";
     x += "  <limits request-head=\"10s\" upstream-response-head=\"10s\"/>\n";
     x += "  <log level=\"info\" access-log=\"" + dir.file("access.log") + "\"/>\n";

@@ -34,6 +34,7 @@ struct vendor_policy_options {
     std::string mode = "enforce";  // global mode
     std::string syslog;            // a whole <syslog …/> element inside <audit>, or empty
     std::vector<std::string> suppressed_emails;  // the do-not-contact list
+    std::string public_url;                      // the listener's public-url, or none
 };
 
 // The configuration document (network part and policy). Writes the suppression list file into
