@@ -104,32 +104,34 @@ TEST_F(EnforcePrivacy, NoMarkerReachesAuditSyslogOrLogs) {
     const std::string filter = "$filter=email%20eq%20%27" + records[0].email + "%27";
     struct step {
         const char* what;
-        std::string_view key;
+        std::string key;
         const char* purpose;
         const char* destination;
         std::string target;
         const char* method;
     };
     const std::vector<step> steps{
-        {"allowed", erp_key, "crm-backup", "archive", "/api/data/v9.2/contacts?" + filter, "GET"},
-        {"stripping", erp_key, "delivery", "warehouse",
+        {"allowed", std::string(erp_key), "crm-backup", "archive",
+         "/api/data/v9.2/contacts?" + filter, "GET"},
+        {"stripping", std::string(erp_key), "delivery", "warehouse",
          "/crm/v3/objects/contacts?properties=first_name,email,iban," + p +
              "-prop&after=" + records[0].id,
          "GET"},
-        {"filtering", marketing_key, "promotion-email", "newsletter",
+        {"filtering", std::string(marketing_key), "promotion-email", "newsletter",
          "/exports/contacts.csv?columns=id,email", "GET"},
-        {"refused", marketing_key, "promotion-email", "partner-crm",
+        {"refused", std::string(marketing_key), "promotion-email", "partner-crm",
          "/api/data/v9.2/contacts?" + filter, "GET"},
-        {"not granted", erp_key, "promotion-email", "newsletter",
+        {"not granted", std::string(erp_key), "promotion-email", "newsletter",
          "/api/data/v9.2/contacts?" + filter, "GET"},
-        {"aborted", erp_key, "crm-backup", "archive", "/exports/contacts.ndjson?fields=id,email",
-         "GET"},
-        {"crm error", erp_key, "crm-backup", "archive",
+        {"aborted", std::string(erp_key), "crm-backup", "archive",
+         "/exports/contacts.ndjson?fields=id,email", "GET"},
+        {"crm error", std::string(erp_key), "crm-backup", "archive",
          "/services/data/v58.0/query?q=SELECT+Id+FROM+Contact+WHERE+Email=%27" + records[0].email +
              "%27",
          "GET"},
-        {"monitored", rollout_key, "delivery", "warehouse", "/services/Soap/u/58.0", "POST"},
-        {"monitored refusal", rollout_key, "promotion-email", "partner-leads",
+        {"monitored", std::string(rollout_key), "delivery", "warehouse", "/services/Soap/u/58.0",
+         "POST"},
+        {"monitored refusal", std::string(rollout_key), "promotion-email", "partner-leads",
          "/exports/contacts.csv", "GET"},
         {"unauthenticated", p + "-key", "delivery", "warehouse", "/api/data/v9.2/contacts", "GET"},
     };
