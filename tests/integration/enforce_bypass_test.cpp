@@ -671,5 +671,98 @@ TEST_F(EnforceEncodedConditions, QuotedCsvCells) {
     expect_objection_honoured(vendor_shape::csv, ";true;true;", ";true;\"tr\"\"ue\";");
 }
 
+// Data beside the configured records: an envelope member holding records under another name, or
+// markup outside the SOAP records. It must be refused or stripped, never passed.
+struct beside_records {
+    vendor_shape shape;
+    std::string before;  // inserted before the first occurrence of this text
+    std::string insert;
+};
+
+class EnforceBeside : public EnforceBypass {
+  protected:
+    void expect_nothing_passes(const std::vector<beside_records>& variants, const contact& other) {
+        for (const auto& v : variants) {
+            SCOPED_TRACE(std::string(shape_name(v.shape)) + ": " + v.insert.substr(0, 30));
+            std::string body = render(v.shape, records_, crm_origin());
+            const auto at = body.find(v.before);
+            ASSERT_NE(at, std::string::npos);
+            body.insert(at, v.insert);
+            const shape_info si = info(v.shape);
+            ASSERT_TRUE(stage(si.path, si.content_type, body));
+            export_request r = delivery(si.path);
+            r.method = si.method;
+            if (r.method == "POST") r.body = "<query/>";
+            const response resp = send(r);
+            ASSERT_TRUE(resp.received);
+            std::cout << "  " << shape_name(v.shape) << " " << v.insert.substr(0, 24) << " -> "
+                      << resp.status << (resp.complete ? "" : " (aborted)") << "\n";
+            EXPECT_FALSE(has(resp.body, other.email)) << resp.body;
+            EXPECT_FALSE(has(resp.body, other.iban)) << resp.body;
+        }
+    }
+};
+
+TEST_F(EnforceBeside, RecordsUnderAnotherNameNeverPass) {
+    const contact other = marker_contact(prefix_ + "-elsewhere", 9, "customer");
+    expect_nothing_passes(
+        {
+            {vendor_shape::dataverse, "\"value\":",
+             "\"items\":[{\"iban\":\"" + other.iban + "\",\"email\":\"" + other.email + "\"}],"},
+            {vendor_shape::dataverse,
+             "\"value\":", "\"owner\":{\"email\":\"" + other.email + "\"},"},
+            {vendor_shape::hubspot,
+             "\"paging\":", "\"archived\":[{\"properties\":{\"email\":\"" + other.email + "\"}}],"},
+            {vendor_shape::salesforce,
+             "\"records\":", "\"searchRecords\":[{\"email\":\"" + other.email + "\"}],"},
+            {vendor_shape::salesforce_soap, "<size>",
+             "<searchRecords><sf:email>" + other.email + "</sf:email></searchRecords>"},
+            {vendor_shape::ndjson, "{", "[{\"email\":\"" + other.email + "\"}]\n"},
+        },
+        other);
+}
+
+// KNOWN GAP (reported to the lead; filters/ is not this suite's to change): a JSON envelope
+// scalar and XML markup outside the records path pass verbatim. Enable when the filters refuse
+// or strip them.
+TEST_F(EnforceBeside, DISABLED_EnvelopeScalarsAndMarkupOutsideRecordsNeverPass) {
+    const contact other = marker_contact(prefix_ + "-elsewhere", 9, "customer");
+    expect_nothing_passes(
+        {
+            {vendor_shape::dataverse, "\"@odata.nextLink\":", "\"note\":\"" + other.email + "\","},
+            {vendor_shape::salesforce_soap, "<queryLocator",
+             "<sf:email>" + other.email + "</sf:email>"},
+            {vendor_shape::salesforce_soap, "<soapenv:Body>",
+             "<soapenv:Header><sf:email>" + other.email + "</sf:email></soapenv:Header>"},
+        },
+        other);
+}
+
+TEST_F(EnforceBypass, TheClientNeverChoosesTheUpstreamHost) {
+    for (const char* host : {"Host: evil.example\r\n", "Host: 127.0.0.1:1\r\n"}) {
+        SCOPED_TRACE(host);
+        export_request r = delivery(std::string(dataverse));
+        // request_bytes writes "Host: localhost"; replace it.
+        std::string bytes = request_bytes(r);
+        bytes.replace(bytes.find("Host: localhost\r\n"), 17, host);
+        const std::size_t before = crm_count();
+        const response resp = fetch(proxy_.port(), bytes);
+        ASSERT_TRUE(resp.received);
+        auto requests = seen().requests;
+        if (resp.status >= 400) {
+            EXPECT_EQ(requests.size(), before);
+            continue;
+        }
+        ASSERT_EQ(requests.size(), before + 1) << "the export went somewhere else";
+        EXPECT_EQ(requests.back().header("Host").value_or(""),
+                  "127.0.0.1:" + std::to_string(crm_.port()));
+    }
+    std::string twice = request_bytes(delivery(std::string(dataverse)));
+    twice.insert(twice.find("\r\n") + 2, "Host: evil.example\r\n");
+    const std::size_t before = crm_count();
+    EXPECT_EQ(fetch(proxy_.port(), twice).status, 400u);
+    EXPECT_EQ(crm_count(), before);
+}
+
 }  // namespace
 }  // namespace exportwall::itest

@@ -9,6 +9,7 @@
 #include <boost/json/value.hpp>
 
 #include <algorithm>
+#include <iostream>
 #include <set>
 #include <sstream>
 
@@ -502,6 +503,23 @@ TEST_F(EnforceVendorFixtures, SoapforceQueryKeepsRepeatedIdsAndStrips) {
     ASSERT_EQ(crm.size(), 2u);
     EXPECT_EQ(crm[0].method, "POST");
     EXPECT_EQ(crm[0].body_bytes, soap_query.size()) << "the SOAP request body reached the CRM";
+}
+
+// KNOWN GAP (reported to the lead; filters/ is not this suite's to change): the client writes the
+// SOAP request, so it can call retrieve instead of query; the answer's record is not under the
+// route's records path and the XML filter streams the envelope verbatim, aborting only at the end
+// (records_not_found) — after the whole record went out. Enable when the XML filter refuses
+// content outside the records path before writing it.
+TEST_F(EnforceVendorFixtures, DISABLED_SoapOperationOtherThanQueryLeaksNothing) {
+    auto body = testdata("soapforce/fixtures/retrieve_response.xml");
+    ASSERT_TRUE(body);
+    ASSERT_TRUE(stage("/services/Soap/u/26.0", "text/xml; charset=utf-8", *body));
+    const response r = soap("archive-summary");
+    ASSERT_TRUE(r.received);
+    std::cout << "  retrieve instead of query -> " << r.status << (r.complete ? "" : " (aborted)")
+              << "\n";
+    EXPECT_FALSE(has(r.body, "Prospecting")) << r.body;  // StageName: not in archive-summary
+    EXPECT_FALSE(has(r.body, "<sf:type>")) << r.body;
 }
 
 }  // namespace
