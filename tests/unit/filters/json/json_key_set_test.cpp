@@ -114,16 +114,35 @@ std::vector<std::uint64_t> reference_marks(std::string_view doc, std::size_t tar
 }
 
 TEST(JsonDepthScanner, AgreesWithAByteByByteScanAcrossBlocksAndCuts) {
-    // Long documents dense in quotes, escapes and brackets, so 64-byte blocks start inside and
-    // outside strings, right after a backslash, and with brackets on either side of a quote.
+    // Long documents dense in strings, escapes (runs of backslashes, escaped quotes) and
+    // brackets, so 64-byte blocks start inside and outside strings, right after a backslash, and
+    // with brackets on either side of a quote. Backslashes appear only inside strings, as in
+    // every prefix the parser accepts; each document is also cut short at a random byte.
     std::mt19937 rng(7);
-    const std::string alphabet = "\"\\{}[]_x{}a[]\"";
-    for (int round = 0; round < 200; ++round) {
+    const std::string outside = "{}[]{}[]yy ";
+    const std::string inside = "{}[]yy";
+    const std::string escapable = "\"\\{y";
+    for (int round = 0; round < 400; ++round) {
         std::string doc;
         const std::size_t n = 64 + rng() % 700;
-        for (std::size_t i = 0; i < n; ++i) {
-            doc.push_back(rng() % 3 == 0 ? alphabet[rng() % alphabet.size()] : 'y');
+        while (doc.size() < n) {
+            if (rng() % 3 != 0) {
+                doc.push_back(outside[rng() % outside.size()]);
+                continue;
+            }
+            doc.push_back('"');
+            const std::size_t len = rng() % 20;
+            for (std::size_t i = 0; i < len; ++i) {
+                if (rng() % 3 == 0) {
+                    doc.push_back('\\');
+                    doc.push_back(escapable[rng() % escapable.size()]);
+                } else {
+                    doc.push_back(inside[rng() % inside.size()]);
+                }
+            }
+            doc.push_back('"');
         }
+        doc.resize(doc.size() - rng() % 8);
         for (std::size_t target : {1U, 2U, 3U}) {
             const auto expected = reference_marks(doc, target);
             const std::size_t cut = rng() % (doc.size() + 1);
