@@ -10,5 +10,8 @@ namespace exportwall::config {
 [[nodiscard]] int run_explain(int argc, char** argv);
 // exportwall test-policy --config FILE CASES: "N passed, N failed"; 1 when any case fails.
 [[nodiscard]] int run_test_policy(int argc, char** argv);
+// exportwall hash-suppression [--match email|id] [FILE]: the suppression-list form of each line
+// (SHA-256 of the normalised value, hex), comments and blank lines kept; reads stdin without FILE.
+[[nodiscard]] int run_hash_suppression(int argc, char** argv);
 
 }  // namespace exportwall::config

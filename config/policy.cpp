@@ -4,6 +4,8 @@
 #include <array>
 #include <cctype>
 
+#include <openssl/evp.h>
+
 namespace exportwall::config {
 namespace {
 
@@ -28,16 +30,15 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-// Orders a lower-cased entry against a value compared case-insensitively, without copying it.
-int compare_ci(std::string_view entry, std::string_view value) {
-    std::size_t n = std::min(entry.size(), value.size());
-    for (std::size_t i = 0; i < n; ++i) {
-        char a = entry[i];
-        char b = lower(value[i]);
-        if (a != b) return a < b ? -1 : 1;
-    }
-    if (entry.size() == value.size()) return 0;
-    return entry.size() < value.size() ? -1 : 1;
+bool is_hex_digest(std::string_view s) {
+    return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+               return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+           });
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    return lower(c) - 'a' + 10;
 }
 
 }  // namespace
@@ -101,6 +102,23 @@ bool destination::permits(std::string_view purpose_id) const {
     return std::find(purposes.begin(), purposes.end(), purpose_id) != purposes.end();
 }
 
+std::string suppression_entries::normalise(std::string_view value, match_kind kind) {
+    std::string out(trim(value));
+    if (kind == match_kind::email) std::transform(out.begin(), out.end(), out.begin(), lower);
+    return out;
+}
+
+suppression_entries::digest suppression_entries::hash(std::string_view normalised) {
+    digest d{};
+    unsigned int len = 0;
+    // EVP_Digest cannot fail for SHA-256 short of memory exhaustion; a zero digest then matches
+    // nothing a list holds only by a 2^-256 chance, and the record is treated as not listed.
+    if (EVP_Digest(normalised.data(), normalised.size(), d.data(), &len, EVP_sha256(), nullptr) !=
+        1)
+        d.fill(0);
+    return d;
+}
+
 void suppression_entries::load(std::string_view text) {
     entries_.clear();
     while (!text.empty()) {
@@ -108,10 +126,16 @@ void suppression_entries::load(std::string_view text) {
         auto line = trim(text.substr(0, nl));
         text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
         if (line.empty() || line.front() == '#') continue;
-        std::string entry(line);
-        if (kind_ == match_kind::email)
-            std::transform(entry.begin(), entry.end(), entry.begin(), lower);
-        entries_.push_back(std::move(entry));
+        digest d{};
+        if (is_hex_digest(line)) {
+            // Already the SHA-256 of a normalised value (`exportwall hash-suppression`).
+            for (std::size_t i = 0; i < d.size(); ++i)
+                d[i] = static_cast<unsigned char>(hex_value(line[2 * i]) * 16 +
+                                                  hex_value(line[2 * i + 1]));
+        } else {
+            d = hash(normalise(line, kind_));
+        }
+        entries_.push_back(d);
     }
     std::sort(entries_.begin(), entries_.end());
     entries_.erase(std::unique(entries_.begin(), entries_.end()), entries_.end());
@@ -120,15 +144,16 @@ void suppression_entries::load(std::string_view text) {
 
 bool suppression_entries::suppresses(const filters::record_fields& record) const {
     if (!loaded_) return true;  // fail closed: a list nobody loaded suppresses everyone
-    auto value = record.find(field_);
-    if (!value) return false;
-    auto v = trim(*value);
-    if (v.empty() || v == "null") return false;
-    if (kind_ == match_kind::id) return std::binary_search(entries_.begin(), entries_.end(), v);
-    auto it = std::lower_bound(
-        entries_.begin(), entries_.end(), v,
-        [](const std::string& e, std::string_view x) { return compare_ci(e, x) < 0; });
-    return it != entries_.end() && compare_ci(*it, v) == 0;
+    // Every occurrence of the field counts: a record listing two addresses is suppressed when
+    // either is on the list.
+    for (const auto& [path, value] : record.values()) {
+        if (path != field_) continue;
+        auto v = trim(value);
+        if (v.empty() || v == "null") continue;
+        if (std::binary_search(entries_.begin(), entries_.end(), hash(normalise(v, kind_))))
+            return true;
+    }
+    return false;
 }
 
 void id_index::build(std::vector<std::pair<std::string, std::size_t>> entries) {

@@ -6,6 +6,7 @@
 // Everything here is immutable once the configuration snapshot is published, except the entries
 // of a suppression list, which the proxy fills once before publishing (see suppression_entries).
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -171,24 +172,31 @@ struct client {
 class suppression_entries {
   public:
     enum class match_kind : std::uint8_t { email, id };
+    using digest = std::array<unsigned char, 32>;
     suppression_entries(std::string field, match_kind kind)
         : field_(std::move(field)), kind_(kind) {}
 
-    // One entry per line; blank lines and lines starting with '#' are skipped; e-mail addresses
-    // compare case-insensitively. Not thread-safe: call before the snapshot is shared.
+    // One entry per line: the SHA-256 (64 hex digits) of a normalised value, or the value itself,
+    // which is hashed as it is read (only digests are kept in memory). Blank lines and lines
+    // starting with '#' are skipped. Not thread-safe: call before the snapshot is shared.
     void load(std::string_view text);
     [[nodiscard]] bool loaded() const { return loaded_; }
     [[nodiscard]] std::size_t size() const { return entries_.size(); }
-    // True when the record's field matches an entry, or when the list was never loaded.
+    // True when any value of the record's field hashes to an entry, or when the list was never
+    // loaded (fail closed).
     [[nodiscard]] bool suppresses(const filters::record_fields& record) const;
     [[nodiscard]] const std::string& field() const { return field_; }
     [[nodiscard]] match_kind kind() const { return kind_; }
+
+    // The form that is hashed: surrounding white space trimmed; e-mail addresses lower-cased.
+    [[nodiscard]] static std::string normalise(std::string_view value, match_kind kind);
+    [[nodiscard]] static digest hash(std::string_view normalised);
 
   private:
     std::string field_;
     match_kind kind_;
     bool loaded_ = false;
-    std::vector<std::string> entries_;  // sorted; e-mail entries lower-cased
+    std::vector<digest> entries_;  // sorted SHA-256 digests of normalised values
 };
 
 struct suppression_list {

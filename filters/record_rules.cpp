@@ -63,7 +63,19 @@ std::vector<std::string> record_rules::needed_fields() const {
 
 std::optional<drop_reason> evaluate(const record_rules& rules, const record_fields& record) {
     for (const auto& c : rules.conditions) {
-        bool h = holds(c, record.find(c.field));
+        // A field that occurs more than once (a repeated XML element, an array) fails closed: an
+        // exclusion holds when any occurrence holds it, a requirement only when every one does —
+        // so <objection>false</objection><objection>true</objection> is an objection.
+        bool any = false;
+        bool all = true;
+        for (const auto& [path, value] : record.values()) {
+            if (path != c.field) continue;
+            bool h = holds(c, std::string_view(value));
+            any = any || h;
+            all = all && h;
+        }
+        bool present = record.find(c.field).has_value();
+        bool h = c.exclude ? any : (present && all);
         if (c.exclude ? h : !h) return c.reason;
     }
     if (rules.suppressed && rules.suppressed(record)) return drop_reason::suppressed;

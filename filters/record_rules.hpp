@@ -53,9 +53,9 @@ enum class condition_op : std::uint8_t {
     is_set,  // present and not one of: "", null, false, 0, no, n, off (fail closed for objections)
 };
 
-// One condition. `exclude == false`: the record is kept only if the condition holds (a missing
-// field fails it). `exclude == true`: the record is dropped if the condition holds (a missing
-// field passes it).
+// One condition. `exclude == false`: the record is kept only if the condition holds for every
+// value of the field (a missing field fails it). `exclude == true`: the record is dropped if the
+// condition holds for any value of the field (a missing field passes it).
 struct record_condition {
     std::string field;
     condition_op op = condition_op::equals;

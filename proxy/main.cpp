@@ -20,6 +20,7 @@ constexpr const char* usage =
     "  check-config FILE         validate a configuration (errors as file:line:col: message)\n"
     "  explain --config FILE …   show the decision for one export request\n"
     "  test-policy --config FILE CASES   run an operator's policy test cases\n"
+    "  hash-suppression [--match email|id] [FILE]   suppression-list entries (SHA-256)\n"
     "  audit list|show|stats|verify|report …   review the audit trail\n"
     "\n"
     "Run 'exportwall COMMAND --help' for a command's options.\n"
@@ -47,6 +48,8 @@ int main(int argc, char** argv) {
     if (command == "check-config") return exportwall::config::run_check_config(sub_argc, sub_argv);
     if (command == "explain") return exportwall::config::run_explain(sub_argc, sub_argv);
     if (command == "test-policy") return exportwall::config::run_test_policy(sub_argc, sub_argv);
+    if (command == "hash-suppression")
+        return exportwall::config::run_hash_suppression(sub_argc, sub_argv);
     if (command == "audit") return exportwall::audit::run_audit(sub_argc, sub_argv);
     std::fprintf(stderr, "exportwall: unknown command '%s' (see exportwall --help)\n", argv[1]);
     return 2;

@@ -77,8 +77,55 @@ TEST(BelgianRetailerExample, SuppressionListsLoadFromTheirFiles) {
     rec.add("email", "Unsubscribed@Example.com");
     EXPECT_TRUE(list.entries->suppresses(rec));
     rec.clear();
+    rec.add("email", " No.Marketing@example.org ");  // the plain entry, hashed at load
+    EXPECT_TRUE(list.entries->suppresses(rec));
+    rec.clear();
     rec.add("email", "someone@example.com");
     EXPECT_FALSE(list.entries->suppresses(rec));
+    rec.add("email", "unsubscribed@example.com");  // a second address of the same record
+    EXPECT_TRUE(list.entries->suppresses(rec));
+}
+
+TEST(SuppressionEntries, HashedAndPlainEntriesMatchTheSameNormalisedValue) {
+    suppression_entries emails("email", suppression_entries::match_kind::email);
+    // An arbitrary digest in upper case (read as a digest, not hashed again) and a plain entry.
+    emails.load(
+        "# comment\n\n"
+        "8A3F6E1D2B6D8E1D9F0C0B3B1E7E1A3C6B1E2F0D4C5B6A798071625344352617\n"
+        "Plain@Example.com\n");
+    EXPECT_EQ(emails.size(), 2u);
+    filters::record_fields rec;
+    rec.add("email", "plain@example.COM");
+    EXPECT_TRUE(emails.suppresses(rec));
+    auto digest = suppression_entries::hash(suppression_entries::normalise(
+        "  Gone@Example.com ", suppression_entries::match_kind::email));
+    std::string hex;
+    for (unsigned char b : digest) {
+        static constexpr char digits[] = "0123456789abcdef";
+        hex.push_back(digits[b >> 4]);
+        hex.push_back(digits[b & 0xf]);
+    }
+    suppression_entries hashed("email", suppression_entries::match_kind::email);
+    hashed.load(hex + "\n");
+    rec.clear();
+    rec.add("email", "GONE@example.com");
+    EXPECT_TRUE(hashed.suppresses(rec));
+    rec.clear();
+    rec.add("email", "gone@example.co");
+    EXPECT_FALSE(hashed.suppresses(rec));
+    // Ids compare exactly (trimmed), not case-folded.
+    suppression_entries ids("crm_id", suppression_entries::match_kind::id);
+    ids.load("AbC-1\n");
+    rec.clear();
+    rec.add("crm_id", "abc-1");
+    EXPECT_FALSE(ids.suppresses(rec));
+    rec.clear();
+    rec.add("crm_id", " AbC-1");
+    EXPECT_TRUE(ids.suppresses(rec));
+    // A list that never loaded suppresses everyone (fail closed).
+    suppression_entries unloaded("email", suppression_entries::match_kind::email);
+    rec.clear();
+    EXPECT_TRUE(unloaded.suppresses(rec));
 }
 
 TEST(BelgianRetailerExample, MissingSuppressionFileIsReported) {

@@ -98,5 +98,29 @@ TEST(RecordRules, EqualsAndNotEmpty) {
     EXPECT_EQ(drop_reason_name(drop_reason::no_request_evidence), "no_request_evidence");
 }
 
+TEST(RecordRules, RepeatedFieldFailsClosed) {
+    // An objection repeated with different values is an objection, whichever comes first.
+    for (auto order : {std::pair{"false", "true"}, std::pair{"true", "false"}}) {
+        record_fields f;
+        f.add("lifecycle", "customer");
+        f.add("consent.email", "true");
+        f.add("objection.direct_marketing", order.first);
+        f.add("objection.direct_marketing", order.second);
+        EXPECT_EQ(evaluate(promotion_rules(), f), drop_reason::objected) << order.first;
+    }
+    // Consent repeated: every occurrence must say yes.
+    record_fields mixed;
+    mixed.add("lifecycle", "customer");
+    mixed.add("consent.email", "true");
+    mixed.add("consent.email", "false");
+    EXPECT_EQ(evaluate(promotion_rules(), mixed), drop_reason::no_consent);
+    record_fields agreed;
+    agreed.add("lifecycle", "customer");
+    agreed.add("lifecycle", "former");
+    agreed.add("consent.email", "true");
+    agreed.add("consent.email", "yes");
+    EXPECT_EQ(evaluate(promotion_rules(), agreed), std::nullopt);
+}
+
 }  // namespace
 }  // namespace exportwall::filters
