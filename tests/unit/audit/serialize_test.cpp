@@ -102,6 +102,56 @@ TEST(AuditSerialise, InvalidUtf8BecomesTheReplacementCharacterAndStillRoundTrips
     EXPECT_EQ(again, line);
 }
 
+// parse_line reads the writer's own lines without building a JSON document, and hands anything
+// else to the JSON parser: both ways must give the same record.
+TEST(AuditSerialise, CanonicalAndOtherwiseWrittenLinesReadTheSame) {
+    record r = chained(test::sample_record(2), 9);
+    r.client = "c\"q\\b\n\x1f\xc3\xa9";
+    r.fields_requested = {};
+    r.records_dropped = {{"a", 1}, {"b\"", 2}};
+    r.duration_ms = 0.125;
+    std::string line;
+    append_line(r, line);
+    line.pop_back();
+    boost::json::parser parser;
+    record fast;
+    ASSERT_FALSE(parse_line(line, parser, fast));
+    std::string again;
+    append_line(fast, again);
+    EXPECT_EQ(again, line + "\n");
+    EXPECT_EQ(fast.client, r.client);
+    EXPECT_EQ(fast.records_dropped, r.records_dropped);
+    EXPECT_TRUE(fast.fields_requested.empty());
+    EXPECT_EQ(fast.duration_ms, 0.125);
+
+    // The same record written with spaces, `\/`, `\u0041` and drop reasons out of order is not
+    // canonical; it still parses (through Boost.JSON) to the same record.
+    std::string spaced = line;
+    const std::string drops = "{\"a\":1,\"b\\\"\":2}";
+    ASSERT_NE(spaced.find(drops), std::string::npos);
+    spaced.replace(spaced.find(drops), drops.size(), "{ \"b\\\"\" : 2 , \"a\" : 1 }");
+    const auto route = spaced.find("\"route\":\"contacts\"");
+    ASSERT_NE(route, std::string::npos);
+    spaced.replace(route, 18, "\"route\" : \"cont\\u0061cts\"");
+    const auto path = spaced.find("\"path\":\"/api");
+    ASSERT_NE(path, std::string::npos);
+    spaced.replace(path, 12, "\"path\":\"\\/api");
+    record slow;
+    ASSERT_FALSE(parse_line(spaced, parser, slow));
+    std::string slow_line;
+    append_line(slow, slow_line);
+    EXPECT_EQ(slow_line, line + "\n");
+
+    // Damage is still refused either way.
+    for (std::string_view cut : {std::string_view(line).substr(0, line.size() - 1),
+                                 std::string_view(line).substr(0, 40)}) {
+        EXPECT_TRUE(parse_line(cut, parser, slow)) << cut;
+    }
+    std::string bad_hash = line;
+    bad_hash[bad_hash.size() - 3] = 'X';
+    EXPECT_TRUE(parse_line(bad_hash, parser, slow));
+}
+
 // Privacy: a line holds exactly the §3 members with the values given, and nothing else — so no
 // value the proxy did not put in a record field can reach the trail.
 TEST(AuditSerialise, ALineHoldsOnlyTheFieldsGiven) {
