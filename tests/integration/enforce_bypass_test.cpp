@@ -676,10 +676,9 @@ TEST_F(EnforceEncodedConditions, RepeatedConditionFields) {
                               "\"direct_marketing\":false,\"direct_marketing\":true");
 }
 
-// KNOWN GAP (reported to the lead; filters/ is not this suite's to change): in XML the first of
-// two condition elements decides — <direct_marketing>false</…><direct_marketing>true</…> exports
-// an objected record for direct marketing. Enable when repeated condition fields are refused.
-TEST_F(EnforceEncodedConditions, DISABLED_RepeatedXmlConditionElements) {
+// Repeated XML condition elements (Salesforce repeats elements such as sf:Id): any occurrence
+// that objects is an objection.
+TEST_F(EnforceEncodedConditions, RepeatedXmlConditionElements) {
     expect_objection_honoured(vendor_shape::salesforce_soap,
                               "<sf:direct_marketing>true</sf:direct_marketing>",
                               "<sf:direct_marketing>false</sf:direct_marketing>"

@@ -24,13 +24,6 @@ std::string hex(const unsigned char* p, std::size_t n) {
     return out;
 }
 
-std::string sha256_hex(std::string_view s) {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-    unsigned int len = 0;
-    EVP_Digest(s.data(), s.size(), md.data(), &len, EVP_sha256(), nullptr);
-    return hex(md.data(), len);
-}
-
 std::string b(bool v) { return v ? "true" : "false"; }
 
 // The catalogue of a contact entity; `flat`: nested fields flattened with '_' (CSV); `id`: the
@@ -112,6 +105,13 @@ std::string xml_contact(const contact& c) {
 }
 
 }  // namespace
+
+std::string sha256_hex(std::string_view s) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+    unsigned int len = 0;
+    EVP_Digest(s.data(), s.size(), md.data(), &len, EVP_sha256(), nullptr);
+    return hex(md.data(), len);
+}
 
 std::string vendor_config(const temp_dir& dir, const vendor_policy_options& o) {
     std::string list = "# direct-marketing objections\n";

@@ -33,9 +33,12 @@ struct vendor_policy_options {
     std::string upstream_url;      // the fake CRM
     std::string mode = "enforce";  // global mode
     std::string syslog;            // a whole <syslog …/> element inside <audit>, or empty
-    std::vector<std::string> suppressed_emails;  // the do-not-contact list
+    std::vector<std::string> suppressed_emails;  // the do-not-contact list: addresses or digests
     std::string public_url;                      // the listener's public-url, or none
 };
+
+// SHA-256 of `s`, lower-case hex (API keys, suppression-list digests).
+[[nodiscard]] std::string sha256_hex(std::string_view s);
 
 // The configuration document (network part and policy). Writes the suppression list file into
 // `dir` too.

@@ -233,14 +233,20 @@ TEST_P(EnforceShape, RecordFilteringDropsAndCountsByReason) {
     const auto p = marker_prefix();
     std::vector<contact> promo{marker_contact(p, 1, "customer"), marker_contact(p, 2, "lead"),
                                marker_contact(p, 3, "customer"), marker_contact(p, 4, "customer"),
-                               marker_contact(p, 5, "customer"), marker_contact(p, 6, "former")};
+                               marker_contact(p, 5, "customer"), marker_contact(p, 6, "former"),
+                               marker_contact(p, 10, "customer")};
     promo[2].consent_email = false;
     promo[3].objected = true;
     std::string listed = promo[4].email;
     std::transform(listed.begin(), listed.end(), listed.begin(),
                    [](char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; });
     vendor_policy_options o;
-    o.suppressed_emails = {listed};  // compared without case
+    // One address as it is (compared without case), one as the SHA-256 of the normalised
+    // address (what `exportwall hash-suppression` writes).
+    std::string normalised = promo[6].email;
+    std::transform(normalised.begin(), normalised.end(), normalised.begin(),
+                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+    o.suppressed_emails = {listed, sha256_hex(normalised)};
     ASSERT_TRUE(start(o));
     ASSERT_TRUE(stage_records(promo));
 
@@ -254,7 +260,7 @@ TEST_P(EnforceShape, RecordFilteringDropsAndCountsByReason) {
         EXPECT_TRUE(has(r.body, promo[kept].email));
         EXPECT_FALSE(has(r.body, promo[kept].iban));
     }
-    for (std::size_t gone : {2u, 3u, 4u, 5u})
+    for (std::size_t gone : {2u, 3u, 4u, 5u, 6u})
         for (const auto& m : markers(promo[gone]))
             EXPECT_FALSE(has(r.body, m)) << "record " << gone << " leaked " << m;
     expect_valid_document(r);
@@ -262,11 +268,11 @@ TEST_P(EnforceShape, RecordFilteringDropsAndCountsByReason) {
     auto audit = audit_record(r.header("X-Export-Audit-Id").value_or(""));
     ASSERT_TRUE(audit.has_value());
     EXPECT_EQ(string_at(*audit, "decision"), "filtered");
-    EXPECT_EQ(number_at(*audit, "records_in"), 6u);
+    EXPECT_EQ(number_at(*audit, "records_in"), 7u);
     EXPECT_EQ(number_at(*audit, "records_out"), 2u);
     EXPECT_EQ(dropped(*audit, "no_consent"), 1u);
     EXPECT_EQ(dropped(*audit, "objected"), 1u);
-    EXPECT_EQ(dropped(*audit, "suppressed"), 1u);
+    EXPECT_EQ(dropped(*audit, "suppressed"), 2u);
     EXPECT_EQ(dropped(*audit, "subject_not_allowed"), 1u);
 
     if (!info(shape()).select_param.empty()) {
