@@ -181,8 +181,10 @@ response_plan export_case::plan_response(unsigned status,
     }
     if (!records) return plan;
 
-    // A record route: the body must be one exportwall can read, or nothing leaves.
-    if (!content_type_matches(route_.format, field(upstream_fields, "content-type"))) {
+    // A record route: the body must be one exportwall can read, or nothing leaves. Partial
+    // content is a fragment of a document, never a whole one (the Range was not forwarded).
+    if (status == 206 ||
+        !content_type_matches(route_.format, field(upstream_fields, "content-type"))) {
         plan.what = response_plan::action::replace;
         plan.status = 502;
         plan.reason = "upstream_unsupported";

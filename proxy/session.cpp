@@ -653,10 +653,16 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     ur.target = target;
     // X-Export-* is exportwall's own vocabulary (declaration, decision, audit id, stripped
     // fields): a client's copy never reaches the CRM, which could take it for exportwall's word.
+    // A record route's body is read whole: a byte range of it would start mid-document (a CSV
+    // fragment's first line becomes its header, shifting every column under another name).
+    const bool records = route.format != config::route_format::passthrough;
     std::vector<header_field> client_fields;
     client_fields.reserve(head_.headers.size());
     for (const auto& f : head_.headers) {
-        if (!is_export_field(f.name)) client_fields.push_back(f);
+        if (is_export_field(f.name)) continue;
+        if (records && (beast::iequals(f.name, "range") || beast::iequals(f.name, "if-range")))
+            continue;
+        client_fields.push_back(f);
     }
     ur.client_fields = client_fields;
     ur.up = &up;
