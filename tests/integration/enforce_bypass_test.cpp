@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <cstring>
 #include <iostream>
 #include <set>
 
@@ -799,6 +800,42 @@ TEST_F(EnforceBeside, DISABLED_EnvelopeScalarsAndMarkupOutsideRecordsNeverPass) 
              "<soapenv:Header><sf:email>" + other.email + "</sf:email></soapenv:Header>"},
         },
         other);
+}
+
+TEST_F(EnforceBypass, RangeRequestsNeverReachTheCrm) {
+    // A byte range of a filtered export could cut a record out of its envelope: the CRM must
+    // never be asked for part of a body exportwall has to read whole.
+    for (const char* header : {"Range: bytes=100-400\r\n", "Range: bytes=-200\r\n",
+                               "If-Range: \"x\"\r\nRange: bytes=0-10\r\n"}) {
+        SCOPED_TRACE(header);
+        const std::size_t before = crm_count();
+        const response r = send(delivery(std::string(dataverse), header));
+        ASSERT_TRUE(r.received);
+        std::cout << "  " << std::string_view(header).substr(0, std::strlen(header) - 2) << " -> "
+                  << r.status << "\n";
+        expect_no_secret(r.body);
+        auto requests = seen().requests;
+        if (r.status >= 400) {
+            EXPECT_EQ(requests.size(), before);
+            continue;
+        }
+        EXPECT_NE(r.status, 206u);
+        ASSERT_EQ(requests.size(), before + 1);
+        EXPECT_EQ(requests.back().count("Range"), 0u) << "the CRM was asked for a byte range";
+        EXPECT_EQ(requests.back().count("If-Range"), 0u);
+    }
+    // A CRM that answers with partial content anyway: a fragment is never filtered as a whole.
+    std::string csv = render(vendor_shape::csv, records_, crm_origin());
+    csv.erase(0, csv.find("first_name"));  // the header cut: every column shifts by two
+    ASSERT_TRUE(stage("/exports/contacts.csv", "text/csv", csv, "&status=206"));
+    export_request r = delivery("/exports/contacts.csv");
+    const response partial = send(r);
+    ASSERT_TRUE(partial.received);
+    EXPECT_EQ(partial.status, 502u);
+    auto p = problem_of(partial);
+    ASSERT_TRUE(p.has_value()) << partial.body;
+    EXPECT_EQ(string_at(*p, "reason"), "upstream_unsupported");
+    expect_no_secret(partial.body);
 }
 
 TEST_F(EnforceBypass, TheClientNeverChoosesTheUpstreamHost) {
