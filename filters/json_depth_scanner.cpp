@@ -37,33 +37,50 @@ constexpr std::size_t block_bytes = 64;
 // Bit i of each mask describes byte i of a 64-byte block.
 struct block_masks {
     std::uint64_t quotes = 0;
-    std::uint64_t backslashes = 0;
-    std::uint64_t opens = 0;   // '{' or '['
-    std::uint64_t closes = 0;  // '}' or ']'
+    std::uint64_t brackets = 0;  // '{', '[', '}' or ']'
+    bool backslash = false;      // the block holds a backslash
 };
 
-[[gnu::always_inline]] inline std::uint64_t movemask(__m128i eq) {
-    return static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_movemask_epi8(eq)));
+[[gnu::always_inline]] inline std::uint64_t movemask(__m128i eq, int shift) {
+    return static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_movemask_epi8(eq))) << shift;
 }
 
-// One 16-byte lane of a block, its masks shifted into place.
-[[gnu::always_inline]] inline void classify_lane(const char* p, int shift, block_masks& m) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+[[gnu::always_inline]] inline __m128i load(const char* p) {
+    return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+}
+
+// One 16-byte lane of a block, its masks shifted into place; its backslashes are or-ed into
+// `any_backslash`.
+[[gnu::always_inline]] inline void classify_lane(const char* p, int shift, block_masks& m,
+                                                 __m128i& any_backslash) {
+    const __m128i v = load(p);
     // '[' | 0x20 == '{' and ']' | 0x20 == '}', and no other byte maps onto either.
     const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
-    m.quotes |= movemask(_mm_cmpeq_epi8(v, _mm_set1_epi8('"'))) << shift;
-    m.backslashes |= movemask(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))) << shift;
-    m.opens |= movemask(_mm_cmpeq_epi8(folded, _mm_set1_epi8('{'))) << shift;
-    m.closes |= movemask(_mm_cmpeq_epi8(folded, _mm_set1_epi8('}'))) << shift;
+    m.quotes |= movemask(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), shift);
+    m.brackets |= movemask(_mm_or_si128(_mm_cmpeq_epi8(folded, _mm_set1_epi8('{')),
+                                        _mm_cmpeq_epi8(folded, _mm_set1_epi8('}'))),
+                           shift);
+    any_backslash = _mm_or_si128(any_backslash, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
 }
 
 [[gnu::always_inline]] inline block_masks classify(const char* p) {
     block_masks m;
-    classify_lane(p, 0, m);
-    classify_lane(p + 16, 16, m);
-    classify_lane(p + 32, 32, m);
-    classify_lane(p + 48, 48, m);
+    __m128i any_backslash = _mm_setzero_si128();
+    classify_lane(p, 0, m, any_backslash);
+    classify_lane(p + 16, 16, m, any_backslash);
+    classify_lane(p + 32, 32, m, any_backslash);
+    classify_lane(p + 48, 48, m, any_backslash);
+    m.backslash = _mm_movemask_epi8(any_backslash) != 0;
     return m;
+}
+
+// The backslashes of a block (only asked for when it has one).
+std::uint64_t backslashes(const char* p) {
+    const __m128i backslash = _mm_set1_epi8('\\');
+    return movemask(_mm_cmpeq_epi8(load(p), backslash), 0) |
+           movemask(_mm_cmpeq_epi8(load(p + 16), backslash), 16) |
+           movemask(_mm_cmpeq_epi8(load(p + 32), backslash), 32) |
+           movemask(_mm_cmpeq_epi8(load(p + 48), backslash), 48);
 }
 
 // The positions a backslash escapes, given the block's backslashes and whether its first byte is
@@ -107,14 +124,13 @@ void json_depth_scanner::scan(std::string_view bytes, std::uint64_t offset,
     while (static_cast<std::size_t>(end - p) >= block_bytes) {
         const block_masks m = classify(p);
         std::uint64_t quotes = m.quotes;
-        if (m.backslashes != 0 || escaped_) quotes &= ~escaped_positions(m.backslashes, escaped_);
+        if (m.backslash || escaped_) quotes &= ~escaped_positions(backslashes(p), escaped_);
         std::uint64_t inside = prefix_xor(quotes);
         if (in_string_) inside = ~inside;
-        const std::uint64_t opens = m.opens & ~inside;
-        std::uint64_t brackets = opens | (m.closes & ~inside);
+        std::uint64_t brackets = m.brackets & ~inside;
         while (brackets != 0) {
             const int i = std::countr_zero(brackets);
-            if ((opens >> i & 1U) != 0) {
+            if ((p[i] | 0x20) == '{') {
                 open(p + i, begin, offset, marks);
             } else {
                 close(p + i, begin, offset, marks);
