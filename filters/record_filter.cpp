@@ -35,6 +35,57 @@ class filter_category_impl final : public boost::system::error_category {
     }
 };
 
+// Holds a JSON or XML filter's output until the records are reached. A document whose records
+// never appear — a single object instead of a list, a SOAP `retrieve` instead of a `query`, an API
+// that moved its records — is data outside the place the policy filters; without the hold its
+// envelope would stream to the client before the filter could tell (records_not_found at the
+// end). Held bytes are bounded like a record: past max_record_bytes without a record, the export
+// is refused.
+class envelope_guard final : public record_filter {
+  public:
+    envelope_guard(std::unique_ptr<record_filter> inner, std::size_t limit)
+        : inner_(std::move(inner)), limit_(limit) {}
+
+    boost::system::error_code feed(std::string_view in, std::string& out) override {
+        if (released_) return inner_->feed(in, out);
+        auto ec = inner_->feed(in, held_);
+        if (ec) return fail(ec);
+        if (inner_->counters().records_in > 0) return release(out);
+        if (held_.size() > limit_) return fail(make_error_code(filter_error::records_not_found));
+        return {};
+    }
+
+    boost::system::error_code finish(std::string& out) override {
+        if (released_) return inner_->finish(out);
+        // A complete document with its records location present but empty (a page of zero
+        // records) passes; the inner filter refuses one without it.
+        auto ec = inner_->finish(held_);
+        if (ec) return fail(ec);
+        return release(out);
+    }
+
+    const filter_counters& counters() const override { return inner_->counters(); }
+
+  private:
+    boost::system::error_code fail(boost::system::error_code ec) {
+        held_.clear();
+        held_.shrink_to_fit();
+        return ec;
+    }
+    boost::system::error_code release(std::string& out) {
+        out += held_;
+        held_.clear();
+        held_.shrink_to_fit();
+        released_ = true;
+        return {};
+    }
+
+    std::unique_ptr<record_filter> inner_;
+    std::size_t limit_;
+    std::string held_;
+    bool released_ = false;
+};
+
 }  // namespace
 
 const boost::system::error_category& filter_category() noexcept {
@@ -47,15 +98,23 @@ boost::system::error_code make_error_code(filter_error e) noexcept {
 }
 
 std::unique_ptr<record_filter> make_filter(filter_spec spec) {
+    bool guard = spec.strict_envelope;
+    std::size_t limit = spec.max_record_bytes;
     switch (spec.format) {
-        case body_format::json:
-            return make_json_filter(std::move(spec));
+        case body_format::json: {
+            auto f = make_json_filter(std::move(spec));
+            if (!guard) return f;
+            return std::make_unique<envelope_guard>(std::move(f), limit);
+        }
+        case body_format::xml: {
+            auto f = make_xml_filter(std::move(spec));
+            if (!guard) return f;
+            return std::make_unique<envelope_guard>(std::move(f), limit);
+        }
         case body_format::ndjson:
             return make_ndjson_filter(std::move(spec));
         case body_format::csv:
             return make_csv_filter(std::move(spec));
-        case body_format::xml:
-            return make_xml_filter(std::move(spec));
     }
     return make_json_filter(std::move(spec));
 }

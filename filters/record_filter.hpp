@@ -89,7 +89,10 @@ struct filter_spec {
     csv_options csv;
     // JSON: an object or array in the envelope that neither holds the records nor leads to a
     // link field is refused (records_not_found) instead of passed: it may be records under
-    // another name. The proxy always sets it; the lexer's conformance tests do not.
+    // another name. JSON and XML: no output leaves make_filter()'s filter until the first record
+    // is reached or the document ends complete (at most max_record_bytes held), so a document
+    // without the records (a single object, another SOAP operation) leaks nothing before it is
+    // refused. The proxy always sets it; the lexer's conformance tests do not.
     bool strict_envelope = false;
     std::size_t max_record_bytes = 1 << 20;
     std::size_t max_depth = 64;

@@ -511,12 +511,11 @@ TEST_F(EnforceVendorFixtures, SoapforceQueryKeepsRepeatedIdsAndStrips) {
     EXPECT_EQ(crm[0].body_bytes, soap_query.size()) << "the SOAP request body reached the CRM";
 }
 
-// KNOWN GAP (reported to the lead; filters/ is not this suite's to change): the client writes the
-// SOAP request, so it can call retrieve instead of query; the answer's record is not under the
-// route's records path and the XML filter streams the envelope verbatim, aborting only at the end
-// (records_not_found) — after the whole record went out. Enable when the XML filter refuses
-// content outside the records path before writing it.
-TEST_F(EnforceVendorFixtures, DISABLED_SoapOperationOtherThanQueryLeaksNothing) {
+// The client writes the SOAP request, so it can call retrieve instead of query; the answer's
+// record is not under the route's records path. The filter holds its output until a record
+// arrives (filters/record_filter.cpp, envelope_guard), so the export is refused with nothing of
+// the record sent.
+TEST_F(EnforceVendorFixtures, SoapOperationOtherThanQueryLeaksNothing) {
     auto body = testdata("soapforce/fixtures/retrieve_response.xml");
     ASSERT_TRUE(body);
     ASSERT_TRUE(stage("/services/Soap/u/26.0", "text/xml; charset=utf-8", *body));
