@@ -239,7 +239,8 @@ struct path_node {
     std::uint64_t hash = 0;
     std::string key;                // decoded
     std::string path;               // dotted, relative to the record
-    std::string member;             // `"key":`, escaped, written before a kept member's value
+    std::string member;             // `,"key":` escaped, written before a kept member's value
+    std::string member_string;      // `,"key":"`: the same before a string
     std::uint64_t stamp = 0;        // scope of the object that last used this key
     std::uint32_t first = no_node;  // the member that came first last time (objects)
     std::uint32_t next = no_node;   // the member that followed this one last time
@@ -286,9 +287,10 @@ class path_table {
         if (!element) {
             if (!n.path.empty()) n.path.push_back('.');
             n.path.append(key);
-            n.member.push_back('"');
+            n.member.append(",\"");
             append_escaped(n.member, key);
             n.member.append("\":");
+            n.member_string = n.member + '"';
         }
         const auto id = static_cast<std::uint32_t>(nodes_.size());
         nodes_.push_back(std::move(n));
@@ -441,6 +443,11 @@ class json_rewriter {
     [[nodiscard]] bool from_input(std::string_view s) const {
         const auto at = reinterpret_cast<std::uintptr_t>(s.data());
         return at >= input_begin_ && at + s.size() <= input_end_;
+    }
+    // `s` lies in the input and the input's next byte is its closing quote.
+    [[nodiscard]] bool closing_quote_follows(std::string_view s) const {
+        const auto at = reinterpret_cast<std::uintptr_t>(s.data());
+        return at >= input_begin_ && at + s.size() < input_end_ && s.data()[s.size()] == '"';
     }
     std::string& sink(mode m) {
         return m == mode::envelope || m == mode::records ? *out_ : record_;
@@ -763,19 +770,34 @@ class json_rewriter {
         // way to one is replayed: those need ptr_, which only the slow path maintains.
         if (f.ptr && !(n.link_checked && !n.linked && !p.ptr)) return begin_value_slow(k, ec);
         if (cached.stripped != nullptr) ++*cached.stripped;
+        bool quoted = false;
         if (p.m == mode::keep || p.m == mode::filter) {
-            if (f.emitted++ != 0) record_.push_back(',');
-            if (f.object) record_.append(paths_[child].member);
+            if (f.object) {
+                quoted = write_member(f, n, k);
+            } else if (f.emitted++ != 0) {
+                record_.push_back(',');
+            }
         }
         if (is_container(k)) {
             push(p, k == value_kind::object, child);
             return true;
         }
-        start_scalar(p, k, child);
+        start_scalar(p, k, child, quoted);
         return true;
     }
 
-    void start_scalar(const plan& p, value_kind k, std::uint32_t child) {
+    // Writes the separator, the key and, before a string, its opening quote, in one append.
+    // True when the quote was written.
+    bool write_member(frame& f, const path_node& n, value_kind k) {
+        const bool string = k == value_kind::string;
+        const std::string& m = string ? n.member_string : n.member;
+        const std::size_t skip = f.emitted++ == 0 ? 1 : 0;  // no comma before the first
+        record_.append(m.data() + skip, m.size() - skip);
+        return string;
+    }
+
+    // `quoted`: a string's opening quote is already written.
+    void start_scalar(const plan& p, value_kind k, std::uint32_t child, bool quoted = false) {
         scalar_open_ = true;
         scalar_node_ = child;
         scalar_link_ = p.link;
@@ -784,11 +806,12 @@ class json_rewriter {
         scalar_sink_ = writes(p.m) ? &sink(p.m) : nullptr;
         if (!value_.empty()) value_.clear();
         scalar_string_ = k == value_kind::string;
-        if (scalar_sink_ != nullptr && scalar_string_) scalar_sink_->push_back('"');
+        if (scalar_sink_ != nullptr && scalar_string_ && !quoted) scalar_sink_->push_back('"');
     }
 
     [[gnu::noinline]] bool begin_value_slow(value_kind k, error_code& ec) {
         plan p;
+        bool quoted = false;
         std::uint32_t child = no_node;
         if (frames_.empty()) {
             p = decide_root(k, ec);
@@ -847,8 +870,7 @@ class json_rewriter {
                 }
                 if (p.m == mode::keep || p.m == mode::filter) {
                     if (f.object && child != no_node) {
-                        if (f.emitted++ != 0) record_.push_back(',');
-                        record_.append(paths_[child].member);
+                        quoted = write_member(f, paths_[child], k);
                     } else {
                         open_child(f, record_);
                     }
@@ -860,7 +882,7 @@ class json_rewriter {
             push(p, k == value_kind::object, child);
             return true;
         }
-        start_scalar(p, k, child);
+        start_scalar(p, k, child, quoted);
         return true;
     }
 
@@ -1001,7 +1023,7 @@ class json_rewriter {
     }
 
     // A scalar that arrived in one piece. A stripped one nobody reads costs nothing more.
-    bool whole_scalar(value_kind k, std::string_view s, error_code& ec) {
+    [[gnu::always_inline]] bool whole_scalar(value_kind k, std::string_view s, error_code& ec) {
         if (in_record_ && key_node_ != no_node) {
             // The usual case: a member stripped whole that no condition reads. key_node_ names
             // it when the value's container is an object with a path node.
@@ -1015,9 +1037,18 @@ class json_rewriter {
             }
         }
         if (!begin_value(k, ec)) return false;
-        if (scalar_sink_ == nullptr && !scalar_collect_ && !scalar_link_) {
-            scalar_open_ = false;
-            return true;
+        if (!scalar_collect_ && !scalar_link_) {
+            if (scalar_sink_ == nullptr) {
+                scalar_open_ = false;
+                return true;
+            }
+            if (scalar_string_ && closing_quote_follows(s)) {
+                // A string read straight from the input: copied with its closing quote.
+                scalar_sink_->append(s.data(), s.size() + 1);
+                scalar_open_ = false;
+                return !in_record_ || record_.size() <= spec_.max_record_bytes ||
+                       fail(ec, filter_error::record_too_large);
+            }
         }
         return scalar_part(s, ec) && end_scalar(ec);
     }
