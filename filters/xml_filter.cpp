@@ -31,6 +31,13 @@
 // - stripped_fields counts, per path, every removed occurrence (kept and dropped records alike,
 //   as the JSON filter counts); past 256 distinct names new ones count under "*";
 // - any DOCTYPE or entity declaration is refused (dtd_refused); nothing external is ever opened;
+// - with spec.strict_envelope (the proxy always sets it) nothing but the records and the vendors'
+//   metadata leaves the document: the ancestors of the records path (and of a link field) pass
+//   as written, but non-whitespace text directly inside them is dropped; another element outside
+//   the records passes only if its local name is in envelope_metadata (a leaf: its child elements
+//   are dropped, its attributes other than xsi:* too) or it is a link field; everything else
+//   (soapenv:Header, a SOAP Fault, an element beside the records, comments, processing
+//   instructions) is dropped whole and counted as "(envelope)<local name>";
 // - the document must be UTF-8 (the parser is told so) and declare no other encoding.
 namespace exportwall::filters {
 namespace {
@@ -39,6 +46,14 @@ std::atomic<std::uint64_t> external_entity_requests{0};
 
 constexpr char ns_separator = '\x01';  // never valid in an XML 1.0 document
 constexpr std::string_view xsi_uri = "http://www.w3.org/2001/XMLSchema-instance";
+
+// Envelope elements outside the records that pass under strict_envelope, by local name: the
+// vendors' page metadata (Salesforce Partner SOAP query results: done, queryLocator, size;
+// totalSize as the REST API names it). SOAP faults and headers are not metadata: a CRM error
+// body is replaced by the proxy, and a header can carry anything.
+constexpr std::array<std::string_view, 4> envelope_metadata{"done", "queryLocator", "size",
+                                                            "totalSize"};
+constexpr std::string_view envelope_prefix = "(envelope)";
 
 // One expat name in triplet form, split.
 struct xml_name {
@@ -245,10 +260,12 @@ class xml_filter final : public record_filter {
 
   private:
     enum class mode : std::uint8_t {
-        envelope,  // outside every record: written to the output as it comes
-        keep,      // a kept field (or inside one): written to the record buffer whole
-        descend,   // a record or a field with allowed members: filtered member by member
-        hidden,    // stripped: not written; still read when a condition needs a value below it
+        envelope,   // outside every record: written to the output as it comes
+        keep,       // a kept field (or inside one): written to the record buffer whole
+        descend,    // a record or a field with allowed members: filtered member by member
+        hidden,     // stripped: not written; still read when a condition needs a value below it
+        discarded,  // outside the records and not allowed (strict_envelope): neither written nor
+                    // read, whole subtree
     };
 
     struct frame {
@@ -266,6 +283,10 @@ class xml_filter final : public record_filter {
         bool collecting = false;  // its text is the value of a field a condition reads
         bool link = false;        // its text is a pagination link
         bool nil = false;         // xsi:nil="true"
+        // strict_envelope: an ancestor of the records or of a link field. Its tags pass; text
+        // directly inside it is held until the next markup and passes only if whitespace.
+        bool ancestor = false;
+        bool metadata = false;  // strict_envelope: an allowed metadata leaf (envelope_metadata)
     };
 
     [[nodiscard]] boost::system::error_code fail(boost::system::error_code ec) {
@@ -421,7 +442,8 @@ class xml_filter final : public record_filter {
 
     // Writes "<qname xmlns…  attributes" (the closing '>' waits: "/>" if the element is empty).
     // `tracked` reads needed attribute values; `filtered` drops attributes the allow-list does
-    // not keep. Namespace declarations are not data and always stay.
+    // not keep; an envelope metadata leaf keeps only xsi:* attributes (nil, type). Namespace
+    // declarations are not data and always stay.
     void write_start(std::string& s, const xml_name& n, const XML_Char** atts, bool write,
                      bool tracked, bool filtered, frame& f) {
         if (write) {
@@ -441,6 +463,10 @@ class xml_filter final : public record_filter {
             const std::string_view value(atts[i + 1]);
             if (a.uri == xsi_uri && a.local == "nil") f.nil = value == "true" || value == "1";
             bool keep = write;
+            if (f.metadata && a.uri != xsi_uri) {
+                keep = false;
+                note_envelope_strip(n.local, a.local);
+            }
             if (tracked || (write && filtered)) {
                 attr_path_.assign(rel_path_);
                 if (!attr_path_.empty()) attr_path_.push_back('.');
@@ -534,6 +560,99 @@ class xml_filter final : public record_filter {
         out_->append(record_buf_);
     }
 
+    [[nodiscard]] bool is_link_ancestor(std::string_view abs_path) const {
+        return std::any_of(
+            spec_.link_fields.begin(), spec_.link_fields.end(), [abs_path](std::string_view link) {
+                return link.size() > abs_path.size() &&
+                       link.substr(0, abs_path.size()) == abs_path && link[abs_path.size()] == '/';
+            });
+    }
+
+    [[nodiscard]] static bool is_envelope_metadata(std::string_view local) {
+        return std::find(envelope_metadata.begin(), envelope_metadata.end(), local) !=
+               envelope_metadata.end();
+    }
+
+    // Counts what strict_envelope dropped outside the records, by name only:
+    // "(envelope)Header", "(envelope)size.@note".
+    void note_envelope_strip(std::string_view element, std::string_view attribute = {}) {
+        std::string name(envelope_prefix);
+        name.append(element);
+        if (!attribute.empty()) name.append(".@").append(attribute);
+        note_stripped(strip_id(name));
+    }
+
+    // Text held directly inside an envelope ancestor ends at the next markup: whitespace passes
+    // (if `write`: not before a dropped element), anything else is data outside the records.
+    // Deciding on the whole text node, not on expat's pieces of it, keeps the output the same
+    // however the body is cut.
+    void flush_envelope_text(bool write) {
+        if (envelope_text_.empty()) return;
+        if (!is_whitespace(envelope_text_)) {
+            note_envelope_strip("#text");
+        } else if (write) {
+            close_pending(*out_);
+            escape_text(*out_, envelope_text_);
+        }
+        envelope_text_.clear();
+    }
+
+    // A comment or processing instruction outside the records under strict_envelope: dropped
+    // (counted unless it sits inside an already dropped element).
+    void drop_envelope_markup(std::string_view what) {
+        flush_envelope_text(true);
+        if (frames_.empty() || frames_.back().m != mode::discarded) note_envelope_strip(what);
+    }
+
+    // An element outside every record: an ancestor of the records, a record, or envelope.
+    void start_outside(const xml_name& n, const XML_Char** atts, frame& f, std::size_t depth) {
+        const frame* parent = frames_.empty() ? nullptr : &frames_.back();
+        if (parent != nullptr && parent->record_sibling) {
+            return stop(filter_error::records_not_found);
+        }
+        const bool strict = spec_.strict_envelope;
+        if (strict && parent != nullptr && (parent->m == mode::discarded || parent->metadata)) {
+            // Inside a dropped subtree nothing is read; a child of a metadata leaf is dropped.
+            f.m = mode::discarded;
+            if (parent->m != mode::discarded) note_envelope_strip(n.local);
+            flush_envelope_text(false);
+            return;
+        }
+        if (matched_ == depth && depth < record_path_.size() && n.local == record_path_[depth]) {
+            ++matched_;
+            f.matched = true;
+            if (matched_ + 1 == record_path_.size()) parent_seen_ = true;
+        }
+        if (f.matched && matched_ == record_path_.size()) {
+            if (record_path_.size() == 1) parent_seen_ = true;
+            flush_envelope_text(true);
+            begin_record(n, atts, f);
+            return;
+        }
+        f.m = mode::envelope;
+        f.link = !spec_.link_fields.empty() && is_link(abs_path_);
+        const bool link_ancestor =
+            strict && !spec_.link_fields.empty() && is_link_ancestor(abs_path_);
+        // Under strict_envelope a link field's ancestor beside the records ("paging") is known
+        // envelope: its other children are dropped, so it need not be refused.
+        f.record_sibling = record_path_.size() >= 2 && matched_ + 1 == record_path_.size() &&
+                           depth + 1 == record_path_.size() && !link_ancestor;
+        if (strict && !f.link) {
+            if (f.matched || link_ancestor) {
+                f.ancestor = true;
+            } else if (is_envelope_metadata(n.local)) {
+                f.metadata = true;
+            } else {
+                f.m = mode::discarded;
+                note_envelope_strip(n.local);
+                flush_envelope_text(false);
+                return;
+            }
+        }
+        flush_envelope_text(true);
+        write_start(*out_, n, atts, true, false, false, f);
+    }
+
     void start(const XML_Char* raw, const XML_Char** atts) {
         if (pending_error_) return;
         text_run_ = 0;
@@ -560,27 +679,8 @@ class xml_filter final : public record_filter {
             abs_path_.append(n.local);
         }
         if (!in_record_) {
-            if (!frames_.empty() && frames_.back().record_sibling) {
-                stop(filter_error::records_not_found);
-                return;
-            }
-            if (matched_ == depth && depth < record_path_.size() &&
-                n.local == record_path_[depth]) {
-                ++matched_;
-                f.matched = true;
-                if (matched_ + 1 == record_path_.size()) parent_seen_ = true;
-            }
-            if (f.matched && matched_ == record_path_.size()) {
-                if (record_path_.size() == 1) parent_seen_ = true;
-                begin_record(n, atts, f);
-            } else {
-                f.m = mode::envelope;
-                f.record_sibling = record_path_.size() >= 2 &&
-                                   matched_ + 1 == record_path_.size() &&
-                                   depth + 1 == record_path_.size();
-                f.link = !spec_.link_fields.empty() && is_link(abs_path_);
-                write_start(*out_, n, atts, true, false, false, f);
-            }
+            start_outside(n, atts, f, depth);
+            if (pending_error_) return;
             frames_.push_back(f);
             ns_decls_.clear();
             return;
@@ -605,6 +705,7 @@ class xml_filter final : public record_filter {
                 break;
             }
             case mode::envelope:  // unreachable inside a record
+            case mode::discarded:
             case mode::hidden:
                 f.m = mode::hidden;
                 f.tracked = parent.tracked && (is_needed(rel_path_) || needed_below(rel_path_));
@@ -629,6 +730,8 @@ class xml_filter final : public record_filter {
         if (pending_error_) return;
         text_run_ = 0;
         if (in_record_ && !record_within_limit()) return;
+        // Held text belongs to the innermost open element, which this closes.
+        flush_envelope_text(true);
         const frame f = frames_.back();
         frames_.pop_back();
         switch (f.m) {
@@ -642,6 +745,7 @@ class xml_filter final : public record_filter {
                 write_end(record_buf_, raw);
                 break;
             case mode::hidden:
+            case mode::discarded:
                 break;
         }
         if (f.collecting) {
@@ -670,6 +774,11 @@ class xml_filter final : public record_filter {
         }
         switch (f.m) {
             case mode::envelope:
+                if (f.ancestor) {
+                    envelope_text_.append(s);
+                    break;
+                }
+                [[fallthrough]];
             case mode::keep:
                 close_pending(sink());
                 escape_text(sink(), s);
@@ -678,6 +787,7 @@ class xml_filter final : public record_filter {
                 whitespace_.append(s);
                 break;
             case mode::hidden:
+            case mode::discarded:
                 break;
         }
     }
@@ -686,6 +796,7 @@ class xml_filter final : public record_filter {
         if (pending_error_) return;
         text_run_ = 0;
         if (!token_within_limit(event_bytes()) || in_record_) return;  // not fields in a record
+        if (spec_.strict_envelope) return drop_envelope_markup("#comment");
         close_pending(*out_);
         out_->append("<!--");
         out_->append(s);
@@ -696,6 +807,7 @@ class xml_filter final : public record_filter {
         if (pending_error_) return;
         text_run_ = 0;
         if (!token_within_limit(event_bytes()) || in_record_) return;
+        if (spec_.strict_envelope) return drop_envelope_markup("#processing-instruction");
         close_pending(*out_);
         out_->append("<?");
         out_->append(target);
@@ -794,6 +906,7 @@ class xml_filter final : public record_filter {
     std::string whitespace_;
     std::string collect_buf_;
     std::string link_buf_;
+    std::string envelope_text_;  // text directly inside an envelope ancestor (strict_envelope)
     record_fields fields_;
 
     // Transparent hashing: look names up by string_view without building a string.

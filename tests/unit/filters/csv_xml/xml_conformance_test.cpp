@@ -1,6 +1,7 @@
 // XML filter against shared test data: defusedxml's attack files are refused without expansion
 // or external access; soapforce's Salesforce Partner SOAP envelopes filter correctly.
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -155,6 +156,75 @@ TEST(XmlSoapforce, FiltersPartnerQueryResponses) {
     spec.allowed = field_set({"Id"});
     EXPECT_EQ(testing::run_whole(spec, read_file(dir / "retrieve_response.xml")).error,
               filter_error::records_not_found);
+}
+
+// With strict_envelope, as the proxy runs it: every query page filters exactly as before (its
+// envelope holds nothing but the ancestors of the records and done, queryLocator, size), and no
+// other operation's response leaks a byte through a query route.
+TEST(XmlSoapforce, StrictEnvelopeFiltersEveryQueryFixtureAndLeaksNothingOfTheOthers) {
+    const fs::path dir = fs::path(EXPORTWALL_SHARED_TESTDATA) / "soapforce" / "fixtures";
+    if (!fs::is_directory(dir)) {
+        GTEST_SKIP() << "soapforce fixtures not found at " << dir << " (../shared/testdata)";
+    }
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(dir)) {
+        if (e.path().extension() == ".xml") files.push_back(e.path());
+    }
+    std::sort(files.begin(), files.end());
+    int queries = 0;
+    int others = 0;
+    for (const auto& file : files) {
+        SCOPED_TRACE(file.filename().string());
+        const std::string body = read_file(file);
+        std::string response;
+        for (const char* r : {"queryResponse", "queryAllResponse", "queryMoreResponse"}) {
+            if (body.find(std::string("<") + r + ">") != std::string::npos) response = r;
+        }
+        filter_spec spec;
+        spec.format = body_format::xml;
+        spec.records =
+            "/Envelope/Body/" + (response.empty() ? "queryResponse" : response) + "/result/records";
+        spec.allowed = field_set({"Id", "Name"});
+        spec.strict_envelope = true;
+        auto strict = testing::run_whole(spec, body);
+        if (response.empty()) {
+            ++others;
+            EXPECT_EQ(strict.error, filter_error::records_not_found);
+            EXPECT_TRUE(strict.output.empty()) << strict.output;
+            continue;
+        }
+        ++queries;
+        ASSERT_FALSE(strict.error) << strict.error.message();
+        spec.strict_envelope = false;
+        auto lexer = testing::run_whole(spec, body);
+        ASSERT_FALSE(lexer.error);
+        EXPECT_EQ(strict.output, lexer.output);
+        EXPECT_TRUE(testing::same_counters(strict.counters, lexer.counters));
+        EXPECT_GE(strict.counters.records_out, 1u);
+        for (const auto& [name, n] : strict.counters.stripped_fields) {
+            EXPECT_NE(name.substr(0, 10), "(envelope)") << name;
+        }
+        spec.strict_envelope = true;
+        for (const auto& c : testing::chunkings(body.size())) {
+            auto chunked = testing::run_cut(spec, body, c);
+            ASSERT_FALSE(chunked.error);
+            ASSERT_EQ(chunked.output, strict.output);
+        }
+    }
+    EXPECT_EQ(queries, 4) << "query, queryAll, queryMore and the organisation id query";
+    EXPECT_GE(others, 15);
+
+    // A route whose records are a retrieve's results: the envelope around them passes, no more.
+    filter_spec retrieve;
+    retrieve.format = body_format::xml;
+    retrieve.records = "/Envelope/Body/retrieveResponse/result";
+    retrieve.allowed = field_set({"Id", "Name"});
+    retrieve.strict_envelope = true;
+    auto r = testing::run_whole(retrieve, read_file(dir / "retrieve_response.xml"));
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.counters.records_out, 1u);
+    EXPECT_NE(r.output.find("<sf:Name>SOAPForce Opportunity</sf:Name>"), std::string::npos);
+    EXPECT_EQ(r.output.find("Prospecting"), std::string::npos);
 }
 
 TEST(XmlSoapforce, FiltersNestedAccountsBySubPath) {

@@ -395,6 +395,187 @@ TEST(XmlFilter, CapsTheStrippedNameTableAgainstHostileElementNames) {
     EXPECT_EQ(r.counters.stripped_fields.at("*"), 5000u - 256u);
 }
 
+// strict_envelope (the proxy always sets it): nothing beside the records leaves the document.
+filter_spec strict_spec(std::vector<std::string> allowed, std::string records = query_records) {
+    filter_spec spec = xml_spec(std::move(allowed), std::move(records));
+    spec.strict_envelope = true;
+    return spec;
+}
+
+std::uint64_t stripped(const run_result& r, const std::string& name) {
+    auto it = r.counters.stripped_fields.find(name);
+    return it == r.counters.stripped_fields.end() ? 0 : it->second;
+}
+
+const std::string soap_open =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+    "xmlns=\"urn:partner.soap.sforce.com\" "
+    "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+    "xmlns:sf=\"urn:sobject.partner.soap.sforce.com\">\n";
+const std::string soap_body_open =
+    "<soapenv:Body>\n<queryResponse>\n  <result xsi:type=\"QueryResult\">\n    <done>true</done>\n"
+    "    <queryLocator xsi:nil=\"true\"/>\n";
+const std::string soap_record =
+    "    <records xsi:type=\"sf:sObject\"><sf:Id>003A</sf:Id><sf:Email>a@example.be</sf:Email>"
+    "</records>\n";
+const std::string soap_kept_record = "    <records><sf:Id>003A</sf:Id></records>\n";
+const std::string soap_close =
+    "    <size>1</size>\n  </result>\n</queryResponse>\n</soapenv:Body>\n</soapenv:Envelope>";
+
+TEST(XmlFilter, StrictEnvelopeDropsHeadersFaultsAndElementsBesideTheRecords) {
+    const std::string body =
+        soap_open +
+        "<soapenv:Header><sf:SessionHeader><sf:email>leak@example.be</sf:email>"
+        "</sf:SessionHeader></soapenv:Header>\n" +
+        "<soapenv:Body>\n<queryResponse>\n  <result xsi:type=\"QueryResult\">\n"
+        "    <done>true</done>\n    <sf:email>leak@example.be</sf:email>\n"
+        "    <queryLocator xsi:nil=\"true\"/>\n" +
+        soap_record + "    <Phone/>\n" + soap_close;
+    auto r = run_all(strict_spec({"Id"}), body);
+    ASSERT_FALSE(r.error) << r.error.message();
+    // The ancestors pass as written, the metadata leaves too; whitespace before a dropped element
+    // goes with it.
+    EXPECT_EQ(r.output, soap_open + soap_body_open + soap_kept_record + soap_close);
+    EXPECT_EQ(r.output.find("leak"), std::string::npos);
+    EXPECT_TRUE(testing::well_formed_xml(r.output));
+    EXPECT_EQ(stripped(r, "(envelope)Header"), 1u) << "counted once, its subtree with it";
+    EXPECT_EQ(stripped(r, "(envelope)SessionHeader"), 0u);
+    EXPECT_EQ(stripped(r, "(envelope)email"), 1u);
+    EXPECT_EQ(stripped(r, "(envelope)Phone"), 1u);
+    EXPECT_EQ(stripped(r, "Email"), 1u);
+
+    // A SOAP fault beside the query response is not metadata either.
+    const std::string fault = soap_open +
+                              "<soapenv:Body><soapenv:Fault><faultcode>sf:X</faultcode>"
+                              "<faultstring>leak@example.be</faultstring></soapenv:Fault>" +
+                              soap_body_open.substr(std::string("<soapenv:Body>").size()) +
+                              soap_record + soap_close;
+    auto f = run_all(strict_spec({"Id"}), fault);
+    ASSERT_FALSE(f.error) << f.error.message();
+    EXPECT_EQ(f.output.find("leak"), std::string::npos);
+    EXPECT_EQ(f.output.find("Fault"), std::string::npos);
+    EXPECT_EQ(stripped(f, "(envelope)Fault"), 1u);
+    EXPECT_EQ(stripped(f, "(envelope)faultstring"), 0u);
+
+    // Without strict_envelope (the lexer's own tests) the envelope passes as it always did.
+    auto lexer = run_whole(xml_spec({"Id"}), body);
+    ASSERT_FALSE(lexer.error);
+    EXPECT_NE(lexer.output.find("<soapenv:Header>"), std::string::npos);
+}
+
+TEST(XmlFilter, StrictEnvelopeRefusesADocumentOfOnlyAFaultWithNothingSent) {
+    const std::string body =
+        soap_open +
+        "<soapenv:Body><soapenv:Fault><faultcode>sf:INVALID_FIELD</faultcode>"
+        "<faultstring>No such column 'leak@example.be'</faultstring></soapenv:Fault>"
+        "</soapenv:Body></soapenv:Envelope>";
+    auto r = run_all(strict_spec({"Id"}), body);
+    EXPECT_EQ(r.error, filter_error::records_not_found);
+    EXPECT_TRUE(r.output.empty()) << r.output;
+}
+
+TEST(XmlFilter, StrictEnvelopeDropsTextInsideTheAncestorsOfTheRecords) {
+    // Mixed content: data written directly into Envelope, Body or result, as text or CDATA, or
+    // split by a character reference; indentation (even written as a reference) stays.
+    const std::string body = soap_open +
+                             "leak@example.be\n<soapenv:Body>\n<queryResponse>&#10;  <result>\n"
+                             "    <done>true</done> lea&#107;@example.be <![CDATA[more]]>\n" +
+                             soap_record + "<![CDATA[leak@example.be]]>" + soap_close;
+    auto r = run_all(strict_spec({"Id"}), body);
+    ASSERT_FALSE(r.error) << r.error.message();
+    // A text node is dropped whole, its indentation with it.
+    EXPECT_EQ(r.output, soap_open.substr(0, soap_open.size() - 1) +
+                            "<soapenv:Body>\n<queryResponse>\n  <result>\n    <done>true</done>"
+                            "<records><sf:Id>003A</sf:Id></records><size>1</size>\n  </result>\n"
+                            "</queryResponse>\n</soapenv:Body>\n</soapenv:Envelope>");
+    EXPECT_EQ(r.output.find("leak"), std::string::npos);
+    EXPECT_EQ(r.output.find("more"), std::string::npos);
+    EXPECT_EQ(stripped(r, "(envelope)#text"), 3u) << "one per text node, however it is cut";
+}
+
+TEST(XmlFilter, StrictEnvelopeKeepsMetadataLeavesWithTheirXsiAttributesOnly) {
+    const std::string body =
+        "<Envelope xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><Body><queryResponse>"
+        "<totalSize note=\"leak@example.be\">1<email>leak@example.be</email></totalSize><result>"
+        "<done>true</done><queryLocator xsi:nil=\"true\" xsi:type=\"xsd:string\" "
+        "owner=\"leak@example.be\"/><records><Id>1</Id></records><size>1</size></result>"
+        "</queryResponse></Body></Envelope>";
+    auto r = run_all(strict_spec({"Id"}), body);
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.output,
+              "<Envelope xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><Body>"
+              "<queryResponse><totalSize>1</totalSize><result><done>true</done>"
+              "<queryLocator xsi:nil=\"true\" xsi:type=\"xsd:string\"/><records><Id>1</Id>"
+              "</records><size>1</size></result></queryResponse></Body></Envelope>");
+    EXPECT_EQ(stripped(r, "(envelope)totalSize.@note"), 1u);
+    EXPECT_EQ(stripped(r, "(envelope)queryLocator.@owner"), 1u);
+    EXPECT_EQ(stripped(r, "(envelope)email"), 1u);
+    // Beside the records a metadata element holding elements is records under another name.
+    EXPECT_EQ(run_all(strict_spec({"Id"}, "/r/list/records"),
+                      "<r><list><size><Id>1</Id></size><records/></list></r>")
+                  .error,
+              filter_error::records_not_found);
+}
+
+TEST(XmlFilter, StrictEnvelopeStillRefusesRecordsUnderAnotherNameBesideTheRecords) {
+    const std::string body = soap_open + soap_body_open +
+                             "<searchRecords><sf:Email>leak@example.be</sf:Email></searchRecords>" +
+                             soap_record + soap_close;
+    auto r = run_all(strict_spec({"Id"}), body);
+    EXPECT_EQ(r.error, filter_error::records_not_found);
+    EXPECT_EQ(r.output.find("leak"), std::string::npos);
+}
+
+TEST(XmlFilter, StrictEnvelopeDropsCommentsAndProcessingInstructions) {
+    const std::string body =
+        "<?xml version=\"1.0\"?><!-- leak@example.be --><?app leak?>"
+        "<r><!--leak--><records><!-- in record --><Id>1</Id></records><?pi leak?>"
+        "<Header><!-- inside a dropped element --></Header></r>";
+    auto r = run_all(strict_spec({"Id"}, "/r/records"), body);
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.output, "<?xml version=\"1.0\"?>\n<r><records><Id>1</Id></records></r>");
+    EXPECT_EQ(stripped(r, "(envelope)#comment"), 2u);
+    EXPECT_EQ(stripped(r, "(envelope)#processing-instruction"), 2u);
+    EXPECT_EQ(stripped(r, "(envelope)Header"), 1u);
+}
+
+TEST(XmlFilter, StrictEnvelopeKeepsLinkFieldsAndTheElementsThatLeadToThem) {
+    const std::string body =
+        "<page><paging><next>https://crm.internal/q?c=2</next><prev>leak@example.be</prev>"
+        "leak<first>https://crm.internal/q?c=0</first></paging>"
+        "<more>https://crm.internal/q?c=3</more><records><Id>1</Id><Email>e</Email></records>"
+        "<paging><old><next>https://crm.internal/leak</next></old></paging></page>";
+    filter_spec spec = strict_spec({"Id"}, "/page/records");
+    spec.link_fields = {"/page/paging/next", "/page/more"};
+    spec.rewrite_link = [](std::string_view url) -> std::optional<std::string> {
+        return "https://exports.example.com/" + std::string(url.substr(21));
+    };
+    auto r = run_all(spec, body);
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.output,
+              "<page><paging><next>https://exports.example.com/q?c=2</next></paging>"
+              "<more>https://exports.example.com/q?c=3</more><records><Id>1</Id></records>"
+              "<paging/></page>");
+    EXPECT_EQ(r.counters.links_rewritten, 2u);
+    EXPECT_EQ(stripped(r, "(envelope)prev"), 1u);
+    EXPECT_EQ(stripped(r, "(envelope)first"), 1u);
+    EXPECT_EQ(stripped(r, "(envelope)#text"), 1u);
+    EXPECT_EQ(stripped(r, "(envelope)old"), 1u) << "a link field's name elsewhere is no link";
+}
+
+TEST(XmlFilter, StrictEnvelopeCountsDroppedNamesWithinTheStrippedNameCap) {
+    std::string body = "<r>";
+    for (int i = 0; i < 1000; ++i)
+        body += "<h" + std::to_string(i) + ">x</h" + std::to_string(i) + ">";
+    body += "<records><Id>1</Id></records></r>";
+    auto r = run_whole(strict_spec({"Id"}, "/r/records"), body);
+    ASSERT_FALSE(r.error);
+    EXPECT_EQ(r.output, "<r><records><Id>1</Id></records></r>");
+    EXPECT_EQ(r.counters.stripped_fields.size(), 257u);
+    EXPECT_EQ(r.counters.stripped_fields.at("*"), 1000u - 256u);
+}
+
 TEST(XmlFilter, StaysDeadAfterAnError) {
     auto filter = make_filter(xml_spec({"Id"}, "/r/records"));
     std::string out;
