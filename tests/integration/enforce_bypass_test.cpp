@@ -745,7 +745,10 @@ struct beside_records {
 
 class EnforceBeside : public EnforceBypass {
   protected:
-    void expect_nothing_passes(const std::vector<beside_records>& variants, const contact& other) {
+    // `stripped`: the export must also succeed, the records filtered as usual (refusing it would
+    // satisfy "nothing passes" too, but markup beside the records is stripped, not refused).
+    void expect_nothing_passes(const std::vector<beside_records>& variants, const contact& other,
+                               bool stripped = false) {
         for (const auto& v : variants) {
             SCOPED_TRACE(std::string(shape_name(v.shape)) + ": " + v.insert.substr(0, 30));
             std::string body = render(v.shape, records_, crm_origin());
@@ -763,6 +766,11 @@ class EnforceBeside : public EnforceBypass {
                       << resp.status << (resp.complete ? "" : " (aborted)") << "\n";
             EXPECT_FALSE(has(resp.body, other.email)) << resp.body;
             EXPECT_FALSE(has(resp.body, other.iban)) << resp.body;
+            if (stripped) {
+                EXPECT_EQ(resp.status, 200u);
+                EXPECT_TRUE(resp.complete);
+                for (const auto& c : records_) EXPECT_TRUE(has(resp.body, c.phone)) << resp.body;
+            }
         }
     }
 };
@@ -786,18 +794,33 @@ TEST_F(EnforceBeside, RecordsUnderAnotherNameNeverPass) {
         other);
 }
 
-// KNOWN GAP (reported to the lead; filters/ is not this suite's to change): a JSON envelope
-// scalar and XML markup outside the records path pass verbatim. Enable when the filters refuse
-// or strip them.
-TEST_F(EnforceBeside, DISABLED_EnvelopeScalarsAndMarkupOutsideRecordsNeverPass) {
+// XML markup outside the records path: an element beside the records, a SOAP header, text
+// written into an ancestor of the records, a comment, a SOAP fault beside the response. Stripped
+// (counted as "(envelope)…"), the records exported as usual.
+TEST_F(EnforceBeside, XmlMarkupOutsideRecordsNeverPasses) {
     const contact other = marker_contact(prefix_ + "-elsewhere", 9, "customer");
     expect_nothing_passes(
         {
-            {vendor_shape::dataverse, "\"@odata.nextLink\":", "\"note\":\"" + other.email + "\","},
             {vendor_shape::salesforce_soap, "<queryLocator",
              "<sf:email>" + other.email + "</sf:email>"},
             {vendor_shape::salesforce_soap, "<soapenv:Body>",
              "<soapenv:Header><sf:email>" + other.email + "</sf:email></soapenv:Header>"},
+            {vendor_shape::salesforce_soap, "<size>", other.email + " " + other.iban},
+            {vendor_shape::salesforce_soap, "<soapenv:Body>",
+             "<!-- " + other.email + " --><?note " + other.iban + "?>"},
+            {vendor_shape::salesforce_soap, "<queryResponse>",
+             "<soapenv:Fault><faultstring>" + other.email + "</faultstring></soapenv:Fault>"},
+        },
+        other, true);
+}
+
+// KNOWN GAP (reported to the lead; filters/json_filter.cpp is being rewritten): a JSON envelope
+// scalar outside the records passes verbatim. Enable when the JSON filter refuses or strips it.
+TEST_F(EnforceBeside, DISABLED_JsonEnvelopeScalarsOutsideRecordsNeverPass) {
+    const contact other = marker_contact(prefix_ + "-elsewhere", 9, "customer");
+    expect_nothing_passes(
+        {
+            {vendor_shape::dataverse, "\"@odata.nextLink\":", "\"note\":\"" + other.email + "\","},
         },
         other);
 }
