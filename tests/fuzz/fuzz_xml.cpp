@@ -1,6 +1,8 @@
 // libFuzzer target for the XML filter. The first input byte picks where the body is cut into two
-// chunks; the rest is the body. Properties: no crash; the cut changes nothing (same output and
-// error as one chunk); a body that passes yields well-formed, namespace-correct XML.
+// chunks; the rest is the body. Each input runs twice: as the conformance tests configure the
+// filter, and with strict_envelope as the proxy does (envelope allow-list, output held until the
+// first record). Properties: no crash; the cut changes nothing (same output and error as one
+// chunk); a body that passes yields well-formed, namespace-correct XML.
 
 #include <cstddef>
 #include <cstdint>
@@ -22,8 +24,9 @@ using exportwall::filters::filter_spec;
 using exportwall::filters::make_filter;
 using exportwall::filters::record_condition;
 
-filter_spec fuzz_spec() {
+filter_spec fuzz_spec(bool strict) {
     filter_spec spec;
+    spec.strict_envelope = strict;
     spec.format = body_format::xml;
     spec.records = "/r/rec";
     spec.allowed = field_set({"a", "b.c", "@x", "b.@y"});
@@ -32,7 +35,7 @@ filter_spec fuzz_spec() {
     objection.op = condition_op::is_set;
     objection.exclude = true;
     spec.rules.conditions.push_back(objection);
-    spec.link_fields = {"/r/next"};
+    spec.link_fields = {"/r/next", "/r/p/next"};
     spec.rewrite_link = [](std::string_view url) -> std::optional<std::string> {
         if (url.substr(0, 1) == "h") return "https://exports.example.com/<&>";
         return std::nullopt;
@@ -48,9 +51,9 @@ struct outcome {
     boost::system::error_code error;
 };
 
-outcome run(std::string_view body, std::size_t cut) {
+outcome run(std::string_view body, std::size_t cut, bool strict) {
     outcome o;
-    auto filter = make_filter(fuzz_spec());
+    auto filter = make_filter(fuzz_spec(strict));
     o.error = filter->feed(body.substr(0, cut), o.output);
     if (!o.error) o.error = filter->feed(body.substr(cut), o.output);
     if (!o.error) o.error = filter->finish(o.output);
@@ -71,11 +74,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size == 0) return 0;
     const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
     const std::size_t cut = body.size() * data[0] / 255;
-    const outcome whole = run(body, 0);
-    const outcome split = run(body, cut);
-    if (whole.error != split.error) std::abort();
-    if (whole.error) return 0;
-    if (whole.output != split.output) std::abort();
-    if (!well_formed(whole.output)) std::abort();
+    for (bool strict : {false, true}) {
+        const outcome whole = run(body, 0, strict);
+        const outcome split = run(body, cut, strict);
+        if (whole.error != split.error) std::abort();
+        if (whole.error) continue;
+        if (whole.output != split.output) std::abort();
+        if (!well_formed(whole.output)) std::abort();
+    }
     return 0;
 }
