@@ -853,9 +853,17 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
                                           : std::string_view{};
         plan = case_->plan_response(status, fields, up, public_url);
         if (plan.what == response_plan::action::replace) {
-            // The CRM's body is never read: its connection cannot be reused.
+            // The CRM's body is never read: its connection cannot be reused. A redirect keeps
+            // its target, mapped onto exportwall (the plan dropped the CRM's own).
             conn->close();
-            co_return co_await refuse(rec, plan.status, plan.reason, plan.detail, keep_on_refusal);
+            std::string kept;
+            for (const auto& [name, value] : plan.add_fields) {
+                if (beast::iequals(name, "Location") || beast::iequals(name, "Content-Location") ||
+                    beast::iequals(name, "Link"))
+                    kept += name + ": " + value + "\r\n";
+            }
+            co_return co_await refuse(rec, plan.status, plan.reason, plan.detail, keep_on_refusal,
+                                      kept);
         }
     }
     const bool transforming = case_ && has_body && case_->transforms();

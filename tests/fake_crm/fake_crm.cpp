@@ -31,14 +31,15 @@
 //              ({"ID":{"written":W,"done":B,"write_pending":B,"pending_ms":M}})
 //   /_reset    forgets the requests, parse errors and probes
 //   /_release  see slow
-//   /_stage    POST /_stage?path=P&type=T[&encoding=E][&status=C][&chunk=K][&link=L]: the request
-//              body becomes what GET/POST/HEAD of exactly path P serves (its query string is
-//              ignored, so every $select variant gets the same body; the request is still
+//   /_stage    POST /_stage?path=P&type=T[&encoding=E][&status=C][&chunk=K][&link=L][&location=U]:
+//              the request body becomes what GET/POST/HEAD of exactly path P serves (its query
+//              string is ignored, so every $select variant gets the same body; the request is still
 //              recorded with its full target). Status C (default 200), Content-Type T.
 //              encoding=gzip or deflate compresses the body (zlib) and labels it so; any other
 //              encoding (e.g. br) only labels it (Content-Encoding: E, bytes as staged). chunk=K
 //              sends it chunked in K-byte chunks (default: Content-Length); link=L adds a `Link`
-//              header with value L. Staging the same path again replaces it.
+//              header with value L, location=U a `Location` header (redirects). Staging the same
+//              path again replaces it.
 //
 // A test tool: it trusts its client; it is not hardened and never faces anything but loopback.
 
@@ -113,6 +114,7 @@ struct staged_response {
     std::string content_type;
     std::string content_encoding;  // "" = identity
     std::string link;              // a Link header value, "" = none
+    std::string location;          // a Location header value, "" = none
     std::size_t chunk = 0;         // 0 = Content-Length, else chunked in pieces of this size
     std::string body;              // already encoded
 };
@@ -372,6 +374,7 @@ class connection {
         s.content_type = q.get("type");
         s.content_encoding = q.get("encoding");
         s.link = q.get("link");
+        s.location = q.get("location");
         s.chunk = static_cast<std::size_t>(q.number("chunk", 0));
         if (s.content_encoding == "gzip" || s.content_encoding == "deflate") {
             auto packed = compress(body, s.content_encoding == "gzip");
@@ -393,6 +396,7 @@ class connection {
         if (!s.content_encoding.empty())
             extra += "Content-Encoding: " + s.content_encoding + "\r\n";
         if (!s.link.empty()) extra += "Link: " + s.link + "\r\n";
+        if (!s.location.empty()) extra += "Location: " + s.location + "\r\n";
         out.insert(out.size() - 2, extra);
         if (!head_request_) {
             if (s.chunk == 0) {

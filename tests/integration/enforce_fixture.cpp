@@ -131,7 +131,7 @@ std::string vendor_config(const temp_dir& dir, const vendor_policy_options& o) {
     x += "    <header name=\"Authorization\" value=\"" + std::string(crm_credential) + "\"/>\n";
     x += "  </upstream>\n";
     x += R"(
-  <route id="dataverse-contacts" path="/api/data/v9.2/contacts" methods="GET" upstream="crm"
+  <route id="dataverse-contacts" path="/api/data/v9.2/contacts" methods="GET HEAD" upstream="crm"
          entity="contact" format="json" records="/value" select-param="$select"
          link-fields="/@odata.nextLink"/>
   <route id="hubspot-contacts" path="/crm/v3/objects/contacts" methods="GET" upstream="crm"
