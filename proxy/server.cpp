@@ -1,11 +1,13 @@
 #include "proxy/server.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -15,6 +17,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -80,12 +83,37 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
     return !ec;
 }
 
+// One io_context per I/O thread, as nginx has one event loop per worker: a connection lives on
+// one context from accept to close, so its reads, writes, timers and filter run on one thread
+// (a single shared io_context let a session's handlers hop between threads, paying a futex wake
+// and a cache migration per hop — a third of a bulk export's CPU). Contexts without a connection
+// are kept running by their work guards until stop().
+struct io_pool {
+    explicit io_pool(unsigned n) {
+        for (unsigned i = 0; i < n; ++i) {
+            contexts.push_back(std::make_unique<net::io_context>(1));
+            guards.emplace_back(net::make_work_guard(*contexts.back()));
+        }
+    }
+    // The context of the next accepted connection (round robin).
+    net::io_context& next() { return *contexts[next_.fetch_add(1) % contexts.size()]; }
+    void stop() {
+        for (auto& c : contexts) c->stop();
+    }
+    std::vector<std::unique_ptr<net::io_context>> contexts;
+    std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
+
+  private:
+    std::atomic<std::size_t> next_{0};
+};
+
 net::awaitable<void> accept_loop(runtime& rt, tcp::acceptor& acceptor,
                                  std::shared_ptr<const listener_context> listener,
-                                 net::io_context& ioc) {
+                                 io_pool& workers) {
     net::steady_timer backoff(co_await net::this_coro::executor);
     while (acceptor.is_open()) {
-        auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(ioc), use_tuple);
+        auto [ec, socket] =
+            co_await acceptor.async_accept(net::make_strand(workers.next()), use_tuple);
         if (ec) {
             if (ec == net::error::operation_aborted || !acceptor.is_open()) break;
             // Out of file descriptors and kin: pause instead of spinning.
@@ -106,7 +134,7 @@ net::awaitable<void> accept_loop(runtime& rt, tcp::acceptor& acceptor,
 }
 
 net::awaitable<void> signal_loop(runtime& rt, net::signal_set& signals,
-                                 std::vector<tcp::acceptor>& acceptors, net::io_context& ioc) {
+                                 std::vector<tcp::acceptor>& acceptors, io_pool& workers) {
     while (true) {
         auto [ec, sig] = co_await signals.async_wait(use_tuple);
         if (ec) co_return;
@@ -133,7 +161,7 @@ net::awaitable<void> signal_loop(runtime& rt, net::signal_set& signals,
             spdlog::warn("shutdown grace over: {} request(s) cut", rt.in_flight.load());
         else
             spdlog::info("drained; exiting");
-        ioc.stop();
+        workers.stop();
         co_return;
     }
 }
@@ -202,7 +230,8 @@ int run_server(runtime& rt, const server_options& options) {
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
 
     {
-        net::io_context ioc(static_cast<int>(threads));
+        io_pool workers(threads);
+        net::io_context& ioc = *workers.contexts.front();
         auto control = net::make_strand(ioc);
         std::vector<tcp::acceptor> acceptors;
         std::vector<std::shared_ptr<const listener_context>> contexts;
@@ -257,10 +286,11 @@ int run_server(runtime& rt, const server_options& options) {
         net::co_spawn(ioc, run_admin(std::move(admin), std::move(hooks)), net::detached);
 
         for (std::size_t i = 0; i < acceptors.size(); ++i)
-            net::co_spawn(control, accept_loop(rt, acceptors[i], contexts[i], ioc), net::detached);
+            net::co_spawn(control, accept_loop(rt, acceptors[i], contexts[i], workers),
+                          net::detached);
 
         net::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
-        net::co_spawn(control, signal_loop(rt, signals, acceptors, ioc), net::detached);
+        net::co_spawn(control, signal_loop(rt, signals, acceptors, workers), net::detached);
 
         if (!options.ports_file.empty() &&
             !write_ports_file(options.ports_file, ports, admin_port)) {
@@ -271,11 +301,14 @@ int run_server(runtime& rt, const server_options& options) {
                      snap->config->revision);
 
         std::vector<std::thread> pool;
-        for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
+        for (unsigned i = 1; i < threads; ++i) {
+            net::io_context* c = workers.contexts[i].get();
+            pool.emplace_back([c] { c->run(); });
+        }
         ioc.run();
         for (auto& t : pool) t.join();
         if (rt.audit_flush) rt.audit_flush();
-        // Idle upstream sockets belong to this io_context: close them before it goes.
+        // Idle upstream sockets belong to these io_contexts: close them before they go.
         rt.pool().clear();
         rt.log().flush();
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -676,7 +677,11 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     std::string up_head = build_upstream_request_head(ur);
     // From here on the head's views are gone: only copies are used.
     cbuf_.consume(head_len);
-    const std::string key = pool_key(up);
+    // Idle upstream connections are reused on the io_context (thread) that owns them only.
+    const std::string reach_key = pool_key(up);
+    const std::string key = reach_key + '#' +
+                            std::to_string(reinterpret_cast<std::uintptr_t>(
+                                &net::query(client_.get_executor(), net::execution::context)));
     const bool retryable = is_idempotent_without_body(rec.method) && framing == body_framing::none;
 
     if (!relay_) relay_ = std::make_unique<char[]>(relay_buffer_size);
@@ -694,7 +699,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
         if (!conn) {
             upstream_failure failure{};
             conn = co_await connect(up, snap, lim, failure);
-            rt_.pool().note_reachable(key, conn != nullptr);
+            rt_.pool().note_reachable(reach_key, conn != nullptr);
             if (!conn) {
                 rt_.stats().upstream_error(failure.kind);
                 co_return co_await refuse(rec, 502, failure.reason,
