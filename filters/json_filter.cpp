@@ -650,7 +650,36 @@ class json_rewriter {
             fail(ec, filter_error::records_not_found);
             return p;
         }
+        if (!p.ptr && spec_.strict_envelope && !(f.object && envelope_metadata(key()))) {
+            // A scalar beside the records that is not paging or count metadata may be a value
+            // the CRM (or a client's query) put there: dropped, and counted by name.
+            strip_envelope(f);
+            p.m = mode::skip;
+        }
         return p;
+    }
+
+    // The vendors' collection metadata that may pass beside the records: OData control
+    // information and instance annotations (`@odata.count`, `@Microsoft.Dynamics.CRM.*`),
+    // Salesforce's totalSize/done, counts and paging cursors.
+    static bool envelope_metadata(std::string_view name) {
+        if (name.size() > 1 && name.front() == '@') return true;
+        static constexpr std::array<std::string_view, 16> names{
+            "totalSize", "done",   "size",  "count", "total",    "hasMore",   "has_more", "after",
+            "before",    "offset", "limit", "page",  "pageSize", "page_size", "per_page", "rel"};
+        return std::find(names.begin(), names.end(), name) != names.end();
+    }
+
+    void strip_envelope(const frame& f) {
+        std::string name = "(envelope)";
+        if (f.object) {
+            // Upstream chooses the key: a long one is counted under its prefix.
+            const std::string& k = key();
+            name.append(k, 0, std::min<std::size_t>(k.size(), 64));
+        } else {
+            name += "[]";
+        }
+        strip(name);
     }
 
     plan link_plan(value_kind k) {

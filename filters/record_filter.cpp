@@ -64,7 +64,14 @@ class envelope_guard final : public record_filter {
         return release(out);
     }
 
-    const filter_counters& counters() const override { return inner_->counters(); }
+    // Until the hold is released nothing was sent: bytes_out says so (the inner filter counted
+    // what it wrote into the hold).
+    const filter_counters& counters() const override {
+        if (released_) return inner_->counters();
+        withheld_ = inner_->counters();
+        withheld_.bytes_out = 0;
+        return withheld_;
+    }
 
   private:
     boost::system::error_code fail(boost::system::error_code ec) {
@@ -84,6 +91,7 @@ class envelope_guard final : public record_filter {
     std::size_t limit_;
     std::string held_;
     bool released_ = false;
+    mutable filter_counters withheld_;
 };
 
 }  // namespace

@@ -1,7 +1,9 @@
 // libFuzzer target for the JSON export filter. The first input byte picks where the body is cut
-// into two chunks; the rest is the body. Properties: no crash; the cut changes nothing (an error
-// either way, or the same output); a body that passes yields JSON (checked by boost::json::parse),
-// and so does a complete body whose only fault is that the records were not found.
+// into two chunks; the rest is the body. Each input runs twice: as the conformance tests configure
+// the filter, and with strict_envelope as the proxy does. Properties: no crash; the cut changes
+// nothing (an error either way, or the same output); a body that passes yields JSON (checked by
+// boost::json::parse), and so does — without strict_envelope, which holds it back — a complete
+// body whose only fault is that the records were not found.
 
 #include <cstddef>
 #include <cstdint>
@@ -26,8 +28,9 @@ using exportwall::filters::make_error_code;
 using exportwall::filters::make_filter;
 using exportwall::filters::record_fields;
 
-filter_spec fuzz_spec() {
+filter_spec fuzz_spec(bool strict) {
     filter_spec spec;
+    spec.strict_envelope = strict;
     spec.format = body_format::json;
     spec.records = "/results";
     spec.field_root = "properties";
@@ -58,9 +61,9 @@ struct outcome {
     bool finish_error = false;  // the error came from finish(): the whole body was parsed
 };
 
-outcome run(std::string_view body, std::size_t cut) {
+outcome run(std::string_view body, std::size_t cut, bool strict) {
     outcome o;
-    auto filter = make_filter(fuzz_spec());
+    auto filter = make_filter(fuzz_spec(strict));
     o.error = filter->feed(body.substr(0, cut), o.output);
     if (!o.error) o.error = filter->feed(body.substr(cut), o.output);
     if (!o.error) {
@@ -85,14 +88,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size == 0) return 0;
     const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
     const std::size_t cut = body.size() * data[0] / 255;
-    const outcome split = run(body, cut);
-    const outcome whole = run(body, body.size());
-    if (static_cast<bool>(split.error) != static_cast<bool>(whole.error)) std::abort();
-    if (!split.error && split.output != whole.output) std::abort();
-    if (!split.error && !parses(split.output)) std::abort();
-    if (split.finish_error && split.error == make_error_code(filter_error::records_not_found) &&
-        !parses(split.output)) {
-        std::abort();
+    for (bool strict : {false, true}) {
+        const outcome split = run(body, cut, strict);
+        const outcome whole = run(body, body.size(), strict);
+        if (static_cast<bool>(split.error) != static_cast<bool>(whole.error)) std::abort();
+        if (!split.error && split.output != whole.output) std::abort();
+        if (!split.error && !parses(split.output)) std::abort();
+        if (!strict && split.finish_error &&
+            split.error == make_error_code(filter_error::records_not_found) &&
+            !parses(split.output)) {
+            std::abort();
+        }
     }
     return 0;
 }

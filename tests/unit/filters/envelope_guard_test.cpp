@@ -77,8 +77,20 @@ TEST(EnvelopeGuard, SoapRetrieveInsteadOfQueryLeaksNothing) {
     }
 }
 
+TEST(EnvelopeGuard, CountsNothingSentWhileHolding) {
+    auto f = make_filter(json_spec());
+    std::string out;
+    ASSERT_FALSE(f->feed(R"({"totalSize":1,)", out));
+    EXPECT_TRUE(out.empty());
+    EXPECT_EQ(f->counters().bytes_out, 0u);
+    EXPECT_GT(f->counters().bytes_in, 0u);
+    ASSERT_FALSE(f->feed(R"("records":[{"Id":"1"}]})", out));
+    ASSERT_FALSE(f->finish(out));
+    EXPECT_EQ(f->counters().bytes_out, out.size());
+}
+
 TEST(EnvelopeGuard, EnvelopeLongerThanARecordWithoutRecordsIsRefusedEarly) {
-    std::string body = R"({"meta":")" + std::string(10000, 'x') + R"(","records":[]})";
+    std::string body = R"({"@odata.context":")" + std::string(10000, 'x') + R"(","records":[]})";
     auto r = run(json_spec(), body, 512);
     EXPECT_TRUE(r.failed_before_end);
     EXPECT_EQ(r.ec, make_error_code(filter_error::records_not_found));
@@ -110,6 +122,27 @@ TEST(EnvelopeGuard, OutputStreamsOnceTheFirstRecordArrives) {
     ASSERT_FALSE(f->feed(body, out));
     ASSERT_FALSE(f->feed(R"({"Id":"2"},{"Id":"3"})", out));
     EXPECT_NE(out.find(R"("Id":"2")"), std::string::npos);
+}
+
+TEST(EnvelopeGuard, ScalarsBesideTheRecordsPassOnlyAsPagingOrCountMetadata) {
+    const std::string body = R"({"@odata.context":"https://crm/$metadata","note":")" +
+                             std::string(secret) +
+                             R"(","totalSize":1,"done":true,"records":[{"Id":"1"}],"owner":")" +
+                             std::string(secret) + R"("})";
+    for (std::size_t step : {1u, 9u, 4096u}) {
+        auto f = make_filter(json_spec());
+        std::string out;
+        boost::system::error_code ec;
+        for (std::size_t at = 0; at < body.size() && !ec; at += step)
+            ec = f->feed(std::string_view(body).substr(at, step), out);
+        if (!ec) ec = f->finish(out);
+        ASSERT_FALSE(ec) << ec.message();
+        EXPECT_EQ(out, R"({"@odata.context":"https://crm/$metadata","totalSize":1,"done":true,)"
+                       R"("records":[{"Id":"1"}]})")
+            << step;
+        EXPECT_EQ(f->counters().stripped_fields.count("(envelope)note"), 1u);
+        EXPECT_EQ(f->counters().stripped_fields.count("(envelope)owner"), 1u);
+    }
 }
 
 }  // namespace
