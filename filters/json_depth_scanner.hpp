@@ -13,8 +13,15 @@ namespace exportwall::filters {
 
 class json_depth_scanner {
   public:
-    // `depth` 1 is the top-level container.
-    explicit json_depth_scanner(std::size_t depth) : target_(depth) {}
+    // How whole 64-byte blocks are read: AVX2 with PCLMUL where the CPU has them (chosen once,
+    // at run time), else SSE2 (every x86-64); elsewhere, and for the tail, one byte at a time.
+    enum class kernel { best, avx2, sse2, bytes };
+    // Whether this build and this CPU can run `k`.
+    static bool supported(kernel k);
+
+    // `depth` 1 is the top-level container. `k` other than `best` is for tests and benchmarks,
+    // and must be supported().
+    explicit json_depth_scanner(std::size_t depth, kernel k = kernel::best);
 
     // Scans the next bytes of the document, which start at stream offset `offset`. Appends to
     // `marks`, in order, the offset of every '{' or '[' that opens a container at the target
@@ -22,6 +29,11 @@ class json_depth_scanner {
     void scan(std::string_view bytes, std::uint64_t offset, std::vector<std::uint64_t>& marks);
 
   private:
+    template <class Blocks>
+    friend const char* scan_blocks(json_depth_scanner& s, const char* p, const char* end,
+                                   const char* begin, std::uint64_t offset,
+                                   std::vector<std::uint64_t>& marks);
+
     // Byte by byte over [p, end); `begin` is where `offset` points.
     void scan_bytes(const char* p, const char* end, const char* begin, std::uint64_t offset,
                     std::vector<std::uint64_t>& marks);
@@ -36,6 +48,7 @@ class json_depth_scanner {
     }
 
     std::size_t target_;
+    kernel kernel_;
     std::size_t depth_ = 0;
     bool in_string_ = false;
     bool escaped_ = false;

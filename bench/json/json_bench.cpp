@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/monotonic_resource.hpp>
@@ -18,6 +19,7 @@
 
 #include "bench/generator/contact_generator.hpp"
 #include "bench/json/null_json_handler.hpp"
+#include "filters/json_depth_scanner.hpp"
 #include "filters/record_filter.hpp"
 
 namespace {
@@ -132,6 +134,32 @@ void BM_BoostJsonSaxParseOnly(benchmark::State& state) {
     state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(body.size()));
 }
 BENCHMARK(BM_BoostJsonSaxParseOnly)->Unit(benchmark::kMillisecond);
+
+// The JSON filter's first pass over every byte: where records open and close (exact record
+// sizes), with each block reader the CPU supports.
+void BM_JsonDepthScanner(benchmark::State& state, ew::filters::json_depth_scanner::kernel k) {
+    if (!ew::filters::json_depth_scanner::supported(k)) {
+        state.SkipWithError("this CPU lacks the instructions");
+        return;
+    }
+    const std::string& body = export_body("json");
+    std::vector<std::uint64_t> marks;
+    for (auto _ : state) {
+        ew::filters::json_depth_scanner scanner(3, k);
+        for (std::size_t at = 0; at < body.size(); at += chunk_bytes) {
+            marks.clear();
+            scanner.scan(std::string_view(body).substr(at, chunk_bytes), at, marks);
+            benchmark::DoNotOptimize(marks.data());
+        }
+    }
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(body.size()));
+}
+BENCHMARK_CAPTURE(BM_JsonDepthScanner, avx2, ew::filters::json_depth_scanner::kernel::avx2)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_JsonDepthScanner, sse2, ew::filters::json_depth_scanner::kernel::sse2)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_JsonDepthScanner, bytes, ew::filters::json_depth_scanner::kernel::bytes)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

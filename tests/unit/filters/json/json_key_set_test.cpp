@@ -85,6 +85,26 @@ TEST(JsonDepthScanner, LongStringsWithEscapesAtEveryAlignment) {
     }
 }
 
+// Every block reader this build and CPU can run (AVX2 is skipped on a CPU without it).
+std::vector<json_depth_scanner::kernel> kernels() {
+    using k = json_depth_scanner::kernel;
+    std::vector<k> ks;
+    for (k each : {k::best, k::avx2, k::sse2, k::bytes}) {
+        if (json_depth_scanner::supported(each)) ks.push_back(each);
+    }
+    return ks;
+}
+
+TEST(JsonDepthScanner, TheBestKernelIsOneThisCpuRuns) {
+    EXPECT_TRUE(json_depth_scanner::supported(json_depth_scanner::kernel::best));
+    EXPECT_TRUE(json_depth_scanner::supported(json_depth_scanner::kernel::bytes));
+#if defined(__x86_64__)
+    EXPECT_TRUE(json_depth_scanner::supported(json_depth_scanner::kernel::sse2));
+    EXPECT_EQ(json_depth_scanner::supported(json_depth_scanner::kernel::avx2),
+              __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul"));
+#endif
+}
+
 // A plain reference: the scanner's contract, one byte at a time.
 std::vector<std::uint64_t> reference_marks(std::string_view doc, std::size_t target) {
     std::vector<std::uint64_t> marks;
@@ -146,11 +166,14 @@ TEST(JsonDepthScanner, AgreesWithAByteByByteScanAcrossBlocksAndCuts) {
         for (std::size_t target : {1U, 2U, 3U}) {
             const auto expected = reference_marks(doc, target);
             const std::size_t cut = rng() % (doc.size() + 1);
-            json_depth_scanner scanner(target);
-            std::vector<std::uint64_t> marks;
-            scanner.scan(std::string_view(doc).substr(0, cut), 0, marks);
-            scanner.scan(std::string_view(doc).substr(cut), cut, marks);
-            ASSERT_EQ(marks, expected) << "round " << round << " target " << target;
+            for (auto k : kernels()) {
+                json_depth_scanner scanner(target, k);
+                std::vector<std::uint64_t> marks;
+                scanner.scan(std::string_view(doc).substr(0, cut), 0, marks);
+                scanner.scan(std::string_view(doc).substr(cut), cut, marks);
+                ASSERT_EQ(marks, expected) << "round " << round << " target " << target
+                                           << " kernel " << static_cast<int>(k);
+            }
         }
     }
 }
