@@ -35,6 +35,7 @@
 #include "proxy/problem.hpp"
 #include "proxy/request_head.hpp"
 #include "proxy/runtime.hpp"
+#include "proxy/sink_body.hpp"
 #include "proxy/stream.hpp"
 #include "proxy/target.hpp"
 #include "proxy/tls.hpp"
@@ -121,6 +122,43 @@ class in_flight_guard {
 struct upstream_failure {
     std::string_view reason;
     std::string_view kind;
+};
+
+// Where the CRM's body bytes go: through the export's filter (or monitor-mode transform) into
+// `out`, or into `out` as they are when nothing filters them.
+class relay_sink final : public body_sink {
+  public:
+    relay_sink(std::string& out, export_case* transform, filters::record_filter* filter)
+        : out_(out), transform_(transform), filter_(filter) {}
+
+    bool take(std::string_view bytes) override {
+        taken_ += bytes.size();
+        if (transform_ != nullptr) {
+            if (auto ec = transform_->transform(bytes, out_)) {
+                failure_ = export_case::reason_for(ec);
+                return false;
+            }
+        } else if (filter_ != nullptr) {
+            if (filter_->feed(bytes, out_)) {
+                failure_ = "filter_error";
+                return false;
+            }
+        } else {
+            out_.append(bytes);
+        }
+        return true;
+    }
+    // Body bytes received so far.
+    [[nodiscard]] std::uint64_t taken() const { return taken_; }
+    // Why the filter refused the body; empty while it has not.
+    [[nodiscard]] std::string_view failure() const { return failure_; }
+
+  private:
+    std::string& out_;
+    export_case* transform_;
+    filters::record_filter* filter_;
+    std::uint64_t taken_ = 0;
+    std::string_view failure_;
 };
 
 [[nodiscard]] upstream_failure classify_body_error(const error_code& ec, bool expired) {
@@ -697,7 +735,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     // Beast reads at most the buffer's free capacity (512 bytes minimum): reserve a relay buffer's
     // worth so one read moves up to 64 KiB.
     ubuf.reserve(relay_buffer_size);
-    std::optional<http::response_parser<http::buffer_body>> resp;
+    std::optional<http::response_parser<sink_body>> resp;
     for (int attempt = 0;; ++attempt) {
         conn = attempt == 0 ? rt_.pool().acquire(key) : nullptr;
         const bool reused = conn != nullptr;
@@ -919,6 +957,12 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
         co_return abort(rec, *conn, client_failure());
 
     std::string filtered;
+    const bool filtering = transforming || filter != nullptr;
+    // The body goes from the parser's read buffer to the filter (or, relayed as is, to `filtered`)
+    // without a copy in between.
+    http::response_parser<sink_body>& answer = *resp;
+    relay_sink sink(filtered, transforming ? case_.get() : nullptr, filter.get());
+    answer.get().body().sink = &sink;
     // More of the CRM's answer can be read without waiting.
     auto upstream_ready = [&] {
         if (ubuf.size() != 0) return true;
@@ -926,40 +970,26 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
         const std::size_t ready = conn->socket().available(aec);
         return !aec && ready != 0;
     };
-    while (!resp->is_done()) {
-        resp->get().body().data = buf;
-        resp->get().body().size = relay_buffer_size;
+    while (!answer.is_done()) {
         upstream_deadline_.arm(conn->socket(), lim.upstream_idle);
-        auto [rec_ec, n] = co_await http::async_read_some(*conn, ubuf, *resp, use_tuple);
+        auto [rec_ec, n] = co_await http::async_read_some(*conn, ubuf, answer, use_tuple);
         bool expired = upstream_deadline_.expired();
         upstream_deadline_.disarm();
         (void)n;
-        if (rec_ec == http::error::need_buffer) rec_ec = {};
-        std::size_t got = relay_buffer_size - resp->get().body().size;
+        rec.upstream_bytes = sink.taken();
+        if (!sink.failure().empty()) co_return abort(rec, *conn, sink.failure());
         if (rec_ec) {
             auto failure = classify_body_error(rec_ec, expired);
             rt_.stats().upstream_error(failure.kind);
             co_return abort(rec, *conn, failure.reason);
         }
-        if (got == 0) continue;
-        std::string_view piece(buf, got);
-        rec.upstream_bytes += got;
-        if (transforming || filter) {
-            // `filtered` keeps what earlier pieces produced until it is written.
-            if (transforming) {
-                if (auto fec = case_->transform(piece, filtered))
-                    co_return abort(rec, *conn, export_case::reason_for(fec));
-            } else if (filter->feed(piece, filtered)) {
-                co_return abort(rec, *conn, "filter_error");
-            }
-            if (filtered.empty() ||
-                (filtered.size() < coalesce_bytes && !resp->is_done() && upstream_ready()))
-                continue;
-            piece = filtered;
-        }
-        if (co_await write_body_piece(piece, out_framing, lim.client_write_idle))
+        // `filtered` keeps what earlier reads produced until it is written.
+        if (filtered.empty() || (filtering && filtered.size() < coalesce_bytes &&
+                                 !answer.is_done() && upstream_ready()))
+            continue;
+        if (co_await write_body_piece(filtered, out_framing, lim.client_write_idle))
             co_return abort(rec, *conn, client_failure());
-        rec.bytes_out += piece.size();
+        rec.bytes_out += filtered.size();
         filtered.clear();
     }
     if (transforming || filter) {
@@ -994,7 +1024,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     }
     // Reuse only after a complete, correctly framed response that both sides keep alive and that
     // left no stray bytes behind.
-    if (resp->keep_alive() && ubuf.size() == 0 && !rt_.stopping.load())
+    if (answer.keep_alive() && ubuf.size() == 0 && !rt_.stopping.load())
         rt_.pool().release(key, std::move(conn));
     else
         conn->close();
