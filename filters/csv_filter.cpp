@@ -309,7 +309,7 @@ class csv_filter final : public record_filter {
         if (!spec_.rules.empty()) {
             fields_.clear();
             for (const auto& [column, name] : needed_columns_) {
-                fields_.add(name, std::string(cell(column)));
+                fields_.add(name, cell(column));
             }
             if (auto reason = evaluate(spec_.rules, fields_)) {
                 ++counters_.dropped[static_cast<std::size_t>(*reason)];

@@ -196,7 +196,7 @@ struct plan {
 };
 
 // Equal keys; short keys (most of them) without a call to memcmp.
-bool same_key(const std::string& a, std::string_view b) {
+[[gnu::always_inline]] inline bool same_key(const std::string& a, std::string_view b) {
     const std::size_t n = a.size();
     if (n != b.size()) return false;
     if (n <= 8 && n >= 4) {
@@ -1088,9 +1088,10 @@ class json_rewriter {
         if (scalar_collect_) {
             if (scalar_node_ != no_node) {
                 const std::string& path = paths_[scalar_node_].path;
-                fields_.add(path.substr(std::min(scalar_base_, path.size())), value_);
+                fields_.add(std::string_view(path).substr(std::min(scalar_base_, path.size())),
+                            value_);
             } else {
-                fields_.add(std::string(rel_path(scalar_base_)), value_);
+                fields_.add(rel_path(scalar_base_), value_);
             }
         }
         if (scalar_link_) rewrite_link();

@@ -30,9 +30,14 @@ bool holds(const record_condition& c, std::optional<std::string_view> value) {
             return std::find(c.values.begin(), c.values.end(), *value) != c.values.end();
         case condition_op::not_empty:
             return !value->empty() && *value != "null";
+        // JSON literals first: nearly every consent and objection flag is one.
         case condition_op::is_true:
+            if (*value == "true") return true;
+            if (*value == "false") return false;
             return one_of(*value, {"true", "1", "yes", "y", "on"});
         case condition_op::is_set:
+            if (*value == "false") return false;
+            if (*value == "true") return true;
             return !one_of(*value, {"", "null", "false", "0", "no", "n", "off"});
     }
     return false;
@@ -48,7 +53,7 @@ std::string_view drop_reason_name(drop_reason r) {
 }
 
 std::optional<std::string_view> record_fields::find(std::string_view path) const {
-    for (const auto& [p, v] : values_) {
+    for (const auto& [p, v] : values()) {
         if (p == path) return std::string_view(v);
     }
     return std::nullopt;

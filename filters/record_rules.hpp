@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,18 +32,23 @@ inline constexpr std::size_t drop_reason_count = 6;
 // A path may occur more than once (arrays, repeated XML elements).
 class record_fields {
   public:
-    void clear() { values_.clear(); }
-    void add(std::string path, std::string value) {
-        values_.emplace_back(std::move(path), std::move(value));
+    // Forgets the values; their storage is kept for the next record (no allocation per record).
+    void clear() { used_ = 0; }
+    void add(std::string_view path, std::string_view value) {
+        if (used_ == values_.size()) values_.emplace_back();
+        auto& [p, v] = values_[used_++];
+        p.assign(path);
+        v.assign(value);
     }
     // The first value at `path`, or nullopt when the record has none.
     [[nodiscard]] std::optional<std::string_view> find(std::string_view path) const;
-    [[nodiscard]] const std::vector<std::pair<std::string, std::string>>& values() const {
-        return values_;
+    [[nodiscard]] std::span<const std::pair<std::string, std::string>> values() const {
+        return {values_.data(), used_};
     }
 
   private:
     std::vector<std::pair<std::string, std::string>> values_;
+    std::size_t used_ = 0;
 };
 
 enum class condition_op : std::uint8_t {

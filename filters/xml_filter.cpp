@@ -473,7 +473,7 @@ class xml_filter final : public record_filter {
                 attr_path_.push_back('@');
                 attr_path_.append(a.local);
                 if (tracked && is_needed(attr_path_)) {
-                    fields_.add(reported(attr_path_), std::string(value));
+                    fields_.add(reported(attr_path_), value);
                 }
                 if (write && filtered && !spec_.allowed.keeps(attr_path_)) {
                     keep = false;
@@ -751,7 +751,7 @@ class xml_filter final : public record_filter {
         if (f.collecting) {
             std::string value = collect_buf_.substr(f.collect_begin);
             if (f.nil && value.empty()) value = "null";
-            fields_.add(reported(rel_path_), std::move(value));
+            fields_.add(reported(rel_path_), value);
             collect_buf_.resize(f.collect_begin);
         }
         if (f.tracked && !f.record) rel_path_.resize(f.rel_len);
