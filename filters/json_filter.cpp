@@ -228,6 +228,7 @@ struct plan {
 // A plan decided once for a path and a kind of value, replayed for every later record.
 struct cached_plan {
     bool valid = false;
+    bool quiet_skip = false;  // valid, stripped whole, and no condition or link reads it
     plan p;
     std::uint64_t* stripped = nullptr;  // the counter to bump when the plan strips the value
 };
@@ -893,6 +894,7 @@ class json_rewriter {
                     }
                     if (cached != nullptr) {
                         cached->valid = true;
+                        cached->quiet_skip = p.m == mode::skip && !p.collect && !p.link;
                         cached->p = p;
                         cached->stripped = last_stripped_;
                     }
@@ -923,7 +925,10 @@ class json_rewriter {
         } else if (p.m == mode::records) {
             out().push_back('[');
         }
-        frame f;
+        // Built in place: a frame is large, and containers open several times per record.
+        const bool nested = !frames_.empty() && in_record_;
+        const bool stable = nested && frames_.back().ptr_stable && frames_.back().object;
+        frame& f = frames_.emplace_back();
         f.m = p.m;
         f.object = object;
         f.collect = p.collect;
@@ -934,11 +939,10 @@ class json_rewriter {
         f.path_len = path_.size();
         f.base = p.base;
         f.ptr_len = ptr_.size();
-        if (!frames_.empty() && in_record_) {
-            const frame& parent = frames_.back();
+        if (nested) {
             f.node = child;
             if (child != no_node) f.path_len = paths_[child].path.size();
-            f.ptr_stable = parent.ptr_stable && parent.object;
+            f.ptr_stable = stable;
         }
         if (p.m == mode::record) {
             f.node = path_table::root;
@@ -950,7 +954,6 @@ class json_rewriter {
             f.ptr = ndjson_ && p.ptr;
             f.ptr_len = 0;
         }
-        frames_.push_back(f);
         if (record_depth_ != 0 && frames_.size() == record_depth_) {
             const std::uint64_t at = next_mark();
             if (p.m == mode::record) record_begin_ = at;
@@ -969,18 +972,19 @@ class json_rewriter {
     }
 
     bool close(error_code& ec) {
-        const frame f = frames_.back();
+        const frame& f = frames_.back();
+        const mode m = f.m;
+        const char closer = f.object ? '}' : ']';
         if (record_depth_ != 0 && frames_.size() == record_depth_) {
             const std::uint64_t at = next_mark();
-            if (f.m == mode::record && at - record_begin_ + 1 > spec_.max_record_bytes) {
+            if (m == mode::record && at - record_begin_ + 1 > spec_.max_record_bytes) {
                 return fail(ec, filter_error::record_too_large);
             }
         }
         // A record's keys go all at once when the next record starts.
         if (!in_record_) envelope_keys_.truncate(f.keys_mark);
-        frames_.pop_back();
-        const char closer = f.object ? '}' : ']';
-        switch (f.m) {
+        frames_.pop_back();  // f is gone from here on
+        switch (m) {
             case mode::envelope:
             case mode::records:
                 out().push_back(closer);
@@ -1051,20 +1055,26 @@ class json_rewriter {
         return whole_scalar(value_kind::literal, text, ec);
     }
 
-    // A scalar that arrived in one piece. A stripped one nobody reads costs nothing more.
+    // The usual scalar: a member stripped whole that no condition reads; it is counted and
+    // nothing more. key_node_ names it when the value's container is an object with a path node.
+    [[gnu::always_inline]] bool skipped_quietly(value_kind k) {
+        if (!in_record_ || key_node_ == no_node) return false;
+        const path_node& n = paths_[key_node_];
+        const cached_plan& c = n.plans[static_cast<std::size_t>(k)];
+        if (!c.quiet_skip) return false;
+        const frame& f = frames_.back();
+        if (!f.object || (f.ptr && !(n.link_checked && !n.linked))) return false;
+        if (c.stripped != nullptr) ++*c.stripped;
+        return true;
+    }
+
+    // A scalar that arrived in one piece. A stripped one nobody reads costs nothing more; the
+    // rest is out of line, so the common case saves no registers.
     [[gnu::always_inline]] bool whole_scalar(value_kind k, std::string_view s, error_code& ec) {
-        if (in_record_ && key_node_ != no_node) {
-            // The usual case: a member stripped whole that no condition reads. key_node_ names
-            // it when the value's container is an object with a path node.
-            const frame& f = frames_.back();
-            const path_node& n = paths_[key_node_];
-            const cached_plan& c = n.plans[static_cast<std::size_t>(k)];
-            if (f.object && c.valid && c.p.m == mode::skip && !c.p.collect && !c.p.link &&
-                (!f.ptr || (n.link_checked && !n.linked))) {
-                if (c.stripped != nullptr) ++*c.stripped;
-                return true;
-            }
-        }
+        return skipped_quietly(k) || whole_scalar_slow(k, s, ec);
+    }
+
+    [[gnu::noinline]] bool whole_scalar_slow(value_kind k, std::string_view s, error_code& ec) {
         if (!begin_value(k, ec)) return false;
         if (!scalar_collect_ && !scalar_link_) {
             if (scalar_sink_ == nullptr) {
