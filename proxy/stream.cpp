@@ -1,5 +1,7 @@
 #include "proxy/stream.hpp"
 
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -9,6 +11,14 @@ namespace exportwall::proxy {
 bool byte_stream::idle_and_open() noexcept {
     auto& s = socket();
     if (!s.is_open()) return false;
+    if (tls_) {
+        // Bytes the TLS layer already took off the socket are invisible to the probe below: a
+        // record decrypted and not read, or records waiting in the BIO (a CRM that wrote more
+        // than its response). (Asio's own input buffer cannot be asked; it holds bytes only when
+        // the BIO was full.)
+        SSL* ssl = tls_->native_handle();
+        if (SSL_pending(ssl) > 0 || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0) return false;
+    }
     char probe = 0;
     // MSG_PEEK|MSG_DONTWAIT: 0 = EOF, 1 = unsolicited bytes (a TLS close_notify included),
     // -1 with EAGAIN = idle and open.

@@ -1,7 +1,18 @@
 #include <gtest/gtest.h>
 
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <array>
+#include <memory>
+#include <string>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 
 #include "proxy/upstream_pool.hpp"
@@ -51,6 +62,75 @@ TEST(UpstreamPool, DropsAConnectionWithUnsolicitedBytes) {
     p.near.wait(tcp::socket::wait_read);
     pool.release("k", std::make_unique<byte_stream>(std::move(p.near)));
     EXPECT_EQ(pool.acquire("k"), nullptr);
+}
+
+// A TLS connection over a socket pair, both ends in this process: the server end has a
+// throwaway self-signed certificate, the client end does not verify it.
+struct tls_socket_pair {
+    explicit tls_socket_pair(net::io_context& ioc) : sockets(ioc) {
+        EVP_PKEY* key = EVP_EC_gen("P-256");
+        X509* cert = X509_new();
+        X509_set_version(cert, 2);
+        ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+        X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+        X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+        X509_set_pubkey(cert, key);
+        X509_NAME* name = X509_get_subject_name(cert);
+        const std::array<unsigned char, 10> cn{'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't', 0};
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, cn.data(), -1, -1, 0);
+        X509_set_issuer_name(cert, name);
+        X509_sign(cert, key, EVP_sha256());
+        SSL_CTX_use_certificate(server_ctx.native_handle(), cert);
+        SSL_CTX_use_PrivateKey(server_ctx.native_handle(), key);
+        X509_free(cert);
+        EVP_PKEY_free(key);
+        client_ctx.set_verify_mode(net::ssl::verify_none);
+        near = std::make_unique<byte_stream>(std::move(sockets.near), client_ctx);
+        far = std::make_unique<net::ssl::stream<tcp::socket>>(std::move(sockets.far), server_ctx);
+        near->tls()->async_handshake(net::ssl::stream_base::client,
+                                     [this](const boost::system::error_code& ec) { near_ec = ec; });
+        far->async_handshake(net::ssl::stream_base::server,
+                             [this](const boost::system::error_code& ec) { far_ec = ec; });
+        ioc.run();
+    }
+    socket_pair sockets;
+    net::ssl::context server_ctx{net::ssl::context::tls_server};
+    net::ssl::context client_ctx{net::ssl::context::tls_client};
+    std::unique_ptr<byte_stream> near;
+    std::unique_ptr<net::ssl::stream<tcp::socket>> far;
+    boost::system::error_code near_ec;
+    boost::system::error_code far_ec;
+};
+
+// The CRM's answer and, in a record of its own, bytes nobody asked for: the answer is read, the
+// stray record waits inside the TLS layer, where the socket probe cannot see it. Reused, the
+// connection would hand those bytes to the next export as its answer.
+TEST(UpstreamPool, DropsATlsConnectionWhoseTlsLayerHoldsUnreadBytes) {
+    net::io_context ioc;
+    tls_socket_pair t(ioc);
+    ASSERT_FALSE(t.near_ec) << t.near_ec.message();
+    ASSERT_FALSE(t.far_ec) << t.far_ec.message();
+    net::write(*t.far, net::buffer("answer", 6));
+    net::write(*t.far, net::buffer("stray!", 6));
+    std::array<char, 6> got{};
+    ASSERT_EQ(net::read(*t.near->tls(), net::buffer(got)), 6u);
+    ASSERT_EQ(std::string(got.data(), got.size()), "answer");
+    upstream_pool pool(4);
+    pool.release("k", std::move(t.near));
+    EXPECT_EQ(pool.acquire("k"), nullptr);
+}
+
+TEST(UpstreamPool, ReusesATlsConnectionWithNothingUnread) {
+    net::io_context ioc;
+    tls_socket_pair t(ioc);
+    ASSERT_FALSE(t.near_ec) << t.near_ec.message();
+    ASSERT_FALSE(t.far_ec) << t.far_ec.message();
+    net::write(*t.far, net::buffer("answer", 6));
+    std::array<char, 6> got{};
+    ASSERT_EQ(net::read(*t.near->tls(), net::buffer(got)), 6u);
+    upstream_pool pool(4);
+    pool.release("k", std::move(t.near));
+    EXPECT_NE(pool.acquire("k"), nullptr);
 }
 
 TEST(UpstreamPool, KeepsAtMostTheConfiguredIdleConnections) {
