@@ -269,6 +269,8 @@ class session {
     // record has been written.
     std::unique_ptr<export_case> case_;
     bool audited_ = false;
+    // The current response to the client ends with the connection (no length, no chunks).
+    bool close_delimited_ = false;
 };
 
 template <class Buffers>
@@ -326,7 +328,13 @@ bool session::abort(request_record& rec, byte_stream& up, std::string_view reaso
     // Never complete a cut export: the client's response ends without its terminating chunk
     // (or short of its Content-Length) and both connections close; nothing goes back to the pool.
     up.close();
-    client_.close();
+    // A close-delimited body (HTTP/1.0 client) has no end marker of its own: a FIN would read as
+    // its complete end, a reset cannot.
+    if (close_delimited_) {
+        client_.reset();
+    } else {
+        client_.close();
+    }
     rec.outcome = "aborted";
     rec.reason = reason;
     rt_.stats().export_aborted(reason);
@@ -663,6 +671,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
                                       std::size_t head_len) {
     const auto& cfg = *snap.config;
     const auto& lim = cfg.net.limit;
+    close_delimited_ = false;
     std::string_view raw(static_cast<const char*>(cbuf_.data().data()), head_len);
     const bool head_request = head_.method == "HEAD";
     const unsigned version = head_.version;
@@ -923,6 +932,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     const bool filtered_body = filter != nullptr || (transforming && !case_->monitoring());
     const response_framing out_framing =
         choose_response_framing(head_request, status, length, filtered_body, version);
+    close_delimited_ = out_framing == response_framing::close_delimited;
     bool keep_alive = client_keep_alive && !rt_.stopping.load() &&
                       out_framing != response_framing::close_delimited;
 
@@ -1004,6 +1014,13 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
                 auto failure = classify_body_error(pec, false);
                 rt_.stats().upstream_error(failure.kind);
                 co_return abort(rec, *conn, failure.reason);
+            }
+            // Parsed eagerly, only a chunk header or the trailer can wait here for its end. One
+            // longer than a response head may be is refused, before the buffer grows further
+            // (Beast bounds neither chunk extensions nor trailers).
+            if (need_more && ubuf.size() > lim.max_upstream_head_bytes) {
+                rt_.stats().upstream_error("malformed");
+                co_return abort(rec, *conn, "upstream_malformed");
             }
         }
         // `filtered` keeps what earlier reads produced until it is written.

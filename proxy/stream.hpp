@@ -69,6 +69,14 @@ class byte_stream {
         socket().close(ignored);
     }
 
+    // Closes with a reset instead of a FIN (what is still unsent is dropped): the peer cannot
+    // take the end for a complete close-delimited body.
+    void reset() noexcept {
+        boost::system::error_code ignored;
+        socket().set_option(tcp::socket::linger(true, 0), ignored);
+        socket().close(ignored);
+    }
+
     // True when an idle connection is still usable: open, nothing to read and no EOF pending.
     // A pooled connection the CRM closed (or wrote to unasked) fails this check.
     [[nodiscard]] bool idle_and_open() noexcept;

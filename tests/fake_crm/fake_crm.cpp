@@ -19,6 +19,9 @@
 //   misframed?kind=K           short_cl: Content-Length larger than the bytes sent, then close;
 //                              bad_chunk: a valid chunk, then an invalid chunk size;
 //                              close_mid: chunked, some chunks, then close without the last chunk;
+//                              long_ext / long_trailer: one 1 KiB chunk, then a chunk extension
+//                              or a trailer field of junk=N bytes (default 1 MiB) that never
+//                              ends, then close;
 //                              bytes=N (default 100000) sets how much is sent before the fault
 //   hang                       reads the request, never answers (until the peer closes)
 //   drop                       closes the connection without answering
@@ -544,6 +547,13 @@ class connection {
                 offset += n;
             }
             if (kind == "bad_chunk") out += "zz\r\nnot a chunk\r\n";
+        } else if (kind == "long_ext" || kind == "long_trailer") {
+            out = head(200, "OK", "application/octet-stream", std::nullopt, true);
+            out += "400\r\n";
+            for (std::uint64_t i = 0; i < 1024; ++i) out += exportwall::test::generated_byte(i);
+            out += "\r\n";
+            out += kind == "long_ext" ? "1;" : "0\r\nX-Trailer: ";
+            out.append(q.number("junk", 1 << 20), 'e');
         } else {
             co_return co_await simple(400, "Bad Request", "text/plain", "unknown kind\n", false);
         }

@@ -363,6 +363,31 @@ TEST_P(EnforceShape, RecordLimitAbortsTheExportMidStream) {
     EXPECT_EQ(string_at(*audit, "reason"), "record_limit_exceeded");
 }
 
+// To an HTTP/1.0 client a filtered body is close-delimited: its end is the connection's end. A
+// cut export must not end like that, so the abort resets the connection instead of closing it.
+TEST_P(EnforceShape, Http10AbortResetsTheConnection) {
+    ASSERT_TRUE(start());
+    const auto p = marker_prefix();
+    std::vector<contact> records{marker_contact(p, 1, "customer"), marker_contact(p, 2, "customer"),
+                                 marker_contact(p, 3, "customer")};
+    ASSERT_TRUE(stage_records(records));
+    export_request r = request(partner_key, "delivery", "carrier", {});
+    r.version = "HTTP/1.0";
+    http_connection c;
+    ASSERT_TRUE(c.connect(proxy_.port()));
+    ASSERT_TRUE(c.send(request_bytes(r)));
+    const response over = c.read_response();
+    ASSERT_TRUE(over.received);
+    EXPECT_EQ(over.status, 200u);
+    EXPECT_FALSE(over.chunked);
+    EXPECT_TRUE(c.was_reset()) << "a cut close-delimited body ended with a FIN, like a whole one";
+    for (const auto& m : markers(records[2])) EXPECT_FALSE(has(over.body, m)) << m;
+    auto audit = audit_record(over.header("X-Export-Audit-Id").value_or(""));
+    ASSERT_TRUE(audit.has_value());
+    EXPECT_EQ(string_at(*audit, "decision"), "aborted");
+    EXPECT_EQ(string_at(*audit, "reason"), "record_limit_exceeded");
+}
+
 INSTANTIATE_TEST_SUITE_P(Vendors, EnforceShape,
                          ::testing::Values(vendor_shape::dataverse, vendor_shape::hubspot,
                                            vendor_shape::salesforce, vendor_shape::salesforce_soap,

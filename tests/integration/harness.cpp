@@ -443,6 +443,7 @@ bool http_connection::fill() {
     if (::poll(&p, 1, static_cast<int>(read_timeout_.count())) <= 0) return false;
     const ssize_t r = ::recv(fd_, chunk, sizeof chunk, 0);
     if (r <= 0) {
+        if (r < 0 && errno == ECONNRESET) reset_ = true;
         eof_ = true;
         return false;
     }

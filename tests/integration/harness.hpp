@@ -198,6 +198,9 @@ class http_connection {
     // True when the peer closed (EOF or reset) with no more bytes; false if bytes arrived or the
     // wait ran out.
     [[nodiscard]] bool peer_closed();
+    // True once a read failed with ECONNRESET: the peer reset the connection instead of
+    // closing it.
+    [[nodiscard]] bool was_reset() const { return reset_; }
     // Sets the kernel receive buffer (before connect) to keep back-pressure tests small.
     void set_receive_buffer(int bytes) { rcvbuf_ = bytes; }
     void set_read_timeout(std::chrono::milliseconds t) { read_timeout_ = t; }
@@ -214,6 +217,7 @@ class http_connection {
     std::unique_ptr<tls_state> tls_;
     bool handshake_ok_ = false;
     bool eof_ = false;
+    bool reset_ = false;
     int rcvbuf_ = 0;
     std::chrono::milliseconds read_timeout_ = 20s;
     std::string buffer_;

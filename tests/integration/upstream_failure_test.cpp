@@ -78,6 +78,29 @@ TEST_F(UpstreamFailure, ChunkedAbortHasNoTerminatingChunk) {
     EXPECT_LE(r.body_bytes, 50000u);
 }
 
+// A chunk extension or a trailer that never ends is refused once it outgrows a response head
+// (max-upstream-head-bytes, 64 KiB by default): Beast bounds neither, and the read buffer grew
+// with each read until the CRM stopped sending.
+TEST_F(UpstreamFailure, EndlessChunkExtensionOrTrailerIsRefusedAsMalformed) {
+    ASSERT_TRUE(start_proxy());
+    for (const char* kind : {"long_ext", "long_trailer"}) {
+        http_connection c;
+        ASSERT_TRUE(c.connect(proxy_.port()));
+        ASSERT_TRUE(c.send(get_request(std::string("/api/misframed?kind=") + kind)));
+        const response r = c.read_response();
+        ASSERT_TRUE(r.received) << kind;
+        EXPECT_FALSE(r.complete) << kind;
+        EXPECT_TRUE(r.closed) << kind;
+    }
+    const response m = fetch(proxy_.admin_port(), get_request("/metrics"));
+    ASSERT_TRUE(m.received);
+    EXPECT_NE(m.body.find("exportwall_upstream_errors_total{kind=\"malformed\"} 2"),
+              std::string::npos)
+        << m.body;
+    EXPECT_EQ(m.body.find("exportwall_upstream_errors_total{kind=\"reset\"}"), std::string::npos)
+        << "refused while the CRM was still sending, not at its close: " << m.body;
+}
+
 TEST_F(UpstreamFailure, RefusedUpstreamGives502UpstreamUnavailable) {
     proxy_options o;
     o.upstream_url = "http://127.0.0.1:" + std::to_string(unused_port());
