@@ -415,9 +415,7 @@ TEST_F(EnforceBypass, Http10ResponseIsCloseDelimitedAndFiltered) {
     export_request r = delivery(std::string(dataverse) + "?$select=first_name,iban");
     r.version = "HTTP/1.0";
     http_connection c;
-    ASSERT_TRUE(c.connect(proxy_.port()));
-    ASSERT_TRUE(c.send(request_bytes(r)));
-    const response resp = c.read_response();
+    const response resp = send_on(c, r);
     ASSERT_TRUE(resp.received);
     EXPECT_EQ(resp.status, 200u);
     EXPECT_FALSE(resp.chunked) << "chunked to an HTTP/1.0 client";

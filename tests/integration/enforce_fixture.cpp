@@ -462,6 +462,11 @@ response enforce_fixture::send(const export_request& r) {
     return fetch(proxy_.port(), request_bytes(r));
 }
 
+response enforce_fixture::send_on(http_connection& c, const export_request& r) {
+    if (!c.connect(proxy_.port()) || !c.send(request_bytes(r))) return {};
+    return c.read_response();
+}
+
 crm_seen enforce_fixture::seen() {
     auto s = crm_requests(crm_.port());
     EXPECT_TRUE(s.has_value()) << "the fake CRM's /_seen did not answer";

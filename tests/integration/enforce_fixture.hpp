@@ -120,6 +120,8 @@ class enforce_fixture : public ::testing::Test {
                                                    std::string_view body,
                                                    std::string_view extra_query = {});
     [[nodiscard]] response send(const export_request& r);
+    // The same on `c`, which stays open for the caller to look at (a reset, a second request).
+    [[nodiscard]] response send_on(http_connection& c, const export_request& r);
     [[nodiscard]] crm_seen seen();
     // The CRM's requests whose target starts with `path`.
     [[nodiscard]] std::vector<seen_request> seen_at(std::string_view path);

@@ -374,9 +374,7 @@ TEST_P(EnforceShape, Http10AbortResetsTheConnection) {
     export_request r = request(partner_key, "delivery", "carrier", {});
     r.version = "HTTP/1.0";
     http_connection c;
-    ASSERT_TRUE(c.connect(proxy_.port()));
-    ASSERT_TRUE(c.send(request_bytes(r)));
-    const response over = c.read_response();
+    const response over = send_on(c, r);
     ASSERT_TRUE(over.received);
     EXPECT_EQ(over.status, 200u);
     EXPECT_FALSE(over.chunked);
