@@ -181,6 +181,10 @@ int run_explain(int argc, char** argv) {
     app.add_option("--destination", destination_id, "X-Export-Destination value");
     app.add_option("--target", target, "normalised request target, '/path?query'")->required();
     app.add_option("--method", method, "HTTP method (default GET)");
+    std::string body_file;
+    app.add_option("--body", body_file,
+                   "file holding the request body (SOAP query, HubSpot search: query languages "
+                   "that read the body)");
     app.add_flag("--json", json, "print the decision as JSON");
     try {
         app.parse(argc, argv);
@@ -197,6 +201,16 @@ int run_explain(int argc, char** argv) {
     facts.path = path;
     facts.query = query;
     facts.method = method;
+    std::string body;
+    if (!body_file.empty()) {
+        std::ifstream in(body_file, std::ios::binary);
+        if (!in) {
+            std::fprintf(stderr, "exportwall explain: cannot read '%s'\n", body_file.c_str());
+            return 1;
+        }
+        body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    facts.body = body;
     const client* c = cfg->rules.find_client(client_id);
     if (c == nullptr) {
         std::fprintf(stderr, "exportwall explain: unknown client '%s'\n", client_id.c_str());
@@ -354,6 +368,10 @@ int run_test_policy(int argc, char** argv) {
         facts.query = query;
         std::string method = cs.attribute("method").as_string("GET");
         facts.method = method;
+        // <body>…</body>: the request body of a query language that reads it (SOAP, search).
+        std::string body = cs.child("body").text().as_string();
+        facts.body = body;
+        facts.body_present = static_cast<bool>(cs.child("body"));
         std::string key_hash;
         if (auto a = cs.attribute("api-key")) {
             key_hash = sha256_hex(a.value());

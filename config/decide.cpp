@@ -8,7 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "config/loader.hpp"
-#include "config/selection.hpp"
+#include "config/query/guard.hpp"
 
 namespace exportwall::config {
 namespace {
@@ -34,11 +34,13 @@ constexpr std::array<std::string_view, reason_count> reason_names{
     "upstream_unsupported",
     "upstream_error",
     "audit_unavailable",
+    "query_unsupported",
+    "query_field_not_permitted",
 };
 
 constexpr std::array<unsigned, reason_count> reason_status{
     200, 404, 405, 401, 400, 400, 403, 403, 403, 403,
-    403, 403, 403, 400, 502, 504, 502, 502, 502, 503,
+    403, 403, 403, 400, 502, 504, 502, 502, 502, 503, 400, 403,
 };
 
 // A hex SHA-256 normalised to lower case without ':' into a fixed buffer (no allocation).
@@ -311,11 +313,39 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
                "purpose " + q(pu.id) + " reads no field of entity " + q(r->entity));
         return d;
     }
-    auto sel = resolve_selection(facts.query, r->select_param, r->select_separator, view->allowed,
-                                 view->rule_fields);
-    if (sel.invalid) {
-        refuse(d, reason::declaration_invalid, std::move(sel.detail));
+    // A body reaches the CRM only through a language that reads it (SOAP query, HubSpot search):
+    // on any other record route it would pass unread.
+    const bool reads_body = r->query_language == query::language::soql ||
+                            r->query_language == query::language::hubspot_search;
+    if ((facts.body_present || !facts.body.empty()) && !reads_body) {
+        refuse(d, reason::query_unsupported, "this route's query language reads no request body");
         return d;
+    }
+    // The query guard: the client's query parsed with the route's language, every field it
+    // reads checked, the condition fields forced in, re-serialised (docs/query-languages.md).
+    query::field_policy fp;
+    fp.allowed = &view->allowed;
+    fp.catalogue = &p.entities[*ei].catalogue;
+    fp.rule_fields = view->rule_fields;
+    fp.select_param = r->select_param;
+    fp.select_separator = r->select_separator;
+    fp.paging_params = r->paging_params;
+    fp.filter_params = r->filter_params;
+    fp.search_fields = r->search_fields;
+    fp.object_name = r->object;
+    auto sel = query::guard(r->query_language, fp, facts.query, facts.body);
+    switch (sel.result) {
+        case query::verdict::forward:
+            break;
+        case query::verdict::invalid:
+            refuse(d, reason::declaration_invalid, std::move(sel.detail));
+            return d;
+        case query::verdict::unsupported:
+            refuse(d, reason::query_unsupported, std::move(sel.detail));
+            return d;
+        case query::verdict::field_not_permitted:
+            refuse(d, reason::query_field_not_permitted, std::move(sel.detail));
+            return d;
     }
     d.allowed = &view->allowed;
     d.rules = &view->rules;
@@ -323,8 +353,11 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     d.fields_requested = std::move(sel.requested);
     d.fields_stripped = std::move(sel.stripped);
     d.fields_kept = std::move(sel.kept);
-    if (!r->select_param.empty()) d.fields_selected = std::move(sel.sent);
+    if (!r->select_param.empty() || r->query_language != query::language::none)
+        d.fields_selected = std::move(sel.sent);
     d.upstream_query = std::move(sel.query);
+    d.upstream_body = std::move(sel.body);
+    d.body_rewritten = !facts.body.empty();
     d.result = outcome::allow;
     d.status = 200;
     return d;

@@ -42,8 +42,10 @@ enum class reason : std::uint8_t {
     upstream_unsupported,   // 502: content type or encoding (proxy)
     upstream_error,         // the CRM's non-2xx status, body replaced (proxy)
     audit_unavailable,      // 503: the audit record cannot be written (proxy)
+    query_unsupported,      // 400: a query the route's language guard cannot parse or force
+    query_field_not_permitted,  // 403: the query reads a field the purpose does not keep
 };
-inline constexpr std::size_t reason_count = 20;
+inline constexpr std::size_t reason_count = 22;
 
 // "purpose_unknown" …; "ok" for none.
 [[nodiscard]] std::string_view to_string(reason r);
@@ -68,6 +70,8 @@ struct request_facts {
     std::string_view method = "GET";
     std::string_view path;   // normalised by the proxy (no dot segments, no escapes left)
     std::string_view query;  // raw query string after '?', as received; "" for none
+    std::string_view body;   // the request body, read whole, for languages that carry a query in it
+    bool body_present = false;  // the request has a body (read or not)
     client_credentials credentials;
     // Every X-Export-Purpose / X-Export-Destination header value as received (one per header
     // line; a comma-joined line is one value, and invalid).
@@ -106,6 +110,10 @@ struct decision {
     std::vector<std::string> fields_stripped;   // requested but not allowed
     std::vector<std::string> fields_selected;   // sent upstream in the selection parameter
     std::string upstream_query;                 // the query string to forward (without '?')
+    // Body languages (SOAP query, HubSpot search): the request body to forward, re-serialised by
+    // the query guard; empty when the route's language reads no body.
+    std::string upstream_body;
+    bool body_rewritten = false;
 
     [[nodiscard]] bool allowed_export() const { return result == outcome::allow; }
 };

@@ -425,11 +425,48 @@ void read_upstream(reader& r, const pugi::xml_node& n, settings& out) {
     out.upstreams.push_back(std::move(u));
 }
 
+// The query language of a route and what it declares for it (docs/query-languages.md).
+void read_route_query(reader& r, const pugi::xml_node& n, route& rt) {
+    if (auto a = n.attribute("query-language")) {
+        if (auto l = query::parse_language(a.value())) {
+            rt.query_language = *l;
+        } else {
+            r.error(n, a,
+                    "'query-language' must be none, params, odata, soql, hubspot-search or "
+                    "jsonapi");
+        }
+    }
+    if (auto a = n.attribute("paging-params")) rt.paging_params = split_words(a.value());
+    if (auto a = n.attribute("search-fields")) rt.search_fields = split_words(a.value());
+    rt.object = r.text(n, "object");
+    if (auto a = n.attribute("filter-params")) {
+        if (rt.query_language != query::language::params)
+            r.error(n, a, "'filter-params' needs query-language=\"params\"");
+        for (const auto& word : split_words(a.value())) {
+            auto colon = word.find(':');
+            if (colon == std::string::npos || colon == 0 || colon + 1 == word.size()) {
+                r.error(n, a, "'filter-params' lists name:field pairs");
+                break;
+            }
+            rt.filter_params.push_back({word.substr(0, colon), word.substr(colon + 1)});
+        }
+    }
+    if (n.attribute("query-language") && rt.format == route_format::passthrough)
+        r.error(n, n.attribute("query-language"),
+                "a passthrough route relays its query unread: it takes no query-language");
+    const bool needs_object = rt.query_language == query::language::soql ||
+                              rt.query_language == query::language::jsonapi;
+    if (needs_object && rt.object.empty())
+        r.error(n, n.attribute("query-language"),
+                "a soql or jsonapi route needs 'object' (the CRM's name of its records)");
+}
+
 void read_route(reader& r, const pugi::xml_node& n, settings& out) {
     r.src().check_attributes(
         n,
         {"match", "methods", "upstream-path", "entity", "records", "field-root", "select-param",
-         "select-separator", "link-fields", "csv-delimiter", "csv-formula-guard", "open"},
+         "select-separator", "link-fields", "csv-delimiter", "csv-formula-guard", "open",
+         "query-language", "paging-params", "filter-params", "search-fields", "object"},
         {"id", "path", "upstream", "format"}, r.diag());
     r.src().check_children(n, {}, r.diag());
     route rt;
@@ -511,6 +548,7 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
         }
     }
     if (auto a = n.attribute("link-fields")) rt.link_fields = split_words(a.value());
+    read_route_query(r, n, rt);
     if (auto a = n.attribute("csv-delimiter")) {
         std::string_view v = a.value();
         if (v == "," || v == ";" || v == "|") {

@@ -86,6 +86,7 @@ struct entity {
     std::string subject_field;  // field whose value tells the subject type; "" = none
     std::vector<subject_value> subjects;
     std::vector<catalogue_field> fields;  // sorted by path after load
+    filters::field_set catalogue;         // every field's path (the query guard names them)
     source_location where;
 
     [[nodiscard]] const catalogue_field* find_field(std::string_view path) const;

@@ -177,6 +177,10 @@ class policy_reader {
             cf.where = src_.locate(f);
             e.fields.push_back(std::move(cf));
         }
+        std::vector<std::string> paths;
+        paths.reserve(e.fields.size());
+        for (const auto& f : e.fields) paths.push_back(f.path);
+        e.catalogue = filters::field_set(std::move(paths));
         out_.entities.push_back(std::move(e));
     }
 

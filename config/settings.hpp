@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "config/query/guard.hpp"
+
 namespace exportwall::config {
 
 // Where a configuration item was written, for `file:line:col` messages after load.
@@ -101,6 +103,13 @@ struct route {
     std::string field_root;    // dotted path of the fields inside a record ("properties")
     std::string select_param;  // field-selection query parameter ("$select", "properties")
     char select_separator = ',';
+    // The query language the CRM speaks on this route (docs/query-languages.md); the guard parses
+    // every query with it. `none`: only select_param and paging_params are accepted.
+    query::language query_language = query::language::none;
+    std::vector<std::string> paging_params;       // opaque paging parameters ("after", "page")
+    std::vector<query::filter_param> filter_params;  // `params` routes: name → field
+    std::vector<std::string> search_fields;       // what a full-text search reads; empty: refused
+    std::string object;  // the CRM's name for the records (SOQL FROM, fetchXml entity, JSON:API type)
     std::vector<std::string> link_fields;  // pagination link fields in the body
     char csv_delimiter = ',';
     bool csv_formula_guard = true;

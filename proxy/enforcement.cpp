@@ -62,7 +62,8 @@ std::string bearer_key_sha256(std::string_view authorization) {
 export_case::export_case(std::shared_ptr<const config::configuration> config,
                          const config::route& route, std::string_view method,
                          const normalised_target& target, std::span<const header_field> headers,
-                         const peer_identity& peer, std::string remote)
+                         const peer_identity& peer, std::string remote,
+                         std::string_view body, bool body_present)
     : config_(std::move(config)),
       route_(route),
       method_(method),
@@ -92,6 +93,8 @@ export_case::export_case(std::shared_ptr<const config::configuration> config,
     facts.method = method_;
     facts.path = path_;
     facts.query = query_;
+    facts.body = body;
+    facts.body_present = body_present;
     facts.credentials.api_key_sha256 = key_hash;
     if (peer.verified) {
         facts.credentials.certificate_subject = peer.subject;
@@ -119,6 +122,12 @@ std::string export_case::upstream_target(const config::upstream& up) const {
         target += query;
     }
     return target;
+}
+
+std::string_view export_case::upstream_body(std::string_view client_body) const {
+    if (monitoring() || !decision_.allowed_export() || !decision_.body_rewritten)
+        return client_body;
+    return decision_.upstream_body;
 }
 
 response_plan export_case::plan_response(unsigned status,

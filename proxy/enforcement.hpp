@@ -56,7 +56,7 @@ class export_case {
     export_case(std::shared_ptr<const config::configuration> config, const config::route& route,
                 std::string_view method, const normalised_target& target,
                 std::span<const header_field> headers, const peer_identity& peer,
-                std::string remote);
+                std::string remote, std::string_view body = {}, bool body_present = false);
 
     [[nodiscard]] const config::decision& decision() const { return decision_; }
     [[nodiscard]] const std::string& audit_id() const { return audit_id_; }
@@ -72,6 +72,9 @@ class export_case {
     // The origin-form target for the CRM: the route's path mapping and, in enforce mode, the
     // field selection rewritten to what the purpose allows.
     [[nodiscard]] std::string upstream_target(const config::upstream& up) const;
+    // The body for the CRM when the route's query language reads the body (read whole before the
+    // decision): the query guard's re-serialised body in enforce mode, the client's in monitor.
+    [[nodiscard]] std::string_view upstream_body(std::string_view client_body) const;
 
     // Plans the client's response from the CRM's status and head fields. `public_url` is the
     // listener's (pagination links are rewritten onto it). For action::filter the filter and

@@ -26,6 +26,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
 
 #include "audit/record.hpp"
 #include "config/route_match.hpp"
@@ -225,6 +226,10 @@ class session {
   private:
     net::awaitable<std::size_t> read_head(const config::limits& lim, bool first);
     net::awaitable<bool> serve_one(std::size_t head_len);
+    // Reads a body whole (a query language that carries its query there); 0 or the refusal's
+    // status with `detail`. The head is copied first: its views must survive the read.
+    net::awaitable<unsigned> read_query_body(std::size_t head_len, const config::limits& lim,
+                                             std::string& detail);
     net::awaitable<bool> forward(request_record& rec, const snapshot& snap,
                                  const config::route& route, const config::upstream& up,
                                  std::size_t head_len);
@@ -269,6 +274,11 @@ class session {
     // record has been written.
     std::unique_ptr<export_case> case_;
     bool audited_ = false;
+    // A body read whole before the decision (query languages that read it), and the copy of
+    // the head its views then point into.
+    std::string head_copy_;
+    std::string query_body_;
+    bool body_pre_read_ = false;
     // The current response to the client ends with the connection (no length, no chunks).
     bool close_delimited_ = false;
 };
@@ -586,18 +596,81 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
                                   "it can.",
                                   can_keep);
     }
+    // The query guard reads the body of the languages that carry their query there (SOAP
+    // query, HubSpot search): it is read whole, decided, and only its re-serialised form goes
+    // upstream. A record route whose language reads no body takes none: a body would reach the
+    // CRM unread.
+    body_pre_read_ = false;
+    query_body_.clear();
+    const bool record_route = route->format != config::route_format::passthrough;
+    const bool body_language = route->query_language == config::query::language::soql ||
+                               route->query_language == config::query::language::hubspot_search;
+    if (record_route && has_body && body_language) {
+        std::string detail;
+        unsigned status = co_await read_query_body(head_len, lim, detail);
+        if (status != 0) co_return co_await refuse(rec, status, "request_rejected", detail, false);
+        body_pre_read_ = true;
+    }
     // The decision: who asks, for which purpose, to where (DESIGN.md §3).
     case_ = std::make_unique<export_case>(snap->config, *route, head_.method, target_,
-                                          head_.headers, peer_, remote_);
+                                          head_.headers, peer_, remote_, query_body_, has_body);
     rec.audit_id = case_->audit_id();
     if (case_->refused()) {
-        cbuf_.consume(head_len);
+        if (!body_pre_read_) cbuf_.consume(head_len);
         std::string detail = case_->refusal_detail();
         co_return co_await refuse(rec, case_->refusal_status(), case_->refusal_reason(), detail,
-                                  can_keep);
+                                  can_keep || (body_pre_read_ && head_.keep_alive));
     }
+
     in_flight_guard guard(rt_.in_flight);
     co_return co_await forward(rec, *snap, *route, *up, head_len);
+}
+
+net::awaitable<unsigned> session::read_query_body(std::size_t head_len,
+                                                  const config::limits& lim, std::string& detail) {
+    head_copy_.assign(static_cast<const char*>(cbuf_.data().data()), head_len);
+    head_.clear();
+    if (auto ec = check_request_head(head_copy_, lim.max_head_bytes, head_)) {
+        detail = ec.message();
+        co_return 400;
+    }
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(
+        static_cast<std::uint32_t>(std::min<std::size_t>(lim.max_head_bytes + 1, 0xffffffffu)));
+    parser.body_limit(std::uint64_t{lim.max_request_body_bytes});
+    error_code pec;
+    std::size_t used = parser.put(net::buffer(head_copy_), pec);
+    if (pec || used != head_len || !parser.is_header_done()) {
+        detail = "The request framing is invalid.";
+        co_return 400;
+    }
+    cbuf_.consume(head_len);
+    if (head_.expect_continue) {
+        static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (co_await write_client(net::buffer(continue_line), lim.client_write_idle)) {
+            detail = "The client went away.";
+            co_return 400;
+        }
+    }
+    client_deadline_.arm(client_.socket(), lim.request_body_idle);
+    auto [ec, n] = co_await http::async_read(client_, cbuf_, parser, use_tuple);
+    const bool expired = client_deadline_.expired();
+    client_deadline_.disarm();
+    (void)n;
+    if (ec == http::error::body_limit) {
+        detail = "The request body is too large.";
+        co_return 413;
+    }
+    if (expired) {
+        detail = "The request body was not received in time.";
+        co_return 408;
+    }
+    if (ec) {
+        detail = "The request body framing is invalid.";
+        co_return 400;
+    }
+    query_body_ = std::move(parser.get().body());
+    co_return 0;
 }
 
 net::awaitable<std::unique_ptr<byte_stream>> session::connect(const config::upstream& up,
@@ -677,7 +750,11 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     const unsigned version = head_.version;
     const bool client_keep_alive = head_.keep_alive;
     const bool expect_continue = head_.expect_continue;
-    const body_framing framing = head_.framing;
+    // A body read whole before the decision goes upstream from memory (re-serialised by the query
+    // guard): nothing more of it is read from the client.
+    const body_framing framing = body_pre_read_ ? body_framing::none : head_.framing;
+    const std::string_view pre_read_body =
+        body_pre_read_ && case_ ? case_->upstream_body(query_body_) : std::string_view{};
     // An upstream failure is answered on a connection that stays usable when the request had no
     // body (nothing of it is left unread).
     const bool keep_on_refusal = client_keep_alive && framing == body_framing::none;
@@ -728,9 +805,13 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
               : framing == body_framing::content_length ? upstream_body::content_length
                                                         : upstream_body::chunked;
     ur.content_length = head_.content_length;
+    if (body_pre_read_) {
+        ur.body = upstream_body::content_length;
+        ur.content_length = pre_read_body.size();
+    }
     std::string up_head = build_upstream_request_head(ur);
     // From here on the head's views are gone: only copies are used.
-    cbuf_.consume(head_len);
+    if (!body_pre_read_) cbuf_.consume(head_len);
     // Idle upstream connections are reused on the io_context (thread) that owns them only.
     const std::string reach_key = pool_key(up);
     const std::string key = reach_key + '#' +
@@ -761,6 +842,8 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
             }
         }
         auto ec = co_await write_upstream(*conn, net::buffer(up_head), lim.upstream_idle);
+        if (!ec && !pre_read_body.empty())
+            ec = co_await write_upstream(*conn, net::buffer(pre_read_body), lim.upstream_idle);
         if (ec) {
             conn->close();
             if (reused && retryable) continue;

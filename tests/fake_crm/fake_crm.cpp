@@ -102,6 +102,7 @@ struct seen_request {
     std::string target;
     std::vector<std::pair<std::string, std::string>> headers;
     std::uint64_t body_bytes = 0;
+    std::string body;  // the first 64 KiB (a query language's body, as exportwall forwarded it)
 };
 
 struct probe {
@@ -250,6 +251,7 @@ std::string render_seen(const crm_state& st) {
         for (const auto& [name, value] : r.headers) headers.push_back(json::array{name, value});
         o["headers"] = std::move(headers);
         o["body_bytes"] = r.body_bytes;
+        o["body"] = r.body;
         requests.push_back(std::move(o));
     }
     root["requests"] = std::move(requests);
@@ -307,6 +309,7 @@ class connection {
                 for (const auto& f : req)
                     r.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
                 r.body_bytes = req.body().size();
+                r.body = req.body().substr(0, 64 * 1024);
                 state_.seen.push_back(std::move(r));
                 if (auto it = state_.staged.find(path); it != state_.staged.end()) {
                     // A copy: the staged entry may be replaced while this one is written.

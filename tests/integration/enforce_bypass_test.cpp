@@ -213,9 +213,12 @@ TEST_F(EnforceBypass, ExpandedAndHistoryMembersNeverLeak) {
         "\"parentcustomerid_account\":{\"name\":\"" + secret + "\",\"iban\":\"" + secret + "\"},";
     body.insert(body.find("\"id\":"), expanded);
     ASSERT_TRUE(stage(dataverse, "application/json", body));
+    const std::size_t before = crm_count();
     const response r = send(
         delivery(std::string(dataverse) + "?$select=first_name&$expand=parentcustomerid_account"));
-    EXPECT_EQ(r.status, 200u);
+    // The purpose keeps nothing of the account: the expansion is refused before the CRM.
+    EXPECT_EQ(r.status, 403u);
+    EXPECT_EQ(crm_count(), before);
     EXPECT_FALSE(has(r.body, secret)) << r.body;
 
     std::string hs = render(vendor_shape::hubspot, records_, crm_origin());
@@ -226,6 +229,7 @@ TEST_F(EnforceBypass, ExpandedAndHistoryMembersNeverLeak) {
     const response h =
         send(delivery(std::string(hubspot) + "?properties=first_name&propertiesWithHistory=email"));
     ASSERT_TRUE(h.received);
+    EXPECT_EQ(h.status, 400u) << "propertiesWithHistory is no parameter the route declares";
     EXPECT_FALSE(has(h.body, secret)) << h.body;
     expect_no_secret(h.body);
 }
@@ -617,7 +621,8 @@ class EnforceEncodedConditions : public enforce_fixture {
         r.api_key = std::string(marketing_key);
         r.purpose = "promotion-email";
         r.destination = "newsletter";
-        if (r.method == "POST") r.body = "<query/>";
+        if (r.method == "POST")
+            r.body = soap_query_body("SELECT Id, first_name, email FROM Contact");
         const response resp = send(r);
         ASSERT_TRUE(resp.received);
         EXPECT_FALSE(has(resp.body, objected_.email)) << "an objected record was exported";
@@ -757,7 +762,8 @@ class EnforceBeside : public EnforceBypass {
             ASSERT_TRUE(stage(si.path, si.content_type, body));
             export_request r = delivery(si.path);
             r.method = si.method;
-            if (r.method == "POST") r.body = "<query/>";
+            if (r.method == "POST")
+                r.body = soap_query_body("SELECT Id, first_name, phone FROM Contact");
             const response resp = send(r);
             ASSERT_TRUE(resp.received);
             std::cout << "  " << shape_name(v.shape) << " " << v.insert.substr(0, 24) << " -> "

@@ -132,26 +132,32 @@ std::string vendor_config(const temp_dir& dir, const vendor_policy_options& o) {
     x += "  </upstream>\n";
     x += R"(
   <route id="dataverse-contacts" path="/api/data/v9.2/contacts" methods="GET HEAD" upstream="crm"
-         entity="contact" format="json" records="/value" select-param="$select"
+         entity="contact" format="json" records="/value" select-param="$select" query-language="odata" object="contact"
          link-fields="/@odata.nextLink"/>
   <route id="hubspot-contacts" path="/crm/v3/objects/contacts" methods="GET" upstream="crm"
          entity="contact" format="json" records="/results" field-root="properties"
-         select-param="properties" link-fields="/paging/next/link"/>
+         select-param="properties" paging-params="limit after archived"
+         link-fields="/paging/next/link"/>
   <route id="salesforce-query" path="/services/data/v58.0/query" match="prefix" methods="GET"
-         upstream="crm" entity="contact" format="json" records="/records"
+         upstream="crm" entity="contact" format="json" query-language="soql" object="Contact"
+         records="/records"
          link-fields="/nextRecordsUrl"/>
   <route id="salesforce-fixture" path="/services/data/v26.0/query" match="prefix" methods="GET"
          upstream="crm" entity="whizbang" format="json" records="/records"
+         query-language="soql" object="Whizbang__c"
          link-fields="/nextRecordsUrl"/>
   <route id="salesforce-soap" path="/services/Soap/u/58.0" methods="POST" upstream="crm"
-         entity="contact-soap" format="xml" records="/Envelope/Body/queryResponse/result/records"/>
+         entity="contact-soap" query-language="soql" object="Contact"
+         format="xml" records="/Envelope/Body/queryResponse/result/records"/>
   <route id="soap-fixture" path="/services/Soap/u/26.0" methods="POST" upstream="crm"
-         entity="opportunity-soap" format="xml"
+         entity="opportunity-soap" format="xml" query-language="soql" object="Opportunity"
          records="/Envelope/Body/queryResponse/result/records"/>
   <route id="contacts-csv" path="/exports/contacts.csv" methods="GET" upstream="crm"
-         entity="contact-csv" format="csv" csv-delimiter=";" select-param="columns"/>
+         entity="contact-csv" format="csv" csv-delimiter=";" select-param="columns"
+         paging-params="limit offset"/>
   <route id="contacts-ndjson" path="/exports/contacts.ndjson" methods="GET" upstream="crm"
-         entity="contact" format="ndjson" select-param="fields"/>
+         entity="contact" format="ndjson" select-param="fields"
+         paging-params="limit offset"/>
   <route id="hubspot-properties" path="/crm/v3/properties" match="prefix" methods="GET"
          upstream="crm" format="passthrough"/>
 
@@ -248,6 +254,14 @@ std::string vendor_config(const temp_dir& dir, const vendor_policy_options& o) {
     return x;
 }
 
+std::string soap_query_body(std::string_view soql) {
+    return "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope "
+           "xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+           "xmlns:urn=\"urn:partner.soap.sforce.com\"><soapenv:Body><urn:query>"
+           "<urn:queryString>" +
+           std::string(soql) + "</urn:queryString></urn:query></soapenv:Body></soapenv:Envelope>";
+}
+
 std::string marker_prefix() {
     static std::atomic<unsigned> counter{0};
     std::array<unsigned char, 6> r{};
@@ -316,6 +330,10 @@ std::string field_name(vendor_shape s, std::string_view dotted) {
         for (auto& c : out)
             if (c == '.') c = '_';
     if (s == vendor_shape::salesforce_soap && out == "id") out = "Id";
+    // OData writes a path into a complex property with '/'.
+    if (s == vendor_shape::dataverse)
+        for (auto& c : out)
+            if (c == '.') c = '/';
     return out;
 }
 

@@ -135,6 +135,9 @@ class enforce_fixture : public ::testing::Test {
     exportwall_server proxy_;
 };
 
+// The body a Salesforce Partner API client posts for `soql` (a SOAP query operation).
+[[nodiscard]] std::string soap_query_body(std::string_view soql);
+
 // The JSON object of a problem+json body; nullopt when it is not one.
 [[nodiscard]] std::optional<boost::json::object> problem_of(const response& r);
 // records_dropped[reason] of an audit record (0 when absent).

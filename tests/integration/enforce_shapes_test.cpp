@@ -42,7 +42,15 @@ constexpr std::string_view soap_query =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope "
     "xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" "
     "xmlns:urn=\"urn:partner.soap.sforce.com\"><soapenv:Body><urn:query><urn:queryString>"
-    "SELECT Id, Name FROM Contact</urn:queryString></urn:query></soapenv:Body>"
+    "SELECT Id, first_name FROM Contact</urn:queryString></urn:query></soapenv:Body>"
+    "</soapenv:Envelope>";
+
+// The same for the soapforce fixture's opportunities.
+constexpr std::string_view soap_opportunity_query =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope "
+    "xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+    "xmlns:urn=\"urn:partner.soap.sforce.com\"><soapenv:Body><urn:query><urn:queryString>"
+    "SELECT Id, Name, StageName FROM Opportunity</urn:queryString></urn:query></soapenv:Body>"
     "</soapenv:Envelope>";
 
 class EnforceShape : public enforce_fixture, public ::testing::WithParamInterface<vendor_shape> {
@@ -67,9 +75,10 @@ class EnforceShape : public enforce_fixture, public ::testing::WithParamInterfac
                 if (i > 0) r.target += ",";
                 r.target += field_name(shape(), fields[i]);
             }
-            r.target += "&top=50";
+            // A declared paging parameter (OData's own $top; `limit` on the others).
+            r.target += shape() == vendor_shape::dataverse ? "&$top=50" : "&limit=50";
         } else if (shape() == vendor_shape::salesforce) {
-            r.target += "?q=SELECT+Id,FirstName+FROM+Contact";
+            r.target += "?q=SELECT+Id,first_name+FROM+Contact";
         }
         if (si.method == "POST") r.body = std::string(soap_query);
         return r;
@@ -215,8 +224,9 @@ TEST_P(EnforceShape, StrippingPurposeStripsBodyAndSelection) {
         EXPECT_TRUE(asked->count(field_name(shape(), "first_name"))) << crm[0].target;
         EXPECT_FALSE(asked->count(field_name(shape(), "email"))) << crm[0].target;
         EXPECT_FALSE(asked->count("iban")) << crm[0].target;
-        EXPECT_NE(crm[0].target.find("top=50"), std::string::npos)
-            << "other parameters pass unchanged";
+        EXPECT_NE(crm[0].target.find(shape() == vendor_shape::dataverse ? "$top=50" : "limit=50"),
+                  std::string::npos)
+            << "a declared paging parameter passes unchanged";
     }
 
     auto audit = audit_record(r.header("X-Export-Audit-Id").value_or(""));
@@ -416,7 +426,7 @@ class EnforceVendorFixtures : public enforce_fixture {
         r.api_key = std::string(erp_key);
         r.purpose = std::string(purpose);
         r.destination = "archive";
-        r.body = std::string(soap_query);
+        r.body = std::string(soap_opportunity_query);
         return send(r);
     }
 };
@@ -432,7 +442,8 @@ TEST_F(EnforceVendorFixtures, RestforceQueryAllowedAndStripped) {
     ASSERT_TRUE(body);
     ASSERT_TRUE(stage("/services/data/v26.0/query", "application/json;charset=UTF-8", *body));
     export_request req;
-    req.target = "/services/data/v26.0/query?q=SELECT+Text_Label__c+FROM+Whizbang__c";
+    req.target =
+        "/services/data/v26.0/query?q=SELECT+Text_Label,ParentWhizbang__r.Name+FROM+Whizbang__c";
     req.api_key = std::string(erp_key);
     req.purpose = "crm-backup";
     req.destination = "archive";
@@ -462,8 +473,10 @@ TEST_F(EnforceVendorFixtures, RestforceQueryAllowedAndStripped) {
 
     auto crm = seen_at("/services/data/v26.0/query");
     ASSERT_EQ(crm.size(), 2u);
-    EXPECT_EQ(crm[1].target, req.target)
-        << "a route without a selection parameter passes the query";
+    EXPECT_EQ(percent_decode(crm[1].target),
+              "/services/data/v26.0/query?q=SELECT Text_Label, ParentWhizbang__r.Name FROM "
+              "Whizbang__c")
+        << "the query guard's re-serialised statement reaches the CRM";
 }
 
 TEST_F(EnforceVendorFixtures, RestforceNextRecordsUrlGoesThroughTheFirewall) {
@@ -473,7 +486,7 @@ TEST_F(EnforceVendorFixtures, RestforceNextRecordsUrlGoesThroughTheFirewall) {
     ASSERT_TRUE(stage("/services/data/v26.0/query", "application/json", *first));
     ASSERT_TRUE(stage("/services/data/v26.0/query/01gD", "application/json", *last));
     export_request req;
-    req.target = "/services/data/v26.0/query?q=SELECT+Text_Label__c+FROM+Whizbang__c";
+    req.target = "/services/data/v26.0/query?q=SELECT+Text_Label+FROM+Whizbang__c";
     req.api_key = std::string(erp_key);
     req.purpose = "archive-summary";
     req.destination = "archive";
@@ -531,7 +544,10 @@ TEST_F(EnforceVendorFixtures, SoapforceQueryKeepsRepeatedIdsAndStrips) {
     auto crm = seen_at("/services/Soap/u/26.0");
     ASSERT_EQ(crm.size(), 2u);
     EXPECT_EQ(crm[0].method, "POST");
-    EXPECT_EQ(crm[0].body_bytes, soap_query.size()) << "the SOAP request body reached the CRM";
+    EXPECT_TRUE(has(crm[0].body, "SELECT Id, Name, StageName FROM Opportunity")) << crm[0].body;
+    EXPECT_TRUE(has(crm[1].body, "SELECT Id, Name FROM Opportunity"))
+        << "StageName is not kept for the summary: dropped from the SOAP query\n"
+        << crm[1].body;
 }
 
 // The client writes the SOAP request, so it can call retrieve instead of query; the answer's

@@ -260,6 +260,8 @@ std::optional<crm_seen> crm_requests(std::uint16_t port, const std::string& ca) 
                                    std::string(pair.at(1).as_string()));
         }
         s.body_bytes = req.at("body_bytes").to_number<std::uint64_t>();
+        if (const auto* b = req.if_contains("body"); b != nullptr && b->is_string())
+            s.body = std::string(b->as_string());
         out.requests.push_back(std::move(s));
     }
     out.parse_errors = o.at("parse_errors").to_number<std::uint64_t>();

@@ -107,6 +107,7 @@ struct seen_request {
     std::string target;
     std::vector<std::pair<std::string, std::string>> headers;
     std::uint64_t body_bytes = 0;
+    std::string body;  // its first 64 KiB
     [[nodiscard]] std::optional<std::string> header(std::string_view name) const;  // first match
     [[nodiscard]] std::size_t count(std::string_view name) const;
 };

@@ -219,6 +219,9 @@ answer dataverse(const dataset& data, const query_params& q, const std::string& 
     a.endpoint = "dataverse";
     a.content_type = "application/json; odata.metadata=minimal";
     a.selection = q.list("$select");
+    // OData writes a path into a complex property with '/' (address/city); the records name it
+    // with the catalogue's dots.
+    for (auto& f : a.selection) std::replace(f.begin(), f.end(), '/', '.');
     std::uint64_t skip = 0;
     std::uint64_t end = data.records;
     if (auto v = q.first("$skiptoken")) {

@@ -13,7 +13,7 @@ const std::string network_part =
     "  <upstream id=\"crm\" url=\"http://127.0.0.1:8081\"/>\n"
     "  <route id=\"contacts\" path=\"/contacts\" upstream=\"crm\" entity=\"contact\" "
     "format=\"json\"\n"
-    "         records=\"/value\" select-param=\"$select\"/>\n"
+    "         records=\"/value\" select-param=\"$select\" paging-params=\"$top\"/>\n"
     "  <route id=\"meta\" path=\"/meta\" match=\"prefix\" upstream=\"crm\" "
     "format=\"passthrough\"/>\n"
     "  <route id=\"upload\" path=\"/upload\" methods=\"POST\" upstream=\"crm\" entity=\"contact\"\n"

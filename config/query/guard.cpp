@@ -1,0 +1,51 @@
+#include "config/query/guard.hpp"
+
+#include "config/query/guard_support.hpp"
+#include "config/query/odata.hpp"
+#include "config/query/params.hpp"
+#if __has_include("config/query/soql.hpp")
+#include "config/query/soql.hpp"
+#define EXPORTWALL_QUERY_SOQL 1
+#endif
+#if __has_include("config/query/hubspot_search.hpp")
+#include "config/query/hubspot_search.hpp"
+#define EXPORTWALL_QUERY_HUBSPOT 1
+#endif
+#if __has_include("config/query/jsonapi.hpp")
+#include "config/query/jsonapi.hpp"
+#define EXPORTWALL_QUERY_JSONAPI 1
+#endif
+
+namespace exportwall::config::query {
+
+guarded_query guard(language lang, const field_policy& policy, std::string_view raw_query,
+                    std::string_view body) {
+    guarded_query q;
+    switch (lang) {
+        case language::none:
+            return guard_params(policy, raw_query, false);
+        case language::params:
+            return guard_params(policy, raw_query, true);
+        case language::odata:
+            return guard_odata(policy, raw_query);
+#ifdef EXPORTWALL_QUERY_SOQL
+        case language::soql:
+            return body.empty() ? guard_soql_rest(policy, raw_query)
+                                : guard_soql_soap(policy, body);
+#endif
+#ifdef EXPORTWALL_QUERY_HUBSPOT
+        case language::hubspot_search:
+            return guard_hubspot_search(policy, raw_query, body);
+#endif
+#ifdef EXPORTWALL_QUERY_JSONAPI
+        case language::jsonapi:
+            return guard_jsonapi(policy, raw_query);
+#endif
+        default:
+            break;
+    }
+    fail_unsupported(q, "(query)", 0, "this query language is not built in");
+    return q;
+}
+
+}  // namespace exportwall::config::query

@@ -1,0 +1,179 @@
+#include "config/query/guard_support.hpp"
+
+#include <algorithm>
+
+#include "config/selection.hpp"
+
+namespace exportwall::config::query {
+namespace {
+
+bool unreserved(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_' || c == '.' || c == '~';
+}
+
+void encode(std::string_view s, std::string_view keep, std::string& out) {
+    static constexpr char digits[] = "0123456789ABCDEF";
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        if (unreserved(u) || (c != '&' && c != '=' && c != '+' && c != '#' && c != '%' &&
+                              keep.find(c) != std::string_view::npos)) {
+            out.push_back(c);
+        } else {
+            out.push_back('%');
+            out.push_back(digits[u >> 4]);
+            out.push_back(digits[u & 0xf]);
+        }
+    }
+}
+
+bool has_control(std::string_view s) {
+    return std::any_of(s.begin(), s.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u < 0x20 || u == 0x7f;
+    });
+}
+
+}  // namespace
+
+std::string_view to_string(language l) {
+    switch (l) {
+        case language::none: return "none";
+        case language::params: return "params";
+        case language::odata: return "odata";
+        case language::soql: return "soql";
+        case language::hubspot_search: return "hubspot-search";
+        case language::jsonapi: return "jsonapi";
+    }
+    return "none";
+}
+
+std::optional<language> parse_language(std::string_view s) {
+    for (auto l : {language::none, language::params, language::odata, language::soql,
+                   language::hubspot_search, language::jsonapi})
+        if (to_string(l) == s) return l;
+    return std::nullopt;
+}
+
+std::string_view to_string(use u) {
+    switch (u) {
+        case use::select: return "selection";
+        case use::filter: return "filter";
+        case use::order: return "order";
+        case use::compute: return "computed value";
+        case use::aggregate: return "aggregate";
+        case use::group: return "grouping";
+        case use::expand: return "expansion";
+        case use::search: return "search";
+        case use::alias: return "alias";
+    }
+    return "reference";
+}
+
+bool split_query(std::string_view raw, std::vector<query_param>& out, std::string& detail) {
+    out.clear();
+    std::size_t pos = 0;
+    while (pos <= raw.size()) {
+        auto amp = raw.find('&', pos);
+        if (amp == std::string_view::npos) amp = raw.size();
+        std::string_view pair = raw.substr(pos, amp - pos);
+        pos = amp + 1;
+        if (pair.empty()) continue;
+        auto eq = pair.find('=');
+        query_param p;
+        p.has_value = eq != std::string_view::npos;
+        if (!percent_decode(pair.substr(0, eq), p.name)) {
+            detail = "a query parameter name has a malformed percent-escape";
+            return false;
+        }
+        if (p.has_value && !percent_decode(pair.substr(eq + 1), p.value)) {
+            detail = "a query parameter value has a malformed percent-escape";
+            return false;
+        }
+        if (has_control(p.name) || has_control(p.value)) {
+            detail = "a query parameter holds a control character";
+            return false;
+        }
+        out.push_back(std::move(p));
+    }
+    return true;
+}
+
+void append_param(std::string& query, std::string_view name, std::string_view value,
+                  std::string_view keep) {
+    if (!query.empty()) query.push_back('&');
+    encode(name, "$", query);
+    query.push_back('=');
+    encode(value, keep, query);
+}
+
+bool fail_unsupported(guarded_query& q, std::string_view parameter, std::size_t position,
+                      std::string detail) {
+    q.result = verdict::unsupported;
+    q.parameter = std::string(parameter);
+    q.position = position;
+    q.detail = std::move(detail);
+    return false;
+}
+
+bool fail_invalid(guarded_query& q, std::string detail) {
+    q.result = verdict::invalid;
+    q.detail = std::move(detail);
+    return false;
+}
+
+std::string shown_name(const field_policy& policy, std::string_view path) {
+    bool known = (policy.catalogue != nullptr &&
+                  std::binary_search(policy.catalogue->paths().begin(),
+                                     policy.catalogue->paths().end(), path)) ||
+                 std::find(policy.rule_fields.begin(), policy.rule_fields.end(), path) !=
+                     policy.rule_fields.end();
+    return known ? std::string(path) : std::string(not_in_catalogue);
+}
+
+bool fail_field(guarded_query& q, const field_policy& policy, std::string_view path, use how) {
+    q.result = verdict::field_not_permitted;
+    q.field = shown_name(policy, path);
+    q.field_use = how;
+    q.detail = "the query reads field '" + q.field + "' in a " + std::string(to_string(how)) +
+               ", which this purpose does not keep";
+    return false;
+}
+
+bool check_read(guarded_query& q, const field_policy& policy, std::string_view path, use how) {
+    if (policy.allowed != nullptr && !path.empty() && policy.allowed->keeps(path)) return true;
+    return fail_field(q, policy, path, how);
+}
+
+void resolve_selection(guarded_query& q, const field_policy& policy, bool present,
+                       const std::vector<std::string>& selected) {
+    auto add = [](std::vector<std::string>& into, const std::string& f) {
+        if (std::find(into.begin(), into.end(), f) == into.end()) into.push_back(f);
+    };
+    if (present) {
+        for (const auto& f : selected) {
+            add(q.requested, f);
+            bool keep = policy.allowed != nullptr &&
+                        (policy.allowed->keeps(f) || policy.allowed->descends(f));
+            add(keep ? q.kept : q.stripped, f);
+        }
+    }
+    // Nothing usable asked for: every allowed field, so the CRM never returns its default set.
+    if (q.kept.empty() && policy.allowed != nullptr) q.kept = policy.allowed->paths();
+    q.sent = q.kept;
+    for (const auto& f : policy.rule_fields) add(q.sent, f);
+}
+
+bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i];
+        char y = b[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+        if (x != y) return false;
+    }
+    return true;
+}
+
+}  // namespace exportwall::config::query

@@ -1,0 +1,57 @@
+#pragma once
+// Pieces every language's guard shares: the query string split into decoded parameters, the
+// re-serialiser, the field check and the selection arithmetic. Pure string work.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/query/guard.hpp"
+
+namespace exportwall::config::query {
+
+// One `name=value` pair of a query string, percent-decoded ('+' is a space).
+struct query_param {
+    std::string name;
+    std::string value;
+    bool has_value = false;  // "name=" or "name=x" (not a bare "name")
+};
+
+// Splits `raw` at '&' and decodes each pair. Empty pairs ("a&&b") are skipped. False, with
+// `detail` set, on a malformed percent-escape or a decoded control byte (CR, LF, NUL …), which
+// no query language needs and which would reach a log or a header.
+[[nodiscard]] bool split_query(std::string_view raw, std::vector<query_param>& out,
+                               std::string& detail);
+
+// Appends `name=value` to `query` (with '&' when it is not empty), percent-encoding both so that
+// only unreserved characters, and the `keep` characters, are written as they are.
+void append_param(std::string& query, std::string_view name, std::string_view value,
+                  std::string_view keep = "$,()'*:@/;=!");
+
+// The result helpers: each sets the verdict and detail of `q` and returns false, so a parser can
+// `return fail_unsupported(…)`.
+bool fail_unsupported(guarded_query& q, std::string_view parameter, std::size_t position,
+                      std::string detail);
+bool fail_invalid(guarded_query& q, std::string detail);
+bool fail_field(guarded_query& q, const field_policy& policy, std::string_view path, use how);
+
+// The name a refusal may show for `path` (a catalogue path, or not_in_catalogue).
+[[nodiscard]] std::string shown_name(const field_policy& policy, std::string_view path);
+
+// Checks one reference that reads a field's value (filter, order, compute, aggregate, group,
+// search): permitted only when the purpose keeps the whole field. False (with q set) otherwise.
+[[nodiscard]] bool check_read(guarded_query& q, const field_policy& policy, std::string_view path,
+                              use how);
+
+// Fills q.requested / kept / stripped / sent from the catalogue paths the client selected
+// (`present` false: no selection was written, so every allowed field is selected). A selected
+// path the purpose neither keeps nor descends into is stripped; the rule fields are added to
+// `sent` after the kept ones.
+void resolve_selection(guarded_query& q, const field_policy& policy, bool present,
+                       const std::vector<std::string>& selected);
+
+// ASCII case-insensitive equality (SOQL keywords and names, OData is case-sensitive).
+[[nodiscard]] bool iequals_ascii(std::string_view a, std::string_view b) noexcept;
+
+}  // namespace exportwall::config::query

@@ -1,0 +1,520 @@
+#include "config/query/hubspot_search.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/error.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <boost/json/value_stack.hpp>
+
+#include "config/query/guard_support.hpp"
+
+namespace exportwall::config::query {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::size_t max_body_bytes = std::size_t{256} * 1024;
+constexpr std::size_t max_nesting = 16;
+constexpr std::size_t max_filter_groups = 5;
+constexpr std::size_t max_filters_per_group = 6;
+constexpr std::int64_t max_limit = 200;
+constexpr std::size_t max_cursor_digits = 64;
+constexpr std::size_t max_shown_member = 64;
+
+constexpr std::string_view body_parameter = "body";
+
+// The operators of HubSpot's search filters, by the value members each one needs.
+enum class operand : std::uint8_t { one, range, list, none };
+struct search_operator {
+    std::string_view name;
+    operand needs;
+};
+constexpr std::array<search_operator, 13> operators{{
+    {"EQ", operand::one},
+    {"NEQ", operand::one},
+    {"LT", operand::one},
+    {"LTE", operand::one},
+    {"GT", operand::one},
+    {"GTE", operand::one},
+    {"BETWEEN", operand::range},
+    {"IN", operand::list},
+    {"NOT_IN", operand::list},
+    {"HAS_PROPERTY", operand::none},
+    {"NOT_HAS_PROPERTY", operand::none},
+    {"CONTAINS_TOKEN", operand::one},
+    {"NOT_CONTAINS_TOKEN", operand::one},
+}};
+
+json::parse_options parse_limits() {
+    json::parse_options opts;
+    opts.max_depth = max_nesting;
+    return opts;
+}
+
+// A member name as a JSON pointer token (RFC 6901). A name the client made up is shown only when
+// it is short and plain: the detail reaches logs and the audit trail.
+std::string pointer_token(std::string_view name) {
+    bool plain = !name.empty() && name.size() <= max_shown_member &&
+                 std::all_of(name.begin(), name.end(), [](char c) {
+                     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                            (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' || c == '$';
+                 });
+    return plain ? std::string(name) : std::string("(member)");
+}
+
+// The body parser's handler: builds the value as Boost.JSON's own parser does (a value_stack),
+// with two differences. A repeated key is refused, where Boost.JSON's object keeps one of the
+// members (a CRM might read the other). A number with a fraction or exponent is read with
+// std::from_chars, correctly rounded: Boost.JSON 1.81's own reading may be off in the last digit,
+// and the forwarded body would then differ from the client's value, and from itself when guarded
+// again. The handler remembers the keys of each open object and the path to the current value,
+// for the refusal's JSON pointer.
+class body_builder {
+  public:
+    static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+    static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+    static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+    static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+
+    bool on_document_begin(json::error_code& /*ec*/) {
+        stack_.reset();
+        return true;
+    }
+    bool on_document_end(json::error_code& /*ec*/) { return true; }
+    bool on_array_begin(json::error_code& /*ec*/) {
+        value_begins();
+        frames_.push_back(frame{false, {}, {}, 0});
+        return true;
+    }
+    bool on_array_end(std::size_t n, json::error_code& /*ec*/) {
+        frames_.pop_back();
+        stack_.push_array(n);
+        return true;
+    }
+    bool on_object_begin(json::error_code& /*ec*/) {
+        value_begins();
+        frames_.push_back(frame{true, {}, {}, 0});
+        return true;
+    }
+    bool on_object_end(std::size_t n, json::error_code& /*ec*/) {
+        frames_.pop_back();
+        stack_.push_object(n);
+        return true;
+    }
+    bool on_string_part(json::string_view s, std::size_t /*n*/, json::error_code& /*ec*/) {
+        stack_.push_chars(s);
+        return true;
+    }
+    bool on_string(json::string_view s, std::size_t /*n*/, json::error_code& /*ec*/) {
+        value_begins();
+        stack_.push_string(s);
+        return true;
+    }
+    bool on_key_part(json::string_view s, std::size_t /*n*/, json::error_code& /*ec*/) {
+        key_.append(s.data(), s.size());
+        stack_.push_chars(s);
+        return true;
+    }
+    bool on_key(json::string_view s, std::size_t /*n*/, json::error_code& ec) {
+        key_.append(s.data(), s.size());
+        frame& top = frames_.back();
+        const bool repeated = !top.keys.insert(key_).second;
+        top.key = std::move(key_);
+        key_.clear();
+        if (repeated) {
+            duplicate_ = pointer();
+            ec = json::error::syntax;
+            return false;
+        }
+        stack_.push_key(s);
+        return true;
+    }
+    bool on_number_part(json::string_view s, json::error_code& /*ec*/) {
+        number_.append(s.data(), s.size());
+        return true;
+    }
+    bool on_int64(std::int64_t i, json::string_view /*s*/, json::error_code& /*ec*/) {
+        value_begins();
+        number_.clear();
+        stack_.push_int64(i);
+        return true;
+    }
+    bool on_uint64(std::uint64_t u, json::string_view /*s*/, json::error_code& /*ec*/) {
+        value_begins();
+        number_.clear();
+        stack_.push_uint64(u);
+        return true;
+    }
+    bool on_double(double d, json::string_view s, json::error_code& /*ec*/) {
+        value_begins();
+        number_.append(s.data(), s.size());
+        double exact = 0;
+        auto [end, err] = std::from_chars(number_.data(), number_.data() + number_.size(), exact);
+        // Out of range: keep Boost.JSON's reading (infinity is refused later, underflow is 0).
+        if (err == std::errc() && end == number_.data() + number_.size()) d = exact;
+        number_.clear();
+        stack_.push_double(d);
+        return true;
+    }
+    bool on_bool(bool b, json::error_code& /*ec*/) {
+        value_begins();
+        stack_.push_bool(b);
+        return true;
+    }
+    bool on_null(json::error_code& /*ec*/) {
+        value_begins();
+        stack_.push_null();
+        return true;
+    }
+    bool on_comment_part(json::string_view /*s*/, json::error_code& /*ec*/) { return true; }
+    bool on_comment(json::string_view /*s*/, json::error_code& /*ec*/) { return true; }
+
+    // The JSON pointer of the repeated key, when one stopped the parse.
+    [[nodiscard]] const std::optional<std::string>& duplicate() const { return duplicate_; }
+    // The parsed body, once the parser is done.
+    [[nodiscard]] json::value release() { return stack_.release(); }
+
+  private:
+    struct frame {
+        bool object;
+        std::unordered_set<std::string> keys;
+        std::string key;    // object: the member being parsed
+        std::size_t count;  // array: the elements begun so far
+    };
+
+    void value_begins() {
+        if (!frames_.empty() && !frames_.back().object) ++frames_.back().count;
+    }
+    [[nodiscard]] std::string pointer() const {
+        std::string p;
+        for (const auto& f : frames_) {
+            p.push_back('/');
+            p += f.object ? pointer_token(f.key) : std::to_string(f.count - 1);
+        }
+        return p;
+    }
+
+    json::value_stack stack_;
+    std::vector<frame> frames_;
+    std::string key_;
+    std::string number_;
+    std::optional<std::string> duplicate_;
+};
+
+bool scalar_value(const json::value& v) {
+    if (v.is_string() || v.is_bool() || v.is_int64() || v.is_uint64()) return true;
+    // Boost.JSON reads 1e999 as infinity and would write it back as `Infinity`, which is no JSON.
+    return v.is_double() && std::isfinite(v.get_double());
+}
+
+bool all_digits(std::string_view s) {
+    return !s.empty() && s.size() <= max_cursor_digits &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// The semantic pass over the parsed body: checks it against the search API's grammar and the
+// purpose, and builds the body to forward.
+class search_guard {
+  public:
+    search_guard(const field_policy& policy, guarded_query& q) : policy_(policy), q_(q) {}
+
+    bool run(const json::object& body) {
+        for (const auto& member : body) {
+            std::string_view name(member.key().data(), member.key().size());
+            if (name != "filterGroups" && name != "sorts" && name != "query" &&
+                name != "properties" && name != "limit" && name != "after")
+                return unknown_member("", name);
+        }
+        if (const auto* v = body.if_contains("filterGroups"); v != nullptr)
+            if (!filter_groups(*v)) return false;
+        if (const auto* v = body.if_contains("sorts"); v != nullptr)
+            if (!sorts(*v)) return false;
+        if (const auto* v = body.if_contains("query"); v != nullptr)
+            if (!full_text(*v)) return false;
+        if (const auto* v = body.if_contains("properties"); v != nullptr)
+            if (!properties(*v)) return false;
+        if (const auto* v = body.if_contains("limit"); v != nullptr)
+            if (!limit(*v)) return false;
+        if (const auto* v = body.if_contains("after"); v != nullptr)
+            if (!after(*v)) return false;
+        if (!properties_present_) resolve_selection(q_, policy_, false, {});
+
+        json::object out;
+        if (groups_) out["filterGroups"] = std::move(*groups_);
+        if (sorts_) out["sorts"] = std::move(*sorts_);
+        if (query_) out["query"] = std::move(*query_);
+        json::array sent;
+        for (const auto& f : q_.sent) sent.emplace_back(json::string_view(f.data(), f.size()));
+        out["properties"] = std::move(sent);
+        if (limit_) out["limit"] = std::move(*limit_);
+        if (after_) out["after"] = std::move(*after_);
+        q_.body = json::serialize(out);
+        return true;
+    }
+
+  private:
+    bool refuse(const std::string& at, const std::string& why) {
+        return fail_unsupported(q_, body_parameter, 0, (at.empty() ? "/" : at) + ": " + why);
+    }
+    bool unknown_member(const std::string& at, std::string_view name) {
+        return refuse(at + "/" + pointer_token(name),
+                      "a member the HubSpot search grammar does not know");
+    }
+
+    bool filter_groups(const json::value& v) {
+        const std::string at = "/filterGroups";
+        const auto* groups = v.if_array();
+        if (groups == nullptr) return refuse(at, "must be an array of filter groups");
+        if (groups->size() > max_filter_groups)
+            return refuse(at, "more than " + std::to_string(max_filter_groups) + " filter groups");
+        json::array out;
+        for (std::size_t g = 0; g < groups->size(); ++g) {
+            const std::string group_at = at + "/" + std::to_string(g);
+            const auto* group = (*groups)[g].if_object();
+            if (group == nullptr) return refuse(group_at, "a filter group must be an object");
+            for (const auto& member : *group)
+                if (member.key() != "filters") return unknown_member(group_at, member.key());
+            const auto* filters_value = group->if_contains("filters");
+            if (filters_value == nullptr) return refuse(group_at, "a filter group needs filters");
+            const auto* filters = filters_value->if_array();
+            if (filters == nullptr) return refuse(group_at + "/filters", "must be an array");
+            if (filters->size() > max_filters_per_group)
+                return refuse(group_at + "/filters",
+                              "more than " + std::to_string(max_filters_per_group) + " filters");
+            json::array filters_out;
+            for (std::size_t i = 0; i < filters->size(); ++i) {
+                json::object filter_out;
+                if (!filter((*filters)[i], group_at + "/filters/" + std::to_string(i), filter_out))
+                    return false;
+                filters_out.emplace_back(std::move(filter_out));
+            }
+            json::object group_out;
+            group_out["filters"] = std::move(filters_out);
+            out.emplace_back(std::move(group_out));
+        }
+        groups_ = std::move(out);
+        return true;
+    }
+
+    bool filter(const json::value& v, const std::string& at, json::object& out) {
+        const auto* f = v.if_object();
+        if (f == nullptr) return refuse(at, "a filter must be an object");
+        for (const auto& member : *f) {
+            std::string_view name(member.key().data(), member.key().size());
+            if (name != "propertyName" && name != "operator" && name != "value" &&
+                name != "highValue" && name != "values")
+                return unknown_member(at, name);
+        }
+        const auto* property = f->if_contains("propertyName");
+        if (property == nullptr || !property->is_string())
+            return refuse(at + "/propertyName", "a filter needs a propertyName string");
+        const auto* op_value = f->if_contains("operator");
+        if (op_value == nullptr || !op_value->is_string())
+            return refuse(at + "/operator", "a filter needs an operator string");
+        const json::string& op_name = op_value->get_string();
+        const search_operator* op = nullptr;
+        for (const auto& candidate : operators)
+            if (op_name == candidate.name) op = &candidate;
+        if (op == nullptr) return refuse(at + "/operator", "an operator outside the search API's");
+
+        const auto* value = f->if_contains("value");
+        const auto* high = f->if_contains("highValue");
+        const auto* values = f->if_contains("values");
+        const bool wants_value = op->needs == operand::one || op->needs == operand::range;
+        const bool wants_high = op->needs == operand::range;
+        const bool wants_values = op->needs == operand::list;
+        if ((value != nullptr) != wants_value)
+            return refuse(at + "/value", wants_value ? "the operator needs a value"
+                                                     : "the operator takes no value");
+        if ((high != nullptr) != wants_high)
+            return refuse(at + "/highValue", wants_high ? "BETWEEN needs a highValue"
+                                                        : "only BETWEEN takes a highValue");
+        if ((values != nullptr) != wants_values)
+            return refuse(at + "/values", wants_values ? "the operator needs values"
+                                                       : "the operator takes no values");
+        if (value != nullptr && !scalar_value(*value))
+            return refuse(at + "/value", "a value must be a string, a number or a boolean");
+        if (high != nullptr && !scalar_value(*high))
+            return refuse(at + "/highValue", "a value must be a string, a number or a boolean");
+        if (values != nullptr) {
+            const auto* list = values->if_array();
+            if (list == nullptr) return refuse(at + "/values", "must be an array");
+            for (std::size_t i = 0; i < list->size(); ++i)
+                if (!scalar_value((*list)[i]))
+                    return refuse(at + "/values/" + std::to_string(i),
+                                  "a value must be a string, a number or a boolean");
+        }
+
+        const json::string& path = property->get_string();
+        if (!check_read(q_, policy_, std::string_view(path.data(), path.size()), use::filter))
+            return false;
+        out["propertyName"] = path;
+        out["operator"] = op_name;
+        if (value != nullptr) out["value"] = *value;
+        if (high != nullptr) out["highValue"] = *high;
+        if (values != nullptr) out["values"] = *values;
+        return true;
+    }
+
+    bool sorts(const json::value& v) {
+        const std::string at = "/sorts";
+        const auto* list = v.if_array();
+        if (list == nullptr) return refuse(at, "must be an array of sorts");
+        json::array out;
+        for (std::size_t i = 0; i < list->size(); ++i) {
+            const std::string sort_at = at + "/" + std::to_string(i);
+            const json::value& s = (*list)[i];
+            if (const auto* text = s.if_string(); text != nullptr) {
+                // "createdate" ascending, "-createdate" descending.
+                std::string_view path(text->data(), text->size());
+                if (!path.empty() && path.front() == '-') path.remove_prefix(1);
+                if (path.empty()) return refuse(sort_at, "a sort names no property");
+                if (!check_read(q_, policy_, path, use::order)) return false;
+                out.emplace_back(*text);
+                continue;
+            }
+            const auto* sort = s.if_object();
+            if (sort == nullptr) return refuse(sort_at, "a sort must be a string or an object");
+            for (const auto& member : *sort)
+                if (member.key() != "propertyName" && member.key() != "direction")
+                    return unknown_member(sort_at, member.key());
+            const auto* property = sort->if_contains("propertyName");
+            if (property == nullptr || !property->is_string())
+                return refuse(sort_at + "/propertyName", "a sort needs a propertyName string");
+            const auto* direction = sort->if_contains("direction");
+            if (direction != nullptr &&
+                !(direction->is_string() && (direction->get_string() == "ASCENDING" ||
+                                             direction->get_string() == "DESCENDING")))
+                return refuse(sort_at + "/direction", "must be ASCENDING or DESCENDING");
+            const json::string& path = property->get_string();
+            if (!check_read(q_, policy_, std::string_view(path.data(), path.size()), use::order))
+                return false;
+            json::object sort_out;
+            sort_out["propertyName"] = path;
+            if (direction != nullptr) sort_out["direction"] = *direction;
+            out.emplace_back(std::move(sort_out));
+        }
+        sorts_ = std::move(out);
+        return true;
+    }
+
+    bool full_text(const json::value& v) {
+        if (!v.is_string()) return refuse("/query", "must be a string");
+        // HubSpot searches the record's default searchable properties: the route must name them
+        // (search-fields) and the purpose must keep every one.
+        if (policy_.search_fields.empty())
+            return refuse("/query",
+                          "full-text search is refused: the route declares no search-fields");
+        for (const auto& field : policy_.search_fields)
+            if (policy_.allowed == nullptr || !policy_.allowed->keeps(field))
+                return fail_field(q_, policy_, field, use::search);
+        query_ = v;
+        return true;
+    }
+
+    bool properties(const json::value& v) {
+        const auto* list = v.if_array();
+        if (list == nullptr) return refuse("/properties", "must be an array of property names");
+        std::vector<std::string> selected;
+        selected.reserve(list->size());
+        for (std::size_t i = 0; i < list->size(); ++i) {
+            const auto* name = (*list)[i].if_string();
+            if (name == nullptr)
+                return refuse("/properties/" + std::to_string(i), "must be a property name");
+            selected.emplace_back(name->data(), name->size());
+        }
+        properties_present_ = true;
+        resolve_selection(q_, policy_, true, selected);
+        return true;
+    }
+
+    bool limit(const json::value& v) {
+        bool ok = (v.is_int64() && v.get_int64() >= 0 && v.get_int64() <= max_limit) ||
+                  (v.is_uint64() && v.get_uint64() <= static_cast<std::uint64_t>(max_limit));
+        if (!ok)
+            return refuse("/limit", "must be an integer from 0 to " + std::to_string(max_limit));
+        limit_ = v;
+        return true;
+    }
+
+    bool after(const json::value& v) {
+        bool ok = (v.is_int64() && v.get_int64() >= 0) || v.is_uint64() ||
+                  (v.is_string() &&
+                   all_digits(std::string_view(v.get_string().data(), v.get_string().size())));
+        if (!ok) return refuse("/after", "the paging cursor must be digits");
+        after_ = v;
+        return true;
+    }
+
+    const field_policy& policy_;
+    guarded_query& q_;
+    bool properties_present_ = false;
+    std::optional<json::array> groups_;
+    std::optional<json::array> sorts_;
+    std::optional<json::value> query_;
+    std::optional<json::value> limit_;
+    std::optional<json::value> after_;
+};
+
+}  // namespace
+
+guarded_query guard_hubspot_search(const field_policy& policy, std::string_view raw_query,
+                                   std::string_view body) {
+    guarded_query q;
+    if (!raw_query.empty()) {
+        (void)fail_unsupported(q, "(query)", 0,
+                               "the HubSpot search takes its query in the body; the query string "
+                               "must be empty");
+        return q;
+    }
+    if (body.size() > max_body_bytes) {
+        (void)fail_unsupported(
+            q, body_parameter, 0,
+            "the search body is larger than " + std::to_string(max_body_bytes / 1024) + " KiB");
+        return q;
+    }
+
+    json::error_code ec;
+    json::basic_parser<body_builder> parser(parse_limits());
+    std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
+    if (!ec && used != body.size()) ec = json::error::extra_data;
+    if (ec) {
+        const auto& duplicate = parser.handler().duplicate();
+        if (duplicate) {
+            (void)fail_unsupported(q, body_parameter, used,
+                                   *duplicate + ": a key repeated in one object");
+        } else if (ec == json::error::too_deep) {
+            (void)fail_unsupported(
+                q, body_parameter, used,
+                "the body nests deeper than " + std::to_string(max_nesting) + " levels");
+        } else {
+            (void)fail_unsupported(q, body_parameter, used, "the body is not JSON");
+        }
+        return q;
+    }
+    json::value parsed = parser.handler().release();
+    const auto* object = parsed.if_object();
+    if (object == nullptr) {
+        (void)fail_unsupported(q, body_parameter, 0, "/: the search body must be a JSON object");
+        return q;
+    }
+    search_guard guard(policy, q);
+    if (!guard.run(*object)) {
+        q.query.clear();
+        q.body.clear();
+    }
+    return q;
+}
+
+}  // namespace exportwall::config::query

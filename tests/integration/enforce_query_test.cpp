@@ -1,0 +1,271 @@
+// The query guard end to end (issue 14): queries that read a field the purpose does not keep —
+// oracles, renames, aggregates, searches — never reach the CRM, in every language a route speaks;
+// queries that leave out a condition field reach it with that field forced back in; what reaches
+// the CRM is the guard's re-serialised query. Every test checks the CRM's own view (/_seen).
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <iostream>
+
+#include "tests/integration/enforce_fixture.hpp"
+
+namespace exportwall::itest {
+namespace {
+
+constexpr std::string_view dataverse = "/api/data/v9.2/contacts";
+constexpr std::string_view hubspot = "/crm/v3/objects/contacts";
+constexpr std::string_view salesforce = "/services/data/v58.0/query";
+constexpr std::string_view soap = "/services/Soap/u/58.0";
+constexpr std::string_view ndjson = "/exports/contacts.ndjson";
+
+bool has(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
+
+
+// Runs `exportwall ARGS…` (arguments without quotes or spaces inside) and returns what it
+// printed on stdout and stderr.
+std::string run_exportwall(const std::vector<std::string>& args) {
+    std::string cmd = exportwall_binary();
+    for (const auto& a : args) cmd += " '" + a + "'";
+    cmd += " 2>&1";
+    std::string out;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    if (p == nullptr) return out;
+    std::array<char, 4096> buf{};
+    std::size_t n = 0;
+    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+    ::pclose(p);
+    return out;
+}
+
+class EnforceQuery : public enforce_fixture {
+  protected:
+    void SetUp() override {
+        ASSERT_TRUE(start());
+        prefix_ = marker_prefix();
+        records_ = {marker_contact(prefix_, 1, "customer"), marker_contact(prefix_, 2, "customer")};
+        ASSERT_TRUE(stage(dataverse, "application/json",
+                          render(vendor_shape::dataverse, records_, crm_origin())));
+        ASSERT_TRUE(stage(hubspot, "application/json",
+                          render(vendor_shape::hubspot, records_, crm_origin())));
+        ASSERT_TRUE(stage(salesforce, "application/json",
+                          render(vendor_shape::salesforce, records_, crm_origin())));
+        ASSERT_TRUE(stage(ndjson, "application/x-ndjson",
+                          render(vendor_shape::ndjson, records_, crm_origin())));
+    }
+
+    // Delivery to the warehouse keeps id, names, phone, city: never e-mail, IBAN or notes.
+    static export_request delivery(std::string target) {
+        export_request r;
+        r.target = std::move(target);
+        r.api_key = std::string(erp_key);
+        r.purpose = "delivery";
+        r.destination = "warehouse";
+        return r;
+    }
+
+    // E-mail promotion to the newsletter processor: consent, objection and the suppression list
+    // decide each record.
+    static export_request promotion(std::string target) {
+        export_request r;
+        r.target = std::move(target);
+        r.api_key = std::string(marketing_key);
+        r.purpose = "promotion-email";
+        r.destination = "newsletter";
+        return r;
+    }
+
+    // `r` is refused with `status` and `reason`, and nothing reaches the CRM.
+    void expect_refused(const export_request& r, unsigned status, std::string_view reason) {
+        SCOPED_TRACE(r.target);
+        const std::size_t before = seen().requests.size();
+        const response resp = send(r);
+        std::cout << "  " << r.target << " -> " << resp.status << "\n";
+        ASSERT_TRUE(resp.received);
+        EXPECT_EQ(resp.status, status);
+        auto problem = problem_of(resp);
+        ASSERT_TRUE(problem.has_value()) << resp.body;
+        EXPECT_EQ(problem->at("reason").as_string(), reason);
+        EXPECT_EQ(seen().requests.size(), before) << "a refused query reached the CRM";
+        for (const auto& c : records_) EXPECT_FALSE(has(resp.body, c.iban));
+    }
+
+    // `r` is answered 200 and the CRM received exactly one request; returns it.
+    seen_request expect_forwarded(const export_request& r) {
+        const std::size_t before = seen().requests.size();
+        const response resp = send(r);
+        EXPECT_EQ(resp.status, 200u) << r.target << "\n" << resp.body;
+        auto requests = seen().requests;
+        EXPECT_EQ(requests.size(), before + 1);
+        if (requests.size() != before + 1) return {};
+        return requests.back();
+    }
+
+    std::string prefix_;
+    std::vector<contact> records_;
+};
+
+TEST_F(EnforceQuery, OdataOraclesOnAStrippedFieldNeverReachTheCrm) {
+    for (const char* q : {
+             "?$select=id&$filter=startswith(iban,'BE71')",
+             "?$filter=contains(tolower(notes),'debt')",
+             "?$filter=iban%20eq%20'BE71096123456769'",
+             "?$filter=length(iban)%20gt%2010",
+             "?$orderby=iban%20desc",
+             "?$orderby=email",
+             "?$filter=first_name%20eq%20'a'%20or%20substring(iban,0,4)%20eq%20'BE71'",
+             "?$filter=not%20(email%20eq%20null)",
+             "?%24filter=endswith(email,'.be')",
+             "?$filter=IBAN%20eq%20'x'",
+         }) {
+        expect_refused(delivery(std::string(dataverse) + q), 403, "query_field_not_permitted");
+    }
+}
+
+TEST_F(EnforceQuery, OdataRenamesAndAggregatesOfAStrippedFieldNeverReachTheCrm) {
+    expect_refused(delivery(std::string(dataverse) + "?$select=id,phone&$compute=iban%20as%20phone"),
+                   403, "query_field_not_permitted");
+    expect_refused(delivery(std::string(dataverse) + "?$compute=first_name%20as%20phone"), 403,
+                   "query_field_not_permitted");
+    expect_refused(delivery(std::string(dataverse) + "?$compute=first_name%20as%20Consent"), 403,
+                   "query_field_not_permitted");
+    // Aggregated rows are no person's record: the record rules could not run on them.
+    expect_refused(
+        delivery(std::string(dataverse) +
+                 "?$apply=groupby((id,lifecycle),aggregate(iban%20with%20max%20as%20phone))"),
+        400, "query_unsupported");
+    expect_refused(delivery(std::string(dataverse) + "?$apply=aggregate($count%20as%20n)"), 400,
+                   "query_unsupported");
+}
+
+TEST_F(EnforceQuery, OdataWhatTheGuardDoesNotUnderstandIsRefused) {
+    for (const char* q : {
+             "?$search=BE71",
+             "?$filter=iban%20eq%20@p&@p='x'",
+             "?$filter=Microsoft.Dynamics.CRM.Like(PropertyName='iban',PropertyValue='BE%25')",
+             "?$filter=cast(iban,Edm.String)%20eq%20'x'",
+             "?$format=csv",
+             "?filter=first_name%20eq%20'a'",
+             "?$select=id&debug=1",
+             "?$filter=first_name%20eq",
+             "?$filter=first_name%20eq%20'unterminated",
+             "?$expand=parentcustomerid_account($levels=2)",
+         }) {
+        SCOPED_TRACE(q);
+        const std::size_t before = seen().requests.size();
+        const response resp = send(delivery(std::string(dataverse) + q));
+        EXPECT_GE(resp.status, 400u);
+        EXPECT_LT(resp.status, 500u);
+        EXPECT_EQ(seen().requests.size(), before) << "a query the guard refused reached the CRM";
+    }
+    expect_refused(delivery(std::string(dataverse) + "?$search=BE71"), 400, "query_unsupported");
+    expect_refused(delivery(std::string(dataverse) + "?$select=id&$select=iban"), 400,
+                   "declaration_invalid");
+}
+
+TEST_F(EnforceQuery, OdataQueryIsForwardedReSerialisedWithTheConditionFieldsForced) {
+    seen_request r = expect_forwarded(delivery(
+        std::string(dataverse) +
+        "?$select=id,iban,first_name&$filter=first_name%20eq%20'O''Neil'%20and%20address/city%20ne%20null"
+        "&$orderby=last_name%20desc&$top=5"));
+    const std::string t = percent_decode(r.target);
+    EXPECT_FALSE(has(t, "iban")) << t;
+    // The subject type decides a delivery record: asked for although the client left it out.
+    EXPECT_TRUE(has(t, "$select=first_name,id,lifecycle")) << t;
+    EXPECT_TRUE(has(t, "$filter=first_name eq 'O''Neil' and address/city ne null")) << t;
+    EXPECT_TRUE(has(t, "$orderby=last_name desc")) << t;
+    EXPECT_TRUE(has(t, "$top=5")) << t;
+
+    seen_request m = expect_forwarded(promotion(std::string(dataverse) + "?$select=id,first_name"));
+    const std::string mt = percent_decode(m.target);
+    for (const char* forced : {"consent/email", "objection/direct_marketing", "email", "lifecycle"})
+        EXPECT_TRUE(has(mt, forced)) << forced << " was not forced into " << mt;
+}
+
+TEST_F(EnforceQuery, ExplainShowsTheGuardsRefusal) {
+    // explain runs decide() without a network: the same guard, the same reason.
+    std::string out = run_exportwall({"explain", "--config", proxy_.config_path(), "--client",
+                                      "erp", "--purpose", "delivery", "--destination",
+                                      "warehouse", "--target",
+                                      std::string(dataverse) + "?$filter=startswith(iban,0)"});
+    EXPECT_TRUE(has(out, "query_field_not_permitted")) << out;
+    EXPECT_TRUE(has(out, "iban")) << out;
+}
+
+TEST_F(EnforceQuery, RouteWithoutALanguageTakesOnlyItsSelectionAndPagingParameters) {
+    expect_refused(delivery(std::string(ndjson) + "?fields=id&filter=iban"), 400,
+                   "query_unsupported");
+    expect_refused(delivery(std::string(ndjson) + "?$filter=startswith(iban,'BE')"), 400,
+                   "query_unsupported");
+    seen_request r = expect_forwarded(delivery(std::string(ndjson) + "?fields=id,iban"));
+    EXPECT_EQ(percent_decode(r.target), std::string(ndjson) + "?fields=id,lifecycle");
+    // HubSpot's list API: its paging parameters are declared, anything else is refused.
+    seen_request h = expect_forwarded(promotion(std::string(hubspot) + "?limit=10&after=20"));
+    EXPECT_TRUE(has(h.target, "limit=10&after=20")) << h.target;
+    expect_refused(promotion(std::string(hubspot) + "?limit=10&propertiesWithHistory=email"), 400,
+                   "query_unsupported");
+}
+
+TEST_F(EnforceQuery, SoqlOraclesAndAliasesNeverReachTheCrm) {
+    for (const char* soql : {
+             "SELECT+id,first_name+FROM+Contact+WHERE+iban+LIKE+'BE71%25'",
+             "SELECT+id+FROM+Contact+ORDER+BY+notes",
+             "SELECT+MAX(iban)+phone+FROM+Contact",
+         }) {
+        SCOPED_TRACE(soql);
+        const std::size_t before = seen().requests.size();
+        const response resp = send(delivery(std::string(salesforce) + "?q=" + soql));
+        EXPECT_GE(resp.status, 400u);
+        EXPECT_LT(resp.status, 500u);
+        EXPECT_EQ(seen().requests.size(), before);
+    }
+    expect_refused(delivery(std::string(salesforce) +
+                            "?q=SELECT+id+FROM+Contact+WHERE+iban+LIKE+'BE71%25'"),
+                   403, "query_field_not_permitted");
+    expect_refused(delivery(std::string(salesforce) + "?q=SELECT+id+FROM+User"), 400,
+                   "query_unsupported");
+    expect_refused(delivery(std::string(salesforce) + "?q=FIND+%7BBE71%7D"), 400,
+                   "query_unsupported");
+}
+
+TEST_F(EnforceQuery, SoqlThatLeavesOutTheObjectionFieldGetsItForced) {
+    // The issue's reproduction: an objected contact would pass a marketing export whose SELECT
+    // leaves the objection field out.
+    seen_request r = expect_forwarded(promotion(
+        std::string(salesforce) +
+        "?q=SELECT+id,first_name,email,lifecycle,consent.email+FROM+Contact"));
+    const std::string t = percent_decode(r.target);
+    EXPECT_TRUE(has(t, "objection.direct_marketing")) << t;
+    EXPECT_TRUE(has(t, "FROM Contact")) << t;
+}
+
+TEST_F(EnforceQuery, SoapQueryBodyIsCheckedAndForwardedReSerialised) {
+    ASSERT_TRUE(stage(soap, "text/xml", render(vendor_shape::salesforce_soap, records_, crm_origin())));
+    export_request bad = delivery(std::string(soap));
+    bad.method = "POST";
+    bad.extra_headers = "Content-Type: text/xml\r\n";
+    bad.body = soap_query_body("SELECT Id FROM Contact WHERE iban LIKE 'BE71%'");
+    expect_refused(bad, 403, "query_field_not_permitted");
+
+    export_request junk = bad;
+    junk.body = "<not-soap/>";
+    expect_refused(junk, 400, "query_unsupported");
+
+    export_request ok = bad;
+    ok.body = soap_query_body("SELECT Id, first_name, iban FROM Contact");
+    seen_request r = expect_forwarded(ok);
+    EXPECT_FALSE(has(r.body, "iban")) << r.body;
+    EXPECT_TRUE(has(r.body, "lifecycle")) << r.body;  // the subject rule's field, forced
+    EXPECT_EQ(r.body_bytes, r.body.size());
+}
+
+TEST_F(EnforceQuery, BodyOnARouteWhoseLanguageReadsNoneIsRefused) {
+    export_request r = delivery(std::string(ndjson));
+    r.method = "GET";
+    r.body = "{\"filter\":\"iban\"}";
+    expect_refused(r, 400, "query_unsupported");
+}
+
+}  // namespace
+}  // namespace exportwall::itest
