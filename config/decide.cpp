@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <chrono>
 #include <optional>
 
 #include <openssl/crypto.h>
 
 #include "config/loader.hpp"
 #include "config/query/guard.hpp"
+#include "config/query/guard_support.hpp"
+#include "config/selection.hpp"
 
 namespace exportwall::config {
 namespace {
@@ -36,11 +39,12 @@ constexpr std::array<std::string_view, reason_count> reason_names{
     "audit_unavailable",
     "query_unsupported",
     "query_field_not_permitted",
+    "continuation_invalid",
 };
 
 constexpr std::array<unsigned, reason_count> reason_status{
     200, 404, 405, 401, 400, 400, 403, 403, 403, 403,
-    403, 403, 403, 400, 502, 504, 502, 502, 502, 503, 400, 403,
+    403, 403, 403, 400, 502, 504, 502, 502, 502, 503, 400, 403, 400,
 };
 
 // A hex SHA-256 normalised to lower case without ':' into a fixed buffer (no allocation).
@@ -150,10 +154,70 @@ std::string upstream_path(const route& r, const upstream* up, std::string_view p
 }
 
 decision decide(const configuration& config, const request_facts& facts) {
-    return decide(config.rules, config.net, facts);
+    return decide(config.rules, config.net, facts, &config.continuation);
 }
 
-decision decide(const policy& p, const settings& net, const request_facts& facts) {
+namespace {
+
+// The route's continuation parameters in `raw_query`: each must be a token exportwall sealed for
+// this declaration and the request's other parameters; it is taken out of the query the guard
+// reads and its CRM token handed back in `opened` (added to the forwarded query afterwards, as
+// the CRM wrote it: it came from the CRM, authenticated). False with `why` set when one fails.
+bool open_continuations(const route& r, const decision& d, const request_facts& facts,
+                        const continuation_key* key, std::string& rest,
+                        std::vector<std::pair<std::string, std::string>>& opened,
+                        std::string& why) {
+    rest.clear();
+    std::string binding_query;
+    bool any = false;
+    std::string name;
+    std::string value;
+    for (std::size_t pos = 0; pos <= facts.query.size();) {
+        auto amp = facts.query.find('&', pos);
+        if (amp == std::string_view::npos) amp = facts.query.size();
+        std::string_view pair = facts.query.substr(pos, amp - pos);
+        pos = amp + 1;
+        if (pair.empty()) continue;
+        auto eq = pair.find('=');
+        bool continuation = percent_decode(pair.substr(0, eq), name) &&
+                            std::find(r.continuation_params.begin(), r.continuation_params.end(),
+                                      name) != r.continuation_params.end();
+        if (!continuation) {
+            if (!rest.empty()) rest.push_back('&');
+            rest.append(pair);
+            continue;
+        }
+        if (!any) binding_query = continuation_query_form(facts.query, r.continuation_params);
+        any = true;
+        if (eq == std::string_view::npos || !percent_decode(pair.substr(eq + 1), value)) {
+            why = "the paging token '" + name + "' is malformed";
+            return false;
+        }
+        if (key == nullptr) {
+            why = "paging tokens cannot be opened here";
+            return false;
+        }
+        continuation_binding b{d.client_id, d.purpose_id, d.destination_id, r.id, binding_query};
+        std::int64_t now = facts.now != 0
+                               ? facts.now
+                               : std::chrono::duration_cast<std::chrono::seconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
+        auto o = open_continuation(*key, b, value, now);
+        if (o.error != continuation_error::none) {
+            why = "the paging token '" + name + "' is " + std::string(to_string(o.error)) +
+                  "; follow the link exportwall gave, with the same declaration";
+            return false;
+        }
+        opened.emplace_back(name, std::move(o.crm_token));
+    }
+    return true;
+}
+
+}  // namespace
+
+decision decide(const policy& p, const settings& net, const request_facts& facts,
+                const continuation_key* continuation) {
     decision d;
     d.effective_mode = p.global_mode;
 
@@ -333,7 +397,14 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     fp.filter_params = r->filter_params;
     fp.search_fields = r->search_fields;
     fp.object_name = r->object;
-    auto sel = query::guard(r->query_language, fp, facts.query, facts.body);
+    std::string guarded_query;
+    std::vector<std::pair<std::string, std::string>> opened;
+    std::string why;
+    if (!open_continuations(*r, d, facts, continuation, guarded_query, opened, why)) {
+        refuse(d, reason::continuation_invalid, std::move(why));
+        return d;
+    }
+    auto sel = query::guard(r->query_language, fp, guarded_query, facts.body);
     switch (sel.result) {
         case query::verdict::forward:
             break;
@@ -356,6 +427,7 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     if (!r->select_param.empty() || r->query_language != query::language::none)
         d.fields_selected = std::move(sel.sent);
     d.upstream_query = std::move(sel.query);
+    for (const auto& [name, token] : opened) query::append_param(d.upstream_query, name, token, "");
     d.upstream_body = std::move(sel.body);
     d.body_rewritten = !facts.body.empty();
     d.result = outcome::allow;

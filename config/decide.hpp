@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/continuation.hpp"
 #include "config/policy.hpp"
 #include "config/route_match.hpp"
 #include "config/settings.hpp"
@@ -44,8 +45,9 @@ enum class reason : std::uint8_t {
     audit_unavailable,      // 503: the audit record cannot be written (proxy)
     query_unsupported,      // 400: a query the route's language guard cannot parse or force
     query_field_not_permitted,  // 403: the query reads a field the purpose does not keep
+    continuation_invalid,   // 400: a paging token exportwall did not seal for this declaration
 };
-inline constexpr std::size_t reason_count = 22;
+inline constexpr std::size_t reason_count = 23;
 
 // "purpose_unknown" …; "ok" for none.
 [[nodiscard]] std::string_view to_string(reason r);
@@ -72,6 +74,8 @@ struct request_facts {
     std::string_view query;  // raw query string after '?', as received; "" for none
     std::string_view body;   // the request body, read whole, for languages that carry a query in it
     bool body_present = false;  // the request has a body (read or not)
+    // Seconds since the epoch, for the expiry of sealed continuation tokens; 0: read the clock.
+    std::int64_t now = 0;
     client_credentials credentials;
     // Every X-Export-Purpose / X-Export-Destination header value as received (one per header
     // line; a comma-joined line is one value, and invalid).
@@ -125,7 +129,10 @@ struct decision {
 // forbid granting such exports, so checked after the grants they could never show; the audit
 // trail must name the legal reason a DPO reviews.) In monitor mode a refusal is still `refuse`,
 // with effective_mode monitor: the proxy turns it into would-block.
-[[nodiscard]] decision decide(const policy& rules, const settings& net, const request_facts& facts);
+// `continuation`: the key that opens sealed paging tokens (configuration::continuation); null
+// refuses every sealed token.
+[[nodiscard]] decision decide(const policy& rules, const settings& net, const request_facts& facts,
+                              const continuation_key* continuation = nullptr);
 [[nodiscard]] decision decide(const configuration& config, const request_facts& facts);
 
 // Compares two byte strings in time independent of where they differ (CRYPTO_memcmp).

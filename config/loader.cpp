@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <sstream>
 
@@ -19,8 +20,8 @@ namespace exportwall::config {
 namespace {
 
 // The children of <exportwall> that this file reads; the rest belong to the policy loader.
-constexpr std::array<std::string_view, 7> network_elements{"listen", "admin",    "limits", "log",
-                                                           "audit",  "upstream", "route"};
+constexpr std::array<std::string_view, 8> network_elements{
+    "listen", "admin", "limits", "log", "audit", "upstream", "route", "continuation"};
 
 std::string sha256_hex(std::string_view bytes) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
@@ -451,6 +452,13 @@ void read_route_query(reader& r, const pugi::xml_node& n, route& rt) {
             rt.filter_params.push_back({word.substr(0, colon), word.substr(colon + 1)});
         }
     }
+    if (auto a = n.attribute("continuation-params")) {
+        rt.continuation_params = split_words(a.value());
+    } else if (rt.query_language == query::language::odata) {
+        rt.continuation_params = {"$skiptoken"};
+    } else if (rt.query_language == query::language::jsonapi) {
+        rt.continuation_params = {"page[cursor]"};
+    }
     if (n.attribute("query-language") && rt.format == route_format::passthrough)
         r.error(n, n.attribute("query-language"),
                 "a passthrough route relays its query unread: it takes no query-language");
@@ -466,7 +474,8 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
         n,
         {"match", "methods", "upstream-path", "entity", "records", "field-root", "select-param",
          "select-separator", "link-fields", "csv-delimiter", "csv-formula-guard", "open",
-         "query-language", "paging-params", "filter-params", "search-fields", "object"},
+         "query-language", "paging-params", "filter-params", "search-fields", "object",
+         "continuation-params"},
         {"id", "path", "upstream", "format"}, r.diag());
     r.src().check_children(n, {}, r.diag());
     route rt;
@@ -576,6 +585,25 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
     out.routes.push_back(std::move(rt));
 }
 
+// <continuation key-file="…" lifetime="1h"/>: the key that seals pagination tokens.
+void read_continuation(reader& r, const pugi::xml_node& n, settings& net, configuration& out) {
+    r.src().check_attributes(n, {"key-file", "lifetime"}, {}, r.diag());
+    r.src().check_children(n, {}, r.diag());
+    net.continuation.key_file = r.path(n, "key-file");
+    r.duration(n, "lifetime", net.continuation.lifetime);
+    if (net.continuation.key_file.empty()) return;
+    std::ifstream in(net.continuation.key_file, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto key = in || in.eof() ? continuation_key_from(bytes) : std::nullopt;
+    if (!key) {
+        r.error(n, n.attribute("key-file"),
+                "'key-file' must name a readable file of at least 32 random bytes "
+                "(openssl rand -hex 32)");
+        return;
+    }
+    out.continuation = *key;
+}
+
 load_result load(std::string text, const std::string& file, const std::string& base_dir) {
     diagnostics diag;
     auto config = std::make_shared<configuration>();
@@ -596,6 +624,9 @@ load_result load(std::string text, const std::string& file, const std::string& b
     }
     reader r(src, diag, base_dir);
     auto& net = config->net;
+    // Without a key file, tokens are sealed with a key of this load: they open until the next
+    // reload or restart, on this replica only.
+    config->continuation = random_continuation_key();
     r.number<unsigned>(root, "threads", net.threads, 0, 1024);
     if (auto m = root.attribute("mode")) {
         std::string_view v = m.value();
@@ -610,7 +641,7 @@ load_result load(std::string text, const std::string& file, const std::string& b
 
     // Upstreams first, so routes can name them wherever they stand in the file.
     for (auto n : root.children("upstream")) read_upstream(r, n, net);
-    int admins = 0, limits_count = 0, logs = 0, audits = 0;
+    int admins = 0, limits_count = 0, logs = 0, audits = 0, continuations = 0;
     for (auto n : root.children()) {
         if (n.type() == pugi::node_pcdata || n.type() == pugi::node_cdata) {
             std::string_view t = n.value();
@@ -641,6 +672,9 @@ load_result load(std::string text, const std::string& file, const std::string& b
             read_audit(r, n, net);
         } else if (name == "route") {
             read_route(r, n, net);
+        } else if (name == "continuation") {
+            once(continuations);
+            read_continuation(r, n, net, *config);
         } else if (name == "upstream") {
             // read above
         } else if (!is_policy_element(name)) {

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/continuation.hpp"
 #include "config/policy.hpp"
 #include "config/settings.hpp"
 #include "config/xml_source.hpp"
@@ -20,6 +21,7 @@ struct configuration {
     std::string revision;  // SHA-256 (hex) of the file's bytes: `policy_revision` in audit records
     settings net;
     policy rules;
+    continuation_key continuation{};  // seals pagination tokens (config/continuation.hpp)
 };
 
 struct load_result {

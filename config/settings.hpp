@@ -110,6 +110,9 @@ struct route {
     std::vector<query::filter_param> filter_params;  // `params` routes: name → field
     std::vector<std::string> search_fields;       // what a full-text search reads; empty: refused
     std::string object;  // the CRM's name for the records (SOQL FROM, fetchXml entity, JSON:API type)
+    // Query parameters that carry the CRM's paging token ($skiptoken, page[cursor]): sealed in
+    // every pagination link, opened (and required sealed) in every request.
+    std::vector<std::string> continuation_params;
     std::vector<std::string> link_fields;  // pagination link fields in the body
     char csv_delimiter = ',';
     bool csv_formula_guard = true;
@@ -146,8 +149,15 @@ struct audit_settings {
     syslog_settings syslog;
 };
 
+// Sealed continuation tokens (config/continuation.hpp).
+struct continuation_settings {
+    std::string key_file;  // ≥ 32 random bytes; empty: a random key per load (one replica)
+    std::chrono::milliseconds lifetime{3'600'000};  // a sealed token opens for this long
+};
+
 struct settings {
     std::vector<listener> listeners;
+    continuation_settings continuation;
     admin_listener admin;
     audit_settings audit;
     limits limit;

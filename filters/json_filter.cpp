@@ -660,11 +660,18 @@ class json_rewriter {
         return p;
     }
 
-    // The vendors' collection metadata that may pass beside the records: OData control
-    // information and instance annotations (`@odata.count`, `@Microsoft.Dynamics.CRM.*`),
-    // Salesforce's totalSize/done, counts and paging cursors.
+    // The vendors' collection metadata that may pass beside the records: the OData control
+    // information and Dataverse annotations that carry counts, Salesforce's totalSize/done,
+    // counts and paging positions. Any other annotation is dropped: Dataverse's
+    // `@Microsoft.Dynamics.CRM.fetchxmlpagingcookie` carries the first and last values of the sort
+    // column of the page, and a link the route does not declare would point at the CRM.
     static bool envelope_metadata(std::string_view name) {
-        if (name.size() > 1 && name.front() == '@') return true;
+        static constexpr std::array<std::string_view, 5> annotations{
+            "@odata.context", "@odata.count", "@Microsoft.Dynamics.CRM.totalrecordcount",
+            "@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded",
+            "@Microsoft.Dynamics.CRM.morerecords"};
+        if (name.size() > 1 && name.front() == '@')
+            return std::find(annotations.begin(), annotations.end(), name) != annotations.end();
         static constexpr std::array<std::string_view, 16> names{
             "totalSize", "done",   "size",  "count", "total",    "hasMore",   "has_more", "after",
             "before",    "offset", "limit", "page",  "pageSize", "page_size", "per_page", "rel"};

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 
 namespace exportwall::proxy {
 namespace {
@@ -136,7 +137,20 @@ response_plan export_case::plan_response(unsigned status,
     response_plan plan;
     plan.status = status;
     const bool records = route_.format != config::route_format::passthrough;
-    links_ = std::make_unique<link_mapper>(config_->net, up, std::string(public_url));
+    continuation_sealing sealing;
+    if (decision_.allowed_export() && decision_.client_ref != nullptr) {
+        sealing.key = &config_->continuation;
+        sealing.client = decision_.client_id;
+        sealing.purpose = decision_.purpose_id;
+        sealing.destination = decision_.destination_id;
+        sealing.expires_at =
+            std::chrono::duration_cast<std::chrono::seconds>(
+                (std::chrono::system_clock::now() + config_->net.continuation.lifetime)
+                    .time_since_epoch())
+                .count();
+    }
+    links_ = std::make_unique<link_mapper>(config_->net, up, std::string(public_url),
+                                           std::move(sealing));
 
     // Pagination and redirects in the head point back through exportwall, or go.
     for (const auto* name : {"location", "content-location"}) {

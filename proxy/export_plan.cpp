@@ -8,6 +8,7 @@
 #include <boost/url/parse.hpp>
 
 #include "config/loader.hpp"
+#include "config/selection.hpp"
 #include "filters/record_rules.hpp"
 #include "proxy/forward.hpp"
 
@@ -35,8 +36,8 @@ bool under(std::string_view path, std::string_view prefix) {
 }  // namespace
 
 link_mapper::link_mapper(const config::settings& net, const config::upstream& up,
-                         std::string public_url)
-    : net_(net), up_(up), public_url_(std::move(public_url)) {
+                         std::string public_url, continuation_sealing sealing)
+    : net_(net), up_(up), public_url_(std::move(public_url)), sealing_(std::move(sealing)) {
     while (!public_url_.empty() && public_url_.back() == '/') public_url_.pop_back();
 }
 
@@ -81,8 +82,46 @@ std::optional<std::string> link_mapper::map(std::string_view url) const {
     out += best->path;
     out += path.substr(best_from.size());
     if (ref->has_query()) {
+        auto query = seal_query(*best, ref->encoded_query());
+        if (!query) return std::nullopt;
         out.push_back('?');
-        out += ref->encoded_query();
+        out += *query;
+    }
+    return out;
+}
+
+std::optional<std::string> link_mapper::seal_query(const config::route& r,
+                                                   std::string_view query) const {
+    if (r.continuation_params.empty()) return std::string(query);
+    const std::string binding_query = config::continuation_query_form(query, r.continuation_params);
+    std::string out;
+    std::string name;
+    std::string value;
+    for (std::size_t pos = 0; pos <= query.size();) {
+        auto amp = query.find('&', pos);
+        if (amp == std::string_view::npos) amp = query.size();
+        std::string_view pair = query.substr(pos, amp - pos);
+        pos = amp + 1;
+        if (pair.empty()) continue;
+        auto eq = pair.find('=');
+        if (!out.empty()) out.push_back('&');
+        if (!config::percent_decode(pair.substr(0, eq), name) ||
+            std::find(r.continuation_params.begin(), r.continuation_params.end(), name) ==
+                r.continuation_params.end()) {
+            out.append(pair);
+            continue;
+        }
+        if (sealing_.key == nullptr || eq == std::string_view::npos ||
+            !config::percent_decode(pair.substr(eq + 1), value))
+            return std::nullopt;
+        config::continuation_binding b{sealing_.client, sealing_.purpose, sealing_.destination,
+                                       r.id, binding_query};
+        std::string sealed =
+            config::seal_continuation(*sealing_.key, b, value, sealing_.expires_at);
+        if (sealed.empty()) return std::nullopt;
+        // The sealed token is base64url after "ew1.": nothing in it needs escaping.
+        out.append(pair.substr(0, eq + 1));
+        out += sealed;
     }
     return out;
 }

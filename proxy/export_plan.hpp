@@ -22,9 +22,22 @@ namespace exportwall::proxy {
 // path is replaced by the route's client path, under `public_url` (or path-absolute when the
 // listener has none). Everything else maps to nullopt: the link is removed, so a client can never
 // follow it around the firewall.
+//
+// A link to a route with continuation parameters ($skiptoken…) has each of their values sealed
+// (config/continuation.hpp) for the export's declaration: the CRM's token never reaches the
+// client, and only the same declaration with the same other parameters can follow the link.
+struct continuation_sealing {
+    const config::continuation_key* key = nullptr;  // null: links with a token are removed
+    std::string client;
+    std::string purpose;
+    std::string destination;
+    std::int64_t expires_at = 0;  // seconds since the epoch
+};
+
 class link_mapper {
   public:
-    link_mapper(const config::settings& net, const config::upstream& up, std::string public_url);
+    link_mapper(const config::settings& net, const config::upstream& up, std::string public_url,
+                continuation_sealing sealing = {});
 
     [[nodiscard]] std::optional<std::string> map(std::string_view url) const;
 
@@ -33,9 +46,14 @@ class link_mapper {
     [[nodiscard]] std::optional<std::string> map_link_header(std::string_view value) const;
 
   private:
+    // The query with the route's continuation values sealed; nullopt when one cannot be.
+    [[nodiscard]] std::optional<std::string> seal_query(const config::route& r,
+                                                        std::string_view query) const;
+
     const config::settings& net_;
     const config::upstream& up_;
     std::string public_url_;
+    continuation_sealing sealing_;
 };
 
 // True when a 2xx response's Content-Type may be filtered as the route's format (parameters such

@@ -9,7 +9,7 @@
 namespace exportwall::proxy {
 
 std::string_view problem_title(std::string_view reason) noexcept {
-    static constexpr std::array<std::pair<std::string_view, std::string_view>, 22> titles{{
+    static constexpr std::array<std::pair<std::string_view, std::string_view>, 23> titles{{
         {"route_not_found", "Route not found"},
         {"method_not_allowed", "Method not allowed on this route"},
         {"unauthenticated", "Client not authenticated"},
@@ -32,6 +32,7 @@ std::string_view problem_title(std::string_view reason) noexcept {
         {"audit_unavailable", "Audit trail unavailable"},
         {"query_unsupported", "Query not supported"},
         {"query_field_not_permitted", "Query reads a field this purpose does not keep"},
+        {"continuation_invalid", "Paging token not valid for this export"},
         {"shutting_down", "Shutting down"},
     }};
     for (const auto& [code, title] : titles)

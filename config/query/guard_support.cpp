@@ -150,17 +150,31 @@ void resolve_selection(guarded_query& q, const field_policy& policy, bool presen
     auto add = [](std::vector<std::string>& into, const std::string& f) {
         if (std::find(into.begin(), into.end(), f) == into.end()) into.push_back(f);
     };
+    auto rule_field = [&policy](const std::string& f) {
+        return std::find(policy.rule_fields.begin(), policy.rule_fields.end(), f) !=
+               policy.rule_fields.end();
+    };
     if (present) {
         for (const auto& f : selected) {
             add(q.requested, f);
             bool keep = policy.allowed != nullptr &&
                         (policy.allowed->keeps(f) || policy.allowed->descends(f));
-            add(keep ? q.kept : q.stripped, f);
+            if (keep) {
+                add(q.kept, f);
+            } else if (!rule_field(f)) {
+                // Named as the catalogue names it, or not at all: a made-up name is never
+                // spelled back (X-Export-Stripped-Fields, the audit record).
+                add(q.stripped, shown_name(policy, f));
+            }
         }
     }
     // Nothing usable asked for: every allowed field, so the CRM never returns its default set.
     if (q.kept.empty() && policy.allowed != nullptr) q.kept = policy.allowed->paths();
-    q.sent = q.kept;
+    // The kept fields in the client's order, then every rule field in rule order: the forwarded
+    // selection is the same whether or not the client named a rule field, so guarding the
+    // forwarded query again gives the same query (a fixed point).
+    for (const auto& f : q.kept)
+        if (!rule_field(f)) add(q.sent, f);
     for (const auto& f : policy.rule_fields) add(q.sent, f);
 }
 

@@ -46,8 +46,9 @@ bool fail_field(guarded_query& q, const field_policy& policy, std::string_view p
 
 // Fills q.requested / kept / stripped / sent from the catalogue paths the client selected
 // (`present` false: no selection was written, so every allowed field is selected). A selected
-// path the purpose neither keeps nor descends into is stripped; the rule fields are added to
-// `sent` after the kept ones.
+// path the purpose neither keeps nor descends into is stripped (listed by its catalogue name, or
+// as not_in_catalogue), unless it is a rule field; `sent` is the kept fields that are no rule
+// field, in the client's order, then every rule field in rule order.
 void resolve_selection(guarded_query& q, const field_policy& policy, bool present,
                        const std::vector<std::string>& selected);
 

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+
 #include <array>
 #include <cstdio>
 #include <iostream>
@@ -258,6 +260,37 @@ TEST_F(EnforceQuery, SoapQueryBodyIsCheckedAndForwardedReSerialised) {
     EXPECT_FALSE(has(r.body, "iban")) << r.body;
     EXPECT_TRUE(has(r.body, "lifecycle")) << r.body;  // the subject rule's field, forced
     EXPECT_EQ(r.body_bytes, r.body.size());
+}
+
+TEST_F(EnforceQuery, PagingTokensAreSealedForTheDeclarationThatStartedTheExport) {
+    const response first = send(delivery(std::string(dataverse) + "?$select=id,first_name"));
+    ASSERT_EQ(first.status, 200u) << first.body;
+    auto doc = boost::json::parse(first.body).as_object();
+    const std::string next(doc.at("@odata.nextLink").as_string());
+    EXPECT_FALSE(has(next, "page2")) << "the CRM's paging token reached the client: " << next;
+    ASSERT_TRUE(has(next, "$skiptoken=ew1.")) << next;
+    const std::string target = next.substr(next.find("/api/"));
+
+    // The same declaration follows the link: the CRM gets its own token back.
+    seen_request r = expect_forwarded(delivery(target));
+    EXPECT_TRUE(has(r.target, "$skiptoken=page2")) << r.target;
+
+    // Another declaration, an altered token, or the CRM's token written by the client: refused
+    // before the CRM.
+    export_request other = promotion(target);
+    expect_refused(other, 400, "continuation_invalid");
+    std::string altered = target;
+    altered.back() = altered.back() == 'A' ? 'B' : 'A';
+    expect_refused(delivery(altered), 400, "continuation_invalid");
+    expect_refused(delivery(std::string(dataverse) + "?$select=id,first_name&$skiptoken=page2"),
+                   400, "continuation_invalid");
+    expect_refused(delivery(std::string(dataverse) +
+                            "?$skiptoken=%3Ccookie%20pagenumber=%222%22%3E%3Ciban%20last=%22BE%22/%3E"),
+                   400, "continuation_invalid");
+    // Another selection than the link's: the token is bound to the query it was issued for.
+    std::string widened = target;
+    widened.replace(widened.find("first_name"), 10, "last_name");
+    expect_refused(delivery(widened), 400, "continuation_invalid");
 }
 
 TEST_F(EnforceQuery, BodyOnARouteWhoseLanguageReadsNoneIsRefused) {

@@ -128,8 +128,29 @@ TEST(ExportCase, InvoicingStripsIbanUpstreamAndInTheBody) {
     ASSERT_EQ(records.size(), 1u);  // the lead is not a customer
     EXPECT_FALSE(records[0].as_object().contains("iban"));
     EXPECT_EQ(records[0].as_object().at("email").as_string(), "ann@example.be");
-    EXPECT_EQ(doc.at("@odata.nextLink").as_string(),
-              "https://exports.example.com/api/data/v9.2/contacts?$skiptoken=2");
+    // The CRM's paging token is sealed for this declaration (config/continuation.hpp).
+    const std::string next(doc.at("@odata.nextLink").as_string());
+    const std::string prefix = "https://exports.example.com/api/data/v9.2/contacts?$skiptoken=ew1.";
+    ASSERT_EQ(next.substr(0, prefix.size()), prefix) << next;
+    EXPECT_EQ(next.find("$skiptoken=2"), std::string::npos) << next;
+
+    // Followed under the same declaration, the CRM gets its own token back; under another
+    // purpose, or altered, or as the CRM wrote it, the link is refused before the CRM.
+    auto follow = declared("erp-demo-key", "invoicing", "billing");
+    follow.query = next.substr(next.find('?') + 1);
+    auto again = make_case(cfg, follow);
+    ASSERT_FALSE(again.refused()) << again.refusal_detail();
+    EXPECT_NE(again.upstream_target(up).find("$skiptoken=2"), std::string::npos)
+        << again.upstream_target(up);
+    auto other = declared("erp-demo-key", "payment-reminder", "billing");
+    other.query = follow.query;
+    EXPECT_EQ(make_case(cfg, other).refusal_reason(), "continuation_invalid");
+    auto altered = follow;
+    altered.query.back() = altered.query.back() == 'A' ? 'B' : 'A';
+    EXPECT_EQ(make_case(cfg, altered).refusal_reason(), "continuation_invalid");
+    auto crm_token = follow;
+    crm_token.query = "$select=email&$skiptoken=2";
+    EXPECT_EQ(make_case(cfg, crm_token).refusal_reason(), "continuation_invalid");
 
     auto rec = c.audit_record("", "", 200, odata_body.size(), out.size());
     EXPECT_EQ(rec.decision, "filtered");
@@ -167,8 +188,8 @@ TEST(ExportCase, GzipBodyIsDecodedThenFiltered) {
     ASSERT_FALSE(ec) << ec.message();
     EXPECT_EQ(out.find("BE1"), std::string::npos);
     EXPECT_NE(out.find("ann@example.be"), std::string::npos);
-    // Without a public URL, the next link becomes path-absolute on exportwall.
-    EXPECT_NE(out.find(R"("/api/data/v9.2/contacts?$skiptoken=2")"), std::string::npos) << out;
+    // Without a public URL, the next link becomes path-absolute on exportwall (token sealed).
+    EXPECT_NE(out.find(R"("/api/data/v9.2/contacts?$skiptoken=ew1.)"), std::string::npos) << out;
 }
 
 TEST(ExportCase, RefusesWhatTheLawDoesNotCover) {

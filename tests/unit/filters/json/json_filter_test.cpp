@@ -471,6 +471,25 @@ TEST(JsonFilter, LinkFieldsAreRewrittenOrRemoved) {
     EXPECT_EQ(r.counters.links_removed, 2u);
 }
 
+TEST(JsonFilter, OnlyCountAnnotationsPassBesideTheRecords) {
+    // Dataverse's paging cookie names the first and last values of the page's sort column; an
+    // undeclared link points at the CRM: only the count and context annotations pass.
+    filter_spec spec = value_spec({"id"});
+    spec.strict_envelope = true;
+    auto r = run_every_chunking(
+        spec,
+        R"({"@odata.context":"c","@odata.count":2,"@Microsoft.Dynamics.CRM.totalrecordcount":2,)"
+        R"("@Microsoft.Dynamics.CRM.fetchxmlpagingcookie":"<cookie><iban last=\"BE71\"/></cookie>",)"
+        R"("@odata.deltaLink":"https://crm/x","@Microsoft.Dynamics.CRM.morerecords":true,)"
+        R"("value":[{"id":1}]})");
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.output,
+              R"({"@odata.context":"c","@odata.count":2,"@Microsoft.Dynamics.CRM.totalrecordcount":2,)"
+              R"("@Microsoft.Dynamics.CRM.morerecords":true,"value":[{"id":1}]})");
+    EXPECT_EQ(stripped(r.counters, "(envelope)@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"), 1u);
+    EXPECT_EQ(stripped(r.counters, "(envelope)@odata.deltaLink"), 1u);
+}
+
 TEST(JsonFilter, NonStringLinkIsRemoved) {
     filter_spec spec = value_spec({"id"});
     spec.link_fields = {"/next"};

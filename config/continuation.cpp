@@ -1,0 +1,215 @@
+#include "config/continuation.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "config/selection.hpp"
+
+namespace exportwall::config {
+namespace {
+
+constexpr std::size_t nonce_bytes = 12;
+constexpr std::size_t tag_bytes = 16;
+constexpr std::size_t expiry_bytes = 8;
+constexpr std::size_t max_token_bytes = 8 * 1024;  // the CRM's token, sealed
+
+constexpr std::string_view alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string base64url(const std::vector<unsigned char>& in) {
+    std::string out;
+    out.reserve((in.size() * 4 + 2) / 3);
+    std::size_t i = 0;
+    for (; i + 3 <= in.size(); i += 3) {
+        unsigned v = (unsigned{in[i]} << 16) | (unsigned{in[i + 1]} << 8) | in[i + 2];
+        for (int s = 18; s >= 0; s -= 6) out.push_back(alphabet[(v >> s) & 63]);
+    }
+    if (in.size() - i == 1) {
+        unsigned v = unsigned{in[i]} << 16;
+        out.push_back(alphabet[(v >> 18) & 63]);
+        out.push_back(alphabet[(v >> 12) & 63]);
+    } else if (in.size() - i == 2) {
+        unsigned v = (unsigned{in[i]} << 16) | (unsigned{in[i + 1]} << 8);
+        out.push_back(alphabet[(v >> 18) & 63]);
+        out.push_back(alphabet[(v >> 12) & 63]);
+        out.push_back(alphabet[(v >> 6) & 63]);
+    }
+    return out;
+}
+
+std::optional<std::vector<unsigned char>> unbase64url(std::string_view in) {
+    if (in.size() % 4 == 1) return std::nullopt;
+    std::vector<unsigned char> out;
+    out.reserve(in.size() * 3 / 4);
+    unsigned acc = 0;
+    int bits = 0;
+    for (char c : in) {
+        auto at = alphabet.find(c);
+        if (at == std::string_view::npos) return std::nullopt;
+        acc = (acc << 6) | static_cast<unsigned>(at);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<unsigned char>((acc >> bits) & 0xff));
+        }
+    }
+    return out;
+}
+
+// The associated data: a version label, then every binding field with its length.
+std::string associated_data(const continuation_binding& b) {
+    std::string ad = "exportwall continuation v1";
+    for (std::string_view part : {b.client, b.purpose, b.destination, b.route, b.query}) {
+        ad += '\0';
+        ad += std::to_string(part.size());
+        ad += ':';
+        ad += part;
+    }
+    return ad;
+}
+
+struct cipher_ctx_free {
+    void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
+};
+using cipher_ctx = std::unique_ptr<EVP_CIPHER_CTX, cipher_ctx_free>;
+
+int length(std::size_t n) { return static_cast<int>(n); }
+
+}  // namespace
+
+std::string continuation_query_form(std::string_view raw_query,
+                                    std::span<const std::string> continuation_params) {
+    std::vector<std::pair<std::string, std::string>> pairs;
+    std::size_t pos = 0;
+    while (pos <= raw_query.size()) {
+        auto amp = raw_query.find('&', pos);
+        if (amp == std::string_view::npos) amp = raw_query.size();
+        std::string_view pair = raw_query.substr(pos, amp - pos);
+        pos = amp + 1;
+        if (pair.empty()) continue;
+        auto eq = pair.find('=');
+        std::string name, value;
+        if (!percent_decode(pair.substr(0, eq), name)) name = std::string(pair.substr(0, eq));
+        if (eq != std::string_view::npos && !percent_decode(pair.substr(eq + 1), value))
+            value = std::string(pair.substr(eq + 1));
+        if (std::find(continuation_params.begin(), continuation_params.end(), name) !=
+            continuation_params.end())
+            continue;
+        pairs.emplace_back(std::move(name), std::move(value));
+    }
+    std::sort(pairs.begin(), pairs.end());
+    std::string out;
+    for (const auto& [n, v] : pairs) {
+        out += n;
+        out += '=';
+        out += v;
+        out += '\0';
+    }
+    return out;
+}
+
+std::string seal_continuation(const continuation_key& key, const continuation_binding& binding,
+                              std::string_view crm_token, std::int64_t expires_at) {
+    std::vector<unsigned char> plain(expiry_bytes + crm_token.size());
+    auto exp = static_cast<std::uint64_t>(expires_at);
+    for (std::size_t i = 0; i < expiry_bytes; ++i)
+        plain[i] = static_cast<unsigned char>(exp >> (8 * (expiry_bytes - 1 - i)));
+    std::copy(crm_token.begin(), crm_token.end(), plain.begin() + expiry_bytes);
+
+    std::vector<unsigned char> out(nonce_bytes + plain.size() + tag_bytes);
+    if (RAND_bytes(out.data(), static_cast<int>(nonce_bytes)) != 1) return {};
+    const std::string ad = associated_data(binding);
+    cipher_ctx ctx(EVP_CIPHER_CTX_new());
+    int n = 0;
+    if (!ctx ||
+        EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), out.data()) != 1 ||
+        EVP_EncryptUpdate(ctx.get(), nullptr, &n,
+                          reinterpret_cast<const unsigned char*>(ad.data()), length(ad.size())) !=
+            1 ||
+        EVP_EncryptUpdate(ctx.get(), out.data() + nonce_bytes, &n, plain.data(),
+                          length(plain.size())) != 1 ||
+        EVP_EncryptFinal_ex(ctx.get(), out.data() + nonce_bytes + n, &n) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_bytes),
+                            out.data() + nonce_bytes + plain.size()) != 1)
+        return {};
+    return std::string(sealed_token_prefix) + base64url(out);
+}
+
+std::string_view to_string(continuation_error e) {
+    switch (e) {
+        case continuation_error::none: return "ok";
+        case continuation_error::not_sealed: return "not a token exportwall issued";
+        case continuation_error::malformed: return "malformed";
+        case continuation_error::rejected:
+            return "altered, or issued for another declaration or query";
+        case continuation_error::expired: return "expired";
+    }
+    return "rejected";
+}
+
+opened_continuation open_continuation(const continuation_key& key,
+                                      const continuation_binding& binding, std::string_view token,
+                                      std::int64_t now) {
+    opened_continuation r;
+    if (!token.starts_with(sealed_token_prefix)) {
+        r.error = continuation_error::not_sealed;
+        return r;
+    }
+    token.remove_prefix(sealed_token_prefix.size());
+    auto bytes = token.size() <= max_token_bytes * 2 ? unbase64url(token) : std::nullopt;
+    if (!bytes || bytes->size() < nonce_bytes + expiry_bytes + tag_bytes) {
+        r.error = continuation_error::malformed;
+        return r;
+    }
+    const std::size_t sealed = bytes->size() - nonce_bytes - tag_bytes;
+    std::vector<unsigned char> plain(sealed);
+    const std::string ad = associated_data(binding);
+    cipher_ctx ctx(EVP_CIPHER_CTX_new());
+    int n = 0;
+    bool ok =
+        ctx &&
+        EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), bytes->data()) ==
+            1 &&
+        EVP_DecryptUpdate(ctx.get(), nullptr, &n, reinterpret_cast<const unsigned char*>(ad.data()),
+                          length(ad.size())) == 1 &&
+        EVP_DecryptUpdate(ctx.get(), plain.data(), &n, bytes->data() + nonce_bytes,
+                          length(sealed)) == 1 &&
+        EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(tag_bytes),
+                            bytes->data() + nonce_bytes + sealed) == 1 &&
+        EVP_DecryptFinal_ex(ctx.get(), plain.data() + n, &n) == 1;
+    if (!ok) {
+        r.error = continuation_error::rejected;
+        return r;
+    }
+    std::uint64_t exp = 0;
+    for (std::size_t i = 0; i < expiry_bytes; ++i) exp = (exp << 8) | plain[i];
+    if (static_cast<std::int64_t>(exp) < now) {
+        r.error = continuation_error::expired;
+        return r;
+    }
+    r.crm_token.assign(plain.begin() + expiry_bytes, plain.end());
+    return r;
+}
+
+continuation_key random_continuation_key() {
+    continuation_key k{};
+    if (RAND_bytes(k.data(), static_cast<int>(k.size())) != 1) k.fill(0);
+    return k;
+}
+
+std::optional<continuation_key> continuation_key_from(std::string_view file_bytes) {
+    if (file_bytes.size() < 32) return std::nullopt;
+    continuation_key k{};
+    unsigned int len = 0;
+    if (EVP_Digest(file_bytes.data(), file_bytes.size(), k.data(), &len, EVP_sha256(), nullptr) !=
+            1 ||
+        len != k.size())
+        return std::nullopt;
+    return k;
+}
+
+}  // namespace exportwall::config
