@@ -57,6 +57,9 @@ std::optional<std::vector<unsigned char>> unbase64url(std::string_view in) {
             out.push_back(static_cast<unsigned char>((acc >> bits) & 0xff));
         }
     }
+    // Canonical form only: the bits past the last byte must be zero, so one token has one
+    // spelling (an altered last character never opens to the same bytes).
+    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
     return out;
 }
 

@@ -1000,9 +1000,11 @@ TEST(GuardRedTeam, ParamsFilterOnStrippedField) {
 TEST(GuardRedTeam, ParamsOpaqueValuesCannotInject) {
     auto q = pr("after=1%26properties%3Diban&status=a%3Bproperties%3Diban");
     ASSERT_TRUE(q.forwarded()) << q.detail;
-    EXPECT_EQ(q.query.find("iban"), std::string::npos);  // only in encoded form
-    EXPECT_EQ(std::count(q.query.begin(), q.query.end(), '&'), 2);
-    EXPECT_EQ(q.query.find(';'), std::string::npos);
+    // Three parameters (after, status, properties), each with exactly one raw '=', no raw ';'.
+    EXPECT_EQ(std::count(q.query.begin(), q.query.end(), '&'), 2) << q.query;
+    EXPECT_EQ(std::count(q.query.begin(), q.query.end(), '='), 3) << q.query;
+    EXPECT_EQ(q.query.find(';'), std::string::npos) << q.query;
+    EXPECT_FALSE(std::find(q.sent.begin(), q.sent.end(), "iban") != q.sent.end());
 }
 
 // The selection: stripped and rule fields forced, with or without a selection parameter.
