@@ -397,6 +397,23 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     fp.filter_params = r->filter_params;
     fp.search_fields = r->search_fields;
     fp.object_name = r->object;
+    if (const upstream* up = net.find_upstream(r->upstream_id)) fp.soap_session = up->soap_session_id;
+    // The rest of a prefix route's path (only soql routes may be prefixes): nothing, or one
+    // queryMore locator with no query beside it.
+    if (r->match == path_match::prefix && facts.path.size() > r->path.size()) {
+        std::string_view tail = facts.path.substr(r->path.size());
+        if (!tail.empty() && tail.front() == '/') tail.remove_prefix(1);
+        const bool locator = !tail.empty() && tail.size() <= 64 &&
+                             std::all_of(tail.begin(), tail.end(), [](char ch) {
+                                 return std::isalnum(static_cast<unsigned char>(ch)) != 0 ||
+                                        ch == '-';
+                             });
+        if (r->query_language != query::language::soql || !locator || !facts.query.empty()) {
+            refuse(d, reason::query_unsupported,
+                   "below route " + q(r->id) + " only a query locator may follow, alone");
+            return d;
+        }
+    }
     std::string guarded_query;
     std::vector<std::pair<std::string, std::string>> opened;
     std::string why;

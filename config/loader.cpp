@@ -379,10 +379,13 @@ void read_audit(reader& r, const pugi::xml_node& n, settings& out) {
 }
 
 void read_upstream(reader& r, const pugi::xml_node& n, settings& out) {
-    r.src().check_attributes(n, {"ca"}, {"id", "url"}, r.diag());
+    r.src().check_attributes(n, {"ca", "soap-session-id"}, {"id", "url"}, r.diag());
     r.src().check_children(n, {"header"}, r.diag());
     upstream u;
     u.where = r.src().locate(n);
+    // The session a SOAP query carries in its envelope: exportwall's credential, like the
+    // headers; a client's SessionHeader is never forwarded.
+    if (auto a = n.attribute("soap-session-id")) u.soap_session_id = r.substitute(n, a);
     u.id = r.text(n, "id");
     u.url = r.text(n, "url");
     u.ca_file = r.path(n, "ca");
@@ -462,6 +465,14 @@ void read_route_query(reader& r, const pugi::xml_node& n, route& rt) {
     if (n.attribute("query-language") && rt.format == route_format::passthrough)
         r.error(n, n.attribute("query-language"),
                 "a passthrough route relays its query unread: it takes no query-language");
+    // A prefix route forwards the rest of the path unread: on a record route that could name a
+    // record, a property or an OData path segment ($filter(…)). Only SOQL's queryMore locator
+    // (…/query/01gD…-2000) is read there (config/decide.cpp checks it).
+    if (rt.match == path_match::prefix && rt.format != route_format::passthrough &&
+        rt.query_language != query::language::soql)
+        r.error(n, n.attribute("match"),
+                "a record route matches its path exactly, or by template; only a soql route "
+                "may be a prefix (for its queryMore locators)");
     const bool needs_object = rt.query_language == query::language::soql ||
                               rt.query_language == query::language::jsonapi;
     if (needs_object && rt.object.empty())

@@ -81,6 +81,7 @@ struct upstream {
     std::string base_path;              // prefix added to every forwarded path ("" for none)
     std::string ca_file;                // https: CA bundle to verify the CRM; empty = system store
     std::vector<header_value> headers;  // credentials and fixed headers added to each request
+    std::string soap_session_id;        // SessionHeader of SOAP query bodies ("" = none)
     source_location where;
 };
 

@@ -65,6 +65,9 @@ struct field_policy {
     // ("Contact", compared case-insensitively), JSON:API's resource type (`fields[contacts]`).
     // Empty: a query naming any object or type is refused.
     std::string_view object_name;
+    // SOAP bodies: the SessionHeader exportwall writes (the upstream's credential); a client's
+    // own SessionHeader is never forwarded. Empty: the envelope carries none.
+    std::string_view soap_session;
 };
 
 // What the guard decided.

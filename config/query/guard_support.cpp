@@ -140,9 +140,38 @@ bool fail_field(guarded_query& q, const field_policy& policy, std::string_view p
     return false;
 }
 
+namespace {
+
+// `path` is a field of the catalogue itself (or an allowed one: the loader checks that every
+// allowed field is in the catalogue). A path below a catalogue field is not: a field kept whole
+// may be a navigation to other records, and what lies beyond it is no field the policy knows.
+bool catalogued(const field_policy& policy, std::string_view path) {
+    auto exact = [path](const filters::field_set* set) {
+        return set != nullptr &&
+               std::binary_search(set->paths().begin(), set->paths().end(), path);
+    };
+    return policy.catalogue == nullptr || exact(policy.catalogue) || exact(policy.allowed);
+}
+
+// Some catalogue (or allowed) field lies below `path`: an object the selection may enter.
+bool catalogue_descends(const field_policy& policy, std::string_view path) {
+    auto below = [path](const filters::field_set* set) { return set != nullptr && set->descends(path); };
+    return policy.catalogue == nullptr || below(policy.catalogue) || below(policy.allowed);
+}
+
+}  // namespace
+
 bool check_read(guarded_query& q, const field_policy& policy, std::string_view path, use how) {
-    if (policy.allowed != nullptr && !path.empty() && policy.allowed->keeps(path)) return true;
+    if (policy.allowed != nullptr && !path.empty() && policy.allowed->keeps(path) &&
+        catalogued(policy, path))
+        return true;
     return fail_field(q, policy, path, how);
+}
+
+bool selectable(const field_policy& policy, std::string_view path) {
+    if (policy.allowed == nullptr || path.empty()) return false;
+    return (policy.allowed->keeps(path) && catalogued(policy, path)) ||
+           (policy.allowed->descends(path) && catalogue_descends(policy, path));
 }
 
 void resolve_selection(guarded_query& q, const field_policy& policy, bool present,
@@ -157,9 +186,7 @@ void resolve_selection(guarded_query& q, const field_policy& policy, bool presen
     if (present) {
         for (const auto& f : selected) {
             add(q.requested, f);
-            bool keep = policy.allowed != nullptr &&
-                        (policy.allowed->keeps(f) || policy.allowed->descends(f));
-            if (keep) {
+            if (selectable(policy, f)) {
                 add(q.kept, f);
             } else if (!rule_field(f)) {
                 // Named as the catalogue names it, or not at all: a made-up name is never

@@ -40,9 +40,15 @@ bool fail_field(guarded_query& q, const field_policy& policy, std::string_view p
 [[nodiscard]] std::string shown_name(const field_policy& policy, std::string_view path);
 
 // Checks one reference that reads a field's value (filter, order, compute, aggregate, group,
-// search): permitted only when the purpose keeps the whole field. False (with q set) otherwise.
+// search): permitted only when it names a field of the catalogue that the purpose keeps. A path
+// below a kept field is not one (a field kept whole may be a navigation to other records). False
+// (with q set) otherwise.
 [[nodiscard]] bool check_read(guarded_query& q, const field_policy& policy, std::string_view path,
                               use how);
+
+// A selection may name a catalogue field the purpose keeps, or an object the purpose and the
+// catalogue both enter (the response filter strips below it).
+[[nodiscard]] bool selectable(const field_policy& policy, std::string_view path);
 
 // Fills q.requested / kept / stripped / sent from the catalogue paths the client selected
 // (`present` false: no selection was written, so every allowed field is selected). A selected

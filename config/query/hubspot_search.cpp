@@ -417,8 +417,7 @@ class search_guard {
             return refuse("/query",
                           "full-text search is refused: the route declares no search-fields");
         for (const auto& field : policy_.search_fields)
-            if (policy_.allowed == nullptr || !policy_.allowed->keeps(field))
-                return fail_field(q_, policy_, field, use::search);
+            if (!check_read(q_, policy_, field, use::search)) return false;
         query_ = v;
         return true;
     }

@@ -310,12 +310,18 @@ class expression_parser {
 
   private:
     // The catalogue path of a member path, checked as read by `how`; "" (and q_ set) when
-    // refused. A computed alias stands for itself (checked when it was defined); a lambda
-    // variable for an element of its collection.
+    // refused. A lambda variable stands for an element of its collection.
     std::string resolve(const std::vector<std::string>& segments, use how) {
-        if (segments.size() == 1 && scope_.prefix.empty() && scope_.lambda_vars.empty() &&
-            std::find(aliases_.begin(), aliases_.end(), segments[0]) != aliases_.end())
-            return segments[0];
+        // A reference to an alias ($compute, $apply compute/aggregate) is never forwarded: a
+        // server binds a name to a declared property before a computed one, so the alias of an
+        // allowed expression would read a real column of that name that the catalogue does not
+        // list. The client writes the expression itself.
+        if (std::find(aliases_.begin(), aliases_.end(), segments[0]) != aliases_.end() &&
+            scope_.prefix.empty()) {
+            unexpected("'" + segments[0] +
+                       "' is an alias; a query may not read an alias, write its expression");
+            return "";
+        }
         std::string path = path_of(segments);
         if (!check_read(q_, policy_, path, how)) return "";
         return path;
@@ -381,9 +387,7 @@ class expression_parser {
     // the variable alone reads a whole element, so only a collection kept whole.
     std::string resolve_collection(const std::vector<std::string>& segments) {
         std::string path = path_of(segments);
-        if (policy_.allowed != nullptr && !path.empty() &&
-            (policy_.allowed->keeps(path) || policy_.allowed->descends(path)))
-            return path;
+        if (selectable(policy_, path)) return path;
         fail_field(q_, policy_, path, use::filter);
         return "";
     }
@@ -958,8 +962,7 @@ class odata_guard {
             p.seek(p.at() + 1);
             if (p.at_punct('/') || p.at_punct('.'))
                 return p.unexpected("navigation paths are not supported; nest $expand");
-            if (policy_.allowed == nullptr ||
-                !(policy_.allowed->keeps(nav) || policy_.allowed->descends(nav))) {
+            if (!selectable(policy_, nav)) {
                 fail_field(q_, policy_, nav, use::expand);
                 return false;
             }
@@ -990,10 +993,12 @@ class odata_guard {
         std::vector<std::string> kept;
         if (present) {
             for (const auto& f : asked) {
-                if (policy_.allowed->keeps(f) || policy_.allowed->descends(f))
+                if (selectable(policy_, f))
                     kept.push_back(f);
-                else if (std::find(q_.stripped.begin(), q_.stripped.end(), f) == q_.stripped.end())
-                    q_.stripped.push_back(f);
+                else if (std::string shown = shown_name(policy_, f);
+                         std::find(q_.stripped.begin(), q_.stripped.end(), shown) ==
+                         q_.stripped.end())
+                    q_.stripped.push_back(shown);
             }
         }
         if (kept.empty()) {

@@ -1619,17 +1619,19 @@ class envelope_reader {
     guarded_query& q_;
 };
 
-std::string write_envelope(const envelope_reader& call_in, std::string_view value) {
+std::string write_envelope(const envelope_reader& call_in, std::string_view value,
+                           std::string_view session) {
     std::string out = R"(<?xml version="1.0" encoding="UTF-8"?>)";
     out += R"(<soapenv:Envelope xmlns:soapenv=")";
     out += soap_envelope_ns;
     out += R"(" xmlns:urn=")";
     out += call_in.ns;
     out += R"(">)";
-    if (!call_in.session.empty() || !call_in.batch.empty()) {
+    // The session is exportwall's (the upstream's soap-session-id), never the client's.
+    if (!session.empty() || !call_in.batch.empty()) {
         out += "<soapenv:Header>";
-        if (!call_in.session.empty())
-            out += "<urn:SessionHeader><urn:sessionId>" + call_in.session +
+        if (!session.empty())
+            out += "<urn:SessionHeader><urn:sessionId>" + xml_escaped(session) +
                    "</urn:sessionId></urn:SessionHeader>";
         if (!call_in.batch.empty())
             out += "<urn:QueryOptions><urn:batchSize>" + call_in.batch +
@@ -1740,12 +1742,12 @@ guarded_query guard_soql_soap(const field_policy& policy, std::string_view body)
             fail_unsupported(q, "queryLocator", 0, "the queryLocator is not a locator token");
             return q;
         }
-        q.body = write_envelope(call_in, locator);
+        q.body = write_envelope(call_in, locator, policy.soap_session);
         return q;
     }
     guarded_query r = guard_soql_statement(policy, call_in.text, "queryString");
     if (!r.forwarded()) return r;
-    r.body = write_envelope(call_in, r.query);
+    r.body = write_envelope(call_in, r.query, policy.soap_session);
     r.query.clear();
     return r;
 }

@@ -231,6 +231,16 @@ TEST_F(EnforceQuery, SoqlOraclesAndAliasesNeverReachTheCrm) {
                    "query_unsupported");
 }
 
+TEST_F(EnforceQuery, BelowASoqlRouteOnlyAQueryLocatorMayFollow) {
+    ASSERT_TRUE(stage(std::string(salesforce) + "/01gD0000002HU6KIAW-2000", "application/json",
+                      render(vendor_shape::salesforce, records_, crm_origin())));
+    seen_request r = expect_forwarded(delivery(std::string(salesforce) + "/01gD0000002HU6KIAW-2000"));
+    EXPECT_EQ(r.target, std::string(salesforce) + "/01gD0000002HU6KIAW-2000");
+    for (const std::string tail : {"/01gD/iban", "/Contact.iban", "/01gD0000002HU6KIAW-2000?q=x"}) {
+        expect_refused(delivery(std::string(salesforce) + tail), 400, "query_unsupported");
+    }
+}
+
 TEST_F(EnforceQuery, SoqlThatLeavesOutTheObjectionFieldGetsItForced) {
     // The reproduction: an objected contact would pass a marketing export whose SELECT
     // leaves the objection field out.

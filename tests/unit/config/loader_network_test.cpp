@@ -67,7 +67,8 @@ TEST(LoaderNetwork, ParsesTimeoutsSizesAndTls) {
   <upstream id="crm" url="https://crm.internal:9443/base/" ca="crm-ca.crt"/>
   <route id="contacts" path="/api/contacts" match="prefix" methods="GET POST" upstream="crm"
          upstream-path="/api/data/v9.2/contacts" entity="contact" format="json" records="/value"
-         select-param="$select" link-fields="/@odata.nextLink" csv-delimiter="tab"/>
+         select-param="$select" link-fields="/@odata.nextLink" csv-delimiter="tab"
+         query-language="soql" object="Contact"/>
   <entity id="contact" subject-field="lifecycle">
     <subject value="customer" type="customer"/>
     <field path="id" category="user.unique_id"/>

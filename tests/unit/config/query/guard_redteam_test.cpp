@@ -359,7 +359,7 @@ TEST(GuardRedTeam, ODataComputeRenameOntoAllowedName) {
     EXPECT_TRUE(refused(odata().run(language::odata, "$compute=email%20as%20consent")));
 }
 
-// OPEN HOLE: ODL's EndPathBinder resolves a name as a DECLARED property first
+// Closed (was open): ODL's EndPathBinder resolves a name as a DECLARED property first
 // (Resolver.ResolveProperty) and only falls back to computed/aggregated names afterwards. The
 // guard only refuses aliases that clash with the exportwall catalogue; a CRM column the operator
 // never catalogued (Dataverse's contact has hundreds, e.g. `governmentid`) is a fine alias name
@@ -368,7 +368,7 @@ TEST(GuardRedTeam, ODataComputeRenameOntoAllowedName) {
 // Fix: never forward an alias reference; inline the (checked) computed expression at every
 // reference, or rename aliases to a reserved guard-generated name, or refuse alias references
 // outside $select.
-TEST(GuardRedTeam, DISABLED_ODataComputeAliasShadowedByUncataloguedProperty) {
+TEST(GuardRedTeam, ODataComputeAliasShadowedByUncataloguedProperty) {
     auto q = odata().run(language::odata,
                          "$compute=email%20as%20governmentid&$filter=startswith(governmentid,'1')");
     EXPECT_TRUE(secure(q, "governmentid"));
@@ -377,9 +377,9 @@ TEST(GuardRedTeam, DISABLED_ODataComputeAliasShadowedByUncataloguedProperty) {
     EXPECT_TRUE(secure(o, "annualincome"));
 }
 
-// OPEN HOLE: the same through $apply (purposes without record rules): compute(... as alias)
+// Closed (was open): the same through $apply (purposes without record rules): compute(... as alias)
 // followed by filter(alias …) — the server binds `governmentid` to the declared column.
-TEST(GuardRedTeam, DISABLED_ODataApplyAliasShadowedByUncataloguedProperty) {
+TEST(GuardRedTeam, ODataApplyAliasShadowedByUncataloguedProperty) {
     auto q = odata_no_rules().run(
         language::odata,
         "$apply=compute(email%20as%20governmentid)/filter(startswith(governmentid,'1'))");
@@ -438,7 +438,7 @@ TEST(GuardRedTeam, ODataExpandNestedSelectStripped) {
     EXPECT_TRUE(secure(q, "primarycontactid"));
 }
 
-// OPEN HOLE (design): a navigation property the purpose keeps "whole" makes every path below it
+// Closed (was open, design): a navigation property the purpose keeps "whole" makes every path below it
 // permitted (field_set::keeps checks ancestors), but in OData a navigation is an edge to other
 // entities, not a value: `parentcustomerid_account/primarycontactid/iban` reads the IBAN of the
 // account's primary contact — often the very contact being exported — and the nested
@@ -447,7 +447,7 @@ TEST(GuardRedTeam, ODataExpandNestedSelectStripped) {
 // Fix: for filter/order/expand, only accept paths that are in the catalogue (or below a catalogue
 // leaf that the catalogue marks as a complex value); refuse traversal through a further
 // navigation below a kept navigation, or require each hop to be kept explicitly.
-TEST(GuardRedTeam, DISABLED_ODataKeptWholeNavigationReachesStrippedField) {
+TEST(GuardRedTeam, ODataKeptWholeNavigationReachesStrippedField) {
     EXPECT_TRUE(refused(odata_whole_nav().run(
         language::odata,
         "$filter=startswith(parentcustomerid_account/primarycontactid/iban,'BE')")));

@@ -544,6 +544,25 @@ constexpr std::string_view session =
     "</p:SessionHeader><p:QueryOptions><p:batchSize>0500</p:batchSize></p:QueryOptions>"
     "</env:Header>";
 
+TEST(SoqlSoap, TheClientsSessionIsReplacedByExportwallsOwn) {
+    // Clients never hold CRM credentials: the SessionHeader is the upstream's soap-session-id.
+    field_policy fp = contacts_with_rules().get();
+    const std::string body = envelope(
+        session, "<p:query><p:queryString>SELECT id FROM Contact</p:queryString></p:query>");
+    auto without = guard_soql_soap(fp, body);
+    ASSERT_TRUE(without.forwarded()) << without.detail;
+    EXPECT_EQ(without.body.find("00Dxx0000001gEH"), std::string::npos) << without.body;
+    EXPECT_EQ(without.body.find("SessionHeader"), std::string::npos) << without.body;
+    fp.soap_session = "00DEXPORTWALL!<&>";
+    auto with = guard_soql_soap(fp, body);
+    ASSERT_TRUE(with.forwarded()) << with.detail;
+    EXPECT_EQ(with.body.find("00Dxx0000001gEH"), std::string::npos) << with.body;
+    EXPECT_NE(with.body.find("<urn:SessionHeader><urn:sessionId>00DEXPORTWALL!&lt;&amp;&gt;"
+                             "</urn:sessionId></urn:SessionHeader>"),
+              std::string::npos)
+        << with.body;
+}
+
 TEST(SoqlSoap, ForwardsAQueryWrittenAfresh) {
     auto q = guard_soql_soap(
         contacts_with_rules().get(),
@@ -554,8 +573,7 @@ TEST(SoqlSoap, ForwardsAQueryWrittenAfresh) {
     EXPECT_EQ(q.body,
               R"(<?xml version="1.0" encoding="UTF-8"?>)"
               R"(<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" )"
-              R"(xmlns:urn="urn:partner.soap.sforce.com"><soapenv:Header><urn:SessionHeader>)"
-              "<urn:sessionId>00Dxx0000001gEH!AQ4AQ.x_y</urn:sessionId></urn:SessionHeader>"
+              R"(xmlns:urn="urn:partner.soap.sforce.com"><soapenv:Header>)"
               "<urn:QueryOptions><urn:batchSize>500</urn:batchSize></urn:QueryOptions>"
               "</soapenv:Header><soapenv:Body><urn:query><urn:queryString>SELECT id, "
               "objection.direct_marketing, email FROM Contact WHERE last_name &lt; 'M&amp;M'"
