@@ -138,6 +138,10 @@ std::string vendor_config(const temp_dir& dir, const vendor_policy_options& o) {
          entity="contact" format="json" records="/results" field-root="properties"
          select-param="properties" paging-params="limit after archived"
          link-fields="/paging/next/link"/>
+  <route id="hubspot-search" path="/crm/v3/objects/contacts/search" methods="POST" upstream="crm"
+         entity="contact" format="json" records="/results" field-root="properties"
+         query-language="hubspot-search" search-fields="first_name email"
+         link-fields="/paging/next/link"/>
   <route id="salesforce-query" path="/services/data/v58.0/query" match="prefix" methods="GET"
          upstream="crm" entity="contact" format="json" query-language="soql" object="Contact"
          records="/records"
