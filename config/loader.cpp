@@ -15,6 +15,7 @@
 #include <boost/url/parse.hpp>
 
 #include "config/policy_loader.hpp"
+#include "config/route_match.hpp"
 
 namespace exportwall::config {
 namespace {
@@ -486,9 +487,9 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
         {"match", "methods", "upstream-path", "entity", "records", "field-root", "select-param",
          "select-separator", "link-fields", "csv-delimiter", "csv-formula-guard", "open",
          "query-language", "paging-params", "filter-params", "search-fields", "object",
-         "continuation-params"},
+         "continuation-params", "single-record"},
         {"id", "path", "upstream", "format"}, r.diag());
-    r.src().check_children(n, {}, r.diag());
+    r.src().check_children(n, {"nested"}, r.diag());
     route rt;
     rt.where = r.src().locate(n);
     rt.id = r.text(n, "id");
@@ -504,8 +505,16 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
             rt.match = path_match::exact;
         } else if (v == "prefix") {
             rt.match = path_match::prefix;
+        } else if (v == "template") {
+            rt.match = path_match::template_;
+            if (!valid_template(rt.path))
+                r.error(n, n.attribute("path"),
+                        "a template path names its keys as {name} (a-z, _), one per place");
+            if (n.attribute("upstream-path"))
+                r.error(n, n.attribute("upstream-path"),
+                        "a template route forwards its path as it is: no 'upstream-path'");
         } else {
-            r.error(n, a, "'match' must be exact or prefix");
+            r.error(n, a, "'match' must be exact, prefix or template");
         }
     }
     if (auto a = n.attribute("methods")) {
@@ -580,6 +589,32 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
         }
     }
     r.boolean(n, "csv-formula-guard", rt.csv_formula_guard);
+    r.boolean(n, "single-record", rt.single_record);
+    for (auto c : n.children("nested")) {
+        r.src().check_attributes(c, {"in-record", "map", "discriminator", "value", "field-root"},
+                                 {"path", "entity"}, r.diag());
+        r.src().check_children(c, {}, r.diag());
+        nested_records set;
+        set.where = r.src().locate(c);
+        set.path = r.text(c, "path");
+        set.entity = r.text(c, "entity");
+        r.boolean(c, "in-record", set.in_record);
+        r.boolean(c, "map", set.map);
+        set.discriminator = r.text(c, "discriminator");
+        set.discriminator_value = r.text(c, "value");
+        set.field_root = r.text(c, "field-root");
+        if (set.discriminator.empty() != set.discriminator_value.empty())
+            r.error(c, "'discriminator' and 'value' go together");
+        if (!set.in_record && !set.path.empty() && set.path.front() != '/')
+            r.error(c, c.attribute("path"), "a document-level 'path' is a JSON pointer ('/…')");
+        if (set.in_record && !set.path.empty() && set.path.front() == '/')
+            r.error(c, c.attribute("path"), "an in-record 'path' is a dotted field path");
+        if (rt.format != route_format::json && rt.format != route_format::ndjson)
+            r.error(c, "only json and ndjson routes carry nested records");
+        rt.nested.push_back(std::move(set));
+    }
+    if (rt.single_record && rt.format != route_format::json)
+        r.error(n, n.attribute("single-record"), "only a json route answers a single record");
     r.boolean(n, "open", rt.open);
     if (rt.open && rt.format != route_format::passthrough) {
         r.error(n, n.attribute("open"),

@@ -394,6 +394,10 @@ class rule_checker {
             else if (p_.find_entity(r.entity) == nullptr)
                 fail(r.where, legal_rule::references,
                      "route " + quoted(r.id) + " names unknown entity " + quoted(r.entity));
+            for (const auto& set : r.nested)
+                if (p_.find_entity(set.entity) == nullptr)
+                    fail(set.where, legal_rule::references,
+                         "route " + quoted(r.id) + " nests unknown entity " + quoted(set.entity));
         }
     }
 

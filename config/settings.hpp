@@ -89,7 +89,25 @@ struct upstream {
 // endpoints that carry no personal data (metadata, health); it still needs a declaration.
 enum class route_format : std::uint8_t { json, ndjson, csv, xml, passthrough };
 
-enum class path_match : std::uint8_t { exact, prefix };
+// exact: the path itself; prefix: the path and everything below it (whole segments); template:
+// the path with each `{name}` standing for one key (1–128 of A-Z a-z 0-9 _ . : -), as in
+// "/crm/v3/objects/contacts/{id}" or "/api/data/v9.2/contacts({id})" (single-record GETs).
+enum class path_match : std::uint8_t { exact, prefix, template_ };
+
+// Records of another entity in a route's body (<nested> in a <route>): side-loaded records
+// (JSON:API `included`, Pipedrive `related_objects`) or records inside each record (Close's
+// `contacts` in a lead), filtered with the purpose's view of `entity` or dropped whole
+// (filters::nested_record_set).
+struct nested_records {
+    std::string path;      // JSON pointer from the root, or (in_record) a dotted path in a record
+    bool in_record = false;
+    bool map = false;       // an object of id → record (Pipedrive related_objects)
+    std::string discriminator;        // member that tells the type ("type"); "" = every element
+    std::string discriminator_value;  // its value for this entity ("Accounts")
+    std::string field_root;           // fields inside each element ("attributes")
+    std::string entity;               // entity id (policy)
+    source_location where;
+};
 
 struct route {
     std::string id;
@@ -104,6 +122,9 @@ struct route {
     std::string field_root;    // dotted path of the fields inside a record ("properties")
     std::string select_param;  // field-selection query parameter ("$select", "properties")
     char select_separator = ',';
+    // JSON: the body is one record (a single-record GET), at `records` ("" = the document root).
+    bool single_record = false;
+    std::vector<nested_records> nested;  // records of other entities in the same body
     // The query language the CRM speaks on this route (docs/query-languages.md); the guard parses
     // every query with it. `none`: only select_param and paging_params are accepted.
     query::language query_language = query::language::none;

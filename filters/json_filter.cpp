@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +35,15 @@
 // guess fails. In steady state a member costs that comparison and a replayed plan: no path
 // string, no allocation; a stripped scalar nobody reads is dropped at its value event; a string
 // read straight from the input (it had no escapes) is copied, not re-escaped.
+//
+// Nested record sets (filter_spec::nested) stay off that path. The container at a set's path is a
+// `nested_set` frame; each of its elements is copied whole and compact (an `element` frame, then
+// `keep`) into the record buffer — the main record's own buffer is parked meanwhile — while the
+// element's discriminator member is read. When the element closes, the set it belongs to is
+// known, and the copy is run through that set's own filter (a JSON filter whose single record is
+// the document root); its output, or nothing, takes the element's place. The main record's path
+// plans are never cached for a nested path, so records without nested sets replay theirs as
+// before.
 
 namespace exportwall::filters {
 namespace {
@@ -151,12 +162,14 @@ struct path_hash {
 
 // Where a container's contents go.
 enum class mode : std::uint8_t {
-    envelope,  // outside the records: written to the output as it arrives
-    records,   // the records array (JSON): each element is one record
-    record,    // one record object: members decided by the allow-list, buffered
-    filter,    // inside a record, entered because allowed fields lie below: members decided
-    keep,      // inside a record, allowed whole: copied to the record buffer
-    skip,      // stripped field or removed link: parsed and checked, written nowhere
+    envelope,    // outside the records: written to the output as it arrives
+    records,     // the records array (JSON): each element is one record
+    record,      // one record object: members decided by the allow-list, buffered
+    filter,      // inside a record, entered because allowed fields lie below: members decided
+    keep,        // inside a record, allowed whole: copied to the record buffer
+    skip,        // stripped field or removed link: parsed and checked, written nowhere
+    nested_set,  // the array or map of a nested record set: each element is one nested record
+    element,     // one nested record, copied whole to be filtered by its set once it closes
 };
 
 enum class value_kind : std::uint8_t { object, array, string, number, literal };
@@ -173,6 +186,8 @@ struct frame {
     bool collect = false;          // a field the record rules read may lie below: track paths
     bool chain = false;            // on the way from the record to spec.field_root
     bool ptr = false;              // a records or link pointer may lie below: track ptr_
+    bool side = false;             // envelope: leads only to nested sets (others are stripped)
+    std::uint16_t group = 0;       // nested_set: its nested_group
     std::uint32_t emitted = 0;     // members or elements written (for commas)
     std::uint64_t index = 0;       // next element index of an array (for ptr_)
     std::uint64_t scope = 0;       // identity for duplicate-key checks
@@ -192,8 +207,47 @@ struct plan {
     bool chain = false;
     bool ptr = false;
     bool link = false;  // a pagination link string: collected, rewritten, then written
+    bool side = false;
+    std::uint16_t group = 0;
     std::size_t base = 0;
 };
+
+// The nested record sets of one path, in the order the spec lists them.
+struct nested_group {
+    std::string path;  // JSON pointer (document) or dotted path (in a record)
+    bool in_record = false;
+    bool map = false;
+    bool discard_only = true;                 // no set of the path is kept
+    std::vector<std::size_t> sets;            // into filter_spec::nested
+    std::vector<std::string> discriminators;  // distinct member names the sets compare
+};
+
+class json_filter;
+struct json_filter_deleter {
+    void operator()(json_filter* f) const;
+};
+using nested_filter_ptr = std::unique_ptr<json_filter, json_filter_deleter>;
+using stripped_map = std::map<std::string, std::uint64_t, std::less<>>;
+
+// How a nested set's own filter differs from a main filter.
+struct nested_options {
+    std::string keep_member;           // the record's member kept whatever the allow-list says
+    stripped_map* stripped = nullptr;  // where stripped fields are counted (the main filter's)
+    std::string strip_prefix;          // before each stripped name ("included[people].")
+};
+
+// Filters one nested record: `text` is the whole element. Appends the filtered record to `out`
+// and leaves `dropped` empty, or sets `dropped` to why the set's rules dropped it.
+error_code filter_nested(json_filter& f, std::string_view text, std::string& out,
+                         std::optional<drop_reason>& dropped);
+nested_filter_ptr make_nested_filter(filter_spec spec, nested_options options);
+
+// A nested set's filter and the discriminator it compares (index into its group's list).
+struct nested_runner {
+    nested_filter_ptr filter;  // null when the set is not kept
+    std::size_t discriminator = 0;
+};
+constexpr std::size_t no_slot = static_cast<std::size_t>(-1);
 
 // Equal keys; short keys (most of them) without a call to memcmp.
 [[gnu::always_inline]] inline bool same_key(const std::string& a, std::string_view b) {
@@ -312,14 +366,21 @@ class json_rewriter {
     static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
     static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
 
-    json_rewriter(filter_spec&& spec, bool ndjson)
+    json_rewriter(filter_spec&& spec, bool ndjson, nested_options options = {})
         : spec_(std::move(spec)),
           ndjson_(ndjson),
+          single_(!ndjson && spec_.single_record),
+          single_root_(single_ && spec_.records.empty()),
           needed_(spec_.rules.needed_fields()),
-          record_depth_(ndjson ? 0 : pointer_depth(spec_.records) + 2) {
+          record_depth_(ndjson ? 0 : pointer_depth(spec_.records) + (spec_.single_record ? 1 : 2)),
+          keep_member_(std::move(options.keep_member)),
+          strip_prefix_(std::move(options.strip_prefix)),
+          stripped_(options.stripped) {
+        if (stripped_ == nullptr) stripped_ = &counters_.stripped_fields;
         if (!ndjson_ && !spec_.records.empty()) targets_.push_back(spec_.records);
         targets_.insert(targets_.end(), spec_.link_fields.begin(), spec_.link_fields.end());
         frames_.reserve(std::min<std::size_t>(spec_.max_depth, 1024) + 1);
+        build_nested_groups();
     }
 
     // --- basic_parser events -----------------------------------------------------------------
@@ -410,7 +471,9 @@ class json_rewriter {
     // After a slice: a record still open that already spans more than the limit is refused now,
     // before its buffer grows further. `end` is the stream offset just past the slice.
     [[nodiscard]] bool open_record_fits(std::uint64_t end) const {
-        return !in_record_ || end - record_begin_ <= spec_.max_record_bytes;
+        if (!in_record_) return true;
+        if (capture_envelope_) return record_.size() <= spec_.max_record_bytes;
+        return end - record_begin_ <= spec_.max_record_bytes;
     }
     void compact_marks() {
         marks_.erase(marks_.begin(), marks_.begin() + static_cast<std::ptrdiff_t>(
@@ -428,6 +491,16 @@ class json_rewriter {
         value_.clear();
         scalar_open_ = false;
         in_record_ = false;
+        capture_envelope_ = false;
+        pending_out_ = 0;
+        disc_slot_ = no_slot;
+    }
+    // Forgets a whole document (a nested set's filter, between its records).
+    void reset_document() {
+        reset_line();
+        records_found_ = false;
+        marks_.clear();
+        next_mark_ = 0;
     }
 
   private:
@@ -587,7 +660,12 @@ class json_rewriter {
             ++*cached->second.stripped;
             return;
         }
-        auto& m = counters_.stripped_fields;
+        auto& m = *stripped_;
+        if (!strip_prefix_.empty()) {
+            strip_name_.assign(strip_prefix_);
+            strip_name_.append(rel);
+            rel = strip_name_;
+        }
         auto it = m.find(rel);
         if (it == m.end()) {
             // Upstream chooses the names: past a cap, new ones are counted together so the
@@ -614,6 +692,18 @@ class json_rewriter {
             p.ptr = targets_below(ptr_);
             return p;
         }
+        if (single_root_) {
+            // The document is the one record.
+            if (k != value_kind::object) {
+                fail(ec, filter_error::records_not_found);
+                return p;
+            }
+            records_found_ = true;
+            ptr_.clear();
+            p.m = mode::record;
+            p.ptr = targets_below(ptr_);
+            return p;
+        }
         if (spec_.records.empty()) {
             if (k != value_kind::array) {
                 fail(ec, filter_error::records_not_found);
@@ -635,16 +725,31 @@ class json_rewriter {
         if (!f.ptr) return p;
         point_child(f);
         if (ptr_ == spec_.records && !ndjson_) {
-            if (k != value_kind::array) {
+            if (k != (single_ ? value_kind::object : value_kind::array)) {
                 fail(ec, filter_error::records_not_found);
                 return p;
             }
             records_found_ = true;
-            p.m = mode::records;
+            p.m = single_ ? mode::record : mode::records;
             return p;
+        }
+        if (has_document_groups_) {
+            const std::size_t g = nested_group_at(ptr_, false);
+            if (g != no_slot) return nested_set_plan(f, g, k, ec);
         }
         if (is_link(ptr_)) return link_plan(k);
         p.ptr = targets_below(ptr_);
+        if (!p.ptr && is_container(k) && has_document_groups_ && nested_below(ptr_, false)) {
+            // On the way to nested sets only (`related_objects`): what else it holds is records
+            // of entities no set names, dropped below.
+            p.ptr = true;
+            p.side = true;
+        }
+        if (!p.ptr && is_container(k) && f.side) {
+            strip_envelope(f);
+            p.m = mode::skip;
+            return p;
+        }
         if (!p.ptr && is_container(k) && spec_.strict_envelope) {
             // An object or array beside the records and off every link path may be the records
             // under another name (an API that moved them): it never passes unfiltered.
@@ -658,6 +763,116 @@ class json_rewriter {
             p.m = mode::skip;
         }
         return p;
+    }
+
+    // A document-level nested set's container. One of another type is refused if it is a
+    // container (records under the set's name, in a shape the set does not describe) and stripped
+    // if it is a scalar.
+    [[gnu::noinline]] plan nested_set_plan(const frame& f, std::size_t g, value_kind k,
+                                           error_code& ec) {
+        plan p;
+        if (k != (groups_[g].map ? value_kind::object : value_kind::array)) {
+            if (is_container(k)) {
+                fail(ec, filter_error::records_not_found);
+                return p;
+            }
+            strip_envelope(f);
+            return p;
+        }
+        p.m = mode::nested_set;
+        p.group = static_cast<std::uint16_t>(g);
+        return p;
+    }
+
+    // A record's member at a nested set's path becomes that set's container when its type fits
+    // (anything else there is stripped); a member the main allow-list keeps whole is entered
+    // instead when a set lies below it, so the set still decides its elements.
+    [[gnu::noinline]] void nested_in_record(plan& p, value_kind k, std::string_view rel) {
+        const std::size_t g = nested_group_at(path_, true);
+        if (g != no_slot) {
+            const bool map = groups_[g].map;
+            if (k == (map ? value_kind::object : value_kind::array)) {
+                p.m = mode::nested_set;
+                p.group = static_cast<std::uint16_t>(g);
+                // The main rules may read inside an array set (not through a map's ids).
+                if (map) p.collect = false;
+            } else {
+                p.m = mode::skip;
+                strip(rel);
+            }
+            return;
+        }
+        if (p.m == mode::keep && is_container(k) && nested_below(path_, true)) p.m = mode::filter;
+    }
+
+    std::size_t nested_group_at(std::string_view path, bool in_record) const {
+        for (std::size_t g = 0; g < groups_.size(); ++g) {
+            if (groups_[g].in_record == in_record && groups_[g].path == path) return g;
+        }
+        return no_slot;
+    }
+    // Some set's path lies strictly below `path` (a pointer, or a dotted path in a record).
+    bool nested_below(std::string_view path, bool in_record) const {
+        const char sep = in_record ? '.' : '/';
+        return std::any_of(groups_.begin(), groups_.end(), [&](const nested_group& g) {
+            const std::string_view t = g.path;
+            if (g.in_record != in_record || t.size() <= path.size()) return false;
+            if (in_record && path.empty()) return true;
+            return t.substr(0, path.size()) == path && t[path.size()] == sep;
+        });
+    }
+
+    void build_nested_groups() {
+        const std::vector<nested_record_set>& sets = spec_.nested;
+        runners_.resize(sets.size());
+        for (std::size_t i = 0; i < sets.size(); ++i) {
+            const nested_record_set& set = sets[i];
+            // A document-level set in NDJSON (a line is a record) or without a path names
+            // nothing: that part of the document stays under the main rules.
+            if (set.path.empty() || (!set.in_record && (ndjson_ || single_root_))) continue;
+            std::size_t g = nested_group_at(set.path, set.in_record);
+            if (g == no_slot) {
+                if (groups_.size() > UINT16_MAX) continue;
+                g = groups_.size();
+                nested_group& added = groups_.emplace_back();
+                added.path = set.path;
+                added.in_record = set.in_record;
+                added.map = set.map;
+                (set.in_record ? has_record_groups_ : has_document_groups_) = true;
+            }
+            nested_group& group = groups_[g];
+            group.sets.push_back(i);
+            if (!set.discriminator.empty()) {
+                auto& names = group.discriminators;
+                auto it = std::find(names.begin(), names.end(), set.discriminator);
+                runners_[i].discriminator = static_cast<std::size_t>(it - names.begin());
+                if (it == names.end()) names.push_back(set.discriminator);
+            }
+            if (!set.keep) continue;
+            group.discard_only = false;
+            filter_spec own;
+            own.format = body_format::json;
+            own.single_record = true;
+            own.field_root = set.field_root;
+            own.allowed = set.allowed;
+            own.rules = set.rules;
+            own.max_record_bytes = spec_.max_record_bytes;
+            own.max_depth = spec_.max_depth;
+            nested_options options;
+            options.keep_member = set.discriminator;
+            options.stripped = stripped_;
+            // Stripped fields are counted as "<set>.<field>": "included[people].phone".
+            std::string& label = options.strip_prefix;
+            if (set.in_record) {
+                label = set.path;
+            } else {
+                label = set.path.substr(1);
+                std::replace(label.begin(), label.end(), '/', '.');
+            }
+            if (!set.discriminator.empty()) label += '[' + set.discriminator_value + ']';
+            label += '.';
+            runners_[i].filter = make_nested_filter(std::move(own), std::move(options));
+        }
     }
 
     // The vendors' collection metadata that may pass beside the records: the OData control
@@ -753,6 +968,10 @@ class json_rewriter {
             descend = !keep && container && pf.descends;
         }
         if (link_below && k == value_kind::object && !keep) descend = true;
+        if (!keep_member_.empty() && f.m == mode::record && k == value_kind::string &&
+            name == keep_member_) {
+            keep = true;  // a nested record's discriminator: the element stays what it is
+        }
         p.collect = container ? pf.needed_below : pf.needed;
         if (keep) {
             p.m = mode::keep;
@@ -761,6 +980,7 @@ class json_rewriter {
         } else {
             strip(rel);
         }
+        if (has_record_groups_ && p.m != mode::skip) nested_in_record(p, k, rel);
         return p;
     }
 
@@ -861,7 +1081,15 @@ class json_rewriter {
             } else if (f.m == mode::envelope) {
                 p = decide_envelope_child(f, k, ec);
                 if (ec) return false;
-                if (p.m == mode::envelope || p.m == mode::records) open_child(f, out());
+                if (p.m == mode::envelope || p.m == mode::records || p.m == mode::nested_set ||
+                    p.m == mode::record) {
+                    open_child(f, out());
+                }
+            } else if (f.m == mode::nested_set) {
+                if (!begin_element(f, k, p, ec)) return false;
+            } else if (f.m == mode::element) {
+                p = decide_element_member(f, k);
+                open_child(f, record_);
             } else {
                 child = f.object            ? key_node_
                         : f.node != no_node ? paths_.child(f.node, true, {})
@@ -900,13 +1128,15 @@ class json_rewriter {
                         p.ptr = link_below;
                     }
                     if (cached != nullptr) {
-                        cached->valid = true;
+                        // A nested set's container is decided anew each time: its elements
+                        // take the slow path, and the replay stays free of the case.
+                        cached->valid = p.m != mode::nested_set;
                         cached->quiet_skip = p.m == mode::skip && !p.collect && !p.link;
                         cached->p = p;
                         cached->stripped = last_stripped_;
                     }
                 }
-                if (p.m == mode::keep || p.m == mode::filter) {
+                if (p.m == mode::keep || p.m == mode::filter || p.m == mode::nested_set) {
                     if (f.object && child != no_node) {
                         quoted = write_member(f, paths_[child], k);
                     } else {
@@ -916,6 +1146,10 @@ class json_rewriter {
             }
             if (f.ptr && !f.object) ++f.index;
         }
+        // A nested record copied in the envelope has no raw-size mark: its copy is bounded.
+        if (capture_envelope_ && record_.size() > spec_.max_record_bytes) {
+            return fail(ec, filter_error::record_too_large);
+        }
         if (is_container(k)) {
             push(p, k == value_kind::object, child);
             return true;
@@ -924,9 +1158,134 @@ class json_rewriter {
         return true;
     }
 
+    // An element of a nested set starts: dropped whole when no set of the path is kept, else
+    // copied (the main record's buffer parked, or the envelope's record buffer used) until it
+    // closes and its set is known.
+    [[gnu::noinline]] bool begin_element(frame& f, value_kind k, plan& p, error_code& ec) {
+        const nested_group& g = groups_[f.group];
+        if (g.discard_only) {
+            ++counters_.records_in;
+            ++counters_.nested_in;
+            ++counters_.nested_discarded;
+            ++counters_.dropped[static_cast<std::size_t>(drop_reason::condition)];
+            p.m = mode::skip;
+            return true;
+        }
+        if (k != value_kind::object) return fail(ec, filter_error::malformed);
+        capture_key_.clear();
+        if (f.object) append_escaped(capture_key_, key());
+        if (in_record_) {
+            std::swap(record_, capture_outer_);
+        } else {
+            capture_envelope_ = true;
+            in_record_ = true;
+            record_keys_.clear();
+        }
+        record_.clear();
+        capture_group_ = f.group;
+        capture_seen_.assign(g.discriminators.size(), false);
+        capture_values_.resize(g.discriminators.size());
+        p.m = mode::element;
+        p.collect = f.collect && !f.object;
+        p.base = f.base;
+        if (p.collect) name_child(f);
+        return true;
+    }
+
+    // A member of a nested record as it is copied: kept whole; its discriminator is read.
+    [[gnu::noinline]] plan decide_element_member(const frame& f, value_kind k) {
+        if (f.collect) name_child(f);
+        plan p = decide_copy_child(f, k);
+        p.m = mode::keep;
+        const auto& names = groups_[capture_group_].discriminators;
+        if (f.object && k == value_kind::string && !names.empty()) {
+            const auto it = std::find(names.begin(), names.end(), key());
+            if (it != names.end()) {
+                disc_slot_ = static_cast<std::size_t>(it - names.begin());
+                disc_fields_ = p.collect;
+                p.collect = true;
+            }
+        }
+        return p;
+    }
+
+    // The discriminator just read; true when the main rules read it too.
+    [[gnu::noinline]] bool take_discriminator() {
+        capture_seen_[disc_slot_] = true;
+        capture_values_[disc_slot_].assign(value_);
+        disc_slot_ = no_slot;
+        return disc_fields_;
+    }
+
+    // A nested element closed: its set filters the copy, and the result (or nothing) takes its
+    // place in the set's container.
+    [[gnu::noinline]] bool end_element(error_code& ec) {
+        frame& parent = frames_.back();
+        const nested_group& g = groups_[capture_group_];
+        const bool envelope = capture_envelope_;
+        std::string* text = &record_;
+        std::string* dest = out_;
+        if (envelope) {
+            capture_envelope_ = false;
+            in_record_ = false;
+            record_keys_.clear();
+        } else {
+            std::swap(record_, capture_outer_);
+            text = &capture_outer_;
+            dest = &record_;
+        }
+        ++counters_.records_in;
+        ++counters_.nested_in;
+        json_filter* own = nullptr;
+        for (std::size_t i : g.sets) {
+            const nested_record_set& set = spec_.nested[i];
+            const std::size_t slot = runners_[i].discriminator;
+            if (set.discriminator.empty() ||
+                (capture_seen_[slot] && capture_values_[slot] == set.discriminator_value)) {
+                own = runners_[i].filter.get();
+                break;
+            }
+        }
+        if (own == nullptr) {
+            // Of no set, or of one the purpose reads nothing of.
+            ++counters_.nested_discarded;
+            ++counters_.dropped[static_cast<std::size_t>(drop_reason::condition)];
+            return true;
+        }
+        nested_text_.clear();
+        std::optional<drop_reason> reason;
+        if (error_code e = filter_nested(*own, *text, nested_text_, reason)) {
+            ec = e;
+            return false;
+        }
+        if (reason) {
+            ++counters_.dropped[static_cast<std::size_t>(*reason)];
+            return true;
+        }
+        if (envelope) {
+            if (spec_.max_records != 0 && counters_.records_out >= spec_.max_records) {
+                return fail(ec, filter_error::record_limit_exceeded);
+            }
+            ++counters_.records_out;
+            ++counters_.nested_out;
+        } else {
+            ++pending_out_;  // counted with its main record, which may still be dropped
+        }
+        if (parent.emitted++ != 0) dest->push_back(',');
+        if (parent.object) {
+            dest->push_back('"');
+            dest->append(capture_key_);
+            dest->append("\":");
+        }
+        dest->append(nested_text_);
+        return true;
+    }
+
     [[gnu::noinline]] void push(const plan& p, bool object, std::uint32_t child) {
         if (p.m == mode::record) {
             start_record();
+        } else if (p.m == mode::nested_set) {
+            (in_record_ ? record_ : out()).push_back(object ? '{' : '[');
         } else if (p.m != mode::skip && p.m != mode::records) {
             sink(p.m).push_back(object ? '{' : '[');
         } else if (p.m == mode::records) {
@@ -941,6 +1300,8 @@ class json_rewriter {
         f.collect = p.collect;
         f.chain = p.chain;
         f.ptr = p.ptr;
+        f.side = p.side;
+        f.group = p.group;
         f.scope = ++scopes_;
         f.keys_mark = envelope_keys_.mark();
         f.path_len = path_.size();
@@ -950,6 +1311,7 @@ class json_rewriter {
             f.node = child;
             if (child != no_node) f.path_len = paths_[child].path.size();
             f.ptr_stable = stable;
+            if (p.m == mode::nested_set) f.node = no_node;  // its elements take the slow path
         }
         if (p.m == mode::record) {
             f.node = path_table::root;
@@ -958,7 +1320,7 @@ class json_rewriter {
             f.base = 0;
             f.collect = !needed_.empty();
             f.chain = !spec_.field_root.empty();
-            f.ptr = ndjson_ && p.ptr;
+            f.ptr = (ndjson_ || single_root_) && p.ptr;
             f.ptr_len = 0;
         }
         if (record_depth_ != 0 && frames_.size() == record_depth_) {
@@ -968,7 +1330,7 @@ class json_rewriter {
     }
 
     void start_record() {
-        if (ndjson_ && !spec_.link_fields.empty()) ptr_.clear();
+        if ((ndjson_ || single_root_) && !spec_.link_fields.empty()) ptr_.clear();
         ++counters_.records_in;
         in_record_ = true;
         record_keys_.clear();
@@ -1002,6 +1364,12 @@ class json_rewriter {
                 break;
             case mode::record:
                 return end_record(ec);
+            case mode::nested_set:
+                (in_record_ ? record_ : out()).push_back(closer);
+                break;
+            case mode::element:
+                record_.push_back('}');
+                return end_element(ec);
             case mode::skip:
                 break;
         }
@@ -1011,19 +1379,26 @@ class json_rewriter {
     bool end_record(error_code& ec) {
         record_.push_back('}');
         in_record_ = false;
+        // Nested records kept inside this one share its fate.
+        const std::uint64_t nested = pending_out_;
+        pending_out_ = 0;
         if (!spec_.rules.empty()) {
             if (auto reason = evaluate(spec_.rules, fields_)) {
-                ++counters_.dropped[static_cast<std::size_t>(*reason)];
+                counters_.dropped[static_cast<std::size_t>(*reason)] += 1 + nested;
+                if (single_) out().append("null");
                 return true;
             }
         }
-        if (spec_.max_records != 0 && counters_.records_out >= spec_.max_records) {
+        if (spec_.max_records != 0 && counters_.records_out + nested >= spec_.max_records) {
             return fail(ec, filter_error::record_limit_exceeded);
         }
-        ++counters_.records_out;
+        counters_.records_out += 1 + nested;
+        counters_.nested_out += nested;
         if (ndjson_) {
             out().append(record_);
             out().push_back('\n');
+        } else if (single_) {
+            out().append(record_);  // its key (or nothing, at the root) is written
         } else {
             frame& parent = frames_.back();
             if (parent.emitted++ != 0) out().push_back(',');
@@ -1102,7 +1477,7 @@ class json_rewriter {
     bool end_scalar(error_code&) {
         scalar_open_ = false;
         if (scalar_sink_ != nullptr && scalar_string_) scalar_sink_->push_back('"');
-        if (scalar_collect_) {
+        if (scalar_collect_ && (disc_slot_ == no_slot || take_discriminator())) {
             if (scalar_node_ != no_node) {
                 const std::string& path = paths_[scalar_node_].path;
                 fields_.add(std::string_view(path).substr(std::min(scalar_base_, path.size())),
@@ -1137,6 +1512,8 @@ class json_rewriter {
 
     filter_spec spec_;
     bool ndjson_;
+    bool single_;                       // JSON: spec_.records is one record, not an array
+    bool single_root_;                  // ... and that record is the document
     std::vector<std::string> needed_;   // fields the record rules read, sorted
     std::vector<std::string> targets_;  // pointers to find: records (JSON) and link fields
     std::size_t record_depth_;          // JSON: depth of record objects (top level is 1)
@@ -1178,6 +1555,28 @@ class json_rewriter {
     std::uint64_t* last_stripped_ = nullptr;  // the counter strip() bumped last
     std::uintptr_t input_begin_ = 0;
     std::uintptr_t input_end_ = 0;
+
+    // Nested record sets and nested filters' options: kept after the members every record uses.
+    std::string keep_member_;   // nested_options::keep_member
+    std::string strip_prefix_;  // nested_options::strip_prefix
+    stripped_map* stripped_;    // where strip() counts
+    std::string strip_name_;
+
+    // Nested record sets.
+    std::vector<nested_group> groups_;
+    std::vector<nested_runner> runners_;  // by filter_spec::nested index
+    bool has_document_groups_ = false;
+    bool has_record_groups_ = false;
+    std::size_t capture_group_ = 0;   // the group of the element being copied
+    bool capture_envelope_ = false;   // an element is copied outside any main record
+    std::string capture_outer_;       // the main record's buffer, parked during a copy
+    std::string capture_key_;         // a map element's key, escaped
+    std::vector<bool> capture_seen_;  // by discriminator name: the element has it
+    std::vector<std::string> capture_values_;
+    std::size_t disc_slot_ = no_slot;  // the scalar being read is this discriminator
+    bool disc_fields_ = false;         // ... and the main rules read it too
+    std::string nested_text_;          // a nested record as its set's filter wrote it
+    std::uint64_t pending_out_ = 0;    // nested records kept in the open main record
 };
 
 boost::json::parse_options parse_options_for(const filter_spec& spec) {
@@ -1194,9 +1593,19 @@ constexpr char no_bytes[] = "";
 // A JSON document whose records sit at spec.records.
 class json_filter final : public record_filter {
   public:
-    explicit json_filter(filter_spec spec)
-        : parser_(parse_options_for(spec), std::move(spec), false),
+    explicit json_filter(filter_spec spec, nested_options options = {})
+        : parser_(parse_options_for(spec), std::move(spec), false, std::move(options)),
           scanner_(parser_.handler().record_depth()) {}
+
+    // Ready for another document, path caches kept (a nested set's filter, between records).
+    void reset() {
+        parser_.reset();
+        parser_.handler().reset_document();
+        scanner_ = json_depth_scanner(parser_.handler().record_depth());
+        offset_ = 0;
+        error_ = {};
+    }
+    filter_counters& mutable_counters() { return parser_.handler().counters(); }
 
     error_code feed(std::string_view in, std::string& out) override {
         if (error_) return error_;
@@ -1266,6 +1675,32 @@ class json_filter final : public record_filter {
     std::uint64_t offset_ = 0;
     error_code error_;
 };
+
+void json_filter_deleter::operator()(json_filter* f) const { delete f; }
+
+nested_filter_ptr make_nested_filter(filter_spec spec, nested_options options) {
+    return nested_filter_ptr(new json_filter(std::move(spec), std::move(options)));
+}
+
+error_code filter_nested(json_filter& f, std::string_view text, std::string& out,
+                         std::optional<drop_reason>& dropped) {
+    f.reset();
+    error_code ec = f.feed(text, out);
+    if (!ec) ec = f.finish(out);
+    filter_counters& c = f.mutable_counters();
+    dropped.reset();
+    if (!ec && c.records_out == 0) {
+        for (std::size_t i = 0; i < drop_reason_count; ++i) {
+            if (c.dropped[i] != 0) dropped = static_cast<drop_reason>(i);
+        }
+        // A record neither kept nor dropped would be a bug: never passed.
+        if (!dropped) dropped = drop_reason::condition;
+    }
+    c.records_in = 0;
+    c.records_out = 0;
+    c.dropped = {};
+    return ec;
+}
 
 // NDJSON: every non-empty line is one JSON object, one record.
 class ndjson_filter final : public record_filter {

@@ -50,7 +50,9 @@ class envelope_guard final : public record_filter {
         if (released_) return inner_->feed(in, out);
         auto ec = inner_->feed(in, held_);
         if (ec) return fail(ec);
-        if (inner_->counters().records_in > 0) return release(out);
+        // Nested records (side-loaded before the main ones) do not release the hold.
+        const filter_counters& c = inner_->counters();
+        if (c.records_in > c.nested_in) return release(out);
         if (held_.size() > limit_) return fail(make_error_code(filter_error::records_not_found));
         return {};
     }

@@ -45,10 +45,18 @@ enum class filter_error {
 [[nodiscard]] boost::system::error_code make_error_code(filter_error e) noexcept;
 
 // What a filter did, for the audit record and metrics. Never holds a field value.
+// records_in counts every record read: the main records and the nested ones (filter_spec::nested),
+// so records_in == records_out + the sum of dropped (once the filter ended without error). A
+// nested record that matches no set of its path, or whose set is not kept, counts as dropped for
+// `condition`; nested records inside a main record that is dropped count as dropped for the main
+// record's reason.
 struct filter_counters {
     std::uint64_t records_in = 0;
     std::uint64_t records_out = 0;
     std::array<std::uint64_t, drop_reason_count> dropped{};
+    std::uint64_t nested_in = 0;         // of records_in: nested records
+    std::uint64_t nested_out = 0;        // of records_out: nested records
+    std::uint64_t nested_discarded = 0;  // of dropped[condition]: nested records of no kept set
     std::map<std::string, std::uint64_t, std::less<>> stripped_fields;  // field name -> times
     std::uint64_t bytes_in = 0;
     std::uint64_t bytes_out = 0;
@@ -64,6 +72,37 @@ struct csv_options {
     char delimiter = ',';  // ',', ';', '\t' or '|'
     char quote = '"';
     bool formula_guard = true;  // prefix cells starting with = + - @ TAB CR with a '
+};
+
+// A set of records of another entity in the same document (JSON and NDJSON): side-loaded
+// records (JSON:API `included`, Pipedrive `related_objects`) or records inside each main record
+// (Close's `contacts` in a lead). Each element is filtered as a record of its own: its own
+// allow-list, field_root and rules, buffered and bounded by max_record_bytes like a main record;
+// or, when `keep` is false or it matches no set of its path, dropped whole. Nothing of a nested
+// element ever passes under the main record's allow-list.
+struct nested_record_set {
+    // JSON pointer from the document root ("/included", "/related_objects/person") when
+    // `in_record` is false (JSON only: unused in NDJSON); a dotted path relative to each main
+    // record ("contacts") when true. An in-record set appears only where the main allow-list keeps
+    // or descends into `path`; its elements' fields are then decided by `allowed`, not by the main
+    // allow-list, and they go with their main record when that record is dropped.
+    std::string path;
+    bool in_record = false;
+    // The value at `path`: an array of records, or (map == true) an object whose member values are
+    // records keyed by id (Pipedrive related_objects). A value of another type at `path` is
+    // refused (records_not_found) at the document level and stripped inside a record.
+    bool map = false;
+    // Only elements whose top-level member `discriminator` (e.g. "type") is a string equal to
+    // `discriminator_value` belong to this set ("" = every element). Several sets may share one
+    // path with different values (the first that matches wins); an element matching no set of its
+    // path is dropped (counted). The discriminator member is always kept, so a JSON:API resource
+    // stays one. Elements must be objects, unless every set of the path is not kept.
+    std::string discriminator;
+    std::string discriminator_value;
+    std::string field_root;  // fields inside each nested record ("attributes"); "" = own members
+    bool keep = true;        // false: every element is dropped (the purpose reads nothing of it)
+    field_set allowed;
+    record_rules rules;
 };
 
 // Everything a filter needs, built by the proxy from a decision and a route.
@@ -94,6 +133,19 @@ struct filter_spec {
     // without the records (a single object, another SOAP operation) leaks nothing before it is
     // refused. The proxy always sets it; the lexer's conformance tests do not.
     bool strict_envelope = false;
+    // Records of other entities in the same document (see nested_record_set). With
+    // strict_envelope a document-level set's path is filtered, not refused; an object that leads
+    // only to such paths (`related_objects`) has its other members stripped, not refused. Link
+    // fields are not looked for inside a nested set. Main record rules do not read inside a map
+    // set. max_records counts nested records kept as well as main ones.
+    std::vector<nested_record_set> nested;
+    // JSON: `records` points at one object (a single-record GET), not an array. The object is the
+    // one record (through field_root), with the same strictness as an array element; a missing
+    // object or one of another type is records_not_found. `records` "" with single_record means
+    // the document root is the record (its link fields are then looked up as in NDJSON). When the
+    // rules drop the record, `null` stands in its place (`{"data":null}`; a dropped root record is
+    // the document `null`) and the drop is counted. NDJSON: unused.
+    bool single_record = false;
     std::size_t max_record_bytes = 1 << 20;
     std::size_t max_depth = 64;
     std::uint64_t max_records = 0;  // 0: unlimited

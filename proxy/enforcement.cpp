@@ -180,7 +180,8 @@ response_plan export_case::plan_response(unsigned status,
             decoder_ = std::make_unique<content_decoder>(*coding);
             filter_ = filters::make_filter(
                 make_filter_spec(decision_, route_, config_->net.limit,
-                                 [this](std::string_view url) { return links_->map(url); }));
+                                 [this](std::string_view url) { return links_->map(url); },
+                                 &config_->rules));
         }
         return plan;
     }
@@ -230,7 +231,8 @@ response_plan export_case::plan_response(unsigned status,
     decoder_ = std::make_unique<content_decoder>(*coding);
     filter_ = filters::make_filter(
         make_filter_spec(decision_, route_, config_->net.limit,
-                         [this](std::string_view url) { return links_->map(url); }));
+                         [this](std::string_view url) { return links_->map(url); },
+                         &config_->rules));
     return plan;
 }
 

@@ -8,6 +8,7 @@
 #include <boost/url/parse.hpp>
 
 #include "config/loader.hpp"
+#include "config/route_match.hpp"
 #include "config/selection.hpp"
 #include "filters/record_rules.hpp"
 #include "proxy/forward.hpp"
@@ -64,23 +65,36 @@ std::optional<std::string> link_mapper::map(std::string_view url) const {
     if (!under(path, up_.base_path)) return std::nullopt;
     path.remove_prefix(up_.base_path.size());
 
-    // The route whose upstream side covers the path; the longest mapping wins.
+    // The route whose upstream side covers the path, in match_route's order: an exact route,
+    // then the first template, then the longest prefix.
     const config::route* best = nullptr;
     std::string_view best_from;
+    auto rank = [](const config::route& r) {
+        return r.match == config::path_match::exact ? 3 : r.match == config::path_match::template_ ? 2 : 1;
+    };
     for (const auto& r : net_.routes) {
         if (r.upstream_id != up_.id) continue;
         std::string_view from =
             r.upstream_path.empty() ? std::string_view(r.path) : std::string_view(r.upstream_path);
-        bool hit = r.match == config::path_match::exact ? path == from : under(path, from);
-        if (hit && (best == nullptr || from.size() > best_from.size())) {
+        bool hit = r.match == config::path_match::exact      ? path == from
+                   : r.match == config::path_match::template_ ? config::template_matches(from, path)
+                                                               : under(path, from);
+        if (!hit) continue;
+        bool better = best == nullptr || rank(r) > rank(*best) ||
+                      (rank(r) == 1 && rank(*best) == 1 && from.size() > best_from.size());
+        if (better) {
             best = &r;
             best_from = from;
         }
     }
     if (best == nullptr) return std::nullopt;
     std::string out = public_url_;
-    out += best->path;
-    out += path.substr(best_from.size());
+    if (best->match == config::path_match::template_) {
+        out += path;  // a template route forwards its path as it is
+    } else {
+        out += best->path;
+        out += path.substr(best_from.size());
+    }
     if (ref->has_query()) {
         auto query = seal_query(*best, ref->encoded_query());
         if (!query) return std::nullopt;
@@ -182,7 +196,8 @@ bool content_type_matches(config::route_format format, std::string_view content_
 
 filters::filter_spec make_filter_spec(const config::decision& d, const config::route& r,
                                       const config::limits& limits,
-                                      filters::link_rewriter rewrite) {
+                                      filters::link_rewriter rewrite,
+                                      const config::policy* rules) {
     filters::filter_spec spec;
     switch (r.format) {
         case config::route_format::ndjson:
@@ -197,6 +212,25 @@ filters::filter_spec make_filter_spec(const config::decision& d, const config::r
         default:
             spec.format = filters::body_format::json;
             break;
+    }
+    spec.single_record = r.single_record;
+    for (const auto& n : r.nested) {
+        filters::nested_record_set set;
+        set.path = n.path;
+        set.in_record = n.in_record;
+        set.map = n.map;
+        set.discriminator = n.discriminator;
+        set.discriminator_value = n.discriminator_value;
+        set.field_root = n.field_root;
+        const config::purpose_view* view = nullptr;
+        if (rules != nullptr && d.purpose_ref != nullptr)
+            if (auto e = rules->entity_by_id.find(n.entity)) view = d.purpose_ref->find_view(*e);
+        set.keep = view != nullptr;
+        if (view != nullptr) {
+            set.allowed = view->allowed;
+            set.rules = view->rules;
+        }
+        spec.nested.push_back(std::move(set));
     }
     spec.records = r.records;
     spec.field_root = r.field_root;

@@ -63,10 +63,13 @@ class link_mapper {
                                         std::string_view content_type) noexcept;
 
 // The filter for an allowed export of a record route. `rewrite` may be empty (links removed).
+// `rules` (the snapshot's policy) gives the purpose's view of each nested entity of the route;
+// without it, or without a view, a nested set is dropped whole.
 [[nodiscard]] filters::filter_spec make_filter_spec(const config::decision& d,
                                                     const config::route& r,
                                                     const config::limits& limits,
-                                                    filters::link_rewriter rewrite);
+                                                    filters::link_rewriter rewrite,
+                                                    const config::policy* rules = nullptr);
 
 // What one export did, for its audit record.
 struct export_outcome {

@@ -17,7 +17,7 @@ TEST(BelgianRetailerExample, Loads) {
     auto r = load_configuration_file(example);
     ASSERT_TRUE(r) << testing::errors_of(r);
     EXPECT_EQ(r.config->rules.clients.size(), 4u);
-    EXPECT_EQ(r.config->net.routes.size(), 7u);
+    EXPECT_EQ(r.config->net.routes.size(), 8u);
 }
 
 TEST(BelgianRetailerExample, PartnerListRentalIsRefused) {

@@ -232,5 +232,51 @@ TEST(RouteMatch, ExactBeatsPrefixAndLongestPrefixWins) {
     EXPECT_EQ(id("/"), "none");
 }
 
+TEST(RouteMatch, TemplateMatchesOneKeyAndLosesToAnExactRoute) {
+    settings net;
+    route search;
+    search.id = "search";
+    search.path = "/crm/v3/objects/contacts/search";
+    route one;
+    one.id = "one";
+    one.path = "/crm/v3/objects/contacts/{id}";
+    one.match = path_match::template_;
+    route dataverse;
+    dataverse.id = "dataverse";
+    dataverse.path = "/api/data/v9.2/contacts({id})";
+    dataverse.match = path_match::template_;
+    route prefix;
+    prefix.id = "prefix";
+    prefix.path = "/crm";
+    prefix.match = path_match::prefix;
+    net.routes = {prefix, one, search, dataverse};
+    auto id = [&](std::string_view p) {
+        auto* r = match_route(net, p);
+        return r ? r->id : std::string("none");
+    };
+    EXPECT_EQ(id("/crm/v3/objects/contacts/search"), "search");
+    EXPECT_EQ(id("/crm/v3/objects/contacts/51"), "one");
+    EXPECT_EQ(id("/crm/v3/objects/contacts/51/associations"), "prefix");
+    EXPECT_EQ(id("/crm/v3/objects/contacts/"), "prefix");
+    EXPECT_EQ(id("/api/data/v9.2/contacts(00000000-0000-0000-0000-000000000001)"), "dataverse");
+    EXPECT_EQ(id("/api/data/v9.2/contacts(1)/iban"), "none");
+    EXPECT_EQ(id("/api/data/v9.2/contacts(a(b))"), "none");
+    EXPECT_EQ(id("/api/data/v9.2/contacts()"), "none");
+    EXPECT_EQ(id("/api/data/v9.2/contacts(" + std::string(129, 'a') + ")"), "none");
+    EXPECT_EQ(id("/api/data/v9.2/contacts(%27x%27)"), "none");
+}
+
+TEST(RouteMatch, TemplatesAreValidatedAtLoad) {
+    EXPECT_TRUE(valid_template("/crm/v3/objects/contacts/{id}"));
+    EXPECT_TRUE(valid_template("/api/data/v9.2/contacts({id})"));
+    EXPECT_FALSE(valid_template("/crm/v3/objects/contacts"));
+    EXPECT_FALSE(valid_template("/x/{id}{other}"));
+    EXPECT_FALSE(valid_template("/x/{id}a"));
+    EXPECT_FALSE(valid_template("/x/{}"));
+    EXPECT_FALSE(valid_template("/x/{ID}"));
+    EXPECT_FALSE(valid_template("/x/{id"));
+    EXPECT_FALSE(valid_template("/x/id}"));
+}
+
 }  // namespace
 }  // namespace exportwall::config
