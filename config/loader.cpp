@@ -487,7 +487,7 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
         {"match", "methods", "upstream-path", "entity", "records", "field-root", "select-param",
          "select-separator", "link-fields", "csv-delimiter", "csv-formula-guard", "open",
          "query-language", "paging-params", "filter-params", "search-fields", "object",
-         "continuation-params", "single-record"},
+         "continuation-params", "single-record", "csv-header-spaces"},
         {"id", "path", "upstream", "format"}, r.diag());
     r.src().check_children(n, {"nested"}, r.diag());
     route rt;
@@ -589,6 +589,13 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
         }
     }
     r.boolean(n, "csv-formula-guard", rt.csv_formula_guard);
+    if (auto a = n.attribute("csv-header-spaces")) {
+        std::string_view v = a.value();
+        if (v == "_" || v == "-" || v == ".")
+            rt.csv_header_space = v.front();
+        else
+            r.error(n, a, "'csv-header-spaces' must be '_', '-' or '.'");
+    }
     r.boolean(n, "single-record", rt.single_record);
     for (auto c : n.children("nested")) {
         r.src().check_attributes(c, {"in-record", "map", "discriminator", "value", "field-root"},

@@ -137,6 +137,7 @@ struct route {
     std::vector<std::string> continuation_params;
     std::vector<std::string> link_fields;  // pagination link fields in the body
     char csv_delimiter = ',';
+    char csv_header_space = 0;  // read spaces in CSV header names as this byte ('_'); 0: as written
     bool csv_formula_guard = true;
     // Passthrough routes only: no client identity or declaration is asked (metadata, health
     // endpoints that carry no personal data). Every request is still audited.

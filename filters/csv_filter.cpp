@@ -327,18 +327,21 @@ class csv_filter final : public record_filter {
     [[nodiscard]] boost::system::error_code process_header(std::string& out, bool terminated,
                                                            bool crlf) {
         const std::size_t n = cell_ends_.size();
-        std::vector<std::string_view> sorted;
-        sorted.reserve(n);
-        for (std::size_t i = 0; i < n; ++i) sorted.push_back(cell(i));
+        names_.clear();
+        for (std::size_t i = 0; i < n; ++i) {
+            names_.emplace_back(cell(i));
+            if (spec_.csv.header_space != 0)
+                std::replace(names_.back().begin(), names_.back().end(), ' ',
+                             spec_.csv.header_space);
+        }
+        std::vector<std::string_view> sorted(names_.begin(), names_.end());
         std::sort(sorted.begin(), sorted.end());
         if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
             return filter_error::malformed;  // two columns with one name: ambiguous
         }
-        names_.clear();
         keep_.assign(n, false);
         kept_count_ = 0;
         for (std::size_t i = 0; i < n; ++i) {
-            names_.emplace_back(cell(i));
             keep_[i] = spec_.allowed.keeps(names_[i]);
             if (keep_[i]) ++kept_count_;
         }

@@ -72,6 +72,10 @@ struct csv_options {
     char delimiter = ',';  // ',', ';', '\t' or '|'
     char quote = '"';
     bool formula_guard = true;  // prefix cells starting with = + - @ TAB CR with a '
+    // A header name's spaces are read as this byte when matched against field paths ("First
+    // Name" is field First_Name with '_'); 0: names are matched as written. The output header
+    // keeps the CRM's names.
+    char header_space = 0;
 };
 
 // A set of records of another entity in the same document (JSON and NDJSON): side-loaded

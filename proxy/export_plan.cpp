@@ -240,6 +240,7 @@ filters::filter_spec make_filter_spec(const config::decision& d, const config::r
     spec.rewrite_link = std::move(rewrite);
     spec.csv.delimiter = r.csv_delimiter;
     spec.csv.formula_guard = r.csv_formula_guard;
+    spec.csv.header_space = r.csv_header_space;
     spec.max_record_bytes = limits.max_record_bytes;
     spec.strict_envelope = true;
     spec.max_records = d.max_records;

@@ -64,6 +64,35 @@ TEST(CsvFilter, StripsColumnsInEveryChunking) {
     EXPECT_EQ(r.counters.bytes_out, r.output.size());
 }
 
+TEST(CsvFilter, HeaderNamesWithSpacesMatchTheirCatalogueSpelling) {
+    // A CRM export whose header says "First Name": matched as First_Name, written as it came.
+    filter_spec spec = csv_spec({"Contact_Id", "First_Name"}, ';');
+    spec.csv.header_space = '_';
+    record_condition consent;
+    consent.field = "Consent_E-mail";
+    consent.op = condition_op::is_true;
+    consent.reason = drop_reason::no_consent;
+    spec.rules.conditions.push_back(consent);
+    const std::string body =
+        "Contact Id;First Name;E-mail Address;Consent E-mail\r\n"
+        "1;Ann;ann@example.be;true\r\n"
+        "2;Bob;bob@example.be;false\r\n";
+    auto r = run_all(spec, body);
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.output, "Contact Id;First Name\r\n1;Ann\r\n");
+    EXPECT_EQ(r.counters.stripped_fields.at("E-mail_Address"), 2u);
+    EXPECT_EQ(r.counters.dropped[static_cast<std::size_t>(drop_reason::no_consent)], 1u);
+    // Without the setting, "First Name" is no field of the catalogue: stripped.
+    spec.csv.header_space = 0;
+    spec.rules = {};
+    auto plain = run_all(spec, body);
+    EXPECT_EQ(plain.output.find("Ann"), std::string::npos) << plain.output;
+    EXPECT_EQ(plain.counters.stripped_fields.count("First Name"), 1u);
+    // Two headers that read the same are ambiguous.
+    spec.csv.header_space = '_';
+    EXPECT_TRUE(run_whole(spec, "First Name;First_Name\r\n").error);
+}
+
 TEST(CsvFilter, KeepsBomAndSemicolonsOfABelgianCrmExport) {
     const std::string body =
         "\xEF\xBB\xBFklantnummer;naam;gemeente;iban;toestemming_email\n"
