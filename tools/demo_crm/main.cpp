@@ -4,12 +4,14 @@
 //            [--records N] [--seed S] [--page-size P] [--token T] [--cache-mib M]
 //
 // Serves bench/generator's deterministic contacts in the shapes of Dataverse OData, HubSpot v3,
-// Salesforce REST and SOAP, semicolon CSV and NDJSON (tools/demo_crm/vendor_shapes.hpp), with
-// pagination. --port 0 lets the OS pick; --port-file writes the bound port (temp file + rename).
+// Salesforce REST and SOAP, Pipedrive, SuiteCRM 8, Close, Odoo JSON-RPC, semicolon CSV and NDJSON
+// (tools/demo_crm/vendor_shapes.hpp), lists with pagination and single records by id. --port 0 lets
+// the OS pick; --port-file writes the bound port (temp file + rename).
 // --public-url is the CRM's URL as exportwall reaches it (absolute pagination links); default
 // http://ADDRESS:PORT. With --token every request but /healthz needs `Authorization: Bearer T`:
 // exportwall adds it, clients never hold it. One line per request on stderr: method, path, the
-// query parameter names (never values), the field selection served, the record count.
+// query parameter names (never values), the body member names a search or JSON-RPC call read,
+// the field selection served, the record count.
 //
 // A demo tool: one thread per connection, HTTP/1.1 keep-alive, bodies chunked and generated in
 // batches (never built whole). Runs until SIGTERM/SIGINT.
@@ -81,7 +83,8 @@ std::string list(const std::vector<std::string>& items) {
 }
 
 // The request log: names only. The path is the target up to '?'; the query's values never
-// appear (a CRM query can carry an e-mail address in a filter).
+// appear (a CRM query can carry an e-mail address in a filter), nor do a request body's: a
+// search or JSON-RPC call shows the names of the members it read.
 void log_request(std::string_view method, std::string_view target, unsigned status,
                  const exportwall::demo_crm::answer& a) {
     std::string line = "demo_crm: " + std::string(method) + " " +
@@ -89,8 +92,9 @@ void log_request(std::string_view method, std::string_view target, unsigned stat
                        " status=" + std::to_string(status);
     if (!a.endpoint.empty()) line += " endpoint=" + a.endpoint;
     line += " params=" + list(a.parameter_names);
+    if (!a.body_members.empty()) line += " body=" + list(a.body_members);
     if (!a.selection.empty()) line += " served=" + list(a.selection);
-    if (a.stream) line += " records=" + std::to_string(a.records);
+    if (a.stream || a.records != 0) line += " records=" + std::to_string(a.records);
     log_line(line);
 }
 
@@ -237,7 +241,7 @@ void serve_connection(tcp::socket socket, const options& opt, const std::string&
     beast::flat_buffer buffer;
     while (true) {
         http::request_parser<http::string_body> parser;
-        parser.body_limit(1 << 20);  // SOAP requests carry a small query; nothing larger
+        parser.body_limit(1 << 20);  // SOAP, search and JSON-RPC bodies are small queries
         beast::error_code ec;
         http::read(socket, buffer, parser, ec);
         if (ec) {
@@ -264,9 +268,11 @@ void serve_connection(tcp::socket socket, const options& opt, const std::string&
         } else {
             auto a = exportwall::demo_crm::answer_request(
                 opt.data, head_only ? std::string_view("GET") : std::string_view(method), target,
-                base_url);
+                base_url, req.body());
             log_request(method, target, a.status, a);
-            const std::string key = method + " " + target;
+            // A search or JSON-RPC answer depends on the body too.
+            std::string key = method + " " + target;
+            if (!req.body().empty()) key += "\n" + req.body();
             std::shared_ptr<const std::string> cached;
             if (a.stream && cache.enabled()) cached = cache.find(key);
             if (cached) {

@@ -1,7 +1,11 @@
+// The router, and the list and bulk shapes: Dataverse, HubSpot, Salesforce REST and SOAP, CSV
+// (plain and with spaced header names) and NDJSON. Other vendors and single records are in
+// vendor_answers.hpp.
+
 #include "tools/demo_crm/vendor_shapes.hpp"
 
 #include <algorithm>
-#include <charconv>
+#include <array>
 #include <optional>
 
 #include <boost/json/parse.hpp>
@@ -10,6 +14,8 @@
 #include <boost/url/parse.hpp>
 
 #include "bench/generator/contact_generator.hpp"
+#include "tools/demo_crm/answer_parts.hpp"
+#include "tools/demo_crm/vendor_answers.hpp"
 
 namespace exportwall::demo_crm {
 namespace {
@@ -24,195 +30,28 @@ constexpr std::string_view salesforce_locator = "01gD0000002HU6KIAW";
 constexpr std::string_view soap_path = "/services/Soap/u/58.0";
 constexpr std::string_view csv_path = "/exports/contacts.csv";
 constexpr std::string_view ndjson_path = "/exports/contacts.ndjson";
+constexpr std::string_view csv_spaces_path = "/exports/contacts-spaces.csv";
+constexpr std::string_view hubspot_record_prefix = "/crm/v3/objects/contacts/";
+constexpr std::string_view salesforce_record_prefix = "/services/data/v58.0/sobjects/Contact/";
+constexpr std::string_view dataverse_record_prefix = "/api/data/v9.2/contacts(";
+constexpr std::string_view pipedrive_path = "/v1/persons";
+constexpr std::string_view suitecrm_path = "/Api/V8/module/Contacts";
+constexpr std::string_view close_path = "/api/v1/lead/";
+constexpr std::string_view odoo_path = "/jsonrpc";
 
-constexpr std::uint64_t batch_records = 256;  // records generated per generate_contacts call
-constexpr std::size_t flush_bytes = 8 * 1024;
-
-// The decoded query parameters of one request, in order.
-struct query_params {
-    std::vector<std::pair<std::string, std::string>> items;
-
-    [[nodiscard]] std::optional<std::string> first(std::string_view key) const {
-        for (const auto& [k, v] : items)
-            if (k == key) return v;
-        return std::nullopt;
-    }
-    [[nodiscard]] std::vector<std::string> names() const {
-        std::vector<std::string> out;
-        for (const auto& item : items)
-            if (std::find(out.begin(), out.end(), item.first) == out.end())
-                out.push_back(item.first);
-        return out;
-    }
-    // Every value of `key` split at commas, blanks dropped (HubSpot accepts both a list and the
-    // parameter repeated).
-    [[nodiscard]] std::vector<std::string> list(std::string_view key) const {
-        std::vector<std::string> out;
-        for (const auto& [k, v] : items) {
-            if (k != key) continue;
-            std::string_view rest = v;
-            while (true) {
-                auto comma = rest.find(',');
-                auto item = rest.substr(0, comma);
-                while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-                while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-                if (!item.empty()) out.emplace_back(item);
-                if (comma == std::string_view::npos) break;
-                rest.remove_prefix(comma + 1);
-            }
-        }
-        return out;
-    }
-};
-
-std::optional<std::uint64_t> to_number(std::string_view s) {
-    std::uint64_t value = 0;
-    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
-    if (s.empty() || ec != std::errc{} || ptr != s.data() + s.size()) return std::nullopt;
-    return value;
-}
-
-// Percent-encodes a query value, keeping the characters field lists use (',' and '.').
-std::string encode(std::string_view s) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (char c : s) {
-        auto u = static_cast<unsigned char>(c);
-        bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.' || c == '~' || c == ',';
-        if (keep) {
-            out.push_back(c);
-        } else {
-            out.push_back('%');
-            out.push_back(hex[u >> 4]);
-            out.push_back(hex[u & 0xf]);
-        }
-    }
-    return out;
-}
-
-std::string join(const std::vector<std::string>& items, char separator) {
-    std::string out;
-    for (const auto& item : items) {
-        if (!out.empty()) out.push_back(separator);
-        out += item;
-    }
-    return out;
-}
-
-std::string json_string(std::string_view s) {
-    return boost::json::serialize(boost::json::value(boost::json::string_view(s.data(), s.size())));
-}
-
-// Collects pieces and hands them to the sink in blocks of about flush_bytes; remembers when the
-// sink gave up so generation can stop.
-class piece_writer {
-  public:
-    explicit piece_writer(const body_sink& sink) : sink_(sink) { buffer_.reserve(2 * flush_bytes); }
-    void append(std::string_view piece) {
-        if (failed_) return;
-        buffer_ += piece;
-        if (buffer_.size() >= flush_bytes) flush();
-    }
-    void flush() {
-        if (failed_ || buffer_.empty()) return;
-        if (!sink_(buffer_)) failed_ = true;
-        buffer_.clear();
-    }
-    [[nodiscard]] bool failed() const { return failed_; }
-
-  private:
-    const body_sink& sink_;
-    std::string buffer_;
-    bool failed_ = false;
-};
-
-// Writes records [first, first+count) in `shape`, each filtered by `selection`, separated by
-// `separator` (',' in a JSON array) or terminated by it (`terminate`, NDJSON's '\n'). The
-// generator's NDJSON output is split at its line ends: a raw LF never occurs inside a record
-// (strings escape it).
-void write_records(const dataset& data, std::uint64_t first, std::uint64_t count, json_shape shape,
-                   const std::vector<std::string>& selection, std::string_view member,
-                   char separator, bool terminate, piece_writer& out) {
-    std::string line;
-    bool first_record = true;
-    auto emit = [&](std::string_view record) {
-        if (!terminate && !first_record) out.append(std::string_view(&separator, 1));
-        first_record = false;
-        if (selection.empty()) {
-            out.append(record);
-        } else {
-            out.append(select_fields(record, selection, member));
-        }
-        if (terminate) out.append(std::string_view(&separator, 1));
-    };
-    for (std::uint64_t at = first; at < first + count && !out.failed(); at += batch_records) {
-        bench::contact_export_options options;
-        options.first = at;
-        options.records = std::min(batch_records, first + count - at);
-        options.seed = data.seed;
-        options.shape = shape;
-        bench::generate_contacts("ndjson", options, [&](std::string_view piece) {
-            while (!piece.empty()) {
-                auto lf = piece.find('\n');
-                if (lf == std::string_view::npos) {
-                    line += piece;
-                    return;
-                }
-                if (line.empty()) {
-                    emit(piece.substr(0, lf));
-                } else {
-                    line += piece.substr(0, lf);
-                    emit(line);
-                    line.clear();
-                }
-                piece.remove_prefix(lf + 1);
-            }
-        });
-    }
-}
-
-// One page of a paginated shape: [skip, skip+count) of [0, end).
-struct page {
-    std::uint64_t skip = 0;
-    std::uint64_t count = 0;
-    std::uint64_t end = 0;
-    [[nodiscard]] bool more() const { return skip + count < end; }
-};
-
-page make_page(std::uint64_t skip, std::uint64_t size, std::uint64_t end) {
-    page p;
-    p.end = end;
-    p.skip = std::min(skip, end);
-    p.count = std::min(size, end - p.skip);
-    return p;
-}
-
-answer not_found(std::string_view what) {
-    answer a;
-    a.status = 404;
-    a.content_type = "application/json";
-    a.small_body = "{\"error\":{\"code\":\"not_found\",\"message\":" + json_string(what) + "}}";
-    return a;
-}
-
-answer bad_request(std::string endpoint, std::string_view what) {
-    answer a;
-    a.status = 400;
-    a.endpoint = std::move(endpoint);
-    a.content_type = "application/json";
-    a.small_body = "{\"error\":{\"code\":\"bad_request\",\"message\":" + json_string(what) + "}}";
-    return a;
-}
-
-answer method_not_allowed(std::string endpoint) {
-    answer a;
-    a.status = 405;
-    a.endpoint = std::move(endpoint);
-    a.content_type = "application/json";
-    a.small_body = "{\"error\":{\"code\":\"method_not_allowed\"}}";
-    return a;
-}
+using parts::bad_request;
+using parts::batch_records;
+using parts::encode;
+using parts::join;
+using parts::json_string;
+using parts::make_page;
+using parts::method_not_allowed;
+using parts::not_found;
+using parts::page;
+using parts::piece_writer;
+using parts::query_params;
+using parts::to_number;
+using parts::write_records;
 
 answer dataverse(const dataset& data, const query_params& q, const std::string& base_url) {
     answer a;
@@ -372,6 +211,127 @@ answer csv(const dataset& data, const query_params& q) {
     return a;
 }
 
+// The CSV export's columns under header names with spaces, as a CRM's export dialog labels them.
+constexpr std::array<std::string_view, 19> spaced_columns{"Contact Id",
+                                                          "Lifecycle Stage",
+                                                          "First Name",
+                                                          "Last Name",
+                                                          "E-mail Address",
+                                                          "Mobile Phone",
+                                                          "Birth Date",
+                                                          "IBAN",
+                                                          "VAT Number",
+                                                          "Quote Requested",
+                                                          "Consent E-mail",
+                                                          "Consent SMS",
+                                                          "Objection Direct Marketing",
+                                                          "Street",
+                                                          "Postcode",
+                                                          "City",
+                                                          "Country",
+                                                          "Notes",
+                                                          "Created On"};
+
+// Splits the generator's semicolon CSV rows into raw cells (quotes kept, so a cell is written
+// back exactly as generated) and writes the chosen cells of each row. Rows end in CRLF outside
+// quotes; a quoted note may hold a bare LF.
+class column_picker {
+  public:
+    column_picker(std::vector<std::size_t> columns, piece_writer& out)
+        : columns_(std::move(columns)), out_(out) {}
+
+    void feed(std::string_view piece) {
+        for (char c : piece) {
+            if (c == '"') quoted_ = !quoted_;
+            if (!quoted_ && c == ';') {
+                cells_.push_back(std::move(cell_));
+                cell_.clear();
+            } else if (!quoted_ && c == '\n' && !cell_.empty() && cell_.back() == '\r') {
+                cell_.pop_back();
+                cells_.push_back(std::move(cell_));
+                cell_.clear();
+                write_row();
+            } else {
+                cell_.push_back(c);
+            }
+        }
+    }
+
+  private:
+    void write_row() {
+        std::string row;
+        for (std::size_t i = 0; i < columns_.size(); ++i) {
+            if (i != 0) row.push_back(';');
+            if (columns_[i] < cells_.size()) row += cells_[columns_[i]];
+        }
+        row += "\r\n";
+        out_.append(row);
+        cells_.clear();
+    }
+
+    std::vector<std::size_t> columns_;
+    piece_writer& out_;
+    std::vector<std::string> cells_;
+    std::string cell_;
+    bool quoted_ = false;
+};
+
+answer csv_spaces(const dataset& data, const query_params& q) {
+    answer a;
+    a.endpoint = "csv-spaces";
+    a.content_type = "text/csv; charset=utf-8";
+    a.records = data.records;
+    std::vector<std::size_t> columns;
+    for (const auto& name : q.list("columns")) {
+        auto it = std::find(spaced_columns.begin(), spaced_columns.end(), name);
+        if (it == spaced_columns.end()) continue;  // unknown names are ignored, as CRMs do
+        auto at = static_cast<std::size_t>(it - spaced_columns.begin());
+        if (std::find(columns.begin(), columns.end(), at) != columns.end()) continue;
+        columns.push_back(at);
+        a.selection.push_back(name);
+    }
+    if (q.first("columns") && columns.empty())
+        return bad_request(a.endpoint, "columns names no column of this export");
+    a.stream = [data, columns](const body_sink& sink) {
+        piece_writer out(sink);
+        std::vector<std::size_t> chosen = columns;
+        if (chosen.empty())
+            for (std::size_t i = 0; i < spaced_columns.size(); ++i) chosen.push_back(i);
+        std::string header = "\xEF\xBB\xBF";
+        for (std::size_t i = 0; i < chosen.size(); ++i) {
+            if (i != 0) header.push_back(';');
+            header += spaced_columns[chosen[i]];
+        }
+        out.append(header + "\r\n");
+        bench::contact_export_options options;
+        options.seed = data.seed;
+        options.csv_delimiter = ';';
+        // Every generate_contacts call writes the generator's header line first; it is dropped.
+        std::size_t header_bytes = 0;
+        options.records = 0;
+        bench::generate_contacts("csv", options,
+                                 [&](std::string_view piece) { header_bytes += piece.size(); });
+        column_picker picker(chosen, out);
+        for (std::uint64_t at = 0; at < data.records && !out.failed(); at += batch_records) {
+            options.first = at;
+            options.records = std::min(batch_records, data.records - at);
+            std::size_t skip = header_bytes;
+            bench::generate_contacts("csv", options, [&](std::string_view piece) {
+                auto drop = std::min(skip, piece.size());
+                skip -= drop;
+                piece.remove_prefix(drop);
+                if (columns.empty()) {
+                    out.append(piece);  // every column: the generator's rows unchanged
+                } else {
+                    picker.feed(piece);
+                }
+            });
+        }
+        out.flush();
+    };
+    return a;
+}
+
 answer ndjson(const dataset& data, const query_params& q) {
     answer a;
     a.endpoint = "ndjson";
@@ -414,8 +374,24 @@ std::string select_fields(std::string_view record_json, const std::vector<std::s
 }
 
 answer answer_request(const dataset& data, std::string_view method, std::string_view target,
-                      const std::string& base_url) {
-    auto parsed = urls::parse_origin_form(urls::string_view(target.data(), target.size()));
+                      const std::string& base_url, std::string_view body) {
+    // Clients write JSON:API's page[number] with raw brackets, which RFC 3986 does not allow in
+    // a query: they are read as if percent-encoded.
+    std::string tolerant(target);
+    if (auto query = tolerant.find('?'); query != std::string::npos) {
+        std::string encoded = tolerant.substr(0, query);
+        for (char c : std::string_view(tolerant).substr(query)) {
+            if (c == '[') {
+                encoded += "%5B";
+            } else if (c == ']') {
+                encoded += "%5D";
+            } else {
+                encoded.push_back(c);
+            }
+        }
+        tolerant = std::move(encoded);
+    }
+    auto parsed = urls::parse_origin_form(urls::string_view(tolerant.data(), tolerant.size()));
     if (!parsed) return bad_request({}, "the request target is not an origin-form URL");
     std::string path(parsed->path());
     query_params q;
@@ -468,6 +444,59 @@ answer answer_request(const dataset& data, std::string_view method, std::string_
     if (path == ndjson_path) {
         if (method != "GET") return finish(method_not_allowed("ndjson"));
         return finish(ndjson(data, q));
+    }
+    if (path == csv_spaces_path) {
+        if (method != "GET") return finish(method_not_allowed("csv-spaces"));
+        return finish(csv_spaces(data, q));
+    }
+    // The tail of `path` after `prefix` when it is one path segment, else nothing.
+    auto segment_after = [&](std::string_view prefix) -> std::optional<std::string_view> {
+        std::string_view p = path;
+        if (p.size() <= prefix.size() || p.substr(0, prefix.size()) != prefix) return std::nullopt;
+        auto tail = p.substr(prefix.size());
+        if (tail.find('/') != std::string_view::npos) return std::nullopt;
+        return tail;
+    };
+    if (auto tail = segment_after(hubspot_record_prefix)) {
+        if (*tail == "search") {
+            if (method != "POST") return finish(method_not_allowed("hubspot-search"));
+            return finish(vendors::hubspot_search(data, body, base_url));
+        }
+        if (method != "GET") return finish(method_not_allowed("hubspot-record"));
+        return finish(vendors::hubspot_record(data, *tail, q));
+    }
+    if (auto id = segment_after(salesforce_record_prefix)) {
+        if (method != "GET") return finish(method_not_allowed("salesforce-record"));
+        return finish(vendors::salesforce_record(data, *id));
+    }
+    if (auto tail = segment_after(dataverse_record_prefix); tail && tail->back() == ')') {
+        if (method != "GET") return finish(method_not_allowed("dataverse-record"));
+        tail->remove_suffix(1);
+        return finish(vendors::dataverse_record(data, *tail, q, base_url));
+    }
+    if (path == pipedrive_path) {
+        if (method != "GET") return finish(method_not_allowed("pipedrive"));
+        return finish(vendors::pipedrive_persons(data, q));
+    }
+    if (auto id = segment_after(std::string(pipedrive_path) + "/")) {
+        if (method != "GET") return finish(method_not_allowed("pipedrive"));
+        return finish(vendors::pipedrive_person(data, *id));
+    }
+    if (path == suitecrm_path) {
+        if (method != "GET") return finish(method_not_allowed("suitecrm"));
+        return finish(vendors::suitecrm_contacts(data, q, base_url));
+    }
+    if (auto id = segment_after(std::string(suitecrm_path) + "/")) {
+        if (method != "GET") return finish(method_not_allowed("suitecrm"));
+        return finish(vendors::suitecrm_contact(data, *id, q, base_url));
+    }
+    if (path == close_path || path == close_path.substr(0, close_path.size() - 1)) {
+        if (method != "GET") return finish(method_not_allowed("close"));
+        return finish(vendors::close_leads(data, q));
+    }
+    if (path == odoo_path) {
+        if (method != "POST") return finish(method_not_allowed("odoo"));
+        return finish(vendors::odoo_jsonrpc(data, body));
     }
     return finish(not_found("no such endpoint"));
 }
