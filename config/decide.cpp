@@ -380,7 +380,8 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     // A body reaches the CRM only through a language that reads it (SOAP query, HubSpot search):
     // on any other record route it would pass unread.
     const bool reads_body = r->query_language == query::language::soql ||
-                            r->query_language == query::language::hubspot_search;
+                            r->query_language == query::language::hubspot_search ||
+                            r->query_language == query::language::odoo_rpc;
     if ((facts.body_present || !facts.body.empty()) && !reads_body) {
         refuse(d, reason::query_unsupported, "this route's query language reads no request body");
         return d;
@@ -397,7 +398,12 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     fp.filter_params = r->filter_params;
     fp.search_fields = r->search_fields;
     fp.object_name = r->object;
-    if (const upstream* up = net.find_upstream(r->upstream_id)) fp.soap_session = up->soap_session_id;
+    if (const upstream* up = net.find_upstream(r->upstream_id)) {
+        fp.soap_session = up->soap_session_id;
+        fp.rpc_database = up->rpc_database;
+        fp.rpc_user = up->rpc_user;
+        fp.rpc_password = up->rpc_password;
+    }
     // The rest of a prefix route's path (only soql routes may be prefixes): nothing, or one
     // queryMore locator with no query beside it.
     if (r->match == path_match::prefix && facts.path.size() > r->path.size()) {

@@ -380,13 +380,24 @@ void read_audit(reader& r, const pugi::xml_node& n, settings& out) {
 }
 
 void read_upstream(reader& r, const pugi::xml_node& n, settings& out) {
-    r.src().check_attributes(n, {"ca", "soap-session-id"}, {"id", "url"}, r.diag());
+    r.src().check_attributes(
+        n, {"ca", "soap-session-id", "rpc-database", "rpc-user", "rpc-password"}, {"id", "url"},
+        r.diag());
     r.src().check_children(n, {"header"}, r.diag());
     upstream u;
     u.where = r.src().locate(n);
     // The session a SOAP query carries in its envelope: exportwall's credential, like the
     // headers; a client's SessionHeader is never forwarded.
     if (auto a = n.attribute("soap-session-id")) u.soap_session_id = r.substitute(n, a);
+    if (auto a = n.attribute("rpc-database")) u.rpc_database = r.substitute(n, a);
+    if (auto a = n.attribute("rpc-user")) {
+        u.rpc_user = r.substitute(n, a);
+        if (u.rpc_user.empty() || u.rpc_user.size() > 12 ||
+            !std::all_of(u.rpc_user.begin(), u.rpc_user.end(),
+                         [](char c) { return c >= '0' && c <= '9'; }))
+            r.error(n, a, "'rpc-user' is the numeric user id Odoo logs in as");
+    }
+    if (auto a = n.attribute("rpc-password")) u.rpc_password = r.substitute(n, a);
     u.id = r.text(n, "id");
     u.url = r.text(n, "url");
     u.ca_file = r.path(n, "ca");
@@ -437,8 +448,8 @@ void read_route_query(reader& r, const pugi::xml_node& n, route& rt) {
             rt.query_language = *l;
         } else {
             r.error(n, a,
-                    "'query-language' must be none, params, odata, soql, hubspot-search or "
-                    "jsonapi");
+                    "'query-language' must be none, params, odata, soql, hubspot-search, "
+                    "jsonapi or odoo-rpc");
         }
     }
     if (auto a = n.attribute("paging-params")) rt.paging_params = split_words(a.value());

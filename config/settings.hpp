@@ -82,6 +82,10 @@ struct upstream {
     std::string ca_file;                // https: CA bundle to verify the CRM; empty = system store
     std::vector<header_value> headers;  // credentials and fixed headers added to each request
     std::string soap_session_id;        // SessionHeader of SOAP query bodies ("" = none)
+    // Odoo JSON-RPC login written into every call (the client's is never forwarded).
+    std::string rpc_database;
+    std::string rpc_user;  // numeric uid
+    std::string rpc_password;
     source_location where;
 };
 

@@ -604,7 +604,8 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
     query_body_.clear();
     const bool record_route = route->format != config::route_format::passthrough;
     const bool body_language = route->query_language == config::query::language::soql ||
-                               route->query_language == config::query::language::hubspot_search;
+                               route->query_language == config::query::language::hubspot_search ||
+                               route->query_language == config::query::language::odoo_rpc;
     if (record_route && has_body && body_language) {
         std::string detail;
         unsigned status = co_await read_query_body(head_len, lim, detail);

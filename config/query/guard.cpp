@@ -2,6 +2,7 @@
 
 #include "config/query/guard_support.hpp"
 #include "config/query/odata.hpp"
+#include "config/query/odoo_rpc.hpp"
 #include "config/query/params.hpp"
 #if __has_include("config/query/soql.hpp")
 #include "config/query/soql.hpp"
@@ -41,6 +42,8 @@ guarded_query guard(language lang, const field_policy& policy, std::string_view 
         case language::jsonapi:
             return guard_jsonapi(policy, raw_query);
 #endif
+        case language::odoo_rpc:
+            return guard_odoo_rpc(policy, raw_query, body);
         default:
             break;
     }

@@ -26,6 +26,7 @@ enum class language : std::uint8_t {
     soql,            // Salesforce SOQL: REST `q=`, SOAP query / queryMore / queryAll bodies
     hubspot_search,  // HubSpot CRM search: a POST body with filterGroups, sorts, properties …
     jsonapi,         // JSON:API: fields[type], filter[…], sort, include, page[…]
+    odoo_rpc,        // Odoo's external JSON-RPC: execute_kw search_read, in the POST body
 };
 [[nodiscard]] std::string_view to_string(language l);
 [[nodiscard]] std::optional<language> parse_language(std::string_view s);
@@ -68,6 +69,11 @@ struct field_policy {
     // SOAP bodies: the SessionHeader exportwall writes (the upstream's credential); a client's
     // own SessionHeader is never forwarded. Empty: the envelope carries none.
     std::string_view soap_session;
+    // Odoo JSON-RPC: the database, user id and password exportwall logs in with (the upstream's
+    // rpc-login); the client's are never forwarded. Empty: every call is refused.
+    std::string_view rpc_database;
+    std::string_view rpc_user;  // the numeric uid, as written
+    std::string_view rpc_password;
 };
 
 // What the guard decided.

@@ -44,13 +44,14 @@ std::string_view to_string(language l) {
         case language::soql: return "soql";
         case language::hubspot_search: return "hubspot-search";
         case language::jsonapi: return "jsonapi";
+        case language::odoo_rpc: return "odoo-rpc";
     }
     return "none";
 }
 
 std::optional<language> parse_language(std::string_view s) {
     for (auto l : {language::none, language::params, language::odata, language::soql,
-                   language::hubspot_search, language::jsonapi})
+                   language::hubspot_search, language::jsonapi, language::odoo_rpc})
         if (to_string(l) == s) return l;
     return std::nullopt;
 }
