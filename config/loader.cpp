@@ -498,7 +498,8 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
         {"match", "methods", "upstream-path", "entity", "records", "field-root", "select-param",
          "select-separator", "link-fields", "csv-delimiter", "csv-formula-guard", "open",
          "query-language", "paging-params", "filter-params", "search-fields", "object",
-         "continuation-params", "single-record", "csv-header-spaces"},
+         "continuation-params", "single-record", "csv-header-spaces", "request-headers",
+         "response-headers"},
         {"id", "path", "upstream", "format"}, r.diag());
     r.src().check_children(n, {"nested"}, r.diag());
     route rt;
@@ -608,6 +609,29 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
             r.error(n, a, "'csv-header-spaces' must be '_', '-' or '.'");
     }
     r.boolean(n, "single-record", rt.single_record);
+    for (const char* attr : {"request-headers", "response-headers"}) {
+        auto a = n.attribute(attr);
+        if (!a) continue;
+        auto names = split_words(a.value());
+        for (const auto& name : names) {
+            std::string lower;
+            for (char c : name) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+            const bool reserved = lower.starts_with("x-export-") || lower == "set-cookie" ||
+                                  lower == "cookie" || lower == "authorization" || lower == "host" ||
+                                  lower == "content-length" || lower == "transfer-encoding" ||
+                                  lower == "connection" || lower == "location" ||
+                                  lower == "content-location" || lower == "link" ||
+                                  lower == "refresh" || lower.starts_with("access-control-");
+            if (!is_token(name) || name.find('_') != std::string::npos || reserved) {
+                r.error(n, a, "'" + std::string(attr) + "' names HTTP header names exportwall "
+                              "does not reserve (no X-Export-*, cookies, credentials, framing, "
+                              "links or CORS)");
+                break;
+            }
+        }
+        (std::string_view(attr) == "request-headers" ? rt.request_headers : rt.response_headers) =
+            std::move(names);
+    }
     for (auto c : n.children("nested")) {
         r.src().check_attributes(c, {"in-record", "map", "discriminator", "value", "field-root"},
                                  {"path", "entity"}, r.diag());

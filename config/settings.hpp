@@ -129,6 +129,10 @@ struct route {
     // JSON: the body is one record (a single-record GET), at `records` ("" = the document root).
     bool single_record = false;
     std::vector<nested_records> nested;  // records of other entities in the same body
+    // Header names let through beside the default allow-lists (proxy/forward.hpp): to the CRM
+    // (`request-headers`) and to the client (`response-headers`, e.g. vendor rate limits).
+    std::vector<std::string> request_headers;
+    std::vector<std::string> response_headers;
     // The query language the CRM speaks on this route (docs/query-languages.md); the guard parses
     // every query with it. `none`: only select_param and paging_params are accepted.
     query::language query_language = query::language::none;

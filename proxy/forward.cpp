@@ -87,6 +87,62 @@ bool is_withheld_from_upstream(std::string_view name) noexcept {
     return in_list(name, names);
 }
 
+namespace {
+
+bool in_names(std::string_view name, std::span<const std::string> names) noexcept {
+    return std::any_of(names.begin(), names.end(),
+                       [name](const std::string& n) { return iequals(n, name); });
+}
+
+}  // namespace
+
+bool forwarded_to_upstream(std::string_view name,
+                           std::span<const std::string> extra_allowed) noexcept {
+    static constexpr std::array<std::string_view, 8> names{
+        "accept",   "accept-language",   "content-type",        "if-match",
+        "if-none-match", "if-modified-since", "if-unmodified-since", "prefer"};
+    return in_list(name, names) || in_names(name, extra_allowed);
+}
+
+std::string prefer_for_upstream(std::string_view value) {
+    std::string out;
+    while (!value.empty()) {
+        auto comma = value.find(',');
+        std::string_view p = trim(value.substr(0, comma));
+        value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
+        auto eq = p.find('=');
+        std::string_view name = trim(p.substr(0, eq));
+        std::string_view v = eq == std::string_view::npos ? std::string_view{} : trim(p.substr(eq + 1));
+        bool ok = false;
+        if (iequals(name, "odata.maxpagesize")) {
+            ok = !v.empty() && v.size() <= 9 &&
+                 std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+        } else if (iequals(name, "odata.include-annotations")) {
+            ok = v.size() >= 3 && v.front() == '"' && v.back() == '"' &&
+                 std::all_of(v.begin() + 1, v.end() - 1, [](char c) {
+                     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                            (c >= '0' && c <= '9') || c == '.' || c == '*' || c == '-' ||
+                            c == ',' || c == '_';
+                 });
+        }
+        if (!ok) continue;
+        if (!out.empty()) out += ',';
+        out += iequals(name, "odata.maxpagesize") ? "odata.maxpagesize" : "odata.include-annotations";
+        out += '=';
+        out += v;
+    }
+    return out;
+}
+
+bool forwarded_to_client(std::string_view name, unsigned status,
+                         std::span<const std::string> extra_allowed) noexcept {
+    static constexpr std::array<std::string_view, 10> names{
+        "content-type", "content-encoding", "content-language", "cache-control", "expires",
+        "etag",         "last-modified",    "date",             "vary",          "age"};
+    if (in_list(name, names) || in_names(name, extra_allowed)) return true;
+    return iequals(name, "retry-after") && (status == 429 || status == 503);
+}
+
 bool named_by_connection(std::string_view name, std::span<const header_field> fields) noexcept {
     for (const auto& f : fields) {
         if (!iequals(f.name, "connection")) continue;
@@ -163,7 +219,8 @@ std::string build_upstream_request_head(const upstream_request& req) {
     append_field(out, "Host", req.up != nullptr ? upstream_host_field(*req.up) : std::string());
     for (const auto& f : req.client_fields) {
         if (is_hop_by_hop(f.name) || is_withheld_from_upstream(f.name) ||
-            named_by_connection(f.name, req.client_fields))
+            named_by_connection(f.name, req.client_fields) ||
+            !forwarded_to_upstream(f.name, req.extra_allowed))
             continue;
         if (req.up != nullptr) {
             // A configured field replaces the client's field of the same name.
@@ -171,6 +228,11 @@ std::string build_upstream_request_head(const upstream_request& req) {
             for (const auto& h : req.up->headers)
                 configured = configured || iequals(h.name, f.name);
             if (configured) continue;
+        }
+        if (iequals(f.name, "prefer")) {
+            std::string prefer = prefer_for_upstream(f.value);
+            if (!prefer.empty()) append_field(out, "Prefer", prefer);
+            continue;
         }
         append_field(out, f.name, f.value);
     }
@@ -222,7 +284,8 @@ std::string build_client_response_head(const client_response& resp) {
     out += "\r\n";
     for (const auto& f : resp.upstream_fields) {
         if (is_hop_by_hop(f.name) || iequals(f.name, "content-length") ||
-            iequals(f.name, "x-request-id") || named_by_connection(f.name, resp.upstream_fields))
+            iequals(f.name, "x-request-id") || named_by_connection(f.name, resp.upstream_fields) ||
+            !forwarded_to_client(f.name, resp.status, resp.extra_allowed))
             continue;
         append_field(out, f.name, f.value);
     }

@@ -63,7 +63,31 @@ struct upstream_request {
     std::string_view request_id;
     upstream_body body = upstream_body::none;
     std::uint64_t content_length = 0;  // when body == content_length
+    // Names the route lets through beside the default allow-list (`request-headers`).
+    std::span<const std::string> extra_allowed;
 };
+
+// The client's header fields the CRM may see (an allow-list, docs/security-model.md): Accept,
+// Accept-Language, Content-Type (of a body), the conditional fields If-Match, If-None-Match,
+// If-Modified-Since and If-Unmodified-Since, Prefer (reduced by prefer_for_upstream), and the
+// names in `extra_allowed`. Everything else — rewrite and identity headers (X-Original-URL,
+// X-Remote-User, True-Client-IP …), cookies, credentials, the declaration — is dropped;
+// exportwall adds Host, the upstream's credentials, Accept-Encoding, Forwarded and the framing.
+[[nodiscard]] bool forwarded_to_upstream(std::string_view name,
+                                         std::span<const std::string> extra_allowed) noexcept;
+
+// The Prefer preferences a CRM may see: OData's odata.maxpagesize=N and
+// odata.include-annotations="…" (a list of annotation names or *); "" when none is left.
+[[nodiscard]] std::string prefer_for_upstream(std::string_view value);
+
+// The CRM's header fields a client may see (an allow-list): Content-Type, Content-Encoding (a
+// passthrough body's; a filtered body's is removed), Content-Language, Cache-Control, Expires,
+// ETag, Last-Modified, Date, Vary, Retry-After (on 429 and 503 only) and the names in
+// `extra_allowed` (`response-headers`: vendor rate-limit fields). Set-Cookie, Refresh, CORS,
+// server banners, Content-Disposition, a forged X-Export-* … never; Location, Content-Location
+// and Link only as exportwall rewrites them (extra fields).
+[[nodiscard]] bool forwarded_to_client(std::string_view name, unsigned status,
+                                       std::span<const std::string> extra_allowed) noexcept;
 
 // The complete HTTP/1.1 request head for the CRM (ends with the empty line): the client's
 // end-to-end fields minus hop-by-hop, Connection-named and withheld ones, then Host, the
@@ -96,6 +120,7 @@ struct client_response {
     unsigned client_version = 11;
     std::string_view request_id;
     std::span<const header_field> extra_fields;  // exportwall's own (X-Export-Decision, …)
+    std::span<const std::string> extra_allowed;   // the route's `response-headers`
 };
 
 // The complete response head for the client: status line, the CRM's end-to-end fields (minus

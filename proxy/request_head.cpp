@@ -435,6 +435,9 @@ error_code check_request_head(std::string_view raw_head, std::size_t max_head_by
         const auto name = line.substr(0, colon);
         if (is_ows(name.back())) return request_error::whitespace_before_colon;
         if (!is_token(name)) return request_error::invalid_header_name;
+        // A '_' is a token byte, but servers behind a CGI-style gateway read Transfer_Encoding as
+        // Transfer-Encoding (nginx and Envoy refuse or drop such names too): refused.
+        if (name.find('_') != std::string_view::npos) return request_error::invalid_header_name;
         const auto raw_value = line.substr(colon + 1);
         for (char c : raw_value) {
             if (!is_field_value_byte(c)) return request_error::control_byte_in_header_value;

@@ -798,6 +798,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
         client_fields.push_back(f);
     }
     ur.client_fields = client_fields;
+    ur.extra_allowed = route.request_headers;
     ur.up = &up;
     ur.client_address = remote_ip_;
     ur.client_tls = client_.is_tls();
@@ -1042,6 +1043,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     cr.client_version = version;
     cr.request_id = rec.request_id;
     cr.extra_fields = extra;
+    cr.extra_allowed = route.response_headers;
     std::string out_head = build_client_response_head(cr);
     rec.status = status;
     // Why a write to the client failed: it stopped reading, or it went away.

@@ -72,6 +72,10 @@ const std::map<std::string, request_error>& compliant_exceptions() {
         {"International in URI", request_error::control_byte_in_target},
         // "GET  HTTP/1.1": an empty request-target is no request-target (RFC 9112 §3).
         {"Empty URI", request_error::invalid_request_line},
+        // A '_' in a field name: a CGI-style gateway reads Transfer_Encoding as
+        // Transfer-Encoding (nginx drops such fields, Envoy can refuse them); exportwall refuses.
+        {"Valid custom header with underscore in name", request_error::invalid_header_name},
+        {"Valid custom header with tchar in name and obs-text", request_error::invalid_header_name},
     };
     return exceptions;
 }

@@ -164,7 +164,7 @@ TEST_F(UpstreamHead, StripsHopByHopAndConnectionNamedFields) {
                                      {"TE", "trailers"},
                                      {"Upgrade", "websocket"},
                                      {"Transfer-Encoding", "chunked"},
-                                     {"X-End", "kept"}};
+                                     {"If-None-Match", "\"kept\""}};
     req.client_fields = fields;
     req.body = upstream_body::chunked;
     auto head = build_upstream_request_head(req);
@@ -173,8 +173,74 @@ TEST_F(UpstreamHead, StripsHopByHopAndConnectionNamedFields) {
     EXPECT_EQ(head.find("trailers"), std::string::npos);
     EXPECT_EQ(head.find("websocket"), std::string::npos);
     EXPECT_EQ(head.find("Connection:"), std::string::npos);
-    EXPECT_NE(head.find("X-End: kept\r\n"), std::string::npos);
+    EXPECT_NE(head.find("If-None-Match: \"kept\"\r\n"), std::string::npos);
     EXPECT_NE(head.find("Transfer-Encoding: chunked\r\n"), std::string::npos);
+}
+
+TEST_F(UpstreamHead, OnlyAllowListedClientFieldsReachTheCrm) {
+    // Rewrite and identity headers a server behind the CRM might honour, headers with personal
+    // data, anything not on the allow-list: dropped; the route may add a name.
+    std::vector<header_field> fields{
+        {"X-Original-URL", "/api/data/v9.2/systemusers"}, {"X-Rewrite-URL", "/admin"},
+        {"X-Override-URL", "/x"},                          {"Request-Uri", "/x"},
+        {"X-Remote-User", "admin"},                        {"True-Client-IP", "10.0.0.1"},
+        {"X-MS-CLIENT-PRINCIPAL-NAME", "admin@corp"},     {"Proxy", "http://evil"},
+        {"X-HTTP-Method-Override", "DELETE"},              {"X-Tenant-Hint", "other"},
+        {"Accept", "application/json"},                    {"Accept-Language", "nl"},
+        {"If-Modified-Since", "Wed, 21 Oct 2015 07:28:00 GMT"},
+        {"Prefer", "odata.maxpagesize=50, return=representation, odata.track-changes, "
+                   "odata.include-annotations=\"*\""}};
+    req.client_fields = fields;
+    auto head = build_upstream_request_head(req);
+    for (const char* dropped : {"X-Original-URL", "X-Rewrite-URL", "X-Override-URL", "Request-Uri",
+                                "X-Remote-User", "True-Client-IP", "X-MS-CLIENT-PRINCIPAL-NAME",
+                                "Proxy:", "X-HTTP-Method-Override", "X-Tenant-Hint",
+                                "return=representation", "track-changes"})
+        EXPECT_EQ(head.find(dropped), std::string::npos) << dropped << "\n" << head;
+    EXPECT_NE(head.find("Accept: application/json\r\n"), std::string::npos);
+    EXPECT_NE(head.find("Accept-Language: nl\r\n"), std::string::npos);
+    EXPECT_NE(head.find("If-Modified-Since: "), std::string::npos);
+    EXPECT_NE(head.find("Prefer: odata.maxpagesize=50,odata.include-annotations=\"*\"\r\n"),
+              std::string::npos)
+        << head;
+    const std::vector<std::string> extra{"X-Tenant-Hint"};
+    req.extra_allowed = extra;
+    EXPECT_NE(build_upstream_request_head(req).find("X-Tenant-Hint: other\r\n"),
+              std::string::npos);
+}
+
+TEST_F(UpstreamHead, OnlyAllowListedCrmFieldsReachTheClient) {
+    std::vector<header_field> crm{{"Content-Type", "application/json"},
+                                  {"Set-Cookie", "ARRAffinity=abc"},
+                                  {"Refresh", "0; url=https://crm.internal/login"},
+                                  {"Access-Control-Allow-Origin", "*"},
+                                  {"Access-Control-Allow-Credentials", "true"},
+                                  {"X-Powered-By", "ASP.NET on crm-sql-07.corp"},
+                                  {"Server", "Microsoft-IIS/10.0"},
+                                  {"X-Export-Decision", "allowed"},
+                                  {"X-Export-Stripped-Fields", ""},
+                                  {"Content-Disposition", "attachment; filename=\"Jan Peeters.csv\""},
+                                  {"X-Customer-Email", "jan@example.be"},
+                                  {"ETag", "W/\"1\""},
+                                  {"Retry-After", "30"},
+                                  {"X-RateLimit-Remaining", "99"}};
+    client_response resp;
+    resp.status = 200;
+    resp.upstream_fields = crm;
+    resp.request_id = "rid";
+    std::string head = build_client_response_head(resp);
+    for (const char* dropped : {"Set-Cookie", "Refresh", "Access-Control", "X-Powered-By",
+                                "Server:", "X-Export-", "Content-Disposition", "X-Customer-Email",
+                                "Retry-After", "X-RateLimit"})
+        EXPECT_EQ(head.find(dropped), std::string::npos) << dropped << "\n" << head;
+    EXPECT_NE(head.find("Content-Type: application/json\r\n"), std::string::npos);
+    EXPECT_NE(head.find("ETag: W/\"1\"\r\n"), std::string::npos);
+    resp.status = 429;
+    const std::vector<std::string> extra{"X-RateLimit-Remaining"};
+    resp.extra_allowed = extra;
+    head = build_client_response_head(resp);
+    EXPECT_NE(head.find("Retry-After: 30\r\n"), std::string::npos);
+    EXPECT_NE(head.find("X-RateLimit-Remaining: 99\r\n"), std::string::npos);
 }
 
 TEST_F(UpstreamHead, DescribesIpv6ClientsAndTlsInForwarded) {
