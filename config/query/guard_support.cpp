@@ -1,23 +1,29 @@
 #include "config/query/guard_support.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "config/selection.hpp"
 
 namespace exportwall::config::query {
 namespace {
 
-bool unreserved(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == '~';
-}
-
+// Which bytes append_param writes as they are: the unreserved ones always; a `keep` byte unless
+// it would end or split a pair (& = + # %). One table per call, not a search per byte.
 void encode(std::string_view s, std::string_view keep, std::string& out) {
     static constexpr char digits[] = "0123456789ABCDEF";
+    std::array<bool, 256> plain{};
+    for (int c = 'a'; c <= 'z'; ++c) plain[static_cast<std::size_t>(c)] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) plain[static_cast<std::size_t>(c)] = true;
+    for (int c = '0'; c <= '9'; ++c) plain[static_cast<std::size_t>(c)] = true;
+    for (char c : std::string_view("-_.~")) plain[static_cast<unsigned char>(c)] = true;
+    for (char c : keep)
+        if (std::string_view("&=+#%").find(c) == std::string_view::npos)
+            plain[static_cast<unsigned char>(c)] = true;
+    out.reserve(out.size() + s.size());
     for (char c : s) {
         auto u = static_cast<unsigned char>(c);
-        if (unreserved(u) || (c != '&' && c != '=' && c != '+' && c != '#' && c != '%' &&
-                              keep.find(c) != std::string_view::npos)) {
+        if (plain[u]) {
             out.push_back(c);
         } else {
             out.push_back('%');

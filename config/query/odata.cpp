@@ -38,10 +38,12 @@ struct token {
     std::size_t pos = 0;
 };
 
-bool ident_start(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0 || c == '_'; }
-bool ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
+// ASCII only, without the locale lookup of <cctype> (a query is parsed per request).
+bool alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool ident_start(char c) { return alpha(c) || c == '_'; }
+bool ident_char(char c) { return alpha(c) || (c >= '0' && c <= '9') || c == '_'; }
 bool digit(char c) { return c >= '0' && c <= '9'; }
-bool hex(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
+bool hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 // Length of a match of `shape` at s[i] ('9' a digit, 'x' a hex digit, any other byte itself), or 0.
 std::size_t match_shape(std::string_view s, std::size_t i, std::string_view shape) {
@@ -255,8 +257,10 @@ class expression_parser {
         const token& t = peek(ahead);
         return t.kind == tok::punct && t.text.size() == 1 && t.text[0] == c;
     }
+    // The length is compared first: most words are not the keyword asked for.
     [[nodiscard]] bool at_word(std::string_view w) const {
-        return peek().kind == tok::ident && peek().text == w;
+        const token& t = peek();
+        return t.kind == tok::ident && t.text.size() == w.size() && std::string_view(t.text) == w;
     }
     [[nodiscard]] bool at_end() const { return peek().kind == tok::end; }
 
