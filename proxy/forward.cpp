@@ -5,6 +5,7 @@
 #include <random>
 
 #include "proxy/problem.hpp"
+#include "proxy/request_head.hpp"
 
 namespace exportwall::proxy {
 namespace {
@@ -32,7 +33,16 @@ namespace {
     return s;
 }
 
+// Every header field exportwall writes, in either direction, goes through here: a name that is
+// not a token, or a value with CR, LF, NUL or another control byte (HTAB aside), is never
+// written — the field is left out, so nothing a client or the CRM wrote can add a header or a
+// response (response splitting).
 void append_field(std::string& out, std::string_view name, std::string_view value) {
+    if (!is_field_name(name)) return;
+    for (char c : value) {
+        auto u = static_cast<unsigned char>(c);
+        if ((u < 0x20 && c != '\t') || u == 0x7f) return;
+    }
     out += name;
     out += ": ";
     out += value;

@@ -498,4 +498,6 @@ error_code check_request_head(std::string_view raw_head, std::size_t max_head_by
     return {};
 }
 
+bool is_field_name(std::string_view name) noexcept { return is_token(name); }
+
 }  // namespace exportwall::proxy

@@ -67,6 +67,9 @@ struct request_head {
 // The target's path is NOT normalised here; call normalise_target(out.target) next.
 // raw_head.size() > max_head_bytes → head_too_large. On error `out` holds partial results that
 // must not be used.
+// True when `name` is an HTTP token (RFC 9110 §5.6.2): a valid field name.
+[[nodiscard]] bool is_field_name(std::string_view name) noexcept;
+
 [[nodiscard]] boost::system::error_code check_request_head(std::string_view raw_head,
                                                            std::size_t max_head_bytes,
                                                            request_head& out);

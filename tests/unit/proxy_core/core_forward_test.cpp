@@ -243,6 +243,40 @@ TEST_F(UpstreamHead, OnlyAllowListedCrmFieldsReachTheClient) {
     EXPECT_NE(head.find("X-RateLimit-Remaining: 99\r\n"), std::string::npos);
 }
 
+TEST_F(UpstreamHead, NoFieldWithAControlByteOrABadNameIsEverWritten) {
+    // One writer for every field: a value that would split the response, or a name that is not
+    // a token, is left out whole, in both directions.
+    std::vector<header_field> extra{
+        {"X-Export-Stripped-Fields", "id\r\nSet-Cookie: pwned=1"},
+        {"X-Export-Decision", "allowed\nRefresh: 0"},
+        {"X-Export-Audit-Id", std::string("a\0b", 3)},
+        {"Bad Name", "x"},
+        {"", "x"},
+        {"X-Export-Note", "tab\tis fine"}};
+    client_response resp;
+    resp.status = 200;
+    resp.request_id = "rid";
+    resp.extra_fields = extra;
+    const std::string head = build_client_response_head(resp);
+    EXPECT_EQ(head.find("pwned"), std::string::npos) << head;
+    EXPECT_EQ(head.find("Refresh"), std::string::npos) << head;
+    EXPECT_EQ(head.find("X-Export-Audit-Id"), std::string::npos) << head;
+    EXPECT_EQ(head.find("Bad Name"), std::string::npos) << head;
+    EXPECT_NE(head.find("X-Export-Note: tab\tis fine\r\n"), std::string::npos) << head;
+    // Every line of the head ends in CRLF and holds no other CR or LF.
+    for (std::size_t i = 0; i < head.size(); ++i) {
+        if (head[i] == '\n') {
+            EXPECT_EQ(head[i - 1], '\r') << i;
+        }
+        if (head[i] == '\r') {
+            EXPECT_EQ(head[i + 1], '\n') << i;
+        }
+    }
+    std::vector<header_field> fields{{"Accept", "a\r\nX-Original-URL: /admin"}};
+    req.client_fields = fields;
+    EXPECT_EQ(build_upstream_request_head(req).find("X-Original-URL"), std::string::npos);
+}
+
 TEST_F(UpstreamHead, DescribesIpv6ClientsAndTlsInForwarded) {
     req.client_address = "::1";
     req.client_tls = true;
