@@ -85,6 +85,8 @@ TEST_F(EnforceStatus, HeadIsDecidedAndCarriesNoBody) {
     EXPECT_TRUE(r.header("X-Export-Decision").has_value());
     EXPECT_TRUE(r.header("X-Export-Audit-Id").has_value());
     EXPECT_TRUE(r.body.empty());
+    // The CRM's length describes its unfiltered body (every field, every record): never shown.
+    EXPECT_FALSE(r.header("Content-Length").has_value()) << r.header("Content-Length").value_or("");
     // The connection carries on: the next request is answered, not read as body bytes.
     ASSERT_TRUE(c.send(request_bytes(delivery())));
     const response again = c.read_response();
