@@ -1024,8 +1024,10 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     // A record route's answer is always the filtered representation: a HEAD (or a 304) on it
     // must not describe the CRM's, whose length and validators tell about fields the purpose
     // does not keep.
-    if (route.format != config::route_format::passthrough) length.reset();
-    if (filtered_body || route.format != config::route_format::passthrough) {
+    const bool described_only = route.format != config::route_format::passthrough &&
+                                out_framing == response_framing::none;
+    if (described_only) length.reset();
+    if (filtered_body || described_only) {
         // A filtered body has a different length and representation.
         std::erase_if(fields, [](const header_field& f) {
             return beast::iequals(f.name, "content-length") || beast::iequals(f.name, "etag") ||
