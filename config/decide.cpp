@@ -394,6 +394,7 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     fp.rule_fields = view->rule_fields;
     fp.select_param = r->select_param;
     fp.select_separator = r->select_separator;
+    fp.header_space = r->csv_header_space;
     fp.paging_params = r->paging_params;
     fp.filter_params = r->filter_params;
     fp.search_fields = r->search_fields;

@@ -54,6 +54,9 @@ struct field_policy {
     // `none` and `params` routes; odata uses $select, soql its SELECT list whatever this says.
     std::string_view select_param;
     char select_separator = ',';
+    // A CSV route whose header names have spaces (csv-header-spaces): the catalogue writes this
+    // byte for a space; the selection sent to the CRM names its columns with spaces again.
+    char header_space = 0;
     // Paging parameters a `none` / `params` route accepts as opaque values ("after", "page").
     std::span<const std::string> paging_params;
     // A `params` route's filter parameters.

@@ -3,8 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
+#include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/json/array.hpp>
@@ -29,12 +33,22 @@ constexpr std::string_view body_parameter = "body";
 // (child_of, parent_of: they read the model's parent relation) and `any`/`not any` (sub-domains
 // over a relation).
 constexpr std::array<std::string_view, 16> term_operators{
-    "=",         "!=",    "<=",   "<",      ">",        ">=",     "=?",     "=like",
-    "=ilike",    "like",  "not like", "ilike", "not ilike", "in", "not in", "<>"};
+    "=",      "!=",   "<=",       "<",     ">",         ">=", "=?",     "=like",
+    "=ilike", "like", "not like", "ilike", "not ilike", "in", "not in", "<>"};
 
+// Boost.JSON reads 1e999 as infinity and would write it back as `Infinity`, which is no JSON.
 bool scalar(const json::value& v) {
     return v.is_string() || v.is_int64() || v.is_uint64() || v.is_bool() || v.is_null() ||
-           v.is_double();
+           (v.is_double() && std::isfinite(v.get_double()));
+}
+
+// The upstream's uid as Odoo takes it (a JSON integer); nullopt unless `s` is all digits and fits.
+std::optional<std::int64_t> rpc_uid(std::string_view s) {
+    std::int64_t uid = 0;
+    auto [end, err] = std::from_chars(s.data(), s.data() + s.size(), uid);
+    if (s.empty() || err != std::errc() || end != s.data() + s.size() || s.front() == '-')
+        return std::nullopt;
+    return uid;
 }
 
 class rpc_guard {
@@ -78,7 +92,8 @@ class rpc_guard {
                           "execute_kw takes db, uid, password, model, method, [domain], {kwargs}");
         // The client's db, uid and password are read past, never forwarded (clients hold no CRM
         // credentials): exportwall's own are written instead.
-        if (policy_.rpc_database.empty() || policy_.rpc_user.empty())
+        const auto uid = rpc_uid(policy_.rpc_user);
+        if (policy_.rpc_database.empty() || policy_.rpc_password.empty() || !uid)
             return refuse("/params/args", "this route's upstream has no rpc-login");
         const auto& model = (*args)[3];
         if (!model.is_string() || policy_.object_name.empty() ||
@@ -86,13 +101,21 @@ class rpc_guard {
             return refuse("/params/args/3", "the model must be this route's object");
         if (!(*args)[4].is_string() || (*args)[4].get_string() != "search_read")
             return refuse("/params/args/4", "only search_read is an export");
-        const auto* domain = (*args)[5].if_array();
-        if (domain == nullptr) return refuse("/params/args/5", "the domain must be a list");
+        // execute_kw's sixth argument is the method's positional arguments: search_read's are
+        // (domain, fields, offset, limit, order). Only the domain is taken positionally; the rest
+        // would bypass the keyword checks (and a list of terms read as positional arguments is
+        // not the domain the guard checked).
+        const auto* positional = (*args)[5].if_array();
+        if (positional == nullptr || positional->size() != 1)
+            return refuse("/params/args/5", "the positional arguments are [domain]");
+        const auto* domain = (*positional)[0].if_array();
+        if (domain == nullptr) return refuse("/params/args/5/0", "the domain must be a list");
         if (!check_domain(*domain)) return false;
         json::object kwargs;
         if (args->size() == 7) {
             const auto* kw = (*args)[6].if_object();
-            if (kw == nullptr) return refuse("/params/args/6", "the keyword arguments are an object");
+            if (kw == nullptr)
+                return refuse("/params/args/6", "the keyword arguments are an object");
             if (!check_kwargs(*kw, kwargs)) return false;
         } else {
             resolve_selection(q_, policy_, false, {});
@@ -103,13 +126,13 @@ class rpc_guard {
 
         json::array out_args;
         out_args.emplace_back(json::string(policy_.rpc_database));
-        std::int64_t uid = 0;
-        for (char c : policy_.rpc_user) uid = uid * 10 + (c - '0');
-        out_args.emplace_back(uid);
+        out_args.emplace_back(*uid);
         out_args.emplace_back(json::string(policy_.rpc_password));
         out_args.emplace_back(json::string(policy_.object_name));
         out_args.emplace_back("search_read");
-        out_args.emplace_back(domain_out_);
+        json::array out_positional;
+        out_positional.emplace_back(std::move(domain_out_));
+        out_args.emplace_back(std::move(out_positional));
         out_args.emplace_back(std::move(kwargs));
         json::object out_params;
         out_params["service"] = "object";
@@ -138,11 +161,11 @@ class rpc_guard {
     // implicit '&'. Each term's field is read by the CRM: it must be one the purpose keeps.
     bool check_domain(const json::array& domain) {
         if (domain.size() > max_domain_terms)
-            return refuse("/params/args/5", "the domain has too many terms");
+            return refuse("/params/args/5/0", "the domain has too many terms");
         std::size_t pending = 0;  // operands still owed to operators, read right to left
         for (std::size_t i = domain.size(); i-- > 0;) {
             const auto& t = domain[i];
-            const std::string at = "/params/args/5/" + std::to_string(i);
+            const std::string at = "/params/args/5/0/" + std::to_string(i);
             if (t.is_string()) {
                 std::string_view op = t.get_string();
                 std::size_t arity = op == "!" ? 1 : (op == "&" || op == "|") ? 2 : 0;
@@ -157,13 +180,12 @@ class rpc_guard {
                 return refuse(at, "a term is [field, operator, value]");
             std::string_view field = (*term)[0].get_string();
             std::string_view op = (*term)[1].get_string();
-            if (std::find(term_operators.begin(), term_operators.end(), op) ==
-                term_operators.end())
+            if (std::find(term_operators.begin(), term_operators.end(), op) == term_operators.end())
                 return refuse(at + "/1", "the operator is not supported");
             const auto& value = (*term)[2];
             bool list_op = op == "in" || op == "not in";
             bool ok = list_op ? value.is_array() && std::all_of(value.get_array().begin(),
-                                                                 value.get_array().end(), scalar)
+                                                                value.get_array().end(), scalar)
                               : scalar(value);
             if (!ok) return refuse(at + "/2", "the value does not fit the operator");
             if (!check_read(q_, policy_, std::string(field), use::filter)) return false;
@@ -211,10 +233,11 @@ class rpc_guard {
 
     // "name asc, id desc": each field checked as read (the CRM sorts by its value).
     bool check_order(std::string_view s, std::string& out) {
-        while (!s.empty()) {
+        for (bool more = true; more;) {
             auto comma = s.find(',');
+            more = comma != std::string_view::npos;
             std::string_view part = s.substr(0, comma);
-            s = comma == std::string_view::npos ? std::string_view{} : s.substr(comma + 1);
+            s = more ? s.substr(comma + 1) : std::string_view{};
             std::vector<std::string> words;
             std::string w;
             for (char c : part) {
@@ -227,12 +250,11 @@ class rpc_guard {
             }
             if (!w.empty()) words.push_back(std::move(w));
             if (words.empty() || words.size() > 2) return false;
-            if (words.size() == 2 && words[1] != "asc" && words[1] != "desc" &&
-                words[1] != "ASC" && words[1] != "DESC")
+            if (words.size() == 2 && words[1] != "asc" && words[1] != "desc" && words[1] != "ASC" &&
+                words[1] != "DESC")
                 return false;
             if (!std::all_of(words[0].begin(), words[0].end(), [](char c) {
-                    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' ||
-                           c == '.';
+                    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.';
                 }))
                 return false;
             if (!check_read(q_, policy_, words[0], use::order)) return false;

@@ -1,6 +1,7 @@
 #include "config/query/params.hpp"
 
 #include <algorithm>
+#include <cstddef>
 
 #include "config/query/guard_support.hpp"
 
@@ -64,7 +65,12 @@ guarded_query guard_params(const field_policy& policy, std::string_view raw_quer
             while (true) {
                 auto sep = rest.find(policy.select_separator);
                 auto item = trim(rest.substr(0, sep));
-                if (!item.empty()) selected.emplace_back(item);
+                if (!item.empty()) {
+                    selected.emplace_back(item);
+                    if (policy.header_space != 0)
+                        std::replace(selected.back().begin(), selected.back().end(), ' ',
+                                     policy.header_space);
+                }
                 if (sep == std::string_view::npos) break;
                 rest.remove_prefix(sep + 1);
             }
@@ -96,7 +102,11 @@ guarded_query guard_params(const field_policy& policy, std::string_view raw_quer
     std::string list;
     for (const auto& f : q.sent) {
         if (!list.empty()) list.push_back(policy.select_separator);
+        const std::size_t at = list.size();
         list += f;
+        if (policy.header_space != 0)
+            std::replace(list.begin() + static_cast<std::ptrdiff_t>(at), list.end(),
+                         policy.header_space, ' ');
     }
     bool written = false;
     for (const auto& p : out) {

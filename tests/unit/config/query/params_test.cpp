@@ -465,3 +465,29 @@ TEST(ParamsGuard, ForwardedQueryIsAFixedPointOfTheGuard) {
 
 }  // namespace
 }  // namespace exportwall::config::query
+
+namespace exportwall::config::query {
+namespace {
+
+TEST(ParamsGuard, CsvColumnsWithSpacesAreSelectedByTheirHeaderNames) {
+    // csv-header-spaces="_": the catalogue says First_Name, the CRM's column is "First Name".
+    const filters::field_set allowed{std::vector<std::string>{"Contact_Id", "First_Name"}};
+    const filters::field_set catalogue{
+        std::vector<std::string>{"Contact_Id", "First_Name", "IBAN_Number"}};
+    const std::vector<std::string> rules{"Consent_E-mail"};
+    field_policy p;
+    p.allowed = &allowed;
+    p.catalogue = &catalogue;
+    p.rule_fields = rules;
+    p.select_param = "columns";
+    p.header_space = '_';
+    auto q = guard_params(p, "columns=First+Name,IBAN_Number,Contact_Id", false);
+    ASSERT_TRUE(q.forwarded()) << q.detail;
+    EXPECT_EQ(q.kept, (std::vector<std::string>{"First_Name", "Contact_Id"}));
+    EXPECT_EQ(q.stripped, (std::vector<std::string>{"IBAN_Number"}));
+    EXPECT_EQ(q.query, "columns=First%20Name,Contact%20Id,Consent%20E-mail");
+    EXPECT_EQ(guard_params(p, q.query, false).query, q.query);
+}
+
+}  // namespace
+}  // namespace exportwall::config::query
