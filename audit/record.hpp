@@ -39,6 +39,11 @@ struct record {
     double duration_ms = 0;
     std::string remote;           // client address:port
     std::string policy_revision;  // SHA-256 of the configuration file
+    // The candidate policy's decision (<shadow>), "" without one: allowed | filtered | blocked,
+    // its reason code, and the fields it would strip. Never on the wire.
+    std::string shadow_decision;
+    std::string shadow_reason;
+    std::vector<std::string> shadow_fields_stripped;
     std::string prev_hash;        // assigned by the writer
     std::string hash;             // assigned by the writer
 };

@@ -233,6 +233,14 @@ class canonical_reader {
 
     bool read(record& out) {
         for (std::size_t i = 0; i < std::size(keys); ++i) {
+            // The candidate policy's members (<shadow>) stand between policy_revision and
+            // prev_hash, in records written with one.
+            if (keys[i] == "prev_hash" && literal(",\"shadow_decision\":")) {
+                if (!string(out.shadow_decision) || !literal(",\"shadow_reason\":") ||
+                    !string(out.shadow_reason) || !literal(",\"shadow_fields_stripped\":") ||
+                    !list(out.shadow_fields_stripped))
+                    return false;
+            }
             if (!literal(i == 0 ? "{\"" : ",\"") || !literal(keys[i]) || !literal("\":"))
                 return false;
             bool ok = false;
@@ -506,6 +514,14 @@ void append_canonical(const record& r, std::string& out) {
     append_string(r.remote, out);
     append_key("policy_revision", false, out);
     append_string(r.policy_revision, out);
+    if (!r.shadow_decision.empty()) {
+        append_key("shadow_decision", false, out);
+        append_string(r.shadow_decision, out);
+        append_key("shadow_reason", false, out);
+        append_string(r.shadow_reason, out);
+        append_key("shadow_fields_stripped", false, out);
+        append_list(r.shadow_fields_stripped, out);
+    }
     append_key("prev_hash", false, out);
     append_string(r.prev_hash, out);
     out.push_back('}');
@@ -572,11 +588,25 @@ boost::system::error_code parse_line(std::string_view line, boost::json::parser&
     const boost::json::value v = parser.release();
     if (!v.is_object()) return bad;
     const auto& obj = v.get_object();
-    if (obj.size() != std::size(keys)) return bad;
+    const bool shadow = obj.size() == std::size(keys) + 3;
+    if (obj.size() != std::size(keys) && !shadow) return bad;
     std::size_t i = 0;
+    std::size_t shadow_members = 0;
     for (const auto& kv : obj) {
-        if (kv.key() != keys[i]) return bad;
         const auto& e = kv.value();
+        // The candidate policy's members, after policy_revision (see canonical_reader).
+        if (shadow && i == 25 && shadow_members < 3) {
+            static constexpr std::string_view names[] = {"shadow_decision", "shadow_reason",
+                                                         "shadow_fields_stripped"};
+            if (kv.key() != names[shadow_members]) return bad;
+            bool good = shadow_members == 0   ? get_str(e, out.shadow_decision)
+                        : shadow_members == 1 ? get_str(e, out.shadow_reason)
+                                              : get_list(e, out.shadow_fields_stripped);
+            if (!good) return bad;
+            ++shadow_members;
+            continue;
+        }
+        if (kv.key() != keys[i]) return bad;
         bool ok = true;
         switch (i) {
             case 0:

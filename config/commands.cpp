@@ -167,6 +167,12 @@ int run_check_config(int argc, char** argv) {
         file.c_str(), c.net.routes.size(), c.rules.entities.size(), c.rules.purposes.size(),
         c.rules.destinations.size(), c.rules.clients.size(),
         std::string(to_string(c.rules.global_mode)).c_str(), c.revision.c_str());
+    if (c.shadow)
+        std::printf("%s: shadow policy %s: %zu purposes, %zu destinations, %zu clients "
+                    "(revision %s), audited beside the enforced one, never enforced\n",
+                    file.c_str(), c.shadow_path.c_str(), c.shadow->purposes.size(),
+                    c.shadow->destinations.size(), c.shadow->clients.size(),
+                    c.shadow_revision.c_str());
     return 0;
 }
 

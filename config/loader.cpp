@@ -21,8 +21,8 @@ namespace exportwall::config {
 namespace {
 
 // The children of <exportwall> that this file reads; the rest belong to the policy loader.
-constexpr std::array<std::string_view, 8> network_elements{
-    "listen", "admin", "limits", "log", "audit", "upstream", "route", "continuation"};
+constexpr std::array<std::string_view, 9> network_elements{
+    "listen", "admin", "limits", "log", "audit", "upstream", "route", "continuation", "shadow"};
 
 std::string sha256_hex(std::string_view bytes) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
@@ -692,6 +692,40 @@ void read_continuation(reader& r, const pugi::xml_node& n, settings& net, config
     out.continuation = *key;
 }
 
+// <shadow file="candidate.xml"/>: a candidate policy evaluated beside the enforced one (Envoy's
+// RBAC shadow rules). Only the policy elements of the file are read, validated as the main
+// policy is (its errors name the candidate file); its decisions go to the audit trail only.
+void read_shadow(reader& r, const pugi::xml_node& n, const settings& net, configuration& out,
+                 diagnostics& diag) {
+    r.src().check_attributes(n, {}, {"file"}, r.diag());
+    r.src().check_children(n, {}, r.diag());
+    const std::string path = r.path(n, "file");
+    if (path.empty()) return;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        r.error(n, n.attribute("file"), "cannot read the shadow policy " + path);
+        return;
+    }
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto shadow = std::make_shared<policy>();
+    xml_source src(path, text);
+    if (!src.parse(diag)) return;
+    auto root = src.document().document_element();
+    if (std::string_view(root.name()) != "exportwall") {
+        diag.error(src.locate(root), "the root element must be <exportwall>");
+        return;
+    }
+    if (auto m = root.attribute("mode"); m && std::string_view(m.value()) != "enforce")
+        diag.error(src.locate(root, m), std::string(monitor_mode_refused));
+    if (root.child("shadow"))
+        diag.error(src.locate(root.child("shadow")), "a shadow policy has no shadow of its own");
+    auto dir = std::filesystem::path(path).parent_path().string();
+    load_policy(src, root, net, dir.empty() ? "." : dir, *shadow, diag);
+    out.shadow = std::move(shadow);
+    out.shadow_revision = sha256_hex(text);
+    out.shadow_path = path;
+}
+
 load_result load(std::string text, const std::string& file, const std::string& base_dir) {
     diagnostics diag;
     auto config = std::make_shared<configuration>();
@@ -721,15 +755,16 @@ load_result load(std::string text, const std::string& file, const std::string& b
         if (v == "enforce") {
             config->rules.global_mode = mode::enforce;
         } else if (v == "monitor") {
-            config->rules.global_mode = mode::monitor;
+            diag.error(src.locate(root, m), std::string(monitor_mode_refused));
         } else {
-            diag.error(src.locate(root, m), "'mode' must be enforce or monitor");
+            diag.error(src.locate(root, m), "'mode' must be enforce");
         }
     }
 
     // Upstreams first, so routes can name them wherever they stand in the file.
     for (auto n : root.children("upstream")) read_upstream(r, n, net);
-    int admins = 0, limits_count = 0, logs = 0, audits = 0, continuations = 0;
+    int admins = 0, limits_count = 0, logs = 0, audits = 0, continuations = 0, shadows = 0;
+    pugi::xml_node shadow_node;
     for (auto n : root.children()) {
         if (n.type() == pugi::node_pcdata || n.type() == pugi::node_cdata) {
             std::string_view t = n.value();
@@ -763,6 +798,9 @@ load_result load(std::string text, const std::string& file, const std::string& b
         } else if (name == "continuation") {
             once(continuations);
             read_continuation(r, n, net, *config);
+        } else if (name == "shadow") {
+            once(shadows);
+            shadow_node = n;
         } else if (name == "upstream") {
             // read above
         } else if (!is_policy_element(name)) {
@@ -777,6 +815,7 @@ load_result load(std::string text, const std::string& file, const std::string& b
         diag.error(src.locate(root), "<audit path=\"…\"/> is needed: every decision is audited");
 
     load_policy(src, root, net, base_dir, config->rules, diag);
+    if (shadow_node) read_shadow(r, shadow_node, net, *config, diag);
 
     // The loader reports in document order regardless of which pass found a problem.
     auto errors = diag.errors();

@@ -22,6 +22,11 @@ struct configuration {
     settings net;
     policy rules;
     continuation_key continuation{};  // seals pagination tokens (config/continuation.hpp)
+    // The candidate policy of <shadow file>: decided beside `rules` for every export, audited,
+    // never enforced. Null without one.
+    std::shared_ptr<const policy> shadow;
+    std::string shadow_revision;  // SHA-256 of the shadow file's bytes
+    std::string shadow_path;
 };
 
 struct load_result {

@@ -55,11 +55,7 @@ class policy_reader {
         : src_(src), base_dir_(base_dir), out_(out), diag_(diag) {}
 
     void read(const pugi::xml_node& root) {
-        if (auto m = root.attribute("mode")) {
-            std::string_view v = m.value();
-            if (v == "monitor") out_.global_mode = mode::monitor;
-            if (v == "enforce") out_.global_mode = mode::enforce;
-        }
+        // The root's mode is checked by the loader (config/loader.cpp): monitor is refused.
         // Entities first: purposes refer to them by index.
         for (auto n : root.children("entity")) read_entity(n);
         entity_ids_.clear();
@@ -340,9 +336,9 @@ class policy_reader {
             if (v == "enforce")
                 c.client_mode = mode::enforce;
             else if (v == "monitor")
-                c.client_mode = mode::monitor;
+                error(n, a, std::string(monitor_mode_refused));
             else
-                error(n, a, "mode must be enforce or monitor");
+                error(n, a, "mode must be enforce");
         }
         for (auto k : n.children("api-key")) {
             src_.check_attributes(k, {"description"}, {"sha256"}, diag_);

@@ -16,6 +16,11 @@ namespace exportwall::config {
 
 // Reads every policy element under `root` into `out`, then checks the legal rules against
 // `net` (routes name entities). Problems go to `diag`. `base_dir` resolves relative file paths.
+// Why mode="monitor" is refused at load (globally or per client).
+inline constexpr std::string_view monitor_mode_refused =
+    "mode=\"monitor\" passed unauthenticated requests and unfiltered data and is no longer "
+    "accepted; evaluate a candidate policy beside the enforced one with <shadow file=\"…\"/>";
+
 void load_policy(const xml_source& src, const pugi::xml_node& root, const settings& net,
                  const std::string& base_dir, policy& out, diagnostics& diag);
 

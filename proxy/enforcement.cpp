@@ -105,6 +105,9 @@ export_case::export_case(std::shared_ptr<const config::configuration> config,
     facts.destination_headers = destinations;
     facts.remote = remote_;
     decision_ = config::decide(*config_, facts);
+    // The candidate policy decides the same request beside it: audited, never enforced.
+    if (config_->shadow)
+        shadow_ = config::decide(*config_->shadow, config_->net, facts, &config_->continuation);
 }
 
 bool export_case::refused() const { return !decision_.allowed_export() && !monitoring(); }
@@ -307,8 +310,10 @@ audit::record export_case::audit_record(std::string_view decision_text, std::str
     } else {
         o.decision = std::string(finished_decision(decision_, counters));
     }
-    return make_audit_record(decision_, *config_, method_, path_, query_, remote_, o, audit_id_,
-                             time_);
+    audit::record rec = make_audit_record(decision_, *config_, method_, path_, query_, remote_, o,
+                                          audit_id_, time_);
+    if (shadow_) add_shadow(rec, decision_, *shadow_);
+    return rec;
 }
 
 }  // namespace exportwall::proxy

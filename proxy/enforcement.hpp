@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <memory>
 #include <span>
 #include <string>
@@ -114,6 +115,7 @@ class export_case {
     std::string time_;
     std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
     config::decision decision_;
+    std::optional<config::decision> shadow_;  // the candidate policy's (<shadow>), if any
     std::unique_ptr<link_mapper> links_;  // outlives filter_, whose link rewriter uses it
     std::unique_ptr<content_decoder> decoder_;
     std::unique_ptr<filters::record_filter> filter_;

@@ -257,6 +257,26 @@ std::string_view finished_decision(const config::decision& d,
     return changed ? "filtered" : "allowed";
 }
 
+void add_shadow(audit::record& rec, const config::decision& enforced,
+                const config::decision& shadow) {
+    rec.shadow_fields_stripped.clear();
+    auto add = [&rec](const std::string& f) {
+        if (std::find(rec.shadow_fields_stripped.begin(), rec.shadow_fields_stripped.end(), f) ==
+            rec.shadow_fields_stripped.end())
+            rec.shadow_fields_stripped.push_back(f);
+    };
+    if (!shadow.allowed_export()) {
+        rec.shadow_decision = "blocked";
+        rec.shadow_reason = std::string(config::to_string(shadow.why));
+        return;
+    }
+    for (const auto& f : shadow.fields_stripped) add(f);
+    for (const auto& f : enforced.fields_kept)
+        if (shadow.allowed == nullptr || !shadow.allowed->keeps(f)) add(f);
+    rec.shadow_decision = rec.shadow_fields_stripped.empty() ? "allowed" : "filtered";
+    rec.shadow_reason.clear();
+}
+
 audit::record make_audit_record(const config::decision& d, const config::configuration& config,
                                 std::string_view method, std::string_view path,
                                 std::string_view query, std::string_view remote,

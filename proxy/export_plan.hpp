@@ -89,6 +89,13 @@ inline constexpr std::string_view unlisted_field = "(not in catalogue)";
 // The audit record of one export (DESIGN.md §3): names, counts and ids only — never a value.
 // Field names outside the route entity's catalogue are recorded as `unlisted_field`.
 // `id` and `time` come from the caller (the id is in the response headers already).
+// What the candidate policy (<shadow>) would have decided, written into `rec`: shadow_decision
+// (allowed, filtered — it would strip fields the enforced decision keeps, or fields the request
+// asked for — or blocked), shadow_reason, and shadow_fields_stripped (the fields it would strip
+// that reach the client under the enforced policy, plus those it strips from the request).
+void add_shadow(audit::record& rec, const config::decision& enforced,
+                const config::decision& shadow);
+
 [[nodiscard]] audit::record make_audit_record(const config::decision& d,
                                               const config::configuration& config,
                                               std::string_view method, std::string_view path,

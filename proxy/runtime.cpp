@@ -33,6 +33,12 @@ std::shared_ptr<const snapshot> prepare_snapshot(std::shared_ptr<const config::c
         errors.push_back(e.str());
         ok = false;
     }
+    if (cfg->shadow) {
+        for (const auto& e : config::load_suppression_lists(*cfg->shadow)) {
+            errors.push_back(e.str());
+            ok = false;
+        }
+    }
     if (!ok) return nullptr;
     snap->config = std::move(cfg);
     return snap;

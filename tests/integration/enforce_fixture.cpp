@@ -8,6 +8,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstdio>
 #include <sstream>
 
 namespace exportwall::itest {
@@ -248,7 +249,7 @@ std::string vendor_config(const temp_dir& dir, const vendor_policy_options& o) {
     x += "  <client id=\"partner-gateway\"><api-key sha256=\"" + sha256_hex(partner_key) + "\"/>\n";
     x += "    <grant purpose=\"delivery\" destinations=\"carrier\" max-records=\"2\"/>\n";
     x += "  </client>\n";
-    x += "  <client id=\"rollout-tool\" mode=\"monitor\"><api-key sha256=\"" +
+    x += "  <client id=\"rollout-tool\"><api-key sha256=\"" +
          sha256_hex(rollout_key) + "\"/>\n";
     x += R"(    <grant purpose="delivery" destinations="warehouse"/>
     <grant purpose="promotion-email" destinations="newsletter"/>
@@ -431,12 +432,40 @@ std::string request_bytes(const export_request& r) {
     return x;
 }
 
+std::string run_exportwall(const std::vector<std::string>& args) {
+    std::string cmd = exportwall_binary();
+    for (const auto& a : args) cmd += " '" + a + "'";
+    cmd += " 2>&1";
+    std::string out;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    if (p == nullptr) return out;
+    std::array<char, 4096> buf{};
+    std::size_t n = 0;
+    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+    ::pclose(p);
+    return out;
+}
+
 ::testing::AssertionResult enforce_fixture::start(vendor_policy_options o) {
     if (dir_.path().empty()) return ::testing::AssertionFailure() << "no temp dir";
     if (!crm_.start(dir_))
         return ::testing::AssertionFailure() << "fake_crm did not start:\n" << crm_.log();
     if (o.upstream_url.empty()) o.upstream_url = crm_origin();
-    if (!proxy_.start(dir_, vendor_config(dir_, o)))
+    std::string config = vendor_config(dir_, o);
+    if (o.shadow) {
+        std::string candidate = config;
+        for (const auto& [from, to] : o.shadow_edits) {
+            auto at = candidate.find(from);
+            if (at == std::string::npos)
+                return ::testing::AssertionFailure() << "shadow edit not found: " << from;
+            candidate.replace(at, from.size(), to);
+        }
+        if (!write_file(dir_.file("candidate.xml"), candidate))
+            return ::testing::AssertionFailure() << "cannot write the candidate policy";
+        const std::string shadow = "  <shadow file=\"" + dir_.file("candidate.xml") + "\"/>\n";
+        config.insert(config.find("  <upstream id="), shadow);
+    }
+    if (!proxy_.start(dir_, config))
         return ::testing::AssertionFailure() << "exportwall did not start:\n" << proxy_.log();
     return ::testing::AssertionSuccess();
 }

@@ -35,7 +35,14 @@ struct vendor_policy_options {
     std::string syslog;            // a whole <syslog …/> element inside <audit>, or empty
     std::vector<std::string> suppressed_emails;  // the do-not-contact list: addresses or digests
     std::string public_url;                      // the listener's public-url, or none
+    // A candidate policy: the generated document with every (from, to) replacement applied,
+    // written beside the configuration and named by <shadow file>. Empty: no shadow.
+    std::vector<std::pair<std::string, std::string>> shadow_edits;
+    bool shadow = false;
 };
+
+// Runs `exportwall ARGS…` and returns what it printed on stdout and stderr.
+[[nodiscard]] std::string run_exportwall(const std::vector<std::string>& args);
 
 // SHA-256 of `s`, lower-case hex (API keys, suppression-list digests).
 [[nodiscard]] std::string sha256_hex(std::string_view s);

@@ -25,22 +25,6 @@ constexpr std::string_view ndjson = "/exports/contacts.ndjson";
 bool has(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
 
 
-// Runs `exportwall ARGS…` (arguments without quotes or spaces inside) and returns what it
-// printed on stdout and stderr.
-std::string run_exportwall(const std::vector<std::string>& args) {
-    std::string cmd = exportwall_binary();
-    for (const auto& a : args) cmd += " '" + a + "'";
-    cmd += " 2>&1";
-    std::string out;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (p == nullptr) return out;
-    std::array<char, 4096> buf{};
-    std::size_t n = 0;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-    ::pclose(p);
-    return out;
-}
-
 class EnforceQuery : public enforce_fixture {
   protected:
     void SetUp() override {

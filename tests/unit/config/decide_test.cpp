@@ -169,7 +169,7 @@ TEST_F(Decide, MarketingExportSelectsConsentObjectionAndSuppressionFields) {
     f.key("marketing-key").declare("promotion", "newsletter").target("/contacts");
     auto d = run(f);
     ASSERT_EQ(d.result, outcome::allow) << d.detail;
-    EXPECT_EQ(d.effective_mode, mode::monitor);
+    EXPECT_EQ(d.effective_mode, mode::enforce);
     ASSERT_NE(d.suppression, nullptr);
     EXPECT_EQ(d.suppression->id, "dnc");
     for (auto field : {"consent.email", "objection.dm", "lifecycle", "address.city", "email"})
@@ -179,13 +179,13 @@ TEST_F(Decide, MarketingExportSelectsConsentObjectionAndSuppressionFields) {
     EXPECT_FALSE(d.allowed->keeps("consent.email"));  // read by the rules, never exported
 }
 
-TEST_F(Decide, MonitorModeStillRefuses) {
+TEST_F(Decide, ThirdPartyMarketingIsRefused) {
     facts_builder f;
     f.key("marketing-key").declare("promotion", "partner-crm").target("/contacts");
     auto d = run(f);
     EXPECT_EQ(d.result, outcome::refuse);
     EXPECT_EQ(d.why, reason::third_party_direct_marketing);
-    EXPECT_EQ(d.effective_mode, mode::monitor);
+    EXPECT_EQ(d.effective_mode, mode::enforce);
 }
 
 TEST_F(Decide, DeclarationValuesAreStrict) {

@@ -89,7 +89,7 @@ generated generate(std::mt19937_64& rng) {
     for (std::size_t i = 0; i < clients; ++i) {
         std::string key = "key-" + std::to_string(rng());
         g.keys.push_back(key);
-        p += "  <client id=\"c" + std::to_string(i) + "\"" + (coin(20) ? " mode=\"monitor\"" : "") +
+        p += "  <client id=\"c" + std::to_string(i) + "\"" + (coin(20) ? " mode=\"enforce\"" : "") +
              ">\n    <api-key sha256=\"" + testing::sha256_hex(key) + "\"/>\n";
         std::size_t grants = pick(purposes + 1);
         for (std::size_t j = 0; j < grants; ++j) {

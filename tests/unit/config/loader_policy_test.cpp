@@ -32,7 +32,7 @@ TEST(PolicyLoader, LoadsCompliantPolicy) {
     EXPECT_EQ(p.destinations.size(), 6u);
     EXPECT_EQ(p.clients.size(), 3u);
     ASSERT_NE(p.find_client("marketing"), nullptr);
-    EXPECT_EQ(p.find_client("marketing")->client_mode, mode::monitor);
+    EXPECT_EQ(p.find_client("marketing")->client_mode, mode::enforce);
     EXPECT_EQ(p.suppression_lists.at(0).file, "/etc/exportwall/dnc.txt");
 }
 
@@ -139,7 +139,10 @@ TEST(PolicyLoader, RefusesBadEnumerationValues) {
              {"channel=\"email\"", "channel=\"fax\"", "channel=\"fax\"", "channel must be"},
              {"subjects=\"customer prospect\"", "subjects=\"customer suspect\"",
               "subjects=\"customer suspect\"", "unknown subject 'suspect'"},
-             {"mode=\"monitor\"", "mode=\"audit\"", "mode=\"audit\"", "mode must be"},
+             {"mode=\"enforce\"", "mode=\"audit\"", "mode=\"audit\"", "mode must be"},
+             // Monitor mode passed data unfiltered: refused, naming the shadow policy.
+             {"mode=\"enforce\"", "mode=\"monitor\"", "mode=\"monitor\"",
+              "mode=\"monitor\" passed unauthenticated requests and unfiltered data"},
              {"max-records=\"100\"", "max-records=\"-1\"", "max-records=\"-1\"",
               "attribute 'max-records' must be a positive integer"},
              {"match=\"email\"", "match=\"phone\"", "match=\"phone\"", "match must be"},

@@ -72,7 +72,7 @@ const std::string base_policy =
     <grant purpose="quote" destinations="sales"/>
     <grant purpose="survey" destinations="billing partner-crm"/>
   </client>
-  <client id="marketing" mode="monitor">
+  <client id="marketing" mode="enforce">
     <api-key sha256="MARKETING"/>
     <certificate subject="CN=marketing,O=Example"/>
     <grant purpose="promotion" destinations="newsletter"/>

@@ -310,38 +310,39 @@ TEST(ExportCase, PromotionDropsTheSuppressedAndTheUnconsenting) {
     EXPECT_EQ(out.find(blocked_email), std::string::npos);
 }
 
-TEST(ExportCase, MonitorModeRelaysUnmodifiedAndRecordsWouldBlock) {
-    auto cfg = example("monitor");
-    ASSERT_TRUE(cfg);
-    const auto& up = *cfg->net.find_upstream("crm");
+TEST(ExportCase, MonitorModeIsRefusedAtLoad) {
+    std::string dir = std::string(EXPORTWALL_SOURCE_DIR) + "/config/examples";
+    std::string text = read_file(dir + "/belgian-retailer.xml");
+    text.replace(text.find("mode=\"enforce\""), 14, "mode=\"monitor\"");
+    auto r = config::load_configuration_text(text, "belgian-retailer.xml", dir);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.errors.front().str().find("<shadow file="), std::string::npos)
+        << r.errors.front().str();
+}
+
+TEST(ExportCase, ShadowPolicyDecidesBesideAndOnlyTheAuditRecordSaysSo) {
+    std::string dir = std::string(EXPORTWALL_SOURCE_DIR) + "/config/examples";
+    std::string text = read_file(dir + "/belgian-retailer.xml");
+    // The candidate no longer grants invoicing to the ERP.
+    std::string candidate = text;
+    candidate.replace(candidate.find("<grant purpose=\"invoicing\" destinations=\"billing\"/>"),
+                      std::string_view("<grant purpose=\"invoicing\" destinations=\"billing\"/>").size(),
+                      "");
+    const std::string candidate_file = ::testing::TempDir() + "/candidate-belgian.xml";
     {
-        auto c = make_case(cfg, declared("marketing-demo-key", "promotion-email", "partner-leads"));
-        EXPECT_FALSE(c.refused());
-        EXPECT_TRUE(c.monitoring());
-        auto plan = c.plan_response(200, json_head(), up, "");
-        EXPECT_EQ(plan.what, response_plan::action::relay);
-        auto rec = c.audit_record("", "", 200, 10, 10);
-        EXPECT_EQ(rec.decision, "would-block");
-        EXPECT_EQ(rec.reason, "third_party_direct_marketing");
-        EXPECT_EQ(rec.mode, "monitor");
+        std::ofstream out(candidate_file);
+        out << candidate;
     }
-    {
-        auto r = declared("erp-demo-key", "invoicing", "billing");
-        r.query = "$select=email,iban";
-        auto c = make_case(cfg, r);
-        // The client's own query goes upstream unchanged in monitor mode.
-        EXPECT_NE(c.upstream_target(up).find("iban"), std::string::npos);
-        auto plan = c.plan_response(200, json_head(), up, "");
-        EXPECT_EQ(plan.what, response_plan::action::relay);
-        ASSERT_TRUE(c.transforms());
-        boost::system::error_code ec;
-        auto out = run_body(c, odata_body, ec);
-        EXPECT_FALSE(ec);
-        EXPECT_EQ(out, odata_body);
-        auto rec = c.audit_record("", "", 200, odata_body.size(), out.size());
-        EXPECT_EQ(rec.decision, "would-block");
-        EXPECT_EQ(rec.records_dropped.at("subject_not_allowed"), 1u);
-    }
+    text.replace(text.find("  <upstream id="), 0, "  <shadow file=\"" + candidate_file + "\"/>\n");
+    auto r = config::load_configuration_text(text, "belgian-retailer.xml", dir);
+    ASSERT_TRUE(r) << r.errors.front().str();
+    for (const auto& l : r.config->rules.suppression_lists) l.entries->load(read_file(l.file));
+    for (const auto& l : r.config->shadow->suppression_lists) l.entries->load(read_file(l.file));
+    auto c = make_case(r.config, declared("erp-demo-key", "invoicing", "billing"));
+    EXPECT_FALSE(c.refused()) << "the enforced policy decides";
+    auto rec = c.audit_record("", "", 200, 10, 10);
+    EXPECT_EQ(rec.shadow_decision, "blocked");
+    EXPECT_EQ(rec.shadow_reason, "purpose_not_granted");
 }
 
 TEST(ExportCase, RecordsUnderAnotherNameNeverPass) {
