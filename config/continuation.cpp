@@ -87,23 +87,15 @@ int length(std::size_t n) { return static_cast<int>(n); }
 std::string continuation_query_form(std::string_view raw_query,
                                     std::span<const std::string> continuation_params) {
     std::vector<std::pair<std::string, std::string>> pairs;
-    std::size_t pos = 0;
-    while (pos <= raw_query.size()) {
-        auto amp = raw_query.find('&', pos);
-        if (amp == std::string_view::npos) amp = raw_query.size();
-        std::string_view pair = raw_query.substr(pos, amp - pos);
-        pos = amp + 1;
-        if (pair.empty()) continue;
-        auto eq = pair.find('=');
+    for_each_query_pair(raw_query, [&](const raw_query_pair& p) {
         std::string name, value;
-        if (!percent_decode(pair.substr(0, eq), name)) name = std::string(pair.substr(0, eq));
-        if (eq != std::string_view::npos && !percent_decode(pair.substr(eq + 1), value))
-            value = std::string(pair.substr(eq + 1));
-        if (std::find(continuation_params.begin(), continuation_params.end(), name) !=
+        if (!percent_decode(p.name, name)) name = std::string(p.name);
+        if (p.has_value && !percent_decode(p.value, value)) value = std::string(p.value);
+        if (std::find(continuation_params.begin(), continuation_params.end(), name) ==
             continuation_params.end())
-            continue;
-        pairs.emplace_back(std::move(name), std::move(value));
-    }
+            pairs.emplace_back(std::move(name), std::move(value));
+        return true;
+    });
     std::sort(pairs.begin(), pairs.end());
     std::string out;
     for (const auto& [n, v] : pairs) {

@@ -172,30 +172,25 @@ bool open_continuations(const route& r, const decision& d, const request_facts& 
     bool any = false;
     std::string name;
     std::string value;
-    for (std::size_t pos = 0; pos <= facts.query.size();) {
-        auto amp = facts.query.find('&', pos);
-        if (amp == std::string_view::npos) amp = facts.query.size();
-        std::string_view pair = facts.query.substr(pos, amp - pos);
-        pos = amp + 1;
-        if (pair.empty()) continue;
-        auto eq = pair.find('=');
-        bool continuation = percent_decode(pair.substr(0, eq), name) &&
+    bool ok = true;
+    for_each_query_pair(facts.query, [&](const raw_query_pair& p) {
+        bool continuation = percent_decode(p.name, name) &&
                             std::find(r.continuation_params.begin(), r.continuation_params.end(),
                                       name) != r.continuation_params.end();
         if (!continuation) {
             if (!rest.empty()) rest.push_back('&');
-            rest.append(pair);
-            continue;
+            rest.append(p.pair);
+            return true;
         }
         if (!any) binding_query = continuation_query_form(facts.query, r.continuation_params);
         any = true;
-        if (eq == std::string_view::npos || !percent_decode(pair.substr(eq + 1), value)) {
+        if (!p.has_value || !percent_decode(p.value, value)) {
             why = "the paging token '" + name + "' is malformed";
-            return false;
+            return ok = false;
         }
         if (key == nullptr) {
             why = "paging tokens cannot be opened here";
-            return false;
+            return ok = false;
         }
         continuation_binding b{d.client_id, d.purpose_id, d.destination_id, r.id, binding_query};
         std::int64_t now = facts.now != 0
@@ -207,11 +202,12 @@ bool open_continuations(const route& r, const decision& d, const request_facts& 
         if (o.error != continuation_error::none) {
             why = "the paging token '" + name + "' is " + std::string(to_string(o.error)) +
                   "; follow the link exportwall gave, with the same declaration";
-            return false;
+            return ok = false;
         }
         opened.emplace_back(name, std::move(o.crm_token));
-    }
-    return true;
+        return true;
+    });
+    return ok;
 }
 
 }  // namespace

@@ -111,32 +111,29 @@ std::optional<std::string> link_mapper::seal_query(const config::route& r,
     std::string out;
     std::string name;
     std::string value;
-    for (std::size_t pos = 0; pos <= query.size();) {
-        auto amp = query.find('&', pos);
-        if (amp == std::string_view::npos) amp = query.size();
-        std::string_view pair = query.substr(pos, amp - pos);
-        pos = amp + 1;
-        if (pair.empty()) continue;
-        auto eq = pair.find('=');
+    bool ok = true;
+    config::for_each_query_pair(query, [&](const config::raw_query_pair& p) {
         if (!out.empty()) out.push_back('&');
-        if (!config::percent_decode(pair.substr(0, eq), name) ||
+        if (!config::percent_decode(p.name, name) ||
             std::find(r.continuation_params.begin(), r.continuation_params.end(), name) ==
                 r.continuation_params.end()) {
-            out.append(pair);
-            continue;
+            out.append(p.pair);
+            return true;
         }
-        if (sealing_.key == nullptr || eq == std::string_view::npos ||
-            !config::percent_decode(pair.substr(eq + 1), value))
-            return std::nullopt;
+        if (sealing_.key == nullptr || !p.has_value || !config::percent_decode(p.value, value))
+            return ok = false;
         config::continuation_binding b{sealing_.client, sealing_.purpose, sealing_.destination,
                                        r.id, binding_query};
         std::string sealed =
             config::seal_continuation(*sealing_.key, b, value, sealing_.expires_at);
-        if (sealed.empty()) return std::nullopt;
+        if (sealed.empty()) return ok = false;
         // The sealed token is base64url after "ew1.": nothing in it needs escaping.
-        out.append(pair.substr(0, eq + 1));
+        out.append(p.name);
+        out.push_back('=');
         out += sealed;
-    }
+        return true;
+    });
+    if (!ok) return std::nullopt;
     return out;
 }
 

@@ -79,31 +79,26 @@ std::string_view to_string(use u) {
 
 bool split_query(std::string_view raw, std::vector<query_param>& out, std::string& detail) {
     out.clear();
-    std::size_t pos = 0;
-    while (pos <= raw.size()) {
-        auto amp = raw.find('&', pos);
-        if (amp == std::string_view::npos) amp = raw.size();
-        std::string_view pair = raw.substr(pos, amp - pos);
-        pos = amp + 1;
-        if (pair.empty()) continue;
-        auto eq = pair.find('=');
+    bool ok = true;
+    for_each_query_pair(raw, [&](const raw_query_pair& rp) {
         query_param p;
-        p.has_value = eq != std::string_view::npos;
-        if (!percent_decode(pair.substr(0, eq), p.name)) {
+        p.has_value = rp.has_value;
+        if (!percent_decode(rp.name, p.name)) {
             detail = "a query parameter name has a malformed percent-escape";
-            return false;
+            return ok = false;
         }
-        if (p.has_value && !percent_decode(pair.substr(eq + 1), p.value)) {
+        if (p.has_value && !percent_decode(rp.value, p.value)) {
             detail = "a query parameter value has a malformed percent-escape";
-            return false;
+            return ok = false;
         }
         if (has_control(p.name) || has_control(p.value)) {
             detail = "a query parameter holds a control character";
-            return false;
+            return ok = false;
         }
         out.push_back(std::move(p));
-    }
-    return true;
+        return true;
+    });
+    return ok;
 }
 
 void append_param(std::string& query, std::string_view name, std::string_view value,
