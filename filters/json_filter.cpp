@@ -875,14 +875,16 @@ class json_rewriter {
         }
     }
 
-    // The vendors' collection metadata that may pass beside the records: the OData control
-    // information and Dataverse annotations that carry counts, Salesforce's totalSize/done,
+    // The vendors' collection metadata that may pass beside the records: the OData and
+    // Dataverse annotations that carry counts, Salesforce's totalSize/done,
     // counts and paging positions. Any other annotation is dropped: Dataverse's
     // `@Microsoft.Dynamics.CRM.fetchxmlpagingcookie` carries the first and last values of the sort
     // column of the page, and a link the route does not declare would point at the CRM.
     static bool envelope_metadata(std::string_view name) {
-        static constexpr std::array<std::string_view, 5> annotations{
-            "@odata.context", "@odata.count", "@Microsoft.Dynamics.CRM.totalrecordcount",
+        // @odata.context names the CRM's own URL (its metadata document): dropped, the CRM's
+        // address never leaves.
+        static constexpr std::array<std::string_view, 4> annotations{
+            "@odata.count", "@Microsoft.Dynamics.CRM.totalrecordcount",
             "@Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded",
             "@Microsoft.Dynamics.CRM.morerecords"};
         if (name.size() > 1 && name.front() == '@')

@@ -161,9 +161,10 @@ TEST_P(EnforceShape, AllowedPurposePassesEveryRecordAndField) {
     expect_valid_document(r);
     if (info(shape()).has_next_link) {
         // The pagination link points at exportwall (path-absolute: the listener has no
-        // public-url). Dataverse's @odata.context names the CRM's metadata document: not a
-        // link anyone follows for records, so it is left as the CRM sent it.
+        // public-url). Dataverse's @odata.context names the CRM's metadata document: dropped,
+        // the CRM's address never reaches the client.
         const std::string crm_host = "127.0.0.1:" + std::to_string(crm_.port());
+        EXPECT_FALSE(has(r.body, crm_host)) << "the CRM's address reached the client: " << r.body;
         const std::string_view link_key = shape() == vendor_shape::dataverse ? "@odata.nextLink"
                                           : shape() == vendor_shape::hubspot ? "\"link\""
                                                                              : "nextRecordsUrl";
