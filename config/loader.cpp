@@ -303,6 +303,7 @@ void read_limits(reader& r, const pugi::xml_node& n, settings& out) {
     r.src().check_attributes(
         n,
         {"tls-handshake", "request-head", "keep-alive-idle", "request-body-idle",
+         "request-deadline", "min-request-body-rate",
          "upstream-connect", "upstream-response-head", "upstream-idle", "client-write-idle",
          "shutdown-grace", "max-head-bytes", "max-request-body-bytes", "max-upstream-head-bytes",
          "max-record-bytes", "max-connections", "upstream-pool-size"},
@@ -313,6 +314,9 @@ void read_limits(reader& r, const pugi::xml_node& n, settings& out) {
     r.duration(n, "request-head", l.request_head);
     r.duration(n, "keep-alive-idle", l.keep_alive_idle);
     r.duration(n, "request-body-idle", l.request_body_idle);
+    r.duration(n, "request-deadline", l.request_deadline);
+    r.number<std::uint64_t>(n, "min-request-body-rate", l.min_request_body_rate, 0,
+                            std::uint64_t{1} << 40);
     r.duration(n, "upstream-connect", l.upstream_connect);
     r.duration(n, "upstream-response-head", l.upstream_response_head);
     r.duration(n, "upstream-idle", l.upstream_idle);

@@ -54,6 +54,11 @@ struct limits {
     std::chrono::milliseconds request_head{10'000};     // 408 when the head is not complete
     std::chrono::milliseconds keep_alive_idle{60'000};  // idle between requests: close quietly
     std::chrono::milliseconds request_body_idle{30'000};
+    // A total deadline for one request, head and body (from its first byte), and the slowest
+    // body a client may send (bytes per second, judged after the body's first second): a body
+    // trickled byte by byte would hold a CRM connection for as long as the client likes. 408.
+    std::chrono::milliseconds request_deadline{60'000};
+    std::uint64_t min_request_body_rate = 1024;  // bytes/s; 0: no minimum
     std::chrono::milliseconds upstream_connect{5'000};         // 502 upstream_unavailable
     std::chrono::milliseconds upstream_response_head{30'000};  // 504 upstream_timeout
     std::chrono::milliseconds upstream_idle{60'000};           // between body reads: abort

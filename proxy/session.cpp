@@ -279,6 +279,24 @@ class session {
     std::string head_copy_;
     std::string query_body_;
     bool body_pre_read_ = false;
+    // When the current request's first byte arrived (request-deadline).
+    std::chrono::steady_clock::time_point request_start_{};
+    // How long a body read may wait: the idle limit, or what is left of the request deadline.
+    [[nodiscard]] std::chrono::milliseconds body_wait(const config::limits& lim) const {
+        auto left = lim.request_deadline - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               std::chrono::steady_clock::now() - request_start_);
+        return std::max(std::chrono::milliseconds(1), std::min(lim.request_body_idle, left));
+    }
+    // The body came too slowly: past the request deadline, or under the minimum rate after its
+    // first second.
+    [[nodiscard]] bool body_too_slow(const config::limits& lim, std::uint64_t bytes,
+                                     std::chrono::steady_clock::time_point body_start) const {
+        auto now = std::chrono::steady_clock::now();
+        if (now - request_start_ >= lim.request_deadline) return true;
+        auto elapsed = std::chrono::duration<double>(now - body_start).count();
+        return lim.min_request_body_rate != 0 && elapsed > 1.0 &&
+               static_cast<double>(bytes) / elapsed < static_cast<double>(lim.min_request_body_rate);
+    }
     // The current response to the client ends with the connection (no length, no chunks).
     bool close_delimited_ = false;
 };
@@ -451,6 +469,8 @@ net::awaitable<void> session::graceful_close() {
 
 net::awaitable<std::size_t> session::read_head(const config::limits& lim, bool first) {
     std::size_t scanned = 0;
+    // The request's total deadline runs from its first byte (a pipelined one: already here).
+    request_start_ = std::chrono::steady_clock::now();
     std::size_t head_len = find_head_end(buffered());
     if (head_len != 0) co_return head_len;
     // The first request must start promptly; between requests the connection may idle longer.
@@ -478,6 +498,7 @@ net::awaitable<std::size_t> session::read_head(const config::limits& lim, bool f
         }
         if (idle && cbuf_.size() != 0) {
             idle = false;
+            request_start_ = std::chrono::steady_clock::now();
             client_deadline_.arm(client_.socket(), lim.request_head);
         }
         head_len = find_head_end(buffered(), scanned);
@@ -653,22 +674,29 @@ net::awaitable<unsigned> session::read_query_body(std::size_t head_len,
             co_return 400;
         }
     }
-    client_deadline_.arm(client_.socket(), lim.request_body_idle);
-    auto [ec, n] = co_await http::async_read(client_, cbuf_, parser, use_tuple);
-    const bool expired = client_deadline_.expired();
-    client_deadline_.disarm();
-    (void)n;
-    if (ec == http::error::body_limit) {
-        detail = "The request body is too large.";
-        co_return 413;
-    }
-    if (expired) {
-        detail = "The request body was not received in time.";
-        co_return 408;
-    }
-    if (ec) {
-        detail = "The request body framing is invalid.";
-        co_return 400;
+    const auto body_start = std::chrono::steady_clock::now();
+    while (!parser.is_done()) {
+        if (body_too_slow(lim, parser.get().body().size(), body_start)) {
+            detail = "The request body came too slowly (request deadline or minimum rate).";
+            co_return 408;
+        }
+        client_deadline_.arm(client_.socket(), body_wait(lim));
+        auto [ec, n] = co_await http::async_read_some(client_, cbuf_, parser, use_tuple);
+        const bool expired = client_deadline_.expired();
+        client_deadline_.disarm();
+        (void)n;
+        if (ec == http::error::body_limit) {
+            detail = "The request body is too large.";
+            co_return 413;
+        }
+        if (expired) {
+            detail = "The request body was not received in time.";
+            co_return 408;
+        }
+        if (ec) {
+            detail = "The request body framing is invalid.";
+            co_return 400;
+        }
     }
     query_body_ = std::move(parser.get().body());
     co_return 0;
@@ -863,10 +891,19 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
                 }
             }
             cbuf_.reserve(relay_buffer_size);
+            const auto body_start = std::chrono::steady_clock::now();
+            std::uint64_t body_bytes = 0;
             while (!body->is_done()) {
+                if (body_too_slow(lim, body_bytes, body_start)) {
+                    conn->close();
+                    co_return co_await refuse(rec, 408, "request_rejected",
+                                              "The request body came too slowly (request "
+                                              "deadline or minimum rate).",
+                                              false);
+                }
                 body->get().body().data = buf;
                 body->get().body().size = relay_buffer_size;
-                client_deadline_.arm(client_.socket(), lim.request_body_idle);
+                client_deadline_.arm(client_.socket(), body_wait(lim));
                 auto [rec_ec, n] = co_await http::async_read_some(client_, cbuf_, *body, use_tuple);
                 bool expired = client_deadline_.expired();
                 client_deadline_.disarm();
@@ -892,6 +929,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
                     co_return false;
                 }
                 rec.bytes_in += got;
+                body_bytes += got;
                 if (got == 0) continue;
                 error_code wec;
                 if (framing == body_framing::chunked) {

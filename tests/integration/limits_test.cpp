@@ -26,6 +26,22 @@ TEST_F(Limits, IncompleteRequestHeadGets408) {
     EXPECT_TRUE(seen().requests.empty());
 }
 
+TEST_F(Limits, ABodyTrickledPastTheRequestDeadlineGets408) {
+    // The idle limit alone would wait ten seconds per byte: the total deadline ends it.
+    proxy_options o;
+    o.methods = "GET POST";
+    o.limits = R"(request-deadline="400ms" request-body-idle="10s")";
+    ASSERT_TRUE(start_proxy(o));
+    http_connection c;
+    ASSERT_TRUE(c.connect(proxy_.port()));
+    ASSERT_TRUE(c.send("POST /api/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n" +
+                       std::string(10, 'x')));
+    const response r = c.read_response();
+    ASSERT_TRUE(r.received);
+    EXPECT_EQ(r.status, 408u);
+    EXPECT_TRUE(c.peer_closed());
+}
+
 TEST_F(Limits, OversizedHeadGets431) {
     proxy_options o;
     o.limits = R"(max-head-bytes="4KiB")";
