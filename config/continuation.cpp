@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "config/query/guard_support.hpp"
 #include "config/selection.hpp"
 
 namespace exportwall::config {
@@ -91,9 +92,10 @@ std::string continuation_query_form(std::string_view raw_query,
         std::string name, value;
         if (!percent_decode(p.name, name)) name = std::string(p.name);
         if (p.has_value && !percent_decode(p.value, value)) value = std::string(p.value);
-        if (std::find(continuation_params.begin(), continuation_params.end(), name) ==
-            continuation_params.end())
-            pairs.emplace_back(std::move(name), std::move(value));
+        const bool continuation =
+            std::any_of(continuation_params.begin(), continuation_params.end(),
+                        [&name](const std::string& c) { return query::iequals_ascii(c, name); });
+        if (!continuation) pairs.emplace_back(std::move(name), std::move(value));
         return true;
     });
     std::sort(pairs.begin(), pairs.end());

@@ -174,9 +174,13 @@ bool open_continuations(const route& r, const decision& d, const request_facts& 
     std::string value;
     bool ok = true;
     for_each_query_pair(facts.query, [&](const raw_query_pair& p) {
+        // Matched in any letter case: the OData guard reads $SKIPTOKEN as $skiptoken, so a
+        // client's own token in another case would otherwise reach the CRM unsealed.
         bool continuation = percent_decode(p.name, name) &&
-                            std::find(r.continuation_params.begin(), r.continuation_params.end(),
-                                      name) != r.continuation_params.end();
+                            std::any_of(r.continuation_params.begin(),
+                                        r.continuation_params.end(), [&name](const std::string& c) {
+                                            return query::iequals_ascii(c, name);
+                                        });
         if (!continuation) {
             if (!rest.empty()) rest.push_back('&');
             rest.append(p.pair);

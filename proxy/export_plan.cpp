@@ -8,6 +8,7 @@
 #include <boost/url/parse.hpp>
 
 #include "config/loader.hpp"
+#include "config/query/guard_support.hpp"
 #include "config/route_match.hpp"
 #include "config/selection.hpp"
 #include "filters/record_rules.hpp"
@@ -115,8 +116,10 @@ std::optional<std::string> link_mapper::seal_query(const config::route& r,
     config::for_each_query_pair(query, [&](const config::raw_query_pair& p) {
         if (!out.empty()) out.push_back('&');
         if (!config::percent_decode(p.name, name) ||
-            std::find(r.continuation_params.begin(), r.continuation_params.end(), name) ==
-                r.continuation_params.end()) {
+            std::none_of(r.continuation_params.begin(), r.continuation_params.end(),
+                         [&name](const std::string& c) {
+                             return config::query::iequals_ascii(c, name);
+                         })) {
             out.append(p.pair);
             return true;
         }

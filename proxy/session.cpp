@@ -4,6 +4,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -469,6 +470,7 @@ net::awaitable<void> session::graceful_close() {
 
 net::awaitable<std::size_t> session::read_head(const config::limits& lim, bool first) {
     std::size_t scanned = 0;
+    cbuf_.max_size(std::numeric_limits<std::size_t>::max());  // a body read may have capped it
     // The request's total deadline runs from its first byte (a pipelined one: already here).
     request_start_ = std::chrono::steady_clock::now();
     std::size_t head_len = find_head_end(buffered());
@@ -674,6 +676,8 @@ net::awaitable<unsigned> session::read_query_body(std::size_t head_len,
             co_return 400;
         }
     }
+    // A chunk extension or trailer that never ends is bounded (see forward's relay loop).
+    cbuf_.max_size(cbuf_.size() + lim.max_head_bytes + relay_buffer_size);
     const auto body_start = std::chrono::steady_clock::now();
     while (!parser.is_done()) {
         if (body_too_slow(lim, parser.get().body().size(), body_start)) {
@@ -891,6 +895,9 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
                 }
             }
             cbuf_.reserve(relay_buffer_size);
+            // Beast bounds neither a chunk extension nor a trailer: without a cap the buffer
+            // grows for as long as the client sends one (Beast answers buffer_overflow, 400).
+            cbuf_.max_size(cbuf_.size() + lim.max_head_bytes + relay_buffer_size);
             const auto body_start = std::chrono::steady_clock::now();
             std::uint64_t body_bytes = 0;
             while (!body->is_done()) {

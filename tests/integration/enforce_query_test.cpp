@@ -278,6 +278,11 @@ TEST_F(EnforceQuery, PagingTokensAreSealedForTheDeclarationThatStartedTheExport)
     expect_refused(delivery(altered), 400, "continuation_invalid");
     expect_refused(delivery(std::string(dataverse) + "?$select=id,first_name&$skiptoken=page2"),
                    400, "continuation_invalid");
+    // In another letter case or encoding the guard reads the same option: still a paging token.
+    for (const char* spelling : {"$SKIPTOKEN", "$SkipToken", "%24skipToken"})
+        expect_refused(delivery(std::string(dataverse) + "?$select=id,first_name&" + spelling +
+                                "=page2"),
+                       400, "continuation_invalid");
     expect_refused(delivery(std::string(dataverse) +
                             "?$skiptoken=%3Ccookie%20pagenumber=%222%22%3E%3Ciban%20last=%22BE%22/%3E"),
                    400, "continuation_invalid");

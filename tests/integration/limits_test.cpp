@@ -42,6 +42,22 @@ TEST_F(Limits, ABodyTrickledPastTheRequestDeadlineGets408) {
     EXPECT_TRUE(c.peer_closed());
 }
 
+TEST_F(Limits, AChunkExtensionThatNeverEndsIsRefusedBeforeItFillsMemory) {
+    // Beast bounds neither a chunk extension nor a trailer: the read buffer is capped while a
+    // body is read, so an extension sent at line rate gets 400, not gigabytes of buffer.
+    proxy_options o;
+    o.methods = "GET POST";
+    o.limits = R"(max-head-bytes="4KiB")";
+    ASSERT_TRUE(start_proxy(o));
+    http_connection c;
+    ASSERT_TRUE(c.connect(proxy_.port()));
+    (void)c.send("POST /api/echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "1;ext=" + std::string(300 * 1024, 'a'));
+    const response r = c.read_response();
+    ASSERT_TRUE(r.received);
+    EXPECT_EQ(r.status, 400u);
+}
+
 TEST_F(Limits, OversizedHeadGets431) {
     proxy_options o;
     o.limits = R"(max-head-bytes="4KiB")";

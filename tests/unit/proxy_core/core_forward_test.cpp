@@ -246,10 +246,11 @@ TEST_F(UpstreamHead, OnlyAllowListedCrmFieldsReachTheClient) {
 TEST_F(UpstreamHead, NoFieldWithAControlByteOrABadNameIsEverWritten) {
     // One writer for every field: a value that would split the response, or a name that is not
     // a token, is left out whole, in both directions.
+    const std::string with_nul("a\0b", 3);  // the field holds a view: the string must outlive it
     std::vector<header_field> extra{
         {"X-Export-Stripped-Fields", "id\r\nSet-Cookie: pwned=1"},
         {"X-Export-Decision", "allowed\nRefresh: 0"},
-        {"X-Export-Audit-Id", std::string("a\0b", 3)},
+        {"X-Export-Audit-Id", with_nul},
         {"Bad Name", "x"},
         {"", "x"},
         {"X-Export-Note", "tab\tis fine"}};
