@@ -625,7 +625,10 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
                                   lower == "content-length" || lower == "transfer-encoding" ||
                                   lower == "connection" || lower == "location" ||
                                   lower == "content-location" || lower == "link" ||
-                                  lower == "refresh" || lower.starts_with("access-control-");
+                                  lower == "refresh" || lower.starts_with("access-control-") ||
+                                  lower == "x-http-method-override" || lower == "x-http-method" ||
+                                  lower == "x-method-override" || lower == "content-encoding" ||
+                                  lower == "range" || lower == "if-range";
             if (!is_token(name) || name.find('_') != std::string::npos || reserved) {
                 r.error(n, a, "'" + std::string(attr) + "' names HTTP header names exportwall "
                               "does not reserve (no X-Export-*, cookies, credentials, framing, "

@@ -827,8 +827,21 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
         if (is_export_field(f.name)) continue;
         if (records && (beast::iequals(f.name, "range") || beast::iequals(f.name, "if-range")))
             continue;
+        // Validators of a representation the client never sees (the unfiltered record): a 304
+        // against If-None-Match or If-Modified-Since would tell when a hidden field changed.
+        if (records && (beast::iequals(f.name, "if-match") || beast::iequals(f.name, "if-none-match") ||
+                        beast::iequals(f.name, "if-modified-since") ||
+                        beast::iequals(f.name, "if-unmodified-since")))
+            continue;
+        // A body the query guard re-serialised is described by exportwall, not by the client
+        // (a charset the CRM honours would read other bytes than the guard checked).
+        if (body_pre_read_ && beast::iequals(f.name, "content-type")) continue;
         client_fields.push_back(f);
     }
+    if (body_pre_read_)
+        client_fields.push_back({"Content-Type", route.query_language == config::query::language::soql
+                                                     ? std::string_view("text/xml; charset=utf-8")
+                                                     : std::string_view("application/json")});
     ur.client_fields = client_fields;
     ur.extra_allowed = route.request_headers;
     ur.up = &up;
@@ -1076,7 +1089,8 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
         // A filtered body has a different length and representation.
         std::erase_if(fields, [](const header_field& f) {
             return beast::iequals(f.name, "content-length") || beast::iequals(f.name, "etag") ||
-                   beast::iequals(f.name, "content-md5") || beast::iequals(f.name, "digest");
+                   beast::iequals(f.name, "content-md5") || beast::iequals(f.name, "digest") ||
+                   beast::iequals(f.name, "last-modified");
         });
     }
     std::erase_if(fields, [&plan](const header_field& f) {
