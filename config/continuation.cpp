@@ -95,16 +95,20 @@ std::string continuation_query_form(std::string_view raw_query,
         const bool continuation =
             std::any_of(continuation_params.begin(), continuation_params.end(),
                         [&name](const std::string& c) { return query::iequals_ascii(c, name); });
-        if (!continuation) pairs.emplace_back(std::move(name), std::move(value));
+        // A bare name and an empty value differ ("a" vs "a="): the value keeps a marker.
+        if (!continuation) pairs.emplace_back(std::move(name), (p.has_value ? "=" : "") + value);
         return true;
     });
     std::sort(pairs.begin(), pairs.end());
     std::string out;
+    // Length-prefixed, so that no two different parameter lists give one form.
     for (const auto& [n, v] : pairs) {
+        out += std::to_string(n.size());
+        out += ':';
         out += n;
-        out += '=';
+        out += std::to_string(v.size());
+        out += ':';
         out += v;
-        out += '\0';
     }
     return out;
 }

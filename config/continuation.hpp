@@ -31,9 +31,10 @@ struct continuation_binding {
     std::string_view query;
 };
 
-// The canonical form of a query string's parameters other than `continuation_params`: decoded
-// (pairs that do not decode are kept as written), sorted, joined with NUL bytes. Two encodings of
-// the same parameters give the same form.
+// The canonical form of a query string's parameters other than `continuation_params` (in any
+// letter case): decoded (pairs that do not decode are kept as written), sorted, each name and
+// value length-prefixed (a bare name differs from an empty value). Two encodings of the same
+// parameters give the same form; different parameters never do.
 [[nodiscard]] std::string continuation_query_form(
     std::string_view raw_query, std::span<const std::string> continuation_params);
 

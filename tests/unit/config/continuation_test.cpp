@@ -79,6 +79,11 @@ TEST(Continuation, QueryFormIgnoresEncodingOrderAndTheTokenItself) {
               continuation_query_form("$top=5&%24select=id%2Cemail&$skiptoken=y", params));
     EXPECT_NE(continuation_query_form("$select=id&$skiptoken=x", params),
               continuation_query_form("$select=iban&$skiptoken=x", params));
+    // Not ambiguous: a value holding '=' or a bare name is not another parameter list.
+    EXPECT_NE(continuation_query_form("a=b%3Dc", params), continuation_query_form("a%3Db=c", params));
+    EXPECT_NE(continuation_query_form("a", params), continuation_query_form("a=", params));
+    EXPECT_EQ(continuation_query_form("a=1&$SKIPTOKEN=x", params),
+              continuation_query_form("a=1", params));
 }
 
 TEST(Continuation, KeyFileMustHoldThirtyTwoBytes) {
