@@ -724,6 +724,8 @@ void read_shadow(reader& r, const pugi::xml_node& n, const settings& net, config
     }
     if (auto m = root.attribute("mode"); m && std::string_view(m.value()) != "enforce")
         diag.error(src.locate(root, m), std::string(monitor_mode_refused));
+    // A candidate may be the next version of the whole file: only its policy is read (its
+    // listeners, routes and limits are the running configuration's), and it has no shadow.
     if (root.child("shadow"))
         diag.error(src.locate(root.child("shadow")), "a shadow policy has no shadow of its own");
     auto dir = std::filesystem::path(path).parent_path().string();

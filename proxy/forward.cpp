@@ -248,6 +248,7 @@ std::string build_upstream_request_head(const upstream_request& req) {
     }
     if (req.up != nullptr)
         for (const auto& h : req.up->headers) append_field(out, h.name, h.value);
+    for (const auto& f : req.own_fields) append_field(out, f.name, f.value);
     append_field(out, "Accept-Encoding", "identity");
     std::string forwarded = "for=";
     if (is_ipv6_literal(req.client_address)) {

@@ -65,6 +65,9 @@ struct upstream_request {
     std::uint64_t content_length = 0;  // when body == content_length
     // Names the route lets through beside the default allow-list (`request-headers`).
     std::span<const std::string> extra_allowed;
+    // exportwall's own fields for this request (the Content-Type and SOAPAction of a body the
+    // query guard re-serialised), written as they are.
+    std::span<const header_field> own_fields;
 };
 
 // The client's header fields the CRM may see (an allow-list, docs/security-model.md): Accept,

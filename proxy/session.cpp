@@ -838,11 +838,17 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
         if (body_pre_read_ && beast::iequals(f.name, "content-type")) continue;
         client_fields.push_back(f);
     }
-    if (body_pre_read_)
-        client_fields.push_back({"Content-Type", route.query_language == config::query::language::soql
-                                                     ? std::string_view("text/xml; charset=utf-8")
-                                                     : std::string_view("application/json")});
+    std::vector<header_field> own_fields;
+    if (body_pre_read_) {
+        const bool soap = route.query_language == config::query::language::soql;
+        own_fields.push_back({"Content-Type", soap ? std::string_view("text/xml; charset=utf-8")
+                                                   : std::string_view("application/json")});
+        // SOAP 1.1 wants the field; empty: the operation is the one in the body the guard read,
+        // never one a client names.
+        if (soap) own_fields.push_back({"SOAPAction", "\"\""});
+    }
     ur.client_fields = client_fields;
+    ur.own_fields = own_fields;
     ur.extra_allowed = route.request_headers;
     ur.up = &up;
     ur.client_address = remote_ip_;

@@ -252,9 +252,12 @@ TEST_F(EnforceQuery, SoapQueryBodyIsCheckedAndForwardedReSerialised) {
     ok.body = soap_query_body("SELECT Id, first_name, iban FROM Contact");
     // The client's description of the body and its validators never reach the CRM: the body is
     // exportwall's, and a 304 would tell when a hidden field changed.
-    ok.extra_headers = "Content-Type: text/xml; charset=utf-7\r\nIf-None-Match: \"v1\"\r\n";
+    ok.extra_headers =
+        "Content-Type: text/xml; charset=utf-7\r\nIf-None-Match: \"v1\"\r\nSOAPAction: retrieve\r\n";
     seen_request r = expect_forwarded(ok);
     EXPECT_EQ(r.header("Content-Type").value_or(""), "text/xml; charset=utf-8");
+    EXPECT_EQ(r.count("Content-Type"), 1u);
+    EXPECT_EQ(r.header("SOAPAction").value_or("none"), "\"\"");
     EXPECT_FALSE(r.header("If-None-Match").has_value());
     EXPECT_FALSE(has(r.body, "iban")) << r.body;
     EXPECT_TRUE(has(r.body, "lifecycle")) << r.body;  // the subject rule's field, forced
