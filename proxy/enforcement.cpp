@@ -64,7 +64,7 @@ export_case::export_case(std::shared_ptr<const config::configuration> config,
                          const config::route& route, std::string_view method,
                          const normalised_target& target, std::span<const header_field> headers,
                          const peer_identity& peer, std::string remote,
-                         std::string_view body, bool body_present)
+                         std::string_view body, bool body_present, bool body_pending)
     : config_(std::move(config)),
       route_(route),
       method_(method),
@@ -96,6 +96,7 @@ export_case::export_case(std::shared_ptr<const config::configuration> config,
     facts.query = query_;
     facts.body = body;
     facts.body_present = body_present;
+    facts.body_pending = body_pending;
     facts.credentials.api_key_sha256 = key_hash;
     if (peer.verified) {
         facts.credentials.certificate_subject = peer.subject;

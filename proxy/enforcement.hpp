@@ -57,7 +57,8 @@ class export_case {
     export_case(std::shared_ptr<const config::configuration> config, const config::route& route,
                 std::string_view method, const normalised_target& target,
                 std::span<const header_field> headers, const peer_identity& peer,
-                std::string remote, std::string_view body = {}, bool body_present = false);
+                std::string remote, std::string_view body = {}, bool body_present = false,
+                bool body_pending = false);
 
     [[nodiscard]] const config::decision& decision() const { return decision_; }
     [[nodiscard]] const std::string& audit_id() const { return audit_id_; }

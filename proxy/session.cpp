@@ -630,6 +630,20 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
                                route->query_language == config::query::language::hubspot_search ||
                                route->query_language == config::query::language::odoo_rpc;
     if (record_route && has_body && body_language) {
+        // Who asks, for which purpose and to where is decided first: a body is read only for a
+        // client the policy lets this far (an anonymous client cannot make exportwall hold a
+        // body), then the export is decided again with the query in it.
+        case_ = std::make_unique<export_case>(snap->config, *route, head_.method, target_,
+                                              head_.headers, peer_, remote_, std::string_view{},
+                                              true, /*body_pending=*/true);
+        if (case_->refused()) {
+            rec.audit_id = case_->audit_id();
+            cbuf_.consume(head_len);
+            std::string detail = case_->refusal_detail();
+            co_return co_await refuse(rec, case_->refusal_status(), case_->refusal_reason(),
+                                      detail, false);
+        }
+        case_.reset();
         std::string detail;
         unsigned status = co_await read_query_body(head_len, lim, detail);
         if (status != 0) co_return co_await refuse(rec, status, "request_rejected", detail, false);

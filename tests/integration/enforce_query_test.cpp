@@ -336,6 +336,22 @@ TEST_F(EnforceQuery, HubspotSearchBodyIsCheckedAndForwardedReSerialised) {
     EXPECT_EQ(r.header("Content-Length").value_or(""), std::to_string(r.body.size()));
 }
 
+TEST_F(EnforceQuery, ABodyIsReadOnlyForAClientThePolicyLetsThatFar) {
+    // An anonymous client announces a large SOAP body and sends a few bytes of it: it is
+    // refused at once, its body unread (no waiting for it, nothing held for it).
+    http_connection c;
+    ASSERT_TRUE(c.connect(proxy_.port()));
+    ASSERT_TRUE(c.send("POST " + std::string(soap) +
+                       " HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\n"
+                       "X-Export-Purpose: delivery\r\nX-Export-Destination: warehouse\r\n"
+                       "Content-Length: 500000\r\n\r\n<soapenv:Envelope"));
+    const response r = c.read_response();
+    ASSERT_TRUE(r.received);
+    EXPECT_EQ(r.status, 401u);
+    EXPECT_TRUE(c.peer_closed());
+    EXPECT_TRUE(seen_at(soap).empty());
+}
+
 TEST_F(EnforceQuery, BodyOnARouteWhoseLanguageReadsNoneIsRefused) {
     export_request r = delivery(std::string(ndjson));
     r.method = "GET";
