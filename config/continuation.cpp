@@ -67,7 +67,7 @@ std::optional<std::vector<unsigned char>> unbase64url(std::string_view in) {
 // The associated data: a version label, then every binding field with its length.
 std::string associated_data(const continuation_binding& b) {
     std::string ad = "exportwall continuation v1";
-    for (std::string_view part : {b.client, b.purpose, b.destination, b.route, b.query}) {
+    for (std::string_view part : {b.client, b.purpose, b.destination, b.route, b.query, b.path}) {
         ad += '\0';
         ad += std::to_string(part.size());
         ad += ':';
@@ -128,9 +128,8 @@ std::string seal_continuation(const continuation_key& key, const continuation_bi
     int n = 0;
     if (!ctx ||
         EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), out.data()) != 1 ||
-        EVP_EncryptUpdate(ctx.get(), nullptr, &n,
-                          reinterpret_cast<const unsigned char*>(ad.data()), length(ad.size())) !=
-            1 ||
+        EVP_EncryptUpdate(ctx.get(), nullptr, &n, reinterpret_cast<const unsigned char*>(ad.data()),
+                          length(ad.size())) != 1 ||
         EVP_EncryptUpdate(ctx.get(), out.data() + nonce_bytes, &n, plain.data(),
                           length(plain.size())) != 1 ||
         EVP_EncryptFinal_ex(ctx.get(), out.data() + nonce_bytes + n, &n) != 1 ||
@@ -142,12 +141,16 @@ std::string seal_continuation(const continuation_key& key, const continuation_bi
 
 std::string_view to_string(continuation_error e) {
     switch (e) {
-        case continuation_error::none: return "ok";
-        case continuation_error::not_sealed: return "not a token exportwall issued";
-        case continuation_error::malformed: return "malformed";
+        case continuation_error::none:
+            return "ok";
+        case continuation_error::not_sealed:
+            return "not a token exportwall issued";
+        case continuation_error::malformed:
+            return "malformed";
         case continuation_error::rejected:
             return "altered, or issued for another declaration or query";
-        case continuation_error::expired: return "expired";
+        case continuation_error::expired:
+            return "expired";
     }
     return "rejected";
 }
@@ -173,8 +176,7 @@ opened_continuation open_continuation(const continuation_key& key,
     int n = 0;
     bool ok =
         ctx &&
-        EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), bytes->data()) ==
-            1 &&
+        EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), bytes->data()) == 1 &&
         EVP_DecryptUpdate(ctx.get(), nullptr, &n, reinterpret_cast<const unsigned char*>(ad.data()),
                           length(ad.size())) == 1 &&
         EVP_DecryptUpdate(ctx.get(), plain.data(), &n, bytes->data() + nonce_bytes,

@@ -3,8 +3,8 @@
 // ($skiptoken, a JSON:API cursor) can carry the values of the page's sort column and can be
 // replayed under another declaration. exportwall never shows it to a client: in a pagination
 // link the CRM's token is replaced by one exportwall seals — AES-256-GCM under the
-// configuration's continuation key, with the declaration (client, purpose, destination, route)
-// and the link's other query parameters as associated data, and an expiry time inside. A token
+// configuration's continuation key, with the declaration (client, purpose, destination, route),
+// the link's path and its other query parameters as associated data, and an expiry time inside. A token
 // presented under another declaration or query, altered, or expired does not open.
 
 #include <array>
@@ -29,6 +29,7 @@ struct continuation_binding {
     std::string_view destination;
     std::string_view route;
     std::string_view query;
+    std::string_view path;  // the normalised request path (a template route's key is part of it)
 };
 
 // The canonical form of a query string's parameters other than `continuation_params` (in any

@@ -196,7 +196,8 @@ bool open_continuations(const route& r, const decision& d, const request_facts& 
             why = "paging tokens cannot be opened here";
             return ok = false;
         }
-        continuation_binding b{d.client_id, d.purpose_id, d.destination_id, r.id, binding_query};
+        continuation_binding b{d.client_id, d.purpose_id, d.destination_id,
+                               r.id,        binding_query, facts.path};
         std::int64_t now = facts.now != 0
                                ? facts.now
                                : std::chrono::duration_cast<std::chrono::seconds>(

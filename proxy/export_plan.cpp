@@ -13,6 +13,7 @@
 #include "config/selection.hpp"
 #include "filters/record_rules.hpp"
 #include "proxy/forward.hpp"
+#include "proxy/target.hpp"
 
 namespace exportwall::proxy {
 namespace {
@@ -89,15 +90,21 @@ std::optional<std::string> link_mapper::map(std::string_view url) const {
         }
     }
     if (best == nullptr) return std::nullopt;
-    std::string out = public_url_;
+    // The path a client following the link will request (a template route forwards its path as
+    // it is); a sealed token is bound to it, as decide() sees it: normalised.
+    std::string client_path;
     if (best->match == config::path_match::template_) {
-        out += path;  // a template route forwards its path as it is
+        client_path = std::string(path);
     } else {
-        out += best->path;
-        out += path.substr(best_from.size());
+        client_path = best->path;
+        client_path += path.substr(best_from.size());
     }
+    std::string out = public_url_;
+    out += client_path;
     if (ref->has_query()) {
-        auto query = seal_query(*best, ref->encoded_query());
+        normalised_target normal;
+        if (normalise_target(client_path, normal)) return std::nullopt;
+        auto query = seal_query(*best, normal.path, ref->encoded_query());
         if (!query) return std::nullopt;
         out.push_back('?');
         out += *query;
@@ -106,6 +113,7 @@ std::optional<std::string> link_mapper::map(std::string_view url) const {
 }
 
 std::optional<std::string> link_mapper::seal_query(const config::route& r,
+                                                   std::string_view path,
                                                    std::string_view query) const {
     if (r.continuation_params.empty()) return std::string(query);
     const std::string binding_query = config::continuation_query_form(query, r.continuation_params);
@@ -126,7 +134,7 @@ std::optional<std::string> link_mapper::seal_query(const config::route& r,
         if (sealing_.key == nullptr || !p.has_value || !config::percent_decode(p.value, value))
             return ok = false;
         config::continuation_binding b{sealing_.client, sealing_.purpose, sealing_.destination,
-                                       r.id, binding_query};
+                                       r.id, binding_query, path};
         std::string sealed =
             config::seal_continuation(*sealing_.key, b, value, sealing_.expires_at);
         if (sealed.empty()) return ok = false;

@@ -48,6 +48,7 @@ class link_mapper {
   private:
     // The query with the route's continuation values sealed; nullopt when one cannot be.
     [[nodiscard]] std::optional<std::string> seal_query(const config::route& r,
+                                                        std::string_view path,
                                                         std::string_view query) const;
 
     const config::settings& net_;

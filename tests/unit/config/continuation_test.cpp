@@ -13,8 +13,9 @@ const continuation_key key = *continuation_key_from("0123456789abcdef0123456789a
 constexpr std::int64_t now = 1'800'000'000;
 
 continuation_binding binding(std::string_view purpose = "invoicing",
-                             std::string_view query = "$select=id") {
-    return {"erp", purpose, "billing", "dataverse-contacts", query};
+                             std::string_view query = "$select=id",
+                             std::string_view path = "/api/data/v9.2/contacts") {
+    return {"erp", purpose, "billing", "dataverse-contacts", query, path};
 }
 
 TEST(Continuation, SealedTokenOpensToTheCrmsTokenUnderTheSameDeclaration) {
@@ -41,9 +42,13 @@ TEST(Continuation, AnotherDeclarationOrQueryDoesNotOpenIt) {
     auto sealed = seal_continuation(key, binding(), "2", now + 60);
     for (const auto& b :
          {binding("payment-reminder"), binding("invoicing", "$select=id,iban"),
-          continuation_binding{"other", "invoicing", "billing", "dataverse-contacts", "$select=id"},
-          continuation_binding{"erp", "invoicing", "archive", "dataverse-contacts", "$select=id"},
-          continuation_binding{"erp", "invoicing", "billing", "hubspot-contacts", "$select=id"}}) {
+          binding("invoicing", "$select=id", "/api/data/v9.2/contacts(2)/related"),
+          continuation_binding{"other", "invoicing", "billing", "dataverse-contacts", "$select=id",
+                               "/api/data/v9.2/contacts"},
+          continuation_binding{"erp", "invoicing", "archive", "dataverse-contacts", "$select=id",
+                               "/api/data/v9.2/contacts"},
+          continuation_binding{"erp", "invoicing", "billing", "hubspot-contacts", "$select=id",
+                               "/api/data/v9.2/contacts"}}) {
         EXPECT_EQ(open_continuation(key, b, sealed, now).error, continuation_error::rejected);
     }
 }
