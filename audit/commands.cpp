@@ -305,6 +305,13 @@ int run_audit(int argc, char** argv, std::ostream& out, std::ostream& err) {
         out << "\ndropped records by reason:\n";
         for (const auto& [f, n] : s.dropped_by_reason)
             out << "  " << pad(f, 40) << ' ' << n << '\n';
+        if (s.shadow_records != 0) {
+            out << "\nshadow policy: " << s.shadow_records << " decided by the candidate too, "
+                << s.shadow_differ << " differently (enforced x candidate):\n";
+            for (const auto& [pair, n] : s.shadow_pairs)
+                out << "  " << pad(pair.first, 12) << ' ' << pad(pair.second, 12) << ' ' << n
+                    << '\n';
+        }
         return 0;
     }
 

@@ -129,6 +129,16 @@ boost::system::error_code collect_stats(const std::string& log_path, const recor
         add_row(s.by_client, r.client, r);
         add_row(s.by_purpose, r.purpose, r);
         add_row(s.by_destination, r.destination, r);
+        if (!r.shadow_decision.empty()) {
+            s.shadow_records++;
+            s.shadow_pairs[{r.decision, r.shadow_decision}]++;
+            const bool enforced_blocked = r.decision == "blocked";
+            const bool candidate_blocked = r.shadow_decision == "blocked";
+            if (enforced_blocked != candidate_blocked ||
+                (!candidate_blocked && !r.shadow_fields_stripped.empty()) ||
+                (enforced_blocked && candidate_blocked && r.reason != r.shadow_reason))
+                s.shadow_differ++;
+        }
         if (r.decision == "blocked" || r.decision == "aborted" || r.decision == "would-block") {
             auto& day = s.refusals_by_day[r.time.substr(0, 10)];
             day[r.decision == "blocked" ? 0 : r.decision == "aborted" ? 1 : 2]++;
@@ -170,7 +180,19 @@ std::string render_html_report(const trail_stats& s, const verify_result& chain,
         "<tbody>\n";
     for (const auto& [d, n] : s.by_decision)
         out += "<tr><td>" + html_escape(d) + "</td><td>" + num(n) + "</td></tr>\n";
-    out += "</tbody></table>\n<h2>Blocked and aborted transfers over time</h2>\n";
+    out += "</tbody></table>\n";
+    if (s.shadow_records != 0) {
+        out += "<h2>Candidate policy (shadow)</h2>\n<p>" + num(s.shadow_records) +
+               " exports were decided by the candidate policy too; its decision differs for " +
+               num(s.shadow_differ) +
+               ". Only the enforced policy decided what left.</p>\n<table><thead><tr><th>enforced"
+               "</th><th>candidate</th><th>exports</th></tr></thead><tbody>\n";
+        for (const auto& [pair, n] : s.shadow_pairs)
+            out += "<tr><td>" + html_escape(pair.first) + "</td><td>" + html_escape(pair.second) +
+                   "</td><td>" + num(n) + "</td></tr>\n";
+        out += "</tbody></table>\n";
+    }
+    out += "<h2>Blocked and aborted transfers over time</h2>\n";
     out += svg_chart(s);
     table_html(out, "By client", "client", s.by_client);
     table_html(out, "By purpose", "purpose", s.by_purpose);

@@ -27,6 +27,12 @@ struct trail_stats {
     std::map<std::string, std::array<std::uint64_t, 4>> by_client, by_purpose, by_destination;
     // UTC day "YYYY-MM-DD" -> {blocked, aborted, would-block}
     std::map<std::string, std::array<std::uint64_t, 3>> refusals_by_day;
+    // Records decided by a candidate policy too (<shadow>): (enforced decision, candidate's
+    // decision) -> records, and the records where the two differ (a refusal on one side only, or
+    // fields the candidate would strip that the enforced export delivered).
+    std::map<std::pair<std::string, std::string>, std::uint64_t> shadow_pairs;
+    std::uint64_t shadow_records = 0;
+    std::uint64_t shadow_differ = 0;
 };
 
 // Folds every record matching `filter` into `out`.
