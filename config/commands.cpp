@@ -84,6 +84,8 @@ std::string_view op_text(const filters::record_condition& c) {
             return "is true";
         case filters::condition_op::is_set:
             return "is set";
+        case filters::condition_op::is_no:
+            return "is a no (false, 0, no, n, off)";
     }
     return "?";
 }
@@ -91,6 +93,33 @@ std::string_view op_text(const filters::record_condition& c) {
 std::string condition_text(const filters::record_condition& c) {
     std::string s = (c.exclude ? "drop if " : "keep if ") + c.field + " " + std::string(op_text(c));
     if (!c.values.empty()) s += " {" + join(c.values, ", ") + "}";
+    if (c.strict) s += "; missing, structured or conflicting -> condition_unreadable";
+    return s;
+}
+
+// The legal rule behind a drop reason (docs/policy-guide.md).
+std::string_view drop_rule(filters::drop_reason r) {
+    switch (r) {
+        case filters::drop_reason::no_consent:
+            return "R9";
+        case filters::drop_reason::objected:
+        case filters::drop_reason::suppressed:
+            return "R8";
+        case filters::drop_reason::subject_not_allowed:
+            return "R1";
+        case filters::drop_reason::no_request_evidence:
+            return "R5";
+        case filters::drop_reason::condition:
+        case filters::drop_reason::condition_unreadable:
+            return "";
+    }
+    return "";
+}
+
+std::string drop_text(filters::drop_reason r) {
+    std::string s = "  -> drop reason " + std::string(filters::drop_reason_name(r));
+    auto rule = drop_rule(r);
+    if (!rule.empty()) s += " (" + std::string(rule) + ")";
     return s;
 }
 
@@ -235,11 +264,12 @@ int run_explain(int argc, char** argv) {
     std::vector<std::string> conditions;
     if (d.rules != nullptr) {
         for (const auto& rc : d.rules->conditions)
-            conditions.push_back(condition_text(rc) + "  -> drop reason " +
-                                 std::string(filters::drop_reason_name(rc.reason)));
+            conditions.push_back(condition_text(rc) + drop_text(rc.reason));
         if (d.suppression != nullptr)
-            conditions.push_back("drop if " + d.suppression->field + " is on suppression list " +
-                                 d.suppression->id + "  -> drop reason suppressed");
+            conditions.push_back("drop if " + d.suppression->field + " (or " +
+                                 d.suppression->field + ".value) is on suppression list " +
+                                 d.suppression->id + ", condition_unreadable if it has none" +
+                                 drop_text(filters::drop_reason::suppressed));
     }
 
     if (json) {
@@ -249,9 +279,16 @@ int run_explain(int argc, char** argv) {
         o["status"] = d.status;
         o["mode"] = to_string(d.effective_mode);
         o["detail"] = d.detail;
+        if (auto rule = rule_of(d.why); !rule.rule_id.empty()) {
+            o["rule_id"] = rule.rule_id;
+            o["legal_reference"] = rule.legal_reference;
+        }
         o["client"] = d.client_id;
         o["purpose"] = d.purpose_id;
-        if (d.purpose_ref != nullptr) o["basis"] = to_string(d.basis);
+        if (d.purpose_ref != nullptr) {
+            o["basis"] = to_string(d.basis);
+            o["data_use"] = d.purpose_ref->data_use;
+        }
         o["destination"] = d.destination_id;
         if (d.destination_ref != nullptr) o["destination_kind"] = to_string(d.kind);
         if (d.matched_route != nullptr) o["route"] = d.matched_route->id;
@@ -283,10 +320,12 @@ int run_explain(int argc, char** argv) {
                         ")");
     row("reason", std::string(to_string(d.why)) + " (HTTP " + std::to_string(d.status) + ")");
     if (!d.detail.empty()) row("detail", d.detail);
+    if (auto rule = rule_of(d.why); !rule.rule_id.empty())
+        row("rule", std::string(rule.rule_id) + " (" + std::string(rule.legal_reference) + ")");
     row("client", d.client_id.empty() ? "-" : d.client_id);
     std::string pu = d.purpose_id.empty() ? "-" : d.purpose_id;
     if (d.purpose_ref != nullptr) {
-        pu += " (" + std::string(to_string(d.basis));
+        pu += " (" + std::string(to_string(d.basis)) + ", data use " + d.purpose_ref->data_use;
         if (d.purpose_ref->direct_marketing)
             pu += ", direct marketing by " + std::string(to_string(d.purpose_ref->channel));
         pu += ")";
@@ -296,6 +335,10 @@ int run_explain(int argc, char** argv) {
     if (d.destination_ref != nullptr) {
         de += " (" + std::string(to_string(d.kind));
         if (!d.destination_ref->organisation.empty()) de += ", " + d.destination_ref->organisation;
+        if (!d.destination_ref->country.empty()) de += ", " + d.destination_ref->country;
+        if (d.destination_ref->transfer != transfer_mechanism::none)
+            de += " under " + std::string(to_string(d.destination_ref->transfer));
+        if (!d.destination_ref->dpa_ref.empty()) de += ", DPA " + d.destination_ref->dpa_ref;
         de += ")";
     }
     row("destination", de);

@@ -11,6 +11,7 @@
 #include "config/loader.hpp"
 #include "config/query/guard.hpp"
 #include "config/query/guard_support.hpp"
+#include "config/rules.hpp"
 #include "config/selection.hpp"
 
 namespace exportwall::config {
@@ -40,11 +41,13 @@ constexpr std::array<std::string_view, reason_count> reason_names{
     "query_unsupported",
     "query_field_not_permitted",
     "continuation_invalid",
+    "disclosure_not_permitted",
+    "processor_agreement_expired",
 };
 
 constexpr std::array<unsigned, reason_count> reason_status{
     200, 404, 405, 401, 400, 400, 403, 403, 403, 403,
-    403, 403, 403, 400, 502, 504, 502, 502, 502, 503, 400, 403, 400,
+    403, 403, 403, 400, 502, 504, 502, 502, 502, 503, 400, 403, 400, 403, 403,
 };
 
 // A hex SHA-256 normalised to lower case without ':' into a fixed buffer (no allocation).
@@ -102,12 +105,47 @@ declaration read_declaration(std::span<const std::string_view> values) {
     return {declaration_state::ok, v};
 }
 
+std::optional<legal_rule> legal_rule_for(reason r) {
+    switch (r) {
+        case reason::purpose_unknown:
+        case reason::purpose_not_granted:
+        case reason::destination_not_granted:
+            return legal_rule::r15_purpose_limitation;
+        case reason::third_party_direct_marketing:
+        case reason::disclosure_not_permitted:
+            return legal_rule::r10_third_party_sharing;
+        case reason::destination_not_permitted_for_purpose:
+        case reason::processor_agreement_expired:
+            return legal_rule::processor_contract;
+        case reason::query_field_not_permitted:
+            return legal_rule::references;
+        default:
+            return std::nullopt;
+    }
+}
+
 void refuse(decision& d, reason r, std::string detail) {
     d.result = outcome::refuse;
     d.why = r;
     d.status = http_status(r);
     d.detail = std::move(detail);
 }
+
+}  // namespace
+
+refusal_rule rule_of(reason r) {
+    auto lr = legal_rule_for(r);
+    if (!lr) return {};
+    auto i = info(*lr);
+    return {i.id, i.reference};
+}
+
+refusal_rule rule_of(std::string_view reason_code) {
+    auto r = parse_reason(reason_code);
+    return r ? rule_of(*r) : refusal_rule{};
+}
+
+namespace {
 
 std::string q(std::string_view s) {
     std::string out;
@@ -319,7 +357,7 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     d.destination_ref = &de;
     d.kind = de.kind;
 
-    // Legal refusals, whatever the grants say.
+    // Legal refusals, whatever the grants say (the load-time rules forbid granting these).
     if (de.own_marketing) {
         refuse(d, reason::third_party_direct_marketing,
                "destination " + q(de.id) +
@@ -332,10 +370,30 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
                    q(de.id));
         return d;
     }
+    if (de.kind == destination_kind::third_party && pu.basis != legal_basis::consent &&
+        pu.basis != legal_basis::legal_obligation) {
+        refuse(d, reason::disclosure_not_permitted,
+               "purpose " + q(pu.id) + " rests on " + q(to_string(pu.basis)) +
+                   ", which cannot carry a disclosure to another controller (" + q(de.id) + ")");
+        return d;
+    }
     if (de.kind == destination_kind::processor && !de.permits(pu.id)) {
         refuse(d, reason::destination_not_permitted_for_purpose,
                "processor " + q(de.id) + " is not contracted for purpose " + q(pu.id));
         return d;
+    }
+    if (de.kind == destination_kind::processor && de.dpa_expires_day != 0) {
+        const std::int64_t now =
+            facts.now != 0 ? facts.now
+                           : std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+        // The agreement covers its last day whole (UTC).
+        if (now >= (de.dpa_expires_day + 1) * 86400) {
+            refuse(d, reason::processor_agreement_expired,
+                   "the processing agreement with " + q(de.id) + " ended on " + de.dpa_expires);
+            return d;
+        }
     }
 
     // Grants.
@@ -449,7 +507,7 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
             return d;
     }
     d.allowed = &view->allowed;
-    d.rules = &view->rules;
+    d.rules = &view->rules_for(*di);
     if (!pu.suppression_list.empty()) d.suppression = p.find_suppression_list(pu.suppression_list);
     d.fields_requested = std::move(sel.requested);
     d.fields_stripped = std::move(sel.stripped);

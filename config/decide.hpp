@@ -46,14 +46,26 @@ enum class reason : std::uint8_t {
     query_unsupported,      // 400: a query the route's language guard cannot parse or force
     query_field_not_permitted,  // 403: the query reads a field the purpose does not keep
     continuation_invalid,   // 400: a paging token exportwall did not seal for this declaration
+    disclosure_not_permitted,     // 403: to another controller on a basis that cannot carry it
+    processor_agreement_expired,  // 403: the processor's dpa-expires date has passed
 };
-inline constexpr std::size_t reason_count = 23;
+inline constexpr std::size_t reason_count = 25;
 
 // "purpose_unknown" …; "ok" for none.
 [[nodiscard]] std::string_view to_string(reason r);
 [[nodiscard]] std::optional<reason> parse_reason(std::string_view s);
 // The HTTP status a refusal with this reason answers (200 for none, 502 for upstream_error).
 [[nodiscard]] unsigned http_status(reason r);
+
+// The legal rule a refusal rests on (LEGAL-RULES.md id and legal reference), for the
+// problem+json body, the audit record and `explain`; empty views for reasons that are not legal
+// (a malformed request, an unavailable CRM).
+struct refusal_rule {
+    std::string_view rule_id;          // "R10", "GDPR-28"
+    std::string_view legal_reference;  // "GDPR art. 28(3)"
+};
+[[nodiscard]] refusal_rule rule_of(reason r);
+[[nodiscard]] refusal_rule rule_of(std::string_view reason_code);
 
 enum class outcome : std::uint8_t { allow, refuse };
 [[nodiscard]] std::string_view to_string(outcome o);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <span>
 
 #include <openssl/evp.h>
 
@@ -14,6 +15,23 @@ constexpr std::array<std::string_view, 5> basis_names{"contract", "pre-contract"
 constexpr std::array<std::string_view, 3> subject_names{"customer", "prospect", "former-customer"};
 constexpr std::array<std::string_view, 5> channel_names{"none", "email", "sms", "phone", "post"};
 constexpr std::array<std::string_view, 3> kind_names{"internal", "processor", "third-party"};
+constexpr std::array<std::string_view, 11> art9_names{"none",
+                                                      "explicit-consent",
+                                                      "employment-law",
+                                                      "vital-interests",
+                                                      "made-public",
+                                                      "legal-claims",
+                                                      "substantial-public-interest",
+                                                      "health-care",
+                                                      "public-health",
+                                                      "archiving-research",
+                                                      "official-authority"};
+constexpr std::array<std::string_view, 5> transfer_names{"none", "adequacy", "scc", "bcr",
+                                                         "derogation"};
+
+bool in_sorted(std::span<const std::string_view> codes, std::string_view code) {
+    return std::binary_search(codes.begin(), codes.end(), code);
+}
 
 template <typename E, std::size_t N>
 std::optional<E> parse_name(const std::array<std::string_view, N>& names, std::string_view s) {
@@ -63,10 +81,55 @@ std::optional<marketing_channel> parse_marketing_channel(std::string_view s) {
 std::optional<destination_kind> parse_destination_kind(std::string_view s) {
     return parse_name<destination_kind>(kind_names, s);
 }
+std::string_view to_string(art9_condition c) { return art9_names[static_cast<std::size_t>(c)]; }
+std::optional<art9_condition> parse_art9_condition(std::string_view s) {
+    auto c = parse_name<art9_condition>(art9_names, s);
+    if (c == art9_condition::none) return std::nullopt;
+    return c;
+}
+std::string_view to_string(transfer_mechanism m) {
+    return transfer_names[static_cast<std::size_t>(m)];
+}
+std::optional<transfer_mechanism> parse_transfer_mechanism(std::string_view s) {
+    auto m = parse_name<transfer_mechanism>(transfer_names, s);
+    if (m == transfer_mechanism::none) return std::nullopt;
+    return m;
+}
+
+bool is_eea_country(std::string_view code) {
+    static constexpr std::array<std::string_view, 30> eea{
+        "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE",
+        "IS", "IT", "LI", "LT", "LU", "LV", "MT", "NL", "NO", "PL", "PT", "RO", "SE", "SI", "SK"};
+    return in_sorted(eea, code);
+}
+
+bool has_adequacy_decision(std::string_view code) {
+    // Andorra, Argentina, Brazil (2025), Canada (commercial), Switzerland, the Faroe Islands,
+    // the United Kingdom, Guernsey, Israel, the Isle of Man, Jersey, Japan, South Korea, New
+    // Zealand, the United States (DPF-certified organisations), Uruguay.
+    static constexpr std::array<std::string_view, 16> adequate{
+        "AD", "AR", "BR", "CA", "CH", "FO", "GB", "GG", "IL", "IM", "JE", "JP", "KR", "NZ", "US",
+        "UY"};
+    return in_sorted(adequate, code);
+}
+
+bool is_criminal_category(std::string_view category) {
+    constexpr std::string_view p = "user.criminal_history";
+    return category.substr(0, p.size()) == p && (category.size() == p.size() || category[p.size()] == '.');
+}
+
+bool destination::outside_eea() const { return !country.empty() && !is_eea_country(country); }
+
+const filters::record_rules& purpose_view::rules_for(std::size_t destination_index) const {
+    for (const auto& [d, r] : disclosure_rules)
+        if (d == destination_index) return r;
+    return rules;
+}
 
 bool is_special_category(std::string_view category) {
-    // fideslang categories that fall under GDPR art. 9 (and art. 10 for criminal records).
-    static constexpr std::array<std::string_view, 9> prefixes{
+    // fideslang categories that fall under GDPR art. 9 (art. 10 for criminal records is
+    // is_criminal_category).
+    static constexpr std::array<std::string_view, 8> prefixes{
         "user.health_and_medical",
         "user.biometric",
         "user.authorization.biometric",
@@ -74,7 +137,6 @@ bool is_special_category(std::string_view category) {
         "user.demographic.race_ethnicity",
         "user.demographic.religious_belief",
         "user.demographic.sexual_orientation",
-        "user.criminal_history",
         "user.genetic",
     };
     for (auto p : prefixes) {
@@ -145,9 +207,10 @@ void suppression_entries::load(std::string_view text) {
 bool suppression_entries::suppresses(const filters::record_fields& record) const {
     if (!loaded_) return true;  // fail closed: a list nobody loaded suppresses everyone
     // Every occurrence of the field counts: a record listing two addresses is suppressed when
-    // either is on the list.
+    // either is on the list, and so does the "value" member of a list of objects (Pipedrive's
+    // `email: [{"value": …, "primary": true}]`).
     for (const auto& [path, value] : record.values()) {
-        if (path != field_) continue;
+        if (!reads(path)) continue;
         auto v = trim(value);
         if (v.empty() || v == "null") continue;
         if (std::binary_search(entries_.begin(), entries_.end(), hash(normalise(v, kind_))))

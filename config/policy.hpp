@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "config/settings.hpp"
@@ -66,11 +67,52 @@ enum class destination_kind : std::uint8_t {
 // genetic, religion, political opinion, ethnicity, sexual orientation, criminal history.
 [[nodiscard]] bool is_special_category(std::string_view category);
 
+// GDPR art. 9(2) conditions (and art. 10) under which a special-category field may be exported.
+enum class art9_condition : std::uint8_t {
+    none,
+    explicit_consent,           // 9(2)(a): with basis consent
+    employment_law,             // 9(2)(b): with basis legal-obligation
+    vital_interests,            // 9(2)(c): with basis legal-obligation or legitimate-interest
+    made_public,                // 9(2)(e): manifestly made public by the subject
+    legal_claims,               // 9(2)(f): with basis legitimate-interest or legal-obligation
+    substantial_public_interest,  // 9(2)(g): with basis legal-obligation
+    health_care,                // 9(2)(h): with basis contract or legal-obligation
+    public_health,              // 9(2)(i): with basis legal-obligation
+    archiving_research,         // 9(2)(j): with basis legal-obligation or legitimate-interest
+    official_authority,         // art. 10: criminal data under official authority / member law
+};
+
+// How a transfer outside the EEA is covered (GDPR chapter V).
+enum class transfer_mechanism : std::uint8_t {
+    none,        // inside the EEA
+    adequacy,    // art. 45 adequacy decision for the country
+    scc,         // art. 46(2)(c) standard contractual clauses
+    bcr,         // art. 47 binding corporate rules
+    derogation,  // art. 49 derogation (occasional, documented)
+};
+
+[[nodiscard]] std::string_view to_string(art9_condition c);
+[[nodiscard]] std::optional<art9_condition> parse_art9_condition(std::string_view s);
+[[nodiscard]] std::string_view to_string(transfer_mechanism m);
+[[nodiscard]] std::optional<transfer_mechanism> parse_transfer_mechanism(std::string_view s);
+// ISO 3166-1 alpha-2 codes of the EEA (EU 27, Iceland, Liechtenstein, Norway).
+[[nodiscard]] bool is_eea_country(std::string_view code);
+// Countries with a Commission adequacy decision under art. 45 (as of 2026; the US one covers
+// organisations certified under the Data Privacy Framework only).
+[[nodiscard]] bool has_adequacy_decision(std::string_view code);
+// True for a fideslang category of GDPR art. 10 (criminal convictions and offences).
+[[nodiscard]] bool is_criminal_category(std::string_view category);
+
 // One field of an entity's catalogue. Paths are dotted and relative to the route's field root.
 struct catalogue_field {
     std::string path;      // "email", "address.city"
     std::string category;  // fideslang data category, "user.contact.email"
     bool special = false;  // art. 9 special category (flag or category prefix)
+    bool criminal = false;  // art. 10 (criminal convictions and offences)
+    // A consent field: the channel it was given for (email, sms, phone, post), and for a
+    // disclosure to another controller the destination it names (R10, R11).
+    marketing_channel consent_channel = marketing_channel::none;
+    std::string consent_recipient;
     source_location where;
 };
 
@@ -83,6 +125,13 @@ struct subject_value {
 // A CRM object type (contact, account, lead, deal) and its field catalogue.
 struct entity {
     std::string id;
+    // The data uses the subjects were told of when the data was collected (the privacy notice):
+    // a purpose whose data use is not within one of them is refused (R15).
+    std::vector<std::string> collected_for;
+    // describes="organisations": records about companies (legal persons are not data subjects,
+    // recital 14). No subject, consent or objection condition applies, so the loader allows only
+    // organisation data in its catalogue: system.*, user.contact.*, user.unique_id.
+    bool organisations = false;
     std::string subject_field;  // field whose value tells the subject type; "" = none
     std::vector<subject_value> subjects;
     std::vector<catalogue_field> fields;  // sorted by path after load
@@ -111,16 +160,34 @@ struct purpose_view {
     filters::field_set allowed;
     filters::record_rules rules;
     std::vector<std::string> rule_fields;  // rules.needed_fields(): always selected upstream
+    // Exports to another controller under consent: the rules above plus the recipient's own
+    // consent field (R10, R11), per destination index. decide() picks these over `rules`.
+    std::vector<std::pair<std::size_t, filters::record_rules>> disclosure_rules;
     source_location where;
+
+    [[nodiscard]] const filters::record_rules& rules_for(std::size_t destination_index) const;
 };
 
 struct purpose {
     std::string id;
     std::string description;
+    // The fideslang data use ("essential.service.operations", "marketing.communications.email"):
+    // the legal rules derive from it, not from flags (R1–R4, R8, R13).
+    std::string data_use;
     legal_basis basis = legal_basis::contract;
     subject_set subjects = 0;
-    bool direct_marketing = false;
+    bool direct_marketing = false;  // derived from data_use (marketing.*, sales)
+    std::optional<bool> direct_marketing_flag;  // as written: must agree with the data use (R13)
     marketing_channel channel = marketing_channel::none;
+    std::string legal_reference;    // legal-obligation: the statute ("Belgian WIB 92 art. 320")
+    std::string lia;                // legitimate-interest: the balancing test's reference (R6)
+    art9_condition special_condition = art9_condition::none;
+    // Soft opt-in (ePrivacy art. 13(2), Belgian CEL art. XII.13): e-mail/SMS marketing to
+    // existing customers without consent, for own similar products, with an opt-out offered at
+    // collection (R7). Each condition is declared by the DPO and checked against the purpose.
+    bool soft_opt_in = false;
+    bool own_similar_products = false;
+    bool opt_out_at_collection = false;
     std::string consent_field;      // consent purposes: records without consent are dropped
     std::string objection_field;    // direct marketing: records with an objection are dropped
     std::string suppression_list;   // id; "" = none
@@ -139,6 +206,14 @@ struct destination {
     destination_kind kind = destination_kind::internal;
     std::string organisation;
     std::vector<std::string> purposes;  // processor: the purposes it is contracted for
+    std::string dpa_ref;                // processor: the art. 28 agreement's reference
+    // processor: the agreement's last day (days since 1970-01-01), exports refused after it;
+    // 0 = no end date.
+    std::int64_t dpa_expires_day = 0;
+    std::string dpa_expires;            // as written, YYYY-MM-DD
+    std::string country;                // ISO 3166-1 alpha-2, upper case
+    transfer_mechanism transfer = transfer_mechanism::none;
+    [[nodiscard]] bool outside_eea() const;
     // A third party that uses what it receives for its own marketing (list broker, partner):
     // every export to it is refused, whatever the declared purpose.
     bool own_marketing = false;
@@ -163,6 +238,9 @@ struct client {
     std::vector<std::string> certificate_subject;  // as the proxy renders a verified subject
     std::vector<std::string> certificate_sha256;   // lower-case hex, no colons
     std::optional<mode> client_mode;               // nullopt: the global mode
+    // The rule pack for where the client's exports are used: "EU" (baseline), "BE", "DE", "FR".
+    // DE treats satisfaction surveys as direct marketing (R14).
+    std::string jurisdiction = "EU";
     std::vector<grant> grants;
     source_location where;
 };
@@ -175,7 +253,7 @@ class suppression_entries {
     enum class match_kind : std::uint8_t { email, id };
     using digest = std::array<unsigned char, 32>;
     suppression_entries(std::string field, match_kind kind)
-        : field_(std::move(field)), kind_(kind) {}
+        : field_(std::move(field)), value_path_(field_ + ".value"), kind_(kind) {}
 
     // One entry per line: the SHA-256 (64 hex digits) of a normalised value, or the value itself,
     // which is hashed as it is read (only digests are kept in memory). Blank lines and lines
@@ -188,6 +266,11 @@ class suppression_entries {
     [[nodiscard]] bool suppresses(const filters::record_fields& record) const;
     [[nodiscard]] const std::string& field() const { return field_; }
     [[nodiscard]] match_kind kind() const { return kind_; }
+    // The record paths matched: the field itself and "<field>.value" (a list of {"value": …}).
+    [[nodiscard]] std::vector<std::string> read_paths() const { return {field_, value_path_}; }
+    [[nodiscard]] bool reads(std::string_view path) const {
+        return path == field_ || path == value_path_;
+    }
 
     // The form that is hashed: surrounding white space trimmed; e-mail addresses lower-cased.
     [[nodiscard]] static std::string normalise(std::string_view value, match_kind kind);
@@ -195,6 +278,7 @@ class suppression_entries {
 
   private:
     std::string field_;
+    std::string value_path_;
     match_kind kind_;
     bool loaded_ = false;
     std::vector<digest> entries_;  // sorted SHA-256 digests of normalised values

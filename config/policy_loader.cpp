@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -46,6 +47,26 @@ bool valid_path(std::string_view s) {
         return u > 0x20 && u != 0x7f && c != ',' && c != '"' && c != '\'' && c != '<' && c != '>' &&
                c != '&';
     });
+}
+
+// "2027-03-31" → days since 1970-01-01, or nullopt when it is not a calendar date.
+std::optional<std::int64_t> parse_day(std::string_view s) {
+    if (s.size() != 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
+    auto number = [&s](std::size_t at, std::size_t len) -> std::optional<int> {
+        int v = 0;
+        auto [p, ec] = std::from_chars(s.data() + at, s.data() + at + len, v);
+        if (ec != std::errc{} || p != s.data() + at + len) return std::nullopt;
+        return v;
+    };
+    auto y = number(0, 4);
+    auto m = number(5, 2);
+    auto d = number(8, 2);
+    if (!y || !m || !d) return std::nullopt;
+    const std::chrono::year_month_day date{std::chrono::year{*y},
+                                           std::chrono::month{static_cast<unsigned>(*m)},
+                                           std::chrono::day{static_cast<unsigned>(*d)}};
+    if (!date.ok()) return std::nullopt;
+    return std::chrono::sys_days(date).time_since_epoch().count();
 }
 
 class policy_reader {
@@ -147,12 +168,23 @@ class policy_reader {
     }
 
     void read_entity(const pugi::xml_node& n) {
-        src_.check_attributes(n, {"subject-field", "description"}, {"id"}, diag_);
+        src_.check_attributes(n, {"subject-field", "description", "collected-for", "describes"},
+                              {"id"}, diag_);
         src_.check_children(n, {"subject", "field"}, diag_);
         entity e;
         e.id = id_of(n);
         e.subject_field = path_attr(n, "subject-field");
+        e.collected_for = split_words(n.attribute("collected-for").value());
+        if (auto a = n.attribute("describes")) {
+            std::string_view v = a.value();
+            if (v == "organisations")
+                e.organisations = true;
+            else if (v != "people")
+                error(n, a, "describes must be people or organisations");
+        }
         e.where = src_.locate(n);
+        if (n.attribute("collected-for") && e.collected_for.empty())
+            error(n, n.attribute("collected-for"), "collected-for lists no data use");
         for (auto s : n.children("subject")) {
             src_.check_attributes(s, {}, {"value", "type"}, diag_);
             src_.check_children(s, {}, diag_);
@@ -164,12 +196,21 @@ class policy_reader {
                 {s.attribute("value").value(), t.value_or(subject_type::customer)});
         }
         for (auto f : n.children("field")) {
-            src_.check_attributes(f, {"special", "description"}, {"path", "category"}, diag_);
+            src_.check_attributes(
+                f, {"special", "description", "consent-channel", "consent-recipient"},
+                {"path", "category"}, diag_);
             src_.check_children(f, {}, diag_);
             catalogue_field cf;
             cf.path = path_attr(f, "path");
             cf.category = f.attribute("category").value();
             cf.special = boolean(f, "special", false).value_or(false);
+            if (auto a = f.attribute("consent-channel")) {
+                auto ch = parse_marketing_channel(a.value());
+                if (!ch || *ch == marketing_channel::none)
+                    error(f, a, "consent-channel must be email, sms, phone or post");
+                cf.consent_channel = ch.value_or(marketing_channel::none);
+            }
+            cf.consent_recipient = f.attribute("consent-recipient").value();
             cf.where = src_.locate(f);
             e.fields.push_back(std::move(cf));
         }
@@ -221,10 +262,12 @@ class policy_reader {
     }
 
     void read_purpose(const pugi::xml_node& n) {
-        src_.check_attributes(n,
-                              {"description", "direct-marketing", "channel", "consent-field",
-                               "objection-field", "suppression-list", "max-records"},
-                              {"id", "basis", "subjects"}, diag_);
+        src_.check_attributes(
+            n,
+            {"description", "direct-marketing", "channel", "consent-field", "objection-field",
+             "suppression-list", "max-records", "legal-reference", "lia", "art9-condition",
+             "soft-opt-in", "own-similar-products", "opt-out-at-collection", "data-use"},
+            {"id", "basis", "subjects"}, diag_);
         src_.check_children(n, {"fields", "request-evidence", "require", "exclude"}, diag_);
         purpose p;
         p.id = id_of(n);
@@ -248,7 +291,23 @@ class policy_reader {
                     p.subjects |= subject_bit(*t);
             }
         }
-        p.direct_marketing = boolean(n, "direct-marketing", false).value_or(false);
+        p.data_use = n.attribute("data-use").value();
+        if (n.attribute("direct-marketing"))
+            p.direct_marketing_flag = boolean(n, "direct-marketing", false);
+        p.legal_reference = n.attribute("legal-reference").value();
+        p.lia = n.attribute("lia").value();
+        if (auto a = n.attribute("art9-condition")) {
+            auto c = parse_art9_condition(a.value());
+            if (!c)
+                error(n, a,
+                      "art9-condition must be explicit-consent, employment-law, vital-interests, "
+                      "made-public, legal-claims, substantial-public-interest, health-care, "
+                      "public-health, archiving-research or official-authority");
+            p.special_condition = c.value_or(art9_condition::none);
+        }
+        p.soft_opt_in = boolean(n, "soft-opt-in", false).value_or(false);
+        p.own_similar_products = boolean(n, "own-similar-products", false).value_or(false);
+        p.opt_out_at_collection = boolean(n, "opt-out-at-collection", false).value_or(false);
         if (auto a = n.attribute("channel")) {
             auto ch = parse_marketing_channel(a.value());
             if (!ch || *ch == marketing_channel::none)
@@ -306,7 +365,9 @@ class policy_reader {
     }
 
     void read_destination(const pugi::xml_node& n) {
-        src_.check_attributes(n, {"organisation", "description", "purposes", "own-marketing"},
+        src_.check_attributes(n,
+                              {"organisation", "description", "purposes", "own-marketing",
+                               "dpa-ref", "dpa-expires", "transfer-mechanism", "country"},
                               {"id", "kind"}, diag_);
         src_.check_children(n, {}, diag_);
         destination d;
@@ -321,16 +382,43 @@ class policy_reader {
         d.description = n.attribute("description").value();
         d.purposes = split_words(n.attribute("purposes").value());
         d.own_marketing = boolean(n, "own-marketing", false).value_or(false);
+        d.dpa_ref = n.attribute("dpa-ref").value();
+        if (auto a = n.attribute("dpa-expires")) {
+            d.dpa_expires = a.value();
+            auto day = parse_day(d.dpa_expires);
+            if (!day)
+                error(n, a, "dpa-expires must be a date, YYYY-MM-DD");
+            else
+                d.dpa_expires_day = *day;
+        }
+        if (auto a = n.attribute("country")) {
+            std::string_view c = a.value();
+            if (c.size() != 2 || !std::isupper(static_cast<unsigned char>(c[0])) ||
+                !std::isupper(static_cast<unsigned char>(c[1])))
+                error(n, a, "country must be an ISO 3166-1 alpha-2 code in capitals (BE, US)");
+            d.country = c;
+        }
+        if (auto a = n.attribute("transfer-mechanism")) {
+            auto m = parse_transfer_mechanism(a.value());
+            if (!m) error(n, a, "transfer-mechanism must be adequacy, scc, bcr or derogation");
+            d.transfer = m.value_or(transfer_mechanism::none);
+        }
         out_.destinations.push_back(std::move(d));
     }
 
     void read_client(const pugi::xml_node& n) {
-        src_.check_attributes(n, {"mode", "description"}, {"id"}, diag_);
+        src_.check_attributes(n, {"mode", "description", "jurisdiction"}, {"id"}, diag_);
         src_.check_children(n, {"api-key", "certificate", "grant"}, diag_);
         client c;
         c.id = id_of(n);
         c.description = n.attribute("description").value();
         c.where = src_.locate(n);
+        if (auto a = n.attribute("jurisdiction")) {
+            std::string_view j = a.value();
+            if (j != "EU" && j != "BE" && j != "DE" && j != "FR")
+                error(n, a, "jurisdiction must be EU, BE, DE or FR");
+            c.jurisdiction = j;
+        }
         if (auto a = n.attribute("mode")) {
             std::string_view v = a.value();
             if (v == "enforce")

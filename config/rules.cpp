@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "config/taxonomy.hpp"
+
 namespace exportwall::config {
 namespace {
 
@@ -27,6 +29,85 @@ std::string subjects_text(subject_set s) {
         out += to_string(t);
     }
     return out.empty() ? std::string("none") : out;
+}
+
+
+// --- what a data use is (fideslang keys; see docs/policy-guide.md) ----------------------------
+
+using taxonomy::within;
+
+// R8, R13: direct marketing, whatever a flag says.
+bool marketing_use(std::string_view use) {
+    return within(use, "marketing") || within(use, "sales") ||
+           within(use, "third_party_sharing.marketing");
+}
+// R4: never the contract.
+bool not_contract_use(std::string_view use) {
+    return marketing_use(use) || within(use, "essential.fraud_detection") ||
+           within(use, "functional.service.improve") ||
+           within(use, "essential.service.operations.improve") ||
+           within(use, "essential.service.upgrades") || within(use, "train_ai_system");
+}
+// R2: a profile of tastes and lifestyle is not necessary for a contract.
+bool profile_use(std::string_view use) {
+    return within(use, "analytics") || within(use, "personalize");
+}
+// R1–R3: what 6(1)(b) carries — delivery and service operations, support, invoicing and
+// payment (reminders, notices of default), service notices.
+bool contract_use(std::string_view use) {
+    return (within(use, "essential.service.operations") &&
+            !within(use, "essential.service.operations.improve")) ||
+           within(use, "essential.service.payment_processing") ||
+           within(use, "essential.service.notifications");
+}
+// R5: steps at the prospect's request (a quote, an availability check).
+bool pre_contract_use(std::string_view use) {
+    return within(use, "essential.service.operations") &&
+           !within(use, "essential.service.operations.improve");
+}
+// R3: invoicing, payment and notices of default reach former customers too.
+bool survives_contract(std::string_view use) {
+    return within(use, "essential.service.payment_processing");
+}
+marketing_channel implied_channel(std::string_view use) {
+    if (within(use, "marketing.communications.email") ||
+        within(use, "essential.service.notifications.email"))
+        return marketing_channel::email;
+    if (within(use, "marketing.communications.sms") ||
+        within(use, "essential.service.notifications.sms"))
+        return marketing_channel::sms;
+    return marketing_channel::none;
+}
+// R14: a purpose that contacts people for something other than the service or the law (a
+// satisfaction survey); the DE rule pack treats it as direct marketing.
+bool survey_like(const purpose& pu) {
+    return pu.channel != marketing_channel::none && !pu.direct_marketing &&
+           !within(pu.data_use, "essential.service") &&
+           !within(pu.data_use, "essential.legal_obligation");
+}
+
+bool condition_fits(art9_condition c, legal_basis b) {
+    using enum legal_basis;
+    switch (c) {
+        case art9_condition::none:
+            return false;
+        case art9_condition::explicit_consent:
+            return b == consent;
+        case art9_condition::employment_law:
+        case art9_condition::substantial_public_interest:
+        case art9_condition::public_health:
+        case art9_condition::official_authority:
+            return b == legal_obligation;
+        case art9_condition::vital_interests:
+        case art9_condition::legal_claims:
+        case art9_condition::archiving_research:
+            return b == legal_obligation || b == legitimate_interest;
+        case art9_condition::made_public:
+            return true;
+        case art9_condition::health_care:
+            return b == contract || b == legal_obligation;
+    }
+    return false;
 }
 
 class rule_checker {
@@ -100,8 +181,15 @@ class rule_checker {
                     diag_.error(e.fields[i].where, "entity " + quoted(e.id) + " lists field " +
                                                        quoted(e.fields[i].path) + " twice");
             }
-            for (auto& f : e.fields)
+            for (auto& f : e.fields) {
+                check_category(f);
                 if (is_special_category(f.category)) f.special = true;
+                if (is_criminal_category(f.category)) f.criminal = true;
+                if (!f.consent_recipient.empty() && p_.find_destination(f.consent_recipient) == nullptr)
+                    fail(f.where, legal_rule::references,
+                         "field " + quoted(f.path) + " of entity " + quoted(e.id) +
+                             " names unknown consent-recipient " + quoted(f.consent_recipient));
+            }
             if (!e.subject_field.empty() && e.find_field(e.subject_field) == nullptr)
                 fail(e.where, legal_rule::references,
                      "subject field " + quoted(e.subject_field) + " of entity " + quoted(e.id) +
@@ -109,7 +197,67 @@ class rule_checker {
             if (e.subject_field.empty() && !e.subjects.empty())
                 diag_.error(e.where, "entity " + quoted(e.id) +
                                          " maps subject values but names no subject-field");
+            if (e.organisations) {
+                check_organisation(e);
+                continue;
+            }
+            if (e.collected_for.empty())
+                fail(e.where, legal_rule::r15_purpose_limitation,
+                     "entity " + quoted(e.id) +
+                         " must name the data uses its subjects were told of at collection "
+                         "(collected-for)");
+            for (const auto& use : e.collected_for) check_data_use(e.where, use, "collected-for");
         }
+    }
+
+    // An entity about companies carries no rule for data subjects, so it may hold only what
+    // describes a company: its identifiers, its contact details, system data.
+    void check_organisation(const entity& e) {
+        if (!e.subject_field.empty())
+            fail(e.where, legal_rule::references,
+                 "entity " + quoted(e.id) +
+                     " describes organisations and cannot map subject types (subject-field)");
+        for (const auto& f : e.fields) {
+            const std::string& c = f.category;
+            if (taxonomy::within(c, "system") || taxonomy::within(c, "user.contact") ||
+                taxonomy::within(c, "user.unique_id"))
+                continue;
+            fail(f.where, legal_rule::references,
+                 "entity " + quoted(e.id) + " describes organisations, but field " +
+                     quoted(f.path) + " (" + c +
+                     ") describes a person: catalogue people in an entity of their own");
+        }
+    }
+
+    // A fideslang data category; a typo is an error with the nearest name.
+    void check_category(const catalogue_field& f) {
+        if (taxonomy::find(taxonomy::kind::data_category, f.category) != nullptr) return;
+        std::string message = "field " + quoted(f.path) + " has unknown data category " +
+                              quoted(f.category) + " (not in the fideslang taxonomy)";
+        auto near = taxonomy::nearest(taxonomy::kind::data_category, f.category);
+        if (!near.empty()) message += "; did you mean " + quoted(near) + "?";
+        fail(f.where, legal_rule::references, message);
+    }
+
+    bool check_data_use(const source_location& where, std::string_view use,
+                        std::string_view what) {
+        const auto* e = taxonomy::find(taxonomy::kind::data_use, use);
+        if (e == nullptr) {
+            std::string message = std::string(what) + " names unknown data use " + quoted(use) +
+                                  " (not in the fideslang taxonomy)";
+            auto near = taxonomy::nearest(taxonomy::kind::data_use, use);
+            if (!near.empty()) message += "; did you mean " + quoted(near) + "?";
+            fail(where, legal_rule::references, message);
+            return false;
+        }
+        if (e->deprecated) {
+            std::string message =
+                std::string(what) + " names deprecated data use " + quoted(use);
+            if (!e->replaced_by.empty()) message += "; use " + quoted(e->replaced_by);
+            fail(where, legal_rule::references, message);
+            return false;
+        }
+        return true;
     }
 
     void check_suppression_lists() {
@@ -135,55 +283,36 @@ class rule_checker {
     }
 
     void check_purpose(purpose& pu) {
-        const bool dm = pu.direct_marketing;
-        // Rule 1.
-        if (dm && (pu.basis == legal_basis::contract || pu.basis == legal_basis::pre_contract))
-            fail(pu.where, legal_rule::no_marketing_on_contract,
-                 "direct-marketing purpose " + quoted(pu.id) + " cannot rest on basis " +
-                     quoted(to_string(pu.basis)) + "; use consent or legitimate-interest");
-        // Rule 2.
-        if (pu.basis == legal_basis::contract && pu.subjects != subject_bit(subject_type::customer))
-            fail(pu.where, legal_rule::contract_subjects,
-                 "contract purpose " + quoted(pu.id) + " may touch customers only, not " +
-                     quoted(subjects_text(pu.subjects)));
-        if (pu.basis == legal_basis::pre_contract) {
-            if (pu.subjects != subject_bit(subject_type::prospect))
-                fail(pu.where, legal_rule::contract_subjects,
-                     "pre-contract purpose " + quoted(pu.id) + " may touch prospects only, not " +
-                         quoted(subjects_text(pu.subjects)));
-            if (pu.evidence.empty())
-                fail(pu.where, legal_rule::contract_subjects,
-                     "pre-contract purpose " + quoted(pu.id) +
-                         " needs a <request-evidence> condition showing the prospect asked");
-        }
+        const std::string& use = pu.data_use;
+        bool use_known = false;
+        if (use.empty())
+            fail(pu.where, legal_rule::references,
+                 "purpose " + quoted(pu.id) +
+                     " must name its data-use (a fideslang data use, e.g. "
+                     "'essential.service.operations' or 'marketing.communications.email')");
+        else
+            use_known = check_data_use(pu.where, use, "purpose " + quoted(pu.id));
+        // R13: direct marketing is what the data use says; a flag can only agree.
+        const bool dm = use_known && marketing_use(use);
+        pu.direct_marketing = dm;
+        if (use_known && pu.direct_marketing_flag && *pu.direct_marketing_flag != dm)
+            fail(pu.where, legal_rule::r13_marketing_scope,
+                 "purpose " + quoted(pu.id) + " says direct-marketing=\"" +
+                     (*pu.direct_marketing_flag ? "true" : "false") + "\" but its data use " +
+                     quoted(use) + (dm ? " is" : " is not") +
+                     " direct marketing; the data use decides");
+        if (use_known) check_basis(pu, dm);
+        if (pu.subjects == 0)
+            diag_.error(pu.where, "purpose " + quoted(pu.id) + " names no data subjects");
         if (pu.basis != legal_basis::pre_contract && !pu.evidence.empty())
             diag_.error(pu.evidence.front().where,
                         "<request-evidence> belongs to pre-contract purposes only (purpose " +
                             quoted(pu.id) + " is " + std::string(to_string(pu.basis)) + ")");
-        // Rule 3.
-        if (pu.basis == legal_basis::consent && pu.consent_field.empty())
-            fail(pu.where, legal_rule::consent_and_objection,
-                 "consent purpose " + quoted(pu.id) + " must name its consent-field");
-        if (dm && pu.objection_field.empty() && pu.suppression_list.empty())
-            fail(pu.where, legal_rule::consent_and_objection,
-                 "direct-marketing purpose " + quoted(pu.id) +
-                     " must name an objection-field or a suppression-list");
-        // Rule 8 (ePrivacy): electronic marketing to prospects needs consent.
-        if (dm && pu.channel == marketing_channel::none)
-            fail(pu.where, legal_rule::electronic_marketing_consent,
-                 "direct-marketing purpose " + quoted(pu.id) +
-                     " must name its channel (email, sms, phone or post)");
-        if (dm && pu.basis == legal_basis::legitimate_interest &&
-            (pu.channel == marketing_channel::email || pu.channel == marketing_channel::sms) &&
-            (pu.subjects & subject_bit(subject_type::prospect)) != 0)
-            fail(pu.where, legal_rule::electronic_marketing_consent,
-                 "legitimate-interest direct marketing by " + std::string(to_string(pu.channel)) +
-                     " to prospects (purpose " + quoted(pu.id) + ") needs consent instead");
-        if (!dm && pu.channel != marketing_channel::none)
-            diag_.error(pu.where, "purpose " + quoted(pu.id) +
-                                      " names a channel but is not direct-marketing");
-        if (pu.subjects == 0)
-            diag_.error(pu.where, "purpose " + quoted(pu.id) + " names no data subjects");
+        if (pu.basis != legal_basis::legal_obligation && !pu.legal_reference.empty())
+            diag_.error(pu.where, "legal-reference belongs to legal-obligation purposes (purpose " +
+                                      quoted(pu.id) + " is " + std::string(to_string(pu.basis)) +
+                                      ")");
+        if (use_known) check_channel(pu, dm);
 
         const suppression_list* list = nullptr;
         if (!pu.suppression_list.empty()) {
@@ -194,6 +323,7 @@ class rule_checker {
                          quoted(pu.suppression_list));
         }
 
+        bool exports_special = false;
         std::vector<bool> seen(p_.entities.size(), false);
         for (auto& view : pu.views) {
             const entity& e = p_.entities[view.entity_index];
@@ -209,13 +339,28 @@ class rule_checker {
                              " is not in the catalogue of entity " + quoted(e.id));
                     continue;
                 }
-                if (dm && cf->special)
-                    fail(view.where, legal_rule::no_special_marketing,
-                         "special-category field " + quoted(f) + " (" + cf->category +
-                             ") may not be exported for direct-marketing purpose " + quoted(pu.id));
+                if (cf->special || cf->criminal) {
+                    exports_special = true;
+                    check_special(pu, view, *cf, dm);
+                }
             }
+            // R15: only for a use the subjects were told of when the data was collected.
+            if (!pu.data_use.empty() && !e.collected_for.empty() &&
+                std::none_of(e.collected_for.begin(), e.collected_for.end(),
+                             [&pu](const std::string& u) {
+                                 return taxonomy::within(pu.data_use, u);
+                             }))
+                fail(view.where, legal_rule::r15_purpose_limitation,
+                     "purpose " + quoted(pu.id) + " (data use " + quoted(pu.data_use) +
+                         ") reads entity " + quoted(e.id) +
+                         ", whose subjects were told of other uses at collection (collected-for)");
+            check_consent_channel(pu, view, e, dm);
             compile_view(pu, view, e, list);
         }
+        if (pu.special_condition != art9_condition::none && !exports_special)
+            diag_.error(pu.where, "purpose " + quoted(pu.id) +
+                                      " names an art9-condition but exports no special-category "
+                                      "field");
         for (const auto* group : {&pu.evidence, &pu.conditions}) {
             for (const auto& c : *group) {
                 auto idx = p_.entity_by_id.find(c.entity);
@@ -232,12 +377,219 @@ class rule_checker {
         }
     }
 
+
+    // The legal basis against the data use (R1–R9, art. 6(1)(c)).
+    void check_basis(const purpose& pu, bool dm) {
+        const std::string& use = pu.data_use;
+        const std::string basis(to_string(pu.basis));
+        const subject_set customer = subject_bit(subject_type::customer);
+        const subject_set former = subject_bit(subject_type::former_customer);
+        const subject_set prospect = subject_bit(subject_type::prospect);
+        switch (pu.basis) {
+            case legal_basis::contract:
+                if (not_contract_use(use))
+                    fail(pu.where, legal_rule::r4_not_contract,
+                         "purpose " + quoted(pu.id) + " (data use " + quoted(use) +
+                             ") cannot rest on basis 'contract': fraud prevention, service "
+                             "improvement and marketing are not necessary for a contract");
+                else if (profile_use(use))
+                    fail(pu.where, legal_rule::r2_contract_scope,
+                         "purpose " + quoted(pu.id) + " (data use " + quoted(use) +
+                             ") cannot rest on basis 'contract': analytics, profiling and "
+                             "personalisation are not necessary for a contract");
+                else if (!contract_use(use))
+                    fail(pu.where, legal_rule::r1_contract_necessity,
+                         "purpose " + quoted(pu.id) + " (data use " + quoted(use) +
+                             ") cannot rest on basis 'contract', which covers delivery, "
+                             "invoicing and payment, service notices and support of the "
+                             "contracted service only");
+                if ((pu.subjects & ~(customer | former)) != 0)
+                    fail(pu.where, legal_rule::r1_contract_necessity,
+                         "contract purpose " + quoted(pu.id) +
+                             " may touch customers (and former customers) only, not " +
+                             quoted(subjects_text(pu.subjects)));
+                else if ((pu.subjects & former) != 0 && !survives_contract(use))
+                    fail(pu.where, legal_rule::r3_related_activities,
+                         "contract purpose " + quoted(pu.id) + " (data use " + quoted(use) +
+                             ") may not touch former customers: only invoicing, payment and "
+                             "notices of default survive the contract "
+                             "(essential.service.payment_processing)");
+                break;
+            case legal_basis::pre_contract:
+                if (not_contract_use(use) || profile_use(use))
+                    fail(pu.where, legal_rule::r4_not_contract,
+                         "purpose " + quoted(pu.id) + " (data use " + quoted(use) +
+                             ") cannot rest on basis 'pre-contract'");
+                else if (!pre_contract_use(use))
+                    fail(pu.where, legal_rule::r5_pre_contract_request,
+                         "purpose " + quoted(pu.id) + " (data use " + quoted(use) +
+                             ") cannot rest on basis 'pre-contract', which covers steps the "
+                             "prospect asked for (essential.service.operations) only");
+                if (pu.subjects != prospect)
+                    fail(pu.where, legal_rule::r5_pre_contract_request,
+                         "pre-contract purpose " + quoted(pu.id) + " may touch prospects only, not " +
+                             quoted(subjects_text(pu.subjects)));
+                if (pu.evidence.empty())
+                    fail(pu.where, legal_rule::r5_pre_contract_request,
+                         "pre-contract purpose " + quoted(pu.id) +
+                             " needs a <request-evidence> condition showing the prospect asked");
+                break;
+            case legal_basis::consent:
+                if (pu.consent_field.empty())
+                    fail(pu.where, legal_rule::r9_consent_withdrawal,
+                         "consent purpose " + quoted(pu.id) + " must name its consent-field");
+                break;
+            case legal_basis::legitimate_interest:
+                if (pu.lia.empty())
+                    fail(pu.where, legal_rule::r6_legitimate_interest,
+                         "legitimate-interest purpose " + quoted(pu.id) +
+                             " must name its balancing test (lia)");
+                if (pu.objection_field.empty())
+                    fail(pu.where, legal_rule::r6_legitimate_interest,
+                         "legitimate-interest purpose " + quoted(pu.id) +
+                             " must name an objection-field: subjects may object (art. 21(1))");
+                break;
+            case legal_basis::legal_obligation:
+                if (pu.legal_reference.empty())
+                    fail(pu.where, legal_rule::legal_obligation,
+                         "legal-obligation purpose " + quoted(pu.id) +
+                             " must name the law that requires it (legal-reference)");
+                if (dm)
+                    fail(pu.where, legal_rule::legal_obligation,
+                         "purpose " + quoted(pu.id) + " (data use " + quoted(use) +
+                             ") is direct marketing, which no law requires; basis "
+                             "'legal-obligation' cannot carry it");
+                break;
+        }
+        if (!dm) return;
+        // R8: an objection to direct marketing is absolute, whatever the basis.
+        if (pu.objection_field.empty())
+            fail(pu.where, legal_rule::r8_objection_absolute,
+                 "direct-marketing purpose " + quoted(pu.id) + " must name an objection-field");
+        if (pu.suppression_list.empty() && !p_.suppression_lists.empty())
+            fail(pu.where, legal_rule::r8_objection_absolute,
+                 "direct-marketing purpose " + quoted(pu.id) +
+                     " must name a suppression-list: the policy keeps one");
+    }
+
+    // Channels: the data use's, the purpose's and the consent's must agree; electronic direct
+    // marketing needs consent or the soft opt-in with its conditions (R7).
+    void check_channel(purpose& pu, bool dm) {
+        const auto implied = implied_channel(pu.data_use);
+        if (implied != marketing_channel::none) {
+            if (pu.channel == marketing_channel::none)
+                pu.channel = implied;
+            else if (pu.channel != implied)
+                fail(pu.where, legal_rule::r7_electronic_marketing,
+                     "purpose " + quoted(pu.id) + " names channel " +
+                         quoted(to_string(pu.channel)) + " but its data use " +
+                         quoted(pu.data_use) + " is " + std::string(to_string(implied)));
+        }
+        if (dm && pu.channel == marketing_channel::none &&
+            !taxonomy::within(pu.data_use, "marketing.advertising"))
+            fail(pu.where, legal_rule::r7_electronic_marketing,
+                 "direct-marketing purpose " + quoted(pu.id) +
+                     " must name its channel (email, sms, phone or post)");
+        const bool electronic =
+            pu.channel == marketing_channel::email || pu.channel == marketing_channel::sms;
+        if (pu.soft_opt_in || pu.own_similar_products || pu.opt_out_at_collection) {
+            if (!dm || !electronic)
+                fail(pu.where, legal_rule::r7_electronic_marketing,
+                     "soft opt-in applies to e-mail and SMS direct marketing only (purpose " +
+                         quoted(pu.id) + ")");
+        }
+        if (!dm || !electronic) return;
+        if (pu.basis == legal_basis::consent) return;
+        if (!pu.soft_opt_in) {
+            fail(pu.where, legal_rule::r7_electronic_marketing,
+                 "direct marketing by " + std::string(to_string(pu.channel)) + " (purpose " +
+                     quoted(pu.id) +
+                     ") needs basis 'consent', or the soft opt-in for existing customers "
+                     "(soft-opt-in, own-similar-products, opt-out-at-collection)");
+            return;
+        }
+        if (!pu.own_similar_products || !pu.opt_out_at_collection)
+            fail(pu.where, legal_rule::r7_electronic_marketing,
+                 "soft opt-in of purpose " + quoted(pu.id) +
+                     " needs own-similar-products=\"true\" and opt-out-at-collection=\"true\"");
+        if (pu.subjects != subject_bit(subject_type::customer))
+            fail(pu.where, legal_rule::r7_electronic_marketing,
+                 "soft opt-in of purpose " + quoted(pu.id) +
+                     " reaches existing customers only, not " +
+                     quoted(subjects_text(pu.subjects)));
+        if (pu.basis != legal_basis::legitimate_interest)
+            fail(pu.where, legal_rule::r7_electronic_marketing,
+                 "soft opt-in of purpose " + quoted(pu.id) + " rests on legitimate-interest");
+    }
+
+    // The consent field read for a direct-marketing purpose was given for its channel.
+    void check_consent_channel(const purpose& pu, const purpose_view& view, const entity& e,
+                               bool dm) {
+        if (!dm || pu.basis != legal_basis::consent || pu.consent_field.empty()) return;
+        const std::string& name = view.consent_field.empty() ? pu.consent_field : view.consent_field;
+        const catalogue_field* cf = e.find_field(name);
+        if (cf == nullptr) return;  // reported by compile_view
+        if (cf->consent_channel != pu.channel)
+            fail(view.where, legal_rule::r7_electronic_marketing,
+                 "consent field " + quoted(name) + " of entity " + quoted(e.id) +
+                     (cf->consent_channel == marketing_channel::none
+                          ? std::string(" declares no consent-channel")
+                          : " was given for " + std::string(to_string(cf->consent_channel))) +
+                     ", but purpose " + quoted(pu.id) + " markets by " +
+                     std::string(to_string(pu.channel)));
+        if (!cf->consent_recipient.empty())
+            fail(view.where, legal_rule::r11_recipient_consent,
+                 "consent field " + quoted(name) + " names recipient " +
+                     quoted(cf->consent_recipient) + "; it is not our own consent for purpose " +
+                     quoted(pu.id));
+    }
+
+    // Art. 9 and 10: a special-category field needs an art. 9(2) condition that fits the basis.
+    void check_special(const purpose& pu, const purpose_view& view, const catalogue_field& cf,
+                       bool dm) {
+        const art9_condition c = pu.special_condition;
+        std::string what = "special-category field " + quoted(cf.path) + " (" + cf.category + ")";
+        if (c == art9_condition::none) {
+            fail(view.where, legal_rule::special_categories,
+                 what + " may not be exported for purpose " + quoted(pu.id) +
+                     " unless it names an art9-condition that fits its basis");
+            return;
+        }
+        if (cf.criminal && c != art9_condition::official_authority)
+            fail(view.where, legal_rule::special_categories,
+                 what + " is criminal data (art. 10): only art9-condition "
+                        "'official-authority' with basis 'legal-obligation'");
+        if (dm && c != art9_condition::explicit_consent)
+            fail(view.where, legal_rule::special_categories,
+                 what + " may be used for direct marketing (purpose " + quoted(pu.id) +
+                     ") only with explicit consent");
+        if (!condition_fits(c, pu.basis))
+            fail(view.where, legal_rule::special_categories,
+                 "art9-condition " + quoted(to_string(c)) + " of purpose " + quoted(pu.id) +
+                     " does not fit basis " + quoted(to_string(pu.basis)));
+    }
+
     void compile_view(const purpose& pu, purpose_view& view, const entity& e,
                       const suppression_list* list) {
         using filters::condition_op;
         using filters::drop_reason;
         auto& conds = view.rules.conditions;
         conds.clear();
+        view.rules.suppressed = nullptr;
+        view.rules.suppression_fields.clear();
+        if (e.organisations) {
+            // No data subject: only the custom conditions apply.
+            for (const auto& c : pu.conditions) {
+                if (c.entity != e.id) continue;
+                if (!field_known(e, c.condition.field, c.where, "condition field", pu)) continue;
+                auto cond = c.condition;
+                cond.reason = drop_reason::condition;
+                conds.push_back(std::move(cond));
+            }
+            view.allowed = filters::field_set(view.fields);
+            view.rule_fields = view.rules.needed_fields();
+            return;
+        }
         // 1. Subject type: contract and pre-contract always, others when they narrow the subjects.
         const bool needs_subject = pu.basis == legal_basis::contract ||
                                    pu.basis == legal_basis::pre_contract ||
@@ -246,7 +598,7 @@ class rule_checker {
             if (e.subject_field.empty()) {
                 fail(view.where,
                      pu.basis == legal_basis::contract || pu.basis == legal_basis::pre_contract
-                         ? legal_rule::contract_subjects
+                         ? legal_rule::r1_contract_necessity
                          : legal_rule::references,
                      "purpose " + quoted(pu.id) + " is limited to " + subjects_text(pu.subjects) +
                          " but entity " + quoted(e.id) + " names no subject-field");
@@ -257,7 +609,7 @@ class rule_checker {
                          "entity " + quoted(e.id) + " maps no subject value to " +
                              subjects_text(pu.subjects) + " (purpose " + quoted(pu.id) + ")");
                 conds.push_back({e.subject_field, condition_op::in_set, std::move(values), false,
-                                 drop_reason::subject_not_allowed});
+                                 drop_reason::subject_not_allowed, true});
             }
         }
         // 2. Evidence of the prospect's request (pre-contract).
@@ -269,10 +621,11 @@ class rule_checker {
             auto cond = c.condition;
             cond.reason = drop_reason::no_request_evidence;
             cond.exclude = false;
+            cond.strict = true;
             conds.push_back(std::move(cond));
         }
         if (pu.basis == legal_basis::pre_contract && !pu.evidence.empty() && !has_evidence)
-            fail(view.where, legal_rule::contract_subjects,
+            fail(view.where, legal_rule::r5_pre_contract_request,
                  "pre-contract purpose " + quoted(pu.id) +
                      " needs a <request-evidence> condition on entity " + quoted(e.id));
         // 3. Consent (the <fields> element may rename the field for its entity).
@@ -287,11 +640,14 @@ class rule_checker {
         const std::string& objection =
             view.objection_field.empty() ? pu.objection_field : view.objection_field;
         if (!pu.consent_field.empty() && field_known(e, consent, view.where, "consent-field", pu))
-            conds.push_back({consent, condition_op::is_true, {}, false, drop_reason::no_consent});
-        // 4. Objection (art. 21): any set value means objected; fail closed on odd values.
+            conds.push_back(
+                {consent, condition_op::is_true, {}, false, drop_reason::no_consent, true});
+        // 4. Objection (art. 21): the record passes only when the field is there and reads as
+        // "no objection" (false, 0, no, n, off); any other value is an objection.
         if (!pu.objection_field.empty() &&
             field_known(e, objection, view.where, "objection-field", pu))
-            conds.push_back({objection, condition_op::is_set, {}, true, drop_reason::objected});
+            conds.push_back(
+                {objection, condition_op::is_no, {}, false, drop_reason::objected, true});
         // 5. Custom conditions.
         for (const auto& c : pu.conditions) {
             if (c.entity != e.id) continue;
@@ -311,7 +667,7 @@ class rule_checker {
                 view.rules.suppressed = [entries](const filters::record_fields& r) {
                     return entries->suppresses(r);
                 };
-                view.rules.suppression_fields.push_back(list->field);
+                view.rules.suppression_fields = entries->read_paths();
             }
         }
         view.allowed = filters::field_set(view.fields);
@@ -320,7 +676,7 @@ class rule_checker {
 
     void check_destination(destination& d) {
         if (d.own_marketing && d.kind != destination_kind::third_party)
-            fail(d.where, legal_rule::no_third_party_marketing,
+            fail(d.where, legal_rule::r10_third_party_sharing,
                  "own-marketing is a property of third-party destinations; destination " +
                      quoted(d.id) + " is " + std::string(to_string(d.kind)));
         if (!d.purposes.empty() && d.kind != destination_kind::processor)
@@ -330,6 +686,31 @@ class rule_checker {
             if (p_.find_purpose(pid) == nullptr)
                 fail(d.where, legal_rule::references,
                      "processor " + quoted(d.id) + " names unknown purpose " + quoted(pid));
+        if (d.kind == destination_kind::processor && d.dpa_ref.empty())
+            fail(d.where, legal_rule::processor_contract,
+                 "processor " + quoted(d.id) +
+                     " must name its data processing agreement (dpa-ref)");
+        if (d.kind != destination_kind::processor && (!d.dpa_ref.empty() || d.dpa_expires_day != 0))
+            diag_.error(d.where, "destination " + quoted(d.id) + " is " +
+                                     std::string(to_string(d.kind)) +
+                                     "; dpa-ref and dpa-expires belong to processors");
+        if (d.country.empty()) {
+            fail(d.where, legal_rule::international_transfer,
+                 "destination " + quoted(d.id) +
+                     " must name the country the data goes to (country, ISO 3166-1 alpha-2)");
+        } else if (d.outside_eea()) {
+            if (d.transfer == transfer_mechanism::none)
+                fail(d.where, legal_rule::international_transfer,
+                     "destination " + quoted(d.id) + " is outside the EEA (" + d.country +
+                         ") and must name its transfer-mechanism (adequacy, scc, bcr, derogation)");
+            else if (d.transfer == transfer_mechanism::adequacy && !has_adequacy_decision(d.country))
+                fail(d.where, legal_rule::international_transfer,
+                     "destination " + quoted(d.id) + ": no adequacy decision covers " + d.country +
+                         "; name scc, bcr or derogation");
+        } else if (d.transfer != transfer_mechanism::none) {
+            diag_.error(d.where, "destination " + quoted(d.id) + " is in the EEA (" + d.country +
+                                     "); transfer-mechanism is for countries outside it");
+        }
     }
 
     void check_client(client& c) {
@@ -346,7 +727,8 @@ class rule_checker {
                 continue;
             }
             g.purpose_index = *pi;
-            const purpose& pu = p_.purposes[*pi];
+            purpose& pu = p_.purposes[*pi];
+            check_jurisdiction(c, g, pu);
             g.destination_indices.clear();
             for (const auto& did : g.destinations) {
                 auto di = p_.destination_by_id.find(did);
@@ -358,16 +740,14 @@ class rule_checker {
                 }
                 g.destination_indices.push_back(*di);
                 const destination& d = p_.destinations[*di];
-                if (d.kind == destination_kind::third_party && pu.direct_marketing)
-                    fail(g.where, legal_rule::no_third_party_marketing,
-                         "grant of direct-marketing purpose " + quoted(pu.id) +
-                             " to third-party destination " + quoted(d.id) + " is not allowed");
-                else if (d.own_marketing)
-                    fail(g.where, legal_rule::no_third_party_marketing,
+                if (d.own_marketing)
+                    fail(g.where, legal_rule::r10_third_party_sharing,
                          "grant of purpose " + quoted(pu.id) + " to destination " + quoted(d.id) +
                              " is not allowed: it uses what it receives for its own marketing");
+                else if (d.kind == destination_kind::third_party)
+                    check_disclosure(g, pu, d, *di);
                 if (d.kind == destination_kind::processor && !d.permits(pu.id))
-                    fail(g.where, legal_rule::processor_purposes,
+                    fail(g.where, legal_rule::processor_contract,
                          "processor " + quoted(d.id) + " is not contracted for purpose " +
                              quoted(pu.id));
             }
@@ -378,6 +758,82 @@ class rule_checker {
                 if (c.grants[i].purpose == c.grants[j].purpose)
                     diag_.error(c.grants[i].where, "client " + quoted(c.id) + " grants purpose " +
                                                        quoted(c.grants[i].purpose) + " twice");
+    }
+
+    // R14: under the DE rule pack a satisfaction survey is direct marketing (DSK 2018).
+    void check_jurisdiction(const client& c, const grant& g, const purpose& pu) {
+        if (c.jurisdiction != "DE" || !survey_like(pu)) return;
+        if (pu.objection_field.empty())
+            fail(g.where, legal_rule::r14_surveys,
+                 "client " + quoted(c.id) + " is under the DE rule pack, where purpose " +
+                     quoted(pu.id) + " (contacting people for " + quoted(pu.data_use) +
+                     ") is direct marketing: it must name an objection-field");
+        const bool electronic =
+            pu.channel == marketing_channel::email || pu.channel == marketing_channel::sms;
+        if (electronic && pu.basis != legal_basis::consent)
+            fail(g.where, legal_rule::r14_surveys,
+                 "client " + quoted(c.id) + " is under the DE rule pack, where purpose " +
+                     quoted(pu.id) + " by " + std::string(to_string(pu.channel)) +
+                     " is direct marketing and needs basis 'consent'");
+    }
+
+    // R10, R11: handing data to another controller. Denied unless the basis can carry a
+    // disclosure: consent naming this recipient (per record), or a legal obligation. Direct
+    // marketing by the recipient on our customers is refused whatever the flags say.
+    void check_disclosure(const grant& g, purpose& pu, const destination& d, std::size_t di) {
+        std::string what = "grant of purpose " + quoted(pu.id) + " to third-party destination " +
+                           quoted(d.id);
+        if (pu.direct_marketing) {
+            fail(g.where, legal_rule::r10_third_party_sharing,
+                 what + " is not allowed: no customer list goes to another controller for "
+                        "direct marketing");
+            return;
+        }
+        switch (pu.basis) {
+            case legal_basis::contract:
+            case legal_basis::pre_contract:
+                fail(g.where, legal_rule::r10_third_party_sharing,
+                     what + " is not allowed: the basis '" + std::string(to_string(pu.basis)) +
+                         "' cannot carry a disclosure to another controller (use a processor, "
+                         "or consent naming the recipient)");
+                return;
+            case legal_basis::legitimate_interest:
+                fail(g.where, legal_rule::r10_third_party_sharing,
+                     what + " is not allowed: disclosure to another controller needs consent "
+                            "naming the recipient, or a legal obligation");
+                return;
+            case legal_basis::legal_obligation:
+                return;  // the legal-reference is checked on the purpose
+            case legal_basis::consent:
+                break;
+        }
+        // Consent: every entity the purpose reads has a consent field naming this recipient.
+        for (auto& view : pu.views) {
+            const entity& e = p_.entities[view.entity_index];
+            const catalogue_field* recipient = nullptr;
+            for (const auto& f : e.fields)
+                if (f.consent_recipient == d.id) recipient = &f;
+            if (recipient == nullptr) {
+                fail(g.where, legal_rule::r11_recipient_consent,
+                     what + " needs a consent field in entity " + quoted(e.id) +
+                         " that names the recipient (consent-recipient=\"" + d.id + "\")");
+                continue;
+            }
+            bool compiled = false;
+            for (const auto& [index, rules] : view.disclosure_rules) compiled = compiled || index == di;
+            if (compiled) continue;
+            filters::record_rules rules = view.rules;
+            rules.conditions.insert(
+                rules.conditions.begin(),
+                {recipient->path, filters::condition_op::is_true, {}, false,
+                 filters::drop_reason::no_consent, true});
+            view.disclosure_rules.emplace_back(di, std::move(rules));
+            if (std::find(view.rule_fields.begin(), view.rule_fields.end(), recipient->path) ==
+                view.rule_fields.end()) {
+                view.rule_fields.push_back(recipient->path);
+                std::sort(view.rule_fields.begin(), view.rule_fields.end());
+            }
+        }
     }
 
     void check_routes() {
@@ -408,26 +864,53 @@ class rule_checker {
 
 }  // namespace
 
-std::string rule_prefix(legal_rule r) {
+rule_info info(legal_rule r) {
     switch (r) {
-        case legal_rule::no_marketing_on_contract:
-            return "rule 1 (GDPR art. 6(1)(b), art. 21)";
-        case legal_rule::contract_subjects:
-            return "rule 2 (GDPR art. 6(1)(b))";
-        case legal_rule::consent_and_objection:
-            return "rule 3 (GDPR art. 6(1)(a), art. 7, art. 21)";
-        case legal_rule::no_third_party_marketing:
-            return "rule 4 (GDPR art. 6(1), art. 21)";
-        case legal_rule::processor_purposes:
-            return "rule 5 (GDPR art. 28(3)(a))";
+        case legal_rule::r1_contract_necessity:
+            return {"R1", "GDPR art. 6(1)(b); EDPB Guidelines 2/2019 §2.4–2.5"};
+        case legal_rule::r2_contract_scope:
+            return {"R2", "GDPR art. 6(1)(b); EDPB Guidelines 2/2019"};
+        case legal_rule::r3_related_activities:
+            return {"R3", "GDPR art. 6(1)(b); EDPB Guidelines 2/2019"};
+        case legal_rule::r4_not_contract:
+            return {"R4", "GDPR art. 6(1)(b); EDPB Guidelines 2/2019 §3"};
+        case legal_rule::r5_pre_contract_request:
+            return {"R5", "GDPR art. 6(1)(b); EDPB Guidelines 2/2019 §2.7"};
+        case legal_rule::r6_legitimate_interest:
+            return {"R6", "GDPR art. 6(1)(f), recital 47, art. 21(1)"};
+        case legal_rule::r7_electronic_marketing:
+            return {"R7", "ePrivacy Directive art. 13(1)-(2); Belgian CEL art. XII.13"};
+        case legal_rule::r8_objection_absolute:
+            return {"R8", "GDPR art. 21(2)-(3)"};
+        case legal_rule::r9_consent_withdrawal:
+            return {"R9", "GDPR art. 6(1)(a), art. 7(3)"};
+        case legal_rule::r10_third_party_sharing:
+            return {"R10", "GDPR art. 6(1), art. 21; CNIL guidance on partner transfers"};
+        case legal_rule::r11_recipient_consent:
+            return {"R11", "GDPR art. 4(11), art. 7; CNIL (Canal+ 2023)"};
+        case legal_rule::r13_marketing_scope:
+            return {"R13", "Belgian DPA Recommendation 01/2020"};
+        case legal_rule::r14_surveys:
+            return {"R14", "DSK Orientierungshilfe Direktwerbung (2018); Belgian DPA Rec. 01/2020"};
+        case legal_rule::r15_purpose_limitation:
+            return {"R15", "GDPR art. 5(1)(b), recital 47"};
+        case legal_rule::legal_obligation:
+            return {"GDPR-6-1-c", "GDPR art. 6(1)(c), art. 6(3)"};
+        case legal_rule::special_categories:
+            return {"GDPR-9", "GDPR art. 9(1)-(2), art. 10"};
+        case legal_rule::processor_contract:
+            return {"GDPR-28", "GDPR art. 28(3)"};
+        case legal_rule::international_transfer:
+            return {"GDPR-44", "GDPR art. 44-49"};
         case legal_rule::references:
-            return "rule 6 (GDPR art. 5(1)(c))";
-        case legal_rule::no_special_marketing:
-            return "rule 7 (GDPR art. 9(1))";
-        case legal_rule::electronic_marketing_consent:
-            return "rule 8 (ePrivacy Directive art. 13(1), GDPR art. 6(1)(a))";
+            return {"GDPR-5", "GDPR art. 5(1)(b)-(c)"};
     }
-    return "rule";
+    return {"?", ""};
+}
+
+std::string rule_prefix(legal_rule r) {
+    auto i = info(r);
+    return std::string(i.id) + " (" + std::string(i.reference) + ")";
 }
 
 void check_and_compile(policy& out, const settings& net, diagnostics& diag) {

@@ -207,6 +207,9 @@ struct plan {
     bool chain = false;
     bool ptr = false;
     bool link = false;  // a pagination link string: collected, rewritten, then written
+    // A container at a path the record rules read, in a record being collected: the record holds
+    // a structure where the rules expect a scalar (record_fields::mark_structured).
+    bool structured = false;
     bool side = false;
     std::uint16_t group = 0;
     std::size_t base = 0;
@@ -974,7 +977,9 @@ class json_rewriter {
             name == keep_member_) {
             keep = true;  // a nested record's discriminator: the element stays what it is
         }
-        p.collect = container ? pf.needed_below : pf.needed;
+        // A container at a needed path is read too: the scalars of an array there are its values.
+        p.collect = container ? pf.needed || pf.needed_below : pf.needed;
+        p.structured = container && pf.needed;
         if (keep) {
             p.m = mode::keep;
         } else if (descend) {
@@ -992,6 +997,7 @@ class json_rewriter {
         p.base = f.base;
         if (is_container(k)) {
             p.m = mode::filter;
+            // No mark: an element has its array's path, marked when the array started.
             p.collect = f.collect;
             return p;
         }
@@ -1007,7 +1013,9 @@ class json_rewriter {
         if (f.collect) {
             const std::string_view rel = rel_path(f.base);
             const path_facts& pf = facts(rel);
-            p.collect = is_container(k) ? pf.needed_below : pf.needed;
+            p.collect = is_container(k) ? pf.needed || pf.needed_below : pf.needed;
+            // An object's member only: an element has its array's path, marked already.
+            p.structured = f.object && is_container(k) && pf.needed;
         }
         return p;
     }
@@ -1038,11 +1046,22 @@ class json_rewriter {
             }
         }
         if (is_container(k)) {
+            if (p.structured) mark_structured(child, f.base);
             push(p, k == value_kind::object, child);
             return true;
         }
         start_scalar(p, k, child, quoted);
         return true;
+    }
+
+    // A container starts at a path the rules read (relative to `base`, as end_scalar adds values).
+    [[gnu::noinline]] void mark_structured(std::uint32_t child, std::size_t base) {
+        if (child != no_node) {
+            const std::string& path = paths_[child].path;
+            fields_.mark_structured(std::string_view(path).substr(std::min(base, path.size())));
+        } else {
+            fields_.mark_structured(rel_path(base));
+        }
     }
 
     // Writes the separator, the key and, before a string, its opening quote, in one append.
@@ -1092,6 +1111,7 @@ class json_rewriter {
             } else if (f.m == mode::element) {
                 p = decide_element_member(f, k);
                 open_child(f, record_);
+                if (p.structured) mark_structured(no_node, f.base);
             } else {
                 child = f.object            ? key_node_
                         : f.node != no_node ? paths_.child(f.node, true, {})
@@ -1133,11 +1153,13 @@ class json_rewriter {
                         // A nested set's container is decided anew each time: its elements
                         // take the slow path, and the replay stays free of the case.
                         cached->valid = p.m != mode::nested_set;
-                        cached->quiet_skip = p.m == mode::skip && !p.collect && !p.link;
+                        cached->quiet_skip =
+                            p.m == mode::skip && !p.collect && !p.link && !p.structured;
                         cached->p = p;
                         cached->stripped = last_stripped_;
                     }
                 }
+                if (p.structured) mark_structured(child, f.base);
                 if (p.m == mode::keep || p.m == mode::filter || p.m == mode::nested_set) {
                     if (f.object && child != no_node) {
                         quoted = write_member(f, paths_[child], k);

@@ -39,6 +39,9 @@ bool holds(const record_condition& c, std::optional<std::string_view> value) {
             if (*value == "false") return false;
             if (*value == "true") return true;
             return !one_of(*value, {"", "null", "false", "0", "no", "n", "off"});
+        case condition_op::is_no:
+            if (*value == "false") return true;
+            return one_of(*value, {"false", "0", "no", "n", "off"});
     }
     return false;
 }
@@ -48,7 +51,7 @@ bool holds(const record_condition& c, std::optional<std::string_view> value) {
 std::string_view drop_reason_name(drop_reason r) {
     static constexpr std::array<std::string_view, drop_reason_count> names{
         "no_consent",          "objected", "suppressed", "subject_not_allowed",
-        "no_request_evidence", "condition"};
+        "no_request_evidence", "condition", "condition_unreadable"};
     return names[static_cast<std::size_t>(r)];
 }
 
@@ -57,6 +60,12 @@ std::optional<std::string_view> record_fields::find(std::string_view path) const
         if (p == path) return std::string_view(v);
     }
     return std::nullopt;
+}
+
+bool record_fields::structured(std::string_view path) const {
+    for (std::size_t i = 0; i < structured_used_; ++i)
+        if (structured_[i] == path) return true;
+    return false;
 }
 
 std::vector<std::string> record_rules::needed_fields() const {
@@ -70,23 +79,43 @@ std::vector<std::string> record_rules::needed_fields() const {
 
 std::optional<drop_reason> evaluate(const record_rules& rules, const record_fields& record) {
     for (const auto& c : rules.conditions) {
+        if (record.structured(c.field)) return drop_reason::condition_unreadable;
         // A field that occurs more than once (a repeated XML element, an array) fails closed: an
         // exclusion holds when any occurrence holds it, a requirement only when every one does —
-        // so <objection>false</objection><objection>true</objection> is an objection.
+        // so <objection>false</objection><objection>true</objection> is an objection. A strict
+        // (legal) condition refuses to choose between different values at all.
         bool any = false;
         bool all = true;
-        bool present = false;
+        const std::string* first = nullptr;
+        bool conflicting = false;
         for (const auto& [path, value] : record.values()) {
             if (path != c.field) continue;
-            present = true;
+            if (first == nullptr)
+                first = &value;
+            else if (value != *first)
+                conflicting = true;
             bool h = holds(c, std::string_view(value));
             any = any || h;
             all = all && h;
         }
+        const bool present = first != nullptr;
+        if (c.strict && (!present || conflicting)) return drop_reason::condition_unreadable;
         bool h = c.exclude ? any : (present && all);
         if (c.exclude ? h : !h) return c.reason;
     }
-    if (rules.suppressed && rules.suppressed(record)) return drop_reason::suppressed;
+    if (rules.suppressed) {
+        bool readable = false;
+        for (const auto& [path, value] : record.values()) {
+            if (value.empty() || value == "null") continue;
+            if (std::find(rules.suppression_fields.begin(), rules.suppression_fields.end(), path) !=
+                rules.suppression_fields.end()) {
+                readable = true;
+                break;
+            }
+        }
+        if (!readable) return drop_reason::condition_unreadable;
+        if (rules.suppressed(record)) return drop_reason::suppressed;
+    }
     return std::nullopt;
 }
 

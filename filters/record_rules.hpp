@@ -23,8 +23,12 @@ enum class drop_reason : std::uint8_t {
     subject_not_allowed,  // subject type outside the purpose's data subjects
     no_request_evidence,  // pre-contract export without evidence of the subject's request
     condition,            // any other configured require / exclude condition
+    // A field a rule reads is missing (legal rules only), not a scalar (an object, an array, an
+    // XML element with children), or repeated with different values; or the suppression list's
+    // match field holds no value. The rule cannot be read, so the record is not exported.
+    condition_unreadable,
 };
-inline constexpr std::size_t drop_reason_count = 6;
+inline constexpr std::size_t drop_reason_count = 7;
 [[nodiscard]] std::string_view drop_reason_name(drop_reason r);
 
 // The scalar values of one record, by dotted path (array indices omitted). Strings are
@@ -33,7 +37,10 @@ inline constexpr std::size_t drop_reason_count = 6;
 class record_fields {
   public:
     // Forgets the values; their storage is kept for the next record (no allocation per record).
-    void clear() { used_ = 0; }
+    void clear() {
+        used_ = 0;
+        structured_used_ = 0;
+    }
     void add(std::string_view path, std::string_view value) {
         if (used_ == values_.size()) values_.emplace_back();
         auto& [p, v] = values_[used_++];
@@ -45,10 +52,21 @@ class record_fields {
     [[nodiscard]] std::span<const std::pair<std::string, std::string>> values() const {
         return {values_.data(), used_};
     }
+    // The record holds a structure where a rule expects a scalar: a JSON object or array, or an
+    // XML element with child elements, at `path`. Filters call this for every path in
+    // record_rules::needed_fields() whose value is not a scalar (the scalars inside may still be
+    // add()ed); evaluate() then treats a condition on that path as unreadable.
+    void mark_structured(std::string_view path) {
+        if (structured_used_ == structured_.size()) structured_.emplace_back();
+        structured_[structured_used_++].assign(path);
+    }
+    [[nodiscard]] bool structured(std::string_view path) const;
 
   private:
     std::vector<std::pair<std::string, std::string>> values_;
     std::size_t used_ = 0;
+    std::vector<std::string> structured_;
+    std::size_t structured_used_ = 0;
 };
 
 enum class condition_op : std::uint8_t {
@@ -57,17 +75,24 @@ enum class condition_op : std::uint8_t {
     not_empty,  // present, not null and not ""
     is_true,    // true, 1, yes, y, on (case-insensitive)
     is_set,  // present and not one of: "", null, false, 0, no, n, off (fail closed for objections)
+    is_no,   // one of the "no" words: false, 0, no, n, off (case-insensitive); not "" nor null
 };
 
 // One condition. `exclude == false`: the record is kept only if the condition holds for every
 // value of the field (a missing field fails it). `exclude == true`: the record is dropped if the
 // condition holds for any value of the field (a missing field passes it).
+//
+// Whatever the condition, a field that holds a structure (record_fields::mark_structured) drops
+// the record as condition_unreadable. A `strict` condition (the legal rules: subject type,
+// request evidence, consent, objection) also drops it as condition_unreadable when the field is
+// missing or repeated with different values: the rule cannot tell what the record says.
 struct record_condition {
     std::string field;
     condition_op op = condition_op::equals;
     std::vector<std::string> values;
     bool exclude = false;
     drop_reason reason = drop_reason::condition;
+    bool strict = false;
 };
 
 struct record_rules {
@@ -75,7 +100,9 @@ struct record_rules {
     std::vector<record_condition> conditions;
     // Optional suppression-list check (direct marketing): true means the record is suppressed.
     std::function<bool(const record_fields&)> suppressed;
-    // Fields the suppression check reads (e.g. "email", "id").
+    // Fields the suppression check reads (e.g. "email", "id", and "email.value" for a list of
+    // {"value": …} objects). A record with no value in any of them cannot be checked against the
+    // list and is dropped as condition_unreadable before the callback runs.
     std::vector<std::string> suppression_fields;
 
     [[nodiscard]] bool empty() const { return conditions.empty() && !suppressed; }

@@ -281,6 +281,7 @@ class xml_filter final : public record_filter {
         bool record_sibling = false;
         bool tracked = false;     // rel_path_ is maintained for this element (inside a record)
         bool collecting = false;  // its text is the value of a field a condition reads
+        bool structured = false;  // collecting, and a child element was seen (marked once)
         bool link = false;        // its text is a pagination link
         bool nil = false;         // xsi:nil="true"
         // strict_envelope: an ancestor of the records or of a link field. Its tags pass; text
@@ -372,17 +373,17 @@ class xml_filter final : public record_filter {
         return false;
     }
 
-    [[nodiscard]] std::string reported(std::string_view path) const {
+    [[nodiscard]] std::string_view reported(std::string_view path) const {
         if (!root_prefix_.empty() && path.substr(0, root_prefix_.size()) == root_prefix_) {
             path.remove_prefix(root_prefix_.size());
         }
-        return std::string(path);
+        return path;
     }
 
     // The id of a stripped path's reported name. Upstream bodies choose element names, so the
     // table is capped: past the cap every new name is counted under one overflow name.
     std::uint32_t strip_id(std::string_view path) {
-        std::string name = reported(path);
+        std::string name(reported(path));
         if (auto it = strip_ids_.find(name); it != strip_ids_.end()) return it->second;
         if (strip_names_.size() >= max_strip_names) name = "*";
         auto [it, inserted] =
@@ -686,7 +687,12 @@ class xml_filter final : public record_filter {
             return;
         }
         if (!record_within_limit()) return;
-        const frame& parent = frames_.back();
+        frame& parent = frames_.back();
+        if (parent.collecting && !parent.structured) {
+            // A field the rules read as a scalar has child elements: rel_path_ still names it.
+            parent.structured = true;
+            fields_.mark_structured(reported(rel_path_));
+        }
         if (parent.tracked) {
             f.rel_len = rel_path_.size();
             if (!rel_path_.empty()) rel_path_.push_back('.');

@@ -23,19 +23,21 @@ import time
 POLICY = """
   <route id="contacts" path="/crm/contacts" methods="GET" upstream="crm" entity="contact"
          format="json" records="/value"/>
-  <entity id="contact" subject-field="lifecycle">
+  <entity id="contact" subject-field="lifecycle" collected-for="essential marketing functional">
     <subject value="customer" type="customer"/>
     <field path="id" category="user.unique_id"/>
     <field path="email" category="user.contact.email"/>
     <field path="lifecycle" category="user.account"/>
+    <field path="objection" category="user.privacy_preferences"/>
   </entity>
-  <purpose id="invoicing" basis="contract" subjects="customer">
+  <purpose id="invoicing" data-use="essential.service.payment_processing" basis="contract" subjects="customer">
     <fields entity="contact">id email</fields>
   </purpose>
-  <purpose id="survey" basis="legitimate-interest" subjects="customer">
+  <purpose id="survey" data-use="functional.service.improve" basis="legitimate-interest" subjects="customer"
+           lia="LIA-1" objection-field="objection">
     <fields entity="contact">id email</fields>
   </purpose>
-  <destination id="billing" kind="internal"/>
+  <destination id="billing" kind="internal" country="BE"/>
   <client id="erp">
     <api-key sha256="52f40f14d15d259f58f1fdb7023c0c4e47bb7765479124bd9f2ef5028e50afc4"/>
     <grant purpose="invoicing" destinations="billing"/>

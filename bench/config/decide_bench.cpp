@@ -71,12 +71,13 @@ std::string generated_policy() {
         p += "  <route id=\"r" + std::to_string(r) + "\" path=\"/api/r" + std::to_string(r) +
              "/contacts\" upstream=\"crm\" entity=\"contact\" format=\"json\" records=\"/value\" "
              "select-param=\"$select\"/>\n";
-    p += "  <entity id=\"contact\" subject-field=\"lifecycle\">\n"
+    p += "  <entity id=\"contact\" subject-field=\"lifecycle\" collected-for=\"essential marketing\">\n"
          "    <subject value=\"customer\" type=\"customer\"/>\n"
          "    <subject value=\"lead\" type=\"prospect\"/>\n"
          "    <subject value=\"former\" type=\"former-customer\"/>\n"
          "    <field path=\"lifecycle\" category=\"user.account\"/>\n"
-         "    <field path=\"consent.email\" category=\"user.privacy_preferences\"/>\n"
+         "    <field path=\"consent.email\" category=\"user.privacy_preferences\" "
+         "consent-channel=\"email\"/>\n"
          "    <field path=\"objection.dm\" category=\"user.privacy_preferences\"/>\n";
     for (int f = 0; f < 40; ++f)
         p += "    <field path=\"f" + std::to_string(f) + "\" category=\"user.contact\"/>\n";
@@ -84,16 +85,17 @@ std::string generated_policy() {
     for (int i = 0; i < 200; ++i) {
         bool dm = i % 4 == 3;
         p += "  <purpose id=\"p" + std::to_string(i) + "\" " +
-             (dm ? "basis=\"consent\" subjects=\"customer prospect\" direct-marketing=\"true\" "
-                   "channel=\"email\" consent-field=\"consent.email\" "
-                   "objection-field=\"objection.dm\""
-                 : "basis=\"contract\" subjects=\"customer\"") +
+             (dm ? "data-use=\"marketing.communications.email\" basis=\"consent\" "
+                   "subjects=\"customer prospect\" channel=\"email\" "
+                   "consent-field=\"consent.email\" objection-field=\"objection.dm\""
+                 : "data-use=\"essential.service.operations\" basis=\"contract\" "
+                   "subjects=\"customer\"") +
              ">\n    <fields entity=\"contact\">";
         for (int f = 0; f < 10; ++f) p += " f" + std::to_string((i + f * 3) % 40);
         p += "</fields>\n  </purpose>\n";
     }
     for (int d = 0; d < 100; ++d)
-        p += "  <destination id=\"d" + std::to_string(d) + "\" kind=\"internal\"/>\n";
+        p += "  <destination id=\"d" + std::to_string(d) + "\" kind=\"internal\" country=\"BE\"/>\n";
     for (int c = 0; c < 1000; ++c) {
         p += "  <client id=\"c" + std::to_string(c) + "\">\n    <api-key sha256=\"" +
              sha256_hex("key-" + std::to_string(c)) + "\"/>\n";

@@ -31,24 +31,24 @@ namespace fs = std::filesystem;
 constexpr std::string_view enforced_policy = R"(
   <route id="contacts" path="/crm/fixed" methods="GET" upstream="crm" entity="contact"
          format="json" records="/value" select-param="$select"/>
-  <entity id="contact" subject-field="lifecycle">
+  <entity id="contact" subject-field="lifecycle" collected-for="essential marketing">
     <subject value="customer" type="customer"/>
     <field path="id" category="user.unique_id"/>
     <field path="name" category="user.name"/>
     <field path="email" category="user.contact.email"/>
     <field path="lifecycle" category="user.account"/>
-    <field path="consent.email" category="user.privacy_preferences"/>
+    <field path="consent.email" category="user.privacy_preferences" consent-channel="email"/>
     <field path="objection.direct_marketing" category="user.privacy_preferences"/>
   </entity>
-  <purpose id="invoicing" basis="contract" subjects="customer">
+  <purpose id="invoicing" data-use="essential.service.payment_processing" basis="contract" subjects="customer">
     <fields entity="contact">id name</fields>
   </purpose>
-  <purpose id="promotion" basis="consent" subjects="customer" direct-marketing="true"
+  <purpose id="promotion" data-use="marketing.communications.email" basis="consent" subjects="customer"
            channel="email" consent-field="consent.email" objection-field="objection.direct_marketing">
     <fields entity="contact">id email</fields>
   </purpose>
-  <destination id="billing" kind="internal"/>
-  <destination id="partner-leads" kind="third-party"/>
+  <destination id="billing" kind="internal" country="BE"/>
+  <destination id="partner-leads" kind="third-party" country="BE"/>
   <client id="erp">
     <api-key sha256="52f40f14d15d259f58f1fdb7023c0c4e47bb7765479124bd9f2ef5028e50afc4"/>
     <grant purpose="invoicing" destinations="billing"/>

@@ -37,9 +37,10 @@ std::string contact_fields(bool flat, std::string_view id, bool salesforce_relat
         return p;
     };
     std::string x;
-    auto field = [&](const std::string& p, std::string_view category, bool special = false) {
+    auto field = [&](const std::string& p, std::string_view category, bool special = false,
+                     std::string_view extra = {}) {
         x += "    <field path=\"" + path(p) + "\" category=\"" + std::string(category) + "\"" +
-             (special ? " special=\"true\"" : "") + "/>\n";
+             (special ? " special=\"true\"" : "") + std::string(extra) + "/>\n";
     };
     field(std::string(id), "user.unique_id");
     field("lifecycle", "user.account");
@@ -49,7 +50,7 @@ std::string contact_fields(bool flat, std::string_view id, bool salesforce_relat
     field("phone", "user.contact.phone_number");
     field("iban", "user.financial.bank_account");
     field("quote_requested", "user.behavior");
-    field("consent.email", "user.privacy_preferences");
+    field("consent.email", "user.privacy_preferences", false, " consent-channel=\"email\"");
     field("objection.direct_marketing", "user.privacy_preferences");
     field("address.city", "user.contact.address.city");
     field("notes", "user.content.private");
@@ -168,13 +169,13 @@ std::string vendor_config(const temp_dir& dir, const vendor_policy_options& o) {
 
   <suppression-list id="do-not-contact" file="do-not-contact.txt" field="email" match="email"/>
 )";
-    x += "  <entity id=\"contact\" subject-field=\"lifecycle\">\n" + subjects() +
+    x += "  <entity id=\"contact\" subject-field=\"lifecycle\" collected-for=\"essential marketing\">\n" + subjects() +
          contact_fields(false, "id", true) + "  </entity>\n";
-    x += "  <entity id=\"contact-csv\" subject-field=\"lifecycle\">\n" + subjects() +
+    x += "  <entity id=\"contact-csv\" subject-field=\"lifecycle\" collected-for=\"essential marketing\">\n" + subjects() +
          contact_fields(true, "id", false) + "  </entity>\n";
-    x += "  <entity id=\"contact-soap\" subject-field=\"lifecycle\">\n" + subjects() +
+    x += "  <entity id=\"contact-soap\" subject-field=\"lifecycle\" collected-for=\"essential marketing\">\n" + subjects() +
          contact_fields(false, "Id", false) + "  </entity>\n";
-    x += R"(  <entity id="whizbang">
+    x += R"(  <entity id="whizbang" collected-for="essential">
     <field path="attributes" category="system.operations"/>
     <field path="Checkbox_Label" category="system.operations"/>
     <field path="Text_Label" category="user.content"/>
@@ -186,19 +187,19 @@ std::string vendor_config(const temp_dir& dir, const vendor_policy_options& o) {
     <field path="ParentWhizbang__r.attributes" category="system.operations"/>
     <field path="Whizbangs__r" category="user.content"/>
   </entity>
-  <entity id="opportunity-soap">
+  <entity id="opportunity-soap" collected-for="essential">
     <field path="type" category="system.operations"/>
     <field path="Id" category="user.unique_id"/>
     <field path="Name" category="user.content"/>
     <field path="StageName" category="system.operations"/>
   </entity>
 
-  <purpose id="delivery" basis="contract" subjects="customer">
+  <purpose id="delivery" data-use="essential.service.operations" basis="contract" subjects="customer">
     <fields entity="contact">id first_name last_name phone address.city Account__r.Name</fields>
     <fields entity="contact-csv">id first_name last_name phone address_city</fields>
     <fields entity="contact-soap">Id first_name last_name phone address.city</fields>
   </purpose>
-  <purpose id="quote" basis="pre-contract" subjects="prospect">
+  <purpose id="quote" data-use="essential.service.operations" basis="pre-contract" subjects="prospect">
     <fields entity="contact">id first_name last_name email phone</fields>
     <fields entity="contact-csv">id first_name last_name email phone</fields>
     <fields entity="contact-soap">Id first_name last_name email phone</fields>
@@ -206,7 +207,7 @@ std::string vendor_config(const temp_dir& dir, const vendor_policy_options& o) {
     <request-evidence entity="contact-csv" field="quote_requested" equals="true"/>
     <request-evidence entity="contact-soap" field="quote_requested" equals="true"/>
   </purpose>
-  <purpose id="promotion-email" basis="consent" subjects="customer prospect" direct-marketing="true"
+  <purpose id="promotion-email" data-use="marketing.communications.email" basis="consent" subjects="customer prospect" direct-marketing="true"
            channel="email" consent-field="consent.email" objection-field="objection.direct_marketing"
            suppression-list="do-not-contact" max-records="50000">
     <fields entity="contact">id first_name email</fields>
@@ -214,25 +215,28 @@ std::string vendor_config(const temp_dir& dir, const vendor_policy_options& o) {
             objection-field="objection_direct_marketing">id first_name email</fields>
     <fields entity="contact-soap">Id first_name email</fields>
   </purpose>
-  <purpose id="crm-backup" basis="legal-obligation" subjects="customer prospect former-customer">
+  <purpose id="crm-backup" data-use="essential.legal_obligation" basis="legal-obligation" subjects="customer prospect former-customer"
+           legal-reference="Belgian Code of Economic Law art. III.88">
     <fields entity="contact">id lifecycle first_name last_name email phone iban quote_requested consent.email objection.direct_marketing address.city notes Account__r.Name</fields>
     <fields entity="contact-csv">id lifecycle first_name last_name email phone iban quote_requested consent_email objection_direct_marketing address_city notes</fields>
     <fields entity="contact-soap">Id lifecycle first_name last_name email phone iban quote_requested consent.email objection.direct_marketing address.city notes</fields>
     <fields entity="whizbang">attributes Checkbox_Label Text_Label Date_Label DateTime_Label Picklist_Multiselect_Label ParentWhizbang__r.Name ParentWhizbang__r.Text_Label ParentWhizbang__r.attributes Whizbangs__r</fields>
     <fields entity="opportunity-soap">type Id Name StageName</fields>
   </purpose>
-  <purpose id="archive-summary" basis="legal-obligation" subjects="customer prospect former-customer">
+  <purpose id="archive-summary" data-use="essential.legal_obligation" basis="legal-obligation" subjects="customer prospect former-customer"
+           legal-reference="Belgian Code of Economic Law art. III.88">
     <fields entity="whizbang">Text_Label ParentWhizbang__r.Name</fields>
     <fields entity="opportunity-soap">Id Name</fields>
   </purpose>
 
-  <destination id="warehouse" kind="internal"/>
-  <destination id="sales" kind="internal"/>
-  <destination id="archive" kind="internal"/>
-  <destination id="carrier" kind="processor" purposes="delivery"/>
-  <destination id="newsletter" kind="processor" purposes="promotion-email"/>
-  <destination id="partner-crm" kind="third-party"/>
-  <destination id="partner-leads" kind="third-party" own-marketing="true"/>
+  <destination id="warehouse" kind="internal" country="BE"/>
+  <destination id="sales" kind="internal" country="BE"/>
+  <destination id="archive" kind="internal" country="BE"/>
+  <destination id="carrier" kind="processor" purposes="delivery" country="BE" dpa-ref="DPA-1"/>
+  <destination id="newsletter" kind="processor" purposes="promotion-email" country="BE"
+               dpa-ref="DPA-2"/>
+  <destination id="partner-crm" kind="third-party" country="FR"/>
+  <destination id="partner-leads" kind="third-party" own-marketing="true" country="BE"/>
 )";
     x += "  <client id=\"erp\"><api-key sha256=\"" + sha256_hex(erp_key) + "\"/>\n";
     x += R"(    <grant purpose="delivery" destinations="warehouse carrier"/>

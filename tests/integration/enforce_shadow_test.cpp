@@ -125,8 +125,8 @@ TEST_F(EnforceShadow, TheEnforcedPolicyDecidesAndTheCandidateIsOnlyAudited) {
 
 TEST_F(EnforceShadow, ABrokenCandidateRefusesTheConfigurationWithItsOwnPosition) {
     vendor_policy_options o = with_candidate();
-    o.shadow_edits.push_back({"<purpose id=\"quote\" basis=\"pre-contract\"",
-                              "<purpose id=\"quote\" basis=\"marketing\""});
+    o.shadow_edits.push_back({"<purpose id=\"quote\" data-use=\"essential.service.operations\" basis=\"pre-contract\"",
+                              "<purpose id=\"quote\" data-use=\"essential.service.operations\" basis=\"marketing\""});
     EXPECT_FALSE(start(o));
     EXPECT_TRUE(has(proxy_.log(), "candidate.xml:")) << proxy_.log();
 }

@@ -46,8 +46,10 @@ TEST_F(Decide, MatrixGivesTheExpectedReasons) {
          reason::none},
         {"contract export to its processor", "erp-key", "invoicing", "carrier", "/contacts", "",
          reason::none},
-        {"non-marketing purpose to a third party", "erp-key", "survey", "partner-crm", "/contacts",
-         "", reason::none},
+        {"legitimate interest to a third party", "erp-key", "survey", "partner-crm", "/contacts",
+         "", reason::disclosure_not_permitted},
+        {"contract to a third party", "erp-key", "invoicing", "partner-crm", "/contacts", "",
+         reason::disclosure_not_permitted},
         {"processor not contracted", "erp-key", "quote", "carrier", "/contacts", "",
          reason::destination_not_permitted_for_purpose},
         {"destination not in the grant", "erp-key", "quote", "billing", "/contacts", "",
@@ -186,6 +188,93 @@ TEST_F(Decide, ThirdPartyMarketingIsRefused) {
     EXPECT_EQ(d.result, outcome::refuse);
     EXPECT_EQ(d.why, reason::third_party_direct_marketing);
     EXPECT_EQ(d.effective_mode, mode::enforce);
+}
+
+TEST_F(Decide, LegalRefusalsNameTheirRuleAndLaw) {
+    facts_builder f;
+    f.key("erp-key").declare("invoicing", "partner-crm").target("/contacts");
+    auto d = run(f);
+    EXPECT_EQ(d.why, reason::disclosure_not_permitted);
+    EXPECT_EQ(rule_of(d.why).rule_id, "R10");
+    EXPECT_EQ(rule_of("processor_agreement_expired").rule_id, "GDPR-28");
+    EXPECT_EQ(rule_of("purpose_not_granted").rule_id, "R15");
+    EXPECT_TRUE(rule_of(reason::upstream_timeout).rule_id.empty());
+    EXPECT_TRUE(rule_of("no-such-reason").rule_id.empty());
+}
+
+TEST(DecideAgreements, ExportsStopTheDayAfterTheProcessingAgreementEnds) {
+    auto policy = testing::base_policy;
+    const std::string from = "dpa-ref=\"DPA-1\"";
+    policy.replace(policy.find(from), from.size(), from + " dpa-expires=\"2027-03-31\"");
+    auto r = testing::load(policy);
+    ASSERT_TRUE(r) << errors_of(r);
+    auto at = [&r](std::int64_t now) {
+        facts_builder f;
+        f.key("erp-key").declare("invoicing", "carrier").target("/contacts");
+        f.build();
+        f.facts.now = now;
+        return decide(*r.config, f.facts);
+    };
+    const std::int64_t last_day = 20908;  // 2027-03-31
+    EXPECT_EQ(at(last_day * 86400).result, outcome::allow);
+    EXPECT_EQ(at(last_day * 86400 + 86399).result, outcome::allow);
+    auto d = at((last_day + 1) * 86400);
+    EXPECT_EQ(d.why, reason::processor_agreement_expired);
+    EXPECT_EQ(d.status, 403u);
+    EXPECT_NE(d.detail.find("2027-03-31"), std::string::npos);
+}
+
+TEST(DecideDisclosure, ConsentToAThirdPartyReadsTheRecipientsOwnConsent) {
+    auto policy = testing::base_policy;
+    auto edit = [&policy](const std::string& from, const std::string& to) {
+        auto pos = policy.find(from);
+        ASSERT_NE(pos, std::string::npos) << from;
+        policy.replace(pos, from.size(), to);
+    };
+    edit(R"(<field path="objection.dm" category="user.privacy_preferences"/>)",
+         R"(<field path="objection.dm" category="user.privacy_preferences"/>
+    <field path="consent.insurer" category="user.privacy_preferences" consent-recipient="insurer"/>)");
+    edit(R"(<purpose id="quote")", R"(<purpose id="insurance" data-use="essential.service.operations" basis="consent" subjects="customer"
+           consent-field="consent.email">
+    <fields entity="contact">id first_name</fields>
+  </purpose>
+  <purpose id="quote")");
+    edit(R"(<destination id="billing" kind="internal" country="BE"/>)",
+         R"(<destination id="billing" kind="internal" country="BE"/>
+  <destination id="insurer" kind="third-party" country="BE"/>)");
+    edit(R"(<grant purpose="quote" destinations="sales"/>)",
+         R"(<grant purpose="quote" destinations="sales"/>
+    <grant purpose="insurance" destinations="billing insurer"/>)");
+    auto r = testing::load(policy);
+    ASSERT_TRUE(r) << errors_of(r);
+    auto run_for = [&r](const char* destination) {
+        facts_builder f;
+        f.key("erp-key").declare("insurance", destination).target("/contacts");
+        return decide(*r.config, f.build());
+    };
+    auto to_insurer = run_for("insurer");
+    ASSERT_EQ(to_insurer.result, outcome::allow) << to_insurer.detail;
+    ASSERT_NE(to_insurer.rules, nullptr);
+    auto reads = [](const filters::record_rules& rules, std::string_view field) {
+        return std::any_of(rules.conditions.begin(), rules.conditions.end(),
+                           [field](const auto& c) { return c.field == field && c.strict; });
+    };
+    EXPECT_TRUE(reads(*to_insurer.rules, "consent.insurer"));
+    EXPECT_TRUE(reads(*to_insurer.rules, "consent.email"));
+    EXPECT_NE(std::find(to_insurer.fields_selected.begin(), to_insurer.fields_selected.end(),
+                        "consent.insurer"),
+              to_insurer.fields_selected.end());
+    // Internally the recipient's consent is not needed.
+    auto internal = run_for("billing");
+    ASSERT_EQ(internal.result, outcome::allow) << internal.detail;
+    EXPECT_FALSE(reads(*internal.rules, "consent.insurer"));
+    // A record with our consent but not the recipient's never reaches the insurer.
+    filters::record_fields rec;
+    rec.add("lifecycle", "customer");
+    rec.add("consent.email", "true");
+    rec.add("consent.insurer", "false");
+    EXPECT_EQ(filters::evaluate(*to_insurer.rules, rec), filters::drop_reason::no_consent);
+    EXPECT_EQ(filters::evaluate(*internal.rules, rec), std::nullopt);
 }
 
 TEST_F(Decide, DeclarationValuesAreStrict) {

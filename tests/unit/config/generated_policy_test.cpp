@@ -12,7 +12,8 @@
 namespace exportwall::config {
 namespace {
 
-constexpr std::string_view catalogue = R"(  <entity id="contact" subject-field="lifecycle">
+constexpr std::string_view catalogue = R"(  <entity id="contact" subject-field="lifecycle"
+          collected-for="essential marketing functional">
     <subject value="customer" type="customer"/>
     <subject value="lead" type="prospect"/>
     <subject value="former" type="former-customer"/>
@@ -21,7 +22,8 @@ constexpr std::string_view catalogue = R"(  <entity id="contact" subject-field="
     <field path="email" category="user.contact.email"/>
     <field path="phone" category="user.contact.phone_number"/>
     <field path="quote_requested" category="user.behavior"/>
-    <field path="consent.email" category="user.privacy_preferences"/>
+    <field path="consent.email" category="user.privacy_preferences" consent-channel="email"/>
+    <field path="consent.d0" category="user.privacy_preferences" consent-recipient="d0"/>
     <field path="objection.dm" category="user.privacy_preferences"/>
     <field path="allergies" category="user.health_and_medical"/>
   </entity>
@@ -47,6 +49,9 @@ generated generate(std::mt19937_64& rng) {
     const char* channels[] = {"email", "sms", "phone", "post"};
     const char* fields[] = {"id", "email", "phone", "allergies"};
     const char* kinds[] = {"internal", "processor", "third-party"};
+    const char* uses[] = {"essential.service.operations", "essential.service.operations",
+                          "functional.service.improve", "functional.service.improve",
+                          "essential.legal_obligation", "sales", "analytics.reporting"};
 
     generated g;
     std::string& p = g.policy;
@@ -61,13 +66,21 @@ generated generate(std::mt19937_64& rng) {
             if (b == 0) s = "customer";
             if (b == 1) s = "prospect";
         }
-        p += "  <purpose id=\"p" + std::to_string(i) + "\" basis=\"" + bases[b] + "\" subjects=\"" +
-             s + "\"";
-        if (dm)
-            p += std::string(" direct-marketing=\"true\" channel=\"") + channels[pick(4)] + "\"";
+        // A data use that mostly fits the basis, sometimes not.
+        const char* use = dm ? (coin(50) ? "marketing.communications.email" : "marketing.communications")
+                             : uses[b];
+        if (coin(15)) use = uses[pick(std::size(uses))];
+        p += "  <purpose id=\"p" + std::to_string(i) + "\" data-use=\"" + use + "\" basis=\"" +
+             bases[b] + "\" subjects=\"" + s + "\"";
+        if (dm && coin(90))
+            p += std::string(" channel=\"") + (coin(50) ? "email" : channels[pick(4)]) + "\"";
+        if (coin(10)) p += dm ? " direct-marketing=\"false\"" : " direct-marketing=\"true\"";
+        if (b == 3 && coin(85)) p += " lia=\"LIA\"";
+        if (b == 4 && coin(85)) p += " legal-reference=\"Act\"";
+        if (coin(8)) p += " art9-condition=\"made-public\"";
         if (b == 2 || coin(10)) p += " consent-field=\"consent.email\"";
-        if ((dm && coin(80)) || coin(20)) p += " objection-field=\"objection.dm\"";
-        if (dm && coin(30)) p += " suppression-list=\"dnc\"";
+        if (((dm || b == 3) && coin(85)) || coin(20)) p += " objection-field=\"objection.dm\"";
+        if (dm && coin(85)) p += " suppression-list=\"dnc\"";
         p += ">\n    <fields entity=\"contact\">id";
         for (std::size_t f = 1; f < 4; ++f)
             if (coin(40) && (f != 3 || coin(30))) p += std::string(" ") + fields[f];
@@ -83,6 +96,9 @@ generated generate(std::mt19937_64& rng) {
         p += "  <destination id=\"d" + std::to_string(i) + "\" kind=\"" + kinds[k] + "\"";
         if (k == 2 && coin(40)) p += " own-marketing=\"true\"";
         if (k == 1) p += " purposes=\"p" + std::to_string(pick(purposes)) + "\"";
+        if (k == 1 && coin(90)) p += " dpa-ref=\"DPA\"";
+        p += coin(85) ? " country=\"BE\"" : coin(50) ? " country=\"US\" transfer-mechanism=\"scc\""
+                                                      : " country=\"IN\"";
         p += "/>\n";
     }
     std::size_t clients = 1 + pick(3);
@@ -120,7 +136,8 @@ TEST(GeneratedPolicies, NoAcceptedPolicyLetsMarketingReachAThirdParty) {
             if (pu.direct_marketing) {
                 EXPECT_NE(pu.basis, legal_basis::contract);
                 EXPECT_NE(pu.basis, legal_basis::pre_contract);
-                EXPECT_TRUE(!pu.objection_field.empty() || !pu.suppression_list.empty());
+                EXPECT_NE(pu.basis, legal_basis::legal_obligation);
+                EXPECT_FALSE(pu.objection_field.empty());
                 for (const auto& v : pu.views)
                     EXPECT_FALSE(v.allowed.keeps("allergies")) << g.policy;
             }
@@ -137,6 +154,14 @@ TEST(GeneratedPolicies, NoAcceptedPolicyLetsMarketingReachAThirdParty) {
                         << g.policy;
                     ASSERT_FALSE(de.own_marketing) << g.policy;
                     ASSERT_FALSE(de.kind == destination_kind::processor && !de.permits(pu.id))
+                        << g.policy;
+                    // Another controller only on a basis that can carry a disclosure.
+                    if (de.kind == destination_kind::third_party) {
+                        ASSERT_TRUE(pu.basis == legal_basis::consent ||
+                                    pu.basis == legal_basis::legal_obligation)
+                            << g.policy;
+                    }
+                    ASSERT_FALSE(de.outside_eea() && de.transfer == transfer_mechanism::none)
                         << g.policy;
                 }
     }

@@ -69,7 +69,7 @@ TEST(LoaderNetwork, ParsesTimeoutsSizesAndTls) {
          upstream-path="/api/data/v9.2/contacts" entity="contact" format="json" records="/value"
          select-param="$select" link-fields="/@odata.nextLink" csv-delimiter="tab"
          query-language="soql" object="Contact"/>
-  <entity id="contact" subject-field="lifecycle">
+  <entity id="contact" subject-field="lifecycle" collected-for="essential">
     <subject value="customer" type="customer"/>
     <field path="id" category="user.unique_id"/>
     <field path="lifecycle" category="user.account"/>

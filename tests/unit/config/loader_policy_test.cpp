@@ -60,12 +60,19 @@ TEST(PolicyLoader, CompilesLegalConditionsFirstInOrder) {
     EXPECT_EQ(c[1].field, "consent.email");
     EXPECT_EQ(c[1].reason, filters::drop_reason::no_consent);
     EXPECT_EQ(c[2].field, "objection.dm");
-    EXPECT_TRUE(c[2].exclude);
+    // An objection passes only as an explicit "no": the record must show it has none.
+    EXPECT_FALSE(c[2].exclude);
+    EXPECT_EQ(c[2].op, filters::condition_op::is_no);
     EXPECT_EQ(c[2].reason, filters::drop_reason::objected);
     EXPECT_EQ(c[3].field, "address.city");
     EXPECT_EQ(c[3].reason, filters::drop_reason::condition);
+    // The legal conditions fail closed on a missing or unreadable field; a custom one does not.
+    EXPECT_TRUE(c[0].strict && c[1].strict && c[2].strict);
+    EXPECT_FALSE(c[3].strict);
     EXPECT_TRUE(static_cast<bool>(p->views[0].rules.suppressed));
-    EXPECT_EQ(p->views[0].rules.suppression_fields, (std::vector<std::string>{"email"}));
+    // A list of {"value": …} objects (Pipedrive) is matched too.
+    EXPECT_EQ(p->views[0].rules.suppression_fields,
+              (std::vector<std::string>{"email", "email.value"}));
 
     const purpose* q = r.config->rules.find_purpose("quote");
     const auto& qc = q->views[0].rules.conditions;
@@ -134,9 +141,22 @@ TEST(PolicyLoader, RefusesBadEnumerationValues) {
     for (const auto& b : std::vector<bad>{
              {"basis=\"contract\" subjects=\"customer\" max",
               "basis=\"contrat\" subjects=\"customer\" max", "basis=\"contrat\"", "basis must be"},
-             {"kind=\"internal\"/>\n  <destination id=\"sales\"",
-              "kind=\"intern\"/>\n  <destination id=\"sales\"", "kind=\"intern\"", "kind must be"},
-             {"channel=\"email\"", "channel=\"fax\"", "channel=\"fax\"", "channel must be"},
+             {"kind=\"internal\" country=\"BE\"/>\n  <destination id=\"sales\"",
+              "kind=\"intern\" country=\"BE\"/>\n  <destination id=\"sales\"", "kind=\"intern\"",
+              "kind must be"},
+             {"country=\"FR\"", "country=\"fr\"", "country=\"fr\"", "country must be"},
+             {"country=\"IE\"", "country=\"IE\" transfer-mechanism=\"hope\"",
+              "transfer-mechanism=\"hope\"", "transfer-mechanism must be"},
+             {"dpa-ref=\"DPA-1\"", "dpa-ref=\"DPA-1\" dpa-expires=\"2027-02-30\"",
+              "dpa-expires=\"2027-02-30\"", "dpa-expires must be a date"},
+             {"lia=\"LIA-7\"", "lia=\"LIA-7\" art9-condition=\"because\"",
+              "art9-condition=\"because\"", "art9-condition must be"},
+             {"<client id=\"partner\">", "<client id=\"partner\" jurisdiction=\"US\">",
+              "jurisdiction=\"US\"", "jurisdiction must be"},
+             {"consent-channel=\"email\"", "consent-channel=\"fax\"", "consent-channel=\"fax\"",
+              "consent-channel must be"},
+             {"channel=\"email\" consent-field", "channel=\"fax\" consent-field", "channel=\"fax\"",
+              "channel must be"},
              {"subjects=\"customer prospect\"", "subjects=\"customer suspect\"",
               "subjects=\"customer suspect\"", "unknown subject 'suspect'"},
              {"mode=\"enforce\"", "mode=\"audit\"", "mode=\"audit\"", "mode must be"},
@@ -191,8 +211,8 @@ TEST(PolicyLoader, ConditionNeedsExactlyOneTest) {
 }
 
 TEST(PolicyLoader, MissingRequiredAttributeIsReportedAtTheElement) {
-    auto policy = with(base_policy, "<purpose id=\"survey\" basis=\"legitimate-interest\"",
-                       "<purpose id=\"survey\"");
+    auto policy = with(base_policy, "data-use=\"functional.service.improve\" basis=\"legitimate-interest\"",
+                       "data-use=\"functional.service.improve\"");
     auto doc = document(policy);
     auto r = load(policy);
     ASSERT_FALSE(r);
@@ -202,7 +222,7 @@ TEST(PolicyLoader, MissingRequiredAttributeIsReportedAtTheElement) {
 }
 
 TEST(PolicyLoader, DuplicateIdsAreRefused) {
-    auto policy = base_policy + "  <destination id=\"billing\" kind=\"internal\"/>\n";
+    auto policy = base_policy + "  <destination id=\"billing\" kind=\"internal\" country=\"BE\"/>\n";
     auto doc = document(policy);
     auto r = load(policy);
     ASSERT_FALSE(r);

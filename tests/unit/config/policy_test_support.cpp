@@ -22,7 +22,8 @@ const int network_lines = 9;
 
 const std::string base_policy =
     R"(  <suppression-list id="dnc" file="dnc.txt" field="email" match="email"/>
-  <entity id="contact" subject-field="lifecycle">
+  <entity id="contact" subject-field="lifecycle"
+          collected-for="essential marketing functional.service.improve">
     <subject value="customer" type="customer"/>
     <subject value="lead" type="prospect"/>
     <subject value="former" type="former-customer"/>
@@ -35,42 +36,46 @@ const std::string base_policy =
     <field path="address.city" category="user.contact.address.city"/>
     <field path="address.street" category="user.contact.address.street"/>
     <field path="quote_requested" category="user.behavior"/>
-    <field path="consent.email" category="user.privacy_preferences"/>
+    <field path="consent.email" category="user.privacy_preferences" consent-channel="email"/>
     <field path="objection.dm" category="user.privacy_preferences"/>
     <field path="allergies" category="user.health_and_medical"/>
     <field path="religion" category="user.demographic" special="true"/>
   </entity>
-  <purpose id="invoicing" basis="contract" subjects="customer" max-records="500">
+  <purpose id="invoicing" data-use="essential.service.payment_processing" basis="contract" subjects="customer" max-records="500">
     <fields entity="contact">id first_name email vat address.city address.street</fields>
   </purpose>
-  <purpose id="quote" basis="pre-contract" subjects="prospect">
+  <purpose id="quote" data-use="essential.service.operations" basis="pre-contract" subjects="prospect">
     <fields entity="contact">id first_name email</fields>
     <request-evidence entity="contact" field="quote_requested" equals="true"/>
   </purpose>
-  <purpose id="promotion" basis="consent" subjects="customer prospect" direct-marketing="true"
+  <purpose id="promotion" data-use="marketing.communications.email" basis="consent" subjects="customer prospect" direct-marketing="true"
            channel="email" consent-field="consent.email" objection-field="objection.dm"
            suppression-list="dnc">
     <fields entity="contact">id first_name email</fields>
     <exclude entity="contact" field="address.city" equals="Nowhere"/>
   </purpose>
-  <purpose id="survey" basis="legitimate-interest" subjects="customer">
+  <purpose id="survey" data-use="functional.service.improve" basis="legitimate-interest"
+           subjects="customer" lia="LIA-7" objection-field="objection.dm">
     <fields entity="contact">id email</fields>
   </purpose>
-  <purpose id="renewal" basis="legitimate-interest" subjects="former-customer"
-           direct-marketing="true" channel="post" objection-field="objection.dm">
+  <purpose id="renewal" data-use="marketing.communications" basis="legitimate-interest"
+           subjects="former-customer" lia="LIA-9" direct-marketing="true" channel="post"
+           objection-field="objection.dm" suppression-list="dnc">
     <fields entity="contact">id first_name address.city address.street</fields>
   </purpose>
-  <destination id="billing" kind="internal"/>
-  <destination id="sales" kind="internal"/>
-  <destination id="carrier" kind="processor" purposes="invoicing"/>
-  <destination id="newsletter" kind="processor" purposes="promotion"/>
-  <destination id="partner-crm" kind="third-party"/>
-  <destination id="partner-leads" kind="third-party" own-marketing="true"/>
+  <destination id="billing" kind="internal" country="BE"/>
+  <destination id="sales" kind="internal" country="BE"/>
+  <destination id="carrier" kind="processor" purposes="invoicing" country="BE"
+               dpa-ref="DPA-1"/>
+  <destination id="newsletter" kind="processor" purposes="promotion" country="IE"
+               dpa-ref="DPA-2"/>
+  <destination id="partner-crm" kind="third-party" country="FR"/>
+  <destination id="partner-leads" kind="third-party" own-marketing="true" country="BE"/>
   <client id="erp">
     <api-key sha256="ad3e9e6bdd2a7a1a9cd6d9c1ff23e8c4f7d1b0ff0ac8a1aef1a54e3e2b6d6e04"/>
     <grant purpose="invoicing" destinations="billing carrier" max-records="100"/>
     <grant purpose="quote" destinations="sales"/>
-    <grant purpose="survey" destinations="billing partner-crm"/>
+    <grant purpose="survey" destinations="billing"/>
   </client>
   <client id="marketing" mode="enforce">
     <api-key sha256="MARKETING"/>

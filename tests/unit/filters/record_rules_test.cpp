@@ -122,5 +122,112 @@ TEST(RecordRules, RepeatedFieldFailsClosed) {
     EXPECT_EQ(evaluate(promotion_rules(), agreed), std::nullopt);
 }
 
+// The legal conditions as config/rules.cpp compiles them: strict, objection as an explicit "no".
+record_rules legal_rules() {
+    record_rules r;
+    r.conditions.push_back({"lifecycle",
+                            condition_op::in_set,
+                            {"customer", "former"},
+                            false,
+                            drop_reason::subject_not_allowed,
+                            true});
+    r.conditions.push_back(
+        {"consent.email", condition_op::is_true, {}, false, drop_reason::no_consent, true});
+    r.conditions.push_back({"objection.direct_marketing", condition_op::is_no, {}, false,
+                            drop_reason::objected, true});
+    return r;
+}
+
+record_fields lawful_record() {
+    record_fields f;
+    f.add("lifecycle", "customer");
+    f.add("consent.email", "true");
+    f.add("objection.direct_marketing", "false");
+    return f;
+}
+
+TEST(LegalRecordRules, ExplicitNoObjectionPasses) {
+    EXPECT_EQ(evaluate(legal_rules(), lawful_record()), std::nullopt);
+    for (const char* no : {"false", "FALSE", "0", "no", "N", "off"}) {
+        record_fields f;
+        f.add("lifecycle", "customer");
+        f.add("consent.email", "true");
+        f.add("objection.direct_marketing", no);
+        EXPECT_EQ(evaluate(legal_rules(), f), std::nullopt) << no;
+    }
+}
+
+TEST(LegalRecordRules, ObjectionIsAbsoluteOnEveryOtherValue) {
+    // Empty, null and anything not a documented "no" are objections (fail closed).
+    for (const char* v : {"true", "", "null", "2024-03-01", "maybe", "nein", "1"}) {
+        record_fields f;
+        f.add("lifecycle", "customer");
+        f.add("consent.email", "true");
+        f.add("objection.direct_marketing", v);
+        EXPECT_EQ(evaluate(legal_rules(), f), drop_reason::objected) << v;
+    }
+}
+
+TEST(LegalRecordRules, MissingLegalFieldIsUnreadable) {
+    for (std::string_view missing : {"lifecycle", "consent.email", "objection.direct_marketing"}) {
+        const record_fields lawful = lawful_record();
+        record_fields f;
+        for (const auto& [path, value] : lawful.values())
+            if (path != missing) f.add(path, value);
+        EXPECT_EQ(evaluate(legal_rules(), f), drop_reason::condition_unreadable) << missing;
+    }
+    EXPECT_EQ(drop_reason_name(drop_reason::condition_unreadable), "condition_unreadable");
+}
+
+TEST(LegalRecordRules, StructuredValueIsUnreadable) {
+    // [true], {"value": true}, {}: the filter marks the path; the rule cannot read it.
+    for (std::string_view path : {"lifecycle", "consent.email", "objection.direct_marketing"}) {
+        record_fields f = lawful_record();
+        f.mark_structured(path);
+        EXPECT_EQ(evaluate(legal_rules(), f), drop_reason::condition_unreadable) << path;
+    }
+    // A custom condition cannot read a structure either.
+    record_rules custom;
+    custom.conditions.push_back(
+        {"segment", condition_op::equals, {"vip"}, true, drop_reason::condition});
+    record_fields f;
+    f.mark_structured("segment");
+    EXPECT_EQ(evaluate(custom, f), drop_reason::condition_unreadable);
+    f.clear();
+    EXPECT_EQ(evaluate(custom, f), std::nullopt);  // missing: an exclusion passes
+}
+
+TEST(LegalRecordRules, ConflictingRepeatsAreUnreadableAgreeingOnesAreNot) {
+    record_fields f = lawful_record();
+    f.add("objection.direct_marketing", "no");
+    EXPECT_EQ(evaluate(legal_rules(), f), drop_reason::condition_unreadable);
+    record_fields g = lawful_record();
+    g.add("consent.email", "true");
+    EXPECT_EQ(evaluate(legal_rules(), g), std::nullopt);
+}
+
+TEST(LegalRecordRules, SuppressionNeedsAValueToCheck) {
+    record_rules r = legal_rules();
+    r.suppression_fields = {"email", "email.value"};
+    r.suppressed = [](const record_fields& f) {
+        for (const auto& [path, value] : f.values())
+            if ((path == "email" || path == "email.value") && value == "gone@example.com")
+                return true;
+        return false;
+    };
+    record_fields none = lawful_record();
+    EXPECT_EQ(evaluate(r, none), drop_reason::condition_unreadable);
+    record_fields null = lawful_record();
+    null.add("email", "null");
+    EXPECT_EQ(evaluate(r, null), drop_reason::condition_unreadable);
+    record_fields listed = lawful_record();
+    listed.add("email.value", "kept@example.com");
+    listed.add("email.value", "gone@example.com");
+    EXPECT_EQ(evaluate(r, listed), drop_reason::suppressed);
+    record_fields fine = lawful_record();
+    fine.add("email", "kept@example.com");
+    EXPECT_EQ(evaluate(r, fine), std::nullopt);
+}
+
 }  // namespace
 }  // namespace exportwall::filters

@@ -297,7 +297,11 @@ TEST(ExportCase, PromotionDropsTheSuppressedAndTheUnconsenting) {
         R"({"id":"3","lifecycle":"customer","first_name":"C","email":"c@example.be","consent":{"email":true},"objection":{"direct_marketing":true}},)"
         R"({"id":"4","lifecycle":"customer","first_name":"D","email":")" +
         blocked_email +
-        R"(","consent":{"email":true}})"
+        R"(","consent":{"email":true},"objection":{"direct_marketing":false}},)"
+        // No objection field at all: the rule cannot be read, so the record stays out.
+        R"({"id":"5","lifecycle":"customer","first_name":"E","email":"e@example.be","consent":{"email":true}},)"
+        // An objection the filter cannot read as a scalar ({"value": true}) is not a "no".
+        R"({"id":"6","lifecycle":"customer","first_name":"F","email":"f@example.be","consent":{"email":true},"objection":{"direct_marketing":{"value":true}}})"
         R"(]})";
     boost::system::error_code ec;
     auto out = run_body(c, body, ec);
@@ -307,7 +311,10 @@ TEST(ExportCase, PromotionDropsTheSuppressedAndTheUnconsenting) {
     EXPECT_EQ(rec.records_dropped.at("no_consent"), 1u);
     EXPECT_EQ(rec.records_dropped.at("objected"), 1u);
     EXPECT_EQ(rec.records_dropped.at("suppressed"), 1u);
+    EXPECT_EQ(rec.records_dropped.at("condition_unreadable"), 2u);
     EXPECT_EQ(out.find(blocked_email), std::string::npos);
+    EXPECT_EQ(out.find("e@example.be"), std::string::npos);
+    EXPECT_EQ(out.find("f@example.be"), std::string::npos);
 }
 
 TEST(ExportCase, MonitorModeIsRefusedAtLoad) {

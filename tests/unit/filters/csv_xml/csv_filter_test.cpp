@@ -266,6 +266,53 @@ TEST(CsvFilter, SuppressionCallbackSeesTheNeededColumns) {
     EXPECT_EQ(r.counters.dropped[static_cast<std::size_t>(drop_reason::suppressed)], 1u);
 }
 
+filter_spec legal_rules_spec() {
+    filter_spec spec = csv_spec({"id"});
+    spec.rules.conditions.push_back(
+        {"objection", condition_op::is_no, {}, false, drop_reason::objected, true});
+    spec.rules.conditions.push_back(
+        {"consent.email", condition_op::is_true, {}, false, drop_reason::no_consent, true});
+    return spec;
+}
+
+TEST(CsvFilter, CellsAreScalarsAndAMissingLegalColumnIsUnreadable) {
+    // A cell that looks like JSON is text: no "no", so an objection.
+    auto r = run_all(legal_rules_spec(),
+                     "id,objection,consent.email\n"
+                     "1,false,true\n"
+                     "2,true,true\n"
+                     "3,[false],true\n"
+                     "4,\"{\"\"value\"\":false}\",true\n"
+                     "5,no,false\n"
+                     "6,,true\n"
+                     "7,No,yes\n");
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.output, "id\n1\n7\n");
+    EXPECT_EQ(r.counters.dropped[static_cast<std::size_t>(drop_reason::objected)], 4u);
+    EXPECT_EQ(r.counters.dropped[static_cast<std::size_t>(drop_reason::no_consent)], 1u);
+
+    auto missing = run_all(legal_rules_spec(), "id,consent.email\n1,true\n2,true\n");
+    ASSERT_FALSE(missing.error) << missing.error.message();
+    EXPECT_EQ(missing.output, "id\n");
+    EXPECT_EQ(missing.counters.dropped[static_cast<std::size_t>(drop_reason::condition_unreadable)],
+              2u);
+}
+
+TEST(CsvFilter, HeaderRepeatingANeededColumnIsRefused) {
+    // Two cells for one field would be two values a rule must choose between: the export is
+    // refused before any row.
+    EXPECT_EQ(
+        run_all(legal_rules_spec(), "id,objection,consent.email,objection\n1,false,true,true\n")
+            .error,
+        filter_error::malformed);
+    filter_spec spaced = legal_rules_spec();
+    spaced.csv.header_space = '_';
+    spaced.rules.conditions.front().field = "do_not_contact";
+    EXPECT_EQ(
+        run_all(spaced, "id,do not contact,do_not_contact,consent.email\n1,no,yes,true\n").error,
+        filter_error::malformed);
+}
+
 TEST(CsvFilter, HandlesTrailingBlankLinesAndMissingFinalNewline) {
     filter_spec spec = csv_spec({"a", "b"});
     auto r = run_all(spec, "a,b\n1,2\n\n\n");

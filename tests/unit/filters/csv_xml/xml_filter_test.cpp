@@ -576,6 +576,107 @@ TEST(XmlFilter, StrictEnvelopeCountsDroppedNamesWithinTheStrippedNameCap) {
     EXPECT_EQ(r.counters.stripped_fields.at("*"), 1000u - 256u);
 }
 
+// The legal rules (strict: a missing field is unreadable too) and an exclusion configured for the
+// purpose (not strict: a missing field passes it, an element with children must not).
+record_rules unreadable_rules() {
+    record_rules rules;
+    rules.conditions.push_back(
+        {"objection", condition_op::is_no, {}, false, drop_reason::objected, true});
+    rules.conditions.push_back(
+        {"consent.email", condition_op::is_true, {}, false, drop_reason::no_consent, true});
+    rules.conditions.push_back(
+        {"do_not_contact", condition_op::is_set, {}, true, drop_reason::condition});
+    return rules;
+}
+
+// One record per entry: its Id, then `fields` (inside <properties> when `root`).
+std::string unreadable_body(bool root) {
+    const std::vector<std::string> fields = {
+        "<objection>false</objection><consent><email>true</email></consent>",
+        "<objection><value>true</value></objection><consent><email>true</email></consent>",
+        // Before its child, the element's own text reads "false".
+        "<objection>false<note>x</note></objection><consent><email>true</email></consent>",
+        "<objection><value>false</value></objection><consent><email>true</email></consent>",
+        "<objection>false</objection><consent><email><value>true</value></email></consent>",
+        "<consent><email>true</email></consent>",
+        "<objection>false</objection><consent><email>true</email></consent>"
+        "<do_not_contact><flag>true</flag></do_not_contact>",
+        "<objection>true</objection><consent><email>true</email></consent>",
+        "<objection>false</objection><objection>false</objection>"
+        "<consent><email>true</email></consent>",
+        "<objection><value/></objection><consent><email>true</email></consent>",
+        "<objection>\n  <a><b>false</b></a>\n</objection><consent><email>true</email></consent>",
+        // An empty element is the empty string, which is no "no": a value, not a structure.
+        "<objection/><consent><email>true</email></consent>",
+        "<objection kind=\"x\">false</objection><consent><email>true</email></consent>",
+    };
+    std::string body = "<r>";
+    // Twice: the second time every path's decision comes from the cache.
+    for (int pass = 0; pass < 2; ++pass) {
+        for (std::size_t i = 0; i < fields.size(); ++i) {
+            body += "<records><Id>" + std::to_string(i + 1) + "</Id>";
+            body += root ? "<properties>" + fields[i] + "</properties>" : fields[i];
+            body += "</records>";
+        }
+    }
+    return body + "</r>";
+}
+
+void expect_unreadable_counts(const run_result& r) {
+    EXPECT_EQ(r.counters.records_in, 26u);
+    EXPECT_EQ(r.counters.records_out, 6u);                          // 1, 9, 13
+    EXPECT_EQ(dropped(r, drop_reason::condition_unreadable), 16u);  // 2-7, 10, 11
+    EXPECT_EQ(dropped(r, drop_reason::objected), 4u);               // 8, 12
+}
+
+TEST(XmlFilter, ElementWithChildrenWhereARuleReadsAScalarDropsTheRecord) {
+    for (const auto& allowed :
+         {std::vector<std::string>{"Id"},
+          std::vector<std::string>{"Id", "objection", "consent", "do_not_contact"}}) {
+        filter_spec spec = xml_spec(allowed, "/r/records");
+        spec.rules = unreadable_rules();
+        auto r = run_all(spec, unreadable_body(false));
+        ASSERT_FALSE(r.error) << r.error.message();
+        expect_unreadable_counts(r);
+        if (allowed.size() == 1) {
+            EXPECT_EQ(r.output,
+                      "<r><records><Id>1</Id></records><records><Id>9</Id></records>"
+                      "<records><Id>13</Id></records><records><Id>1</Id></records>"
+                      "<records><Id>9</Id></records><records><Id>13</Id></records></r>");
+        }
+    }
+}
+
+TEST(XmlFilter, ElementWithChildrenUnderTheFieldRootIsMarkedAtItsFieldPath) {
+    filter_spec spec = xml_spec({"objection"}, "/r/records");
+    spec.field_root = "properties";
+    spec.rules = unreadable_rules();
+    auto r = run_all(spec, unreadable_body(true));
+    ASSERT_FALSE(r.error) << r.error.message();
+    expect_unreadable_counts(r);
+}
+
+TEST(XmlFilter, RepeatedSuppressionElementsAreEachAValue) {
+    filter_spec spec = xml_spec({"Id"}, "/r/records");
+    spec.rules.suppression_fields = {"email", "email.value"};
+    spec.rules.suppressed = [](const record_fields& f) {
+        for (const auto& [path, value] : f.values()) {
+            if ((path == "email" || path == "email.value") && value == "b@y") return true;
+        }
+        return false;
+    };
+    auto r = run_all(spec,
+                     "<r><records><Id>1</Id><email>a@x</email><email>b@y</email></records>"
+                     "<records><Id>2</Id><email><value>b@y</value><primary>true</primary>"
+                     "</email></records>"
+                     "<records><Id>3</Id><email><value>a@x</value></email></records>"
+                     "<records><Id>4</Id></records></r>");
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.output, "<r><records><Id>3</Id></records></r>");
+    EXPECT_EQ(dropped(r, drop_reason::suppressed), 2u);
+    EXPECT_EQ(dropped(r, drop_reason::condition_unreadable), 1u);
+}
+
 TEST(XmlFilter, StaysDeadAfterAnError) {
     auto filter = make_filter(xml_spec({"Id"}, "/r/records"));
     std::string out;

@@ -144,6 +144,94 @@ TEST(NdjsonFilter, MoreKeptRecordsThanAllowedAborts) {
               err(filter_error::record_limit_exceeded));
 }
 
+// The legal rules (strict: a missing field is unreadable too) and an exclusion configured for the
+// purpose (not strict: a missing field passes it, a structure must not).
+filter_spec ndjson_rules_spec(std::vector<std::string> allowed) {
+    filter_spec spec = ndjson_spec(std::move(allowed));
+    auto& c = spec.rules.conditions;
+    c.push_back({"objection", condition_op::is_no, {}, false, drop_reason::objected, true});
+    c.push_back({"consent.email", condition_op::is_true, {}, false, drop_reason::no_consent, true});
+    c.push_back({"do_not_contact", condition_op::is_set, {}, true, drop_reason::condition});
+    return spec;
+}
+
+const std::string unreadable_lines =
+    "{\"id\":1,\"objection\":false,\"consent\":{\"email\":true}}\n"
+    "{\"id\":2,\"objection\":[true],\"consent\":{\"email\":true}}\n"
+    "{\"id\":3,\"objection\":{\"value\":true},\"consent\":{\"email\":true}}\n"
+    "{\"id\":4,\"objection\":{},\"consent\":{\"email\":true}}\n"
+    "{\"id\":5,\"objection\":[],\"consent\":{\"email\":true}}\n"
+    "{\"id\":6,\"objection\":[false],\"consent\":{\"email\":true}}\n"
+    "{\"id\":7,\"objection\":false,\"consent\":{\"email\":{\"value\":{\"v\":true}}}}\n"
+    "{\"id\":8,\"consent\":{\"email\":true}}\n"
+    "{\"id\":9,\"objection\":false,\"consent\":{\"email\":true},\"do_not_contact\":{\"v\":1}}\n"
+    "{\"id\":10,\"objection\":false,\"consent\":{\"email\":true},\"do_not_contact\":[]}\n"
+    "{\"id\":11,\"objection\":\"no\",\"consent\":{\"email\":[true]}}\n"
+    "{\"id\":12,\"objection\":true,\"consent\":{\"email\":true}}\n";
+
+void expect_unreadable_lines_dropped(const filter_spec& spec) {
+    // Twice: the second time every path's plan is replayed from the path cache.
+    auto r = run_every_chunking(spec, unreadable_lines + unreadable_lines);
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.counters.records_in, 24u);
+    EXPECT_EQ(r.counters.records_out, 2u);
+    EXPECT_EQ(r.counters.dropped[static_cast<std::size_t>(drop_reason::condition_unreadable)], 20u);
+    EXPECT_EQ(r.counters.dropped[static_cast<std::size_t>(drop_reason::objected)], 2u);
+}
+
+TEST(NdjsonFilter, StructureWhereARuleReadsAScalarDropsTheLine) {
+    for (const auto& allowed :
+         {std::vector<std::string>{"id"},
+          std::vector<std::string>{"id", "objection", "consent", "do_not_contact"}}) {
+        expect_unreadable_lines_dropped(ndjson_rules_spec(allowed));
+    }
+    auto r = run_every_chunking(ndjson_rules_spec({"id"}), unreadable_lines);
+    EXPECT_EQ(r.output, "{\"id\":1}\n");
+}
+
+TEST(NdjsonFilter, StructureIsMarkedBesideALinkField) {
+    // A link pointer makes every member of the line take the slow path.
+    filter_spec spec = ndjson_rules_spec({"id"});
+    spec.link_fields = {"/links/next", "/objection/next"};
+    expect_unreadable_lines_dropped(spec);
+}
+
+TEST(NdjsonFilter, StructureUnderTheFieldRootIsMarked) {
+    filter_spec spec = ndjson_spec({"id"});
+    spec.field_root = "properties";
+    spec.rules.conditions.push_back(
+        {"do_not_contact", condition_op::is_set, {}, true, drop_reason::condition});
+    auto r = run_every_chunking(spec,
+                                "{\"id\":1,\"properties\":{\"do_not_contact\":false}}\n"
+                                "{\"id\":2,\"properties\":{\"do_not_contact\":{\"value\":true}}}\n"
+                                "{\"id\":3,\"properties\":{}}\n"
+                                "{\"id\":4,\"properties\":{\"do_not_contact\":[true]}}\n");
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.output, "{\"id\":1,\"properties\":{}}\n{\"id\":3,\"properties\":{}}\n");
+    EXPECT_EQ(r.counters.dropped[static_cast<std::size_t>(drop_reason::condition_unreadable)], 2u);
+}
+
+TEST(NdjsonFilter, ListShapedSuppressionFieldIsCheckedValueByValue) {
+    filter_spec spec = ndjson_spec({"id"});
+    spec.rules.suppression_fields = {"email", "email.value"};
+    spec.rules.suppressed = [](const record_fields& f) {
+        for (const auto& [path, value] : f.values()) {
+            if ((path == "email" || path == "email.value") && value == "b@y") return true;
+        }
+        return false;
+    };
+    auto r = run_every_chunking(spec,
+                                "{\"id\":1,\"email\":[\"a@x\",\"b@y\"]}\n"
+                                "{\"id\":2,\"email\":[{\"value\":\"b@y\",\"primary\":true}]}\n"
+                                "{\"id\":3,\"email\":[{\"value\":\"a@x\",\"primary\":true}]}\n"
+                                "{\"id\":4}\n"
+                                "{\"id\":5,\"email\":\"a@x\"}\n");
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.output, "{\"id\":3}\n{\"id\":5}\n");
+    EXPECT_EQ(r.counters.dropped[static_cast<std::size_t>(drop_reason::suppressed)], 2u);
+    EXPECT_EQ(r.counters.dropped[static_cast<std::size_t>(drop_reason::condition_unreadable)], 1u);
+}
+
 TEST(NdjsonFilter, StaysDeadAfterAnError) {
     auto filter = make_ndjson_filter(ndjson_spec({"id"}));
     std::string out;
