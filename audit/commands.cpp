@@ -299,7 +299,8 @@ int run_audit(int argc, char** argv, std::ostream& out, std::ostream& err) {
                          [](const auto& a, const auto& b) { return a.second > b.second; });
         out << "\ntop reasons:\n";
         for (std::size_t i = 0; i < reasons.size() && i < 10; ++i)
-            out << "  " << pad(reasons[i].first, 40) << ' ' << reasons[i].second << '\n';
+            out << "  " << pad(reason_with_rule(s, reasons[i].first), 40) << ' '
+                << reasons[i].second << '\n';
         out << "\nstripped fields (exports):\n";
         for (const auto& [f, n] : s.stripped_fields) out << "  " << pad(f, 40) << ' ' << n << '\n';
         out << "\ndropped records by reason:\n";

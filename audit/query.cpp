@@ -159,6 +159,10 @@ boost::json::object record_to_json(const record& r) {
     o["mode"] = r.mode;
     o["decision"] = r.decision;
     o["reason"] = r.reason;
+    if (!r.rule_id.empty()) {
+        o["rule_id"] = r.rule_id;
+        o["legal_reference"] = r.legal_reference;
+    }
     o["client"] = r.client;
     o["purpose"] = r.purpose;
     o["basis"] = r.basis;

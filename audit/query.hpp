@@ -43,7 +43,8 @@ struct audit_page {
 [[nodiscard]] boost::system::error_code read_audit_page(const std::string& log_path,
                                                         const audit_query& query, audit_page& out);
 
-// The record as a JSON object with the §3 field names.
+// The record as a JSON object with the §3 field names ("rule_id" and "legal_reference" after
+// "reason" only when the record names a rule, as in the line).
 [[nodiscard]] boost::json::object record_to_json(const record& r);
 
 // {"records":[…],"next":"<seq>"|null,"chain":{"ok":bool,"detail":"…"}}

@@ -20,6 +20,12 @@ struct record {
     std::string mode;       // "enforce" | "monitor"
     std::string decision;   // allowed | filtered | blocked | aborted | would-block
     std::string reason;     // a reason code (docs/reason-codes.md), "" when allowed
+    // The legal rule the refusal rests on (LEGAL-RULES.md id, "R10") and its legal reference
+    // ("GDPR art. 6(1), art. 21; …"), filled by the proxy; "" for a reason that is not a legal
+    // rule (upstream_timeout, request_rejected) and for records without a refusal. Written only
+    // when rule_id is not empty.
+    std::string rule_id;
+    std::string legal_reference;
     std::string client;
     std::string purpose;
     std::string basis;  // legal basis of the purpose

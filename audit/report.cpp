@@ -111,6 +111,19 @@ std::string html_escape(std::string_view s) {
     return out;
 }
 
+std::string reason_with_rule(const trail_stats& s, const std::string& reason) {
+    const auto found = s.rules_by_reason.find(reason);
+    if (found == s.rules_by_reason.end() || found->second.empty()) return reason;
+    std::string out = reason;
+    std::string_view separator = " (";
+    for (const auto& id : found->second) {
+        out += separator;
+        out += id;
+        separator = ", ";
+    }
+    return out + ")";
+}
+
 boost::system::error_code collect_stats(const std::string& log_path, const record_filter& filter,
                                         trail_stats& s) {
     s = trail_stats{};
@@ -123,7 +136,11 @@ boost::system::error_code collect_stats(const std::string& log_path, const recor
         s.last_seq = r.seq;
         s.by_client_purpose[{r.client, r.purpose, r.decision}]++;
         s.by_decision[r.decision]++;
-        if (!r.reason.empty()) s.by_reason[r.reason]++;
+        if (!r.reason.empty()) {
+            s.by_reason[r.reason]++;
+            auto& rules = s.rules_by_reason[r.reason];
+            if (!r.rule_id.empty()) rules.insert(r.rule_id);
+        }
         for (const auto& f : r.fields_stripped) s.stripped_fields[f]++;
         for (const auto& [why, n] : r.records_dropped) s.dropped_by_reason[why] += n;
         add_row(s.by_client, r.client, r);
@@ -205,7 +222,8 @@ std::string render_html_report(const trail_stats& s, const verify_result& chain,
     std::stable_sort(reasons.begin(), reasons.end(),
                      [](const auto& a, const auto& b) { return a.second > b.second; });
     for (const auto& [reason, n] : reasons)
-        out += "<tr><td>" + html_escape(reason) + "</td><td>" + num(n) + "</td></tr>\n";
+        out += "<tr><td>" + html_escape(reason_with_rule(s, reason)) + "</td><td>" + num(n) +
+               "</td></tr>\n";
     if (reasons.empty()) out += "<tr><td colspan=\"2\">no refusals</td></tr>\n";
     out +=
         "</tbody></table>\n<h2>Records dropped inside allowed exports</h2>\n<table><thead><tr>"

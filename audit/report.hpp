@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <tuple>
 
@@ -23,6 +24,8 @@ struct trail_stats {
     std::map<std::string, std::uint64_t> by_reason;          // non-empty reasons only
     std::map<std::string, std::uint64_t> stripped_fields;    // field name -> exports it left
     std::map<std::string, std::uint64_t> dropped_by_reason;  // records dropped, summed
+    // reason -> the rule ids its records name (as the proxy wrote them; empty for none)
+    std::map<std::string, std::set<std::string>> rules_by_reason;
     // name -> {records, blocked, aborted, would-block}
     std::map<std::string, std::array<std::uint64_t, 4>> by_client, by_purpose, by_destination;
     // UTC day "YYYY-MM-DD" -> {blocked, aborted, would-block}
@@ -45,6 +48,10 @@ struct trail_stats {
 // and the chain verification result.
 [[nodiscard]] std::string render_html_report(const trail_stats& stats, const verify_result& chain,
                                              const std::string& log_path);
+
+// A reason as `audit stats` and the report list it: "third_party_direct_marketing (R10)", the
+// reason alone when its records name no rule.
+[[nodiscard]] std::string reason_with_rule(const trail_stats& stats, const std::string& reason);
 
 // Escapes &, <, >, " and ' for HTML text and attribute values.
 [[nodiscard]] std::string html_escape(std::string_view s);

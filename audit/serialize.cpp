@@ -221,6 +221,15 @@ bool is_hex64(const std::string& s) {
     return true;
 }
 
+// Empties the members a line may lack (both readers fill only those the line has).
+void clear_optional(record& r) {
+    r.rule_id.clear();
+    r.legal_reference.clear();
+    r.shadow_decision.clear();
+    r.shadow_reason.clear();
+    r.shadow_fields_stripped.clear();
+}
+
 // A reader for lines in the writer's canonical form: no whitespace, keys in order, plain
 // decimal numbers, strings of ASCII with the JSON escapes. It reads exactly what the JSON parser
 // would read from such a line, and gives up (so that Boost.JSON decides) on anything else: a
@@ -233,6 +242,13 @@ class canonical_reader {
 
     bool read(record& out) {
         for (std::size_t i = 0; i < std::size(keys); ++i) {
+            // The refusal's legal rule stands between reason and client, in records that name
+            // one (never with an empty rule_id).
+            if (keys[i] == "client" && literal(",\"rule_id\":")) {
+                if (!string(out.rule_id) || out.rule_id.empty() ||
+                    !literal(",\"legal_reference\":") || !string(out.legal_reference))
+                    return false;
+            }
             // The candidate policy's members (<shadow>) stand between policy_revision and
             // prev_hash, in records written with one.
             if (keys[i] == "prev_hash" && literal(",\"shadow_decision\":")) {
@@ -465,12 +481,22 @@ void append_canonical(const record& r, std::string& out) {
     out.push_back('{');
     append_key("seq", true, out);
     append_int(r.seq, out);
-    const std::pair<std::string_view, const std::string*> strings1[] = {
-        {"id", &r.id},
-        {"time", &r.time},
-        {"mode", &r.mode},
-        {"decision", &r.decision},
-        {"reason", &r.reason},
+    const std::pair<std::string_view, const std::string*> strings1[] = {{"id", &r.id},
+                                                                        {"time", &r.time},
+                                                                        {"mode", &r.mode},
+                                                                        {"decision", &r.decision},
+                                                                        {"reason", &r.reason}};
+    for (const auto& [k, v] : strings1) {
+        append_key(k, false, out);
+        append_string(*v, out);
+    }
+    if (!r.rule_id.empty()) {
+        append_key("rule_id", false, out);
+        append_string(r.rule_id, out);
+        append_key("legal_reference", false, out);
+        append_string(r.legal_reference, out);
+    }
+    const std::pair<std::string_view, const std::string*> strings2[] = {
         {"client", &r.client},
         {"purpose", &r.purpose},
         {"basis", &r.basis},
@@ -479,7 +505,7 @@ void append_canonical(const record& r, std::string& out) {
         {"route", &r.route},
         {"method", &r.method},
         {"path", &r.path}};
-    for (const auto& [k, v] : strings1) {
+    for (const auto& [k, v] : strings2) {
         append_key(k, false, out);
         append_string(*v, out);
     }
@@ -580,6 +606,8 @@ boost::system::error_code make_error_code(audit_error e) noexcept {
 boost::system::error_code parse_line(std::string_view line, boost::json::parser& parser,
                                      record& out) {
     const auto bad = make_error_code(audit_error::unparsable_line);
+    // `out` is reused line after line: a member this line lacks must not keep the last one's.
+    clear_optional(out);
     if (canonical_reader(line).read(out)) return {};
     parser.reset();
     boost::system::error_code ec;
@@ -588,25 +616,27 @@ boost::system::error_code parse_line(std::string_view line, boost::json::parser&
     const boost::json::value v = parser.release();
     if (!v.is_object()) return bad;
     const auto& obj = v.get_object();
-    const bool shadow = obj.size() == std::size(keys) + 3;
-    if (obj.size() != std::size(keys) && !shadow) return bad;
-    std::size_t i = 0;
-    std::size_t shadow_members = 0;
-    for (const auto& kv : obj) {
-        const auto& e = kv.value();
-        // The candidate policy's members, after policy_revision (see canonical_reader).
-        if (shadow && i == 25 && shadow_members < 3) {
-            static constexpr std::string_view names[] = {"shadow_decision", "shadow_reason",
-                                                         "shadow_fields_stripped"};
-            if (kv.key() != names[shadow_members]) return bad;
-            bool good = shadow_members == 0   ? get_str(e, out.shadow_decision)
-                        : shadow_members == 1 ? get_str(e, out.shadow_reason)
-                                              : get_list(e, out.shadow_fields_stripped);
-            if (!good) return bad;
-            ++shadow_members;
-            continue;
+    clear_optional(out);
+    auto it = obj.begin();
+    auto next_is = [&](std::string_view key) { return it != obj.end() && it->key() == key; };
+    for (std::size_t i = 0; i < std::size(keys); ++i) {
+        // The optional groups, where canonical_reader expects them: the refusal's legal rule
+        // before client, the candidate policy's members before prev_hash.
+        if (keys[i] == "client" && next_is("rule_id")) {
+            if (!get_str((it++)->value(), out.rule_id) || out.rule_id.empty() ||
+                !next_is("legal_reference") || !get_str((it++)->value(), out.legal_reference))
+                return bad;
         }
-        if (kv.key() != keys[i]) return bad;
+        if (keys[i] == "prev_hash" && next_is("shadow_decision")) {
+            if (!get_str((it++)->value(), out.shadow_decision) || !next_is("shadow_reason") ||
+                !get_str((it++)->value(), out.shadow_reason) ||
+                !next_is("shadow_fields_stripped") ||
+                !get_list((it++)->value(), out.shadow_fields_stripped))
+                return bad;
+        }
+        if (it == obj.end() || it->key() != keys[i]) return bad;
+        const auto& e = it->value();
+        ++it;
         bool ok = true;
         switch (i) {
             case 0:
@@ -707,9 +737,8 @@ boost::system::error_code parse_line(std::string_view line, boost::json::parser&
                 ok = false;
         }
         if (!ok) return bad;
-        ++i;
     }
-    return {};
+    return it == obj.end() ? boost::system::error_code{} : bad;
 }
 
 }  // namespace exportwall::audit

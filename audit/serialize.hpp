@@ -27,6 +27,9 @@ inline constexpr std::string_view genesis_hash =
 inline constexpr std::size_t hash_suffix_size = 75;
 
 // Appends the canonical bytes of `r` (every field except "hash", fixed key order) to `out`.
+// Two groups are written only when set, each in its fixed place: "rule_id","legal_reference"
+// after "reason" (when rule_id is not empty), and "shadow_decision","shadow_reason",
+// "shadow_fields_stripped" after "policy_revision" (when shadow_decision is not empty).
 // Strings are escaped (quote, backslash, control bytes); invalid UTF-8 becomes U+FFFD so the line
 // always parses and re-serialises to the same bytes.
 void append_canonical(const record& r, std::string& out);
@@ -71,7 +74,8 @@ enum class audit_error {
 [[nodiscard]] boost::system::error_code make_error_code(audit_error e) noexcept;
 
 // Parses one line (without its '\n') into `out`, reusing `parser`. Unknown keys, missing keys or
-// wrong types are errors: only lines this writer produced parse.
+// wrong types are errors: only lines this writer produced parse. An optional group the line
+// lacks leaves its members of `out` empty.
 [[nodiscard]] boost::system::error_code parse_line(std::string_view line,
                                                    boost::json::parser& parser, record& out);
 

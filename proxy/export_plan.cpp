@@ -285,6 +285,12 @@ void add_shadow(audit::record& rec, const config::decision& enforced,
     rec.shadow_reason.clear();
 }
 
+void add_refusal_rule(audit::record& rec) {
+    const auto rule = config::rule_of(rec.reason);
+    rec.rule_id = rule.rule_id;
+    rec.legal_reference = rule.legal_reference;
+}
+
 audit::record make_audit_record(const config::decision& d, const config::configuration& config,
                                 std::string_view method, std::string_view path,
                                 std::string_view query, std::string_view remote,
@@ -295,6 +301,7 @@ audit::record make_audit_record(const config::decision& d, const config::configu
     rec.mode = std::string(config::to_string(d.effective_mode));
     rec.decision = outcome.decision;
     rec.reason = outcome.reason;
+    add_refusal_rule(rec);
     rec.client = d.client_id;
     rec.purpose = d.purpose_id;
     if (d.purpose_ref != nullptr) rec.basis = std::string(config::to_string(d.basis));

@@ -97,6 +97,11 @@ inline constexpr std::string_view unlisted_field = "(not in catalogue)";
 void add_shadow(audit::record& rec, const config::decision& enforced,
                 const config::decision& shadow);
 
+// Names the legal rule rec.reason rests on (config::rule_of) in rec.rule_id and
+// rec.legal_reference; empties them for a reason that is not a legal rule (upstream_timeout,
+// request_rejected) and for a record without a reason. make_audit_record calls it.
+void add_refusal_rule(audit::record& rec);
+
 [[nodiscard]] audit::record make_audit_record(const config::decision& d,
                                               const config::configuration& config,
                                               std::string_view method, std::string_view path,

@@ -6,10 +6,12 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "config/decide.hpp"
+
 namespace exportwall::proxy {
 
 std::string_view problem_title(std::string_view reason) noexcept {
-    static constexpr std::array<std::pair<std::string_view, std::string_view>, 23> titles{{
+    static constexpr std::array<std::pair<std::string_view, std::string_view>, 25> titles{{
         {"route_not_found", "Route not found"},
         {"method_not_allowed", "Method not allowed on this route"},
         {"unauthenticated", "Client not authenticated"},
@@ -33,6 +35,8 @@ std::string_view problem_title(std::string_view reason) noexcept {
         {"query_unsupported", "Query not supported"},
         {"query_field_not_permitted", "Query reads a field this purpose does not keep"},
         {"continuation_invalid", "Paging token not valid for this export"},
+        {"disclosure_not_permitted", "Disclosure not permitted"},
+        {"processor_agreement_expired", "Processor agreement expired"},
         {"shutting_down", "Shutting down"},
     }};
     for (const auto& [code, title] : titles)
@@ -134,6 +138,10 @@ std::string problem_body(const problem& p) {
     o["status"] = p.status;
     o["detail"] = p.detail;
     o["reason"] = p.reason;
+    if (const auto rule = config::rule_of(p.reason); !rule.rule_id.empty()) {
+        o["rule_id"] = rule.rule_id;
+        o["legal_reference"] = rule.legal_reference;
+    }
     o["audit_id"] = p.audit_id;
     return boost::json::serialize(o);
 }

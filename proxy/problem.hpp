@@ -23,7 +23,10 @@ struct problem {
 [[nodiscard]] std::string_view status_reason(unsigned status) noexcept;
 
 // The JSON body: {"type":"https://exportwall.dev/reasons/<reason>","title","status","detail",
-// "reason","audit_id"}.
+// "reason","rule_id","legal_reference","audit_id"}. "rule_id" and "legal_reference" (the legal
+// rule the refusal rests on, config::rule_of) are there only for a reason that names one: a
+// policy refusal such as third_party_direct_marketing, never request_rejected or an upstream
+// failure.
 [[nodiscard]] std::string problem_body(const problem& p);
 
 // A complete HTTP/1.1 response carrying problem_body(p): status line, Content-Type,

@@ -403,6 +403,7 @@ net::awaitable<bool> session::refuse(request_record& rec, unsigned status, std::
             r.mode = std::string(config::to_string(cfg.rules.global_mode));
             r.decision = "blocked";
             r.reason = std::string(reason);
+            add_refusal_rule(r);
             r.route = rec.route;
             r.method = rec.method;
             r.path = rec.path;

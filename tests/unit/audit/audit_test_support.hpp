@@ -9,6 +9,7 @@
 #include <future>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 #include "audit/file_writer.hpp"
 #include "audit/record.hpp"
@@ -38,6 +39,13 @@ class temp_dir {
     std::filesystem::path path_;
 };
 
+// The legal reference of rule R10, as config::rule_of gives it (the audit library does not
+// depend on config/: the proxy fills the record).
+inline constexpr std::string_view r10_reference =
+    "GDPR art. 6(1), art. 21; CNIL guidance on partner transfers";
+
+// A record of one of four kinds by i % 4: blocked (third_party_direct_marketing, rule R10),
+// allowed, filtered, aborted (upstream_timeout, no rule).
 inline record sample_record(int i) {
     record r;
     r.id = new_record_id();
@@ -46,6 +54,10 @@ inline record sample_record(int i) {
     const int kind = i % 4;
     r.decision = kind == 0 ? "blocked" : kind == 1 ? "allowed" : kind == 2 ? "filtered" : "aborted";
     r.reason = kind == 0 ? "third_party_direct_marketing" : kind == 3 ? "upstream_timeout" : "";
+    if (kind == 0) {  // what the proxy fills from config::rule_of; upstream_timeout names none
+        r.rule_id = "R10";
+        r.legal_reference = std::string(r10_reference);
+    }
     r.client = i % 3 ? "erp" : "webshop";
     r.purpose = i % 2 ? "invoicing" : "promotion";
     r.basis = i % 2 ? "contract" : "consent";

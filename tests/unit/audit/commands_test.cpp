@@ -46,6 +46,21 @@ TEST_F(AuditCommands, ListFiltersByDecisionAsJson) {
         const auto v = boost::json::parse(line);
         EXPECT_EQ(v.at("decision").as_string(), "blocked");
         EXPECT_EQ(v.at("reason").as_string(), "third_party_direct_marketing");
+        EXPECT_EQ(v.at("rule_id").as_string(), "R10");
+        EXPECT_EQ(v.at("legal_reference").as_string(), test::r10_reference);
+    }
+}
+
+TEST_F(AuditCommands, ListNamesNoRuleForARecordWithoutOne) {
+    const auto r = run({"list", "--log", log_, "--decision", "aborted", "--format", "json"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    ASSERT_EQ(count_lines(r.out), 4u);
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) {
+        const auto v = boost::json::parse(line).as_object();
+        EXPECT_EQ(v.at("reason").as_string(), "upstream_timeout");
+        EXPECT_FALSE(v.contains("rule_id")) << line;
+        EXPECT_FALSE(v.contains("legal_reference")) << line;
     }
 }
 
@@ -83,7 +98,9 @@ TEST_F(AuditCommands, StatsCountsReasonsStrippedFieldsAndDrops) {
     const auto r = run({"stats", "--log", log_});
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find("records: 16"), std::string::npos);
-    EXPECT_NE(r.out.find("third_party_direct_marketing"), std::string::npos);
+    EXPECT_NE(r.out.find("third_party_direct_marketing (R10)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("upstream_timeout"), std::string::npos);
+    EXPECT_EQ(r.out.find("upstream_timeout ("), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("iban"), std::string::npos);
     EXPECT_NE(r.out.find("no_consent"), std::string::npos);
 }
@@ -112,6 +129,8 @@ TEST_F(AuditCommands, ReportIsSelfContainedHtml) {
     EXPECT_NE(html.find("<svg"), std::string::npos);
     EXPECT_NE(html.find("chain intact"), std::string::npos);
     EXPECT_NE(html.find("partner-leads"), std::string::npos);
+    EXPECT_NE(html.find("<td>third_party_direct_marketing (R10)</td>"), std::string::npos);
+    EXPECT_NE(html.find("<td>upstream_timeout</td>"), std::string::npos);
     EXPECT_EQ(html.find("src="), std::string::npos);
     EXPECT_EQ(html.find("href="), std::string::npos);
     EXPECT_EQ(html.find("<script"), std::string::npos);

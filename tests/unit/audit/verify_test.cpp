@@ -156,6 +156,84 @@ TEST_F(AuditVerify, DetectsAForgedLineWithItsOwnHashRecomputed) {
     EXPECT_EQ(res.first_broken_seq, 6u);
 }
 
+// The legal rule of a refusal is part of the hashed bytes: changing, removing or adding it is an
+// edit like any other.
+TEST_F(AuditVerify, TheLegalRuleIsCoveredByTheChain) {
+    // seq 1, 5 and 9 are refusals naming rule R10; the others name none.
+    ASSERT_NE(lines_[4].find(",\"rule_id\":\"R10\",\"legal_reference\":\"GDPR art. 6(1)"),
+              std::string::npos);
+    ASSERT_EQ(lines_[5].find("rule_id"), std::string::npos);
+    EXPECT_TRUE(verify_chain(path_).ok);
+
+    auto expect_broken_at_5 = [&](const std::string& edited) {
+        ASSERT_NE(edited, lines_[4]);
+        auto lines = lines_;
+        lines[4] = edited;
+        rewrite(lines);
+        const auto res = verify_chain(path_);
+        EXPECT_EQ(res.problem, chain_problem::hash_mismatch) << edited;
+        EXPECT_EQ(res.first_broken_seq, 5u) << edited;
+    };
+    std::string other_rule = lines_[4];
+    other_rule.replace(other_rule.find("\"R10\""), 5, "\"R15\"");
+    expect_broken_at_5(other_rule);
+    std::string other_reference = lines_[4];
+    other_reference.replace(other_reference.find("art. 21"), 7, "art. 22");
+    expect_broken_at_5(other_reference);
+    std::string dropped = lines_[4];
+    const auto from = dropped.find(",\"rule_id\"");
+    dropped.erase(from, dropped.find(",\"client\"") - from);
+    expect_broken_at_5(dropped);
+
+    auto lines = lines_;  // a rule added to a record that had none (seq 6)
+    lines[5].insert(lines[5].find(",\"client\""), ",\"rule_id\":\"R10\",\"legal_reference\":\"x\"");
+    rewrite(lines);
+    const auto res = verify_chain(path_);
+    EXPECT_EQ(res.problem, chain_problem::hash_mismatch);
+    EXPECT_EQ(res.first_broken_seq, 6u);
+}
+
+// A trail written before records named their legal rule goes on with records that do: the
+// chain verifies across both, and each record reads back with what it holds.
+TEST(AuditVerifyUpgrade, ChainsRecordsWithoutRulesAndThenWithThem) {
+    test::temp_dir dir;
+    const std::string path = dir.file("audit.jsonl");
+    auto write = [&](int from, int to, bool rules) {
+        writer_options o;
+        o.path = path;
+        o.sync = sync_policy::none;
+        file_writer w(o);
+        ASSERT_FALSE(w.start());
+        for (int i = from; i < to; ++i) {
+            record r = test::sample_record(i);
+            if (!rules) {
+                r.rule_id.clear();
+                r.legal_reference.clear();
+            }
+            w.append(std::move(r), false, nullptr);
+        }
+        w.flush();
+    };
+    write(0, 8, false);  // the old writer
+    const std::string old_trail = test::read_file(path);
+    EXPECT_EQ(old_trail.find("rule_id"), std::string::npos);
+    ASSERT_TRUE(verify_chain(path).ok);
+    write(8, 16, true);  // restarted with rules
+    const auto res = verify_chain(path);
+    ASSERT_TRUE(res.ok) << res.detail();
+    EXPECT_EQ(res.last_seq, 16u);
+
+    std::vector<std::string> rules;
+    ASSERT_FALSE(for_each_record(path, {}, [&](const record& r) {
+        rules.push_back(r.rule_id + "|" + r.legal_reference);
+        return true;
+    }));
+    const std::string r10 = "R10|" + std::string(test::r10_reference);
+    const std::vector<std::string> want = {"|", "|", "|", "|", "|", "|", "|", "|",
+                                           r10, "|", "|", "|", r10, "|", "|", "|"};
+    EXPECT_EQ(rules, want);
+}
+
 TEST_F(AuditVerify, ReportsAMissingLog) {
     const auto res = verify_chain(dir_.file("nothing.jsonl"));
     EXPECT_FALSE(res.ok);

@@ -2,6 +2,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include "config/decide.hpp"
 #include "proxy/problem.hpp"
 
 namespace exportwall::proxy {
@@ -16,6 +17,46 @@ TEST(ProblemBody, CarriesTheRfc9457MembersAndReason) {
     EXPECT_EQ(v.at("detail").as_string(), "No route matches this path.");
     EXPECT_EQ(v.at("reason").as_string(), "route_not_found");
     EXPECT_EQ(v.at("audit_id").as_string(), "0123abcd");
+}
+
+TEST(ProblemBody, NamesTheLegalRuleOfALegalRefusal) {
+    problem p{403, "disclosure_not_permitted", "d", "aid"};
+    const std::string body = problem_body(p);
+    auto v = boost::json::parse(body).as_object();
+    EXPECT_EQ(v.at("rule_id").as_string(), "R10");
+    EXPECT_EQ(v.at("legal_reference").as_string(),
+              "GDPR art. 6(1), art. 21; CNIL guidance on partner transfers");
+    EXPECT_EQ(v.at("title").as_string(), "Disclosure not permitted");
+    // After "reason", before "audit_id".
+    const auto reason = body.find("\"reason\":");
+    const auto rule = body.find("\"rule_id\":");
+    const auto reference = body.find("\"legal_reference\":");
+    const auto audit_id = body.find("\"audit_id\":");
+    ASSERT_NE(rule, std::string::npos);
+    EXPECT_LT(reason, rule);
+    EXPECT_LT(rule, reference);
+    EXPECT_LT(reference, audit_id);
+
+    for (const char* code : {"third_party_direct_marketing", "processor_agreement_expired",
+                             "destination_not_permitted_for_purpose", "purpose_not_granted"}) {
+        const auto want = config::rule_of(code);
+        ASSERT_FALSE(want.rule_id.empty()) << code;
+        problem legal{403, code, "d", "aid"};
+        auto o = boost::json::parse(problem_body(legal)).as_object();
+        EXPECT_EQ(o.at("rule_id").as_string(), want.rule_id) << code;
+        EXPECT_EQ(o.at("legal_reference").as_string(), want.legal_reference) << code;
+    }
+}
+
+TEST(ProblemBody, NamesNoRuleForARefusalThatIsNotLegal) {
+    for (const char* code :
+         {"upstream_timeout", "request_rejected", "audit_unavailable", "shutting_down"}) {
+        problem p{504, code, "d", "aid"};
+        auto v = boost::json::parse(problem_body(p)).as_object();
+        EXPECT_FALSE(v.contains("rule_id")) << code;
+        EXPECT_FALSE(v.contains("legal_reference")) << code;
+        EXPECT_EQ(v.size(), 6u) << code;
+    }
 }
 
 TEST(ProblemBody, EscapesItsStrings) {
@@ -47,9 +88,15 @@ TEST(ProblemResponse, KeepAliveForHttp10AndNoBodyForHead) {
 
 TEST(ProblemTitle, KnowsEveryDesignReasonCode) {
     for (auto code : {"route_not_found", "method_not_allowed", "request_rejected",
-                      "upstream_unavailable", "upstream_timeout", "upstream_malformed"})
+                      "upstream_unavailable", "upstream_timeout", "upstream_malformed",
+                      "disclosure_not_permitted", "processor_agreement_expired"})
         EXPECT_NE(problem_title(code), "Request refused") << code;
     EXPECT_EQ(problem_title("something_else"), "Request refused");
+    EXPECT_EQ(problem_title("processor_agreement_expired"), "Processor agreement expired");
+    for (std::size_t i = 1; i < config::reason_count; ++i) {
+        const auto code = config::to_string(static_cast<config::reason>(i));
+        EXPECT_NE(problem_title(code), "Request refused") << code;
+    }
     EXPECT_EQ(status_reason(431), "Request Header Fields Too Large");
 }
 

@@ -150,6 +150,32 @@ TEST(AuditRecord, CarriesNamesAndCountsButNeverQueryValues) {
     EXPECT_EQ(rec.client, "erp");
 }
 
+TEST(AuditRecord, ARefusalNamesItsLegalRule) {
+    config::decision d;
+    d.why = config::reason::disclosure_not_permitted;
+    config::configuration cfg;
+    export_outcome out;
+    out.decision = "blocked";
+    out.reason = "disclosure_not_permitted";
+    out.status = 403;
+    auto rec = make_audit_record(d, cfg, "GET", "/exports/contacts", "", "127.0.0.1:5555", out,
+                                 "id1", "2026-11-29T00:00:00.000Z");
+    const auto want = config::rule_of(config::reason::disclosure_not_permitted);
+    ASSERT_FALSE(want.rule_id.empty());
+    EXPECT_EQ(rec.rule_id, want.rule_id);
+    EXPECT_EQ(rec.legal_reference, want.legal_reference);
+
+    // Neither a refusal that is not legal nor an export that was let through names a rule.
+    for (const char* reason : {"upstream_timeout", "request_rejected", ""}) {
+        out.reason = reason;
+        out.decision = *reason ? "aborted" : "filtered";
+        rec = make_audit_record(d, cfg, "GET", "/exports/contacts", "", "127.0.0.1:5555", out,
+                                "id2", "2026-11-29T00:00:00.000Z");
+        EXPECT_EQ(rec.rule_id, "") << reason;
+        EXPECT_EQ(rec.legal_reference, "") << reason;
+    }
+}
+
 TEST(AuditRecord, NothingChangedMeansAllowed) {
     config::decision d;
     filters::filter_counters counters;
