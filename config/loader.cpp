@@ -11,6 +11,7 @@
 #include <iterator>
 #include <limits>
 #include <sstream>
+#include <tuple>
 
 #include <boost/url/parse.hpp>
 
@@ -35,6 +36,17 @@ std::string sha256_hex(std::string_view bytes) {
         out.push_back(hex[md[i] & 0x0f]);
     }
     return out;
+}
+
+// The revision of a configuration: the SHA-256 of its file, or, with included policy files, of
+// the file's bytes followed by every included file's, each length-prefixed.
+std::string revision_of(std::string_view main_text, std::string_view included) {
+    if (included.empty()) return sha256_hex(main_text);
+    std::string material = std::to_string(main_text.size());
+    material.push_back(':');
+    material.append(main_text);
+    material.append(included);
+    return sha256_hex(material);
 }
 
 // Reads typed attribute values, reporting malformed ones at the attribute's position.
@@ -729,10 +741,31 @@ void read_shadow(reader& r, const pugi::xml_node& n, const settings& net, config
     if (root.child("shadow"))
         diag.error(src.locate(root.child("shadow")), "a shadow policy has no shadow of its own");
     auto dir = std::filesystem::path(path).parent_path().string();
-    load_policy(src, root, net, dir.empty() ? "." : dir, *shadow, diag);
+    if (dir.empty()) dir = ".";
+    std::vector<std::unique_ptr<xml_source>> owned;
+    std::vector<policy_source> sources{{&src, root, dir}};
+    std::string material;
+    read_includes(src, root, dir, owned, sources, material, diag);
+    load_policy(sources, net, *shadow, diag);
     out.shadow = std::move(shadow);
-    out.shadow_revision = sha256_hex(text);
+    out.shadow_revision = revision_of(text, material);
     out.shadow_path = path;
+}
+
+// Orders errors by file (the main file first, then the others in order of first appearance),
+// then by position, whichever pass found them.
+void sort_errors(std::vector<load_error>& errors, const std::string& main_file) {
+    std::vector<std::string> files{main_file};
+    for (const auto& e : errors)
+        if (std::find(files.begin(), files.end(), e.where.file) == files.end())
+            files.push_back(e.where.file);
+    auto rank = [&files](const load_error& e) {
+        return std::find(files.begin(), files.end(), e.where.file) - files.begin();
+    };
+    std::stable_sort(errors.begin(), errors.end(), [&rank](const load_error& a, const load_error& b) {
+        return std::make_tuple(rank(a), a.where.line, a.where.column) <
+               std::make_tuple(rank(b), b.where.line, b.where.column);
+    });
 }
 
 load_result load(std::string text, const std::string& file, const std::string& base_dir) {
@@ -823,14 +856,41 @@ load_result load(std::string text, const std::string& file, const std::string& b
     if (audits == 0)
         diag.error(src.locate(root), "<audit path=\"…\"/> is needed: every decision is audited");
 
-    load_policy(src, root, net, base_dir, config->rules, diag);
+    // The policy: this file's elements and those of the files it includes (the DPO's).
+    std::vector<std::unique_ptr<xml_source>> owned;
+    std::vector<policy_source> sources{{&src, root, base_dir}};
+    std::string material;
+    read_includes(src, root, base_dir, owned, sources, material, diag);
+    load_policy(sources, net, config->rules, diag);
+    config->revision = revision_of(src.text(), material);
     if (shadow_node) read_shadow(r, shadow_node, net, *config, diag);
 
     // The loader reports in document order regardless of which pass found a problem.
     auto errors = diag.errors();
-    std::stable_sort(errors.begin(), errors.end(), [](const load_error& a, const load_error& b) {
-        return std::tie(a.where.line, a.where.column) < std::tie(b.where.line, b.where.column);
-    });
+    sort_errors(errors, file);
+    if (!errors.empty()) return {nullptr, std::move(errors)};
+    return {std::move(config), {}};
+}
+
+// A policy file on its own (<policy version="1">, as <include> names it): its elements and the
+// legal rules, without a network part.
+load_result load_policy_only(std::string text, const std::string& file,
+                             const std::string& base_dir) {
+    diagnostics diag;
+    auto config = std::make_shared<configuration>();
+    config->path = file;
+    config->revision = sha256_hex(text);
+    xml_source src(file, std::move(text));
+    if (!src.parse(diag)) return {nullptr, diag.errors()};
+    auto root = src.document().document_element();
+    if (std::string_view(root.name()) != "policy") {
+        diag.error(src.locate(root), "the root element must be <policy>");
+        return {nullptr, diag.errors()};
+    }
+    check_policy_root(src, root, diag);
+    if (diag.ok()) load_policy(src, root, config->net, base_dir, config->rules, diag);
+    auto errors = diag.errors();
+    sort_errors(errors, file);
     if (!errors.empty()) return {nullptr, std::move(errors)};
     return {std::move(config), {}};
 }
@@ -846,6 +906,15 @@ load_result load_configuration_file(const std::string& path) {
     buf << in.rdbuf();
     auto dir = std::filesystem::path(path).parent_path().string();
     return load(buf.str(), path, dir.empty() ? "." : dir);
+}
+
+load_result load_policy_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return {nullptr, {{{path, 0, 0}, "cannot open the policy file"}}};
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    auto dir = std::filesystem::path(path).parent_path().string();
+    return load_policy_only(buf.str(), path, dir.empty() ? "." : dir);
 }
 
 load_result load_configuration_text(std::string_view text, const std::string& file,

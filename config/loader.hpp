@@ -18,7 +18,9 @@ namespace exportwall::config {
 // (std::shared_ptr<const configuration>); a reload swaps the pointer.
 struct configuration {
     std::string path;      // the file it was loaded from
-    std::string revision;  // SHA-256 (hex) of the file's bytes: `policy_revision` in audit records
+    // SHA-256 (hex) of the file's bytes, and of every included policy file's (length-prefixed)
+    // when it has <include>s: `policy_revision` in audit records.
+    std::string revision;
     settings net;
     policy rules;
     continuation_key continuation{};  // seals pagination tokens (config/continuation.hpp)
@@ -37,7 +39,11 @@ struct load_result {
 
 // Reads and validates `path`. Environment variables are read for ${VAR} substitution.
 [[nodiscard]] load_result load_configuration_file(const std::string& path);
-// Same, from text (tests); `file` names the source in messages; relative paths resolve against
+// A policy file alone (root <policy version="1">, the file an <include> names): its policy
+// elements and the legal rules, no network part (`net` stays empty). For check-config: such a
+// configuration cannot serve.
+[[nodiscard]] load_result load_policy_file(const std::string& path);
+// Same as load_configuration_file, from text (tests); `file` names the source in messages; relative paths resolve against
 // `base_dir`.
 [[nodiscard]] load_result load_configuration_text(std::string_view text, const std::string& file,
                                                   const std::string& base_dir = ".");

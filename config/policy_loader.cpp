@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "config/rules.hpp"
@@ -14,8 +15,8 @@
 namespace exportwall::config {
 namespace {
 
-constexpr std::array<std::string_view, 5> policy_elements{"entity", "purpose", "destination",
-                                                          "client", "suppression-list"};
+constexpr std::array<std::string_view, 6> policy_elements{
+    "entity", "purpose", "destination", "client", "suppression-list", "include"};
 
 std::vector<std::string> split_words(std::string_view s) {
     std::vector<std::string> out;
@@ -71,34 +72,43 @@ std::optional<std::int64_t> parse_day(std::string_view s) {
 
 class policy_reader {
   public:
-    policy_reader(const xml_source& src, const std::string& base_dir, policy& out,
-                  diagnostics& diag)
-        : src_(src), base_dir_(base_dir), out_(out), diag_(diag) {}
+    policy_reader(policy& out, diagnostics& diag) : out_(out), diag_(diag) {}
 
-    void read(const pugi::xml_node& root) {
+    void read(std::span<const policy_source> sources) {
         // The root's mode is checked by the loader (config/loader.cpp): monitor is refused.
-        // Entities first: purposes refer to them by index.
-        for (auto n : root.children("entity")) read_entity(n);
+        // Entities first, from every file: purposes refer to them by index.
+        for (const auto& source : sources) {
+            use(source);
+            for (auto n : source.root.children("entity")) read_entity(n);
+        }
         entity_ids_.clear();
         for (std::size_t i = 0; i < out_.entities.size(); ++i)
             entity_ids_.emplace_back(out_.entities[i].id, i);
-        for (auto n : root.children()) {
-            if (n.type() != pugi::node_element) continue;
-            std::string_view name = n.name();
-            if (name == "purpose")
-                read_purpose(n);
-            else if (name == "destination")
-                read_destination(n);
-            else if (name == "client")
-                read_client(n);
-            else if (name == "suppression-list")
-                read_suppression_list(n);
+        for (const auto& source : sources) {
+            use(source);
+            for (auto n : source.root.children()) {
+                if (n.type() != pugi::node_element) continue;
+                std::string_view name = n.name();
+                if (name == "purpose")
+                    read_purpose(n);
+                else if (name == "destination")
+                    read_destination(n);
+                else if (name == "client")
+                    read_client(n);
+                else if (name == "suppression-list")
+                    read_suppression_list(n);
+            }
         }
     }
 
   private:
+    void use(const policy_source& source) {
+        src_ptr_ = source.src;
+        base_dir_ = source.base_dir;
+    }
+
     void error(const pugi::xml_node& n, const pugi::xml_attribute& a, std::string message) {
-        diag_.error(src_.locate(n, a), std::move(message));
+        diag_.error(src_ptr_->locate(n, a), std::move(message));
     }
 
     std::string id_of(const pugi::xml_node& n) {
@@ -168,9 +178,9 @@ class policy_reader {
     }
 
     void read_entity(const pugi::xml_node& n) {
-        src_.check_attributes(n, {"subject-field", "description", "collected-for", "describes"},
+        src_ptr_->check_attributes(n, {"subject-field", "description", "collected-for", "describes"},
                               {"id"}, diag_);
-        src_.check_children(n, {"subject", "field"}, diag_);
+        src_ptr_->check_children(n, {"subject", "field"}, diag_);
         entity e;
         e.id = id_of(n);
         e.subject_field = path_attr(n, "subject-field");
@@ -182,12 +192,12 @@ class policy_reader {
             else if (v != "people")
                 error(n, a, "describes must be people or organisations");
         }
-        e.where = src_.locate(n);
+        e.where = src_ptr_->locate(n);
         if (n.attribute("collected-for") && e.collected_for.empty())
             error(n, n.attribute("collected-for"), "collected-for lists no data use");
         for (auto s : n.children("subject")) {
-            src_.check_attributes(s, {}, {"value", "type"}, diag_);
-            src_.check_children(s, {}, diag_);
+            src_ptr_->check_attributes(s, {}, {"value", "type"}, diag_);
+            src_ptr_->check_children(s, {}, diag_);
             auto t = parse_subject_type(s.attribute("type").value());
             if (s.attribute("type") && !t)
                 error(s, s.attribute("type"),
@@ -196,10 +206,10 @@ class policy_reader {
                 {s.attribute("value").value(), t.value_or(subject_type::customer)});
         }
         for (auto f : n.children("field")) {
-            src_.check_attributes(
+            src_ptr_->check_attributes(
                 f, {"special", "description", "consent-channel", "consent-recipient"},
                 {"path", "category"}, diag_);
-            src_.check_children(f, {}, diag_);
+            src_ptr_->check_children(f, {}, diag_);
             catalogue_field cf;
             cf.path = path_attr(f, "path");
             cf.category = f.attribute("category").value();
@@ -211,7 +221,7 @@ class policy_reader {
                 cf.consent_channel = ch.value_or(marketing_channel::none);
             }
             cf.consent_recipient = f.attribute("consent-recipient").value();
-            cf.where = src_.locate(f);
+            cf.where = src_ptr_->locate(f);
             e.fields.push_back(std::move(cf));
         }
         std::vector<std::string> paths;
@@ -222,14 +232,14 @@ class policy_reader {
     }
 
     void read_condition(const pugi::xml_node& c, std::vector<condition_spec>& into, bool exclude) {
-        src_.check_attributes(c, {"equals", "in", "not-empty", "is-true", "is-set"},
+        src_ptr_->check_attributes(c, {"equals", "in", "not-empty", "is-true", "is-set"},
                               {"entity", "field"}, diag_);
-        src_.check_children(c, {}, diag_);
+        src_ptr_->check_children(c, {}, diag_);
         condition_spec spec;
         spec.entity = c.attribute("entity").value();
         spec.condition.field = path_attr(c, "field");
         spec.condition.exclude = exclude;
-        spec.where = src_.locate(c);
+        spec.where = src_ptr_->locate(c);
         int tests = 0;
         if (auto a = c.attribute("equals")) {
             ++tests;
@@ -262,17 +272,17 @@ class policy_reader {
     }
 
     void read_purpose(const pugi::xml_node& n) {
-        src_.check_attributes(
+        src_ptr_->check_attributes(
             n,
             {"description", "direct-marketing", "channel", "consent-field", "objection-field",
              "suppression-list", "max-records", "legal-reference", "lia", "art9-condition",
              "soft-opt-in", "own-similar-products", "opt-out-at-collection", "data-use"},
             {"id", "basis", "subjects"}, diag_);
-        src_.check_children(n, {"fields", "request-evidence", "require", "exclude"}, diag_);
+        src_ptr_->check_children(n, {"fields", "request-evidence", "require", "exclude"}, diag_);
         purpose p;
         p.id = id_of(n);
         p.description = n.attribute("description").value();
-        p.where = src_.locate(n);
+        p.where = src_ptr_->locate(n);
         if (auto a = n.attribute("basis")) {
             auto b = parse_legal_basis(a.value());
             if (!b)
@@ -334,14 +344,14 @@ class policy_reader {
     }
 
     void read_fields(const pugi::xml_node& f, purpose& p) {
-        src_.check_attributes(f, {"consent-field", "objection-field"}, {"entity"}, diag_);
+        src_ptr_->check_attributes(f, {"consent-field", "objection-field"}, {"entity"}, diag_);
         purpose_view v;
-        v.where = src_.locate(f);
+        v.where = src_ptr_->locate(f);
         v.consent_field = path_attr(f, "consent-field");
         v.objection_field = path_attr(f, "objection-field");
         for (auto c : f.children()) {
             if (c.type() == pugi::node_element)
-                diag_.error(src_.locate(c), "unknown element <" + std::string(c.name()) +
+                diag_.error(src_ptr_->locate(c), "unknown element <" + std::string(c.name()) +
                                                 "> in <fields> (list field paths as text)");
         }
         for (auto& w : split_words(f.text().get())) {
@@ -356,7 +366,7 @@ class policy_reader {
         if (!a) return;
         auto idx = entity_index(a.value());
         if (!idx) {
-            diag_.error(src_.locate(f, a), rule_prefix(legal_rule::references) + ": purpose '" +
+            diag_.error(src_ptr_->locate(f, a), rule_prefix(legal_rule::references) + ": purpose '" +
                                                p.id + "' names unknown entity '" + a.value() + "'");
             return;
         }
@@ -365,14 +375,14 @@ class policy_reader {
     }
 
     void read_destination(const pugi::xml_node& n) {
-        src_.check_attributes(n,
+        src_ptr_->check_attributes(n,
                               {"organisation", "description", "purposes", "own-marketing",
                                "dpa-ref", "dpa-expires", "transfer-mechanism", "country"},
                               {"id", "kind"}, diag_);
-        src_.check_children(n, {}, diag_);
+        src_ptr_->check_children(n, {}, diag_);
         destination d;
         d.id = id_of(n);
-        d.where = src_.locate(n);
+        d.where = src_ptr_->locate(n);
         if (auto a = n.attribute("kind")) {
             auto k = parse_destination_kind(a.value());
             if (!k) error(n, a, "kind must be internal, processor or third-party");
@@ -407,12 +417,12 @@ class policy_reader {
     }
 
     void read_client(const pugi::xml_node& n) {
-        src_.check_attributes(n, {"mode", "description", "jurisdiction"}, {"id"}, diag_);
-        src_.check_children(n, {"api-key", "certificate", "grant"}, diag_);
+        src_ptr_->check_attributes(n, {"mode", "description", "jurisdiction"}, {"id"}, diag_);
+        src_ptr_->check_children(n, {"api-key", "certificate", "grant"}, diag_);
         client c;
         c.id = id_of(n);
         c.description = n.attribute("description").value();
-        c.where = src_.locate(n);
+        c.where = src_ptr_->locate(n);
         if (auto a = n.attribute("jurisdiction")) {
             std::string_view j = a.value();
             if (j != "EU" && j != "BE" && j != "DE" && j != "FR")
@@ -429,20 +439,20 @@ class policy_reader {
                 error(n, a, "mode must be enforce");
         }
         for (auto k : n.children("api-key")) {
-            src_.check_attributes(k, {"description"}, {"sha256"}, diag_);
-            src_.check_children(k, {}, diag_);
+            src_ptr_->check_attributes(k, {"description"}, {"sha256"}, diag_);
+            src_ptr_->check_children(k, {}, diag_);
             if (k.attribute("sha256")) {
                 auto hex = sha256_attr(k, "sha256");
                 if (!hex.empty()) c.api_key_sha256.push_back(std::move(hex));
             }
         }
         for (auto k : n.children("certificate")) {
-            src_.check_attributes(k, {"subject", "sha256"}, {}, diag_);
-            src_.check_children(k, {}, diag_);
+            src_ptr_->check_attributes(k, {"subject", "sha256"}, {}, diag_);
+            src_ptr_->check_children(k, {}, diag_);
             bool has_subject = static_cast<bool>(k.attribute("subject"));
             bool has_sha = static_cast<bool>(k.attribute("sha256"));
             if (has_subject == has_sha) {
-                diag_.error(src_.locate(k), "<certificate> needs exactly one of subject, sha256");
+                diag_.error(src_ptr_->locate(k), "<certificate> needs exactly one of subject, sha256");
                 continue;
             }
             if (has_subject) {
@@ -457,13 +467,13 @@ class policy_reader {
             }
         }
         for (auto g : n.children("grant")) {
-            src_.check_attributes(g, {"max-records"}, {"purpose", "destinations"}, diag_);
-            src_.check_children(g, {}, diag_);
+            src_ptr_->check_attributes(g, {"max-records"}, {"purpose", "destinations"}, diag_);
+            src_ptr_->check_children(g, {}, diag_);
             grant gr;
             gr.purpose = g.attribute("purpose").value();
             gr.destinations = split_words(g.attribute("destinations").value());
             gr.max_records = count(g, "max-records");
-            gr.where = src_.locate(g);
+            gr.where = src_ptr_->locate(g);
             if (g.attribute("destinations") && gr.destinations.empty())
                 error(g, g.attribute("destinations"), "grant lists no destination");
             c.grants.push_back(std::move(gr));
@@ -472,11 +482,11 @@ class policy_reader {
     }
 
     void read_suppression_list(const pugi::xml_node& n) {
-        src_.check_attributes(n, {"match", "description"}, {"id", "file", "field"}, diag_);
-        src_.check_children(n, {}, diag_);
+        src_ptr_->check_attributes(n, {"match", "description"}, {"id", "file", "field"}, diag_);
+        src_ptr_->check_children(n, {}, diag_);
         suppression_list l;
         l.id = id_of(n);
-        l.where = src_.locate(n);
+        l.where = src_ptr_->locate(n);
         l.field = path_attr(n, "field");
         std::filesystem::path file = n.attribute("file").value();
         if (!file.empty() && file.is_relative()) file = std::filesystem::path(base_dir_) / file;
@@ -493,10 +503,10 @@ class policy_reader {
         out_.suppression_lists.push_back(std::move(l));
     }
 
-    const xml_source& src_;
-    const std::string& base_dir_;
     policy& out_;
     diagnostics& diag_;
+    const xml_source* src_ptr_ = nullptr;
+    std::string base_dir_;
     std::vector<std::pair<std::string, std::size_t>> entity_ids_;
 };
 
@@ -525,11 +535,81 @@ std::vector<load_error> load_suppression_lists(const policy& rules) {
 
 void load_policy(const xml_source& src, const pugi::xml_node& root, const settings& net,
                  const std::string& base_dir, policy& out, diagnostics& diag) {
+    const policy_source source{&src, root, base_dir};
+    load_policy(std::span<const policy_source>(&source, 1), net, out, diag);
+}
+
+void load_policy(std::span<const policy_source> sources, const settings& net, policy& out,
+                 diagnostics& diag) {
     std::size_t before = diag.errors().size();
-    policy_reader(src, base_dir, out, diag).read(root);
+    policy_reader(out, diag).read(sources);
     // The legal rules need a well-formed model; syntax errors are reported first on their own.
     if (diag.errors().size() != before) return;
     check_and_compile(out, net, diag);
+}
+
+void check_policy_root(const xml_source& src, const pugi::xml_node& root, diagnostics& diag) {
+    src.check_attributes(root, {"xmlns:xsi", "xsi:noNamespaceSchemaLocation", "description"},
+                         {"version"}, diag);
+    if (auto v = root.attribute("version"); v && std::string_view(v.value()) != "1")
+        diag.error(src.locate(root, v), "unsupported policy version (this build reads 1)");
+    for (auto n : root.children()) {
+        if (n.type() == pugi::node_pcdata || n.type() == pugi::node_cdata) {
+            std::string_view t = n.value();
+            if (t.find_first_not_of(" \t\r\n") != std::string_view::npos)
+                diag.error(src.locate(root), "<policy> takes no text content");
+            continue;
+        }
+        if (n.type() != pugi::node_element) continue;
+        std::string_view name = n.name();
+        if (name == "include")
+            diag.error(src.locate(n), "an included policy file includes nothing itself");
+        else if (!is_policy_element(name))
+            diag.error(src.locate(n),
+                       "unknown element <" + std::string(name) +
+                           "> in <policy>: it holds entity, purpose, destination, client and "
+                           "suppression-list only (the network belongs to the main file)");
+    }
+}
+
+void read_includes(const xml_source& src, const pugi::xml_node& root, const std::string& base_dir,
+                   std::vector<std::unique_ptr<xml_source>>& owned,
+                   std::vector<policy_source>& sources, std::string& material, diagnostics& diag) {
+    std::vector<std::string> seen;
+    for (auto n : root.children("include")) {
+        src.check_attributes(n, {}, {"file"}, diag);
+        src.check_children(n, {}, diag);
+        std::filesystem::path file = n.attribute("file").value();
+        if (file.empty()) continue;
+        if (file.is_relative()) file = std::filesystem::path(base_dir) / file;
+        const std::string path = file.lexically_normal().string();
+        if (std::find(seen.begin(), seen.end(), path) != seen.end()) {
+            diag.error(src.locate(n, n.attribute("file")), "policy file " + path + " is included twice");
+            continue;
+        }
+        seen.push_back(path);
+        std::ifstream in(path, std::ios::binary);
+        if (!in) {
+            diag.error(src.locate(n, n.attribute("file")), "cannot read the included policy " + path);
+            continue;
+        }
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        material += std::to_string(text.size());
+        material.push_back(':');
+        material += text;
+        auto inc = std::make_unique<xml_source>(path, std::move(text));
+        if (!inc->parse(diag)) continue;
+        auto inc_root = inc->document().document_element();
+        if (std::string_view(inc_root.name()) != "policy") {
+            diag.error(inc->locate(inc_root),
+                       "an included file's root element must be <policy version=\"1\">");
+            continue;
+        }
+        check_policy_root(*inc, inc_root, diag);
+        auto dir = std::filesystem::path(path).parent_path().string();
+        sources.push_back({inc.get(), inc_root, dir.empty() ? "." : dir});
+        owned.push_back(std::move(inc));
+    }
 }
 
 }  // namespace exportwall::config
