@@ -1,5 +1,7 @@
 #include "filters/csv_filter.hpp"
 
+#include "filters/transform.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -21,7 +23,10 @@
 // - stripped_fields counts, per column name, the rows (kept or dropped) it was removed from,
 //   like the JSON filter counts every removed occurrence;
 // - blank lines at the end of the body are ignored; a blank line followed by more rows is a
-//   row of one empty cell (ragged unless the header has one column).
+//   row of one empty cell (ragged unless the header has one column);
+// - a kept column whose name has a transform (spec.transforms) is written transformed in every
+//   data row (the rules read the original cell); a cell the transform cannot read is written
+//   empty. The formula guard applies to the transformed text.
 namespace exportwall::filters {
 namespace {
 
@@ -33,7 +38,10 @@ constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
 
 class csv_filter final : public record_filter {
   public:
-    explicit csv_filter(filter_spec spec) : spec_(std::move(spec)) {
+    explicit csv_filter(filter_spec spec)
+        : spec_(std::move(spec)),
+          transformer_(spec_.transforms, &counters_.transformed_fields,
+                       &counters_.transform_failed) {
         const char d = spec_.csv.delimiter;
         const char q = spec_.csv.quote;
         // A delimiter or quote that collides with a line ending or with each other makes every
@@ -320,7 +328,8 @@ class csv_filter final : public record_filter {
             return filter_error::record_limit_exceeded;
         }
         ++counters_.records_out;
-        emit_row(out, terminated, spec_.csv.formula_guard);
+        emit_row(out, terminated, spec_.csv.formula_guard, true);
+        if (transforms_on_) transformer_.end_record(true);  // transformed as it was written
         return {};
     }
 
@@ -346,6 +355,11 @@ class csv_filter final : public record_filter {
             if (keep_[i]) ++kept_count_;
         }
         copy_ = keep_;
+        transform_at_.assign(n, transform_set::npos);
+        for (std::size_t i = 0; i < n && !spec_.transforms.empty(); ++i) {
+            if (keep_[i]) transform_at_[i] = spec_.transforms.index_of(names_[i]);
+            if (transform_at_[i] != transform_set::npos) transforms_on_ = true;
+        }
         for (const auto& field : needed_) {
             auto it = std::find(names_.begin(), names_.end(), field);
             if (it != names_.end()) {
@@ -356,20 +370,33 @@ class csv_filter final : public record_filter {
         }
         line_ending_ = crlf ? "\r\n" : "\n";
         header_done_ = true;
-        emit_row(out, terminated, false);  // names are not data: no formula guard
+        // Names are not data: no formula guard, no transform.
+        emit_row(out, terminated, false, false);
         return {};
     }
 
-    void emit_row(std::string& out, bool terminated, bool guard) {
+    void emit_row(std::string& out, bool terminated, bool guard, bool data) {
         if (kept_count_ == 0) return;  // a CSV without columns has nothing to say
+        const bool transform = data && transforms_on_;
         bool first = true;
         for (std::size_t i = 0; i < keep_.size(); ++i) {
             if (!keep_[i]) continue;
             if (!first) out.push_back(spec_.csv.delimiter);
             first = false;
-            emit_cell(out, cell(i), guard);
+            std::string_view v = cell(i);
+            if (transform && transform_at_[i] != transform_set::npos) {
+                v = transformed(transform_at_[i], v);
+            }
+            emit_cell(out, v, guard);
         }
         if (terminated) out.append(line_ending_);
+    }
+
+    // The transformed form of a cell, or an empty cell when the transform cannot read it.
+    [[gnu::noinline]] std::string_view transformed(std::size_t transform, std::string_view v) {
+        transformed_.clear();
+        if (!transformer_.apply(transform, v, transformed_)) transformed_.clear();
+        return transformed_;
     }
 
     void emit_cell(std::string& out, std::string_view v, bool guard) const {
@@ -446,6 +473,11 @@ class csv_filter final : public record_filter {
     std::vector<std::string> needed_;
     std::vector<std::pair<std::size_t, std::string>> needed_columns_;
     record_fields fields_;
+
+    field_transformer transformer_;
+    std::vector<std::size_t> transform_at_;  // by column: its transform, or transform_set::npos
+    bool transforms_on_ = false;             // some kept column has a transform
+    std::string transformed_;                // a cell's transformed text
 };
 
 }  // namespace

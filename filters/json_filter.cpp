@@ -18,6 +18,7 @@
 
 #include "filters/json_depth_scanner.hpp"
 #include "filters/json_key_set.hpp"
+#include "filters/transform.hpp"
 
 // How the JSON filter works. Boost.JSON's basic_parser reports events; json_rewriter (its
 // handler) keeps a stack of open containers, each with a mode that says where its contents go:
@@ -44,6 +45,14 @@
 // the document root); its output, or nothing, takes the element's place. The main record's path
 // plans are never cached for a nested path, so records without nested sets replay theirs as
 // before.
+//
+// Field transforms (filter_spec::transforms) are part of a path's plan: a kept scalar at a
+// transformed path is read into the value buffer instead of the record buffer, and written
+// transformed when it ends; a container there is written as null and skipped. A kept container
+// with transforms below it has its children's paths named, so they are looked up once. Such a
+// plan has a mode of its own and is replayed by begin_value_slow (cached, not `valid` for the
+// inlined replay), and a transformed scalar ends through the branch a link takes: the inlined
+// replay of every other value has no code for transforms.
 
 namespace exportwall::filters {
 namespace {
@@ -144,14 +153,20 @@ error_code to_filter_error(const error_code& ec, bool end_of_body) {
     return filter_error::malformed;
 }
 
-// What the allow-list and the record rules say about one path (relative to field_root).
+constexpr std::uint32_t no_transform = static_cast<std::uint32_t>(-1);
+
+// What the allow-list, the record rules and the transforms say about one path (relative to
+// field_root).
 struct path_facts {
-    bool keeps = false;                 // allowed, or below an allowed path
-    bool descends = false;              // an allowed path lies below
-    bool exact = false;                 // allowed literally
-    bool needed = false;                // the record rules read it
-    bool needed_below = false;          // the record rules read a path below it
-    std::uint64_t* stripped = nullptr;  // its counter in stripped_fields, once counted
+    bool keeps = false;                      // allowed, or below an allowed path
+    bool descends = false;                   // an allowed path lies below
+    bool exact = false;                      // allowed literally
+    bool needed = false;                     // the record rules read it
+    bool needed_below = false;               // the record rules read a path below it
+    bool transform_below = false;            // a transform's path lies below it
+    bool transform_above = false;            // ... or above it (transform_set::above)
+    std::uint32_t transform = no_transform;  // the transform at this path (transform_set index)
+    std::uint64_t* stripped = nullptr;       // its counter in stripped_fields, once counted
 };
 
 // Heterogeneous lookup for the path cache (find by string_view without a copy).
@@ -170,6 +185,10 @@ enum class mode : std::uint8_t {
     skip,        // stripped field or removed link: parsed and checked, written nowhere
     nested_set,  // the array or map of a nested record set: each element is one nested record
     element,     // one nested record, copied whole to be filtered by its set once it closes
+    // A plan's only (never a frame's): a kept value at a transformed path (plan::transform). A
+    // scalar is read whole and written transformed; a container is written as null and skipped.
+    // Its cached plan is replayed by begin_value_slow only.
+    transform,
 };
 
 enum class value_kind : std::uint8_t { object, array, string, number, literal };
@@ -187,6 +206,7 @@ struct frame {
     bool chain = false;            // on the way from the record to spec.field_root
     bool ptr = false;              // a records or link pointer may lie below: track ptr_
     bool side = false;             // envelope: leads only to nested sets (others are stripped)
+    bool xform = false;            // kept whole, with transforms below: children are looked up
     std::uint16_t group = 0;       // nested_set: its nested_group
     std::uint32_t emitted = 0;     // members or elements written (for commas)
     std::uint64_t index = 0;       // next element index of an array (for ptr_)
@@ -211,7 +231,9 @@ struct plan {
     // a structure where the rules expect a scalar (record_fields::mark_structured).
     bool structured = false;
     bool side = false;
+    bool xform = false;  // kept whole with transforms below (frame::xform)
     std::uint16_t group = 0;
+    std::uint32_t transform = no_transform;  // m == transform: which one (transform_set index)
     std::size_t base = 0;
 };
 
@@ -236,7 +258,11 @@ using stripped_map = std::map<std::string, std::uint64_t, std::less<>>;
 struct nested_options {
     std::string keep_member;           // the record's member kept whatever the allow-list says
     stripped_map* stripped = nullptr;  // where stripped fields are counted (the main filter's)
-    std::string strip_prefix;          // before each stripped name ("included[people].")
+    stripped_map* transformed = nullptr;       // ... transformed ones
+    stripped_map* transform_failed = nullptr;  // ... and those a transform could not read
+    // A record nested in a main record: its transforms count with that record (when written).
+    field_transformer* outer_transformer = nullptr;
+    std::string strip_prefix;  // before each stripped or transformed name ("included[people].")
 };
 
 // Filters one nested record: `text` is the whole element. Appends the filtered record to `out`
@@ -284,7 +310,7 @@ constexpr std::size_t no_slot = static_cast<std::size_t>(-1);
 
 // A plan decided once for a path and a kind of value, replayed for every later record.
 struct cached_plan {
-    bool valid = false;
+    bool valid = false;  // decided and replayed by begin_value (a transform's: see mode::transform)
     bool quiet_skip = false;  // valid, stripped whole, and no condition or link reads it
     plan p;
     std::uint64_t* stripped = nullptr;  // the counter to bump when the plan strips the value
@@ -378,7 +404,15 @@ class json_rewriter {
           record_depth_(ndjson ? 0 : pointer_depth(spec_.records) + (spec_.single_record ? 1 : 2)),
           keep_member_(std::move(options.keep_member)),
           strip_prefix_(std::move(options.strip_prefix)),
-          stripped_(options.stripped) {
+          stripped_(options.stripped),
+          has_transforms_(!spec_.transforms.empty()),
+          transformed_(options.transformed != nullptr ? options.transformed
+                                                      : &counters_.transformed_fields),
+          transform_failed_(options.transform_failed != nullptr ? options.transform_failed
+                                                                : &counters_.transform_failed),
+          transformer_(spec_.transforms, transformed_, transform_failed_, strip_prefix_,
+                       options.outer_transformer),
+          settle_transforms_(has_transforms_) {
         if (stripped_ == nullptr) stripped_ = &counters_.stripped_fields;
         if (!ndjson_ && !spec_.records.empty()) targets_.push_back(spec_.records);
         targets_.insert(targets_.end(), spec_.link_fields.begin(), spec_.link_fields.end());
@@ -403,7 +437,8 @@ class json_rewriter {
         key_.append(s.data(), s.size());
         return key_.size() <= spec_.max_record_bytes || fail(ec, filter_error::record_too_large);
     }
-    bool on_key(json_sv s, std::size_t, error_code& ec) {
+    // Inlined into the parser's key loop: a member key's usual cost is this guess.
+    [[gnu::always_inline]] bool on_key(json_sv s, std::size_t, error_code& ec) {
         if (!key_parts_ && in_record_) {
             // The usual case: this record's member is the one that followed the previous member
             // in an earlier record.
@@ -493,6 +528,7 @@ class json_rewriter {
         key_lazy_ = false;
         value_.clear();
         scalar_open_ = false;
+        scalar_special_ = special_none;
         in_record_ = false;
         capture_envelope_ = false;
         pending_out_ = 0;
@@ -641,6 +677,12 @@ class json_rewriter {
         f.exact = std::binary_search(paths.begin(), paths.end(), rel);
         f.needed = std::binary_search(needed_.begin(), needed_.end(), rel);
         f.needed_below = needed_below(rel);
+        if (has_transforms_) {
+            const std::size_t t = spec_.transforms.index_of(rel);
+            if (t != transform_set::npos) f.transform = static_cast<std::uint32_t>(t);
+            f.transform_below = spec_.transforms.below(rel);
+            f.transform_above = spec_.transforms.above(rel);
+        }
         if (facts_.size() >= max_cached_paths) {
             uncached_ = f;
             return uncached_;
@@ -859,11 +901,18 @@ class json_rewriter {
             own.field_root = set.field_root;
             own.allowed = set.allowed;
             own.rules = set.rules;
+            own.transforms = set.transforms;
             own.max_record_bytes = spec_.max_record_bytes;
             own.max_depth = spec_.max_depth;
             nested_options options;
             options.keep_member = set.discriminator;
             options.stripped = stripped_;
+            options.transformed = transformed_;
+            options.transform_failed = transform_failed_;
+            if (set.in_record && !set.transforms.empty()) {
+                options.outer_transformer = &transformer_;
+                settle_transforms_ = true;
+            }
             // Stripped fields are counted as "<set>.<field>": "included[people].phone".
             std::string& label = options.strip_prefix;
             if (set.in_record) {
@@ -954,12 +1003,9 @@ class json_rewriter {
         const std::size_t at = name.find('@');
         if (at != std::string::npos && at > 0) {
             // An annotation sibling (`email@OData.Community.Display.V1.FormattedValue`) goes
-            // with the field it annotates.
-            scratch_.assign(path_, 0, f.path_len);
-            if (f.path_len != 0) scratch_.push_back('.');
-            scratch_.append(name, 0, at);
-            keep =
-                facts(std::string_view(scratch_).substr(std::min(f.base, scratch_.size()))).keeps;
+            // with the field it annotates; of a transformed field it would show the original.
+            const path_facts& annotated = annotated_facts(f, name, at);
+            keep = annotated.keeps && annotated.transform == no_transform;
         }
         const path_facts& pf = facts(rel);
         if (at != std::string::npos && at > 0) {
@@ -973,13 +1019,16 @@ class json_rewriter {
             descend = !keep && container && pf.descends;
         }
         if (link_below && k == value_kind::object && !keep) descend = true;
-        if (!keep_member_.empty() && f.m == mode::record && k == value_kind::string &&
-            name == keep_member_) {
-            keep = true;  // a nested record's discriminator: the element stays what it is
-        }
+        const bool discriminator = !keep_member_.empty() && f.m == mode::record &&
+                                   k == value_kind::string && name == keep_member_;
+        if (discriminator) keep = true;  // a nested record's: the element stays what it is
         // A container at a needed path is read too: the scalars of an array there are its values.
         p.collect = container ? pf.needed || pf.needed_below : pf.needed;
-        p.structured = container && pf.needed;
+        // So is a list on the way to one (`consent: [{"email": true}]` for consent.email), but no
+        // single value of it answers the rule: it is marked as well. An object on the way is
+        // ordinary nesting.
+        const bool list_on_the_way = k == value_kind::array && pf.needed_below && !pf.needed;
+        p.structured = (container && pf.needed) || list_on_the_way;
         if (keep) {
             p.m = mode::keep;
         } else if (descend) {
@@ -987,8 +1036,42 @@ class json_rewriter {
         } else {
             strip(rel);
         }
-        if (has_record_groups_ && p.m != mode::skip) nested_in_record(p, k, rel);
+        if (has_record_groups_ && p.m != mode::skip) {
+            nested_in_record(p, k, rel);
+            // A nested set's array is a list of records the main rules read into on purpose
+            // (each element's value counts, as for the set's own conditions).
+            if (p.m == mode::nested_set && list_on_the_way) p.structured = false;
+        }
+        if (has_transforms_ && !discriminator) transform_plan(p, k, pf, rel);
         return p;
+    }
+
+    // The facts of the field an annotation member `name` (annotating the part before `at`) of
+    // the object `f` annotates; path_ names the member.
+    const path_facts& annotated_facts(const frame& f, const std::string& name, std::size_t at) {
+        scratch_.assign(path_, 0, f.path_len);
+        if (f.path_len != 0) scratch_.push_back('.');
+        scratch_.append(name, 0, at);
+        return facts(std::string_view(scratch_).substr(std::min(f.base, scratch_.size())));
+    }
+
+    // A value kept (or entered) at a transformed path is written transformed; a container there
+    // is written as null and skipped (the rules may still read inside it). One below a
+    // transformed path (a key with a dot) is part of that value: stripped. A container kept whole
+    // with transforms below has its children looked up.
+    void transform_plan(plan& p, value_kind k, const path_facts& pf, std::string_view rel) {
+        if (p.m != mode::keep && p.m != mode::filter) return;
+        if (pf.transform_above) {
+            p.m = mode::skip;
+            strip(rel);
+            return;
+        }
+        if (pf.transform != no_transform) {
+            p.m = mode::transform;
+            p.transform = pf.transform;
+            return;
+        }
+        p.xform = p.m == mode::keep && is_container(k) && pf.transform_below;
     }
 
     plan decide_element(const frame& f, value_kind k) {
@@ -1014,10 +1097,29 @@ class json_rewriter {
             const std::string_view rel = rel_path(f.base);
             const path_facts& pf = facts(rel);
             p.collect = is_container(k) ? pf.needed || pf.needed_below : pf.needed;
-            // An object's member only: an element has its array's path, marked already.
-            p.structured = f.object && is_container(k) && pf.needed;
+            // An object's member only: an element has its array's path, marked already. As in
+            // decide_member, a list on the way to a needed path is marked too.
+            p.structured = f.object && ((is_container(k) && pf.needed) ||
+                                        (k == value_kind::array && pf.needed_below));
         }
+        if (f.xform) transform_copy_child(f, k, p);
         return p;
+    }
+
+    // A child of a container kept whole that has transforms below (decide_copy_child).
+    [[gnu::noinline]] void transform_copy_child(const frame& f, value_kind k, plan& p) {
+        const std::string_view rel = rel_path(f.base);
+        if (f.object) {
+            const std::string& name = key();
+            const std::size_t at = name.find('@');
+            if (at != std::string::npos && at > 0 &&
+                annotated_facts(f, name, at).transform != no_transform) {
+                p.m = mode::skip;  // an annotation of a transformed field
+                strip(rel);
+                return;
+            }
+        }
+        transform_plan(p, k, facts(rel), rel);
     }
 
     // --- values --------------------------------------------------------------------------------
@@ -1054,6 +1156,50 @@ class json_rewriter {
         return true;
     }
 
+    // Writes the separator and key before a transformed value (never a string's opening quote:
+    // the value may become null); a container is written as null.
+    void open_transformed(frame& f, std::uint32_t child, const plan& p, value_kind k) {
+        if (f.object && child != no_node) {
+            write_member(f, paths_[child], value_kind::number);
+        } else {
+            open_child(f, record_);
+        }
+        if (is_container(k)) {
+            record_.append("null");
+            transformer_.count_failed(p.transform);
+        }
+    }
+
+    // After open_transformed: a container is skipped, a scalar read into value_ (no sink) and
+    // written when it ends.
+    void start_transformed(const plan& p, value_kind k, std::uint32_t child) {
+        plan q = p;
+        q.m = mode::skip;
+        if (is_container(k)) {
+            push(q, k == value_kind::object, child);
+            return;
+        }
+        start_scalar(q, k, child);
+        scalar_special_ = special_transform;
+        scalar_transform_ = p.transform;
+    }
+
+    // A transformed scalar ended (value_ holds it): its transformed form, or null.
+    [[gnu::noinline]] void end_transformed() {
+        const auto t = static_cast<std::size_t>(scalar_transform_);
+        transform_text_.clear();
+        if (!scalar_string_ && value_ == "null") {
+            transformer_.count_failed(t);
+            record_.append("null");
+        } else if (transformer_.apply(t, value_, transform_text_)) {
+            record_.push_back('"');
+            append_escaped(record_, transform_text_);
+            record_.push_back('"');
+        } else {
+            record_.append("null");
+        }
+    }
+
     // A container starts at a path the rules read (relative to `base`, as end_scalar adds values).
     [[gnu::noinline]] void mark_structured(std::uint32_t child, std::size_t base) {
         if (child != no_node) {
@@ -1078,7 +1224,7 @@ class json_rewriter {
     void start_scalar(const plan& p, value_kind k, std::uint32_t child, bool quoted = false) {
         scalar_open_ = true;
         scalar_node_ = child;
-        scalar_link_ = p.link;
+        scalar_special_ = p.link ? special_link : special_none;
         scalar_collect_ = p.collect;
         scalar_base_ = p.base;
         scalar_sink_ = writes(p.m) ? &sink(p.m) : nullptr;
@@ -1133,11 +1279,13 @@ class json_rewriter {
                     child != no_node && !linked && (!f.ptr || (f.ptr_stable && f.object))
                         ? &paths_[child].plans[static_cast<std::size_t>(k)]
                         : nullptr;
-                if (cached != nullptr && cached->valid) {
+                if (cached != nullptr && (cached->valid || cached->p.m == mode::transform)) {
                     p = cached->p;
                     if (cached->stripped != nullptr) ++*cached->stripped;
                 } else {
-                    if (f.m == mode::record || f.m == mode::filter || f.collect) name_child(f);
+                    if (f.m == mode::record || f.m == mode::filter || f.collect || f.xform) {
+                        name_child(f);
+                    }
                     last_stripped_ = nullptr;
                     if (linked) {
                         p = link_plan(k);
@@ -1151,8 +1299,9 @@ class json_rewriter {
                     }
                     if (cached != nullptr) {
                         // A nested set's container is decided anew each time: its elements
-                        // take the slow path, and the replay stays free of the case.
-                        cached->valid = p.m != mode::nested_set;
+                        // take the slow path, and the replay stays free of the case. A transform
+                        // is replayed here, not by begin_value, for the same reason.
+                        cached->valid = p.m != mode::nested_set && p.m != mode::transform;
                         cached->quiet_skip =
                             p.m == mode::skip && !p.collect && !p.link && !p.structured;
                         cached->p = p;
@@ -1160,7 +1309,9 @@ class json_rewriter {
                     }
                 }
                 if (p.structured) mark_structured(child, f.base);
-                if (p.m == mode::keep || p.m == mode::filter || p.m == mode::nested_set) {
+                if (p.m == mode::transform) {
+                    open_transformed(f, child, p, k);
+                } else if (p.m == mode::keep || p.m == mode::filter || p.m == mode::nested_set) {
                     if (f.object && child != no_node) {
                         quoted = write_member(f, paths_[child], k);
                     } else {
@@ -1173,6 +1324,10 @@ class json_rewriter {
         // A nested record copied in the envelope has no raw-size mark: its copy is bounded.
         if (capture_envelope_ && record_.size() > spec_.max_record_bytes) {
             return fail(ec, filter_error::record_too_large);
+        }
+        if (p.m == mode::transform) {
+            start_transformed(p, k, child);
+            return true;
         }
         if (is_container(k)) {
             push(p, k == value_kind::object, child);
@@ -1325,6 +1480,7 @@ class json_rewriter {
         f.chain = p.chain;
         f.ptr = p.ptr;
         f.side = p.side;
+        f.xform = p.xform;
         f.group = p.group;
         f.scope = ++scopes_;
         f.keys_mark = envelope_keys_.mark();
@@ -1395,6 +1551,7 @@ class json_rewriter {
                 record_.push_back('}');
                 return end_element(ec);
             case mode::skip:
+            case mode::transform:  // never a frame's
                 break;
         }
         return true;
@@ -1409,6 +1566,7 @@ class json_rewriter {
         if (!spec_.rules.empty()) {
             if (auto reason = evaluate(spec_.rules, fields_)) {
                 counters_.dropped[static_cast<std::size_t>(*reason)] += 1 + nested;
+                if (settle_transforms_) transformer_.end_record(false);
                 if (single_) out().append("null");
                 return true;
             }
@@ -1416,6 +1574,7 @@ class json_rewriter {
         if (spec_.max_records != 0 && counters_.records_out + nested >= spec_.max_records) {
             return fail(ec, filter_error::record_limit_exceeded);
         }
+        if (settle_transforms_) transformer_.end_record(true);
         counters_.records_out += 1 + nested;
         counters_.nested_out += nested;
         if (ndjson_) {
@@ -1444,7 +1603,7 @@ class json_rewriter {
                 scalar_sink_->append(s);
             }
         }
-        if (scalar_collect_ || scalar_link_) value_.append(s);
+        if (scalar_collect_ || scalar_special_ != special_none) value_.append(s);
         if (value_.size() > spec_.max_record_bytes ||
             (in_record_ && record_.size() > spec_.max_record_bytes)) {
             return fail(ec, filter_error::record_too_large);
@@ -1482,7 +1641,7 @@ class json_rewriter {
 
     [[gnu::noinline]] bool whole_scalar_slow(value_kind k, std::string_view s, error_code& ec) {
         if (!begin_value(k, ec)) return false;
-        if (!scalar_collect_ && !scalar_link_) {
+        if (!scalar_collect_ && scalar_special_ == special_none) {
             if (scalar_sink_ == nullptr) {
                 scalar_open_ = false;
                 return true;
@@ -1510,7 +1669,13 @@ class json_rewriter {
                 fields_.add(rel_path(scalar_base_), value_);
             }
         }
-        if (scalar_link_) rewrite_link();
+        if (scalar_special_ != special_none) {
+            if (scalar_special_ == special_link) {
+                rewrite_link();
+            } else {
+                end_transformed();
+            }
+        }
         return true;
     }
 
@@ -1568,7 +1733,10 @@ class json_rewriter {
 
     bool scalar_open_ = false;
     bool scalar_string_ = false;
-    bool scalar_link_ = false;
+    // A scalar read into value_ for more than the rules: a link to rewrite, or a value to
+    // transform (scalar_transform_ says which transform).
+    enum special : std::uint8_t { special_none, special_link, special_transform };
+    special scalar_special_ = special_none;
     bool scalar_collect_ = false;
     std::size_t scalar_base_ = 0;
     std::string* scalar_sink_ = nullptr;
@@ -1601,6 +1769,16 @@ class json_rewriter {
     bool disc_fields_ = false;         // ... and the main rules read it too
     std::string nested_text_;          // a nested record as its set's filter wrote it
     std::uint64_t pending_out_ = 0;    // nested records kept in the open main record
+
+    // Field transforms.
+    bool has_transforms_;
+    stripped_map* transformed_;       // where transformed values are counted
+    stripped_map* transform_failed_;  // ... and values a transform could not read
+    field_transformer transformer_;
+    // Records end with transform counts to settle: this filter's, or its in-record sets'.
+    bool settle_transforms_;
+    std::uint32_t scalar_transform_ = no_transform;  // the transformed scalar's transform
+    std::string transform_text_;                     // a transformed value before it is escaped
 };
 
 boost::json::parse_options parse_options_for(const filter_spec& spec) {

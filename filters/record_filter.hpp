@@ -23,6 +23,7 @@
 
 #include "filters/field_set.hpp"
 #include "filters/record_rules.hpp"
+#include "filters/transform.hpp"
 
 namespace exportwall::filters {
 
@@ -58,6 +59,12 @@ struct filter_counters {
     std::uint64_t nested_out = 0;        // of records_out: nested records
     std::uint64_t nested_discarded = 0;  // of dropped[condition]: nested records of no kept set
     std::map<std::string, std::uint64_t, std::less<>> stripped_fields;  // field name -> times
+    // Values written in a transformed form (filter_spec::transforms), by the transform's field
+    // path; and values a transform could not read, written as nothing (JSON null, an empty CSV
+    // cell or XML element). Only values of records written count. Nested sets' transforms count
+    // as "<set label>.<path>", as stripped_fields names their fields.
+    std::map<std::string, std::uint64_t, std::less<>> transformed_fields;  // field name -> times
+    std::map<std::string, std::uint64_t, std::less<>> transform_failed;    // field name -> times
     std::uint64_t bytes_in = 0;
     std::uint64_t bytes_out = 0;
     std::uint64_t links_rewritten = 0;
@@ -107,6 +114,7 @@ struct nested_record_set {
     bool keep = true;        // false: every element is dropped (the purpose reads nothing of it)
     field_set allowed;
     record_rules rules;
+    transform_set transforms;  // as filter_spec::transforms, relative to this set's field_root
 };
 
 // Everything a filter needs, built by the proxy from a decision and a route.
@@ -123,6 +131,15 @@ struct filter_spec {
     field_set allowed;
     // Records kept; everything else is dropped (and counted by reason).
     record_rules rules;
+    // Kept fields written in a derived form, by the allow-list's relative path (field_transform).
+    // Only what is written changes: the rules read the original values. A value at a transformed
+    // path is written transformed or as nothing, never as received: a JSON object or array there
+    // is written as null, an XML element with child elements as an empty element; a JSON
+    // annotation sibling of it (`email@OData.Community.Display.V1.FormattedValue`) and an XML
+    // attribute of it (other than xsi:nil) are stripped. An XML attribute is transformed at its
+    // own path ("@id", "phone.@ext"). Inside a nested record set only the set's own transforms
+    // apply. Link fields are never transformed.
+    transform_set transforms;
     // Pagination link fields, located from the document root. JSON and NDJSON: JSON pointers
     // ("/@odata.nextLink", "/nextRecordsUrl", "/paging/next/link", "/links/next"); for NDJSON
     // they are looked up inside each line's object. XML: element paths of local names. CSV:

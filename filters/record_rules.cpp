@@ -63,8 +63,14 @@ std::optional<std::string_view> record_fields::find(std::string_view path) const
 }
 
 bool record_fields::structured(std::string_view path) const {
-    for (std::size_t i = 0; i < structured_used_; ++i)
-        if (structured_[i] == path) return true;
+    // The path itself, or a list on the way to it ("consent": [{"email": true}] for
+    // consent.email): either way no single value answers the rule.
+    for (std::size_t i = 0; i < structured_used_; ++i) {
+        const std::string& s = structured_[i];
+        if (path.size() >= s.size() && path.compare(0, s.size(), s) == 0 &&
+            (path.size() == s.size() || path[s.size()] == '.'))
+            return true;
+    }
     return false;
 }
 

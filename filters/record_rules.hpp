@@ -54,8 +54,9 @@ class record_fields {
     }
     // The record holds a structure where a rule expects a scalar: a JSON object or array, or an
     // XML element with child elements, at `path`. Filters call this for every path in
-    // record_rules::needed_fields() whose value is not a scalar (the scalars inside may still be
-    // add()ed); evaluate() then treats a condition on that path as unreadable.
+    // record_rules::needed_fields() whose value is not a scalar, and for every JSON array on the
+    // way to one (a list of objects holding the field); the scalars inside may still be add()ed.
+    // evaluate() then treats a condition on that path, or below it, as unreadable.
     void mark_structured(std::string_view path) {
         if (structured_used_ == structured_.size()) structured_.emplace_back();
         structured_[structured_used_++].assign(path);

@@ -14,6 +14,7 @@
 
 #include <expat.h>
 
+#include "filters/transform.hpp"
 #include "filters/xml_external_entities.hpp"
 
 // XML export filter: expat in namespace mode with triplets, so every name arrives as
@@ -38,9 +39,16 @@
 //   are dropped, its attributes other than xsi:* too) or it is a link field; everything else
 //   (soapenv:Header, a SOAP Fault, an element beside the records, comments, processing
 //   instructions) is dropped whole and counted as "(envelope)<local name>";
-// - the document must be UTF-8 (the parser is told so) and declare no other encoding.
+// - the document must be UTF-8 (the parser is told so) and declare no other encoding;
+// - a kept element at a transformed path (spec.transforms) is written with its text transformed,
+//   or empty when the transform cannot read it (it has child elements, is xsi:nil, or is not
+//   what the transform reads); its attributes other than xsi:nil are stripped. One the allow-list
+//   only enters (an allowed member below it) is written empty. An attribute is transformed at
+//   its own path ("@id", "phone.@ext"), or written empty.
 namespace exportwall::filters {
 namespace {
+
+constexpr std::uint32_t no_transform = static_cast<std::uint32_t>(-1);
 
 std::atomic<std::uint64_t> external_entity_requests{0};
 
@@ -169,7 +177,10 @@ bool is_whitespace(std::string_view s) {
 
 class xml_filter final : public record_filter {
   public:
-    explicit xml_filter(filter_spec spec) : spec_(std::move(spec)) {
+    explicit xml_filter(filter_spec spec)
+        : spec_(std::move(spec)),
+          transformer_(spec_.transforms, &counters_.transformed_fields,
+                       &counters_.transform_failed) {
         std::string_view path = spec_.records;
         while (!path.empty()) {
             auto slash = path.find('/');
@@ -188,6 +199,9 @@ class xml_filter final : public record_filter {
         }
         for (const auto& f : spec_.rules.needed_fields()) needed_.push_back(root_prefix_ + f);
         std::sort(needed_.begin(), needed_.end());
+        // Transforms are looked up by element path like the allow-list (prefixed); an index
+        // there is an index in spec_.transforms.
+        transform_paths_ = spec_.transforms.under(root_prefix_);
 
         parser_ = XML_ParserCreateNS("UTF-8", ns_separator);
         if (parser_ == nullptr) return;
@@ -288,6 +302,12 @@ class xml_filter final : public record_filter {
         // directly inside it is held until the next markup and passes only if whitespace.
         bool ancestor = false;
         bool metadata = false;  // strict_envelope: an allowed metadata leaf (envelope_metadata)
+        // Inside a record, kept: a transform's path lies below (its members and attributes are
+        // looked up); or it is at one (`transformed`: its text is held in transform_value_ until
+        // it ends, and open_transform_ names the transform; such elements never nest).
+        bool transform_below = false;
+        bool transformed = false;
+        bool transform_failed = false;  // transformed, and a child element was seen
     };
 
     [[nodiscard]] boost::system::error_code fail(boost::system::error_code ec) {
@@ -415,7 +435,10 @@ class xml_filter final : public record_filter {
     struct member_decision {
         mode m = mode::hidden;
         bool tracked = false;
+        bool transform_below = false;
+        bool transform_failed = false;  // at a transform's path, entered (not kept): written empty
         std::uint32_t strip = 0;
+        std::uint32_t transform = no_transform;
     };
 
     member_decision decide_member(std::string_view path) {
@@ -427,13 +450,35 @@ class xml_filter final : public record_filter {
         } else if (spec_.allowed.descends(path)) {
             d.m = mode::descend;
             d.tracked = true;
-        } else {
+        }
+        if (d.tracked && !transform_paths_.empty()) transform_decision(d, path);
+        if (!d.tracked) {
             d.m = mode::hidden;
             d.tracked = is_needed(path) || needed_below(path);
             d.strip = strip_id(path);
         }
         if (decisions_.size() < max_cached_paths) decisions_.emplace(std::string(path), d);
         return d;
+    }
+
+    // A kept or entered member's transforms (decide_member): a field at a transformed path is
+    // one value, whatever the allow-list says below it; one only entered for allowed members is
+    // not kept, so its text is not written.
+    [[gnu::noinline]] void transform_decision(member_decision& d, std::string_view path) {
+        if (transform_paths_.above(path)) {
+            // Below a transformed path (an element name with a dot): part of that value.
+            d.m = mode::hidden;
+            d.strip = strip_id(path);
+            return;
+        }
+        const std::size_t t = transform_paths_.index_of(path);
+        if (t != transform_set::npos) {
+            d.transform_failed = d.m == mode::descend;
+            d.m = mode::keep;
+            d.transform = static_cast<std::uint32_t>(t);
+        } else {
+            d.transform_below = transform_paths_.below(path);
+        }
     }
 
     [[nodiscard]] bool is_link(std::string_view abs_path) const {
@@ -482,13 +527,53 @@ class xml_filter final : public record_filter {
                 }
             }
             if (!keep) continue;
+            std::string_view written = value;
+            if (tracked && (f.transformed || f.transform_below)) {
+                if (!transformed_attribute(a, value, f, written)) continue;
+            }
             s.push_back(' ');
             append_qname(s, a);
             s.append("=\"");
-            escape_attribute(s, value);
+            escape_attribute(s, written);
             s.push_back('"');
         }
         if (write) pending_open_ = true;
+    }
+
+    // An attribute of a kept element with transforms at or below it (attr_path_ names it): false
+    // when it is stripped (of a transformed element: it may repeat the value), else `written` is
+    // what to write.
+    [[gnu::noinline]] [[nodiscard]] bool transformed_attribute(const xml_name& a,
+                                                               std::string_view value,
+                                                               const frame& f,
+                                                               std::string_view& written) {
+        if (f.transformed) {
+            if (a.uri == xsi_uri && a.local == "nil") return true;
+            note_stripped(strip_id(attr_path_));
+            return false;
+        }
+        const std::size_t t = transform_paths_.index_of(attr_path_);
+        if (t == transform_set::npos) return true;
+        transform_text_.clear();
+        if (!transformer_.apply(t, value, transform_text_)) transform_text_.clear();
+        written = transform_text_;
+        return true;
+    }
+
+    // Text of a transformed element: held until it ends (bounded by the record's limit).
+    [[gnu::noinline]] void hold_transformed(std::string_view s) { transform_value_.append(s); }
+
+    // A transformed element ends: its text, transformed, or nothing.
+    [[gnu::noinline]] void write_transformed(const frame& f) {
+        transform_text_.clear();
+        if (f.transform_failed || (f.nil && transform_value_.empty())) {
+            transformer_.count_failed(open_transform_);
+        } else if (transformer_.apply(open_transform_, transform_value_, transform_text_) &&
+                   !transform_text_.empty()) {
+            close_pending(record_buf_);
+            escape_text(record_buf_, transform_text_);
+        }
+        transform_value_.clear();
     }
 
     void write_end(std::string& s, const XML_Char* raw) {
@@ -541,6 +626,7 @@ class xml_filter final : public record_filter {
         f.tracked = true;
         f.rel_len = 0;
         f.m = spec_.allowed.keeps("") ? mode::keep : mode::descend;
+        f.transform_below = !transform_paths_.empty();
         f.collecting = is_needed("");
         write_start(record_buf_, n, atts, true, true, f.m == mode::descend, f);
     }
@@ -550,6 +636,7 @@ class xml_filter final : public record_filter {
         if (!spec_.rules.empty()) {
             if (auto reason = evaluate(spec_.rules, fields_)) {
                 ++counters_.dropped[static_cast<std::size_t>(*reason)];
+                if (!transform_paths_.empty()) transformer_.end_record(false);
                 return;
             }
         }
@@ -557,6 +644,7 @@ class xml_filter final : public record_filter {
             stop(filter_error::record_limit_exceeded);
             return;
         }
+        if (!transform_paths_.empty()) transformer_.end_record(true);
         ++counters_.records_out;
         out_->append(record_buf_);
     }
@@ -698,21 +786,27 @@ class xml_filter final : public record_filter {
             if (!rel_path_.empty()) rel_path_.push_back('.');
             rel_path_.append(n.local);
         }
-        switch (parent.m) {
+        switch (parent.transformed ? mode::hidden : parent.m) {
             case mode::keep:
                 f.m = mode::keep;
                 f.tracked = true;
+                if (parent.transform_below) transform_kept_child(f);
                 break;
             case mode::descend: {
                 const member_decision d = decide_member(rel_path_);
                 f.m = d.m;
                 f.tracked = d.tracked;
+                f.transform_below = d.transform_below;
+                if (d.transform != no_transform)
+                    open_transformed(f, d.transform, d.transform_failed);
                 if (d.m == mode::hidden) note_stripped(d.strip);
                 break;
             }
             case mode::envelope:  // unreachable inside a record
             case mode::discarded:
             case mode::hidden:
+                // Also the content of a transformed element: not written; the element is empty.
+                if (parent.transformed) parent.transform_failed = true;
                 f.m = mode::hidden;
                 f.tracked = parent.tracked && (is_needed(rel_path_) || needed_below(rel_path_));
                 break;
@@ -725,11 +819,38 @@ class xml_filter final : public record_filter {
             f.collect_begin = collect_buf_.size();
         }
         f.link = f.m == mode::keep && !spec_.link_fields.empty() && is_link(abs_path_);
+        if (f.link) f.transformed = false;  // a link is rewritten, never transformed
         if (write || f.tracked) {
             write_start(record_buf_, n, atts, write, f.tracked, f.m == mode::descend, f);
         }
         frames_.push_back(f);
         ns_decls_.clear();
+    }
+
+    // A child of a kept element with transforms below (rel_path_ names it).
+    [[gnu::noinline]] void transform_kept_child(frame& f) {
+        if (transform_paths_.above(rel_path_)) {
+            // Below a transformed path (an element name with a dot): part of that value.
+            f.m = mode::hidden;
+            f.tracked = is_needed(rel_path_) || needed_below(rel_path_);
+            note_stripped(strip_id(rel_path_));
+            return;
+        }
+        const std::size_t t = transform_paths_.index_of(rel_path_);
+        if (t != transform_set::npos) {
+            open_transformed(f, static_cast<std::uint32_t>(t), false);
+        } else {
+            f.transform_below = transform_paths_.below(rel_path_);
+        }
+    }
+
+    // The element starting is at transform `t`'s path (`failed`: it is written empty whatever it
+    // holds).
+    [[gnu::noinline]] void open_transformed(frame& f, std::uint32_t t, bool failed) {
+        f.transformed = true;
+        f.transform_failed = failed;
+        open_transform_ = t;
+        transform_value_.clear();
     }
 
     void end(const XML_Char* raw) {
@@ -744,6 +865,7 @@ class xml_filter final : public record_filter {
             case mode::envelope:
             case mode::keep:
                 if (f.link) write_link(sink());
+                if (f.transformed) write_transformed(f);
                 write_end(sink(), raw);
                 break;
             case mode::descend:
@@ -778,6 +900,7 @@ class xml_filter final : public record_filter {
             if (link_buf_.size() > spec_.max_record_bytes) stop(filter_error::record_too_large);
             return;
         }
+        if (f.transformed) return hold_transformed(s);
         switch (f.m) {
             case mode::envelope:
                 if (f.ancestor) {
@@ -914,6 +1037,12 @@ class xml_filter final : public record_filter {
     std::string link_buf_;
     std::string envelope_text_;  // text directly inside an envelope ancestor (strict_envelope)
     record_fields fields_;
+
+    transform_set transform_paths_;  // spec_.transforms' paths, prefixed like the allow-list
+    field_transformer transformer_;
+    std::uint32_t open_transform_ = no_transform;  // the transform of the element being read
+    std::string transform_value_;                  // the text of the transformed element being read
+    std::string transform_text_;                   // a transformed value before it is escaped
 
     // Transparent hashing: look names up by string_view without building a string.
     struct name_hash {

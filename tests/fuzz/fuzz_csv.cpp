@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,10 +22,20 @@ using exportwall::filters::filter_spec;
 using exportwall::filters::make_filter;
 using exportwall::filters::record_condition;
 
+// Field transforms on kept fields (a test key): the properties below hold for them too.
+exportwall::filters::transform_set fuzz_transforms(
+    std::vector<exportwall::filters::field_transform> list) {
+    static const auto key = std::make_shared<const std::vector<unsigned char>>(16, 0x5a);
+    return exportwall::filters::transform_set(std::move(list), key);
+}
+
 filter_spec fuzz_spec() {
     filter_spec spec;
     spec.format = body_format::csv;
     spec.allowed = field_set({"a", "c", "email"});
+    spec.transforms =
+        fuzz_transforms({{"c", exportwall::filters::transform_kind::truncate_chars, 1},
+                         {"email", exportwall::filters::transform_kind::pseudonymise, 0}});
     record_condition consent;
     consent.field = "consent";
     consent.op = condition_op::is_set;

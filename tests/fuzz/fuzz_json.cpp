@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <string>
@@ -36,6 +37,14 @@ using exportwall::filters::nested_record_set;
 using exportwall::filters::record_fields;
 
 enum class variant { page, nested, single_data, single_root };
+using exportwall::filters::transform_kind;
+
+// Field transforms on kept fields (a test key): the properties below hold for them too.
+exportwall::filters::transform_set fuzz_transforms(
+    std::vector<exportwall::filters::field_transform> list) {
+    static const auto key = std::make_shared<const std::vector<unsigned char>>(16, 0x5a);
+    return exportwall::filters::transform_set(std::move(list), key);
+}
 
 filter_spec hubspot_spec(bool strict) {
     filter_spec spec;
@@ -44,6 +53,9 @@ filter_spec hubspot_spec(bool strict) {
     spec.records = "/results";
     spec.field_root = "properties";
     spec.allowed = field_set({"id", "email", "address.city", "contacts.name"});
+    spec.transforms = fuzz_transforms({{"email", transform_kind::pseudonymise, 0},
+                                       {"address.city", transform_kind::truncate_chars, 2},
+                                       {"id", transform_kind::mask, 1}});
     spec.rules.conditions.push_back(
         {"consent", condition_op::is_true, {}, false, drop_reason::no_consent});
     spec.rules.conditions.push_back(
@@ -94,6 +106,7 @@ std::vector<nested_record_set> fuzz_nested() {
     sets.push_back(persons);
     nested_record_set contacts = nested_set("contacts", {"name", "email"});
     contacts.in_record = true;
+    contacts.transforms = fuzz_transforms({{"name", transform_kind::year, 0}});
     contacts.rules.suppression_fields = {"email"};
     contacts.rules.suppressed = [](const record_fields& f) {
         auto email = f.find("email");
@@ -133,7 +146,8 @@ bool same_counts(const exportwall::filters::filter_counters& a,
                  const exportwall::filters::filter_counters& b) {
     return a.records_in == b.records_in && a.records_out == b.records_out &&
            a.dropped == b.dropped && a.nested_in == b.nested_in && a.nested_out == b.nested_out &&
-           a.nested_discarded == b.nested_discarded && a.stripped_fields == b.stripped_fields;
+           a.nested_discarded == b.nested_discarded && a.stripped_fields == b.stripped_fields &&
+           a.transformed_fields == b.transformed_fields && a.transform_failed == b.transform_failed;
 }
 
 bool balanced(const exportwall::filters::filter_counters& c) {

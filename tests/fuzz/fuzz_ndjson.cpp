@@ -6,9 +6,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/json/parse.hpp>
 
@@ -23,11 +25,21 @@ using exportwall::filters::field_set;
 using exportwall::filters::filter_spec;
 using exportwall::filters::make_filter;
 
+// Field transforms on kept fields (a test key): the properties below hold for them too.
+exportwall::filters::transform_set fuzz_transforms(
+    std::vector<exportwall::filters::field_transform> list) {
+    static const auto key = std::make_shared<const std::vector<unsigned char>>(16, 0x5a);
+    return exportwall::filters::transform_set(std::move(list), key);
+}
+
 filter_spec fuzz_spec() {
     filter_spec spec;
     spec.format = body_format::ndjson;
     spec.field_root = "properties";
     spec.allowed = field_set({"id", "email", "address.city", "@odata.etag"});
+    spec.transforms =
+        fuzz_transforms({{"email", exportwall::filters::transform_kind::pseudonymise, 0},
+                         {"address.city", exportwall::filters::transform_kind::mask, 2}});
     spec.rules.conditions.push_back(
         {"consent", condition_op::is_true, {}, false, drop_reason::no_consent});
     spec.rules.conditions.push_back({"lifecycle",

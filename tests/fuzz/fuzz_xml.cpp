@@ -7,9 +7,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <expat.h>
 
@@ -24,12 +26,22 @@ using exportwall::filters::filter_spec;
 using exportwall::filters::make_filter;
 using exportwall::filters::record_condition;
 
+// Field transforms on kept fields (a test key): the properties below hold for them too.
+exportwall::filters::transform_set fuzz_transforms(
+    std::vector<exportwall::filters::field_transform> list) {
+    static const auto key = std::make_shared<const std::vector<unsigned char>>(16, 0x5a);
+    return exportwall::filters::transform_set(std::move(list), key);
+}
+
 filter_spec fuzz_spec(bool strict) {
     filter_spec spec;
     spec.strict_envelope = strict;
     spec.format = body_format::xml;
     spec.records = "/r/rec";
     spec.allowed = field_set({"a", "b.c", "@x", "b.@y"});
+    spec.transforms = fuzz_transforms({{"b.c", exportwall::filters::transform_kind::mask, 1},
+                                       {"@x", exportwall::filters::transform_kind::pseudonymise, 0},
+                                       {"b.@y", exportwall::filters::transform_kind::year, 0}});
     record_condition objection;
     objection.field = "d";
     objection.op = condition_op::is_set;

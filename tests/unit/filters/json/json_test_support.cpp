@@ -21,8 +21,10 @@ std::string describe(const std::vector<std::size_t>& cuts) {
 bool same_counters(const filter_counters& a, const filter_counters& b) {
     return a.records_in == b.records_in && a.records_out == b.records_out &&
            a.dropped == b.dropped && a.stripped_fields == b.stripped_fields &&
-           a.bytes_in == b.bytes_in && a.bytes_out == b.bytes_out &&
-           a.links_rewritten == b.links_rewritten && a.links_removed == b.links_removed;
+           a.transformed_fields == b.transformed_fields &&
+           a.transform_failed == b.transform_failed && a.bytes_in == b.bytes_in &&
+           a.bytes_out == b.bytes_out && a.links_rewritten == b.links_rewritten &&
+           a.links_removed == b.links_removed;
 }
 
 // Collects number lexemes (parts and final piece) from basic_parser events.

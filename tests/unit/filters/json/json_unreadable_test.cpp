@@ -138,6 +138,65 @@ TEST(JsonUnreadable, StructureWhereAnExclusionReadsNoLongerPassesIt) {
     }
 }
 
+TEST(JsonUnreadable, ListOnTheWayToARuleFieldDropsTheRecord) {
+    // `consent` is a list of objects: each element's `email` would be collected at
+    // consent.email, and one `true` among them is no answer to "did this person consent".
+    const std::vector<std::string> records = {
+        R"({"id":1,"objection":false,"consent":[{"email":true}]})",
+        R"({"id":2,"objection":false,"consent":{"email":true}})",
+        R"({"id":3,"objection":false,"consent":[{"email":true},{"email":false}]})",
+        R"({"id":4,"objection":false,"consent":[]})",
+        R"({"id":5,"objection":false,"consent":[[{"email":true}]]})",
+        R"({"id":6,"objection":false,"consent":{"email":true},"x":[{"consent":true}]})",
+    };
+    for (const auto& allowed :
+         {std::vector<std::string>{"id"}, std::vector<std::string>{"id", "consent"}}) {
+        for (const auto& rules : {legal_rules(), configured_rules()}) {
+            const auto r = run_every_chunking(value_spec(allowed, rules), twice(records));
+            ASSERT_FALSE(r.error) << r.error.message();
+            EXPECT_EQ(r.counters.records_out, 4u);                                  // 2, 6
+            EXPECT_EQ(dropped(r.counters, drop_reason::condition_unreadable), 8u);  // 1, 3-5
+            expect_balanced(r.counters);
+            if (allowed.size() == 1) {
+                EXPECT_EQ(r.output, R"({"value":[{"id":2},{"id":6},{"id":2},{"id":6}]})");
+            }
+        }
+    }
+}
+
+TEST(JsonUnreadable, ListDeeperOnTheWayToARuleFieldDropsTheRecord) {
+    // The list is one level further up: inside a kept object, and under the field root.
+    record_rules rules;
+    rules.conditions.push_back(
+        {"prefs.consent.email", condition_op::is_true, {}, false, drop_reason::no_consent});
+    for (const auto& allowed :
+         {std::vector<std::string>{"id"}, std::vector<std::string>{"id", "prefs"}}) {
+        filter_spec spec = value_spec(allowed, rules);
+        spec.records = "/results";
+        spec.field_root = "properties";
+        const auto r = run_every_chunking(
+            spec, R"({"results":[)"
+                  R"({"id":1,"properties":{"prefs":{"consent":[{"email":true}]}}},)"
+                  R"({"id":2,"properties":{"prefs":{"consent":{"email":true}}}},)"
+                  R"({"id":3,"properties":{"prefs":[{"consent":{"email":true}}]}},)"
+                  R"({"id":4,"properties":{"prefs":{"consent":[{"email":true}]}}},)"
+                  R"({"id":5,"properties":{"prefs":{"consent":{"email":true}}}}]})");
+        ASSERT_FALSE(r.error) << r.error.message();
+        EXPECT_EQ(r.counters.records_out, 2u);  // 2, 5
+        EXPECT_EQ(dropped(r.counters, drop_reason::condition_unreadable), 3u);
+        expect_balanced(r.counters);
+    }
+}
+
+TEST(JsonUnreadable, ObjectOnTheWayToARuleFieldIsOrdinaryNesting) {
+    const auto r = run_every_chunking(value_spec({"id"}, configured_rules()),
+                                      twice({R"({"id":1,"consent":{"email":true}})",
+                                             R"({"id":2,"consent":{"other":[1],"email":true}})"}));
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.output, R"({"value":[{"id":1},{"id":2},{"id":1},{"id":2}]})");
+    EXPECT_EQ(dropped(r.counters, drop_reason::condition_unreadable), 0u);
+}
+
 TEST(JsonUnreadable, StructureUnderTheFieldRootIsMarkedAtItsFieldPath) {
     filter_spec spec = value_spec({"id"}, configured_rules());
     spec.records = "/results";
@@ -289,6 +348,25 @@ TEST(JsonUnreadable, ListShapedSuppressionFieldIsCheckedValueByValue) {
     EXPECT_EQ(r.output, R"({"value":[{"id":1},{"id":4},{"id":9},{"id":1},{"id":4},{"id":9}]})");
     EXPECT_EQ(dropped(r.counters, drop_reason::suppressed), 8u);            // 2, 3, 6, 8
     EXPECT_EQ(dropped(r.counters, drop_reason::condition_unreadable), 6u);  // 5, 7, 10
+    expect_balanced(r.counters);
+}
+
+TEST(JsonUnreadable, ListOfObjectsAtASuppressionFieldIsStillMatched) {
+    // The list on the way to email.value is marked, but the suppression check reads values, not
+    // structure: the element's value must still reach it.
+    filter_spec spec = value_spec({"id"}, {});
+    spec.rules.suppression_fields = {"email", "email.value"};
+    spec.rules.suppressed = [](const record_fields& f) {
+        for (const auto& [path, value] : f.values()) {
+            if ((path == "email" || path == "email.value") && value == "gone@x") return true;
+        }
+        return false;
+    };
+    const auto r = run_every_chunking(spec, twice({R"({"id":1,"email":[{"value":"gone@x"}]})",
+                                                   R"({"id":2,"email":[{"value":"kept@x"}]})"}));
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.output, R"({"value":[{"id":2},{"id":2}]})");
+    EXPECT_EQ(dropped(r.counters, drop_reason::suppressed), 2u);
     expect_balanced(r.counters);
 }
 
