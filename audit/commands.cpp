@@ -303,6 +303,11 @@ int run_audit(int argc, char** argv, std::ostream& out, std::ostream& err) {
                 << reasons[i].second << '\n';
         out << "\nstripped fields (exports):\n";
         for (const auto& [f, n] : s.stripped_fields) out << "  " << pad(f, 40) << ' ' << n << '\n';
+        if (!s.transformed_fields.empty()) {
+            out << "\nfields transformed (values):\n";
+            for (const auto& [f, n] : s.transformed_fields)
+                out << "  " << pad(f, 40) << ' ' << n << '\n';
+        }
         out << "\ndropped records by reason:\n";
         for (const auto& [f, n] : s.dropped_by_reason)
             out << "  " << pad(f, 40) << ' ' << n << '\n';

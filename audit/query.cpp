@@ -177,6 +177,15 @@ boost::json::object record_to_json(const record& r) {
     for (const auto& f : r.fields_stripped) stripped.emplace_back(f);
     o["fields_requested"] = std::move(requested);
     o["fields_stripped"] = std::move(stripped);
+    // Only when not empty, as in the line.
+    const std::pair<const char*, const std::map<std::string, std::uint64_t>*> transforms[] = {
+        {"fields_transformed", &r.fields_transformed}, {"transform_failed", &r.transform_failed}};
+    for (const auto& [key, counts] : transforms) {
+        if (counts->empty()) continue;
+        boost::json::object by_field;
+        for (const auto& [k, v] : *counts) by_field[k] = v;
+        o[key] = std::move(by_field);
+    }
     o["records_in"] = r.records_in;
     o["records_out"] = r.records_out;
     boost::json::object dropped;

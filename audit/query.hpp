@@ -44,7 +44,8 @@ struct audit_page {
                                                         const audit_query& query, audit_page& out);
 
 // The record as a JSON object with the §3 field names ("rule_id" and "legal_reference" after
-// "reason" only when the record names a rule, as in the line).
+// "reason" only when the record names a rule; "fields_transformed" and "transform_failed" after
+// "fields_stripped" only when not empty; as in the line).
 [[nodiscard]] boost::json::object record_to_json(const record& r);
 
 // {"records":[…],"next":"<seq>"|null,"chain":{"ok":bool,"detail":"…"}}

@@ -37,6 +37,11 @@ struct record {
     int status = 0;    // HTTP status sent to the client
     std::vector<std::string> fields_requested;
     std::vector<std::string> fields_stripped;
+    // Kept fields written in a derived form (a pseudonym, a prefix, a year, masked): field name ->
+    // values transformed; and field name -> values a transform could not read (written as
+    // nothing). Names and counts only, never a value. Each is written only when not empty.
+    std::map<std::string, std::uint64_t> fields_transformed;
+    std::map<std::string, std::uint64_t> transform_failed;
     std::uint64_t records_in = 0;
     std::uint64_t records_out = 0;
     std::map<std::string, std::uint64_t> records_dropped;  // drop reason -> count

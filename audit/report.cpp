@@ -142,6 +142,7 @@ boost::system::error_code collect_stats(const std::string& log_path, const recor
             if (!r.rule_id.empty()) rules.insert(r.rule_id);
         }
         for (const auto& f : r.fields_stripped) s.stripped_fields[f]++;
+        for (const auto& [f, n] : r.fields_transformed) s.transformed_fields[f] += n;
         for (const auto& [why, n] : r.records_dropped) s.dropped_by_reason[why] += n;
         add_row(s.by_client, r.client, r);
         add_row(s.by_purpose, r.purpose, r);

@@ -21,9 +21,10 @@ struct trail_stats {
     // (client, purpose, decision) -> records
     std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> by_client_purpose;
     std::map<std::string, std::uint64_t> by_decision;
-    std::map<std::string, std::uint64_t> by_reason;          // non-empty reasons only
-    std::map<std::string, std::uint64_t> stripped_fields;    // field name -> exports it left
-    std::map<std::string, std::uint64_t> dropped_by_reason;  // records dropped, summed
+    std::map<std::string, std::uint64_t> by_reason;           // non-empty reasons only
+    std::map<std::string, std::uint64_t> stripped_fields;     // field name -> exports it left
+    std::map<std::string, std::uint64_t> transformed_fields;  // field name -> values, summed
+    std::map<std::string, std::uint64_t> dropped_by_reason;   // records dropped, summed
     // reason -> the rule ids its records name (as the proxy wrote them; empty for none)
     std::map<std::string, std::set<std::string>> rules_by_reason;
     // name -> {records, blocked, aborted, would-block}

@@ -137,6 +137,20 @@ void append_list(const std::vector<std::string>& items, std::string& out) {
     out.push_back(']');
 }
 
+// {"name":count,…} in key order (byte value: std::map of std::string).
+void append_counts(const std::map<std::string, std::uint64_t>& counts, std::string& out) {
+    out.push_back('{');
+    bool first = true;
+    for (const auto& [name, count] : counts) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_string(name, out);
+        out.push_back(':');
+        append_int(count, out);
+    }
+    out.push_back('}');
+}
+
 class audit_category_impl final : public boost::system::error_category {
   public:
     const char* name() const noexcept override { return "exportwall.audit"; }
@@ -204,6 +218,19 @@ bool get_str(const boost::json::value& v, std::string& out) {
     return true;
 }
 
+// {"name":count,…}; `non_empty`: an empty object is refused (a member written only when set).
+bool get_counts(const boost::json::value& v, std::map<std::string, std::uint64_t>& out,
+                bool non_empty) {
+    out.clear();
+    if (!v.is_object() || (non_empty && v.get_object().empty())) return false;
+    for (const auto& d : v.get_object()) {
+        std::uint64_t n = 0;
+        if (!get_u64(d.value(), n)) return false;
+        out[std::string(d.key())] = n;
+    }
+    return true;
+}
+
 bool get_list(const boost::json::value& v, std::vector<std::string>& out) {
     if (!v.is_array()) return false;
     out.clear();
@@ -225,6 +252,8 @@ bool is_hex64(const std::string& s) {
 void clear_optional(record& r) {
     r.rule_id.clear();
     r.legal_reference.clear();
+    r.fields_transformed.clear();
+    r.transform_failed.clear();
     r.shadow_decision.clear();
     r.shadow_reason.clear();
     r.shadow_fields_stripped.clear();
@@ -247,6 +276,14 @@ class canonical_reader {
             if (keys[i] == "client" && literal(",\"rule_id\":")) {
                 if (!string(out.rule_id) || out.rule_id.empty() ||
                     !literal(",\"legal_reference\":") || !string(out.legal_reference))
+                    return false;
+            }
+            // The transform counts stand between fields_stripped and records_in, each only in
+            // records that have some (never as an empty object).
+            if (keys[i] == "records_in") {
+                if (literal(",\"fields_transformed\":") && !named_counts(out.fields_transformed))
+                    return false;
+                if (literal(",\"transform_failed\":") && !named_counts(out.transform_failed))
                     return false;
             }
             // The candidate policy's members (<shadow>) stand between policy_revision and
@@ -472,6 +509,9 @@ class canonical_reader {
         return literal("}");
     }
 
+    // A count object the writer writes only when it is not empty.
+    bool named_counts(std::map<std::string, std::uint64_t>& v) { return drops(v) && !v.empty(); }
+
     std::string_view s_;
     std::size_t pos_ = 0;
 };
@@ -515,21 +555,20 @@ void append_canonical(const record& r, std::string& out) {
     append_list(r.fields_requested, out);
     append_key("fields_stripped", false, out);
     append_list(r.fields_stripped, out);
+    if (!r.fields_transformed.empty()) {
+        append_key("fields_transformed", false, out);
+        append_counts(r.fields_transformed, out);
+    }
+    if (!r.transform_failed.empty()) {
+        append_key("transform_failed", false, out);
+        append_counts(r.transform_failed, out);
+    }
     append_key("records_in", false, out);
     append_int(r.records_in, out);
     append_key("records_out", false, out);
     append_int(r.records_out, out);
     append_key("records_dropped", false, out);
-    out.push_back('{');
-    bool first = true;
-    for (const auto& [reason, count] : r.records_dropped) {
-        if (!first) out.push_back(',');
-        first = false;
-        append_string(reason, out);
-        out.push_back(':');
-        append_int(count, out);
-    }
-    out.push_back('}');
+    append_counts(r.records_dropped, out);
     append_key("bytes_in", false, out);
     append_int(r.bytes_in, out);
     append_key("bytes_out", false, out);
@@ -620,11 +659,20 @@ boost::system::error_code parse_line(std::string_view line, boost::json::parser&
     auto it = obj.begin();
     auto next_is = [&](std::string_view key) { return it != obj.end() && it->key() == key; };
     for (std::size_t i = 0; i < std::size(keys); ++i) {
-        // The optional groups, where canonical_reader expects them: the refusal's legal rule
-        // before client, the candidate policy's members before prev_hash.
+        // The optional members, where canonical_reader expects them: the refusal's legal rule
+        // before client, the transform counts before records_in, the candidate policy's members
+        // before prev_hash.
         if (keys[i] == "client" && next_is("rule_id")) {
             if (!get_str((it++)->value(), out.rule_id) || out.rule_id.empty() ||
                 !next_is("legal_reference") || !get_str((it++)->value(), out.legal_reference))
+                return bad;
+        }
+        if (keys[i] == "records_in") {
+            if (next_is("fields_transformed") &&
+                !get_counts((it++)->value(), out.fields_transformed, true))
+                return bad;
+            if (next_is("transform_failed") &&
+                !get_counts((it++)->value(), out.transform_failed, true))
                 return bad;
         }
         if (keys[i] == "prev_hash" && next_is("shadow_decision")) {
@@ -699,18 +747,9 @@ boost::system::error_code parse_line(std::string_view line, boost::json::parser&
             case 18:
                 ok = get_u64(e, out.records_out);
                 break;
-            case 19: {
-                ok = e.is_object();
-                out.records_dropped.clear();
-                if (ok) {
-                    for (const auto& d : e.get_object()) {
-                        std::uint64_t n = 0;
-                        if (!get_u64(d.value(), n)) return bad;
-                        out.records_dropped[std::string(d.key())] = n;
-                    }
-                }
+            case 19:
+                ok = get_counts(e, out.records_dropped, false);
                 break;
-            }
             case 20:
                 ok = get_u64(e, out.bytes_in);
                 break;

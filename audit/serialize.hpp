@@ -27,9 +27,11 @@ inline constexpr std::string_view genesis_hash =
 inline constexpr std::size_t hash_suffix_size = 75;
 
 // Appends the canonical bytes of `r` (every field except "hash", fixed key order) to `out`.
-// Two groups are written only when set, each in its fixed place: "rule_id","legal_reference"
-// after "reason" (when rule_id is not empty), and "shadow_decision","shadow_reason",
-// "shadow_fields_stripped" after "policy_revision" (when shadow_decision is not empty).
+// Optional members are written only when set, each in its fixed place: "rule_id","legal_reference"
+// after "reason" (when rule_id is not empty); "fields_transformed" and then "transform_failed"
+// after "fields_stripped" (each only when not empty, keys sorted like "records_dropped"); and
+// "shadow_decision","shadow_reason","shadow_fields_stripped" after "policy_revision" (when
+// shadow_decision is not empty).
 // Strings are escaped (quote, backslash, control bytes); invalid UTF-8 becomes U+FFFD so the line
 // always parses and re-serialises to the same bytes.
 void append_canonical(const record& r, std::string& out);

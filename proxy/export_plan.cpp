@@ -222,6 +222,9 @@ filters::filter_spec make_filter_spec(const config::decision& d, const config::r
             break;
     }
     spec.single_record = r.single_record;
+    std::optional<std::size_t> destination_index;
+    if (rules != nullptr && d.destination_ref != nullptr)
+        destination_index = rules->destination_by_id.find(d.destination_ref->id);
     for (const auto& n : r.nested) {
         filters::nested_record_set set;
         set.path = n.path;
@@ -236,7 +239,10 @@ filters::filter_spec make_filter_spec(const config::decision& d, const config::r
         set.keep = view != nullptr;
         if (view != nullptr) {
             set.allowed = view->allowed;
-            set.rules = view->rules;
+            // A disclosure to another controller reads the recipient's consent in nested
+            // records too (config::purpose_view::rules_for).
+            set.rules = destination_index ? view->rules_for(*destination_index) : view->rules;
+            set.transforms = view->transforms;
         }
         spec.nested.push_back(std::move(set));
     }
@@ -244,6 +250,7 @@ filters::filter_spec make_filter_spec(const config::decision& d, const config::r
     spec.field_root = r.field_root;
     if (d.allowed != nullptr) spec.allowed = *d.allowed;
     if (d.rules != nullptr) spec.rules = *d.rules;
+    if (d.transforms != nullptr) spec.transforms = *d.transforms;
     spec.link_fields = r.link_fields;
     spec.rewrite_link = std::move(rewrite);
     spec.csv.delimiter = r.csv_delimiter;
@@ -259,7 +266,9 @@ std::string_view finished_decision(const config::decision& d,
                                    const filters::filter_counters* counters) noexcept {
     bool changed = !d.fields_stripped.empty();
     if (counters != nullptr) {
+        // A value written in a derived form is a change too: the export is filtered.
         changed = changed || !counters->stripped_fields.empty() ||
+                  !counters->transformed_fields.empty() || !counters->transform_failed.empty() ||
                   counters->records_out != counters->records_in;
     }
     return changed ? "filtered" : "allowed";
@@ -334,6 +343,9 @@ audit::record make_audit_record(const config::decision& d, const config::configu
     for (const auto& name : d.fields_stripped) add_name(rec.fields_stripped, name);
     if (const auto* c = outcome.counters) {
         for (const auto& [name, count] : c->stripped_fields) add_name(rec.fields_stripped, name);
+        // Transform paths come from the policy, never from the body: copied as they are.
+        rec.fields_transformed.insert(c->transformed_fields.begin(), c->transformed_fields.end());
+        rec.transform_failed.insert(c->transform_failed.begin(), c->transform_failed.end());
         rec.records_in = c->records_in;
         rec.records_out = c->records_out;
         for (std::size_t i = 0; i < filters::drop_reason_count; ++i) {

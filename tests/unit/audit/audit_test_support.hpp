@@ -45,7 +45,8 @@ inline constexpr std::string_view r10_reference =
     "GDPR art. 6(1), art. 21; CNIL guidance on partner transfers";
 
 // A record of one of four kinds by i % 4: blocked (third_party_direct_marketing, rule R10),
-// allowed, filtered, aborted (upstream_timeout, no rule).
+// allowed, filtered (with transformed fields; i % 8 == 6 also with a failed transform), aborted
+// (upstream_timeout, no rule).
 inline record sample_record(int i) {
     record r;
     r.id = new_record_id();
@@ -69,6 +70,13 @@ inline record sample_record(int i) {
     r.status = kind == 0 ? 403 : 200;
     r.fields_requested = {"id", "email", "iban"};
     if (kind == 2) r.fields_stripped = {"iban"};
+    // Filtered records write birth_date as a year and email as a pseudonym; every other one of
+    // them (i % 8 == 6) met a birth_date the transform could not read.
+    if (kind == 2) r.fields_transformed = {{"birth_date", 8}, {"email", 8}};
+    if (i % 8 == 6) {
+        r.fields_transformed["birth_date"] = 7;
+        r.transform_failed = {{"birth_date", 1}};
+    }
     r.records_in = 10;
     r.records_out = kind == 2 ? 8 : 10;
     if (kind == 2) r.records_dropped = {{"no_consent", 1}, {"objected", 1}};

@@ -105,6 +105,74 @@ TEST_F(AuditCommands, StatsCountsReasonsStrippedFieldsAndDrops) {
     EXPECT_NE(r.out.find("no_consent"), std::string::npos);
 }
 
+// Filtered records (seq 3, 7, 11, 15) count their transformed fields; seq 7 and 15 also a value
+// a transform could not read. list and show give them in the line's place, only where set.
+TEST_F(AuditCommands, ListAndShowGiveTransformCountsOnlyWhereTheRecordHasThem) {
+    const auto r = run({"list", "--log", log_, "--format", "json"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    ASSERT_EQ(count_lines(r.out), 16u);
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) {
+        const auto v = boost::json::parse(line).as_object();
+        const auto seq = v.at("seq").to_number<std::uint64_t>();
+        if (v.at("decision").as_string() != "filtered") {
+            EXPECT_FALSE(v.contains("fields_transformed")) << line;
+            EXPECT_FALSE(v.contains("transform_failed")) << line;
+            continue;
+        }
+        const auto& transformed = v.at("fields_transformed").as_object();
+        EXPECT_EQ(transformed.size(), 2u) << line;
+        EXPECT_EQ(transformed.at("email").to_number<std::uint64_t>(), 8u) << line;
+        const auto stripped = line.find("\"fields_stripped\":");
+        const auto at = line.find("\"fields_transformed\":");
+        EXPECT_LT(stripped, at) << line;
+        EXPECT_LT(at, line.find("\"records_in\":")) << line;
+        if (seq % 8 == 7) {
+            EXPECT_EQ(transformed.at("birth_date").to_number<std::uint64_t>(), 7u) << line;
+            EXPECT_EQ(v.at("transform_failed").at("birth_date").to_number<std::uint64_t>(), 1u)
+                << line;
+            EXPECT_LT(at, line.find("\"transform_failed\":")) << line;
+            EXPECT_LT(line.find("\"transform_failed\":"), line.find("\"records_in\":")) << line;
+        } else {
+            EXPECT_EQ(transformed.at("birth_date").to_number<std::uint64_t>(), 8u) << line;
+            EXPECT_FALSE(v.contains("transform_failed")) << line;
+        }
+    }
+    auto show = run({"show", "7", "--log", log_, "--format", "json"});
+    ASSERT_EQ(show.code, 0) << show.err;
+    EXPECT_EQ(boost::json::parse(show.out)
+                  .at("transform_failed")
+                  .at("birth_date")
+                  .to_number<std::uint64_t>(),
+              1u);
+    show = run({"show", "7", "--log", log_});
+    ASSERT_EQ(show.code, 0) << show.err;
+    EXPECT_NE(show.out.find("fields_transformed: {\"birth_date\":7,\"email\":8}"),
+              std::string::npos)
+        << show.out;
+}
+
+TEST_F(AuditCommands, StatsTotalsTransformedFieldsByName) {
+    const auto r = run({"stats", "--log", log_});
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto section = r.out.find("\nfields transformed (values):\n");
+    ASSERT_NE(section, std::string::npos) << r.out;
+    // birth_date: 8 + 7 + 8 + 7, email: 4 x 8.
+    const auto birth = r.out.find("  birth_date", section);
+    ASSERT_NE(birth, std::string::npos) << r.out;
+    EXPECT_EQ(r.out.substr(birth, r.out.find('\n', birth) - birth),
+              "  birth_date" + std::string(30, ' ') + " 30");
+    const auto email = r.out.find("  email", section);
+    ASSERT_NE(email, std::string::npos) << r.out;
+    EXPECT_EQ(r.out.substr(email, r.out.find('\n', email) - email),
+              "  email" + std::string(35, ' ') + " 32");
+
+    // A trail without transforms has no such section.
+    const auto none = run({"stats", "--log", log_, "--decision", "blocked,allowed"});
+    ASSERT_EQ(none.code, 0) << none.err;
+    EXPECT_EQ(none.out.find("fields transformed"), std::string::npos) << none.out;
+}
+
 TEST_F(AuditCommands, VerifyExitsZeroWhenIntactAndOneNamingTheBrokenSeq) {
     auto r = run({"verify", "--log", log_});
     EXPECT_EQ(r.code, 0) << r.err;

@@ -109,6 +109,8 @@ TEST(AuditSerialise, ParsingReproducesTheCanonicalBytes) {
         EXPECT_EQ(back.seq, r.seq);
         EXPECT_EQ(back.records_dropped, r.records_dropped);
         EXPECT_EQ(back.fields_stripped, r.fields_stripped);
+        EXPECT_EQ(back.fields_transformed, r.fields_transformed);
+        EXPECT_EQ(back.transform_failed, r.transform_failed);
     }
 }
 
@@ -254,6 +256,8 @@ TEST(AuditSerialise, ALineWithoutOptionalMembersClearsThoseOfTheLastOne) {
     with.shadow_decision = "blocked";
     with.shadow_reason = "purpose_not_granted";
     with.shadow_fields_stripped = {"email"};
+    with.fields_transformed = {{"email", 4}};
+    with.transform_failed = {{"birth_date", 1}};
     with = chained(with, 3);
     const record without = chained(test::sample_record(3), 4);
     std::string a, b;
@@ -269,12 +273,16 @@ TEST(AuditSerialise, ALineWithoutOptionalMembersClearsThoseOfTheLastOne) {
         ASSERT_FALSE(parse_line(a, parser, back));
         ASSERT_EQ(back.rule_id, "R10");
         ASSERT_EQ(back.shadow_decision, "blocked");
+        ASSERT_EQ(back.fields_transformed.size(), 1u);
+        ASSERT_EQ(back.transform_failed.size(), 1u);
         ASSERT_FALSE(parse_line(second, parser, back)) << second;
         EXPECT_EQ(back.rule_id, "");
         EXPECT_EQ(back.legal_reference, "");
         EXPECT_EQ(back.shadow_decision, "");
         EXPECT_EQ(back.shadow_reason, "");
         EXPECT_TRUE(back.shadow_fields_stripped.empty());
+        EXPECT_TRUE(back.fields_transformed.empty());
+        EXPECT_TRUE(back.transform_failed.empty());
         std::string again;
         append_line(back, again);
         EXPECT_EQ(again, b + "\n");
@@ -313,6 +321,158 @@ TEST(AuditSerialise, RejectsRuleMembersOutOfPlaceOrIncomplete) {
     }
 }
 
+record with_transforms(std::map<std::string, std::uint64_t> transformed,
+                       std::map<std::string, std::uint64_t> failed) {
+    record r = test::sample_record(1);  // allowed, no other optional member
+    r.fields_transformed = std::move(transformed);
+    r.transform_failed = std::move(failed);
+    return chained(std::move(r), 5);
+}
+
+// Transform counts stand right after fields_stripped, each only when not empty, keys in byte
+// order like records_dropped.
+TEST(AuditSerialise, TransformCountsStandAfterTheStrippedFieldsOnlyWhenNotEmpty) {
+    std::string both;
+    append_line(with_transforms({{"email", 8}, {"Zip", 2}, {"birth_date", 7}}, {{"birth_date", 1}}),
+                both);
+    EXPECT_NE(both.find("\"fields_stripped\":[],\"fields_transformed\":{\"Zip\":2,\"birth_date\":7,"
+                        "\"email\":8},\"transform_failed\":{\"birth_date\":1},\"records_in\":10,"),
+              std::string::npos)
+        << both;
+    std::string transformed_only;
+    append_line(with_transforms({{"email", 8}}, {}), transformed_only);
+    EXPECT_NE(transformed_only.find(
+                  "\"fields_stripped\":[],\"fields_transformed\":{\"email\":8},\"records_in\":"),
+              std::string::npos)
+        << transformed_only;
+    EXPECT_EQ(transformed_only.find("transform_failed"), std::string::npos);
+    std::string failed_only;
+    append_line(with_transforms({}, {{"email", 3}}), failed_only);
+    EXPECT_NE(failed_only.find(
+                  "\"fields_stripped\":[],\"transform_failed\":{\"email\":3},\"records_in\":"),
+              std::string::npos)
+        << failed_only;
+    EXPECT_EQ(failed_only.find("fields_transformed"), std::string::npos);
+    for (int kind : {0, 1, 3}) {  // no transform in these sample records
+        std::string line;
+        append_line(chained(test::sample_record(kind), 1), line);
+        EXPECT_EQ(line.find("transform"), std::string::npos) << line;
+    }
+}
+
+void expect_same_transforms(const record& back, const record& r) {
+    EXPECT_EQ(back.fields_stripped, r.fields_stripped);
+    EXPECT_EQ(back.fields_transformed, r.fields_transformed);
+    EXPECT_EQ(back.transform_failed, r.transform_failed);
+    EXPECT_EQ(back.records_in, r.records_in);
+    EXPECT_EQ(back.hash, r.hash);
+}
+
+TEST(AuditSerialise, TransformCountsRoundTripThroughTheCanonicalReader) {
+    const record cases[] = {
+        with_transforms({{"birth_date", 7}, {"email", 8}}, {{"birth_date", 1}}),
+        with_transforms({{"email", 8}}, {}),
+        with_transforms({}, {{"email", 18446744073709551615ull}}),
+    };
+    for (const record& r : cases) {
+        std::string line;
+        append_line(r, line);
+        line.pop_back();
+        auto fast_only = canonical_only();
+        record back;
+        ASSERT_FALSE(parse_line(line, fast_only, back)) << line;
+        expect_same_transforms(back, r);
+        std::string again;
+        append_line(back, again);
+        EXPECT_EQ(again, line + "\n");
+        // A reader that skipped the members would hand the line on, and this parser refuses it.
+        std::string spaced = line;
+        const auto key = spaced.find(r.fields_transformed.empty() ? "\"transform_failed\":"
+                                                                  : "\"fields_transformed\":");
+        ASSERT_NE(key, std::string::npos);
+        spaced.insert(spaced.find(':', key), " ");
+        EXPECT_TRUE(parse_line(spaced, fast_only, back)) << spaced;
+    }
+}
+
+TEST(AuditSerialise, TransformCountsRoundTripThroughTheJsonParser) {
+    // Non-canonical spacing, and a field name beyond ASCII (the canonical reader leaves UTF-8 to
+    // Boost.JSON): both take the DOM path, which must read the same members.
+    const record ascii = with_transforms({{"birth_date", 7}, {"email", 8}}, {{"birth_date", 1}});
+    std::string line;
+    append_line(ascii, line);
+    line.pop_back();
+    std::string spaced = line;
+    spaced.replace(spaced.find("{\"birth_date\":7,"), 16, "{ \"birth_date\" : 7 ,");
+    spaced.replace(spaced.find("\"transform_failed\":"), 19, "\"transform_failed\" : ");
+    const record utf8 = with_transforms({{"stra\u00dfe", 2}}, {{"\u00e9t\u00e9", 1}});
+    std::string utf8_line;
+    append_line(utf8, utf8_line);
+    utf8_line.pop_back();
+    const std::pair<std::string, const record*> cases[] = {{spaced, &ascii}, {utf8_line, &utf8}};
+    for (const auto& [text, want] : cases) {
+        auto fast_only = canonical_only();
+        record back;
+        ASSERT_TRUE(parse_line(text, fast_only, back)) << "not the DOM path: " << text;
+        boost::json::parser parser;
+        ASSERT_FALSE(parse_line(text, parser, back)) << text;
+        expect_same_transforms(back, *want);
+        std::string again;
+        append_line(back, again);
+        std::string canonical;
+        append_line(*want, canonical);
+        EXPECT_EQ(again, canonical);
+    }
+}
+
+TEST(AuditSerialise, RejectsTransformCountsOutOfPlaceEmptyOrOfTheWrongType) {
+    std::string line;
+    append_line(with_transforms({{"email", 8}}, {{"birth_date", 1}}), line);
+    line.pop_back();
+    const std::string transformed = ",\"fields_transformed\":{\"email\":8}";
+    const std::string failed = ",\"transform_failed\":{\"birth_date\":1}";
+    const auto at = line.find(transformed + failed);
+    ASSERT_NE(at, std::string::npos);
+    const std::string without =
+        line.substr(0, at) + line.substr(at + transformed.size() + failed.size());
+    auto insert_before = [&](std::string_view key, const std::string& what) {
+        std::string out = without;
+        out.insert(out.find(std::string(",\"") + std::string(key) + "\":"), what);
+        return out;
+    };
+    // Each of these in its place reads (the fixture is sound).
+    for (const auto& good :
+         {insert_before("records_in", transformed + failed),
+          insert_before("records_in", transformed), insert_before("records_in", failed)}) {
+        boost::json::parser parser;
+        record back;
+        EXPECT_FALSE(parse_line(good, parser, back)) << good;
+    }
+    const std::string bad[] = {
+        insert_before("records_in", failed + transformed),                   // order
+        insert_before("fields_stripped", transformed),                       // before stripped
+        insert_before("records_out", transformed),                           // after records_in
+        insert_before("prev_hash", failed),                                  // at the end
+        insert_before("records_in", ",\"fields_transformed\":{}"),           // empty
+        insert_before("records_in", ",\"transform_failed\":{}"),             // empty
+        insert_before("records_in", ",\"fields_transformed\":[\"email\"]"),  // a list
+        insert_before("records_in", ",\"fields_transformed\":\"email\""),    // a string
+        insert_before("records_in", ",\"fields_transformed\":null"),
+        insert_before("records_in", ",\"fields_transformed\":{\"email\":\"8\"}"),  // count
+        insert_before("records_in", ",\"fields_transformed\":{\"email\":-1}"),
+        insert_before("records_in", ",\"fields_transformed\":{\"email\":1.5}"),
+        insert_before("records_in", ",\"transform_failed\":{\"email\":true}"),
+    };
+    for (const auto& text : bad) {
+        boost::json::parser parser;
+        record back;
+        EXPECT_TRUE(parse_line(text, parser, back)) << text;
+        std::string spaced = text;  // and through the DOM path
+        spaced.replace(spaced.find("\"seq\":"), 6, "\"seq\" :");
+        EXPECT_TRUE(parse_line(spaced, parser, back)) << spaced;
+    }
+}
+
 // Privacy: a line holds exactly the §3 members with the values given, and nothing else — so no
 // value the proxy did not put in a record field can reach the trail.
 TEST(AuditSerialise, ALineHoldsOnlyTheFieldsGiven) {
@@ -323,7 +483,7 @@ TEST(AuditSerialise, ALineHoldsOnlyTheFieldsGiven) {
     parser.write(line.data(), line.size() - 1);
     const auto v = parser.release();
     ASSERT_TRUE(v.is_object());
-    EXPECT_EQ(v.get_object().size(), 27u);
+    EXPECT_EQ(v.get_object().size(), 28u);  // with fields_transformed
     std::string refused;
     append_line(chained(test::sample_record(0), 1), refused);
     parser.reset();
@@ -331,6 +491,7 @@ TEST(AuditSerialise, ALineHoldsOnlyTheFieldsGiven) {
     EXPECT_EQ(parser.release().get_object().size(), 29u);  // with rule_id and legal_reference
     EXPECT_EQ(v.at("fields_stripped").as_array().size(), 1u);
     EXPECT_EQ(v.at("records_dropped").as_object().size(), 2u);
+    EXPECT_EQ(v.at("fields_transformed").as_object().size(), 2u);
     EXPECT_EQ(line.find("MARKER"), std::string::npos);
 }
 

@@ -234,6 +234,86 @@ TEST(AuditVerifyUpgrade, ChainsRecordsWithoutRulesAndThenWithThem) {
     EXPECT_EQ(rules, want);
 }
 
+// Transform counts are part of the hashed bytes: changing a count or a name, removing a member or
+// adding one is an edit like any other.
+TEST_F(AuditVerify, TheTransformCountsAreCoveredByTheChain) {
+    // seq 3, 7 and 11 are filtered records with transformed fields; seq 7 also has a failed one.
+    ASSERT_NE(lines_[6].find("\"fields_stripped\":[\"iban\"],\"fields_transformed\":{\"birth_date\""
+                             ":7,\"email\":8},\"transform_failed\":{\"birth_date\":1},"),
+              std::string::npos)
+        << lines_[6];
+    ASSERT_EQ(lines_[5].find("transform"), std::string::npos);
+
+    auto expect_broken_at = [&](std::size_t index, const std::string& edited) {
+        ASSERT_NE(edited, lines_[index]);
+        auto lines = lines_;
+        lines[index] = edited;
+        rewrite(lines);
+        const auto res = verify_chain(path_);
+        EXPECT_EQ(res.problem, chain_problem::hash_mismatch) << edited;
+        EXPECT_EQ(res.first_broken_seq, index + 1) << edited;
+    };
+    auto replaced = [&](std::string line, const std::string& from, const std::string& to) {
+        const auto at = line.find(from);
+        EXPECT_NE(at, std::string::npos) << from;
+        if (at != std::string::npos) line.replace(at, from.size(), to);
+        return line;
+    };
+    expect_broken_at(6, replaced(lines_[6], "\"email\":8}", "\"email\":9}"));
+    expect_broken_at(6, replaced(lines_[6], "{\"birth_date\":1}", "{\"birth_date\":0}"));
+    expect_broken_at(6, replaced(lines_[6], "\"email\":8}", "\"phone\":8}"));
+    expect_broken_at(6, replaced(lines_[6], ",\"transform_failed\":{\"birth_date\":1}", ""));
+    expect_broken_at(
+        6, replaced(lines_[6], ",\"fields_transformed\":{\"birth_date\":7,\"email\":8}", ""));
+    expect_broken_at(5, replaced(lines_[5], ",\"records_in\"",
+                                 ",\"fields_transformed\":{\"email\":1},\"records_in\""));
+}
+
+// A trail written before records counted transforms goes on with records that do: the chain
+// verifies across both, and each record reads back with what it holds.
+TEST(AuditVerifyUpgrade, ChainsRecordsWithoutTransformCountsAndThenWithThem) {
+    test::temp_dir dir;
+    const std::string path = dir.file("audit.jsonl");
+    auto write = [&](int from, int to, bool transforms) {
+        writer_options o;
+        o.path = path;
+        o.sync = sync_policy::none;
+        file_writer w(o);
+        ASSERT_FALSE(w.start());
+        for (int i = from; i < to; ++i) {
+            record r = test::sample_record(i);
+            if (!transforms) {
+                r.fields_transformed.clear();
+                r.transform_failed.clear();
+            }
+            w.append(std::move(r), false, nullptr);
+        }
+        w.flush();
+    };
+    write(0, 8, false);  // the old writer
+    const std::string old_trail = test::read_file(path);
+    EXPECT_EQ(old_trail.find("transform"), std::string::npos);
+    ASSERT_TRUE(verify_chain(path).ok);
+    write(8, 16, true);  // restarted with transform counts
+    const auto res = verify_chain(path);
+    ASSERT_TRUE(res.ok) << res.detail();
+    EXPECT_EQ(res.last_seq, 16u);
+
+    std::vector<std::string> counts;
+    ASSERT_FALSE(for_each_record(path, {}, [&](const record& r) {
+        std::string c;
+        for (const auto& [f, n] : r.fields_transformed) c += f + "=" + std::to_string(n) + " ";
+        c += "|";
+        for (const auto& [f, n] : r.transform_failed) c += " " + f + "=" + std::to_string(n);
+        counts.push_back(c);
+        return true;
+    }));
+    std::vector<std::string> want(16, "|");  // seq 1-8: the old writer wrote none
+    want[10] = "birth_date=8 email=8 |";
+    want[14] = "birth_date=7 email=8 | birth_date=1";
+    EXPECT_EQ(counts, want);
+}
+
 TEST_F(AuditVerify, ReportsAMissingLog) {
     const auto res = verify_chain(dir_.file("nothing.jsonl"));
     EXPECT_FALSE(res.ok);

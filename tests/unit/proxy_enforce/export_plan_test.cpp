@@ -150,6 +150,38 @@ TEST(AuditRecord, CarriesNamesAndCountsButNeverQueryValues) {
     EXPECT_EQ(rec.client, "erp");
 }
 
+// Transform counts reach the record by field name, as the filter counted them (nested sets'
+// fields under their set's label), and with no value.
+TEST(AuditRecord, CopiesTheTransformCountsOfTheFilter) {
+    config::decision d;
+    d.result = config::outcome::allow;
+    config::configuration cfg;
+    filters::filter_counters counters;
+    counters.records_in = 5;
+    counters.records_out = 5;
+    counters.transformed_fields["email"] = 5;
+    counters.transformed_fields["contacts.birth_date"] = 4;
+    counters.transform_failed["contacts.birth_date"] = 1;
+    export_outcome out;
+    out.decision = "allowed";
+    out.status = 200;
+    out.counters = &counters;
+    auto rec = make_audit_record(d, cfg, "GET", "/exports/contacts", "", "127.0.0.1:5555", out,
+                                 "id1", "2026-11-29T00:00:00.000Z");
+    EXPECT_EQ(rec.fields_transformed,
+              (std::map<std::string, std::uint64_t>{{"contacts.birth_date", 4}, {"email", 5}}));
+    EXPECT_EQ(rec.transform_failed,
+              (std::map<std::string, std::uint64_t>{{"contacts.birth_date", 1}}));
+    EXPECT_TRUE(rec.fields_stripped.empty());
+
+    // Without a filter (a refusal, a pass-through) there is nothing to count.
+    out.counters = nullptr;
+    rec = make_audit_record(d, cfg, "GET", "/exports/contacts", "", "127.0.0.1:5555", out, "id2",
+                            "2026-11-29T00:00:00.000Z");
+    EXPECT_TRUE(rec.fields_transformed.empty());
+    EXPECT_TRUE(rec.transform_failed.empty());
+}
+
 TEST(AuditRecord, ARefusalNamesItsLegalRule) {
     config::decision d;
     d.why = config::reason::disclosure_not_permitted;
