@@ -123,6 +123,21 @@ std::string drop_text(filters::drop_reason r) {
     return s;
 }
 
+// How explain shows a transform: "written as a keyed pseudonym", "… its first 2 characters".
+std::string transform_text(const filters::field_transform& t) {
+    switch (t.kind) {
+        case filters::transform_kind::pseudonymise:
+            return "written as a keyed pseudonym (ps_…)";
+        case filters::transform_kind::truncate_chars:
+            return "written as its first " + std::to_string(t.keep) + " characters";
+        case filters::transform_kind::year:
+            return "written as its year";
+        case filters::transform_kind::mask:
+            return "written masked but its last " + std::to_string(t.keep) + " characters";
+    }
+    return "transformed";
+}
+
 struct field_line {
     std::string name;
     bool kept = false;
@@ -156,6 +171,8 @@ std::vector<field_line> field_lines(const configuration& cfg, const decision& d)
         } else {
             l.kept = true;
             l.why = "needed by purpose " + d.purpose_id;
+            if (d.transforms != nullptr)
+                if (const auto* t = d.transforms->find(f.path)) l.why += ", " + transform_text(*t);
         }
         if (requested(f.path) && !l.kept) l.why += " (requested)";
         out.push_back(std::move(l));

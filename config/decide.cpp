@@ -455,6 +455,7 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     query::field_policy fp;
     fp.allowed = &view->allowed;
     fp.catalogue = &p.entities[*ei].catalogue;
+    fp.transformed = &view->transformed;
     fp.rule_fields = view->rule_fields;
     fp.select_param = r->select_param;
     fp.select_separator = r->select_separator;
@@ -508,6 +509,7 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     }
     d.allowed = &view->allowed;
     d.rules = &view->rules_for(*di);
+    if (!view->transforms.empty()) d.transforms = &view->transforms;
     if (!pu.suppression_list.empty()) d.suppression = p.find_suppression_list(pu.suppression_list);
     d.fields_requested = std::move(sel.requested);
     d.fields_stripped = std::move(sel.stripped);

@@ -123,6 +123,8 @@ struct decision {
     const filters::field_set* allowed = nullptr;
     const filters::record_rules* rules = nullptr;
     const suppression_list* suppression = nullptr;  // the list the rules consult, if any
+    // Kept fields written in a derived form; null or empty when none.
+    const filters::transform_set* transforms = nullptr;
     std::uint64_t max_records = 0;                  // min of grant and purpose; 0 = unlimited
 
     std::vector<std::string> fields_requested;  // from the selection parameter

@@ -22,8 +22,9 @@ namespace exportwall::config {
 namespace {
 
 // The children of <exportwall> that this file reads; the rest belong to the policy loader.
-constexpr std::array<std::string_view, 9> network_elements{
-    "listen", "admin", "limits", "log", "audit", "upstream", "route", "continuation", "shadow"};
+constexpr std::array<std::string_view, 10> network_elements{
+    "listen", "admin", "limits", "log",          "audit",
+    "upstream", "route", "continuation", "shadow", "pseudonymisation"};
 
 std::string sha256_hex(std::string_view bytes) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
@@ -711,6 +712,25 @@ void read_continuation(reader& r, const pugi::xml_node& n, settings& net, config
     out.continuation = *key;
 }
 
+// <pseudonymisation key-file="…"/>: the secret of the `pseudonymise` transform (HMAC-SHA-256).
+// Kept out of the policy: the DPO's file names the transform, the operator holds the key.
+void read_pseudonymisation(reader& r, const pugi::xml_node& n, settings& net) {
+    r.src().check_attributes(n, {}, {"key-file"}, r.diag());
+    r.src().check_children(n, {}, r.diag());
+    net.pseudonymisation.key_file = r.path(n, "key-file");
+    if (net.pseudonymisation.key_file.empty()) return;
+    std::ifstream in(net.pseudonymisation.key_file, std::ios::binary);
+    std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)),
+                                     std::istreambuf_iterator<char>());
+    if ((!in && !in.eof()) || bytes.size() < 32) {
+        r.error(n, n.attribute("key-file"),
+                "'key-file' must name a readable file of at least 32 random bytes "
+                "(openssl rand -hex 32)");
+        return;
+    }
+    net.pseudonymisation.key = std::make_shared<const std::vector<unsigned char>>(std::move(bytes));
+}
+
 // <shadow file="candidate.xml"/>: a candidate policy evaluated beside the enforced one (Envoy's
 // RBAC shadow rules). Only the policy elements of the file are read, validated as the main
 // policy is (its errors name the candidate file); its decisions go to the audit trail only.
@@ -768,19 +788,25 @@ void sort_errors(std::vector<load_error>& errors, const std::string& main_file) 
     });
 }
 
+// Parses `src` and checks the name of its root element: a null node once a problem is reported.
+pugi::xml_node parsed_root(xml_source& src, std::string_view name, diagnostics& diag) {
+    if (!src.parse(diag)) return {};
+    auto root = src.document().document_element();
+    if (std::string_view(root.name()) != name) {
+        diag.error(src.locate(root), "the root element must be <" + std::string(name) + ">");
+        return {};
+    }
+    return root;
+}
+
 load_result load(std::string text, const std::string& file, const std::string& base_dir) {
     diagnostics diag;
     auto config = std::make_shared<configuration>();
     config->path = file;
     config->revision = sha256_hex(text);
     xml_source src(file, std::move(text));
-    if (!src.parse(diag)) return {nullptr, diag.errors()};
-
-    auto root = src.document().document_element();
-    if (std::string_view(root.name()) != "exportwall") {
-        diag.error(src.locate(root), "the root element must be <exportwall>");
-        return {nullptr, diag.errors()};
-    }
+    auto root = parsed_root(src, "exportwall", diag);
+    if (!root) return {nullptr, diag.errors()};
     src.check_attributes(root, {"mode", "threads", "xmlns:xsi", "xsi:noNamespaceSchemaLocation"},
                          {"version"}, diag);
     if (auto v = root.attribute("version"); v && std::string_view(v.value()) != "1") {
@@ -805,7 +831,8 @@ load_result load(std::string text, const std::string& file, const std::string& b
 
     // Upstreams first, so routes can name them wherever they stand in the file.
     for (auto n : root.children("upstream")) read_upstream(r, n, net);
-    int admins = 0, limits_count = 0, logs = 0, audits = 0, continuations = 0, shadows = 0;
+    int admins = 0, limits_count = 0, logs = 0, audits = 0, continuations = 0, shadows = 0,
+        pseudonymisations = 0;
     pugi::xml_node shadow_node;
     for (auto n : root.children()) {
         if (n.type() == pugi::node_pcdata || n.type() == pugi::node_cdata) {
@@ -843,6 +870,9 @@ load_result load(std::string text, const std::string& file, const std::string& b
         } else if (name == "shadow") {
             once(shadows);
             shadow_node = n;
+        } else if (name == "pseudonymisation") {
+            once(pseudonymisations);
+            read_pseudonymisation(r, n, net);
         } else if (name == "upstream") {
             // read above
         } else if (!is_policy_element(name)) {
@@ -881,12 +911,8 @@ load_result load_policy_only(std::string text, const std::string& file,
     config->path = file;
     config->revision = sha256_hex(text);
     xml_source src(file, std::move(text));
-    if (!src.parse(diag)) return {nullptr, diag.errors()};
-    auto root = src.document().document_element();
-    if (std::string_view(root.name()) != "policy") {
-        diag.error(src.locate(root), "the root element must be <policy>");
-        return {nullptr, diag.errors()};
-    }
+    auto root = parsed_root(src, "policy", diag);
+    if (!root) return {nullptr, diag.errors()};
     check_policy_root(src, root, diag);
     if (diag.ok()) load_policy(src, root, config->net, base_dir, config->rules, diag);
     auto errors = diag.errors();

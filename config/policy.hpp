@@ -19,6 +19,7 @@
 #include "config/settings.hpp"
 #include "filters/field_set.hpp"
 #include "filters/record_rules.hpp"
+#include "filters/transform.hpp"
 
 namespace exportwall::config {
 
@@ -148,6 +149,15 @@ struct condition_spec {
     source_location where;
 };
 
+// A field transform of a purpose, as written (<transform entity field kind keep>).
+struct transform_spec {
+    std::string entity;
+    std::string field;
+    filters::transform_kind kind = filters::transform_kind::pseudonymise;
+    std::size_t keep = 0;
+    source_location where;
+};
+
 // What a purpose may read of one entity, compiled at load: the allow-list handed to the filter,
 // the record rules (legal conditions first, always present), and the fields the rules read.
 struct purpose_view {
@@ -163,6 +173,10 @@ struct purpose_view {
     // Exports to another controller under consent: the rules above plus the recipient's own
     // consent field (R10, R11), per destination index. decide() picks these over `rules`.
     std::vector<std::pair<std::size_t, filters::record_rules>> disclosure_rules;
+    // Kept fields written in a derived form (pseudonym, prefix, year, mask); the query guard lets
+    // a client select them but never filter, sort or search on them (an oracle on the original).
+    filters::transform_set transforms;
+    filters::field_set transformed;
     source_location where;
 
     [[nodiscard]] const filters::record_rules& rules_for(std::size_t destination_index) const;
@@ -194,6 +208,7 @@ struct purpose {
     std::uint64_t max_records = 0;  // 0 = unlimited
     std::vector<condition_spec> evidence;    // pre-contract: the subject's request
     std::vector<condition_spec> conditions;  // custom require / exclude
+    std::vector<transform_spec> transforms;
     std::vector<purpose_view> views;         // one per entity the purpose reads
     source_location where;
 

@@ -278,7 +278,8 @@ class policy_reader {
              "suppression-list", "max-records", "legal-reference", "lia", "art9-condition",
              "soft-opt-in", "own-similar-products", "opt-out-at-collection", "data-use"},
             {"id", "basis", "subjects"}, diag_);
-        src_ptr_->check_children(n, {"fields", "request-evidence", "require", "exclude"}, diag_);
+        src_ptr_->check_children(n, {"fields", "request-evidence", "require", "exclude", "transform"},
+                                 diag_);
         purpose p;
         p.id = id_of(n);
         p.description = n.attribute("description").value();
@@ -339,8 +340,41 @@ class policy_reader {
                 read_condition(c, p.conditions, false);
             else if (name == "exclude")
                 read_condition(c, p.conditions, true);
+            else if (name == "transform")
+                read_transform(c, p);
         }
         out_.purposes.push_back(std::move(p));
+    }
+
+    // <transform entity="contact" field="address.postcode" kind="truncate" keep="2"/>
+    void read_transform(const pugi::xml_node& t, purpose& p) {
+        src_ptr_->check_attributes(t, {"keep"}, {"entity", "field", "kind"}, diag_);
+        src_ptr_->check_children(t, {}, diag_);
+        transform_spec spec;
+        spec.entity = t.attribute("entity").value();
+        spec.field = path_attr(t, "field");
+        spec.where = src_ptr_->locate(t);
+        std::string_view kind = t.attribute("kind").value();
+        const bool needs_keep = kind == "truncate" || kind == "mask";
+        if (kind == "pseudonymise")
+            spec.kind = filters::transform_kind::pseudonymise;
+        else if (kind == "truncate")
+            spec.kind = filters::transform_kind::truncate_chars;
+        else if (kind == "year")
+            spec.kind = filters::transform_kind::year;
+        else if (kind == "mask")
+            spec.kind = filters::transform_kind::mask;
+        else if (t.attribute("kind"))
+            error(t, t.attribute("kind"), "kind must be pseudonymise, truncate, year or mask");
+        if (needs_keep) {
+            spec.keep = count(t, "keep");
+            if (!t.attribute("keep"))
+                diag_.error(spec.where, "<transform kind=\"" + std::string(kind) +
+                                            "\"> needs keep (the characters kept)");
+        } else if (t.attribute("keep")) {
+            error(t, t.attribute("keep"), "keep belongs to kind truncate or mask");
+        }
+        p.transforms.push_back(std::move(spec));
     }
 
     void read_fields(const pugi::xml_node& f, purpose& p) {

@@ -361,6 +361,13 @@ class rule_checker {
             diag_.error(pu.where, "purpose " + quoted(pu.id) +
                                       " names an art9-condition but exports no special-category "
                                       "field");
+        for (const auto& t : pu.transforms) {
+            auto idx = p_.entity_by_id.find(t.entity);
+            if (!idx || pu.find_view(*idx) == nullptr)
+                fail(t.where, legal_rule::references,
+                     "transform of purpose " + quoted(pu.id) + " names entity " + quoted(t.entity) +
+                         ", for which the purpose lists no fields");
+        }
         for (const auto* group : {&pu.evidence, &pu.conditions}) {
             for (const auto& c : *group) {
                 auto idx = p_.entity_by_id.find(c.entity);
@@ -588,6 +595,7 @@ class rule_checker {
             }
             view.allowed = filters::field_set(view.fields);
             view.rule_fields = view.rules.needed_fields();
+            compile_transforms(pu, view, e);
             return;
         }
         // 1. Subject type: contract and pre-contract always, others when they narrow the subjects.
@@ -672,6 +680,36 @@ class rule_checker {
         }
         view.allowed = filters::field_set(view.fields);
         view.rule_fields = view.rules.needed_fields();
+        compile_transforms(pu, view, e);
+    }
+
+    // The purpose's transforms of this entity: on kept fields only, one per field; the
+    // pseudonymisation key comes from the operator's <pseudonymisation key-file>.
+    void compile_transforms(const purpose& pu, purpose_view& view, const entity& e) {
+        std::vector<filters::field_transform> list;
+        std::vector<std::string> paths;
+        for (const auto& t : pu.transforms) {
+            if (t.entity != e.id) continue;
+            if (std::find(view.fields.begin(), view.fields.end(), t.field) == view.fields.end()) {
+                fail(t.where, legal_rule::references,
+                     "transform of field " + quoted(t.field) + " of purpose " + quoted(pu.id) +
+                         ": the purpose does not keep it for entity " + quoted(e.id));
+                continue;
+            }
+            if (std::find(paths.begin(), paths.end(), t.field) != paths.end()) {
+                diag_.error(t.where, "field " + quoted(t.field) + " of purpose " + quoted(pu.id) +
+                                         " is transformed twice");
+                continue;
+            }
+            if (t.kind == filters::transform_kind::pseudonymise && !net_.pseudonymisation.key)
+                diag_.error(t.where, "kind=\"pseudonymise\" needs the operator's "
+                                     "<pseudonymisation key-file=\"…\"/>");
+            paths.push_back(t.field);
+            list.push_back({t.field, t.kind, t.keep});
+        }
+        if (list.empty()) return;
+        view.transforms = filters::transform_set(std::move(list), net_.pseudonymisation.key);
+        view.transformed = filters::field_set(std::move(paths));
     }
 
     void check_destination(destination& d) {

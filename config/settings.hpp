@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -191,9 +192,17 @@ struct continuation_settings {
     std::chrono::milliseconds lifetime{3'600'000};  // a sealed token opens for this long
 };
 
+// <pseudonymisation key-file="…"/>: the HMAC key of the `pseudonymise` field transform.
+struct pseudonymisation_settings {
+    std::string key_file;
+    // The file's bytes (at least 32); null without a key file. Shared by every purpose view.
+    std::shared_ptr<const std::vector<unsigned char>> key;
+};
+
 struct settings {
     std::vector<listener> listeners;
     continuation_settings continuation;
+    pseudonymisation_settings pseudonymisation;
     admin_listener admin;
     audit_settings audit;
     limits limit;

@@ -47,6 +47,10 @@ struct field_policy {
     // Every field of the entity's catalogue: a refusal names a reference by its catalogue path
     // only when it is one of these.
     const filters::field_set* catalogue = nullptr;
+    // Kept fields the response carries in a derived form (a pseudonym, a prefix, a year): a
+    // selection may name them, any other reference (filter, order, search …) would read the
+    // original value and is refused.
+    const filters::field_set* transformed = nullptr;
     // The fields the record rules read (consent, objection, subject type, evidence, suppression
     // match field): forced into every selection, stripped from the answer by the response filter.
     std::span<const std::string> rule_fields;

@@ -137,8 +137,10 @@ bool fail_field(guarded_query& q, const field_policy& policy, std::string_view p
     q.result = verdict::field_not_permitted;
     q.field = shown_name(policy, path);
     q.field_use = how;
+    const bool transformed = policy.transformed != nullptr && policy.transformed->keeps(path);
     q.detail = "the query reads field '" + q.field + "' in a " + std::string(to_string(how)) +
-               ", which this purpose does not keep";
+               (transformed ? ", which this purpose receives only in a derived form (<transform>)"
+                            : ", which this purpose does not keep");
     return false;
 }
 
@@ -164,8 +166,9 @@ bool catalogue_descends(const field_policy& policy, std::string_view path) {
 }  // namespace
 
 bool check_read(guarded_query& q, const field_policy& policy, std::string_view path, use how) {
+    const bool transformed = policy.transformed != nullptr && policy.transformed->keeps(path);
     if (policy.allowed != nullptr && !path.empty() && policy.allowed->keeps(path) &&
-        catalogued(policy, path))
+        catalogued(policy, path) && !transformed)
         return true;
     return fail_field(q, policy, path, how);
 }

@@ -87,6 +87,9 @@ TEST_F(ContainerConfig, ComposeConfigurationChecksClean) {
     std::filesystem::copy_file(source_dir / "docker/exportwall.xml", scratch_ / "exportwall.xml");
     std::filesystem::copy_file(source_dir / "config/examples/do-not-contact.txt",
                                scratch_ / "do-not-contact.txt");
+    // And the pseudonymisation key compose.yaml mounts beside it.
+    std::filesystem::copy_file(source_dir / "config/examples/pseudonym-demo.key",
+                               scratch_ / "pseudonym-demo.key");
     auto [status, output] = check_config(scratch_ / "exportwall.xml", scratch_);
     EXPECT_EQ(status, 0) << output;
     EXPECT_NE(output.find(": ok:"), std::string::npos) << output;

@@ -79,7 +79,9 @@ std::string json_contact(const contact& c, bool annotations, bool relation) {
         x += "\"iban@OData.Community.Display.V1.FormattedValue\":\"" + c.iban + "~fmt\",";
     x += "\"notes\":\"" + c.notes + "\",\"quote_requested\":" + b(c.quote_requested) + ",";
     x += "\"consent\":{\"email\":" + b(c.consent_email) + "},";
-    x += "\"objection\":{\"direct_marketing\":" + b(c.objected) + "},";
+    if (!c.objection_absent)
+        x += "\"objection\":{\"direct_marketing\":" + c.objection_raw.value_or(b(c.objected)) +
+             "},";
     x += "\"address\":{\"city\":\"" + c.city + "\"}";
     if (relation) {
         x += ",\"Account__r\":{\"attributes\":{\"type\":\"Account\"},\"Name\":\"" + c.account_name +
@@ -100,7 +102,9 @@ std::string xml_contact(const contact& c) {
          el("last_name", c.last_name) + el("email", c.email) + el("phone", c.phone) +
          el("iban", c.iban) + el("notes", c.notes) + el("quote_requested", b(c.quote_requested));
     x += "<sf:consent>" + el("email", b(c.consent_email)) + "</sf:consent>";
-    x += "<sf:objection>" + el("direct_marketing", b(c.objected)) + "</sf:objection>";
+    if (!c.objection_absent)
+        x += "<sf:objection>" + el("direct_marketing", c.objection_raw.value_or(b(c.objected))) +
+             "</sf:objection>";
     x += "<sf:address>" + el("city", c.city) + "</sf:address>";
     x += "</records>\n";
     return x;
@@ -410,7 +414,9 @@ std::string render(vendor_shape s, const std::vector<contact>& records,
             for (const auto& r : records) {
                 x += r.id + ";" + r.lifecycle + ";" + r.first_name + ";" + r.last_name + ";" +
                      r.email + ";" + r.phone + ";" + r.iban + ";" + r.notes + ";" +
-                     b(r.quote_requested) + ";" + b(r.consent_email) + ";" + b(r.objected) + ";" +
+                     b(r.quote_requested) + ";" + b(r.consent_email) + ";" +
+                     (r.objection_absent ? std::string() : r.objection_raw.value_or(b(r.objected))) +
+                     ";" +
                      r.city + "\r\n";
             }
             return x;

@@ -66,6 +66,11 @@ struct contact {
     bool consent_email = true;
     bool objected = false;
     bool quote_requested = false;
+    // The objection value exactly as the CRM writes it, in place of `objected`: raw JSON
+    // (`[true]`, `{"value":false}`, `null`), raw XML element content, or a CSV cell. `absent`:
+    // the record has no objection field at all (CSV: an empty cell).
+    std::optional<std::string> objection_raw;
+    bool objection_absent = false;
 };
 
 // A contact whose values are markers "<prefix>-<n>-<field>" (e-mail: "<prefix>-<n>@example.test").

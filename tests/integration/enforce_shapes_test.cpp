@@ -240,6 +240,43 @@ TEST_P(EnforceShape, StrippingPurposeStripsBodyAndSelection) {
     EXPECT_EQ(number_at(*audit, "records_out"), 2u);
 }
 
+// An objection is absolute (R8): only an explicit "no" lets a record out. A record whose
+// objection is missing, a list, an object, null or any other word never leaves, whatever the
+// shape; the audit record counts why.
+TEST_P(EnforceShape, ObjectionsThatAreNotAnExplicitNoNeverLeave) {
+    const auto p = marker_prefix();
+    std::vector<contact> promo;
+    for (int n = 1; n <= 6; ++n) promo.push_back(marker_contact(p, n, "customer"));
+    const bool xml = shape() == vendor_shape::salesforce_soap;
+    const bool csv = shape() == vendor_shape::csv;
+    promo[0].objection_raw = csv ? "no" : "false";  // kept
+    promo[1].objection_absent = true;
+    promo[2].objection_raw = xml ? "<sf:value>true</sf:value>" : csv ? "null" : "[true]";
+    promo[3].objection_raw = xml ? "<sf:value>false</sf:value>" : csv ? "" : R"({"value":false})";
+    promo[4].objection_raw = xml ? "" : csv ? "maybe" : "null";
+    promo[5].objection_raw = xml ? "nee" : csv ? "2024-03-01" : "{}";
+    ASSERT_TRUE(start());
+    ASSERT_TRUE(stage_records(promo));
+    const response r = send(
+        request(marketing_key, "promotion-email", "newsletter", {"id", "first_name", "email"}));
+    ASSERT_TRUE(r.received);
+    EXPECT_EQ(r.status, 200u) << r.body;
+    EXPECT_TRUE(has(r.body, promo[0].email)) << r.body;
+    for (std::size_t gone = 1; gone < promo.size(); ++gone)
+        for (const auto& m : markers(promo[gone]))
+            EXPECT_FALSE(has(r.body, m)) << "record " << gone << " leaked " << m;
+    expect_valid_document(r);
+    auto audit = audit_record(r.header("X-Export-Audit-Id").value_or(""));
+    ASSERT_TRUE(audit.has_value());
+    EXPECT_EQ(number_at(*audit, "records_out"), 1u);
+    EXPECT_EQ(dropped(*audit, "objected") + dropped(*audit, "condition_unreadable"), 5u);
+    // A missing field and a structure are unreadable, not objections. (CSV has no structure,
+    // and its missing value is an empty cell: an objection that is not a "no".)
+    if (!csv) {
+        EXPECT_GE(dropped(*audit, "condition_unreadable"), xml ? 3u : 4u);
+    }
+}
+
 TEST_P(EnforceShape, RecordFilteringDropsAndCountsByReason) {
     const auto p = marker_prefix();
     std::vector<contact> promo{marker_contact(p, 1, "customer"), marker_contact(p, 2, "lead"),
