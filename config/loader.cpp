@@ -21,11 +21,6 @@
 namespace exportwall::config {
 namespace {
 
-// The children of <exportwall> that this file reads; the rest belong to the policy loader.
-constexpr std::array<std::string_view, 10> network_elements{
-    "listen", "admin", "limits", "log",          "audit",
-    "upstream", "route", "continuation", "shadow", "pseudonymisation"};
-
 std::string sha256_hex(std::string_view bytes) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
     unsigned int len = 0;
