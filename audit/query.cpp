@@ -196,6 +196,15 @@ boost::json::object record_to_json(const record& r) {
     o["duration_ms"] = r.duration_ms;
     o["remote"] = r.remote;
     o["policy_revision"] = r.policy_revision;
+    // The candidate policy's decision (<shadow>), as the line holds it: a DPO reviewing one
+    // record sees what signing the candidate would change.
+    if (!r.shadow_decision.empty()) {
+        o["shadow_decision"] = r.shadow_decision;
+        o["shadow_reason"] = r.shadow_reason;
+        boost::json::array candidate_stripped;
+        for (const auto& f : r.shadow_fields_stripped) candidate_stripped.emplace_back(f);
+        o["shadow_fields_stripped"] = std::move(candidate_stripped);
+    }
     o["prev_hash"] = r.prev_hash;
     o["hash"] = r.hash;
     return o;

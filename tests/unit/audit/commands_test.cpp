@@ -152,6 +152,23 @@ TEST_F(AuditCommands, ListAndShowGiveTransformCountsOnlyWhereTheRecordHasThem) {
         << show.out;
 }
 
+// audit show, list --format json and the review page carry the candidate policy's decision.
+TEST(AuditRecordJson, ShadowMembersAreShownWhenTheLineHasThem) {
+    record r;
+    r.decision = "allowed";
+    r.shadow_decision = "blocked";
+    r.shadow_reason = "purpose_not_granted";
+    r.shadow_fields_stripped = {"phone"};
+    auto o = record_to_json(r);
+    EXPECT_EQ(o.at("shadow_decision").as_string(), "blocked");
+    EXPECT_EQ(o.at("shadow_reason").as_string(), "purpose_not_granted");
+    ASSERT_EQ(o.at("shadow_fields_stripped").as_array().size(), 1u);
+    EXPECT_EQ(o.at("shadow_fields_stripped").as_array()[0].as_string(), "phone");
+    record plain;
+    plain.decision = "allowed";
+    EXPECT_FALSE(record_to_json(plain).contains("shadow_decision"));
+}
+
 TEST_F(AuditCommands, StatsTotalsTransformedFieldsByName) {
     const auto r = run({"stats", "--log", log_});
     ASSERT_EQ(r.code, 0) << r.err;
