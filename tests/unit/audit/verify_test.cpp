@@ -1,3 +1,5 @@
+#include <functional>
+
 #include <gtest/gtest.h>
 
 #include "audit/file_writer.hpp"
@@ -193,26 +195,34 @@ TEST_F(AuditVerify, TheLegalRuleIsCoveredByTheChain) {
     EXPECT_EQ(res.first_broken_seq, 6u);
 }
 
+// Appends sample records [from, to) to `path` with a writer of its own (as after a restart);
+// `as_written` edits each record first (an older writer that did not write some members).
+void append_samples(const std::string& path, int from, int to,
+                    const std::function<void(record&)>& as_written) {
+    writer_options o;
+    o.path = path;
+    o.sync = sync_policy::none;
+    file_writer w(o);
+    ASSERT_FALSE(w.start());
+    for (int i = from; i < to; ++i) {
+        record r = test::sample_record(i);
+        as_written(r);
+        w.append(std::move(r), false, nullptr);
+    }
+    w.flush();
+}
+
 // A trail written before records named their legal rule goes on with records that do: the
 // chain verifies across both, and each record reads back with what it holds.
 TEST(AuditVerifyUpgrade, ChainsRecordsWithoutRulesAndThenWithThem) {
     test::temp_dir dir;
     const std::string path = dir.file("audit.jsonl");
     auto write = [&](int from, int to, bool rules) {
-        writer_options o;
-        o.path = path;
-        o.sync = sync_policy::none;
-        file_writer w(o);
-        ASSERT_FALSE(w.start());
-        for (int i = from; i < to; ++i) {
-            record r = test::sample_record(i);
-            if (!rules) {
-                r.rule_id.clear();
-                r.legal_reference.clear();
-            }
-            w.append(std::move(r), false, nullptr);
-        }
-        w.flush();
+        append_samples(path, from, to, [rules](record& r) {
+            if (rules) return;
+            r.rule_id.clear();
+            r.legal_reference.clear();
+        });
     };
     write(0, 8, false);  // the old writer
     const std::string old_trail = test::read_file(path);
@@ -275,20 +285,11 @@ TEST(AuditVerifyUpgrade, ChainsRecordsWithoutTransformCountsAndThenWithThem) {
     test::temp_dir dir;
     const std::string path = dir.file("audit.jsonl");
     auto write = [&](int from, int to, bool transforms) {
-        writer_options o;
-        o.path = path;
-        o.sync = sync_policy::none;
-        file_writer w(o);
-        ASSERT_FALSE(w.start());
-        for (int i = from; i < to; ++i) {
-            record r = test::sample_record(i);
-            if (!transforms) {
-                r.fields_transformed.clear();
-                r.transform_failed.clear();
-            }
-            w.append(std::move(r), false, nullptr);
-        }
-        w.flush();
+        append_samples(path, from, to, [transforms](record& r) {
+            if (transforms) return;
+            r.fields_transformed.clear();
+            r.transform_failed.clear();
+        });
     };
     write(0, 8, false);  // the old writer
     const std::string old_trail = test::read_file(path);
