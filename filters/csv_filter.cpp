@@ -74,6 +74,7 @@ class csv_filter final : public record_filter {
     }
 
     const filter_counters& counters() const override { return counters_; }
+    void set_record_marks(std::vector<record_mark>* marks) override { marks_ = marks; }
 
   private:
     enum class state : std::uint8_t {
@@ -330,6 +331,7 @@ class csv_filter final : public record_filter {
         ++counters_.records_out;
         emit_row(out, terminated, spec_.csv.formula_guard, true);
         if (transforms_on_) transformer_.end_record(true);  // transformed as it was written
+        if (marks_ != nullptr) marks_->push_back({out.size(), counters_.records_out});
         return {};
     }
 
@@ -449,6 +451,7 @@ class csv_filter final : public record_filter {
 
     filter_spec spec_;
     filter_counters counters_;
+    std::vector<record_mark>* marks_ = nullptr;  // the caller's (set_record_marks)
     boost::system::error_code error_;
     bool finished_ = false;
     bool options_valid_ = true;

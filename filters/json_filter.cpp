@@ -493,6 +493,7 @@ class json_rewriter {
 
     // --- driven by the filter ----------------------------------------------------------------
     void set_output(std::string* out) { out_ = out; }
+    void set_record_marks(std::vector<record_mark>* marks) { record_marks_ = marks; }
     // The bytes being parsed: a string the parser hands over from inside them had no escape
     // sequence and, being valid JSON, no character that needs one, so it is copied as is.
     void set_input(std::string_view in) {
@@ -1457,6 +1458,8 @@ class json_rewriter {
             dest->append("\":");
         }
         dest->append(nested_text_);
+        // A side-loaded record is written to the output whole, like a main one: a place to cut.
+        if (envelope) mark_record();
         return true;
     }
 
@@ -1587,7 +1590,17 @@ class json_rewriter {
             if (parent.emitted++ != 0) out().push_back(',');
             out().append(record_);
         }
+        mark_record();
         return true;
+    }
+
+    // The record just written ends here (a separator before the next one is that one's). Out of
+    // line: with marks off a record pays one test.
+    void mark_record() {
+        if (record_marks_ != nullptr) push_record_mark();
+    }
+    [[gnu::noinline]] void push_record_mark() {
+        record_marks_->push_back({out().size(), counters_.records_out});
     }
 
     std::uint64_t next_mark() {
@@ -1779,6 +1792,8 @@ class json_rewriter {
     bool settle_transforms_;
     std::uint32_t scalar_transform_ = no_transform;  // the transformed scalar's transform
     std::string transform_text_;                     // a transformed value before it is escaped
+
+    std::vector<record_mark>* record_marks_ = nullptr;  // the caller's (set_record_marks)
 };
 
 boost::json::parse_options parse_options_for(const filter_spec& spec) {
@@ -1845,6 +1860,9 @@ class json_filter final : public record_filter {
     }
 
     const filter_counters& counters() const override { return parser_.handler().counters(); }
+    void set_record_marks(std::vector<record_mark>* marks) override {
+        parser_.handler().set_record_marks(marks);
+    }
 
   private:
     void parse_slice(std::string_view slice) {
@@ -1938,6 +1956,9 @@ class ndjson_filter final : public record_filter {
     }
 
     const filter_counters& counters() const override { return parser_.handler().counters(); }
+    void set_record_marks(std::vector<record_mark>* marks) override {
+        parser_.handler().set_record_marks(marks);
+    }
 
   private:
     void parse_piece(std::string_view piece) {

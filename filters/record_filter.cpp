@@ -66,6 +66,14 @@ class envelope_guard final : public record_filter {
         return release(out);
     }
 
+    // Until the hold is released the inner filter marks its records against the held bytes;
+    // release() moves those marks to where the held bytes land in the caller's output.
+    void set_record_marks(std::vector<record_mark>* marks) override {
+        marks_ = marks;
+        held_marks_.clear();
+        inner_->set_record_marks(released_ || marks == nullptr ? marks : &held_marks_);
+    }
+
     // Until the hold is released nothing was sent: bytes_out says so (the inner filter counted
     // what it wrote into the hold).
     const filter_counters& counters() const override {
@@ -79,19 +87,30 @@ class envelope_guard final : public record_filter {
     boost::system::error_code fail(boost::system::error_code ec) {
         held_.clear();
         held_.shrink_to_fit();
+        held_marks_.clear();
         return ec;
     }
     boost::system::error_code release(std::string& out) {
+        // `out` may already hold earlier bytes of the caller's: held offsets start after them.
+        const std::size_t base = out.size();
         out += held_;
         held_.clear();
         held_.shrink_to_fit();
         released_ = true;
+        if (marks_ != nullptr) {
+            for (const record_mark& m : held_marks_) marks_->push_back({base + m.end, m.records});
+            inner_->set_record_marks(marks_);
+        }
+        held_marks_.clear();
+        held_marks_.shrink_to_fit();
         return {};
     }
 
     std::unique_ptr<record_filter> inner_;
     std::size_t limit_;
     std::string held_;
+    std::vector<record_mark>* marks_ = nullptr;  // the caller's (set_record_marks)
+    std::vector<record_mark> held_marks_;        // the inner filter's, against held_
     bool released_ = false;
     mutable filter_counters withheld_;
 };

@@ -172,6 +172,17 @@ struct filter_spec {
     std::uint64_t max_records = 0;  // 0: unlimited
 };
 
+// Where a written record ends in the output: `end` is the size the caller's output string had
+// right after the record was appended (an offset into the string passed to feed()/finish(),
+// counting what it already held before the call), `records` is counters().records_out after it.
+// The output up to `end` holds exactly `records` complete records (the ones counted in
+// records_out: nested records kept inside a main record count with it) and no byte of a later
+// record, so the caller may cut it there and abort the rest (export quotas).
+struct record_mark {
+    std::size_t end = 0;
+    std::uint64_t records = 0;
+};
+
 class record_filter {
   public:
     virtual ~record_filter() = default;
@@ -184,6 +195,13 @@ class record_filter {
     // The body ended: flushes what remains. An incomplete document is `truncated`.
     [[nodiscard]] virtual boost::system::error_code finish(std::string& out) = 0;
     [[nodiscard]] virtual const filter_counters& counters() const = 0;
+    // From now on, appends a mark for every main record written to the output (nullptr: stop).
+    // The caller owns the vector and clears it together with the output string it cuts. Marks are
+    // cumulative (neither `end` nor `records` decreases); a dropped record makes none. A filter
+    // may mark more places (make_filter()'s JSON filter marks each record of a document-level
+    // nested set) but never inside a record. The default marks nothing: the caller can then only
+    // cut before everything.
+    virtual void set_record_marks([[maybe_unused]] std::vector<record_mark>* marks) {}
 };
 
 // A filter for spec.format. Never null.

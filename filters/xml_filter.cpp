@@ -271,6 +271,7 @@ class xml_filter final : public record_filter {
     }
 
     const filter_counters& counters() const override { return counters_; }
+    void set_record_marks(std::vector<record_mark>* marks) override { marks_ = marks; }
 
   private:
     enum class mode : std::uint8_t {
@@ -647,6 +648,7 @@ class xml_filter final : public record_filter {
         if (!transform_paths_.empty()) transformer_.end_record(true);
         ++counters_.records_out;
         out_->append(record_buf_);
+        if (marks_ != nullptr) marks_->push_back({out_->size(), counters_.records_out});
     }
 
     [[nodiscard]] bool is_link_ancestor(std::string_view abs_path) const {
@@ -1014,6 +1016,8 @@ class xml_filter final : public record_filter {
     XML_Parser parser_ = nullptr;
     std::string* out_ = nullptr;  // the caller's output during feed() and finish()
     std::uint64_t fed_ = 0;       // bytes handed to expat
+    // The caller's record marks (set_record_marks), or null.
+    std::vector<record_mark>* marks_ = nullptr;
 
     std::vector<std::string> record_path_;  // local names from the root
     std::string root_prefix_;               // field_root + "." or ""
