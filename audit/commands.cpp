@@ -27,7 +27,8 @@ struct filter_args {
 
 void add_filter_options(CLI::App& cmd, filter_args& f) {
     cmd.add_option("--decision", f.decision,
-                   "allowed|filtered|blocked|aborted|would-block (comma-separated list)");
+                   "allowed|filtered|blocked|aborted|would-block|volume_alert|volume_alert_cleared "
+                   "(comma-separated list)");
     cmd.add_option("--reason", f.reason, "reason code(s), comma-separated");
     cmd.add_option("--client", f.client, "client id(s), comma-separated");
     cmd.add_option("--purpose", f.purpose, "purpose id(s), comma-separated");

@@ -196,6 +196,14 @@ boost::json::object record_to_json(const record& r) {
     o["duration_ms"] = r.duration_ms;
     o["remote"] = r.remote;
     o["policy_revision"] = r.policy_revision;
+    if (!r.volume_hour.empty()) {
+        o["volume_hour"] = r.volume_hour;
+        o["volume_records"] = r.volume_records;
+        o["volume_threshold"] = r.volume_threshold;
+        o["volume_bound"] = r.volume_bound;
+        o["volume_median"] = r.volume_median;
+        o["volume_action"] = r.volume_action;
+    }
     // The candidate policy's decision (<shadow>), as the line holds it: a DPO reviewing one
     // record sees what signing the candidate would change.
     if (!r.shadow_decision.empty()) {

@@ -18,7 +18,10 @@ struct record {
     std::string id;         // assigned by the proxy at request start (new_record_id())
     std::string time;       // RFC 3339 UTC with milliseconds, set by the proxy
     std::string mode;       // "enforce" | "monitor"
-    std::string decision;   // allowed | filtered | blocked | aborted | would-block
+    // allowed | filtered | blocked | aborted | would-block (exports); volume_alert |
+    // volume_alert_cleared (a grant's hourly volume crossed its threshold / an operator cleared
+    // the hold it set: no export, see the volume_* members)
+    std::string decision;
     std::string reason;     // a reason code (docs/reason-codes.md), "" when allowed
     // The legal rule the refusal rests on (LEGAL-RULES.md id, "R10") and its legal reference
     // ("GDPR art. 6(1), art. 21; …"), filled by the proxy; "" for a reason that is not a legal
@@ -50,6 +53,18 @@ struct record {
     double duration_ms = 0;
     std::string remote;           // client address:port
     std::string policy_revision;  // SHA-256 of the configuration file
+    // A volume alert (decision "volume_alert"): the UTC hour that crossed its threshold (RFC 3339,
+    // the hour's start), the records the grant (client x purpose) delivered in it so far, the
+    // threshold it exceeded and the bound that set it ("ceiling" | "multiple"), the trailing
+    // median of the grant's hourly volumes (0 = no baseline yet: fewer than 24 active hours), and
+    // what exportwall did ("alert" | "refuse": the grant is held until an operator clears it).
+    // Written only when volume_hour is not empty, all six together.
+    std::string volume_hour;
+    std::uint64_t volume_records = 0;
+    std::uint64_t volume_threshold = 0;
+    std::string volume_bound;
+    std::uint64_t volume_median = 0;
+    std::string volume_action;
     // The candidate policy's decision (<shadow>), "" without one: allowed | filtered | blocked,
     // its reason code, and the fields it would strip. Never on the wire.
     std::string shadow_decision;

@@ -257,6 +257,12 @@ void clear_optional(record& r) {
     r.shadow_decision.clear();
     r.shadow_reason.clear();
     r.shadow_fields_stripped.clear();
+    r.volume_hour.clear();
+    r.volume_records = 0;
+    r.volume_threshold = 0;
+    r.volume_bound.clear();
+    r.volume_median = 0;
+    r.volume_action.clear();
 }
 
 // A reader for lines in the writer's canonical form: no whitespace, keys in order, plain
@@ -284,6 +290,17 @@ class canonical_reader {
                 if (literal(",\"fields_transformed\":") && !named_counts(out.fields_transformed))
                     return false;
                 if (literal(",\"transform_failed\":") && !named_counts(out.transform_failed))
+                    return false;
+            }
+            // A volume alert's members stand between policy_revision and the candidate policy's
+            // members, in volume_alert records (never with an empty hour).
+            if (keys[i] == "prev_hash" && literal(",\"volume_hour\":")) {
+                if (!string(out.volume_hour) || out.volume_hour.empty() ||
+                    !literal(",\"volume_records\":") || !integer(out.volume_records) ||
+                    !literal(",\"volume_threshold\":") || !integer(out.volume_threshold) ||
+                    !literal(",\"volume_bound\":") || !string(out.volume_bound) ||
+                    !literal(",\"volume_median\":") || !integer(out.volume_median) ||
+                    !literal(",\"volume_action\":") || !string(out.volume_action))
                     return false;
             }
             // The candidate policy's members (<shadow>) stand between policy_revision and
@@ -579,6 +596,20 @@ void append_canonical(const record& r, std::string& out) {
     append_string(r.remote, out);
     append_key("policy_revision", false, out);
     append_string(r.policy_revision, out);
+    if (!r.volume_hour.empty()) {
+        append_key("volume_hour", false, out);
+        append_string(r.volume_hour, out);
+        append_key("volume_records", false, out);
+        append_int(r.volume_records, out);
+        append_key("volume_threshold", false, out);
+        append_int(r.volume_threshold, out);
+        append_key("volume_bound", false, out);
+        append_string(r.volume_bound, out);
+        append_key("volume_median", false, out);
+        append_int(r.volume_median, out);
+        append_key("volume_action", false, out);
+        append_string(r.volume_action, out);
+    }
     if (!r.shadow_decision.empty()) {
         append_key("shadow_decision", false, out);
         append_string(r.shadow_decision, out);
@@ -660,8 +691,8 @@ boost::system::error_code parse_line(std::string_view line, boost::json::parser&
     auto next_is = [&](std::string_view key) { return it != obj.end() && it->key() == key; };
     for (std::size_t i = 0; i < std::size(keys); ++i) {
         // The optional members, where canonical_reader expects them: the refusal's legal rule
-        // before client, the transform counts before records_in, the candidate policy's members
-        // before prev_hash.
+        // before client, the transform counts before records_in, a volume alert's members and
+        // then the candidate policy's members before prev_hash.
         if (keys[i] == "client" && next_is("rule_id")) {
             if (!get_str((it++)->value(), out.rule_id) || out.rule_id.empty() ||
                 !next_is("legal_reference") || !get_str((it++)->value(), out.legal_reference))
@@ -673,6 +704,15 @@ boost::system::error_code parse_line(std::string_view line, boost::json::parser&
                 return bad;
             if (next_is("transform_failed") &&
                 !get_counts((it++)->value(), out.transform_failed, true))
+                return bad;
+        }
+        if (keys[i] == "prev_hash" && next_is("volume_hour")) {
+            if (!get_str((it++)->value(), out.volume_hour) || out.volume_hour.empty() ||
+                !next_is("volume_records") || !get_u64((it++)->value(), out.volume_records) ||
+                !next_is("volume_threshold") || !get_u64((it++)->value(), out.volume_threshold) ||
+                !next_is("volume_bound") || !get_str((it++)->value(), out.volume_bound) ||
+                !next_is("volume_median") || !get_u64((it++)->value(), out.volume_median) ||
+                !next_is("volume_action") || !get_str((it++)->value(), out.volume_action))
                 return bad;
         }
         if (keys[i] == "prev_hash" && next_is("shadow_decision")) {

@@ -78,6 +78,8 @@ std::string syslog_forwarder::format_message(const syslog_options& options, std:
     int severity = 6;                                                  // informational
     if (decision == "blocked" || decision == "aborted") severity = 4;  // warning
     if (decision == "would-block") severity = 5;                       // notice
+    if (decision == "volume_alert") severity = 4;                      // warning
+    if (decision == "volume_alert_cleared") severity = 5;              // notice
     const int facility = options.facility >= 0 && options.facility <= 23 ? options.facility : 13;
     char host[256] = {};
     if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';

@@ -1,9 +1,14 @@
 #include "config/commands.hpp"
 
 #include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -15,6 +20,7 @@
 
 #include "config/decide.hpp"
 #include "config/loader.hpp"
+#include "config/policy_loader.hpp"
 
 namespace exportwall::config {
 namespace {
@@ -46,11 +52,99 @@ void print_errors(const load_result& r) {
     for (const auto& e : r.errors) std::fprintf(stderr, "%s\n", e.str().c_str());
 }
 
-// Loads a configuration for explain / test-policy; prints its errors.
+// Loads a configuration for explain / test-policy; prints its errors. The suppression lists are
+// read as the proxy reads them, so a list's max-age decides as it would at run time; a list that
+// cannot be read is reported and stays unread (it suppresses everyone and is stale).
 std::shared_ptr<const configuration> load_or_report(const std::string& file) {
     auto r = load_configuration_file(file);
     print_errors(r);
+    if (r.config) {
+        for (const auto& e : load_suppression_lists(r.config->rules))
+            std::fprintf(stderr, "warning: %s\n", e.str().c_str());
+    }
     return r.config;
+}
+
+std::int64_t seconds_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// The modification time of a file in seconds since the epoch, as the proxy records it for
+// max-age; nullopt when it cannot be read.
+std::optional<std::int64_t> file_time(const std::string& path) {
+    std::error_code ec;
+    const auto t = std::filesystem::last_write_time(path, ec);
+    if (ec) return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::file_clock::to_sys(t).time_since_epoch())
+        .count();
+}
+
+// "3d 2h", "24h": an age in its largest unit and the next.
+std::string age_text(std::int64_t seconds) {
+    if (seconds < 0) seconds = 0;
+    static constexpr std::array<std::pair<std::int64_t, char>, 4> units{
+        {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}}};
+    std::size_t i = 0;
+    while (i + 1 < units.size() && seconds < units[i].first) ++i;
+    std::string out = std::to_string(seconds / units[i].first) + units[i].second;
+    if (i + 1 < units.size()) {
+        const std::int64_t next = seconds % units[i].first / units[i + 1].first;
+        if (next != 0) out += ' ' + std::to_string(next) + units[i + 1].second;
+    }
+    return out;
+}
+
+// "from A until B" as written (UTC where no offset is given); "" for a grant without a window.
+std::string window_text(const grant& g) {
+    std::string out;
+    if (g.valid_from) out += "from " + g.valid_from_text;
+    if (g.valid_until) out += std::string(out.empty() ? "" : " ") + "until " + g.valid_until_text;
+    return out;
+}
+
+void print_warning(const source_location& where, const std::string& message) {
+    std::fprintf(stderr, "warning: %s\n", load_error{where, message}.str().c_str());
+}
+
+// check-config's warnings (the exit status stays 0): grants whose valid-until has passed or whose
+// valid-from has not come yet, and suppression lists whose file is already older than their
+// max-age (exports that use them would be refused suppression_list_stale).
+void print_warnings(const policy& p) {
+    const std::int64_t now = seconds_now();
+    for (const auto& c : p.clients) {
+        for (const auto& g : c.grants) {
+            const std::string who = "grant of client '" + c.id + "' for purpose '" + g.purpose;
+            if (g.valid_until && now > *g.valid_until)
+                print_warning(g.where, who + "' expired on " + g.valid_until_text +
+                                           " (valid-until): its exports are refused "
+                                           "grant_not_valid");
+            else if (g.valid_from && now < *g.valid_from)
+                print_warning(g.where, who + "' is not valid before " + g.valid_from_text +
+                                           " (valid-from): until then its exports are refused "
+                                           "grant_not_valid");
+        }
+    }
+    for (const auto& l : p.suppression_lists) {
+        if (l.max_age_seconds == 0) continue;
+        auto t = file_time(l.file);
+        if (!t || now - *t <= l.max_age_seconds) continue;
+        print_warning(l.where, "suppression list '" + l.id + "' (" + l.file +
+                                   ") was last changed " + age_text(now - *t) +
+                                   " ago; max-age is " + l.max_age_text +
+                                   ": exports that use it are refused suppression_list_stale "
+                                   "until the file is rewritten");
+    }
+}
+
+// The client's grant for a purpose, or null.
+const grant* grant_for(const client* c, std::string_view purpose_id) {
+    if (c == nullptr) return nullptr;
+    for (const auto& g : c->grants)
+        if (g.purpose == purpose_id) return &g;
+    return nullptr;
 }
 
 // The identity explain and test-policy present for a client id: its first configured one.
@@ -211,6 +305,7 @@ int run_check_config(int argc, char** argv) {
         print_errors(result);
         if (!result) return 1;
         const auto& c = *result.config;
+        print_warnings(c.rules);
         std::printf("%s: ok: policy file: %zu entities, %zu purposes, %zu destinations, %zu "
                     "clients, %zu suppression lists (revision %s)\n",
                     file.c_str(), c.rules.entities.size(), c.rules.purposes.size(),
@@ -222,6 +317,8 @@ int run_check_config(int argc, char** argv) {
     print_errors(result);
     if (!result) return 1;
     const auto& c = *result.config;
+    print_warnings(c.rules);
+    if (c.shadow) print_warnings(*c.shadow);
     std::printf(
         "%s: ok: %zu routes, %zu entities, %zu purposes, %zu destinations, %zu clients, "
         "mode %s (revision %s)\n",
@@ -303,6 +400,27 @@ int run_explain(int argc, char** argv) {
                                  d.suppression->id + ", condition_unreadable if it has none" +
                                  drop_text(filters::drop_reason::suppressed));
     }
+    // The grant the declaration names (also when it is refused for its window) and the age
+    // limit of the purpose's suppression list.
+    const grant* g = grant_for(d.client_ref, d.purpose_id);
+    const std::string window = g != nullptr ? window_text(*g) : std::string();
+    const suppression_list* list =
+        d.purpose_ref != nullptr && !d.purpose_ref->suppression_list.empty()
+            ? cfg->rules.find_suppression_list(d.purpose_ref->suppression_list)
+            : nullptr;
+    std::string list_text;
+    if (list != nullptr) {
+        list_text = list->id + " (" + list->file;
+        if (list->max_age_seconds > 0) {
+            list_text += ", max-age " + list->max_age_text;
+            const suppression_entries* e = list->entries.get();
+            if (e != nullptr && e->loaded() && e->modified() != 0)
+                list_text += ", last changed " + age_text(seconds_now() - e->modified()) + " ago";
+            else
+                list_text += ", not read";
+        }
+        list_text += ")";
+    }
 
     if (json) {
         boost::json::object o;
@@ -325,6 +443,12 @@ int run_explain(int argc, char** argv) {
         if (d.destination_ref != nullptr) o["destination_kind"] = to_string(d.kind);
         if (d.matched_route != nullptr) o["route"] = d.matched_route->id;
         o["max_records"] = d.max_records;
+        if (g != nullptr && g->valid_from) o["grant_valid_from"] = g->valid_from_text;
+        if (g != nullptr && g->valid_until) o["grant_valid_until"] = g->valid_until_text;
+        if (list != nullptr) {
+            o["suppression_list"] = list->id;
+            if (list->max_age_seconds > 0) o["suppression_list_max_age"] = list->max_age_text;
+        }
         boost::json::array kept, stripped;
         for (const auto& l : lines) {
             boost::json::object f{{"field", l.name}, {"reason", l.why}};
@@ -378,6 +502,8 @@ int run_explain(int argc, char** argv) {
         row("route", d.matched_route->id + (d.matched_route->entity.empty()
                                                 ? std::string()
                                                 : " (entity " + d.matched_route->entity + ")"));
+    if (!window.empty()) row("grant valid", window + " (UTC unless an offset is given)");
+    if (list != nullptr) row("suppression", list_text);
     if (d.allowed_export()) {
         row("upstream", method + " " + upstream);
         row("max records", d.max_records == 0 ? "unlimited" : std::to_string(d.max_records));

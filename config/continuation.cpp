@@ -17,6 +17,9 @@ constexpr std::size_t nonce_bytes = 12;
 constexpr std::size_t tag_bytes = 16;
 constexpr std::size_t expiry_bytes = 8;
 constexpr std::size_t max_token_bytes = 8 * 1024;  // the CRM's token, sealed
+// The expiry's top byte says the layout: 0 (tokens of earlier versions) = the CRM's token follows
+// the expiry; 1 = the export's chain id (chain_bytes) comes first.
+constexpr unsigned char layout_with_chain = 1;
 
 constexpr std::string_view alphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -114,12 +117,18 @@ std::string continuation_query_form(std::string_view raw_query,
 }
 
 std::string seal_continuation(const continuation_key& key, const continuation_binding& binding,
-                              std::string_view crm_token, std::int64_t expires_at) {
-    std::vector<unsigned char> plain(expiry_bytes + crm_token.size());
-    auto exp = static_cast<std::uint64_t>(expires_at);
+                              std::string_view crm_token, std::int64_t expires_at,
+                              const continuation_chain* chain) {
+    const std::size_t head = expiry_bytes + (chain != nullptr ? chain_bytes : 0);
+    std::vector<unsigned char> plain(head + crm_token.size());
+    auto exp = static_cast<std::uint64_t>(expires_at) & 0x00ff'ffff'ffff'ffffull;
     for (std::size_t i = 0; i < expiry_bytes; ++i)
         plain[i] = static_cast<unsigned char>(exp >> (8 * (expiry_bytes - 1 - i)));
-    std::copy(crm_token.begin(), crm_token.end(), plain.begin() + expiry_bytes);
+    if (chain != nullptr) {
+        plain[0] = layout_with_chain;
+        std::copy(chain->begin(), chain->end(), plain.begin() + expiry_bytes);
+    }
+    std::copy(crm_token.begin(), crm_token.end(), plain.begin() + static_cast<std::ptrdiff_t>(head));
 
     std::vector<unsigned char> out(nonce_bytes + plain.size() + tag_bytes);
     if (RAND_bytes(out.data(), static_cast<int>(nonce_bytes)) != 1) return {};
@@ -188,14 +197,46 @@ opened_continuation open_continuation(const continuation_key& key,
         r.error = continuation_error::rejected;
         return r;
     }
+    const unsigned char layout = plain[0];
     std::uint64_t exp = 0;
-    for (std::size_t i = 0; i < expiry_bytes; ++i) exp = (exp << 8) | plain[i];
+    for (std::size_t i = 1; i < expiry_bytes; ++i) exp = (exp << 8) | plain[i];
+    std::size_t head = expiry_bytes;
+    if (layout == layout_with_chain) {
+        if (plain.size() < expiry_bytes + chain_bytes) {
+            r.error = continuation_error::malformed;
+            return r;
+        }
+        continuation_chain chain{};
+        std::copy_n(plain.begin() + expiry_bytes, chain_bytes, chain.begin());
+        r.chain = chain;
+        head += chain_bytes;
+    } else if (layout != 0) {
+        r.error = continuation_error::malformed;
+        return r;
+    }
     if (static_cast<std::int64_t>(exp) < now) {
         r.error = continuation_error::expired;
         return r;
     }
-    r.crm_token.assign(plain.begin() + expiry_bytes, plain.end());
+    r.crm_token.assign(plain.begin() + static_cast<std::ptrdiff_t>(head), plain.end());
     return r;
+}
+
+continuation_chain new_continuation_chain() {
+    continuation_chain c{};
+    if (RAND_bytes(c.data(), static_cast<int>(c.size())) != 1) c.fill(0);
+    return c;
+}
+
+std::string chain_hex(const continuation_chain& c) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(c.size() * 2);
+    for (unsigned char b : c) {
+        out.push_back(digits[b >> 4]);
+        out.push_back(digits[b & 15]);
+    }
+    return out;
 }
 
 continuation_key random_continuation_key() {

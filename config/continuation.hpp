@@ -39,10 +39,20 @@ struct continuation_binding {
 [[nodiscard]] std::string continuation_query_form(
     std::string_view raw_query, std::span<const std::string> continuation_params);
 
-// Seals the CRM's token; `expires_at` in seconds since the epoch.
+// The export a paging token continues: drawn at random for an export's first page and sealed into
+// every token of its links, so the pages that follow count against the same max-records and
+// quota reservation chain (issue 17), whoever replays them.
+inline constexpr std::size_t chain_bytes = 16;
+using continuation_chain = std::array<unsigned char, chain_bytes>;
+[[nodiscard]] continuation_chain new_continuation_chain();
+[[nodiscard]] std::string chain_hex(const continuation_chain& c);  // 32 lower-case hex digits
+
+// Seals the CRM's token; `expires_at` in seconds since the epoch; `chain` (may be null: a token
+// without one starts a new export when followed).
 [[nodiscard]] std::string seal_continuation(const continuation_key& key,
                                             const continuation_binding& binding,
-                                            std::string_view crm_token, std::int64_t expires_at);
+                                            std::string_view crm_token, std::int64_t expires_at,
+                                            const continuation_chain* chain = nullptr);
 
 enum class continuation_error : std::uint8_t {
     none,
@@ -56,6 +66,7 @@ enum class continuation_error : std::uint8_t {
 struct opened_continuation {
     continuation_error error = continuation_error::none;
     std::string crm_token;  // the CRM's token, when error == none
+    std::optional<continuation_chain> chain;  // the export it continues, when sealed with one
 };
 
 [[nodiscard]] opened_continuation open_continuation(const continuation_key& key,

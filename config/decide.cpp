@@ -43,11 +43,17 @@ constexpr std::array<std::string_view, reason_count> reason_names{
     "continuation_invalid",
     "disclosure_not_permitted",
     "processor_agreement_expired",
+    "grant_not_valid",
+    "quota_exceeded",
+    "quota_store_unavailable",
+    "suppression_list_stale",
+    "volume_anomaly",
 };
 
 constexpr std::array<unsigned, reason_count> reason_status{
     200, 404, 405, 401, 400, 400, 403, 403, 403, 403,
     403, 403, 403, 400, 502, 504, 502, 502, 502, 503, 400, 403, 400, 403, 403,
+    403, 429, 503, 503, 403,
 };
 
 // A hex SHA-256 normalised to lower case without ':' into a fixed buffer (no allocation).
@@ -110,7 +116,10 @@ std::optional<legal_rule> legal_rule_for(reason r) {
         case reason::purpose_unknown:
         case reason::purpose_not_granted:
         case reason::destination_not_granted:
+        case reason::grant_not_valid:
             return legal_rule::r15_purpose_limitation;
+        case reason::suppression_list_stale:
+            return legal_rule::r8_objection_absolute;
         case reason::third_party_direct_marketing:
         case reason::disclosure_not_permitted:
             return legal_rule::r10_third_party_sharing;
@@ -153,6 +162,36 @@ std::string q(std::string_view s) {
     out += '\'';
     out += s;
     out += '\'';
+    return out;
+}
+
+// Seconds since the epoch: the request's `now`, or the system clock when the caller gave none.
+std::int64_t now_of(const request_facts& facts) {
+    if (facts.now != 0) return facts.now;
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// An age for a person: its largest unit and the next, rounded down ("3d 2h", "24h", "1m 30s").
+std::string age_text(std::int64_t seconds) {
+    static constexpr std::array<std::pair<std::int64_t, char>, 4> units{
+        {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}}};
+    std::size_t i = 0;
+    while (i + 1 < units.size() && seconds < units[i].first) ++i;
+    std::string out = std::to_string(seconds / units[i].first) + units[i].second;
+    if (i + 1 < units.size()) {
+        const std::int64_t next = seconds % units[i].first / units[i + 1].first;
+        if (next != 0) out += ' ' + std::to_string(next) + units[i + 1].second;
+    }
+    return out;
+}
+
+// "valid from A until B", "valid until B", "valid from A": the grant's window as written.
+std::string window_text(const grant& g) {
+    std::string out = "valid";
+    if (g.valid_from) out += " from " + g.valid_from_text;
+    if (g.valid_until) out += " until " + g.valid_until_text;
     return out;
 }
 
@@ -204,7 +243,7 @@ namespace {
 bool open_continuations(const route& r, const decision& d, const request_facts& facts,
                         const continuation_key* key, std::string& rest,
                         std::vector<std::pair<std::string, std::string>>& opened,
-                        std::string& why) {
+                        std::optional<continuation_chain>& chain, std::string& why) {
     rest.clear();
     std::string binding_query;
     bool any = false;
@@ -236,17 +275,18 @@ bool open_continuations(const route& r, const decision& d, const request_facts& 
         }
         continuation_binding b{d.client_id, d.purpose_id, d.destination_id,
                                r.id,        binding_query, facts.path};
-        std::int64_t now = facts.now != 0
-                               ? facts.now
-                               : std::chrono::duration_cast<std::chrono::seconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count();
-        auto o = open_continuation(*key, b, value, now);
+        auto o = open_continuation(*key, b, value, now_of(facts));
         if (o.error != continuation_error::none) {
             why = "the paging token '" + name + "' is " + std::string(to_string(o.error)) +
                   "; follow the link exportwall gave, with the same declaration";
             return ok = false;
         }
+        // Every token of one request continues one export.
+        if (!opened.empty() && o.chain != chain) {
+            why = "the paging tokens continue different exports";
+            return ok = false;
+        }
+        chain = o.chain;
         opened.emplace_back(name, std::move(o.crm_token));
         return true;
     });
@@ -383,11 +423,7 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
         return d;
     }
     if (de.kind == destination_kind::processor && de.dpa_expires_day != 0) {
-        const std::int64_t now =
-            facts.now != 0 ? facts.now
-                           : std::chrono::duration_cast<std::chrono::seconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
+        const std::int64_t now = now_of(facts);
         // The agreement covers its last day whole (UTC).
         if (now >= (de.dpa_expires_day + 1) * 86400) {
             refuse(d, reason::processor_agreement_expired,
@@ -412,6 +448,42 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
             "client " + q(c->id) + " may not export for purpose " + q(pu.id) + " to " + q(de.id));
         return d;
     }
+    // The grant's window and the suppression list's age: both compare the clock with integers,
+    // so an allowed export pays no allocation for them.
+    const suppression_list* list =
+        pu.suppression_list.empty() ? nullptr : p.find_suppression_list(pu.suppression_list);
+    if (g->valid_from || g->valid_until || (list != nullptr && list->max_age_seconds > 0)) {
+        const std::int64_t now = now_of(facts);
+        if ((g->valid_from && now < *g->valid_from) || (g->valid_until && now > *g->valid_until)) {
+            const bool early = g->valid_from && now < *g->valid_from;
+            refuse(d, reason::grant_not_valid,
+                   "grant of client " + q(c->id) + " for purpose " + q(pu.id) + " is " +
+                       window_text(*g) + (early ? "; it is not valid yet" : "; it has expired"));
+            return d;
+        }
+        // A list past its max-age may miss objections received since (R8): refused, not
+        // filtered with what it holds. An unread list, or one whose file time is unknown, is
+        // stale (fail closed).
+        if (list != nullptr && list->max_age_seconds > 0) {
+            const suppression_entries* e = list->entries.get();
+            const std::int64_t modified = e != nullptr && e->loaded() ? e->modified() : 0;
+            if (modified == 0) {
+                refuse(d, reason::suppression_list_stale,
+                       "suppression list " + q(list->id) +
+                           " has no known file time (not read, or its modification time could "
+                           "not be read); max-age is " +
+                           list->max_age_text);
+                return d;
+            }
+            if (now - modified > list->max_age_seconds) {
+                refuse(d, reason::suppression_list_stale,
+                       "suppression list " + q(list->id) + " was last changed " +
+                           age_text(now - modified) + " ago; max-age is " + list->max_age_text);
+                return d;
+            }
+        }
+    }
+    d.grant_ref = g;
     d.max_records = g->max_records;
     if (pu.max_records != 0 && (d.max_records == 0 || pu.max_records < d.max_records))
         d.max_records = pu.max_records;
@@ -489,7 +561,7 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     std::string guarded_query;
     std::vector<std::pair<std::string, std::string>> opened;
     std::string why;
-    if (!open_continuations(*r, d, facts, continuation, guarded_query, opened, why)) {
+    if (!open_continuations(*r, d, facts, continuation, guarded_query, opened, d.chain, why)) {
         refuse(d, reason::continuation_invalid, std::move(why));
         return d;
     }
@@ -510,7 +582,7 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     d.allowed = &view->allowed;
     d.rules = &view->rules_for(*di);
     if (!view->transforms.empty()) d.transforms = &view->transforms;
-    if (!pu.suppression_list.empty()) d.suppression = p.find_suppression_list(pu.suppression_list);
+    d.suppression = list;
     d.fields_requested = std::move(sel.requested);
     d.fields_stripped = std::move(sel.stripped);
     d.fields_kept = std::move(sel.kept);

@@ -48,8 +48,14 @@ enum class reason : std::uint8_t {
     continuation_invalid,   // 400: a paging token exportwall did not seal for this declaration
     disclosure_not_permitted,     // 403: to another controller on a basis that cannot carry it
     processor_agreement_expired,  // 403: the processor's dpa-expires date has passed
+    grant_not_valid,          // 403: outside the grant's valid-from / valid-until window
+    quota_exceeded,           // 429: the grant's quota for the current window is spent (proxy)
+    quota_store_unavailable,  // 503: a grant with a quota, and the quota store cannot answer
+    suppression_list_stale,   // 503: direct marketing, and the suppression list is older than
+                              //      its max-age (or could not be read)
+    volume_anomaly,           // 403: a volume alert holds the grant until an operator clears it
 };
-inline constexpr std::size_t reason_count = 25;
+inline constexpr std::size_t reason_count = 30;
 
 // "purpose_unknown" …; "ok" for none.
 [[nodiscard]] std::string_view to_string(reason r);
@@ -90,7 +96,8 @@ struct request_facts {
     // declaration, legal refusals and grants only). The proxy reads a body only when this
     // passes, then decides again with it.
     bool body_pending = false;
-    // Seconds since the epoch, for the expiry of sealed continuation tokens; 0: read the clock.
+    // Seconds since the epoch, for the expiry of sealed continuation tokens, processor
+    // agreements and grants, and the age of suppression lists; 0: read the clock.
     std::int64_t now = 0;
     client_credentials credentials;
     // Every X-Export-Purpose / X-Export-Destination header value as received (one per header
@@ -118,6 +125,9 @@ struct decision {
     const client* client_ref = nullptr;
     const purpose* purpose_ref = nullptr;
     const destination* destination_ref = nullptr;
+    const grant* grant_ref = nullptr;  // the grant that allowed the export (quota, volume)
+    // A page reached through a sealed link: the export it continues (its first page's chain).
+    std::optional<continuation_chain> chain;
 
     // Allowed exports of a record route: what the filter applies. Null for passthrough routes.
     const filters::field_set* allowed = nullptr;
@@ -143,7 +153,9 @@ struct decision {
 // Order of checks: route, method, unauthenticated, declaration (missing, invalid), purpose
 // unknown, destination unknown, then the legal refusals that hold whatever the grants say —
 // third_party_direct_marketing, destination_not_permitted_for_purpose — then purpose_not_granted
-// and destination_not_granted. (The legal refusals come before the grants: the load-time rules
+// and destination_not_granted, then grant_not_valid (outside the grant's valid-from /
+// valid-until) and suppression_list_stale (the purpose's list is older than its max-age, or
+// unread). (The legal refusals come before the grants: the load-time rules
 // forbid granting such exports, so checked after the grants they could never show; the audit
 // trail must name the legal reason a DPO reviews.) In monitor mode a refusal is still `refuse`,
 // with effective_mode monitor: the proxy turns it into would-block.

@@ -707,6 +707,109 @@ void read_continuation(reader& r, const pugi::xml_node& n, settings& net, config
     out.continuation = *key;
 }
 
+// <quota-store url="redis://[user@]host:port/db" ca-file password-file password-env timeout
+// batch key-prefix/>. The password never sits in the URL (it would reach ps, logs and diffs).
+void read_quota_store(reader& r, const pugi::xml_node& n, settings& net) {
+    r.src().check_attributes(
+        n, {"ca-file", "password-file", "password-env", "timeout", "batch", "key-prefix"},
+        {"url"}, r.diag());
+    r.src().check_children(n, {}, r.diag());
+    auto& q = net.quota_store;
+    q.configured = true;
+    std::string_view url = n.attribute("url").value();
+    auto bad_url = [&](const std::string& why) {
+        r.error(n, n.attribute("url"),
+                "url must be redis://[user@]host[:port][/db] or rediss://…: " + why);
+    };
+    if (url.starts_with("redis://")) {
+        url.remove_prefix(8);
+    } else if (url.starts_with("rediss://")) {
+        url.remove_prefix(9);
+        q.tls = true;
+        q.port = 6379;
+    } else {
+        bad_url("another scheme");
+        return;
+    }
+    if (auto at = url.find('@'); at != std::string_view::npos) {
+        std::string_view user = url.substr(0, at);
+        if (user.find(':') != std::string_view::npos) {
+            bad_url("a password in the URL (use password-file or password-env)");
+            return;
+        }
+        q.username = std::string(user);
+        url.remove_prefix(at + 1);
+    }
+    std::string_view hostport = url.substr(0, url.find('/'));
+    std::string_view db = url.size() > hostport.size() ? url.substr(hostport.size() + 1) : "";
+    std::string_view host = hostport;
+    if (hostport.starts_with('[')) {
+        auto close = hostport.find(']');
+        if (close == std::string_view::npos) return bad_url("an unclosed IPv6 address");
+        host = hostport.substr(1, close - 1);
+        hostport.remove_prefix(close + 1);
+        if (!hostport.empty() && hostport.front() != ':') return bad_url("junk after the address");
+        hostport = hostport.empty() ? "" : hostport.substr(1);
+    } else if (auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
+        host = hostport.substr(0, colon);
+        hostport.remove_prefix(colon + 1);
+    } else {
+        hostport = "";
+    }
+    if (host.empty()) return bad_url("no host");
+    q.host = std::string(host);
+    if (!hostport.empty()) {
+        unsigned port = 0;
+        auto [p, ec] = std::from_chars(hostport.data(), hostport.data() + hostport.size(), port);
+        if (ec != std::errc{} || p != hostport.data() + hostport.size() || port == 0 ||
+            port > 65535)
+            return bad_url("a port that is not 1–65535");
+        q.port = static_cast<std::uint16_t>(port);
+    }
+    if (!db.empty()) {
+        auto [p, ec] = std::from_chars(db.data(), db.data() + db.size(), q.database);
+        if (ec != std::errc{} || p != db.data() + db.size() || q.database > 15)
+            return bad_url("a database that is not 0–15");
+    }
+    q.ca_file = r.path(n, "ca-file");
+    if (!q.ca_file.empty() && !q.tls)
+        r.error(n, n.attribute("ca-file"), "ca-file needs a rediss:// url");
+    const std::string password_file = r.path(n, "password-file");
+    const char* password_env = n.attribute("password-env").value();
+    if (!password_file.empty() && *password_env != '\0')
+        r.error(n, n.attribute("password-env"), "give password-file or password-env, not both");
+    if (!password_file.empty()) {
+        std::ifstream in(password_file, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        while (!bytes.empty() && (bytes.back() == '\n' || bytes.back() == '\r')) bytes.pop_back();
+        if (!in && !in.eof())
+            r.error(n, n.attribute("password-file"), "cannot read the password file");
+        else if (bytes.empty())
+            r.error(n, n.attribute("password-file"), "the password file is empty");
+        q.password = std::move(bytes);
+        q.password_source = "password-file " + password_file;
+    } else if (*password_env != '\0') {
+        const char* value = std::getenv(password_env);
+        if (value == nullptr || *value == '\0')
+            r.error(n, n.attribute("password-env"),
+                    std::string("environment variable ") + password_env + " is not set");
+        else
+            q.password = value;
+        q.password_source = std::string("password-env ") + password_env;
+    }
+    r.duration(n, "timeout", q.timeout);
+    if (auto a = n.attribute("batch")) {
+        std::string_view v = a.value();
+        std::uint64_t b = 0;
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), b);
+        if (ec != std::errc{} || p != v.data() + v.size() || b == 0 || b > 1'000'000)
+            r.error(n, a, "batch must be a whole number from 1 to 1000000");
+        else
+            q.batch = b;
+    }
+    if (auto a = n.attribute("key-prefix")) q.key_prefix = a.value();
+}
+
 // <pseudonymisation key-file="…"/>: the secret of the `pseudonymise` transform (HMAC-SHA-256).
 // Kept out of the policy: the DPO's file names the transform, the operator holds the key.
 void read_pseudonymisation(reader& r, const pugi::xml_node& n, settings& net) {
@@ -827,7 +930,7 @@ load_result load(std::string text, const std::string& file, const std::string& b
     // Upstreams first, so routes can name them wherever they stand in the file.
     for (auto n : root.children("upstream")) read_upstream(r, n, net);
     int admins = 0, limits_count = 0, logs = 0, audits = 0, continuations = 0, shadows = 0,
-        pseudonymisations = 0;
+        pseudonymisations = 0, quota_stores = 0;
     pugi::xml_node shadow_node;
     for (auto n : root.children()) {
         if (n.type() == pugi::node_pcdata || n.type() == pugi::node_cdata) {
@@ -868,6 +971,9 @@ load_result load(std::string text, const std::string& file, const std::string& b
         } else if (name == "pseudonymisation") {
             once(pseudonymisations);
             read_pseudonymisation(r, n, net);
+        } else if (name == "quota-store") {
+            once(quota_stores);
+            read_quota_store(r, n, net);
         } else if (name == "upstream") {
             // read above
         } else if (!is_policy_element(name)) {

@@ -67,6 +67,18 @@ std::string_view to_string(subject_type t) { return subject_names[static_cast<st
 std::string_view to_string(marketing_channel c) {
     return channel_names[static_cast<std::size_t>(c)];
 }
+std::string_view to_string(quota_period p) {
+    switch (p) {
+        case quota_period::hour:
+            return "hour";
+        case quota_period::day:
+            return "day";
+        case quota_period::month:
+            return "month";
+    }
+    return "day";
+}
+
 std::string_view to_string(destination_kind k) { return kind_names[static_cast<std::size_t>(k)]; }
 
 std::optional<legal_basis> parse_legal_basis(std::string_view s) {

@@ -237,10 +237,33 @@ struct destination {
     [[nodiscard]] bool permits(std::string_view purpose_id) const;
 };
 
+// The window a grant's quota counts in: fixed calendar windows in UTC (an hour from :00, a day
+// from 00:00, a month from its first day), not sliding ones.
+enum class quota_period : std::uint8_t { hour, day, month };
+[[nodiscard]] std::string_view to_string(quota_period p);
+
+// What happens when a grant's hourly volume crosses its alert threshold.
+enum class anomaly_action : std::uint8_t { alert, refuse };
+
 struct grant {
     std::string purpose;
     std::vector<std::string> destinations;
     std::uint64_t max_records = 0;                 // 0 = unlimited
+    // quota="N/period": at most N records delivered (after filtering) per client × purpose ×
+    // destination in each window; 0 = no quota.
+    std::uint64_t quota = 0;
+    quota_period quota_window = quota_period::day;
+    // valid-from / valid-until (RFC 3339, or a date: from its start / until its end, UTC), in
+    // seconds since the epoch; nullopt = open. Outside the window: grant_not_valid.
+    std::optional<std::int64_t> valid_from;
+    std::optional<std::int64_t> valid_until;  // the last second the grant is valid
+    std::string valid_from_text;              // as written
+    std::string valid_until_text;
+    // Volume alerts (per client × purpose, records per hour): volume-ceiling (absolute) and
+    // volume-multiple (× the trailing median of the grant's hourly volumes); 0 = not set.
+    std::uint64_t volume_ceiling = 0;
+    double volume_multiple = 0;
+    anomaly_action on_anomaly = anomaly_action::alert;
     std::size_t purpose_index = 0;                 // resolved at load
     std::vector<std::size_t> destination_indices;  // resolved at load
     source_location where;
@@ -275,6 +298,10 @@ class suppression_entries {
     // starting with '#' are skipped. Not thread-safe: call before the snapshot is shared.
     void load(std::string_view text);
     [[nodiscard]] bool loaded() const { return loaded_; }
+    // The file's modification time when it was read (seconds since the epoch); 0 = unknown,
+    // which max-age treats as stale.
+    void set_modified(std::int64_t seconds) { modified_ = seconds; }
+    [[nodiscard]] std::int64_t modified() const { return modified_; }
     [[nodiscard]] std::size_t size() const { return entries_.size(); }
     // True when any value of the record's field hashes to an entry, or when the list was never
     // loaded (fail closed).
@@ -296,6 +323,7 @@ class suppression_entries {
     std::string value_path_;
     match_kind kind_;
     bool loaded_ = false;
+    std::int64_t modified_ = 0;
     std::vector<digest> entries_;  // sorted SHA-256 digests of normalised values
 };
 
@@ -303,6 +331,10 @@ struct suppression_list {
     std::string id;
     std::string file;   // resolved against the configuration's directory
     std::string field;  // record field matched against the list ("email", "id")
+    // max-age: a direct-marketing export that uses the list is refused (suppression_list_stale)
+    // when the file read is older than this (its modification time); 0 = no limit.
+    std::int64_t max_age_seconds = 0;
+    std::string max_age_text;  // as written ("24h")
     suppression_entries::match_kind match = suppression_entries::match_kind::email;
     std::shared_ptr<suppression_entries> entries;  // shared by copies of the policy
     source_location where;

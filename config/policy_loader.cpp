@@ -70,6 +70,64 @@ std::optional<std::int64_t> parse_day(std::string_view s) {
     return std::chrono::sys_days(date).time_since_epoch().count();
 }
 
+// RFC 3339 date-time ("2026-12-04T09:30:00Z", "…+01:00", fractions ignored) → seconds since
+// the epoch; a plain date ("2026-12-04") is its first second, or with `end_of_day` its last.
+std::optional<std::int64_t> parse_instant(std::string_view s, bool end_of_day) {
+    if (s.size() == 10) {
+        auto day = parse_day(s);
+        if (!day) return std::nullopt;
+        return *day * 86400 + (end_of_day ? 86399 : 0);
+    }
+    if (s.size() < 20 || (s[10] != 'T' && s[10] != 't') || s[13] != ':' || s[16] != ':')
+        return std::nullopt;
+    auto day = parse_day(s.substr(0, 10));
+    auto two = [&s](std::size_t at) -> std::optional<int> {
+        if (at + 2 > s.size() || !std::isdigit(static_cast<unsigned char>(s[at])) ||
+            !std::isdigit(static_cast<unsigned char>(s[at + 1])))
+            return std::nullopt;
+        return (s[at] - '0') * 10 + (s[at + 1] - '0');
+    };
+    auto h = two(11);
+    auto m = two(14);
+    auto sec = two(17);
+    if (!day || !h || !m || !sec || *h > 23 || *m > 59 || *sec > 60) return std::nullopt;
+    std::size_t at = 19;
+    if (s[at] == '.') {
+        ++at;
+        const std::size_t digits = at;
+        while (at < s.size() && std::isdigit(static_cast<unsigned char>(s[at]))) ++at;
+        if (at == digits) return std::nullopt;
+    }
+    if (at >= s.size()) return std::nullopt;
+    std::int64_t offset = 0;
+    if (s[at] == 'Z' || s[at] == 'z') {
+        ++at;
+    } else if (s[at] == '+' || s[at] == '-') {
+        auto oh = two(at + 1);
+        auto om = two(at + 4);
+        if (!oh || !om || at + 3 >= s.size() || s[at + 3] != ':' || *oh > 23 || *om > 59)
+            return std::nullopt;
+        offset = (s[at] == '-' ? -1 : 1) * (*oh * 3600 + *om * 60);
+        at += 6;
+    } else {
+        return std::nullopt;
+    }
+    if (at != s.size()) return std::nullopt;
+    return *day * 86400 + *h * 3600 + *m * 60 + std::min(*sec, 59) - offset;
+}
+
+// "24h", "90m", "7d", "3600s" → seconds; nullopt unless a positive whole number with a unit.
+std::optional<std::int64_t> parse_age(std::string_view v) {
+    std::int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), value);
+    std::string_view unit(ptr, static_cast<std::size_t>(v.data() + v.size() - ptr));
+    std::int64_t scale = unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
+    if (ec != std::errc{} || ptr == v.data() || scale == 0 || value <= 0 ||
+        value > 3650 * 86400 / scale)
+        return std::nullopt;
+    return value * scale;
+}
+
 class policy_reader {
   public:
     policy_reader(policy& out, diagnostics& diag) : out_(out), diag_(diag) {}
@@ -501,12 +559,16 @@ class policy_reader {
             }
         }
         for (auto g : n.children("grant")) {
-            src_ptr_->check_attributes(g, {"max-records"}, {"purpose", "destinations"}, diag_);
+            src_ptr_->check_attributes(g,
+                                       {"max-records", "quota", "valid-from", "valid-until",
+                                        "volume-ceiling", "volume-multiple", "on-anomaly"},
+                                       {"purpose", "destinations"}, diag_);
             src_ptr_->check_children(g, {}, diag_);
             grant gr;
             gr.purpose = g.attribute("purpose").value();
             gr.destinations = split_words(g.attribute("destinations").value());
             gr.max_records = count(g, "max-records");
+            read_grant_limits(g, gr);
             gr.where = src_ptr_->locate(g);
             if (g.attribute("destinations") && gr.destinations.empty())
                 error(g, g.attribute("destinations"), "grant lists no destination");
@@ -515,8 +577,68 @@ class policy_reader {
         out_.clients.push_back(std::move(c));
     }
 
+    // quota, valid-from / valid-until and the volume alert of a <grant>.
+    void read_grant_limits(const pugi::xml_node& g, grant& gr) {
+        if (auto a = g.attribute("quota")) {
+            std::string_view v = a.value();
+            auto slash = v.find('/');
+            std::uint64_t n = 0;
+            auto [p, ec] = std::from_chars(v.data(), v.data() + std::min(slash, v.size()), n);
+            std::string_view period = slash == std::string_view::npos ? "" : v.substr(slash + 1);
+            const bool number_ok = ec == std::errc{} && p == v.data() + slash && n > 0;
+            if (period == "hour")
+                gr.quota_window = quota_period::hour;
+            else if (period == "day")
+                gr.quota_window = quota_period::day;
+            else if (period == "month")
+                gr.quota_window = quota_period::month;
+            if (!number_ok || (period != "hour" && period != "day" && period != "month"))
+                error(g, a, "quota must be N/hour, N/day or N/month with N a positive integer");
+            else
+                gr.quota = n;
+        }
+        auto instant = [&](const char* name, bool end, std::optional<std::int64_t>& out,
+                           std::string& text) {
+            auto a = g.attribute(name);
+            if (!a) return;
+            text = a.value();
+            out = parse_instant(text, end);
+            if (!out)
+                error(g, a,
+                      std::string(name) +
+                          " must be an RFC 3339 date-time (2026-12-04T09:30:00Z, "
+                          "2026-12-04T10:30:00+01:00) or a date (2026-12-04)");
+        };
+        instant("valid-from", false, gr.valid_from, gr.valid_from_text);
+        instant("valid-until", true, gr.valid_until, gr.valid_until_text);
+        if (gr.valid_from && gr.valid_until && *gr.valid_until < *gr.valid_from)
+            error(g, g.attribute("valid-until"), "valid-until is before valid-from");
+        gr.volume_ceiling = count(g, "volume-ceiling");
+        if (auto a = g.attribute("volume-multiple")) {
+            std::string_view v = a.value();
+            double m = 0;
+            auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), m);
+            if (ec != std::errc{} || p != v.data() + v.size() || !(m > 1.0) || m > 1e6)
+                error(g, a, "volume-multiple must be a number above 1 (10 = ten times the median)");
+            else
+                gr.volume_multiple = m;
+        }
+        if (auto a = g.attribute("on-anomaly")) {
+            std::string_view v = a.value();
+            if (v == "alert")
+                gr.on_anomaly = anomaly_action::alert;
+            else if (v == "refuse")
+                gr.on_anomaly = anomaly_action::refuse;
+            else
+                error(g, a, "on-anomaly must be alert or refuse");
+            if (gr.volume_ceiling == 0 && gr.volume_multiple == 0)
+                error(g, a, "on-anomaly needs volume-ceiling or volume-multiple");
+        }
+    }
+
     void read_suppression_list(const pugi::xml_node& n) {
-        src_ptr_->check_attributes(n, {"match", "description"}, {"id", "file", "field"}, diag_);
+        src_ptr_->check_attributes(n, {"match", "description", "max-age"}, {"id", "file", "field"},
+                                   diag_);
         src_ptr_->check_children(n, {}, diag_);
         suppression_list l;
         l.id = id_of(n);
@@ -533,6 +655,14 @@ class policy_reader {
                 l.match = suppression_entries::match_kind::id;
             else
                 error(n, a, "match must be email or id");
+        }
+        if (auto a = n.attribute("max-age")) {
+            l.max_age_text = a.value();
+            auto age = parse_age(l.max_age_text);
+            if (!age)
+                error(n, a, "max-age must be a positive age such as 3600s, 90m, 24h or 7d");
+            else
+                l.max_age_seconds = *age;
         }
         out_.suppression_lists.push_back(std::move(l));
     }
@@ -560,9 +690,18 @@ std::vector<load_error> load_suppression_lists(const policy& rules) {
                 {l.where, "cannot read suppression list '" + l.id + "' from " + l.file});
             continue;
         }
+        // The modification time is read before the content: a file replaced in between looks
+        // older than what was read, never fresher (max-age fails closed).
+        std::error_code ec;
+        const auto mtime = std::filesystem::last_write_time(l.file, ec);
         std::ostringstream text;
         text << in.rdbuf();
         l.entries->load(text.str());
+        if (!ec) {
+            const auto sys = std::chrono::file_clock::to_sys(mtime);
+            l.entries->set_modified(
+                std::chrono::duration_cast<std::chrono::seconds>(sys.time_since_epoch()).count());
+        }
     }
     return errors;
 }

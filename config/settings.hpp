@@ -192,6 +192,23 @@ struct continuation_settings {
     std::chrono::milliseconds lifetime{3'600'000};  // a sealed token opens for this long
 };
 
+// <quota-store url="redis://host:port/db"/>: where grant quotas, paged-export counts and volume
+// alerts are counted. Without the element an in-process store serves one replica.
+struct quota_store_settings {
+    bool configured = false;
+    bool tls = false;          // rediss://
+    std::string host;
+    std::uint16_t port = 6379;
+    unsigned database = 0;
+    std::string ca_file;       // rediss: the CA that signed the server's certificate
+    std::string username;      // ACL user (the URL's user part); "" = default
+    std::string password;      // from password-file or password-env; never logged
+    std::string password_source;  // "password-file /run/secrets/redis" (for messages)
+    std::string key_prefix = "exportwall:";
+    std::chrono::milliseconds timeout{1'000};  // connect and each command
+    std::uint64_t batch = 1000;  // largest reservation taken at once
+};
+
 // <pseudonymisation key-file="…"/>: the HMAC key of the `pseudonymise` field transform.
 struct pseudonymisation_settings {
     std::string key_file;
@@ -203,6 +220,7 @@ struct settings {
     std::vector<listener> listeners;
     continuation_settings continuation;
     pseudonymisation_settings pseudonymisation;
+    quota_store_settings quota_store;
     admin_listener admin;
     audit_settings audit;
     limits limit;

@@ -18,6 +18,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/url/parse.hpp>
 
 #include <array>
 #include <cctype>
@@ -25,6 +26,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "proxy/volume_monitor.hpp"
 
 namespace exportwall::proxy {
 
@@ -111,6 +114,74 @@ admin_response problem(unsigned status, std::string_view title) {
     return admin_response{status, "application/problem+json", std::move(body)};
 }
 
+bool authorised(const admin_hooks& hooks, std::string_view authorization) {
+    return hooks.token_sha256.empty() || token_matches(authorization, hooks.token_sha256);
+}
+
+bool is_volume_path(std::string_view path) {
+    return path == "/admin/volume-holds" || path == "/admin/volume-holds/clear";
+}
+
+std::string hold_json(const volume_hold& h) {
+    return R"({"client":)" + json_string(h.client) + R"(,"purpose":)" + json_string(h.purpose) +
+           R"(,"since":)" + json_string(h.since) + "}";
+}
+
+// The volume-alert holds: they live in the quota store, whose calls are awaited (with Redis, a
+// round trip), so these routes run in the connection's coroutine rather than in dispatch().
+// Called after authentication.
+net::awaitable<admin_response> volume_holds_endpoint(const admin_hooks& hooks,
+                                                     const admin_request& req,
+                                                     std::string_view path) {
+    if (path == "/admin/volume-holds") {
+        if (req.method != "GET") co_return problem(405, "Method Not Allowed");
+        if (!hooks.volume) co_return problem(501, "Not Implemented");
+        const auto list = co_await hooks.volume->holds();
+        if (list.error) co_return problem(503, "Quota store unavailable");
+        std::string body = R"({"holds":[)";
+        for (std::size_t i = 0; i < list.holds.size(); ++i) {
+            if (i != 0) body += ',';
+            body += hold_json(list.holds[i]);
+        }
+        body += "]}";
+        co_return admin_response{200, "application/json", std::move(body)};
+    }
+    if (req.method != "POST") co_return problem(405, "Method Not Allowed");
+    if (!hooks.volume) co_return problem(501, "Not Implemented");
+    // Exactly client and purpose, once each. Their values are never echoed: the answer names the
+    // hold found in the store.
+    std::optional<std::string> client, purpose;
+    bool malformed = false;
+    if (auto url = boost::urls::parse_origin_form(req.target)) {
+        for (const auto& p : url->params()) {
+            std::optional<std::string>* slot = nullptr;
+            if (p.key == "client") slot = &client;
+            if (p.key == "purpose") slot = &purpose;
+            if (slot == nullptr || slot->has_value() || !p.has_value || p.value.empty())
+                malformed = true;
+            else
+                *slot = p.value;
+        }
+    } else {
+        malformed = true;
+    }
+    if (malformed || !client || !purpose)
+        co_return problem(400, "Bad Request: give client and purpose, once each");
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    // Named, not a temporary of a conditional inside the co_await expression: GCC 12 destroys
+    // such a temporary twice.
+    std::string revision;
+    if (hooks.revision) revision = hooks.revision();
+    const auto r = co_await hooks.volume->clear(*client, *purpose, revision, now);
+    if (r.error)
+        co_return problem(503,
+                          r.audit_failed ? "Audit trail unavailable" : "Quota store unavailable");
+    if (!r.cleared) co_return problem(404, "No volume hold for this client and purpose");
+    co_return admin_response{200, "application/json", R"({"cleared":)" + hold_json(r.hold) + "}"};
+}
+
 // Routes one admin request. Pure apart from the hooks it calls.
 admin_response dispatch(const admin_hooks& hooks, const admin_request& req,
                         std::string_view authorization) {
@@ -120,10 +191,7 @@ admin_response dispatch(const admin_hooks& hooks, const admin_request& req,
 
     if (path == "/healthz") return is_get ? text(200, "ok\n") : problem(405, "Method Not Allowed");
 
-    if (!hooks.token_sha256.empty() && !token_matches(authorization, hooks.token_sha256)) {
-        admin_response r = problem(401, "Unauthorized");
-        return r;
-    }
+    if (!authorised(hooks, authorization)) return problem(401, "Unauthorized");
 
     if (path == "/readyz") {
         if (!is_get) return problem(405, "Method Not Allowed");
@@ -197,7 +265,11 @@ net::awaitable<void> serve_admin_connection(tcp::socket socket,
             req.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
         }
         req.body = msg.body();
-        response = dispatch(hooks, req, authorization);
+        const std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+        if (is_volume_path(path) && authorised(hooks, authorization))
+            response = co_await volume_holds_endpoint(hooks, req, path);
+        else
+            response = dispatch(hooks, req, authorization);
     }
 
     http::response<http::string_body> res{static_cast<http::status>(response.status), 11};

@@ -5,6 +5,12 @@
 //   GET  /metrics        the Prometheus text rendering of hooks.m
 //   POST /admin/reload   hooks.reload(): 200 {"reloaded":true,"revision":"…"} or
 //                        500 {"reloaded":false,"errors":N} (no configuration value echoed)
+//   GET  /admin/volume-holds  hooks.volume->holds(): 200 {"holds":[{"client":…,"purpose":…,
+//                        "since":"<RFC 3339>"},…]}
+//   POST /admin/volume-holds/clear?client=C&purpose=P   hooks.volume->clear(): 200
+//                        {"cleared":{"client":…,"purpose":…,"since":…}}, 404 when no hold, 400
+//                        without both parameters; 503 when the quota store (or, for a clear, the
+//                        audit trail) cannot answer; 501 without hooks.volume
 // and, through hooks.extension, whatever later issues add (/admin/audit, the review page).
 //
 // When hooks.token_sha256 is set, every path but /healthz needs `Authorization: Bearer <token>`
@@ -20,6 +26,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +37,8 @@
 #include "proxy/metrics.hpp"
 
 namespace exportwall::proxy {
+
+class volume_monitor;
 
 // A parsed admin request, handed to hooks.extension (no Beast types leak out).
 struct admin_request {
@@ -56,6 +65,9 @@ struct admin_hooks {
     // false on failure with `out` set to the decimal number of errors (never their text: errors
     // can quote configuration values, which are logged by the caller, not sent over the wire).
     std::function<bool(std::string& out)> reload;
+    // The volume alerts' holds (/admin/volume-holds); null → 501. Its awaitables run on the
+    // admin listener's io_context.
+    std::shared_ptr<volume_monitor> volume;
     // Lower-case hex SHA-256 of the bearer token; empty = no token (loopback only).
     std::string token_sha256;
     // Requests for paths the listener does not serve itself, after authentication. Returns

@@ -106,6 +106,8 @@ export_case::export_case(std::shared_ptr<const config::configuration> config,
     facts.destination_headers = destinations;
     facts.remote = remote_;
     decision_ = config::decide(*config_, facts);
+    // A page reached through a sealed link continues its export; any other starts one.
+    chain_ = decision_.chain ? *decision_.chain : config::new_continuation_chain();
     // The candidate policy decides the same request beside it: audited, never enforced.
     if (config_->shadow)
         shadow_ = config::decide(*config_->shadow, config_->net, facts, &config_->continuation);
@@ -147,6 +149,7 @@ response_plan export_case::plan_response(unsigned status,
         sealing.client = decision_.client_id;
         sealing.purpose = decision_.purpose_id;
         sealing.destination = decision_.destination_id;
+        sealing.chain = chain_;
         sealing.expires_at =
             std::chrono::duration_cast<std::chrono::seconds>(
                 (std::chrono::system_clock::now() + config_->net.continuation.lifetime)
@@ -237,7 +240,12 @@ response_plan export_case::plan_response(unsigned status,
         make_filter_spec(decision_, route_, config_->net.limit,
                          [this](std::string_view url) { return links_->map(url); },
                          &config_->rules));
+    if (track_records_) filter_->set_record_marks(&marks_);
     return plan;
+}
+
+std::uint64_t export_case::records_out() const {
+    return filter_ ? filter_->counters().records_out : 0;
 }
 
 boost::system::error_code export_case::transform(std::string_view in, std::string& out) {
@@ -313,6 +321,8 @@ audit::record export_case::audit_record(std::string_view decision_text, std::str
     }
     audit::record rec = make_audit_record(decision_, *config_, method_, path_, query_, remote_, o,
                                           audit_id_, time_);
+    // An export cut at its quota delivered only the records before the cut.
+    if (delivered_ && *delivered_ < rec.records_out) rec.records_out = *delivered_;
     if (shadow_) add_shadow(rec, decision_, *shadow_);
     return rec;
 }

@@ -98,6 +98,25 @@ class export_case {
     // Monitor mode: the reason the filter would have aborted, "" when it did not.
     [[nodiscard]] const std::string& monitor_failure() const { return monitor_failure_; }
 
+    // The export's chain (config::continuation_chain): the one its sealed link continues, or a
+    // new one; sealed into the tokens of this page's links.
+    [[nodiscard]] const config::continuation_chain& chain() const { return chain_; }
+    // The response sealed a paging token: a client can continue this export.
+    [[nodiscard]] bool sealed_links() const { return links_ && links_->sealed() != 0; }
+    // Quotas: from plan_response() on, the filter marks where each record ends in the output
+    // (filters::record_mark) so the session can cut at the last record a reservation covers.
+    void track_records() { track_records_ = true; }
+    [[nodiscard]] std::vector<filters::record_mark>& marks() { return marks_; }
+    // Records the filter produced so far (0 without a filter).
+    [[nodiscard]] std::uint64_t records_out() const;
+    // The records the client received when the output was cut short of what the filter produced.
+    void set_delivered(std::uint64_t n) { delivered_ = n; }
+    // The records the client received: the cut's count, or all the filter produced.
+    [[nodiscard]] std::uint64_t delivered() const { return delivered_.value_or(records_out()); }
+    [[nodiscard]] const std::shared_ptr<const config::configuration>& configuration_ptr() const {
+        return config_;
+    }
+
     // The audit record. `decision_text`: blocked | aborted | allowed | filtered | would-block
     // ("" = derived: allowed/filtered from what the filter did, would-block in monitor mode when
     // anything would have been refused, stripped or dropped).
@@ -120,6 +139,10 @@ class export_case {
     std::unique_ptr<link_mapper> links_;  // outlives filter_, whose link rewriter uses it
     std::unique_ptr<content_decoder> decoder_;
     std::unique_ptr<filters::record_filter> filter_;
+    config::continuation_chain chain_{};
+    bool track_records_ = false;
+    std::vector<filters::record_mark> marks_;
+    std::optional<std::uint64_t> delivered_;
     bool monitor_filter_failed_ = false;
     std::string monitor_failure_;
     std::string discard_;

@@ -136,8 +136,10 @@ std::optional<std::string> link_mapper::seal_query(const config::route& r,
         config::continuation_binding b{sealing_.client, sealing_.purpose, sealing_.destination,
                                        r.id, binding_query, path};
         std::string sealed =
-            config::seal_continuation(*sealing_.key, b, value, sealing_.expires_at);
+            config::seal_continuation(*sealing_.key, b, value, sealing_.expires_at,
+                                      &sealing_.chain);
         if (sealed.empty()) return ok = false;
+        ++sealed_;
         // The sealed token is base64url after "ew1.": nothing in it needs escaping.
         out.append(p.name);
         out.push_back('=');

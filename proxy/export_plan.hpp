@@ -32,6 +32,8 @@ struct continuation_sealing {
     std::string purpose;
     std::string destination;
     std::int64_t expires_at = 0;  // seconds since the epoch
+    // The export the links continue (its first page's chain), sealed into every token.
+    config::continuation_chain chain{};
 };
 
 class link_mapper {
@@ -45,6 +47,9 @@ class link_mapper {
     // dropped. nullopt when nothing is left.
     [[nodiscard]] std::optional<std::string> map_link_header(std::string_view value) const;
 
+    // Paging tokens sealed so far: the client can continue this export.
+    [[nodiscard]] std::uint64_t sealed() const { return sealed_; }
+
   private:
     // The query with the route's continuation values sealed; nullopt when one cannot be.
     [[nodiscard]] std::optional<std::string> seal_query(const config::route& r,
@@ -55,6 +60,7 @@ class link_mapper {
     const config::upstream& up_;
     std::string public_url_;
     continuation_sealing sealing_;
+    mutable std::uint64_t sealed_ = 0;
 };
 
 // True when a 2xx response's Content-Type may be filtered as the route's format (parameters such

@@ -7,6 +7,7 @@
 #include "audit/commands.hpp"
 #include "config/commands.hpp"
 #include "proxy/serve.hpp"
+#include "proxy/volume_command.hpp"
 
 namespace {
 
@@ -22,6 +23,7 @@ constexpr const char* usage =
     "  test-policy --config FILE CASES   run an operator's policy test cases\n"
     "  hash-suppression [--match email|id] [FILE]   suppression-list entries (SHA-256)\n"
     "  audit list|show|stats|verify|report …   review the audit trail\n"
+    "  volume-holds [list|clear --client C --purpose P]   grants held by a volume alert\n"
     "\n"
     "Run 'exportwall COMMAND --help' for a command's options.\n"
     "Exit codes: 0 success, 1 failure (invalid configuration, failed check), 2 usage error.\n";
@@ -51,6 +53,7 @@ int main(int argc, char** argv) {
     if (command == "hash-suppression")
         return exportwall::config::run_hash_suppression(sub_argc, sub_argv);
     if (command == "audit") return exportwall::audit::run_audit(sub_argc, sub_argv);
+    if (command == "volume-holds") return exportwall::proxy::run_volume_holds(sub_argc, sub_argv);
     std::fprintf(stderr, "exportwall: unknown command '%s' (see exportwall --help)\n", argv[1]);
     return 2;
 }

@@ -42,6 +42,21 @@ struct label_counter {
     std::atomic<std::uint64_t> value{0};
 };
 
+// A counter per grant (client x purpose). The table's key is "client\0purpose": configuration
+// ids never hold a NUL byte. The overflow series "_other" has no NUL and counts under
+// client="_other",purpose="_other".
+struct grant_counter {
+    explicit grant_counter(std::string_view key) : name(key) {
+        const auto nul = key.find('\0');
+        client = key.substr(0, nul);
+        purpose = nul == std::string_view::npos ? key : key.substr(nul + 1);
+    }
+    std::string name;
+    std::string client;
+    std::string purpose;
+    std::atomic<std::uint64_t> value{0};
+};
+
 // Label value → series, lock-free for values already seen. Open addressing over atomic slots that
 // are filled once and never cleared: a reader that probes without the lock either finds the
 // series or reaches an empty slot and falls back to the locked path, which probes again.
@@ -151,6 +166,8 @@ struct metrics::state {
     label_table<route_series, 256> routes;
     label_table<label_counter, 32> upstream_errors;
     label_table<label_counter, 64> aborted;
+    label_table<grant_counter, 256> volume_alerts;
+    std::atomic<std::int64_t> volume_holds{0};
 };
 
 metrics::metrics() : state_(std::make_unique<state>()) {}
@@ -188,6 +205,19 @@ void metrics::upstream_error(std::string_view kind) {
 
 void metrics::export_aborted(std::string_view reason) {
     state_->aborted.get(reason).value.fetch_add(1, std::memory_order_relaxed);
+}
+
+void metrics::volume_alert(std::string_view client, std::string_view purpose) {
+    std::string key;
+    key.reserve(client.size() + 1 + purpose.size());
+    key.append(client);
+    key.push_back('\0');
+    key.append(purpose);
+    state_->volume_alerts.get(key).value.fetch_add(1, std::memory_order_relaxed);
+}
+
+void metrics::volume_holds(std::int64_t n) {
+    state_->volume_holds.store(n, std::memory_order_relaxed);
 }
 
 void metrics::reload_result(bool ok) {
@@ -300,6 +330,26 @@ std::string metrics::render() const {
         append_number(out, load(c.value));
         out += '\n';
     });
+
+    append_header(out, "exportwall_volume_alerts_total", "counter",
+                  "Volume alerts (an hour's records above the grant's threshold), by client and "
+                  "purpose.");
+    state_->volume_alerts.for_each([&](const grant_counter& c) {
+        out += "exportwall_volume_alerts_total{";
+        append_label(out, "client", c.client);
+        out += ',';
+        append_label(out, "purpose", c.purpose);
+        out += "} ";
+        append_number(out, load(c.value));
+        out += '\n';
+    });
+
+    append_header(out, "exportwall_volume_holds", "gauge",
+                  "Grants a volume alert holds (on-anomaly refuse) until an operator clears "
+                  "them.");
+    out += "exportwall_volume_holds ";
+    append_number(out, state_->volume_holds.load(std::memory_order_relaxed));
+    out += '\n';
 
     append_header(out, "exportwall_config_reloads_total", "counter",
                   "Configuration reloads, by result.");

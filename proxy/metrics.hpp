@@ -48,6 +48,14 @@ class metrics {
     // A configuration reload (SIGHUP or POST /admin/reload) succeeded / was refused.
     void reload_result(bool ok);
 
+    // A volume alert fired: the grant `client` x `purpose` (configuration ids, never request
+    // data) delivered more records in an hour than its threshold (proxy/volume_monitor.hpp).
+    void volume_alert(std::string_view client, std::string_view purpose);
+    // The grants a volume alert holds (on-anomaly="refuse"), as this replica last counted them:
+    // after it set, cleared or listed holds. With a shared store another replica's hold shows
+    // here once this one lists or clears holds.
+    void volume_holds(std::int64_t n);
+
     // The whole registry in the Prometheus text format: `# HELP` and `# TYPE` lines, label values
     // escaped (backslash, double quote, newline). Series are rendered in first-seen order.
     [[nodiscard]] std::string render() const;

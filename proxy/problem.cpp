@@ -11,7 +11,7 @@
 namespace exportwall::proxy {
 
 std::string_view problem_title(std::string_view reason) noexcept {
-    static constexpr std::array<std::pair<std::string_view, std::string_view>, 25> titles{{
+    static constexpr std::array<std::pair<std::string_view, std::string_view>, 30> titles{{
         {"route_not_found", "Route not found"},
         {"method_not_allowed", "Method not allowed on this route"},
         {"unauthenticated", "Client not authenticated"},
@@ -37,6 +37,11 @@ std::string_view problem_title(std::string_view reason) noexcept {
         {"continuation_invalid", "Paging token not valid for this export"},
         {"disclosure_not_permitted", "Disclosure not permitted"},
         {"processor_agreement_expired", "Processor agreement expired"},
+        {"grant_not_valid", "Grant not valid at this time"},
+        {"quota_exceeded", "Export quota exceeded"},
+        {"quota_store_unavailable", "Quota store unavailable"},
+        {"suppression_list_stale", "Suppression list out of date"},
+        {"volume_anomaly", "Grant held after a volume alert"},
         {"shutting_down", "Shutting down"},
     }};
     for (const auto& [code, title] : titles)

@@ -70,6 +70,7 @@ bool runtime::reload(std::string& out) {
     metrics_.reload_result(true);
     out = snap->config->revision;
     spdlog::info("configuration reloaded, revision {}", out);
+    if (reloaded) reloaded();
     return true;
 }
 

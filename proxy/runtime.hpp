@@ -24,6 +24,9 @@ class context;
 
 namespace exportwall::proxy {
 
+class quota_store;
+class volume_monitor;
+
 // One immutable configuration plus what the proxy derives from it at load. Each request takes the
 // snapshot once at its start and keeps it to its end, whatever reloads happen meanwhile.
 struct snapshot {
@@ -85,6 +88,19 @@ class runtime {
     // Waits until every record handed to `audit` is stored; called after the io threads stop and
     // before the io_context goes, so no completion is posted to a destroyed executor.
     std::function<void()> audit_flush;
+    // Where quotas and paged exports are counted (issue 17), set once at start-up: the Redis store
+    // of <quota-store>, or the in-process one; `local_quotas` is always the in-process one (a
+    // paged export of a grant without a quota counts there while Redis cannot answer). Null in
+    // unit tests of the relay: nothing is counted. <quota-store> is fixed at start-up.
+    std::shared_ptr<quota_store> quotas;
+    std::shared_ptr<quota_store> local_quotas;
+    std::uint64_t quota_batch = 1000;
+    // Volume alerts (proxy/volume_monitor.hpp), set once at start-up; null: none.
+    std::shared_ptr<volume_monitor> volume;
+    // Called after every successful reload (SIGHUP, POST /admin/reload, a changed suppression
+    // list), on the thread that reloaded, with the new snapshot current: the suppression-list
+    // watch re-arms for the new snapshot's files. Set by run_server while it runs; empty otherwise.
+    std::function<void()> reloaded;
 
   private:
     std::string config_path_;

@@ -1,12 +1,20 @@
 #include "proxy/server.hpp"
 
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -20,6 +28,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -31,8 +41,11 @@
 #include "audit/reader.hpp"
 #include "audit/review_page.hpp"
 #include "proxy/admin.hpp"
+#include "proxy/quota_store.hpp"
+#include "proxy/redis_store.hpp"
 #include "proxy/session.hpp"
 #include "proxy/tls.hpp"
+#include "proxy/volume_monitor.hpp"
 
 namespace exportwall::proxy {
 namespace {
@@ -166,6 +179,176 @@ net::awaitable<void> signal_loop(runtime& rt, net::signal_set& signals,
     }
 }
 
+// The suppression lists' files, watched with inotify through their directories: when one is
+// rewritten or replaced, the configuration is reloaded as SIGHUP reloads it, so a list's max-age
+// counts from the new file without an operator's signal. Operators replace a file by rename (or
+// a Kubernetes volume swaps a symlink), which a watch on the file itself would not follow: the
+// directory is watched. A reload that fails keeps the previous configuration, and its lists go
+// stale in their time (fail closed). Runs on the control strand; re-armed after every successful
+// reload, whatever caused it, since a reload may name other files.
+class list_watch {
+  public:
+    list_watch(runtime& rt, net::strand<net::io_context::executor_type> ex)
+        : rt_(rt), descriptor_(ex) {}
+    list_watch(const list_watch&) = delete;
+    list_watch& operator=(const list_watch&) = delete;
+
+    // False (logged) when inotify cannot be used: lists are then re-read on SIGHUP only.
+    [[nodiscard]] bool open() {
+        const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (fd < 0) {
+            spdlog::warn(
+                "cannot watch suppression-list files ({}); they are re-read on SIGHUP "
+                "only",
+                std::strerror(errno));
+            return false;
+        }
+        descriptor_.assign(fd);
+        return true;
+    }
+
+    // Watches the directories of the current snapshot's lists (the enforced policy's and the
+    // shadow's). A directory already watched keeps its watch and the events queued on it; one no
+    // list needs any more is dropped. A list whose file changed since the snapshot read it (in
+    // the moment before its directory was watched) is reloaded at once.
+    void arm() {
+        if (!descriptor_.is_open()) return;
+        auto snap = rt_.current();
+        lists_.clear();
+        std::map<int, std::string> watched;
+        auto add = [&](const config::policy& p) {
+            for (const auto& l : p.suppression_lists) {
+                const std::filesystem::path file(l.file);
+                std::string dir = file.parent_path().string();
+                if (dir.empty()) dir = ".";
+                // Not IN_MODIFY: it fires on every write() to a file being written, and reading
+                // it then would publish half a list; the writer's IN_CLOSE_WRITE follows.
+                const int wd = ::inotify_add_watch(
+                    descriptor_.native_handle(), dir.c_str(),
+                    IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_ATTRIB | IN_DELETE | IN_ONLYDIR);
+                if (wd < 0) {
+                    spdlog::warn(
+                        "cannot watch {} for changes of suppression list '{}' ({}); it is "
+                        "re-read on SIGHUP only",
+                        dir, l.id, std::strerror(errno));
+                    continue;
+                }
+                watched.emplace(wd, dir);
+                lists_.push_back({wd, l.id, l.file, file.filename().string(),
+                                  l.entries != nullptr ? l.entries->modified() : 0});
+            }
+        };
+        add(snap->config->rules);
+        if (snap->config->shadow) add(*snap->config->shadow);
+        for (const auto& [wd, dir] : watched_)
+            if (watched.count(wd) == 0) (void)::inotify_rm_watch(descriptor_.native_handle(), wd);
+        watched_ = std::move(watched);
+        for (const auto& l : lists_) {
+            if (auto t = file_time(l.file); t && *t > l.modified) {
+                spdlog::info("suppression list '{}' changed ({}) since it was read", l.id, l.file);
+                reload();
+                return;
+            }
+        }
+    }
+
+    // Reads events until the descriptor is closed; the events of one read() make one reload.
+    net::awaitable<void> run() {
+        // inotify returns whole events only; one with the longest name fits many times.
+        std::array<char, 16 * 1024> buffer{};
+        while (descriptor_.is_open()) {
+            auto [ec, n] = co_await descriptor_.async_read_some(net::buffer(buffer), use_tuple);
+            if (ec) {
+                if (ec != net::error::operation_aborted)
+                    spdlog::warn(
+                        "suppression-list watch stopped: {}; lists are re-read on SIGHUP "
+                        "only",
+                        ec.message());
+                co_return;
+            }
+            if (changed(buffer.data(), n)) reload();
+        }
+    }
+
+  private:
+    // Whether the events of one read() change a list (each one logged). Apart from the
+    // coroutine: an inotify_event (a flexible array member) cannot live in a coroutine frame.
+    [[nodiscard]] bool changed(const char* data, std::size_t n) const {
+        std::vector<std::string_view> ids;
+        bool overflow = false;
+        for (std::size_t at = 0; at + sizeof(inotify_event) <= n;) {
+            inotify_event ev{};
+            std::memcpy(&ev, data + at, sizeof ev);
+            std::string_view name(data + at + sizeof ev,
+                                  std::min<std::size_t>(ev.len, n - at - sizeof ev));
+            name = name.substr(0, name.find('\0'));
+            at += sizeof ev + ev.len;
+            if ((ev.mask & IN_Q_OVERFLOW) != 0) overflow = true;
+            for (const auto& l : lists_) {
+                if (l.wd != ev.wd || !changes(l, ev.mask, name)) continue;
+                if (std::find(ids.begin(), ids.end(), l.id) != ids.end()) continue;
+                ids.push_back(l.id);
+                spdlog::info("suppression list '{}' changed ({})", l.id, l.file);
+            }
+        }
+        if (overflow) spdlog::warn("suppression-list watch: events were lost (queue overflow)");
+        return !ids.empty() || overflow;
+    }
+
+    struct watched_list {
+        int wd = -1;
+        std::string id;
+        std::string file;           // as the configuration resolved it
+        std::string name;           // its name in the watched directory
+        std::int64_t modified = 0;  // the file time the snapshot's entries were read with
+    };
+
+    [[nodiscard]] static std::optional<std::int64_t> file_time(const std::string& path) {
+        std::error_code ec;
+        const auto t = std::filesystem::last_write_time(path, ec);
+        if (ec) return std::nullopt;
+        return std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::file_clock::to_sys(t).time_since_epoch())
+            .count();
+    }
+
+    // Whether an event in the list's directory changes what the list would read.
+    [[nodiscard]] static bool changes(const watched_list& l, std::uint32_t mask,
+                                      std::string_view name) {
+        if (name != l.name) {
+            // Another entry renamed into the directory: a symlink swap (Kubernetes' `..data`)
+            // changes the list's file without an event of its own name.
+            return (mask & IN_MOVED_TO) != 0 && file_time(l.file).value_or(0) > l.modified;
+        }
+        if ((mask & IN_CREATE) != 0 && (mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) == 0) {
+            // A plain file just created is being written: its IN_CLOSE_WRITE follows, and
+            // reading it now could publish a half-written list. A link is complete at once.
+            struct stat st {};
+            if (::lstat(l.file.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1)
+                return false;
+        }
+        return true;
+    }
+
+    // The reload SIGHUP does; on success runtime::reloaded re-arms this watch.
+    void reload() {
+        spdlog::info("reloading {} for its suppression lists", rt_.config_path());
+        std::string out;
+        if (!rt_.reload(out))
+            spdlog::warn(
+                "the previous configuration and its suppression lists stay in force; "
+                "a list with a max-age goes stale when it passes");
+    }
+
+    runtime& rt_;
+    net::posix::stream_descriptor descriptor_;  // the inotify instance
+    std::map<int, std::string> watched_;        // watch descriptor → directory
+    std::vector<watched_list> lists_;
+};
+
+// The watch's coroutine; owns it (a parameter lives in the coroutine frame).
+net::awaitable<void> run_watch(std::shared_ptr<list_watch> watch) { co_await watch->run(); }
+
 }  // namespace
 
 namespace {
@@ -276,12 +459,39 @@ int run_server(runtime& rt, const server_options& options) {
         std::uint16_t admin_port = admin.local_endpoint().port();
         spdlog::info("admin listener on {}:{}", net_cfg.admin.address, admin_port);
 
+        // Quotas, paged exports and volume alerts count in one store: Redis when configured
+        // (shared by the replicas that name it), this process otherwise. Fixed at start-up.
+        rt.local_quotas = make_memory_store();
+        if (net_cfg.quota_store.configured) {
+            rt.quotas = make_redis_store(ioc, net_cfg.quota_store, error);
+            if (!rt.quotas) {
+                spdlog::error("quota store: {}", error);
+                return 1;
+            }
+            spdlog::info("quota store {}", rt.quotas->describe());
+        } else {
+            rt.quotas = rt.local_quotas;
+        }
+        rt.quota_batch = net_cfg.quota_store.batch;
+        rt.volume = std::make_shared<volume_monitor>(rt.quotas, rt.audit, rt.stats());
+        // The Redis store's strand and sockets belong to these io_contexts: the stores go before
+        // them, on every way out of this block.
+        struct stores_guard {
+            runtime& r;
+            ~stores_guard() {
+                r.volume.reset();
+                r.quotas.reset();
+                r.local_quotas.reset();
+            }
+        } release_stores{rt};
+
         admin_hooks hooks;
         hooks.m = &rt.stats();
         hooks.ready = [&rt] { return rt.ready(); };
         hooks.revision = [&rt] { return rt.current()->config->revision; };
         hooks.reload = [&rt](std::string& out) { return rt.reload(out); };
         hooks.token_sha256 = net_cfg.admin.token_sha256;
+        hooks.volume = rt.volume;
         hooks.extension = audit_review(net_cfg.audit.path);
         net::co_spawn(ioc, run_admin(std::move(admin), std::move(hooks)), net::detached);
 
@@ -292,9 +502,23 @@ int run_server(runtime& rt, const server_options& options) {
         net::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
         net::co_spawn(control, signal_loop(rt, signals, acceptors, workers), net::detached);
 
+        // Suppression lists re-read when their file changes. The watch lives in its coroutine;
+        // a reload (from any source) re-arms it on the control strand.
+        auto watch = std::make_shared<list_watch>(rt, control);
+        if (watch->open()) {
+            rt.reloaded = [weak = std::weak_ptr<list_watch>(watch), control] {
+                net::post(control, [weak] {
+                    if (auto w = weak.lock()) w->arm();
+                });
+            };
+            watch->arm();
+            net::co_spawn(control, run_watch(watch), net::detached);
+        }
+
         if (!options.ports_file.empty() &&
             !write_ports_file(options.ports_file, ports, admin_port)) {
             spdlog::error("cannot write the ports file {}", options.ports_file);
+            rt.reloaded = nullptr;
             return 1;
         }
         spdlog::info("exportwall serving with {} thread(s), configuration revision {}", threads,
@@ -307,6 +531,7 @@ int run_server(runtime& rt, const server_options& options) {
         }
         ioc.run();
         for (auto& t : pool) t.join();
+        rt.reloaded = nullptr;
         if (rt.audit_flush) rt.audit_flush();
         // Idle upstream sockets belong to these io_contexts: close them before they go.
         rt.pool().clear();

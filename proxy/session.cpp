@@ -14,7 +14,9 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -33,6 +35,7 @@
 #include "config/route_match.hpp"
 #include "proxy/enforcement.hpp"
 #include "proxy/export_plan.hpp"
+#include "proxy/export_quota.hpp"
 #include "proxy/forward.hpp"
 #include "proxy/problem.hpp"
 #include "proxy/request_head.hpp"
@@ -41,6 +44,7 @@
 #include "proxy/stream.hpp"
 #include "proxy/target.hpp"
 #include "proxy/tls.hpp"
+#include "proxy/volume_monitor.hpp"
 
 namespace exportwall::proxy {
 namespace {
@@ -198,6 +202,16 @@ net::awaitable<error_code> record_audit(audit::sink& sink, audit::record r, bool
     co_return ec;
 }
 
+// Seconds since the epoch as an RFC 3339 UTC time ("2026-12-05T00:00:00Z").
+std::string utc_time(std::int64_t seconds) {
+    const auto t = static_cast<std::time_t>(seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
 // The audit reason of an abort the relay names ("upstream_reset" is the CRM dying mid-body).
 std::string_view audit_reason(std::string_view relay_reason) {
     if (relay_reason == "upstream_reset") return "upstream_malformed";
@@ -275,6 +289,19 @@ class session {
     // record has been written.
     std::unique_ptr<export_case> case_;
     bool audited_ = false;
+    // The current export's quota and paged-export accounting (null when nothing counts it), and
+    // whether a refusal after the decision allowed it (quota, volume hold) is a policy block.
+    std::unique_ptr<export_quota> quota_;
+    bool late_block_ = false;
+    bool late_keep_alive_ = false;
+    std::uint64_t written_records_ = 0;  // records of the output already written to the client
+    net::awaitable<bool> admit_volume_and_quota(request_record& rec, std::size_t head_len,
+                                                bool keep_alive);
+    net::awaitable<std::string_view> cut_at_quota(std::string& filtered);
+    // The export ended (complete or aborted): its unused reservation goes back and its records
+    // count towards the grant's hourly volume.
+    void end_export();
+
     // A body read whole before the decision (query languages that read it), and the copy of
     // the head its views then point into.
     std::string head_copy_;
@@ -367,6 +394,8 @@ bool session::abort(request_record& rec, byte_stream& up, std::string_view reaso
     rec.outcome = "aborted";
     rec.reason = reason;
     rt_.stats().export_aborted(reason);
+    // What the filter produced counts as delivered (the client may have read it): fail closed.
+    end_export();
     if (case_ && !audited_ && rt_.audit != nullptr) {
         // The client is gone or cut off: nobody waits for this record, but it is written.
         audited_ = true;
@@ -386,12 +415,18 @@ net::awaitable<bool> session::refuse(request_record& rec, unsigned status, std::
     if (rec.audit_id.empty()) rec.audit_id = audit::new_record_id();
     if (rec.request_id.empty()) rec.request_id = generate_request_id();
     keep_alive = keep_alive && !rt_.stopping.load();
+    // An export refused after its first reservation (the CRM failed, answered an error) returns
+    // it: nothing was delivered.
+    if (quota_ && quota_->active()) {
+        case_->set_delivered(0);
+        end_export();
+    }
     if (!audited_ && rt_.audit != nullptr) {
         // Every refusal is a decision with its record. A policy refusal's record is on disk
         // (sync="blocked") before the client hears of it; if it cannot be written, the answer
         // says so and nothing else happens.
         audited_ = true;
-        const bool policy_refusal = case_ && case_->refused();
+        const bool policy_refusal = case_ && (case_->refused() || late_block_);
         audit::record r;
         if (case_) {
             r = case_->audit_record(policy_refusal ? "blocked" : "aborted", reason, status,
@@ -558,6 +593,9 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
     request_record rec;
     case_.reset();
     audited_ = false;
+    quota_.reset();
+    late_block_ = false;
+    written_records_ = 0;
     std::string_view raw(static_cast<const char*>(cbuf_.data().data()), head_len);
     head_.clear();
     if (auto ec = check_request_head(raw, lim.max_head_bytes, head_)) {
@@ -662,7 +700,134 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
     }
 
     in_flight_guard guard(rt_.in_flight);
+    const bool keep_on_late_refusal = can_keep || (body_pre_read_ && head_.keep_alive);
+    if (!co_await admit_volume_and_quota(rec, head_len, keep_on_late_refusal))
+        co_return late_keep_alive_;
     co_return co_await forward(rec, *snap, *route, *up, head_len);
+}
+
+net::awaitable<bool> session::admit_volume_and_quota(request_record& rec, std::size_t head_len,
+                                                      bool keep_alive) {
+    const config::decision& d = case_->decision();
+    const config::grant* g = d.grant_ref;
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+    auto refuse_late = [&](unsigned status, std::string_view reason, std::string detail,
+                           std::string extra) -> net::awaitable<bool> {
+        late_block_ = true;
+        if (!body_pre_read_) cbuf_.consume(head_len);
+        late_keep_alive_ = co_await refuse(rec, status, reason, detail, keep_alive, extra);
+        co_return false;
+    };
+    auto q = [](std::string_view id) { return "'" + std::string(id) + "'"; };
+    // A grant a volume alert holds (on-anomaly="refuse") is refused until an operator clears it.
+    if (rt_.volume && g != nullptr && g->on_anomaly == config::anomaly_action::refuse &&
+        (g->volume_ceiling != 0 || g->volume_multiple != 0)) {
+        auto h = co_await rt_.volume->held(d.client_id, d.purpose_id);
+        if (h.error)
+            co_return co_await refuse_late(
+                503, "quota_store_unavailable",
+                "The quota store cannot be reached; a grant whose volume alerts refuse is refused "
+                "until it can.",
+                "");
+        if (h.held)
+            co_return co_await refuse_late(
+                403, "volume_anomaly",
+                "A volume alert holds the grant of client " + q(d.client_id) + " for purpose " +
+                    q(d.purpose_id) + " since " + h.since + "; an operator must clear it.",
+                "");
+    }
+    if (!rt_.quotas && !rt_.local_quotas) co_return true;
+    const auto lifetime = std::chrono::duration_cast<std::chrono::seconds>(
+                              case_->configuration_ptr()->net.continuation.lifetime)
+                              .count();
+    auto plan = plan_quota(d, case_->chain(), now, lifetime + 60);
+    if (plan.counters.empty()) co_return true;
+    const std::int64_t window_end = plan.window_end;
+    quota_ = std::make_unique<export_quota>(std::move(plan), rt_.quotas, rt_.local_quotas,
+                                            rt_.quota_batch);
+    const auto v = co_await quota_->open(now);
+    switch (v.refusal) {
+        case config::reason::none:
+            case_->track_records();
+            co_return true;
+        case config::reason::quota_exceeded:
+            co_return co_await refuse_late(
+                429, "quota_exceeded",
+                "The quota of client " + q(d.client_id) + " for purpose " + q(d.purpose_id) +
+                    " to " + q(d.destination_id) + " (" + std::to_string(g->quota) + " records per " +
+                    std::string(config::to_string(g->quota_window)) + ") is spent until " +
+                    utc_time(window_end) + ".",
+                "Retry-After: " + std::to_string(std::max<std::uint64_t>(v.retry_after, 1)) +
+                    "\r\n");
+        case config::reason::record_limit_exceeded:
+            co_return co_await refuse_late(
+                403, "record_limit_exceeded",
+                "This paged export already delivered its max-records (" +
+                    std::to_string(d.max_records) + ") in its earlier pages.",
+                "");
+        default:
+            co_return co_await refuse_late(
+                503, "quota_store_unavailable",
+                "The quota store cannot be reached; exports of grants with a quota are refused "
+                "until it can.",
+                "");
+    }
+}
+
+net::awaitable<std::string_view> session::cut_at_quota(std::string& filtered) {
+    auto& marks = case_->marks();
+    const std::uint64_t produced = case_->records_out();
+    const std::uint64_t allowed = co_await quota_->cover(produced);
+    if (allowed >= produced) co_return std::string_view{};
+    // Everything up to the end of the last record the reservation covers goes out; nothing after.
+    std::size_t cut = 0;
+    std::uint64_t delivered = written_records_;
+    for (const auto& m : marks) {
+        if (m.records > allowed || m.end > filtered.size()) break;
+        cut = m.end;
+        delivered = m.records;
+    }
+    filtered.resize(cut);
+    marks.clear();
+    case_->set_delivered(delivered);
+    written_records_ = delivered;
+    co_return config::to_string(quota_->refusal());
+}
+
+void session::end_export() {
+    if (!case_) return;
+    const std::uint64_t delivered = case_->delivered();
+    // Neither waits: the client's answer does not wait on the store.
+    if (quota_ && quota_->active()) {
+        auto q = std::shared_ptr<export_quota>(std::move(quota_));
+        net::co_spawn(
+            client_.get_executor(),
+            [q, delivered, continued = case_->sealed_links()]() -> net::awaitable<void> {
+                co_await q->close(delivered, continued);
+            },
+            net::detached);
+    }
+    quota_.reset();
+    const config::decision& d = case_->decision();
+    const config::grant* g = d.grant_ref;
+    if (rt_.volume && g != nullptr && d.allowed_export() &&
+        (g->volume_ceiling != 0 || g->volume_multiple != 0)) {
+        // The grant lives in the snapshot: the coroutine keeps it.
+        auto config = case_->configuration_ptr();
+        auto volume = rt_.volume;
+        const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
+        net::co_spawn(
+            client_.get_executor(),
+            [volume, config, g, client = d.client_id, purpose = d.purpose_id, delivered,
+             now]() -> net::awaitable<void> {
+                co_await volume->delivered(client, purpose, *g, delivered, now, config->revision);
+            },
+            net::detached);
+    }
 }
 
 net::awaitable<unsigned> session::read_query_body(std::size_t head_len,
@@ -1199,10 +1364,18 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
         if (filtered.empty() || (filtering && filtered.size() < coalesce_bytes &&
                                  !answer.is_done() && upstream_ready()))
             continue;
-        if (co_await write_body_piece(filtered, out_framing, lim.client_write_idle))
+        std::string_view cut_reason;
+        if (quota_ && transforming) cut_reason = co_await cut_at_quota(filtered);
+        if (!filtered.empty() &&
+            co_await write_body_piece(filtered, out_framing, lim.client_write_idle))
             co_return abort(rec, *conn, client_failure());
         rec.bytes_out += filtered.size();
         filtered.clear();
+        if (!cut_reason.empty()) co_return abort(rec, *conn, cut_reason);
+        if (quota_ && transforming) {
+            case_->marks().clear();
+            written_records_ = case_->records_out();
+        }
     }
     if (transforming || filter) {
         if (transforming) {
@@ -1211,12 +1384,19 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
         } else if (filter->finish(filtered)) {
             co_return abort(rec, *conn, "filter_error");
         }
+        std::string_view cut_reason;
+        if (quota_ && transforming) cut_reason = co_await cut_at_quota(filtered);
         if (!filtered.empty()) {
             if (co_await write_body_piece(filtered, out_framing, lim.client_write_idle))
                 co_return abort(rec, *conn, client_failure());
             rec.bytes_out += filtered.size();
         }
+        if (!cut_reason.empty()) co_return abort(rec, *conn, cut_reason);
     }
+    // The unused reservation goes back before the end is signalled: the client's next export —
+    // on any replica — sees the quota as this one left it.
+    if (quota_ && quota_->active())
+        co_await quota_->close(case_->delivered(), case_->sealed_links());
     if (case_ && rt_.audit != nullptr) {
         // The export's record is stored before its end is signalled: a trail that cannot be
         // written turns the export into an abort (no terminating chunk), never a silent success.
@@ -1240,6 +1420,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
         rt_.pool().release(key, std::move(conn));
     else
         conn->close();
+    end_export();
     finish(rec);
     co_return keep_alive;
 }

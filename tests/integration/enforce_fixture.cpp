@@ -462,6 +462,13 @@ std::string run_exportwall(const std::vector<std::string>& args) {
         return ::testing::AssertionFailure() << "fake_crm did not start:\n" << crm_.log();
     if (o.upstream_url.empty()) o.upstream_url = crm_origin();
     std::string config = vendor_config(dir_, o);
+    for (const auto& [from, to] : o.edits) {
+        auto at = config.find(from);
+        if (at == std::string::npos)
+            return ::testing::AssertionFailure() << "configuration edit not found: " << from;
+        config.replace(at, from.size(), to);
+    }
+    if (!o.network.empty()) config.insert(config.find("  <upstream id="), o.network);
     if (o.shadow) {
         std::string candidate = config;
         for (const auto& [from, to] : o.shadow_edits) {
@@ -475,6 +482,7 @@ std::string run_exportwall(const std::vector<std::string>& args) {
         const std::string shadow = "  <shadow file=\"" + dir_.file("candidate.xml") + "\"/>\n";
         config.insert(config.find("  <upstream id="), shadow);
     }
+    config_ = config;
     if (!proxy_.start(dir_, config))
         return ::testing::AssertionFailure() << "exportwall did not start:\n" << proxy_.log();
     return ::testing::AssertionSuccess();

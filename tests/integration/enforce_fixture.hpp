@@ -39,6 +39,10 @@ struct vendor_policy_options {
     // written beside the configuration and named by <shadow file>. Empty: no shadow.
     std::vector<std::pair<std::string, std::string>> shadow_edits;
     bool shadow = false;
+    // Replacements in the configuration itself (a grant's quota…), applied in order; and network
+    // elements (<quota-store>, <continuation>) inserted before the first <upstream>.
+    std::vector<std::pair<std::string, std::string>> edits;
+    std::string network;
 };
 
 // Runs `exportwall ARGS…` and returns what it printed on stdout and stderr.
@@ -145,6 +149,7 @@ class enforce_fixture : public ::testing::Test {
     temp_dir dir_;
     fake_crm crm_;
     exportwall_server proxy_;
+    std::string config_;  // the configuration proxy_ was started with
 };
 
 // The body a Salesforce Partner API client posts for `soql` (a SOAP query operation).

@@ -99,6 +99,38 @@ TEST(Metrics, LabelValuesBeyondCapacityCountAsOther) {
               std::string::npos);
 }
 
+TEST(Metrics, VolumeAlertsCountPerGrantAndHoldsAreAGauge) {
+    metrics m;
+    std::string text = m.render();
+    EXPECT_NE(text.find("# TYPE exportwall_volume_alerts_total counter\n"), std::string::npos);
+    EXPECT_NE(text.find("# TYPE exportwall_volume_holds gauge\nexportwall_volume_holds 0\n"),
+              std::string::npos);
+    m.volume_alert("erp", "invoicing");
+    m.volume_alert("erp", "invoicing");
+    m.volume_alert("erp", "promotion");
+    m.volume_alert("crm:eu", "a.b");
+    m.volume_holds(2);
+    text = m.render();
+    EXPECT_NE(text.find("exportwall_volume_alerts_total{client=\"erp\",purpose=\"invoicing\"} 2\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("exportwall_volume_alerts_total{client=\"erp\",purpose=\"promotion\"} 1\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("exportwall_volume_alerts_total{client=\"crm:eu\",purpose=\"a.b\"} 1\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("exportwall_volume_holds 2\n"), std::string::npos);
+    m.volume_holds(0);
+    EXPECT_NE(m.render().find("exportwall_volume_holds 0\n"), std::string::npos);
+}
+
+TEST(Metrics, VolumeAlertsBeyondCapacityCountAsOther) {
+    metrics m;
+    for (int i = 0; i < 300; ++i) m.volume_alert("client" + std::to_string(i), "p");
+    EXPECT_NE(m.render().find(
+                  "exportwall_volume_alerts_total{client=\"_other\",purpose=\"_other\"} 44\n"),
+              std::string::npos);
+}
+
 TEST(Metrics, ConcurrentUpdatesAreAllCounted) {
     metrics m;
     std::vector<std::thread> threads;
