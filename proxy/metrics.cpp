@@ -166,6 +166,7 @@ struct metrics::state {
     label_table<route_series, 256> routes;
     label_table<label_counter, 32> upstream_errors;
     label_table<label_counter, 64> aborted;
+    label_table<label_counter, 16> quota_refusals;
     label_table<grant_counter, 256> volume_alerts;
     std::atomic<std::int64_t> volume_holds{0};
 };
@@ -201,6 +202,10 @@ void metrics::request_finished(std::string_view route, unsigned status, double s
 
 void metrics::upstream_error(std::string_view kind) {
     state_->upstream_errors.get(kind).value.fetch_add(1, std::memory_order_relaxed);
+}
+
+void metrics::quota_refusal(std::string_view reason) {
+    state_->quota_refusals.get(reason).value.fetch_add(1, std::memory_order_relaxed);
 }
 
 void metrics::export_aborted(std::string_view reason) {
@@ -316,6 +321,17 @@ std::string metrics::render() const {
     state_->upstream_errors.for_each([&](const label_counter& c) {
         out += "exportwall_upstream_errors_total{";
         append_label(out, "kind", c.name);
+        out += "} ";
+        append_number(out, load(c.value));
+        out += '\n';
+    });
+
+    append_header(out, "exportwall_quota_refusals_total", "counter",
+                  "Exports refused or cut by a quota, a paged export's max-records, the quota "
+                  "store or a volume hold, by reason.");
+    state_->quota_refusals.for_each([&](const label_counter& c) {
+        out += "exportwall_quota_refusals_total{";
+        append_label(out, "reason", c.name);
         out += "} ";
         append_number(out, load(c.value));
         out += '\n';

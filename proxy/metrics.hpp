@@ -45,6 +45,11 @@ class metrics {
     // "filter_error", "client_write_timeout").
     void export_aborted(std::string_view reason);
 
+    // An export refused or cut by volume and time (issue 17), by reason code: quota_exceeded,
+    // quota_store_unavailable, record_limit_exceeded (a paged export's later page),
+    // volume_anomaly. Reason codes only, never an id or a value.
+    void quota_refusal(std::string_view reason);
+
     // A configuration reload (SIGHUP or POST /admin/reload) succeeded / was refused.
     void reload_result(bool ok);
 

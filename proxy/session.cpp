@@ -716,6 +716,7 @@ net::awaitable<bool> session::admit_volume_and_quota(request_record& rec, std::s
     auto refuse_late = [&](unsigned status, std::string_view reason, std::string detail,
                            std::string extra) -> net::awaitable<bool> {
         late_block_ = true;
+        rt_.stats().quota_refusal(reason);
         if (!body_pre_read_) cbuf_.consume(head_len);
         late_keep_alive_ = co_await refuse(rec, status, reason, detail, keep_alive, extra);
         co_return false;
@@ -793,6 +794,7 @@ net::awaitable<std::string_view> session::cut_at_quota(std::string& filtered) {
     marks.clear();
     case_->set_delivered(delivered);
     written_records_ = delivered;
+    rt_.stats().quota_refusal(config::to_string(quota_->refusal()));
     co_return config::to_string(quota_->refusal());
 }
 

@@ -170,6 +170,10 @@ TEST_F(QuotaFixture, AQuotaHoldsAcrossReplicasSharingRedis) {
         EXPECT_FALSE(has(third.body, records[0].id));
     }
     EXPECT_EQ(seen().requests.size(), before) << "an export over its quota reached the CRM";
+    const response metrics = fetch(replica_.admin_port(), get_request("/metrics"));
+    EXPECT_NE(metrics.body.find("exportwall_quota_refusals_total{reason=\"quota_exceeded\"} 2"),
+              std::string::npos)
+        << "replica 2 cut one export and refused one: " << metrics.body;
     // Another grant of the same client (another destination counts apart) and the partner's grant
     // without a quota are unaffected.
     const response other = send_to(proxy_.port(), delivery(erp_key, "carrier"));
