@@ -40,6 +40,9 @@ quota_plan plan_quota(const config::decision& d, const config::continuation_chai
                       std::int64_t now, std::int64_t chain_ttl) {
     quota_plan plan;
     if (!d.allowed_export()) return plan;
+    // A passthrough route's answer is not records: nothing to count (quotas count records).
+    if (d.matched_route != nullptr && d.matched_route->format == config::route_format::passthrough)
+        return plan;
     const config::grant* g = d.grant_ref;
     if (g != nullptr && g->quota != 0) {
         const quota_window w = window_of(g->quota_window, now);

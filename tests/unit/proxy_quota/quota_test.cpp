@@ -111,6 +111,13 @@ TEST(QuotaPlan, CountersFollowTheGrantAndTheChain) {
     EXPECT_EQ(plan.counters[1].limit, 10u);
     EXPECT_EQ(plan.reasons[1], config::reason::record_limit_exceeded);
 
+    // A passthrough route's answer holds no records: nothing is counted.
+    config::route passthrough;
+    passthrough.format = config::route_format::passthrough;
+    auto through = allowed(q, 10);
+    through.matched_route = &passthrough;
+    EXPECT_TRUE(plan_quota(through, own, now, 3600).counters.empty());
+
     // A refused export counts nothing.
     d.result = config::outcome::refuse;
     EXPECT_TRUE(plan_quota(d, own, now, 3600).counters.empty());
