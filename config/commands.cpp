@@ -445,6 +445,8 @@ int run_explain(int argc, char** argv) {
         o["max_records"] = d.max_records;
         if (g != nullptr && g->valid_from) o["grant_valid_from"] = g->valid_from_text;
         if (g != nullptr && g->valid_until) o["grant_valid_until"] = g->valid_until_text;
+        if (g != nullptr && g->quota != 0)
+            o["quota"] = std::to_string(g->quota) + "/" + std::string(to_string(g->quota_window));
         if (list != nullptr) {
             o["suppression_list"] = list->id;
             if (list->max_age_seconds > 0) o["suppression_list_max_age"] = list->max_age_text;
@@ -506,7 +508,13 @@ int run_explain(int argc, char** argv) {
     if (list != nullptr) row("suppression", list_text);
     if (d.allowed_export()) {
         row("upstream", method + " " + upstream);
-        row("max records", d.max_records == 0 ? "unlimited" : std::to_string(d.max_records));
+        row("max records", d.max_records == 0 ? "unlimited"
+                                                : std::to_string(d.max_records) +
+                                                      " (the pages of a paged export together)");
+        if (g != nullptr && g->quota != 0)
+            row("quota", std::to_string(g->quota) + " records per " +
+                             std::string(to_string(g->quota_window)) +
+                             " (UTC window; client x purpose x destination)");
     }
     if (!lines.empty()) {
         std::printf("\nfields\n");
