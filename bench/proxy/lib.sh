@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # bench/proxy/lib.sh — shell functions shared by the proxy benchmarks (compare-nginx,
-# compare-nginx-filtered). Sourced, never run. The caller sets `tmp` (its scratch directory) and
-# the array `pids` (every process it started) and installs `trap bench_cleanup EXIT`.
+# compare-nginx-filtered, compare-quota). Sourced, never run. The caller sets `tmp` (its scratch
+# directory) and the array `pids` (every process it started) and installs `trap bench_cleanup EXIT`.
 
 # Stops every process in `pids` and removes `tmp`.
 bench_cleanup() {
