@@ -2,15 +2,19 @@
 
 #include <hiredis/hiredis.h>
 
+#include <openssl/sha.h>
+
 #include <array>
+#include <atomic>
 #include <charconv>
+#include <map>
+#include <mutex>
 #include <functional>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -111,13 +115,14 @@ struct connection {
     std::unique_ptr<redisReader, reader_deleter> reader{redisReaderCreate()};
 };
 
-// Cancels what is in progress when the store's timeout passes. Runs on the store's strand, as
-// does everything that touches a connection: the timer's handler and the I/O never race.
+// Cancels what is in progress when the store's timeout passes. The timer runs on the executor of
+// the coroutine that uses the connection (a session's strand): its handler and the coroutine's
+// I/O never race.
 class deadline {
   public:
-    deadline(const net::strand<net::io_context::executor_type>& strand,
-             std::chrono::milliseconds after, std::function<void()> on_expiry)
-        : timer_(std::make_shared<net::steady_timer>(strand, after)),
+    deadline(const net::any_io_executor& ex, std::chrono::milliseconds after,
+             std::function<void()> on_expiry)
+        : timer_(std::make_shared<net::steady_timer>(ex, after)),
           state_(std::make_shared<state>()) {
         state_->on_expiry = std::move(on_expiry);
         timer_->async_wait([st = state_, t = timer_](error_code ec) {
@@ -163,9 +168,28 @@ std::vector<command> one(command c) {
     return out;
 }
 
-command script_command(std::string_view script, const std::string& prefix,
+// The scripts' SHA-1 (hex), as Redis names them in its script cache.
+std::string sha1_hex(std::string_view text) {
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char b : digest) {
+        out.push_back(hex[b >> 4]);
+        out.push_back(hex[b & 15]);
+    }
+    return out;
+}
+
+const std::string reserve_sha = sha1_hex(reserve_script);
+const std::string release_sha = sha1_hex(release_script);
+const std::string add_sha = sha1_hex(add_script);
+
+// Scripts run by their digest (EVALSHA): each connection loads them once when it is opened, so
+// a command carries no script text.
+command script_command(std::string_view sha, const std::string& prefix,
                        const std::vector<quota_counter>& counters) {
-    command c = make_command({"EVAL", script});
+    command c = make_command({"EVALSHA", sha});
     c.push_back(std::to_string(counters.size()));
     for (const auto& k : counters) c.push_back(prefix + k.key);
     return c;
@@ -173,7 +197,7 @@ command script_command(std::string_view script, const std::string& prefix,
 
 command reserve_command(const std::string& prefix, const std::vector<quota_counter>& counters,
                         std::uint64_t want) {
-    command c = script_command(reserve_script, prefix, counters);
+    command c = script_command(reserve_sha, prefix, counters);
     c.push_back(std::to_string(want));
     for (const auto& k : counters) {
         c.push_back(std::to_string(k.limit));
@@ -184,13 +208,13 @@ command reserve_command(const std::string& prefix, const std::vector<quota_count
 
 command release_command(const std::string& prefix, const std::vector<quota_counter>& counters,
                         std::uint64_t n) {
-    command c = script_command(release_script, prefix, counters);
+    command c = script_command(release_sha, prefix, counters);
     c.push_back(std::to_string(n));
     return c;
 }
 
 command add_command(const std::string& key, std::uint64_t n, std::int64_t ttl) {
-    command c = make_command({"EVAL", add_script, "1", key});
+    command c = make_command({"EVALSHA", add_sha, "1", key});
     c.push_back(std::to_string(n));
     c.push_back(std::to_string(std::max<std::int64_t>(ttl, 1)));
     return c;
@@ -218,6 +242,8 @@ std::vector<command> hello_commands(const config::quota_store_settings& s) {
                                            : make_command({"AUTH", s.username, s.password}));
     }
     if (s.database != 0) hello.push_back(make_command({"SELECT", std::to_string(s.database)}));
+    for (std::string_view script : {reserve_script, release_script, add_script})
+        hello.push_back(make_command({"SCRIPT", "LOAD", script}));
     return hello;
 }
 
@@ -261,9 +287,8 @@ std::optional<std::uint64_t> integer_of(const redisReply* r) {
 
 class redis_store final : public quota_store, public std::enable_shared_from_this<redis_store> {
   public:
-    redis_store(net::io_context& io, config::quota_store_settings s,
-                std::shared_ptr<net::ssl::context> tls)
-        : strand_(net::make_strand(io)), s_(std::move(s)), tls_(std::move(tls)) {}
+    redis_store(config::quota_store_settings s, std::shared_ptr<net::ssl::context> tls)
+        : s_(std::move(s)), tls_(std::move(tls)) {}
 
     net::awaitable<reservation> reserve(std::vector<quota_counter> counters,
                                         std::uint64_t want) override {
@@ -401,43 +426,59 @@ class redis_store final : public quota_store, public std::enable_shared_from_thi
     using answer = std::pair<error_code, std::vector<reply_ptr>>;
     static answer failed(error_code ec) { return answer(ec, std::vector<reply_ptr>()); }
 
-    // Runs the commands, pipelined on one connection, on the store's strand; the caller resumes
-    // on its own executor.
+    // Runs the commands, pipelined on one connection of the caller's io_context, from the
+    // caller's coroutine: no thread hop. A connection is used by one coroutine at a time and
+    // kept idle per io_context (its socket belongs to that context's thread).
     net::awaitable<answer> run(std::vector<command> commands) {
         auto self = shared_from_this();
-        co_return co_await net::co_spawn(strand_, self->run_on_strand(std::move(commands)),
-                                         net::use_awaitable);
+        const net::any_io_executor ex = co_await net::this_coro::executor;
+        auto& io = static_cast<net::io_context&>(net::query(ex, net::execution::context));
+        for (int attempt = 0;; ++attempt) {
+            std::shared_ptr<connection> conn = take_idle(io);
+            if (!conn) {
+                error_code ec;
+                conn = co_await connect(io, ex, ec);
+                if (!conn) co_return failed(ec);
+            }
+            bool noscript = false;
+            auto [ec, out] = co_await exchange(*conn, commands, ex, &noscript);
+            if (!ec) {
+                put_idle(io, std::move(conn));
+                co_return answer(error_code{}, std::move(out));
+            }
+            conn->stream->close();
+            // The server's script cache was flushed: the script did not run. A new connection
+            // loads the scripts again.
+            if (!noscript || attempt != 0) co_return failed(ec);
+        }
     }
 
-    net::awaitable<answer> run_on_strand(std::vector<command> commands) {
-        auto self = shared_from_this();
-        std::shared_ptr<connection> conn;
-        while (!idle_.empty() && !conn) {
-            conn = std::move(idle_.back());
-            idle_.pop_back();
-            if (!conn->stream->idle_and_open()) conn.reset();
+    std::shared_ptr<connection> take_idle(net::io_context& io) {
+        std::lock_guard lock(mutex_);
+        auto it = idle_.find(&io);
+        if (it == idle_.end()) return nullptr;
+        while (!it->second.empty()) {
+            auto conn = std::move(it->second.back());
+            it->second.pop_back();
+            if (conn->stream->idle_and_open()) return conn;
         }
-        if (!conn) {
-            error_code ec;
-            conn = co_await connect(ec);
-            if (!conn) co_return failed(ec);
-        }
-        auto [ec, out] = co_await exchange(*conn, commands);
-        if (ec) {
-            conn->stream->close();
-            co_return failed(ec);
-        }
-        if (idle_.size() < max_idle) idle_.push_back(std::move(conn));
-        co_return answer(error_code{}, std::move(out));
+        return nullptr;
+    }
+
+    void put_idle(net::io_context& io, std::shared_ptr<connection> conn) {
+        std::lock_guard lock(mutex_);
+        auto& list = idle_[&io];
+        if (list.size() < max_idle) list.push_back(std::move(conn));
     }
 
     // Writes the commands and reads one reply each, within the timeout. A server error reply
     // fails the whole exchange (refused).
-    net::awaitable<answer> exchange(connection& c, const std::vector<command>& commands) {
+    net::awaitable<answer> exchange(connection& c, const std::vector<command>& commands,
+                                    const net::any_io_executor& ex, bool* noscript = nullptr) {
         const std::string wire = format(commands);
         if (wire.empty()) co_return failed(make_error(store_errc::protocol));
         byte_stream& stream = *c.stream;
-        deadline limit(strand_, s_.timeout, [&stream] { stream.close(); });
+        deadline limit(ex, s_.timeout, [&stream] { stream.close(); });
         auto [wec, written] = co_await net::async_write(stream, net::buffer(wire), use_tuple);
         (void)written;
         if (wec)
@@ -452,6 +493,11 @@ class redis_store final : public quota_store, public std::enable_shared_from_thi
             if (r != nullptr) {
                 out.emplace_back(static_cast<redisReply*>(r));
                 if (out.back()->type == REDIS_REPLY_ERROR) {
+                    const std::string_view text(out.back()->str, out.back()->len);
+                    if (noscript != nullptr && text.starts_with("NOSCRIPT")) {
+                        *noscript = true;
+                        co_return failed(make_error(store_errc::refused));
+                    }
                     // The server's error text names a command or a key, never a value.
                     spdlog::warn("quota store {}: {}", describe(),
                                  std::string_view(out.back()->str, out.back()->len).substr(0, 200));
@@ -469,7 +515,9 @@ class redis_store final : public quota_store, public std::enable_shared_from_thi
         co_return answer(error_code{}, std::move(out));
     }
 
-    net::awaitable<std::shared_ptr<connection>> connect(error_code& failure) {
+    net::awaitable<std::shared_ptr<connection>> connect(net::io_context& io,
+                                                        const net::any_io_executor& ex,
+                                                        error_code& failure) {
         failure = make_error(store_errc::unreachable);
         std::vector<tcp::endpoint> endpoints;
         error_code ec;
@@ -477,8 +525,8 @@ class redis_store final : public quota_store, public std::enable_shared_from_thi
         if (!ec) {
             endpoints.emplace_back(address, s_.port);
         } else {
-            auto resolver = std::make_shared<tcp::resolver>(strand_);
-            deadline limit(strand_, s_.timeout, [resolver] { resolver->cancel(); });
+            auto resolver = std::make_shared<tcp::resolver>(io);
+            deadline limit(ex, s_.timeout, [resolver] { resolver->cancel(); });
             auto [rec, results] =
                 co_await resolver->async_resolve(s_.host, std::to_string(s_.port), use_tuple);
             if (rec) {
@@ -487,9 +535,9 @@ class redis_store final : public quota_store, public std::enable_shared_from_thi
             }
             for (const auto& r : results) endpoints.push_back(r.endpoint());
         }
-        auto sock = std::make_shared<tcp::socket>(strand_);
+        auto sock = std::make_shared<tcp::socket>(io);
         {
-            deadline limit(strand_, s_.timeout, [sock] {
+            deadline limit(ex, s_.timeout, [sock] {
                 error_code ignored;
                 sock->close(ignored);
             });
@@ -511,7 +559,7 @@ class redis_store final : public quota_store, public std::enable_shared_from_thi
                 co_return nullptr;
             }
             byte_stream& stream = *conn->stream;
-            deadline limit(strand_, s_.timeout, [&stream] { stream.close(); });
+            deadline limit(ex, s_.timeout, [&stream] { stream.close(); });
             auto [hec] = co_await conn->stream->tls()->async_handshake(
                 net::ssl::stream_base::client, use_tuple);
             if (hec) {
@@ -522,39 +570,35 @@ class redis_store final : public quota_store, public std::enable_shared_from_thi
             conn->stream = std::make_unique<byte_stream>(std::move(*sock));
         }
         const std::vector<command> hello = hello_commands(s_);
-        if (!hello.empty()) {
-            auto [hec, out] = co_await exchange(*conn, hello);
-            if (hec) {
-                failure = hec;
-                note_down("AUTH or SELECT failed");
-                conn->stream->close();
-                co_return nullptr;
-            }
+        auto [hec, out] = co_await exchange(*conn, hello, ex);
+        if (hec) {
+            failure = hec;
+            note_down("AUTH, SELECT or SCRIPT LOAD failed");
+            conn->stream->close();
+            co_return nullptr;
         }
-        if (down_) spdlog::info("quota store {} is reachable again", describe());
-        down_ = false;
+        if (down_.exchange(false)) spdlog::info("quota store {} is reachable again", describe());
         failure = {};
         co_return conn;
     }
 
     // Logged once per outage, not per command.
     void note_down(std::string_view why) {
-        if (!down_) spdlog::error("quota store {}: {}", describe(), why);
-        down_ = true;
+        if (!down_.exchange(true)) spdlog::error("quota store {}: {}", describe(), why);
     }
 
-    static constexpr std::size_t max_idle = 16;
-    net::strand<net::io_context::executor_type> strand_;
+    // Idle connections per io_context: as many as sessions of one thread may wait on at once.
+    static constexpr std::size_t max_idle = 256;
     config::quota_store_settings s_;
     std::shared_ptr<net::ssl::context> tls_;
-    std::vector<std::shared_ptr<connection>> idle_;  // on strand_ only
-    bool down_ = false;                              // on strand_ only
+    std::mutex mutex_;
+    std::map<net::io_context*, std::vector<std::shared_ptr<connection>>> idle_;
+    std::atomic<bool> down_{false};
 };
 
 }  // namespace
 
-std::shared_ptr<quota_store> make_redis_store(net::io_context& io,
-                                              const config::quota_store_settings& settings,
+std::shared_ptr<quota_store> make_redis_store(const config::quota_store_settings& settings,
                                               std::string& error) {
     std::shared_ptr<net::ssl::context> tls;
     if (settings.tls) {
@@ -564,7 +608,7 @@ std::shared_ptr<quota_store> make_redis_store(net::io_context& io,
         tls = make_upstream_context(u, error);
         if (!tls) return nullptr;
     }
-    return std::make_shared<redis_store>(io, settings, std::move(tls));
+    return std::make_shared<redis_store>(settings, std::move(tls));
 }
 
 }  // namespace exportwall::proxy

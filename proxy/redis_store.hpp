@@ -8,13 +8,13 @@
 //
 // Every reservation is one Lua script (EVAL), atomic on the server: the counters of a grant's
 // window and of a paged export are read, the grant computed and added in one step, so replicas
-// never both take the last records. Connections are pooled on one strand; each command is
-// bounded by the configured timeout, after which its connection is dropped and the command fails
-// (the caller refuses: 503 quota_store_unavailable). The password is never logged.
+// never both take the last records; the scripts are loaded once per connection and run by their
+// digest (EVALSHA). A command runs on the caller's own io thread, on a connection pooled for that
+// thread's io_context (no hop to another thread); each is bounded by the configured timeout,
+// after which its connection is dropped and the command fails (the caller refuses: 503
+// quota_store_unavailable). The password is never logged.
 
 #include <memory>
-
-#include <boost/asio/io_context.hpp>
 
 #include "config/settings.hpp"
 #include "proxy/quota_store.hpp"
@@ -24,6 +24,6 @@ namespace exportwall::proxy {
 // Null with `error` set when the TLS context cannot be built (an unreadable CA file). No
 // connection is made here: the first command connects.
 [[nodiscard]] std::shared_ptr<quota_store> make_redis_store(
-    boost::asio::io_context& io, const config::quota_store_settings& settings, std::string& error);
+    const config::quota_store_settings& settings, std::string& error);
 
 }  // namespace exportwall::proxy

@@ -463,7 +463,7 @@ int run_server(runtime& rt, const server_options& options) {
         // (shared by the replicas that name it), this process otherwise. Fixed at start-up.
         rt.local_quotas = make_memory_store();
         if (net_cfg.quota_store.configured) {
-            rt.quotas = make_redis_store(ioc, net_cfg.quota_store, error);
+            rt.quotas = make_redis_store(net_cfg.quota_store, error);
             if (!rt.quotas) {
                 spdlog::error("quota store: {}", error);
                 return 1;

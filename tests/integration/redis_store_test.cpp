@@ -40,7 +40,7 @@ class RedisStore : public ::testing::Test {
     }
     std::shared_ptr<proxy::quota_store> store(const config::quota_store_settings& s) {
         std::string error;
-        auto st = proxy::make_redis_store(io_, s, error);
+        auto st = proxy::make_redis_store(s, error);
         EXPECT_TRUE(st) << error;
         return st;
     }
@@ -93,6 +93,13 @@ TEST_F(RedisStore, ReservesAtomicallyAcrossCountersWithExpiry) {
     EXPECT_EQ((*holds)[0].first, "hold:a*b");
     EXPECT_EQ((*holds)[0].second, 99u);
     EXPECT_EQ(st->describe(), "redis://127.0.0.1:" + std::to_string(redis_.port()) + "/0");
+    // The server forgets its scripts (SCRIPT FLUSH, a failover): the next command loads them
+    // again on a new connection and runs once.
+    ASSERT_NE(redis_.command("SCRIPT FLUSH").find("+OK"), std::string::npos);
+    r = run(io_, st->reserve({{"after-flush", 5, 60}}, 2));
+    EXPECT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.granted, 2u);
+    EXPECT_EQ(run(io_, st->read({"after-flush"})).values.at(0), 2u) << "the script ran once";
 }
 
 TEST_F(RedisStore, ManyConcurrentReservationsNeverGrantMoreThanTheLimit) {
