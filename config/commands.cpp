@@ -82,21 +82,6 @@ std::optional<std::int64_t> file_time(const std::string& path) {
         .count();
 }
 
-// "3d 2h", "24h": an age in its largest unit and the next.
-std::string age_text(std::int64_t seconds) {
-    if (seconds < 0) seconds = 0;
-    static constexpr std::array<std::pair<std::int64_t, char>, 4> units{
-        {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}}};
-    std::size_t i = 0;
-    while (i + 1 < units.size() && seconds < units[i].first) ++i;
-    std::string out = std::to_string(seconds / units[i].first) + units[i].second;
-    if (i + 1 < units.size()) {
-        const std::int64_t next = seconds % units[i].first / units[i + 1].first;
-        if (next != 0) out += ' ' + std::to_string(next) + units[i + 1].second;
-    }
-    return out;
-}
-
 // "from A until B" as written (UTC where no offset is given); "" for a grant without a window.
 std::string window_text(const grant& g) {
     std::string out;

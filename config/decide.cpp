@@ -174,7 +174,8 @@ std::int64_t now_of(const request_facts& facts) {
 }
 
 // An age for a person: its largest unit and the next, rounded down ("3d 2h", "24h", "1m 30s").
-std::string age_text(std::int64_t seconds) {
+std::string age_words(std::int64_t seconds) {
+    if (seconds < 0) seconds = 0;
     static constexpr std::array<std::pair<std::int64_t, char>, 4> units{
         {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}}};
     std::size_t i = 0;
@@ -478,7 +479,7 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
             if (now - modified > list->max_age_seconds) {
                 refuse(d, reason::suppression_list_stale,
                        "suppression list " + q(list->id) + " was last changed " +
-                           age_text(now - modified) + " ago; max-age is " + list->max_age_text);
+                           age_words(now - modified) + " ago; max-age is " + list->max_age_text);
                 return d;
             }
         }
@@ -596,5 +597,7 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     d.status = 200;
     return d;
 }
+
+std::string age_text(std::int64_t seconds) { return age_words(seconds); }
 
 }  // namespace exportwall::config

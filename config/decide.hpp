@@ -165,6 +165,10 @@ struct decision {
                               const continuation_key* continuation = nullptr);
 [[nodiscard]] decision decide(const configuration& config, const request_facts& facts);
 
+// An age for a person: its largest unit and the next, rounded down ("3d 2h", "24h", "1m 30s");
+// a negative age is "0s".
+[[nodiscard]] std::string age_text(std::int64_t seconds);
+
 // Compares two byte strings in time independent of where they differ (CRYPTO_memcmp).
 [[nodiscard]] bool constant_time_equals(std::string_view a, std::string_view b);
 

@@ -549,13 +549,14 @@ std::vector<seen_request> enforce_fixture::seen_at(std::string_view path) {
     return out;
 }
 
-std::optional<boost::json::object> enforce_fixture::audit_record(const std::string& id) {
+std::optional<boost::json::object> audit_record_in(const std::string& path,
+                                                   const std::string& id) {
     std::optional<boost::json::object> found;
     if (id.empty()) return found;
     const std::string needle = "\"id\":\"" + id + "\"";
     (void)poll_until(
         [&] {
-            auto text = read_file(dir_.file("audit.jsonl"));
+            auto text = read_file(path);
             if (!text) return false;
             std::istringstream lines(*text);
             std::string line;
@@ -570,6 +571,10 @@ std::optional<boost::json::object> enforce_fixture::audit_record(const std::stri
         },
         10s);
     return found;
+}
+
+std::optional<boost::json::object> enforce_fixture::audit_record(const std::string& id) {
+    return audit_record_in(dir_.file("audit.jsonl"), id);
 }
 
 std::optional<boost::json::object> problem_of(const response& r) {

@@ -155,6 +155,11 @@ class enforce_fixture : public ::testing::Test {
 // The body a Salesforce Partner API client posts for `soql` (a SOAP query operation).
 [[nodiscard]] std::string soap_query_body(std::string_view soql);
 
+// The audit record with this id in the trail at `path`, polled for (records of allowed exports
+// are written after the response); nullopt when it does not appear.
+[[nodiscard]] std::optional<boost::json::object> audit_record_in(const std::string& path,
+                                                                 const std::string& id);
+
 // The JSON object of a problem+json body; nullopt when it is not one.
 [[nodiscard]] std::optional<boost::json::object> problem_of(const response& r);
 // records_dropped[reason] of an audit record (0 when absent).

@@ -21,31 +21,6 @@ bool has(std::string_view body, std::string_view marker) {
     return body.find(marker) != std::string_view::npos;
 }
 
-// The audit record with `id` in the trail at `path` (polled: allowed exports are recorded after
-// their response).
-std::optional<boost::json::object> audit_in(const std::string& path, const std::string& id) {
-    std::optional<boost::json::object> found;
-    if (id.empty()) return found;
-    const std::string needle = "\"id\":\"" + id + "\"";
-    (void)poll_until(
-        [&] {
-            auto text = read_file(path);
-            if (!text) return false;
-            std::istringstream lines(*text);
-            std::string line;
-            while (std::getline(lines, line)) {
-                if (line.find(needle) == std::string::npos) continue;
-                boost::system::error_code ec;
-                auto v = boost::json::parse(line, ec);
-                if (!ec && v.is_object()) found = v.as_object();
-                return true;
-            }
-            return false;
-        },
-        10s);
-    return found;
-}
-
 class QuotaFixture : public enforce_fixture {
   protected:
     void TearDown() override {
@@ -148,7 +123,7 @@ TEST_F(QuotaFixture, AQuotaHoldsAcrossReplicasSharingRedis) {
     EXPECT_FALSE(second.complete) << "an export cut at its quota ended like a complete one";
     EXPECT_TRUE(has(second.body, records[0].id)) << second.body;
     EXPECT_FALSE(has(second.body, records[1].id)) << "a record beyond the quota was delivered";
-    auto audit = audit_in(replica_dir_.file("audit.jsonl"),
+    auto audit = audit_record_in(replica_dir_.file("audit.jsonl"),
                           second.header("X-Export-Audit-Id").value_or(""));
     ASSERT_TRUE(audit.has_value());
     EXPECT_EQ(string_at(*audit, "decision"), "aborted");
@@ -304,7 +279,7 @@ TEST_F(QuotaFixture, MaxRecordsHoldsAcrossTheSealedPagesOfAnExport) {
     EXPECT_FALSE(page2.complete);
     EXPECT_TRUE(has(page2.body, records[0].id));
     EXPECT_FALSE(has(page2.body, records[1].id)) << "a page went beyond the export's max-records";
-    auto audit = audit_in(replica_dir_.file("audit.jsonl"),
+    auto audit = audit_record_in(replica_dir_.file("audit.jsonl"),
                           page2.header("X-Export-Audit-Id").value_or(""));
     ASSERT_TRUE(audit.has_value());
     EXPECT_EQ(string_at(*audit, "reason"), "record_limit_exceeded");

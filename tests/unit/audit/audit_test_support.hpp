@@ -11,8 +11,12 @@
 #include <string>
 #include <string_view>
 
+#include <vector>
+
+#include "audit/commands.hpp"
 #include "audit/file_writer.hpp"
 #include "audit/record.hpp"
+#include "audit/serialize.hpp"
 
 namespace exportwall::audit::test {
 
@@ -118,6 +122,32 @@ inline void write_trail(const std::string& path, int n, std::uint64_t rotate_byt
     if (w.start()) std::abort();
     for (int i = 0; i < n; ++i) w.append(sample_record(i), false, nullptr);
     w.flush();
+}
+
+// `r` as the first record of a chain (its hash over the genesis hash), numbered `seq`.
+inline record chained(record r, std::uint64_t seq) {
+    r.seq = seq;
+    r.prev_hash = std::string(genesis_hash);
+    std::string canonical;
+    append_canonical(r, canonical);
+    chain_hasher h;
+    r.hash = h.hash(r.prev_hash, canonical);
+    return r;
+}
+
+// `exportwall audit ARGS…` in process: its exit code and what it printed.
+struct cli_outcome {
+    int code;
+    std::string out, err;
+};
+
+inline cli_outcome run_cli(std::vector<std::string> args) {
+    args.insert(args.begin(), "audit");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    std::ostringstream out, err;
+    const int code = run_audit(static_cast<int>(argv.size()), argv.data(), out, err);
+    return {code, out.str(), err.str()};
 }
 
 }  // namespace exportwall::audit::test

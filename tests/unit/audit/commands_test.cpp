@@ -12,19 +12,8 @@
 namespace exportwall::audit {
 namespace {
 
-struct outcome {
-    int code;
-    std::string out, err;
-};
-
-outcome run(std::vector<std::string> args) {
-    args.insert(args.begin(), "audit");
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    std::ostringstream out, err;
-    const int code = run_audit(static_cast<int>(argv.size()), argv.data(), out, err);
-    return {code, out.str(), err.str()};
-}
+using outcome = test::cli_outcome;
+const auto run = test::run_cli;
 
 std::size_t count_lines(const std::string& s) {
     return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));

@@ -7,15 +7,7 @@
 namespace exportwall::audit {
 namespace {
 
-record chained(record r, std::uint64_t seq) {
-    r.seq = seq;
-    r.prev_hash = std::string(genesis_hash);
-    std::string canonical;
-    append_canonical(r, canonical);
-    chain_hasher h;
-    r.hash = h.hash(r.prev_hash, canonical);
-    return r;
-}
+using test::chained;
 
 TEST(AuditSerialise, KeysAppearInTheDesignOrder) {
     std::string line;

@@ -52,15 +52,7 @@ record volume_cleared() {
     return r;
 }
 
-record chained(record r, std::uint64_t seq) {
-    r.seq = seq;
-    r.prev_hash = std::string(genesis_hash);
-    std::string canonical;
-    append_canonical(r, canonical);
-    chain_hasher h;
-    r.hash = h.hash(r.prev_hash, canonical);
-    return r;
-}
+using test::chained;
 
 void expect_same_volume(const record& a, const record& b) {
     EXPECT_EQ(a.decision, b.decision);
@@ -73,19 +65,8 @@ void expect_same_volume(const record& a, const record& b) {
     EXPECT_EQ(a.hash, b.hash);
 }
 
-struct outcome {
-    int code;
-    std::string out, err;
-};
-
-outcome run(std::vector<std::string> args) {
-    args.insert(args.begin(), "audit");
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    std::ostringstream out, err;
-    const int code = run_audit(static_cast<int>(argv.size()), argv.data(), out, err);
-    return {code, out.str(), err.str()};
-}
+using outcome = test::cli_outcome;
+const auto run = test::run_cli;
 
 TEST(AuditVolumeRecord, MembersStandBetweenPolicyRevisionAndPrevHash) {
     std::string line;
