@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include <boost/asio/this_coro.hpp>
 #include <spdlog/spdlog.h>
 
 namespace exportwall::proxy {
@@ -104,6 +105,7 @@ boost::asio::awaitable<export_quota::verdict> export_quota::open(std::int64_t no
         co_return v;
     }
     reserved_ = r.granted;
+    room_ = r.room;
     if (r.granted == 0) {
         refusal_ = v.refusal = plan_.reasons.at(r.limited_by);
         if (v.refusal == config::reason::quota_exceeded && plan_.window_end > now)
@@ -126,6 +128,7 @@ boost::asio::awaitable<std::uint64_t> export_quota::cover(std::uint64_t produced
             break;
         }
         reserved_ += r.granted;
+        room_ = r.room;
         if (r.granted < want && reserved_ < produced) refusal_ = plan_.reasons.at(r.limited_by);
     }
     co_return std::min(produced, reserved_);
@@ -135,10 +138,18 @@ boost::asio::awaitable<void> export_quota::close(std::uint64_t delivered, bool c
     if (closed_ || !active() || !store_) co_return;
     closed_ = true;
     if (reserved_ > delivered) {
-        auto ec = co_await store_->release(plan_.counters, reserved_ - delivered);
-        // Not returned: the window keeps it as used (fail closed) until it ends.
-        if (ec)
-            spdlog::warn("quota store: an unused reservation was not returned ({})", ec.message());
+        if (room_ >= 4 * batch_) {
+            // Far from every limit: a return that lands a moment later changes no decision, and
+            // the next command of this replica carries it (no round trip of its own).
+            store_->release_soon(plan_.counters, reserved_ - delivered,
+                                 co_await boost::asio::this_coro::executor);
+        } else {
+            auto ec = co_await store_->release(plan_.counters, reserved_ - delivered);
+            // Not returned: the window keeps it as used (fail closed) until it ends.
+            if (ec)
+                spdlog::warn("quota store: an unused reservation was not returned ({})",
+                             ec.message());
+        }
     }
     // A first page that handed out no paging link ends its chain: no counter stays behind.
     if (plan_.first_page && !continued) (void)co_await store_->put(plan_.counters.back().key, 0);

@@ -68,7 +68,9 @@ class export_quota {
     [[nodiscard]] boost::asio::awaitable<std::uint64_t> cover(std::uint64_t produced);
     [[nodiscard]] config::reason refusal() const { return refusal_; }
 
-    // The export ended with `delivered` records written: the rest of the reservation goes back.
+    // The export ended with `delivered` records written: the rest of the reservation goes back —
+    // awaited near a limit (the client's next export must see it), sent with this replica's next
+    // command when every counter has more than four batches of room.
     // `continued`: it handed out a sealed paging link (a first page's chain stays; otherwise it
     // is deleted).
     [[nodiscard]] boost::asio::awaitable<void> close(std::uint64_t delivered, bool continued);
@@ -85,6 +87,7 @@ class export_quota {
     std::uint64_t batch_;
     std::uint64_t step_ = 16;  // grows ×4 per reservation up to batch_
     std::uint64_t reserved_ = 0;
+    std::uint64_t room_ = 0;  // the least room left after the last reservation
     config::reason refusal_ = config::reason::none;
     bool closed_ = false;
 };

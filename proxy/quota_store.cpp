@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <mutex>
 #include <string_view>
 #include <unordered_map>
@@ -39,6 +40,11 @@ class memory_store final : public quota_store {
                 if (c.ttl_seconds > 0) e.expires_at = now + c.ttl_seconds;
             }
         }
+        r.room = std::numeric_limits<std::uint64_t>::max();
+        for (const auto& c : counters) {
+            const std::uint64_t used = value(c.key, now);
+            r.room = std::min(r.room, used >= c.limit ? 0 : c.limit - used);
+        }
         co_return r;
     }
 
@@ -52,6 +58,17 @@ class memory_store final : public quota_store {
             it->second.value -= std::min(it->second.value, n);
         }
         co_return boost::system::error_code{};
+    }
+
+    void release_soon(std::vector<quota_counter> counters, std::uint64_t n,
+                      const boost::asio::any_io_executor&) override {
+        std::lock_guard lock(mutex_);
+        const std::int64_t now = now_seconds();
+        for (const auto& c : counters) {
+            auto it = entries_.find(c.key);
+            if (it == entries_.end() || expired(it->second, now)) continue;
+            it->second.value -= std::min(it->second.value, n);
+        }
     }
 
     boost::asio::awaitable<count_result> add(std::string key, std::uint64_t n,

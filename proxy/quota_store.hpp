@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/error_code.hpp>
 
@@ -33,6 +34,8 @@ struct reservation {
     std::uint64_t granted = 0;        // ≤ wanted: min over the counters of (limit − used)
     // Which counter limited the grant when granted < wanted (an index into the counters).
     std::size_t limited_by = 0;
+    // The least room any counter has left after the grant (limit − used).
+    std::uint64_t room = 0;
 };
 
 struct count_result {
@@ -54,6 +57,13 @@ class quota_store {
     // Returns `n` reserved but undelivered records to every counter (never below zero).
     [[nodiscard]] virtual boost::asio::awaitable<boost::system::error_code> release(
         std::vector<quota_counter> counters, std::uint64_t n) = 0;
+    // The same without waiting: for counters far from their limit, where a return that lands a
+    // moment later changes no decision. The Redis store sends it with the next command of this
+    // replica (no round trip of its own), or within 50 ms on the caller's executor; the
+    // in-process store returns it at once. A return that is lost leaves the records counted
+    // (fail closed).
+    virtual void release_soon(std::vector<quota_counter> counters, std::uint64_t n,
+                              const boost::asio::any_io_executor& ex) = 0;
     // Adds `n` to one unlimited counter (created with `ttl_seconds`), returns its new value.
     [[nodiscard]] virtual boost::asio::awaitable<count_result> add(std::string key,
                                                                    std::uint64_t n,

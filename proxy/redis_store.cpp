@@ -15,7 +15,9 @@
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -61,14 +63,17 @@ error_code make_error(store_errc e) {
 
 // Reserves across every counter at once: the grant is the least room any counter has, and is
 // added to all of them; each counter's expiry restarts (a chain lives on while it is paged).
-// KEYS: the counters. ARGV: want, then limit and ttl per counter. Returns {granted, limited_by}.
+// KEYS: the counters. ARGV: want, then limit and ttl per counter. Returns {granted, limited_by,
+// the least room any counter has left}.
 constexpr std::string_view reserve_script = R"lua(
 local grant = tonumber(ARGV[1])
 local limited = 0
+local least = -1
 for i, k in ipairs(KEYS) do
   local room = tonumber(ARGV[2 * i]) - tonumber(redis.call('GET', k) or '0')
   if room < 0 then room = 0 end
   if room < grant then grant = room; limited = i - 1 end
+  if least < 0 or room < least then least = room end
 end
 if grant > 0 then
   for i, k in ipairs(KEYS) do
@@ -76,14 +81,15 @@ if grant > 0 then
     redis.call('EXPIRE', k, tonumber(ARGV[2 * i + 1]))
   end
 end
-return {grant, limited}
+return {grant, limited, least - grant}
 )lua";
 
-// Returns unused records to every counter that still exists, never below zero. ARGV: n.
+// Returns unused records to every counter that still exists, never below zero. ARGV: n per key
+// (returns of several exports go together).
 constexpr std::string_view release_script = R"lua(
-for _, k in ipairs(KEYS) do
+for i, k in ipairs(KEYS) do
   local used = tonumber(redis.call('GET', k) or '0')
-  local n = tonumber(ARGV[1])
+  local n = tonumber(ARGV[i])
   if n > used then n = used end
   if n > 0 then redis.call('DECRBY', k, n) end
 end
@@ -209,7 +215,16 @@ command reserve_command(const std::string& prefix, const std::vector<quota_count
 command release_command(const std::string& prefix, const std::vector<quota_counter>& counters,
                         std::uint64_t n) {
     command c = script_command(release_sha, prefix, counters);
-    c.push_back(std::to_string(n));
+    for (std::size_t i = 0; i < counters.size(); ++i) c.push_back(std::to_string(n));
+    return c;
+}
+
+// The returns waiting to be sent (full keys → records), as one command.
+command pending_release_command(const std::map<std::string, std::uint64_t>& pending) {
+    command c = make_command({"EVALSHA", release_sha});
+    c.push_back(std::to_string(pending.size()));
+    for (const auto& [key, n] : pending) c.push_back(key);
+    for (const auto& [key, n] : pending) c.push_back(std::to_string(n));
     return c;
 }
 
@@ -303,17 +318,19 @@ class redis_store final : public quota_store, public std::enable_shared_from_thi
             co_return r;
         }
         const redisReply* a = replies.front().get();
-        std::optional<std::uint64_t> granted, limited;
-        if (a->type == REDIS_REPLY_ARRAY && a->elements == 2) {
+        std::optional<std::uint64_t> granted, limited, room;
+        if (a->type == REDIS_REPLY_ARRAY && a->elements == 3) {
             granted = integer_of(a->element[0]);
             limited = integer_of(a->element[1]);
+            room = integer_of(a->element[2]);
         }
-        if (!granted || !limited || *granted > want || *limited >= counters.size()) {
+        if (!granted || !limited || !room || *granted > want || *limited >= counters.size()) {
             r.error = make_error(store_errc::protocol);
             co_return r;
         }
         r.granted = *granted;
         r.limited_by = static_cast<std::size_t>(*limited);
+        r.room = *room;
         co_return r;
     }
 
@@ -322,6 +339,35 @@ class redis_store final : public quota_store, public std::enable_shared_from_thi
         if (counters.empty() || n == 0) co_return error_code{};
         auto [ec, replies] = co_await run(one(release_command(s_.key_prefix, counters, n)));
         co_return ec;
+    }
+
+    void release_soon(std::vector<quota_counter> counters, std::uint64_t n,
+                      const net::any_io_executor& ex) override {
+        if (counters.empty() || n == 0) return;
+        bool schedule = false;
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& c : counters) pending_[s_.key_prefix + c.key] += n;
+            schedule = !flush_scheduled_;
+            flush_scheduled_ = true;
+        }
+        if (!schedule) return;
+        // Sent with the next command of any session; if none comes within 50 ms, on its own.
+        auto self = shared_from_this();
+        net::co_spawn(
+            ex,
+            [self]() -> net::awaitable<void> {
+                net::steady_timer t(co_await net::this_coro::executor,
+                                    std::chrono::milliseconds(50));
+                (void)co_await t.async_wait(use_tuple);
+                {
+                    std::lock_guard lock(self->mutex_);
+                    self->flush_scheduled_ = false;
+                    if (self->pending_.empty()) co_return;
+                }
+                (void)co_await self->run(std::vector<command>{});
+            },
+            net::detached);
     }
 
     net::awaitable<count_result> add(std::string key, std::uint64_t n,
@@ -433,6 +479,17 @@ class redis_store final : public quota_store, public std::enable_shared_from_thi
         auto self = shared_from_this();
         const net::any_io_executor ex = co_await net::this_coro::executor;
         auto& io = static_cast<net::io_context&>(net::query(ex, net::execution::context));
+        // Returns waiting to be sent ride with these commands, first (release_soon).
+        bool carried = false;
+        {
+            std::lock_guard lock(mutex_);
+            if (!pending_.empty()) {
+                commands.insert(commands.begin(), pending_release_command(pending_));
+                pending_.clear();
+                carried = true;
+            }
+        }
+        if (commands.empty()) co_return answer(error_code{}, std::vector<reply_ptr>());
         for (int attempt = 0;; ++attempt) {
             std::shared_ptr<connection> conn = take_idle(io);
             if (!conn) {
@@ -444,11 +501,13 @@ class redis_store final : public quota_store, public std::enable_shared_from_thi
             auto [ec, out] = co_await exchange(*conn, commands, ex, &noscript);
             if (!ec) {
                 put_idle(io, std::move(conn));
+                if (carried) out.erase(out.begin());
                 co_return answer(error_code{}, std::move(out));
             }
             conn->stream->close();
             // The server's script cache was flushed: the script did not run. A new connection
-            // loads the scripts again.
+            // loads the scripts again. (Returns carried by a failed exchange are lost: the
+            // records stay counted, fail closed.)
             if (!noscript || attempt != 0) co_return failed(ec);
         }
     }
@@ -593,6 +652,8 @@ class redis_store final : public quota_store, public std::enable_shared_from_thi
     std::shared_ptr<net::ssl::context> tls_;
     std::mutex mutex_;
     std::map<net::io_context*, std::vector<std::shared_ptr<connection>>> idle_;
+    std::map<std::string, std::uint64_t> pending_;  // returns to send: full key → records
+    bool flush_scheduled_ = false;
     std::atomic<bool> down_{false};
 };
 

@@ -83,6 +83,10 @@ class counting_store final : public quota_store {
                                                       std::uint64_t n) override {
         co_return co_await inner_->release(std::move(c), n);
     }
+    void release_soon(std::vector<quota_counter> c, std::uint64_t n,
+                      const net::any_io_executor& ex) override {
+        inner_->release_soon(std::move(c), n, ex);
+    }
     net::awaitable<count_result> add(std::string key, std::uint64_t n, std::int64_t ttl) override {
         co_return co_await inner_->add(std::move(key), n, ttl);
     }
@@ -121,6 +125,8 @@ class unavailable_store final : public quota_store {
                                                       std::uint64_t) override {
         co_return down();
     }
+    void release_soon(std::vector<quota_counter>, std::uint64_t,
+                      const net::any_io_executor&) override {}
     net::awaitable<count_result> add(std::string, std::uint64_t, std::int64_t) override {
         count_result r;
         r.error = down();
