@@ -110,6 +110,8 @@ void syslog_forwarder::flush() {
     drained_.wait(lk, [&] { return finished_ >= target; });
 }
 
+void syslog_forwarder::reconnect() { reconnect_.store(true); }
+
 syslog_counters syslog_forwarder::counters() const {
     return {sent_.load(), lost_.load(), reconnects_.load(), queue_depth_.load()};
 }
@@ -193,6 +195,12 @@ void syslog_forwarder::run() {
         queue_.pop_front();
         queue_depth_ = queue_.size();
         lk.unlock();
+        // The connection belongs to this thread: a reconnect() is carried out here.
+        if (reconnect_.exchange(false)) {
+            disconnect();
+            retry_after_ms_ = 0;
+            backoff_ms_ = 100;
+        }
         bool sent = false;
         for (int attempt = 0; attempt < 2 && !sent; ++attempt) {
             if (!ensure_connected()) break;

@@ -51,6 +51,11 @@ class syslog_forwarder {
     // Waits until every line queued before this call was sent or counted lost.
     void flush();
 
+    // Drops the connection: the next message goes over a new one (the host name resolved again,
+    // at once, without waiting for the reconnect backoff). For SIGUSR1, like a log file's
+    // reopen: after the collector moved or was restarted. Never blocks; any thread.
+    void reconnect();
+
     [[nodiscard]] syslog_counters counters() const;
 
     // The RFC 5424 message for one audit line: PRI from the facility and the decision's severity,
@@ -76,6 +81,7 @@ class syslog_forwarder {
     bool connected_once_ = false;
     std::int64_t retry_after_ms_ = 0;  // steady-clock ms before which no reconnect is tried
     std::int64_t backoff_ms_ = 100;
+    std::atomic<bool> reconnect_{false};  // reconnect() was called; the forwarder thread acts
     std::atomic<std::uint64_t> sent_{0}, lost_{0}, reconnects_{0}, queue_depth_{0};
 };
 

@@ -106,7 +106,10 @@ class reader {
     }
 
     // "250ms", "10s", "2m", "1h".
-    void duration(const pugi::xml_node& n, const char* name, std::chrono::milliseconds& out) {
+    // "250ms", "10s", "2m", "1h" (at most a day); "0s" only where `zero_allowed` (a phase that
+    // may be skipped, such as the drain delay).
+    void duration(const pugi::xml_node& n, const char* name, std::chrono::milliseconds& out,
+                  bool zero_allowed = false) {
         auto a = n.attribute(name);
         if (!a) return;
         std::string_view v = a.value();
@@ -118,11 +121,12 @@ class reader {
         if (unit == "s") scale = 1000;
         if (unit == "m") scale = 60'000;
         if (unit == "h") scale = 3'600'000;
-        if (ec != std::errc{} || ptr == v.data() || scale == 0 || value == 0 ||
+        if (ec != std::errc{} || ptr == v.data() || scale == 0 || (value == 0 && !zero_allowed) ||
             value > 24ull * 3'600'000 / scale) {
             error(n, a,
-                  std::string("'") + name +
-                      "' must be a positive duration such as 250ms, 10s, 2m or 1h");
+                  std::string("'") + name + "' must be a " +
+                      (zero_allowed ? "duration such as 0s, " : "positive duration such as ") +
+                      "250ms, 10s, 2m or 1h");
             return;
         }
         out = std::chrono::milliseconds(static_cast<std::int64_t>(value * scale));
@@ -313,8 +317,8 @@ void read_limits(reader& r, const pugi::xml_node& n, settings& out) {
         {"tls-handshake", "request-head", "keep-alive-idle", "request-body-idle",
          "request-deadline", "min-request-body-rate",
          "upstream-connect", "upstream-response-head", "upstream-idle", "client-write-idle",
-         "shutdown-grace", "max-head-bytes", "max-request-body-bytes", "max-upstream-head-bytes",
-         "max-record-bytes", "max-connections", "upstream-pool-size"},
+         "drain-delay", "shutdown-grace", "max-head-bytes", "max-request-body-bytes",
+         "max-upstream-head-bytes", "max-record-bytes", "max-connections", "upstream-pool-size"},
         {}, r.diag());
     r.src().check_children(n, {}, r.diag());
     auto& l = out.limit;
@@ -329,6 +333,7 @@ void read_limits(reader& r, const pugi::xml_node& n, settings& out) {
     r.duration(n, "upstream-response-head", l.upstream_response_head);
     r.duration(n, "upstream-idle", l.upstream_idle);
     r.duration(n, "client-write-idle", l.client_write_idle);
+    r.duration(n, "drain-delay", l.drain_delay, /*zero_allowed=*/true);
     r.duration(n, "shutdown-grace", l.shutdown_grace);
     r.size(n, "max-head-bytes", l.max_head_bytes);
     r.size(n, "max-request-body-bytes", l.max_request_body_bytes);

@@ -64,7 +64,11 @@ struct limits {
     std::chrono::milliseconds upstream_response_head{30'000};  // 504 upstream_timeout
     std::chrono::milliseconds upstream_idle{60'000};           // between body reads: abort
     std::chrono::milliseconds client_write_idle{60'000};       // a client that stops reading: abort
-    std::chrono::milliseconds shutdown_grace{30'000};          // SIGTERM: drain in-flight exports
+    // SIGTERM/SIGINT: /readyz fails at once while the listeners keep serving for drain_delay (the
+    // load balancer stops sending meanwhile); then they close and the requests in flight get
+    // shutdown_grace, after which those still running are aborted (reason `shutdown`).
+    std::chrono::milliseconds drain_delay{0};
+    std::chrono::milliseconds shutdown_grace{30'000};
     std::size_t max_head_bytes = 16 * 1024;                    // request head; 431 beyond
     std::size_t max_request_body_bytes = 1 << 20;              // 413 beyond
     std::size_t max_upstream_head_bytes = 64 * 1024;

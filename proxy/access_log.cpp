@@ -4,7 +4,8 @@
 #include <cstdio>
 #include <ctime>
 
-#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/details/file_helper.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <boost/json/serialize.hpp>
@@ -74,15 +75,58 @@ std::string format_access_line(const access_entry& e, std::chrono::system_clock:
     return out;
 }
 
+// spdlog's basic_file_sink cannot open its file again. This one can: the new file is opened
+// first, outside the sink's lock, and swapped in under it, so a failed open keeps the old file
+// and a line is never split between the two.
+class access_log::file_sink final : public spdlog::sinks::base_sink<std::mutex> {
+  public:
+    // Throws spdlog::spdlog_ex when the file cannot be opened (the constructor's caller reports
+    // it).
+    explicit file_sink(std::string path) : path_(std::move(path)), file_(open(path_)) {}
+
+    [[nodiscard]] const std::string& path() const { return path_; }
+
+    // False, with `error`, when the file cannot be opened; the old one stays in use.
+    [[nodiscard]] bool reopen(std::string& error) {
+        std::unique_ptr<spdlog::details::file_helper> fresh;
+        try {
+            fresh = open(path_);
+        } catch (const spdlog::spdlog_ex& ex) {
+            error = ex.what();
+            return false;
+        }
+        std::lock_guard lock(mutex_);
+        std::swap(file_, fresh);
+        return true;  // the old file is closed (and flushed) as `fresh` goes
+    }
+
+  protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+        spdlog::memory_buf_t formatted;
+        formatter_->format(msg, formatted);
+        file_->write(formatted);
+    }
+    void flush_() override { file_->flush(); }
+
+  private:
+    static std::unique_ptr<spdlog::details::file_helper> open(const std::string& path) {
+        auto file = std::make_unique<spdlog::details::file_helper>();
+        file->open(path, false);  // append; created when missing
+        return file;
+    }
+
+    std::string path_;
+    std::unique_ptr<spdlog::details::file_helper> file_;
+};
+
 access_log::access_log(const config::log_settings& settings, std::string& error) {
     try {
         if (settings.access_log == "-" || settings.access_log.empty()) {
             logger_ = std::make_shared<spdlog::logger>(
                 "access", std::make_shared<spdlog::sinks::stdout_sink_mt>());
         } else {
-            logger_ = std::make_shared<spdlog::logger>(
-                "access",
-                std::make_shared<spdlog::sinks::basic_file_sink_mt>(settings.access_log, false));
+            file_ = std::make_shared<file_sink>(settings.access_log);
+            logger_ = std::make_shared<spdlog::logger>("access", file_);
         }
         logger_->set_pattern("%v");
         logger_->set_level(spdlog::level::info);
@@ -90,6 +134,7 @@ access_log::access_log(const config::log_settings& settings, std::string& error)
     } catch (const std::exception& ex) {
         error = ex.what();
         logger_.reset();
+        file_.reset();
     }
 }
 
@@ -102,6 +147,16 @@ void access_log::write(const access_entry& e) {
 
 void access_log::flush() {
     if (logger_) logger_->flush();
+}
+
+void access_log::reopen() {
+    if (!file_) return;
+    std::string error;
+    if (file_->reopen(error))
+        spdlog::info("access log reopened: {}", file_->path());
+    else
+        spdlog::error("cannot reopen the access log {} ({}); still writing to the old file",
+                      file_->path(), error);
 }
 
 void setup_operational_log(std::string_view level) {

@@ -50,9 +50,16 @@ class access_log {
 
     void write(const access_entry& e);
     void flush();
+    // Opens the file again at its configured path (logrotate renamed it: the next line goes to
+    // a new file there). Lines being written meanwhile go to one file or the other, whole. When
+    // the file cannot be opened, the old one is kept and the error is logged. Nothing to do for
+    // stdout. Any thread.
+    void reopen();
 
   private:
+    class file_sink;
     std::shared_ptr<spdlog::logger> logger_;
+    std::shared_ptr<file_sink> file_;  // null for stdout
 };
 
 // Sets up the operational log (spdlog default logger, to stderr) at `level` ("info", …).

@@ -75,13 +75,18 @@ bool runtime::reload(std::string& out) {
 }
 
 bool runtime::ready() const {
-    if (stopping.load()) return false;
+    if (draining.load() || stopping.load()) return false;
     if (audit != nullptr && !audit->healthy()) return false;
     auto snap = current();
     if (!snap) return false;
     for (const auto& u : snap->config->net.upstreams)
         if (!pool_.reachable(pool_key(u))) return false;
     return true;
+}
+
+void runtime::reopen_logs() {
+    log_->reopen();
+    if (syslog_reconnect) syslog_reconnect();
 }
 
 }  // namespace exportwall::proxy

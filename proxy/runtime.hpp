@@ -15,6 +15,7 @@
 #include "config/loader.hpp"
 #include "filters/record_filter.hpp"
 #include "proxy/access_log.hpp"
+#include "proxy/in_flight.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/upstream_pool.hpp"
 
@@ -63,19 +64,27 @@ class runtime {
     // listener, thread count and log destinations are fixed at start-up and not re-applied.
     [[nodiscard]] bool reload(std::string& out);
 
-    // Configuration loaded, not shutting down, and no upstream known to be unreachable (the last
+    // Configuration loaded, not draining, and no upstream known to be unreachable (the last
     // connection attempt to each upstream succeeded or none was made yet).
     [[nodiscard]] bool ready() const;
+
+    // SIGUSR1 (logrotate's postrotate): the access log file is opened again at its configured
+    // path, and the syslog forwarder connects again before its next record. Any thread.
+    void reopen_logs();
 
     [[nodiscard]] metrics& stats() noexcept { return metrics_; }
     [[nodiscard]] upstream_pool& pool() noexcept { return pool_; }
     [[nodiscard]] access_log& log() noexcept { return *log_; }
+    [[nodiscard]] in_flight_requests& in_flight() noexcept { return in_flight_; }
     [[nodiscard]] const std::string& config_path() const noexcept { return config_path_; }
 
-    // SIGTERM: no new requests start; sessions close after their current response.
+    // SIGTERM/SIGINT, from the signal on: /readyz fails and every response closes its connection
+    // (a keep-alive client reconnects through the load balancer), while the listeners still
+    // accept for the drain delay.
+    std::atomic<bool> draining{false};
+    // After the drain delay: the listeners are closed and no new request starts; the upstream
+    // pool takes nothing back.
     std::atomic<bool> stopping{false};
-    // Requests between a complete head and the end of their response.
-    std::atomic<std::int64_t> in_flight{0};
     // Set once at start-up (before any session runs); empty = no filter. Used only where no
     // audit trail is installed (unit tests of the relay); exports are filtered by their decision.
     filter_factory response_filter;
@@ -88,6 +97,9 @@ class runtime {
     // Waits until every record handed to `audit` is stored; called after the io threads stop and
     // before the io_context goes, so no completion is posted to a destroyed executor.
     std::function<void()> audit_flush;
+    // Drops the syslog forwarder's connection so that it connects (and resolves) again before
+    // its next record; set once at start-up when <syslog> is configured. Any thread.
+    std::function<void()> syslog_reconnect;
     // Where quotas and paged exports are counted (issue 17), set once at start-up: the Redis store
     // of <quota-store>, or the in-process one; `local_quotas` is always the in-process one (a
     // paged export of a grant without a quota counts there while Redis cannot answer). Null in
@@ -108,6 +120,7 @@ class runtime {
     metrics metrics_;
     upstream_pool pool_;
     std::unique_ptr<access_log> log_;
+    in_flight_requests in_flight_;
 };
 
 }  // namespace exportwall::proxy

@@ -28,10 +28,12 @@ int run_serve(int argc, char** argv) {
     app.add_option("--threads", options.threads,
                    "io threads (default: the configuration's, else the number of cores)");
     app.footer(
-        "Signals: SIGTERM/SIGINT stop accepting and drain in-flight requests up to the shutdown\n"
-        "grace, then exit 0; SIGHUP reloads the configuration (an invalid one is refused and the\n"
-        "old one stays). Exit codes: 0 clean stop, 1 invalid configuration or listener failure,\n"
-        "2 usage error.");
+        "Signals: SIGTERM/SIGINT fail /readyz, keep serving for the drain delay, then stop\n"
+        "accepting and drain in-flight requests up to the shutdown grace (exports still running\n"
+        "then are aborted and audited), then exit 0; SIGHUP reloads the configuration (an invalid\n"
+        "one is refused and the old one stays); SIGUSR1 reopens the access log file and\n"
+        "reconnects to syslog (logrotate); SIGUSR2 and SIGALRM are logged and ignored.\n"
+        "Exit codes: 0 clean stop, 1 invalid configuration or listener failure, 2 usage error.");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -107,6 +109,7 @@ int run_serve(int argc, char** argv) {
     rt.audit = writer.get();
     rt.audit_durable_refusals = audit_cfg.sync != config::audit_sync::none;
     rt.audit_flush = [writer] { writer->flush(); };
+    if (forwarder) rt.syslog_reconnect = [forwarder] { forwarder->reconnect(); };
     int code = run_server(rt, options);
     writer->flush();
     if (forwarder) forwarder->flush();

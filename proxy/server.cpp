@@ -146,36 +146,120 @@ net::awaitable<void> accept_loop(runtime& rt, tcp::acceptor& acceptor,
     }
 }
 
+// How long the stop waits, after cutting the exports still running at the end of the grace, for
+// their sessions to record them (audit record queued, access-log line written).
+constexpr std::chrono::milliseconds cut_wait{2000};
+
+[[nodiscard]] const char* signal_name(int sig) {
+    switch (sig) {
+        case SIGINT:
+            return "SIGINT";
+        case SIGTERM:
+            return "SIGTERM";
+        case SIGHUP:
+            return "SIGHUP";
+        case SIGUSR1:
+            return "SIGUSR1";
+        case SIGUSR2:
+            return "SIGUSR2";
+        case SIGALRM:
+            return "SIGALRM";
+        default:
+            return "signal";
+    }
+}
+
+// Waits until no request is in flight or `limit` passes; true when none is. The request that
+// leaves last cancels the wait through this (the control) strand; the timer is shared with that
+// cancellation, which may still be queued when the wait is over.
+net::awaitable<bool> wait_idle(runtime& rt, std::chrono::milliseconds limit) {
+    auto ex = co_await net::this_coro::executor;
+    auto timer = std::make_shared<net::steady_timer>(ex);
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (true) {
+        timer->expires_at(deadline);
+        rt.in_flight().when_idle([ex, timer] { net::post(ex, [timer] { timer->cancel(); }); });
+        auto [ec] = co_await timer->async_wait(use_tuple);
+        (void)ec;
+        rt.in_flight().when_idle(nullptr);
+        if (rt.in_flight().count() == 0) co_return true;
+        // Woken by a request that left while another entered (its head was read before the
+        // stop): wait on.
+        if (std::chrono::steady_clock::now() >= deadline) co_return false;
+    }
+}
+
+// SIGTERM/SIGINT. /readyz fails at once and the listeners keep accepting for the drain delay (the
+// load balancer stops sending meanwhile); then they close and no new request starts. Requests in
+// flight get the shutdown grace; those still running then are cut — aborted with reason
+// `shutdown`, audited and logged by their own sessions — and the stop waits (bounded) for that.
+// The io threads stop; run_server flushes the audit trail before it returns.
+net::awaitable<void> drain(runtime& rt, int sig, std::vector<tcp::acceptor>& acceptors,
+                           io_pool& workers) {
+    const auto limits = rt.current()->config->net.limit;
+    rt.draining.store(true);
+    if (limits.drain_delay.count() > 0) {
+        spdlog::info("{}: /readyz fails; still accepting for the drain delay ({} ms)",
+                     signal_name(sig), limits.drain_delay.count());
+        net::steady_timer delay(co_await net::this_coro::executor, limits.drain_delay);
+        auto [ec] = co_await delay.async_wait(use_tuple);
+        (void)ec;
+    }
+    rt.stopping.store(true);
+    for (auto& a : acceptors) {
+        error_code ignored;
+        a.close(ignored);
+    }
+    spdlog::info("{}: no new connections; draining {} request(s) in flight for up to {} ms",
+                 signal_name(sig), rt.in_flight().count(), limits.shutdown_grace.count());
+    if (co_await wait_idle(rt, limits.shutdown_grace)) {
+        spdlog::info("drained; exiting");
+    } else {
+        const std::size_t cut = rt.in_flight().cut_all();
+        spdlog::warn("shutdown grace over: {} request(s) cut (aborted, reason shutdown)", cut);
+        if (co_await wait_idle(rt, cut_wait))
+            spdlog::info("the cut requests are recorded; exiting");
+        else
+            spdlog::warn("{} cut request(s) did not end within {} ms; exiting",
+                         rt.in_flight().count(), cut_wait.count());
+    }
+    workers.stop();
+}
+
+// Signals for the life of the process, on the control strand. SIGTERM/SIGINT start the drain
+// (once; a second one is only logged), SIGHUP reloads, SIGUSR1 reopens the logs; SIGUSR2 and
+// SIGALRM, which would kill by default and are easily sent by mistake, are logged and ignored.
 net::awaitable<void> signal_loop(runtime& rt, net::signal_set& signals,
                                  std::vector<tcp::acceptor>& acceptors, io_pool& workers) {
+    bool draining = false;
     while (true) {
         auto [ec, sig] = co_await signals.async_wait(use_tuple);
         if (ec) co_return;
-        if (sig == SIGHUP) {
-            spdlog::info("SIGHUP: reloading {}", rt.config_path());
-            std::string out;
-            (void)rt.reload(out);
-            continue;
+        switch (sig) {
+            case SIGHUP: {
+                spdlog::info("SIGHUP: reloading {}", rt.config_path());
+                std::string out;
+                (void)rt.reload(out);
+                break;
+            }
+            case SIGUSR1:
+                spdlog::info("SIGUSR1: reopening the logs");
+                rt.reopen_logs();
+                break;
+            case SIGINT:
+            case SIGTERM:
+                if (draining) {
+                    spdlog::info("{}: already stopping", signal_name(sig));
+                    break;
+                }
+                draining = true;
+                net::co_spawn(co_await net::this_coro::executor, drain(rt, sig, acceptors, workers),
+                              net::detached);
+                break;
+            default:
+                spdlog::info("signal {} ignored", signal_name(sig));
+                break;
         }
-        spdlog::info("signal {}: no new connections; draining in-flight requests", sig);
-        rt.stopping.store(true);
-        for (auto& a : acceptors) {
-            error_code ignored;
-            a.close(ignored);
-        }
-        auto grace = rt.current()->config->net.limit.shutdown_grace;
-        auto deadline = std::chrono::steady_clock::now() + grace;
-        net::steady_timer timer(co_await net::this_coro::executor);
-        while (rt.in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline) {
-            timer.expires_after(std::chrono::milliseconds(20));
-            co_await timer.async_wait(use_tuple);
-        }
-        if (rt.in_flight.load() > 0)
-            spdlog::warn("shutdown grace over: {} request(s) cut", rt.in_flight.load());
-        else
-            spdlog::info("drained; exiting");
-        workers.stop();
-        co_return;
     }
 }
 
@@ -407,6 +491,9 @@ std::function<std::optional<admin_response>(const admin_request&)> audit_review(
 }  // namespace
 
 int run_server(runtime& rt, const server_options& options) {
+    // A write to a closed pipe (the access log on stdout into a collector that died) fails with
+    // EPIPE instead of killing the process; sockets send with MSG_NOSIGNAL already.
+    std::signal(SIGPIPE, SIG_IGN);
     auto snap = rt.current();
     const auto& net_cfg = snap->config->net;
     unsigned threads = options.threads != 0 ? options.threads : net_cfg.threads;
@@ -500,6 +587,9 @@ int run_server(runtime& rt, const server_options& options) {
                           net::detached);
 
         net::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
+        signals.add(SIGUSR1);
+        signals.add(SIGUSR2);
+        signals.add(SIGALRM);
         net::co_spawn(control, signal_loop(rt, signals, acceptors, workers), net::detached);
 
         // Suppression lists re-read when their file changes. The watch lives in its coroutine;

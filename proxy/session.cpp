@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,7 @@
 #include "proxy/export_plan.hpp"
 #include "proxy/export_quota.hpp"
 #include "proxy/forward.hpp"
+#include "proxy/in_flight.hpp"
 #include "proxy/problem.hpp"
 #include "proxy/request_head.hpp"
 #include "proxy/runtime.hpp"
@@ -97,18 +99,6 @@ struct request_record {
     std::uint64_t upstream_bytes = 0;  // response body bytes read from the CRM (audit bytes_in)
     std::string_view outcome = "complete";
     std::string_view reason;
-};
-
-// Keeps runtime::in_flight exact on every exit path.
-class in_flight_guard {
-  public:
-    explicit in_flight_guard(std::atomic<std::int64_t>& n) : n_(n) { n_.fetch_add(1); }
-    ~in_flight_guard() { n_.fetch_sub(1); }
-    in_flight_guard(const in_flight_guard&) = delete;
-    in_flight_guard& operator=(const in_flight_guard&) = delete;
-
-  private:
-    std::atomic<std::int64_t>& n_;
 };
 
 [[nodiscard]] std::string endpoint_text(const tcp::endpoint& ep) {
@@ -218,6 +208,15 @@ std::string_view audit_reason(std::string_view relay_reason) {
     return relay_reason;
 }
 
+class session;
+
+// Where a stop's cut reaches a session: its owner is set while a request is in flight and
+// cleared when it ends. Read and written on the session's strand only; shared with the cut
+// function in runtime::in_flight(), which may outlive the request (and the session).
+struct cut_handle {
+    session* owner = nullptr;
+};
+
 class session {
   public:
     session(runtime& rt, std::shared_ptr<const listener_context> listener, tcp::socket s)
@@ -265,7 +264,21 @@ class session {
     net::awaitable<error_code> write_body_piece(std::string_view piece, response_framing framing,
                                                 milliseconds idle);
     void finish(request_record& rec);
+    // Ends an export that cannot complete (the CRM's connection `up` is closed too): the client's
+    // connection closes without the response's end, the audit record says `aborted` with the
+    // reason (`shutdown` once a stop cut the session), the access log gets its line.
     bool abort(request_record& rec, byte_stream& up, std::string_view reason);
+    bool abort(request_record& rec, std::string_view reason);
+    // A stop's shutdown-grace is over and this request is still in flight: whatever it waits for
+    // fails now (the client's pending operation is cancelled, the CRM's connection closed, a
+    // connect in progress cancelled) and nothing more is written to the client, so it ends in
+    // abort() with reason `shutdown`. A request whose audit record is already stored (complete
+    // but for its last bytes, or a refusal being written) finishes as it is.
+    void cut_for_shutdown();
+    // Counts an upstream failure in the metrics, unless it is the cut's own doing.
+    void upstream_error(std::string_view kind) {
+        if (!shutdown_cut_) rt_.stats().upstream_error(kind);
+    }
 
     [[nodiscard]] std::string_view buffered() const {
         auto d = cbuf_.data();
@@ -327,10 +340,16 @@ class session {
     }
     // The current response to the client ends with the connection (no length, no chunks).
     bool close_delimited_ = false;
+    // The current export's CRM connection while forward() holds it (for the cut).
+    byte_stream* upstream_ = nullptr;
+    // A stop cut the current request short (cut_for_shutdown).
+    bool shutdown_cut_ = false;
 };
 
 template <class Buffers>
 net::awaitable<error_code> session::write_client(const Buffers& buffers, milliseconds idle) {
+    // Cut by a stop: nothing more goes to the client (abort() closes the connection).
+    if (shutdown_cut_) co_return error_code(net::error::operation_aborted);
     client_deadline_.arm(client_.socket(), idle);
     auto [ec, n] = co_await net::async_write(client_, buffers, use_tuple);
     client_deadline_.disarm();
@@ -384,6 +403,13 @@ bool session::abort(request_record& rec, byte_stream& up, std::string_view reaso
     // Never complete a cut export: the client's response ends without its terminating chunk
     // (or short of its Content-Length) and both connections close; nothing goes back to the pool.
     up.close();
+    return abort(rec, reason);
+}
+
+bool session::abort(request_record& rec, std::string_view reason) {
+    // Whatever failed after a stop's cut (a read from the closed CRM connection, a write the cut
+    // refused) failed because of it.
+    if (shutdown_cut_) reason = "shutdown";
     // A close-delimited body (HTTP/1.0 client) has no end marker of its own: a FIN would read as
     // its complete end, a reset cannot.
     if (close_delimited_) {
@@ -409,12 +435,28 @@ bool session::abort(request_record& rec, byte_stream& up, std::string_view reaso
     return false;
 }
 
+void session::cut_for_shutdown() {
+    if (audited_) return;
+    shutdown_cut_ = true;
+    error_code ignored;
+    client_.socket().cancel(ignored);
+    upstream_deadline_.cancel_pending();
+    if (upstream_ != nullptr) upstream_->close();
+}
+
 net::awaitable<bool> session::refuse(request_record& rec, unsigned status, std::string_view reason,
                                      std::string_view detail, bool keep_alive,
                                      std::string_view extra_fields) {
     if (rec.audit_id.empty()) rec.audit_id = audit::new_record_id();
     if (rec.request_id.empty()) rec.request_id = generate_request_id();
-    keep_alive = keep_alive && !rt_.stopping.load();
+    if (shutdown_cut_ && !(case_ && (case_->refused() || late_block_))) {
+        // An export a stop cut before its answer began (the CRM's connection or the client's
+        // failed because of the cut): aborted like any cut export; nothing of it was delivered.
+        if (case_) case_->set_delivered(0);
+        co_return abort(rec, "shutdown");
+    }
+    // Draining: the answer closes the connection.
+    keep_alive = keep_alive && !rt_.draining.load();
     // An export refused after its first reservation (the CRM failed, answered an error) returns
     // it: nothing was delivered.
     if (quota_ && quota_->active()) {
@@ -593,6 +635,7 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
     request_record rec;
     case_.reset();
     audited_ = false;
+    shutdown_cut_ = false;
     quota_.reset();
     late_block_ = false;
     written_records_ = 0;
@@ -699,7 +742,19 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
                                   can_keep || (body_pre_read_ && head_.keep_alive));
     }
 
-    in_flight_guard guard(rt_.in_flight);
+    // In flight from here to the end of its response: a stop waits for it, and cuts it at the
+    // end of the grace (cut_for_shutdown, posted to this session's strand).
+    auto cut = std::make_shared<cut_handle>();
+    cut->owner = this;
+    struct cut_release {
+        cut_handle& handle;
+        ~cut_release() { handle.owner = nullptr; }
+    } release_cut{*cut};
+    in_flight_requests::entry in_flight(rt_.in_flight(), [cut, ex = client_.get_executor()] {
+        net::post(ex, [cut] {
+            if (cut->owner != nullptr) cut->owner->cut_for_shutdown();
+        });
+    });
     const bool keep_on_late_refusal = can_keep || (body_pre_read_ && head_.keep_alive);
     if (!co_await admit_volume_and_quota(rec, head_len, keep_on_late_refusal))
         co_return late_keep_alive_;
@@ -1058,42 +1113,55 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     char* buf = relay_.get();
 
     std::unique_ptr<byte_stream> conn;
+    // The cut reaches `conn` through upstream_ while this export holds it.
+    struct upstream_release {
+        byte_stream*& held;
+        ~upstream_release() { held = nullptr; }
+    } release_upstream{upstream_};
+    // Why a write to the client failed: it stopped reading, or it went away.
+    auto client_failure = [this] {
+        return client_deadline_.expired() ? std::string_view("client_write_timeout")
+                                          : std::string_view("client_closed");
+    };
     beast::flat_buffer ubuf;
     // Beast reads at most the buffer's free capacity (512 bytes minimum): reserve a relay buffer's
     // worth so one read moves up to 64 KiB.
     ubuf.reserve(relay_buffer_size);
     std::optional<http::response_parser<sink_body>> resp;
     for (int attempt = 0;; ++attempt) {
+        // Cut by a stop before the CRM was asked (or between attempts): it is not asked.
+        if (shutdown_cut_)
+            co_return co_await refuse(rec, 503, "shutdown", "exportwall is stopping.", false);
         conn = attempt == 0 ? rt_.pool().acquire(key) : nullptr;
         const bool reused = conn != nullptr;
         if (!conn) {
             upstream_failure failure{};
             conn = co_await connect(up, snap, lim, failure);
-            rt_.pool().note_reachable(reach_key, conn != nullptr);
+            // A connect the cut cancelled says nothing about the CRM.
+            if (!shutdown_cut_) rt_.pool().note_reachable(reach_key, conn != nullptr);
+            if (conn && shutdown_cut_) conn->close();
             if (!conn) {
-                rt_.stats().upstream_error(failure.kind);
+                upstream_error(failure.kind);
                 co_return co_await refuse(rec, 502, failure.reason,
                                           "The upstream could not be reached.", keep_on_refusal);
             }
         }
+        upstream_ = conn.get();
         auto ec = co_await write_upstream(*conn, net::buffer(up_head), lim.upstream_idle);
         if (!ec && !pre_read_body.empty())
             ec = co_await write_upstream(*conn, net::buffer(pre_read_body), lim.upstream_idle);
         if (ec) {
             conn->close();
             if (reused && retryable) continue;
-            rt_.stats().upstream_error("reset");
+            upstream_error("reset");
             co_return co_await refuse(rec, 502, "upstream_unavailable",
                                       "The upstream closed the connection.", false);
         }
         if (body && !body->is_done()) {
             if (expect_continue) {
                 static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
-                if (co_await write_client(net::buffer(continue_line), lim.client_write_idle)) {
-                    conn->close();
-                    client_.close();
-                    co_return false;
-                }
+                if (co_await write_client(net::buffer(continue_line), lim.client_write_idle))
+                    co_return abort(rec, *conn, client_failure());
             }
             cbuf_.reserve(relay_buffer_size);
             // Beast bounds neither a chunk extension nor a trailer: without a cap the buffer
@@ -1130,11 +1198,8 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
                     if (is_http_error(rec_ec))
                         co_return co_await refuse(rec, 400, "request_rejected",
                                                   "The request body framing is invalid.", false);
-                    client_.close();
-                    rec.outcome = "aborted";
-                    rec.reason = "client_closed";
-                    finish(rec);
-                    co_return false;
+                    // The client went away mid-body (or a stop cut it): audited like any abort.
+                    co_return abort(rec, *conn, "client_closed");
                 }
                 rec.bytes_in += got;
                 body_bytes += got;
@@ -1150,7 +1215,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
                 }
                 if (wec) {
                     conn->close();
-                    rt_.stats().upstream_error("reset");
+                    upstream_error("reset");
                     co_return co_await refuse(rec, 502, "upstream_unavailable",
                                               "The upstream closed the connection.", false);
                 }
@@ -1159,7 +1224,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
                 if (co_await write_upstream(*conn, net::buffer("0\r\n\r\n", 5),
                                             lim.upstream_idle)) {
                     conn->close();
-                    rt_.stats().upstream_error("reset");
+                    upstream_error("reset");
                     co_return co_await refuse(rec, 502, "upstream_unavailable",
                                               "The upstream closed the connection.", false);
                 }
@@ -1184,7 +1249,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
             if (hec) {
                 conn->close();
                 if (expired) {
-                    rt_.stats().upstream_error("timeout");
+                    upstream_error("timeout");
                     co_return co_await refuse(rec, 504, "upstream_timeout",
                                               "The upstream did not answer in time.",
                                               keep_on_refusal);
@@ -1197,12 +1262,12 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
                     break;
                 }
                 if (closed) {
-                    rt_.stats().upstream_error("reset");
+                    upstream_error("reset");
                     co_return co_await refuse(rec, 502, "upstream_unavailable",
                                               "The upstream closed the connection.",
                                               keep_on_refusal);
                 }
-                rt_.stats().upstream_error("malformed");
+                upstream_error("malformed");
                 co_return co_await refuse(rec, 502, "upstream_malformed",
                                           "The upstream response head is malformed.",
                                           keep_on_refusal);
@@ -1211,7 +1276,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
             if (status >= 200) break;
             if (status == 101 || interim >= 8) {
                 conn->close();
-                rt_.stats().upstream_error("malformed");
+                upstream_error("malformed");
                 co_return co_await refuse(rec, 502, "upstream_malformed",
                                           "The upstream response head is malformed.",
                                           keep_on_refusal);
@@ -1264,7 +1329,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     const response_framing out_framing =
         choose_response_framing(head_request, status, length, filtered_body, version);
     close_delimited_ = out_framing == response_framing::close_delimited;
-    bool keep_alive = client_keep_alive && !rt_.stopping.load() &&
+    bool keep_alive = client_keep_alive && !rt_.draining.load() &&
                       out_framing != response_framing::close_delimited;
 
     // A record route's answer is always the filtered representation: a HEAD (or a 304) on it
@@ -1299,11 +1364,6 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     cr.extra_allowed = route.response_headers;
     std::string out_head = build_client_response_head(cr);
     rec.status = status;
-    // Why a write to the client failed: it stopped reading, or it went away.
-    auto client_failure = [this] {
-        return client_deadline_.expired() ? std::string_view("client_write_timeout")
-                                          : std::string_view("client_closed");
-    };
     if (co_await write_client(net::buffer(out_head), lim.client_write_idle))
         co_return abort(rec, *conn, client_failure());
 
@@ -1338,7 +1398,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
             }
             if (rec_ec) {
                 auto failure = classify_body_error(rec_ec, expired);
-                rt_.stats().upstream_error(failure.kind);
+                upstream_error(failure.kind);
                 co_return abort(rec, *conn, failure.reason);
             }
             ubuf.commit(n);
@@ -1351,14 +1411,14 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
             if (!sink.failure().empty()) co_return abort(rec, *conn, sink.failure());
             if (pec && !need_more) {
                 auto failure = classify_body_error(pec, false);
-                rt_.stats().upstream_error(failure.kind);
+                upstream_error(failure.kind);
                 co_return abort(rec, *conn, failure.reason);
             }
             // Parsed eagerly, only a chunk header or the trailer can wait here for its end. One
             // longer than a response head may be is refused, before the buffer grows further
             // (Beast bounds neither chunk extensions nor trailers).
             if (need_more && ubuf.size() > lim.max_upstream_head_bytes) {
-                rt_.stats().upstream_error("malformed");
+                upstream_error("malformed");
                 co_return abort(rec, *conn, "upstream_malformed");
             }
         }
@@ -1399,6 +1459,8 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     // on any replica — sees the quota as this one left it.
     if (quota_ && quota_->active())
         co_await quota_->close(case_->delivered(), case_->sealed_links());
+    // Cut by a stop while the quota store was asked: a cut export never completes.
+    if (shutdown_cut_) co_return abort(rec, *conn, "shutdown");
     if (case_ && rt_.audit != nullptr) {
         // The export's record is stored before its end is signalled: a trail that cannot be
         // written turns the export into an abort (no terminating chunk), never a silent success.

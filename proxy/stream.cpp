@@ -93,6 +93,12 @@ void io_deadline::disarm() noexcept {
     state_->resolver = nullptr;
 }
 
+void io_deadline::cancel_pending() noexcept {
+    boost::system::error_code ignored;
+    if (state_->socket != nullptr) state_->socket->cancel(ignored);
+    if (state_->resolver != nullptr) state_->resolver->cancel();
+}
+
 bool io_deadline::expired() const noexcept { return state_->expired; }
 
 }  // namespace exportwall::proxy

@@ -100,6 +100,9 @@ class io_deadline {
     void arm(tcp::socket& s, std::chrono::milliseconds d);
     void arm(tcp::resolver& r, std::chrono::milliseconds d);
     void disarm() noexcept;
+    // Cancels the operation in progress on the armed socket or resolver at once, as if the
+    // deadline had passed, but expired() stays false (a stop cutting the session short).
+    void cancel_pending() noexcept;
     // The last armed deadline passed (reset by arm()).
     [[nodiscard]] bool expired() const noexcept;
 

@@ -133,6 +133,19 @@ async function checkK8s() {
             const policy = vols[mounts["/etc/exportwall"]];
             const cm = byKind("ConfigMap").find((m) => m.metadata.name === policy?.configMap?.name);
             if (!cm || !cm.data?.["exportwall.xml"]) fail("deployment: the policy volume must be the ConfigMap holding exportwall.xml");
+            else {
+                // The kubelet kills after terminationGracePeriodSeconds: the whole stop must fit,
+                // drain-delay + shutdown-grace + the 2 s exportwall takes to record cut exports.
+                const limits = /<limits\b[^>]*>/.exec(cm.data["exportwall.xml"])?.[0] ?? "";
+                const seconds = (name, fallback) => {
+                    const m = new RegExp(`\\s${name}="(\\d+)(ms|s|m|h)"`).exec(limits);
+                    return m ? Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2]] : fallback;
+                };
+                const stop = seconds("drain-delay", 0) + seconds("shutdown-grace", 30) + 2;
+                const grace = pod.terminationGracePeriodSeconds ?? 30;
+                if (!(grace > stop))
+                    fail(`deployment: terminationGracePeriodSeconds (${grace}) must exceed drain-delay + shutdown-grace + 2 s (${stop} s), or exports cut by a stop are killed before they are audited`);
+            }
             for (const v of Object.values(vols)) {
                 const sname = v.secret?.secretName;
                 if (sname && !byKind("Secret").some((s) => s.metadata.name === sname)) fail(`deployment: secret ${sname} is not defined`);

@@ -3,12 +3,14 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <set>
+#include <string>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -212,6 +214,65 @@ TEST(AuditSyslog, ClosedPortNeverBlocksAppendsAndCountsLostMessages) {
     const auto c = forwarder->counters();
     EXPECT_EQ(c.sent, 0u);
     EXPECT_EQ(c.lost, 50u);
+}
+
+// Everything a peer sends on `fd` until it closes (or a read waits more than 5 s).
+std::string read_until_closed(int fd) {
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string out;
+    char buf[4096];
+    for (;;) {
+        const auto n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+}
+
+// SIGUSR1 (logrotate's postrotate) asks for a reconnect: the forwarder drops its connection and
+// the next message goes over a new one.
+TEST(AuditSyslog, ReconnectSendsTheNextMessageOverANewConnection) {
+    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(listener, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(::listen(listener, 8), 0);
+    ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    syslog_options so;
+    so.tcp = true;
+    so.port = ntohs(a.sin_port);
+    syslog_forwarder forwarder(so);
+    forwarder.forward(R"({"seq":1,"id":"before-reconnect","decision":"allowed"})");
+    forwarder.flush();
+    const int first = ::accept(listener, nullptr, nullptr);  // queued: connected by the send
+    ASSERT_GE(first, 0);
+    forwarder.reconnect();
+    forwarder.forward(R"({"seq":2,"id":"after-reconnect","decision":"allowed"})");
+    forwarder.flush();
+    const int second = ::accept(listener, nullptr, nullptr);
+    ASSERT_GE(second, 0);
+    // The first connection carries the first message only and is closed by the reconnect.
+    const std::string on_first = read_until_closed(first);
+    EXPECT_NE(on_first.find("before-reconnect"), std::string::npos) << on_first;
+    EXPECT_EQ(on_first.find("after-reconnect"), std::string::npos) << on_first;
+    char byte = 0;
+    timeval tv{5, 0};
+    ::setsockopt(second, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string on_second;
+    while (on_second.find("after-reconnect") == std::string::npos &&
+           ::recv(second, &byte, 1, 0) == 1)
+        on_second.push_back(byte);
+    EXPECT_NE(on_second.find("after-reconnect"), std::string::npos) << on_second;
+    const auto c = forwarder.counters();
+    EXPECT_EQ(c.sent, 2u);
+    EXPECT_EQ(c.reconnects, 1u);
+    ::close(first);
+    ::close(second);
+    ::close(listener);
 }
 
 }  // namespace

@@ -37,6 +37,8 @@ TEST(LoaderNetwork, LoadsMinimalDocumentWithDefaults) {
     EXPECT_EQ(net.audit.path, "/etc/exportwall/audit.jsonl");
     EXPECT_EQ(net.audit.sync, audit_sync::blocked);
     EXPECT_EQ(net.limit.max_head_bytes, 16u * 1024u);
+    EXPECT_EQ(net.limit.drain_delay, std::chrono::milliseconds(0));
+    EXPECT_EQ(net.limit.shutdown_grace, std::chrono::seconds(30));
     ASSERT_EQ(net.upstreams.size(), 1u);
     EXPECT_EQ(net.upstreams[0].host, "127.0.0.1");
     EXPECT_EQ(net.upstreams[0].port, 8081);
@@ -60,7 +62,7 @@ TEST(LoaderNetwork, ParsesTimeoutsSizesAndTls) {
          client-certificate="required"/>
   </listen>
   <limits upstream-idle="90s" request-head="250ms" keep-alive-idle="2m" max-head-bytes="32KiB"
-          max-request-body-bytes="2MiB" upstream-pool-size="8"/>
+          max-request-body-bytes="2MiB" upstream-pool-size="8" drain-delay="5s"/>
   <audit path="/var/lib/exportwall/audit.jsonl" sync="always" rotate-bytes="1GiB">
     <syslog address="127.0.0.1" port="6514" protocol="tcp"/>
   </audit>
@@ -86,6 +88,7 @@ TEST(LoaderNetwork, ParsesTimeoutsSizesAndTls) {
     EXPECT_EQ(net.limit.upstream_idle, std::chrono::seconds(90));
     EXPECT_EQ(net.limit.request_head, std::chrono::milliseconds(250));
     EXPECT_EQ(net.limit.keep_alive_idle, std::chrono::minutes(2));
+    EXPECT_EQ(net.limit.drain_delay, std::chrono::seconds(5));
     EXPECT_EQ(net.limit.max_head_bytes, 32u * 1024u);
     EXPECT_EQ(net.limit.max_request_body_bytes, 2u << 20);
     EXPECT_EQ(net.audit.sync, audit_sync::always);
@@ -99,6 +102,21 @@ TEST(LoaderNetwork, ParsesTimeoutsSizesAndTls) {
     EXPECT_EQ(rt.methods, (std::vector<std::string>{"GET", "POST"}));
     EXPECT_EQ(rt.link_fields, (std::vector<std::string>{"/@odata.nextLink"}));
     EXPECT_EQ(rt.csv_delimiter, '\t');
+}
+
+TEST(LoaderNetwork, DrainDelayMayBeZero) {
+    auto r = load_configuration_text(R"(<exportwall version="1">
+  <listen address="127.0.0.1" port="0"/>
+  <limits drain-delay="0s" shutdown-grace="300ms"/>
+  <audit path="audit.jsonl"/>
+  <upstream id="crm" url="http://127.0.0.1:8081"/>
+  <route id="meta" path="/api/meta" upstream="crm" format="passthrough"/>
+</exportwall>
+)",
+                                     "drain.xml");
+    ASSERT_TRUE(r) << errors_of(r);
+    EXPECT_EQ(r.config->net.limit.drain_delay, std::chrono::milliseconds(0));
+    EXPECT_EQ(r.config->net.limit.shutdown_grace, std::chrono::milliseconds(300));
 }
 
 struct refusal {
@@ -140,6 +158,9 @@ INSTANTIATE_TEST_SUITE_P(
                 "'upstream-idle'"},
         refusal{"BadSize", R"(  <listen port="1"/><limits max-head-bytes="16KB"/>)", 2, 29,
                 "'max-head-bytes'"},
+        // Only a phase that may be skipped takes 0s: a zero timeout would refuse everything.
+        refusal{"ZeroTimeout", R"(  <listen port="1"/><limits shutdown-grace="0s"/>)", 2, 29,
+                "'shutdown-grace' must be a positive duration"},
         refusal{
             "ClientCertWithoutCa",
             R"(  <listen port="1"><tls certificate="c" private-key="k" client-certificate="required"/></listen>)",

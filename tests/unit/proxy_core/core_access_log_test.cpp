@@ -1,6 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
 
 #include <boost/json/parse.hpp>
 
@@ -34,6 +40,79 @@ TEST(AccessLine, IsOneJsonObjectWithoutQueryValues) {
     EXPECT_EQ(v.at("status").to_number<int>(), 200);
     EXPECT_EQ(v.at("bytes_out").to_number<int>(), 1234);
     EXPECT_EQ(v.at("outcome").as_string(), "complete");
+}
+
+std::string slurp(const std::filesystem::path& path) {
+    std::ifstream in(path);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+// logrotate renames the file, then sends SIGUSR1: the next line goes to a new file at the
+// configured path, none to the renamed one.
+TEST(AccessLog, ReopenWritesToANewFileAtTheConfiguredPath) {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("core_access_log_test." + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    config::log_settings settings;
+    settings.access_log = (dir / "access.log").string();
+    std::string error;
+    access_log log(settings, error);
+    ASSERT_TRUE(error.empty()) << error;
+    access_entry e;
+    e.method = "GET";
+    e.outcome = "complete";
+    e.request_id = "before-rotation";
+    log.write(e);
+    std::filesystem::rename(dir / "access.log", dir / "access.log.1");
+    e.request_id = "still-old-file";
+    log.write(e);  // not reopened yet: the renamed file takes it
+    log.reopen();
+    e.request_id = "after-rotation";
+    log.write(e);
+    log.flush();
+    const std::string old_file = slurp(dir / "access.log.1");
+    const std::string new_file = slurp(dir / "access.log");
+    EXPECT_NE(old_file.find("before-rotation"), std::string::npos);
+    EXPECT_NE(old_file.find("still-old-file"), std::string::npos);
+    EXPECT_EQ(old_file.find("after-rotation"), std::string::npos);
+    EXPECT_NE(new_file.find("after-rotation"), std::string::npos);
+    EXPECT_EQ(new_file.find("before-rotation"), std::string::npos);
+    std::filesystem::remove_all(dir);
+}
+
+// A file that cannot be opened again (a directory took its name) keeps the old one in use.
+TEST(AccessLog, FailedReopenKeepsWritingToTheOldFile) {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("core_access_log_test_fail." + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir / "logs");
+    config::log_settings settings;
+    settings.access_log = (dir / "logs" / "access.log").string();
+    std::string error;
+    access_log log(settings, error);
+    ASSERT_TRUE(error.empty()) << error;
+    std::filesystem::rename(dir / "logs", dir / "moved");
+    std::filesystem::create_directories(dir / "logs" / "access.log");
+    log.reopen();  // a directory cannot be opened as the log file, even by root
+    access_entry e;
+    e.method = "GET";
+    e.outcome = "complete";
+    e.request_id = "after-failed-reopen";
+    log.write(e);
+    log.flush();
+    EXPECT_NE(slurp(dir / "moved" / "access.log").find("after-failed-reopen"), std::string::npos);
+    std::filesystem::remove_all(dir);
+}
+
+// Standard output has nothing to reopen.
+TEST(AccessLog, ReopenOfStdoutDoesNothing) {
+    config::log_settings settings;
+    settings.access_log = "-";
+    std::string error;
+    access_log log(settings, error);
+    ASSERT_TRUE(error.empty()) << error;
+    log.reopen();
 }
 
 }  // namespace
