@@ -155,6 +155,20 @@ std::uint64_t load(const std::atomic<std::uint64_t>& a) {
     return a.load(std::memory_order_relaxed);
 }
 
+// One series per label value of a counter with a single label: `name{label="value"} count`.
+template <class Table>
+void append_labelled(std::string& out, std::string_view name, std::string_view label,
+                     const Table& table) {
+    table.for_each([&](const label_counter& c) {
+        out += name;
+        out += '{';
+        append_label(out, label, c.name);
+        out += "} ";
+        append_number(out, load(c.value));
+        out += '\n';
+    });
+}
+
 }  // namespace
 
 struct metrics::state {
@@ -318,34 +332,16 @@ std::string metrics::render() const {
 
     append_header(out, "exportwall_upstream_errors_total", "counter",
                   "Upstream failures, by kind (connect, tls, timeout, reset, malformed).");
-    state_->upstream_errors.for_each([&](const label_counter& c) {
-        out += "exportwall_upstream_errors_total{";
-        append_label(out, "kind", c.name);
-        out += "} ";
-        append_number(out, load(c.value));
-        out += '\n';
-    });
+    append_labelled(out, "exportwall_upstream_errors_total", "kind", state_->upstream_errors);
 
     append_header(out, "exportwall_quota_refusals_total", "counter",
                   "Exports refused or cut by a quota, a paged export's max-records, the quota "
                   "store or a volume hold, by reason.");
-    state_->quota_refusals.for_each([&](const label_counter& c) {
-        out += "exportwall_quota_refusals_total{";
-        append_label(out, "reason", c.name);
-        out += "} ";
-        append_number(out, load(c.value));
-        out += '\n';
-    });
+    append_labelled(out, "exportwall_quota_refusals_total", "reason", state_->quota_refusals);
 
     append_header(out, "exportwall_exports_aborted_total", "counter",
                   "Responses cut mid-stream (no terminating chunk), by reason.");
-    state_->aborted.for_each([&](const label_counter& c) {
-        out += "exportwall_exports_aborted_total{";
-        append_label(out, "reason", c.name);
-        out += "} ";
-        append_number(out, load(c.value));
-        out += '\n';
-    });
+    append_labelled(out, "exportwall_exports_aborted_total", "reason", state_->aborted);
 
     append_header(out, "exportwall_volume_alerts_total", "counter",
                   "Volume alerts (an hour's records above the grant's threshold), by client and "
