@@ -1,6 +1,7 @@
 #include "audit/commands.hpp"
 
 #include <algorithm>
+#include <array>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -38,8 +39,22 @@ void add_filter_options(CLI::App& cmd, filter_args& f) {
 }
 
 // Builds the filter; returns false with a message naming the bad option.
+// Every decision a record can carry: a filter on another value is a typo, never "nothing found".
+constexpr std::array<std::string_view, 7> known_decisions{
+    "allowed", "filtered", "blocked", "aborted", "would-block", "volume_alert",
+    "volume_alert_cleared"};
+
 bool make_filter(const filter_args& a, record_filter& f, std::string& error) {
     f.decision = split_list(a.decision);
+    for (const auto& d : f.decision) {
+        if (std::find(known_decisions.begin(), known_decisions.end(), d) ==
+            known_decisions.end()) {
+            error = "--decision: '" + d +
+                    "' is not a decision (allowed, filtered, blocked, aborted, would-block, "
+                    "volume_alert, volume_alert_cleared)";
+            return false;
+        }
+    }
     f.reason = split_list(a.reason);
     f.client = split_list(a.client);
     f.purpose = split_list(a.purpose);

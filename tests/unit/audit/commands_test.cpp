@@ -40,6 +40,18 @@ TEST_F(AuditCommands, ListFiltersByDecisionAsJson) {
     }
 }
 
+// A typo in a filter value is a usage error, never an empty answer that reads as "none found".
+TEST_F(AuditCommands, AnUnknownDecisionIsAUsageError) {
+    const auto r = run({"list", "--log", log_, "--decision", "blockd"});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    EXPECT_NE(r.err.find("'blockd' is not a decision"), std::string::npos) << r.err;
+    const auto stats = run({"stats", "--log", log_, "--decision", "blocked,aborte"});
+    EXPECT_EQ(stats.code, 2) << stats.out;
+    const auto ok = run({"list", "--log", log_, "--decision", "blocked,aborted"});
+    EXPECT_EQ(ok.code, 0) << ok.err;
+}
+
 TEST_F(AuditCommands, ListNamesNoRuleForARecordWithoutOne) {
     const auto r = run({"list", "--log", log_, "--decision", "aborted", "--format", "json"});
     ASSERT_EQ(r.code, 0) << r.err;
