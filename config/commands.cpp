@@ -450,7 +450,7 @@ int run_explain(int argc, char** argv) {
         o["record_conditions"] = std::move(conds);
         o["upstream_target"] = upstream;
         std::cout << boost::json::serialize(o) << "\n";
-        return 0;
+        return d.allowed_export() ? 0 : 1;
     }
     auto row = [](std::string_view k, const std::string& v) {
         std::printf("%-14s %s\n", std::string(k).c_str(), v.c_str());
@@ -511,7 +511,8 @@ int run_explain(int argc, char** argv) {
         std::printf("\nrecord conditions (in order; the first a record fails drops it)\n");
         for (const auto& s : conditions) std::printf("  %s\n", s.c_str());
     }
-    return 0;
+    // Scripts and CI gates read the answer from the exit status: 1 when it would be refused.
+    return d.allowed_export() ? 0 : 1;
 }
 
 namespace {

@@ -194,9 +194,21 @@ TEST_F(EnforceValidity, CheckConfigWarnsAboutExpiredAndFutureGrantsAndStillPasse
     const auto [explained, explain_status] =
         run_with_status({"explain", "--config", file, "--client", "erp", "--purpose", "delivery",
                          "--destination", "warehouse", "--target", std::string(dataverse)});
-    EXPECT_EQ(explain_status, 0) << explained;
+    EXPECT_EQ(explain_status, 1) << "a refused export: " << explained;
     EXPECT_TRUE(has(explained, "grant_not_valid")) << explained;
     EXPECT_TRUE(has(explained, "from 2019-01-01 until 2020-06-30")) << explained;
+    // The exit status is the answer: 0 for an export the policy allows (the rollout tool's grant
+    // is valid), 1 for a refused one, with --json too.
+    const auto [allowed, allowed_status] =
+        run_with_status({"explain", "--config", file, "--client", "rollout-tool", "--purpose",
+                         "delivery", "--destination", "warehouse", "--target",
+                         std::string(dataverse)});
+    EXPECT_EQ(allowed_status, 0) << allowed;
+    const auto [refused_json, refused_json_status] =
+        run_with_status({"explain", "--json", "--config", file, "--client", "erp", "--purpose",
+                         "delivery", "--destination", "warehouse", "--target",
+                         std::string(dataverse)});
+    EXPECT_EQ(refused_json_status, 1) << refused_json;
 }
 
 TEST_F(EnforceValidity, AStaleListRefusesMarketingUntilItsFileChangesWithoutASignal) {
