@@ -532,6 +532,61 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 
 }  // namespace
 
+namespace {
+
+// A cases file says exactly what its author meant: an attribute or element test-policy does not
+// read, or an expectation no decision can have, is a usage error (file:line), never a case that
+// silently checks less than it seems to.
+bool check_cases(const pugi::xml_node& root, const std::string& file, const std::string& text) {
+    auto line_of = [&text](const pugi::xml_node& n) {
+        const auto offset = static_cast<std::size_t>(std::max<std::ptrdiff_t>(n.offset_debug(), 0));
+        return 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(
+                                                               std::min(offset, text.size())),
+                              '\n');
+    };
+    bool ok = true;
+    auto complain = [&](const pugi::xml_node& n, const std::string& what) {
+        std::fprintf(stderr, "%s:%ld: %s\n", file.c_str(), static_cast<long>(line_of(n)),
+                     what.c_str());
+        ok = false;
+    };
+    auto attributes = [&](const pugi::xml_node& n, std::initializer_list<std::string_view> known) {
+        for (auto a : n.attributes()) {
+            if (std::find(known.begin(), known.end(), std::string_view(a.name())) == known.end())
+                complain(n, std::string("unknown attribute '") + a.name() + "' on <" + n.name() +
+                                ">");
+        }
+    };
+    auto elements = [&](const pugi::xml_node& n, std::initializer_list<std::string_view> known) {
+        for (auto c : n.children()) {
+            if (c.type() != pugi::node_element) continue;
+            if (std::find(known.begin(), known.end(), std::string_view(c.name())) == known.end())
+                complain(c, std::string("unknown element <") + c.name() + "> in <" + n.name() +
+                                ">");
+        }
+    };
+    attributes(root, {});
+    elements(root, {"case"});
+    for (auto cs : root.children("case")) {
+        attributes(cs, {"name", "target", "method", "api-key", "client", "certificate-subject",
+                        "certificate-sha256", "purpose", "destination"});
+        elements(cs, {"body", "header", "expect"});
+        for (auto h : cs.children("header")) attributes(h, {"name", "value"});
+        for (auto ex : cs.children("expect")) {
+            attributes(ex, {"outcome", "reason", "status", "mode", "kept", "stripped",
+                            "max-records", "upstream-query"});
+            if (auto a = ex.attribute("outcome"); a && std::string_view(a.value()) != "allow" &&
+                                                  std::string_view(a.value()) != "refuse")
+                complain(ex, std::string("outcome '") + a.value() + "' is not allow or refuse");
+            if (auto a = ex.attribute("reason"); a && !parse_reason(a.value()))
+                complain(ex, std::string("reason '") + a.value() + "' is not a reason code");
+        }
+    }
+    return ok;
+}
+
+}  // namespace
+
 int run_test_policy(int argc, char** argv) {
     CLI::App app{
         "Run an operator's policy test cases (XML: <cases><case …><expect …/></case></cases>)"};
@@ -555,6 +610,11 @@ int run_test_policy(int argc, char** argv) {
     if (!root) {
         std::fprintf(stderr, "%s: the root element must be <cases>\n", cases_file.c_str());
         return 1;
+    }
+    {
+        std::ifstream in(cases_file, std::ios::binary);
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (!check_cases(root, cases_file, text)) return 2;
     }
     int passed = 0, failed = 0;
     for (auto cs : root.children("case")) {

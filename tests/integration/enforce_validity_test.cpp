@@ -211,6 +211,30 @@ TEST_F(EnforceValidity, CheckConfigWarnsAboutExpiredAndFutureGrantsAndStillPasse
     EXPECT_EQ(refused_json_status, 1) << refused_json;
 }
 
+// test-policy: a cases file that says something test-policy does not read is a usage error
+// (exit 2, file:line), never a case that checks less than it seems to (issue 18, item 7).
+TEST_F(EnforceValidity, TestPolicyRefusesCasesItCannotRead) {
+    ASSERT_TRUE(start());
+    const std::string cases = dir_.file("typo.cases.xml");
+    ASSERT_TRUE(write_file(cases,
+                           "<cases>\n"
+                           "  <case name=\"delivery\" api-key=\"erp-demo-key\" purpose=\"delivery\"\n"
+                           "        destination=\"warehouse\" target=\"/api/data/v9.2/contacts\">\n"
+                           "    <expect outcome=\"allow\" reasn=\"ok\"/>\n"
+                           "  </case>\n"
+                           "  <case name=\"refused\" api-key=\"erp-demo-key\" purpose=\"promotion-email\"\n"
+                           "        destination=\"warehouse\" target=\"/api/data/v9.2/contacts\">\n"
+                           "    <expect outcome=\"refused\" reason=\"purpose_not_grantd\"/>\n"
+                           "  </case>\n"
+                           "</cases>\n"));
+    const auto [out, status] =
+        run_with_status({"test-policy", "--config", proxy_.config_path(), cases});
+    EXPECT_EQ(status, 2) << out;
+    EXPECT_TRUE(has(out, cases + ":4: unknown attribute 'reasn' on <expect>")) << out;
+    EXPECT_TRUE(has(out, cases + ":8: outcome 'refused' is not allow or refuse")) << out;
+    EXPECT_TRUE(has(out, "reason 'purpose_not_grantd' is not a reason code")) << out;
+}
+
 TEST_F(EnforceValidity, AStaleListRefusesMarketingUntilItsFileChangesWithoutASignal) {
     const std::pair<std::string, std::string> max_age{
         R"(<suppression-list id="do-not-contact" file="do-not-contact.txt" field="email" match="email"/>)",
