@@ -8,8 +8,10 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "audit/checkpoint.hpp"
 #include "audit/query.hpp"
 #include "audit/reader.hpp"
 #include "audit/report.hpp"
@@ -19,8 +21,9 @@ namespace exportwall::audit {
 namespace {
 
 constexpr const char* exit_codes =
-    "Exit codes: 0 success (verify: chain intact), 1 chain broken (verify) or record not found "
-    "(show), 2 usage error or unreadable audit log.";
+    "Exit codes: 0 success (verify: chain intact, and with --public-key every checkpoint "
+    "verified), 1 chain broken, a checkpoint that does not verify or, with --public-key, none at "
+    "all (verify) or record not found (show), 2 usage error, unreadable audit log or public key.";
 
 struct filter_args {
     std::string decision, reason, client, purpose, destination, since, until;
@@ -28,8 +31,8 @@ struct filter_args {
 
 void add_filter_options(CLI::App& cmd, filter_args& f) {
     cmd.add_option("--decision", f.decision,
-                   "allowed|filtered|blocked|aborted|would-block|volume_alert|volume_alert_cleared "
-                   "(comma-separated list)");
+                   "allowed|filtered|blocked|aborted|would-block|volume_alert|volume_alert_cleared|"
+                   "policy_loaded|checkpoint (comma-separated list)");
     cmd.add_option("--reason", f.reason, "reason code(s), comma-separated");
     cmd.add_option("--client", f.client, "client id(s), comma-separated");
     cmd.add_option("--purpose", f.purpose, "purpose id(s), comma-separated");
@@ -40,9 +43,9 @@ void add_filter_options(CLI::App& cmd, filter_args& f) {
 
 // Builds the filter; returns false with a message naming the bad option.
 // Every decision a record can carry: a filter on another value is a typo, never "nothing found".
-constexpr std::array<std::string_view, 7> known_decisions{
-    "allowed", "filtered", "blocked", "aborted", "would-block", "volume_alert",
-    "volume_alert_cleared"};
+constexpr std::array<std::string_view, 9> known_decisions{
+    "allowed",      "filtered",             "blocked",       "aborted",   "would-block",
+    "volume_alert", "volume_alert_cleared", "policy_loaded", "checkpoint"};
 
 bool make_filter(const filter_args& a, record_filter& f, std::string& error) {
     f.decision = split_list(a.decision);
@@ -51,7 +54,7 @@ bool make_filter(const filter_args& a, record_filter& f, std::string& error) {
             known_decisions.end()) {
             error = "--decision: '" + d +
                     "' is not a decision (allowed, filtered, blocked, aborted, would-block, "
-                    "volume_alert, volume_alert_cleared)";
+                    "volume_alert, volume_alert_cleared, policy_loaded, checkpoint)";
             return false;
         }
     }
@@ -120,6 +123,41 @@ void print_table_row(std::ostream& out, const std::vector<std::string>& cells) {
     out << line << '\n';
 }
 
+// The table's reason column: a reason code, or what a record that is no export says.
+std::string reason_cell(const record& r) {
+    if (r.decision == "policy_loaded") return "trigger " + r.policy_trigger;
+    if (r.decision == "checkpoint") return "signs seq " + std::to_string(r.checkpoint_seq);
+    return r.reason.empty() ? "-" : r.reason;
+}
+
+// `audit verify --format json`: one object.
+std::string verify_json(const signed_verify_result& v) {
+    boost::json::object o;
+    o["ok"] = v.ok;
+    o["records"] = v.chain.records;
+    o["last_seq"] = v.chain.last_seq;
+    o["last_hash"] = v.chain.ok ? boost::json::value(v.chain.last_hash) : nullptr;
+    const bool signed_head = v.signature_checked && v.checkpoints > 0;
+    o["checkpoints"] = v.signature_checked ? boost::json::value(v.checkpoints) : nullptr;
+    o["last_signed_hash"] = signed_head ? boost::json::value(v.last_signed_hash) : nullptr;
+    o["last_signed_seq"] = signed_head ? boost::json::value(v.last_signed_seq) : nullptr;
+    o["unsigned_records"] =
+        v.signature_checked && v.chain.ok ? boost::json::value(v.unsigned_records) : nullptr;
+    boost::json::array errors;
+    for (const auto& e : v.errors) errors.emplace_back(e);
+    o["errors"] = std::move(errors);
+    return boost::json::serialize(o);
+}
+
+bool read_whole(const std::string& path, std::string& out) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return false;
+    std::ostringstream text;
+    text << in.rdbuf();
+    out = text.str();
+    return !in.bad();
+}
+
 std::string io_message(const std::string& log, boost::system::error_code ec) {
     return "exportwall audit: cannot read audit log " + log + ": " + ec.message();
 }
@@ -165,9 +203,21 @@ int run_audit(int argc, char** argv, std::ostream& out, std::ostream& err) {
     add_filter_options(*stats, fa);
 
     auto* verify = app.add_subcommand(
-        "verify", "Recompute the hash chain across all rotated files; name the first broken seq.");
+        "verify",
+        "Recompute the hash chain across all rotated files; name the first broken seq. With "
+        "--public-key, check every signed checkpoint too and print the last signed seq and hash.");
     verify->footer(exit_codes);
     verify->add_option("--log", log, "the active audit log file")->required();
+    std::vector<std::string> public_keys;
+    verify
+        ->add_option("--public-key", public_keys,
+                     "the Ed25519 public key (PEM) of <audit signing-key-file>; repeat it for "
+                     "the keys of earlier periods")
+        ->expected(1)
+        ->take_all();
+    std::string verify_format = "text";
+    verify->add_option("--format", verify_format, "text | json (one object)")
+        ->check(CLI::IsMember({"text", "json"}));
 
     auto* report = app.add_subcommand(
         "report", "Render a self-contained HTML evidence report for a data protection officer.");
@@ -211,10 +261,9 @@ int run_audit(int argc, char** argv, std::ostream& out, std::ostream& err) {
         }
         const auto ec = for_each_record(log, filter, [&](const record& r) {
             if (list_format == "table") {
-                print_table_row(
-                    out, {std::to_string(r.seq), r.time, r.decision,
-                          r.reason.empty() ? "-" : r.reason, r.client, r.purpose, r.destination,
-                          std::to_string(r.status), std::to_string(r.records_out)});
+                print_table_row(out, {std::to_string(r.seq), r.time, r.decision, reason_cell(r),
+                                      r.client, r.purpose, r.destination, std::to_string(r.status),
+                                      std::to_string(r.records_out)});
             } else if (list_format == "json") {
                 out << boost::json::serialize(record_to_json(r)) << '\n';
             } else {
@@ -338,14 +387,40 @@ int run_audit(int argc, char** argv, std::ostream& out, std::ostream& err) {
     }
 
     if (*verify) {
-        const auto res = verify_chain(log);
-        if (res.ok) {
-            out << res.detail() << '\n';
-            return 0;
+        checkpoint_keys keys;
+        for (const auto& file : public_keys) {
+            std::string pem, why;
+            if (!read_whole(file, pem)) {
+                err << "exportwall audit: --public-key: cannot read " << file << '\n';
+                return 2;
+            }
+            if (!keys.add_pem(pem, why)) {
+                err << "exportwall audit: --public-key " << file << ": " << why << '\n';
+                return 2;
+            }
         }
-        err << "exportwall audit: " << res.detail() << '\n';
-        return res.problem == chain_problem::no_log || res.problem == chain_problem::io_error ? 2
-                                                                                              : 1;
+        const auto res = verify_signed(log, keys);
+        const bool unreadable = res.chain.problem == chain_problem::no_log ||
+                                res.chain.problem == chain_problem::io_error;
+        const int code = res.ok ? 0 : unreadable ? 2 : 1;
+        if (verify_format == "json") {
+            out << verify_json(res) << '\n';
+            return code;
+        }
+        if (!res.chain.ok) {
+            err << "exportwall audit: " << res.chain.detail() << '\n';
+            return code;
+        }
+        out << res.chain.detail() << '\n';
+        if (!res.signature_checked) return code;
+        if (res.checkpoints > 0) {
+            out << "signed: " << res.checkpoints << " checkpoints verified; the last signs seq "
+                << res.last_signed_seq << " hash " << res.last_signed_hash << '\n';
+        }
+        if (res.unsigned_records > 0)
+            out << "not yet signed: " << res.unsigned_records << " records\n";
+        for (const auto& e : res.errors) err << "exportwall audit: " << e << '\n';
+        return code;
     }
 
     if (*report) {

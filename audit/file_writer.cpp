@@ -4,10 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <stdexcept>
 
 #include <boost/json/parser.hpp>
 
@@ -104,16 +107,22 @@ std::uint64_t first_seq_of(int fd, std::uint64_t size) {
 }  // namespace
 
 file_writer::file_writer(writer_options options)
-    : options_(std::move(options)), last_hash_(genesis_hash) {}
+    : options_(std::move(options)),
+      last_hash_(genesis_hash),
+      retry_delay_(options_.retry_initial) {}
 
 file_writer::~file_writer() {
+    close();
+    if (fd_ >= 0) ::close(fd_);
+}
+
+void file_writer::close() {
     {
         std::lock_guard lk(mutex_);
         stopping_ = true;
     }
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
-    if (fd_ >= 0) ::close(fd_);
 }
 
 void file_writer::set_observer(std::function<void(std::string_view)> observer) {
@@ -124,10 +133,11 @@ void file_writer::set_observer(std::function<void(std::string_view)> observer) {
 boost::system::error_code file_writer::start() {
     const auto ec = recover();
     if (ec) {
-        healthy_ = false;
+        mark_unhealthy(steady::now());
         failures_++;
         report("audit log recovery", ec);
     }
+    last_checkpoint_ = steady::now();
     thread_ = std::thread([this] { run(); });
     return ec;
 }
@@ -177,24 +187,141 @@ std::time_t file_writer::now() const {
     return options_.clock ? options_.clock() : std::time(nullptr);
 }
 
+std::string file_writer::time_text() const {
+    std::time_t seconds = 0;
+    long millis = 0;
+    if (options_.clock) {
+        seconds = options_.clock();
+    } else {
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+        seconds = static_cast<std::time_t>(ms / 1000);
+        millis = static_cast<long>(ms % 1000);
+    }
+    std::tm tm{};
+    ::gmtime_r(&seconds, &tm);
+    char buf[40];
+    const auto n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::string out(buf, n);
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%03ldZ", millis);
+    return out + frac;
+}
+
 void file_writer::report(const std::string& what, boost::system::error_code ec) {
     if (options_.on_error) options_.on_error(what + " failed: " + ec.message());
 }
 
 void file_writer::run() {
     std::unique_lock lk(mutex_);
+    const auto woken = [&] { return stopping_ || !queue_.empty(); };
     for (;;) {
-        wake_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) break;  // stopping and drained
+        // Without an append the thread still wakes to retry while unhealthy (the proxy refuses
+        // exports before appending, so no batch would) and to sign an interval checkpoint.
+        if (const auto at = next_wake())
+            (void)wake_.wait_until(lk, *at, woken);
+        else
+            wake_.wait(lk, woken);
+        if (queue_.empty()) {
+            if (stopping_) break;  // stopping and drained
+            lk.unlock();
+            const auto t = steady::now();
+            if (!healthy_ && retry_at_ && t >= *retry_at_) heal(t);
+            if (checkpoint_due(t)) write_checkpoint();
+            lk.lock();
+            continue;
+        }
         std::deque<pending> batch;
         batch.swap(queue_);
         queue_depth_ = 0;
         lk.unlock();
-        write_batch(batch);
+        unsigned_records_ += write_batch(batch);
+        if (checkpoint_due(steady::now())) write_checkpoint();
         lk.lock();
         finished_ += batch.size();
         drained_.notify_all();
     }
+    lk.unlock();
+    // Closing: sign what was written since the last checkpoint.
+    if (options_.signer && unsigned_records_ > 0 && healthy_) write_checkpoint();
+}
+
+std::optional<file_writer::steady::time_point> file_writer::next_wake() const {
+    std::optional<steady::time_point> at;
+    if (!healthy_ && retry_at_) at = retry_at_;
+    if (options_.signer && healthy_ && unsigned_records_ > 0) {
+        const auto due = last_checkpoint_ + options_.checkpoint_interval;
+        if (!at || due < *at) at = due;
+    }
+    return at;
+}
+
+bool file_writer::checkpoint_due(steady::time_point t) const {
+    return options_.signer && healthy_ && unsigned_records_ > 0 &&
+           (unsigned_records_ >= options_.checkpoint_every ||
+            t >= last_checkpoint_ + options_.checkpoint_interval);
+}
+
+void file_writer::mark_unhealthy(steady::time_point t) {
+    healthy_ = false;
+    if (retry_at_) return;  // a retry is already due: failed batches do not push it back
+    retry_at_ = t + retry_delay_;
+    retry_delay_ = std::min(retry_delay_ * 2, options_.retry_max);
+}
+
+void file_writer::heal(steady::time_point t) {
+    retry_at_.reset();
+    if (probe()) {
+        mark_unhealthy(t);
+        return;
+    }
+    // The next failure starts the backoff where this one left it; a batch that succeeds resets it.
+    healthy_ = true;
+}
+
+boost::system::error_code file_writer::probe() {
+    if (fd_ < 0) {
+        if (auto ec = recover()) return ec;
+    }
+    // Opening proves little on a full disk: write a block past the last whole line, sync it by
+    // policy and cut it off again. Never a record: should the process die in between, start-up
+    // sets the block (spaces, no line break) aside as a torn last line.
+    static const std::string block(4096, ' ');
+    if (auto ec = write_all(block)) return ec;  // cut back already
+    boost::system::error_code ec;
+    if (options_.sync != sync_policy::none && ::fdatasync(fd_) != 0) ec = last_errno();
+    if (::ftruncate(fd_, static_cast<off_t>(offset_)) != 0) {
+        if (!ec) ec = last_errno();
+        ::close(fd_);  // the next batch recovers and sets the block aside
+        fd_ = -1;
+    }
+    return ec;
+}
+
+void file_writer::write_checkpoint() {
+    last_checkpoint_ = steady::now();  // also after a failure: the next try waits its turn
+    record cp;
+    try {
+        cp.id = new_record_id();
+    } catch (const std::runtime_error&) {
+        report("audit checkpoint", make_error_code(audit_error::shut_down));
+        return;
+    }
+    cp.time = time_text();
+    cp.decision = "checkpoint";
+    cp.checkpoint_seq = next_seq_ - 1;
+    cp.checkpoint_hash = last_hash_;
+    cp.checkpoint_key_id = options_.signer->key_id();
+    cp.checkpoint_signature = options_.signer->sign(cp.checkpoint_seq, cp.checkpoint_hash);
+    if (cp.checkpoint_signature.empty()) {
+        report("audit checkpoint signature",
+               boost::system::errc::make_error_code(boost::system::errc::protocol_error));
+        return;
+    }
+    std::deque<pending> one;
+    one.push_back({std::move(cp), true, nullptr});
+    if (write_batch(one) == 1) unsigned_records_ = 0;
 }
 
 boost::system::error_code file_writer::open_active() {
@@ -210,6 +337,8 @@ boost::system::error_code file_writer::recover() {
         ::close(fd_);
         fd_ = -1;
     }
+    // A trail that does not end in a checkpoint has records to sign (a crash left them so).
+    if (!ec && !head_signed_ && unsigned_records_ == 0) unsigned_records_ = 1;
     return ec;
 }
 
@@ -285,6 +414,7 @@ boost::system::error_code file_writer::recover_trail() {
         if (found) {
             next_seq_ = last.seq + 1;
             last_hash_ = last.hash;
+            head_signed_ = last.decision == "checkpoint";
             return {};
         }
     }
@@ -294,6 +424,7 @@ boost::system::error_code file_writer::recover_trail() {
     file_day_ = utc_day(now());
     next_seq_ = 1;
     last_hash_ = std::string(genesis_hash);
+    head_signed_ = true;
     const auto files = find_log_files(options_.path);
     for (auto it = files.rbegin(); it != files.rend(); ++it) {
         if (it->active) continue;
@@ -313,6 +444,7 @@ boost::system::error_code file_writer::recover_trail() {
             return make_error_code(audit_error::corrupt_log);
         next_seq_ = last.seq + 1;
         last_hash_ = last.hash;
+        head_signed_ = last.decision == "checkpoint";
         break;
     }
     return {};
@@ -363,7 +495,7 @@ boost::system::error_code file_writer::rotate() {
     return open_active();
 }
 
-void file_writer::write_batch(std::deque<pending>& batch) {
+std::size_t file_writer::write_batch(std::deque<pending>& batch) {
     boost::system::error_code ec;
     if (fd_ < 0) ec = recover();
 
@@ -457,16 +589,19 @@ void file_writer::write_batch(std::deque<pending>& batch) {
 
     if (ec) {
         failures_++;
-        healthy_ = false;
+        mark_unhealthy(steady::now());
         report("audit write", ec);
     } else {
         healthy_ = true;
+        retry_at_.reset();
+        retry_delay_ = options_.retry_initial;
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
         if (batch[i].done) batch[i].done(i < committed ? boost::system::error_code{} : ec);
     }
     // Keep the buffer for the next batch unless a burst made it large.
     if (buf.capacity() > (std::size_t{16} << 20)) std::string().swap(buf);
+    return committed;
 }
 
 }  // namespace exportwall::audit

@@ -1,18 +1,23 @@
 #pragma once
 // The durable, hash-chained audit writer: one dedicated thread appends lines to the active file,
-// fsyncs by policy (group commit), rotates by size and UTC day and recovers from a torn last line.
+// fsyncs by policy (group commit), rotates by size and UTC day, recovers from a torn last line,
+// heals by itself after a write failure, and signs the chain head into the chain (checkpoints).
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <ctime>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 
+#include "audit/checkpoint.hpp"
 #include "audit/record.hpp"
 #include "audit/serialize.hpp"
 
@@ -38,7 +43,21 @@ struct writer_options {
     // the operation and the error, never a record's contents.
     std::function<void(const std::string& message)> on_error;
     // The wall clock for rotation and file names (tests move it across midnight); empty: time().
+    // Also the time of checkpoint records when set (whole seconds then).
     std::function<std::time_t()> clock;
+    // Signed checkpoints (audit/checkpoint.hpp; docs/audit-trail.md): with a signer, the writer
+    // thread appends a "checkpoint" record signing the committed chain head after the batch that
+    // brings the records since the last checkpoint to checkpoint_every, when checkpoint_interval
+    // has passed since the last one with records unsigned, and at close(). Never while
+    // unhealthy. Null: no checkpoints.
+    std::shared_ptr<const checkpoint_signer> signer;
+    std::uint64_t checkpoint_every = 1000;
+    std::chrono::milliseconds checkpoint_interval{60'000};
+    // While unhealthy, the writer thread tries to heal on its own (reopen and recover the trail,
+    // then write a block past the last record, sync it and cut it off again): first after
+    // retry_initial, then doubling up to retry_max, until it succeeds or a batch does.
+    std::chrono::milliseconds retry_initial{100};
+    std::chrono::milliseconds retry_max{5'000};
 };
 
 // Monotonic counters for /metrics.
@@ -59,12 +78,19 @@ class file_writer final : public sink {
     ~file_writer() override;
 
     // Recovers the trail (resumes seq and prev_hash, sets a torn last line aside) and starts the
-    // writer thread. The thread starts even on error; every batch retries opening, so the writer
-    // heals when the cause goes away. Call once, before append().
+    // writer thread. The thread starts even on error and keeps retrying (retry_initial ..
+    // retry_max), so the writer heals when the cause goes away. Call once, before append().
     [[nodiscard]] boost::system::error_code start();
 
     void append(record r, bool durable, completion done) override;
+    // False from a failed write, sync, rotation or open until a batch or the writer thread's own
+    // retry succeeds: it turns true again by itself, without an append, once the cause is gone.
     [[nodiscard]] bool healthy() const override;
+
+    // Writes everything queued, then (with a signer, records unsigned and the trail healthy) a
+    // last checkpoint, and stops the thread; later appends fail with shut_down. The destructor
+    // calls it.
+    void close();
 
     // Waits until every record appended before this call is written (or failed).
     void flush();
@@ -82,8 +108,20 @@ class file_writer final : public sink {
         completion done;
     };
 
+    using steady = std::chrono::steady_clock;
+
     void run();
-    void write_batch(std::deque<pending>& batch);
+    // Writes the batch and runs its completions; returns how many of its records are committed.
+    std::size_t write_batch(std::deque<pending>& batch);
+    // Appends a checkpoint record signing the committed head (next_seq_ - 1, last_hash_).
+    void write_checkpoint();
+    [[nodiscard]] bool checkpoint_due(steady::time_point now) const;
+    // The next time the thread must wake without an append: a retry, or an interval checkpoint.
+    [[nodiscard]] std::optional<steady::time_point> next_wake() const;
+    void mark_unhealthy(steady::time_point now);
+    // One retry while unhealthy: recover if there is no descriptor, then probe().
+    void heal(steady::time_point now);
+    [[nodiscard]] boost::system::error_code probe();
     [[nodiscard]] boost::system::error_code open_active();
     [[nodiscard]] boost::system::error_code recover();
     [[nodiscard]] boost::system::error_code recover_trail();
@@ -91,6 +129,7 @@ class file_writer final : public sink {
     [[nodiscard]] boost::system::error_code write_all(std::string_view bytes);
     void report(const std::string& what, boost::system::error_code ec);
     [[nodiscard]] std::time_t now() const;
+    [[nodiscard]] std::string time_text() const;  // RFC 3339 UTC with milliseconds
 
     writer_options options_;
     std::function<void(std::string_view)> observer_;
@@ -109,11 +148,16 @@ class file_writer final : public sink {
     std::uint64_t offset_ = 0;  // bytes of complete lines in the active file
     std::uint64_t next_seq_ = 1;
     std::string last_hash_;
-    std::uint64_t file_first_seq_ = 0;  // 0 while the active file is empty
-    std::int64_t file_day_ = 0;         // UTC day the active file belongs to
-    chain_hasher hasher_;               // one digest context for every record
-    std::string batch_bytes_;           // a batch's lines, reused: no allocation per batch
-    std::string line_;                  // one record's line, reused
+    std::uint64_t file_first_seq_ = 0;    // 0 while the active file is empty
+    std::int64_t file_day_ = 0;           // UTC day the active file belongs to
+    chain_hasher hasher_;                 // one digest context for every record
+    std::string batch_bytes_;             // a batch's lines, reused: no allocation per batch
+    std::string line_;                    // one record's line, reused
+    bool head_signed_ = true;             // recovery found a checkpoint (or nothing) last
+    std::uint64_t unsigned_records_ = 0;  // committed since the last checkpoint (none counted)
+    steady::time_point last_checkpoint_{};
+    std::optional<steady::time_point> retry_at_;  // set while unhealthy
+    std::chrono::milliseconds retry_delay_;
 
     std::atomic<bool> healthy_{true};
     std::atomic<std::uint64_t> records_written_{0}, bytes_written_{0}, fsyncs_{0}, failures_{0},

@@ -191,6 +191,10 @@ boost::json::object record_to_json(const record& r) {
     boost::json::object dropped;
     for (const auto& [k, v] : r.records_dropped) dropped[k] = v;
     o["records_dropped"] = std::move(dropped);
+    if (!r.subject_index.empty()) {
+        o["subject_keys"] = r.subject_keys;
+        o["subject_index"] = r.subject_index;
+    }
     o["bytes_in"] = r.bytes_in;
     o["bytes_out"] = r.bytes_out;
     o["duration_ms"] = r.duration_ms;
@@ -212,6 +216,22 @@ boost::json::object record_to_json(const record& r) {
         boost::json::array candidate_stripped;
         for (const auto& f : r.shadow_fields_stripped) candidate_stripped.emplace_back(f);
         o["shadow_fields_stripped"] = std::move(candidate_stripped);
+    }
+    if (!r.policy_trigger.empty()) {
+        o["policy_trigger"] = r.policy_trigger;
+        const std::pair<const char*, const std::map<std::string, std::string>*> digests[] = {
+            {"policy_files", &r.policy_files}, {"suppression_lists", &r.suppression_lists}};
+        for (const auto& [key, by_path] : digests) {
+            boost::json::object files;
+            for (const auto& [path, digest] : *by_path) files[path] = digest;
+            o[key] = std::move(files);
+        }
+    }
+    if (!r.checkpoint_signature.empty()) {
+        o["checkpoint_seq"] = r.checkpoint_seq;
+        o["checkpoint_hash"] = r.checkpoint_hash;
+        o["checkpoint_key_id"] = r.checkpoint_key_id;
+        o["checkpoint_signature"] = r.checkpoint_signature;
     }
     o["prev_hash"] = r.prev_hash;
     o["hash"] = r.hash;

@@ -103,6 +103,15 @@ std::optional<std::uint64_t> leading_seq(std::string_view line) {
     return v;
 }
 
+// Whether the decision member of a line reads "checkpoint". A '"' inside a JSON string is always
+// escaped, so the first `,"decision":"` of a line is the member itself.
+bool is_checkpoint_line(std::string_view line) {
+    constexpr std::string_view key = ",\"decision\":\"";
+    constexpr std::string_view value = "checkpoint\"";
+    const auto at = line.find(key);
+    return at != std::string_view::npos && line.substr(at + key.size(), value.size()) == value;
+}
+
 // Calls f(file, line_number, line, terminated) for every line of every file of the trail; f
 // returns false to stop. Buffered read(), not mmap: the writer may truncate the active file
 // (after a failed write) while the proxy reads it, and a mapping would turn that into SIGBUS.
@@ -463,7 +472,8 @@ class hash_pipeline {
 
 }  // namespace
 
-verify_result verify_chain(const std::string& active_path, bool live) {
+verify_result verify_chain(const std::string& active_path, bool live,
+                           std::vector<std::string>* checkpoint_lines) {
     verify_result res;
     const auto files = find_log_files(active_path);
     if (files.empty()) {
@@ -563,6 +573,8 @@ verify_result verify_chain(const std::string& active_path, bool live) {
         }
         current.lines.push_back(
             {line.substr(0, n - hash_suffix_size), prev, hash, *seq, &f, line_no});
+        if (checkpoint_lines != nullptr && is_checkpoint_line(line))
+            checkpoint_lines->emplace_back(line);
         // The next line must name this line's hash as written; whether it is the right hash is
         // known once the pipeline has hashed it, before any later failure is reported.
         last_hash.assign(hash);

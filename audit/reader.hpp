@@ -85,7 +85,10 @@ struct verify_result {
 // more than the last, each prev_hash the previous hash, each hash recomputed from the canonical
 // bytes. Reads each file once, hashing lines in place. `live`: the writer may be appending right
 // now, so an unterminated last line of the active file is not counted as truncation (the admin
-// page uses this; `audit verify` does not).
-[[nodiscard]] verify_result verify_chain(const std::string& active_path, bool live = false);
+// page uses this; `audit verify` does not). `checkpoint_lines`, when given, receives every line
+// whose decision member reads "checkpoint" as written (`,"decision":"checkpoint"`), in order; they
+// are hashed with the rest, so they are the trail's own when the result is ok.
+[[nodiscard]] verify_result verify_chain(const std::string& active_path, bool live = false,
+                                         std::vector<std::string>* checkpoint_lines = nullptr);
 
 }  // namespace exportwall::audit

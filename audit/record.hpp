@@ -20,7 +20,9 @@ struct record {
     std::string mode;       // "enforce" | "monitor"
     // allowed | filtered | blocked | aborted | would-block (exports); volume_alert |
     // volume_alert_cleared (a grant's hourly volume crossed its threshold / an operator cleared
-    // the hold it set: no export, see the volume_* members)
+    // the hold it set: no export, see the volume_* members); policy_loaded (a configuration was
+    // loaded or reloaded: see the policy_* members); checkpoint (the writer signed the chain
+    // head: see the checkpoint_* members)
     std::string decision;
     std::string reason;     // a reason code (docs/reason-codes.md), "" when allowed
     // The legal rule the refusal rests on (LEGAL-RULES.md id, "R10") and its legal reference
@@ -48,6 +50,12 @@ struct record {
     std::uint64_t records_in = 0;
     std::uint64_t records_out = 0;
     std::map<std::string, std::uint64_t> records_dropped;  // drop reason -> count
+    // The subject index (audit/subject_index.hpp): how many keyed subject digests the export's
+    // delivered records added to the index beside the trail, and the SHA-256 (hex) of the
+    // export's index chunks in order, which binds them to this record. Written only when
+    // subject_index is not empty (an export that delivered records under a subject key).
+    std::uint64_t subject_keys = 0;
+    std::string subject_index;
     std::uint64_t bytes_in = 0;
     std::uint64_t bytes_out = 0;
     double duration_ms = 0;
@@ -70,6 +78,22 @@ struct record {
     std::string shadow_decision;
     std::string shadow_reason;
     std::vector<std::string> shadow_fields_stripped;
+    // A configuration load (decision "policy_loaded"): what loaded it ("start" | "sighup" |
+    // "admin" | "suppression-list"), and the SHA-256 (lowercase hex) of each file the
+    // policy_revision covers, by path: the configuration file and the policy files it includes,
+    // and the suppression lists. Paths and digests only, never a file's contents. Written only
+    // when policy_trigger is not empty, all three together.
+    std::string policy_trigger;
+    std::map<std::string, std::string> policy_files;
+    std::map<std::string, std::string> suppression_lists;
+    // A signed checkpoint (decision "checkpoint", written by the writer thread): the seq and hash
+    // of the record before it (its prev_hash), the id of the Ed25519 key that signed them and the
+    // signature (hex) over checkpoint_message(seq, hash) (audit/checkpoint.hpp). Written only
+    // when checkpoint_signature is not empty, all four together.
+    std::uint64_t checkpoint_seq = 0;
+    std::string checkpoint_hash;
+    std::string checkpoint_key_id;
+    std::string checkpoint_signature;
     std::string prev_hash;        // assigned by the writer
     std::string hash;             // assigned by the writer
 };

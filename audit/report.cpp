@@ -134,8 +134,10 @@ boost::system::error_code collect_stats(const std::string& log_path, const recor
         if (s.records == 0) s.first_seq = r.seq;
         s.records++;
         s.last_seq = r.seq;
-        s.by_client_purpose[{r.client, r.purpose, r.decision}]++;
         s.by_decision[r.decision]++;
+        // A configuration load or a checkpoint is no export: counted by decision only.
+        if (r.decision == "policy_loaded" || r.decision == "checkpoint") return true;
+        s.by_client_purpose[{r.client, r.purpose, r.decision}]++;
         if (!r.reason.empty()) {
             s.by_reason[r.reason]++;
             auto& rules = s.rules_by_reason[r.reason];

@@ -18,7 +18,9 @@ struct trail_stats {
     std::uint64_t records = 0;
     std::string first_time, last_time;  // the period covered (earliest, latest record time)
     std::uint64_t first_seq = 0, last_seq = 0;
-    // (client, purpose, decision) -> records
+    // (client, purpose, decision) -> records. This and every breakdown below leave out the
+    // records that are no export nor alert (policy_loaded, checkpoint): they count in `records`
+    // and `by_decision` only.
     std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> by_client_purpose;
     std::map<std::string, std::uint64_t> by_decision;
     std::map<std::string, std::uint64_t> by_reason;           // non-empty reasons only

@@ -151,6 +151,20 @@ void append_counts(const std::map<std::string, std::uint64_t>& counts, std::stri
     out.push_back('}');
 }
 
+// {"name":"text",…} in key order: file paths and their digests.
+void append_names(const std::map<std::string, std::string>& names, std::string& out) {
+    out.push_back('{');
+    bool first = true;
+    for (const auto& [name, text] : names) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_string(name, out);
+        out.push_back(':');
+        append_string(text, out);
+    }
+    out.push_back('}');
+}
+
 class audit_category_impl final : public boost::system::error_category {
   public:
     const char* name() const noexcept override { return "exportwall.audit"; }
@@ -231,6 +245,17 @@ bool get_counts(const boost::json::value& v, std::map<std::string, std::uint64_t
     return true;
 }
 
+// {"name":"text",…}
+bool get_names(const boost::json::value& v, std::map<std::string, std::string>& out) {
+    out.clear();
+    if (!v.is_object()) return false;
+    for (const auto& d : v.get_object()) {
+        if (!d.value().is_string()) return false;
+        out[std::string(d.key())] = std::string(d.value().get_string());
+    }
+    return true;
+}
+
 bool get_list(const boost::json::value& v, std::vector<std::string>& out) {
     if (!v.is_array()) return false;
     out.clear();
@@ -254,6 +279,8 @@ void clear_optional(record& r) {
     r.legal_reference.clear();
     r.fields_transformed.clear();
     r.transform_failed.clear();
+    r.subject_keys = 0;
+    r.subject_index.clear();
     r.shadow_decision.clear();
     r.shadow_reason.clear();
     r.shadow_fields_stripped.clear();
@@ -263,6 +290,13 @@ void clear_optional(record& r) {
     r.volume_bound.clear();
     r.volume_median = 0;
     r.volume_action.clear();
+    r.policy_trigger.clear();
+    r.policy_files.clear();
+    r.suppression_lists.clear();
+    r.checkpoint_seq = 0;
+    r.checkpoint_hash.clear();
+    r.checkpoint_key_id.clear();
+    r.checkpoint_signature.clear();
 }
 
 // A reader for lines in the writer's canonical form: no whitespace, keys in order, plain
@@ -292,6 +326,13 @@ class canonical_reader {
                 if (literal(",\"transform_failed\":") && !named_counts(out.transform_failed))
                     return false;
             }
+            // The subject index's members stand between records_dropped and bytes_in, in
+            // records of exports that indexed their subjects (never with an empty digest).
+            if (keys[i] == "bytes_in" && literal(",\"subject_keys\":")) {
+                if (!integer(out.subject_keys) || !literal(",\"subject_index\":") ||
+                    !string(out.subject_index) || out.subject_index.empty())
+                    return false;
+            }
             // A volume alert's members stand between policy_revision and the candidate policy's
             // members, in volume_alert records (never with an empty hour).
             if (keys[i] == "prev_hash" && literal(",\"volume_hour\":")) {
@@ -309,6 +350,20 @@ class canonical_reader {
                 if (!string(out.shadow_decision) || !literal(",\"shadow_reason\":") ||
                     !string(out.shadow_reason) || !literal(",\"shadow_fields_stripped\":") ||
                     !list(out.shadow_fields_stripped))
+                    return false;
+            }
+            // A configuration load's members, then a checkpoint's, last before prev_hash.
+            if (keys[i] == "prev_hash" && literal(",\"policy_trigger\":")) {
+                if (!string(out.policy_trigger) || out.policy_trigger.empty() ||
+                    !literal(",\"policy_files\":") || !names(out.policy_files) ||
+                    !literal(",\"suppression_lists\":") || !names(out.suppression_lists))
+                    return false;
+            }
+            if (keys[i] == "prev_hash" && literal(",\"checkpoint_seq\":")) {
+                if (!integer(out.checkpoint_seq) || !literal(",\"checkpoint_hash\":") ||
+                    !string(out.checkpoint_hash) || !literal(",\"checkpoint_key_id\":") ||
+                    !string(out.checkpoint_key_id) || !literal(",\"checkpoint_signature\":") ||
+                    !string(out.checkpoint_signature) || out.checkpoint_signature.empty())
                     return false;
             }
             if (!literal(i == 0 ? "{\"" : ",\"") || !literal(keys[i]) || !literal("\":"))
@@ -526,6 +581,18 @@ class canonical_reader {
         return literal("}");
     }
 
+    bool names(std::map<std::string, std::string>& v) {
+        v.clear();
+        if (!literal("{")) return false;
+        if (literal("}")) return true;
+        std::string key, text;
+        do {
+            if (!string(key) || !literal(":") || !string(text)) return false;
+            v[key] = text;
+        } while (literal(","));
+        return literal("}");
+    }
+
     // A count object the writer writes only when it is not empty.
     bool named_counts(std::map<std::string, std::uint64_t>& v) { return drops(v) && !v.empty(); }
 
@@ -586,6 +653,12 @@ void append_canonical(const record& r, std::string& out) {
     append_int(r.records_out, out);
     append_key("records_dropped", false, out);
     append_counts(r.records_dropped, out);
+    if (!r.subject_index.empty()) {
+        append_key("subject_keys", false, out);
+        append_int(r.subject_keys, out);
+        append_key("subject_index", false, out);
+        append_string(r.subject_index, out);
+    }
     append_key("bytes_in", false, out);
     append_int(r.bytes_in, out);
     append_key("bytes_out", false, out);
@@ -617,6 +690,24 @@ void append_canonical(const record& r, std::string& out) {
         append_string(r.shadow_reason, out);
         append_key("shadow_fields_stripped", false, out);
         append_list(r.shadow_fields_stripped, out);
+    }
+    if (!r.policy_trigger.empty()) {
+        append_key("policy_trigger", false, out);
+        append_string(r.policy_trigger, out);
+        append_key("policy_files", false, out);
+        append_names(r.policy_files, out);
+        append_key("suppression_lists", false, out);
+        append_names(r.suppression_lists, out);
+    }
+    if (!r.checkpoint_signature.empty()) {
+        append_key("checkpoint_seq", false, out);
+        append_int(r.checkpoint_seq, out);
+        append_key("checkpoint_hash", false, out);
+        append_string(r.checkpoint_hash, out);
+        append_key("checkpoint_key_id", false, out);
+        append_string(r.checkpoint_key_id, out);
+        append_key("checkpoint_signature", false, out);
+        append_string(r.checkpoint_signature, out);
     }
     append_key("prev_hash", false, out);
     append_string(r.prev_hash, out);
@@ -691,8 +782,8 @@ boost::system::error_code parse_line(std::string_view line, boost::json::parser&
     auto next_is = [&](std::string_view key) { return it != obj.end() && it->key() == key; };
     for (std::size_t i = 0; i < std::size(keys); ++i) {
         // The optional members, where canonical_reader expects them: the refusal's legal rule
-        // before client, the transform counts before records_in, a volume alert's members and
-        // then the candidate policy's members before prev_hash.
+        // before client, the transform counts before records_in, a volume alert's members, the
+        // candidate policy's, a configuration load's and a checkpoint's before prev_hash.
         if (keys[i] == "client" && next_is("rule_id")) {
             if (!get_str((it++)->value(), out.rule_id) || out.rule_id.empty() ||
                 !next_is("legal_reference") || !get_str((it++)->value(), out.legal_reference))
@@ -704,6 +795,11 @@ boost::system::error_code parse_line(std::string_view line, boost::json::parser&
                 return bad;
             if (next_is("transform_failed") &&
                 !get_counts((it++)->value(), out.transform_failed, true))
+                return bad;
+        }
+        if (keys[i] == "bytes_in" && next_is("subject_keys")) {
+            if (!get_u64((it++)->value(), out.subject_keys) || !next_is("subject_index") ||
+                !get_str((it++)->value(), out.subject_index) || out.subject_index.empty())
                 return bad;
         }
         if (keys[i] == "prev_hash" && next_is("volume_hour")) {
@@ -720,6 +816,21 @@ boost::system::error_code parse_line(std::string_view line, boost::json::parser&
                 !get_str((it++)->value(), out.shadow_reason) ||
                 !next_is("shadow_fields_stripped") ||
                 !get_list((it++)->value(), out.shadow_fields_stripped))
+                return bad;
+        }
+        if (keys[i] == "prev_hash" && next_is("policy_trigger")) {
+            if (!get_str((it++)->value(), out.policy_trigger) || out.policy_trigger.empty() ||
+                !next_is("policy_files") || !get_names((it++)->value(), out.policy_files) ||
+                !next_is("suppression_lists") || !get_names((it++)->value(), out.suppression_lists))
+                return bad;
+        }
+        if (keys[i] == "prev_hash" && next_is("checkpoint_seq")) {
+            if (!get_u64((it++)->value(), out.checkpoint_seq) || !next_is("checkpoint_hash") ||
+                !get_str((it++)->value(), out.checkpoint_hash) || !next_is("checkpoint_key_id") ||
+                !get_str((it++)->value(), out.checkpoint_key_id) ||
+                !next_is("checkpoint_signature") ||
+                !get_str((it++)->value(), out.checkpoint_signature) ||
+                out.checkpoint_signature.empty())
                 return bad;
         }
         if (it == obj.end() || it->key() != keys[i]) return bad;

@@ -29,9 +29,13 @@ inline constexpr std::size_t hash_suffix_size = 75;
 // Appends the canonical bytes of `r` (every field except "hash", fixed key order) to `out`.
 // Optional members are written only when set, each in its fixed place: "rule_id","legal_reference"
 // after "reason" (when rule_id is not empty); "fields_transformed" and then "transform_failed"
-// after "fields_stripped" (each only when not empty, keys sorted like "records_dropped"); and
+// after "fields_stripped" (each only when not empty, keys sorted like "records_dropped");
+// "subject_keys","subject_index" after "records_dropped" (when subject_index is not empty); and
 // "shadow_decision","shadow_reason","shadow_fields_stripped" after "policy_revision" (when
-// shadow_decision is not empty).
+// shadow_decision is not empty), then "policy_trigger","policy_files","suppression_lists" (when
+// policy_trigger is not empty; file path -> digest, keys sorted), then "checkpoint_seq",
+// "checkpoint_hash","checkpoint_key_id","checkpoint_signature" (when checkpoint_signature is not
+// empty), just before "prev_hash".
 // Strings are escaped (quote, backslash, control bytes); invalid UTF-8 becomes U+FFFD so the line
 // always parses and re-serialises to the same bytes.
 void append_canonical(const record& r, std::string& out);

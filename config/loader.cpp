@@ -1,6 +1,8 @@
 #include "config/loader.hpp"
 
+#include <openssl/bio.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include <algorithm>
 #include <array>
@@ -34,8 +36,10 @@ std::string sha256_hex(std::string_view bytes) {
     return out;
 }
 
-// The revision of a configuration: the SHA-256 of its file, or, with included policy files, of
-// the file's bytes followed by every included file's, each length-prefixed.
+// The revision of a configuration: the SHA-256 of its file, or, with included policy files or
+// suppression lists, of the file's bytes followed by every included file's, each
+// length-prefixed, then every suppression list's ("suppression-list:" + length-prefixed bytes,
+// or "suppression-list:unreadable:"; read_suppression_lists).
 std::string revision_of(std::string_view main_text, std::string_view included) {
     if (included.empty()) return sha256_hex(main_text);
     std::string material = std::to_string(main_text.size());
@@ -358,11 +362,101 @@ void read_log(reader& r, const pugi::xml_node& n, settings& out) {
     }
 }
 
+// With a subject index every purpose's rules read the subject keys of the records they keep
+// (the entity's id and e-mail fields), so those fields are selected from the CRM like the rules'
+// own fields, and stripped again when the purpose does not keep them.
+void add_subject_fields(const entity& e, purpose_view& view) {
+    std::vector<std::string> keys;
+    for (const auto* f : {e.subject_id_field(), e.subject_email_field()})
+        if (f != nullptr) keys.push_back(f->path);
+    if (keys.empty()) return;
+    view.rules.subject_fields = keys;
+    for (auto& [destination, rules] : view.disclosure_rules) rules.subject_fields = keys;
+    for (auto& k : keys)
+        if (std::find(view.rule_fields.begin(), view.rule_fields.end(), k) ==
+            view.rule_fields.end())
+            view.rule_fields.push_back(std::move(k));
+    std::sort(view.rule_fields.begin(), view.rule_fields.end());
+}
+
+void read_subject_keys(policy& rules) {
+    for (auto& p : rules.purposes)
+        for (auto& view : p.views)
+            if (view.entity_index < rules.entities.size())
+                add_subject_fields(rules.entities[view.entity_index], view);
+}
+
+// subject-key-file="…": the HMAC key of the subject index (who received whose data, art. 15).
+// Without it no index is kept. A key that cannot be read is an error here, never an export that
+// goes unindexed.
+void read_subject_key(reader& r, const pugi::xml_node& n, audit_settings& a) {
+    if (!n.attribute("subject-key-file")) return;
+    a.subject_key_file = r.path(n, "subject-key-file");
+    std::ifstream in(a.subject_key_file, std::ios::binary);
+    std::vector<unsigned char> key{std::istreambuf_iterator<char>(in),
+                                   std::istreambuf_iterator<char>()};
+    if (!in.good() && !in.eof()) key.clear();
+    if (key.size() < 32) {
+        r.error(n, n.attribute("subject-key-file"),
+                "'subject-key-file' must name a readable file of at least 32 random bytes "
+                "(e.g. head -c 32 /dev/urandom > subject.key)");
+        return;
+    }
+    a.subject_key = std::make_shared<const std::vector<unsigned char>>(std::move(key));
+}
+
+// Whether `pem` holds an unencrypted Ed25519 private key (never prompts for a passphrase).
+bool is_ed25519_private_key(std::string_view pem) {
+    BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+    if (bio == nullptr) return false;
+    auto no_passphrase = [](char*, int, int, void*) { return 0; };
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, no_passphrase, nullptr);
+    BIO_free(bio);
+    const bool ok = key != nullptr && EVP_PKEY_get_id(key) == EVP_PKEY_ED25519;
+    EVP_PKEY_free(key);
+    return ok;
+}
+
+// signing-key-file="…": the Ed25519 key that signs checkpoints of the audit chain
+// (docs/audit-trail.md, "Signed checkpoints"), with checkpoint-every and checkpoint-interval.
+// A key that cannot be used is an error at its attribute, never a proxy that runs unsigned.
+void read_signing_key(reader& r, const pugi::xml_node& n, audit_settings& a) {
+    const auto attr = n.attribute("signing-key-file");
+    if (!attr) {
+        for (const char* name : {"checkpoint-every", "checkpoint-interval"})
+            if (auto x = n.attribute(name))
+                r.error(n, x, std::string("'") + name + "' applies only with signing-key-file");
+        return;
+    }
+    r.number<std::uint64_t>(n, "checkpoint-every", a.checkpoint_every, 1, 1'000'000'000);
+    r.duration(n, "checkpoint-interval", a.checkpoint_interval);
+    a.signing_key_file = r.path(n, "signing-key-file");
+    if (a.signing_key_file.empty()) return;  // reported by path()
+    std::ifstream in(a.signing_key_file, std::ios::binary);
+    std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.is_open() || (!in.good() && !in.eof())) {
+        r.error(n, attr, "'signing-key-file' cannot be read: " + a.signing_key_file);
+        return;
+    }
+    if (!is_ed25519_private_key(pem)) {
+        r.error(n, attr,
+                "'signing-key-file' must hold an unencrypted Ed25519 private key in PEM (openssl "
+                "genpkey -algorithm ed25519 -out audit-signing.pem)");
+        return;
+    }
+    a.signing_key_pem = std::make_shared<const std::string>(std::move(pem));
+}
+
 void read_audit(reader& r, const pugi::xml_node& n, settings& out) {
-    r.src().check_attributes(n, {"sync", "rotate-bytes", "rotate-daily"}, {"path"}, r.diag());
+    r.src().check_attributes(n,
+                             {"sync", "rotate-bytes", "rotate-daily", "subject-key-file",
+                              "signing-key-file", "checkpoint-every", "checkpoint-interval"},
+                             {"path"}, r.diag());
     r.src().check_children(n, {"syslog"}, r.diag());
     auto& a = out.audit;
     a.path = r.path(n, "path");
+    read_subject_key(r, n, a);
+    read_signing_key(r, n, a);
     if (auto s = n.attribute("sync")) {
         std::string_view v = s.value();
         if (v == "none") {
@@ -397,9 +491,10 @@ void read_audit(reader& r, const pugi::xml_node& n, settings& out) {
 }
 
 void read_upstream(reader& r, const pugi::xml_node& n, settings& out) {
-    r.src().check_attributes(
-        n, {"ca", "soap-session-id", "rpc-database", "rpc-user", "rpc-password"}, {"id", "url"},
-        r.diag());
+    r.src().check_attributes(n,
+                             {"ca", "soap-session-id", "rpc-database", "rpc-user", "rpc-password",
+                              "health-interval", "health-threshold", "health-path"},
+                             {"id", "url"}, r.diag());
     r.src().check_children(n, {"header"}, r.diag());
     upstream u;
     u.where = r.src().locate(n);
@@ -418,6 +513,17 @@ void read_upstream(reader& r, const pugi::xml_node& n, settings& out) {
     u.id = r.text(n, "id");
     u.url = r.text(n, "url");
     u.ca_file = r.path(n, "ca");
+    r.duration(n, "health-interval", u.health_interval, /*zero_allowed=*/true);
+    r.number<unsigned>(n, "health-threshold", u.health_threshold, 1, 100);
+    if (auto a = n.attribute("health-path")) {
+        u.health_path = a.value();
+        // An origin-form path of visible ASCII: it is written into a request line.
+        const bool ok = !u.health_path.empty() && u.health_path.front() == '/' &&
+                        std::all_of(u.health_path.begin(), u.health_path.end(), [](char c) {
+                            return c > ' ' && c < 0x7f;
+                        });
+        if (!ok) r.error(n, a, "'health-path' must be a path starting with '/' (visible ASCII)");
+    }
     auto url_attr = n.attribute("url");
     auto parsed = boost::urls::parse_absolute_uri(u.url);
     if (url_attr && (!parsed || (parsed->scheme() != "http" && parsed->scheme() != "https") ||
@@ -875,6 +981,45 @@ void read_shadow(reader& r, const pugi::xml_node& n, const settings& net, config
     out.shadow_path = path;
 }
 
+// The digests a policy_loaded audit record names: the configuration file and each policy file it
+// includes, by path.
+void record_policy_files(configuration& c, std::string_view main_text,
+                         const std::vector<std::unique_ptr<xml_source>>& included) {
+    c.policy_files[c.path] = sha256_hex(main_text);
+    for (const auto& inc : included) c.policy_files[inc->file()] = sha256_hex(inc->text());
+}
+
+// Reads the enforced policy's suppression lists once, here: their bytes go into the revision
+// (`material`) and their digests into suppression_list_files, and the entries are loaded from
+// those same bytes, so the revision names exactly the lists in force. A list that cannot be read
+// stays unloaded (it suppresses everyone): prepare_snapshot refuses the configuration for it.
+void read_suppression_lists(configuration& c, std::string& material) {
+    for (auto& l : c.rules.suppression_lists) {
+        if (!l.entries) continue;
+        // The modification time is read before the content: a file replaced in between looks
+        // older than what was read, never fresher (max-age fails closed).
+        std::error_code ec;
+        const auto mtime = std::filesystem::last_write_time(l.file, ec);
+        std::ifstream in(l.file, std::ios::binary);
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        material += "suppression-list:";
+        if (!in.is_open() || (!in.good() && !in.eof())) {
+            material += "unreadable:";
+            continue;
+        }
+        material += std::to_string(text.size());
+        material.push_back(':');
+        material += text;
+        c.suppression_list_files[l.file] = sha256_hex(text);
+        l.entries->load(text);
+        if (!ec) {
+            const auto sys = std::chrono::file_clock::to_sys(mtime);
+            l.entries->set_modified(
+                std::chrono::duration_cast<std::chrono::seconds>(sys.time_since_epoch()).count());
+        }
+    }
+}
+
 // Orders errors by file (the main file first, then the others in order of first appearance),
 // then by position, whichever pass found them.
 void sort_errors(std::vector<load_error>& errors, const std::string& main_file) {
@@ -998,6 +1143,9 @@ load_result load(std::string text, const std::string& file, const std::string& b
     std::string material;
     read_includes(src, root, base_dir, owned, sources, material, diag);
     load_policy(sources, net, config->rules, diag);
+    if (net.audit.subject_key) read_subject_keys(config->rules);
+    record_policy_files(*config, src.text(), owned);
+    if (diag.ok()) read_suppression_lists(*config, material);
     config->revision = revision_of(src.text(), material);
     if (shadow_node) read_shadow(r, shadow_node, net, *config, diag);
 

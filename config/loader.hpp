@@ -2,6 +2,7 @@
 // Loads a configuration file into an immutable snapshot. Control plane: errors are returned as
 // data (`file:line:col: message`), never thrown; a failed load leaves nothing half-applied.
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -18,9 +19,15 @@ namespace exportwall::config {
 // (std::shared_ptr<const configuration>); a reload swaps the pointer.
 struct configuration {
     std::string path;      // the file it was loaded from
-    // SHA-256 (hex) of the file's bytes, and of every included policy file's (length-prefixed)
-    // when it has <include>s: `policy_revision` in audit records.
+    // SHA-256 (hex) of the file's bytes, and of every included policy file's and every
+    // suppression list's (length-prefixed) when it has <include>s or lists: `policy_revision` in
+    // audit records.
     std::string revision;
+    // What the revision covers, by path (as resolved at load): the SHA-256 (hex) of this file and
+    // of each included policy file, and of each suppression list of the enforced policy that
+    // could be read. The policy_loaded audit record carries them.
+    std::map<std::string, std::string> policy_files;
+    std::map<std::string, std::string> suppression_list_files;
     settings net;
     policy rules;
     continuation_key continuation{};  // seals pagination tokens (config/continuation.hpp)

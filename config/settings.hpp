@@ -96,6 +96,13 @@ struct upstream {
     std::string rpc_database;
     std::string rpc_user;  // numeric uid
     std::string rpc_password;
+    // The active health check (proxy/upstream_health.hpp): every health_interval (0: none) a
+    // connection is opened (and TLS-handshaken for https); with health_path, `GET health_path`
+    // must answer 200-399. health_threshold failures in a row make /readyz fail; one success
+    // makes it pass again.
+    std::chrono::milliseconds health_interval{10'000};
+    unsigned health_threshold = 2;
+    std::string health_path;  // "" = the connection alone
     source_location where;
 };
 
@@ -188,6 +195,18 @@ struct audit_settings {
     std::uint64_t rotate_bytes = 256ull << 20;
     bool rotate_daily = true;
     syslog_settings syslog;
+    // subject-key-file: the HMAC-SHA-256 key of the subject index (audit/subject_index.hpp);
+    // null without one (no index is kept). Never logged.
+    std::string subject_key_file;
+    std::shared_ptr<const std::vector<unsigned char>> subject_key;
+    // signing-key-file: the Ed25519 private key (PEM) that signs checkpoints of the chain head
+    // (audit/checkpoint.hpp), read and checked at load; null without one (no checkpoints). Never
+    // logged. A checkpoint follows at most checkpoint_every records, and comes once
+    // checkpoint_interval has passed since the last one with records unsigned.
+    std::string signing_key_file;
+    std::shared_ptr<const std::string> signing_key_pem;
+    std::uint64_t checkpoint_every = 1000;
+    std::chrono::milliseconds checkpoint_interval{60'000};
 };
 
 // Sealed continuation tokens (config/continuation.hpp).

@@ -1,14 +1,56 @@
 #include "proxy/runtime.hpp"
 
+#include <future>
 #include <utility>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/ssl/context.hpp>
 
 #include "config/policy_loader.hpp"
+#include "proxy/export_plan.hpp"
 #include "proxy/tls.hpp"
 
 namespace exportwall::proxy {
+
+namespace {
+
+// Appends `r` as a durable record and waits until the writer stored it (or failed).
+boost::system::error_code store_and_wait(audit::sink& sink, audit::record r) {
+    std::promise<boost::system::error_code> stored;
+    auto result = stored.get_future();
+    sink.append(std::move(r), true,
+                [&stored](boost::system::error_code ec) { stored.set_value(ec); });
+    return result.get();
+}
+
+}  // namespace
+
+std::string_view to_string(load_trigger t) noexcept {
+    switch (t) {
+        case load_trigger::start:
+            return "start";
+        case load_trigger::sighup:
+            return "sighup";
+        case load_trigger::admin:
+            return "admin";
+        case load_trigger::suppression_list:
+            return "suppression-list";
+    }
+    return "start";
+}
+
+audit::record policy_loaded_record(const config::configuration& cfg, load_trigger why) {
+    audit::record r;
+    r.id = audit::new_record_id();
+    r.time = audit_time_now();
+    r.mode = "enforce";
+    r.decision = "policy_loaded";
+    r.policy_revision = cfg.revision;
+    r.policy_trigger = std::string(to_string(why));
+    r.policy_files = cfg.policy_files;
+    r.suppression_lists = cfg.suppression_list_files;
+    return r;
+}
 
 std::shared_ptr<const snapshot> prepare_snapshot(std::shared_ptr<const config::configuration> cfg,
                                                  std::vector<std::string>& errors) {
@@ -27,10 +69,17 @@ std::shared_ptr<const snapshot> prepare_snapshot(std::shared_ptr<const config::c
         }
         snap->upstream_tls.emplace(u.id, std::move(ctx));
     }
+    if (const auto& key = cfg->net.audit.subject_key; key && !key->empty())
+        snap->subjects = std::make_shared<const audit::subject_hasher>(*key);
     // Suppression lists are read with the policy they belong to: a list that cannot be read
-    // refuses the whole configuration (until loaded, a list suppresses everyone).
-    for (const auto& e : config::load_suppression_lists(cfg->rules)) {
-        errors.push_back(e.str());
+    // refuses the whole configuration (until loaded, a list suppresses everyone). The loader read
+    // the enforced policy's lists (their bytes are in its revision); one it could not read is
+    // refused without reading it again, so the revision always names the lists in force.
+    for (const auto& l : cfg->rules.suppression_lists) {
+        if (!l.entries || l.entries->loaded()) continue;
+        errors.push_back(config::load_error{
+            l.where, "cannot read suppression list '" + l.id + "' from " + l.file}
+                             .str());
         ok = false;
     }
     if (cfg->shadow) {
@@ -51,12 +100,33 @@ runtime::runtime(std::string config_path, std::shared_ptr<const snapshot> initia
       pool_(initial->config->net.limit.upstream_pool_size),
       log_(std::move(log)) {}
 
-bool runtime::reload(std::string& out) {
+bool runtime::record_policy_loaded(load_trigger why) {
+    if (audit == nullptr) return true;
+    const auto snap = current();
+    if (const auto ec = store_and_wait(*audit, policy_loaded_record(*snap->config, why))) {
+        spdlog::error("audit trail: the policy_loaded record of revision {} ({}) failed: {}",
+                      snap->config->revision, to_string(why), ec.message());
+        return false;
+    }
+    return true;
+}
+
+bool runtime::reload(std::string& out, load_trigger why) {
+    std::lock_guard one_at_a_time(reload_mutex_);
     auto result = config::load_configuration_file(config_path_);
     std::vector<std::string> errors;
     for (const auto& e : result.errors) errors.push_back(e.str());
     std::shared_ptr<const snapshot> snap;
     if (result) snap = prepare_snapshot(result.config, errors);
+    // The new configuration is on the trail before any export can be decided under it; a trail
+    // that cannot record it refuses the reload (no unrecorded policy change).
+    if (snap && audit != nullptr) {
+        if (const auto ec = store_and_wait(*audit, policy_loaded_record(*snap->config, why))) {
+            errors.push_back("the audit trail cannot record the new configuration (" +
+                             ec.message() + ")");
+            snap = nullptr;
+        }
+    }
     if (!snap) {
         for (const auto& e : errors) spdlog::error("reload refused: {}", e);
         spdlog::error("reload refused: {} error(s); the previous configuration stays in force",
@@ -69,7 +139,7 @@ bool runtime::reload(std::string& out) {
     current_.store(snap, std::memory_order_release);
     metrics_.reload_result(true);
     out = snap->config->revision;
-    spdlog::info("configuration reloaded, revision {}", out);
+    spdlog::info("configuration reloaded ({}), revision {}", to_string(why), out);
     if (reloaded) reloaded();
     return true;
 }

@@ -8,10 +8,13 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "audit/record.hpp"
+#include "audit/subject_index.hpp"
 #include "config/loader.hpp"
 #include "filters/record_filter.hpp"
 #include "proxy/access_log.hpp"
@@ -34,12 +37,29 @@ struct snapshot {
     std::shared_ptr<const config::configuration> config;
     std::map<std::string, std::shared_ptr<boost::asio::ssl::context>, std::less<>>
         upstream_tls;  // by upstream id, https upstreams only
+    // The subject index's keyed hasher (<audit subject-key-file>); null without a key.
+    std::shared_ptr<const audit::subject_hasher> subjects;
 };
 
 // Builds a snapshot from a loaded configuration: the upstream TLS contexts. Errors (an unreadable
 // CA file) are appended to `errors`; null then.
 [[nodiscard]] std::shared_ptr<const snapshot> prepare_snapshot(
     std::shared_ptr<const config::configuration> cfg, std::vector<std::string>& errors);
+
+// What made the proxy load its configuration: the policy_trigger of the policy_loaded record.
+enum class load_trigger : std::uint8_t {
+    start,             // exportwall serve started serving
+    sighup,            // SIGHUP
+    admin,             // POST /admin/reload
+    suppression_list,  // a suppression list's file changed (the inotify watch)
+};
+// "start", "sighup", "admin", "suppression-list"
+[[nodiscard]] std::string_view to_string(load_trigger t) noexcept;
+
+// The policy_loaded audit record of `cfg` (decision policy_loaded): its revision, what loaded it
+// and the digest of each file the revision covers, by path. Never a file's contents.
+[[nodiscard]] audit::record policy_loaded_record(const config::configuration& cfg,
+                                                 load_trigger why);
 
 // Chooses a filter for a response (the enforcement issue attaches one per route and decision);
 // returns null to relay bytes unmodified.
@@ -58,11 +78,19 @@ class runtime {
         return current_.load(std::memory_order_acquire);
     }
 
-    // Loads the configuration file again. Success: the snapshot is swapped (requests in flight
-    // keep theirs), `out` = the new revision. Failure: every error is logged, the old snapshot
-    // stays, `out` = the number of errors. Listener addresses and TLS certificates, the admin
-    // listener, thread count and log destinations are fixed at start-up and not re-applied.
-    [[nodiscard]] bool reload(std::string& out);
+    // Loads the configuration file again; `why` names what asked. Success: its policy_loaded
+    // record is stored on the audit trail, then the snapshot is swapped (requests in flight keep
+    // theirs), so every export decided under the new revision follows its record in the chain;
+    // `out` = the new revision. Failure (errors, or a trail that cannot store the record): every
+    // error is logged, the old snapshot stays, nothing is written to the trail, `out` = the
+    // number of errors. Reloads run one at a time. Listener addresses and TLS certificates, the
+    // admin listener, thread count and log destinations are fixed at start-up and not re-applied.
+    [[nodiscard]] bool reload(std::string& out, load_trigger why);
+
+    // Stores the policy_loaded record of the current snapshot on the audit trail and waits for
+    // it (serve calls it with load_trigger::start before it accepts). False, logged, when the
+    // trail cannot store it; true without a trail.
+    [[nodiscard]] bool record_policy_loaded(load_trigger why);
 
     // Configuration loaded, not draining, and no upstream known to be unreachable (the last
     // connection attempt to each upstream succeeded or none was made yet).
@@ -107,6 +135,9 @@ class runtime {
     std::shared_ptr<quota_store> quotas;
     std::shared_ptr<quota_store> local_quotas;
     std::uint64_t quota_batch = 1000;
+    // The subject index file beside the audit trail (audit/subject_index.hpp), set once at
+    // start-up with the audit trail; exports index into it when their snapshot has a key.
+    std::shared_ptr<audit::subject_index_file> subjects;
     // Volume alerts (proxy/volume_monitor.hpp), set once at start-up; null: none.
     std::shared_ptr<volume_monitor> volume;
     // Called after every successful reload (SIGHUP, POST /admin/reload, a changed suppression
@@ -115,6 +146,7 @@ class runtime {
     std::function<void()> reloaded;
 
   private:
+    std::mutex reload_mutex_;  // one reload at a time: records and swaps in the same order
     std::string config_path_;
     std::atomic<std::shared_ptr<const snapshot>> current_;
     metrics metrics_;
