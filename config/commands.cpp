@@ -21,6 +21,7 @@
 #include "config/decide.hpp"
 #include "config/loader.hpp"
 #include "config/policy_loader.hpp"
+#include "config/policy_text.hpp"
 
 namespace exportwall::config {
 namespace {
@@ -90,38 +91,56 @@ std::string window_text(const grant& g) {
     return out;
 }
 
-void print_warning(const source_location& where, const std::string& message) {
-    std::fprintf(stderr, "warning: %s\n", load_error{where, message}.str().c_str());
-}
-
 // check-config's warnings (the exit status stays 0): grants whose valid-until has passed or whose
 // valid-from has not come yet, and suppression lists whose file is already older than their
 // max-age (exports that use them would be refused suppression_list_stale).
-void print_warnings(const policy& p) {
+std::vector<load_error> warnings_of(const policy& p) {
+    std::vector<load_error> out;
     const std::int64_t now = seconds_now();
     for (const auto& c : p.clients) {
         for (const auto& g : c.grants) {
             const std::string who = "grant of client '" + c.id + "' for purpose '" + g.purpose;
             if (g.valid_until && now > *g.valid_until)
-                print_warning(g.where, who + "' expired on " + g.valid_until_text +
-                                           " (valid-until): its exports are refused "
-                                           "grant_not_valid");
+                out.push_back({g.where, who + "' expired on " + g.valid_until_text +
+                                            " (valid-until): its exports are refused "
+                                            "grant_not_valid"});
             else if (g.valid_from && now < *g.valid_from)
-                print_warning(g.where, who + "' is not valid before " + g.valid_from_text +
-                                           " (valid-from): until then its exports are refused "
-                                           "grant_not_valid");
+                out.push_back({g.where, who + "' is not valid before " + g.valid_from_text +
+                                            " (valid-from): until then its exports are refused "
+                                            "grant_not_valid"});
         }
     }
     for (const auto& l : p.suppression_lists) {
         if (l.max_age_seconds == 0) continue;
         auto t = file_time(l.file);
         if (!t || now - *t <= l.max_age_seconds) continue;
-        print_warning(l.where, "suppression list '" + l.id + "' (" + l.file +
-                                   ") was last changed " + age_text(now - *t) +
-                                   " ago; max-age is " + l.max_age_text +
-                                   ": exports that use it are refused suppression_list_stale "
-                                   "until the file is rewritten");
+        out.push_back({l.where, "suppression list '" + l.id + "' (" + l.file +
+                                    ") was last changed " + age_text(now - *t) +
+                                    " ago; max-age is " + l.max_age_text +
+                                    ": exports that use it are refused suppression_list_stale "
+                                    "until the file is rewritten"});
     }
+    return out;
+}
+
+boost::json::object error_json(const load_error& e) {
+    return {{"file", e.where.file},
+            {"line", e.where.line},
+            {"column", e.where.column},
+            {"message", e.message}};
+}
+
+boost::json::array errors_json(const std::vector<load_error>& errors) {
+    boost::json::array a;
+    for (const auto& e : errors) a.push_back(error_json(e));
+    return a;
+}
+
+// --format text|json, as every configuration command spells it; anything else is a usage
+// error (exit 2) through CLI11.
+CLI::Option* add_format_option(CLI::App& app, std::string& format) {
+    return app.add_option("--format", format, "output format: text (default) or json")
+        ->check(CLI::IsMember({"text", "json"}));
 }
 
 // The client's grant for a purpose, or null.
@@ -151,70 +170,11 @@ std::string join(const std::vector<std::string>& v, std::string_view sep = " ") 
     return out;
 }
 
-std::string_view op_text(const filters::record_condition& c) {
-    switch (c.op) {
-        case filters::condition_op::equals:
-            return "equals";
-        case filters::condition_op::in_set:
-            return "in";
-        case filters::condition_op::not_empty:
-            return "is not empty";
-        case filters::condition_op::is_true:
-            return "is true";
-        case filters::condition_op::is_set:
-            return "is set";
-        case filters::condition_op::is_no:
-            return "is a no (false, 0, no, n, off)";
-    }
-    return "?";
-}
-
-std::string condition_text(const filters::record_condition& c) {
-    std::string s = (c.exclude ? "drop if " : "keep if ") + c.field + " " + std::string(op_text(c));
-    if (!c.values.empty()) s += " {" + join(c.values, ", ") + "}";
-    if (c.strict) s += "; missing, structured or conflicting -> condition_unreadable";
-    return s;
-}
-
-// The legal rule behind a drop reason (docs/policy-guide.md).
-std::string_view drop_rule(filters::drop_reason r) {
-    switch (r) {
-        case filters::drop_reason::no_consent:
-            return "R9";
-        case filters::drop_reason::objected:
-        case filters::drop_reason::suppressed:
-            return "R8";
-        case filters::drop_reason::subject_not_allowed:
-            return "R1";
-        case filters::drop_reason::no_request_evidence:
-            return "R5";
-        case filters::drop_reason::condition:
-        case filters::drop_reason::condition_unreadable:
-            return "";
-    }
-    return "";
-}
-
 std::string drop_text(filters::drop_reason r) {
     std::string s = "  -> drop reason " + std::string(filters::drop_reason_name(r));
     auto rule = drop_rule(r);
     if (!rule.empty()) s += " (" + std::string(rule) + ")";
     return s;
-}
-
-// How explain shows a transform: "written as a keyed pseudonym", "… its first 2 characters".
-std::string transform_text(const filters::field_transform& t) {
-    switch (t.kind) {
-        case filters::transform_kind::pseudonymise:
-            return "written as a keyed pseudonym (ps_…)";
-        case filters::transform_kind::truncate_chars:
-            return "written as its first " + std::to_string(t.keep) + " characters";
-        case filters::transform_kind::year:
-            return "written as its year";
-        case filters::transform_kind::mask:
-            return "written masked but its last " + std::to_string(t.keep) + " characters";
-    }
-    return "transformed";
 }
 
 struct field_line {
@@ -251,7 +211,8 @@ std::vector<field_line> field_lines(const configuration& cfg, const decision& d)
             l.kept = true;
             l.why = "needed by purpose " + d.purpose_id;
             if (d.transforms != nullptr)
-                if (const auto* t = d.transforms->find(f.path)) l.why += ", " + transform_text(*t);
+                if (const auto* t = d.transforms->find(f.path))
+                    l.why += ", " + transform_text(t->kind, t->keep);
         }
         if (requested(f.path) && !l.kept) l.why += " (requested)";
         out.push_back(std::move(l));
@@ -273,49 +234,98 @@ std::string target_of(const configuration& cfg, const decision& d, std::string_v
 
 }  // namespace
 
+load_result load_for_review(const std::string& file) {
+    pugi::xml_document peek;
+    if (peek.load_file(file.c_str()) &&
+        std::string_view(peek.document_element().name()) == "policy")
+        return load_policy_file(file);
+    return load_configuration_file(file);
+}
+
 int run_check_config(int argc, char** argv) {
     CLI::App app{"Validate an exportwall configuration: errors as file:line:col: message"};
     std::string file;
+    std::string format = "text";
     app.add_option("FILE", file, "configuration file")->required();
+    add_format_option(app, format);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
     }
+    const bool json = format == "json";
     // A DPO's policy file (<policy>, as an <include> names it) is validated on its own.
     pugi::xml_document peek;
-    if (peek.load_file(file.c_str()) &&
-        std::string_view(peek.document_element().name()) == "policy") {
-        auto result = load_policy_file(file);
-        print_errors(result);
-        if (!result) return 1;
-        const auto& c = *result.config;
-        print_warnings(c.rules);
+    const bool policy_only = peek.load_file(file.c_str()) &&
+                             std::string_view(peek.document_element().name()) == "policy";
+    auto result = load_for_review(file);
+    if (!result) {
+        if (json) {
+            boost::json::object o{{"file", file},
+                                  {"valid", false},
+                                  {"errors", errors_json(result.errors)}};
+            std::cout << boost::json::serialize(o) << "\n";
+        } else {
+            print_errors(result);
+        }
+        return 1;
+    }
+    const auto& c = *result.config;
+    auto warnings = warnings_of(c.rules);
+    if (c.shadow) {
+        auto more = warnings_of(*c.shadow);
+        warnings.insert(warnings.end(), more.begin(), more.end());
+    }
+    if (json) {
+        boost::json::object o;
+        o["file"] = file;
+        o["valid"] = true;
+        o["kind"] = policy_only ? "policy" : "configuration";
+        o["revision"] = c.revision;
+        if (!policy_only) {
+            o["routes"] = c.net.routes.size();
+            o["mode"] = to_string(c.rules.global_mode);
+        }
+        o["entities"] = c.rules.entities.size();
+        o["purposes"] = c.rules.purposes.size();
+        o["destinations"] = c.rules.destinations.size();
+        o["clients"] = c.rules.clients.size();
+        o["suppression_lists"] = c.rules.suppression_lists.size();
+        if (c.shadow) {
+            o["shadow"] = {{"file", c.shadow_path},
+                           {"revision", c.shadow_revision},
+                           {"purposes", c.shadow->purposes.size()},
+                           {"destinations", c.shadow->destinations.size()},
+                           {"clients", c.shadow->clients.size()}};
+        }
+        o["warnings"] = errors_json(warnings);
+        std::cout << boost::json::serialize(o) << "\n";
+        return 0;
+    }
+    for (const auto& w : warnings) std::fprintf(stderr, "warning: %s\n", w.str().c_str());
+    if (policy_only) {
         std::printf("%s: ok: policy file: %zu entities, %zu purposes, %zu destinations, %zu "
                     "clients, %zu suppression lists (revision %s)\n",
                     file.c_str(), c.rules.entities.size(), c.rules.purposes.size(),
                     c.rules.destinations.size(), c.rules.clients.size(),
                     c.rules.suppression_lists.size(), c.revision.c_str());
-        return 0;
+    } else {
+        std::printf(
+            "%s: ok: %zu routes, %zu entities, %zu purposes, %zu destinations, %zu clients, "
+            "mode %s (revision %s)\n",
+            file.c_str(), c.net.routes.size(), c.rules.entities.size(), c.rules.purposes.size(),
+            c.rules.destinations.size(), c.rules.clients.size(),
+            std::string(to_string(c.rules.global_mode)).c_str(), c.revision.c_str());
+        if (c.shadow)
+            std::printf("%s: shadow policy %s: %zu purposes, %zu destinations, %zu clients "
+                        "(revision %s), audited beside the enforced one, never enforced\n",
+                        file.c_str(), c.shadow_path.c_str(), c.shadow->purposes.size(),
+                        c.shadow->destinations.size(), c.shadow->clients.size(),
+                        c.shadow_revision.c_str());
     }
-    auto result = load_configuration_file(file);
-    print_errors(result);
-    if (!result) return 1;
-    const auto& c = *result.config;
-    print_warnings(c.rules);
-    if (c.shadow) print_warnings(*c.shadow);
-    std::printf(
-        "%s: ok: %zu routes, %zu entities, %zu purposes, %zu destinations, %zu clients, "
-        "mode %s (revision %s)\n",
-        file.c_str(), c.net.routes.size(), c.rules.entities.size(), c.rules.purposes.size(),
-        c.rules.destinations.size(), c.rules.clients.size(),
-        std::string(to_string(c.rules.global_mode)).c_str(), c.revision.c_str());
-    if (c.shadow)
-        std::printf("%s: shadow policy %s: %zu purposes, %zu destinations, %zu clients "
-                    "(revision %s), audited beside the enforced one, never enforced\n",
-                    file.c_str(), c.shadow_path.c_str(), c.shadow->purposes.size(),
-                    c.shadow->destinations.size(), c.shadow->clients.size(),
-                    c.shadow_revision.c_str());
+    // The revision alone on a line of its own, for scripts (`awk '$1 == "revision"'`): the
+    // value audit records carry as policy_revision.
+    std::printf("revision %s\n", c.revision.c_str());
     return 0;
 }
 
@@ -334,12 +344,15 @@ int run_explain(int argc, char** argv) {
     app.add_option("--body", body_file,
                    "file holding the request body (SOAP query, HubSpot search: query languages "
                    "that read the body)");
-    app.add_flag("--json", json, "print the decision as JSON");
+    std::string format = "text";
+    add_format_option(app, format);
+    app.add_flag("--json", json, "the same as --format json");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
     }
+    json = json || format == "json";
     auto cfg = load_or_report(file);
     if (!cfg) return 1;
 
@@ -591,8 +604,10 @@ int run_test_policy(int argc, char** argv) {
     CLI::App app{
         "Run an operator's policy test cases (XML: <cases><case …><expect …/></case></cases>)"};
     std::string file, cases_file;
+    std::string format = "text";
     app.add_option("--config", file, "configuration file")->required();
     app.add_option("CASES", cases_file, "cases file")->required();
+    add_format_option(app, format);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -613,9 +628,12 @@ int run_test_policy(int argc, char** argv) {
     }
     {
         std::ifstream in(cases_file, std::ios::binary);
-        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const std::string text((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
         if (!check_cases(root, cases_file, text)) return 2;
     }
+    const bool json = format == "json";
+    boost::json::array case_results;
     int passed = 0, failed = 0;
     for (auto cs : root.children("case")) {
         std::string name = cs.attribute("name").as_string("(unnamed)");
@@ -687,15 +705,32 @@ int run_test_policy(int argc, char** argv) {
         if (auto a = ex.attribute("upstream-query"); a && d.upstream_query != a.value())
             problems.push_back("upstream query '" + d.upstream_query + "', expected '" + a.value() +
                                "'");
-        if (problems.empty()) {
-            ++passed;
+        (problems.empty() ? passed : failed) += 1;
+        if (json) {
+            boost::json::array list;
+            for (const auto& problem : problems) list.emplace_back(problem);
+            case_results.push_back({{"name", name},
+                                    {"passed", problems.empty()},
+                                    {"outcome", to_string(d.result)},
+                                    {"reason", to_string(d.why)},
+                                    {"status", d.status},
+                                    {"problems", std::move(list)}});
+        } else if (problems.empty()) {
             std::printf("ok    %s\n", name.c_str());
         } else {
-            ++failed;
             std::printf("FAIL  %s: %s\n", name.c_str(), join(problems, "; ").c_str());
         }
     }
-    std::printf("%d passed, %d failed\n", passed, failed);
+    if (json) {
+        boost::json::object o{{"config", file},
+                              {"cases_file", cases_file},
+                              {"passed", passed},
+                              {"failed", failed},
+                              {"cases", std::move(case_results)}};
+        std::cout << boost::json::serialize(o) << "\n";
+    } else {
+        std::printf("%d passed, %d failed\n", passed, failed);
+    }
     return failed == 0 ? 0 : 1;
 }
 

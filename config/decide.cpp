@@ -598,6 +598,35 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     return d;
 }
 
+reason standing_refusal(const policy& p, std::string_view client_id, std::string_view purpose_id,
+                        std::string_view destination_id) {
+    const auto ci = p.client_by_id.find(client_id);
+    if (!ci) return reason::unauthenticated;
+    const auto pi = p.purpose_by_id.find(purpose_id);
+    if (!pi) return reason::purpose_unknown;
+    const auto di = p.destination_by_id.find(destination_id);
+    if (!di) return reason::destination_unknown;
+    const purpose& pu = p.purposes[*pi];
+    const destination& de = p.destinations[*di];
+    // The same checks, in the same order, as decide() above.
+    if (de.own_marketing) return reason::third_party_direct_marketing;
+    if (de.kind == destination_kind::third_party && pu.direct_marketing)
+        return reason::third_party_direct_marketing;
+    if (de.kind == destination_kind::third_party && pu.basis != legal_basis::consent &&
+        pu.basis != legal_basis::legal_obligation)
+        return reason::disclosure_not_permitted;
+    if (de.kind == destination_kind::processor && !de.permits(pu.id))
+        return reason::destination_not_permitted_for_purpose;
+    const grant* g = nullptr;
+    for (const auto& candidate : p.clients[*ci].grants)
+        if (candidate.purpose_index == *pi) g = &candidate;
+    if (g == nullptr) return reason::purpose_not_granted;
+    if (std::find(g->destination_indices.begin(), g->destination_indices.end(), *di) ==
+        g->destination_indices.end())
+        return reason::destination_not_granted;
+    return reason::none;
+}
+
 std::string age_text(std::int64_t seconds) { return age_words(seconds); }
 
 }  // namespace exportwall::config

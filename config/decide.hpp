@@ -165,6 +165,15 @@ struct decision {
                               const continuation_key* continuation = nullptr);
 [[nodiscard]] decision decide(const configuration& config, const request_facts& facts);
 
+// The refusal every export by `client_id` for `purpose_id` to `destination_id` meets, whatever
+// the request and the clock: decide()'s checks from purpose_unknown to destination_not_granted
+// (client unknown: unauthenticated), in decide()'s order; reason::none when such an export can be
+// allowed. Routes, queries, grant windows, processor agreement ends and list ages are not
+// considered. For `policy diff`, which compares what two policies allow.
+[[nodiscard]] reason standing_refusal(const policy& rules, std::string_view client_id,
+                                      std::string_view purpose_id,
+                                      std::string_view destination_id);
+
 // An age for a person: its largest unit and the next, rounded down ("3d 2h", "24h", "1m 30s");
 // a negative age is "0s".
 [[nodiscard]] std::string age_text(std::int64_t seconds);

@@ -334,7 +334,8 @@ class policy_reader {
             n,
             {"description", "direct-marketing", "channel", "consent-field", "objection-field",
              "suppression-list", "max-records", "legal-reference", "lia", "art9-condition",
-             "soft-opt-in", "own-similar-products", "opt-out-at-collection", "data-use"},
+             "soft-opt-in", "own-similar-products", "opt-out-at-collection", "data-use",
+             "retention"},
             {"id", "basis", "subjects"}, diag_);
         src_ptr_->check_children(n, {"fields", "request-evidence", "require", "exclude", "transform"},
                                  diag_);
@@ -387,6 +388,13 @@ class policy_reader {
         p.objection_field = path_attr(n, "objection-field");
         p.suppression_list = n.attribute("suppression-list").value();
         p.max_records = count(n, "max-records");
+        if (auto a = n.attribute("retention")) {
+            p.retention = a.value();
+            if (auto problem = retention_problem(p.retention); !problem.empty())
+                error(n, a, "purpose '" + p.id + "': " + problem);
+            else if (looks_like_duration(p.retention))
+                p.retention_duration = parse_retention_period(p.retention);
+        }
         for (auto c : n.children()) {
             if (c.type() != pugi::node_element) continue;
             std::string_view name = c.name();
