@@ -166,6 +166,23 @@ const catalogue_field* entity::find_field(std::string_view path) const {
     return it != fields.end() && it->path == path ? &*it : nullptr;
 }
 
+namespace {
+const catalogue_field* first_of_category(const entity& e, std::string_view category) {
+    if (e.organisations) return nullptr;
+    for (const auto& f : e.fields)
+        if (f.category == category) return &f;
+    return nullptr;
+}
+}  // namespace
+
+const catalogue_field* entity::subject_id_field() const {
+    return first_of_category(*this, "user.unique_id");
+}
+
+const catalogue_field* entity::subject_email_field() const {
+    return first_of_category(*this, "user.contact.email");
+}
+
 const purpose_view* purpose::find_view(std::size_t entity_index) const {
     for (const auto& v : views)
         if (v.entity_index == entity_index) return &v;

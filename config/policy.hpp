@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/retention.hpp"
 #include "config/settings.hpp"
 #include "filters/field_set.hpp"
 #include "filters/record_rules.hpp"
@@ -140,6 +141,11 @@ struct entity {
     source_location where;
 
     [[nodiscard]] const catalogue_field* find_field(std::string_view path) const;
+    // The subject index's keys (audit/subject_index.hpp): the first field of category
+    // user.unique_id (the record's id) and of user.contact.email; null when the catalogue has
+    // none, and always null for an organisations entity (no data subject).
+    [[nodiscard]] const catalogue_field* subject_id_field() const;
+    [[nodiscard]] const catalogue_field* subject_email_field() const;
 };
 
 // A configured require / exclude condition or request evidence, as written.
@@ -206,6 +212,11 @@ struct purpose {
     std::string objection_field;    // direct marketing: records with an objection are dropped
     std::string suppression_list;   // id; "" = none
     std::uint64_t max_records = 0;  // 0 = unlimited
+    // How long the data is kept for this purpose (GDPR art. 30(1)(f)), as written: an ISO 8601
+    // duration ("P2Y") or a sentence ("2 years after the end of the contract"); "" = not
+    // declared. `retention_duration` holds the duration when it is one (config/retention.hpp).
+    std::string retention;
+    std::optional<retention_period> retention_duration;
     std::vector<condition_spec> evidence;    // pre-contract: the subject's request
     std::vector<condition_spec> conditions;  // custom require / exclude
     std::vector<transform_spec> transforms;

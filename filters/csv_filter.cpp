@@ -322,12 +322,14 @@ class csv_filter final : public record_filter {
             }
             if (auto reason = evaluate(spec_.rules, fields_)) {
                 ++counters_.dropped[static_cast<std::size_t>(*reason)];
+                spec_.rules.report(fields_, false);
                 return {};
             }
         }
         if (spec_.max_records != 0 && counters_.records_out >= spec_.max_records) {
             return filter_error::record_limit_exceeded;
         }
+        spec_.rules.report(fields_, true);
         ++counters_.records_out;
         emit_row(out, terminated, spec_.csv.formula_guard, true);
         if (transforms_on_) transformer_.end_record(true);  // transformed as it was written

@@ -1571,12 +1571,14 @@ class json_rewriter {
                 counters_.dropped[static_cast<std::size_t>(*reason)] += 1 + nested;
                 if (settle_transforms_) transformer_.end_record(false);
                 if (single_) out().append("null");
+                spec_.rules.report(fields_, false);
                 return true;
             }
         }
         if (spec_.max_records != 0 && counters_.records_out + nested >= spec_.max_records) {
             return fail(ec, filter_error::record_limit_exceeded);
         }
+        spec_.rules.report(fields_, true);
         if (settle_transforms_) transformer_.end_record(true);
         counters_.records_out += 1 + nested;
         counters_.nested_out += nested;

@@ -78,6 +78,7 @@ std::vector<std::string> record_rules::needed_fields() const {
     std::vector<std::string> out;
     for (const auto& c : conditions) out.push_back(c.field);
     out.insert(out.end(), suppression_fields.begin(), suppression_fields.end());
+    out.insert(out.end(), subject_fields.begin(), subject_fields.end());
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;

@@ -105,8 +105,19 @@ struct record_rules {
     // {"value": …} objects). A record with no value in any of them cannot be checked against the
     // list and is dropped as condition_unreadable before the callback runs.
     std::vector<std::string> suppression_fields;
+    // The subject index (who received whose data, GDPR art. 15): the fields naming the data
+    // subject (the entity's id and e-mail fields), collected like the rules' fields, and a
+    // callback the filter calls once for every record the rules decided: `kept` true once the
+    // record is written to the output (after max_records), false when it is dropped. Either may
+    // be empty; the callback never sees a record that was not decided (a malformed one).
+    std::vector<std::string> subject_fields;
+    std::function<void(const record_fields&, bool kept)> decided;
 
-    [[nodiscard]] bool empty() const { return conditions.empty() && !suppressed; }
+    [[nodiscard]] bool empty() const { return conditions.empty() && !suppressed && !decided; }
+    // Tells `decided` (when set) what became of a record.
+    void report(const record_fields& record, bool kept) const {
+        if (decided) decided(record, kept);
+    }
     // Every field path the rules read, sorted and unique.
     [[nodiscard]] std::vector<std::string> needed_fields() const;
 };

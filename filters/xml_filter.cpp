@@ -638,6 +638,7 @@ class xml_filter final : public record_filter {
             if (auto reason = evaluate(spec_.rules, fields_)) {
                 ++counters_.dropped[static_cast<std::size_t>(*reason)];
                 if (!transform_paths_.empty()) transformer_.end_record(false);
+                spec_.rules.report(fields_, false);
                 return;
             }
         }
@@ -645,6 +646,7 @@ class xml_filter final : public record_filter {
             stop(filter_error::record_limit_exceeded);
             return;
         }
+        spec_.rules.report(fields_, true);
         if (!transform_paths_.empty()) transformer_.end_record(true);
         ++counters_.records_out;
         out_->append(record_buf_);

@@ -60,6 +60,83 @@ std::string bearer_key_sha256(std::string_view authorization) {
     return hex_sha256(key);
 }
 
+// One export's subject indexing: the keys' digests go to the collector as the filter decides
+// records. A record nested inside a main record waits (tentative) until the main record is
+// decided: kept, it is delivered with it; dropped, it is not.
+struct export_case::subject_indexing {
+    std::shared_ptr<const audit::subject_hasher> hasher;
+    audit::subject_collector collector;
+
+    subject_indexing(std::shared_ptr<const audit::subject_hasher> h,
+                     std::shared_ptr<audit::subject_index_file> file, std::string_view id)
+        : hasher(std::move(h)), collector(std::move(file), id) {}
+
+    enum class role : std::uint8_t { main, nested_in_record, nested_in_document };
+
+    // The record's subject keys, normalised as the suppression list normalises them. A key
+    // without a value (absent, null, empty) adds nothing.
+    template <typename Add>
+    void keys(const config::entity& e, const filters::record_fields& f, Add add) const {
+        const auto* id = e.subject_id_field();
+        const auto* email = e.subject_email_field();
+        using kind = config::suppression_entries::match_kind;
+        for (const auto& [path, value] : f.values()) {
+            const bool is_id = id != nullptr && path == id->path;
+            const bool is_email = email != nullptr && path == email->path;
+            if (!is_id && !is_email) continue;
+            if (value == "null") continue;
+            const std::string v =
+                config::suppression_entries::normalise(value, is_id ? kind::id : kind::email);
+            if (v.empty()) continue;
+            add(is_id ? hasher->id_key(e.id, v) : hasher->email_key(v));
+        }
+    }
+
+    std::function<void(const filters::record_fields&, bool)> reporter(const config::entity& e,
+                                                                      role r) {
+        return [this, &e, r](const filters::record_fields& f, bool kept) {
+            switch (r) {
+                case role::main:
+                    if (!kept) {
+                        collector.discard();
+                        return;
+                    }
+                    collector.commit();
+                    keys(e, f, [this](std::uint64_t d) { collector.add(d); });
+                    return;
+                case role::nested_in_record:
+                    if (kept) keys(e, f, [this](std::uint64_t d) { collector.add_tentative(d); });
+                    return;
+                case role::nested_in_document:
+                    if (kept) keys(e, f, [this](std::uint64_t d) { collector.add(d); });
+                    return;
+            }
+        };
+    }
+};
+
+export_case::~export_case() = default;
+
+void export_case::index_subjects(std::shared_ptr<const audit::subject_hasher> hasher,
+                                 std::shared_ptr<audit::subject_index_file> file) {
+    if (!hasher || !file) return;
+    subjects_ = std::make_unique<subject_indexing>(std::move(hasher), std::move(file), audit_id_);
+}
+
+void export_case::attach_subjects(filters::filter_spec& spec) const {
+    if (!subjects_) return;
+    using role = subject_indexing::role;
+    const auto* main_entity = config_->rules.find_entity(route_.entity);
+    if (main_entity != nullptr && !main_entity->organisations)
+        spec.rules.decided = subjects_->reporter(*main_entity, role::main);
+    for (std::size_t i = 0; i < spec.nested.size() && i < route_.nested.size(); ++i) {
+        const auto* e = config_->rules.find_entity(route_.nested[i].entity);
+        if (e == nullptr || e->organisations || !spec.nested[i].keep) continue;
+        spec.nested[i].rules.decided = subjects_->reporter(
+            *e, spec.nested[i].in_record ? role::nested_in_record : role::nested_in_document);
+    }
+}
+
 export_case::export_case(std::shared_ptr<const config::configuration> config,
                          const config::route& route, std::string_view method,
                          const normalised_target& target, std::span<const header_field> headers,
@@ -185,10 +262,11 @@ response_plan export_case::plan_response(unsigned status,
         if (records && decision_.allowed_export() && status >= 200 && status < 300 &&
             content_type_matches(route_.format, field(upstream_fields, "content-type")) && coding) {
             decoder_ = std::make_unique<content_decoder>(*coding);
-            filter_ = filters::make_filter(
-                make_filter_spec(decision_, route_, config_->net.limit,
-                                 [this](std::string_view url) { return links_->map(url); },
-                                 &config_->rules));
+            auto spec = make_filter_spec(
+                decision_, route_, config_->net.limit,
+                [this](std::string_view url) { return links_->map(url); }, &config_->rules);
+            attach_subjects(spec);
+            filter_ = filters::make_filter(std::move(spec));
         }
         return plan;
     }
@@ -236,10 +314,11 @@ response_plan export_case::plan_response(unsigned status,
         plan.drop_fields.emplace_back(name);
     }
     decoder_ = std::make_unique<content_decoder>(*coding);
-    filter_ = filters::make_filter(
-        make_filter_spec(decision_, route_, config_->net.limit,
-                         [this](std::string_view url) { return links_->map(url); },
-                         &config_->rules));
+    auto spec = make_filter_spec(decision_, route_, config_->net.limit,
+                                 [this](std::string_view url) { return links_->map(url); },
+                                 &config_->rules);
+    attach_subjects(spec);
+    filter_ = filters::make_filter(std::move(spec));
     if (track_records_) filter_->set_record_marks(&marks_);
     return plan;
 }
@@ -264,10 +343,14 @@ boost::system::error_code export_case::transform(std::string_view in, std::strin
             monitor_failure_ = std::string(reason_for(ec));
         }
         out.append(in);
+        if (subjects_ && subjects_->collector.failed()) return subject_index_failed;
         return {};
     }
-    return decoder_->feed(
+    auto ec = decoder_->feed(
         in, [this, &out](std::string_view piece) { return filter_->feed(piece, out); });
+    // The digests of the records in `out` reach the index before `out` reaches the client.
+    if (!ec && subjects_ && subjects_->collector.write_pending()) return subject_index_failed;
+    return ec;
 }
 
 boost::system::error_code export_case::finish(std::string& out) {
@@ -281,15 +364,20 @@ boost::system::error_code export_case::finish(std::string& out) {
             monitor_filter_failed_ = true;
             monitor_failure_ = std::string(reason_for(ec));
         }
+        if (subjects_ && subjects_->collector.write_pending()) return subject_index_failed;
         return {};
     }
     if (auto ec = decoder_->finish([](std::string_view) { return boost::system::error_code{}; }))
         return ec;
-    return filter_->finish(out);
+    if (auto ec = filter_->finish(out)) return ec;
+    // The last chunk is written before the client sees the end of the export.
+    if (subjects_ && subjects_->collector.write_pending()) return subject_index_failed;
+    return {};
 }
 
 std::string_view export_case::reason_for(const boost::system::error_code& ec) {
     if (ec == filters::filter_error::record_limit_exceeded) return "record_limit_exceeded";
+    if (ec == subject_index_failed) return "audit_unavailable";
     return "upstream_malformed";
 }
 
@@ -324,6 +412,13 @@ audit::record export_case::audit_record(std::string_view decision_text, std::str
     // An export cut at its quota delivered only the records before the cut.
     if (delivered_ && *delivered_ < rec.records_out) rec.records_out = *delivered_;
     if (shadow_) add_shadow(rec, decision_, *shadow_);
+    if (subjects_) {
+        // Normally written already (before each write to the client); an abort's last piece
+        // may not have been.
+        (void)subjects_->collector.write_pending();
+        rec.subject_index = subjects_->collector.digest_hex();
+        if (!rec.subject_index.empty()) rec.subject_keys = subjects_->collector.keys();
+    }
     return rec;
 }
 

@@ -17,6 +17,7 @@
 #include <boost/system/error_code.hpp>
 
 #include "audit/record.hpp"
+#include "audit/subject_index.hpp"
 #include "config/decide.hpp"
 #include "config/loader.hpp"
 #include "filters/record_filter.hpp"
@@ -50,6 +51,10 @@ struct response_plan {
     std::vector<std::pair<std::string, std::string>> add_fields;
 };
 
+// The subject index could not be written (transform()/finish()): reason audit_unavailable.
+inline const boost::system::error_code subject_index_failed =
+    make_error_code(boost::system::errc::io_error);
+
 class export_case {
   public:
     // Decides the export. `headers` are the client's checked header fields; `peer` the verified
@@ -59,6 +64,9 @@ class export_case {
                 std::span<const header_field> headers, const peer_identity& peer,
                 std::string remote, std::string_view body = {}, bool body_present = false,
                 bool body_pending = false);
+    ~export_case();
+    export_case(const export_case&) = delete;
+    export_case& operator=(const export_case&) = delete;
 
     [[nodiscard]] const config::decision& decision() const { return decision_; }
     [[nodiscard]] const std::string& audit_id() const { return audit_id_; }
@@ -116,6 +124,14 @@ class export_case {
     [[nodiscard]] const std::shared_ptr<const config::configuration>& configuration_ptr() const {
         return config_;
     }
+    // The subject index (audit/subject_index.hpp): call before plan_response() when the
+    // configuration has a subject key. Every record the export delivers then adds the keyed
+    // digests of its subject keys (the entity's id and e-mail fields) to `file`. A chunk that
+    // cannot be written makes transform()/finish() fail: the export is aborted
+    // (audit_unavailable), never delivered on unindexed. audit_record() writes what remains and
+    // names it (subject_keys, subject_index).
+    void index_subjects(std::shared_ptr<const audit::subject_hasher> hasher,
+                        std::shared_ptr<audit::subject_index_file> file);
 
     // The audit record. `decision_text`: blocked | aborted | allowed | filtered | would-block
     // ("" = derived: allowed/filtered from what the filter did, would-block in monitor mode when
@@ -125,6 +141,8 @@ class export_case {
                                              std::uint64_t bytes_in, std::uint64_t bytes_out) const;
 
   private:
+    void attach_subjects(filters::filter_spec& spec) const;
+
     std::shared_ptr<const config::configuration> config_;
     const config::route& route_;
     std::string method_;
@@ -136,6 +154,9 @@ class export_case {
     std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
     config::decision decision_;
     std::optional<config::decision> shadow_;  // the candidate policy's (<shadow>), if any
+    struct subject_indexing;
+    // Outlives filter_, whose record rules report to it.
+    std::unique_ptr<subject_indexing> subjects_;
     std::unique_ptr<link_mapper> links_;  // outlives filter_, whose link rewriter uses it
     std::unique_ptr<content_decoder> decoder_;
     std::unique_ptr<filters::record_filter> filter_;

@@ -6,7 +6,10 @@
 
 #include "audit/commands.hpp"
 #include "config/commands.hpp"
+#include "proxy/policy_command.hpp"
+#include "proxy/replay_command.hpp"
 #include "proxy/serve.hpp"
+#include "proxy/subject_command.hpp"
 #include "proxy/volume_command.hpp"
 
 namespace {
@@ -21,11 +24,16 @@ constexpr const char* usage =
     "  check-config FILE         validate a configuration (errors as file:line:col: message)\n"
     "  explain --config FILE …   show the decision for one export request\n"
     "  test-policy --config FILE CASES   run an operator's policy test cases\n"
+    "  policy ropa --config FILE [--format html|json|csv] [--log TRAIL]   record of processing\n"
+    "  policy diff OLD NEW [--format text|json]   what a policy change changes (1: they differ)\n"
     "  hash-suppression [--match email|id] [FILE]   suppression-list entries (SHA-256)\n"
     "  audit list|show|stats|verify|report …   review the audit trail\n"
+    "  audit subject --config FILE --id ID | --email ADDRESS   exports that delivered a person\n"
+    "  audit replay --config NEW [LOG]   what the recorded exports would meet under NEW\n"
     "  volume-holds [list|clear --client C --purpose P]   grants held by a volume alert\n"
     "\n"
-    "Run 'exportwall COMMAND --help' for a command's options.\n"
+    "Run 'exportwall COMMAND --help' for a command's options; check-config, explain and\n"
+    "test-policy take --format text|json.\n"
     "Exit codes: 0 success, 1 failure (invalid configuration, failed check), 2 usage error.\n";
 
 }  // namespace
@@ -52,7 +60,14 @@ int main(int argc, char** argv) {
     if (command == "test-policy") return exportwall::config::run_test_policy(sub_argc, sub_argv);
     if (command == "hash-suppression")
         return exportwall::config::run_hash_suppression(sub_argc, sub_argv);
+    // `audit subject` and `audit replay` read the configuration as well as the trail: they live
+    // beside the proxy.
+    if (command == "audit" && argc > 2 && std::string_view(argv[2]) == "subject")
+        return exportwall::proxy::run_audit_subject(argc - 2, argv + 2);
+    if (command == "audit" && argc > 2 && std::string_view(argv[2]) == "replay")
+        return exportwall::proxy::run_audit_replay(argc - 2, argv + 2);
     if (command == "audit") return exportwall::audit::run_audit(sub_argc, sub_argv);
+    if (command == "policy") return exportwall::proxy::run_policy(sub_argc, sub_argv);
     if (command == "volume-holds") return exportwall::proxy::run_volume_holds(sub_argc, sub_argv);
     std::fprintf(stderr, "exportwall: unknown command '%s' (see exportwall --help)\n", argv[1]);
     return 2;

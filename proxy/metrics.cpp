@@ -57,6 +57,26 @@ struct grant_counter {
     std::atomic<std::uint64_t> value{0};
 };
 
+// Exports by decision, reason and grant. The key is the five label values joined by NUL bytes
+// (configuration ids and codes never hold one); the overflow series "_other" counts under
+// "_other" for every label.
+struct export_counter {
+    explicit export_counter(std::string_view key) : name(key) {
+        std::size_t i = 0;
+        for (std::size_t at = 0; i < labels.size() && at <= key.size(); ++i) {
+            const auto nul = std::min(key.find('\0', at), key.size());
+            labels[i] = key.substr(at, nul - at);
+            at = nul + 1;
+        }
+        if (key.find('\0') == std::string_view::npos) labels.fill(std::string(key));  // "_other"
+    }
+    std::string name;
+    std::array<std::string, 5> labels;  // decision, reason, client, purpose, destination
+    std::atomic<std::uint64_t> exports{0};
+    std::atomic<std::uint64_t> records_in{0};
+    std::atomic<std::uint64_t> records_out{0};
+};
+
 // Label value → series, lock-free for values already seen. Open addressing over atomic slots that
 // are filled once and never cleared: a reader that probes without the lock either finds the
 // series or reaches an empty slot and falls back to the locked path, which probes again.
@@ -183,6 +203,9 @@ struct metrics::state {
     label_table<label_counter, 16> quota_refusals;
     label_table<grant_counter, 256> volume_alerts;
     std::atomic<std::int64_t> volume_holds{0};
+    label_table<export_counter, 2048> exports;
+    label_table<label_counter, 16> dropped;
+    std::function<metrics::trail_figures()> trail;
 };
 
 metrics::metrics() : state_(std::make_unique<state>()) {}
@@ -224,6 +247,26 @@ void metrics::quota_refusal(std::string_view reason) {
 
 void metrics::export_aborted(std::string_view reason) {
     state_->aborted.get(reason).value.fetch_add(1, std::memory_order_relaxed);
+}
+
+void metrics::export_recorded(const export_figures& e) {
+    std::string key(e.decision);
+    for (std::string_view part : {e.reason, e.client, e.purpose, e.destination}) {
+        key.push_back('\0');
+        key.append(part);
+    }
+    auto& c = state_->exports.get(key);
+    c.exports.fetch_add(1, std::memory_order_relaxed);
+    c.records_in.fetch_add(e.records_in, std::memory_order_relaxed);
+    c.records_out.fetch_add(e.records_out, std::memory_order_relaxed);
+}
+
+void metrics::records_dropped(std::string_view reason, std::uint64_t n) {
+    state_->dropped.get(reason).value.fetch_add(n, std::memory_order_relaxed);
+}
+
+void metrics::set_trail_source(std::function<trail_figures()> source) {
+    state_->trail = std::move(source);
 }
 
 void metrics::volume_alert(std::string_view client, std::string_view purpose) {
@@ -362,6 +405,76 @@ std::string metrics::render() const {
     out += "exportwall_volume_holds ";
     append_number(out, state_->volume_holds.load(std::memory_order_relaxed));
     out += '\n';
+
+    // Exports by decision, reason and grant, and their records.
+    auto export_labels = [&out](const export_counter& c) {
+        static constexpr std::array<std::string_view, 5> names{"decision", "reason", "client",
+                                                                "purpose", "destination"};
+        out += '{';
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            if (i != 0) out += ',';
+            append_label(out, names[i], c.labels[i]);
+        }
+        out += "} ";
+    };
+    append_header(out, "exportwall_exports_total", "counter",
+                  "Exports recorded, by decision, reason and grant (client, purpose, destination: "
+                  "configuration ids).");
+    state_->exports.for_each([&](const export_counter& c) {
+        out += "exportwall_exports_total";
+        export_labels(c);
+        append_number(out, load(c.exports));
+        out += '\n';
+    });
+    append_header(out, "exportwall_export_records_in_total", "counter",
+                  "Records read from the CRM by exports, by decision, reason and grant.");
+    state_->exports.for_each([&](const export_counter& c) {
+        out += "exportwall_export_records_in_total";
+        export_labels(c);
+        append_number(out, load(c.records_in));
+        out += '\n';
+    });
+    append_header(out, "exportwall_export_records_out_total", "counter",
+                  "Records delivered to clients, by decision, reason and grant.");
+    state_->exports.for_each([&](const export_counter& c) {
+        out += "exportwall_export_records_out_total";
+        export_labels(c);
+        append_number(out, load(c.records_out));
+        out += '\n';
+    });
+    append_header(out, "exportwall_records_dropped_total", "counter",
+                  "Records the purpose's rules dropped, by drop reason.");
+    append_labelled(out, "exportwall_records_dropped_total", "reason", state_->dropped);
+
+    if (state_->trail) {
+        const trail_figures t = state_->trail();
+        auto single = [&out](std::string_view name, std::string_view type, std::string_view help,
+                             std::uint64_t value) {
+            append_header(out, name, type, help);
+            out += name;
+            out += ' ';
+            append_number(out, value);
+            out += '\n';
+        };
+        single("exportwall_audit_records_written_total", "counter",
+               "Audit records written to the trail.", t.records_written);
+        single("exportwall_audit_write_failures_total", "counter",
+               "Audit writer batches that failed (write, sync, rotate or open).", t.write_failures);
+        single("exportwall_audit_fsyncs_total", "counter", "fdatasync calls of the audit writer.",
+               t.fsyncs);
+        single("exportwall_audit_queue_depth", "gauge",
+               "Audit records waiting for the writer thread.", t.queue_depth);
+        if (t.syslog) {
+            single("exportwall_syslog_sent_total", "counter",
+                   "Audit records sent to the syslog collector.", t.syslog_sent);
+            single("exportwall_syslog_lost_total", "counter",
+                   "Audit records the syslog forwarder dropped (queue full or collector "
+                   "unreachable).",
+                   t.syslog_lost);
+            single("exportwall_syslog_pending", "gauge",
+                   "Audit records queued for the syslog collector.", t.syslog_pending);
+        }
+    }
 
     append_header(out, "exportwall_config_reloads_total", "counter",
                   "Configuration reloads, by result.");

@@ -11,6 +11,7 @@
 // No Beast, no Asio: the registry is a plain value the session code calls at each event.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -60,6 +61,33 @@ class metrics {
     // after it set, cleared or listed holds. With a shared store another replica's hold shows
     // here once this one lists or clears holds.
     void volume_holds(std::int64_t n);
+
+    // One export decided and recorded (issue 19, item 7): its audit decision (allowed, filtered,
+    // blocked, aborted), reason code ("" when none) and grant — client, purpose, destination —
+    // which the caller has already reduced to configuration ids ("_unknown" for a declared value
+    // the configuration does not have, "_none" when absent), so the label sets stay bounded and
+    // hold nothing a client typed. Records: read from the CRM, delivered, dropped by reason.
+    struct export_figures {
+        std::string_view decision, reason, client, purpose, destination;
+        std::uint64_t records_in = 0;
+        std::uint64_t records_out = 0;
+    };
+    void export_recorded(const export_figures& e);
+    void records_dropped(std::string_view reason, std::uint64_t n);
+
+    // Figures pulled at render time from the audit trail's writer and the syslog forwarder.
+    struct trail_figures {
+        std::uint64_t records_written = 0;
+        std::uint64_t write_failures = 0;
+        std::uint64_t fsyncs = 0;
+        std::uint64_t queue_depth = 0;
+        bool syslog = false;  // the rest only with a <syslog> forwarder
+        std::uint64_t syslog_sent = 0;
+        std::uint64_t syslog_lost = 0;
+        std::uint64_t syslog_pending = 0;
+    };
+    // Set once at start-up, before render() is called from another thread.
+    void set_trail_source(std::function<trail_figures()> source);
 
     // The whole registry in the Prometheus text format: `# HELP` and `# TYPE` lines, label values
     // escaped (backslash, double quote, newline). Series are rendered in first-seen order.

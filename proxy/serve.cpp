@@ -8,11 +8,13 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "audit/checkpoint.hpp"
 #include "audit/file_writer.hpp"
 #include "audit/serialize.hpp"
 #include "audit/syslog_forwarder.hpp"
 #include "config/loader.hpp"
 #include "proxy/access_log.hpp"
+#include "proxy/metered_sink.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/server.hpp"
 
@@ -26,7 +28,7 @@ int run_serve(int argc, char** argv) {
     app.add_option("--ports-file", options.ports_file,
                    "write the bound ports as {\"listeners\":[…],\"admin\":p} to this file");
     app.add_option("--threads", options.threads,
-                   "io threads (default: the configuration's, else the number of cores)");
+                   "io threads (default: the configuration's, else the CPUs the process may use)");
     app.footer(
         "Signals: SIGTERM/SIGINT fail /readyz, keep serving for the drain delay, then stop\n"
         "accepting and drain in-flight requests up to the shutdown grace (exports still running\n"
@@ -76,6 +78,18 @@ int run_serve(int argc, char** argv) {
         spdlog::warn("audit trail: a torn last line ({} bytes) was set aside into {}", bytes, torn);
     };
     wo.on_error = [](const std::string& message) { spdlog::error("audit trail: {}", message); };
+    // Signed checkpoints: the loader checked the key; it is fixed at start-up like the path.
+    if (audit_cfg.signing_key_pem) {
+        std::string why;
+        wo.signer = audit::checkpoint_signer::from_pem(*audit_cfg.signing_key_pem, why);
+        if (!wo.signer) {
+            std::fprintf(stderr, "%s: %s\n", audit_cfg.signing_key_file.c_str(), why.c_str());
+            return 1;
+        }
+        wo.checkpoint_every = audit_cfg.checkpoint_every;
+        wo.checkpoint_interval = audit_cfg.checkpoint_interval;
+        spdlog::info("audit trail: checkpoints signed with key {}", wo.signer->key_id());
+    }
     auto writer = std::make_shared<audit::file_writer>(std::move(wo));
     std::shared_ptr<audit::syslog_forwarder> forwarder;
     if (!audit_cfg.syslog.address.empty()) {
@@ -106,12 +120,34 @@ int run_serve(int argc, char** argv) {
     }
 
     runtime rt(config_path, std::move(snap), std::move(log));
-    rt.audit = writer.get();
+    // Every record goes through the metered sink: /metrics counts each export as it is recorded.
+    metered_sink metered(*writer, rt);
+    rt.audit = &metered;
+    rt.stats().set_trail_source([writer, forwarder] {
+        metrics::trail_figures t;
+        const auto w = writer->counters();
+        t.records_written = w.records_written;
+        t.write_failures = w.failures;
+        t.fsyncs = w.fsyncs;
+        t.queue_depth = w.queue_depth;
+        if (forwarder) {
+            const auto f = forwarder->counters();
+            t.syslog = true;
+            t.syslog_sent = f.sent;
+            t.syslog_lost = f.lost;
+            t.syslog_pending = f.queue_depth;
+        }
+        return t;
+    });
     rt.audit_durable_refusals = audit_cfg.sync != config::audit_sync::none;
     rt.audit_flush = [writer] { writer->flush(); };
+    // Who received whose data: beside the trail, used by exports whose configuration has a
+    // subject key (a reload may add one). Opened on first use; a failure aborts that export.
+    rt.subjects = std::make_shared<audit::subject_index_file>(
+        audit::subject_index_path(audit_cfg.path));
     if (forwarder) rt.syslog_reconnect = [forwarder] { forwarder->reconnect(); };
     int code = run_server(rt, options);
-    writer->flush();
+    writer->close();  // everything queued, then the last checkpoint, before syslog is flushed
     if (forwarder) forwarder->flush();
     return code;
 }

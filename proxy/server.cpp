@@ -41,10 +41,12 @@
 #include "audit/reader.hpp"
 #include "audit/review_page.hpp"
 #include "proxy/admin.hpp"
+#include "proxy/cpu_quota.hpp"
 #include "proxy/quota_store.hpp"
 #include "proxy/redis_store.hpp"
 #include "proxy/session.hpp"
 #include "proxy/tls.hpp"
+#include "proxy/upstream_health.hpp"
 #include "proxy/volume_monitor.hpp"
 
 namespace exportwall::proxy {
@@ -239,7 +241,7 @@ net::awaitable<void> signal_loop(runtime& rt, net::signal_set& signals,
             case SIGHUP: {
                 spdlog::info("SIGHUP: reloading {}", rt.config_path());
                 std::string out;
-                (void)rt.reload(out);
+                (void)rt.reload(out, load_trigger::sighup);
                 break;
             }
             case SIGUSR1:
@@ -418,7 +420,7 @@ class list_watch {
     void reload() {
         spdlog::info("reloading {} for its suppression lists", rt_.config_path());
         std::string out;
-        if (!rt_.reload(out))
+        if (!rt_.reload(out, load_trigger::suppression_list))
             spdlog::warn(
                 "the previous configuration and its suppression lists stay in force; "
                 "a list with a max-age goes stale when it passes");
@@ -497,7 +499,7 @@ int run_server(runtime& rt, const server_options& options) {
     auto snap = rt.current();
     const auto& net_cfg = snap->config->net;
     unsigned threads = options.threads != 0 ? options.threads : net_cfg.threads;
-    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    if (threads == 0) threads = default_threads();  // the affinity mask and the cgroup's quota
 
     {
         io_pool workers(threads);
@@ -576,11 +578,13 @@ int run_server(runtime& rt, const server_options& options) {
         hooks.m = &rt.stats();
         hooks.ready = [&rt] { return rt.ready(); };
         hooks.revision = [&rt] { return rt.current()->config->revision; };
-        hooks.reload = [&rt](std::string& out) { return rt.reload(out); };
+        hooks.reload = [&rt](std::string& out) { return rt.reload(out, load_trigger::admin); };
         hooks.token_sha256 = net_cfg.admin.token_sha256;
         hooks.volume = rt.volume;
         hooks.extension = audit_review(net_cfg.audit.path);
         net::co_spawn(ioc, run_admin(std::move(admin), std::move(hooks)), net::detached);
+        // /readyz follows each upstream's health by itself (proxy/upstream_health.hpp).
+        start_health_checks(rt, ioc);
 
         for (std::size_t i = 0; i < acceptors.size(); ++i)
             net::co_spawn(control, accept_loop(rt, acceptors[i], contexts[i], workers),
@@ -604,6 +608,11 @@ int run_server(runtime& rt, const server_options& options) {
             watch->arm();
             net::co_spawn(control, run_watch(watch), net::detached);
         }
+
+        // The configuration in force is on the trail before the first export is decided under it
+        // (and before the ports file says the proxy is up). A trail that cannot take it now
+        // refuses exports until it heals; the record is then missing (logged).
+        (void)rt.record_policy_loaded(load_trigger::start);
 
         if (!options.ports_file.empty() &&
             !write_ports_file(options.ports_file, ports, admin_port)) {

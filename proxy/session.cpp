@@ -701,6 +701,15 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
                                   "it can.",
                                   can_keep);
     }
+    // Nor while the subject index cannot be opened: no record is delivered unindexed. The
+    // refusal itself is audited.
+    if (snap->subjects && rt_.subjects && rt_.subjects->open()) {
+        cbuf_.consume(head_len);
+        co_return co_await refuse(rec, 503, "audit_unavailable",
+                                  "The subject index cannot be written; nothing is exported "
+                                  "until it can.",
+                                  can_keep);
+    }
     // The query guard reads the body of the languages that carry their query there (SOAP
     // query, HubSpot search): it is read whole, decided, and only its re-serialised form goes
     // upstream. A record route whose language reads no body takes none: a body would reach the
@@ -1306,6 +1315,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
         std::string_view public_url = listener_->index < listeners.size()
                                           ? std::string_view(listeners[listener_->index].public_url)
                                           : std::string_view{};
+        if (snap.subjects) case_->index_subjects(snap.subjects, rt_.subjects);
         plan = case_->plan_response(status, fields, up, public_url);
         if (plan.what == response_plan::action::replace) {
             // The CRM's body is never read: its connection cannot be reused. A redirect keeps

@@ -18,6 +18,7 @@
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 
+#include "audit/subject_index.hpp"
 #include "bench/generator/contact_generator.hpp"
 #include "bench/json/null_json_handler.hpp"
 #include "filters/json_depth_scanner.hpp"
@@ -74,14 +75,39 @@ filter_spec transformed_spec(body_format format) {
     return spec;
 }
 
+// The subject index (issue 18, item 1): every kept record's id and e-mail address digested
+// (HMAC-SHA-256) and coded into index chunks, written to /dev/null.
+struct subject_indexing {
+    std::vector<unsigned char> key = std::vector<unsigned char>(32, 0x4b);
+    ew::audit::subject_hasher hasher{key};
+    std::shared_ptr<ew::audit::subject_index_file> file =
+        std::make_shared<ew::audit::subject_index_file>("/dev/null");
+    std::unique_ptr<ew::audit::subject_collector> collector;
+
+    void attach(filter_spec& spec) {
+        collector = std::make_unique<ew::audit::subject_collector>(
+            file, "0123456789abcdef0123456789abcdef");
+        spec.rules.subject_fields = {"email", "id"};
+        spec.rules.decided = [this](const ew::filters::record_fields& f, bool kept) {
+            if (!kept) return;
+            for (const auto& [path, value] : f.values())
+                collector->add(path == "id" ? hasher.id_key("contact", value)
+                                            : hasher.email_key(value));
+        };
+    }
+};
+
 void run_filter(benchmark::State& state, body_format format, std::string_view name,
-                bool transforms = false) {
+                bool transforms = false, bool indexed = false) {
     const std::string& body = export_body(name);
-    const filter_spec spec = transforms ? transformed_spec(format) : promotion_spec(format);
+    const filter_spec base = transforms ? transformed_spec(format) : promotion_spec(format);
     std::string out;
     std::uint64_t kept = 0;
+    subject_indexing index;
     for (auto _ : state) {
-        auto filter = ew::filters::make_filter(spec);
+        filter_spec spec = base;
+        if (indexed) index.attach(spec);
+        auto filter = ew::filters::make_filter(std::move(spec));
         for (std::size_t at = 0; at < body.size(); at += chunk_bytes) {
             out.clear();
             if (filter->feed(std::string_view(body).substr(at, chunk_bytes), out)) {
@@ -96,6 +122,10 @@ void run_filter(benchmark::State& state, body_format format, std::string_view na
             return;
         }
         kept = filter->counters().records_out;
+        if (indexed && index.collector->write_pending()) {
+            state.SkipWithError("the subject index could not be written");
+            return;
+        }
     }
     state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(body.size()));
     state.counters["records_kept"] = static_cast<double>(kept);
@@ -105,6 +135,11 @@ void BM_JsonFilterKeep3WithConsent(benchmark::State& state) {
     run_filter(state, body_format::json, "json");
 }
 BENCHMARK(BM_JsonFilterKeep3WithConsent)->Unit(benchmark::kMillisecond);
+
+void BM_JsonFilterKeep3WithConsentIndexed(benchmark::State& state) {
+    run_filter(state, body_format::json, "json", false, true);
+}
+BENCHMARK(BM_JsonFilterKeep3WithConsentIndexed)->Unit(benchmark::kMillisecond);
 
 void BM_NdjsonFilterKeep3WithConsent(benchmark::State& state) {
     run_filter(state, body_format::ndjson, "ndjson");

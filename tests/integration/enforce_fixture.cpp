@@ -1,5 +1,7 @@
 #include "tests/integration/enforce_fixture.hpp"
 
+#include <sys/wait.h>
+
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -443,17 +445,21 @@ std::string request_bytes(const export_request& r) {
 }
 
 std::string run_exportwall(const std::vector<std::string>& args) {
+    return run_exportwall_status(args).first;
+}
+
+std::pair<std::string, int> run_exportwall_status(const std::vector<std::string>& args) {
     std::string cmd = exportwall_binary();
     for (const auto& a : args) cmd += " '" + a + "'";
     cmd += " 2>&1";
     std::string out;
     FILE* p = ::popen(cmd.c_str(), "r");
-    if (p == nullptr) return out;
+    if (p == nullptr) return {out, -1};
     std::array<char, 4096> buf{};
     std::size_t n = 0;
     while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-    ::pclose(p);
-    return out;
+    const int status = ::pclose(p);
+    return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
 }
 
 ::testing::AssertionResult enforce_fixture::start(vendor_policy_options o) {

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tests/integration/harness.hpp"
@@ -47,6 +48,9 @@ struct vendor_policy_options {
 
 // Runs `exportwall ARGS…` and returns what it printed on stdout and stderr.
 [[nodiscard]] std::string run_exportwall(const std::vector<std::string>& args);
+// The same, with its exit status (-1 when it did not exit normally).
+[[nodiscard]] std::pair<std::string, int> run_exportwall_status(
+    const std::vector<std::string>& args);
 
 // SHA-256 of `s`, lower-case hex (API keys, suppression-list digests).
 [[nodiscard]] std::string sha256_hex(std::string_view s);

@@ -34,21 +34,6 @@ bool has(std::string_view s, std::string_view part) {
     return s.find(part) != std::string_view::npos;
 }
 
-// Runs `exportwall ARGS…`: what it printed (stdout and stderr) and its exit status.
-std::pair<std::string, int> run_with_status(const std::vector<std::string>& args) {
-    std::string cmd = exportwall_binary();
-    for (const auto& a : args) cmd += " '" + a + "'";
-    cmd += " 2>&1";
-    std::string out;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (p == nullptr) return {out, -1};
-    std::array<char, 4096> buf{};
-    std::size_t n = 0;
-    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-    const int status = ::pclose(p);
-    return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
-}
-
 class EnforceValidity : public enforce_fixture {
   protected:
     // Starts the fake CRM and exportwall with the vendor policy after every (from, to) edit;
@@ -169,7 +154,7 @@ TEST_F(EnforceValidity, AnExpiredGrantIsRefusedWhileOneValidUntil2099Passes) {
 
 TEST_F(EnforceValidity, CheckConfigWarnsAboutExpiredAndFutureGrantsAndStillPasses) {
     ASSERT_TRUE(start_edited({expired_erp_delivery, rollout_until_2099, marketing_from_2099}));
-    const auto [out, status] = run_with_status({"check-config", proxy_.config_path()});
+    const auto [out, status] = run_exportwall_status({"check-config", proxy_.config_path()});
     EXPECT_EQ(status, 0) << out;
     EXPECT_TRUE(has(out, ": ok: ")) << out;
     const std::string file = proxy_.config_path();
@@ -192,7 +177,7 @@ TEST_F(EnforceValidity, CheckConfigWarnsAboutExpiredAndFutureGrantsAndStillPasse
 
     // explain names the window of the grant the declaration uses.
     const auto [explained, explain_status] =
-        run_with_status({"explain", "--config", file, "--client", "erp", "--purpose", "delivery",
+        run_exportwall_status({"explain", "--config", file, "--client", "erp", "--purpose", "delivery",
                          "--destination", "warehouse", "--target", std::string(dataverse)});
     EXPECT_EQ(explain_status, 1) << "a refused export: " << explained;
     EXPECT_TRUE(has(explained, "grant_not_valid")) << explained;
@@ -200,12 +185,12 @@ TEST_F(EnforceValidity, CheckConfigWarnsAboutExpiredAndFutureGrantsAndStillPasse
     // The exit status is the answer: 0 for an export the policy allows (the rollout tool's grant
     // is valid), 1 for a refused one, with --json too.
     const auto [allowed, allowed_status] =
-        run_with_status({"explain", "--config", file, "--client", "rollout-tool", "--purpose",
+        run_exportwall_status({"explain", "--config", file, "--client", "rollout-tool", "--purpose",
                          "delivery", "--destination", "warehouse", "--target",
                          std::string(dataverse)});
     EXPECT_EQ(allowed_status, 0) << allowed;
     const auto [refused_json, refused_json_status] =
-        run_with_status({"explain", "--json", "--config", file, "--client", "erp", "--purpose",
+        run_exportwall_status({"explain", "--json", "--config", file, "--client", "erp", "--purpose",
                          "delivery", "--destination", "warehouse", "--target",
                          std::string(dataverse)});
     EXPECT_EQ(refused_json_status, 1) << refused_json;
@@ -228,7 +213,7 @@ TEST_F(EnforceValidity, TestPolicyRefusesCasesItCannotRead) {
                            "  </case>\n"
                            "</cases>\n"));
     const auto [out, status] =
-        run_with_status({"test-policy", "--config", proxy_.config_path(), cases});
+        run_exportwall_status({"test-policy", "--config", proxy_.config_path(), cases});
     EXPECT_EQ(status, 2) << out;
     EXPECT_TRUE(has(out, cases + ":4: unknown attribute 'reasn' on <expect>")) << out;
     EXPECT_TRUE(has(out, cases + ":8: outcome 'refused' is not allow or refuse")) << out;

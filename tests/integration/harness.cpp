@@ -298,6 +298,7 @@ std::string make_config(const temp_dir& dir, const proxy_options& o) {
     x += "  <audit path=\"" + dir.file("audit.jsonl") + "\"/>\n";
     x += "  <upstream id=\"crm\" url=\"" + o.upstream_url + "\"";
     if (!o.upstream_ca.empty()) x += " ca=\"" + o.upstream_ca + "\"";
+    if (!o.upstream_attributes.empty()) x += " " + o.upstream_attributes;
     x += "/>\n";
     x += "  <route id=\"api\" path=\"" + o.route_path + "\" match=\"prefix\" methods=\"" +
          o.methods + "\" upstream=\"crm\" format=\"passthrough\" open=\"true\"/>\n";

@@ -132,6 +132,7 @@ struct crm_seen {
 struct proxy_options {
     std::string upstream_url;         // e.g. "http://127.0.0.1:1234"
     std::string upstream_ca;          // https upstreams
+    std::string upstream_attributes;  // more attributes of <upstream id="crm">, e.g. health-path
     std::string route_path = "/api";  // prefix route "api" → upstream "crm", passthrough
     std::string methods = "GET POST PUT";
     std::string limits;  // extra attributes of <limits>, e.g. R"(upstream-response-head="200ms")"

@@ -131,6 +131,51 @@ TEST(Metrics, VolumeAlertsBeyondCapacityCountAsOther) {
               std::string::npos);
 }
 
+TEST(Metrics, ExportsCountByDecisionReasonAndGrantWithTheirRecords) {
+    metrics m;
+    m.export_recorded({"filtered", "", "erp", "delivery", "warehouse", 10, 7});
+    m.export_recorded({"filtered", "", "erp", "delivery", "warehouse", 5, 5});
+    m.export_recorded({"blocked", "purpose_not_granted", "erp", "promotion", "_none", 0, 0});
+    m.records_dropped("objected", 3);
+    const std::string text = m.render();
+    const std::string grant = R"({decision="filtered",reason="",client="erp",)"
+                              R"(purpose="delivery",destination="warehouse"} )";
+    EXPECT_NE(text.find("exportwall_exports_total" + grant + "2\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("exportwall_export_records_in_total" + grant + "15\n"), std::string::npos);
+    EXPECT_NE(text.find("exportwall_export_records_out_total" + grant + "12\n"), std::string::npos);
+    EXPECT_NE(text.find(R"(exportwall_exports_total{decision="blocked",)"
+                        R"(reason="purpose_not_granted",client="erp",purpose="promotion",)"
+                        R"(destination="_none"} 1)"),
+              std::string::npos);
+    EXPECT_NE(text.find("exportwall_records_dropped_total{reason=\"objected\"} 3\n"),
+              std::string::npos);
+    // Without a trail source there are no trail figures.
+    EXPECT_EQ(text.find("exportwall_audit_queue_depth"), std::string::npos);
+}
+
+TEST(Metrics, TrailFiguresArePulledAtRenderTime) {
+    metrics m;
+    std::uint64_t written = 1;
+    m.set_trail_source([&written] {
+        metrics::trail_figures t;
+        t.records_written = written;
+        t.queue_depth = 4;
+        t.syslog = true;
+        t.syslog_lost = 2;
+        return t;
+    });
+    written = 41;
+    const std::string text = m.render();
+    EXPECT_NE(text.find("exportwall_audit_records_written_total 41\n"), std::string::npos) << text;
+    EXPECT_NE(
+        text.find("# TYPE exportwall_audit_queue_depth gauge\nexportwall_audit_queue_depth 4\n"),
+        std::string::npos);
+    EXPECT_NE(text.find("exportwall_syslog_lost_total 2\n"), std::string::npos);
+    // Every HELP line starts a line (no figure runs into the next header).
+    for (auto at = text.find("# HELP"); at != std::string::npos; at = text.find("# HELP", at + 1))
+        EXPECT_TRUE(at == 0 || text[at - 1] == '\n') << text.substr(at - 40, 60);
+}
+
 TEST(Metrics, ConcurrentUpdatesAreAllCounted) {
     metrics m;
     std::vector<std::thread> threads;

@@ -1,0 +1,222 @@
+// Who received a person's data (issue 18, item 1): exports through the real binary with a subject
+// key, then `exportwall audit subject` over the trail and the index beside it. A person whose
+// record an export delivered is found (by e-mail and by id, also when the purpose strips the
+// e-mail), a person whose record it dropped is not, and an index edited after the fact is
+// reported, never trusted.
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tests/integration/enforce_fixture.hpp"
+
+namespace exportwall::itest {
+namespace {
+
+constexpr std::string_view dataverse = "/api/data/v9.2/contacts";
+
+class EnforceSubject : public enforce_fixture {
+  protected:
+    ::testing::AssertionResult start_indexed() {
+        const std::string key = dir_.file("subject.key");
+        std::ofstream(key, std::ios::binary) << std::string(32, 'k') << "0123456789";
+        vendor_policy_options o;
+        o.edits = {{" sync=\"blocked\">", " sync=\"blocked\" subject-key-file=\"" + key + "\">"}};
+        return start(o);
+    }
+
+    // `exportwall audit subject --config … ARGS --format json`: its exit status and the audit
+    // ids it listed.
+    std::pair<int, std::vector<std::string>> lookup(const std::vector<std::string>& args) {
+        std::vector<std::string> all{"audit",    "subject", "--config", dir_.file("exportwall.xml"),
+                                     "--format", "json"};
+        all.insert(all.end(), args.begin(), args.end());
+        auto [out, status] = run_exportwall_status(all);
+        std::vector<std::string> ids;
+        boost::system::error_code ec;
+        // stdout's one JSON line; a warning on stderr may come before it.
+        const auto start = out.find("{\"found\"");
+        const auto line = start == std::string::npos
+                              ? std::string()
+                              : out.substr(start, out.find('\n', start) - start);
+        auto v = boost::json::parse(line, ec);
+        if (!ec && v.is_object()) {
+            last_intact_ = v.as_object().at("index_intact").as_bool();
+            for (const auto& e : v.as_object().at("exports").as_array())
+                ids.emplace_back(e.as_object().at("audit_id").as_string());
+        }
+        last_output_ = out;
+        return {status, ids};
+    }
+
+    std::string send_export(const std::string& key, const std::string& purpose,
+                            const std::string& destination, const std::string& target) {
+        export_request r;
+        r.target = target;
+        r.api_key = key;
+        r.purpose = purpose;
+        r.destination = destination;
+        const response resp = send(r);
+        EXPECT_EQ(resp.status, 200) << resp.body;
+        return resp.header("X-Export-Audit-Id").value_or("");
+    }
+
+    std::string last_output_;
+    bool last_intact_ = false;
+};
+
+TEST_F(EnforceSubject, ListsTheExportThatDeliveredAPersonAndNotOneItDropped) {
+    ASSERT_TRUE(start_indexed());
+    ASSERT_TRUE(std::filesystem::exists(dir_.file("exportwall.xml")));
+    const std::string p = marker_prefix();
+    contact ann = marker_contact(p, 1, "customer");
+    contact bob = marker_contact(p, 2, "customer");
+    bob.objected = true;  // dropped from a direct-marketing export
+    contact cyd = marker_contact(p, 3, "customer");
+    cyd.consent_email = false;  // dropped too
+    ASSERT_TRUE(stage(dataverse, "application/json",
+                      render(vendor_shape::dataverse, {ann, bob, cyd}, crm_origin())));
+    const std::string id = send_export(std::string(marketing_key), "promotion-email", "newsletter",
+                                       std::string(dataverse));
+    ASSERT_FALSE(id.empty());
+    const auto rec = audit_record(id);
+    ASSERT_TRUE(rec.has_value());
+    EXPECT_EQ(number_at(*rec, "records_out"), 1U);
+    EXPECT_EQ(number_at(*rec, "subject_keys"), 2U);  // Ann's id and address
+    EXPECT_EQ(string_at(*rec, "subject_index").size(), 64U);
+
+    auto [found, ids] = lookup({"--email", ann.email});
+    EXPECT_EQ(found, 0) << last_output_;
+    EXPECT_EQ(ids, std::vector<std::string>{id});
+    // As the suppression list normalises: case and surrounding spaces do not matter.
+    std::string shouted = ann.email;
+    for (auto& c : shouted) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    EXPECT_EQ(lookup({"--email", "  " + shouted + " "}).second, std::vector<std::string>{id});
+    EXPECT_EQ(lookup({"--id", ann.id, "--entity", "contact"}).second, std::vector<std::string>{id});
+    EXPECT_EQ(lookup({"--id", ann.id}).second, std::vector<std::string>{id});
+
+    for (const auto& dropped : {bob, cyd}) {
+        auto [status, none] = lookup({"--email", dropped.email});
+        EXPECT_EQ(status, 1) << last_output_;
+        EXPECT_TRUE(none.empty());
+        EXPECT_EQ(lookup({"--id", dropped.id}).first, 1);
+    }
+    // The same id under another entity is another person.
+    EXPECT_EQ(lookup({"--id", ann.id, "--entity", "contact-csv"}).first, 1);
+    // No value reaches the trail or the index in the clear.
+    const auto trail = read_file(dir_.file("audit.jsonl")).value_or("");
+    const auto index = read_file(dir_.file("audit.jsonl.subjects")).value_or("");
+    EXPECT_FALSE(index.empty());
+    for (const auto& c : {ann, bob, cyd}) {
+        EXPECT_EQ(trail.find(c.email), std::string::npos);
+        EXPECT_EQ(index.find(c.email), std::string::npos);
+        EXPECT_EQ(index.find(c.id), std::string::npos);
+    }
+}
+
+TEST_F(EnforceSubject, APurposeThatStripsTheKeysStillIndexesWhoItDelivered) {
+    ASSERT_TRUE(start_indexed());
+    const std::string p = marker_prefix();
+    const contact ann = marker_contact(p, 1, "customer");
+    const contact lea = marker_contact(p, 2, "lead");  // delivery is for customers only
+    ASSERT_TRUE(stage(dataverse, "application/json",
+                      render(vendor_shape::dataverse, {ann, lea}, crm_origin())));
+    // delivery does not keep the address: the CRM is still asked for it (a subject key), and
+    // it is stripped from the answer.
+    export_request r;
+    r.target = std::string(dataverse) + "?$select=first_name";
+    r.api_key = std::string(erp_key);
+    r.purpose = "delivery";
+    r.destination = "warehouse";
+    const response resp = send(r);
+    ASSERT_EQ(resp.status, 200) << resp.body;
+    EXPECT_EQ(resp.body.find(ann.email), std::string::npos);
+    EXPECT_NE(resp.body.find(ann.first_name), std::string::npos) << resp.body;
+    const std::string id = resp.header("X-Export-Audit-Id").value_or("");
+    ASSERT_TRUE(audit_record(id).has_value());
+
+    EXPECT_EQ(lookup({"--email", ann.email}).second, std::vector<std::string>{id});
+    EXPECT_EQ(lookup({"--email", lea.email}).first, 1);
+}
+
+TEST_F(EnforceSubject, AnIndexEditedAfterTheFactIsReported) {
+    ASSERT_TRUE(start_indexed());
+    const std::string p = marker_prefix();
+    const contact ann = marker_contact(p, 1, "customer");
+    ASSERT_TRUE(
+        stage(dataverse, "application/json", render(vendor_shape::dataverse, {ann}, crm_origin())));
+    const std::string id =
+        send_export(std::string(erp_key), "delivery", "warehouse", std::string(dataverse));
+    ASSERT_TRUE(audit_record(id).has_value());
+    ASSERT_EQ(lookup({"--email", ann.email}).first, 0);
+    EXPECT_TRUE(last_intact_);
+
+    // One byte of the chunk's header changes: the chunk still answers, but no longer hashes to
+    // what the export's audit record says.
+    const std::string path = dir_.file("audit.jsonl.subjects");
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(6);
+    f.put('\x01');
+    f.close();
+    auto [status, ids] = lookup({"--email", ann.email});
+    EXPECT_EQ(status, 1);
+    EXPECT_EQ(ids, std::vector<std::string>{id});
+    EXPECT_FALSE(last_intact_);
+    EXPECT_NE(last_output_.find("INDEX ALTERED"), std::string::npos);
+}
+
+TEST_F(EnforceSubject, AnIndexThatCannotBeWrittenRefusesBeforeTheCrmIsAsked) {
+    // A directory where the index file belongs: opening it fails, for root too.
+    std::filesystem::create_directory(dir_.file("audit.jsonl.subjects"));
+    ASSERT_TRUE(start_indexed());
+    const std::string p = marker_prefix();
+    ASSERT_TRUE(
+        stage(dataverse, "application/json",
+              render(vendor_shape::dataverse, {marker_contact(p, 1, "customer")}, crm_origin())));
+    const std::size_t asked = seen_at(dataverse).size();
+    export_request r;
+    r.target = std::string(dataverse);
+    r.api_key = std::string(erp_key);
+    r.purpose = "delivery";
+    r.destination = "warehouse";
+    const response resp = send(r);
+    EXPECT_EQ(resp.status, 503);
+    const auto problem = problem_of(resp);
+    ASSERT_TRUE(problem.has_value()) << resp.body;
+    EXPECT_EQ(string_at(*problem, "reason"), "audit_unavailable");
+    EXPECT_EQ(resp.body.find(p), std::string::npos);
+    EXPECT_EQ(seen_at(dataverse).size(), asked);
+    const auto rec = audit_record(string_at(*problem, "audit_id"));
+    ASSERT_TRUE(rec.has_value());
+    EXPECT_EQ(string_at(*rec, "decision"), "blocked");
+}
+
+TEST_F(EnforceSubject, WithoutASubjectKeyTheLookupIsAUsageError) {
+    ASSERT_TRUE(start());
+    auto [out, status] = run_exportwall_status(
+        {"audit", "subject", "--config", dir_.file("exportwall.xml"), "--email", "a@b.c"});
+    EXPECT_EQ(status, 2) << out;
+    EXPECT_NE(out.find("subject-key-file"), std::string::npos);
+}
+
+TEST_F(EnforceSubject, AnUnreadableKeyFailsCheckConfigWithItsPosition) {
+    ASSERT_TRUE(start());
+    std::string config = read_file(dir_.file("exportwall.xml")).value_or("");
+    const auto at = config.find(" sync=\"blocked\">");
+    ASSERT_NE(at, std::string::npos);
+    config.replace(at, 16, " sync=\"blocked\" subject-key-file=\"" + dir_.file("nope.key") + "\">");
+    std::ofstream(dir_.file("broken.xml")) << config;
+    auto [out, status] = run_exportwall_status({"check-config", dir_.file("broken.xml")});
+    EXPECT_EQ(status, 1) << out;
+    EXPECT_NE(out.find("broken.xml:"), std::string::npos) << out;
+    EXPECT_NE(out.find("subject-key-file"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace exportwall::itest
