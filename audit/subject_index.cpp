@@ -69,30 +69,64 @@ class bit_writer {
     unsigned used_ = 0;  // bits in acc_ not yet written (< 8 between calls)
 };
 
+// Bits most significant first, eight bytes at a time: a unary run is counted with one
+// count-leading-zeros, a remainder taken with one shift (lookups over a large index decode
+// every chunk up to the digest looked for).
 class bit_reader {
   public:
     explicit bit_reader(std::string_view in) : in_(in) {}
-    // False at the end of the input.
-    bool bit(bool& b) {
-        if (pos_ >= in_.size() * 8) return false;
-        const auto byte = static_cast<unsigned char>(in_[pos_ >> 3]);
-        b = ((byte >> (7 - (pos_ & 7))) & 1u) != 0;
-        ++pos_;
-        return true;
+    // The length of a run of ones and the zero that ends it; false at the end of the input.
+    bool unary(std::uint64_t& ones) {
+        ones = 0;
+        for (;;) {
+            if (avail_ == 0 && !refill()) return false;
+            // The zeros of the available bits, as ones (the unavailable low bits cleared).
+            const std::uint64_t inverted = ~acc_ & ~((std::uint64_t{1} << (64 - avail_)) - 1);
+            if (inverted == 0) {  // every available bit is a one
+                ones += avail_;
+                avail_ = 0;
+                continue;
+            }
+            const auto run = static_cast<unsigned>(__builtin_clzll(inverted));
+            ones += run;
+            consume(run + 1);
+            return true;
+        }
     }
+    // `count` (≤ 32) bits as a number; false at the end of the input.
     bool bits(unsigned count, std::uint64_t& v) {
         v = 0;
-        for (unsigned i = 0; i < count; ++i) {
-            bool b = false;
-            if (!bit(b)) return false;
-            v = (v << 1) | (b ? 1u : 0u);
+        while (count > 0) {
+            if (avail_ == 0 && !refill()) return false;
+            const unsigned take = std::min(count, avail_);
+            v = (v << take) | (acc_ >> (64 - take));
+            consume(take);
+            count -= take;
         }
         return true;
     }
 
   private:
+    // acc_ holds avail_ unread bits at its top.
+    bool refill() {
+        if (pos_ >= in_.size()) return false;
+        acc_ = 0;
+        avail_ = 0;
+        while (avail_ < 64 && pos_ < in_.size()) {
+            acc_ |= static_cast<std::uint64_t>(static_cast<unsigned char>(in_[pos_++]))
+                    << (56 - avail_);
+            avail_ += 8;
+        }
+        return true;
+    }
+    void consume(unsigned n) {
+        acc_ = n >= 64 ? 0 : acc_ << n;
+        avail_ -= n;
+    }
     std::string_view in_;
     std::size_t pos_ = 0;
+    std::uint64_t acc_ = 0;
+    unsigned avail_ = 0;
 };
 
 void put_u32(std::string& out, std::uint32_t v) {
@@ -245,12 +279,7 @@ bool subject_set_contains(std::string_view payload, std::uint32_t n, unsigned k,
     std::uint64_t value = 0;
     for (std::uint32_t i = 0; i < n; ++i) {
         std::uint64_t q = 0;
-        bool b = false;
-        for (;;) {
-            if (!r.bit(b)) return false;
-            if (!b) break;
-            ++q;
-        }
+        if (!r.unary(q)) return false;
         std::uint64_t low = 0;
         if (!r.bits(k, low)) return false;
         value += (q << k) | low;

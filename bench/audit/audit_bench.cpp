@@ -3,6 +3,8 @@
 //   EXPORTWALL_BENCH_AUDIT_MB       size of the generated log for verify/list (default 100)
 //   EXPORTWALL_BENCH_AUDIT_LOG_DIR  keep the generated log in this directory (reused when it
 //                                   already holds one), e.g. to time `exportwall audit verify`
+//   EXPORTWALL_BENCH_SUBJECT_KEYS   digests in the generated subject index (default 20,000,000:
+//                                   10 M delivered records with an id and an address each)
 
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -14,12 +16,17 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <array>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <benchmark/benchmark.h>
 
 #include "audit/file_writer.hpp"
 #include "audit/reader.hpp"
+#include "audit/record.hpp"
+#include "audit/subject_index.hpp"
 
 namespace {
 
@@ -233,6 +240,65 @@ void BM_ListFiltered(benchmark::State& state) {
     state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
 }
 BENCHMARK(BM_ListFiltered)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The subject index (issue 18, item 1): an index as exports write it — one chunk per write to
+// the client (~160 records of ~400 B, two digests each: 320), 1,000 records per export — and
+// `audit subject`'s scan for one person over it. Reports the index's bytes per digest and per
+// delivered record, and the scan's speed; a 1 GiB trail of such exports (~2 M audit records)
+// delivers far fewer records than the index here holds per GB of scan.
+const std::string& generated_index(std::uint64_t& keys) {
+    static std::uint64_t count = 0;
+    static const std::string path = [] {
+        const char* env = std::getenv("EXPORTWALL_BENCH_SUBJECT_KEYS");
+        count = env != nullptr ? std::strtoull(env, nullptr, 10) : 20'000'000ULL;
+        const fs::path dir = fresh_dir("subjects");
+        const std::string p = (dir / "audit.jsonl.subjects").string();
+        auto file = std::make_shared<subject_index_file>(p);
+        std::uint64_t state = 0x9e3779b97f4a7c15ULL;
+        auto next = [&state] {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            return state;
+        };
+        std::uint64_t written = 0;
+        while (written < count) {
+            subject_collector c(file, new_record_id());
+            for (int chunk = 0; chunk < 7 && written < count; ++chunk) {  // ~2,000 digests
+                for (int i = 0; i < 320 && written < count; ++i, ++written) c.add(next());
+                if (c.write_pending()) return std::string();
+            }
+        }
+        return p;
+    }();
+    keys = count;
+    return path;
+}
+
+void BM_SubjectLookup(benchmark::State& state) {
+    std::uint64_t keys = 0;
+    const std::string& index = generated_index(keys);
+    if (index.empty()) {
+        state.SkipWithError("cannot write the subject index");
+        return;
+    }
+    const auto size = fs::file_size(index);
+    std::uint64_t probe = 42;
+    std::size_t found = 0;
+    for (auto _ : state) {
+        std::vector<subject_match> matches;
+        const std::array<std::uint64_t, 2> wanted{probe++, probe++};  // an id and an address
+        if (find_subject_exports(index, wanted, matches))
+            state.SkipWithError("cannot read the subject index");
+        found += matches.size();
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(size) * state.iterations());
+    state.counters["index_MB"] = static_cast<double>(size) / 1e6;
+    state.counters["bytes_per_digest"] = static_cast<double>(size) / static_cast<double>(keys);
+    state.counters["bytes_per_record"] = 2.0 * static_cast<double>(size) / static_cast<double>(keys);
+    state.counters["false_matches"] = static_cast<double>(found);
+}
+BENCHMARK(BM_SubjectLookup)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(5);
 
 }  // namespace
 
