@@ -50,6 +50,15 @@ std::string revision_of(std::string_view main_text, std::string_view included) {
 }
 
 // Reads typed attribute values, reporting malformed ones at the attribute's position.
+// check-config --offline (offline_loading): nothing only the target environment has is read.
+thread_local int offline_depth = 0;
+
+// A key offline validation stands in for one it does not read (never served: see
+// offline_loading).
+std::shared_ptr<const std::vector<unsigned char>> offline_key() {
+    return std::make_shared<const std::vector<unsigned char>>(32, static_cast<unsigned char>(0));
+}
+
 class reader {
   public:
     reader(const xml_source& src, diagnostics& diag, std::string base_dir)
@@ -181,6 +190,11 @@ class reader {
                     return {};
                 }
                 const char* env = std::getenv(var.c_str());
+                if (env == nullptr && offline_depth > 0) {
+                    out += "offline-" + var;  // set where exportwall runs, not here
+                    i = close + 1;
+                    continue;
+                }
                 if (env == nullptr) {
                     error(n, a, "environment variable " + var + " is not set");
                     return {};
@@ -392,6 +406,10 @@ void read_subject_keys(policy& rules) {
 void read_subject_key(reader& r, const pugi::xml_node& n, audit_settings& a) {
     if (!n.attribute("subject-key-file")) return;
     a.subject_key_file = r.path(n, "subject-key-file");
+    if (offline_depth > 0) {
+        a.subject_key = offline_key();
+        return;
+    }
     std::ifstream in(a.subject_key_file, std::ios::binary);
     std::vector<unsigned char> key{std::istreambuf_iterator<char>(in),
                                    std::istreambuf_iterator<char>()};
@@ -432,6 +450,7 @@ void read_signing_key(reader& r, const pugi::xml_node& n, audit_settings& a) {
     r.duration(n, "checkpoint-interval", a.checkpoint_interval);
     a.signing_key_file = r.path(n, "signing-key-file");
     if (a.signing_key_file.empty()) return;  // reported by path()
+    if (offline_depth > 0) return;
     std::ifstream in(a.signing_key_file, std::ios::binary);
     std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (!in.is_open() || (!in.good() && !in.eof())) {
@@ -805,7 +824,7 @@ void read_continuation(reader& r, const pugi::xml_node& n, settings& net, config
     r.src().check_children(n, {}, r.diag());
     net.continuation.key_file = r.path(n, "key-file");
     r.duration(n, "lifetime", net.continuation.lifetime);
-    if (net.continuation.key_file.empty()) return;
+    if (net.continuation.key_file.empty() || offline_depth > 0) return;
     std::ifstream in(net.continuation.key_file, std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     auto key = in || in.eof() ? continuation_key_from(bytes) : std::nullopt;
@@ -889,7 +908,9 @@ void read_quota_store(reader& r, const pugi::xml_node& n, settings& net) {
     const char* password_env = n.attribute("password-env").value();
     if (!password_file.empty() && *password_env != '\0')
         r.error(n, n.attribute("password-env"), "give password-file or password-env, not both");
-    if (!password_file.empty()) {
+    if (offline_depth > 0) {
+        q.password_source = "not read (offline)";
+    } else if (!password_file.empty()) {
         std::ifstream in(password_file, std::ios::binary);
         std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         while (!bytes.empty() && (bytes.back() == '\n' || bytes.back() == '\r')) bytes.pop_back();
@@ -928,6 +949,10 @@ void read_pseudonymisation(reader& r, const pugi::xml_node& n, settings& net) {
     r.src().check_children(n, {}, r.diag());
     net.pseudonymisation.key_file = r.path(n, "key-file");
     if (net.pseudonymisation.key_file.empty()) return;
+    if (offline_depth > 0) {
+        net.pseudonymisation.key = offline_key();
+        return;
+    }
     std::ifstream in(net.pseudonymisation.key_file, std::ios::binary);
     std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)),
                                      std::istreambuf_iterator<char>());
@@ -996,6 +1021,10 @@ void record_policy_files(configuration& c, std::string_view main_text,
 void read_suppression_lists(configuration& c, std::string& material) {
     for (auto& l : c.rules.suppression_lists) {
         if (!l.entries) continue;
+        if (offline_depth > 0) {
+            material += "suppression-list:offline:";
+            continue;
+        }
         // The modification time is read before the content: a file replaced in between looks
         // older than what was read, never fresher (max-age fails closed).
         std::error_code ec;
@@ -1176,6 +1205,10 @@ load_result load_policy_only(std::string text, const std::string& file,
 }
 
 }  // namespace
+
+offline_loading::offline_loading() { ++offline_depth; }
+offline_loading::~offline_loading() { --offline_depth; }
+bool loading_offline() { return offline_depth > 0; }
 
 load_result load_configuration_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

@@ -46,6 +46,20 @@ struct load_result {
 
 // Reads and validates `path`. Environment variables are read for ${VAR} substitution.
 [[nodiscard]] load_result load_configuration_file(const std::string& path);
+
+// `check-config --offline`: while one lives, loads on this thread read nothing that exists only
+// where exportwall runs — a ${VAR} or password-env that is not set takes a placeholder, and key
+// files (subject, signing, continuation, pseudonymisation), the quota store's password and
+// suppression lists are not read (their paths are still checked). The revision then does not
+// cover the lists. A configuration loaded so is for review only, never served.
+class offline_loading {
+  public:
+    offline_loading();
+    ~offline_loading();
+    offline_loading(const offline_loading&) = delete;
+    offline_loading& operator=(const offline_loading&) = delete;
+};
+[[nodiscard]] bool loading_offline();
 // A policy file alone (root <policy version="1">, the file an <include> names): its policy
 // elements and the legal rules, no network part (`net` stays empty). For check-config: such a
 // configuration cannot serve.

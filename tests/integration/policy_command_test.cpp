@@ -284,6 +284,46 @@ TEST_F(PolicyCommand, CheckConfigPrintsItsRevisionInTextAndJson) {
     EXPECT_GT(e.at("errors").at(0).at("line").as_int64(), 1);
 }
 
+TEST_F(PolicyCommand, CheckConfigOfflineNeedsNoSecretKeyFileOrList) {
+    // A configuration as it is deployed: a ${VAR} credential, key files and a suppression list
+    // that exist only in the target environment.
+    std::string t = text_;
+    auto replace = [&t](std::string_view from, std::string_view to) {
+        const auto at = t.find(from);
+        ASSERT_NE(at, std::string::npos) << from;
+        t.replace(at, from.size(), to);
+    };
+    replace(R"(<audit path="audit.jsonl" sync="blocked"/>)",
+            R"(<audit path="audit.jsonl" sync="blocked" subject-key-file="/run/secrets/ew-subject.key"/>)");
+    replace(R"(<upstream id="crm")",
+            R"(<upstream id="crm" soap-session-id="${EW_TEST_UNSET_SESSION_SECRET}")");
+    const std::string path = dir_.file("deployed.xml");
+    ASSERT_TRUE(write_file(path, t));
+    fs::remove(dir_.file("do-not-contact.txt"));
+    fs::remove(dir_.file("pseudonym-demo.key"));
+
+    const auto online = run(dir_, {"check-config", path});
+    EXPECT_EQ(online.status, 1) << online.out;
+    EXPECT_TRUE(has(online.err, "subject-key-file")) << online.err;
+    EXPECT_TRUE(has(online.err, "EW_TEST_UNSET_SESSION_SECRET")) << online.err;
+
+    const auto offline = run(dir_, {"check-config", "--offline", path});
+    EXPECT_EQ(offline.status, 0) << offline.out << offline.err;
+    EXPECT_TRUE(has(offline.out, "offline:")) << offline.out;
+    const auto json = run(dir_, {"check-config", "--offline", "--format", "json", path});
+    EXPECT_EQ(json.status, 0) << json.err;
+    EXPECT_TRUE(boost::json::parse(json.out).at("offline").as_bool());
+
+    // Offline still finds what is wrong in the file itself.
+    const std::string typo = dir_.file("typo.xml");
+    std::string bad = t;
+    bad.replace(bad.find(R"(<purpose id="delivery" )"), 23, R"(<purpose id="delivery" colour="red" )");
+    ASSERT_TRUE(write_file(typo, bad));
+    const auto still = run(dir_, {"check-config", "--offline", typo});
+    EXPECT_EQ(still.status, 1);
+    EXPECT_TRUE(has(still.err, "typo.xml:")) << still.err;
+}
+
 TEST_F(PolicyCommand, ExplainJsonKeepsItsExitStatus) {
     const std::vector<std::string> allowed{"explain",
                                            "--config",
