@@ -62,21 +62,7 @@ bool make_filter(const filter_args& a, record_filter& f, std::string& error) {
     f.client = split_list(a.client);
     f.purpose = split_list(a.purpose);
     f.destination = split_list(a.destination);
-    if (!a.since.empty()) {
-        f.since_ms = parse_rfc3339(a.since);
-        if (!f.since_ms) {
-            error = "--since is not an RFC 3339 date-time";
-            return false;
-        }
-    }
-    if (!a.until.empty()) {
-        f.until_ms = parse_rfc3339(a.until);
-        if (!f.until_ms) {
-            error = "--until is not an RFC 3339 date-time";
-            return false;
-        }
-    }
-    return true;
+    return set_period(f, a.since, a.until, error);
 }
 
 std::string csv_field(std::string_view s) {

@@ -172,6 +172,19 @@ std::vector<log_file> find_log_files(const std::string& active_path) {
     return out;
 }
 
+bool set_period(record_filter& f, std::string_view since, std::string_view until,
+                std::string& error) {
+    if (!since.empty() && !(f.since_ms = parse_rfc3339(since))) {
+        error = "--since is not an RFC 3339 date-time or date";
+        return false;
+    }
+    if (!until.empty() && !(f.until_ms = parse_rfc3339(until))) {
+        error = "--until is not an RFC 3339 date-time or date";
+        return false;
+    }
+    return true;
+}
+
 std::optional<std::int64_t> parse_rfc3339(std::string_view s) {
     unsigned y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
     if (!digits(s, 0, 4, y) || s.size() < 10 || s[4] != '-' || !digits(s, 5, 2, mo) ||

@@ -41,6 +41,11 @@ struct record_filter {
 // milliseconds; nullopt when malformed.
 [[nodiscard]] std::optional<std::int64_t> parse_rfc3339(std::string_view s);
 
+// Sets f.since_ms / f.until_ms from the --since / --until of a command ("" = open). False, with
+// `error` naming the option, when one is not an RFC 3339 date-time or date.
+[[nodiscard]] bool set_period(record_filter& f, std::string_view since, std::string_view until,
+                              std::string& error);
+
 // Splits "a,b,c" into its non-empty items.
 [[nodiscard]] std::vector<std::string> split_list(std::string_view s);
 

@@ -83,12 +83,8 @@ int run_ropa(const std::string& config_file, const std::string& format, const st
              const std::string& since, const std::string& until, std::ostream& out,
              std::ostream& err) {
     audit::record_filter filter;
-    if (!since.empty() && !(filter.since_ms = audit::parse_rfc3339(since))) {
-        err << "exportwall policy ropa: --since is not an RFC 3339 date-time or date\n";
-        return 2;
-    }
-    if (!until.empty() && !(filter.until_ms = audit::parse_rfc3339(until))) {
-        err << "exportwall policy ropa: --until is not an RFC 3339 date-time or date\n";
+    if (std::string error; !audit::set_period(filter, since, until, error)) {
+        err << "exportwall policy ropa: " << error << "\n";
         return 2;
     }
     auto cfg = load(config_file, err);

@@ -130,12 +130,8 @@ int run_audit_replay(int argc, char** argv, std::ostream& out, std::ostream& err
         return e.get_exit_code() == 0 ? app.exit(e, out, err) : (app.exit(e, out, err), 2);
     }
     audit::record_filter filter;
-    if (!since.empty() && !(filter.since_ms = audit::parse_rfc3339(since))) {
-        err << "exportwall audit replay: --since is not an RFC 3339 instant\n";
-        return 2;
-    }
-    if (!until.empty() && !(filter.until_ms = audit::parse_rfc3339(until))) {
-        err << "exportwall audit replay: --until is not an RFC 3339 instant\n";
+    if (std::string error; !audit::set_period(filter, since, until, error)) {
+        err << "exportwall audit replay: " << error << "\n";
         return 2;
     }
     auto loaded = config::load_configuration_file(config_path);

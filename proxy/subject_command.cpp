@@ -103,12 +103,8 @@ int run_audit_subject(int argc, char** argv, std::ostream& out, std::ostream& er
         return 2;
     }
     audit::record_filter filter;
-    if (!since.empty() && !(filter.since_ms = audit::parse_rfc3339(since))) {
-        err << "exportwall audit subject: --since is not an RFC 3339 instant\n";
-        return 2;
-    }
-    if (!until.empty() && !(filter.until_ms = audit::parse_rfc3339(until))) {
-        err << "exportwall audit subject: --until is not an RFC 3339 instant\n";
+    if (std::string error; !audit::set_period(filter, since, until, error)) {
+        err << "exportwall audit subject: " << error << "\n";
         return 2;
     }
 
