@@ -136,7 +136,8 @@ TEST_F(AuditReviewPage, ListsFiltersAndDetailsBlockedTransfersInChromium) {
         R"(,"reason":"third_party_direct_marketing","reasonCount":)" +
         std::to_string(count("", "", "third_party_direct_marketing")) +
         R"(,"blockedSeq":4,"blockedReason":"purpose_not_granted","records":)" +
-        std::to_string(std::size(trail)) + "}";
+        // The trail written here, then the proxy's start: its policy_loaded record.
+        std::to_string(std::size(trail) + 1) + "}";
     ASSERT_STREQ(trail[3].reason, "purpose_not_granted");
 
     // node reads its settings from the environment; the child inherits ours.
