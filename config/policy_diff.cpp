@@ -69,7 +69,7 @@ class differ {
                                        std::string(to_string(b_.rules.global_mode))});
         compare_elements<entity>(
             "entity", a_.rules.entities, b_.rules.entities,
-            [this](const configuration& c, const entity& e) { return entity_attributes(c, e); });
+            [](const configuration& c, const entity& e) { return entity_attributes(c, e); });
         compare_elements<purpose>(
             "purpose", a_.rules.purposes, b_.rules.purposes,
             [](const configuration&, const purpose& p) { return purpose_attributes(p); });

@@ -189,7 +189,10 @@ void add_flows(record_of_processing& ropa, const policy& p, const ropa_flow_tabl
     for (auto& pu : ropa.purposes)
         for (auto& r : pu.recipients) r.flow = ropa_flow{};
     for (const auto& [key, flow] : flows) {
-        const auto& [purpose_id, destination_id] = key;
+        // Named references, not a structured binding: clang 14 (the fuzz build) cannot capture
+        // a binding in a lambda.
+        const std::string& purpose_id = key.first;
+        const std::string& destination_id = key.second;
         auto pu = std::find_if(ropa.purposes.begin(), ropa.purposes.end(),
                                [&](const ropa_purpose& x) { return x.id == purpose_id; });
         if (pu == ropa.purposes.end()) {
