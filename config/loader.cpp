@@ -312,10 +312,15 @@ bool is_loopback(std::string_view address) {
 }
 
 void read_admin(reader& r, const pugi::xml_node& n, settings& out) {
-    r.src().check_attributes(n, {"address", "port", "token-sha256"}, {}, r.diag());
+    r.src().check_attributes(n, {"address", "port", "token-sha256", "metrics-address", "metrics-port"},
+                             {}, r.diag());
     r.src().check_children(n, {}, r.diag());
     out.admin.address = r.text(n, "address", out.admin.address);
     r.number<std::uint16_t>(n, "port", out.admin.port, 0, 65535);
+    out.admin.metrics_address = r.text(n, "metrics-address");
+    r.number<std::uint16_t>(n, "metrics-port", out.admin.metrics_port, 0, 65535);
+    if (n.attribute("metrics-port") && out.admin.metrics_address.empty())
+        r.error(n, n.attribute("metrics-port"), "'metrics-port' applies only with 'metrics-address'");
     if (auto a = n.attribute("token-sha256")) {
         std::string_view v = a.value();
         bool hex = v.size() == 64 && std::all_of(v.begin(), v.end(), [](char c) {

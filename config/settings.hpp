@@ -46,6 +46,11 @@ struct admin_listener {
     std::string address = "127.0.0.1";
     std::uint16_t port = 9901;
     std::string token_sha256;  // hex; required when address is not loopback
+    // metrics-address / metrics-port: a second listener serving only /metrics (and /healthz)
+    // without a token, for Prometheus' scrape annotations. Metrics hold ids, codes and counts,
+    // never a value. Empty address: none.
+    std::string metrics_address;
+    std::uint16_t metrics_port = 9902;
 };
 
 // Timeouts and size limits. Every timeout is an idle/phase timeout, never a total deadline for an

@@ -191,6 +191,12 @@ admin_response dispatch(const admin_hooks& hooks, const admin_request& req,
 
     if (path == "/healthz") return is_get ? text(200, "ok\n") : problem(405, "Method Not Allowed");
 
+    if (hooks.metrics_only) {
+        if (path != "/metrics") return problem(404, "Not Found");
+        if (!is_get) return problem(405, "Method Not Allowed");
+        return admin_response{200, "text/plain; version=0.0.4; charset=utf-8",
+                              hooks.m != nullptr ? hooks.m->render() : std::string()};
+    }
     if (!authorised(hooks, authorization)) return problem(401, "Unauthorized");
 
     if (path == "/readyz") {
@@ -266,7 +272,7 @@ net::awaitable<void> serve_admin_connection(tcp::socket socket,
         }
         req.body = msg.body();
         const std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
-        if (is_volume_path(path) && authorised(hooks, authorization))
+        if (!hooks.metrics_only && is_volume_path(path) && authorised(hooks, authorization))
             response = co_await volume_holds_endpoint(hooks, req, path);
         else
             response = dispatch(hooks, req, authorization);
@@ -330,7 +336,7 @@ net::awaitable<void> run_admin(tcp::acceptor acceptor, admin_hooks hooks) {
         spdlog::error("admin listener: not bound ({})", ec.message());
         co_return;
     }
-    if (hooks.token_sha256.empty() && !local.address().is_loopback()) {
+    if (hooks.token_sha256.empty() && !hooks.metrics_only && !local.address().is_loopback()) {
         spdlog::error(
             "admin listener on a non-loopback address without a token: refusing to serve");
         acceptor.close(ec);

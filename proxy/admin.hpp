@@ -70,6 +70,9 @@ struct admin_hooks {
     std::shared_ptr<volume_monitor> volume;
     // Lower-case hex SHA-256 of the bearer token; empty = no token (loopback only).
     std::string token_sha256;
+    // The metrics listener (<admin metrics-address>): /metrics and /healthz only, no token, on
+    // any address (metrics hold ids, codes and counts only); every other path is 404.
+    bool metrics_only = false;
     // Requests for paths the listener does not serve itself, after authentication. Returns
     // nullopt for "not mine" (→ 404). Runs on the io_context: must not block for long.
     std::function<std::optional<admin_response>(const admin_request&)> extension;

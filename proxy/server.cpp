@@ -77,7 +77,7 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 [[nodiscard]] bool write_ports_file(const std::string& path,
                                     const std::vector<std::uint16_t>& ports,
-                                    std::uint16_t admin_port) {
+                                    std::uint16_t admin_port, std::uint16_t metrics_port) {
     std::string json = "{\"listeners\":[";
     for (std::size_t i = 0; i < ports.size(); ++i) {
         if (i != 0) json += ',';
@@ -85,6 +85,10 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
     }
     json += "],\"admin\":";
     json += std::to_string(admin_port);
+    if (metrics_port != 0) {
+        json += ",\"metrics\":";
+        json += std::to_string(metrics_port);
+    }
     json += "}\n";
     // Written beside the target, then renamed: a reader never sees a half-written file.
     std::string tmp = path + ".tmp";
@@ -547,6 +551,19 @@ int run_server(runtime& rt, const server_options& options) {
         }
         std::uint16_t admin_port = admin.local_endpoint().port();
         spdlog::info("admin listener on {}:{}", net_cfg.admin.address, admin_port);
+        // The token-free metrics listener, when configured (Prometheus scrape annotations).
+        tcp::acceptor metrics_acceptor(ioc);
+        std::uint16_t metrics_port = 0;
+        if (!net_cfg.admin.metrics_address.empty()) {
+            if (!open_acceptor(metrics_acceptor, net_cfg.admin.metrics_address,
+                               net_cfg.admin.metrics_port, error)) {
+                spdlog::error("cannot listen on the metrics address {}", error);
+                return 1;
+            }
+            metrics_port = metrics_acceptor.local_endpoint().port();
+            spdlog::info("metrics listener on {}:{} (/metrics, /healthz; no token)",
+                         net_cfg.admin.metrics_address, metrics_port);
+        }
 
         // Quotas, paged exports and volume alerts count in one store: Redis when configured
         // (shared by the replicas that name it), this process otherwise. Fixed at start-up.
@@ -582,6 +599,13 @@ int run_server(runtime& rt, const server_options& options) {
         hooks.token_sha256 = net_cfg.admin.token_sha256;
         hooks.volume = rt.volume;
         hooks.extension = audit_review(net_cfg.audit.path);
+        if (metrics_port != 0) {
+            admin_hooks metrics_hooks;
+            metrics_hooks.m = &rt.stats();
+            metrics_hooks.metrics_only = true;
+            net::co_spawn(ioc, run_admin(std::move(metrics_acceptor), std::move(metrics_hooks)),
+                          net::detached);
+        }
         net::co_spawn(ioc, run_admin(std::move(admin), std::move(hooks)), net::detached);
         // /readyz follows each upstream's health by itself (proxy/upstream_health.hpp).
         start_health_checks(rt, ioc);
@@ -615,7 +639,7 @@ int run_server(runtime& rt, const server_options& options) {
         (void)rt.record_policy_loaded(load_trigger::start);
 
         if (!options.ports_file.empty() &&
-            !write_ports_file(options.ports_file, ports, admin_port)) {
+            !write_ports_file(options.ports_file, ports, admin_port, metrics_port)) {
             spdlog::error("cannot write the ports file {}", options.ports_file);
             rt.reloaded = nullptr;
             return 1;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <csignal>
 #include <string>
 
@@ -91,6 +93,61 @@ TEST_F(Admin, TokenProtectsEverythingButHealthz) {
     const response ok = admin_get("/metrics", "Authorization: Bearer test\r\n");
     EXPECT_EQ(ok.status, 200u);
     EXPECT_NE(ok.body.find("exportwall_requests_total"), std::string::npos);
+}
+
+TEST_F(Admin, AMetricsListenerServesMetricsWithoutATokenAndNothingElse) {
+    proxy_options o;
+    o.admin_token_sha256 =
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";  // "test"
+    o.admin_attributes = R"(metrics-address="127.0.0.1" metrics-port="0")";
+    ASSERT_TRUE(start_proxy(o));
+    ASSERT_NE(proxy_.metrics_port(), 0) << "no metrics port in the ports file";
+    ASSERT_NE(proxy_.metrics_port(), proxy_.admin_port());
+    // Some traffic to count.
+    ASSERT_TRUE(fetch(proxy_.port(), get_request("/api/fixed")).received);
+    auto scrape = [&](std::string_view target, std::string_view method = "GET") {
+        return fetch(proxy_.metrics_port(), std::string(method) + " " + std::string(target) +
+                                                " HTTP/1.1\r\nHost: localhost\r\n"
+                                                "Content-Length: 0\r\n\r\n");
+    };
+    // The request is counted once its answer is written, which the client may see first.
+    response m;
+    EXPECT_TRUE(poll_until(
+        [&] {
+            m = scrape("/metrics");
+            return m.status == 200u &&
+                   m.body.find("exportwall_requests_total{route=\"api\",status=\"200\"} 1") !=
+                       std::string::npos;
+        },
+        10s))
+        << m.status << "\n"
+        << m.body;
+    EXPECT_EQ(scrape("/healthz").status, 200u);
+    // Nothing but the metrics: no readiness, no reload, no audit, no holds — with or without
+    // the token.
+    EXPECT_EQ(scrape("/readyz").status, 404u);
+    EXPECT_EQ(scrape("/admin/reload", "POST").status, 404u);
+    EXPECT_EQ(scrape("/admin/audit").status, 404u);
+    EXPECT_EQ(scrape("/admin/volume-holds").status, 404u);
+    EXPECT_EQ(scrape("/metrics", "POST").status, 405u);
+    // The admin listener still wants its token.
+    EXPECT_EQ(admin_get("/metrics").status, 401u);
+}
+
+TEST(AdminMetricsConfig, AMetricsPortWithoutAnAddressIsRefused) {
+    temp_dir dir;
+    proxy_options o;
+    o.upstream_url = "http://127.0.0.1:1";
+    o.admin_attributes = R"(metrics-port="9902")";
+    const std::string path = dir.file("bad.xml");
+    ASSERT_TRUE(write_file(path, make_config(dir, o)));
+    const std::string out_file = dir.file("out.txt");
+    const std::string cmd =
+        exportwall_binary() + " check-config '" + path + "' >'" + out_file + "' 2>&1";
+    EXPECT_NE(std::system(cmd.c_str()), 0);
+    const std::string out = read_file(out_file).value_or("");
+    EXPECT_NE(out.find("bad.xml:"), std::string::npos) << out;
+    EXPECT_NE(out.find("metrics-port"), std::string::npos) << out;
 }
 
 TEST_F(Admin, ReloadEndpointReportsSuccessAndFailureWithoutConfigValues) {

@@ -293,6 +293,7 @@ std::string make_config(const temp_dir& dir, const proxy_options& o) {
     x += o.listener_tls;
     x += "</listen>\n  <admin address=\"127.0.0.1\" port=\"0\"";
     if (!o.admin_token_sha256.empty()) x += " token-sha256=\"" + o.admin_token_sha256 + "\"";
+    if (!o.admin_attributes.empty()) x += " " + o.admin_attributes;
     x += "/>\n  <limits " + o.limits + "/>\n";
     x += "  <log level=\"info\" access-log=\"" + dir.file("access.log") + "\"/>\n";
     x += "  <audit path=\"" + dir.file("audit.jsonl") + "\"/>\n";
@@ -331,6 +332,8 @@ bool exportwall_server::start(const temp_dir& dir, const std::string& config_xml
         return false;
     port_ = listeners->as_array().at(0).to_number<std::uint16_t>();
     if (admin != nullptr && !admin->is_null()) admin_port_ = admin->to_number<std::uint16_t>();
+    if (const auto* m = o.if_contains("metrics"); m != nullptr && !m->is_null())
+        metrics_port_ = m->to_number<std::uint16_t>();
     return port_ != 0;
 }
 

@@ -138,6 +138,7 @@ struct proxy_options {
     std::string limits;  // extra attributes of <limits>, e.g. R"(upstream-response-head="200ms")"
     std::string listener_tls;  // a whole <tls …/> element, or empty for plain
     std::string admin_token_sha256;
+    std::string admin_attributes;  // more attributes of <admin>, e.g. metrics-address
     std::string extra;  // more elements inside <exportwall> (upstreams, routes)
 };
 [[nodiscard]] std::string make_config(const temp_dir& dir, const proxy_options& o);
@@ -148,6 +149,8 @@ class exportwall_server {
     [[nodiscard]] bool start(const temp_dir& dir, const std::string& config_xml);
     [[nodiscard]] std::uint16_t port() const { return port_; }
     [[nodiscard]] std::uint16_t admin_port() const { return admin_port_; }
+    // The token-free metrics listener's port (<admin metrics-address>); 0 without one.
+    [[nodiscard]] std::uint16_t metrics_port() const { return metrics_port_; }
     [[nodiscard]] std::string config_path() const { return config_path_; }
     [[nodiscard]] std::string log() const;
     child_process& process() { return process_; }
@@ -156,6 +159,7 @@ class exportwall_server {
     child_process process_;
     std::uint16_t port_ = 0;
     std::uint16_t admin_port_ = 0;
+    std::uint16_t metrics_port_ = 0;
     std::string config_path_;
     std::string log_file_;
 };
