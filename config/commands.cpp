@@ -331,8 +331,9 @@ int run_check_config(int argc, char** argv) {
                         c.shadow_revision.c_str());
     }
     if (offline)
-        std::printf("%s: offline: ${VAR}s, key files, password files and suppression lists were "
-                    "not read; the revision does not cover the lists\n",
+        std::printf("%s: offline: ${VAR}s, key files, password and secret files (OAuth2 "
+                    "included) and suppression lists were not read; the revision does not "
+                    "cover the lists\n",
                     file.c_str());
     // The revision alone on a line of its own, for scripts (`awk '$1 == "revision"'`): the
     // value audit records carry as policy_revision.

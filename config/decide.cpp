@@ -48,12 +48,13 @@ constexpr std::array<std::string_view, reason_count> reason_names{
     "quota_store_unavailable",
     "suppression_list_stale",
     "volume_anomaly",
+    "upstream_auth_unavailable",
 };
 
 constexpr std::array<unsigned, reason_count> reason_status{
     200, 404, 405, 401, 400, 400, 403, 403, 403, 403,
     403, 403, 403, 400, 502, 504, 502, 502, 502, 503, 400, 403, 400, 403, 403,
-    403, 429, 503, 503, 403,
+    403, 429, 503, 503, 403, 503,
 };
 
 // A hex SHA-256 normalised to lower case without ':' into a fixed buffer (no allocation).

@@ -54,8 +54,10 @@ enum class reason : std::uint8_t {
     suppression_list_stale,   // 503: direct marketing, and the suppression list is older than
                               //      its max-age (or could not be read)
     volume_anomaly,           // 403: a volume alert holds the grant until an operator clears it
+    upstream_auth_unavailable,  // 503: no OAuth2 access token for the CRM, or the CRM refused
+                                //      a fresh one (proxy)
 };
-inline constexpr std::size_t reason_count = 30;
+inline constexpr std::size_t reason_count = 31;
 
 // "purpose_unknown" …; "ok" for none.
 [[nodiscard]] std::string_view to_string(reason r);

@@ -49,8 +49,9 @@ struct load_result {
 
 // `check-config --offline`: while one lives, loads on this thread read nothing that exists only
 // where exportwall runs — a ${VAR} or password-env that is not set takes a placeholder, and key
-// files (subject, signing, continuation, pseudonymisation), the quota store's password and
-// suppression lists are not read (their paths are still checked). The revision then does not
+// files (subject, signing, continuation, pseudonymisation), the quota store's password, the
+// OAuth2 client secrets, certificates and keys of <oauth2>, and suppression lists are not read
+// (their paths are still checked). The revision then does not
 // cover the lists. A configuration loaded so is for review only, never served.
 class offline_loading {
   public:

@@ -11,7 +11,7 @@
 namespace exportwall::proxy {
 
 std::string_view problem_title(std::string_view reason) noexcept {
-    static constexpr std::array<std::pair<std::string_view, std::string_view>, 30> titles{{
+    static constexpr std::array<std::pair<std::string_view, std::string_view>, 31> titles{{
         {"route_not_found", "Route not found"},
         {"method_not_allowed", "Method not allowed on this route"},
         {"unauthenticated", "Client not authenticated"},
@@ -42,6 +42,7 @@ std::string_view problem_title(std::string_view reason) noexcept {
         {"quota_store_unavailable", "Quota store unavailable"},
         {"suppression_list_stale", "Suppression list out of date"},
         {"volume_anomaly", "Grant held after a volume alert"},
+        {"upstream_auth_unavailable", "No access token for the upstream"},
         {"shutting_down", "Shutting down"},
     }};
     for (const auto& [code, title] : titles)

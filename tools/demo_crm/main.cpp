@@ -2,6 +2,8 @@
 //
 //   demo_crm [--address 127.0.0.1] [--port 8081] [--port-file F] [--public-url URL]
 //            [--records N] [--seed S] [--page-size P] [--token T] [--cache-mib M]
+//            [--oauth2-client-id ID [--oauth2-secret-file F] [--oauth2-certificate F]
+//             [--token-lifetime S] [--token-uses N]]
 //
 // Serves bench/generator's deterministic contacts in the shapes of Dataverse OData, HubSpot v3,
 // Salesforce REST and SOAP, Pipedrive, SuiteCRM 8, Close, Odoo JSON-RPC, semicolon CSV and NDJSON
@@ -9,7 +11,16 @@
 // the OS pick; --port-file writes the bound port (temp file + rename).
 // --public-url is the CRM's URL as exportwall reaches it (absolute pagination links); default
 // http://ADDRESS:PORT. With --token every request but /healthz needs `Authorization: Bearer T`:
-// exportwall adds it, clients never hold it. One line per request on stderr: method, path, the
+// exportwall adds it, clients never hold it.
+//
+// --oauth2-client-id turns on the OAuth2 token endpoint (tools/demo_crm/token_endpoint.hpp):
+// `POST /oauth2/token` grants client_credentials to that client id, authenticated with the secret
+// in --oauth2-secret-file (form body or HTTP Basic; the file is read at every request) or a JWT
+// client assertion verified against --oauth2-certificate. Every record endpoint then needs
+// `Authorization: Bearer` with an issued token (or the --token), 401 otherwise. Tokens live
+// --token-lifetime seconds (expires_in, default 3600) and, with --token-uses N, serve N requests
+// only; `POST /oauth2/_revoke` revokes every token issued so far (tests: expiry without a clock).
+// One line per request on stderr: method, path, the
 // query parameter names (never values), the body member names a search or JSON-RPC call read,
 // the field selection served, the record count.
 //
@@ -42,6 +53,7 @@
 #include <string_view>
 #include <thread>
 
+#include "tools/demo_crm/token_endpoint.hpp"
 #include "tools/demo_crm/vendor_shapes.hpp"
 
 namespace net = boost::asio;
@@ -59,11 +71,14 @@ struct options {
     std::string token;
     std::uint64_t cache_mib = 0;
     exportwall::demo_crm::dataset data;
+    exportwall::demo_crm::oauth2_options oauth2;
 };
 
 constexpr const char* usage =
     "usage: demo_crm [--address 127.0.0.1] [--port 8081] [--port-file F] [--public-url URL]\n"
-    "                [--records N] [--seed S] [--page-size P] [--token T] [--cache-mib M]\n";
+    "                [--records N] [--seed S] [--page-size P] [--token T] [--cache-mib M]\n"
+    "                [--oauth2-client-id ID [--oauth2-secret-file F] [--oauth2-certificate F]\n"
+    "                 [--token-lifetime S] [--token-uses N]]\n";
 
 std::mutex log_mutex;
 
@@ -98,10 +113,13 @@ void log_request(std::string_view method, std::string_view target, unsigned stat
     log_line(line);
 }
 
-bool authorized(const http::request<http::string_body>& req, const std::string& token) {
-    if (token.empty()) return true;
+bool authorized(const http::request<http::string_body>& req, const std::string& token,
+                exportwall::demo_crm::token_issuer& issuer) {
+    if (token.empty() && !issuer.enabled()) return true;
     auto it = req.find(http::field::authorization);
-    return it != req.end() && it->value() == "Bearer " + token;
+    if (it == req.end()) return false;
+    if (!token.empty() && it->value() == "Bearer " + token) return true;
+    return issuer.enabled() && issuer.admit(it->value());
 }
 
 // Writes a whole small body with Content-Length. True when the connection stays open.
@@ -233,7 +251,7 @@ bool write_and_cache(tcp::socket& socket, unsigned version, bool keep_alive,
 }
 
 void serve_connection(tcp::socket socket, const options& opt, const std::string& base_url,
-                      body_cache& cache) {
+                      body_cache& cache, exportwall::demo_crm::token_issuer& issuer) {
     // A chunked answer is several writes (head, chunks, last chunk): without TCP_NODELAY the
     // last small one waits for the client's delayed ACK, ~40 ms per keep-alive request.
     beast::error_code nodelay_ec;
@@ -258,8 +276,23 @@ void serve_connection(tcp::socket socket, const options& opt, const std::string&
         const bool head_only = req.method() == http::verb::head;
         const bool keep_alive = req.keep_alive();
         const bool health = target == "/healthz" || target.rfind("/healthz?", 0) == 0;
+        const std::string_view path = std::string_view(target).substr(0, target.find('?'));
         bool keep = false;
-        if (!health && !authorized(req, opt.token)) {
+        if (issuer.enabled() && path == "/oauth2/token" && req.method() == http::verb::post) {
+            auto auth = req.find(http::field::authorization);
+            auto reply = issuer.issue(
+                auth == req.end() ? std::string_view{} : std::string_view(auth->value()),
+                req.body());
+            log_line("demo_crm: POST /oauth2/token status=" + std::to_string(reply.status) +
+                     " endpoint=oauth2-token auth=" + reply.note);
+            keep = write_small(socket, req.version(), keep_alive, reply.status, "application/json",
+                               reply.body, false);
+        } else if (issuer.enabled() && path == "/oauth2/_revoke" &&
+                   req.method() == http::verb::post) {
+            issuer.revoke_all();
+            log_line("demo_crm: POST /oauth2/_revoke status=204 endpoint=oauth2-revoke");
+            keep = write_small(socket, req.version(), keep_alive, 204, "text/plain", "", false);
+        } else if (!health && !authorized(req, opt.token, issuer)) {
             exportwall::demo_crm::answer refused;
             refused.endpoint = "auth";
             log_request(method, target, 401, refused);
@@ -330,6 +363,16 @@ bool parse_options(int argc, char** argv, options& opt) {
             ok = parse_number<std::uint64_t>(value, opt.data.page_size, 1);
         } else if (arg == "--token") {
             opt.token = value;
+        } else if (arg == "--oauth2-client-id") {
+            opt.oauth2.client_id = value;
+        } else if (arg == "--oauth2-secret-file") {
+            opt.oauth2.secret_file = value;
+        } else if (arg == "--oauth2-certificate") {
+            opt.oauth2.certificate_file = value;
+        } else if (arg == "--token-lifetime") {
+            ok = parse_number<std::uint64_t>(value, opt.oauth2.lifetime, 1);
+        } else if (arg == "--token-uses") {
+            ok = parse_number<std::uint64_t>(value, opt.oauth2.uses, 0);
         } else if (arg == "--cache-mib") {
             ok = parse_number<std::uint64_t>(value, opt.cache_mib, 0) &&
                  opt.cache_mib <= (std::uint64_t{1} << 20);
@@ -390,6 +433,10 @@ int main(int argc, char** argv) {
              ", pages of " + std::to_string(opt.data.page_size) +
              (opt.token.empty() ? ", no token)" : ", bearer token required)"));
     body_cache cache(opt.cache_mib * 1024 * 1024);
+    exportwall::demo_crm::token_issuer issuer(opt.oauth2, base_url + "/oauth2/token");
+    if (issuer.enabled())
+        log_line("demo_crm: OAuth2 token endpoint at " + base_url +
+                 "/oauth2/token; record endpoints need an issued bearer token");
     while (true) {
         tcp::socket socket(io);
         acceptor.accept(socket, ec);
@@ -398,7 +445,7 @@ int main(int argc, char** argv) {
             continue;
         }
         std::thread(serve_connection, std::move(socket), std::cref(opt), std::cref(base_url),
-                    std::ref(cache))
+                    std::ref(cache), std::ref(issuer))
             .detach();
     }
 }
