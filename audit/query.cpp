@@ -1,6 +1,8 @@
 #include "audit/query.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <ctime>
 #include <deque>
 
 #include <boost/json/array.hpp>
@@ -9,6 +11,10 @@
 namespace exportwall::audit {
 
 namespace {
+
+constexpr std::array<std::string_view, 7> access_error_reasons{
+    "unauthenticated",     "route_not_found",  "method_not_allowed", "declaration_missing",
+    "declaration_invalid", "request_rejected", "query_unsupported"};
 
 int hex_value(char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -43,7 +49,147 @@ bool parse_uint(const std::string& s, Int& out) {
     return res.ec == std::errc{} && res.ptr == s.data() + s.size() && !s.empty();
 }
 
+// A text filter's terms: all exact go to the reader's list (it skips lines by them), any
+// pattern keeps them all as patterns.
+bool set_text_filter(const std::string& name, const std::string& value,
+                     std::vector<std::string>& exact, text_terms& patterns, std::string& error) {
+    auto terms = parse_text_terms(value);
+    if (!terms) {
+        error = "parameter " + name + ": a '*' may only start or end a term";
+        return false;
+    }
+    exact.clear();
+    patterns.clear();
+    const bool all_exact = std::all_of(terms->begin(), terms->end(), [](const text_term& t) {
+        return t.how == text_term::match::equals;
+    });
+    if (all_exact) {
+        for (auto& t : *terms) exact.push_back(std::move(t.text));
+    } else {
+        patterns = std::move(*terms);
+    }
+    return true;
+}
+
 }  // namespace
+
+bool is_known_decision(std::string_view decision) {
+    return std::find(known_decisions.begin(), known_decisions.end(), decision) !=
+           known_decisions.end();
+}
+
+bool is_access_error(std::string_view reason) {
+    return std::find(access_error_reasons.begin(), access_error_reasons.end(), reason) !=
+           access_error_reasons.end();
+}
+
+bool is_blocked_transfer(const record& r) {
+    return (r.decision == "blocked" || r.decision == "aborted" || r.decision == "would-block") &&
+           !is_access_error(r.reason);
+}
+
+bool text_term::matches(std::string_view value) const {
+    switch (how) {
+        case match::equals:
+            return value == text;
+        case match::prefix:
+            return value.substr(0, text.size()) == text;
+        case match::suffix:
+            return value.size() >= text.size() && value.substr(value.size() - text.size()) == text;
+        case match::contains:
+            return value.find(text) != std::string_view::npos;
+    }
+    return false;
+}
+
+bool matches_any(const text_terms& terms, std::string_view value) {
+    if (terms.empty()) return true;
+    return std::any_of(terms.begin(), terms.end(),
+                       [value](const text_term& t) { return t.matches(value); });
+}
+
+std::optional<text_terms> parse_text_terms(std::string_view list) {
+    text_terms out;
+    for (const auto& item : split_list(list)) {
+        std::string_view s = item;
+        const bool lead = s.front() == '*';
+        const bool trail = s.back() == '*';
+        if (lead) s.remove_prefix(1);
+        if (trail && !s.empty()) s.remove_suffix(1);
+        if (s.empty() || s.find('*') != std::string_view::npos) return std::nullopt;
+        text_term t;
+        t.text = std::string(s);
+        t.how = lead && trail ? text_term::match::contains
+                : lead        ? text_term::match::suffix
+                : trail       ? text_term::match::prefix
+                              : text_term::match::equals;
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
+bool audit_query::matches(const record& r) const {
+    if (category == record_category::blocked_transfer && !is_blocked_transfer(r)) return false;
+    if (category == record_category::access_error && !is_access_error(r.reason)) return false;
+    return matches_any(reason, r.reason) && matches_any(client, r.client) &&
+           matches_any(purpose, r.purpose) && matches_any(destination, r.destination) &&
+           matches_any(id, r.id);
+}
+
+namespace {
+
+std::string term_text(const text_term& t) {
+    switch (t.how) {
+        case text_term::match::equals:
+            return t.text;
+        case text_term::match::prefix:
+            return t.text + "*";
+        case text_term::match::suffix:
+            return "*" + t.text;
+        case text_term::match::contains:
+            return "*" + t.text + "*";
+    }
+    return t.text;
+}
+
+std::string instant_text(std::int64_t ms) {
+    const auto t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+}  // namespace
+
+std::string describe_query(const audit_query& q) {
+    std::string out;
+    auto add = [&out](std::string_view name, const std::string& value) {
+        if (value.empty()) return;
+        if (!out.empty()) out += "; ";
+        out += name;
+        out += ' ';
+        out += value;
+    };
+    auto list = [](const std::vector<std::string>& exact, const text_terms& patterns) {
+        std::string v;
+        for (const auto& e : exact) v += (v.empty() ? "" : ",") + e;
+        for (const auto& t : patterns) v += (v.empty() ? "" : ",") + term_text(t);
+        return v;
+    };
+    if (q.category == record_category::blocked_transfer) add("category", "blocked-transfer");
+    if (q.category == record_category::access_error) add("category", "access-error");
+    add("decision", list(q.filter.decision, {}));
+    add("reason", list(q.filter.reason, q.reason));
+    add("client", list(q.filter.client, q.client));
+    add("purpose", list(q.filter.purpose, q.purpose));
+    add("destination", list(q.filter.destination, q.destination));
+    add("id", list(q.filter.id, q.id));
+    if (q.filter.since_ms) add("since", instant_text(*q.filter.since_ms));
+    if (q.filter.until_ms) add("until", instant_text(*q.filter.until_ms));
+    return out.empty() ? std::string("all records") : out;
+}
 
 std::optional<audit_query> parse_audit_query(std::string_view qs, std::string& error) {
     audit_query q;
@@ -63,17 +209,46 @@ std::optional<audit_query> parse_audit_query(std::string_view qs, std::string& e
         }
         const std::string& k = *key;
         const std::string& v = *value;
-        if (k == "decision")
+        if (k == "decision") {
             q.filter.decision = split_list(v);
-        else if (k == "reason")
-            q.filter.reason = split_list(v);
-        else if (k == "client")
-            q.filter.client = split_list(v);
-        else if (k == "purpose")
-            q.filter.purpose = split_list(v);
-        else if (k == "destination")
-            q.filter.destination = split_list(v);
-        else if (k == "since" || k == "until") {
+            for (const auto& d : q.filter.decision) {
+                if (!is_known_decision(d)) {
+                    error =
+                        "parameter decision: not a decision (allowed, filtered, blocked, "
+                        "aborted, would-block, volume_alert, volume_alert_cleared, "
+                        "policy_loaded, checkpoint)";
+                    return std::nullopt;
+                }
+            }
+        } else if (k == "reason") {
+            if (!set_text_filter(k, v, q.filter.reason, q.reason, error)) return std::nullopt;
+        } else if (k == "client") {
+            if (!set_text_filter(k, v, q.filter.client, q.client, error)) return std::nullopt;
+        } else if (k == "purpose") {
+            if (!set_text_filter(k, v, q.filter.purpose, q.purpose, error)) return std::nullopt;
+        } else if (k == "destination") {
+            if (!set_text_filter(k, v, q.filter.destination, q.destination, error))
+                return std::nullopt;
+        } else if (k == "id") {
+            if (!set_text_filter(k, v, q.filter.id, q.id, error)) return std::nullopt;
+        } else if (k == "category") {
+            if (v == "blocked-transfer") {
+                q.category = record_category::blocked_transfer;
+            } else if (v == "access-error") {
+                q.category = record_category::access_error;
+            } else if (v.empty() || v == "any") {
+                q.category = record_category::any;
+            } else {
+                error = "parameter category must be blocked-transfer, access-error or any";
+                return std::nullopt;
+            }
+        } else if (k == "bucket") {
+            if (v != "day" && v != "hour") {
+                error = "parameter bucket must be day or hour";
+                return std::nullopt;
+            }
+            q.hourly = v == "hour";
+        } else if (k == "since" || k == "until") {
             if (v.empty()) continue;
             const auto t = parse_rfc3339(v);
             if (!t) {
@@ -121,11 +296,13 @@ boost::system::error_code read_audit_page(const std::string& log_path, const aud
     std::size_t skipped = 0;
     std::deque<record> window;  // newest_first: the last offset+limit+1 matches
     const std::size_t keep = q.offset + q.limit + 1;
+    // Every match is counted, so the page can say "n of m"; the scan reads the whole trail
+    // either way (newest first keeps a window to the end).
     auto ec = for_each_record(log_path, q.filter, [&](const record& r) {
-        if (q.cursor && (q.newest_first ? r.seq >= *q.cursor : r.seq <= *q.cursor)) {
-            // Ascending: not there yet. Descending: every later record is past the cursor too.
-            return !q.newest_first;
-        }
+        if (!q.matches(r)) return true;
+        ++out.matched;
+        out.newest_seq = std::max(out.newest_seq, r.seq);
+        if (q.cursor && (q.newest_first ? r.seq >= *q.cursor : r.seq <= *q.cursor)) return true;
         if (q.newest_first) {
             window.push_back(r);
             if (window.size() > keep) window.pop_front();
@@ -135,8 +312,8 @@ boost::system::error_code read_audit_page(const std::string& log_path, const aud
             ++skipped;
             return true;
         }
-        out.records.push_back(r);
-        return out.records.size() <= q.limit;
+        if (out.records.size() <= q.limit) out.records.push_back(r);
+        return true;
     });
     if (ec) return ec;
     if (q.newest_first) {
@@ -155,6 +332,7 @@ boost::json::object record_to_json(const record& r) {
     boost::json::object o;
     o["seq"] = r.seq;
     o["id"] = r.id;
+    if (!r.replica.empty()) o["replica"] = r.replica;
     o["time"] = r.time;
     o["mode"] = r.mode;
     o["decision"] = r.decision;
@@ -199,6 +377,8 @@ boost::json::object record_to_json(const record& r) {
     o["bytes_out"] = r.bytes_out;
     o["duration_ms"] = r.duration_ms;
     o["remote"] = r.remote;
+    if (!r.via.empty()) o["via"] = r.via;
+    if (!r.trace_id.empty()) o["trace_id"] = r.trace_id;
     o["policy_revision"] = r.policy_revision;
     if (!r.volume_hour.empty()) {
         o["volume_hour"] = r.volume_hour;
@@ -238,7 +418,28 @@ boost::json::object record_to_json(const record& r) {
     return o;
 }
 
-std::string render_audit_page(const audit_page& page, const verify_result& chain) {
+boost::json::object chain_status_json(const chain_status& chain) {
+    const verify_result& v = chain.result;
+    boost::json::object c;
+    c["ok"] = v.ok;
+    c["detail"] = v.detail();
+    c["records"] = v.records;
+    c["last_seq"] = v.last_seq;
+    if (v.ok)
+        c["last_hash"] = v.last_hash;
+    else
+        c["last_hash"] = nullptr;
+    if (!v.ok && v.first_broken_seq != 0) c["first_broken_seq"] = v.first_broken_seq;
+    if (chain.verified_at.empty())
+        c["verified_at"] = nullptr;
+    else
+        c["verified_at"] = chain.verified_at;
+    c["age_seconds"] = chain.age_seconds;
+    c["max_age_seconds"] = chain.max_age_seconds;
+    return c;
+}
+
+std::string render_audit_page(const audit_page& page, const chain_status& chain) {
     boost::json::object o;
     boost::json::array records;
     for (const auto& r : page.records) records.emplace_back(record_to_json(r));
@@ -247,12 +448,16 @@ std::string render_audit_page(const audit_page& page, const verify_result& chain
         o["next"] = std::to_string(*page.next);
     else
         o["next"] = nullptr;
-    boost::json::object c;
-    c["ok"] = chain.ok;
-    c["detail"] = chain.detail();
-    if (!chain.ok && chain.first_broken_seq != 0) c["first_broken_seq"] = chain.first_broken_seq;
-    o["chain"] = std::move(c);
+    o["matched"] = page.matched;
+    o["newest_seq"] = page.newest_seq;
+    o["chain"] = chain_status_json(chain);
     return boost::json::serialize(o);
+}
+
+std::string render_audit_page(const audit_page& page, const verify_result& chain) {
+    chain_status status;
+    status.result = chain;
+    return render_audit_page(page, status);
 }
 
 }  // namespace exportwall::audit

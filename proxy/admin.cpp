@@ -282,6 +282,10 @@ net::awaitable<void> serve_admin_connection(tcp::socket socket,
     res.set(http::field::server, "exportwall-admin");
     res.set(http::field::content_type, response.content_type);
     res.set(http::field::cache_control, "no-store");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("Referrer-Policy", "no-referrer");
+    res.set("X-Frame-Options", "DENY");
+    for (const auto& extra : response.headers) res.set(extra.first, extra.second);
     if (response.status == 401) res.set(http::field::www_authenticate, "Bearer");
     res.keep_alive(false);
     res.body() = std::move(response.body);

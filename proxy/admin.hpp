@@ -11,7 +11,11 @@
 //                        {"cleared":{"client":…,"purpose":…,"since":…}}, 404 when no hold, 400
 //                        without both parameters; 503 when the quota store (or, for a clear, the
 //                        audit trail) cannot answer; 501 without hooks.volume
-// and, through hooks.extension, whatever later issues add (/admin/audit, the review page).
+// and, through hooks.extension, whatever later issues add (the review page and its API:
+// proxy/audit_review.hpp).
+//
+// Every answer carries Cache-Control: no-store, X-Content-Type-Options: nosniff,
+// Referrer-Policy: no-referrer and X-Frame-Options: DENY.
 //
 // When hooks.token_sha256 is set, every path but /healthz needs `Authorization: Bearer <token>`
 // whose SHA-256 (lower-case hex) equals it; otherwise 401. A token is mandatory when the admin
@@ -50,9 +54,19 @@ struct admin_request {
 
 // What an extension answers.
 struct admin_response {
+    admin_response() = default;
+    admin_response(unsigned status_code, std::string type, std::string text,
+                   std::vector<std::pair<std::string, std::string>> fields = {})
+        : status(status_code),
+          content_type(std::move(type)),
+          body(std::move(text)),
+          headers(std::move(fields)) {}
+
     unsigned status = 200;
     std::string content_type = "text/plain; charset=utf-8";
     std::string body;
+    // More response fields (Content-Security-Policy, …), written after the listener's own.
+    std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // What the admin listener needs from the running proxy. Every function may be empty: an empty
