@@ -228,7 +228,9 @@ signed_verify_result verify_signed(const std::string& active_path, const checkpo
         res.errors.push_back(
             "no checkpoint in the trail: nothing is signed (is "
             "<audit signing-key-file> set?)");
-    res.unsigned_records = res.chain.last_seq - last_checkpoint;
+    // A pruned trail starts past seq 1: without a checkpoint, every record checked is unsigned.
+    res.unsigned_records =
+        last_checkpoint == 0 ? res.chain.records : res.chain.last_seq - last_checkpoint;
     res.ok = res.errors.empty();
     return res;
 }

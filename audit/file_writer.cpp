@@ -16,6 +16,7 @@
 
 #include "audit/reader.hpp"
 #include "audit/serialize.hpp"
+#include "audit/trail_marks.hpp"
 
 namespace exportwall::audit {
 
@@ -130,6 +131,28 @@ void file_writer::set_observer(std::function<void(std::string_view)> observer) {
     observer_ = std::move(observer);
 }
 
+void file_writer::set_on_commit(std::function<void()> on_commit) {
+    std::lock_guard lk(mutex_);
+    on_commit_ = std::move(on_commit);
+}
+
+committed_position file_writer::committed() const {
+    std::lock_guard lk(committed_mutex_);
+    return committed_;
+}
+
+void file_writer::publish_committed() {
+    std::lock_guard lk(committed_mutex_);
+    committed_ = {active_device_, active_inode_, offset_, next_seq_ - 1};
+}
+
+void file_writer::prune() {
+    if (!options_.retention.enabled()) return;
+    const auto res = prune_trail(options_.path, options_.retention, all_shipped, now());
+    files_pruned_ += res.files_removed;
+    if (res.error) report("audit retention", res.error);
+}
+
 boost::system::error_code file_writer::start() {
     const auto ec = recover();
     if (ec) {
@@ -180,6 +203,7 @@ writer_counters file_writer::counters() const {
     c.rotations = rotations_.load();
     c.torn_lines = torn_lines_.load();
     c.queue_depth = queue_depth_.load();
+    c.files_pruned = files_pruned_.load();
     return c;
 }
 
@@ -327,6 +351,10 @@ void file_writer::write_checkpoint() {
 boost::system::error_code file_writer::open_active() {
     fd_ = ::open(options_.path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (fd_ < 0) return last_errno();
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) return last_errno();
+    active_device_ = static_cast<std::uint64_t>(st.st_dev);
+    active_inode_ = static_cast<std::uint64_t>(st.st_ino);
     return {};
 }
 
@@ -339,6 +367,7 @@ boost::system::error_code file_writer::recover() {
     }
     // A trail that does not end in a checkpoint has records to sign (a crash left them so).
     if (!ec && !head_signed_ && unsigned_records_ == 0) unsigned_records_ = 1;
+    if (!ec) publish_committed();  // a torn tail is cut off: the file is whole up to offset_
     return ec;
 }
 
@@ -445,7 +474,15 @@ boost::system::error_code file_writer::recover_trail() {
         next_seq_ = last.seq + 1;
         last_hash_ = last.hash;
         head_signed_ = last.decision == "checkpoint";
-        break;
+        return {};
+    }
+    // No record left at all: retention pruned every rotated file right after a rotation. The
+    // chain goes on after the last record pruned (the pruning anchor), never from seq 1 again.
+    if (const auto text = read_small_file(pruned_anchor_path(options_.path))) {
+        if (const auto anchor = parse_pruned_anchor(*text)) {
+            next_seq_ = anchor->through_seq + 1;
+            last_hash_ = anchor->hash;
+        }
     }
     return {};
 }
@@ -492,7 +529,9 @@ boost::system::error_code file_writer::rotate() {
     rotations_++;
     if (options_.sync != sync_policy::none) sync_dir_of(options_.path);
     // A failure here leaves fd_ closed: the next batch recovers from the rotated file.
-    return open_active();
+    if (auto ec = open_active()) return ec;
+    publish_committed();
+    return {};
 }
 
 std::size_t file_writer::write_batch(std::deque<pending>& batch) {
@@ -500,9 +539,11 @@ std::size_t file_writer::write_batch(std::deque<pending>& batch) {
     if (fd_ < 0) ec = recover();
 
     std::function<void(std::string_view)> observer;
+    std::function<void()> on_commit;
     {
         std::lock_guard lk(mutex_);
         observer = observer_;
+        on_commit = on_commit_;
     }
     std::string& buf = batch_bytes_;
     buf.clear();
@@ -534,6 +575,8 @@ std::size_t file_writer::write_batch(std::deque<pending>& batch) {
         records_written_ += end - seg_begin;
         next_seq_ = seq;
         last_hash_ = hash;
+        publish_committed();
+        if (on_commit) on_commit();
         if (observer) {
             std::string_view rest(buf);
             while (!rest.empty()) {
@@ -563,6 +606,7 @@ std::size_t file_writer::write_batch(std::deque<pending>& batch) {
     if (!ec && fd_ < 0) ec = make_error_code(audit_error::corrupt_log);
     for (std::size_t i = 0; !ec && i < batch.size(); ++i) {
         record& r = batch[i].rec;
+        if (r.replica.empty()) r.replica = options_.replica;
         r.seq = seq;
         r.prev_hash = hash;
         line.clear();
@@ -579,6 +623,7 @@ std::size_t file_writer::write_batch(std::deque<pending>& batch) {
             ec = flush_segment(i, must_sync(true));
             if (!ec) ec = rotate();
             if (ec) break;
+            prune();
         }
         buf += line;
         seq++;

@@ -20,6 +20,7 @@
 #include "audit/checkpoint.hpp"
 #include "audit/record.hpp"
 #include "audit/serialize.hpp"
+#include "audit/trail_retention.hpp"
 
 namespace exportwall::audit {
 
@@ -58,6 +59,22 @@ struct writer_options {
     // retry_initial, then doubling up to retry_max, until it succeeds or a batch does.
     std::chrono::milliseconds retry_initial{100};
     std::chrono::milliseconds retry_max{5'000};
+    // The replica name written into every record that names none (record::replica); "": none.
+    std::string replica;
+    // Pruning of rotated files by budget (audit/trail_retention.hpp), after each rotation, every
+    // file counting as shipped. Leave it empty when a syslog forwarder prunes: it knows what is
+    // shipped.
+    retention_policy retention;
+};
+
+// How far the writer has committed the active file: its identity and the bytes of whole lines
+// written (and synced by policy). Bytes past `offset` may be a line being written or one a
+// failed write is about to cut off: a reader that must see only the trail stops at `offset`.
+struct committed_position {
+    std::uint64_t device = 0;
+    std::uint64_t inode = 0;  // 0 until the writer has opened an active file
+    std::uint64_t offset = 0;
+    std::uint64_t last_seq = 0;  // the seq of the last committed record; 0: none
 };
 
 // Monotonic counters for /metrics.
@@ -68,7 +85,8 @@ struct writer_counters {
     std::uint64_t failures = 0;  // failed batches (write, sync, rotate or open errors)
     std::uint64_t rotations = 0;
     std::uint64_t torn_lines = 0;
-    std::uint64_t queue_depth = 0;  // gauge: records waiting for the writer thread
+    std::uint64_t queue_depth = 0;   // gauge: records waiting for the writer thread
+    std::uint64_t files_pruned = 0;  // rotated files removed by options.retention
 };
 
 class file_writer final : public sink {
@@ -98,8 +116,15 @@ class file_writer final : public sink {
     [[nodiscard]] writer_counters counters() const;
 
     // Receives each committed line (after write and any sync), on the writer thread, in seq
-    // order — for forwarding to a SIEM. Set before start().
+    // order. Set before start().
     void set_observer(std::function<void(std::string_view line)> observer);
+
+    // Called on the writer thread after lines were committed (committed() has moved): the syslog
+    // forwarder's wake-up. Must not block. Any thread may set it, at any time.
+    void set_on_commit(std::function<void()> on_commit);
+
+    // Where the active file is committed up to. Any thread.
+    [[nodiscard]] committed_position committed() const;
 
   private:
     struct pending {
@@ -127,12 +152,15 @@ class file_writer final : public sink {
     [[nodiscard]] boost::system::error_code recover_trail();
     [[nodiscard]] boost::system::error_code rotate();
     [[nodiscard]] boost::system::error_code write_all(std::string_view bytes);
+    void publish_committed();
+    void prune();
     void report(const std::string& what, boost::system::error_code ec);
     [[nodiscard]] std::time_t now() const;
     [[nodiscard]] std::string time_text() const;  // RFC 3339 UTC with milliseconds
 
     writer_options options_;
     std::function<void(std::string_view)> observer_;
+    std::function<void()> on_commit_;  // under mutex_
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;
@@ -143,8 +171,12 @@ class file_writer final : public sink {
     bool stopping_ = false;
     std::thread thread_;
 
+    mutable std::mutex committed_mutex_;
+    committed_position committed_;  // under committed_mutex_
+
     // Writer-thread state.
     int fd_ = -1;
+    std::uint64_t active_device_ = 0, active_inode_ = 0;  // of the file fd_ was opened on
     std::uint64_t offset_ = 0;  // bytes of complete lines in the active file
     std::uint64_t next_seq_ = 1;
     std::string last_hash_;
@@ -161,7 +193,7 @@ class file_writer final : public sink {
 
     std::atomic<bool> healthy_{true};
     std::atomic<std::uint64_t> records_written_{0}, bytes_written_{0}, fsyncs_{0}, failures_{0},
-        rotations_{0}, torn_lines_{0}, queue_depth_{0};
+        rotations_{0}, torn_lines_{0}, queue_depth_{0}, files_pruned_{0};
 };
 
 }  // namespace exportwall::audit

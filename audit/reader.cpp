@@ -19,6 +19,7 @@
 #include <boost/json/parser.hpp>
 
 #include "audit/serialize.hpp"
+#include "audit/trail_marks.hpp"
 
 namespace exportwall::audit {
 
@@ -152,6 +153,37 @@ boost::system::error_code scan_lines(const std::vector<log_file>& files, F&& f,
 }
 
 }  // namespace
+
+std::optional<line_head> read_line_head(std::string_view line) {
+    const auto seq = leading_seq(line);
+    const std::size_t n = line.size();
+    constexpr std::string_view hash_key = ",\"hash\":\"";
+    if (!seq || n < hash_suffix_size + 8 ||
+        line.substr(n - hash_suffix_size, hash_key.size()) != hash_key ||
+        line.substr(n - 2) != "\"}")
+        return std::nullopt;
+    const std::string_view hash = line.substr(n - 66, 64);
+    if (!is_hex64(hash)) return std::nullopt;
+    return line_head{*seq, hash};
+}
+
+std::string_view read_line_replica(std::string_view line) {
+    // `{"seq":N,"id":"…","replica":"…"`: the member is looked for right after the id only, so a
+    // map key "replica" later in a line that names no replica is never taken for it.
+    constexpr std::string_view id_key = ",\"id\":\"";
+    constexpr std::string_view key = ",\"replica\":\"";
+    const auto id_at = line.find(id_key);
+    if (id_at == std::string_view::npos || !leading_seq(line) ||
+        line.substr(0, id_at).find('"', 6) != std::string_view::npos)
+        return {};  // the id is not the member after seq
+    std::size_t end = id_at + id_key.size();
+    while (end < line.size() && line[end] != '"') end += line[end] == '\\' ? 2u : 1u;
+    if (end >= line.size() || line.substr(end + 1, key.size()) != key) return {};
+    const std::size_t begin = end + 1 + key.size();
+    const auto close = line.find('"', begin);
+    if (close == std::string_view::npos) return {};
+    return line.substr(begin, close - begin);
+}
 
 std::vector<log_file> find_log_files(const std::string& active_path) {
     std::vector<log_file> out;
@@ -316,8 +348,12 @@ std::string_view to_string(chain_problem p) {
 
 std::string verify_result::detail() const {
     if (ok) {
-        return "chain intact: " + std::to_string(records) + " records, last seq " +
-               std::to_string(last_seq);
+        std::string out = "chain intact: " + std::to_string(records) + " records, last seq " +
+                          std::to_string(last_seq);
+        if (pruned_through != 0)
+            out += " (from seq " + std::to_string(first_seq) + ": seq 1 to " +
+                   std::to_string(pruned_through) + " pruned by retention)";
+        return out;
     }
     if (problem == chain_problem::no_log || problem == chain_problem::io_error) {
         return std::string(to_string(problem)) + (file.empty() ? "" : " (" + file + ")");
@@ -494,6 +530,9 @@ verify_result verify_chain(const std::string& active_path, bool live,
         res.file = active_path;
         return res;
     }
+    std::optional<pruned_anchor> anchor;
+    if (const auto text = read_small_file(pruned_anchor_path(active_path)))
+        anchor = parse_pruned_anchor(*text);
     const unsigned cores = std::thread::hardware_concurrency();
     hash_pipeline hashing(cores <= 1 ? 1 : cores > 4 ? 4 : cores);
     hash_pipeline::block current;
@@ -537,7 +576,7 @@ verify_result verify_chain(const std::string& active_path, bool live,
             }
             return true;
         }
-        const std::uint64_t expected = last_seq + 1;
+        std::uint64_t expected = last_seq + 1;
         auto fail_here = [&](chain_problem p, std::uint64_t seq) {
             if (!earlier_edit()) fail(p, seq, f, line_no);
         };
@@ -566,6 +605,22 @@ verify_result verify_chain(const std::string& active_path, bool live,
             fail_here(chain_problem::unparsable, expected);
             return false;
         }
+        // The first record: seq 1 over the genesis hash or, after retention pruned the oldest
+        // files, one the pruning anchor accounts for (its seq at most one past the anchor's).
+        if (res.first_seq == 0) {
+            res.first_seq = *seq;
+            res.replica = std::string(read_line_replica(line));
+            if (*seq != 1 && anchor && *seq <= anchor->through_seq + 1) {
+                if (*seq == anchor->through_seq + 1 && prev != anchor->hash) {
+                    fail_here(chain_problem::prev_hash_mismatch, *seq);
+                    return false;
+                }
+                last_seq = *seq - 1;
+                last_hash.assign(prev);
+                expected = *seq;
+                res.pruned_through = anchor->through_seq;
+            }
+        }
         if (*seq != expected) {
             if (*seq == last_seq) {
                 fail_here(chain_problem::duplicate, *seq);
@@ -588,6 +643,11 @@ verify_result verify_chain(const std::string& active_path, bool live,
             {line.substr(0, n - hash_suffix_size), prev, hash, *seq, &f, line_no});
         if (checkpoint_lines != nullptr && is_checkpoint_line(line))
             checkpoint_lines->emplace_back(line);
+        // A trail that starts before the anchor's record must hold it with the anchor's hash.
+        if (res.pruned_through == *seq && hash != anchor->hash) {
+            fail_here(chain_problem::prev_hash_mismatch, *seq);
+            return false;
+        }
         // The next line must name this line's hash as written; whether it is the right hash is
         // known once the pipeline has hashed it, before any later failure is reported.
         last_hash.assign(hash);

@@ -27,6 +27,17 @@ struct log_file {
 // listed only when it exists; torn-line files (`<path>.torn-*`) are not part of the trail.
 [[nodiscard]] std::vector<log_file> find_log_files(const std::string& active_path);
 
+// The seq and hash of a line as the writer wrote it (`{"seq":N,…,"hash":"<64 hex>"}`, without
+// its '\n'), read without parsing the rest; nullopt when it does not look like an audit record.
+struct line_head {
+    std::uint64_t seq = 0;
+    std::string_view hash;  // into the line
+};
+[[nodiscard]] std::optional<line_head> read_line_head(std::string_view line);
+
+// The replica a line names (`,"replica":"…"` after its id), "" when it names none.
+[[nodiscard]] std::string_view read_line_replica(std::string_view line);
+
 // Which records a review wants. Empty lists match everything; a list matches when the record's
 // value equals one of its items. since/until are RFC 3339 instants (inclusive / exclusive).
 struct record_filter {
@@ -82,13 +93,21 @@ struct verify_result {
     std::string last_hash;               // hash of the last record of an intact chain
     std::string file;                    // the file and line where it breaks
     std::uint64_t line = 0;
+    // Where the chain starts: seq 1 (over the genesis hash), or just after the records retention
+    // pruned (the pruning anchor's through_seq, audit/trail_marks.hpp), then pruned_through > 0.
+    std::uint64_t first_seq = 0;
+    std::uint64_t pruned_through = 0;
+    std::string replica;  // the replica the first record names ("" when none)
     // One sentence naming the first broken seq and why; never a field value.
     [[nodiscard]] std::string detail() const;
 };
 
-// Recomputes the chain across every file of the trail: seq 1 with 64-zero prev_hash, each seq one
+// Recomputes the chain across every file of the trail: seq 1 with 64-zero prev_hash — or, when
+// retention pruned the oldest files, any record up to the one after the pruning anchor
+// (`<trail>.pruned`), the anchor's record then in the chain with the anchor's hash — each seq one
 // more than the last, each prev_hash the previous hash, each hash recomputed from the canonical
-// bytes. Reads each file once, hashing lines in place. `live`: the writer may be appending right
+// bytes. A trail whose first files are gone without an anchor naming them fails (seq_gap at 1).
+// Reads each file once, hashing lines in place. `live`: the writer may be appending right
 // now, so an unterminated last line of the active file is not counted as truncation (the admin
 // page uses this; `audit verify` does not). `checkpoint_lines`, when given, receives every line
 // whose decision member reads "checkpoint" as written (`,"decision":"checkpoint"`), in order; they

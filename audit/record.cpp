@@ -1,8 +1,10 @@
 #include "audit/record.hpp"
 
 #include <openssl/rand.h>
+#include <unistd.h>
 
 #include <array>
+#include <cstdlib>
 #include <stdexcept>
 
 namespace exportwall::audit {
@@ -21,6 +23,43 @@ std::string new_record_id() {
         out.push_back(hex[b & 0x0f]);
     }
     return out;
+}
+
+namespace {
+
+bool replica_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+}
+
+}  // namespace
+
+bool is_replica_name(std::string_view name) {
+    if (name.empty() || name.size() > max_replica_name) return false;
+    for (char c : name)
+        if (!replica_char(c)) return false;
+    return true;
+}
+
+std::string default_replica_name() {
+    std::string source;
+    for (const char* var : {"EXPORTWALL_REPLICA", "HOSTNAME"}) {
+        const char* v = std::getenv(var);
+        if (v != nullptr && *v != '\0') {
+            source = v;
+            break;
+        }
+    }
+    if (source.empty()) {
+        char host[256] = {};
+        if (::gethostname(host, sizeof host - 1) == 0) source = host;
+    }
+    std::string out;
+    for (char c : source) {
+        if (out.size() >= max_replica_name) break;
+        out.push_back(replica_char(c) ? c : '-');
+    }
+    return out.empty() ? "exportwall" : out;
 }
 
 }  // namespace exportwall::audit
