@@ -236,16 +236,15 @@ response_plan export_case::plan_response(unsigned status,
     links_ = std::make_unique<link_mapper>(config_->net, up, std::string(public_url),
                                            std::move(sealing));
 
-    // Pagination and redirects in the head point back through exportwall, or go.
-    for (const auto* name : {"location", "content-location"}) {
-        auto v = field(upstream_fields, name);
-        if (v.empty()) continue;
-        plan.drop_fields.emplace_back(name);
-        if (auto mapped = links_->map(v)) {
-            plan.add_fields.emplace_back(
-                name == std::string_view("location") ? "Location" : "Content-Location", *mapped);
-        }
+    // Redirects in the head point back through exportwall, or go. Content-Location always goes:
+    // the answer is the purpose's view, which has no location of its own, and the CRM's names the
+    // query exportwall sent it — the fields the rules read, which the purpose may not keep.
+    if (auto v = field(upstream_fields, "location"); !v.empty()) {
+        plan.drop_fields.emplace_back("location");
+        if (auto mapped = links_->map(v)) plan.add_fields.emplace_back("Location", *mapped);
     }
+    if (!field(upstream_fields, "content-location").empty())
+        plan.drop_fields.emplace_back("content-location");
     if (auto v = field(upstream_fields, "link"); !v.empty()) {
         plan.drop_fields.emplace_back("link");
         if (auto mapped = links_->map_link_header(v)) plan.add_fields.emplace_back("Link", *mapped);

@@ -38,6 +38,15 @@ void metered_sink::append(audit::record r, bool durable, completion done) {
         e.records_out = r.records_out;
         rt_.stats().export_recorded(e);
         for (const auto& [reason, n] : r.records_dropped) rt_.stats().records_dropped(reason, n);
+        if (!r.shadow_decision.empty()) {
+            metrics::shadow_figures s;
+            s.decision = r.decision;
+            s.shadow_decision = r.shadow_decision;
+            s.shadow_reason = r.shadow_reason;  // exportwall's codes, "" when none
+            s.client = e.client;
+            s.purpose = e.purpose;
+            rt_.stats().shadow_recorded(s);
+        }
     }
     trail_.append(std::move(r), durable, std::move(done));
 }

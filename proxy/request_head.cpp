@@ -280,9 +280,9 @@ error_code parse_request_line(std::string_view line, request_head& out) noexcept
         version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9') {
         return request_error::invalid_version;
     }
-    if (version[5] != '1' || (version[7] != '0' && version[7] != '1')) {
-        return request_error::unsupported_version;
-    }
+    // A later minor version of HTTP/1 is read as HTTP/1.1 (RFC 9110 §2.5: a recipient processes
+    // it as the highest minor version it conforms to); the answer says HTTP/1.1.
+    if (version[5] != '1') return request_error::unsupported_version;
     out.version = version[7] == '0' ? 10 : 11;
 
     for (char c : target) {

@@ -58,7 +58,8 @@ struct request_head {
 // - exactly one Content-Length of 1*DIGIT (no sign, list or overflow), never together with
 //   Transfer-Encoding; Transfer-Encoding only in HTTP/1.1 and exactly "chunked" (case-insensitive);
 //   other codings before chunked → unsupported_transfer_coding (501); not ending in chunked → 400.
-// - HTTP/1.0 and HTTP/1.1 only (other well-formed versions: 505); exactly one Host in 1.1, at most
+// - HTTP/1.0 and HTTP/1.1, and HTTP/1.2 to 1.9 read as HTTP/1.1 (RFC 9110 §2.5; other
+//   well-formed versions: 505); exactly one Host in 1.1, at most
 //   one in 1.0, syntactically `host [":" port]`.
 // - method-override headers refused.
 // - target forms: origin-form passes; absolute-form (http/https, no userinfo) passes only when its

@@ -161,7 +161,13 @@ error_code normalise_target(std::string_view target, normalised_target& out) {
     out.query.clear();
     out.has_query = false;
     if (target.empty() || target.front() != '/') return request_error::invalid_target;
-    if (target.find('#') != std::string_view::npos) return request_error::fragment_in_target;
+    // A fragment is not part of a request-target (RFC 9112 §3.2) and names nothing on the
+    // server: everything from the first '#' is dropped, unread and never forwarded (RFC 3986
+    // §3.5 leaves no doubt where it starts).
+    if (auto hash = target.find('#'); hash != std::string_view::npos) {
+        target = target.substr(0, hash);
+        if (target.empty()) return request_error::invalid_target;
+    }
 
     const auto question = target.find('?');
     const auto raw_path = target.substr(0, question);

@@ -28,8 +28,10 @@ struct normalised_target {
 //   (backslash_in_path), %00 (encoded_nul), other percent-encoded CTLs and DEL and any raw byte
 //   that is not a pchar (control_byte_in_target / invalid_target), bad '%' escapes
 //   (invalid_percent_encoding), a decoded path that is not valid UTF-8 — overlong forms such as
-//   "%c0%ae", surrogates, truncated sequences (invalid_utf8) — and '#' (fragment_in_target);
-// - the query is kept as received after validation: visible ASCII only (no CTL, DEL, SP, '#'),
+//   "%c0%ae", surrogates, truncated sequences (invalid_utf8);
+// - a fragment ('#' and everything after it) is dropped, unread (RFC 9112 §3.2: not part of a
+//   request-target; RFC 3986 §3.5: it starts at the first '#');
+// - the query is kept as received after validation: visible ASCII only (no CTL, DEL, SP),
 //   valid percent-escapes, no %00; a parameter named "_method" (case-insensitive, also encoded)
 //   is a method override and refused (method_override).
 // `out` is overwritten (its strings keep their capacity); on error its content is unspecified.

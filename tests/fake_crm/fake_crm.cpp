@@ -41,8 +41,9 @@
 //              encoding=gzip or deflate compresses the body (zlib) and labels it so; any other
 //              encoding (e.g. br) only labels it (Content-Encoding: E, bytes as staged). chunk=K
 //              sends it chunked in K-byte chunks (default: Content-Length); link=L adds a `Link`
-//              header with value L, location=U a `Location` header (redirects). Staging the same
-//              path again replaces it.
+//              header with value L, location=U a `Location` header (redirects), headers=H
+//              more header lines as they are (H percent-encoded, lines separated by LF: a hostile
+//              CRM's forged and extra headers). Staging the same path again replaces it.
 //
 // A test tool: it trusts its client; it is not hardened and never faces anything but loopback.
 
@@ -119,6 +120,7 @@ struct staged_response {
     std::string content_encoding;  // "" = identity
     std::string link;              // a Link header value, "" = none
     std::string location;          // a Location header value, "" = none
+    std::string extra_headers;     // more "Name: value" lines, LF-separated, "" = none
     std::size_t chunk = 0;         // 0 = Content-Length, else chunked in pieces of this size
     std::string body;              // already encoded
 };
@@ -381,6 +383,7 @@ class connection {
         s.content_encoding = q.get("encoding");
         s.link = q.get("link");
         s.location = q.get("location");
+        s.extra_headers = q.get("headers");
         s.chunk = static_cast<std::size_t>(q.number("chunk", 0));
         if (s.content_encoding == "gzip" || s.content_encoding == "deflate") {
             auto packed = compress(body, s.content_encoding == "gzip");
@@ -403,6 +406,11 @@ class connection {
             extra += "Content-Encoding: " + s.content_encoding + "\r\n";
         if (!s.link.empty()) extra += "Link: " + s.link + "\r\n";
         if (!s.location.empty()) extra += "Location: " + s.location + "\r\n";
+        for (std::size_t at = 0; at < s.extra_headers.size();) {
+            auto nl = std::min(s.extra_headers.find('\n', at), s.extra_headers.size());
+            extra += s.extra_headers.substr(at, nl - at) + "\r\n";
+            at = nl + 1;
+        }
         out.insert(out.size() - 2, extra);
         if (!head_request_) {
             if (s.chunk == 0) {

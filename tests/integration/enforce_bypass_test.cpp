@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <cctype>
 #include <cstring>
 #include <iostream>
 #include <set>
@@ -31,10 +32,23 @@ const std::set<std::string>& route_paths() {
     return paths;
 }
 
-class EnforceBypass : public enforce_fixture {
+// Every bypass attempt runs twice: under the enforced policy alone, and with a candidate policy
+// (<shadow>) beside it that would deliver the e-mail, IBAN and notes — the candidate decides
+// beside the enforced policy and must never change what reaches the client.
+class EnforceBypass : public enforce_fixture, public ::testing::WithParamInterface<bool> {
   protected:
     void SetUp() override {
-        ASSERT_TRUE(start());
+        vendor_policy_options o;
+        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        if (info->value_param() != nullptr && GetParam()) {
+            o.shadow = true;
+            o.shadow_edits = {
+                {"<fields entity=\"contact\">id first_name last_name phone address.city "
+                 "Account__r.Name",
+                 "<fields entity=\"contact\">id first_name last_name phone address.city "
+                 "Account__r.Name email iban notes"}};
+        }
+        ASSERT_TRUE(start(o));
         prefix_ = marker_prefix();
         records_ = {marker_contact(prefix_, 1, "customer"), marker_contact(prefix_, 2, "customer")};
         ASSERT_TRUE(stage(dataverse, "application/json",
@@ -94,7 +108,7 @@ class EnforceBypass : public enforce_fixture {
     std::vector<contact> records_;
 };
 
-TEST_F(EnforceBypass, PathVariantsOfAnUnknownRouteNeverReachTheCrm) {
+TEST_P(EnforceBypass, PathVariantsOfAnUnknownRouteNeverReachTheCrm) {
     for (const char* target : {
              "/api/data/v9.2/systemusers",
              "/API/data/v9.2/systemusers",
@@ -137,7 +151,7 @@ TEST_F(EnforceBypass, PathVariantsOfAnUnknownRouteNeverReachTheCrm) {
     }
 }
 
-TEST_F(EnforceBypass, PathVariantsOfAKnownRouteAreDecidedAsTheRoute) {
+TEST_P(EnforceBypass, PathVariantsOfAKnownRouteAreDecidedAsTheRoute) {
     for (const char* target : {
              "/api/data/v9.2/contacts.",
              "/api/data/v9.2/contacts;format=raw",
@@ -156,7 +170,7 @@ TEST_F(EnforceBypass, PathVariantsOfAKnownRouteAreDecidedAsTheRoute) {
     }
 }
 
-TEST_F(EnforceBypass, RepeatedSelectionIsRefused) {
+TEST_P(EnforceBypass, RepeatedSelectionIsRefused) {
     for (std::string q : {"?$select=id,first_name&$select=iban", "?$select=id&%24select=iban",
                           "?%24select=id&$SELECT=iban", "?$select=id&$Select=iban,email"}) {
         SCOPED_TRACE(q);
@@ -174,7 +188,7 @@ TEST_F(EnforceBypass, RepeatedSelectionIsRefused) {
     EXPECT_TRUE(seen_at(hubspot).empty());
 }
 
-TEST_F(EnforceBypass, EncodedSelectionReachesTheCrmOnceAndAllowed) {
+TEST_P(EnforceBypass, EncodedSelectionReachesTheCrmOnceAndAllowed) {
     for (std::string q : {"?%24select=first_name,iban,email", "?$SELECT=first_name,iban",
                           "?%24SeLeCt=iban,first_name", "?$select=first_name%2Ciban",
                           "?$select=first_name,%69ban", "?$select=first_name,IBAN",
@@ -205,7 +219,7 @@ TEST_F(EnforceBypass, EncodedSelectionReachesTheCrmOnceAndAllowed) {
     }
 }
 
-TEST_F(EnforceBypass, ExpandedAndHistoryMembersNeverLeak) {
+TEST_P(EnforceBypass, ExpandedAndHistoryMembersNeverLeak) {
     // OData $expand and HubSpot propertiesWithHistory put data beside the selected fields.
     const std::string secret = prefix_ + "-expanded";
     std::string body = render(vendor_shape::dataverse, records_, crm_origin());
@@ -234,7 +248,7 @@ TEST_F(EnforceBypass, ExpandedAndHistoryMembersNeverLeak) {
     expect_no_secret(h.body);
 }
 
-TEST_F(EnforceBypass, MethodOverrideHeadersAreRefusedOrNotForwarded) {
+TEST_P(EnforceBypass, MethodOverrideHeadersAreRefusedOrNotForwarded) {
     for (const char* header : {"X-HTTP-Method-Override: DELETE", "X-HTTP-Method: DELETE",
                                "X-Method-Override: PATCH", "x-http-method-override: PUT"}) {
         SCOPED_TRACE(header);
@@ -266,7 +280,7 @@ TEST_F(EnforceBypass, MethodOverrideHeadersAreRefusedOrNotForwarded) {
     }
 }
 
-TEST_F(EnforceBypass, CompressedUpstreamIsDecodedAndFiltered) {
+TEST_P(EnforceBypass, CompressedUpstreamIsDecodedAndFiltered) {
     const std::string body = render(vendor_shape::dataverse, records_, crm_origin());
     for (std::string_view coding :
          {"&encoding=gzip", "&encoding=deflate", "&encoding=gzip&chunk=97"}) {
@@ -285,7 +299,7 @@ TEST_F(EnforceBypass, CompressedUpstreamIsDecodedAndFiltered) {
     }
 }
 
-TEST_F(EnforceBypass, UnsupportedEncodingsLeakNothing) {
+TEST_P(EnforceBypass, UnsupportedEncodingsLeakNothing) {
     const std::string body = render(vendor_shape::dataverse, records_, crm_origin());
     for (std::string_view coding :
          {"&encoding=br", "&encoding=gzip%2C%20br", "&encoding=compress", "&encoding=zstd"}) {
@@ -304,7 +318,7 @@ TEST_F(EnforceBypass, UnsupportedEncodingsLeakNothing) {
     }
 }
 
-TEST_F(EnforceBypass, NextLinksPointAtExportwallAndAreDecidedAgain) {
+TEST_P(EnforceBypass, NextLinksPointAtExportwallAndAreDecidedAgain) {
     const response r = send(delivery(std::string(dataverse) + "?$select=first_name,iban"));
     ASSERT_EQ(r.status, 200u) << r.body;
     const std::string crm_host = "127.0.0.1:" + std::to_string(crm_.port());
@@ -342,7 +356,7 @@ TEST_F(EnforceBypass, NextLinksPointAtExportwallAndAreDecidedAgain) {
     EXPECT_TRUE(has(link, "</crm/v3/objects/contacts?after=7>")) << link;
 }
 
-TEST_F(EnforceBypass, LinksElsewhereAreRemoved) {
+TEST_P(EnforceBypass, LinksElsewhereAreRemoved) {
     std::string body = render(vendor_shape::dataverse, records_, crm_origin());
     const std::string link_to = crm_origin() + "/api/data/v9.2/contacts?$select=id,first_name";
     for (const std::string& foreign :
@@ -364,7 +378,79 @@ TEST_F(EnforceBypass, LinksElsewhereAreRemoved) {
     }
 }
 
-TEST_F(EnforceBypass, DeclarationHeadersMustBeOneEach) {
+// A hostile (or merely chatty) CRM: cookies, forged X-Export-* headers, a Refresh to its
+// internal address, CORS for everyone, server banners, personal data in custom headers and file
+// names. The response allow-list passes none of it; exportwall's own X-Export-* come once, its own.
+TEST_P(EnforceBypass, TheCrmsForgedAndExtraHeadersNeverReachTheClient) {
+    const auto& who = records_.front();
+    const std::string internal = crm_origin();
+    const std::string lines =
+        "Set-Cookie: session=crm-secret; Path=/; HttpOnly\n"
+        "X-Export-Decision: allowed\n"
+        "X-Export-Audit-Id: forged-audit-id\n"
+        "X-Export-Stripped-Fields: none\n"
+        "Refresh: 0; url=" + internal + "/internal/admin\n"
+        "Access-Control-Allow-Origin: *\n"
+        "Access-Control-Allow-Credentials: true\n"
+        "X-Powered-By: crm-01.corp.internal\n"
+        "Server: crm-01.corp.internal\n"
+        "X-Customer-Email: " + who.email + "\n"
+        "Content-Disposition: attachment; filename=\"" + who.email + ".json\"\n"
+        "Content-Location: " + internal + "/api/data/v9.2/contacts?$select=iban\n"
+        "X-Internal-Trace: crm-01.corp.internal\n"
+        "ETag: \"v1\"\n"
+        "Cache-Control: private, max-age=0";
+    std::string encoded;
+    for (const char ch : lines) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (std::isalnum(c) != 0) {
+            encoded.push_back(static_cast<char>(c));
+        } else {
+            static constexpr char hex[] = "0123456789ABCDEF";
+            encoded += '%';
+            encoded.push_back(hex[c >> 4]);
+            encoded.push_back(hex[c & 15]);
+        }
+    }
+    ASSERT_TRUE(stage(dataverse, "application/json",
+                      render(vendor_shape::dataverse, records_, crm_origin()),
+                      "&headers=" + encoded));
+    const response r = send(delivery(std::string(dataverse)));
+    ASSERT_EQ(r.status, 200u) << r.body;
+    expect_no_secret(r.body);
+    std::size_t decisions = 0, audit_ids = 0;
+    const std::string host = internal.substr(internal.find("//") + 2);
+    for (const auto& [name, value] : r.headers) {
+        std::string lower;
+        for (char c : name) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+        SCOPED_TRACE(name + ": " + value);
+        for (std::string_view never : {"set-cookie", "refresh", "access-control-allow-origin",
+                                       "access-control-allow-credentials", "x-powered-by",
+                                       "x-customer-email", "content-disposition",
+                                       "x-internal-trace"})
+            EXPECT_NE(lower, never);
+        EXPECT_FALSE(has(value, "crm-01")) << "a server banner passed";
+        EXPECT_FALSE(has(value, host)) << "the CRM's address passed";
+        EXPECT_FALSE(has(value, who.email)) << "personal data in a header";
+        EXPECT_FALSE(has(value, "forged")) << "a forged X-Export header passed";
+        EXPECT_FALSE(has(value, "iban"));
+        if (lower == "x-export-decision") ++decisions;
+        if (lower == "x-export-audit-id") ++audit_ids;
+    }
+    EXPECT_EQ(decisions, 1u);
+    EXPECT_EQ(audit_ids, 1u);
+    // The audit id the client sees is exportwall's own: it names the record.
+    auto audit = audit_record(r.header("X-Export-Audit-Id").value_or(""));
+    EXPECT_TRUE(audit.has_value()) << "the client's X-Export-Audit-Id names no record";
+    // The CRM's Content-Location named the query exportwall sent it: gone, not rewritten.
+    EXPECT_FALSE(r.header("Content-Location").has_value());
+    // The CRM's ETag names the CRM's representation, not the purpose's view of it: never on a
+    // filtered answer. Cache-Control passes.
+    EXPECT_FALSE(r.header("ETag").has_value());
+    EXPECT_EQ(r.header("Cache-Control").value_or(""), "private, max-age=0");
+}
+
+TEST_P(EnforceBypass, DeclarationHeadersMustBeOneEach) {
     struct attempt {
         const char* name;
         std::string purpose;  // the X-Export-Purpose line value ("" = none)
@@ -396,7 +482,7 @@ TEST_F(EnforceBypass, DeclarationHeadersMustBeOneEach) {
     }
 }
 
-TEST_F(EnforceBypass, HeaderNameCaseVariantsDecideTheSame) {
+TEST_P(EnforceBypass, HeaderNameCaseVariantsDecideTheSame) {
     export_request r = delivery(std::string(dataverse) + "?$select=first_name,iban");
     r.purpose.clear();
     r.destination.clear();
@@ -415,7 +501,7 @@ TEST_F(EnforceBypass, HeaderNameCaseVariantsDecideTheSame) {
     EXPECT_EQ(crm_count(), before);
 }
 
-TEST_F(EnforceBypass, Http10ResponseIsCloseDelimitedAndFiltered) {
+TEST_P(EnforceBypass, Http10ResponseIsCloseDelimitedAndFiltered) {
     export_request r = delivery(std::string(dataverse) + "?$select=first_name,iban");
     r.version = "HTTP/1.0";
     http_connection c;
@@ -432,7 +518,7 @@ TEST_F(EnforceBypass, Http10ResponseIsCloseDelimitedAndFiltered) {
     EXPECT_FALSE(ec) << resp.body;
 }
 
-TEST_F(EnforceBypass, PipelinedRequestsAreDecidedEachOnTheirOwn) {
+TEST_P(EnforceBypass, PipelinedRequestsAreDecidedEachOnTheirOwn) {
     export_request allowed = delivery(std::string(dataverse) + "?$select=first_name,iban");
     export_request refused = delivery(std::string(hubspot));
     refused.api_key = std::string(marketing_key);
@@ -487,7 +573,7 @@ TEST_F(EnforceBypass, PipelinedRequestsAreDecidedEachOnTheirOwn) {
         << "the smuggled request reached the CRM";
 }
 
-TEST_F(EnforceBypass, ClientCredentialsAndExportHeadersAreNotForwarded) {
+TEST_P(EnforceBypass, ClientCredentialsAndExportHeadersAreNotForwarded) {
     const response r = send(delivery(std::string(dataverse),
                                      "X-Export-Decision: allowed\r\n"
                                      "X-Export-Audit-Id: forged\r\n"
@@ -510,7 +596,7 @@ TEST_F(EnforceBypass, ClientCredentialsAndExportHeadersAreNotForwarded) {
     for (const auto& [name, value] : s.headers) EXPECT_FALSE(has(value, "erp-demo-key")) << name;
 }
 
-TEST_F(EnforceBypass, WrongContentTypeFromTheCrmIsUnsupported) {
+TEST_P(EnforceBypass, WrongContentTypeFromTheCrmIsUnsupported) {
     const std::string body = render(vendor_shape::dataverse, records_, crm_origin());
     for (std::string_view type :
          {"text/html", "text/plain", "application/octet-stream", "application/jsonx", "text/csv"}) {
@@ -531,7 +617,7 @@ TEST_F(EnforceBypass, WrongContentTypeFromTheCrmIsUnsupported) {
     EXPECT_FALSE(has(none.body, prefix_));
 }
 
-TEST_F(EnforceBypass, CrmErrorPagesAreReplacedByAProblem) {
+TEST_P(EnforceBypass, CrmErrorPagesAreReplacedByAProblem) {
     const std::string body = render(vendor_shape::dataverse, records_, crm_origin());
     for (unsigned status : {500u, 403u, 404u, 400u, 503u}) {
         SCOPED_TRACE(status);
@@ -550,7 +636,7 @@ TEST_F(EnforceBypass, CrmErrorPagesAreReplacedByAProblem) {
     }
 }
 
-TEST_F(EnforceBypass, MalformedBodyAbortsWithoutAnEnd) {
+TEST_P(EnforceBypass, MalformedBodyAbortsWithoutAnEnd) {
     std::string body = render(vendor_shape::dataverse, records_, crm_origin());
     body.resize(body.find(records_[1].id));  // cut inside the second record
     body += "\"broken";
@@ -829,7 +915,7 @@ TEST_F(EnforceBeside, JsonEnvelopeScalarsOutsideRecordsNeverPass) {
         other);
 }
 
-TEST_F(EnforceBypass, RangeRequestsNeverReachTheCrm) {
+TEST_P(EnforceBypass, RangeRequestsNeverReachTheCrm) {
     // A byte range of a filtered export could cut a record out of its envelope: the CRM must
     // never be asked for part of a body exportwall has to read whole.
     for (const char* header : {"Range: bytes=100-400\r\n", "Range: bytes=-200\r\n",
@@ -865,7 +951,7 @@ TEST_F(EnforceBypass, RangeRequestsNeverReachTheCrm) {
     expect_no_secret(partial.body);
 }
 
-TEST_F(EnforceBypass, TheClientNeverChoosesTheUpstreamHost) {
+TEST_P(EnforceBypass, TheClientNeverChoosesTheUpstreamHost) {
     for (const char* host : {"Host: evil.example\r\n", "Host: 127.0.0.1:1\r\n"}) {
         SCOPED_TRACE(host);
         export_request r = delivery(std::string(dataverse));
@@ -890,6 +976,10 @@ TEST_F(EnforceBypass, TheClientNeverChoosesTheUpstreamHost) {
     EXPECT_EQ(fetch(proxy_.port(), twice).status, 400u);
     EXPECT_EQ(crm_count(), before);
 }
+
+INSTANTIATE_TEST_SUITE_P(Policies, EnforceBypass, ::testing::Bool(), [](const auto& param) {
+    return std::string(param.param ? "WithShadow" : "Enforced");
+});
 
 }  // namespace
 }  // namespace exportwall::itest

@@ -115,6 +115,17 @@ TEST_F(EnforceShadow, TheEnforcedPolicyDecidesAndTheCandidateIsOnlyAudited) {
     EXPECT_EQ(string_at(*f, "shadow_decision"), "blocked");
     EXPECT_EQ(string_at(*f, "shadow_reason"), "third_party_direct_marketing");
 
+    // /metrics counts the candidate's decisions beside the enforced ones, by grant.
+    const std::string metrics = fetch(proxy_.admin_port(), get_request("/metrics")).body;
+    EXPECT_TRUE(has(metrics, "exportwall_shadow_exports_total{decision=\"blocked\","
+                             "shadow_decision=\"blocked\",shadow_reason=\"third_party_direct_"
+                             "marketing\""))
+        << metrics;
+    const auto at = metrics.find("shadow_reason=\"purpose_not_granted\"");
+    ASSERT_NE(at, std::string::npos) << metrics;
+    EXPECT_EQ(metrics.substr(metrics.find("} ", at), 4), "} 1\n") << metrics;
+    EXPECT_FALSE(has(metrics, "shadow_exports_total{decision=\"_other\"")) << metrics;
+
     // The trail with shadow members verifies as a chain, and the DPO sees where they differ.
     // Four records: the start's policy_loaded and the three exports.
     const std::string out =

@@ -62,7 +62,6 @@ std::vector<refusal> refusals() {
         {"version without dot", head_with({}, "GET / HTTP/11"), e::invalid_version},
         {"version with letters", head_with({}, "GET / HTTP/1.x"), e::invalid_version},
         {"HTTP/2.0", head_with({}, "GET / HTTP/2.0"), e::unsupported_version},
-        {"HTTP/1.2", head_with({}, "GET / HTTP/1.2"), e::unsupported_version},
         {"HTTP/0.9", head_with({}, "GET / HTTP/0.9"), e::unsupported_version},
         {"relative target", head_with({}, "GET foo HTTP/1.1"), e::invalid_target},
         {"ftp scheme", head_with({}, "GET ftp://crm.example/ HTTP/1.1"), e::invalid_target},
@@ -202,6 +201,17 @@ TEST(RequestHead, AcceptsPlainGetAndReportsWhatItLearned) {
     // Views point into the caller's buffer, no copies.
     EXPECT_GE(head.headers[1].value.data(), raw.data());
     EXPECT_LT(head.headers[1].value.data(), raw.data() + raw.size());
+}
+
+TEST(RequestHead, ReadsALaterHttp1MinorVersionAsHttp11) {
+    request_head out;
+    ASSERT_FALSE(check(head_with({}, "GET /a HTTP/1.2"), out));
+    EXPECT_EQ(out.version, 11u);
+    EXPECT_TRUE(out.keep_alive);
+    ASSERT_FALSE(check(head_with({}, "GET /a HTTP/1.9"), out));
+    EXPECT_EQ(out.version, 11u);
+    EXPECT_EQ(check(head_with({}, "GET /a HTTP/2.1"), out),
+              make_error_code(request_error::unsupported_version));
 }
 
 TEST(RequestHead, ReportsContentLengthFraming) {
