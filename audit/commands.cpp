@@ -14,6 +14,7 @@
 #include "audit/checkpoint.hpp"
 #include "audit/query.hpp"
 #include "audit/reader.hpp"
+#include "audit/replica_verify.hpp"
 #include "audit/report.hpp"
 
 namespace exportwall::audit {
@@ -41,17 +42,12 @@ void add_filter_options(CLI::App& cmd, filter_args& f) {
     cmd.add_option("--until", f.until, "up to this RFC 3339 instant or date (exclusive)");
 }
 
-// Builds the filter; returns false with a message naming the bad option.
-// Every decision a record can carry: a filter on another value is a typo, never "nothing found".
-constexpr std::array<std::string_view, 9> known_decisions{
-    "allowed",      "filtered",             "blocked",       "aborted",   "would-block",
-    "volume_alert", "volume_alert_cleared", "policy_loaded", "checkpoint"};
-
+// Builds the filter; returns false with a message naming the bad option. A decision that is
+// not one of known_decisions is a typo, never "nothing found".
 bool make_filter(const filter_args& a, record_filter& f, std::string& error) {
     f.decision = split_list(a.decision);
     for (const auto& d : f.decision) {
-        if (std::find(known_decisions.begin(), known_decisions.end(), d) ==
-            known_decisions.end()) {
+        if (!is_known_decision(d)) {
             error = "--decision: '" + d +
                     "' is not a decision (allowed, filtered, blocked, aborted, would-block, "
                     "volume_alert, volume_alert_cleared, policy_loaded, checkpoint)";
@@ -116,8 +112,8 @@ std::string reason_cell(const record& r) {
     return r.reason.empty() ? "-" : r.reason;
 }
 
-// `audit verify --format json`: one object.
-std::string verify_json(const signed_verify_result& v) {
+// `audit verify --format json`: one object per trail.
+boost::json::object verify_object(const signed_verify_result& v) {
     boost::json::object o;
     o["ok"] = v.ok;
     o["records"] = v.chain.records;
@@ -132,7 +128,67 @@ std::string verify_json(const signed_verify_result& v) {
     boost::json::array errors;
     for (const auto& e : v.errors) errors.emplace_back(e);
     o["errors"] = std::move(errors);
-    return boost::json::serialize(o);
+    o["first_seq"] = v.chain.first_seq;
+    o["pruned_through"] = v.chain.pruned_through;
+    o["replica"] = v.chain.replica;
+    return o;
+}
+
+std::string verify_json(const signed_verify_result& v) {
+    return boost::json::serialize(verify_object(v));
+}
+
+// `audit verify --merged`: every replica's chain in exports where their records are mixed.
+int verify_merged_exports(const std::vector<std::string>& files, bool json, std::ostream& out,
+                          std::ostream& err) {
+    const auto res = verify_merged(files);
+    const int code = !res.io_error.empty() ? 2 : res.ok ? 0 : 1;
+    auto name = [](const std::string& replica) {
+        return replica.empty() ? std::string("(records naming no replica)") : replica;
+    };
+    if (json) {
+        boost::json::object o;
+        o["ok"] = res.ok;
+        o["lines"] = res.lines;
+        o["other_lines"] = res.other_lines;
+        boost::json::array replicas;
+        for (const auto& c : res.replicas) {
+            boost::json::object r;
+            r["replica"] = c.replica;
+            r["ok"] = c.ok;
+            r["records"] = c.records;
+            r["duplicates"] = c.duplicates;
+            r["first_seq"] = c.first_seq;
+            r["last_seq"] = c.last_seq;
+            r["last_hash"] = c.ok ? boost::json::value(c.last_hash) : nullptr;
+            r["problem"] = c.ok ? boost::json::value(nullptr) : boost::json::value(c.problem);
+            replicas.emplace_back(std::move(r));
+        }
+        o["replicas"] = std::move(replicas);
+        if (!res.io_error.empty()) o["error"] = res.io_error;
+        out << boost::json::serialize(o) << '\n';
+        return code;
+    }
+    if (!res.io_error.empty()) {
+        err << "exportwall audit: cannot read " << res.io_error << '\n';
+        return code;
+    }
+    if (res.replicas.empty()) err << "exportwall audit: no audit record in the export\n";
+    for (const auto& c : res.replicas) {
+        if (!c.ok) {
+            err << "exportwall audit: replica " << name(c.replica)
+                << ": chain broken: " << c.problem << '\n';
+            continue;
+        }
+        out << "replica " << name(c.replica) << ": chain intact: " << c.records << " records, seq "
+            << c.first_seq << " to " << c.last_seq;
+        if (c.first_seq != 1)
+            out << " (starts at seq " << c.first_seq << ": the export holds no earlier record)";
+        if (c.duplicates > 0) out << ", " << c.duplicates << " delivered twice";
+        out << '\n';
+    }
+    if (res.other_lines > 0) out << res.other_lines << " lines hold no audit record (skipped)\n";
+    return code;
 }
 
 bool read_whole(const std::string& path, std::string& out) {
@@ -142,6 +198,21 @@ bool read_whole(const std::string& path, std::string& out) {
     text << in.rdbuf();
     out = text.str();
     return !in.bad();
+}
+
+// The report's "covers" line: the filters as given, or "all records".
+std::string describe_filters(const filter_args& a) {
+    std::string out;
+    const std::pair<const char*, const std::string*> given[] = {
+        {"decision", &a.decision}, {"reason", &a.reason},           {"client", &a.client},
+        {"purpose", &a.purpose},   {"destination", &a.destination}, {"since", &a.since},
+        {"until", &a.until}};
+    for (const auto& [name, value] : given) {
+        if (value->empty()) continue;
+        if (!out.empty()) out += "; ";
+        out += std::string(name) + " " + *value;
+    }
+    return out.empty() ? "all records" : out;
 }
 
 std::string io_message(const std::string& log, boost::system::error_code ec) {
@@ -193,7 +264,20 @@ int run_audit(int argc, char** argv, std::ostream& out, std::ostream& err) {
         "Recompute the hash chain across all rotated files; name the first broken seq. With "
         "--public-key, check every signed checkpoint too and print the last signed seq and hash.");
     verify->footer(exit_codes);
-    verify->add_option("--log", log, "the active audit log file")->required();
+    std::vector<std::string> verify_logs, merged;
+    verify
+        ->add_option("--log", verify_logs,
+                     "the active audit log file (rotated files beside it); repeat it for the "
+                     "trails of several replicas, each checked on its own")
+        ->expected(1)
+        ->take_all();
+    verify
+        ->add_option("--merged", merged,
+                     "an export where the records of several replicas are mixed (a SIEM's, "
+                     "syslog headers allowed): each replica's chain is checked on its own, "
+                     "repeated records counted once; repeatable")
+        ->expected(1)
+        ->take_all();
     std::vector<std::string> public_keys;
     verify
         ->add_option("--public-key", public_keys,
@@ -214,6 +298,12 @@ int run_audit(int argc, char** argv, std::ostream& out, std::ostream& err) {
     std::string output;
     report->add_option("--format", report_format, "html")->check(CLI::IsMember({"html"}));
     report->add_option("--output", output, "write to FILE instead of standard output");
+    report
+        ->add_option("--public-key", public_keys,
+                     "check every signed checkpoint with this Ed25519 public key (PEM); the "
+                     "report names the last verified one")
+        ->expected(1)
+        ->take_all();
 
     try {
         app.parse(argc, argv);
@@ -372,41 +462,80 @@ int run_audit(int argc, char** argv, std::ostream& out, std::ostream& err) {
         return 0;
     }
 
+    checkpoint_keys keys;
+    for (const auto& file : public_keys) {
+        std::string pem, why;
+        if (!read_whole(file, pem)) {
+            err << "exportwall audit: --public-key: cannot read " << file << '\n';
+            return 2;
+        }
+        if (!keys.add_pem(pem, why)) {
+            err << "exportwall audit: --public-key " << file << ": " << why << '\n';
+            return 2;
+        }
+    }
+
     if (*verify) {
-        checkpoint_keys keys;
-        for (const auto& file : public_keys) {
-            std::string pem, why;
-            if (!read_whole(file, pem)) {
-                err << "exportwall audit: --public-key: cannot read " << file << '\n';
-                return 2;
-            }
-            if (!keys.add_pem(pem, why)) {
-                err << "exportwall audit: --public-key " << file << ": " << why << '\n';
-                return 2;
-            }
+        if (verify_logs.empty() == merged.empty()) {
+            err << "exportwall audit: verify needs --log (trails) or --merged (an export), not "
+                   "both (see --help)\n";
+            return 2;
         }
-        const auto res = verify_signed(log, keys);
-        const bool unreadable = res.chain.problem == chain_problem::no_log ||
-                                res.chain.problem == chain_problem::io_error;
-        const int code = res.ok ? 0 : unreadable ? 2 : 1;
+        if (!merged.empty()) {
+            if (!public_keys.empty()) {
+                err << "exportwall audit: --public-key applies to --log trails\n";
+                return 2;
+            }
+            return verify_merged_exports(merged, verify_format == "json", out, err);
+        }
+        // Several trails (one per replica): each on its own, each line naming its trail.
+        const bool several = verify_logs.size() > 1;
+        int worst = 0;
+        boost::json::array trails;
+        for (const auto& trail : verify_logs) {
+            const auto res = verify_signed(trail, keys);
+            const bool unreadable = res.chain.problem == chain_problem::no_log ||
+                                    res.chain.problem == chain_problem::io_error;
+            const int code = res.ok ? 0 : unreadable ? 2 : 1;
+            worst = std::max(worst, code);
+            if (verify_format == "json") {
+                if (!several) {
+                    out << verify_json(res) << '\n';
+                    return code;
+                }
+                auto o = verify_object(res);
+                o["log"] = trail;
+                trails.emplace_back(std::move(o));
+                continue;
+            }
+            std::string who;  // several trails: each line names its own
+            if (several) {
+                who = trail;
+                if (!res.chain.replica.empty()) who += " (replica " + res.chain.replica + ")";
+                who += ": ";
+            }
+            if (!res.chain.ok) {
+                err << "exportwall audit: " << who << res.chain.detail() << '\n';
+                continue;
+            }
+            out << who << res.chain.detail() << '\n';
+            if (!res.signature_checked) continue;
+            if (res.checkpoints > 0) {
+                out << who << "signed: " << res.checkpoints
+                    << " checkpoints verified; the last signs seq " << res.last_signed_seq
+                    << " hash " << res.last_signed_hash << '\n';
+            }
+            if (res.unsigned_records > 0)
+                out << who << "not yet signed: " << res.unsigned_records << " records\n";
+            for (const auto& e : res.errors) err << "exportwall audit: " << who << e << '\n';
+        }
         if (verify_format == "json") {
-            out << verify_json(res) << '\n';
-            return code;
+            boost::json::object o;
+            o["ok"] = worst == 0;
+            o["trails"] = std::move(trails);
+            out << boost::json::serialize(o) << '\n';
         }
-        if (!res.chain.ok) {
-            err << "exportwall audit: " << res.chain.detail() << '\n';
-            return code;
-        }
-        out << res.chain.detail() << '\n';
-        if (!res.signature_checked) return code;
-        if (res.checkpoints > 0) {
-            out << "signed: " << res.checkpoints << " checkpoints verified; the last signs seq "
-                << res.last_signed_seq << " hash " << res.last_signed_hash << '\n';
-        }
-        if (res.unsigned_records > 0)
-            out << "not yet signed: " << res.unsigned_records << " records\n";
-        for (const auto& e : res.errors) err << "exportwall audit: " << e << '\n';
-        return code;
+        return worst;
     }
 
     if (*report) {
@@ -415,7 +544,8 @@ int run_audit(int argc, char** argv, std::ostream& out, std::ostream& err) {
             err << io_message(log, ec) << '\n';
             return 2;
         }
-        const std::string html = render_html_report(s, verify_chain(log), log);
+        const std::string html =
+            render_html_report(s, anchor_trail(log, keys), log, describe_filters(fa));
         if (output.empty()) {
             out << html;
             return 0;

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/system/error_code.hpp>
@@ -16,6 +17,11 @@ namespace exportwall::audit {
 struct record {
     std::uint64_t seq = 0;  // assigned by the writer, monotonic across rotations
     std::string id;         // assigned by the proxy at request start (new_record_id())
+    // The replica whose trail holds the record (<audit replica>; is_replica_name()), filled by
+    // the writer when empty. Each replica keeps its own chain: a central store that merges
+    // several trails verifies each replica's chain apart. Written only when not empty (trails
+    // from before it have none).
+    std::string replica;
     std::string time;       // RFC 3339 UTC with milliseconds, set by the proxy
     std::string mode;       // "enforce" | "monitor"
     // allowed | filtered | blocked | aborted | would-block (exports); volume_alert |
@@ -59,7 +65,13 @@ struct record {
     std::uint64_t bytes_in = 0;
     std::uint64_t bytes_out = 0;
     double duration_ms = 0;
-    std::string remote;           // client address:port
+    std::string remote;           // client address:port (the address alone from X-Forwarded-For)
+    // When a trusted balancer named the client (PROXY protocol, X-Forwarded-For): the balancer's
+    // address:port. Written only when not empty.
+    std::string via;
+    // The W3C trace id of the request's checked `traceparent` (32 hex). Written only when not
+    // empty.
+    std::string trace_id;
     std::string policy_revision;  // SHA-256 of the configuration file
     // A volume alert (decision "volume_alert"): the UTC hour that crossed its threshold (RFC 3339,
     // the hour's start), the records the grant (client x purpose) delivered in it so far, the
@@ -100,6 +112,18 @@ struct record {
 
 // A fresh, unguessable record id (128 random bits, lowercase hex), usable in headers.
 [[nodiscard]] std::string new_record_id();
+
+// The longest replica name a record carries.
+inline constexpr std::size_t max_replica_name = 64;
+
+// Whether `name` can name a replica: 1 to max_replica_name characters of A-Z a-z 0-9 . _ -
+// (a Kubernetes pod name, a host name).
+[[nodiscard]] bool is_replica_name(std::string_view name);
+
+// The replica name when <audit replica> is not set: $EXPORTWALL_REPLICA, else $HOSTNAME, else
+// the host name (gethostname), made a replica name (other characters become '-', cut to
+// max_replica_name); "exportwall" when all of them are empty.
+[[nodiscard]] std::string default_replica_name();
 
 // Where the proxy hands its records. Implementations must be thread-safe.
 class sink {

@@ -275,12 +275,15 @@ bool is_hex64(const std::string& s) {
 
 // Empties the members a line may lack (both readers fill only those the line has).
 void clear_optional(record& r) {
+    r.replica.clear();
     r.rule_id.clear();
     r.legal_reference.clear();
     r.fields_transformed.clear();
     r.transform_failed.clear();
     r.subject_keys = 0;
     r.subject_index.clear();
+    r.via.clear();
+    r.trace_id.clear();
     r.shadow_decision.clear();
     r.shadow_reason.clear();
     r.shadow_fields_stripped.clear();
@@ -311,6 +314,10 @@ class canonical_reader {
 
     bool read(record& out) {
         for (std::size_t i = 0; i < std::size(keys); ++i) {
+            // The replica stands between id and time, in records that name one (never empty).
+            if (keys[i] == "time" && literal(",\"replica\":")) {
+                if (!string(out.replica) || out.replica.empty()) return false;
+            }
             // The refusal's legal rule stands between reason and client, in records that name
             // one (never with an empty rule_id).
             if (keys[i] == "client" && literal(",\"rule_id\":")) {
@@ -331,6 +338,13 @@ class canonical_reader {
             if (keys[i] == "bytes_in" && literal(",\"subject_keys\":")) {
                 if (!integer(out.subject_keys) || !literal(",\"subject_index\":") ||
                     !string(out.subject_index) || out.subject_index.empty())
+                    return false;
+            }
+            // The balancer that named the client and the W3C trace id stand between remote and
+            // policy_revision, each only when there is one (never empty).
+            if (keys[i] == "policy_revision") {
+                if (literal(",\"via\":") && (!string(out.via) || out.via.empty())) return false;
+                if (literal(",\"trace_id\":") && (!string(out.trace_id) || out.trace_id.empty()))
                     return false;
             }
             // A volume alert's members stand between policy_revision and the candidate policy's
@@ -601,12 +615,19 @@ class canonical_reader {
 };
 }  // namespace
 
+void append_json_string(std::string_view s, std::string& out) { append_string(s, out); }
+
 void append_canonical(const record& r, std::string& out) {
     out.push_back('{');
     append_key("seq", true, out);
     append_int(r.seq, out);
-    const std::pair<std::string_view, const std::string*> strings1[] = {{"id", &r.id},
-                                                                        {"time", &r.time},
+    append_key("id", false, out);
+    append_string(r.id, out);
+    if (!r.replica.empty()) {
+        append_key("replica", false, out);
+        append_string(r.replica, out);
+    }
+    const std::pair<std::string_view, const std::string*> strings1[] = {{"time", &r.time},
                                                                         {"mode", &r.mode},
                                                                         {"decision", &r.decision},
                                                                         {"reason", &r.reason}};
@@ -667,6 +688,14 @@ void append_canonical(const record& r, std::string& out) {
     append_duration(r.duration_ms, out);
     append_key("remote", false, out);
     append_string(r.remote, out);
+    if (!r.via.empty()) {
+        append_key("via", false, out);
+        append_string(r.via, out);
+    }
+    if (!r.trace_id.empty()) {
+        append_key("trace_id", false, out);
+        append_string(r.trace_id, out);
+    }
     append_key("policy_revision", false, out);
     append_string(r.policy_revision, out);
     if (!r.volume_hour.empty()) {
@@ -781,6 +810,9 @@ boost::system::error_code parse_line(std::string_view line, boost::json::parser&
     auto it = obj.begin();
     auto next_is = [&](std::string_view key) { return it != obj.end() && it->key() == key; };
     for (std::size_t i = 0; i < std::size(keys); ++i) {
+        if (keys[i] == "time" && next_is("replica")) {
+            if (!get_str((it++)->value(), out.replica) || out.replica.empty()) return bad;
+        }
         // The optional members, where canonical_reader expects them: the refusal's legal rule
         // before client, the transform counts before records_in, a volume alert's members, the
         // candidate policy's, a configuration load's and a checkpoint's before prev_hash.
@@ -800,6 +832,13 @@ boost::system::error_code parse_line(std::string_view line, boost::json::parser&
         if (keys[i] == "bytes_in" && next_is("subject_keys")) {
             if (!get_u64((it++)->value(), out.subject_keys) || !next_is("subject_index") ||
                 !get_str((it++)->value(), out.subject_index) || out.subject_index.empty())
+                return bad;
+        }
+        if (keys[i] == "policy_revision") {
+            if (next_is("via") && (!get_str((it++)->value(), out.via) || out.via.empty()))
+                return bad;
+            if (next_is("trace_id") &&
+                (!get_str((it++)->value(), out.trace_id) || out.trace_id.empty()))
                 return bad;
         }
         if (keys[i] == "prev_hash" && next_is("volume_hour")) {

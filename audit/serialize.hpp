@@ -27,8 +27,10 @@ inline constexpr std::string_view genesis_hash =
 inline constexpr std::size_t hash_suffix_size = 75;
 
 // Appends the canonical bytes of `r` (every field except "hash", fixed key order) to `out`.
-// Optional members are written only when set, each in its fixed place: "rule_id","legal_reference"
-// after "reason" (when rule_id is not empty); "fields_transformed" and then "transform_failed"
+// Optional members are written only when set, each in its fixed place: "replica" after "id"
+// (when not empty); "rule_id","legal_reference"
+// after "reason" (when rule_id is not empty); "via" and then "trace_id" after "remote" (each only
+// when not empty); "fields_transformed" and then "transform_failed"
 // after "fields_stripped" (each only when not empty, keys sorted like "records_dropped");
 // "subject_keys","subject_index" after "records_dropped" (when subject_index is not empty); and
 // "shadow_decision","shadow_reason","shadow_fields_stripped" after "policy_revision" (when
@@ -39,6 +41,11 @@ inline constexpr std::size_t hash_suffix_size = 75;
 // Strings are escaped (quote, backslash, control bytes); invalid UTF-8 becomes U+FFFD so the line
 // always parses and re-serialises to the same bytes.
 void append_canonical(const record& r, std::string& out);
+
+// Appends `s` as a JSON string (quotes included), escaped as the canonical form escapes strings:
+// quote, backslash and control bytes; invalid UTF-8 as U+FFFD. For every JSON line exportwall
+// writes (the operational log's too).
+void append_json_string(std::string_view s, std::string& out);
 
 // Appends the complete line of `r` (canonical bytes with r.hash spliced in before the closing
 // brace, then '\n') to `out`.

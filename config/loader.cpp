@@ -3,6 +3,7 @@
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include <algorithm>
 #include <array>
@@ -12,6 +13,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <tuple>
 
@@ -208,6 +210,19 @@ class reader {
         return out;
     }
 
+    // A file path attribute whose value may hold ${VAR} (an environment variable naming where a
+    // Kubernetes secret is mounted): substituted, then resolved like path().
+    std::string substituted_path(const pugi::xml_node& n, const char* name) {
+        auto a = n.attribute(name);
+        if (!a) return {};
+        std::filesystem::path p(substitute(n, a));
+        if (p.empty()) {
+            error(n, a, std::string("'") + name + "' must not be empty");
+            return {};
+        }
+        return p.is_absolute() ? p.string() : (std::filesystem::path(base_dir_) / p).string();
+    }
+
     const xml_source& src() const { return src_; }
     diagnostics& diag() { return diag_; }
 
@@ -257,14 +272,55 @@ std::vector<std::string> split_words(std::string_view s) {
     return out;
 }
 
+// trusted-proxies, proxy-protocol and forwarded-for of a <listen>: who may name the client.
+void read_client_address(reader& r, const pugi::xml_node& n, listener& l) {
+    if (auto a = n.attribute("trusted-proxies")) {
+        for (const auto& word : split_words(a.value())) {
+            address_range range;
+            std::string why;
+            if (parse_address_range(word, range, why)) {
+                l.trusted_proxies.push_back(range);
+            } else {
+                r.error(n, a, "'trusted-proxies': " + why);
+            }
+        }
+        if (l.trusted_proxies.empty()) r.error(n, a, "'trusted-proxies' names no address");
+    }
+    if (auto a = n.attribute("proxy-protocol")) {
+        std::string_view v = a.value();
+        if (v == "v2") {
+            l.proxy_protocol = true;
+        } else if (v != "off") {
+            r.error(n, a, "'proxy-protocol' must be v2 or off");
+        }
+    }
+    if (auto a = n.attribute("forwarded-for")) {
+        std::string_view v = a.value();
+        if (v == "x-forwarded-for") {
+            l.forwarded_for = true;
+        } else if (v != "off") {
+            r.error(n, a, "'forwarded-for' must be x-forwarded-for or off");
+        }
+    }
+    // Fail closed: a listener that believes whoever connects would let any client choose the
+    // address the audit records.
+    if ((l.proxy_protocol || l.forwarded_for) && !n.attribute("trusted-proxies")) {
+        r.error(n, "'proxy-protocol' and 'forwarded-for' need 'trusted-proxies': the load "
+                   "balancers allowed to name the client");
+    }
+}
+
 void read_listen(reader& r, const pugi::xml_node& n, settings& out) {
     const auto& src = r.src();
-    src.check_attributes(n, {"address", "port", "public-url"}, {"port"}, r.diag());
+    src.check_attributes(
+        n, {"address", "port", "public-url", "trusted-proxies", "proxy-protocol", "forwarded-for"},
+        {"port"}, r.diag());
     src.check_children(n, {"tls"}, r.diag());
     listener l;
     l.where = src.locate(n);
     l.address = r.text(n, "address", l.address);
     r.number<std::uint16_t>(n, "port", l.port, 0, 65535);
+    read_client_address(r, n, l);
     if (auto a = n.attribute("public-url")) {
         auto u = boost::urls::parse_absolute_uri(a.value());
         if (!u || (u->scheme() != "https" && u->scheme() != "http") || !u->has_authority() ||
@@ -367,7 +423,7 @@ void read_limits(reader& r, const pugi::xml_node& n, settings& out) {
 }
 
 void read_log(reader& r, const pugi::xml_node& n, settings& out) {
-    r.src().check_attributes(n, {"level", "access-log"}, {}, r.diag());
+    r.src().check_attributes(n, {"level", "access-log", "format"}, {}, r.diag());
     r.src().check_children(n, {}, r.diag());
     out.log.level = r.text(n, "level", out.log.level);
     static constexpr std::array<std::string_view, 7> levels{"trace", "debug",    "info", "warn",
@@ -375,6 +431,14 @@ void read_log(reader& r, const pugi::xml_node& n, settings& out) {
     if (std::find(levels.begin(), levels.end(), out.log.level) == levels.end()) {
         r.error(n, n.attribute("level"),
                 "'level' must be one of trace, debug, info, warn, error, critical, off");
+    }
+    if (auto a = n.attribute("format")) {
+        std::string_view v = a.value();
+        if (v == "json") {
+            out.log.json = true;
+        } else if (v != "text") {
+            r.error(n, a, "'format' must be text or json");
+        }
     }
     if (auto a = n.attribute("access-log")) {
         out.log.access_log = std::string_view(a.value()) == "-" ? "-" : r.path(n, "access-log");
@@ -471,11 +535,104 @@ void read_signing_key(reader& r, const pugi::xml_node& n, audit_settings& a) {
     a.signing_key_pem = std::make_shared<const std::string>(std::move(pem));
 }
 
+// The PEM files of a TLS syslog forwarder (RFC 5425), checked at load so a mistake is an error at
+// its attribute rather than a forwarder that never connects: the CA bundle holds certificates,
+// the client certificate and its unencrypted key belong together.
+void read_syslog_tls(reader& r, const pugi::xml_node& s, syslog_settings& out) {
+    out.ca_file = r.path(s, "ca-file");
+    out.certificate_file = r.path(s, "certificate-file");
+    out.private_key_file = r.path(s, "private-key-file");
+    if (auto a = s.attribute("server-name")) {
+        out.server_name = a.value();
+        const bool ok = !out.server_name.empty() && out.server_name.size() <= 253 &&
+                        std::all_of(out.server_name.begin(), out.server_name.end(),
+                                    [](char c) { return c > ' ' && c < 0x7f; });
+        if (!ok) r.error(s, a, "'server-name' must be a host name or IP address");
+    }
+    if (!out.tls) {
+        for (const char* name : {"ca-file", "certificate-file", "private-key-file", "server-name"})
+            if (auto a = s.attribute(name))
+                r.error(s, a, std::string("'") + name + "' applies only with protocol=\"tls\"");
+        return;
+    }
+    if (out.certificate_file.empty() != out.private_key_file.empty()) {
+        r.error(s, "'certificate-file' and 'private-key-file' go together (mutual TLS)");
+        return;
+    }
+    if (offline_depth > 0) return;
+    auto read_pem = [](const std::string& path) -> BIO* {
+        std::ifstream in(path, std::ios::binary);
+        std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (!in.is_open() || pem.empty()) return nullptr;
+        BIO* bio = BIO_new(BIO_s_mem());
+        if (bio != nullptr) BIO_write(bio, pem.data(), static_cast<int>(pem.size()));
+        return bio;
+    };
+    auto no_passphrase = [](char*, int, int, void*) { return 0; };
+    if (!out.ca_file.empty()) {
+        BIO* bio = read_pem(out.ca_file);
+        X509* first = bio != nullptr ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
+        if (first == nullptr)
+            r.error(s, s.attribute("ca-file"),
+                    "'ca-file' must name a readable PEM file of CA certificates: " + out.ca_file);
+        X509_free(first);
+        BIO_free(bio);
+    }
+    if (out.certificate_file.empty()) return;
+    BIO* cert_bio = read_pem(out.certificate_file);
+    X509* cert =
+        cert_bio != nullptr ? PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr) : nullptr;
+    BIO_free(cert_bio);
+    BIO* key_bio = read_pem(out.private_key_file);
+    EVP_PKEY* key = key_bio != nullptr
+                        ? PEM_read_bio_PrivateKey(key_bio, nullptr, no_passphrase, nullptr)
+                        : nullptr;
+    BIO_free(key_bio);
+    if (cert == nullptr) {
+        r.error(s, s.attribute("certificate-file"),
+                "'certificate-file' must name a readable PEM certificate: " + out.certificate_file);
+    } else if (key == nullptr) {
+        r.error(s, s.attribute("private-key-file"),
+                "'private-key-file' must name a readable, unencrypted PEM private key: " +
+                    out.private_key_file);
+    } else if (X509_check_private_key(cert, key) != 1) {
+        r.error(s, s.attribute("private-key-file"),
+                "'private-key-file' is not the key of 'certificate-file'");
+    }
+    X509_free(cert);
+    EVP_PKEY_free(key);
+}
+
+void read_syslog(reader& r, const pugi::xml_node& s, syslog_settings& out) {
+    r.src().check_attributes(s,
+                             {"port", "protocol", "app-name", "facility", "ca-file",
+                              "certificate-file", "private-key-file", "server-name"},
+                             {"address"}, r.diag());
+    r.src().check_children(s, {}, r.diag());
+    out.address = r.text(s, "address");
+    if (auto p = s.attribute("protocol")) {
+        std::string_view v = p.value();
+        if (v == "tcp") {
+            out.tcp = true;
+        } else if (v == "tls") {
+            out.tcp = out.tls = true;
+            out.port = 6514;  // RFC 5425
+        } else if (v != "udp") {
+            r.error(s, p, "'protocol' must be udp, tcp or tls");
+        }
+    }
+    r.number<std::uint16_t>(s, "port", out.port, 1, 65535);
+    read_syslog_tls(r, s, out);
+    out.app_name = r.text(s, "app-name", out.app_name);
+    r.number<int>(s, "facility", out.facility, 0, 23);
+}
+
 void read_audit(reader& r, const pugi::xml_node& n, settings& out) {
-    r.src().check_attributes(n,
-                             {"sync", "rotate-bytes", "rotate-daily", "subject-key-file",
-                              "signing-key-file", "checkpoint-every", "checkpoint-interval"},
-                             {"path"}, r.diag());
+    r.src().check_attributes(
+        n,
+        {"sync", "rotate-bytes", "rotate-daily", "subject-key-file", "signing-key-file",
+         "checkpoint-every", "checkpoint-interval", "replica", "keep-bytes", "keep-days"},
+        {"path"}, r.diag());
     r.src().check_children(n, {"syslog"}, r.diag());
     auto& a = out.audit;
     a.path = r.path(n, "path");
@@ -495,23 +652,202 @@ void read_audit(reader& r, const pugi::xml_node& n, settings& out) {
     }
     r.size(n, "rotate-bytes", a.rotate_bytes);
     r.boolean(n, "rotate-daily", a.rotate_daily);
-    if (auto s = n.child("syslog")) {
-        r.src().check_attributes(s, {"port", "protocol", "app-name", "facility"}, {"address"},
-                                 r.diag());
-        r.src().check_children(s, {}, r.diag());
-        a.syslog.address = r.text(s, "address");
-        r.number<std::uint16_t>(s, "port", a.syslog.port, 1, 65535);
-        if (auto p = s.attribute("protocol")) {
-            std::string_view v = p.value();
-            if (v == "tcp") {
-                a.syslog.tcp = true;
-            } else if (v != "udp") {
-                r.error(s, p, "'protocol' must be udp or tcp");
-            }
-        }
-        a.syslog.app_name = r.text(s, "app-name", a.syslog.app_name);
-        r.number<int>(s, "facility", a.syslog.facility, 0, 23);
+    // The replica name goes into every record: a token, so a central store can group by it.
+    if (auto x = n.attribute("replica")) {
+        const std::string_view v = x.value();
+        const bool ok = !v.empty() && v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '.' || c == '_' || c == '-';
+        });
+        if (ok)
+            a.replica = std::string(v);
+        else
+            r.error(n, x, "'replica' must be 1 to 64 of A-Z a-z 0-9 . _ -");
     }
+    r.size(n, "keep-bytes", a.keep_bytes);
+    r.number<std::uint32_t>(n, "keep-days", a.keep_days, 1, 36500);
+    if (auto s = n.child("syslog")) read_syslog(r, s, a.syslog);
+}
+
+// The bytes of a secret file (a Kubernetes secret mounted as a file): a trailing newline is not
+// part of the secret. nullopt when it cannot be read or is larger than any credential.
+std::optional<std::string> read_secret_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::string bytes;
+    bytes.resize(64 * 1024 + 1);
+    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (in.bad()) return std::nullopt;
+    bytes.resize(static_cast<std::size_t>(in.gcount()));
+    if (bytes.size() > 64 * 1024) return std::nullopt;
+    while (!bytes.empty() && (bytes.back() == '\n' || bytes.back() == '\r')) bytes.pop_back();
+    return bytes;
+}
+
+// Why an OAuth2 client certificate and key cannot sign a client assertion; "" when they can (an
+// X.509 certificate, an unencrypted RSA key of at least 2048 bits that belongs to it).
+std::string client_certificate_problem(std::string_view cert_pem, std::string_view key_pem) {
+    BIO* cert_bio = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
+    X509* cert = cert_bio != nullptr ? PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr)
+                                     : nullptr;
+    BIO_free(cert_bio);
+    if (cert == nullptr) return "'certificate-file' holds no PEM certificate";
+    BIO* key_bio = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
+    auto no_passphrase = [](char*, int, int, void*) { return 0; };
+    EVP_PKEY* key = key_bio != nullptr
+                        ? PEM_read_bio_PrivateKey(key_bio, nullptr, no_passphrase, nullptr)
+                        : nullptr;
+    BIO_free(key_bio);
+    std::string problem;
+    if (key == nullptr) {
+        problem = "'private-key-file' holds no unencrypted PEM private key";
+    } else if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA || EVP_PKEY_get_bits(key) < 2048) {
+        problem = "'private-key-file' must hold an RSA key of at least 2048 bits (PS256/RS256)";
+    } else if (X509_check_private_key(cert, key) != 1) {
+        problem = "'private-key-file' does not belong to the certificate of 'certificate-file'";
+    }
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    return problem;
+}
+
+// <oauth2 token-url client-id [scope] [ca-file] (client-secret-file [client-auth] |
+// certificate-file private-key-file [assertion-algorithm])/> in an <upstream>: the
+// client-credentials grant. Secrets only from files: a literal is refused at its attribute.
+void read_oauth2(reader& r, const pugi::xml_node& n, upstream& u) {
+    // Named here (and refused below with a message of their own) rather than as unknown.
+    for (const char* literal : {"client-secret", "client-assertion"}) {
+        if (auto a = n.attribute(literal))
+            r.error(n, a,
+                    std::string("'") + literal +
+                        "' would put a secret in the configuration text: write it to a file "
+                        "(a Kubernetes secret) and name it with client-secret-file");
+    }
+    r.src().check_attributes(n,
+                             {"scope", "ca-file", "client-secret-file", "client-auth",
+                              "certificate-file", "private-key-file", "assertion-algorithm",
+                              "client-secret", "client-assertion"},
+                             {"token-url", "client-id"}, r.diag());
+    r.src().check_children(n, {}, r.diag());
+    oauth2_settings o;
+    o.where = r.src().locate(n);
+    if (auto a = n.attribute("client-id")) {
+        o.client_id = r.substitute(n, a);
+        if (o.client_id.empty() || !is_field_value(o.client_id))
+            r.error(n, a, "'client-id' must not be empty nor hold control characters");
+    }
+    if (auto a = n.attribute("scope")) {
+        o.scope = r.substitute(n, a);
+        if (!is_field_value(o.scope)) r.error(n, a, "'scope' holds control characters");
+    }
+    if (auto a = n.attribute("token-url")) {
+        o.token_url = r.substitute(n, a);
+        auto parsed = boost::urls::parse_absolute_uri(o.token_url);
+        const bool offline_placeholder =
+            offline_depth > 0 && std::string_view(a.value()).find("${") != std::string_view::npos;
+        if (!parsed || (parsed->scheme() != "http" && parsed->scheme() != "https") ||
+            parsed->host().empty() || parsed->has_userinfo() || parsed->has_fragment()) {
+            if (!offline_placeholder)
+                r.error(n, a,
+                        "'token-url' must be an absolute https URL with a host, without user or "
+                        "fragment");
+        } else {
+            o.scheme = parsed->scheme();
+            o.host = parsed->encoded_host_address();
+            if (!o.host.empty() && o.host.front() == '[')
+                o.host = o.host.substr(1, o.host.size() - 2);
+            o.port = o.scheme == "https" ? 443 : 80;
+            if (parsed->has_port()) o.port = parsed->port_number();
+            o.target = parsed->encoded_path();
+            if (o.target.empty()) o.target = "/";
+            if (parsed->has_query()) o.target += "?" + std::string(parsed->encoded_query());
+            // A client secret in clear text crosses only the loopback interface: http is for the
+            // demo CRM and tests on the same host.
+            const auto host_type = parsed->host_type();
+            const bool loopback =
+                o.host == "localhost" ||
+                (host_type == boost::urls::host_type::ipv4 &&
+                 parsed->host_ipv4_address().is_loopback()) ||
+                (host_type == boost::urls::host_type::ipv6 &&
+                 parsed->host_ipv6_address().is_loopback());
+            if (o.scheme == "http" && !loopback)
+                r.error(n, a,
+                        "'token-url' must be https (http only to a loopback address, for tests "
+                        "and the demo CRM)");
+        }
+    }
+    o.ca_file = r.substituted_path(n, "ca-file");
+    if (!o.ca_file.empty() && o.scheme == "http")
+        r.error(n, n.attribute("ca-file"), "'ca-file' only applies to an https token-url");
+    o.client_secret_file = r.substituted_path(n, "client-secret-file");
+    o.certificate_file = r.substituted_path(n, "certificate-file");
+    o.private_key_file = r.substituted_path(n, "private-key-file");
+    const bool secret = n.attribute("client-secret-file");
+    const bool certificate = n.attribute("certificate-file") || n.attribute("private-key-file");
+    if (secret == certificate) {
+        r.error(n,
+                "<oauth2> needs either client-secret-file or certificate-file with "
+                "private-key-file");
+    } else if (certificate &&
+               (!n.attribute("certificate-file") || !n.attribute("private-key-file"))) {
+        r.error(n, "<oauth2> needs both certificate-file and private-key-file");
+    }
+    if (certificate) o.auth = oauth2_client_auth::certificate;
+    if (auto a = n.attribute("client-auth")) {
+        std::string_view v = a.value();
+        if (!secret) {
+            r.error(n, a, "'client-auth' applies to client-secret-file only");
+        } else if (v == "basic") {
+            o.auth = oauth2_client_auth::secret_basic;
+        } else if (v != "post") {
+            r.error(n, a, "'client-auth' must be post or basic");
+        }
+    }
+    if (auto a = n.attribute("assertion-algorithm")) {
+        std::string_view v = a.value();
+        if (!certificate) {
+            r.error(n, a, "'assertion-algorithm' applies to certificate-file only");
+        } else if (v == "RS256") {
+            o.algorithm = jwt_algorithm::rs256;
+        } else if (v != "PS256") {
+            r.error(n, a, "'assertion-algorithm' must be PS256 or RS256");
+        }
+    }
+    // check-config --offline reads no secret: the paths are checked, the files are not opened.
+    if (offline_depth == 0 && secret && !o.client_secret_file.empty()) {
+        auto bytes = read_secret_file(o.client_secret_file);
+        const auto a = n.attribute("client-secret-file");
+        if (!bytes) {
+            r.error(n, a, "cannot read the client secret file " + o.client_secret_file);
+        } else if (bytes->empty()) {
+            r.error(n, a, "the client secret file " + o.client_secret_file + " is empty");
+        } else if (!is_field_value(*bytes) || bytes->find('\t') != std::string::npos) {
+            r.error(n, a,
+                    "the client secret file " + o.client_secret_file +
+                        " holds control characters");
+        } else {
+            o.client_secret = std::make_shared<const std::string>(std::move(*bytes));
+        }
+    }
+    if (offline_depth == 0 && certificate && !o.certificate_file.empty() &&
+        !o.private_key_file.empty()) {
+        auto cert = read_secret_file(o.certificate_file);
+        auto key = read_secret_file(o.private_key_file);
+        if (!cert) {
+            r.error(n, n.attribute("certificate-file"),
+                    "cannot read the certificate file " + o.certificate_file);
+        } else if (!key) {
+            r.error(n, n.attribute("private-key-file"),
+                    "cannot read the private key file " + o.private_key_file);
+        } else if (auto problem = client_certificate_problem(*cert, *key); !problem.empty()) {
+            const bool of_key = problem.starts_with("'private-key-file'");
+            r.error(n, n.attribute(of_key ? "private-key-file" : "certificate-file"), problem);
+        } else {
+            o.certificate_pem = std::make_shared<const std::string>(std::move(*cert));
+            o.private_key_pem = std::make_shared<const std::string>(std::move(*key));
+        }
+    }
+    u.oauth2 = std::move(o);
 }
 
 void read_upstream(reader& r, const pugi::xml_node& n, settings& out) {
@@ -519,9 +855,16 @@ void read_upstream(reader& r, const pugi::xml_node& n, settings& out) {
                              {"ca", "soap-session-id", "rpc-database", "rpc-user", "rpc-password",
                               "health-interval", "health-threshold", "health-path"},
                              {"id", "url"}, r.diag());
-    r.src().check_children(n, {"header"}, r.diag());
+    r.src().check_children(n, {"header", "oauth2"}, r.diag());
     upstream u;
     u.where = r.src().locate(n);
+    for (auto o : n.children("oauth2")) {
+        if (u.oauth2) {
+            r.error(o, "<upstream> takes at most one <oauth2>");
+            continue;
+        }
+        read_oauth2(r, o, u);
+    }
     // The session a SOAP query carries in its envelope: exportwall's credential, like the
     // headers; a client's SessionHeader is never forwarded.
     if (auto a = n.attribute("soap-session-id")) u.soap_session_id = r.substitute(n, a);
@@ -579,6 +922,13 @@ void read_upstream(reader& r, const pugi::xml_node& n, settings& out) {
         }
         if (!is_field_value(hv.value)) {
             r.error(h, h.attribute("value"), "header 'value' holds control characters");
+        }
+        if (u.oauth2 && hv.name.size() == 13 &&
+            std::equal(hv.name.begin(), hv.name.end(), "authorization",
+                       [](char a, char b) { return (a | 0x20) == b; })) {
+            r.error(h, h.attribute("name"),
+                    "an upstream with <oauth2> sends the access token as its Authorization "
+                    "header: no <header name=\"Authorization\">");
         }
         u.headers.push_back(std::move(hv));
     }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "config/address_range.hpp"
 #include "config/query/guard.hpp"
 
 namespace exportwall::config {
@@ -39,6 +40,15 @@ struct listener {
     // NOT done (a client controls Host) — links are then removed instead.
     std::string public_url;
     std::optional<tls_settings> tls;
+    // Who the client is behind a load balancer (docs/deployment.md). trusted_proxies: the
+    // addresses allowed to name the client. proxy_protocol: every connection opens with a PROXY
+    // protocol v2 header (HAProxy's, as AWS NLB, Envoy and nginx send it) whose source becomes
+    // the client; a connection from outside trusted_proxies is closed unheard. forwarded_for:
+    // when the peer is trusted, the client is the right-most X-Forwarded-For address that is not
+    // itself trusted (nginx's real_ip_recursive). The peer then shows as `via` in the audit.
+    std::vector<address_range> trusted_proxies;
+    bool proxy_protocol = false;
+    bool forwarded_for = false;
     source_location where;
 };
 
@@ -87,6 +97,43 @@ struct header_value {
     std::string value;  // ${VAR} already substituted
 };
 
+// How exportwall proves itself to an OAuth2 token endpoint (<oauth2> in an <upstream>).
+enum class oauth2_client_auth : std::uint8_t {
+    secret_post,   // client_id and client_secret in the form body (client-auth="post", default)
+    secret_basic,  // HTTP Basic client_id:client_secret, RFC 6749 §2.3.1 (client-auth="basic")
+    certificate,   // a signed JWT client assertion, RFC 7523 §2.2 (certificate-file)
+};
+
+// The signature of a client assertion: RSASSA-PSS (Microsoft's recommendation) or PKCS#1 v1.5,
+// both with SHA-256.
+enum class jwt_algorithm : std::uint8_t { ps256, rs256 };
+
+// <oauth2>: the upstream's access token comes from the client-credentials grant (RFC 6749 §4.4;
+// Microsoft identity platform for Dataverse, Salesforce's client-credentials flow) and is sent as
+// `Authorization: Bearer …` (proxy/upstream_token.hpp). Secrets are only ever read from files —
+// never written in the configuration — and are never logged.
+struct oauth2_settings {
+    std::string token_url;  // as written (after ${VAR})
+    std::string scheme;     // "https", or "http" for a loopback host only (tests, the demo)
+    std::string host;
+    std::uint16_t port = 0;
+    std::string target;   // origin-form path of the token endpoint
+    std::string ca_file;  // https: CA bundle to verify the token endpoint; empty = system store
+    std::string client_id;
+    std::string scope;  // "" = no scope parameter (Salesforce)
+    oauth2_client_auth auth = oauth2_client_auth::secret_post;
+    jwt_algorithm algorithm = jwt_algorithm::ps256;  // certificate only
+    std::string client_secret_file;
+    std::string certificate_file;  // PEM; the first certificate is the client's
+    std::string private_key_file;  // PEM, unencrypted RSA
+    // Read at load (and again at every reload); null when loaded offline (check-config
+    // --offline reads none of them). Never logged.
+    std::shared_ptr<const std::string> client_secret;
+    std::shared_ptr<const std::string> certificate_pem;
+    std::shared_ptr<const std::string> private_key_pem;
+    source_location where;
+};
+
 struct upstream {
     std::string id;
     std::string url;     // as written, e.g. "https://crm.internal:8443/base"
@@ -108,6 +155,8 @@ struct upstream {
     std::chrono::milliseconds health_interval{10'000};
     unsigned health_threshold = 2;
     std::string health_path;  // "" = the connection alone
+    // <oauth2>: a Bearer access token fetched by exportwall replaces a fixed Authorization header.
+    std::optional<oauth2_settings> oauth2;
     source_location where;
 };
 
@@ -177,6 +226,7 @@ struct route {
 
 struct log_settings {
     std::string level = "info";    // spdlog level name
+    bool json = false;             // format="json": the operational log as one JSON object a line
     std::string access_log = "-";  // "-" = stdout, else a file path
 };
 
@@ -186,10 +236,19 @@ enum class audit_sync : std::uint8_t {
     always,   // every record is on disk before its answer
 };
 
+// <audit><syslog>: the SIEM forwarder (audit/syslog_forwarder.hpp). Fixed at start-up.
 struct syslog_settings {
     std::string address;  // empty: no forwarding
-    std::uint16_t port = 514;
-    bool tcp = false;  // protocol="udp|tcp"
+    std::uint16_t port = 514;  // 6514 with protocol="tls" when no port is given
+    bool tcp = false;  // protocol="tcp" or "tls"
+    bool tls = false;  // protocol="tls" (RFC 5425)
+    // TLS only: the CAs the collector's certificate must chain to ("": the system's), the client
+    // certificate chain and its key for mutual TLS ("": none), and the name or IP address the
+    // collector's certificate must carry ("": address). Read again on every connection.
+    std::string ca_file;
+    std::string certificate_file;
+    std::string private_key_file;
+    std::string server_name;
     std::string app_name = "exportwall";
     int facility = 13;  // log audit (RFC 5424)
 };
@@ -199,6 +258,13 @@ struct audit_settings {
     audit_sync sync = audit_sync::blocked;
     std::uint64_t rotate_bytes = 256ull << 20;
     bool rotate_daily = true;
+    // replica="…": the name every record carries (1-64 of A-Z a-z 0-9 . _ -); "": the default
+    // (audit::default_replica_name(): $EXPORTWALL_REPLICA, $HOSTNAME, the host name).
+    std::string replica;
+    // keep-bytes / keep-days: the retention budget of rotated files (0: none). With <syslog>,
+    // a file goes only once the collector has it.
+    std::uint64_t keep_bytes = 0;
+    std::uint32_t keep_days = 0;
     syslog_settings syslog;
     // subject-key-file: the HMAC-SHA-256 key of the subject index (audit/subject_index.hpp);
     // null without one (no index is kept). Never logged.

@@ -11,6 +11,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 
+#include "audit/serialize.hpp"
 #include "proxy/forward.hpp"
 
 namespace exportwall::proxy {
@@ -57,6 +58,8 @@ std::string format_access_line(const access_entry& e, std::chrono::system_clock:
     append_member(out, "request_id", e.request_id);
     if (!e.audit_id.empty()) append_member(out, "audit_id", e.audit_id);
     append_member(out, "remote", e.remote);
+    if (!e.via.empty()) append_member(out, "via", e.via);
+    if (!e.trace_id.empty()) append_member(out, "trace_id", e.trace_id);
     append_member(out, "method", e.method);
     append_member(out, "route", e.route);
     append_member(out, "path", e.path);
@@ -159,10 +162,49 @@ void access_log::reopen() {
                       file_->path(), error);
 }
 
-void setup_operational_log(std::string_view level) {
+std::string format_operational_line(std::chrono::system_clock::time_point time,
+                                    std::string_view level, std::string_view message) {
+    std::string out;
+    out.reserve(64 + message.size());
+    out += "{\"time\":\"";
+    out += rfc3339(time);
+    out += "\",\"level\":";
+    audit::append_json_string(level, out);
+    out += ",\"message\":";
+    audit::append_json_string(message, out);
+    out += '}';
+    return out;
+}
+
+namespace {
+
+// format="json": one JSON object a line, for log collectors that parse JSON (Fluent Bit, Vector,
+// Loki). The message is text exportwall wrote; like every log line it holds ids and codes, never
+// a field value.
+class json_line_formatter final : public spdlog::formatter {
+  public:
+    void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+        auto level = spdlog::level::to_string_view(msg.level);
+        auto line = format_operational_line(
+            msg.time, std::string_view(level.data(), level.size()),
+            std::string_view(msg.payload.data(), msg.payload.size()));
+        line += '\n';
+        dest.append(line.data(), line.data() + line.size());
+    }
+    [[nodiscard]] std::unique_ptr<spdlog::formatter> clone() const override {
+        return std::make_unique<json_line_formatter>();
+    }
+};
+
+}  // namespace
+
+void setup_operational_log(std::string_view level, bool json) {
     auto logger = std::make_shared<spdlog::logger>(
         "exportwall", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+    if (json)
+        logger->set_formatter(std::make_unique<json_line_formatter>());
+    else
+        logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
     logger->set_level(spdlog::level::from_str(std::string(level)));
     spdlog::set_default_logger(std::move(logger));
 }

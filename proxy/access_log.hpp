@@ -22,6 +22,8 @@ struct access_entry {
     std::string_view request_id;
     std::string_view audit_id;
     std::string_view remote;  // client address:port
+    std::string_view via;       // the balancer that named the client; "" when none
+    std::string_view trace_id;  // W3C trace id of a checked traceparent; "" when none
     std::string_view method;
     std::string_view route;  // route id, "" when none matched
     std::string_view path;   // normalised path (no query), "" when the target was refused
@@ -62,7 +64,14 @@ class access_log {
     std::shared_ptr<file_sink> file_;  // null for stdout
 };
 
-// Sets up the operational log (spdlog default logger, to stderr) at `level` ("info", …).
-void setup_operational_log(std::string_view level);
+// One operational log line in format="json" (no trailing newline):
+// {"time":"<RFC 3339 UTC, ms>","level":"info","message":"…"}.
+[[nodiscard]] std::string format_operational_line(std::chrono::system_clock::time_point time,
+                                                  std::string_view level,
+                                                  std::string_view message);
+
+// Sets up the operational log (spdlog default logger, to stderr) at `level` ("info", …): text
+// lines ("<time> <level> <message>"), or with `json` one JSON object a line.
+void setup_operational_log(std::string_view level, bool json = false);
 
 }  // namespace exportwall::proxy

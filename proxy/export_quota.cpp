@@ -86,6 +86,15 @@ std::uint64_t export_quota::next_want(std::uint64_t missing) {
     return want;
 }
 
+void export_quota::note_usage(const reservation& r) {
+    for (std::size_t i = 0; i < plan_.counters.size() && i < r.rooms.size(); ++i) {
+        if (plan_.reasons.at(i) != config::reason::quota_exceeded) continue;
+        const std::uint64_t limit = plan_.counters[i].limit;
+        grant_usage_ = usage{limit - std::min(limit, r.rooms[i]), limit};
+        return;
+    }
+}
+
 boost::asio::awaitable<export_quota::verdict> export_quota::open(std::int64_t now) {
     verdict v;
     if (!active() || !store_) co_return v;
@@ -106,6 +115,7 @@ boost::asio::awaitable<export_quota::verdict> export_quota::open(std::int64_t no
     }
     reserved_ = r.granted;
     room_ = r.room;
+    note_usage(r);
     if (r.granted == 0) {
         refusal_ = v.refusal = plan_.reasons.at(r.limited_by);
         if (v.refusal == config::reason::quota_exceeded && plan_.window_end > now)
@@ -129,6 +139,7 @@ boost::asio::awaitable<std::uint64_t> export_quota::cover(std::uint64_t produced
         }
         reserved_ += r.granted;
         room_ = r.room;
+        note_usage(r);
         if (r.granted < want && reserved_ < produced) refusal_ = plan_.reasons.at(r.limited_by);
     }
     co_return std::min(produced, reserved_);

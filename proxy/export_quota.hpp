@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,11 +76,21 @@ class export_quota {
     // is deleted).
     [[nodiscard]] boost::asio::awaitable<void> close(std::uint64_t delivered, bool continued);
     [[nodiscard]] std::uint64_t reserved() const { return reserved_; }
+    // The grant's quota window as the last reservation left it: records counted against it
+    // (delivered and reserved by exports in flight) and its limit; nullopt for an export without
+    // a grant quota or before a reservation answered (for exportwall_quota_used_records).
+    struct usage {
+        std::uint64_t used = 0;
+        std::uint64_t limit = 0;
+    };
+    [[nodiscard]] std::optional<usage> grant_usage() const { return grant_usage_; }
     [[nodiscard]] const std::shared_ptr<quota_store>& store() const { return store_; }
     [[nodiscard]] const std::vector<quota_counter>& counters() const { return plan_.counters; }
 
   private:
     [[nodiscard]] std::uint64_t next_want(std::uint64_t missing);
+    void note_usage(const reservation& r);
+    std::optional<usage> grant_usage_;
 
     quota_plan plan_;
     std::shared_ptr<quota_store> store_;

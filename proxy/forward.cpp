@@ -80,7 +80,7 @@ bool is_hop_by_hop(std::string_view name) noexcept {
 }
 
 bool is_withheld_from_upstream(std::string_view name) noexcept {
-    static constexpr std::array<std::string_view, 14> names{"authorization",
+    static constexpr std::array<std::string_view, 16> names{"authorization",
                                                             "cookie",
                                                             "x-export-purpose",
                                                             "x-export-destination",
@@ -93,7 +93,9 @@ bool is_withheld_from_upstream(std::string_view name) noexcept {
                                                             "x-request-id",
                                                             "accept-encoding",
                                                             "content-length",
-                                                            "expect"};
+                                                            "expect",
+                                                            "traceparent",
+                                                            "tracestate"};
     return in_list(name, names);
 }
 
@@ -248,6 +250,11 @@ std::string build_upstream_request_head(const upstream_request& req) {
     }
     if (req.up != nullptr)
         for (const auto& h : req.up->headers) append_field(out, h.name, h.value);
+    if (!req.bearer_token.empty()) {
+        std::string bearer = "Bearer ";
+        bearer += req.bearer_token;
+        append_field(out, "Authorization", bearer);
+    }
     for (const auto& f : req.own_fields) append_field(out, f.name, f.value);
     append_field(out, "Accept-Encoding", "identity");
     std::string forwarded = "for=";
@@ -262,6 +269,7 @@ std::string build_upstream_request_head(const upstream_request& req) {
     append_field(out, "Forwarded", forwarded);
     append_field(out, "X-Forwarded-For", req.client_address);
     append_field(out, "X-Request-Id", req.request_id);
+    if (!req.traceparent.empty()) append_field(out, "traceparent", req.traceparent);
     switch (req.body) {
         case upstream_body::none:
             break;
@@ -274,6 +282,17 @@ std::string build_upstream_request_head(const upstream_request& req) {
     }
     out += "\r\n";
     return out;
+}
+
+bool replace_bearer_token(std::string& head, std::string_view token) {
+    static constexpr std::string_view field = "\r\nAuthorization: Bearer ";
+    const auto at = head.find(field);
+    if (at == std::string::npos) return false;
+    const auto start = at + field.size();
+    const auto end = head.find("\r\n", start);
+    if (end == std::string::npos) return false;
+    head.replace(start, end - start, token);
+    return true;
 }
 
 response_framing choose_response_framing(bool head_request, unsigned status,

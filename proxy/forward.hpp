@@ -23,7 +23,8 @@ namespace exportwall::proxy {
 // Client fields never forwarded to the CRM: credentials (Authorization, Cookie), the export
 // declaration (X-Export-Purpose, X-Export-Destination), fields exportwall sets itself (Host,
 // Forwarded, X-Forwarded-*, X-Request-Id, Accept-Encoding, Content-Length) and Expect (exportwall
-// answers 100-continue itself). Case-insensitive.
+// answers 100-continue itself), and the trace context (traceparent, sent checked as exportwall's
+// own field; tracestate). Case-insensitive.
 [[nodiscard]] bool is_withheld_from_upstream(std::string_view name) noexcept;
 
 // True when `name` is one of the comma-separated tokens of any `Connection` field in `fields`:
@@ -61,6 +62,9 @@ struct upstream_request {
     std::string_view client_address;  // the client's IP address, no port
     bool client_tls = false;          // proto=https in Forwarded
     std::string_view request_id;
+    // The client's W3C trace context, checked and written as version 00 (normalise_traceparent);
+    // empty: none is sent. The client's own traceparent and tracestate fields never pass.
+    std::string_view traceparent;
     upstream_body body = upstream_body::none;
     std::uint64_t content_length = 0;  // when body == content_length
     // Names the route lets through beside the default allow-list (`request-headers`).
@@ -68,6 +72,9 @@ struct upstream_request {
     // exportwall's own fields for this request (the Content-Type and SOAPAction of a body the
     // query guard re-serialised), written as they are.
     std::span<const header_field> own_fields;
+    // The upstream's OAuth2 access token (proxy/upstream_token.hpp), sent as
+    // `Authorization: Bearer …` where the configured fields go; "" for none.
+    std::string_view bearer_token;
 };
 
 // The client's header fields the CRM may see (an allow-list, docs/security-model.md): Accept,
@@ -98,6 +105,11 @@ struct upstream_request {
 // X-Forwarded-For, X-Request-Id and the body framing. The client's own Forwarded and
 // X-Forwarded-For are replaced, not extended: exportwall is the edge and a client could forge them.
 [[nodiscard]] std::string build_upstream_request_head(const upstream_request& req);
+
+// Puts `token` in place of the access token of the `Authorization: Bearer` field that
+// build_upstream_request_head wrote into `head` (the retry after a 401 sends a fresh token). False
+// when `head` has no such field.
+[[nodiscard]] bool replace_bearer_token(std::string& head, std::string_view token);
 
 // How the response body is framed towards the client.
 enum class response_framing : std::uint8_t {

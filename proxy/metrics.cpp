@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <functional>
+#include <initializer_list>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -57,24 +58,53 @@ struct grant_counter {
     std::atomic<std::uint64_t> value{0};
 };
 
-// Exports by decision, reason and grant. The key is the five label values joined by NUL bytes
-// (configuration ids and codes never hold one); the overflow series "_other" counts under
-// "_other" for every label.
-struct export_counter {
-    explicit export_counter(std::string_view key) : name(key) {
-        std::size_t i = 0;
-        for (std::size_t at = 0; i < labels.size() && at <= key.size(); ++i) {
-            const auto nul = std::min(key.find('\0', at), key.size());
-            labels[i] = key.substr(at, nul - at);
-            at = nul + 1;
-        }
-        if (key.find('\0') == std::string_view::npos) labels.fill(std::string(key));  // "_other"
+// Series keyed by several labels: the key is their values joined by NUL bytes (configuration ids
+// and codes never hold one); the overflow series "_other" counts under "_other" for every label.
+std::string join_key(std::initializer_list<std::string_view> values) {
+    std::string key;
+    bool first = true;
+    for (std::string_view v : values) {
+        if (!first) key.push_back('\0');
+        first = false;
+        key.append(v);
     }
+    return key;
+}
+
+template <std::size_t N>
+std::array<std::string, N> split_key(std::string_view key) {
+    std::array<std::string, N> labels;
+    if (key.find('\0') == std::string_view::npos) {
+        labels.fill(std::string(key));  // "_other"
+        return labels;
+    }
+    std::size_t i = 0;
+    for (std::size_t at = 0; i < N && at <= key.size(); ++i) {
+        const auto nul = std::min(key.find('\0', at), key.size());
+        labels[i] = key.substr(at, nul - at);
+        at = nul + 1;
+    }
+    return labels;
+}
+
+// Exports by decision, reason and grant (decision, reason, client, purpose, destination), and
+// the candidate policy's decisions (decision, shadow decision, shadow reason, client, purpose).
+struct export_counter {
+    explicit export_counter(std::string_view key) : name(key), labels(split_key<5>(key)) {}
     std::string name;
-    std::array<std::string, 5> labels;  // decision, reason, client, purpose, destination
+    std::array<std::string, 5> labels;
     std::atomic<std::uint64_t> exports{0};
     std::atomic<std::uint64_t> records_in{0};
     std::atomic<std::uint64_t> records_out{0};
+};
+
+// A grant's quota window as this replica last saw it (client, purpose, destination).
+struct quota_gauge {
+    explicit quota_gauge(std::string_view key) : name(key), labels(split_key<3>(key)) {}
+    std::string name;
+    std::array<std::string, 3> labels;
+    std::atomic<std::uint64_t> used{0};
+    std::atomic<std::uint64_t> limit{0};
 };
 
 // Label value → series, lock-free for values already seen. Open addressing over atomic slots that
@@ -175,6 +205,24 @@ std::uint64_t load(const std::atomic<std::uint64_t>& a) {
     return a.load(std::memory_order_relaxed);
 }
 
+// One sample per series of a table keyed by several labels (join_key):
+// `name{names[0]="…",…} value(series)`.
+template <std::size_t N, class Table, class Value>
+void append_keyed(std::string& out, std::string_view name,
+                  const std::array<std::string_view, N>& names, const Table& table, Value value) {
+    table.for_each([&](const auto& series) {
+        out += name;
+        out += '{';
+        for (std::size_t i = 0; i < N; ++i) {
+            if (i != 0) out += ',';
+            append_label(out, names[i], series.labels[i]);
+        }
+        out += "} ";
+        append_number(out, value(series));
+        out += '\n';
+    });
+}
+
 // One series per label value of a counter with a single label: `name{label="value"} count`.
 template <class Table>
 void append_labelled(std::string& out, std::string_view name, std::string_view label,
@@ -201,10 +249,17 @@ struct metrics::state {
     label_table<label_counter, 32> upstream_errors;
     label_table<label_counter, 64> aborted;
     label_table<label_counter, 16> quota_refusals;
+    label_table<label_counter, 8> connections_refused;
     label_table<grant_counter, 256> volume_alerts;
     std::atomic<std::int64_t> volume_holds{0};
     label_table<export_counter, 2048> exports;
     label_table<label_counter, 16> dropped;
+    label_table<quota_gauge, 256> quotas;
+    label_table<export_counter, 1024> shadow;  // decision, shadow decision, reason, client, purpose
+    // OAuth2 token requests by upstream id and result; 401 retries by upstream id.
+    label_table<label_counter, 64> token_ok;
+    label_table<label_counter, 64> token_failed;
+    label_table<label_counter, 64> auth_retries;
     std::function<metrics::trail_figures()> trail;
 };
 
@@ -241,6 +296,10 @@ void metrics::upstream_error(std::string_view kind) {
     state_->upstream_errors.get(kind).value.fetch_add(1, std::memory_order_relaxed);
 }
 
+void metrics::connection_refused(std::string_view reason) {
+    state_->connections_refused.get(reason).value.fetch_add(1, std::memory_order_relaxed);
+}
+
 void metrics::quota_refusal(std::string_view reason) {
     state_->quota_refusals.get(reason).value.fetch_add(1, std::memory_order_relaxed);
 }
@@ -250,15 +309,23 @@ void metrics::export_aborted(std::string_view reason) {
 }
 
 void metrics::export_recorded(const export_figures& e) {
-    std::string key(e.decision);
-    for (std::string_view part : {e.reason, e.client, e.purpose, e.destination}) {
-        key.push_back('\0');
-        key.append(part);
-    }
-    auto& c = state_->exports.get(key);
+    auto& c = state_->exports.get(join_key({e.decision, e.reason, e.client, e.purpose, e.destination}));
     c.exports.fetch_add(1, std::memory_order_relaxed);
     c.records_in.fetch_add(e.records_in, std::memory_order_relaxed);
     c.records_out.fetch_add(e.records_out, std::memory_order_relaxed);
+}
+
+void metrics::shadow_recorded(const shadow_figures& s) {
+    state_->shadow
+        .get(join_key({s.decision, s.shadow_decision, s.shadow_reason, s.client, s.purpose}))
+        .exports.fetch_add(1, std::memory_order_relaxed);
+}
+
+void metrics::quota_usage(std::string_view client, std::string_view purpose,
+                          std::string_view destination, std::uint64_t used, std::uint64_t limit) {
+    auto& g = state_->quotas.get(join_key({client, purpose, destination}));
+    g.used.store(used, std::memory_order_relaxed);
+    g.limit.store(limit, std::memory_order_relaxed);
 }
 
 void metrics::records_dropped(std::string_view reason, std::uint64_t n) {
@@ -270,12 +337,8 @@ void metrics::set_trail_source(std::function<trail_figures()> source) {
 }
 
 void metrics::volume_alert(std::string_view client, std::string_view purpose) {
-    std::string key;
-    key.reserve(client.size() + 1 + purpose.size());
-    key.append(client);
-    key.push_back('\0');
-    key.append(purpose);
-    state_->volume_alerts.get(key).value.fetch_add(1, std::memory_order_relaxed);
+    state_->volume_alerts.get(join_key({client, purpose}))
+        .value.fetch_add(1, std::memory_order_relaxed);
 }
 
 void metrics::volume_holds(std::int64_t n) {
@@ -284,6 +347,16 @@ void metrics::volume_holds(std::int64_t n) {
 
 void metrics::reload_result(bool ok) {
     (ok ? state_->reloads_ok : state_->reloads_failed).fetch_add(1, std::memory_order_relaxed);
+}
+
+void metrics::upstream_token_request(std::string_view upstream, bool ok) {
+    (ok ? state_->token_ok : state_->token_failed)
+        .get(upstream)
+        .value.fetch_add(1, std::memory_order_relaxed);
+}
+
+void metrics::upstream_auth_retry(std::string_view upstream) {
+    state_->auth_retries.get(upstream).value.fetch_add(1, std::memory_order_relaxed);
 }
 
 std::int64_t metrics::active_connections() const {
@@ -377,6 +450,12 @@ std::string metrics::render() const {
                   "Upstream failures, by kind (connect, tls, timeout, reset, malformed).");
     append_labelled(out, "exportwall_upstream_errors_total", "kind", state_->upstream_errors);
 
+    append_header(out, "exportwall_connections_refused_total", "counter",
+                  "Connections closed unheard on a proxy-protocol listener, by reason "
+                  "(untrusted_peer, proxy_protocol).");
+    append_labelled(out, "exportwall_connections_refused_total", "reason",
+                    state_->connections_refused);
+
     append_header(out, "exportwall_quota_refusals_total", "counter",
                   "Exports refused or cut by a quota, a paged export's max-records, the quota "
                   "store or a volume hold, by reason.");
@@ -407,41 +486,40 @@ std::string metrics::render() const {
     out += '\n';
 
     // Exports by decision, reason and grant, and their records.
-    auto export_labels = [&out](const export_counter& c) {
-        static constexpr std::array<std::string_view, 5> names{"decision", "reason", "client",
-                                                                "purpose", "destination"};
-        out += '{';
-        for (std::size_t i = 0; i < names.size(); ++i) {
-            if (i != 0) out += ',';
-            append_label(out, names[i], c.labels[i]);
-        }
-        out += "} ";
-    };
+    static constexpr std::array<std::string_view, 5> export_names{
+        "decision", "reason", "client", "purpose", "destination"};
     append_header(out, "exportwall_exports_total", "counter",
                   "Exports recorded, by decision, reason and grant (client, purpose, destination: "
                   "configuration ids).");
-    state_->exports.for_each([&](const export_counter& c) {
-        out += "exportwall_exports_total";
-        export_labels(c);
-        append_number(out, load(c.exports));
-        out += '\n';
-    });
+    append_keyed(out, "exportwall_exports_total", export_names, state_->exports,
+                 [](const export_counter& c) { return load(c.exports); });
     append_header(out, "exportwall_export_records_in_total", "counter",
                   "Records read from the CRM by exports, by decision, reason and grant.");
-    state_->exports.for_each([&](const export_counter& c) {
-        out += "exportwall_export_records_in_total";
-        export_labels(c);
-        append_number(out, load(c.records_in));
-        out += '\n';
-    });
+    append_keyed(out, "exportwall_export_records_in_total", export_names, state_->exports,
+                 [](const export_counter& c) { return load(c.records_in); });
     append_header(out, "exportwall_export_records_out_total", "counter",
                   "Records delivered to clients, by decision, reason and grant.");
-    state_->exports.for_each([&](const export_counter& c) {
-        out += "exportwall_export_records_out_total";
-        export_labels(c);
-        append_number(out, load(c.records_out));
-        out += '\n';
-    });
+    append_keyed(out, "exportwall_export_records_out_total", export_names, state_->exports,
+                 [](const export_counter& c) { return load(c.records_out); });
+    append_header(out, "exportwall_shadow_exports_total", "counter",
+                  "Exports the candidate policy (<shadow>) also decided, by the enforced decision, "
+                  "the candidate's decision and reason, client and purpose. Where decision and "
+                  "shadow_decision differ, signing the candidate would change the outcome.");
+    static constexpr std::array<std::string_view, 5> shadow_names{
+        "decision", "shadow_decision", "shadow_reason", "client", "purpose"};
+    append_keyed(out, "exportwall_shadow_exports_total", shadow_names, state_->shadow,
+                 [](const export_counter& c) { return load(c.exports); });
+    static constexpr std::array<std::string_view, 3> grant_names{"client", "purpose",
+                                                                 "destination"};
+    append_header(out, "exportwall_quota_used_records", "gauge",
+                  "Records counted against a grant's quota window (delivered, and reserved by "
+                  "exports in flight) at this replica's last reservation, by grant.");
+    append_keyed(out, "exportwall_quota_used_records", grant_names, state_->quotas,
+                 [](const quota_gauge& g) { return load(g.used); });
+    append_header(out, "exportwall_quota_limit_records", "gauge",
+                  "The records a grant's quota allows per window (quota=\"N/period\"), by grant.");
+    append_keyed(out, "exportwall_quota_limit_records", grant_names, state_->quotas,
+                 [](const quota_gauge& g) { return load(g.limit); });
     append_header(out, "exportwall_records_dropped_total", "counter",
                   "Records the purpose's rules dropped, by drop reason.");
     append_labelled(out, "exportwall_records_dropped_total", "reason", state_->dropped);
@@ -464,17 +542,62 @@ std::string metrics::render() const {
                t.fsyncs);
         single("exportwall_audit_queue_depth", "gauge",
                "Audit records waiting for the writer thread.", t.queue_depth);
+        single("exportwall_audit_files_pruned_total", "counter",
+               "Rotated audit files removed by the retention budget (keep-bytes, keep-days).",
+               t.files_pruned);
         if (t.syslog) {
-            single("exportwall_syslog_sent_total", "counter",
-                   "Audit records sent to the syslog collector.", t.syslog_sent);
+            single("exportwall_syslog_records_sent_total", "counter",
+                   "Audit records the syslog collector acknowledged (TCP/TLS; UDP: sent); a "
+                   "record sent again after a connection loss counts again.",
+                   t.syslog_sent);
+            single("exportwall_syslog_records_resent_total", "counter",
+                   "Audit records sent again after a connection loss (at-least-once delivery).",
+                   t.syslog_resent);
             single("exportwall_syslog_lost_total", "counter",
-                   "Audit records the syslog forwarder dropped (queue full or collector "
-                   "unreachable).",
+                   "Audit records the socket refused over UDP (best effort; TCP and TLS resend "
+                   "instead).",
                    t.syslog_lost);
-            single("exportwall_syslog_pending", "gauge",
-                   "Audit records queued for the syslog collector.", t.syslog_pending);
+            single("exportwall_syslog_reconnects_total", "counter",
+                   "Connections to the syslog collector opened after the first.",
+                   t.syslog_reconnects);
+            single("exportwall_syslog_errors_total", "counter",
+                   "Failed connections, sends and lost connections to the syslog collector.",
+                   t.syslog_errors);
+            single("exportwall_syslog_records_pending", "gauge",
+                   "Audit records written to the trail that the syslog collector has not "
+                   "acknowledged yet.",
+                   t.syslog_pending);
+            single("exportwall_syslog_bytes_pending", "gauge",
+                   "Bytes of the audit trail the syslog collector has not acknowledged yet.",
+                   t.syslog_bytes_pending);
+            single("exportwall_audit_files_kept_unshipped", "gauge",
+                   "Rotated audit files over the retention budget kept until the syslog "
+                   "collector has them.",
+                   t.files_kept_unshipped);
         }
     }
+
+    append_header(out, "exportwall_upstream_token_requests_total", "counter",
+                  "Requests to an upstream's OAuth2 token endpoint, by upstream and result (ok: "
+                  "an access token came back).");
+    for (const auto& [table, result] : {std::pair{&state_->token_ok, "ok"},
+                                        std::pair{&state_->token_failed, "error"}}) {
+        const std::string_view result_label = result;
+        table->for_each([&out, result_label](const label_counter& c) {
+            out += "exportwall_upstream_token_requests_total{";
+            append_label(out, "upstream", c.name);
+            out += ',';
+            append_label(out, "result", result_label);
+            out += "} ";
+            append_number(out, load(c.value));
+            out += '\n';
+        });
+    }
+    append_header(out, "exportwall_upstream_auth_retries_total", "counter",
+                  "Upstream requests sent again with a fresh OAuth2 token after a 401, by "
+                  "upstream.");
+    append_labelled(out, "exportwall_upstream_auth_retries_total", "upstream",
+                    state_->auth_retries);
 
     append_header(out, "exportwall_config_reloads_total", "counter",
                   "Configuration reloads, by result.");

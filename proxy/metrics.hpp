@@ -30,6 +30,11 @@ class metrics {
     void connection_opened();
     void connection_closed();
 
+    // A connection closed before its first request, on a listener with proxy-protocol="v2": the
+    // peer is not a trusted proxy ("untrusted_peer") or sent no valid v2 header
+    // ("proxy_protocol").
+    void connection_refused(std::string_view reason);
+
     // One request answered (completed, refused or aborted) on `route` (the route id; "" for a
     // request that matched no route, rendered as route="_none"). `status` is the status sent to
     // the client; `seconds` the time from the first byte of the request head to the last byte of
@@ -54,9 +59,24 @@ class metrics {
     // A configuration reload (SIGHUP or POST /admin/reload) succeeded / was refused.
     void reload_result(bool ok);
 
+    // One request to the OAuth2 token endpoint of `upstream` (its configuration id) answered with
+    // a usable access token, or not (exportwall_upstream_token_requests_total{upstream,result}).
+    void upstream_token_request(std::string_view upstream, bool ok);
+    // The CRM behind `upstream` answered 401 and the request was sent again with a fresh token
+    // (exportwall_upstream_auth_retries_total{upstream}).
+    void upstream_auth_retry(std::string_view upstream);
+
     // A volume alert fired: the grant `client` x `purpose` (configuration ids, never request
     // data) delivered more records in an hour than its threshold (proxy/volume_monitor.hpp).
     void volume_alert(std::string_view client, std::string_view purpose);
+
+    // An export the candidate policy (<shadow>) decided beside the enforced one: the enforced
+    // decision, the candidate's decision and reason code, and the grant's client and purpose,
+    // already reduced to configuration ids like export_figures'.
+    struct shadow_figures {
+        std::string_view decision, shadow_decision, shadow_reason, client, purpose;
+    };
+    void shadow_recorded(const shadow_figures& s);
     // The grants a volume alert holds (on-anomaly="refuse"), as this replica last counted them:
     // after it set, cleared or listed holds. With a shared store another replica's hold shows
     // here once this one lists or clears holds.
@@ -74,6 +94,12 @@ class metrics {
     };
     void export_recorded(const export_figures& e);
     void records_dropped(std::string_view reason, std::uint64_t n);
+    // A grant's quota window (quota="N/period") as a reservation of this replica left it: the
+    // records counted against it — delivered, and reserved by exports still running (they take
+    // records in batches and return what they did not deliver) — and its limit. Labels are the
+    // grant's configuration ids. Alert on used / limit.
+    void quota_usage(std::string_view client, std::string_view purpose,
+                     std::string_view destination, std::uint64_t used, std::uint64_t limit);
 
     // Figures pulled at render time from the audit trail's writer and the syslog forwarder.
     struct trail_figures {
@@ -81,10 +107,16 @@ class metrics {
         std::uint64_t write_failures = 0;
         std::uint64_t fsyncs = 0;
         std::uint64_t queue_depth = 0;
-        bool syslog = false;  // the rest only with a <syslog> forwarder
-        std::uint64_t syslog_sent = 0;
-        std::uint64_t syslog_lost = 0;
-        std::uint64_t syslog_pending = 0;
+        std::uint64_t files_pruned = 0;  // rotated files removed by <audit keep-bytes keep-days>
+        bool syslog = false;             // the rest only with a <syslog> forwarder
+        std::uint64_t syslog_sent = 0;   // records the collector acknowledged
+        std::uint64_t syslog_resent = 0;
+        std::uint64_t syslog_lost = 0;   // UDP only
+        std::uint64_t syslog_reconnects = 0;
+        std::uint64_t syslog_errors = 0;
+        std::uint64_t syslog_pending = 0;  // records committed, not yet acknowledged
+        std::uint64_t syslog_bytes_pending = 0;
+        std::uint64_t files_kept_unshipped = 0;
     };
     // Set once at start-up, before render() is called from another thread.
     void set_trail_source(std::function<trail_figures()> source);

@@ -43,7 +43,8 @@ class memory_store final : public quota_store {
         r.room = std::numeric_limits<std::uint64_t>::max();
         for (const auto& c : counters) {
             const std::uint64_t used = value(c.key, now);
-            r.room = std::min(r.room, used >= c.limit ? 0 : c.limit - used);
+            r.rooms.push_back(used >= c.limit ? 0 : c.limit - used);
+            r.room = std::min(r.room, r.rooms.back());
         }
         co_return r;
     }

@@ -36,6 +36,8 @@ struct reservation {
     std::size_t limited_by = 0;
     // The least room any counter has left after the grant (limit − used).
     std::uint64_t room = 0;
+    // Each counter's room after the grant, in the order asked (empty when nothing was asked).
+    std::vector<std::uint64_t> rooms;
 };
 
 struct count_result {

@@ -64,14 +64,16 @@ error_code make_error(store_errc e) {
 // Reserves across every counter at once: the grant is the least room any counter has, and is
 // added to all of them; each counter's expiry restarts (a chain lives on while it is paged).
 // KEYS: the counters. ARGV: want, then limit and ttl per counter. Returns {granted, limited_by,
-// the least room any counter has left}.
+// the least room any counter has left, then each counter's room left, in order}.
 constexpr std::string_view reserve_script = R"lua(
 local grant = tonumber(ARGV[1])
 local limited = 0
 local least = -1
+local rooms = {}
 for i, k in ipairs(KEYS) do
   local room = tonumber(ARGV[2 * i]) - tonumber(redis.call('GET', k) or '0')
   if room < 0 then room = 0 end
+  rooms[i] = room
   if room < grant then grant = room; limited = i - 1 end
   if least < 0 or room < least then least = room end
 end
@@ -81,7 +83,9 @@ if grant > 0 then
     redis.call('EXPIRE', k, tonumber(ARGV[2 * i + 1]))
   end
 end
-return {grant, limited, least - grant}
+local out = {grant, limited, least - grant}
+for i = 1, #rooms do out[3 + i] = rooms[i] - grant end
+return out
 )lua";
 
 // Returns unused records to every counter that still exists, never below zero. ARGV: n per key
@@ -319,12 +323,21 @@ class redis_store final : public quota_store, public std::enable_shared_from_thi
         }
         const redisReply* a = replies.front().get();
         std::optional<std::uint64_t> granted, limited, room;
-        if (a->type == REDIS_REPLY_ARRAY && a->elements == 3) {
+        bool rooms_ok = false;
+        if (a->type == REDIS_REPLY_ARRAY && a->elements == 3 + counters.size()) {
             granted = integer_of(a->element[0]);
             limited = integer_of(a->element[1]);
             room = integer_of(a->element[2]);
+            rooms_ok = true;
+            for (std::size_t i = 0; i < counters.size() && rooms_ok; ++i) {
+                auto v = integer_of(a->element[3 + i]);
+                rooms_ok = v.has_value();
+                if (v) r.rooms.push_back(*v);
+            }
         }
-        if (!granted || !limited || !room || *granted > want || *limited >= counters.size()) {
+        if (!granted || !limited || !room || !rooms_ok || *granted > want ||
+            *limited >= counters.size()) {
+            r.rooms.clear();
             r.error = make_error(store_errc::protocol);
             co_return r;
         }

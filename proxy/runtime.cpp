@@ -9,6 +9,7 @@
 #include "config/policy_loader.hpp"
 #include "proxy/export_plan.hpp"
 #include "proxy/tls.hpp"
+#include "proxy/upstream_token.hpp"
 
 namespace exportwall::proxy {
 
@@ -53,9 +54,38 @@ audit::record policy_loaded_record(const config::configuration& cfg, load_trigge
 }
 
 std::shared_ptr<const snapshot> prepare_snapshot(std::shared_ptr<const config::configuration> cfg,
-                                                 std::vector<std::string>& errors) {
+                                                 std::vector<std::string>& errors,
+                                                 const snapshot* previous) {
     auto snap = std::make_shared<snapshot>();
     bool ok = true;
+    for (const auto& u : cfg->net.upstreams) {
+        if (!u.oauth2) continue;
+        bool had_tokens = false;
+        if (previous != nullptr) {
+            const config::upstream* before = previous->config->net.find_upstream(u.id);
+            const auto kept = previous->upstream_tokens.find(u.id);
+            had_tokens = kept != previous->upstream_tokens.end();
+            if (before != nullptr && had_tokens &&
+                same_token_settings(*before, previous->config->net.limit, u, cfg->net.limit)) {
+                snap->upstream_tokens.emplace(u.id, kept->second);
+                continue;
+            }
+        }
+        std::string error;
+        auto source = make_token_source(u, cfg->net.limit, error);
+        if (!source) {
+            errors.push_back(config::load_error{u.oauth2->where, "upstream '" + u.id +
+                                                                     "': <oauth2>: " + error}
+                                 .str());
+            ok = false;
+            continue;
+        }
+        if (had_tokens)
+            spdlog::info("upstream '{}': OAuth2 settings or secret files changed; a new access "
+                         "token is requested",
+                         u.id);
+        snap->upstream_tokens.emplace(u.id, std::move(source));
+    }
     for (const auto& u : cfg->net.upstreams) {
         if (u.scheme != "https") continue;
         std::string error;
@@ -117,7 +147,12 @@ bool runtime::reload(std::string& out, load_trigger why) {
     std::vector<std::string> errors;
     for (const auto& e : result.errors) errors.push_back(e.str());
     std::shared_ptr<const snapshot> snap;
-    if (result) snap = prepare_snapshot(result.config, errors);
+    if (result) snap = prepare_snapshot(result.config, errors, current().get());
+    std::function<void()> install;
+    if (snap && prepare_reload) {
+        install = prepare_reload(*snap->config, errors);
+        if (!install) snap = nullptr;
+    }
     // The new configuration is on the trail before any export can be decided under it; a trail
     // that cannot record it refuses the reload (no unrecorded policy change).
     if (snap && audit != nullptr) {
@@ -137,6 +172,7 @@ bool runtime::reload(std::string& out, load_trigger why) {
     }
     pool_.set_max_idle(snap->config->net.limit.upstream_pool_size);
     current_.store(snap, std::memory_order_release);
+    if (install) install();
     metrics_.reload_result(true);
     out = snap->config->revision;
     spdlog::info("configuration reloaded ({}), revision {}", to_string(why), out);

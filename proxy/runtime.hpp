@@ -29,6 +29,7 @@ class context;
 namespace exportwall::proxy {
 
 class quota_store;
+class upstream_token_source;
 class volume_monitor;
 
 // One immutable configuration plus what the proxy derives from it at load. Each request takes the
@@ -39,12 +40,17 @@ struct snapshot {
         upstream_tls;  // by upstream id, https upstreams only
     // The subject index's keyed hasher (<audit subject-key-file>); null without a key.
     std::shared_ptr<const audit::subject_hasher> subjects;
+    // The OAuth2 access tokens of each upstream with <oauth2>, by upstream id.
+    std::map<std::string, std::shared_ptr<upstream_token_source>, std::less<>> upstream_tokens;
 };
 
-// Builds a snapshot from a loaded configuration: the upstream TLS contexts. Errors (an unreadable
-// CA file) are appended to `errors`; null then.
+// Builds a snapshot from a loaded configuration: the upstream TLS contexts and OAuth2 token
+// sources. A token source of `previous` (the snapshot a reload replaces) is kept — with its
+// cached token — when the upstream obtains tokens exactly as before; a changed <oauth2> or secret
+// file starts a fresh one. Errors (an unreadable CA file) are appended to `errors`; null then.
 [[nodiscard]] std::shared_ptr<const snapshot> prepare_snapshot(
-    std::shared_ptr<const config::configuration> cfg, std::vector<std::string>& errors);
+    std::shared_ptr<const config::configuration> cfg, std::vector<std::string>& errors,
+    const snapshot* previous = nullptr);
 
 // What made the proxy load its configuration: the policy_trigger of the policy_loaded record.
 enum class load_trigger : std::uint8_t {
@@ -83,8 +89,9 @@ class runtime {
     // theirs), so every export decided under the new revision follows its record in the chain;
     // `out` = the new revision. Failure (errors, or a trail that cannot store the record): every
     // error is logged, the old snapshot stays, nothing is written to the trail, `out` = the
-    // number of errors. Reloads run one at a time. Listener addresses and TLS certificates, the
-    // admin listener, thread count and log destinations are fixed at start-up and not re-applied.
+    // number of errors. Reloads run one at a time. The listeners' certificates are read again
+    // (prepare_reload); listener addresses, the admin listener, thread count and log destinations
+    // are fixed at start-up and not re-applied.
     [[nodiscard]] bool reload(std::string& out, load_trigger why);
 
     // Stores the policy_loaded record of the current snapshot on the audit trail and waits for
@@ -144,6 +151,12 @@ class runtime {
     // list), on the thread that reloaded, with the new snapshot current: the suppression-list
     // watch re-arms for the new snapshot's files. Set by run_server while it runs; empty otherwise.
     std::function<void()> reloaded;
+    // Set by run_server while it runs: what a reload re-reads beside the configuration (the
+    // listeners' certificate files), checked before the new snapshot is recorded. Returns the
+    // step that installs it once the snapshot is current, or an empty function with `errors`
+    // (the reload is refused; the old certificates stay).
+    std::function<std::function<void()>(const config::configuration&, std::vector<std::string>&)>
+        prepare_reload;
 
   private:
     std::mutex reload_mutex_;  // one reload at a time: records and swaps in the same order

@@ -1,5 +1,6 @@
 #include "proxy/serve.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -55,7 +56,7 @@ int run_serve(int argc, char** argv) {
         return 1;
     }
     const auto& net_cfg = snap->config->net;
-    setup_operational_log(net_cfg.log.level);
+    setup_operational_log(net_cfg.log.level, net_cfg.log.json);
     std::string log_error;
     auto log = std::make_unique<access_log>(net_cfg.log, log_error);
     if (!log_error.empty()) {
@@ -74,6 +75,10 @@ int run_serve(int argc, char** argv) {
                                                              : audit::sync_policy::blocked;
     wo.rotate_bytes = audit_cfg.rotate_bytes;
     wo.rotate_daily = audit_cfg.rotate_daily;
+    wo.replica = audit_cfg.replica.empty() ? audit::default_replica_name() : audit_cfg.replica;
+    const audit::retention_policy retention{audit_cfg.keep_bytes, audit_cfg.keep_days};
+    // With a forwarder, it prunes: only it knows which rotated files the collector has.
+    if (audit_cfg.syslog.address.empty()) wo.retention = retention;
     wo.on_torn = [](const std::string& torn, std::uint64_t bytes) {
         spdlog::warn("audit trail: a torn last line ({} bytes) was set aside into {}", bytes, torn);
     };
@@ -90,21 +95,8 @@ int run_serve(int argc, char** argv) {
         wo.checkpoint_interval = audit_cfg.checkpoint_interval;
         spdlog::info("audit trail: checkpoints signed with key {}", wo.signer->key_id());
     }
+    spdlog::info("audit trail: replica {}", wo.replica);
     auto writer = std::make_shared<audit::file_writer>(std::move(wo));
-    std::shared_ptr<audit::syslog_forwarder> forwarder;
-    if (!audit_cfg.syslog.address.empty()) {
-        audit::syslog_options so;
-        so.host = audit_cfg.syslog.address;
-        so.port = audit_cfg.syslog.port;
-        so.tcp = audit_cfg.syslog.tcp;
-        so.app_name = audit_cfg.syslog.app_name;
-        so.facility = audit_cfg.syslog.facility;
-        so.on_error = [](const std::string& message) {
-            spdlog::warn("audit syslog forwarding: {}", message);
-        };
-        forwarder = std::make_shared<audit::syslog_forwarder>(std::move(so));
-        writer->set_observer([forwarder](std::string_view line) { forwarder->forward(line); });
-    }
     if (auto ec = writer->start()) {
         // A trail that is damaged before its last line is never written over: refuse to start.
         if (ec == audit::audit_error::corrupt_log) {
@@ -118,6 +110,31 @@ int run_serve(int argc, char** argv) {
         // exports are refused with audit_unavailable and /readyz fails.
         spdlog::error("audit trail {}: {}", audit_cfg.path, ec.message());
     }
+    // The SIEM forwarder reads the trail's files from where its collector last acknowledged
+    // (the state file beside the trail), once the writer has recovered the trail.
+    std::shared_ptr<audit::syslog_forwarder> forwarder;
+    if (const auto& sc = audit_cfg.syslog; !sc.address.empty()) {
+        audit::syslog_options so;
+        so.trail_path = audit_cfg.path;
+        so.committed = [writer] { return writer->committed(); };
+        so.host = sc.address;
+        so.port = sc.port;
+        so.transport = sc.tls   ? audit::syslog_transport::tls
+                       : sc.tcp ? audit::syslog_transport::tcp
+                                : audit::syslog_transport::udp;
+        so.tls = {sc.ca_file, sc.certificate_file, sc.private_key_file, sc.server_name};
+        so.app_name = sc.app_name;
+        so.facility = sc.facility;
+        so.retention = retention;
+        so.on_error = [](const std::string& message) {
+            spdlog::warn("audit syslog forwarding: {}", message);
+        };
+        forwarder = std::make_shared<audit::syslog_forwarder>(std::move(so));
+        std::weak_ptr<audit::syslog_forwarder> weak = forwarder;
+        writer->set_on_commit([weak] {
+            if (auto f = weak.lock()) f->notify();
+        });
+    }
 
     runtime rt(config_path, std::move(snap), std::move(log));
     // Every record goes through the metered sink: /metrics counts each export as it is recorded.
@@ -130,12 +147,19 @@ int run_serve(int argc, char** argv) {
         t.write_failures = w.failures;
         t.fsyncs = w.fsyncs;
         t.queue_depth = w.queue_depth;
+        t.files_pruned = w.files_pruned;
         if (forwarder) {
             const auto f = forwarder->counters();
             t.syslog = true;
             t.syslog_sent = f.sent;
+            t.syslog_resent = f.resent;
             t.syslog_lost = f.lost;
-            t.syslog_pending = f.queue_depth;
+            t.syslog_reconnects = f.reconnects;
+            t.syslog_errors = f.errors;
+            t.syslog_pending = f.records_pending;
+            t.syslog_bytes_pending = f.bytes_pending;
+            t.files_pruned += f.files_pruned;
+            t.files_kept_unshipped = f.files_kept_unshipped;
         }
         return t;
     });
@@ -148,7 +172,17 @@ int run_serve(int argc, char** argv) {
     if (forwarder) rt.syslog_reconnect = [forwarder] { forwarder->reconnect(); };
     int code = run_server(rt, options);
     writer->close();  // everything queued, then the last checkpoint, before syslog is flushed
-    if (forwarder) forwarder->flush();
+    // What the collector has not acknowledged within a short while stays in the trail: the next
+    // start sends it from the saved position.
+    if (forwarder) {
+        writer->set_on_commit(nullptr);
+        if (!forwarder->flush(std::chrono::seconds(2)))
+            spdlog::warn("audit syslog forwarding: {} records not yet acknowledged are sent after "
+                         "the next start",
+                         forwarder->counters().records_pending);
+        forwarder->set_stop_timeout(std::chrono::milliseconds(0));
+        forwarder.reset();
+    }
     return code;
 }
 

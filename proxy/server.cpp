@@ -37,10 +37,9 @@
 
 #include <boost/json/serialize.hpp>
 
-#include "audit/query.hpp"
 #include "audit/reader.hpp"
-#include "audit/review_page.hpp"
 #include "proxy/admin.hpp"
+#include "proxy/audit_review.hpp"
 #include "proxy/cpu_quota.hpp"
 #include "proxy/quota_store.hpp"
 #include "proxy/redis_store.hpp"
@@ -439,58 +438,36 @@ class list_watch {
 // The watch's coroutine; owns it (a parameter lives in the coroutine frame).
 net::awaitable<void> run_watch(std::shared_ptr<list_watch> watch) { co_await watch->run(); }
 
-}  // namespace
-
-namespace {
-
-// /admin/audit (the review API, same filters as `exportwall audit list`) and /admin/ (the
-// blocked-transfer review page). The chain status is recomputed at most once a minute: verifying
-// a large trail takes seconds of one io thread.
-std::function<std::optional<admin_response>(const admin_request&)> audit_review(
-    std::string audit_path) {
-    struct chain_cache {
-        std::mutex mutex;
-        std::chrono::steady_clock::time_point checked{};
-        audit::verify_result result;
-        bool valid = false;
-    };
-    auto cache = std::make_shared<chain_cache>();
-    return [audit_path = std::move(audit_path),
-            cache](const admin_request& req) -> std::optional<admin_response> {
-        std::string_view target = req.target;
-        auto q = target.find('?');
-        std::string_view path = target.substr(0, q);
-        std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
-        if (req.method != "GET") return std::nullopt;
-        if (path == "/admin/" || path == "/admin") {
-            return admin_response{200, "text/html; charset=utf-8",
-                                  std::string(audit::review_page_html())};
+// The listeners' TLS contexts built anew from `cfg`'s certificate files (listener i of the start
+// to listener i of `cfg`); the step that installs them, or an empty function with `errors`.
+std::function<void()> reload_listener_tls(
+    const std::vector<std::shared_ptr<const listener_context>>& contexts,
+    const config::configuration& cfg, std::vector<std::string>& errors) {
+    std::vector<std::pair<std::size_t, std::shared_ptr<net::ssl::context>>> fresh;
+    const std::size_t errors_before = errors.size();
+    for (std::size_t i = 0; i < contexts.size(); ++i) {
+        if (!contexts[i]->tls.load()) continue;
+        if (i >= cfg.net.listeners.size() || !cfg.net.listeners[i].tls) {
+            spdlog::warn("reload: listener {} keeps TLS and its certificate: TLS is switched on "
+                         "or off only by a restart",
+                         i + 1);
+            continue;
         }
-        if (path != "/admin/audit") return std::nullopt;
+        const auto& l = cfg.net.listeners[i];
         std::string error;
-        auto parsed = audit::parse_audit_query(query, error);
-        if (!parsed) {
-            return admin_response{400, "application/json",
-                                  boost::json::serialize(boost::json::object{
-                                      {"error", "invalid query parameter"}, {"detail", error}})};
+        auto tls = make_server_context(*l.tls, error);
+        if (!tls) {
+            errors.push_back(l.where.file + ":" + std::to_string(l.where.line) + ":" +
+                             std::to_string(l.where.column) + ": listener TLS: " + error);
+            continue;
         }
-        audit::audit_page page;
-        if (auto ec = audit::read_audit_page(audit_path, *parsed, page)) {
-            return admin_response{503, "application/json",
-                                  R"({"error":"the audit trail cannot be read"})"};
-        }
-        audit::verify_result chain;
-        {
-            std::lock_guard lock(cache->mutex);
-            auto now = std::chrono::steady_clock::now();
-            if (!cache->valid || now - cache->checked > std::chrono::minutes(1)) {
-                cache->result = audit::verify_chain(audit_path, true);
-                cache->checked = now;
-                cache->valid = true;
-            }
-            chain = cache->result;
-        }
-        return admin_response{200, "application/json", audit::render_audit_page(page, chain)};
+        fresh.emplace_back(i, std::move(tls));
+    }
+    if (errors.size() != errors_before) return {};
+    return [&contexts, fresh = std::move(fresh)] {
+        for (const auto& [i, tls] : fresh) contexts[i]->tls.store(tls);
+        if (!fresh.empty())
+            spdlog::info("reload: {} listener certificate(s) read again", fresh.size());
     };
 }
 
@@ -516,14 +493,18 @@ int run_server(runtime& rt, const server_options& options) {
             const auto& l = net_cfg.listeners[i];
             auto ctx = std::make_shared<listener_context>();
             ctx->index = i;
+            ctx->trusted_proxies = l.trusted_proxies;
+            ctx->proxy_protocol = l.proxy_protocol;
+            ctx->forwarded_for = l.forwarded_for;
             if (l.tls) {
                 std::string error;
-                ctx->tls = make_server_context(*l.tls, error);
-                if (!ctx->tls) {
+                auto tls = make_server_context(*l.tls, error);
+                if (!tls) {
                     spdlog::error("{}:{}:{}: listener TLS: {}", l.where.file, l.where.line,
                                   l.where.column, error);
                     return 1;
                 }
+                ctx->tls.store(std::move(tls));
             }
             tcp::acceptor a(control);
             std::string error;
@@ -598,7 +579,11 @@ int run_server(runtime& rt, const server_options& options) {
         hooks.reload = [&rt](std::string& out) { return rt.reload(out, load_trigger::admin); };
         hooks.token_sha256 = net_cfg.admin.token_sha256;
         hooks.volume = rt.volume;
-        hooks.extension = audit_review(net_cfg.audit.path);
+        // The review page and its API (proxy/audit_review.hpp).
+        audit_review_settings review;
+        review.audit_path = net_cfg.audit.path;
+        review.configuration = [&rt] { return rt.current()->config; };
+        hooks.extension = audit_review(std::move(review));
         if (metrics_port != 0) {
             admin_hooks metrics_hooks;
             metrics_hooks.m = &rt.stats();
@@ -619,6 +604,18 @@ int run_server(runtime& rt, const server_options& options) {
         signals.add(SIGUSR2);
         signals.add(SIGALRM);
         net::co_spawn(control, signal_loop(rt, signals, acceptors, workers), net::detached);
+
+        // A reload re-reads the listeners' certificate files (a renewed certificate is served
+        // to the next connection); a file that cannot be read refuses the reload and the old
+        // certificates stay. TLS on or off, like the address, changes only with a restart.
+        rt.prepare_reload = [&contexts](const config::configuration& cfg,
+                                        std::vector<std::string>& errors) {
+            return reload_listener_tls(contexts, cfg, errors);
+        };
+        struct prepare_guard {
+            runtime& r;
+            ~prepare_guard() { r.prepare_reload = nullptr; }
+        } release_prepare{rt};
 
         // Suppression lists re-read when their file changes. The watch lives in its coroutine;
         // a reload (from any source) re-arms it on the control strand.

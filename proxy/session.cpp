@@ -21,6 +21,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -34,6 +35,7 @@
 
 #include "audit/record.hpp"
 #include "config/route_match.hpp"
+#include "proxy/client_address.hpp"
 #include "proxy/enforcement.hpp"
 #include "proxy/export_plan.hpp"
 #include "proxy/export_quota.hpp"
@@ -46,6 +48,7 @@
 #include "proxy/stream.hpp"
 #include "proxy/target.hpp"
 #include "proxy/tls.hpp"
+#include "proxy/upstream_token.hpp"
 #include "proxy/volume_monitor.hpp"
 
 namespace exportwall::proxy {
@@ -100,6 +103,20 @@ struct request_record {
     std::string_view outcome = "complete";
     std::string_view reason;
 };
+
+[[nodiscard]] config::ip_bytes ip_of(const net::ip::address& a) {
+    config::ip_bytes out{};
+    if (a.is_v4()) {
+        auto v4 = a.to_v4().to_bytes();
+        out[10] = 0xff;
+        out[11] = 0xff;
+        std::copy(v4.begin(), v4.end(), out.begin() + 12);
+    } else {
+        auto v6 = a.to_v6().to_bytes();
+        std::copy(v6.begin(), v6.end(), out.begin());
+    }
+    return out;
+}
 
 [[nodiscard]] std::string endpoint_text(const tcp::endpoint& ep) {
     auto address = ep.address().to_string();
@@ -222,22 +239,48 @@ class session {
     session(runtime& rt, std::shared_ptr<const listener_context> listener, tcp::socket s)
         : rt_(rt),
           listener_(std::move(listener)),
-          client_(listener_->tls ? byte_stream(std::move(s), *listener_->tls)
-                                 : byte_stream(std::move(s))),
+          tls_context_(listener_->tls.load()),
+          client_(tls_context_ ? byte_stream(std::move(s), *tls_context_)
+                               : byte_stream(std::move(s))),
           client_deadline_(client_.get_executor()),
           upstream_deadline_(client_.get_executor()) {
         error_code ec;
         auto ep = client_.socket().remote_endpoint(ec);
         if (!ec) {
-            remote_ = endpoint_text(ep);
-            remote_ip_ = ep.address().to_string();
+            conn_remote_ = endpoint_text(ep);
+            conn_remote_ip_ = ep.address().to_string();
+            conn_ip_ = ip_of(ep.address());
         }
+        remote_ = conn_remote_;
+        remote_ip_ = conn_remote_ip_;
         client_.socket().set_option(tcp::no_delay(true), ec);
     }
 
     net::awaitable<void> run();
 
   private:
+    // PROXY protocol v2 (listener proxy-protocol="v2"): reads the balancer's header before
+    // anything else and takes its source as the connection's client. False: the connection is
+    // closed unheard (an untrusted peer, a header that is not v2, too slow or too long).
+    net::awaitable<bool> read_proxy_header(const config::limits& lim);
+    // Who this request's client is: the connection's, or the one a trusted balancer names in
+    // X-Forwarded-For (listener forwarded-for). False: X-Forwarded-For from a trusted peer names
+    // something that is not an address; the request is refused.
+    [[nodiscard]] bool attribute_client();
+    // The grant's quota window in /metrics, as the last reservation left it.
+    void note_quota_usage() {
+        if (!quota_ || !case_) return;
+        if (auto u = quota_->grant_usage()) {
+            const config::decision& d = case_->decision();
+            rt_.stats().quota_usage(d.client_id, d.purpose_id, d.destination_id, u->used,
+                                    u->limit);
+        }
+    }
+    // The balancer and trace id of this request, on any audit record it writes.
+    void stamp(audit::record& r) const {
+        if (r.via.empty()) r.via = via_;
+        if (r.trace_id.empty() && !traceparent_.empty()) r.trace_id = traceparent_.substr(3, 32);
+    }
     net::awaitable<std::size_t> read_head(const config::limits& lim, bool first);
     net::awaitable<bool> serve_one(std::size_t head_len);
     // Reads a body whole (a query language that carries its query there); 0 or the refusal's
@@ -287,12 +330,22 @@ class session {
 
     runtime& rt_;
     std::shared_ptr<const listener_context> listener_;
+    std::shared_ptr<net::ssl::context> tls_context_;  // before client_, which uses it
     byte_stream client_;
     io_deadline client_deadline_;
     io_deadline upstream_deadline_;
     beast::flat_buffer cbuf_;
+    // The connection's client (its peer, or the PROXY header's source) and, per request, the
+    // client the audit names (remote_: address:port, or the address alone from X-Forwarded-For),
+    // the balancer in between (via_, empty when none) and the checked traceparent.
+    std::string conn_remote_;
+    std::string conn_remote_ip_;
+    config::ip_bytes conn_ip_{};
+    std::string conn_via_;
     std::string remote_;
     std::string remote_ip_;
+    std::string via_;
+    std::string traceparent_;
     peer_identity peer_;
     request_head head_;
     normalised_target target_;
@@ -385,6 +438,8 @@ void session::finish(request_record& rec) {
     e.request_id = rec.request_id;
     e.audit_id = rec.audit_id;
     e.remote = remote_;
+    e.via = via_;
+    if (!traceparent_.empty()) e.trace_id = std::string_view(traceparent_).substr(3, 32);
     e.method = rec.method;
     e.route = rec.route;
     e.path = rec.path;
@@ -425,9 +480,10 @@ bool session::abort(request_record& rec, std::string_view reason) {
     if (case_ && !audited_ && rt_.audit != nullptr) {
         // The client is gone or cut off: nobody waits for this record, but it is written.
         audited_ = true;
-        rt_.audit->append(case_->audit_record("aborted", audit_reason(reason), rec.status,
-                                              rec.upstream_bytes, rec.bytes_out),
-                          false, [](error_code) {});
+        auto r = case_->audit_record("aborted", audit_reason(reason), rec.status,
+                                     rec.upstream_bytes, rec.bytes_out);
+        stamp(r);
+        rt_.audit->append(std::move(r), false, [](error_code) {});
     }
     spdlog::warn("export aborted: request {} route {} reason {} after {} body bytes",
                  rec.request_id, rec.route, reason, rec.bytes_out);
@@ -494,6 +550,7 @@ net::awaitable<bool> session::refuse(request_record& rec, unsigned status, std::
             r.policy_revision = cfg.revision;
         }
         r.id = rec.audit_id;
+        stamp(r);
         bool durable = policy_refusal && rt_.audit_durable_refusals;
         if (auto aec = co_await record_audit(*rt_.audit, std::move(r), durable)) {
             spdlog::error("audit trail unavailable: refusal of request {} not recorded ({})",
@@ -597,8 +654,72 @@ net::awaitable<std::size_t> session::read_head(const config::limits& lim, bool f
     co_return head_len;
 }
 
+net::awaitable<bool> session::read_proxy_header(const config::limits& lim) {
+    // Only a trusted balancer may speak first: anyone else could name any client.
+    if (!config::in_any(listener_->trusted_proxies, conn_ip_)) {
+        rt_.stats().connection_refused("untrusted_peer");
+        spdlog::debug("connection from {} refused: not a trusted proxy", conn_remote_);
+        co_return false;
+    }
+    std::string header(max_proxy_header, '\0');
+    std::size_t have = 0, needed = proxy_v2_fixed;
+    proxy_v2_header h;
+    client_deadline_.arm(client_.socket(), lim.tls_handshake);
+    for (;;) {
+        auto [ec, n] = co_await net::async_read(
+            client_.socket(), net::buffer(header.data() + have, needed - have), use_tuple);
+        have += n;
+        auto status = ec ? proxy_v2_status::invalid
+                         : parse_proxy_v2(std::string_view(header.data(), have), h, needed);
+        if (status == proxy_v2_status::complete) break;
+        if (status == proxy_v2_status::invalid) {
+            client_deadline_.disarm();
+            rt_.stats().connection_refused("proxy_protocol");
+            spdlog::debug("connection from {} refused: no valid PROXY protocol v2 header",
+                          conn_remote_);
+            co_return false;
+        }
+    }
+    client_deadline_.disarm();
+    if (h.proxied) {
+        conn_via_ = conn_remote_;
+        conn_ip_ = h.source;
+        conn_remote_ip_ = ip_text(h.source);
+        conn_remote_ = (h.v6 ? "[" + conn_remote_ip_ + "]" : conn_remote_ip_) + ":" +
+                       std::to_string(h.source_port);
+        remote_ = conn_remote_;
+        remote_ip_ = conn_remote_ip_;
+    }
+    co_return true;
+}
+
+bool session::attribute_client() {
+    remote_ = conn_remote_;
+    remote_ip_ = conn_remote_ip_;
+    via_ = conn_via_;
+    if (!listener_->forwarded_for || !config::in_any(listener_->trusted_proxies, conn_ip_))
+        return true;
+    config::ip_bytes client{};
+    switch (client_from_forwarded_for(head_.headers, listener_->trusted_proxies, client)) {
+        case forwarded_status::absent:
+            return true;
+        case forwarded_status::invalid:
+            return false;
+        case forwarded_status::client:
+            break;
+    }
+    via_ = conn_remote_;
+    remote_ip_ = ip_text(client);
+    remote_ = remote_ip_;
+    return true;
+}
+
 net::awaitable<void> session::run() {
     auto snap = rt_.current();
+    if (listener_->proxy_protocol && !co_await read_proxy_header(snap->config->net.limit)) {
+        client_.close();
+        co_return;
+    }
     if (client_.is_tls()) {
         client_deadline_.arm(client_.socket(), snap->config->net.limit.tls_handshake);
         auto [ec] =
@@ -639,6 +760,11 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
     quota_.reset();
     late_block_ = false;
     written_records_ = 0;
+    // Until this request's head is read, its client is the connection's.
+    traceparent_.clear();
+    remote_ = conn_remote_;
+    remote_ip_ = conn_remote_ip_;
+    via_ = conn_via_;
     std::string_view raw(static_cast<const char*>(cbuf_.data().data()), head_len);
     head_.clear();
     if (auto ec = check_request_head(raw, lim.max_head_bytes, head_)) {
@@ -646,13 +772,29 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
         co_return co_await refuse(rec, status_for(ec), "request_rejected", ec.message(), false);
     }
     rec.method = head_.method;
+    bool request_id_seen = false;
+    std::size_t traceparents = 0;
+    std::string_view traceparent;
     for (const auto& f : head_.headers) {
-        if (f.name.size() == 12 && beast::iequals(f.name, "x-request-id")) {
+        if (!request_id_seen && f.name.size() == 12 && beast::iequals(f.name, "x-request-id")) {
+            request_id_seen = true;
             if (valid_request_id(f.value)) rec.request_id = f.value;
-            break;
+        } else if (f.name.size() == 11 && beast::iequals(f.name, "traceparent")) {
+            ++traceparents;
+            traceparent = f.value;
         }
     }
     if (rec.request_id.empty()) rec.request_id = generate_request_id();
+    // W3C Trace Context: one valid traceparent is passed on (as version 00) and recorded; two, or
+    // one that does not parse, are dropped — the CRM starts a trace of its own.
+    if (traceparents != 1 || !normalise_traceparent(traceparent, traceparent_))
+        traceparent_.clear();
+    if (!attribute_client()) {
+        co_return co_await refuse(rec, 400, "request_rejected",
+                                  "X-Forwarded-For from a trusted proxy names something that is "
+                                  "not an address.",
+                                  false);
+    }
     if (auto ec = normalise_target(head_.target, target_)) {
         co_return co_await refuse(rec, 400, "request_rejected", ec.message(), false);
     }
@@ -813,6 +955,7 @@ net::awaitable<bool> session::admit_volume_and_quota(request_record& rec, std::s
     quota_ = std::make_unique<export_quota>(std::move(plan), rt_.quotas, rt_.local_quotas,
                                             rt_.quota_batch);
     const auto v = co_await quota_->open(now);
+    note_quota_usage();
     switch (v.refusal) {
         case config::reason::none:
             case_->track_records();
@@ -845,6 +988,7 @@ net::awaitable<std::string_view> session::cut_at_quota(std::string& filtered) {
     auto& marks = case_->marks();
     const std::uint64_t produced = case_->records_out();
     const std::uint64_t allowed = co_await quota_->cover(produced);
+    note_quota_usage();
     if (allowed >= produced) co_return std::string_view{};
     // Everything up to the end of the last record the reservation covers goes out; nothing after.
     std::size_t cut = 0;
@@ -1055,6 +1199,25 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
         }
     }
 
+    // An upstream with <oauth2>: its access token, cached and fetched by one request at a time
+    // for every session. Without one nothing goes to the CRM (fail closed).
+    upstream_token_source* tokens = nullptr;
+    if (auto t = snap.upstream_tokens.find(up.id); t != snap.upstream_tokens.end())
+        tokens = t->second.get();
+    std::shared_ptr<const std::string> bearer;
+    if (tokens != nullptr) {
+        auto granted = co_await tokens->token(rt_.stats());
+        if (!granted.token) {
+            if (!body_pre_read_) cbuf_.consume(head_len);
+            std::string retry_after =
+                "Retry-After: " + std::to_string(granted.retry_after.count()) + "\r\n";
+            co_return co_await refuse(rec, 503, "upstream_auth_unavailable",
+                                      "exportwall cannot obtain an access token for the CRM.",
+                                      keep_on_refusal, retry_after);
+        }
+        bearer = std::move(granted.token);
+    }
+
     upstream_request ur;
     // The route's path mapping and, for an allowed record export, the field selection rewritten to
     // what the purpose allows.
@@ -1095,11 +1258,13 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     }
     ur.client_fields = client_fields;
     ur.own_fields = own_fields;
+    if (bearer) ur.bearer_token = *bearer;
     ur.extra_allowed = route.request_headers;
     ur.up = &up;
     ur.client_address = remote_ip_;
     ur.client_tls = client_.is_tls();
     ur.request_id = rec.request_id;
+    ur.traceparent = traceparent_;
     ur.body = framing == body_framing::none             ? upstream_body::none
               : framing == body_framing::content_length ? upstream_body::content_length
                                                         : upstream_body::chunked;
@@ -1117,6 +1282,12 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
                             std::to_string(reinterpret_cast<std::uintptr_t>(
                                 &net::query(client_.get_executor(), net::execution::context)));
     const bool retryable = is_idempotent_without_body(rec.method) && framing == body_framing::none;
+    // A 401 to an OAuth2 token is answered once with a fresh token — a request that can be sent
+    // again as it was: GET or HEAD, or a body already read whole (a query the guard read).
+    const bool auth_retryable =
+        framing == body_framing::none && (rec.method == "GET" || rec.method == "HEAD" ||
+                                          body_pre_read_);
+    bool auth_retried = false;
 
     if (!relay_) relay_ = std::make_unique<char[]>(relay_buffer_size);
     char* buf = relay_.get();
@@ -1292,6 +1463,45 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
             }
         }
         if (retry) continue;
+        if (tokens != nullptr && resp->get().result_int() == 401) {
+            // The CRM refused the token (expired or revoked early). Nothing reached the client:
+            // the 401's body is never read, the token is dropped (if no other request replaced it
+            // already) and the request goes once more, on a fresh connection, with a new one.
+            conn->close();
+            tokens->invalidate(bearer);
+            if (!auth_retried && auth_retryable) {
+                auth_retried = true;
+                auto granted = co_await tokens->token(rt_.stats());
+                if (!granted.token) {
+                    std::string retry_after =
+                        "Retry-After: " + std::to_string(granted.retry_after.count()) + "\r\n";
+                    co_return co_await refuse(
+                        rec, 503, "upstream_auth_unavailable",
+                        "exportwall cannot obtain an access token for the CRM.", keep_on_refusal,
+                        retry_after);
+                }
+                bearer = std::move(granted.token);
+                if (!replace_bearer_token(up_head, *bearer))
+                    co_return co_await refuse(rec, 503, "upstream_auth_unavailable",
+                                              "exportwall cannot obtain an access token for the "
+                                              "CRM.",
+                                              keep_on_refusal);
+                rt_.stats().upstream_auth_retry(up.id);
+                continue;
+            }
+            // A fresh token refused too, or a request that cannot be sent again: the CRM's 401
+            // (and its WWW-Authenticate) never reaches the client, whose own credential is fine.
+            if (auth_retried)
+                spdlog::warn("upstream '{}': the CRM answered 401 to request {} with a fresh "
+                             "access token",
+                             up.id, rec.request_id);
+            else
+                spdlog::warn("upstream '{}': the CRM answered 401 to request {}", up.id,
+                             rec.request_id);
+            co_return co_await refuse(rec, 503, "upstream_auth_unavailable",
+                                      "The CRM refused exportwall's access token.",
+                                      keep_on_refusal);
+        }
         break;
     }
 
@@ -1475,9 +1685,9 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
         // The export's record is stored before its end is signalled: a trail that cannot be
         // written turns the export into an abort (no terminating chunk), never a silent success.
         audited_ = true;
-        if (auto aec = co_await record_audit(
-                *rt_.audit, case_->audit_record("", "", status, rec.upstream_bytes, rec.bytes_out),
-                false)) {
+        auto r = case_->audit_record("", "", status, rec.upstream_bytes, rec.bytes_out);
+        stamp(r);
+        if (auto aec = co_await record_audit(*rt_.audit, std::move(r), false)) {
             spdlog::error("audit trail unavailable: export {} not recorded ({})", rec.request_id,
                           aec.message());
             audited_ = false;

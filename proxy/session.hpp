@@ -3,11 +3,15 @@
 // CRM strictly in order (keep-alive, pipelining), until either side closes. Implemented as one
 // coroutine per connection (proxy/session.cpp holds the relay).
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+
+#include "config/address_range.hpp"
 
 namespace boost::asio::ssl {
 class context;
@@ -20,7 +24,14 @@ class runtime;
 // What a session needs to know about the listener that accepted it. Fixed at start-up.
 struct listener_context {
     std::size_t index = 0;                           // position in <listen> order
-    std::shared_ptr<boost::asio::ssl::context> tls;  // null: plain HTTP
+    // The listener's TLS context (null: plain HTTP). A reload re-reads the certificate files
+    // (SIGHUP: a renewed certificate needs no restart) and stores a new context here; a session
+    // takes the one current at accept and keeps it to its end.
+    mutable std::atomic<std::shared_ptr<boost::asio::ssl::context>> tls;
+    // Who may name the client (config::listener, proxy/client_address.hpp); fixed at start-up.
+    std::vector<config::address_range> trusted_proxies;
+    bool proxy_protocol = false;
+    bool forwarded_for = false;
 };
 
 // Serves `socket` until the connection ends. Never throws; every error ends in a problem

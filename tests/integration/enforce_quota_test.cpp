@@ -149,6 +149,24 @@ TEST_F(QuotaFixture, AQuotaHoldsAcrossReplicasSharingRedis) {
     EXPECT_NE(metrics.body.find("exportwall_quota_refusals_total{reason=\"quota_exceeded\"} 2"),
               std::string::npos)
         << "replica 2 cut one export and refused one: " << metrics.body;
+    // The grant's window as replica 2 last saw it: all 3 records counted, of 3.
+    auto series = [&](std::string_view name) {
+        for (std::size_t at = metrics.body.find(name); at != std::string::npos;
+             at = metrics.body.find(name, at + 1)) {
+            auto end = metrics.body.find('\n', at);
+            auto line = metrics.body.substr(at, end - at);
+            if (line.find("destination=\"warehouse\"") != std::string::npos) return line;
+        }
+        return std::string();
+    };
+    EXPECT_EQ(series("exportwall_quota_used_records{").substr(
+                  series("exportwall_quota_used_records{").rfind(' ') + 1),
+              "3")
+        << metrics.body;
+    EXPECT_EQ(series("exportwall_quota_limit_records{").substr(
+                  series("exportwall_quota_limit_records{").rfind(' ') + 1),
+              "3")
+        << metrics.body;
     // Another grant of the same client (another destination counts apart) and the partner's grant
     // without a quota are unaffected.
     const response other = send_to(proxy_.port(), delivery(erp_key, "carrier"));

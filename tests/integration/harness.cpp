@@ -289,13 +289,17 @@ bool crm_control(std::uint16_t port, std::string_view target, const std::string&
 std::string make_config(const temp_dir& dir, const proxy_options& o) {
     std::string x = R"(<?xml version="1.0"?>
 <exportwall version="1" mode="enforce">
-  <listen address="127.0.0.1" port="0">)";
+  <listen address="127.0.0.1" port="0")";
+    if (!o.listener_attributes.empty()) x += " " + o.listener_attributes;
+    x += ">";
     x += o.listener_tls;
     x += "</listen>\n  <admin address=\"127.0.0.1\" port=\"0\"";
     if (!o.admin_token_sha256.empty()) x += " token-sha256=\"" + o.admin_token_sha256 + "\"";
     if (!o.admin_attributes.empty()) x += " " + o.admin_attributes;
     x += "/>\n  <limits " + o.limits + "/>\n";
-    x += "  <log level=\"info\" access-log=\"" + dir.file("access.log") + "\"/>\n";
+    x += "  <log level=\"info\" access-log=\"" + dir.file("access.log") + "\"";
+    if (!o.log_attributes.empty()) x += " " + o.log_attributes;
+    x += "/>\n";
     x += "  <audit path=\"" + dir.file("audit.jsonl") + "\"/>\n";
     x += "  <upstream id=\"crm\" url=\"" + o.upstream_url + "\"";
     if (!o.upstream_ca.empty()) x += " ca=\"" + o.upstream_ca + "\"";

@@ -137,6 +137,8 @@ struct proxy_options {
     std::string methods = "GET POST PUT";
     std::string limits;  // extra attributes of <limits>, e.g. R"(upstream-response-head="200ms")"
     std::string listener_tls;  // a whole <tls …/> element, or empty for plain
+    std::string listener_attributes;  // more attributes of <listen>, e.g. trusted-proxies
+    std::string log_attributes;       // more attributes of <log>, e.g. format="json"
     std::string admin_token_sha256;
     std::string admin_attributes;  // more attributes of <admin>, e.g. metrics-address
     std::string extra;  // more elements inside <exportwall> (upstreams, routes)

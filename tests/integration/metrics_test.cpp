@@ -153,6 +153,30 @@ TEST(Metrics, ExportsCountByDecisionReasonAndGrantWithTheirRecords) {
     EXPECT_EQ(text.find("exportwall_audit_queue_depth"), std::string::npos);
 }
 
+TEST(Metrics, ShadowDecisionsQuotaWindowsAndRefusedConnectionsByTheirLabels) {
+    metrics m;
+    m.shadow_recorded({"filtered", "blocked", "purpose_not_granted", "erp", "crm-backup"});
+    m.shadow_recorded({"filtered", "blocked", "purpose_not_granted", "erp", "crm-backup"});
+    m.quota_usage("erp", "delivery", "warehouse", 10, 1000);
+    m.quota_usage("erp", "delivery", "warehouse", 990, 1000);  // a gauge: the last one stands
+    m.connection_refused("untrusted_peer");
+    const std::string text = m.render();
+    EXPECT_NE(text.find(R"(exportwall_shadow_exports_total{decision="filtered",)"
+                        R"(shadow_decision="blocked",shadow_reason="purpose_not_granted",)"
+                        R"(client="erp",purpose="crm-backup"} 2)"
+                        "\n"),
+              std::string::npos)
+        << text;
+    const std::string grant = R"({client="erp",purpose="delivery",destination="warehouse"} )";
+    EXPECT_NE(text.find("exportwall_quota_used_records" + grant + "990\n"), std::string::npos)
+        << text;
+    EXPECT_NE(text.find("exportwall_quota_limit_records" + grant + "1000\n"), std::string::npos);
+    EXPECT_NE(text.find("# TYPE exportwall_quota_used_records gauge"), std::string::npos);
+    EXPECT_NE(
+        text.find("exportwall_connections_refused_total{reason=\"untrusted_peer\"} 1\n"),
+        std::string::npos);
+}
+
 TEST(Metrics, TrailFiguresArePulledAtRenderTime) {
     metrics m;
     std::uint64_t written = 1;

@@ -69,9 +69,11 @@ TEST_F(RedisStore, ReservesAtomicallyAcrossCountersWithExpiry) {
     auto r = run(io_, st->reserve(two, 2));
     ASSERT_FALSE(r.error) << r.error.message();
     EXPECT_EQ(r.granted, 2u);
+    EXPECT_EQ(r.rooms, (std::vector<std::uint64_t>{3, 1}));
     r = run(io_, st->reserve(two, 4));
     EXPECT_EQ(r.granted, 1u);
     EXPECT_EQ(r.limited_by, 1u);
+    EXPECT_EQ(r.rooms, (std::vector<std::uint64_t>{2, 0})) << "each counter's room, in order";
     EXPECT_EQ(redis_.command("GET test:q").find("$1\r\n3"), 0u) << redis_.command("GET test:q");
     // The counter has its expiry (the window's end): TTL in (0, 3600].
     const std::string ttl = redis_.command("TTL test:q");

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <string>
 
 #include "tests/fake_crm/generated_body.hpp"
@@ -96,6 +97,44 @@ TEST_F(Tls, OptionalClientCertificateMayBeAbsent) {
     const response r = fetch(proxy_.port(), get_request("/api/fixed"), &client);
     ASSERT_TRUE(r.received);
     EXPECT_EQ(r.status, 200u);
+}
+
+// SIGHUP reads the listener's certificate files again (issue 19, item 2): a renewed
+// certificate is served to the next connection without a restart, and one that cannot be read
+// refuses the reload while the old one stays in use.
+TEST_F(Tls, ReloadReadsTheListenerCertificateAgain) {
+    // The listener's files, copied from the first set; the second set is another CA's.
+    temp_dir renewed_dir;
+    auto renewed = mint_certs(renewed_dir);
+    ASSERT_TRUE(renewed.has_value());
+    const std::string live_crt = dir_.file("live.crt"), live_key = dir_.file("live.key");
+    ASSERT_TRUE(write_file(live_crt, read_file(certs_.file("server.crt")).value_or("")));
+    ASSERT_TRUE(write_file(live_key, read_file(certs_.file("server.key")).value_or("")));
+    proxy_options o;
+    o.listener_tls = "<tls certificate=\"" + live_crt + "\" private-key=\"" + live_key + "\"/>";
+    ASSERT_TRUE(start_proxy(o));
+    const tls_client_options first{certs_.file("ca.crt"), {}, {}};
+    const tls_client_options second{renewed->file("ca.crt"), {}, {}};
+    EXPECT_EQ(fetch(proxy_.port(), get_request("/api/fixed"), &first).status, 200u);
+    EXPECT_FALSE(fetch(proxy_.port(), get_request("/api/fixed"), &second).received);
+
+    // Renewed: the files are replaced and SIGHUP sent.
+    ASSERT_TRUE(write_file(live_crt, read_file(renewed->file("server.crt")).value_or("")));
+    ASSERT_TRUE(write_file(live_key, read_file(renewed->file("server.key")).value_or("")));
+    proxy_.process().signal(SIGHUP);
+    EXPECT_TRUE(poll_until([&] {
+        return fetch(proxy_.port(), get_request("/api/fixed"), &second).status == 200u;
+    })) << proxy_.log();
+    EXPECT_FALSE(fetch(proxy_.port(), get_request("/api/fixed"), &first).received);
+
+    // A certificate file that cannot be read: the reload is refused, the renewed one stays.
+    ASSERT_TRUE(write_file(live_crt, "not a certificate\n"));
+    const response reload = fetch(
+        proxy_.admin_port(),
+        "POST /admin/reload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n");
+    EXPECT_EQ(reload.status, 500u) << reload.body;
+    EXPECT_EQ(fetch(proxy_.port(), get_request("/api/fixed"), &second).status, 200u);
+    EXPECT_NE(proxy_.log().find("listener TLS"), std::string::npos);
 }
 
 class UpstreamTls : public Tls {

@@ -170,6 +170,24 @@ TEST(AuditRecordJson, ShadowMembersAreShownWhenTheLineHasThem) {
     EXPECT_FALSE(record_to_json(plain).contains("shadow_decision"));
 }
 
+// The replica, the balancer that named the client and the trace id show when the line has them.
+TEST(AuditRecordJson, ReplicaViaAndTraceIdAreShownWhenTheLineHasThem) {
+    record r;
+    r.decision = "allowed";
+    r.replica = "exportwall-0";
+    r.remote = "203.0.113.9:4711";
+    r.via = "10.0.0.5:31000";
+    r.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    auto o = record_to_json(r);
+    EXPECT_EQ(o.at("replica").as_string(), "exportwall-0");
+    EXPECT_EQ(o.at("via").as_string(), "10.0.0.5:31000");
+    EXPECT_EQ(o.at("trace_id").as_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    record plain;
+    plain.decision = "allowed";
+    const auto p = record_to_json(plain);
+    EXPECT_FALSE(p.contains("replica") || p.contains("via") || p.contains("trace_id"));
+}
+
 TEST_F(AuditCommands, StatsTotalsTransformedFieldsByName) {
     const auto r = run({"stats", "--log", log_});
     ASSERT_EQ(r.code, 0) << r.err;

@@ -129,9 +129,11 @@ TEST(MemoryStore, ReservesAtomicallyUpToTheLeastRoom) {
     auto r = run(store->reserve(two, 2));
     EXPECT_FALSE(r.error);
     EXPECT_EQ(r.granted, 2u);
+    EXPECT_EQ(r.rooms, (std::vector<std::uint64_t>{3, 1}));
     r = run(store->reserve(two, 4));
     EXPECT_EQ(r.granted, 1u) << "b had one left";
     EXPECT_EQ(r.limited_by, 1u);
+    EXPECT_EQ(r.rooms, (std::vector<std::uint64_t>{2, 0}));
     auto values = run(store->read({"a", "b", "missing"}));
     ASSERT_EQ(values.values.size(), 3u);
     EXPECT_EQ(values.values[0], 3u);
