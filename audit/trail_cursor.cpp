@@ -46,6 +46,8 @@ std::uint64_t first_line_seq(const std::string& path) {
     return res.ec == std::errc{} && res.ptr < s.data() + s.size() && *res.ptr == ',' ? v : 0;
 }
 
+}  // namespace
+
 // The line that ends just before `offset` (its '\n' at offset - 1), without the '\n'.
 std::optional<std::string> line_ending_at(int fd, std::uint64_t offset) {
     if (offset == 0) return std::nullopt;
@@ -60,8 +62,6 @@ std::optional<std::string> line_ending_at(int fd, std::uint64_t offset) {
         return tail.substr(start, tail.size() - 1 - start);
     }
 }
-
-}  // namespace
 
 trail_cursor::trail_cursor(std::string active_path, std::function<committed_position()> committed)
     : active_path_(std::move(active_path)), committed_(std::move(committed)) {}

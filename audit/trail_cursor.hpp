@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,11 @@
 #include "audit/trail_marks.hpp"
 
 namespace exportwall::audit {
+
+// The line of `fd` that ends just before `offset` (its '\n' at offset - 1), without the '\n',
+// read backwards in doubling pieces; nullopt when there is none (offset 0, no '\n' there, a
+// read error). For the last record of a trail file (the cursor, retention).
+[[nodiscard]] std::optional<std::string> line_ending_at(int fd, std::uint64_t offset);
 
 class trail_cursor {
   public:

@@ -10,6 +10,7 @@
 
 #include "audit/reader.hpp"
 #include "audit/serialize.hpp"
+#include "audit/trail_cursor.hpp"
 #include "audit/trail_marks.hpp"
 
 namespace exportwall::audit {
@@ -18,19 +19,6 @@ namespace {
 
 boost::system::error_code last_errno() { return {errno, boost::system::system_category()}; }
 
-// Reads [off, off + out.size()) of `fd`; false when the file is shorter or unreadable.
-bool pread_exact(int fd, std::string& out, std::uint64_t off) {
-    std::size_t done = 0;
-    while (done < out.size()) {
-        const auto r =
-            ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(off + done));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;
-        done += static_cast<std::size_t>(r);
-    }
-    return true;
-}
-
 // The seq and hash of the last line of a rotated file (which always ends in '\n').
 std::optional<std::pair<std::uint64_t, std::string>> last_record_of(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -38,19 +26,8 @@ std::optional<std::pair<std::uint64_t, std::string>> last_record_of(const std::s
     std::optional<std::pair<std::uint64_t, std::string>> out;
     struct stat st {};
     const std::uint64_t size = ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
-    std::string tail;
-    // Read backwards, doubling, until the tail holds the line break before the last line.
-    for (std::uint64_t want = 4096; size > 1; want *= 2) {
-        const std::uint64_t n = want < size ? want : size;
-        tail.assign(static_cast<std::size_t>(n), '\0');
-        if (!pread_exact(fd, tail, size - n) || tail.back() != '\n') break;
-        const auto nl = tail.rfind('\n', tail.size() - 2);
-        if (nl == std::string::npos && n < size) continue;
-        const std::size_t start = nl == std::string::npos ? 0 : nl + 1;
-        const auto head =
-            read_line_head(std::string_view(tail).substr(start, tail.size() - 1 - start));
-        if (head) out.emplace(head->seq, std::string(head->hash));
-        break;
+    if (auto line = line_ending_at(fd, size)) {
+        if (const auto head = read_line_head(*line)) out.emplace(head->seq, std::string(head->hash));
     }
     ::close(fd);
     return out;
