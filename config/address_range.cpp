@@ -62,7 +62,8 @@ bool parse_address_range(std::string_view text, address_range& out, std::string&
     r.prefix = v4 ? prefix + 96 : prefix;
     // Bits below the prefix set: the operator meant either the host or the network.
     for (unsigned bit = r.prefix; bit < 128; ++bit) {
-        if ((r.network[bit / 8] >> (7 - bit % 8)) & 1u) {
+        const unsigned byte = r.network[bit / 8];
+        if (((byte >> (7 - bit % 8)) & 1u) != 0) {
             why = "'" + std::string(text) + "' has address bits set below its prefix length";
             return false;
         }
