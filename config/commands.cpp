@@ -352,6 +352,9 @@ int run_explain(int argc, char** argv) {
     app.add_option("--destination", destination_id, "X-Export-Destination value");
     app.add_option("--target", target, "normalised request target, '/path?query'")->required();
     app.add_option("--method", method, "HTTP method (default GET)");
+    app.footer("Exit codes: 0 the export would be allowed, 1 it would be refused, 2 anything else "
+               "(usage, a configuration that does not load, an unknown client, an unreadable "
+               "--body).");
     std::string body_file;
     app.add_option("--body", body_file,
                    "file holding the request body (SOAP query, HubSpot search: query languages "
@@ -365,8 +368,10 @@ int run_explain(int argc, char** argv) {
         return app.exit(e) == 0 ? 0 : 2;
     }
     json = json || format == "json";
+    // 1 is the answer "refused" alone: a configuration that does not load, an unreadable body
+    // or an unknown client is a usage error (2), so a CI gate never reads one as a refusal.
     auto cfg = load_or_report(file);
-    if (!cfg) return 1;
+    if (!cfg) return 2;
 
     request_facts facts;
     auto qm = target.find('?');
@@ -380,7 +385,7 @@ int run_explain(int argc, char** argv) {
         std::ifstream in(body_file, std::ios::binary);
         if (!in) {
             std::fprintf(stderr, "exportwall explain: cannot read '%s'\n", body_file.c_str());
-            return 1;
+            return 2;
         }
         body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     }
@@ -388,7 +393,7 @@ int run_explain(int argc, char** argv) {
     const client* c = cfg->rules.find_client(client_id);
     if (c == nullptr) {
         std::fprintf(stderr, "exportwall explain: unknown client '%s'\n", client_id.c_str());
-        return 1;
+        return 2;
     }
     credentials_of(*c, facts.credentials);
     std::vector<std::string_view> purposes, destinations;

@@ -194,6 +194,19 @@ TEST_F(EnforceValidity, CheckConfigWarnsAboutExpiredAndFutureGrantsAndStillPasse
                          "delivery", "--destination", "warehouse", "--target",
                          std::string(dataverse)});
     EXPECT_EQ(refused_json_status, 1) << refused_json;
+    // Anything that is not an answer is 2: 1 means "refused" and nothing else.
+    EXPECT_EQ(run_exportwall_status({"explain", "--config", file, "--client", "nobody",
+                                     "--target", std::string(dataverse)})
+                  .second,
+              2);
+    EXPECT_EQ(run_exportwall_status({"explain", "--config", dir_.file("missing.xml"), "--client",
+                                     "erp", "--target", std::string(dataverse)})
+                  .second,
+              2);
+    EXPECT_EQ(run_exportwall_status({"explain", "--config", file, "--client", "erp", "--target",
+                                     std::string(dataverse), "--body", dir_.file("no-body")})
+                  .second,
+              2);
 }
 
 // test-policy: a cases file that says something test-policy does not read is a usage error
