@@ -612,4 +612,20 @@ bool matches_pattern(std::string_view body, std::uint64_t offset) {
     return true;
 }
 
+bool replace_once(std::string& text, std::string_view from, std::string_view to) {
+    auto at = text.find(from);
+    if (at == std::string::npos || text.find(from, at + 1) != std::string::npos) return false;
+    text.replace(at, from.size(), to);
+    return true;
+}
+
+bool replace_all(std::string& text, std::string_view from, std::string_view to) {
+    bool any = false;
+    for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+        text.replace(at, from.size(), to);
+        any = true;
+    }
+    return any;
+}
+
 }  // namespace exportwall::itest

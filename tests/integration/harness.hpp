@@ -239,6 +239,12 @@ class http_connection {
 [[nodiscard]] response fetch(std::uint16_t port, std::string_view request_bytes,
                              const tls_client_options* tls = nullptr);
 
+// Replaces the one occurrence of `from` in `text` (a configuration a test edits); false when it
+// is not there exactly once.
+[[nodiscard]] bool replace_once(std::string& text, std::string_view from, std::string_view to);
+// Replaces every occurrence; false when there was none.
+[[nodiscard]] bool replace_all(std::string& text, std::string_view from, std::string_view to);
+
 // True when `body` is bytes [offset, offset+size) of the generated pattern.
 [[nodiscard]] bool matches_pattern(std::string_view body, std::uint64_t offset = 0);
 

@@ -46,22 +46,6 @@ std::string example_path() {
     return std::string(EXPORTWALL_SOURCE_DIR) + "/config/examples/vendor-shapes.xml";
 }
 
-bool replace_once(std::string& text, std::string_view from, std::string_view to) {
-    auto at = text.find(from);
-    if (at == std::string::npos || text.find(from, at + 1) != std::string::npos) return false;
-    text.replace(at, from.size(), to);
-    return true;
-}
-
-bool replace_all(std::string& text, std::string_view from, std::string_view to) {
-    bool any = false;
-    for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
-        text.replace(at, from.size(), to);
-        any = true;
-    }
-    return any;
-}
-
 bool contains(std::string_view text, std::string_view part) {
     return text.find(part) != std::string_view::npos;
 }
