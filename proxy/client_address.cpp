@@ -26,9 +26,20 @@ constexpr std::array<unsigned char, 12> proxy_v2_signature{0x0D, 0x0A, 0x0D, 0x0
     return s;
 }
 
-[[nodiscard]] bool all_digits(std::string_view s) {
-    return !s.empty() && s.size() <= 5 &&
-           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+// A port: 1 to 5 digits, at most 65535.
+[[nodiscard]] bool is_port(std::string_view s) {
+    if (s.empty() || s.size() > 5 ||
+        !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        return false;
+    unsigned v = 0;
+    for (char c : s) v = v * 10 + static_cast<unsigned>(c - '0');
+    return v <= 65535;
+}
+
+// 0.0.0.0 or :: names no one: never a client.
+[[nodiscard]] bool unspecified(const config::ip_bytes& a) {
+    static constexpr config::ip_bytes v4_any{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0};
+    return a == config::ip_bytes{} || a == v4_any;
 }
 
 // One X-Forwarded-For element: an address, with an optional port (Azure Application Gateway
@@ -38,21 +49,22 @@ constexpr std::array<unsigned char, 12> proxy_v2_signature{0x0D, 0x0A, 0x0D, 0x0
         auto close = e.find(']');
         if (close == std::string_view::npos) return false;
         auto rest = e.substr(close + 1);
-        if (!rest.empty() && !(rest.front() == ':' && all_digits(rest.substr(1)))) return false;
+        if (!rest.empty() && !(rest.front() == ':' && is_port(rest.substr(1)))) return false;
         auto a = config::parse_ip(e.substr(1, close - 1));
-        if (!a || e.substr(1, close - 1).find(':') == std::string_view::npos) return false;
+        if (!a || e.substr(1, close - 1).find(':') == std::string_view::npos || unspecified(*a))
+            return false;
         out = *a;
         return true;
     }
     auto colon = e.find(':');
     if (colon != std::string_view::npos && e.find(':', colon + 1) == std::string_view::npos) {
         // a.b.c.d:port
-        if (!all_digits(e.substr(colon + 1))) return false;
+        if (!is_port(e.substr(colon + 1))) return false;
         e = e.substr(0, colon);
         if (e.find(':') != std::string_view::npos) return false;
     }
     auto a = config::parse_ip(e);
-    if (!a) return false;
+    if (!a || unspecified(*a)) return false;
     out = *a;
     return true;
 }

@@ -50,8 +50,9 @@ enum class forwarded_status : std::uint8_t { absent, client, invalid };
 // The client a trusted peer names in X-Forwarded-For: every X-Forwarded-For field in order makes
 // one comma-separated list, read from the right: addresses in `trusted` are proxies and skipped,
 // the first one that is not is the client (all trusted: the left-most). An element exportwall
-// must read that is not an address (IPv4, IPv4:port, IPv6, [IPv6] or [IPv6]:port) is invalid —
-// the request is refused, never attributed to a guess. absent: no X-Forwarded-For field.
+// must read that is not an address (IPv4, IPv4:port, IPv6, [IPv6] or [IPv6]:port, ports up to
+// 65535), or is 0.0.0.0 or ::, is invalid — the request is refused, never attributed to a
+// guess. absent: no X-Forwarded-For field.
 [[nodiscard]] forwarded_status client_from_forwarded_for(
     std::span<const header_field> fields, std::span<const config::address_range> trusted,
     config::ip_bytes& client);

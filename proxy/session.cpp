@@ -342,6 +342,7 @@ class session {
     std::string conn_remote_ip_;
     config::ip_bytes conn_ip_{};
     std::string conn_via_;
+    bool forwarded_for_closed_ = false;  // a PROXY header that named no client
     std::string remote_;
     std::string remote_ip_;
     std::string via_;
@@ -685,10 +686,16 @@ net::awaitable<bool> session::read_proxy_header(const config::limits& lim) {
         conn_via_ = conn_remote_;
         conn_ip_ = h.source;
         conn_remote_ip_ = ip_text(h.source);
-        conn_remote_ = (h.v6 ? "[" + conn_remote_ip_ + "]" : conn_remote_ip_) + ":" +
+        const bool bracket = conn_remote_ip_.find(':') != std::string::npos;
+        conn_remote_ = (bracket ? "[" + conn_remote_ip_ + "]" : conn_remote_ip_) + ":" +
                        std::to_string(h.source_port);
         remote_ = conn_remote_;
         remote_ip_ = conn_remote_ip_;
+    } else {
+        // LOCAL, UNSPEC or UNIX: the balancer named no client. The connection stays the
+        // balancer's, and its requests' X-Forwarded-For is not read: an L4 balancer passes the
+        // client's own field through untouched.
+        forwarded_for_closed_ = true;
     }
     co_return true;
 }
@@ -697,7 +704,8 @@ bool session::attribute_client() {
     remote_ = conn_remote_;
     remote_ip_ = conn_remote_ip_;
     via_ = conn_via_;
-    if (!listener_->forwarded_for || !config::in_any(listener_->trusted_proxies, conn_ip_))
+    if (!listener_->forwarded_for || forwarded_for_closed_ ||
+        !config::in_any(listener_->trusted_proxies, conn_ip_))
         return true;
     config::ip_bytes client{};
     switch (client_from_forwarded_for(head_.headers, listener_->trusted_proxies, client)) {

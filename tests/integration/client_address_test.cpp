@@ -198,6 +198,50 @@ TEST_F(ClientAddress, ProxyProtocolV2CarriesIpv6AndLocalKeepsThePeer) {
     }));
 }
 
+// Behind an L4 balancer (PROXY) and an L7 one (X-Forwarded-For): the field is read only when the
+// PROXY header named a trusted source. LOCAL, UNSPEC and UNIX headers name no client — an L4
+// balancer sends them and passes the client's own X-Forwarded-For untouched — so the field is
+// not read and the balancer stays the client.
+TEST_F(ClientAddress, ForwardedForIsReadOnlyBehindAProxyHeaderThatNamedATrustedSource) {
+    proxy_options o;
+    o.listener_attributes =
+        R"(proxy-protocol="v2" forwarded-for="x-forwarded-for" trusted-proxies="127.0.0.1 192.0.2.10")";
+    ASSERT_TRUE(start_proxy(o));
+    const std::string xff = "X-Forwarded-For: 198.51.100.7\r\n";
+    const std::vector<std::string> headers{
+        proxy_v2(1, 1, "192.0.2.10", 4711),        // an L7 balancer the L4 one names: trusted
+        proxy_v2(0, 0, {}, 0),                     // LOCAL
+        proxy_v2(1, 0, {}, 0),                     // PROXY, UNSPEC
+        proxy_v2(1, 1, "203.0.113.9", 4711),       // a client the L4 balancer names: untrusted
+        proxy_v2(1, 2, "::ffff:198.51.100.9", 80),  // an IPv4-mapped source: shown as IPv4
+    };
+    for (const auto& h : headers) {
+        http_connection c;
+        ASSERT_TRUE(c.connect(proxy_.port()));
+        ASSERT_TRUE(c.send(h + get_request("/api/fixed", xff)));
+        EXPECT_EQ(c.read_response().status, 200u);
+    }
+    auto s = seen();
+    ASSERT_EQ(s.requests.size(), headers.size());
+    EXPECT_EQ(s.requests[0].header("X-Forwarded-For").value_or(""), "198.51.100.7");
+    EXPECT_EQ(s.requests[1].header("X-Forwarded-For").value_or(""), "127.0.0.1");
+    EXPECT_EQ(s.requests[2].header("X-Forwarded-For").value_or(""), "127.0.0.1");
+    EXPECT_EQ(s.requests[3].header("X-Forwarded-For").value_or(""), "203.0.113.9");
+    EXPECT_EQ(s.requests[4].header("X-Forwarded-For").value_or(""), "198.51.100.9");
+    auto records = audit_records(headers.size());
+    EXPECT_TRUE(one(records, [&](const auto& rec) {
+        return str(rec, "remote") == "198.51.100.7" &&
+               str(rec, "via").rfind("192.0.2.10:4711", 0) == 0;
+    }));
+    EXPECT_TRUE(one(records, [&](const auto& rec) {
+        return str(rec, "remote") == "198.51.100.9:80";
+    }));
+    // Only the trusted L7 balancer's request is attributed to the address its field names.
+    EXPECT_TRUE(one(records, [&](const auto& rec) {
+        return str(rec, "remote").find("198.51.100.7") != std::string::npos;
+    }));
+}
+
 TEST_F(ClientAddress, ProxyProtocolListenerClosesWhatIsNotAValidHeaderFromATrustedPeer) {
     proxy_options o;
     o.listener_attributes = R"(proxy-protocol="v2" trusted-proxies="127.0.0.1")";

@@ -142,7 +142,9 @@ TEST(ForwardedFor, AnElementThatMustBeReadAndIsNotAnAddressIsInvalid) {
     config::ip_bytes client{};
     for (std::string_view v : {"", " ", "203.0.113.5,", "evil.example", "203.0.113.5 x",
                                "2001:db8::5:8080x", "[203.0.113.5]", "[2001:db8::5", "unknown",
-                               "203.0.113.5:port", "203.0.113.5:123456", "_hidden"}) {
+                               "203.0.113.5:port", "203.0.113.5:123456", "_hidden",
+                               "203.0.113.5:65536", "203.0.113.5:99999", "[2001:db8::5]:70000",
+                               "0.0.0.0", "::", "[::]:80", "0.0.0.0:80", "::ffff:0.0.0.0"}) {
         auto f = xff({v});
         EXPECT_EQ(client_from_forwarded_for(f, trusted, client), forwarded_status::invalid) << v;
     }
