@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 
 #include "config/selection.hpp"
 
@@ -9,10 +10,10 @@ namespace exportwall::config::query {
 namespace {
 
 // Which bytes append_param writes as they are: the unreserved ones always; a `keep` byte unless
-// it would end or split a pair (& = + # %). One table per call, not a search per byte.
-void encode(std::string_view s, std::string_view keep, std::string& out) {
-    static constexpr char digits[] = "0123456789ABCDEF";
-    std::array<bool, 256> plain{};
+// it would end or split a pair (& = + # %).
+using byte_set = std::array<bool, 256>;
+constexpr byte_set plain_bytes(std::string_view keep) {
+    byte_set plain{};
     for (int c = 'a'; c <= 'z'; ++c) plain[static_cast<std::size_t>(c)] = true;
     for (int c = 'A'; c <= 'Z'; ++c) plain[static_cast<std::size_t>(c)] = true;
     for (int c = '0'; c <= '9'; ++c) plain[static_cast<std::size_t>(c)] = true;
@@ -20,24 +21,120 @@ void encode(std::string_view s, std::string_view keep, std::string& out) {
     for (char c : keep)
         if (std::string_view("&=+#%").find(c) == std::string_view::npos)
             plain[static_cast<unsigned char>(c)] = true;
-    out.reserve(out.size() + s.size());
+    return plain;
+}
+
+// The tables of the `keep` sets the guards pass, built at compile time: a table per call cost
+// more than the encoding of a typical value.
+constexpr std::string_view value_keep = "$,()'*:@/;=!";  // append_param's default
+constexpr byte_set plain_in_values = plain_bytes(value_keep);
+constexpr byte_set plain_in_names = plain_bytes("$");
+constexpr byte_set plain_always = plain_bytes("");
+
+// Appends `s` percent-encoded. The output is sized for the worst case (every byte escaped) and
+// written through a pointer, then cut to length: no capacity check per byte.
+void encode(std::string_view s, std::string_view keep, std::string& out) {
+    static constexpr char digits[] = "0123456789ABCDEF";
+    byte_set other{};
+    const byte_set* plain = &other;
+    if (keep == value_keep) {
+        plain = &plain_in_values;
+    } else if (keep == "$") {
+        plain = &plain_in_names;
+    } else if (keep.empty()) {
+        plain = &plain_always;
+    } else {
+        other = plain_bytes(keep);
+    }
+    const std::size_t start = out.size();
+    out.resize(start + 3 * s.size());
+    char* w = out.data() + start;
     for (char c : s) {
         auto u = static_cast<unsigned char>(c);
-        if (plain[u]) {
-            out.push_back(c);
+        if ((*plain)[u]) {
+            *w++ = c;
         } else {
-            out.push_back('%');
-            out.push_back(digits[u >> 4]);
-            out.push_back(digits[u & 0xf]);
+            *w++ = '%';
+            *w++ = digits[u >> 4];
+            *w++ = digits[u & 0xf];
         }
     }
+    out.resize(static_cast<std::size_t>(w - out.data()));
 }
 
 bool has_control(std::string_view s) {
-    return std::any_of(s.begin(), s.end(), [](char c) {
+    // No early exit: a loop the compiler can vectorise, over a value that is rarely refused.
+    bool control = false;
+    for (char c : s) {
         auto u = static_cast<unsigned char>(c);
-        return u < 0x20 || u == 0x7f;
-    });
+        control |= u < 0x20 || u == 0x7f;
+    }
+    return control;
+}
+
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// Appends `in` percent-decoded ('+' is a space) to `out`, as config::percent_decode does. False
+// on a malformed escape (`out` then holds a partial value). Written through a pointer into
+// room for the longest result, then cut to length, as encode().
+bool decode(std::string_view in, std::string& out) {
+    const std::size_t start = out.size();
+    out.resize(start + in.size());
+    char* w = out.data() + start;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        char c = in[i];
+        if (c == '+') {
+            *w++ = ' ';
+        } else if (c == '%') {
+            if (i + 2 >= in.size()) return false;
+            int hi = hex_digit(in[i + 1]);
+            int lo = hex_digit(in[i + 2]);
+            if (hi < 0 || lo < 0) return false;
+            *w++ = static_cast<char>(hi * 16 + lo);
+            i += 2;
+        } else {
+            *w++ = c;
+        }
+    }
+    out.resize(static_cast<std::size_t>(w - out.data()));
+    return true;
+}
+
+enum class decoding : std::uint8_t { ok, malformed, control };
+
+// What a raw byte of a query pair asks of split_query: decoding ('%', '+'), or a refusal (a
+// control byte). A table, so that one pass over a value answers both at a few instructions a
+// byte.
+constexpr std::uint8_t needs_decoding = 1;
+constexpr std::uint8_t is_control = 2;
+constexpr std::array<std::uint8_t, 256> raw_byte_class = [] {
+    std::array<std::uint8_t, 256> table{};
+    for (std::size_t c = 0; c < 0x20; ++c) table[c] = is_control;
+    table[0x7f] = is_control;
+    table['%'] = needs_decoding;
+    table['+'] = needs_decoding;
+    return table;
+}();
+
+// `in` decoded: itself when it holds no escape and no '+', else decoded at the end of `storage`
+// (which the caller reserved, so earlier views into it stay valid). One pass over `in` finds
+// both whether it needs decoding and whether it holds a control byte.
+decoding decoded_view(std::string_view in, std::string& storage, std::string_view& out) {
+    std::uint8_t found = 0;
+    for (char c : in) found |= raw_byte_class[static_cast<unsigned char>(c)];
+    if ((found & needs_decoding) == 0) {
+        out = in;
+        return (found & is_control) != 0 ? decoding::control : decoding::ok;
+    }
+    const std::size_t at = storage.size();
+    if (!decode(in, storage)) return decoding::malformed;
+    out = std::string_view(storage).substr(at);
+    return has_control(out) ? decoding::control : decoding::ok;
 }
 
 }  // namespace
@@ -51,13 +148,15 @@ std::string_view to_string(language l) {
         case language::hubspot_search: return "hubspot-search";
         case language::jsonapi: return "jsonapi";
         case language::odoo_rpc: return "odoo-rpc";
+        case language::odoo_xmlrpc: return "odoo-xmlrpc";
     }
     return "none";
 }
 
 std::optional<language> parse_language(std::string_view s) {
     for (auto l : {language::none, language::params, language::odata, language::soql,
-                   language::hubspot_search, language::jsonapi, language::odoo_rpc})
+                   language::hubspot_search, language::jsonapi, language::odoo_rpc,
+                   language::odoo_xmlrpc})
         if (to_string(l) == s) return l;
     return std::nullopt;
 }
@@ -83,11 +182,11 @@ bool split_query(std::string_view raw, std::vector<query_param>& out, std::strin
     for_each_query_pair(raw, [&](const raw_query_pair& rp) {
         query_param p;
         p.has_value = rp.has_value;
-        if (!percent_decode(rp.name, p.name)) {
+        if (!decode(rp.name, p.name)) {
             detail = "a query parameter name has a malformed percent-escape";
             return ok = false;
         }
-        if (p.has_value && !percent_decode(rp.value, p.value)) {
+        if (p.has_value && !decode(rp.value, p.value)) {
             detail = "a query parameter value has a malformed percent-escape";
             return ok = false;
         }
@@ -101,12 +200,55 @@ bool split_query(std::string_view raw, std::vector<query_param>& out, std::strin
     return ok;
 }
 
+bool split_query(std::string_view raw, std::vector<query_param_view>& out, std::string& storage,
+                 std::string& detail) {
+    out.clear();
+    out.reserve(16);
+    storage.clear();
+    storage.reserve(raw.size());
+    bool ok = true;
+    for_each_query_pair(raw, [&](const raw_query_pair& rp) {
+        query_param_view p;
+        p.has_value = rp.has_value;
+        // The same checks in the same order as the split_query above: a malformed escape in the
+        // name, then in the value, then a control byte in either.
+        decoding name = decoded_view(rp.name, storage, p.name);
+        if (name == decoding::malformed) {
+            detail = "a query parameter name has a malformed percent-escape";
+            return ok = false;
+        }
+        decoding value = p.has_value ? decoded_view(rp.value, storage, p.value) : decoding::ok;
+        if (value == decoding::malformed) {
+            detail = "a query parameter value has a malformed percent-escape";
+            return ok = false;
+        }
+        if (name == decoding::control || value == decoding::control) {
+            detail = "a query parameter holds a control character";
+            return ok = false;
+        }
+        out.push_back(p);
+        return true;
+    });
+    return ok;
+}
+
 void append_param(std::string& query, std::string_view name, std::string_view value,
                   std::string_view keep) {
     if (!query.empty()) query.push_back('&');
     encode(name, "$", query);
     query.push_back('=');
     encode(value, keep, query);
+}
+
+bool holds(const filters::field_set& set, std::string_view path) {
+    // The first bytes decide most steps of the search without a call to memcmp. Bytes compare
+    // as unsigned, as std::string orders them.
+    auto less = [](std::string_view a, std::string_view b) {
+        if (!a.empty() && !b.empty() && a.front() != b.front())
+            return static_cast<unsigned char>(a.front()) < static_cast<unsigned char>(b.front());
+        return a < b;
+    };
+    return std::binary_search(set.paths().begin(), set.paths().end(), path, less);
 }
 
 bool fail_unsupported(guarded_query& q, std::string_view parameter, std::size_t position,
@@ -152,31 +294,53 @@ namespace {
 bool catalogued(const field_policy& policy, std::string_view path) {
     auto exact = [path](const filters::field_set* set) {
         return set != nullptr &&
-               std::binary_search(set->paths().begin(), set->paths().end(), path);
+               holds(*set, path);
     };
     return policy.catalogue == nullptr || exact(policy.catalogue) || exact(policy.allowed);
 }
 
 // Some catalogue (or allowed) field lies below `path`: an object the selection may enter.
+// field_set::descends without its key string: the paths that start with `path` follow
+// lower_bound(path) in sorted order, those continuing with a byte below '.' first.
+bool descends(const filters::field_set& set, std::string_view path) {
+    const auto& paths = set.paths();
+    for (auto it = std::lower_bound(paths.begin(), paths.end(), path); it != paths.end(); ++it) {
+        std::string_view p = *it;
+        if (!p.starts_with(path)) return false;
+        if (p.size() == path.size()) continue;
+        if (p[path.size()] == '.') return true;
+        if (p[path.size()] > '.') return false;
+    }
+    return false;
+}
+
 bool catalogue_descends(const field_policy& policy, std::string_view path) {
-    auto below = [path](const filters::field_set* set) { return set != nullptr && set->descends(path); };
+    auto below = [path](const filters::field_set* set) {
+        return set != nullptr && descends(*set, path);
+    };
     return policy.catalogue == nullptr || below(policy.catalogue) || below(policy.allowed);
+}
+
+// allowed->keeps(path) && catalogued(policy, path), for a non-null `allowed`. An allowed field
+// itself answers both with one lookup: the common case, tried first.
+bool kept_field(const field_policy& policy, std::string_view path) {
+    if (holds(*policy.allowed, path)) return true;
+    return policy.allowed->keeps(path) && catalogued(policy, path);
 }
 
 }  // namespace
 
 bool check_read(guarded_query& q, const field_policy& policy, std::string_view path, use how) {
-    const bool transformed = policy.transformed != nullptr && policy.transformed->keeps(path);
-    if (policy.allowed != nullptr && !path.empty() && policy.allowed->keeps(path) &&
-        catalogued(policy, path) && !transformed)
+    if (policy.allowed != nullptr && !path.empty() && kept_field(policy, path) &&
+        !(policy.transformed != nullptr && policy.transformed->keeps(path)))
         return true;
     return fail_field(q, policy, path, how);
 }
 
 bool selectable(const field_policy& policy, std::string_view path) {
     if (policy.allowed == nullptr || path.empty()) return false;
-    return (policy.allowed->keeps(path) && catalogued(policy, path)) ||
-           (policy.allowed->descends(path) && catalogue_descends(policy, path));
+    return kept_field(policy, path) ||
+           (descends(*policy.allowed, path) && catalogue_descends(policy, path));
 }
 
 void resolve_selection(guarded_query& q, const field_policy& policy, bool present,
@@ -188,6 +352,9 @@ void resolve_selection(guarded_query& q, const field_policy& policy, bool presen
         return std::find(policy.rule_fields.begin(), policy.rule_fields.end(), f) !=
                policy.rule_fields.end();
     };
+    q.requested.reserve(selected.size());
+    q.kept.reserve(selected.size());
+    q.sent.reserve(selected.size() + policy.rule_fields.size());
     if (present) {
         for (const auto& f : selected) {
             add(q.requested, f);
@@ -208,18 +375,6 @@ void resolve_selection(guarded_query& q, const field_policy& policy, bool presen
     for (const auto& f : q.kept)
         if (!rule_field(f)) add(q.sent, f);
     for (const auto& f : policy.rule_fields) add(q.sent, f);
-}
-
-bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i];
-        char y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
 }
 
 }  // namespace exportwall::config::query

@@ -24,6 +24,20 @@ struct query_param {
 [[nodiscard]] bool split_query(std::string_view raw, std::vector<query_param>& out,
                                std::string& detail);
 
+// One `name=value` pair of a query string, percent-decoded, as views: into the raw query where
+// the pair holds no escape and no '+', else into the storage split_query was given.
+struct query_param_view {
+    std::string_view name;
+    std::string_view value;
+    bool has_value = false;
+};
+
+// As split_query above, without a string per name and value (the guard runs on every request):
+// the decoded pairs are written into `storage`, reserved once to raw.size() — a decoded pair is
+// never longer than its raw text — so the views stay valid while `raw` and `storage` live.
+[[nodiscard]] bool split_query(std::string_view raw, std::vector<query_param_view>& out,
+                               std::string& storage, std::string& detail);
+
 // Appends `name=value` to `query` (with '&' when it is not empty), percent-encoding both so that
 // only unreserved characters, and the `keep` characters, are written as they are.
 void append_param(std::string& query, std::string_view name, std::string_view value,
@@ -35,6 +49,10 @@ bool fail_unsupported(guarded_query& q, std::string_view parameter, std::size_t 
                       std::string detail);
 bool fail_invalid(guarded_query& q, std::string detail);
 bool fail_field(guarded_query& q, const field_policy& policy, std::string_view path, use how);
+
+// True when `set` holds `path` itself (not an ancestor of it): a binary search of its sorted
+// paths, shared by every guard's look-ups.
+[[nodiscard]] bool holds(const filters::field_set& set, std::string_view path);
 
 // The name a refusal may show for `path` (a catalogue path, or not_in_catalogue).
 [[nodiscard]] std::string shown_name(const field_policy& policy, std::string_view path);
@@ -58,7 +76,19 @@ bool fail_field(guarded_query& q, const field_policy& policy, std::string_view p
 void resolve_selection(guarded_query& q, const field_policy& policy, bool present,
                        const std::vector<std::string>& selected);
 
-// ASCII case-insensitive equality (SOQL keywords and names, OData is case-sensitive).
-[[nodiscard]] bool iequals_ascii(std::string_view a, std::string_view b) noexcept;
+// ASCII case-insensitive equality (SOQL keywords and names, OData is case-sensitive). Inline:
+// the parsers compare every word against keyword tables with it.
+[[nodiscard]] inline bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i];
+        char y = b[i];
+        if (x == y) continue;
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+        if (x != y) return false;
+    }
+    return true;
+}
 
 }  // namespace exportwall::config::query

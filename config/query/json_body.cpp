@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <memory>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -31,19 +32,27 @@ constexpr std::size_t max_shown_member = 64;
 // for the refusal's JSON pointer.
 class body_builder {
   public:
+    // `body_size` bounds the bytes of every key together (the keys are copied once into one
+    // buffer of that size); `storage` is where the value's memory comes from.
+    body_builder(std::size_t body_size, json::storage_ptr storage)
+        : stack_(storage), storage_(std::move(storage)) {
+        key_text_.reserve(body_size);
+        frames_.reserve(16);
+    }
+
     static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
     static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
     static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
     static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
 
     bool on_document_begin(json::error_code& /*ec*/) {
-        stack_.reset();
+        stack_.reset(storage_);
         return true;
     }
     bool on_document_end(json::error_code& /*ec*/) { return true; }
     bool on_array_begin(json::error_code& /*ec*/) {
         value_begins();
-        frames_.push_back(frame{false, {}, {}, 0});
+        frames_.push_back(frame{false, keys_.size(), {}, 0, {}});
         return true;
     }
     bool on_array_end(std::size_t n, json::error_code& /*ec*/) {
@@ -53,10 +62,11 @@ class body_builder {
     }
     bool on_object_begin(json::error_code& /*ec*/) {
         value_begins();
-        frames_.push_back(frame{true, {}, {}, 0});
+        frames_.push_back(frame{true, keys_.size(), {}, 0, {}});
         return true;
     }
     bool on_object_end(std::size_t n, json::error_code& /*ec*/) {
+        keys_.resize(frames_.back().first_key);
         frames_.pop_back();
         stack_.push_object(n);
         return true;
@@ -71,16 +81,17 @@ class body_builder {
         return true;
     }
     bool on_key_part(json::string_view s, std::size_t /*n*/, json::error_code& /*ec*/) {
-        key_.append(s.data(), s.size());
+        key_text_.append(s.data(), s.size());
         stack_.push_chars(s);
         return true;
     }
     bool on_key(json::string_view s, std::size_t /*n*/, json::error_code& ec) {
-        key_.append(s.data(), s.size());
+        key_text_.append(s.data(), s.size());
+        std::string_view key = std::string_view(key_text_).substr(key_start_);
+        key_start_ = key_text_.size();
         frame& top = frames_.back();
-        const bool repeated = !top.keys.insert(key_).second;
-        top.key = std::move(key_);
-        key_.clear();
+        const bool repeated = !new_key(top, key);
+        top.key = key;
         if (repeated) {
             duplicate_ = pointer();
             ec = json::error::syntax;
@@ -137,10 +148,32 @@ class body_builder {
   private:
     struct frame {
         bool object;
-        std::unordered_set<std::string> keys;
-        std::string key;    // object: the member being parsed
-        std::size_t count;  // array: the elements begun so far
+        std::size_t first_key;  // object: where its keys start in keys_
+        std::string_view key;   // object: the member being parsed
+        std::size_t count;      // array: the elements begun so far
+        // object: its keys once it has more than few_keys, for a lookup that stays cheap
+        std::unique_ptr<std::unordered_set<std::string_view>> many;
     };
+
+    // A search body's objects have a handful of members: their keys are compared one by one,
+    // without a set to allocate per object. An object with more gets a hash set, so a body of
+    // thousands of keys costs no quadratic scan.
+    static constexpr std::size_t few_keys = 16;
+
+    // Records `key` in the innermost object; false when the object already has it.
+    bool new_key(frame& top, std::string_view key) {
+        const auto first = keys_.begin() + static_cast<std::ptrdiff_t>(top.first_key);
+        if (top.many) {
+            if (!top.many->insert(key).second) return false;
+        } else if (std::find(first, keys_.end(), key) != keys_.end()) {
+            return false;
+        } else if (static_cast<std::size_t>(keys_.end() - first) >= few_keys) {
+            top.many = std::make_unique<std::unordered_set<std::string_view>>(first, keys_.end());
+            top.many->insert(key);
+        }
+        keys_.push_back(key);
+        return true;
+    }
 
     void value_begins() {
         if (!frames_.empty() && !frames_.back().object) ++frames_.back().count;
@@ -155,8 +188,13 @@ class body_builder {
     }
 
     json::value_stack stack_;
+    json::storage_ptr storage_;
     std::vector<frame> frames_;
-    std::string key_;
+    // Every key of the body, decoded, back to back: reserved to the body's size, so the views
+    // of it (frame::key, keys_) stay valid. A key's parts are appended from key_start_ on.
+    std::string key_text_;
+    std::size_t key_start_ = 0;
+    std::vector<std::string_view> keys_;  // the keys of the open objects, innermost last
     std::string number_;
     std::optional<std::string> duplicate_;
 };
@@ -175,11 +213,12 @@ std::string pointer_token(std::string_view name) {
 
 
 std::optional<json::value> parse_json_body(guarded_query& q, std::string_view parameter,
-                                           std::string_view body, std::size_t max_depth) {
+                                           std::string_view body, std::size_t max_depth,
+                                           json::storage_ptr storage) {
     json::parse_options opts;
     opts.max_depth = max_depth;
     json::error_code ec;
-    json::basic_parser<body_builder> parser(opts);
+    json::basic_parser<body_builder> parser(opts, body.size(), std::move(storage));
     std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
     if (!ec && used != body.size()) ec = json::error::extra_data;
     if (ec) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
 
 #include "config/query/guard.hpp"
@@ -16,11 +17,12 @@
 namespace exportwall::config::query {
 
 // The value of `body`, or nullopt with `q` refused (unsupported, `parameter`, the parser's
-// position): not JSON, trailing data, a repeated key, or deeper than `max_depth`.
-[[nodiscard]] std::optional<boost::json::value> parse_json_body(guarded_query& q,
-                                                                std::string_view parameter,
-                                                                std::string_view body,
-                                                                std::size_t max_depth);
+// position): not JSON, trailing data, a repeated key, or deeper than `max_depth`. The value's
+// memory comes from `storage` (the heap by default; a guard may pass a monotonic resource that
+// outlives the value).
+[[nodiscard]] std::optional<boost::json::value> parse_json_body(
+    guarded_query& q, std::string_view parameter, std::string_view body, std::size_t max_depth,
+    boost::json::storage_ptr storage = {});
 
 // A member name as a JSON pointer token (RFC 6901) for a refusal's detail: shown only when it is
 // short and plain (letters, digits, _ - . $), else "(member)" — the detail reaches logs and the

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -26,15 +26,16 @@ enum class tok : std::uint8_t {
     end,
     ident,     // odataIdentifier, keywords and function names ([A-Za-z_][A-Za-z0-9_]*)
     option,    // $select … inside $expand: '$' followed by an identifier
-    string,    // '…' with '' for a quote; text holds the decoded content
+    string,    // '…' with '' for a quote; text is the literal as written, quotes and all
     number,    // integer, decimal or double literal
     literal,   // guid, date, dateTimeOffset: validated shapes, written back as they are
     punct,     // ( ) , / . : ; = *
 };
 
+// A token's text is a view of the option's decoded value: no string per token.
 struct token {
     tok kind = tok::end;
-    std::string text;
+    std::string_view text;
     std::size_t pos = 0;
 };
 
@@ -44,6 +45,10 @@ bool ident_start(char c) { return alpha(c) || c == '_'; }
 bool ident_char(char c) { return alpha(c) || (c >= '0' && c <= '9') || c == '_'; }
 bool digit(char c) { return c >= '0' && c <= '9'; }
 bool hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool punct(char c) {
+    return c == '(' || c == ')' || c == ',' || c == '/' || c == '.' || c == ':' || c == ';' ||
+           c == '=' || c == '*' || c == '-';
+}
 
 // Length of a match of `shape` at s[i] ('9' a digit, 'x' a hex digit, any other byte itself), or 0.
 std::size_t match_shape(std::string_view s, std::size_t i, std::string_view shape) {
@@ -77,8 +82,10 @@ std::size_t match_time_part(std::string_view s, std::size_t i) {
     return 0;
 }
 
-// Splits `s` into tokens; false with `error_at` on a byte no token starts with.
+// Splits `s` into tokens (views of `s`); false with `error_at` on a byte no token starts with.
 bool tokenize(std::string_view s, std::vector<token>& out, std::size_t& error_at) {
+    out.clear();
+    out.reserve(s.size() / 4 + 8);  // about one token per four bytes in a typical expression
     std::size_t i = 0;
     while (i < s.size()) {
         char c = s[i];
@@ -89,6 +96,8 @@ bool tokenize(std::string_view s, std::vector<token>& out, std::size_t& error_at
         token t;
         t.pos = i;
         if (c == '\'') {
+            // Written back as it is: the canonical form of a string literal doubles every quote
+            // in its content, which is exactly how the lexer found it.
             t.kind = tok::string;
             std::size_t j = i + 1;
             for (;; ++j) {
@@ -98,24 +107,23 @@ bool tokenize(std::string_view s, std::vector<token>& out, std::size_t& error_at
                 }
                 if (s[j] == '\'') {
                     if (j + 1 < s.size() && s[j + 1] == '\'') {
-                        t.text.push_back('\'');
                         ++j;
                         continue;
                     }
                     break;
                 }
-                t.text.push_back(s[j]);
             }
+            t.text = s.substr(i, j + 1 - i);
             i = j + 1;
         } else if (std::size_t g = match_shape(s, i, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx");
                    g != 0 && (i + g == s.size() || !ident_char(s[i + g]))) {
             t.kind = tok::literal;
-            t.text = std::string(s.substr(i, g));
+            t.text = s.substr(i, g);
             i += g;
         } else if (std::size_t d = match_shape(s, i, "9999-99-99"); d != 0) {
             t.kind = tok::literal;
             std::size_t n = d + match_time_part(s, i + d);
-            t.text = std::string(s.substr(i, n));
+            t.text = s.substr(i, n);
             i += n;
         } else if (digit(c)) {
             t.kind = tok::number;
@@ -142,27 +150,27 @@ bool tokenize(std::string_view s, std::vector<token>& out, std::size_t& error_at
                 error_at = j;
                 return false;
             }
-            t.text = std::string(s.substr(i, j - i));
+            t.text = s.substr(i, j - i);
             i = j;
         } else if (ident_start(c) || (c == '$' && i + 1 < s.size() && ident_start(s[i + 1]))) {
             t.kind = c == '$' ? tok::option : tok::ident;
             std::size_t j = i + 1;
             while (j < s.size() && ident_char(s[j])) ++j;
-            t.text = std::string(s.substr(i, j - i));
+            t.text = s.substr(i, j - i);
             i = j;
-        } else if (std::string_view("(),/.:;=*-").find(c) != std::string_view::npos) {
+        } else if (punct(c)) {
             t.kind = tok::punct;
-            t.text = std::string(1, c);
+            t.text = s.substr(i, 1);
             ++i;
         } else {
             error_at = i;
             return false;
         }
-        out.push_back(std::move(t));
+        out.push_back(t);
     }
     token end;
     end.pos = s.size();
-    out.push_back(std::move(end));
+    out.push_back(end);
     return true;
 }
 
@@ -195,20 +203,11 @@ const function_arity* find_function(std::string_view name) {
 
 constexpr std::array<std::string_view, 7> comparison_ops{"eq", "ne", "lt", "le", "gt", "ge", "has"};
 
-std::string quote(std::string_view s) {
-    std::string out = "'";
-    for (char c : s) {
-        if (c == '\'') out.push_back('\'');
-        out.push_back(c);
-    }
-    out.push_back('\'');
-    return out;
-}
-
-std::string to_odata_path(std::string_view dotted) {
-    std::string out(dotted);
-    std::replace(out.begin(), out.end(), '.', '/');
-    return out;
+// Appends a dotted catalogue path as OData writes it ('/' between segments).
+void append_odata_path(std::string& out, std::string_view dotted) {
+    const std::size_t at = out.size();
+    out += dotted;
+    std::replace(out.begin() + static_cast<std::ptrdiff_t>(at), out.end(), '.', '/');
 }
 
 // True when `name` is, in any case, a field of the catalogue, the allow-list or the record rules,
@@ -236,6 +235,13 @@ struct scope {
     std::vector<std::pair<std::string, std::string>> lambda_vars;  // variable → collection path
 };
 
+// A member path as the tokens it was read from: `count` identifiers at tokens first, first + 2,
+// …, with one separator ('/' or '.') between each. A path is then no vector of strings.
+struct member_path {
+    std::size_t first = 0;
+    std::size_t count = 0;
+};
+
 class expression_parser {
   public:
     expression_parser(const field_policy& policy, guarded_query& q, std::string_view parameter,
@@ -257,10 +263,9 @@ class expression_parser {
         const token& t = peek(ahead);
         return t.kind == tok::punct && t.text.size() == 1 && t.text[0] == c;
     }
-    // The length is compared first: most words are not the keyword asked for.
     [[nodiscard]] bool at_word(std::string_view w) const {
         const token& t = peek();
-        return t.kind == tok::ident && t.text.size() == w.size() && std::string_view(t.text) == w;
+        return t.kind == tok::ident && t.text == w;
     }
     [[nodiscard]] bool at_end() const { return peek().kind == tok::end; }
 
@@ -288,75 +293,84 @@ class expression_parser {
     // A member path: segments joined by '/' (or '.', this project's catalogue spelling), with
     // a lambda (any/all) at its end. The path's field is checked as read by `how`.
     bool member(std::string& out, use how) {
-        std::vector<std::string> segments;
-        segments.push_back(peek().text);
+        member_path m{at_, 1};
         ++at_;
         while ((at_punct('/') || at_punct('.')) && peek(1).kind == tok::ident) {
             if ((peek(1).text == "any" || peek(1).text == "all") && at_punct('(', 2) &&
                 at_punct('/'))
-                return lambda(segments, out, how);
-            ++at_;
-            segments.push_back(peek().text);
-            ++at_;
+                return lambda(m, out, how);
+            at_ += 2;
+            ++m.count;
         }
         if (at_punct('/') || at_punct('.')) return unexpected("expected a property name");
         if (at_punct('(')) return unexpected("unknown function or key segment");
         // Namespace.Enum'Value' and other qualified typed literals.
         if (peek().kind == tok::string) return unexpected("typed literals are not supported");
-        if (resolve(segments, how).empty()) return false;
+        if (!resolve(m, how)) return false;
         // The segments are identifiers the lexer validated: written back as a '/' path.
-        for (std::size_t i = 0; i < segments.size(); ++i) {
+        for (std::size_t i = 0; i < m.count; ++i) {
             if (i != 0) out += '/';
-            out += segments[i];
+            out += segment(m, i);
         }
         return true;
     }
 
   private:
-    // The catalogue path of a member path, checked as read by `how`; "" (and q_ set) when
+    [[nodiscard]] std::string_view segment(member_path m, std::size_t i) const {
+        return toks_[m.first + 2 * i].text;
+    }
+
+    // Checks the catalogue path of a member path as read by `how`; false (and q_ set) when
     // refused. A lambda variable stands for an element of its collection.
-    std::string resolve(const std::vector<std::string>& segments, use how) {
+    bool resolve(member_path m, use how) {
         // A reference to an alias ($compute, $apply compute/aggregate) is never forwarded: a
         // server binds a name to a declared property before a computed one, so the alias of an
         // allowed expression would read a real column of that name that the catalogue does not
         // list. The client writes the expression itself.
-        if (std::find(aliases_.begin(), aliases_.end(), segments[0]) != aliases_.end() &&
-            scope_.prefix.empty()) {
-            unexpected("'" + segments[0] +
-                       "' is an alias; a query may not read an alias, write its expression");
-            return "";
-        }
-        std::string path = path_of(segments);
-        if (!check_read(q_, policy_, path, how)) return "";
-        return path;
+        std::string_view head = segment(m, 0);
+        if (scope_.prefix.empty() &&
+            std::find(aliases_.begin(), aliases_.end(), head) != aliases_.end())
+            return unexpected("'" + std::string(head) +
+                              "' is an alias; a query may not read an alias, write its expression");
+        return check_read(q_, policy_, path_of(m), how);
     }
 
-    // The catalogue path a member path names in the current scope (no check).
-    [[nodiscard]] std::string path_of(const std::vector<std::string>& segments) const {
-        std::string path = scope_.prefix;
+    // The catalogue path a member path names in the current scope (no check): the token itself
+    // for one segment at the top, else joined in path_ (valid until the next call).
+    [[nodiscard]] std::string_view path_of(member_path m) {
+        std::string_view base = scope_.prefix;
         std::size_t first = 0;
         for (const auto& [var, collection] : scope_.lambda_vars) {
-            if (var == segments[0]) {
-                path = collection;
+            if (var == segment(m, 0)) {
+                base = collection;
                 first = 1;
             }
         }
-        for (std::size_t i = first; i < segments.size(); ++i) {
-            if (!path.empty() && path.back() != '.') path.push_back('.');
-            path += segments[i];
+        if (base.empty() && m.count == first + 1) return segment(m, first);
+        path_.assign(base);
+        for (std::size_t i = first; i < m.count; ++i) {
+            if (!path_.empty() && path_.back() != '.') path_.push_back('.');
+            path_ += segment(m, i);
         }
-        return path;
+        return path_;
     }
 
-    bool lambda(std::vector<std::string>& segments, std::string& out, use how) {
+    bool lambda(member_path m, std::string& out, use how) {
         // segments / (any|all) ( [var : expr] )
         ++at_;  // '/'
-        std::string op = peek().text;
+        std::string_view op = peek().text;
         ++at_;
         ++at_;  // '('
-        std::string collection = resolve_collection(segments);
-        if (collection.empty()) return false;
-        for (const auto& segment : segments) out += segment + '/';
+        // A lambda's collection must be one the purpose keeps or enters (as $expand's navigation
+        // property): the body's references through the variable are checked as paths below it,
+        // and the variable alone reads a whole element, so only a collection kept whole.
+        std::string collection(path_of(m));
+        if (!selectable(policy_, collection))
+            return fail_field(q_, policy_, collection, use::filter);
+        for (std::size_t i = 0; i < m.count; ++i) {
+            out += segment(m, i);
+            out += '/';
+        }
         out += op;
         out += '(';
         if (at_punct(')') && op == "any") {
@@ -366,34 +380,22 @@ class expression_parser {
         }
         if (peek().kind != tok::ident || !at_punct(':', 1))
             return unexpected("expected a lambda variable");
-        std::string var = peek().text;
+        std::string_view var = peek().text;
         if (names_a_field(policy_, var)) {
             fail_field(q_, policy_, var, use::alias);
             q_.detail = "lambda variable '" + q_.field + "' names a field; it must be a new name";
             return false;
         }
         at_ += 2;
-        scope_.lambda_vars.emplace_back(var, collection);
+        scope_.lambda_vars.emplace_back(std::string(var), std::move(collection));
         out += var;
         out += ':';
-        std::string body;
-        bool ok = expression(body, how);
+        bool ok = expression(out, how);
         scope_.lambda_vars.pop_back();
         if (!ok) return false;
-        out += body;
         if (!expect_punct(')')) return false;
         out += ')';
         return true;
-    }
-
-    // A lambda's collection must be one the purpose keeps or enters (as $expand's navigation
-    // property): the body's references through the variable are checked as paths below it, and
-    // the variable alone reads a whole element, so only a collection kept whole.
-    std::string resolve_collection(const std::vector<std::string>& segments) {
-        std::string path = path_of(segments);
-        if (selectable(policy_, path)) return path;
-        fail_field(q_, policy_, path, use::filter);
-        return "";
     }
 
     bool or_expr(std::string& out, use how) {
@@ -428,14 +430,21 @@ class expression_parser {
         return comparison(out, how);
     }
 
+    // Writes ` word ` for an infix operator at the cursor and moves past it.
+    void infix(std::string& out) {
+        out += ' ';
+        out += peek().text;
+        out += ' ';
+        ++at_;
+    }
+
     bool comparison(std::string& out, use how) {
         if (!additive(out, how)) return false;
         if (peek().kind == tok::ident) {
-            const std::string& w = peek().text;
+            std::string_view w = peek().text;
             if (std::find(comparison_ops.begin(), comparison_ops.end(), w) !=
                 comparison_ops.end()) {
-                out += ' ' + w + ' ';
-                ++at_;
+                infix(out);
                 return additive(out, how);
             }
             if (w == "in") {
@@ -451,8 +460,7 @@ class expression_parser {
     bool additive(std::string& out, use how) {
         if (!multiplicative(out, how)) return false;
         while (at_word("add") || at_word("sub")) {
-            out += ' ' + peek().text + ' ';
-            ++at_;
+            infix(out);
             if (!multiplicative(out, how)) return false;
         }
         return true;
@@ -461,8 +469,7 @@ class expression_parser {
     bool multiplicative(std::string& out, use how) {
         if (!unary(out, how)) return false;
         while (at_word("mul") || at_word("div") || at_word("divby") || at_word("mod")) {
-            out += ' ' + peek().text + ' ';
-            ++at_;
+            infix(out);
             if (!unary(out, how)) return false;
         }
         return true;
@@ -483,10 +490,7 @@ class expression_parser {
     bool primary(std::string& out, use how) {
         const token& t = peek();
         switch (t.kind) {
-            case tok::string:
-                out += quote(t.text);
-                ++at_;
-                return true;
+            case tok::string:  // the literal as written is its canonical form (see tokenize)
             case tok::number:
             case tok::literal:
                 out += t.text;
@@ -496,7 +500,7 @@ class expression_parser {
                 break;
             case tok::punct:
                 if (at_punct('(')) return parenthesised(out, how);
-                return unexpected("unexpected '" + t.text + "'");
+                return unexpected("unexpected '" + std::string(t.text) + "'");
             case tok::option:
                 return unexpected("unsupported '$' name");
             case tok::end:
@@ -571,16 +575,13 @@ class expression_parser {
     const std::vector<token>& toks_;
     const std::vector<std::string>& aliases_;
     scope scope_;
+    std::string path_;  // path_of's joined path, reused
     std::size_t at_ = 0;
     int depth_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
 // The system query options.
-
-struct odata_request {
-    std::map<std::string, std::string> options;  // canonical name ("$filter") → decoded value
-};
 
 constexpr std::array<std::string_view, 12> system_options{
     "$select", "$filter",  "$orderby", "$top",       "$skip",     "$count",
@@ -601,14 +602,16 @@ class odata_guard {
     odata_guard(const field_policy& policy, guarded_query& q) : policy_(policy), q_(q) {}
 
     bool run(std::string_view raw_query) {
-        std::vector<query_param> params;
+        std::vector<query_param_view> params;
         std::string detail;
-        if (!split_query(raw_query, params, detail)) return fail_invalid(q_, std::move(detail));
-        for (auto& p : params) {
-            std::string canonical;
-            for (auto name : system_options)
-                if (iequals_ascii(p.name, name)) canonical = std::string(name);
-            if (canonical.empty()) {
+        if (!split_query(raw_query, params, decoded_, detail))
+            return fail_invalid(q_, std::move(detail));
+        std::size_t given = 0;
+        for (const auto& p : params) {
+            std::size_t option = system_options.size();
+            for (std::size_t k = 0; k < system_options.size(); ++k)
+                if (iequals_ascii(p.name, system_options[k])) option = k;
+            if (option == system_options.size()) {
                 std::string shown = shown_parameter(p.name);
                 return fail_unsupported(
                     q_, shown, 0,
@@ -616,16 +619,19 @@ class odata_guard {
                         ? "parameter aliases are not supported"
                         : "query option '" + shown + "' is not an OData option this route accepts");
             }
+            const std::string canonical(system_options[option]);
             if (p.value.size() > (canonical == "fetchXml" ? max_fetch_xml_bytes : max_value_bytes))
                 return fail_unsupported(q_, canonical, max_value_bytes, canonical + " is too long");
-            if (!options_.emplace(canonical, std::move(p.value)).second)
+            if (options_[option])
                 return fail_invalid(q_, "query option '" + canonical + "' appears more than once");
+            options_[option] = p.value;
+            ++given;
         }
-        if (options_.count("fetchXml") != 0) {
-            if (options_.size() != 1)
+        if (auto fetch = value_of("fetchXml")) {
+            if (given != 1)
                 return fail_unsupported(q_, "fetchXml", 0,
                                         "fetchXml cannot be combined with other query options");
-            return fetch_xml(options_["fetchXml"]);
+            return fetch_xml(std::string(*fetch));
         }
         // $compute first: its aliases may be read by the other options.
         if (!compute()) return false;
@@ -654,14 +660,17 @@ class odata_guard {
 
         // Re-serialise in a fixed order.
         std::string& out = q_.query;
+        out.reserve(raw_query.size() + 64);
         if (!compute_.empty()) append_param(out, "$compute", compute_);
         if (!apply_.empty()) append_param(out, "$apply", apply_);
         if (!apply_present_) {
             // Sorted: the selection is a set, and re-guarding the forwarded query (where a rule
             // field the purpose also keeps is a kept field) must give the same string.
-            std::vector<std::string> sent = q_.sent;
+            std::vector<std::string_view> sent(q_.sent.begin(), q_.sent.end());
             std::sort(sent.begin(), sent.end());
-            append_param(out, "$select", select_list(sent, ""));
+            std::string list;
+            append_select_list(list, sent, "");
+            append_param(out, "$select", list);
         }
         if (!filter.empty()) append_param(out, "$filter", filter);
         if (!orderby.empty()) append_param(out, "$orderby", orderby);
@@ -684,10 +693,11 @@ class odata_guard {
         });
     }
 
-    std::optional<std::string> value_of(const std::string& name) const {
-        auto it = options_.find(name);
-        if (it == options_.end()) return std::nullopt;
-        return it->second;
+    // The decoded value of system option `name`, when the query gives it.
+    [[nodiscard]] std::optional<std::string_view> value_of(std::string_view name) const {
+        for (std::size_t k = 0; k < system_options.size(); ++k)
+            if (system_options[k] == name) return options_[k];
+        return std::nullopt;
     }
 
     bool tokens_of(std::string_view parameter, std::string_view value, std::vector<token>& toks) {
@@ -700,12 +710,12 @@ class odata_guard {
     }
 
     // The value of `name` as one expression read as `how`, canonical in `out`.
-    bool option_expression(const std::string& name, use how, std::string& out) {
+    bool option_expression(std::string_view name, use how, std::string& out) {
         auto v = value_of(name);
         if (!v) return true;
-        std::vector<token> toks;
-        if (!tokens_of(name, *v, toks)) return false;
-        expression_parser p(policy_, q_, name, toks, aliases_, {});
+        if (!tokens_of(name, *v, toks_)) return false;
+        out.reserve(v->size());
+        expression_parser p(policy_, q_, name, toks_, aliases_, {});
         if (!p.expression(out, how)) return false;
         if (!p.at_end()) return p.unexpected("unexpected text");
         return true;
@@ -714,9 +724,8 @@ class odata_guard {
     bool order_by(std::string& out) {
         auto v = value_of("$orderby");
         if (!v) return true;
-        std::vector<token> toks;
-        if (!tokens_of("$orderby", *v, toks)) return false;
-        expression_parser p(policy_, q_, "$orderby", toks, aliases_, {});
+        if (!tokens_of("$orderby", *v, toks_)) return false;
+        expression_parser p(policy_, q_, "$orderby", toks_, aliases_, {});
         if (!order_list(p, out)) return false;
         if (!p.at_end()) return p.unexpected("unexpected text");
         return true;
@@ -727,7 +736,8 @@ class odata_guard {
             if (!first) out += ',';
             if (!p.expression(out, use::order)) return false;
             if (p.at_word("asc") || p.at_word("desc")) {
-                out += ' ' + p.peek().text;
+                out += ' ';
+                out += p.peek().text;
                 p.seek(p.at() + 1);
             }
             if (!p.at_punct(',')) return true;
@@ -735,12 +745,13 @@ class odata_guard {
         }
     }
 
-    bool integer_option(const std::string& name, std::string& out) {
+    bool integer_option(std::string_view name, std::string& out) {
         auto v = value_of(name);
         if (!v) return true;
         if (v->empty() || v->size() > 10 ||
             !std::all_of(v->begin(), v->end(), [](char c) { return digit(c); }))
-            return fail_unsupported(q_, name, 0, name + " takes a non-negative integer");
+            return fail_unsupported(q_, name, 0,
+                                    std::string(name) + " takes a non-negative integer");
         out = *v;
         return true;
     }
@@ -760,7 +771,7 @@ class odata_guard {
             q_.detail = "alias '" + q_.field + "' names a field; an alias must be a new name";
             return false;
         }
-        aliases_.push_back(t.text);
+        aliases_.emplace_back(t.text);
         return true;
     }
 
@@ -768,9 +779,8 @@ class odata_guard {
     bool compute() {
         auto v = value_of("$compute");
         if (!v) return true;
-        std::vector<token> toks;
-        if (!tokens_of("$compute", *v, toks)) return false;
-        expression_parser p(policy_, q_, "$compute", toks, aliases_, {});
+        if (!tokens_of("$compute", *v, toks_)) return false;
+        expression_parser p(policy_, q_, "$compute", toks_, aliases_, {});
         if (!compute_list(p, "$compute", compute_)) return false;
         if (!p.at_end()) return p.unexpected("unexpected text");
         return true;
@@ -783,7 +793,8 @@ class odata_guard {
             if (!p.at_word("as")) return p.unexpected("expected 'as'");
             p.seek(p.at() + 1);
             if (!check_alias(p.peek(), parameter)) return false;
-            out += " as " + p.peek().text;
+            out += " as ";
+            out += p.peek().text;
             p.seek(p.at() + 1);
             if (!p.at_punct(',')) return true;
             p.seek(p.at() + 1);
@@ -803,16 +814,16 @@ class odata_guard {
                                     "this purpose's record rules read");
         // No $select is forwarded after $apply; the response filter still keeps only these.
         resolve_selection(q_, policy_, false, {});
-        std::vector<token> toks;
-        if (!tokens_of("$apply", *v, toks)) return false;
-        expression_parser p(policy_, q_, "$apply", toks, aliases_, {});
+        if (!tokens_of("$apply", *v, toks_)) return false;
+        expression_parser p(policy_, q_, "$apply", toks_, aliases_, {});
         for (bool first = true;; first = false) {
             if (!first) apply_ += '/';
             if (p.peek().kind != tok::ident || !p.at_punct('(', 1))
                 return p.unexpected("expected a transformation");
-            std::string name = p.peek().text;
+            std::string_view name = p.peek().text;
             p.seek(p.at() + 2);
-            apply_ += name + '(';
+            apply_ += name;
+            apply_ += '(';
             bool ok = false;
             if (name == "filter") {
                 ok = p.expression(apply_, use::filter);
@@ -823,7 +834,8 @@ class odata_guard {
             } else if (name == "groupby") {
                 ok = group_by(p);
             } else {
-                return p.unexpected("transformation '" + (name.size() <= 32 ? name : "?") +
+                return p.unexpected("transformation '" +
+                                    std::string(name.size() <= 32 ? name : "?") +
                                     "' is not supported");
             }
             if (!ok || !p.expect_punct(')')) return false;
@@ -843,18 +855,20 @@ class odata_guard {
                 if (!p.expression(apply_, use::aggregate)) return false;
                 if (!p.at_word("with")) return p.unexpected("expected 'with'");
                 p.seek(p.at() + 1);
-                const std::string& m = p.peek().text;
+                std::string_view m = p.peek().text;
                 if (p.peek().kind != tok::ident ||
                     (m != "sum" && m != "min" && m != "max" && m != "average" &&
                      m != "countdistinct"))
                     return p.unexpected("unsupported aggregation method");
-                apply_ += " with " + m;
+                apply_ += " with ";
+                apply_ += m;
                 p.seek(p.at() + 1);
             }
             if (!p.at_word("as")) return p.unexpected("expected 'as'");
             p.seek(p.at() + 1);
             if (!check_alias(p.peek(), "$apply")) return false;
-            apply_ += " as " + p.peek().text;
+            apply_ += " as ";
+            apply_ += p.peek().text;
             p.seek(p.at() + 1);
             if (!p.at_punct(',')) return true;
             p.seek(p.at() + 1);
@@ -898,9 +912,8 @@ class odata_guard {
         std::vector<std::string> selected;
         bool present = v.has_value();
         if (v) {
-            std::vector<token> toks;
-            if (!tokens_of("$select", *v, toks)) return false;
-            expression_parser p(policy_, q_, "$select", toks, aliases_, {});
+            if (!tokens_of("$select", *v, toks_)) return false;
+            expression_parser p(policy_, q_, "$select", toks_, aliases_, {});
             if (!select_items(p, "", selected, present)) return false;
             if (!p.at_end()) return p.unexpected("unexpected text");
         }
@@ -918,29 +931,32 @@ class odata_guard {
                 p.seek(p.at() + 1);
             } else {
                 if (p.peek().kind != tok::ident) return p.unexpected("expected a property");
-                std::string path = prefix + p.peek().text;
+                std::string path = prefix;
+                path += p.peek().text;
                 p.seek(p.at() + 1);
                 while ((p.at_punct('/') || p.at_punct('.')) && p.peek(1).kind == tok::ident) {
-                    path += '.' + p.peek(1).text;
+                    path += '.';
+                    path += p.peek(1).text;
                     p.seek(p.at() + 2);
                 }
                 if (p.at_punct('(')) return p.unexpected("select options are not supported");
                 if (std::find(aliases_.begin(), aliases_.end(), path) == aliases_.end())
-                    selected.push_back(path);
+                    selected.push_back(std::move(path));
             }
             if (!p.at_punct(',')) return true;
             p.seek(p.at() + 1);
         }
     }
 
-    static std::string select_list(const std::vector<std::string>& paths,
-                                   std::string_view prefix) {
-        std::string out;
-        for (const auto& f : paths) {
-            if (!out.empty()) out += ',';
-            out += to_odata_path(std::string_view(f).substr(prefix.size()));
+    // Appends `paths` below `prefix` as an OData selection list ("a,b/c").
+    template <class Paths>
+    static void append_select_list(std::string& out, const Paths& paths, std::string_view prefix) {
+        bool first = true;
+        for (std::string_view f : paths) {
+            if (!first) out += ',';
+            first = false;
+            append_odata_path(out, f.substr(prefix.size()));
         }
-        return out;
     }
 
     // $expand=nav[(options)],…: the navigation property must be one the purpose keeps or
@@ -948,10 +964,9 @@ class odata_guard {
     bool expand_option(std::string& out) {
         auto v = value_of("$expand");
         if (!v) return true;
-        std::vector<token> toks;
-        if (!tokens_of("$expand", *v, toks)) return false;
-        expression_parser p(policy_, q_, "$expand", toks, aliases_, {});
-        if (!expand_items(p, toks, "", out, 0)) return false;
+        if (!tokens_of("$expand", *v, toks_)) return false;
+        expression_parser p(policy_, q_, "$expand", toks_, aliases_, {});
+        if (!expand_items(p, toks_, "", out, 0)) return false;
         if (!p.at_end()) return p.unexpected("unexpected text");
         return true;
     }
@@ -962,7 +977,8 @@ class odata_guard {
         for (bool first = true;; first = false) {
             if (!first) out += ',';
             if (p.peek().kind != tok::ident) return p.unexpected("expected a navigation property");
-            std::string nav = prefix + p.peek().text;
+            std::string nav = prefix;
+            nav += p.peek().text;
             p.seek(p.at() + 1);
             if (p.at_punct('/') || p.at_punct('.'))
                 return p.unexpected("navigation paths are not supported; nest $expand");
@@ -970,7 +986,7 @@ class odata_guard {
                 fail_field(q_, policy_, nav, use::expand);
                 return false;
             }
-            out += to_odata_path(std::string_view(nav).substr(prefix.size()));
+            append_odata_path(out, std::string_view(nav).substr(prefix.size()));
             std::string options;
             if (p.at_punct('(')) {
                 p.seek(p.at() + 1);
@@ -981,7 +997,11 @@ class odata_guard {
                 add_nested_select(nav + '.', false, none, options);
             }
             // A navigation property kept whole needs no options: "nav()" is no valid expandItem.
-            if (!options.empty()) out += '(' + options + ')';
+            if (!options.empty()) {
+                out += '(';
+                out += options;
+                out += ')';
+            }
             if (!p.at_punct(',')) return true;
             p.seek(p.at() + 1);
         }
@@ -992,13 +1012,15 @@ class odata_guard {
     void add_nested_select(const std::string& prefix, bool present,
                            const std::vector<std::string>& asked, std::string& options) {
         if (policy_.allowed != nullptr &&
-            policy_.allowed->keeps(prefix.substr(0, prefix.size() - 1)) && !present)
+            policy_.allowed->keeps(std::string_view(prefix).substr(0, prefix.size() - 1)) &&
+            !present)
             return;  // the whole navigation property is kept
-        std::vector<std::string> kept;
+        std::vector<std::string_view> kept;  // views of `asked` or of the allowed paths
+        kept.reserve(asked.size());
         if (present) {
             for (const auto& f : asked) {
                 if (selectable(policy_, f))
-                    kept.push_back(f);
+                    kept.emplace_back(f);
                 else if (std::string shown = shown_name(policy_, f);
                          std::find(q_.stripped.begin(), q_.stripped.end(), shown) ==
                          q_.stripped.end())
@@ -1007,22 +1029,31 @@ class odata_guard {
         }
         if (kept.empty()) {
             for (const auto& f : policy_.allowed->paths())
-                if (f.starts_with(prefix)) kept.push_back(f);
+                if (f.starts_with(prefix)) kept.emplace_back(f);
         }
         if (!options.empty()) options += ';';
-        options += "$select=" + select_list(kept, prefix);
+        options += "$select=";
+        append_select_list(options, kept, prefix);
+    }
+
+    // Appends `;name=value` (a nested option of an expandItem).
+    static void append_nested(std::string& out, std::string_view name, std::string_view value) {
+        out += ';';
+        out += name;
+        out += '=';
+        out += value;
     }
 
     bool expand_options(expression_parser& p, const std::vector<token>& toks,
                         const std::string& prefix, std::string& options, int depth) {
         std::vector<std::string> asked;
         bool select_present = false;
-        std::vector<std::string> seen;
+        std::vector<std::string_view> seen;
         std::string rest;
         while (!p.at_punct(')')) {
             if (p.peek().kind != tok::option || !p.at_punct('=', 1))
                 return p.unexpected("expected a nested query option");
-            std::string name = p.peek().text;
+            std::string_view name = p.peek().text;
             if (std::find(seen.begin(), seen.end(), name) != seen.end())
                 return p.unexpected("nested option repeated");
             seen.push_back(name);
@@ -1042,24 +1073,25 @@ class odata_guard {
                     return false;
                 }
                 p.seek(nested.at());
-                rest += ';' + name + '=' + part;
+                append_nested(rest, name, part);
             } else if (name == "$top" || name == "$skip") {
                 if (p.peek().kind != tok::number ||
                     !std::all_of(p.peek().text.begin(), p.peek().text.end(), digit) ||
                     p.peek().text.size() > 10)
-                    return p.unexpected(name + " takes a non-negative integer");
-                rest += ';' + name + '=' + p.peek().text;
+                    return p.unexpected(std::string(name) + " takes a non-negative integer");
+                append_nested(rest, name, p.peek().text);
                 p.seek(p.at() + 1);
             } else if (name == "$count") {
                 if (!p.at_word("true") && !p.at_word("false"))
                     return p.unexpected("$count takes true or false");
-                rest += ";$count=" + p.peek().text;
+                append_nested(rest, name, p.peek().text);
                 p.seek(p.at() + 1);
             } else if (name == "$expand") {
                 if (!expand_items(p, toks, prefix, part, depth + 1)) return false;
-                rest += ";$expand=" + part;
+                append_nested(rest, name, part);
             } else {
-                return p.unexpected("nested option '" + (name.size() <= 32 ? name : "?") +
+                return p.unexpected("nested option '" +
+                                    std::string(name.size() <= 32 ? name : "?") +
                                     "' is not supported");
             }
             if (p.at_punct(';')) {
@@ -1322,7 +1354,10 @@ class odata_guard {
 
     const field_policy& policy_;
     guarded_query& q_;
-    std::map<std::string, std::string> options_;
+    std::string decoded_;  // the decoded parameters the views in options_ may point into
+    // The decoded value of each of system_options, when given.
+    std::array<std::optional<std::string_view>, system_options.size()> options_;
+    std::vector<token> toks_;  // the tokens of the option being parsed, reused for each option
     std::vector<std::string> aliases_;
     std::string compute_;
     std::string apply_;
