@@ -1,15 +1,9 @@
 #include "config/query/odoo_rpc.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cctype>
-#include <charconv>
-#include <cmath>
-#include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -18,6 +12,7 @@
 
 #include "config/query/guard_support.hpp"
 #include "config/query/json_body.hpp"
+#include "config/query/odoo_call.hpp"
 
 namespace exportwall::config::query {
 namespace {
@@ -26,30 +21,7 @@ namespace json = boost::json;
 
 constexpr std::size_t max_body_bytes = std::size_t{256} * 1024;
 constexpr std::size_t max_depth = 32;
-constexpr std::size_t max_domain_terms = 64;
 constexpr std::string_view body_parameter = "body";
-
-// Odoo's domain operators (odoo/osv/expression.py TERM_OPERATORS), less the hierarchy ones
-// (child_of, parent_of: they read the model's parent relation) and `any`/`not any` (sub-domains
-// over a relation).
-constexpr std::array<std::string_view, 16> term_operators{
-    "=",      "!=",   "<=",       "<",     ">",         ">=", "=?",     "=like",
-    "=ilike", "like", "not like", "ilike", "not ilike", "in", "not in", "<>"};
-
-// Boost.JSON reads 1e999 as infinity and would write it back as `Infinity`, which is no JSON.
-bool scalar(const json::value& v) {
-    return v.is_string() || v.is_int64() || v.is_uint64() || v.is_bool() || v.is_null() ||
-           (v.is_double() && std::isfinite(v.get_double()));
-}
-
-// The upstream's uid as Odoo takes it (a JSON integer); nullopt unless `s` is all digits and fits.
-std::optional<std::int64_t> rpc_uid(std::string_view s) {
-    std::int64_t uid = 0;
-    auto [end, err] = std::from_chars(s.data(), s.data() + s.size(), uid);
-    if (s.empty() || err != std::errc() || end != s.data() + s.size() || s.front() == '-')
-        return std::nullopt;
-    return uid;
-}
 
 class rpc_guard {
   public:
@@ -87,53 +59,26 @@ class rpc_guard {
         if (!is_string(*params, "method", "execute_kw"))
             return refuse("/params/method", "must be \"execute_kw\"");
         const auto* args = params->contains("args") ? params->at("args").if_array() : nullptr;
-        if (args == nullptr || args->size() < 6 || args->size() > 7)
+        if (args == nullptr)
             return refuse("/params/args",
                           "execute_kw takes db, uid, password, model, method, [domain], {kwargs}");
-        // The client's db, uid and password are read past, never forwarded (clients hold no CRM
-        // credentials): exportwall's own are written instead.
-        const auto uid = rpc_uid(policy_.rpc_user);
-        if (policy_.rpc_database.empty() || policy_.rpc_password.empty() || !uid)
-            return refuse("/params/args", "this route's upstream has no rpc-login");
-        const auto& model = (*args)[3];
-        if (!model.is_string() || policy_.object_name.empty() ||
-            model.get_string() != policy_.object_name)
-            return refuse("/params/args/3", "the model must be this route's object");
-        if (!(*args)[4].is_string() || (*args)[4].get_string() != "search_read")
-            return refuse("/params/args/4", "only search_read is an export");
-        // execute_kw's sixth argument is the method's positional arguments: search_read's are
-        // (domain, fields, offset, limit, order). Only the domain is taken positionally; the rest
-        // would bypass the keyword checks (and a list of terms read as positional arguments is
-        // not the domain the guard checked).
-        const auto* positional = (*args)[5].if_array();
-        if (positional == nullptr || positional->size() != 1)
-            return refuse("/params/args/5", "the positional arguments are [domain]");
-        const auto* domain = (*positional)[0].if_array();
-        if (domain == nullptr) return refuse("/params/args/5/0", "the domain must be a list");
-        if (!check_domain(*domain)) return false;
-        json::object kwargs;
-        if (args->size() == 7) {
-            const auto* kw = (*args)[6].if_object();
-            if (kw == nullptr)
-                return refuse("/params/args/6", "the keyword arguments are an object");
-            if (!check_kwargs(*kw, kwargs)) return false;
-        } else {
-            resolve_selection(q_, policy_, false, {});
-        }
-        json::array fields;
-        for (const auto& f : q_.sent) fields.emplace_back(f);
-        kwargs["fields"] = std::move(fields);
+        const odoo_refusal refuse_arg = [this](const std::string& pointer,
+                                               const std::string& what) {
+            return refuse("/params/args" + pointer, what);
+        };
+        odoo_search_read call;
+        if (!check_odoo_search_read(policy_, q_, *args, refuse_arg, call)) return false;
 
         json::array out_args;
         out_args.emplace_back(json::string(policy_.rpc_database));
-        out_args.emplace_back(*uid);
+        out_args.emplace_back(call.uid);
         out_args.emplace_back(json::string(policy_.rpc_password));
         out_args.emplace_back(json::string(policy_.object_name));
         out_args.emplace_back("search_read");
         json::array out_positional;
-        out_positional.emplace_back(std::move(domain_out_));
+        out_positional.emplace_back(std::move(call.domain));
         out_args.emplace_back(std::move(out_positional));
-        out_args.emplace_back(std::move(kwargs));
+        out_args.emplace_back(std::move(call.kwargs));
         json::object out_params;
         out_params["service"] = "object";
         out_params["method"] = "execute_kw";
@@ -157,121 +102,9 @@ class rpc_guard {
         return fail_unsupported(q_, body_parameter, 0, pointer + ": " + what);
     }
 
-    // Polish notation: '&' and '|' take two operands, '!' one; top-level terms are joined by an
-    // implicit '&'. Each term's field is read by the CRM: it must be one the purpose keeps.
-    bool check_domain(const json::array& domain) {
-        if (domain.size() > max_domain_terms)
-            return refuse("/params/args/5/0", "the domain has too many terms");
-        std::size_t pending = 0;  // operands still owed to operators, read right to left
-        for (std::size_t i = domain.size(); i-- > 0;) {
-            const auto& t = domain[i];
-            const std::string at = "/params/args/5/0/" + std::to_string(i);
-            if (t.is_string()) {
-                std::string_view op = t.get_string();
-                std::size_t arity = op == "!" ? 1 : (op == "&" || op == "|") ? 2 : 0;
-                if (arity == 0) return refuse(at, "an operator is '&', '|' or '!'");
-                if (pending < arity) return refuse(at, "the operator lacks operands");
-                pending = pending - arity + 1;
-                continue;
-            }
-            const auto* term = t.if_array();
-            if (term == nullptr || term->size() != 3 || !(*term)[0].is_string() ||
-                !(*term)[1].is_string())
-                return refuse(at, "a term is [field, operator, value]");
-            std::string_view field = (*term)[0].get_string();
-            std::string_view op = (*term)[1].get_string();
-            if (std::find(term_operators.begin(), term_operators.end(), op) == term_operators.end())
-                return refuse(at + "/1", "the operator is not supported");
-            const auto& value = (*term)[2];
-            bool list_op = op == "in" || op == "not in";
-            bool ok = list_op ? value.is_array() && std::all_of(value.get_array().begin(),
-                                                                value.get_array().end(), scalar)
-                              : scalar(value);
-            if (!ok) return refuse(at + "/2", "the value does not fit the operator");
-            if (!check_read(q_, policy_, std::string(field), use::filter)) return false;
-            ++pending;
-        }
-        // Copied from the parsed value: every string and number re-serialised, nothing else.
-        domain_out_ = domain;
-        return true;
-    }
-
-    bool check_kwargs(const json::object& kw, json::object& out) {
-        bool present = false;
-        std::vector<std::string> selected;
-        for (const auto& m : kw) {
-            std::string_view k = m.key();
-            const std::string at = "/params/args/6/" + pointer_token(k);
-            const json::value& v = m.value();
-            if (k == "fields") {
-                const auto* list = v.if_array();
-                if (list == nullptr) return refuse(at, "a list of field names");
-                present = true;
-                for (const auto& f : *list) {
-                    if (!f.is_string() || f.get_string().empty())
-                        return refuse(at, "a list of field names");
-                    selected.emplace_back(f.get_string());
-                }
-            } else if (k == "limit" || k == "offset") {
-                if (!(v.is_int64() && v.get_int64() >= 0) && !v.is_uint64())
-                    return refuse(at, "a non-negative integer");
-                out[k] = v;
-            } else if (k == "order") {
-                std::string canonical;
-                if (!v.is_string()) return refuse(at, "'field [asc|desc], …'");
-                if (!check_order(v.get_string(), canonical))
-                    return q_.result != verdict::forward ? false
-                                                         : refuse(at, "'field [asc|desc], …'");
-                out[k] = canonical;
-            } else {
-                return refuse(at, "no keyword of search_read this route accepts");
-            }
-        }
-        resolve_selection(q_, policy_, present, selected);
-        return q_.result == verdict::forward;
-    }
-
-    // "name asc, id desc": each field checked as read (the CRM sorts by its value).
-    bool check_order(std::string_view s, std::string& out) {
-        for (bool more = true; more;) {
-            auto comma = s.find(',');
-            more = comma != std::string_view::npos;
-            std::string_view part = s.substr(0, comma);
-            s = more ? s.substr(comma + 1) : std::string_view{};
-            std::vector<std::string> words;
-            std::string w;
-            for (char c : part) {
-                if (c == ' ') {
-                    if (!w.empty()) words.push_back(std::move(w));
-                    w.clear();
-                } else {
-                    w.push_back(c);
-                }
-            }
-            if (!w.empty()) words.push_back(std::move(w));
-            if (words.empty() || words.size() > 2) return false;
-            if (words.size() == 2 && words[1] != "asc" && words[1] != "desc" && words[1] != "ASC" &&
-                words[1] != "DESC")
-                return false;
-            if (!std::all_of(words[0].begin(), words[0].end(), [](char c) {
-                    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.';
-                }))
-                return false;
-            if (!check_read(q_, policy_, words[0], use::order)) return false;
-            if (!out.empty()) out += ", ";
-            out += words[0];
-            if (words.size() == 2) {
-                out += ' ';
-                out += words[1] == "asc" || words[1] == "ASC" ? "asc" : "desc";
-            }
-        }
-        return !out.empty();
-    }
-
     const field_policy& policy_;
     guarded_query& q_;
     json::value id_;
-    json::array domain_out_;
 };
 
 }  // namespace
