@@ -295,6 +295,81 @@ bool open_continuations(const route& r, const decision& d, const request_facts& 
     return ok;
 }
 
+// Opens the paging tokens a body language carries (HubSpot search's `after`, a SOAP queryMore's
+// queryLocator) for this declaration, route and path; every token of one request continues one
+// export (decision::chain).
+class body_token_opener final : public query::token_opener {
+  public:
+    body_token_opener(const continuation_key* key, decision& d, const route& r,
+                      const request_facts& facts)
+        : key_(key), d_(d), r_(r), facts_(facts) {}
+
+    std::optional<std::string> open(std::string_view token, std::string_view binding,
+                                    std::string& why) override {
+        if (key_ == nullptr) {
+            why = "paging tokens cannot be opened here";
+            return std::nullopt;
+        }
+        continuation_binding b{d_.client_id, d_.purpose_id, d_.destination_id,
+                               r_.id,        binding,       facts_.path};
+        auto o = open_continuation(*key_, b, token, now_of(facts_));
+        if (o.error != continuation_error::none) {
+            why = "the paging token is " + std::string(to_string(o.error)) +
+                  "; send the one exportwall gave, with the same declaration and body";
+            return std::nullopt;
+        }
+        if (d_.chain && o.chain != d_.chain) {
+            why = "the paging tokens continue different exports";
+            return std::nullopt;
+        }
+        d_.chain = o.chain;
+        return std::move(o.crm_token);
+    }
+
+  private:
+    const continuation_key* key_;
+    decision& d_;
+    const route& r_;
+    const request_facts& facts_;
+};
+
+// A soql prefix route's path tail: the queryMore locator exportwall sealed into a
+// nextRecordsUrl (proxy/export_plan.cpp), bound to the route's own path and no query. The CRM's
+// locator goes to d.upstream_path_tail. False with `why` set when there is a tail that is not one.
+bool open_locator_tail(const route& r, decision& d, const request_facts& facts,
+                       const continuation_key* key, std::string& why) {
+    std::string_view tail = facts.path.substr(r.path.size());
+    if (!tail.empty() && tail.front() == '/') tail.remove_prefix(1);
+    if (tail.empty()) return true;
+    if (r.query_language != query::language::soql || !facts.query.empty()) {
+        why = "below route " + q(r.id) + " only a query locator may follow, alone";
+        return false;
+    }
+    if (key == nullptr) {
+        why = "paging tokens cannot be opened here";
+        return false;
+    }
+    continuation_binding b{d.client_id, d.purpose_id, d.destination_id, r.id, "", r.path};
+    auto o = open_continuation(*key, b, tail, now_of(facts));
+    if (o.error != continuation_error::none) {
+        why = "the query locator is " + std::string(to_string(o.error)) +
+              "; follow the nextRecordsUrl exportwall gave, with the same declaration";
+        return false;
+    }
+    const std::string& locator = o.crm_token;
+    const bool ok = !locator.empty() && locator.size() <= 256 &&
+                    std::all_of(locator.begin(), locator.end(), [](char ch) {
+                        return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '-';
+                    });
+    if (!ok) {
+        why = "the CRM's query locator is not a locator token";
+        return false;
+    }
+    d.chain = o.chain;
+    d.upstream_path_tail = locator;
+    return true;
+}
+
 }  // namespace
 
 decision decide(const policy& p, const settings& net, const request_facts& facts,
@@ -512,9 +587,7 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     }
     // A body reaches the CRM only through a language that reads it (SOAP query, HubSpot search):
     // on any other record route it would pass unread.
-    const bool reads_body = r->query_language == query::language::soql ||
-                            r->query_language == query::language::hubspot_search ||
-                            r->query_language == query::language::odoo_rpc;
+    const bool reads_body = !query::body_media_type(r->query_language).empty();
     if ((facts.body_present || !facts.body.empty()) && !reads_body) {
         refuse(d, reason::query_unsupported, "this route's query language reads no request body");
         return d;
@@ -545,21 +618,18 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
         fp.rpc_password = up->rpc_password;
     }
     // The rest of a prefix route's path (only soql routes may be prefixes): nothing, or one
-    // queryMore locator with no query beside it.
+    // sealed queryMore locator with no query beside it.
     if (r->match == path_match::prefix && facts.path.size() > r->path.size()) {
-        std::string_view tail = facts.path.substr(r->path.size());
-        if (!tail.empty() && tail.front() == '/') tail.remove_prefix(1);
-        const bool locator = !tail.empty() && tail.size() <= 64 &&
-                             std::all_of(tail.begin(), tail.end(), [](char ch) {
-                                 return std::isalnum(static_cast<unsigned char>(ch)) != 0 ||
-                                        ch == '-';
-                             });
-        if (r->query_language != query::language::soql || !locator || !facts.query.empty()) {
-            refuse(d, reason::query_unsupported,
-                   "below route " + q(r->id) + " only a query locator may follow, alone");
+        std::string why;
+        if (!open_locator_tail(*r, d, facts, continuation, why)) {
+            const bool shape = r->query_language != query::language::soql || !facts.query.empty();
+            refuse(d, shape ? reason::query_unsupported : reason::continuation_invalid,
+                   std::move(why));
             return d;
         }
     }
+    body_token_opener tokens(continuation, d, *r, facts);
+    fp.tokens = &tokens;
     std::string guarded_query;
     std::vector<std::pair<std::string, std::string>> opened;
     std::string why;
@@ -580,6 +650,9 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
         case query::verdict::field_not_permitted:
             refuse(d, reason::query_field_not_permitted, std::move(sel.detail));
             return d;
+        case query::verdict::continuation_invalid:
+            refuse(d, reason::continuation_invalid, std::move(sel.detail));
+            return d;
     }
     d.allowed = &view->allowed;
     d.rules = &view->rules_for(*di);
@@ -594,6 +667,13 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     for (const auto& [name, token] : opened) query::append_param(d.upstream_query, name, token, "");
     d.upstream_body = std::move(sel.body);
     d.body_rewritten = !facts.body.empty();
+    d.soap_operation = std::move(sel.operation);
+    // What a token sealed into the answer's body is bound to: the body language's body without
+    // its token, or the request's other query parameters (a SOAP locator: nothing else).
+    if (!sel.continuation_binding.empty())
+        d.continuation_binding = std::move(sel.continuation_binding);
+    else if (!r->continuation_fields.empty())
+        d.continuation_binding = continuation_query_form(facts.query, r->continuation_params);
     d.result = outcome::allow;
     d.status = 200;
     return d;

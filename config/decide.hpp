@@ -148,6 +148,16 @@ struct decision {
     // the query guard; empty when the route's language reads no body.
     std::string upstream_body;
     bool body_rewritten = false;
+    // A soql prefix route's queryMore locator, opened from the sealed token the client brought
+    // in the path (…/query/ew1.…): the path tail forwarded instead of the client's.
+    std::string upstream_path_tail;
+    // What a paging token sealed into this answer's body (a route's continuation-fields, a SOAP
+    // queryLocator) is bound to besides the declaration, route and path: the request's other
+    // query parameters (continuation_query_form), or a body language's body without its token.
+    std::string continuation_binding;
+    // A SOAP call's operation (query, queryAll, queryMore): the answer's records are under
+    // <operation>Response where the route names queryResponse.
+    std::string soap_operation;
 
     [[nodiscard]] bool allowed_export() const { return result == outcome::allow; }
 };

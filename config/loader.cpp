@@ -946,7 +946,7 @@ void read_route_query(reader& r, const pugi::xml_node& n, route& rt) {
         } else {
             r.error(n, a,
                     "'query-language' must be none, params, odata, soql, hubspot-search, "
-                    "jsonapi or odoo-rpc");
+                    "jsonapi, odoo-rpc or odoo-xmlrpc");
         }
     }
     if (auto a = n.attribute("paging-params")) rt.paging_params = split_words(a.value());
@@ -987,6 +987,67 @@ void read_route_query(reader& r, const pugi::xml_node& n, route& rt) {
     if (needs_object && rt.object.empty())
         r.error(n, n.attribute("query-language"),
                 "a soql or jsonapi route needs 'object' (the CRM's name of its records)");
+    // An XML-RPC call is answered in XML-RPC, whose shape is fixed: the records are the structs
+    // of the result's array, their fields the members' names.
+    const bool xmlrpc_call = rt.query_language == query::language::odoo_xmlrpc;
+    if (xmlrpc_call != (rt.format == route_format::xmlrpc))
+        r.error(n, xmlrpc_call ? n.attribute("query-language") : n.attribute("format"),
+                "query-language=\"odoo-xmlrpc\" and format=\"xmlrpc\" go together");
+    if (rt.format == route_format::xmlrpc) {
+        for (const char* attr : {"records", "field-root", "link-fields"})
+            if (auto a = n.attribute(attr))
+                r.error(n, a, "an xmlrpc route's records are the structs of its answer: it takes "
+                              "no '" + std::string(attr) + "'");
+    }
+}
+
+// What may pass beside a route's records: its envelope scalars and paging tokens, by JSON
+// pointer (docs/configuration.md, docs/query-languages.md#continuation-tokens).
+void read_route_envelope(reader& r, const pugi::xml_node& n, route& rt) {
+    auto pointers = [&r, &n](const char* attr, std::vector<std::string>& out) {
+        auto a = n.attribute(attr);
+        if (!a) return;
+        out = split_words(a.value());
+        for (const auto& p : out) {
+            if (p.size() < 2 || p.front() != '/' || p.back() == '/') {
+                r.error(n, a, "'" + std::string(attr) + "' lists JSON pointers (\"/paging/next/after\")");
+                return;
+            }
+        }
+    };
+    pointers("continuation-fields", rt.continuation_fields);
+    pointers("envelope-fields", rt.envelope_fields);
+    if (!n.attribute("continuation-fields") && rt.query_language == query::language::hubspot_search)
+        rt.continuation_fields = {"/paging/next/after"};
+    const bool json = rt.format == route_format::json;
+    if ((!rt.continuation_fields.empty() || !rt.envelope_fields.empty()) && !json &&
+        (n.attribute("continuation-fields") || n.attribute("envelope-fields"))) {
+        r.error(n, n.attribute("continuation-fields") ? n.attribute("continuation-fields")
+                                                      : n.attribute("envelope-fields"),
+                "'continuation-fields' and 'envelope-fields' name members of a JSON body: the "
+                "route's format must be json");
+    }
+    // A token sealed into the body comes back as a query parameter (a GET list) or inside the
+    // body language's own paging member (HubSpot search's `after`): one must be declared.
+    if (n.attribute("continuation-fields") && rt.continuation_params.empty() &&
+        rt.query_language != query::language::hubspot_search) {
+        r.error(n, n.attribute("continuation-fields"),
+                "'continuation-fields' needs 'continuation-params' (the query parameter the "
+                "client sends the sealed token back in)");
+    }
+    for (const auto& p : rt.envelope_fields) {
+        const bool clash = p == rt.records ||
+                           std::find(rt.link_fields.begin(), rt.link_fields.end(), p) !=
+                               rt.link_fields.end() ||
+                           std::find(rt.continuation_fields.begin(), rt.continuation_fields.end(),
+                                     p) != rt.continuation_fields.end();
+        if (clash) {
+            r.error(n, n.attribute("envelope-fields"),
+                    "'envelope-fields' may not name the records, a link or a paging token: those "
+                    "are filtered or sealed, never passed as written");
+            break;
+        }
+    }
 }
 
 void read_route(reader& r, const pugi::xml_node& n, settings& out) {
@@ -996,7 +1057,7 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
          "select-separator", "link-fields", "csv-delimiter", "csv-formula-guard", "open",
          "query-language", "paging-params", "filter-params", "search-fields", "object",
          "continuation-params", "single-record", "csv-header-spaces", "request-headers",
-         "response-headers"},
+         "response-headers", "continuation-fields", "envelope-fields"},
         {"id", "path", "upstream", "format"}, r.diag());
     r.src().check_children(n, {"nested"}, r.diag());
     route rt;
@@ -1057,10 +1118,12 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
             rt.format = route_format::csv;
         } else if (v == "xml") {
             rt.format = route_format::xml;
+        } else if (v == "xmlrpc") {
+            rt.format = route_format::xmlrpc;
         } else if (v == "passthrough") {
             rt.format = route_format::passthrough;
         } else {
-            r.error(n, a, "'format' must be json, ndjson, csv, xml or passthrough");
+            r.error(n, a, "'format' must be json, ndjson, csv, xml, xmlrpc or passthrough");
         }
     }
     rt.entity = r.text(n, "entity");
@@ -1087,6 +1150,7 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
     }
     if (auto a = n.attribute("link-fields")) rt.link_fields = split_words(a.value());
     read_route_query(r, n, rt);
+    read_route_envelope(r, n, rt);
     if (auto a = n.attribute("csv-delimiter")) {
         std::string_view v = a.value();
         if (v == "," || v == ";" || v == "|") {

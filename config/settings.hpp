@@ -162,7 +162,9 @@ struct upstream {
 
 // The body formats a route may carry. `passthrough` relays bytes unmodified and is meant for
 // endpoints that carry no personal data (metadata, health); it still needs a declaration.
-enum class route_format : std::uint8_t { json, ndjson, csv, xml, passthrough };
+// `xmlrpc` is an XML-RPC answer whose result is a list of structs (Odoo's XML-RPC search_read):
+// its records' field names are element text, read by filters/xmlrpc_filter.hpp.
+enum class route_format : std::uint8_t { json, ndjson, csv, xml, xmlrpc, passthrough };
 
 // exact: the path itself; prefix: the path and everything below it (whole segments); template:
 // the path with each `{name}` standing for one key (1–128 of A-Z a-z 0-9 _ . : -), as in
@@ -215,6 +217,14 @@ struct route {
     // every pagination link, opened (and required sealed) in every request.
     std::vector<std::string> continuation_params;
     std::vector<std::string> link_fields;  // pagination link fields in the body
+    // JSON pointers of envelope members that hold the CRM's paging token itself (HubSpot's
+    // `/paging/next/after`): sealed like a link's continuation parameters, for the request that
+    // brings it back (config/continuation.hpp). A hubspot-search route has /paging/next/after.
+    std::vector<std::string> continuation_fields;
+    // JSON pointers of envelope scalars that pass as the CRM wrote them (Pipedrive's
+    // `/additional_data/pagination/start`, JSON-RPC's `/id`): page and call metadata the operator
+    // names one by one. A container there, or any other member beside the records, never passes.
+    std::vector<std::string> envelope_fields;
     char csv_delimiter = ',';
     char csv_header_space = 0;  // read spaces in CSV header names as this byte ('_'); 0: as written
     bool csv_formula_guard = true;

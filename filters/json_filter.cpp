@@ -416,6 +416,8 @@ class json_rewriter {
         if (stripped_ == nullptr) stripped_ = &counters_.stripped_fields;
         if (!ndjson_ && !spec_.records.empty()) targets_.push_back(spec_.records);
         targets_.insert(targets_.end(), spec_.link_fields.begin(), spec_.link_fields.end());
+        targets_.insert(targets_.end(), spec_.token_fields.begin(), spec_.token_fields.end());
+        targets_.insert(targets_.end(), spec_.envelope_fields.begin(), spec_.envelope_fields.end());
         frames_.reserve(std::min<std::size_t>(spec_.max_depth, 1024) + 1);
         build_nested_groups();
     }
@@ -657,9 +659,12 @@ class json_rewriter {
             ptr_.append(std::to_string(f.index));
         }
     }
+    // A link field, or a paging token field: both are rewritten, never passed as written.
     bool is_link(std::string_view ptr) const {
-        return std::find(spec_.link_fields.begin(), spec_.link_fields.end(), ptr) !=
-               spec_.link_fields.end();
+        return listed(spec_.link_fields, ptr) || listed(spec_.token_fields, ptr);
+    }
+    static bool listed(const std::vector<std::string>& pointers, std::string_view ptr) {
+        return std::find(pointers.begin(), pointers.end(), ptr) != pointers.end();
     }
     bool targets_below(std::string_view ptr) const {
         return std::any_of(targets_.begin(), targets_.end(), [ptr](std::string_view t) {
@@ -785,6 +790,14 @@ class json_rewriter {
         }
         if (is_link(ptr_)) return link_plan(k);
         p.ptr = targets_below(ptr_);
+        if (p.ptr && !is_container(k) && spec_.strict_envelope) {
+            // A scalar where the way to the records, a link or declared metadata should go on:
+            // none of those, so no metadata either (a cursor the CRM put at "paging").
+            strip_envelope(f);
+            p.ptr = false;
+            p.m = mode::skip;
+            return p;
+        }
         if (!p.ptr && is_container(k) && has_document_groups_ && nested_below(ptr_, false)) {
             // On the way to nested sets only (`related_objects`): what else it holds is records
             // of entities no set names, dropped below.
@@ -802,7 +815,14 @@ class json_rewriter {
             fail(ec, filter_error::records_not_found);
             return p;
         }
-        if (!p.ptr && spec_.strict_envelope && !(f.object && envelope_metadata(key()))) {
+        // The vendors' fixed metadata names are counts, flags and positions: a number or a
+        // literal (true, false, null); a string there may be a cursor or a value. `rel` names a
+        // link.
+        const bool metadata =
+            f.object && envelope_metadata(key()) &&
+            (key() == "rel" ? k == value_kind::string
+                            : k == value_kind::number || k == value_kind::literal);
+        if (!p.ptr && spec_.strict_envelope && !metadata && !listed(spec_.envelope_fields, ptr_)) {
             // A scalar beside the records that is not paging or count metadata may be a value
             // the CRM (or a client's query) put there: dropped, and counted by name.
             strip_envelope(f);
@@ -942,9 +962,11 @@ class json_rewriter {
             "@Microsoft.Dynamics.CRM.morerecords"};
         if (name.size() > 1 && name.front() == '@')
             return std::find(annotations.begin(), annotations.end(), name) != annotations.end();
-        static constexpr std::array<std::string_view, 16> names{
-            "totalSize", "done",   "size",  "count", "total",    "hasMore",   "has_more", "after",
-            "before",    "offset", "limit", "page",  "pageSize", "page_size", "per_page", "rel"};
+        // Not "after" or "before": those are cursors, the CRM's paging tokens (HubSpot's
+        // paging.next.after); a route seals them with continuation-fields.
+        static constexpr std::array<std::string_view, 14> names{
+            "totalSize", "done",  "size", "count",    "total",     "hasMore",  "has_more",
+            "offset",    "limit", "page", "pageSize", "page_size", "per_page", "rel"};
         return std::find(names.begin(), names.end(), name) != names.end();
     }
 
@@ -964,6 +986,7 @@ class json_rewriter {
         plan p;
         if (k == value_kind::string) {
             p.link = true;
+            link_is_token_ = listed(spec_.token_fields, ptr_);
         } else {
             ++counters_.links_removed;  // only a URL string can be rewritten
         }
@@ -1696,7 +1719,8 @@ class json_rewriter {
 
     void rewrite_link() {
         std::optional<std::string> url;
-        if (spec_.rewrite_link) url = spec_.rewrite_link(value_);
+        const link_rewriter& rewrite = link_is_token_ ? spec_.seal_token : spec_.rewrite_link;
+        if (rewrite) url = rewrite(value_);
         if (!url) {
             ++counters_.links_removed;
             return;
@@ -1776,6 +1800,7 @@ class json_rewriter {
     bool has_record_groups_ = false;
     std::size_t capture_group_ = 0;   // the group of the element being copied
     bool capture_envelope_ = false;   // an element is copied outside any main record
+    bool link_is_token_ = false;      // the open link value is a paging token (token_fields)
     std::string capture_outer_;       // the main record's buffer, parked during a copy
     std::string capture_key_;         // a map element's key, escaped
     std::vector<bool> capture_seen_;  // by discriminator name: the element has it

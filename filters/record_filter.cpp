@@ -3,6 +3,7 @@
 #include "filters/csv_filter.hpp"
 #include "filters/json_filter.hpp"
 #include "filters/xml_filter.hpp"
+#include "filters/xmlrpc_filter.hpp"
 
 namespace exportwall::filters {
 namespace {
@@ -137,6 +138,11 @@ std::unique_ptr<record_filter> make_filter(filter_spec spec) {
         }
         case body_format::xml: {
             auto f = make_xml_filter(std::move(spec));
+            if (!guard) return f;
+            return std::make_unique<envelope_guard>(std::move(f), limit);
+        }
+        case body_format::xmlrpc: {
+            auto f = make_xmlrpc_filter(std::move(spec));
             if (!guard) return f;
             return std::make_unique<envelope_guard>(std::move(f), limit);
         }

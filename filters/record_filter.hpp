@@ -27,7 +27,9 @@
 
 namespace exportwall::filters {
 
-enum class body_format : std::uint8_t { json, ndjson, csv, xml };
+// xmlrpc: an XML-RPC methodResponse whose result is an array of structs, one per record (Odoo's
+// search_read over XML-RPC; filters/xmlrpc_filter.hpp).
+enum class body_format : std::uint8_t { json, ndjson, csv, xml, xmlrpc };
 
 // Why a filter aborted. Every value maps to the `upstream_malformed` reason code unless noted.
 enum class filter_error {
@@ -146,6 +148,17 @@ struct filter_spec {
     // unused.
     std::vector<std::string> link_fields;
     link_rewriter rewrite_link;  // may be empty: then link fields are removed
+    // JSON: envelope members (JSON pointers) that hold the CRM's paging token itself (HubSpot's
+    // "/paging/next/after"): a string there is replaced by seal_token's answer, anything else (or
+    // a token seal_token refuses) is removed and counted as a removed link. XML: the envelope
+    // metadata element queryLocator (Salesforce SOAP) is such a token whenever seal_token is set,
+    // and removed when it is not.
+    std::vector<std::string> token_fields;
+    link_rewriter seal_token;
+    // JSON: envelope scalars (JSON pointers) that pass as written beside the records (declared
+    // page or call metadata: "/additional_data/pagination/start", "/id"). Only with
+    // strict_envelope; a container at one of them is refused like any other.
+    std::vector<std::string> envelope_fields;
     csv_options csv;
     // JSON: an object or array in the envelope that neither holds the records nor leads to a
     // link field is refused (records_not_found) instead of passed: it may be records under

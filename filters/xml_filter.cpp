@@ -298,6 +298,7 @@ class xml_filter final : public record_filter {
         bool collecting = false;  // its text is the value of a field a condition reads
         bool structured = false;  // collecting, and a child element was seen (marked once)
         bool link = false;        // its text is a pagination link
+        bool token = false;       // ... or a paging token to seal (queryLocator)
         bool nil = false;         // xsi:nil="true"
         // strict_envelope: an ancestor of the records or of a link field. Its tags pass; text
         // directly inside it is held until the next markup and passes only if whitespace.
@@ -510,7 +511,9 @@ class xml_filter final : public record_filter {
             const std::string_view value(atts[i + 1]);
             if (a.uri == xsi_uri && a.local == "nil") f.nil = value == "true" || value == "1";
             bool keep = write;
-            if (f.metadata && a.uri != xsi_uri) {
+            // Outside the records an attribute is no field any allow-list names: on the records'
+            // ancestors, a metadata leaf or a link only xsi:* (nil, type) passes.
+            if ((f.metadata || f.ancestor || (f.link && !in_record_)) && a.uri != xsi_uri) {
                 keep = false;
                 note_envelope_strip(n.local, a.local);
             }
@@ -598,10 +601,11 @@ class xml_filter final : public record_filter {
         whitespace_.clear();
     }
 
-    void write_link(std::string& s) {
+    void write_link(std::string& s, bool token) {
         if (link_buf_.empty()) return;
         std::optional<std::string> rewritten;
-        if (spec_.rewrite_link) rewritten = spec_.rewrite_link(link_buf_);
+        const link_rewriter& rewrite = token ? spec_.seal_token : spec_.rewrite_link;
+        if (rewrite) rewritten = rewrite(link_buf_);
         if (rewritten) {
             close_pending(s);
             escape_text(s, *rewritten);
@@ -735,6 +739,9 @@ class xml_filter final : public record_filter {
                 f.ancestor = true;
             } else if (is_envelope_metadata(n.local)) {
                 f.metadata = true;
+                // Salesforce's queryLocator continues the query on the CRM: the client gets it
+                // sealed (filter_spec::token_fields), never as the CRM wrote it.
+                if (n.local == "queryLocator") f.link = f.token = true;
             } else {
                 f.m = mode::discarded;
                 note_envelope_strip(n.local);
@@ -868,7 +875,7 @@ class xml_filter final : public record_filter {
         switch (f.m) {
             case mode::envelope:
             case mode::keep:
-                if (f.link) write_link(sink());
+                if (f.link) write_link(sink(), f.token);
                 if (f.transformed) write_transformed(f);
                 write_end(sink(), raw);
                 break;

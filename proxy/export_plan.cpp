@@ -36,6 +36,43 @@ bool under(std::string_view path, std::string_view prefix) {
     return path.size() == prefix.size() || prefix.back() == '/' || path[prefix.size()] == '/';
 }
 
+// The `rel` parameter of one Link header entry's parameters ("; rel=\"next\"; title=…"), when its
+// value is relation types only (letters, digits, '.', '-', spaces between them; RFC 8288 §3.3).
+std::optional<std::string> link_relation(std::string_view params) {
+    std::size_t pos = 0;
+    while (pos < params.size()) {
+        // One parameter: up to the next ';' outside quotes.
+        std::size_t end = pos;
+        bool quoted = false;
+        for (; end < params.size(); ++end) {
+            if (params[end] == '"') quoted = !quoted;
+            if (params[end] == ';' && !quoted) break;
+        }
+        std::string_view param = params.substr(pos, end - pos);
+        pos = end + 1;
+        auto eq = param.find('=');
+        if (eq == std::string_view::npos) continue;
+        std::string_view name = param.substr(0, eq);
+        std::string_view v = param.substr(eq + 1);
+        auto trim = [](std::string_view& t) {
+            while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+            while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+        };
+        trim(name);
+        trim(v);
+        if (!iequals(name, "rel")) continue;
+        if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+        const bool ok = !v.empty() && v.size() <= 64 &&
+                        std::all_of(v.begin(), v.end(), [](char c) {
+                            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                   (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ' ';
+                        });
+        if (ok) return std::string(v);
+        return std::nullopt;
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 link_mapper::link_mapper(const config::settings& net, const config::upstream& up,
@@ -90,11 +127,32 @@ std::optional<std::string> link_mapper::map(std::string_view url) const {
         }
     }
     if (best == nullptr) return std::nullopt;
+    // A link is followed with GET: one to a route that takes no GET (a HubSpot search, a SOAP
+    // endpoint) can only carry the CRM's cursor in its query, never continue the export.
+    if (std::find(best->methods.begin(), best->methods.end(), "GET") == best->methods.end())
+        return std::nullopt;
     // The path a client following the link will request (a template route forwards its path as
     // it is); a sealed token is bound to it, as decide() sees it: normalised.
     std::string client_path;
     if (best->match == config::path_match::template_) {
         client_path = std::string(path);
+    } else if (best->match == config::path_match::prefix &&
+               best->format != config::route_format::passthrough &&
+               path.size() > best_from.size()) {
+        // A soql route's queryMore locator (nextRecordsUrl …/query/01gD…-2000): the client
+        // gets it sealed, bound to the route's path and no query (config::decide opens it).
+        std::string_view tail = path.substr(best_from.size());
+        if (tail.front() == '/') tail.remove_prefix(1);
+        if (tail.empty() || ref->has_query() || sealing_.key == nullptr) return std::nullopt;
+        const config::continuation_binding b{sealing_.client, sealing_.purpose,
+                                             sealing_.destination, best->id, "", best->path};
+        std::string sealed = config::seal_continuation(*sealing_.key, b, tail,
+                                                       sealing_.expires_at, &sealing_.chain);
+        if (sealed.empty()) return std::nullopt;
+        ++sealed_;
+        client_path = best->path;
+        client_path += '/';
+        client_path += sealed;
     } else {
         client_path = best->path;
         client_path += path.substr(best_from.size());
@@ -110,6 +168,17 @@ std::optional<std::string> link_mapper::map(std::string_view url) const {
         out += *query;
     }
     return out;
+}
+
+std::optional<std::string> link_mapper::seal_token(std::string_view crm_token) const {
+    if (sealing_.key == nullptr || crm_token.empty()) return std::nullopt;
+    const config::continuation_binding b{sealing_.client, sealing_.purpose, sealing_.destination,
+                                         sealing_.route,  sealing_.binding, sealing_.path};
+    std::string sealed = config::seal_continuation(*sealing_.key, b, crm_token,
+                                                   sealing_.expires_at, &sealing_.chain);
+    if (sealed.empty()) return std::nullopt;
+    ++sealed_;
+    return sealed;
 }
 
 std::optional<std::string> link_mapper::seal_query(const config::route& r,
@@ -171,7 +240,13 @@ std::optional<std::string> link_mapper::map_link_header(std::string_view value) 
             out += '<';
             out += *mapped;
             out += '>';
-            out += value.substr(close + 1, end - close - 1);
+            // Of the link's parameters only its relation passes: any other (`cursor="…"`,
+            // `results`, a title) is the CRM's text, and may be the very token the URL seals.
+            if (auto rel = link_relation(value.substr(close + 1, end - close - 1))) {
+                out += "; rel=\"";
+                out += *rel;
+                out += '"';
+            }
         }
         pos = end + 1;
     }
@@ -198,6 +273,8 @@ bool content_type_matches(config::route_format format, std::string_view content_
             return any({"text/csv", "application/csv"});
         case config::route_format::xml:
             return any({"application/xml", "text/xml", "application/soap+xml"});
+        case config::route_format::xmlrpc:
+            return any({"text/xml", "application/xml"});
         case config::route_format::passthrough:
             return true;
     }
@@ -218,6 +295,9 @@ filters::filter_spec make_filter_spec(const config::decision& d, const config::r
             break;
         case config::route_format::xml:
             spec.format = filters::body_format::xml;
+            break;
+        case config::route_format::xmlrpc:
+            spec.format = filters::body_format::xmlrpc;
             break;
         default:
             spec.format = filters::body_format::json;
@@ -249,11 +329,23 @@ filters::filter_spec make_filter_spec(const config::decision& d, const config::r
         spec.nested.push_back(std::move(set));
     }
     spec.records = r.records;
+    // A SOAP route answers each operation in its own element: the route names query's
+    // (…/queryResponse/result/records); queryAll and queryMore answer in queryAllResponse and
+    // queryMoreResponse.
+    if (r.format == config::route_format::xml && !d.soap_operation.empty() &&
+        d.soap_operation != "query") {
+        constexpr std::string_view query_response = "/queryResponse/";
+        if (auto at = spec.records.find(query_response); at != std::string::npos)
+            spec.records.replace(at, query_response.size(),
+                                 "/" + d.soap_operation + "Response/");
+    }
     spec.field_root = r.field_root;
     if (d.allowed != nullptr) spec.allowed = *d.allowed;
     if (d.rules != nullptr) spec.rules = *d.rules;
     if (d.transforms != nullptr) spec.transforms = *d.transforms;
     spec.link_fields = r.link_fields;
+    spec.token_fields = r.continuation_fields;
+    spec.envelope_fields = r.envelope_fields;
     spec.rewrite_link = std::move(rewrite);
     spec.csv.delimiter = r.csv_delimiter;
     spec.csv.formula_guard = r.csv_formula_guard;

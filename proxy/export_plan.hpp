@@ -34,6 +34,11 @@ struct continuation_sealing {
     std::int64_t expires_at = 0;  // seconds since the epoch
     // The export the links continue (its first page's chain), sealed into every token.
     config::continuation_chain chain{};
+    // A token in the body (seal_token): the request's route, normalised path and binding
+    // (config::decision::continuation_binding) — what the client's next request repeats.
+    std::string route;
+    std::string path;
+    std::string binding;
 };
 
 class link_mapper {
@@ -46,6 +51,10 @@ class link_mapper {
     // A `Link` header value (RFC 8288): every <URI> mapped; entries that map nowhere are
     // dropped. nullopt when nothing is left.
     [[nodiscard]] std::optional<std::string> map_link_header(std::string_view value) const;
+
+    // A paging token the CRM wrote in the body (a route's continuation-fields, a SOAP
+    // queryLocator), sealed for the request that brings it back; nullopt when it cannot be.
+    [[nodiscard]] std::optional<std::string> seal_token(std::string_view crm_token) const;
 
     // Paging tokens sealed so far: the client can continue this export.
     [[nodiscard]] std::uint64_t sealed() const { return sealed_; }

@@ -867,9 +867,7 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
     body_pre_read_ = false;
     query_body_.clear();
     const bool record_route = route->format != config::route_format::passthrough;
-    const bool body_language = route->query_language == config::query::language::soql ||
-                               route->query_language == config::query::language::hubspot_search ||
-                               route->query_language == config::query::language::odoo_rpc;
+    const bool body_language = !config::query::body_media_type(route->query_language).empty();
     if (record_route && has_body && body_language) {
         // Who asks, for which purpose and to where is decided first: a body is read only for a
         // client the policy lets this far (an anonymous client cannot make exportwall hold a
@@ -1258,8 +1256,8 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     std::vector<header_field> own_fields;
     if (body_pre_read_) {
         const bool soap = route.query_language == config::query::language::soql;
-        own_fields.push_back({"Content-Type", soap ? std::string_view("text/xml; charset=utf-8")
-                                                   : std::string_view("application/json")});
+        const std::string_view media = config::query::body_media_type(route.query_language);
+        own_fields.push_back({"Content-Type", media});
         // SOAP 1.1 wants the field; empty: the operation is the one in the body the guard read,
         // never one a client names.
         if (soap) own_fields.push_back({"SOAPAction", "\"\""});

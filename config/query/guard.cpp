@@ -3,6 +3,7 @@
 #include "config/query/guard_support.hpp"
 #include "config/query/odata.hpp"
 #include "config/query/odoo_rpc.hpp"
+#include "config/query/odoo_xmlrpc.hpp"
 #include "config/query/params.hpp"
 #if __has_include("config/query/soql.hpp")
 #include "config/query/soql.hpp"
@@ -44,11 +45,30 @@ guarded_query guard(language lang, const field_policy& policy, std::string_view 
 #endif
         case language::odoo_rpc:
             return guard_odoo_rpc(policy, raw_query, body);
+        case language::odoo_xmlrpc:
+            return guard_odoo_xmlrpc(policy, raw_query, body);
         default:
             break;
     }
     fail_unsupported(q, "(query)", 0, "this query language is not built in");
     return q;
+}
+
+std::string_view body_media_type(language l) {
+    switch (l) {
+        case language::soql:
+        case language::odoo_xmlrpc:
+            return "text/xml; charset=utf-8";
+        case language::hubspot_search:
+        case language::odoo_rpc:
+            return "application/json";
+        case language::none:
+        case language::params:
+        case language::odata:
+        case language::jsonapi:
+            break;
+    }
+    return {};
 }
 
 }  // namespace exportwall::config::query

@@ -27,14 +27,32 @@ enum class language : std::uint8_t {
     hubspot_search,  // HubSpot CRM search: a POST body with filterGroups, sorts, properties …
     jsonapi,         // JSON:API: fields[type], filter[…], sort, include, page[…]
     odoo_rpc,        // Odoo's external JSON-RPC: execute_kw search_read, in the POST body
+    odoo_xmlrpc,     // Odoo's external XML-RPC: execute_kw search_read, a methodCall POST body
 };
 [[nodiscard]] std::string_view to_string(language l);
 [[nodiscard]] std::optional<language> parse_language(std::string_view s);
+
+// The media type of the body a language reads its query from and forwards re-serialised (SOAP
+// query and Odoo XML-RPC: text/xml; HubSpot search and Odoo JSON-RPC: application/json); empty
+// for a language that reads no body (a body on its record routes is refused, never relayed).
+[[nodiscard]] std::string_view body_media_type(language l);
 
 // A filter parameter of a `params` route: `?status=active` filters on field `lifecycle`.
 struct filter_param {
     std::string name;   // the query parameter as the client writes it
     std::string field;  // the catalogue field it filters on
+};
+
+// Opens a paging token a client brings back inside a body (HubSpot search's `after`, a SOAP
+// queryMore's queryLocator): exportwall sealed it into an earlier answer (config/continuation.hpp)
+// for this declaration and `binding` — the body's other content, canonical. decide() supplies
+// one; without one every such token is refused.
+class token_opener {
+  public:
+    virtual ~token_opener() = default;
+    // The CRM's token; nullopt with `why` set (naming no value) when it does not open.
+    virtual std::optional<std::string> open(std::string_view token, std::string_view binding,
+                                            std::string& why) = 0;
 };
 
 // What the guard checks a query against. Built by decide() from the route and the purpose's view
@@ -76,11 +94,13 @@ struct field_policy {
     // SOAP bodies: the SessionHeader exportwall writes (the upstream's credential); a client's
     // own SessionHeader is never forwarded. Empty: the envelope carries none.
     std::string_view soap_session;
-    // Odoo JSON-RPC: the database, user id and password exportwall logs in with (the upstream's
-    // rpc-login); the client's are never forwarded. Empty: every call is refused.
+    // Odoo JSON-RPC and XML-RPC: the database, user id and password exportwall logs in with (the
+    // upstream's rpc-login); the client's are never forwarded. Empty: every call is refused.
     std::string_view rpc_database;
     std::string_view rpc_user;  // the numeric uid, as written
     std::string_view rpc_password;
+    // Body languages' paging tokens (HubSpot `after`, SOAP queryLocator). Null: refused.
+    token_opener* tokens = nullptr;
 };
 
 // What the guard decided.
@@ -89,6 +109,7 @@ enum class verdict : std::uint8_t {
     unsupported,          // 400 query_unsupported: not parsed, not understood, or not forceable
     field_not_permitted,  // 403 query_field_not_permitted: a reference to a field not kept
     invalid,              // 400 declaration_invalid: repeated parameter or malformed escape
+    continuation_invalid, // 400 continuation_invalid: a paging token in the body did not open
 };
 
 // How a field was referenced (for the detail and the audit; never a value).
@@ -116,6 +137,11 @@ struct guarded_query {
 
     std::string query;  // the query string to forward (without '?'), re-serialised
     std::string body;   // body languages: the body to forward, re-serialised
+    // Body languages with a paging token: the client's body without it, canonical — what a token
+    // sealed into the answer is bound to (decision::continuation_binding).
+    std::string continuation_binding;
+    // SOAP: the operation called (query, queryAll, queryMore); its answer is <operation>Response.
+    std::string operation;
 
     [[nodiscard]] bool forwarded() const { return result == verdict::forward; }
 };

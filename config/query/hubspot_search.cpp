@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <boost/json/error.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -67,7 +68,9 @@ bool all_digits(std::string_view s) {
 // purpose, and builds the body to forward.
 class search_guard {
   public:
-    search_guard(const field_policy& policy, guarded_query& q) : policy_(policy), q_(q) {}
+    // The body forwarded is built in `storage`, the parsed body's.
+    search_guard(const field_policy& policy, guarded_query& q, json::storage_ptr storage)
+        : policy_(policy), q_(q), storage_(std::move(storage)) {}
 
     bool run(const json::object& body) {
         for (const auto& member : body) {
@@ -90,16 +93,19 @@ class search_guard {
             if (!after(*v)) return false;
         if (!properties_present_) resolve_selection(q_, policy_, false, {});
 
-        json::object out;
+        json::object out(storage_);
         if (groups_) out["filterGroups"] = std::move(*groups_);
         if (sorts_) out["sorts"] = std::move(*sorts_);
         if (query_) out["query"] = std::move(*query_);
-        json::array sent;
+        json::array sent(storage_);
         for (const auto& f : q_.sent) sent.emplace_back(json::string_view(f.data(), f.size()));
         out["properties"] = std::move(sent);
         if (limit_) out["limit"] = std::move(*limit_);
-        if (after_) out["after"] = std::move(*after_);
-        q_.body = json::serialize(out);
+        // A token exportwall seals into the answer's paging.next.after is bound to this body
+        // without its own `after`: the next page's request differs from it in `after` only.
+        q_.continuation_binding = json::serialize(out);
+        if (after_) return continue_after();
+        q_.body = q_.continuation_binding;
         return true;
     }
 
@@ -118,7 +124,7 @@ class search_guard {
         if (groups == nullptr) return refuse(at, "must be an array of filter groups");
         if (groups->size() > max_filter_groups)
             return refuse(at, "more than " + std::to_string(max_filter_groups) + " filter groups");
-        json::array out;
+        json::array out(storage_);
         for (std::size_t g = 0; g < groups->size(); ++g) {
             const std::string group_at = at + "/" + std::to_string(g);
             const auto* group = (*groups)[g].if_object();
@@ -132,14 +138,13 @@ class search_guard {
             if (filters->size() > max_filters_per_group)
                 return refuse(group_at + "/filters",
                               "more than " + std::to_string(max_filters_per_group) + " filters");
-            json::array filters_out;
+            json::array filters_out(storage_);
             for (std::size_t i = 0; i < filters->size(); ++i) {
-                json::object filter_out;
-                if (!filter((*filters)[i], group_at + "/filters/" + std::to_string(i), filter_out))
-                    return false;
+                json::object filter_out(storage_);
+                if (!filter((*filters)[i], g, i, filter_out)) return false;
                 filters_out.emplace_back(std::move(filter_out));
             }
-            json::object group_out;
+            json::object group_out(storage_);
             group_out["filters"] = std::move(filters_out);
             out.emplace_back(std::move(group_out));
         }
@@ -147,58 +152,75 @@ class search_guard {
         return true;
     }
 
-    bool filter(const json::value& v, const std::string& at, json::object& out) {
+    // Filter `index` of group `group`; its JSON pointer is spelled only for a refusal.
+    bool filter(const json::value& v, std::size_t group, std::size_t index, json::object& out) {
+        auto at = [group, index] {
+            return "/filterGroups/" + std::to_string(group) + "/filters/" + std::to_string(index);
+        };
         const auto* f = v.if_object();
-        if (f == nullptr) return refuse(at, "a filter must be an object");
+        if (f == nullptr) return refuse(at(), "a filter must be an object");
+        // One pass over the members finds each (a key is never repeated: the parser refuses
+        // that) rather than a look-up per member name.
+        const json::value* property = nullptr;
+        const json::value* op_value = nullptr;
+        const json::value* value = nullptr;
+        const json::value* high = nullptr;
+        const json::value* values = nullptr;
         for (const auto& member : *f) {
             std::string_view name(member.key().data(), member.key().size());
-            if (name != "propertyName" && name != "operator" && name != "value" &&
-                name != "highValue" && name != "values")
-                return unknown_member(at, name);
+            if (name == "propertyName")
+                property = &member.value();
+            else if (name == "operator")
+                op_value = &member.value();
+            else if (name == "value")
+                value = &member.value();
+            else if (name == "highValue")
+                high = &member.value();
+            else if (name == "values")
+                values = &member.value();
+            else
+                return unknown_member(at(), name);
         }
-        const auto* property = f->if_contains("propertyName");
         if (property == nullptr || !property->is_string())
-            return refuse(at + "/propertyName", "a filter needs a propertyName string");
-        const auto* op_value = f->if_contains("operator");
+            return refuse(at() + "/propertyName", "a filter needs a propertyName string");
         if (op_value == nullptr || !op_value->is_string())
-            return refuse(at + "/operator", "a filter needs an operator string");
+            return refuse(at() + "/operator", "a filter needs an operator string");
         const json::string& op_name = op_value->get_string();
         const search_operator* op = nullptr;
         for (const auto& candidate : operators)
             if (op_name == candidate.name) op = &candidate;
-        if (op == nullptr) return refuse(at + "/operator", "an operator outside the search API's");
+        if (op == nullptr)
+            return refuse(at() + "/operator", "an operator outside the search API's");
 
-        const auto* value = f->if_contains("value");
-        const auto* high = f->if_contains("highValue");
-        const auto* values = f->if_contains("values");
         const bool wants_value = op->needs == operand::one || op->needs == operand::range;
         const bool wants_high = op->needs == operand::range;
         const bool wants_values = op->needs == operand::list;
         if ((value != nullptr) != wants_value)
-            return refuse(at + "/value", wants_value ? "the operator needs a value"
-                                                     : "the operator takes no value");
+            return refuse(at() + "/value", wants_value ? "the operator needs a value"
+                                                       : "the operator takes no value");
         if ((high != nullptr) != wants_high)
-            return refuse(at + "/highValue", wants_high ? "BETWEEN needs a highValue"
-                                                        : "only BETWEEN takes a highValue");
+            return refuse(at() + "/highValue", wants_high ? "BETWEEN needs a highValue"
+                                                          : "only BETWEEN takes a highValue");
         if ((values != nullptr) != wants_values)
-            return refuse(at + "/values", wants_values ? "the operator needs values"
-                                                       : "the operator takes no values");
+            return refuse(at() + "/values", wants_values ? "the operator needs values"
+                                                         : "the operator takes no values");
         if (value != nullptr && !scalar_value(*value))
-            return refuse(at + "/value", "a value must be a string, a number or a boolean");
+            return refuse(at() + "/value", "a value must be a string, a number or a boolean");
         if (high != nullptr && !scalar_value(*high))
-            return refuse(at + "/highValue", "a value must be a string, a number or a boolean");
+            return refuse(at() + "/highValue", "a value must be a string, a number or a boolean");
         if (values != nullptr) {
             const auto* list = values->if_array();
-            if (list == nullptr) return refuse(at + "/values", "must be an array");
+            if (list == nullptr) return refuse(at() + "/values", "must be an array");
             for (std::size_t i = 0; i < list->size(); ++i)
                 if (!scalar_value((*list)[i]))
-                    return refuse(at + "/values/" + std::to_string(i),
+                    return refuse(at() + "/values/" + std::to_string(i),
                                   "a value must be a string, a number or a boolean");
         }
 
         const json::string& path = property->get_string();
         if (!check_read(q_, policy_, std::string_view(path.data(), path.size()), use::filter))
             return false;
+        out.reserve(5);  // every member at once, without regrowth
         out["propertyName"] = path;
         out["operator"] = op_name;
         if (value != nullptr) out["value"] = *value;
@@ -211,7 +233,7 @@ class search_guard {
         const std::string at = "/sorts";
         const auto* list = v.if_array();
         if (list == nullptr) return refuse(at, "must be an array of sorts");
-        json::array out;
+        json::array out(storage_);
         for (std::size_t i = 0; i < list->size(); ++i) {
             const std::string sort_at = at + "/" + std::to_string(i);
             const json::value& s = (*list)[i];
@@ -240,7 +262,7 @@ class search_guard {
             const json::string& path = property->get_string();
             if (!check_read(q_, policy_, std::string_view(path.data(), path.size()), use::order))
                 return false;
-            json::object sort_out;
+            json::object sort_out(storage_);
             sort_out["propertyName"] = path;
             if (direction != nullptr) sort_out["direction"] = *direction;
             out.emplace_back(std::move(sort_out));
@@ -287,23 +309,46 @@ class search_guard {
         return true;
     }
 
+    // `after` is the CRM's cursor only as exportwall sealed it into an earlier answer
+    // (paging.next.after): the client never sees nor writes the CRM's own.
     bool after(const json::value& v) {
-        bool ok = (v.is_int64() && v.get_int64() >= 0) || v.is_uint64() ||
-                  (v.is_string() &&
-                   all_digits(std::string_view(v.get_string().data(), v.get_string().size())));
-        if (!ok) return refuse("/after", "the paging cursor must be digits");
-        after_ = v;
+        if (!v.is_string()) return bad_token("the paging cursor must be the token exportwall gave");
+        after_ = std::string(v.get_string().data(), v.get_string().size());
         return true;
+    }
+
+    bool continue_after() {
+        if (policy_.tokens == nullptr) return bad_token("paging tokens cannot be opened here");
+        std::string why;
+        auto crm = policy_.tokens->open(*after_, q_.continuation_binding, why);
+        if (!crm) return bad_token(why);
+        if (!all_digits(*crm)) return bad_token("the CRM's paging cursor is not digits");
+        // The forwarded body is the binding with the CRM's cursor added as the last member.
+        q_.body = q_.continuation_binding;
+        q_.body.pop_back();
+        q_.body += ",\"after\":";
+        q_.body += json::serialize(json::value(json::string_view(crm->data(), crm->size())));
+        q_.body.push_back('}');
+        return true;
+    }
+
+    bool bad_token(const std::string& why) {
+        q_.result = verdict::continuation_invalid;
+        q_.parameter = std::string(body_parameter);
+        q_.position = 0;
+        q_.detail = "/after: " + why;
+        return false;
     }
 
     const field_policy& policy_;
     guarded_query& q_;
+    json::storage_ptr storage_;
     bool properties_present_ = false;
     std::optional<json::array> groups_;
     std::optional<json::array> sorts_;
     std::optional<json::value> query_;
     std::optional<json::value> limit_;
-    std::optional<json::value> after_;
+    std::optional<std::string> after_;  // the client's (sealed) token
 };
 
 }  // namespace
@@ -324,7 +369,12 @@ guarded_query guard_hubspot_search(const field_policy& policy, std::string_view 
         return q;
     }
 
-    std::optional<json::value> maybe = parse_json_body(q, body_parameter, body, max_nesting);
+    // The parsed body and the body built from it live for this call only: one arena, on the
+    // stack for a typical search, instead of an allocation per object, array and string.
+    std::array<unsigned char, 8192> arena;
+    json::monotonic_resource resource(arena.data(), arena.size());
+    std::optional<json::value> maybe =
+        parse_json_body(q, body_parameter, body, max_nesting, &resource);
     if (!maybe) return q;
     json::value parsed = std::move(*maybe);
     const auto* object = parsed.if_object();
@@ -332,7 +382,7 @@ guarded_query guard_hubspot_search(const field_policy& policy, std::string_view 
         (void)fail_unsupported(q, body_parameter, 0, "/: the search body must be a JSON object");
         return q;
     }
-    search_guard guard(policy, q);
+    search_guard guard(policy, q, &resource);
     if (!guard.run(*object)) {
         q.query.clear();
         q.body.clear();

@@ -226,7 +226,11 @@ class jsonapi_guard {
         if (!fields_present_) resolve_selection(q_, policy_, false, {});
         std::string& out = q_.query;
         if (!policy_.object_name.empty()) {
+            // A resource's `id` and `type` are its identity, always in the answer, and no field
+            // a sparse fieldset may name (JSON:API 1.1, "Fields"): a catalogue that lists them
+            // (the purpose keeps them) does not write them here.
             std::string list;
+            std::erase_if(q_.sent, [](const std::string& f) { return f == "id" || f == "type"; });
             for (const auto& f : q_.sent) {
                 if (!list.empty()) list.push_back(',');
                 list += f;

@@ -44,7 +44,9 @@ struct token {
     std::size_t end = 0;
     // ident: as written; number / date / datetime: as written (a leading '+' dropped); string:
     // the canonical escaped body without quotes; punct: the canonical symbol ("<>" is "!=").
-    std::string text;
+    // A view of the statement, of the lexer's literal bodies or of a constant: no string per
+    // token.
+    std::string_view text;
 };
 
 // The length of the UTF-8 sequence at s[i], or 0 when it is not well-formed (overlong forms,
@@ -74,7 +76,9 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
 
 class lexer {
   public:
-    explicit lexer(std::string_view text) : text_(text) {}
+    // The canonical bodies of string literals are written into `literals`, which must outlive
+    // the tokens.
+    lexer(std::string_view text, std::string& literals) : text_(text), literals_(literals) {}
 
     bool run(std::vector<token>& out) {
         std::size_t i = 0;
@@ -91,7 +95,7 @@ class lexer {
                 std::size_t j = i;
                 while (j < text_.size() && is_ident_char(text_[j])) ++j;
                 t.kind = tok::ident;
-                t.text = std::string(text_.substr(i, j - i));
+                t.text = text_.substr(i, j - i);
                 i = j;
             } else if (is_digit(c) || ((c == '-' || c == '+') && is_digit(at(i + 1)))) {
                 ok = number_or_date(i, t);
@@ -102,11 +106,11 @@ class lexer {
             }
             if (!ok) return false;
             t.end = i;
-            out.push_back(std::move(t));
+            out.push_back(t);
         }
         token end;
         end.pos = end.end = text_.size();
-        out.push_back(std::move(end));
+        out.push_back(end);
         return true;
     }
 
@@ -173,16 +177,20 @@ class lexer {
         }
         if (is_ident_char(at(j)) || at(j) == '.' || at(j) == '\'')
             return fail(start, "a malformed number or date literal");
-        t.text = std::string(text_.substr(text_[start] == '+' ? start + 1 : start,
-                                          j - (text_[start] == '+' ? start + 1 : start)));
+        t.text = text_.substr(text_[start] == '+' ? start + 1 : start,
+                              j - (text_[start] == '+' ? start + 1 : start));
         i = j;
         return true;
     }
 
     bool string_literal(std::size_t& i, token& t) {
+        // Room for every body at once (a body is at most twice its literal: each byte one
+        // escape), so the views of earlier bodies stay valid.
+        if (literals_.capacity() < 2 * text_.size()) literals_.reserve(2 * text_.size());
         std::size_t start = i;
         std::size_t j = i + 1;
-        std::string body;
+        const std::size_t at = literals_.size();
+        std::string& body = literals_;
         for (;;) {
             if (j >= text_.size()) return fail(start, "an unterminated string literal");
             char c = text_[j];
@@ -253,7 +261,7 @@ class lexer {
             ++j;
         }
         t.kind = tok::string;
-        t.text = std::move(body);
+        t.text = std::string_view(literals_).substr(at);
         i = j;
         return true;
     }
@@ -269,7 +277,7 @@ class lexer {
             case '.':
             case ':':
             case '=':
-                t.text = std::string(1, c);
+                t.text = text_.substr(i, 1);
                 break;
             case '!':
                 if (at(i + 1) != '=') return fail(i, "a character outside the SOQL grammar");
@@ -303,6 +311,7 @@ class lexer {
     }
 
     std::string_view text_;
+    std::string& literals_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -658,6 +667,7 @@ class parser {
     }
 
     bool select_list(statement& st) {
+        st.items.reserve(16);  // a select_item is large: no regrowth for a typical list
         do {
             select_item item;
             item.pos = peek().pos;
@@ -829,6 +839,7 @@ class parser {
         }
         if (and_pos != 0) return fail_here("AND and OR mixed without parentheses");
         out.kind = cond_kind::any_of;
+        out.children.reserve(4);  // a condition is large: no regrowth for a typical clause
         out.children.push_back(std::move(first));
         while (kw("OR")) {
             ++i_;
@@ -852,6 +863,7 @@ class parser {
         }
         and_pos = peek().pos;
         out.kind = cond_kind::all_of;
+        out.children.reserve(4);
         out.children.push_back(std::move(first));
         while (kw("AND")) {
             ++i_;
@@ -935,7 +947,10 @@ class parser {
         const token& t = peek();
         switch (t.kind) {
             case tok::string:
-                out = "'" + t.text + "'";
+                out.reserve(t.text.size() + 2);
+                out = '\'';
+                out += t.text;
+                out += '\'';
                 ++i_;
                 return true;
             case tok::number:
@@ -954,7 +969,7 @@ class parser {
         }
         if (iequals_ascii(t.text, "true") || iequals_ascii(t.text, "false") ||
             iequals_ascii(t.text, "null")) {
-            std::string lower = t.text;
+            std::string lower(t.text);
             for (char& c : lower)
                 if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
             out = lower;
@@ -983,7 +998,8 @@ class parser {
         // A currency literal: ISO code and amount, USD5000 or EUR5000.50.
         if (t.text.size() > 3 && is_alpha(t.text[0]) && is_alpha(t.text[1]) &&
             is_alpha(t.text[2]) && std::all_of(t.text.begin() + 3, t.text.end(), is_digit)) {
-            out = to_upper(t.text.substr(0, 3)) + t.text.substr(3);
+            out = to_upper(t.text.substr(0, 3));
+            out += t.text.substr(3);
             std::size_t end = t.end;
             ++i_;
             if (punct(".") && peek().pos == end && peek(1).kind == tok::number &&
@@ -1004,7 +1020,9 @@ class parser {
 
 bool parse_statement(std::string_view soql, statement& st, std::size_t& pos, std::string& detail) {
     std::vector<token> tokens;
-    lexer lex(soql);
+    tokens.reserve(soql.size() / 4 + 8);  // about one token per four bytes of a typical statement
+    std::string literals;
+    lexer lex(soql, literals);
     // SOSL is named before its braces trip the lexer.
     std::size_t first = soql.find_first_not_of(" \t\r\n");
     if (first != std::string_view::npos && iequals_ascii(soql.substr(first, 4), "FIND") &&
@@ -1033,7 +1051,19 @@ bool parse_statement(std::string_view soql, statement& st, std::size_t& pos, std
 // The catalogue spelling of `ref` (compared ASCII case-insensitively): a known path equal to it,
 // else the longest known path that is an ancestor of it, else a known path it is an ancestor of;
 // the client's spelling when none is known (it is then stripped or refused).
+// True when `ref` is spelled exactly as a known path: resolve_path returns it unchanged (an exact
+// match ends its search). The common case, answered with lookups rather than a scan.
+bool known_spelling(const field_policy& policy, std::string_view ref) {
+    auto spelled = [ref](const filters::field_set* set) {
+        return set != nullptr && holds(*set, ref);
+    };
+    return spelled(policy.allowed) || spelled(policy.catalogue) ||
+           std::find(policy.rule_fields.begin(), policy.rule_fields.end(), ref) !=
+               policy.rule_fields.end();
+}
+
 std::string resolve_path(const field_policy& policy, std::string_view ref) {
+    if (known_spelling(policy, ref)) return std::string(ref);
     std::string_view full;
     std::string_view ancestor;
     std::string_view descendant;
@@ -1075,7 +1105,9 @@ class checker {
     bool check(statement& st) { return st.aggregate ? check_aggregate(st) : check_records(st); }
 
   private:
-    void resolve(field_ref& f) { f.path = resolve_path(policy_, f.path); }
+    void resolve(field_ref& f) {
+        if (!known_spelling(policy_, f.path)) f.path = resolve_path(policy_, f.path);
+    }
 
     bool read(field_ref& f, use how) {
         resolve(f);
@@ -1136,6 +1168,7 @@ class checker {
 
     bool check_records(statement& st) {
         std::vector<std::string> selected;
+        selected.reserve(st.items.size());
         bool all_fields = false;
         bool other_items = false;
         for (auto& item : st.items) {
@@ -1182,10 +1215,11 @@ class checker {
         // statement then guards to itself (a rule field the client selected would otherwise move
         // on a second pass).
         std::vector<std::string> sent;
-        for (const auto& f : q_.sent)
+        sent.reserve(q_.sent.size());
+        for (auto& f : q_.sent)  // moved from: q_.sent is replaced below
             if (std::find(policy_.rule_fields.begin(), policy_.rule_fields.end(), f) ==
                 policy_.rule_fields.end())
-                sent.push_back(f);
+                sent.push_back(std::move(f));
         for (const auto& f : policy_.rule_fields)
             if (std::find(sent.begin(), sent.end(), f) == sent.end()) sent.push_back(f);
         q_.sent = std::move(sent);
@@ -1282,10 +1316,22 @@ std::string call(std::string_view function, const field_ref& f) {
     return std::string(function) + "(" + f.path + ")";
 }
 
+// Appends call(function, f) without a string of its own.
+void append_call(std::string& out, std::string_view function, const field_ref& f) {
+    if (function.empty()) {
+        out += f.path;
+        return;
+    }
+    out += function;
+    out += '(';
+    out += f.path;
+    out += ')';
+}
+
 void write_condition(std::string& out, const condition& c) {
     switch (c.kind) {
         case cond_kind::compare:
-            out += call(c.function, c.field);
+            append_call(out, c.function, c.field);
             out += ' ';
             out += c.op;
             out += ' ';
@@ -1321,9 +1367,15 @@ void write_order(std::string& out, const std::vector<order_item>& order) {
     out += " ORDER BY ";
     for (std::size_t k = 0; k < order.size(); ++k) {
         if (k != 0) out += ", ";
-        out += call(order[k].function, order[k].field);
-        if (!order[k].direction.empty()) out += " " + order[k].direction;
-        if (!order[k].nulls.empty()) out += " NULLS " + order[k].nulls;
+        append_call(out, order[k].function, order[k].field);
+        if (!order[k].direction.empty()) {
+            out += ' ';
+            out += order[k].direction;
+        }
+        if (!order[k].nulls.empty()) {
+            out += " NULLS ";
+            out += order[k].nulls;
+        }
     }
 }
 
@@ -1364,19 +1416,25 @@ std::string write_item(const statement& st, const select_item& item) {
 
 std::string write_statement(const statement& st, const guarded_query& q,
                             const field_policy& policy) {
-    std::vector<std::string> items;
+    std::string out;
+    out.reserve(256);
+    out += "SELECT ";
+    bool first = true;
+    auto add_item = [&](std::string_view text) {
+        if (!first) out += ", ";
+        first = false;
+        out += text;
+    };
     if (st.aggregate) {
-        for (const auto& item : st.items) items.push_back(write_item(st, item));
+        for (const auto& item : st.items) add_item(write_item(st, item));
     } else {
         // The selection the CRM receives (kept fields and the forced rule fields), then the
         // function items, subqueries and TYPEOFs in the client's order.
-        items = q.sent;
+        for (const auto& f : q.sent) add_item(f);
         for (const auto& item : st.items)
             if (item.kind != item_kind::field && item.kind != item_kind::fields)
-                items.push_back(write_item(st, item));
+                add_item(write_item(st, item));
     }
-    std::string out = "SELECT ";
-    join(out, items, ", ");
     out += " FROM ";
     out += policy.object_name;
     if (!st.scope.empty()) out += " USING SCOPE " + st.scope;
@@ -1389,7 +1447,7 @@ std::string write_statement(const statement& st, const guarded_query& q,
         out += " GROUP BY ";
         for (std::size_t k = 0; k < st.group_by.size(); ++k) {
             if (k != 0) out += ", ";
-            out += call(st.group_by[k].function, st.group_by[k].field);
+            append_call(out, st.group_by[k].function, st.group_by[k].field);
         }
     }
     if (st.having) {
@@ -1677,14 +1735,15 @@ guarded_query guard_soql_statement(const field_policy& policy, std::string_view 
 guarded_query guard_soql_rest(const field_policy& policy, std::string_view raw_query) {
     guarded_query q;
     if (raw_query.empty()) return q;  // queryMore continuation: nothing to check or forward
-    std::vector<query_param> params;
+    std::vector<query_param_view> params;
+    std::string decoded;
     std::string detail;
-    if (!split_query(raw_query, params, detail)) {
+    if (!split_query(raw_query, params, decoded, detail)) {
         // split_query's detail may spell a parameter name; ours never does.
         fail_invalid(q, "the query string has a malformed percent-escape or a control character");
         return q;
     }
-    const query_param* statement_param = nullptr;
+    const query_param_view* statement_param = nullptr;
     for (const auto& p : params) {
         if (p.name == "q") {
             if (statement_param != nullptr) {
@@ -1707,6 +1766,7 @@ guarded_query guard_soql_rest(const field_policy& policy, std::string_view raw_q
     if (!r.forwarded()) return r;
     std::string soql = std::move(r.query);
     r.query.clear();
+    r.query.reserve(soql.size() + soql.size() / 2 + 2);
     append_param(r.query, "q", soql);
     return r;
 }
@@ -1734,21 +1794,34 @@ guarded_query guard_soql_soap(const field_policy& policy, std::string_view body)
     envelope_reader call_in(q);
     if (!call_in.read(doc)) return q;
     if (call_in.operation == "queryMore") {
-        std::string_view locator = trim(call_in.text);
+        // The queryLocator is the CRM's only as exportwall sealed it into the answer that
+        // carried it (filters/xml_filter.cpp): bound to the declaration, route and path, with
+        // no other content (the locator continues its query on the CRM).
+        auto refuse_token = [&q](const std::string& why) {
+            q.result = verdict::continuation_invalid;
+            q.parameter = "queryLocator";
+            q.position = 0;
+            q.detail = "queryLocator: " + why;
+            return q;
+        };
+        if (policy.tokens == nullptr) return refuse_token("paging tokens cannot be opened here");
+        std::string why;
+        auto crm = policy.tokens->open(trim(call_in.text), "", why);
+        if (!crm) return refuse_token(why);
+        std::string_view locator = *crm;
         bool token = !locator.empty() && locator.size() <= 256 &&
                      std::all_of(locator.begin(), locator.end(),
                                  [](char c) { return is_alpha(c) || is_digit(c) || c == '-'; });
-        if (!token) {
-            fail_unsupported(q, "queryLocator", 0, "the queryLocator is not a locator token");
-            return q;
-        }
+        if (!token) return refuse_token("the CRM's queryLocator is not a locator token");
         q.body = write_envelope(call_in, locator, policy.soap_session);
+        q.operation = call_in.operation;
         return q;
     }
     guarded_query r = guard_soql_statement(policy, call_in.text, "queryString");
     if (!r.forwarded()) return r;
     r.body = write_envelope(call_in, r.query, policy.soap_session);
     r.query.clear();
+    r.operation = call_in.operation;
     return r;
 }
 

@@ -70,6 +70,14 @@ filter_spec hubspot_spec(bool strict) {
         if (url.substr(0, 12) != "https://crm/") return std::nullopt;
         return "https://ew/" + std::string(url.substr(12));
     };
+    // A paging token beside the link (sealed: the CRM's value never passes as written) and
+    // declared page metadata (scalars pass, a container refuses).
+    spec.token_fields = {"/paging/next/after"};
+    spec.seal_token = [](std::string_view token) -> std::optional<std::string> {
+        if (token.empty()) return std::nullopt;
+        return "ew1.sealed";
+    };
+    spec.envelope_fields = {"/paging/total", "/id"};
     spec.max_record_bytes = 4096;
     spec.max_depth = 32;
     spec.max_records = 1000;

@@ -2,12 +2,15 @@
 // is empty. Properties: no crash; a forwarded body is JSON in the canonical shape, every property
 // a filter or sort reads is kept by the purpose, every selected property is kept, descended into
 // or a rule field (so no forbidden field is named), and guarding the forwarded body again forwards
-// it unchanged (a fixed point).
+// it unchanged (a fixed point). The paging cursor `after` opens only when sealed (here:
+// "sealed:<cursor>"), the forwarded cursor is the CRM's digits, and the forwarded body is the
+// token's binding with `after` appended.
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +26,24 @@ namespace {
 namespace json = boost::json;
 using exportwall::config::query::field_policy;
 using exportwall::config::query::guard_hubspot_search;
+using exportwall::config::query::token_opener;
+
+// "sealed:<x>" opens to x; `trusting` opens anything to itself (the forwarded body carries the
+// CRM's cursor, which guarding it again must take back).
+class fuzz_opener final : public token_opener {
+  public:
+    explicit fuzz_opener(bool trusting) : trusting_(trusting) {}
+    std::optional<std::string> open(std::string_view token, std::string_view,
+                                    std::string& why) override {
+        if (token.starts_with("sealed:")) return std::string(token.substr(7));
+        if (trusting_) return std::string(token);
+        why = "not sealed";
+        return std::nullopt;
+    }
+
+  private:
+    bool trusting_;
+};
 using exportwall::filters::field_set;
 
 const field_set allowed({"id", "email", "firstname", "lastname", "createdate", "address.city"});
@@ -95,7 +116,9 @@ void check_forwarded(const std::string& body) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view body(reinterpret_cast<const char*>(data), size);
-    const field_policy policy = fuzz_policy();
+    fuzz_opener sealed_only(false);
+    field_policy policy = fuzz_policy();
+    policy.tokens = &sealed_only;
     auto q = guard_hubspot_search(policy, "", body);
     if (!q.forwarded()) {
         require(q.body.empty() && q.query.empty());
@@ -103,6 +126,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     require(q.query.empty());
     check_forwarded(q.body);
+    // The body is its binding, with the CRM's cursor (digits) as the last member when there is one.
+    require(q.body.starts_with(q.continuation_binding.substr(0, q.continuation_binding.size() - 1)));
+    if (q.body != q.continuation_binding) {
+        const std::string_view tail = std::string_view(q.body).substr(q.continuation_binding.size() - 1);
+        require(tail.starts_with(",\"after\":\"") && tail.ends_with("\"}"));
+        const std::string_view cursor = tail.substr(10, tail.size() - 12);
+        require(!cursor.empty() && std::all_of(cursor.begin(), cursor.end(), [](char c) {
+            return c >= '0' && c <= '9';
+        }));
+    }
+    fuzz_opener trusting(true);
+    policy.tokens = &trusting;
     auto again = guard_hubspot_search(policy, "", q.body);
     require(again.forwarded());
     require(again.body == q.body);

@@ -149,8 +149,19 @@ TEST_P(DesyncCompliant, CasesAreForwardedExactlyOnceOrRefusedAsDocumented) {
         http_connection conn;
         conn.set_read_timeout(10s);
         ASSERT_TRUE(conn.connect(proxy_.port()));
-        ASSERT_TRUE(
-            conn.send(exportwall::test::build_raw_head(c, "localhost") + body_for(c) + pipelined));
+        const deliberate_refusal* early = listed_refusal(file, c.name);
+        if (!conn.send(exportwall::test::build_raw_head(c, "localhost") + body_for(c) +
+                       pipelined)) {
+            // A body over the limit is refused from its head (413) and the connection closed
+            // while the client may still be writing it: the send can fail. Nothing may have
+            // reached the CRM.
+            ASSERT_TRUE(early != nullptr && early->status == 413) << "the proxy cut a request off";
+            sentinel();
+            const crm_seen s = seen();
+            ASSERT_FALSE(s.requests.empty());
+            EXPECT_EQ(s.requests.size(), 1u) << "a refused request reached the CRM";
+            continue;
+        }
         const response first = conn.read_response(c.method == "HEAD");
         ASSERT_TRUE(first.received) << "no answer";
         std::cout << file << " case '" << c.name << "': " << first.status << "\n";

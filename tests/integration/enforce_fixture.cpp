@@ -144,7 +144,8 @@ std::string vendor_config(const temp_dir& dir, const vendor_policy_options& o) {
          link-fields="/@odata.nextLink"/>
   <route id="hubspot-contacts" path="/crm/v3/objects/contacts" methods="GET" upstream="crm"
          entity="contact" format="json" records="/results" field-root="properties"
-         select-param="properties" paging-params="limit after archived"
+         select-param="properties" paging-params="limit archived"
+         continuation-params="after" continuation-fields="/paging/next/after"
          link-fields="/paging/next/link"/>
   <route id="hubspot-search" path="/crm/v3/objects/contacts/search" methods="POST" upstream="crm"
          entity="contact" format="json" records="/results" field-root="properties"

@@ -186,9 +186,12 @@ TEST_F(EnforceQuery, RouteWithoutALanguageTakesOnlyItsSelectionAndPagingParamete
                    "query_unsupported");
     seen_request r = expect_forwarded(delivery(std::string(ndjson) + "?fields=id,iban"));
     EXPECT_EQ(percent_decode(r.target), std::string(ndjson) + "?fields=id,lifecycle");
-    // HubSpot's list API: its paging parameters are declared, anything else is refused.
-    seen_request h = expect_forwarded(promotion(std::string(hubspot) + "?limit=10&after=20"));
-    EXPECT_TRUE(has(h.target, "limit=10&after=20")) << h.target;
+    // HubSpot's list API: its paging parameters are declared, anything else is refused; its
+    // cursor (`after`) is one exportwall sealed, never one the client wrote.
+    seen_request h = expect_forwarded(promotion(std::string(hubspot) + "?limit=10"));
+    EXPECT_TRUE(has(h.target, "limit=10")) << h.target;
+    expect_refused(promotion(std::string(hubspot) + "?limit=10&after=20"), 400,
+                   "continuation_invalid");
     expect_refused(promotion(std::string(hubspot) + "?limit=10&propertiesWithHistory=email"), 400,
                    "query_unsupported");
 }
@@ -215,14 +218,143 @@ TEST_F(EnforceQuery, SoqlOraclesAndAliasesNeverReachTheCrm) {
                    "query_unsupported");
 }
 
-TEST_F(EnforceQuery, BelowASoqlRouteOnlyAQueryLocatorMayFollow) {
-    ASSERT_TRUE(stage(std::string(salesforce) + "/01gD0000002HU6KIAW-2000", "application/json",
+TEST_F(EnforceQuery, BelowASoqlRouteOnlyASealedQueryLocatorMayFollow) {
+    // The first page's nextRecordsUrl carries the CRM's locator sealed: the client follows
+    // exportwall's path, and the CRM gets its own locator back.
+    const response first = send(delivery(std::string(salesforce) + "?q=SELECT+id+FROM+Contact"));
+    ASSERT_EQ(first.status, 200u) << first.body;
+    const std::string next(boost::json::parse(first.body).at("nextRecordsUrl").as_string());
+    EXPECT_FALSE(has(next, "01gD")) << "the CRM's query locator reached the client: " << next;
+    ASSERT_TRUE(has(next, std::string(salesforce) + "/ew1.")) << next;
+    ASSERT_TRUE(stage(std::string(salesforce) + "/01gD-2000", "application/json",
                       render(vendor_shape::salesforce, records_, crm_origin())));
-    seen_request r = expect_forwarded(delivery(std::string(salesforce) + "/01gD0000002HU6KIAW-2000"));
-    EXPECT_EQ(r.target, std::string(salesforce) + "/01gD0000002HU6KIAW-2000");
-    for (const std::string tail : {"/01gD/iban", "/Contact.iban", "/01gD0000002HU6KIAW-2000?q=x"}) {
-        expect_refused(delivery(std::string(salesforce) + tail), 400, "query_unsupported");
+    seen_request r = expect_forwarded(delivery(next));
+    EXPECT_EQ(r.target, std::string(salesforce) + "/01gD-2000");
+
+    // The CRM's locator written by the client, another declaration, an altered token: refused.
+    expect_refused(delivery(std::string(salesforce) + "/01gD-2000"), 400, "continuation_invalid");
+    expect_refused(promotion(next), 400, "continuation_invalid");
+    std::string altered = next;
+    altered.back() = altered.back() == 'A' ? 'B' : 'A';
+    expect_refused(delivery(altered), 400, "continuation_invalid");
+    // Anything else below the route, or a query beside a locator: not understood.
+    for (const std::string tail : {"/01gD/iban", "/Contact.iban"})
+        expect_refused(delivery(std::string(salesforce) + tail), 400, "continuation_invalid");
+    expect_refused(delivery(next + "?q=x"), 400, "query_unsupported");
+}
+
+TEST_F(EnforceQuery, HubspotListCursorIsSealedInTheBodyAndInTheLink) {
+    const response first = send(delivery(std::string(hubspot) + "?limit=2&properties=first_name"));
+    ASSERT_EQ(first.status, 200u) << first.body;
+    auto doc = boost::json::parse(first.body);
+    const std::string after(doc.at("paging").at("next").at("after").as_string());
+    const std::string link(doc.at("paging").at("next").at("link").as_string());
+    EXPECT_FALSE(has(first.body, "101")) << "the CRM's cursor reached the client: " << first.body;
+    ASSERT_TRUE(after.starts_with("ew1.")) << after;
+    ASSERT_TRUE(has(link, "after=ew1.")) << link;
+
+    // The cursor from the body, with the same other parameters: the CRM gets its own back.
+    seen_request r = expect_forwarded(
+        delivery(std::string(hubspot) + "?limit=2&properties=first_name&after=" + after));
+    EXPECT_TRUE(has(r.target, "after=101")) << r.target;
+    // With other parameters, under another declaration, or the CRM's own: refused.
+    expect_refused(delivery(std::string(hubspot) + "?limit=3&properties=first_name&after=" + after),
+                   400, "continuation_invalid");
+    expect_refused(promotion(std::string(hubspot) + "?limit=2&properties=first_name&after=" + after),
+                   400, "continuation_invalid");
+    expect_refused(delivery(std::string(hubspot) + "?limit=2&properties=first_name&after=101"), 400,
+                   "continuation_invalid");
+}
+
+TEST_F(EnforceQuery, HubspotSearchCursorIsSealedAndBoundToTheSearch) {
+    constexpr std::string_view search = "/crm/v3/objects/contacts/search";
+    ASSERT_TRUE(stage(search, "application/json",
+                      render(vendor_shape::hubspot, records_, crm_origin())));
+    auto post = [](export_request r, std::string body) {
+        r.method = "POST";
+        r.extra_headers = "Content-Type: application/json\r\n";
+        r.body = std::move(body);
+        return r;
+    };
+    const std::string body = R"({"sorts":["first_name"],"properties":["first_name"],"limit":2)";
+    const response first = send(post(delivery(std::string(search)), body + "}"));
+    ASSERT_EQ(first.status, 200u) << first.body;
+    const std::string after(
+        boost::json::parse(first.body).at("paging").at("next").at("after").as_string());
+    EXPECT_FALSE(has(first.body, "\"101\"")) << first.body;
+    ASSERT_TRUE(after.starts_with("ew1.")) << after;
+
+    // The same search with the sealed cursor: the CRM gets its own cursor.
+    seen_request r =
+        expect_forwarded(post(delivery(std::string(search)), body + R"(,"after":")" + after + "\"}"));
+    EXPECT_TRUE(has(r.body, R"("after":"101")")) << r.body;
+    EXPECT_FALSE(has(r.body, "ew1.")) << r.body;
+    // Another search, another declaration, the CRM's cursor written by the client, a number.
+    expect_refused(post(delivery(std::string(search)),
+                        R"({"sorts":["-first_name"],"properties":["first_name"],"limit":2,"after":")" +
+                            after + "\"}"),
+                   400, "continuation_invalid");
+    expect_refused(post(promotion(std::string(search)), body + R"(,"after":")" + after + "\"}"),
+                   400, "continuation_invalid");
+    expect_refused(post(delivery(std::string(search)), body + R"(,"after":"101"})"), 400,
+                   "continuation_invalid");
+    expect_refused(post(delivery(std::string(search)), body + R"(,"after":101})"), 400,
+                   "continuation_invalid");
+}
+
+TEST_F(EnforceQuery, SoapQueryLocatorIsSealedAndOpenedForQueryMore) {
+    std::string page = render(vendor_shape::salesforce_soap, records_, crm_origin());
+    const std::string nil = "<done>true</done><queryLocator xsi:nil=\"true\"/>";
+    ASSERT_NE(page.find(nil), std::string::npos);
+    page.replace(page.find(nil), nil.size(),
+                 "<done>false</done><queryLocator>01gD0000002HU6KIAW-500</queryLocator>");
+    ASSERT_TRUE(stage(soap, "text/xml", page));
+    export_request q = delivery(std::string(soap));
+    q.method = "POST";
+    q.extra_headers = "Content-Type: text/xml\r\n";
+    q.body = soap_query_body("SELECT Id, first_name FROM Contact");
+    const response first = send(q);
+    ASSERT_EQ(first.status, 200u) << first.body;
+    EXPECT_FALSE(has(first.body, "01gD")) << "the CRM's locator reached the client: " << first.body;
+    const auto open = first.body.find("<queryLocator>");
+    ASSERT_NE(open, std::string::npos) << first.body;
+    const auto from = open + std::string_view("<queryLocator>").size();
+    const std::string locator = first.body.substr(from, first.body.find('<', from) - from);
+    ASSERT_TRUE(locator.starts_with("ew1.")) << locator;
+
+    auto more = [&q](std::string_view loc) {
+        export_request m = q;
+        m.body = "<?xml version=\"1.0\"?><soapenv:Envelope "
+                 "xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+                 "xmlns:urn=\"urn:partner.soap.sforce.com\"><soapenv:Body><urn:queryMore>"
+                 "<urn:queryLocator>" + std::string(loc) +
+                 "</urn:queryLocator></urn:queryMore></soapenv:Body></soapenv:Envelope>";
+        return m;
+    };
+    // Salesforce answers queryMore in a queryMoreResponse (queryAll in a queryAllResponse): the
+    // same route filters it as the query's page.
+    std::string more_page = render(vendor_shape::salesforce_soap, records_, crm_origin());
+    for (const std::string tag : {"<queryResponse>", "</queryResponse>"}) {
+        ASSERT_NE(more_page.find(tag), std::string::npos);
+        more_page.replace(more_page.find(tag), tag.size(),
+                          tag.substr(0, tag.size() - 1) == "<queryResponse" ? "<queryMoreResponse>"
+                                                                           : "</queryMoreResponse>");
     }
+    ASSERT_TRUE(stage(soap, "text/xml", more_page));
+    const std::size_t before = seen().requests.size();
+    const response page2 = send(more(locator));
+    ASSERT_EQ(page2.status, 200u) << page2.body;
+    EXPECT_TRUE(has(page2.body, "<queryMoreResponse>")) << page2.body;
+    EXPECT_TRUE(has(page2.body, records_[0].first_name)) << page2.body;
+    for (const auto& c : records_) EXPECT_FALSE(has(page2.body, c.iban)) << page2.body;
+    auto requests = seen().requests;
+    ASSERT_EQ(requests.size(), before + 1);
+    const seen_request& r = requests.back();
+    EXPECT_TRUE(has(r.body, ">01gD0000002HU6KIAW-500<")) << r.body;
+    expect_refused(more("01gD0000002HU6KIAW-500"), 400, "continuation_invalid");
+    export_request other = more(locator);
+    other.destination = "carrier";  // the same client and purpose, another destination
+    expect_refused(other, 400, "continuation_invalid");
 }
 
 TEST_F(EnforceQuery, SoqlThatLeavesOutTheObjectionFieldGetsItForced) {
@@ -328,7 +460,7 @@ TEST_F(EnforceQuery, HubspotSearchBodyIsCheckedAndForwardedReSerialised) {
     // Leaving the objection out of the properties: forced back in.
     seen_request r = expect_forwarded(post(
         promotion(std::string(search)),
-        R"({"query":"ann","properties":["first_name","email"],"limit":10,"after":"20"})"));
+        R"({"query":"ann","properties":["first_name","email"],"limit":10})"));
     EXPECT_TRUE(has(r.body, "objection.direct_marketing")) << r.body;
     EXPECT_TRUE(has(r.body, "consent.email")) << r.body;
     EXPECT_TRUE(has(r.body, R"("query":"ann")")) << r.body;

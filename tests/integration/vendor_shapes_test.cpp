@@ -383,6 +383,72 @@ TEST_F(VendorShapes, PipedrivePersonsListKeepsOnlyCustomersForTheInvoice) {
     }
     EXPECT_EQ(kept, customers);
     for (const auto& iban : ibans) EXPECT_FALSE(contains(raw, iban)) << iban;
+    // The list's pagination passes as declared page metadata (envelope-fields), member by member.
+    const auto& crm_page = crm.at("additional_data").at("pagination").as_object();
+    ASSERT_TRUE(crm_page.contains("more_items_in_collection")) << crm_page;
+    const auto& page = v.at("additional_data").at("pagination").as_object();
+    for (const char* name : {"start", "limit", "more_items_in_collection", "next_start"}) {
+        ASSERT_EQ(crm_page.contains(name), page.contains(name)) << name << ": " << raw;
+        if (crm_page.contains(name)) {
+            EXPECT_EQ(page.at(name), crm_page.at(name)) << name;
+        }
+    }
+    for (const auto& member : page) {
+        EXPECT_TRUE(crm_page.contains(member.key())) << member.key();
+    }
+    EXPECT_FALSE(v.as_object().contains("success")) << raw;
+}
+
+// --- Zoho CRM v3 --------------------------------------------------------------------------------
+
+TEST_F(VendorShapes, ZohoContactsPageOnWithSealedTokensAndKeepOnlyWhatTheInvoiceReads) {
+    const std::string query = "fields=First_Name,Email,IBAN,Lifecycle_Stage&per_page=5";
+    auto crm = direct_json("/crm/v3/Contacts?" + query);
+    std::set<std::string> customers;
+    std::vector<std::string> ibans;
+    for (const auto& c : crm.at("data").as_array()) {
+        if (text_at(c, "Lifecycle_Stage") == "customer") customers.insert(text_at(c, "id"));
+        ibans.push_back(text_at(c, "IBAN"));
+    }
+    const auto& crm_info = crm.at("info").as_object();
+    const std::string crm_token(crm_info.at("next_page_token").as_string());
+    ASSERT_FALSE(customers.empty());
+
+    std::string raw;
+    auto v = export_json("/crm/v3/Contacts?" + query, erp_key, "invoicing", "billing", &raw);
+    ASSERT_TRUE(v.is_object()) << raw;
+    std::set<std::string> kept;
+    for (const auto& c : v.at("data").as_array()) {
+        kept.insert(text_at(c, "id"));
+        EXPECT_FALSE(c.as_object().contains("Lifecycle_Stage")) << raw;
+    }
+    EXPECT_EQ(kept, customers);
+    for (const auto& iban : ibans) EXPECT_FALSE(contains(raw, iban)) << iban;
+    // info: the declared page metadata as the CRM wrote it, the page token sealed, the rest
+    // (sort_by, sort_order) stripped.
+    const auto& info = v.at("info").as_object();
+    for (const char* name : {"per_page", "count", "page", "more_records", "page_token_expiry"}) {
+        ASSERT_TRUE(info.contains(name)) << name << ": " << raw;
+        EXPECT_EQ(info.at(name), crm_info.at(name)) << name;
+    }
+    EXPECT_FALSE(info.contains("sort_by")) << raw;
+    EXPECT_FALSE(contains(raw, crm_token)) << "the CRM's page token reached the client: " << raw;
+    const std::string token(info.at("next_page_token").as_string());
+    ASSERT_TRUE(token.starts_with("ew1.")) << token;
+
+    // The next page: the sealed token opens to the CRM's, which answers the CRM's next page.
+    auto crm_next = direct_json("/crm/v3/Contacts?" + query + "&page_token=" + crm_token);
+    auto next = export_json("/crm/v3/Contacts?" + query + "&page_token=" + token, erp_key,
+                            "invoicing", "billing");
+    ASSERT_TRUE(next.is_object());
+    EXPECT_EQ(next.at("info").at("page"), crm_next.at("info").at("page"));
+    // The CRM's token written by the client, or the sealed one with another selection: refused.
+    for (const std::string& bad : {"/crm/v3/Contacts?" + query + "&page_token=" + crm_token,
+                                   "/crm/v3/Contacts?fields=First_Name&per_page=5&page_token=" + token}) {
+        auto r = through("GET", bad, erp_key, "invoicing", "billing");
+        EXPECT_EQ(r.status, 400u) << bad << ": " << r.body;
+        EXPECT_TRUE(contains(r.body, "continuation_invalid")) << r.body;
+    }
 }
 
 // --- SuiteCRM (JSON:API) ----------------------------------------------------------------------
@@ -511,6 +577,9 @@ TEST_F(VendorShapes, OdooCallIsFilteredAndAsksTheCrmOnlyForWhatThePurposeReads) 
     EXPECT_EQ(r.header("X-Export-Stripped-Fields"), "x_iban");
     auto v = parse(r.body);
     ASSERT_TRUE(v && v->is_object()) << r.body;
+    // A JSON-RPC client matches the answer to its call: jsonrpc and id pass (envelope-fields).
+    EXPECT_EQ(v->at("jsonrpc"), "2.0") << r.body;
+    EXPECT_EQ(v->at("id"), 7) << r.body;
     std::set<std::int64_t> kept;
     for (const auto& p : v->at("result").as_array()) {
         kept.insert(p.at("id").as_int64());

@@ -33,7 +33,13 @@ namespace exportwall::demo_crm::vendors {
 // close_shape.cpp
 [[nodiscard]] answer close_leads(const dataset& data, const parts::query_params& q);
 
+// zoho_shape.cpp: Zoho CRM v3 contacts, `fields` required, paged by page or page_token.
+[[nodiscard]] answer zoho_contacts(const dataset& data, const parts::query_params& q);
+
 // odoo_shape.cpp: one JSON-RPC call; protocol errors are JSON-RPC error objects with status 200.
 [[nodiscard]] answer odoo_jsonrpc(const dataset& data, std::string_view body);
+// The same call over XML-RPC (POST /xmlrpc/2/object); errors are <fault>s with status 200, a
+// login other than the demo's is fault 3 (Access Denied).
+[[nodiscard]] answer odoo_xmlrpc(const dataset& data, std::string_view body);
 
 }  // namespace exportwall::demo_crm::vendors

@@ -37,7 +37,9 @@ constexpr std::string_view dataverse_record_prefix = "/api/data/v9.2/contacts(";
 constexpr std::string_view pipedrive_path = "/v1/persons";
 constexpr std::string_view suitecrm_path = "/Api/V8/module/Contacts";
 constexpr std::string_view close_path = "/api/v1/lead/";
+constexpr std::string_view zoho_path = "/crm/v3/Contacts";
 constexpr std::string_view odoo_path = "/jsonrpc";
+constexpr std::string_view odoo_xmlrpc_path = "/xmlrpc/2/object";
 
 using parts::bad_request;
 using parts::batch_records;
@@ -494,9 +496,17 @@ answer answer_request(const dataset& data, std::string_view method, std::string_
         if (method != "GET") return finish(method_not_allowed("close"));
         return finish(vendors::close_leads(data, q));
     }
+    if (path == zoho_path) {
+        if (method != "GET") return finish(method_not_allowed("zoho"));
+        return finish(vendors::zoho_contacts(data, q));
+    }
     if (path == odoo_path) {
         if (method != "POST") return finish(method_not_allowed("odoo"));
         return finish(vendors::odoo_jsonrpc(data, body));
+    }
+    if (path == odoo_xmlrpc_path) {
+        if (method != "POST") return finish(method_not_allowed("odoo-xmlrpc"));
+        return finish(vendors::odoo_xmlrpc(data, body));
     }
     return finish(not_found("no such endpoint"));
 }

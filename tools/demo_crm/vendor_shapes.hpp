@@ -19,8 +19,12 @@
 //                                     fields[Contacts])
 //   GET  /api/v1/lead/                Close leads of 2-3 consecutive contacts (_skip, _limit,
 //                                     _fields)
+//   GET  /crm/v3/Contacts             Zoho CRM v3 (fields required, per_page, page or
+//                                     page_token; info with next_page_token)
 //   POST /jsonrpc                     Odoo external JSON-RPC: res.partner search_read (fields,
 //                                     limit, offset; id = record index + 1)
+//   POST /xmlrpc/2/object             the same over XML-RPC (methodCall execute_kw); a login
+//                                     other than vendor-shapes.xml's is a <fault> (code 3)
 //   GET  /exports/contacts.csv        semicolon CSV, UTF-8 BOM, CRLF (columns= is logged only)
 //   GET  /exports/contacts-spaces.csv the same rows under header names with spaces ("First
 //                                     Name"); columns= selects by those names
@@ -65,8 +69,8 @@ struct answer {
 };
 
 // Answers `method` `target` (origin form, "/path?query") with the request `body` (read by
-// HubSpot search and Odoo JSON-RPC only). `base_url` is the CRM's own URL as its clients reach
-// it ("http://127.0.0.1:8081"), used in absolute links.
+// HubSpot search and Odoo's JSON-RPC and XML-RPC only). `base_url` is the CRM's own URL as its
+// clients reach it ("http://127.0.0.1:8081"), used in absolute links.
 [[nodiscard]] answer answer_request(const dataset& data, std::string_view method,
                                     std::string_view target, const std::string& base_url,
                                     std::string_view body = {});

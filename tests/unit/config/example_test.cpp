@@ -20,6 +20,26 @@ TEST(BelgianRetailerExample, Loads) {
     EXPECT_EQ(r.config->net.routes.size(), 8u);
 }
 
+// Where the example's CRM writes its paging tokens, exportwall seals them (continuation-fields,
+// continuation-params; a hubspot-search route by default).
+TEST(BelgianRetailerExample, EveryPagingTokenIsDeclaredForSealing) {
+    auto r = load_configuration_file(example);
+    ASSERT_TRUE(r) << testing::errors_of(r);
+    const route* list = nullptr;
+    const route* search = nullptr;
+    for (const auto& rt : r.config->net.routes) {
+        if (rt.id == "hubspot-contacts") list = &rt;
+        if (rt.id == "hubspot-search") search = &rt;
+    }
+    ASSERT_TRUE(list != nullptr && search != nullptr);
+    using words = std::vector<std::string>;
+    EXPECT_EQ(list->continuation_fields, words{"/paging/next/after"});
+    EXPECT_EQ(list->continuation_params, words{"after"});
+    // The search takes its cursor in the body only (a link to it is dropped: it is POST).
+    EXPECT_EQ(search->continuation_fields, words{"/paging/next/after"});
+    EXPECT_TRUE(search->continuation_params.empty());
+}
+
 TEST(BelgianRetailerExample, PartnerListRentalIsRefused) {
     auto r = load_configuration_file(example);
     ASSERT_TRUE(r) << testing::errors_of(r);

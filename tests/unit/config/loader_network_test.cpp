@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -117,6 +118,40 @@ TEST(LoaderNetwork, DrainDelayMayBeZero) {
     ASSERT_TRUE(r) << errors_of(r);
     EXPECT_EQ(r.config->net.limit.drain_delay, std::chrono::milliseconds(0));
     EXPECT_EQ(r.config->net.limit.shutdown_grace, std::chrono::milliseconds(300));
+}
+
+// continuation-fields and envelope-fields: JSON pointers on json routes; a token sealed into the
+// body must have a way back (continuation-params, or the hubspot-search body).
+TEST(LoaderNetwork, EnvelopeAndContinuationFieldsAreCheckedWithTheirPosition) {
+    struct bad_route {
+        const char* attributes;
+        const char* message_part;
+    };
+    for (const auto& c : {
+             bad_route{R"(continuation-fields="/paging/next/after")", "needs 'continuation-params'"},
+             bad_route{R"(envelope-fields="/value")", "may not name the records"},
+             bad_route{R"(envelope-fields="/next" link-fields="/next")", "may not name the records"},
+             bad_route{R"(envelope-fields="additional_data/pagination")", "lists JSON pointers"},
+             bad_route{R"(continuation-params="after" continuation-fields="/")", "lists JSON pointers"},
+         }) {
+        const std::string doc = std::string(R"(<exportwall version="1">
+  <listen address="127.0.0.1" port="0"/>
+  <audit path="audit.jsonl"/>
+  <upstream id="crm" url="http://127.0.0.1:8081"/>
+  <route id="contacts" path="/api/contacts" upstream="crm" entity="contact" format="json"
+         records="/value" )") + c.attributes + R"(/>
+</exportwall>
+)";
+        auto r = load_configuration_text(doc, "envelope.xml");
+        ASSERT_FALSE(r) << c.attributes;
+        const auto hit = std::find_if(r.errors.begin(), r.errors.end(), [&c](const auto& e) {
+            return e.message.find(c.message_part) != std::string::npos;
+        });
+        ASSERT_NE(hit, r.errors.end()) << c.attributes << "\n" << errors_of(r);
+        EXPECT_EQ(hit->where.file, "envelope.xml");
+        EXPECT_EQ(hit->where.line, 6) << hit->str();  // the line of the attribute
+        EXPECT_GT(hit->where.column, 0) << hit->str();
+    }
 }
 
 struct refusal {

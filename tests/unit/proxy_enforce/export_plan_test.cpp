@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "config/continuation.hpp"
 #include "config/loader.hpp"
 
 namespace exportwall::proxy {
@@ -28,12 +29,14 @@ config::settings crm_settings() {
     contacts.match = config::path_match::prefix;
     contacts.upstream_id = "crm";
     contacts.upstream_path = "/api/data/v9.2/contacts";
+    contacts.format = config::route_format::passthrough;
     net.routes.push_back(contacts);
     config::route query;
     query.id = "sf-query";
     query.path = "/services/data/v58.0/query";
     query.match = config::path_match::prefix;
     query.upstream_id = "crm";
+    query.query_language = config::query::language::soql;
     net.routes.push_back(query);
     config::route elsewhere;
     elsewhere.id = "elsewhere";
@@ -56,8 +59,47 @@ TEST(LinkMapper, RewritesPathAbsoluteLinkAsTheCrmsOwn) {
     auto net = crm_settings();
     net.upstreams[0].base_path = "";
     link_mapper m(net, net.upstreams[0], "https://exports.example.com");
-    EXPECT_EQ(m.map("/services/data/v58.0/query/01gD0000002HU6KIAW-2000"),
-              "https://exports.example.com/services/data/v58.0/query/01gD0000002HU6KIAW-2000");
+    EXPECT_EQ(m.map("/api/data/v9.2/contacts/page2"),
+              "https://exports.example.com/exports/contacts/page2");
+}
+
+// The rest of a record prefix route's path is a Salesforce query locator: the client gets it
+// sealed for the export's declaration, bound to the route's own path (config::decide opens it),
+// or not at all.
+TEST(LinkMapper, SealsTheQueryLocatorBelowASoqlRoute) {
+    auto net = crm_settings();
+    net.upstreams[0].base_path = "";
+    const config::continuation_key key = config::random_continuation_key();
+    continuation_sealing sealing;
+    sealing.key = &key;
+    sealing.client = "erp";
+    sealing.purpose = "delivery";
+    sealing.destination = "warehouse";
+    sealing.expires_at = 4102444800;  // 2100
+    link_mapper m(net, net.upstreams[0], "https://exports.example.com", sealing);
+    auto mapped = m.map("/services/data/v58.0/query/01gD0000002HU6KIAW-2000");
+    ASSERT_TRUE(mapped);
+    const std::string prefix = "https://exports.example.com/services/data/v58.0/query/";
+    ASSERT_TRUE(mapped->starts_with(prefix + "ew1.")) << *mapped;
+    EXPECT_EQ(mapped->find("01gD"), std::string::npos) << *mapped;
+    EXPECT_EQ(m.sealed(), 1u);
+    const config::continuation_binding b{"erp", "delivery", "warehouse", "sf-query", "",
+                                         "/services/data/v58.0/query"};
+    auto opened = config::open_continuation(key, b, mapped->substr(prefix.size()), 0);
+    EXPECT_EQ(opened.error, config::continuation_error::none);
+    EXPECT_EQ(opened.crm_token, "01gD0000002HU6KIAW-2000");
+    // Under another declaration it does not open.
+    const config::continuation_binding other{"erp", "delivery", "carrier", "sf-query", "",
+                                             "/services/data/v58.0/query"};
+    EXPECT_NE(config::open_continuation(key, other, mapped->substr(prefix.size()), 0).error,
+              config::continuation_error::none);
+    // Without a key, or with a query beside the locator, the link goes.
+    link_mapper unsealed(net, net.upstreams[0], "https://exports.example.com");
+    EXPECT_FALSE(unsealed.map("/services/data/v58.0/query/01gD0000002HU6KIAW-2000"));
+    EXPECT_FALSE(m.map("/services/data/v58.0/query/01gD-2000?q=SELECT+iban+FROM+Contact"));
+    // The route itself (no locator) maps as before.
+    EXPECT_EQ(unsealed.map("/services/data/v58.0/query?q=x"),
+              "https://exports.example.com/services/data/v58.0/query?q=x");
 }
 
 TEST(LinkMapper, WithoutPublicUrlLinksBecomePathAbsolute) {
@@ -98,6 +140,33 @@ TEST(LinkMapper, MapsLinkHeaderEntriesAndDropsForeignOnes) {
     ASSERT_TRUE(v);
     EXPECT_EQ(*v, "<https://exports.example.com/exports/contacts?page=2>; rel=\"next\"");
     EXPECT_EQ(m.map_link_header("<https://evil.example/x>; rel=\"next\""), std::nullopt);
+}
+
+// Only a link's relation passes: any other parameter is the CRM's text (Sentry-style APIs put
+// their cursor there, beside the URL exportwall seals).
+TEST(LinkMapper, KeepsOnlyTheRelationOfALinkHeaderEntry) {
+    auto net = crm_settings();
+    link_mapper m(net, net.upstreams[0], "https://exports.example.com");
+    auto v = m.map_link_header(
+        "<https://crm.internal:8443/base/api/data/v9.2/contacts?page=2>; rel=\"next\"; "
+        "results=\"true\"; cursor=\"0:100:0\"; title=\"a;b\", "
+        "<https://crm.internal:8443/base/api/data/v9.2/contacts?page=1>; cursor=\"0:0:1\"; "
+        "rel=\"prev\", "
+        "<https://crm.internal:8443/base/api/data/v9.2/contacts?page=3>; rel=\"<BE71>\"");
+    ASSERT_TRUE(v);
+    EXPECT_EQ(*v, "<https://exports.example.com/exports/contacts?page=2>; rel=\"next\", "
+                  "<https://exports.example.com/exports/contacts?page=1>; rel=\"prev\", "
+                  "<https://exports.example.com/exports/contacts?page=3>");
+}
+
+// A link is followed with GET: one to a route that takes none (a search, a SOAP endpoint)
+// could only carry the CRM's cursor, so it goes.
+TEST(LinkMapper, DropsALinkToARouteThatTakesNoGet) {
+    auto net = crm_settings();
+    net.routes[0].methods = {"POST"};
+    link_mapper m(net, net.upstreams[0], "https://exports.example.com");
+    EXPECT_EQ(m.map("https://crm.internal:8443/base/api/data/v9.2/contacts?after=101"),
+              std::nullopt);
 }
 
 TEST(ContentType, MatchesTheRouteFormatOnly) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -16,6 +17,22 @@
 
 namespace exportwall::config::query {
 namespace {
+
+// Stands in for config::decide's opener: "sealed:<cursor>" opens to <cursor>, anything else does
+// not; it keeps the binding it was asked under.
+class fake_opener final : public token_opener {
+  public:
+    std::optional<std::string> open(std::string_view token, std::string_view binding,
+                                    std::string& why) override {
+        bindings.emplace_back(binding);
+        if (!token.starts_with("sealed:")) {
+            why = "the paging token is not_sealed";
+            return std::nullopt;
+        }
+        return std::string(token.substr(7));
+    }
+    std::vector<std::string> bindings;
+};
 
 // A contacts route: the purpose keeps a few HubSpot properties; the catalogue also has a bank
 // account and a birth date the purpose strips, and the consent and objection fields the record
@@ -36,8 +53,10 @@ class hubspot_route {
         p.rule_fields = rule_fields_;
         p.search_fields = search_fields_;
         p.object_name = "contacts";
+        p.tokens = tokens_;
         return p;
     }
+    void tokens(token_opener* t) { tokens_ = t; }
     void search_fields(std::vector<std::string> fields) { search_fields_ = std::move(fields); }
 
     [[nodiscard]] guarded_query guard(std::string_view body, std::string_view raw = "") const {
@@ -49,6 +68,7 @@ class hubspot_route {
     filters::field_set catalogue_;
     std::vector<std::string> rule_fields_{"consent.email", "objection.direct_marketing"};
     std::vector<std::string> search_fields_;
+    token_opener* tokens_ = nullptr;
 };
 
 // Every allowed property (sorted, as the field set keeps them), then the rule fields.
@@ -153,23 +173,43 @@ TEST(HubspotSearch, SelectsEveryAllowedPropertyWhenOnlyStrippedOnesWereAsked) {
     EXPECT_EQ(q.body, with_every_property("{") + "}");
 }
 
-TEST(HubspotSearch, ForwardsLimitAndAfterCursorAsWritten) {
+TEST(HubspotSearch, ForwardsTheCrmsCursorOpenedFromTheSealedAfter) {
     hubspot_route route;
-    auto q = route.guard(R"({"limit":100,"after":"20","properties":["id"]})");
+    fake_opener opener;
+    route.tokens(&opener);
+    auto q = route.guard(R"({"limit":100,"after":"sealed:20","properties":["id"]})");
     ASSERT_TRUE(q.forwarded()) << q.detail;
     EXPECT_EQ(q.body, R"({"properties":["id","consent.email","objection.direct_marketing"],)"
                       R"("limit":100,"after":"20"})");
-    auto numeric = route.guard(R"({"after":40,"limit":0,"properties":["id"]})");
-    ASSERT_TRUE(numeric.forwarded()) << numeric.detail;
-    EXPECT_EQ(numeric.body, R"({"properties":["id","consent.email","objection.direct_marketing"],)"
-                            R"("limit":0,"after":40})");
+    // Bound to the body without its cursor: what the next page's request repeats.
+    ASSERT_EQ(opener.bindings.size(), 1U);
+    EXPECT_EQ(opener.bindings[0],
+              R"({"properties":["id","consent.email","objection.direct_marketing"],"limit":100})");
+    EXPECT_EQ(q.continuation_binding, opener.bindings[0]);
+}
+
+TEST(HubspotSearch, AFirstPageIsBoundToItsWholeBody) {
+    hubspot_route route;
+    auto first = route.guard(R"({"limit":100,"properties":["id"]})");
+    ASSERT_TRUE(first.forwarded()) << first.detail;
+    EXPECT_EQ(first.continuation_binding, first.body);
+    fake_opener opener;
+    route.tokens(&opener);
+    auto next = route.guard(R"({"after":"sealed:100","limit":100,"properties":["id"]})");
+    ASSERT_TRUE(next.forwarded()) << next.detail;
+    EXPECT_EQ(next.continuation_binding, first.continuation_binding);
+    auto other = route.guard(R"({"after":"sealed:100","limit":99,"properties":["id"]})");
+    ASSERT_TRUE(other.forwarded()) << other.detail;
+    EXPECT_NE(other.continuation_binding, first.continuation_binding);
 }
 
 TEST(HubspotSearch, WritesMembersInCanonicalOrder) {
     hubspot_route route;
+    fake_opener opener;
+    route.tokens(&opener);
     route.search_fields({"email", "firstname"});
     auto q =
-        route.guard(R"({ "after" : "5", "limit" : 10, "properties" : ["id"], "query" : "alice",)"
+        route.guard(R"({ "after" : "sealed:5", "limit" : 10, "properties" : ["id"], "query" : "alice",)"
                     R"( "sorts" : ["email"], "filterGroups" : [ ] })");
     ASSERT_TRUE(q.forwarded()) << q.detail;
     EXPECT_EQ(q.body, R"({"filterGroups":[],"sorts":["email"],"query":"alice",)"
@@ -417,14 +457,27 @@ TEST(HubspotSearch, RefusesLimitOutsideZeroToTwoHundred) {
     EXPECT_EQ(route.guard(R"({"limit":18446744073709551615})").result, verdict::unsupported);
 }
 
-TEST(HubspotSearch, RefusesAfterCursorThatIsNotDigits) {
+TEST(HubspotSearch, RefusesAnAfterCursorThatIsNotASealedOne) {
     hubspot_route route;
-    EXPECT_EQ(route.guard(R"({"after":"20abc"})").result, verdict::unsupported);
-    EXPECT_EQ(route.guard(R"({"after":""})").result, verdict::unsupported);
-    EXPECT_EQ(route.guard(R"({"after":-3})").result, verdict::unsupported);
-    EXPECT_EQ(route.guard(R"({"after":2.5})").result, verdict::unsupported);
-    auto q = route.guard(R"({"after":"x"})");
-    EXPECT_EQ(q.detail.rfind("/after:", 0), 0U) << q.detail;
+    // Without an opener (nowhere to open tokens) every cursor is refused.
+    EXPECT_EQ(route.guard(R"({"after":"sealed:20"})").result, verdict::continuation_invalid);
+    fake_opener opener;
+    route.tokens(&opener);
+    // A cursor the client wrote itself, in any type.
+    for (std::string_view body : {R"({"after":"20"})", R"({"after":""})", R"({"after":-3})",
+                                  R"({"after":40})", R"({"after":2.5})", R"({"after":null})",
+                                  R"({"after":["sealed:20"]})"}) {
+        auto q = route.guard(body);
+        EXPECT_EQ(q.result, verdict::continuation_invalid) << body;
+        EXPECT_EQ(q.detail.rfind("/after:", 0), 0U) << q.detail;
+        EXPECT_TRUE(q.body.empty()) << body;
+    }
+    // A sealed cursor that opens to something other than the CRM's digits.
+    EXPECT_EQ(route.guard(R"({"after":"sealed:20abc"})").result, verdict::continuation_invalid);
+    EXPECT_EQ(route.guard(R"({"after":"sealed:"})").result, verdict::continuation_invalid);
+    // A field check still comes first: a stripped field is refused, whatever the cursor.
+    EXPECT_EQ(route.guard(R"({"after":"sealed:20","sorts":["iban"]})").result,
+              verdict::field_not_permitted);
 }
 
 TEST(HubspotSearch, RefusesSortDirectionOutsideTheTwo) {
@@ -503,7 +556,8 @@ class body_generator {
         if (chance(15)) member("query", R"("alice")");
         if (chance(60)) member("properties", names(5));
         if (chance(30)) member("limit", pick<std::string>({"0", "10", "200", "201", "-1", "5.0"}));
-        if (chance(30)) member("after", pick<std::string>({"\"20\"", "20", "\"2x\"", "null"}));
+        if (chance(30))
+            member("after", pick<std::string>({"\"sealed:20\"", "\"20\"", "20", "\"2x\"", "null"}));
         if (chance(5)) member(pick<std::string>({"associations", "properties", "limit"}), "[]");
         b += "}";
         if (chance(3)) b.insert(uniform(b.size()), 1, pick<char>({'{', ']', ',', '"'}));
@@ -589,8 +643,21 @@ std::vector<std::string> property_names(const boost::json::value& body) {
     return names;
 }
 
+// Opens every cursor to itself (less a "sealed:" prefix): the property below is about fields and
+// the fixed point, and the forwarded body carries the CRM's cursor.
+class trusting_opener final : public token_opener {
+  public:
+    std::optional<std::string> open(std::string_view token, std::string_view,
+                                    std::string&) override {
+        if (token.starts_with("sealed:")) token.remove_prefix(7);
+        return std::string(token);
+    }
+};
+
 TEST(HubspotSearchProperty, ForwardsNoForbiddenPropertyAndIsAFixedPoint) {
     hubspot_route route;
+    trusting_opener opener;
+    route.tokens(&opener);
     route.search_fields({"email", "firstname"});
     body_generator generate(20240611U);
     int forwarded = 0;

@@ -59,7 +59,7 @@ jsonapi_route articles() {
 }
 
 constexpr std::string_view every_contact_field =
-    "fields%5Bcontacts%5D=address.city,email,first_name,id,last_name,lifecycle,consent.email,"
+    "fields%5Bcontacts%5D=address.city,email,first_name,last_name,lifecycle,consent.email,"
     "objection.direct_marketing";
 
 std::string after_fields(std::string_view rest) {
@@ -72,6 +72,23 @@ TEST(Jsonapi, ForwardsTheSpecSparseFieldsetExample) {
     EXPECT_EQ(q.query, "fields%5Barticles%5D=title,body");
     EXPECT_EQ(q.requested, (std::vector<std::string>{"title", "body"}));
     EXPECT_EQ(q.sent, (std::vector<std::string>{"title", "body"}));
+}
+
+// `id` and `type` identify a resource and are always in the answer; JSON:API forbids a field of
+// either name, so a sparse fieldset never lists them, even when the catalogue (and the purpose)
+// has them.
+TEST(Jsonapi, NeverListsIdOrTypeInTheSparseFieldset) {
+    jsonapi_route route("Contacts", {"type", "id", "first_name", "last_name"}, {"iban"}, {});
+    auto asked = route.guard("fields[Contacts]=id,type,first_name");
+    ASSERT_TRUE(asked.forwarded()) << asked.detail;
+    EXPECT_EQ(asked.query, "fields%5BContacts%5D=first_name");
+    EXPECT_EQ(asked.sent, (std::vector<std::string>{"first_name"}));
+    auto every = route.guard("");
+    ASSERT_TRUE(every.forwarded()) << every.detail;
+    EXPECT_EQ(every.query, "fields%5BContacts%5D=first_name,last_name");
+    auto only_id = route.guard("fields[Contacts]=id");
+    ASSERT_TRUE(only_id.forwarded()) << only_id.detail;
+    EXPECT_EQ(only_id.query, "fields%5BContacts%5D=");
 }
 
 TEST(Jsonapi, ForwardsTheSpecSortExample) {
@@ -130,7 +147,7 @@ TEST(Jsonapi, WritesParametersInCanonicalOrder) {
         "&filter[operator]=or&fields[contacts]=id");
     ASSERT_TRUE(q.forwarded()) << q.detail;
     EXPECT_EQ(q.query,
-              "fields%5Bcontacts%5D=id,consent.email,objection.direct_marketing"
+              "fields%5Bcontacts%5D=consent.email,objection.direct_marketing"
               "&filter%5Boperator%5D=or&filter%5Bemail%5D%5Beq%5D=a&sort=last_name,-id"
               "&page%5Bsize%5D=10&page%5Bcursor%5D=eyJpZCI6MX0%3D");
 }

@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/query/guard_support.hpp"
@@ -597,21 +599,52 @@ TEST(SoqlSoap, ForwardsQueryAllOfTheEnterpriseApiWithDefaultNamespace) {
               "</soapenv:Body></soapenv:Envelope>");
 }
 
-TEST(SoqlSoap, ForwardsQueryMoreWithItsLocator) {
+// Stands in for config::decide's opener: "sealed:<locator>" opens to <locator>.
+class locator_opener final : public token_opener {
+  public:
+    std::optional<std::string> open(std::string_view token, std::string_view binding,
+                                    std::string& why) override {
+        bindings.emplace_back(binding);
+        if (!token.starts_with("sealed:")) {
+            why = "the paging token is not_sealed";
+            return std::nullopt;
+        }
+        return std::string(token.substr(7));
+    }
+    std::vector<std::string> bindings;
+};
+
+TEST(SoqlSoap, ForwardsQueryMoreWithTheCrmsLocatorOpenedFromTheSealedOne) {
+    locator_opener opener;
+    field_policy fp = contacts().get();
+    fp.tokens = &opener;
     auto q = guard_soql_soap(
-        contacts().get(),
-        envelope("",
-                 "<p:queryMore><p:queryLocator> 01gD0000002HU6KIAW-2000 </p:queryLocator>"
-                 "</p:queryMore>"));
+        fp, envelope("",
+                     "<p:queryMore><p:queryLocator> sealed:01gD0000002HU6KIAW-2000 "
+                     "</p:queryLocator></p:queryMore>"));
     ASSERT_TRUE(q.forwarded()) << q.detail;
     EXPECT_NE(q.body.find("<urn:queryMore><urn:queryLocator>01gD0000002HU6KIAW-2000</"
                           "urn:queryLocator></urn:queryMore>"),
               std::string::npos);
     EXPECT_TRUE(q.sent.empty());
-    auto bad = guard_soql_soap(
+    ASSERT_EQ(opener.bindings.size(), 1U);
+    EXPECT_EQ(opener.bindings[0], "");
+    // The CRM's own locator, written by the client, does not open.
+    auto raw = guard_soql_soap(
+        fp, envelope("", "<p:queryMore><p:queryLocator>01gD0000002HU6KIAW-2000</p:queryLocator>"
+                         "</p:queryMore>"));
+    EXPECT_EQ(raw.result, verdict::continuation_invalid);
+    EXPECT_TRUE(raw.body.empty());
+    // Nor does anything without an opener, and a sealed value must still be a locator.
+    auto unopened = guard_soql_soap(
         contacts().get(),
-        envelope("", "<p:queryMore><p:queryLocator>x' OR 1</p:queryLocator></p:queryMore>"));
-    EXPECT_EQ(bad.result, verdict::unsupported);
+        envelope("", "<p:queryMore><p:queryLocator>sealed:01gD-2000</p:queryLocator>"
+                     "</p:queryMore>"));
+    EXPECT_EQ(unopened.result, verdict::continuation_invalid);
+    auto bad = guard_soql_soap(
+        fp, envelope("", "<p:queryMore><p:queryLocator>sealed:x' OR 1</p:queryLocator>"
+                         "</p:queryMore>"));
+    EXPECT_EQ(bad.result, verdict::continuation_invalid);
 }
 
 TEST(SoqlSoap, ChecksTheStatementWithItsOwnParameterName) {

@@ -310,6 +310,51 @@ TEST(XmlFilter, RefusesRecordsUnderAnotherNameBesideTheRecordLocation) {
     EXPECT_EQ(fine.output.find("<Email>"), std::string::npos);
 }
 
+TEST(XmlFilter, TheQueryLocatorIsSealedOrRemovedNeverPassedAsTheCrmWroteIt) {
+    const std::string body = envelope_head + contact("003A", "true") + envelope_tail;
+    filter_spec spec = xml_spec({"Id"});
+    spec.strict_envelope = true;
+    spec.seal_token = [](std::string_view t) -> std::optional<std::string> {
+        return "ew1.sealed<" + std::string(t) + ">";
+    };
+    auto sealed = run_all(spec, body);
+    ASSERT_FALSE(sealed.error) << sealed.error.message();
+    EXPECT_NE(sealed.output.find("<queryLocator>ew1.sealed&lt;01gD0000002HU6KIAW-2000&gt;"
+                                 "</queryLocator>"),
+              std::string::npos)
+        << sealed.output;
+    EXPECT_EQ(sealed.counters.links_rewritten, 1u);
+
+    spec.seal_token = nullptr;
+    auto removed = run_all(spec, body);
+    ASSERT_FALSE(removed.error) << removed.error.message();
+    EXPECT_EQ(removed.output.find("01gD"), std::string::npos) << removed.output;
+    EXPECT_EQ(removed.counters.links_removed, 1u);
+
+    // Markup inside the locator is not a locator.
+    std::string nested = body;
+    nested.replace(nested.find("01gD0000002HU6KIAW-2000"), 23, "<sf:Email>x@example.be</sf:Email>");
+    auto refused = run_all(spec, nested);
+    EXPECT_TRUE(refused.error);
+    EXPECT_EQ(refused.output.find("x@example.be"), std::string::npos);
+}
+
+// Outside the records an attribute is no field an allow-list names: on the records' ancestors
+// and on metadata only xsi:* passes (a CRM's `loc="01g…"` on <result> never does).
+TEST(XmlFilter, AttributesOutsideTheRecordsPassOnlyAsXsi) {
+    std::string body = envelope_head + contact("003A", "true") + envelope_tail;
+    body.replace(body.find("<soapenv:Body>"), 14, "<soapenv:Body leak=\"B-ATTR\">");
+    body.replace(body.find("<result xsi:type"), 16, "<result loc=\"01gATTR-200\" xsi:type");
+    body.replace(body.find("<size>"), 6, "<size sf:n=\"S-ATTR\">");
+    filter_spec spec = xml_spec({"Id"});
+    spec.strict_envelope = true;
+    auto r = run_all(spec, body);
+    ASSERT_FALSE(r.error) << r.error.message();
+    for (const char* leak : {"B-ATTR", "01gATTR", "S-ATTR"})
+        EXPECT_EQ(r.output.find(leak), std::string::npos) << leak << ": " << r.output;
+    EXPECT_NE(r.output.find("<result xsi:type=\"QueryResult\">"), std::string::npos) << r.output;
+}
+
 TEST(XmlFilter, EnforcesDepthSizeAndRecordLimits) {
     filter_spec deep = xml_spec({"Id"}, "/r/records");
     deep.max_depth = 4;

@@ -503,5 +503,105 @@ TEST(JsonFilter, NonStringLinkIsRemoved) {
     }
 }
 
+// --- paging tokens and declared envelope metadata ----------------------------------------------
+
+filter_spec envelope_spec() {
+    filter_spec spec = value_spec({"id"});
+    spec.strict_envelope = true;
+    spec.token_fields = {"/paging/next/after"};
+    spec.envelope_fields = {"/id", "/additional_data/pagination/start",
+                            "/additional_data/pagination/more"};
+    return spec;
+}
+
+TEST(JsonFilter, APagingTokenIsSealedAndDeclaredMetadataPassesAsWritten) {
+    filter_spec spec = envelope_spec();
+    spec.seal_token = [](std::string_view t) -> std::optional<std::string> {
+        return "ew1.sealed-" + std::string(t);
+    };
+    auto r = run_every_chunking(
+        spec, R"({"jsonrpc":"2.0","id":7,"additional_data":{"pagination":{"start":0,"more":true,)"
+              R"("owner":"x@example.com"},"dropbox":"d@example.com"},)"
+              R"("paging":{"next":{"after":"101","before":"99"}},"value":[{"id":1,"iban":"BE"}]})");
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.output, R"({"id":7,"additional_data":{"pagination":{"start":0,"more":true}},)"
+                        R"("paging":{"next":{"after":"ew1.sealed-101"}},"value":[{"id":1}]})");
+    EXPECT_EQ(r.counters.links_rewritten, 1u);
+    EXPECT_EQ(stripped(r.counters, "(envelope)jsonrpc"), 1u);
+    EXPECT_EQ(stripped(r.counters, "(envelope)owner"), 1u);
+    EXPECT_EQ(stripped(r.counters, "(envelope)dropbox"), 1u);
+    // A cursor no route declares is not paging metadata: it is the CRM's token.
+    EXPECT_EQ(stripped(r.counters, "(envelope)before"), 1u);
+}
+
+TEST(JsonFilter, APagingTokenThatCannotBeSealedIsRemoved) {
+    filter_spec spec = envelope_spec();  // no seal_token
+    auto r = run_every_chunking(spec, R"({"paging":{"next":{"after":"101"}},"value":[]})");
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.output, R"({"paging":{"next":{}},"value":[]})");
+    EXPECT_EQ(r.counters.links_removed, 1u);
+    spec.seal_token = [](std::string_view) -> std::optional<std::string> { return "s"; };
+    for (const char* token : {"101", "null", "true", "[\"101\"]"}) {
+        auto n = run_every_chunking(
+            spec, std::string(R"({"paging":{"next":{"after":)") + token + R"(}},"value":[]})");
+        ASSERT_FALSE(n.error) << token;
+        EXPECT_EQ(n.output, R"({"paging":{"next":{}},"value":[]})") << token;
+        EXPECT_EQ(n.counters.links_removed, 1u) << token;
+    }
+    // Undeclared: stripped as any other envelope scalar, never passed.
+    filter_spec plain = value_spec({"id"});
+    plain.strict_envelope = true;
+    plain.link_fields = {"/paging/next/link"};  // paging is walked, its other members stripped
+    auto u = run_every_chunking(plain, R"({"paging":{"next":{"after":"101"}},"after":"9","value":[]})");
+    ASSERT_FALSE(u.error) << u.error.message();
+    EXPECT_FALSE(u.output.find("101") != std::string::npos) << u.output;
+    EXPECT_FALSE(u.output.find("\"9\"") != std::string::npos) << u.output;
+}
+
+// A scalar where the way to the records, a link, a token or declared metadata goes on is none of
+// them: stripped, never passed as written (a CRM cursor at "paging", a string at
+// "additional_data").
+TEST(JsonFilter, AScalarOnTheWayToADeclaredPointerIsStripped) {
+    filter_spec spec = envelope_spec();
+    spec.seal_token = [](std::string_view) -> std::optional<std::string> { return "s"; };
+    for (const char* body : {R"({"paging":"NTI1Cg==","value":[]})",
+                             R"({"paging":{"next":"NTI1Cg=="},"value":[]})",
+                             R"({"additional_data":"NTI1Cg==","value":[]})",
+                             R"({"additional_data":{"pagination":"NTI1Cg=="},"value":[]})"}) {
+        auto r = run_every_chunking(spec, body);
+        ASSERT_FALSE(r.error) << body << ": " << r.error.message();
+        EXPECT_EQ(r.output.find("NTI1"), std::string::npos) << body << " -> " << r.output;
+    }
+}
+
+// The fixed metadata names (count, offset, has_more …) are counts, positions and flags: a
+// string under one of those names may be a cursor or a value, and is stripped.
+TEST(JsonFilter, FixedMetadataNamesPassOnlyNumbersAndLiterals) {
+    filter_spec spec = value_spec({"id"});
+    spec.strict_envelope = true;
+    auto r = run_every_chunking(
+        spec, R"({"count":2,"has_more":true,"total":null,"offset":"itrLEAK/rec1",)"
+              R"("page":{"n":1},"limit":"x@example.com","value":[]})");
+    EXPECT_EQ(r.error, err(filter_error::records_not_found)) << "an object under a metadata name";
+    auto s = run_every_chunking(
+        spec, R"({"count":2,"has_more":true,"total":null,"offset":"itrLEAK/rec1",)"
+              R"("limit":"x@example.com","value":[]})");
+    ASSERT_FALSE(s.error) << s.error.message();
+    EXPECT_EQ(s.output, R"({"count":2,"has_more":true,"total":null,"value":[]})");
+    EXPECT_EQ(stripped(s.counters, "(envelope)offset"), 1u);
+    EXPECT_EQ(stripped(s.counters, "(envelope)limit"), 1u);
+}
+
+TEST(JsonFilter, AContainerWhereMetadataIsDeclaredRefusesTheExport) {
+    filter_spec spec = envelope_spec();
+    for (const char* body :
+         {R"({"id":{"email":"x@example.com"},"value":[]})",
+          R"({"additional_data":{"pagination":{"start":[{"email":"x@example.com"}]}},"value":[]})"}) {
+        auto r = run_every_chunking(spec, body);
+        EXPECT_EQ(r.error, err(filter_error::records_not_found)) << body;
+        EXPECT_EQ(r.output.find("x@example.com"), std::string::npos) << body;
+    }
+}
+
 }  // namespace
 }  // namespace exportwall::filters
