@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <stdexcept>
 #include <utility>
 
@@ -20,7 +22,13 @@ namespace exportwall::audit {
 namespace {
 
 constexpr std::string_view magic = "EWSI";
-constexpr unsigned char format_version = 1;
+constexpr unsigned char version_set = 1;  // format 1: a coded set per chunk
+constexpr unsigned char version_ordinals = 2;
+constexpr unsigned char kind_dictionary = 0;
+constexpr unsigned char kind_list = 1;
+// A damaged tail no longer than this is what a crash leaves (the appends in flight): set aside and
+// cut off at start-up. Damage further from the end needs an operator.
+constexpr std::uint64_t max_torn_tail = std::uint64_t{1} << 20;
 
 EVP_MD_CTX* as_ctx(void* p) { return static_cast<EVP_MD_CTX*>(p); }
 
@@ -138,6 +146,17 @@ std::uint32_t get_u32(const unsigned char* p) {
            (static_cast<std::uint32_t>(p[2]) << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
 }
 
+std::string hex_of(const unsigned char* p, std::size_t n) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(2 * n);
+    for (std::size_t i = 0; i < n; ++i) {
+        out.push_back(hex[p[i] >> 4]);
+        out.push_back(hex[p[i] & 0x0f]);
+    }
+    return out;
+}
+
 int hex_value(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -155,6 +174,11 @@ constexpr std::uint64_t rotl(std::uint64_t x, int b) { return (x << b) | (x >> (
 
 struct sip_state {
     std::uint64_t v0, v1, v2, v3;
+    sip_state(std::uint64_t k0, std::uint64_t k1)
+        : v0(k0 ^ 0x736f6d6570736575ULL),
+          v1(k1 ^ 0x646f72616e646f6dULL),
+          v2(k0 ^ 0x6c7967656e657261ULL),
+          v3(k1 ^ 0x7465646279746573ULL) {}
     void round() {
         v0 += v1;
         v1 = rotl(v1, 13);
@@ -177,31 +201,71 @@ struct sip_state {
         round();
         v0 ^= m;
     }
+    std::uint64_t finish(std::uint64_t last_word) {
+        absorb(last_word);
+        v2 ^= 0xff;
+        round();
+        round();
+        round();
+        round();
+        return v0 ^ v1 ^ v2 ^ v3;
+    }
 };
+
+std::uint64_t load_le64(const unsigned char* p) {
+    std::uint64_t v = 0;
+    std::memcpy(&v, p, 8);
+    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
+    return v;
+}
+
+void store_le64(unsigned char* p, std::uint64_t v) {
+    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
+    std::memcpy(p, &v, 8);
+}
+
+// What an export's digest covers after each of its list chunks: the dictionary's size (u32 LE)
+// and chain where the chunk lies.
+void dictionary_state(std::uint64_t size, const dictionary_chain& chain,
+                      std::array<unsigned char, 20>& out) {
+    for (int i = 0; i < 4; ++i)
+        out[static_cast<std::size_t>(i)] = static_cast<unsigned char>((size >> (8 * i)) & 0xffu);
+    std::memcpy(out.data() + 4, chain.data(), chain.size());
+}
+
+// SipHash-2-4 of contiguous bytes: whole words loaded at once (the pieces' version below goes
+// byte by byte wherever a piece ends inside a word).
+std::uint64_t siphash24_bytes(std::uint64_t k0, std::uint64_t k1, const unsigned char* p,
+                              std::size_t len) {
+    sip_state s(k0, k1);
+    const std::size_t words = len / 8;
+    for (std::size_t i = 0; i < words; ++i) s.absorb(load_le64(p + 8 * i));
+    std::uint64_t last = static_cast<std::uint64_t>(len & 0xffu) << 56;
+    for (std::size_t i = 8 * words, shift = 0; i < len; ++i, shift += 8)
+        last |= static_cast<std::uint64_t>(p[i]) << shift;
+    return s.finish(last);
+}
 
 }  // namespace
 
 std::uint64_t siphash24(std::uint64_t k0, std::uint64_t k1,
                         std::span<const std::string_view> pieces) {
-    sip_state s{k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL, k0 ^ 0x6c7967656e657261ULL,
-                k1 ^ 0x7465646279746573ULL};
+    sip_state s(k0, k1);
     std::uint64_t word = 0;
     unsigned filled = 0;  // bytes in `word`
     std::uint64_t total = 0;
     for (std::string_view piece : pieces) {
         total += piece.size();
-        const char* p = piece.data();
+        const auto* p = reinterpret_cast<const unsigned char*>(piece.data());
         std::size_t left = piece.size();
         // Whole little-endian words straight from the piece while `word` is empty.
         while (filled == 0 && left >= 8) {
-            std::uint64_t m = 0;
-            for (int i = 7; i >= 0; --i) m = (m << 8) | static_cast<unsigned char>(p[i]);
-            s.absorb(m);
+            s.absorb(load_le64(p));
             p += 8;
             left -= 8;
         }
         for (; left > 0; ++p, --left) {
-            word |= static_cast<std::uint64_t>(static_cast<unsigned char>(*p)) << (8 * filled);
+            word |= static_cast<std::uint64_t>(*p) << (8 * filled);
             if (++filled == 8) {
                 s.absorb(word);
                 word = 0;
@@ -209,13 +273,7 @@ std::uint64_t siphash24(std::uint64_t k0, std::uint64_t k1,
             }
         }
     }
-    s.absorb(word | ((total & 0xffu) << 56));
-    s.v2 ^= 0xff;
-    s.round();
-    s.round();
-    s.round();
-    s.round();
-    return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+    return s.finish(word | ((total & 0xffu) << 56));
 }
 
 subject_hasher::subject_hasher(std::span<const unsigned char> key) {
@@ -227,19 +285,114 @@ subject_hasher::subject_hasher(std::span<const unsigned char> key) {
              &len) == nullptr ||
         len < 16)
         crypto_failed();
-    for (int i = 7; i >= 0; --i) {
-        k0_ = (k0_ << 8) | k[static_cast<std::size_t>(i)];
-        k1_ = (k1_ << 8) | k[static_cast<std::size_t>(8 + i)];
-    }
+    k0_ = load_le64(k.data());
+    k1_ = load_le64(k.data() + 8);
     OPENSSL_cleanse(k.data(), k.size());
 }
 
 std::uint64_t subject_hasher::digest(std::string_view kind, std::string_view entity,
                                      std::string_view value) const {
+    // kind 0 entity 0 value, contiguous on the stack when it fits (every id and address does).
+    std::array<unsigned char, 256> message;
+    const std::size_t len = kind.size() + entity.size() + value.size() + 2;
+    if (len <= message.size()) {
+        unsigned char* p = message.data();
+        std::memcpy(p, kind.data(), kind.size());
+        p += kind.size();
+        *p++ = 0;
+        if (!entity.empty()) std::memcpy(p, entity.data(), entity.size());
+        p += entity.size();
+        *p++ = 0;
+        if (!value.empty()) std::memcpy(p, value.data(), value.size());
+        // Not cleansed: the value sits in the filter's buffers as long anyway.
+        return siphash24_bytes(k0_, k1_, message.data(), len);
+    }
     static constexpr char zero[1] = {'\0'};
     const std::array<std::string_view, 5> pieces{kind, std::string_view(zero, 1), entity,
                                                  std::string_view(zero, 1), value};
     return siphash24(k0_, k1_, pieces);
+}
+
+namespace {
+
+// kind 0 entity 0 value into `out` (at least 256 bytes); its length, or 0 when it does not fit.
+std::size_t subject_message(const subject_hasher::keyed_value& k, unsigned char* out) {
+    const std::string_view kind = k.email ? "email" : "id";
+    const std::string_view entity = k.email ? std::string_view{} : k.entity;
+    const std::size_t len = kind.size() + entity.size() + k.value.size() + 2;
+    if (len > 256) return 0;
+    unsigned char* p = out;
+    std::memcpy(p, kind.data(), kind.size());
+    p += kind.size();
+    *p++ = 0;
+    if (!entity.empty()) std::memcpy(p, entity.data(), entity.size());
+    p += entity.size();
+    *p++ = 0;
+    if (!k.value.empty()) std::memcpy(p, k.value.data(), k.value.size());
+    return len;
+}
+
+// Two SipHash-2-4 at once: their rounds interleave, so the core runs both chains side by side.
+void siphash24_pair(std::uint64_t k0, std::uint64_t k1, const unsigned char* a, std::size_t la,
+                    const unsigned char* b, std::size_t lb, std::uint64_t& da, std::uint64_t& db) {
+    sip_state s(k0, k1), t(k0, k1);
+    const std::size_t wa = la / 8, wb = lb / 8, common = std::min(wa, wb);
+    for (std::size_t i = 0; i < common; ++i) {
+        const std::uint64_t ma = load_le64(a + 8 * i), mb = load_le64(b + 8 * i);
+        s.v3 ^= ma;
+        t.v3 ^= mb;
+        s.round();
+        t.round();
+        s.round();
+        t.round();
+        s.v0 ^= ma;
+        t.v0 ^= mb;
+    }
+    for (std::size_t i = common; i < wa; ++i) s.absorb(load_le64(a + 8 * i));
+    for (std::size_t i = common; i < wb; ++i) t.absorb(load_le64(b + 8 * i));
+    std::uint64_t last_a = static_cast<std::uint64_t>(la & 0xffu) << 56;
+    for (std::size_t i = 8 * wa, shift = 0; i < la; ++i, shift += 8)
+        last_a |= static_cast<std::uint64_t>(a[i]) << shift;
+    std::uint64_t last_b = static_cast<std::uint64_t>(lb & 0xffu) << 56;
+    for (std::size_t i = 8 * wb, shift = 0; i < lb; ++i, shift += 8)
+        last_b |= static_cast<std::uint64_t>(b[i]) << shift;
+    s.v3 ^= last_a;
+    t.v3 ^= last_b;
+    s.round();
+    t.round();
+    s.round();
+    t.round();
+    s.v0 ^= last_a;
+    t.v0 ^= last_b;
+    s.v2 ^= 0xff;
+    t.v2 ^= 0xff;
+    for (int r = 0; r < 4; ++r) {
+        s.round();
+        t.round();
+    }
+    da = s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
+    db = t.v0 ^ t.v1 ^ t.v2 ^ t.v3;
+}
+
+}  // namespace
+
+void subject_hasher::keys(std::span<const keyed_value> values, std::span<std::uint64_t> out) const {
+    std::array<unsigned char, 256> a, b;
+    std::size_t i = 0;
+    for (; i + 1 < values.size(); i += 2) {
+        const std::size_t la = subject_message(values[i], a.data());
+        const std::size_t lb = subject_message(values[i + 1], b.data());
+        if (la == 0 || lb == 0) {  // a value too long for the stack: one at a time
+            for (std::size_t j = i; j < i + 2; ++j)
+                out[j] = values[j].email ? email_key(values[j].value)
+                                         : id_key(values[j].entity, values[j].value);
+            continue;
+        }
+        siphash24_pair(k0_, k1_, a.data(), la, b.data(), lb, out[i], out[i + 1]);
+    }
+    if (i < values.size())
+        out[i] = values[i].email ? email_key(values[i].value)
+                                 : id_key(values[i].entity, values[i].value);
 }
 
 std::uint64_t subject_hasher::id_key(std::string_view entity, std::string_view id) const {
@@ -250,7 +403,7 @@ std::uint64_t subject_hasher::email_key(std::string_view email) const {
     return digest("email", {}, email);
 }
 
-// ---- the coded set --------------------------------------------------------------------------
+// ---- format 1: the coded set ----------------------------------------------------------------
 
 std::string encode_subject_set(std::vector<std::uint64_t>& hashes, unsigned k) {
     const std::uint64_t range = static_cast<std::uint64_t>(hashes.size()) << k;
@@ -289,13 +442,381 @@ bool subject_set_contains(std::string_view payload, std::uint32_t n, unsigned k,
     return false;
 }
 
+namespace {
+
+std::array<unsigned char, 16> parse_export_id(std::string_view export_id) {
+    std::array<unsigned char, 16> id{};
+    for (std::size_t i = 0; i < id.size() && 2 * i + 1 < export_id.size(); ++i) {
+        const int hi = hex_value(export_id[2 * i]);
+        const int lo = hex_value(export_id[2 * i + 1]);
+        id[i] = static_cast<unsigned char>(((hi < 0 ? 0 : hi) << 4) | (lo < 0 ? 0 : lo));
+    }
+    return id;
+}
+
+}  // namespace
+
+std::string encode_subject_chunk_v1(std::string_view export_id, std::vector<std::uint64_t> hashes,
+                                    unsigned k) {
+    const auto id = parse_export_id(export_id);
+    std::string chunk;
+    chunk.append(magic);
+    chunk.push_back(static_cast<char>(version_set));
+    chunk.push_back(static_cast<char>(k));
+    chunk.append(2, '\0');
+    chunk.append(reinterpret_cast<const char*>(id.data()), id.size());
+    put_u32(chunk, static_cast<std::uint32_t>(hashes.size()));
+    const std::string payload = encode_subject_set(hashes, k);
+    put_u32(chunk, static_cast<std::uint32_t>(payload.size()));
+    chunk.append(payload);
+    return chunk;
+}
+
+// ---- format 2: ordinals ---------------------------------------------------------------------
+
+namespace {
+
+unsigned floor_log2(std::uint64_t v) { return 63U - static_cast<unsigned>(__builtin_clzll(v)); }
+
+// Elias-gamma as N ones, a zero, then the N bits of the gap below its leading one.
+void put_gamma(bit_writer& w, std::uint64_t gap) {
+    const unsigned n = floor_log2(gap);
+    w.ones(n);
+    w.bit(false);
+    w.bits(gap, n);
+}
+
+bool get_gap(bit_reader& r, unsigned code, std::uint64_t& gap) {
+    std::uint64_t q = 0;
+    if (!r.unary(q)) return false;
+    std::uint64_t low = 0;
+    if (code == 0) {
+        if (q > 32 || !r.bits(static_cast<unsigned>(q), low)) return false;
+        gap = (std::uint64_t{1} << q) | low;
+        return true;
+    }
+    const unsigned k = code - 1;
+    if (q > 0xffffffffULL || !r.bits(k, low)) return false;
+    gap = ((q << k) | low) + 1;
+    return true;
+}
+
+}  // namespace
+
+unsigned encode_ordinals(std::span<const std::uint32_t> sorted, std::string& out) {
+    if (sorted.size() < 2) return 0;
+    // The mean gap names the Rice parameters worth trying; gamma suits gaps of mixed sizes.
+    const std::uint64_t span = sorted.back() - sorted.front();
+    const std::uint64_t mean = span / (sorted.size() - 1);
+    const unsigned centre = mean <= 1 ? 0 : floor_log2(mean);
+    const unsigned lowest = centre == 0 ? 0 : centre - 1;
+    std::array<std::uint64_t, 3> rice{};
+    std::uint64_t gamma = 0;
+    for (std::size_t i = 1; i < sorted.size(); ++i) {
+        const std::uint64_t gap = sorted[i] - sorted[i - 1];
+        gamma += 2 * floor_log2(gap) + 1;
+        for (unsigned j = 0; j < rice.size(); ++j) {
+            const unsigned k = lowest + j;
+            rice[j] += ((gap - 1) >> k) + 1 + k;
+        }
+    }
+    unsigned code = 0;
+    std::uint64_t best = gamma;
+    for (unsigned j = 0; j < rice.size(); ++j) {
+        if (rice[j] < best && lowest + j <= 31) {
+            best = rice[j];
+            code = 1 + lowest + j;
+        }
+    }
+    out.reserve(out.size() + best / 8 + 1);
+    bit_writer w(out);
+    for (std::size_t i = 1; i < sorted.size(); ++i) {
+        const std::uint64_t gap = sorted[i] - sorted[i - 1];
+        if (code == 0) {
+            put_gamma(w, gap);
+        } else {
+            const unsigned k = code - 1;
+            w.ones((gap - 1) >> k);
+            w.bit(false);
+            w.bits(gap - 1, k);
+        }
+    }
+    w.finish();
+    return code;
+}
+
+bool decode_ordinals(std::string_view payload, std::uint32_t n, unsigned code, std::uint32_t first,
+                     std::vector<std::uint32_t>& out) {
+    if (n == 0 || code > 32) return n == 0;
+    bit_reader r(payload);
+    std::uint64_t value = first;
+    out.push_back(first);
+    for (std::uint32_t i = 1; i < n; ++i) {
+        std::uint64_t gap = 0;
+        if (!get_gap(r, code, gap)) return false;
+        value += gap;
+        if (value > 0xffffffffULL) return false;
+        out.push_back(static_cast<std::uint32_t>(value));
+    }
+    return true;
+}
+
+bool ordinal_list_contains(std::string_view payload, std::uint32_t n, unsigned code,
+                           std::uint32_t first, std::uint32_t target) {
+    if (n == 0 || code > 32 || target < first) return false;
+    if (target == first) return true;
+    bit_reader r(payload);
+    std::uint64_t value = first;
+    for (std::uint32_t i = 1; i < n; ++i) {
+        std::uint64_t gap = 0;
+        if (!get_gap(r, code, gap)) return false;
+        value += gap;
+        if (value == target) return true;
+        if (value > target) return false;
+    }
+    return false;
+}
+
+dictionary_chain next_dictionary_chain(const dictionary_chain& previous, std::string_view header16,
+                                       std::string_view digests) {
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+    std::array<unsigned char, EVP_MAX_MD_SIZE> d{};
+    unsigned int len = 0;
+    if (!ctx || EVP_DigestInit_ex(ctx.get(), sha256(), nullptr) != 1 ||
+        EVP_DigestUpdate(ctx.get(), previous.data(), previous.size()) != 1 ||
+        EVP_DigestUpdate(ctx.get(), header16.data(), header16.size()) != 1 ||
+        EVP_DigestUpdate(ctx.get(), digests.data(), digests.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx.get(), d.data(), &len) != 1)
+        crypto_failed();
+    dictionary_chain out{};
+    std::memcpy(out.data(), d.data(), out.size());
+    return out;
+}
+
+// ---- the dictionary in memory ---------------------------------------------------------------
+
+subject_dictionary::table_memory::table_memory(std::size_t words) : size_(words) {
+    const std::size_t bytes = words * sizeof(std::uint32_t);
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    if (bytes >= (std::size_t{4} << 20)) ::madvise(p, bytes, MADV_HUGEPAGE);  // a hint only
+    words_ = static_cast<std::uint32_t*>(p);
+}
+
+subject_dictionary::table_memory::~table_memory() {
+    if (words_ != nullptr) ::munmap(words_, size_ * sizeof(std::uint32_t));
+}
+
+std::uint64_t subject_dictionary::key_at(std::size_t i) const {
+    std::uint64_t k = 0;
+    std::memcpy(&k, &slots_[3 * i], 8);
+    return k;
+}
+
+void subject_dictionary::set(std::size_t i, std::uint64_t digest, std::uint32_t ordinal) {
+    std::memcpy(&slots_[3 * i], &digest, 8);
+    slots_[3 * i + 2] = ordinal;
+}
+
+std::optional<std::uint32_t> subject_dictionary::find(std::uint64_t digest) const {
+    if (digest == 0) return zero_;
+    if (slots_.empty()) return std::nullopt;
+    for (std::size_t i = slot_of(digest);; i = (i + 1) & mask_) {
+        const std::uint64_t k = key_at(i);
+        if (k == digest) return slots_[3 * i + 2];
+        if (k == 0) return std::nullopt;
+    }
+}
+
+void subject_dictionary::touch(std::span<const std::uint64_t> digests) const {
+    if (slots_.empty()) return;
+    std::uint64_t seen = 0;
+    for (std::uint64_t d : digests) {
+        const std::size_t i = slot_of(d);
+        seen += key_at(i) + slots_[3 * i + 2];
+    }
+    touched_ = seen;  // keeps the loads
+}
+
+void subject_dictionary::insert(std::uint64_t digest, std::uint32_t ordinal) {
+    ++size_;
+    if (digest == 0) {
+        zero_ = ordinal;
+        return;
+    }
+    if (size_ * 4 > capacity() * 3) grow();
+    std::size_t i = slot_of(digest);
+    while (key_at(i) != 0) i = (i + 1) & mask_;
+    set(i, digest, ordinal);
+}
+
+void subject_dictionary::grow() {
+    const std::size_t old = capacity();
+    const std::size_t capacity = old == 0 ? 1024 : 2 * old;
+    table_memory slots(3 * capacity);
+    slots.swap(slots_);
+    mask_ = capacity - 1;
+    shift_ = 64 - static_cast<unsigned>(std::countr_zero(capacity));
+    for (std::size_t j = 0; j < old; ++j) {
+        std::uint64_t k = 0;
+        std::memcpy(&k, &slots[3 * j], 8);
+        if (k == 0) continue;
+        std::size_t i = slot_of(k);
+        while (key_at(i) != 0) i = (i + 1) & mask_;
+        set(i, k, slots[3 * j + 2]);
+    }
+}
+
+void subject_dictionary::erase(std::uint64_t digest) {
+    if (digest == 0) {
+        if (zero_) --size_;
+        zero_.reset();
+        return;
+    }
+    if (slots_.empty()) return;
+    std::size_t i = slot_of(digest);
+    while (key_at(i) != digest) {
+        if (key_at(i) == 0) return;
+        i = (i + 1) & mask_;
+    }
+    // Backward shift: a later entry of the run moves into the hole unless its home slot lies
+    // cyclically after the hole (it would then be found before reaching its home).
+    for (std::size_t j = (i + 1) & mask_; key_at(j) != 0; j = (j + 1) & mask_) {
+        const std::size_t home = slot_of(key_at(j));
+        if (((j - home) & mask_) >= ((j - i) & mask_)) {
+            set(i, key_at(j), slots_[3 * j + 2]);
+            i = j;
+        }
+    }
+    set(i, 0, 0);
+    --size_;
+}
+
+// ---- reading chunks -------------------------------------------------------------------------
+
+namespace {
+
+enum class parse_status : std::uint8_t { ok, torn, bad };
+
+// The chunk at `at` (< bytes.size()). torn: the bytes end inside a chunk that may be whole once
+// written; bad: no chunk starts there.
+parse_status parse_chunk(std::string_view bytes, std::size_t at, subject_chunk& c) {
+    const auto* h = reinterpret_cast<const unsigned char*>(bytes.data()) + at;
+    const std::size_t left = bytes.size() - at;
+    if (std::memcmp(h, magic.data(), std::min(left, magic.size())) != 0) return parse_status::bad;
+    if (left < 6) return parse_status::torn;
+    std::size_t header = chunk_header_size;
+    std::uint64_t payload = 0;
+    if (h[4] == version_set) {
+        if (left < header) return parse_status::torn;
+        if (h[5] > 32) return parse_status::bad;
+        c.kind = subject_chunk::type::set_v1;
+        c.k = h[5];
+        std::memcpy(c.export_id.data(), h + 8, c.export_id.size());
+        c.n = get_u32(h + 24);
+        payload = get_u32(h + 28);
+    } else if (h[4] == version_ordinals && h[5] == kind_dictionary) {
+        if (left < header) return parse_status::torn;
+        if (h[6] != 0 || h[7] != 0) return parse_status::bad;
+        c.kind = subject_chunk::type::dictionary;
+        c.first = get_u32(h + 8);
+        c.n = get_u32(h + 12);
+        if (c.n == 0 || static_cast<std::uint64_t>(c.first) + c.n > 0xffffffffULL)
+            return parse_status::bad;
+        std::memcpy(c.chain.data(), h + 16, c.chain.size());
+        payload = std::uint64_t{8} * c.n;
+    } else if (h[4] == version_ordinals && h[5] == kind_list) {
+        header = list_header_size;
+        if (left < header) return parse_status::torn;
+        if (h[6] > 32 || h[7] != 0) return parse_status::bad;
+        c.kind = subject_chunk::type::list;
+        c.code = h[6];
+        std::memcpy(c.export_id.data(), h + 8, c.export_id.size());
+        c.n = get_u32(h + 24);
+        payload = get_u32(h + 28);
+        c.first = get_u32(h + 32);
+        c.last = get_u32(h + 36);
+        // n distinct ordinals in [first, last].
+        if (c.n == 0 || c.last < c.first || c.last - c.first < c.n - 1 ||
+            (c.n == 1 && c.last != c.first))
+            return parse_status::bad;
+    } else {
+        return parse_status::bad;
+    }
+    if (left - header < payload) return parse_status::torn;
+    c.payload = bytes.substr(at + header, static_cast<std::size_t>(payload));
+    c.bytes = bytes.substr(at, header + static_cast<std::size_t>(payload));
+    return parse_status::ok;
+}
+
+// A read-only map of a file, unmapped on destruction.
+class mapped_file {
+  public:
+    // `fd` stays the caller's.
+    boost::system::error_code map(int fd) {
+        struct stat st {};
+        if (::fstat(fd, &st) != 0) return {errno, boost::system::system_category()};
+        size_ = static_cast<std::size_t>(st.st_size);
+        if (size_ == 0) return {};
+        void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            size_ = 0;
+            return {errno, boost::system::system_category()};
+        }
+        map_ = p;
+        ::madvise(map_, size_, MADV_SEQUENTIAL);
+        return {};
+    }
+    ~mapped_file() {
+        if (map_ != nullptr) ::munmap(map_, size_);
+    }
+    [[nodiscard]] std::string_view bytes() const {
+        return map_ == nullptr ? std::string_view{}
+                               : std::string_view(static_cast<const char*>(map_), size_);
+    }
+
+  private:
+    void* map_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+}  // namespace
+
+boost::system::error_code for_each_subject_chunk(
+    const std::string& path, const std::function<bool(const subject_chunk&)>& visit) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return audit_error::no_log;
+        return {errno, boost::system::system_category()};
+    }
+    mapped_file map;
+    auto ec = map.map(fd);
+    ::close(fd);
+    if (ec) return ec;
+    return for_each_subject_chunk_in(map.bytes(), visit);
+}
+
+boost::system::error_code for_each_subject_chunk_in(
+    std::string_view bytes, const std::function<bool(const subject_chunk&)>& visit) {
+    for (std::size_t at = 0; at < bytes.size();) {
+        subject_chunk c;
+        const auto status = parse_chunk(bytes, at, c);
+        if (status == parse_status::torn) break;  // a torn last chunk
+        if (status == parse_status::bad) return audit_error::corrupt_log;
+        at += c.bytes.size();
+        if (!visit(c)) break;
+    }
+    return {};
+}
+
 // ---- the index file -------------------------------------------------------------------------
 
 std::string subject_index_path(std::string_view audit_path) {
     return std::string(audit_path) + ".subjects";
 }
 
-subject_index_file::subject_index_file(std::string path) : path_(std::move(path)) {}
+subject_index_file::subject_index_file(std::string path, std::uint32_t max_digests)
+    : path_(std::move(path)), max_digests_(std::min(max_digests, 0xfffffffeU)) {}
 
 subject_index_file::~subject_index_file() {
     if (fd_ >= 0) ::close(fd_);
@@ -303,49 +824,191 @@ subject_index_file::~subject_index_file() {
 
 boost::system::error_code subject_index_file::open() {
     std::lock_guard lock(mutex_);
-    if (fd_ >= 0) return {};
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    if (fd_ < 0) return {errno, boost::system::system_category()};
+    if (auto ec = open_locked()) return ec;
+    // Full: no export starts that the index could not name.
+    if (ordinals_ >= max_digests_) return make_error_code(boost::system::errc::no_buffer_space);
     return {};
 }
 
-boost::system::error_code subject_index_file::append(std::string_view chunk) {
+std::uint64_t subject_index_file::torn_bytes() const {
     std::lock_guard lock(mutex_);
+    return torn_;
+}
+
+std::size_t subject_index_file::digests() const {
+    std::lock_guard lock(mutex_);
+    return ordinals_;
+}
+
+std::size_t subject_index_file::memory_bytes() const {
+    std::lock_guard lock(mutex_);
+    return dictionary_.memory_bytes();
+}
+
+boost::system::error_code subject_index_file::open_locked() {
     if (fd_ < 0) {
-        fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
         if (fd_ < 0) return {errno, boost::system::system_category()};
+        loaded_ = false;
     }
-    const char* p = chunk.data();
-    std::size_t left = chunk.size();
+    if (!loaded_) {
+        if (auto ec = load_locked()) {
+            ::close(fd_);
+            fd_ = -1;
+            return ec;
+        }
+        loaded_ = true;
+    }
+    return {};
+}
+
+boost::system::error_code subject_index_file::load_locked() {
+    dictionary_ = subject_dictionary{};
+    ordinals_ = 0;
+    chain_ = {};
+    size_ = 0;
+    mapped_file map;
+    if (auto ec = map.map(fd_)) return ec;
+    const std::string_view bytes = map.bytes();
+    std::size_t at = 0;
+    while (at < bytes.size()) {
+        subject_chunk c;
+        if (parse_chunk(bytes, at, c) != parse_status::ok) break;
+        if (c.kind == subject_chunk::type::dictionary) {
+            // A dictionary chunk continues the chain and adds only digests not seen yet, or the
+            // file ends before it.
+            if (c.first != ordinals_ ||
+                next_dictionary_chain(chain_, c.bytes.substr(0, 16), c.payload) != c.chain)
+                break;
+            const auto* p = reinterpret_cast<const unsigned char*>(c.payload.data());
+            std::uint32_t added = 0;
+            for (; added < c.n; ++added) {
+                const std::uint64_t d = load_le64(p + 8 * std::size_t{added});
+                if (dictionary_.find(d)) break;
+                dictionary_.insert(d, ordinals_ + added);
+            }
+            if (added < c.n) {
+                for (std::uint32_t j = 0; j < added; ++j)
+                    dictionary_.erase(load_le64(p + 8 * std::size_t{j}));
+                break;
+            }
+            ordinals_ += c.n;
+            chain_ = c.chain;
+        }
+        at += c.bytes.size();
+    }
+    size_ = at;
+    torn_ = bytes.size() - at;
+    if (torn_ == 0) return {};
+    // What a crash left: set aside for whoever investigates, then cut off so appends continue
+    // from a whole chunk. Damage further from the end is not a crash's: refuse.
+    if (torn_ > max_torn_tail) return audit_error::corrupt_log;
+    const std::string aside = path_ + ".torn-" + std::to_string(at);
+    const int out = ::open(aside.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (out < 0) return {errno, boost::system::system_category()};
+    std::string_view tail = bytes.substr(at);
+    while (!tail.empty()) {
+        const ssize_t n = ::write(out, tail.data(), tail.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            const int e = n < 0 ? errno : EIO;
+            ::close(out);
+            return {e, boost::system::system_category()};
+        }
+        tail.remove_prefix(static_cast<std::size_t>(n));
+    }
+    ::close(out);
+    if (::ftruncate(fd_, static_cast<off_t>(at)) != 0)
+        return {errno, boost::system::system_category()};
+    return {};
+}
+
+boost::system::error_code subject_index_file::write_locked(std::string_view bytes) {
+    const char* p = bytes.data();
+    std::size_t left = bytes.size();
     while (left > 0) {
         const ssize_t n = ::write(fd_, p, left);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return {errno, boost::system::system_category()};
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            const boost::system::error_code ec{n < 0 ? errno : EIO,
+                                               boost::system::system_category()};
+            // Whatever part of the chunk reached the file goes again; if it cannot, the file is
+            // read again (its torn tail set aside) before the next append.
+            if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
+                ::close(fd_);
+                fd_ = -1;
+            }
+            return ec;
         }
         p += n;
         left -= static_cast<std::size_t>(n);
     }
+    size_ += bytes.size();
     return {};
+}
+
+boost::system::error_code subject_index_file::assign(std::span<const std::uint64_t> digests,
+                                                     std::vector<std::uint32_t>& ordinals) {
+    ordinals.resize(digests.size());
+    std::lock_guard lock(mutex_);
+    if (auto ec = open_locked()) return ec;
+    // The table outgrows the caches: the home slots are read first, all at once (independent
+    // loads overlap; a probe loop's branches would wait for each one in turn).
+    dictionary_.touch(digests);
+    fresh_.clear();
+    for (std::size_t i = 0; i < digests.size(); ++i) {
+        if (auto o = dictionary_.find(digests[i])) {
+            ordinals[i] = *o;
+            continue;
+        }
+        if (ordinals_ + fresh_.size() >= max_digests_) {
+            for (std::uint64_t d : fresh_) dictionary_.erase(d);
+            return make_error_code(boost::system::errc::no_buffer_space);
+        }
+        const auto o = static_cast<std::uint32_t>(ordinals_ + fresh_.size());
+        dictionary_.insert(digests[i], o);
+        fresh_.push_back(digests[i]);
+        ordinals[i] = o;
+    }
+    if (fresh_.empty()) return {};
+    chunk_.assign(chunk_header_size + 8 * fresh_.size(), '\0');
+    auto* h = reinterpret_cast<unsigned char*>(chunk_.data());
+    std::memcpy(h, magic.data(), magic.size());
+    h[4] = version_ordinals;
+    h[5] = kind_dictionary;
+    const auto n = static_cast<std::uint32_t>(fresh_.size());
+    for (int i = 0; i < 4; ++i) {
+        h[8 + i] = static_cast<unsigned char>((ordinals_ >> (8 * i)) & 0xffu);
+        h[12 + i] = static_cast<unsigned char>((n >> (8 * i)) & 0xffu);
+    }
+    for (std::size_t i = 0; i < fresh_.size(); ++i)
+        store_le64(h + chunk_header_size + 8 * i, fresh_[i]);
+    const std::string_view view(chunk_);
+    const dictionary_chain chain =
+        next_dictionary_chain(chain_, view.substr(0, 16), view.substr(chunk_header_size));
+    std::memcpy(h + 16, chain.data(), chain.size());
+    if (auto ec = write_locked(chunk_)) {
+        for (std::uint64_t d : fresh_) dictionary_.erase(d);
+        return ec;
+    }
+    ordinals_ += n;
+    chain_ = chain;
+    return {};
+}
+
+boost::system::error_code subject_index_file::append_list(
+    std::string_view chunk, std::array<unsigned char, 20>& dictionary) {
+    std::lock_guard lock(mutex_);
+    if (auto ec = open_locked()) return ec;
+    dictionary_state(ordinals_, chain_, dictionary);
+    return write_locked(chunk);
 }
 
 // ---- one export's collector -----------------------------------------------------------------
 
 subject_collector::subject_collector(std::shared_ptr<subject_index_file> file,
-                                     std::string_view export_id, unsigned k)
-    : file_(std::move(file)), k_(k) {
-    for (std::size_t i = 0; i < id_.size() && 2 * i + 1 < export_id.size(); ++i) {
-        const int hi = hex_value(export_id[2 * i]);
-        const int lo = hex_value(export_id[2 * i + 1]);
-        id_[i] = static_cast<unsigned char>(((hi < 0 ? 0 : hi) << 4) | (lo < 0 ? 0 : lo));
-    }
-}
-
-void subject_collector::add(std::uint64_t digest) {
-    if (error_) return;
-    pending_.push_back(digest);
-    if (pending_.size() >= chunk_capacity) flush();
-}
+                                     std::string_view export_id)
+    : file_(std::move(file)), id_(parse_export_id(export_id)) {}
 
 void subject_collector::commit() {
     for (std::uint64_t d : tentative_) add(d);
@@ -353,27 +1016,46 @@ void subject_collector::commit() {
 }
 
 void subject_collector::flush() {
-    if (pending_.empty() || error_) return;
-    const auto n = static_cast<std::uint32_t>(pending_.size());
-    keys_ += n;
-    chunk_.clear();
-    chunk_.append(magic);
-    chunk_.push_back(static_cast<char>(format_version));
-    chunk_.push_back(static_cast<char>(k_));
-    chunk_.append(2, '\0');
-    chunk_.append(reinterpret_cast<const char*>(id_.data()), id_.size());
-    put_u32(chunk_, n);
-    const std::string payload = encode_subject_set(pending_, k_);
-    put_u32(chunk_, static_cast<std::uint32_t>(payload.size()));
-    chunk_.append(payload);
+    if (pending_.empty() || error_) {
+        pending_.clear();
+        return;
+    }
+    error_ = file_->assign(pending_, ordinals_);
     pending_.clear();
+    if (error_) return;
+    // First-seen ordinals of a CRM's stable order mostly increase already.
+    if (!std::is_sorted(ordinals_.begin(), ordinals_.end()))
+        std::sort(ordinals_.begin(), ordinals_.end());
+    ordinals_.erase(std::unique(ordinals_.begin(), ordinals_.end()), ordinals_.end());
+    const auto n = static_cast<std::uint32_t>(ordinals_.size());
+    chunk_.assign(list_header_size, '\0');
+    const unsigned code = encode_ordinals(ordinals_, chunk_);
+    auto* h = reinterpret_cast<unsigned char*>(chunk_.data());
+    std::memcpy(h, magic.data(), magic.size());
+    h[4] = version_ordinals;
+    h[5] = kind_list;
+    h[6] = static_cast<unsigned char>(code);
+    std::memcpy(h + 8, id_.data(), id_.size());
+    const auto payload = static_cast<std::uint32_t>(chunk_.size() - list_header_size);
+    for (int i = 0; i < 4; ++i) {
+        const int s = 8 * i;
+        h[24 + i] = static_cast<unsigned char>((n >> s) & 0xffu);
+        h[28 + i] = static_cast<unsigned char>((payload >> s) & 0xffu);
+        h[32 + i] = static_cast<unsigned char>((ordinals_.front() >> s) & 0xffu);
+        h[36 + i] = static_cast<unsigned char>((ordinals_.back() >> s) & 0xffu);
+    }
+    std::array<unsigned char, 20> dictionary{};
+    error_ = file_->append_list(chunk_, dictionary);
+    if (error_) return;
     if (!sha_) {
         sha_ = std::shared_ptr<void>(EVP_MD_CTX_new(), [](void* p) { EVP_MD_CTX_free(as_ctx(p)); });
         if (!sha_ || EVP_DigestInit_ex(as_ctx(sha_.get()), sha256(), nullptr) != 1) crypto_failed();
     }
-    if (EVP_DigestUpdate(as_ctx(sha_.get()), chunk_.data(), chunk_.size()) != 1) crypto_failed();
+    if (EVP_DigestUpdate(as_ctx(sha_.get()), chunk_.data(), chunk_.size()) != 1 ||
+        EVP_DigestUpdate(as_ctx(sha_.get()), dictionary.data(), dictionary.size()) != 1)
+        crypto_failed();
     wrote_ = true;
-    error_ = file_->append(chunk_);
+    keys_ += n;
 }
 
 boost::system::error_code subject_collector::write_pending() {
@@ -392,96 +1074,78 @@ std::string subject_collector::digest_hex() const {
         crypto_failed();
     }
     EVP_MD_CTX_free(copy);
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) {
-        out.push_back(hex[d[i] >> 4]);
-        out.push_back(hex[d[i] & 0x0f]);
-    }
-    return out;
+    return hex_of(d.data(), len);
 }
 
-// ---- reading back ---------------------------------------------------------------------------
+// ---- the lookup -----------------------------------------------------------------------------
 
 std::string export_id_hex(const std::array<unsigned char, 16>& id) {
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char b : id) {
-        out.push_back(hex[b >> 4]);
-        out.push_back(hex[b & 0x0f]);
-    }
-    return out;
-}
-
-boost::system::error_code for_each_subject_chunk(
-    const std::string& path, const std::function<bool(const subject_chunk&)>& visit) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) return audit_error::no_log;
-        return {errno, boost::system::system_category()};
-    }
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-        const int e = errno;
-        ::close(fd);
-        return {e, boost::system::system_category()};
-    }
-    const auto size = static_cast<std::size_t>(st.st_size);
-    if (size == 0) {
-        ::close(fd);
-        return {};
-    }
-    void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    ::close(fd);
-    if (map == MAP_FAILED) return {errno, boost::system::system_category()};
-    ::madvise(map, size, MADV_SEQUENTIAL);
-    auto ec =
-        for_each_subject_chunk_in(std::string_view(static_cast<const char*>(map), size), visit);
-    ::munmap(map, size);
-    return ec;
-}
-
-boost::system::error_code for_each_subject_chunk_in(
-    std::string_view bytes, const std::function<bool(const subject_chunk&)>& visit) {
-    const auto* base = reinterpret_cast<const unsigned char*>(bytes.data());
-    const std::size_t size = bytes.size();
-    std::size_t at = 0;
-    while (size - at >= chunk_header_size) {
-        const unsigned char* h = base + at;
-        if (std::memcmp(h, magic.data(), magic.size()) != 0 || h[4] != format_version || h[5] > 32)
-            return audit_error::corrupt_log;
-        subject_chunk c;
-        c.k = h[5];
-        std::memcpy(c.export_id.data(), h + 8, c.export_id.size());
-        c.n = get_u32(h + 24);
-        const std::uint32_t payload = get_u32(h + 28);
-        if (size - at - chunk_header_size < payload) break;  // torn last chunk
-        c.payload = bytes.substr(at + chunk_header_size, payload);
-        c.bytes = bytes.substr(at, chunk_header_size + payload);
-        at += chunk_header_size + payload;
-        if (!visit(c)) break;
-    }
-    return {};
+    return hex_of(id.data(), id.size());
 }
 
 boost::system::error_code find_subject_exports(const std::string& path,
                                                std::span<const std::uint64_t> digests,
-                                               std::vector<subject_match>& out) {
-    out.clear();
-    std::vector<std::array<unsigned char, 16>> ids;
+                                               subject_search& out) {
+    out = subject_search{};
+    using id_type = std::array<unsigned char, 16>;
+    std::vector<id_type> ids;             // the matches, in the order of their first chunk
+    std::vector<id_type> unfaithful;      // exports with a list chunk that misnames the dictionary
+    std::vector<std::uint32_t> ordinals;  // the digests' ordinals
+    dictionary_chain chain{};
+    std::vector<dictionary_chain> chains;  // after each dictionary chunk, for the second pass
+    std::uint64_t size = 0;
+    auto seen = [](const std::vector<id_type>& v, const id_type& id) {
+        return std::find(v.begin(), v.end(), id) != v.end();
+    };
+    std::uint64_t walked = 0;  // the second pass reads no further: the file may grow meanwhile
     auto ec = for_each_subject_chunk(path, [&](const subject_chunk& c) {
-        if (std::find(ids.begin(), ids.end(), c.export_id) != ids.end()) return true;
-        for (std::uint64_t d : digests) {
-            if (subject_set_contains(c.payload, c.n, c.k, d)) {
-                ids.push_back(c.export_id);
-                break;
+        walked += c.bytes.size();
+        switch (c.kind) {
+            case subject_chunk::type::dictionary: {
+                const dictionary_chain next =
+                    next_dictionary_chain(chain, c.bytes.substr(0, 16), c.payload);
+                if (c.first != size || next != c.chain) out.dictionary_intact = false;
+                chain = next;
+                chains.push_back(next);
+                const auto* p = reinterpret_cast<const unsigned char*>(c.payload.data());
+                for (std::uint32_t i = 0; i < c.n; ++i) {
+                    const std::uint64_t d = load_le64(p + 8 * std::size_t{i});
+                    for (std::uint64_t want : digests)
+                        if (d == want) ordinals.push_back(static_cast<std::uint32_t>(size + i));
+                }
+                size += c.n;
+                return true;
             }
+            case subject_chunk::type::list: {
+                if (c.last >= size) {
+                    out.dictionary_intact = false;
+                    if (!seen(unfaithful, c.export_id)) unfaithful.push_back(c.export_id);
+                }
+                if (seen(ids, c.export_id)) return true;
+                for (std::uint32_t o : ordinals) {
+                    if (o < c.first || o > c.last) continue;
+                    if (ordinal_list_contains(c.payload, c.n, c.code, c.first, o)) {
+                        ids.push_back(c.export_id);
+                        break;
+                    }
+                }
+                return true;
+            }
+            case subject_chunk::type::set_v1:
+                if (seen(ids, c.export_id)) return true;
+                for (std::uint64_t d : digests) {
+                    if (subject_set_contains(c.payload, c.n, c.k, d)) {
+                        ids.push_back(c.export_id);
+                        break;
+                    }
+                }
+                return true;
         }
         return true;
     });
     if (ec || ids.empty()) return ec;
     struct hashing {
-        std::array<unsigned char, 16> id;
+        id_type id;
         std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx{nullptr, &EVP_MD_CTX_free};
     };
     std::vector<hashing> states;
@@ -490,29 +1154,52 @@ boost::system::error_code find_subject_exports(const std::string& path,
         if (!h.ctx || EVP_DigestInit_ex(h.ctx.get(), sha256(), nullptr) != 1) crypto_failed();
         states.push_back(std::move(h));
     }
+    // The matches' chunks again, each list chunk followed by the dictionary's size and chain
+    // where it lies, as the collector hashed them.
+    std::size_t dictionaries = 0;
+    size = 0;
     ec = for_each_subject_chunk(path, [&](const subject_chunk& c) {
+        if (walked < c.bytes.size()) return false;
+        walked -= c.bytes.size();
+        if (c.kind == subject_chunk::type::dictionary) {
+            size += c.n;
+            ++dictionaries;
+            return true;
+        }
         for (auto& h : states) {
             if (h.id != c.export_id) continue;
             if (EVP_DigestUpdate(h.ctx.get(), c.bytes.data(), c.bytes.size()) != 1) crypto_failed();
+            if (c.kind == subject_chunk::type::list) {
+                std::array<unsigned char, 20> state{};
+                const dictionary_chain none{};
+                dictionary_state(size, dictionaries == 0 ? none : chains[dictionaries - 1], state);
+                if (EVP_DigestUpdate(h.ctx.get(), state.data(), state.size()) != 1) crypto_failed();
+            }
             break;
         }
         return true;
     });
     if (ec) return ec;
-    static constexpr char hex[] = "0123456789abcdef";
     for (auto& h : states) {
         std::array<unsigned char, EVP_MAX_MD_SIZE> d{};
         unsigned int len = 0;
         if (EVP_DigestFinal_ex(h.ctx.get(), d.data(), &len) != 1) crypto_failed();
         subject_match m;
         m.export_id = export_id_hex(h.id);
-        for (unsigned int i = 0; i < len; ++i) {
-            m.chunks_sha256.push_back(hex[d[i] >> 4]);
-            m.chunks_sha256.push_back(hex[d[i] & 0x0f]);
-        }
-        out.push_back(std::move(m));
+        m.chunks_sha256 = hex_of(d.data(), len);
+        m.dictionary_matches = !seen(unfaithful, h.id);
+        out.exports.push_back(std::move(m));
     }
     return {};
+}
+
+boost::system::error_code find_subject_exports(const std::string& path,
+                                               std::span<const std::uint64_t> digests,
+                                               std::vector<subject_match>& out) {
+    subject_search search;
+    auto ec = find_subject_exports(path, digests, search);
+    out = std::move(search.exports);
+    return ec;
 }
 
 }  // namespace exportwall::audit

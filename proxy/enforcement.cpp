@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <chrono>
 
 namespace exportwall::proxy {
@@ -73,6 +74,18 @@ struct export_case::subject_indexing {
 
     enum class role : std::uint8_t { main, nested_in_record, nested_in_document };
 
+    // True when normalise() would return `value` unchanged: no space at either end and, for an
+    // address, no byte lower-casing could change (A-Z; bytes past ASCII go the long way).
+    static bool normalised(std::string_view value, bool email) {
+        if (value.empty() || std::isspace(static_cast<unsigned char>(value.front())) != 0 ||
+            std::isspace(static_cast<unsigned char>(value.back())) != 0)
+            return false;
+        if (!email) return true;
+        return std::none_of(value.begin(), value.end(), [](char c) {
+            return (c >= 'A' && c <= 'Z') || static_cast<unsigned char>(c) >= 0x80;
+        });
+    }
+
     // The record's subject keys, normalised as the suppression list normalises them. A key
     // without a value (absent, null, empty) adds nothing.
     template <typename Add>
@@ -80,16 +93,33 @@ struct export_case::subject_indexing {
         const auto* id = e.subject_id_field();
         const auto* email = e.subject_email_field();
         using kind = config::suppression_entries::match_kind;
+        // The record's keys are digested together, two at a time (subject_hasher::keys).
+        std::array<audit::subject_hasher::keyed_value, 8> batch;
+        std::array<std::string, 8> copies;
+        std::array<std::uint64_t, 8> digests{};
+        std::size_t n = 0;
+        auto digest_batch = [&] {
+            hasher->keys({batch.data(), n}, {digests.data(), n});
+            for (std::size_t i = 0; i < n; ++i) add(digests[i]);
+            n = 0;
+        };
         for (const auto& [path, value] : f.values()) {
             const bool is_id = id != nullptr && path == id->path;
             const bool is_email = email != nullptr && path == email->path;
             if (!is_id && !is_email) continue;
             if (value == "null") continue;
-            const std::string v =
-                config::suppression_entries::normalise(value, is_id ? kind::id : kind::email);
+            // Most values are normalised already: digested where they are, without a copy.
+            std::string_view v = value;
+            if (!normalised(value, !is_id)) {
+                copies[n] =
+                    config::suppression_entries::normalise(value, is_id ? kind::id : kind::email);
+                v = copies[n];
+            }
             if (v.empty()) continue;
-            add(is_id ? hasher->id_key(e.id, v) : hasher->email_key(v));
+            batch[n++] = {!is_id, e.id, v};
+            if (n == batch.size()) digest_batch();
         }
+        digest_batch();
     }
 
     std::function<void(const filters::record_fields&, bool)> reporter(const config::entity& e,
@@ -197,7 +227,14 @@ bool export_case::monitoring() const { return decision_.effective_mode == config
 std::string_view export_case::refusal_reason() const { return config::to_string(decision_.why); }
 
 std::string export_case::upstream_target(const config::upstream& up) const {
-    std::string target = config::upstream_path(route_, &up, path_);
+    std::string target;
+    if (!decision_.upstream_path_tail.empty() && decision_.allowed_export() && !monitoring()) {
+        // A sealed queryMore locator: the CRM's own goes upstream (config::decide opened it).
+        target = config::upstream_path(route_, &up, route_.path + "/" +
+                                                        decision_.upstream_path_tail);
+    } else {
+        target = config::upstream_path(route_, &up, path_);
+    }
     // Monitor mode changes nothing on the way: the client's own query goes upstream.
     const std::string& query =
         monitoring() || !decision_.allowed_export() ? query_ : decision_.upstream_query;
@@ -227,6 +264,9 @@ response_plan export_case::plan_response(unsigned status,
         sealing.purpose = decision_.purpose_id;
         sealing.destination = decision_.destination_id;
         sealing.chain = chain_;
+        sealing.route = route_.id;
+        sealing.path = path_;
+        sealing.binding = decision_.continuation_binding;
         sealing.expires_at =
             std::chrono::duration_cast<std::chrono::seconds>(
                 (std::chrono::system_clock::now() + config_->net.continuation.lifetime)
@@ -316,6 +356,7 @@ response_plan export_case::plan_response(unsigned status,
     auto spec = make_filter_spec(decision_, route_, config_->net.limit,
                                  [this](std::string_view url) { return links_->map(url); },
                                  &config_->rules);
+    spec.seal_token = [this](std::string_view token) { return links_->seal_token(token); };
     attach_subjects(spec);
     filter_ = filters::make_filter(std::move(spec));
     if (track_records_) filter_->set_record_marks(&marks_);

@@ -169,6 +169,15 @@ int run_serve(int argc, char** argv) {
     // subject key (a reload may add one). Opened on first use; a failure aborts that export.
     rt.subjects = std::make_shared<audit::subject_index_file>(
         audit::subject_index_path(audit_cfg.path));
+    // Its dictionary is read now, not by the first export (a large index takes a moment).
+    if (audit_cfg.subject_key) {
+        if (auto ec = rt.subjects->open())
+            spdlog::error("subject index {}: {}; exports are refused until it opens",
+                          rt.subjects->path(), ec.message());
+        else if (const auto torn = rt.subjects->torn_bytes())
+            spdlog::warn("subject index: a torn tail ({} bytes) was set aside into {}.torn-*", torn,
+                         rt.subjects->path());
+    }
     if (forwarder) rt.syslog_reconnect = [forwarder] { forwarder->reconnect(); };
     int code = run_server(rt, options);
     writer->close();  // everything queued, then the last checkpoint, before syslog is flushed

@@ -101,8 +101,9 @@ int run_audit_subject(int argc, char** argv, std::ostream& out, std::ostream& er
     }
     if (answer.no_index) err << answer.message << "\n";
     if (!answer.intact)
-        err << "exportwall audit subject: the subject index of an export does not match its "
-               "audit record (INDEX ALTERED): the index file was edited or lost data\n";
+        err << "exportwall audit subject: the subject index does not match the audit records "
+               "or its own dictionary chain (INDEX ALTERED): the index file was edited or lost "
+               "data\n";
     if (format == "json")
         out << boost::json::serialize(subject_answer_json(answer)) << "\n";
     else

@@ -55,9 +55,9 @@ subject_answer find_subject(const config::configuration& cfg, const std::string&
                           "no entity has a field of category user.unique_id to look the id up in");
     }
 
-    std::vector<audit::subject_match> matches;
+    audit::subject_search search;
     const std::string index = audit::subject_index_path(log_path);
-    if (auto ec = audit::find_subject_exports(index, digests, matches)) {
+    if (auto ec = audit::find_subject_exports(index, digests, search)) {
         if (ec == audit::audit_error::no_log) {
             subject_answer a;
             a.no_index = true;
@@ -68,7 +68,13 @@ subject_answer find_subject(const config::configuration& cfg, const std::string&
         }
         return refuse(outcome::unreadable, index + ": " + ec.message());
     }
-    if (matches.empty()) return {};
+    const auto& matches = search.exports;
+    // An edited dictionary may hide the person: reported even when nothing was found.
+    if (matches.empty()) {
+        subject_answer none;
+        none.intact = search.dictionary_intact;
+        return none;
+    }
 
     // The exports' audit records: who, for what, to whom. A match without its record (the
     // process stopped before writing it, or the trail was pruned) is not listed.
@@ -76,6 +82,7 @@ subject_answer find_subject(const config::configuration& cfg, const std::string&
     filter.id.clear();
     for (const auto& m : matches) filter.id.push_back(m.export_id);
     subject_answer a;
+    a.intact = search.dictionary_intact;
     auto ec = audit::for_each_record(log_path, filter, [&](const audit::record& r) {
         if (r.subject_index.empty()) return true;
         auto m = std::find_if(matches.begin(), matches.end(),
@@ -83,7 +90,7 @@ subject_answer find_subject(const config::configuration& cfg, const std::string&
         if (m == matches.end()) return true;
         subject_export f;
         f.rec = r;
-        f.intact = m->chunks_sha256 == r.subject_index;
+        f.intact = m->chunks_sha256 == r.subject_index && m->dictionary_matches;
         a.intact = a.intact && f.intact;
         if (const auto* d = cfg.rules.find_destination(r.destination)) {
             f.organisation = d->organisation;

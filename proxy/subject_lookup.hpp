@@ -29,7 +29,8 @@ struct subject_export {
     audit::record rec;
     std::string organisation;  // of its destination in the configuration ("" when not named)
     std::string country;
-    bool intact = true;  // the index chunks hash to the record's subject_index
+    // The index chunks hash to the record's subject_index and name the dictionary as it is.
+    bool intact = true;
 };
 
 struct subject_answer {
@@ -41,7 +42,9 @@ struct subject_answer {
     };
     outcome result = outcome::not_found;
     std::vector<subject_export> exports;
-    bool intact = true;     // every listed export's index matches its record
+    // Every listed export's index matches its record, and the dictionary its chain (an edited
+    // dictionary may hide a person: false also when nothing was found).
+    bool intact = true;
     bool no_index = false;  // no index file yet (no export delivered records under a key)
     // One sentence for usage / unreadable, and for no_index; never the looked-up value.
     std::string message;

@@ -10,14 +10,15 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
-#include <mutex>
-#include <array>
 #include <memory>
+#include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -241,64 +242,179 @@ void BM_ListFiltered(benchmark::State& state) {
 }
 BENCHMARK(BM_ListFiltered)->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// The subject index (issue 18, item 1): an index as exports write it — one chunk per write to
-// the client (~160 records of ~400 B, two digests each: 320), 1,000 records per export — and
-// `audit subject`'s scan for one person over it. Reports the index's bytes per digest and per
-// delivered record, and the scan's speed; a 1 GiB trail of such exports (~2 M audit records)
-// delivers far fewer records than the index here holds per GB of scan.
-const std::string& generated_index(std::uint64_t& keys) {
-    static std::uint64_t count = 0;
-    static const std::string path = [] {
+// The subject index (issue 18). A CRM of `persons` people (an id and an address each), exported
+// again and again: each export delivers 1,000 records, a run of the CRM in its own order keeping
+// about 45 % (a purpose's conditions), one list chunk per ~143 records (a write to the client).
+// The trail holds `keys` delivered digests in all (EXPORTWALL_BENCH_SUBJECT_KEYS, default 20 M:
+// 10 M delivered records, each person delivered about ten times). Reports the index's bytes per
+// delivered record, the dictionary's and the lists' shares, and `audit subject`'s scan for one
+// person (two digests) over it.
+struct crm_model {
+    std::uint64_t state = 0x9e3779b97f4a7c15ULL;
+    std::uint64_t next() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        return state;
+    }
+    // A person's two digests (as the keyed hash would give them: fixed, unpredictable).
+    static std::uint64_t digest(std::uint64_t person, bool email) {
+        std::uint64_t z = 2 * person + (email ? 1 : 0) + 0x632be59bd9b4e019ULL;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+    }
+};
+
+constexpr std::uint64_t crm_persons = 1'000'000;
+
+struct generated_subjects {
+    std::string path;
+    std::uint64_t keys = 0;
+    std::uint64_t dictionary_bytes = 0;
+};
+
+const generated_subjects& generated_index() {
+    static const generated_subjects g = [] {
+        generated_subjects out;
         const char* env = std::getenv("EXPORTWALL_BENCH_SUBJECT_KEYS");
-        count = env != nullptr ? std::strtoull(env, nullptr, 10) : 20'000'000ULL;
+        const std::uint64_t count =
+            env != nullptr ? std::strtoull(env, nullptr, 10) : 20'000'000ULL;
         const fs::path dir = fresh_dir("subjects");
-        const std::string p = (dir / "audit.jsonl.subjects").string();
-        auto file = std::make_shared<subject_index_file>(p);
-        std::uint64_t state = 0x9e3779b97f4a7c15ULL;
-        auto next = [&state] {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            return state;
-        };
+        out.path = (dir / "audit.jsonl.subjects").string();
+        auto file = std::make_shared<subject_index_file>(out.path);
+        crm_model crm;
         std::uint64_t written = 0;
         while (written < count) {
             subject_collector c(file, new_record_id());
-            for (int chunk = 0; chunk < 7 && written < count; ++chunk) {  // ~2,000 digests
-                for (int i = 0; i < 320 && written < count; ++i, ++written) c.add(next());
-                if (c.write_pending()) return std::string();
+            std::uint64_t person = crm.next() % crm_persons;
+            for (int record = 0; record < 1000 && written < count; ++record) {
+                do person = (person + 1) % crm_persons;
+                while (crm.next() % 100 >= 45);
+                c.add(crm_model::digest(person, false));
+                c.add(crm_model::digest(person, true));
+                written += 2;
+                if (record % 143 == 142 && c.write_pending()) return generated_subjects{};
             }
+            if (c.write_pending()) return generated_subjects{};
         }
-        return p;
+        out.keys = count;
+        (void)for_each_subject_chunk(out.path, [&out](const subject_chunk& c) {
+            if (c.kind == subject_chunk::type::dictionary) out.dictionary_bytes += c.bytes.size();
+            return true;
+        });
+        return out;
     }();
-    keys = count;
-    return path;
+    return g;
 }
 
 void BM_SubjectLookup(benchmark::State& state) {
-    std::uint64_t keys = 0;
-    const std::string& index = generated_index(keys);
-    if (index.empty()) {
+    const auto& g = generated_index();
+    if (g.path.empty()) {
         state.SkipWithError("cannot write the subject index");
         return;
     }
-    const auto size = fs::file_size(index);
-    std::uint64_t probe = 42;
+    const auto size = fs::file_size(g.path);
+    std::uint64_t person = 42;
     std::size_t found = 0;
     for (auto _ : state) {
-        std::vector<subject_match> matches;
-        const std::array<std::uint64_t, 2> wanted{probe++, probe++};  // an id and an address
-        if (find_subject_exports(index, wanted, matches))
+        subject_search search;
+        const std::array<std::uint64_t, 2> wanted{crm_model::digest(person, false),
+                                                  crm_model::digest(person, true)};
+        person += 7919;
+        if (find_subject_exports(g.path, wanted, search) || !search.dictionary_intact)
             state.SkipWithError("cannot read the subject index");
-        found += matches.size();
+        found += search.exports.size();
     }
+    const double records = static_cast<double>(g.keys) / 2;
     state.SetBytesProcessed(static_cast<std::int64_t>(size) * state.iterations());
     state.counters["index_MB"] = static_cast<double>(size) / 1e6;
-    state.counters["bytes_per_digest"] = static_cast<double>(size) / static_cast<double>(keys);
-    state.counters["bytes_per_record"] = 2.0 * static_cast<double>(size) / static_cast<double>(keys);
-    state.counters["false_matches"] = static_cast<double>(found);
+    state.counters["bytes_per_record"] = static_cast<double>(size) / records;
+    state.counters["dictionary_per_record"] = static_cast<double>(g.dictionary_bytes) / records;
+    state.counters["lists_per_record"] = static_cast<double>(size - g.dictionary_bytes) / records;
+    state.counters["exports_found"] =
+        static_cast<double>(found) / static_cast<double>(state.iterations());
 }
 BENCHMARK(BM_SubjectLookup)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(5);
+
+// The proxy's side per delivered digest: SipHash-2-4 of an address.
+void BM_SubjectDigest(benchmark::State& state) {
+    const subject_hasher hasher(std::vector<unsigned char>(32, 0x4b));
+    std::vector<std::string> addresses;
+    for (int i = 0; i < 1024; ++i)
+        addresses.push_back("first.last" + std::to_string(i * 7919) + "@example-company.com");
+    std::uint64_t sink = 0;
+    for (auto _ : state)
+        for (const auto& a : addresses) sink ^= hasher.email_key(a);
+    benchmark::DoNotOptimize(sink);
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(addresses.size()));
+}
+BENCHMARK(BM_SubjectDigest);
+
+// Two at a time (a record's id and address), as the proxy digests them.
+void BM_SubjectDigestPairs(benchmark::State& state) {
+    const subject_hasher hasher(std::vector<unsigned char>(32, 0x4b));
+    std::vector<std::string> ids, addresses;
+    for (int i = 0; i < 512; ++i) {
+        ids.push_back("0031x0000" + std::to_string(1'000'000 + i * 7919));
+        addresses.push_back("first.last" + std::to_string(i * 7919) + "@example-company.com");
+    }
+    std::uint64_t sink = 0;
+    for (auto _ : state) {
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            const std::array<subject_hasher::keyed_value, 2> keys{
+                subject_hasher::keyed_value{false, "contact", ids[i]},
+                subject_hasher::keyed_value{true, {}, addresses[i]}};
+            std::array<std::uint64_t, 2> out{};
+            hasher.keys(keys, out);
+            sink ^= out[0] ^ out[1];
+        }
+    }
+    benchmark::DoNotOptimize(sink);
+    state.SetItemsProcessed(state.iterations() * 2 * static_cast<std::int64_t>(ids.size()));
+}
+BENCHMARK(BM_SubjectDigestPairs);
+
+// ... and the collector's: the digests' ordinals in a dictionary of the whole CRM (2 M digests,
+// far larger than the caches), sorted, coded and written (to /dev/null), 286 digests a chunk.
+void BM_SubjectCollectKnown(benchmark::State& state) {
+    static const auto file = [] {
+        auto f = std::make_shared<subject_index_file>("/dev/null");
+        std::vector<std::uint64_t> all;
+        for (std::uint64_t p = 0; p < crm_persons; ++p) {
+            all.push_back(crm_model::digest(p, false));
+            all.push_back(crm_model::digest(p, true));
+        }
+        std::vector<std::uint32_t> ordinals;
+        for (std::size_t at = 0; at < all.size(); at += chunk_capacity) {
+            const std::span<const std::uint64_t> part(all.data() + at,
+                                                      std::min(chunk_capacity, all.size() - at));
+            if (f->assign(part, ordinals)) return std::shared_ptr<subject_index_file>();
+        }
+        return f;
+    }();
+    if (!file) {
+        state.SkipWithError("cannot fill the dictionary");
+        return;
+    }
+    crm_model crm;
+    std::uint64_t person = 0;
+    constexpr int digests = 28'600;
+    for (auto _ : state) {
+        subject_collector c(file, "0123456789abcdef0123456789abcdef");
+        for (int i = 0; i < digests / 2; ++i) {
+            do person = (person + 1) % crm_persons;
+            while (crm.next() % 100 >= 45);
+            c.add(crm_model::digest(person, false));
+            c.add(crm_model::digest(person, true));
+            if (i % 143 == 142 && c.write_pending()) state.SkipWithError("write failed");
+        }
+        if (c.write_pending()) state.SkipWithError("write failed");
+    }
+    state.SetItemsProcessed(state.iterations() * digests);
+    state.counters["table_MB"] = static_cast<double>(file->memory_bytes()) / 1e6;
+}
+BENCHMARK(BM_SubjectCollectKnown);
 
 }  // namespace
 

@@ -8,6 +8,8 @@
 
 #include <boost/json/parse.hpp>
 
+#include <csignal>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -157,16 +159,101 @@ TEST_F(EnforceSubject, AnIndexEditedAfterTheFactIsReported) {
     ASSERT_EQ(lookup({"--email", ann.email}).first, 0);
     EXPECT_TRUE(last_intact_);
 
-    // One byte of the chunk's header changes: the chunk still answers, but no longer hashes to
-    // what the export's audit record says.
+    // One byte of the list chunk's header changes (its code: Rice instead of Elias-gamma, which
+    // reads Ann's two ordinals the same): the chunk still answers, but no longer hashes to what
+    // the export's audit record says.
     const std::string path = dir_.file("audit.jsonl.subjects");
+    const std::string index = read_file(path).value_or("");
+    const auto list = index.find(std::string_view("EWSI\x02\x01", 6));
+    ASSERT_NE(list, std::string::npos);
     std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(6);
-    f.put('\x01');
+    f.seekp(static_cast<std::streamoff>(list + 6));
+    f.put(static_cast<char>(index[list + 6] ^ 0x01));
     f.close();
     auto [status, ids] = lookup({"--email", ann.email});
     EXPECT_EQ(status, 1);
     EXPECT_EQ(ids, std::vector<std::string>{id});
+    EXPECT_FALSE(last_intact_);
+    EXPECT_NE(last_output_.find("INDEX ALTERED"), std::string::npos);
+}
+
+// The dictionary chunks of the index (format 2): how many, and how many digests they hold.
+std::pair<std::size_t, std::uint64_t> dictionary_of(const std::string& index) {
+    std::size_t chunks = 0;
+    std::uint64_t digests = 0;
+    const std::string_view header("EWSI\x02\x00\x00\x00", 8);
+    for (auto at = index.find(header); at != std::string::npos; at = index.find(header, at + 1)) {
+        ++chunks;
+        std::uint32_t n = 0;  // little-endian at offset 12
+        for (std::size_t i = 4; i-- > 0;)
+            n = (n << 8) | static_cast<unsigned char>(index[at + 12 + i]);
+        digests += n;
+    }
+    return {chunks, digests};
+}
+
+TEST_F(EnforceSubject, ARestartKeepsTheDictionaryAndSetsATornTailAside) {
+    ASSERT_TRUE(start_indexed());
+    const std::string p = marker_prefix();
+    const contact ann = marker_contact(p, 1, "customer");
+    const contact bob = marker_contact(p, 2, "customer");
+    ASSERT_TRUE(
+        stage(dataverse, "application/json", render(vendor_shape::dataverse, {ann}, crm_origin())));
+    const std::string before =
+        send_export(std::string(erp_key), "delivery", "warehouse", std::string(dataverse));
+    ASSERT_TRUE(audit_record(before).has_value());
+    const std::string path = dir_.file("audit.jsonl.subjects");
+    EXPECT_EQ(dictionary_of(read_file(path).value_or("")),
+              std::make_pair(std::size_t{1}, std::uint64_t{2}));
+
+    // A crash in the middle of an append: the start of a dictionary chunk, nothing after it.
+    proxy_.process().signal(SIGKILL);
+    ASSERT_TRUE(proxy_.process().wait_exit().has_value());
+    const auto whole = std::filesystem::file_size(path);
+    std::ofstream(path, std::ios::binary | std::ios::app)
+        << std::string_view("EWSI\x02\x00\x00", 7);
+    std::filesystem::remove(dir_.file("ports.json"));  // the new process writes its own
+    ASSERT_TRUE(proxy_.start(dir_, config_)) << proxy_.log();
+    EXPECT_EQ(std::filesystem::file_size(path), whole);
+    EXPECT_EQ(read_file(path + ".torn-" + std::to_string(whole)).value_or("").size(), 7U);
+
+    // Ann again and Bob: only Bob is new to the dictionary.
+    ASSERT_TRUE(stage(dataverse, "application/json",
+                      render(vendor_shape::dataverse, {ann, bob}, crm_origin())));
+    const std::string after =
+        send_export(std::string(erp_key), "delivery", "warehouse", std::string(dataverse));
+    ASSERT_TRUE(audit_record(after).has_value()) << proxy_.log();
+    EXPECT_EQ(dictionary_of(read_file(path).value_or("")),
+              std::make_pair(std::size_t{2}, std::uint64_t{4}));
+    auto [status, ids] = lookup({"--email", ann.email});
+    EXPECT_EQ(status, 0) << last_output_;
+    EXPECT_EQ(ids, (std::vector<std::string>{before, after}));
+    EXPECT_TRUE(last_intact_);
+    EXPECT_EQ(lookup({"--id", bob.id}).second, std::vector<std::string>{after});
+}
+
+TEST_F(EnforceSubject, AnEditedDictionaryIsReportedWhenItHidesThePerson) {
+    ASSERT_TRUE(start_indexed());
+    const std::string p = marker_prefix();
+    const contact ann = marker_contact(p, 1, "customer");
+    ASSERT_TRUE(
+        stage(dataverse, "application/json", render(vendor_shape::dataverse, {ann}, crm_origin())));
+    const std::string id =
+        send_export(std::string(erp_key), "delivery", "warehouse", std::string(dataverse));
+    ASSERT_TRUE(audit_record(id).has_value());
+    // Both of Ann's digests in the dictionary changed: she is no longer found, and the lookup
+    // says the index was altered rather than that nobody received her data.
+    const std::string path = dir_.file("audit.jsonl.subjects");
+    const std::string index = read_file(path).value_or("");
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    for (std::streamoff at : {32, 40}) {
+        f.seekp(at);
+        f.put(static_cast<char>(index[static_cast<std::size_t>(at)] ^ 0x01));
+    }
+    f.close();
+    auto [status, ids] = lookup({"--email", ann.email});
+    EXPECT_EQ(status, 1);
+    EXPECT_TRUE(ids.empty());
     EXPECT_FALSE(last_intact_);
     EXPECT_NE(last_output_.find("INDEX ALTERED"), std::string::npos);
 }

@@ -1,4 +1,5 @@
-// The subject index: keyed digests, the Golomb-Rice coded chunks, the file and the lookup.
+// The subject index: keyed digests, format 1's coded sets (read only), format 2's dictionary and
+// ordinal lists, the file (restart, torn tail, full), and the lookup.
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -8,8 +9,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "audit/serialize.hpp"
@@ -138,6 +141,147 @@ TEST(SubjectSet, ShortOrEmptyInputIsNoMatch) {
     EXPECT_FALSE(subject_set_contains("", 0, default_subject_k, hashes[0]));
 }
 
+TEST(SubjectHasher, LongValuesDigestAsShortOnesDo) {
+    // Values past the stack buffer take the pieces' path: the same function.
+    const auto key = key_bytes(9);
+    const subject_hasher h(key);
+    const auto [k0, k1] = derived_key(key);
+    for (std::size_t len : {0U, 1U, 7U, 8U, 242U, 243U, 244U, 300U, 1000U}) {
+        const std::string value(len, 'v');
+        const std::string message = std::string("id\0contact\0", 11) + value;
+        const std::array<std::string_view, 1> whole{message};
+        EXPECT_EQ(h.id_key("contact", value), siphash24(k0, k1, whole)) << len;
+    }
+}
+
+TEST(SubjectHasher, KeysTwoAtATimeAreTheKeysOneAtATime) {
+    const subject_hasher h(key_bytes(10));
+    const std::string long_value(300, 'x');
+    const std::vector<subject_hasher::keyed_value> values{
+        {false, "contact", "0031x00000AbCdE"},
+        {true, {}, "ann@example.com"},
+        {true, {}, ""},
+        {false, "lead", "7"},
+        {false, "contact", long_value},  // past the stack buffer, paired with a short one
+        {true, {}, "a.rather.long.address.of.someone@subdomain.example-company.com"},
+        {false, "contact", "odd one out"},
+    };
+    std::vector<std::uint64_t> out(values.size());
+    h.keys(values, out);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        const std::uint64_t one = values[i].email ? h.email_key(values[i].value)
+                                                  : h.id_key(values[i].entity, values[i].value);
+        EXPECT_EQ(out[i], one) << i;
+    }
+}
+
+// ---- format 2 ---------------------------------------------------------------------------------
+
+std::vector<std::uint32_t> random_ordinals(std::size_t n, std::uint32_t mean_gap,
+                                           std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::uniform_int_distribution<std::uint32_t> gap(1, 2 * mean_gap - 1);
+    std::vector<std::uint32_t> v;
+    std::uint32_t at = static_cast<std::uint32_t>(rng() % 1'000'000);
+    for (std::size_t i = 0; i < n; ++i) {
+        v.push_back(at);
+        at += gap(rng);
+    }
+    return v;
+}
+
+TEST(OrdinalList, DecodesWhatItEncodedWithEveryGapSize) {
+    for (std::uint32_t mean : {1U, 2U, 3U, 40U, 5'000U, 1'000'000U}) {
+        const auto ordinals = random_ordinals(3000, mean, mean);
+        std::string payload;
+        const unsigned code = encode_ordinals(ordinals, payload);
+        std::vector<std::uint32_t> back;
+        ASSERT_TRUE(decode_ordinals(payload, static_cast<std::uint32_t>(ordinals.size()), code,
+                                    ordinals.front(), back))
+            << mean;
+        EXPECT_EQ(back, ordinals) << mean;
+        for (std::size_t i = 0; i < ordinals.size(); i += 97)
+            EXPECT_TRUE(ordinal_list_contains(payload, static_cast<std::uint32_t>(ordinals.size()),
+                                              code, ordinals.front(), ordinals[i]));
+    }
+    // The largest ordinals and gaps.
+    const std::vector<std::uint32_t> wide{0, 1, 0x7fffffffU, 0xfffffffeU};
+    std::string payload;
+    const unsigned code = encode_ordinals(wide, payload);
+    std::vector<std::uint32_t> back;
+    ASSERT_TRUE(decode_ordinals(payload, 4, code, 0, back));
+    EXPECT_EQ(back, wide);
+}
+
+TEST(OrdinalList, AnswersNoForOrdinalsItDoesNotHold) {
+    const auto ordinals = random_ordinals(1000, 5, 3);
+    std::string payload;
+    const unsigned code = encode_ordinals(ordinals, payload);
+    const auto n = static_cast<std::uint32_t>(ordinals.size());
+    std::size_t wrong = 0;
+    for (std::uint32_t o = ordinals.front() - 10; o < ordinals.back() + 10; ++o) {
+        const bool member = std::binary_search(ordinals.begin(), ordinals.end(), o);
+        wrong += ordinal_list_contains(payload, n, code, ordinals.front(), o) != member ? 1U : 0U;
+    }
+    EXPECT_EQ(wrong, 0U);
+    // A payload cut short answers no rather than reading past it.
+    EXPECT_FALSE(
+        ordinal_list_contains(payload.substr(0, 2), n, code, ordinals.front(), ordinals.back()));
+    std::vector<std::uint32_t> back;
+    EXPECT_FALSE(decode_ordinals(payload.substr(0, 2), n, code, ordinals.front(), back));
+}
+
+TEST(OrdinalList, CostsUnderABytePerRecordOfARepeatedExportInCrmOrder) {
+    // A CRM of 50,000 persons (an id and an address each: ordinals 2i, 2i+1); an export keeps
+    // about 45 % of them in the CRM's order, 160 records a chunk.
+    std::mt19937_64 rng(21);
+    std::vector<std::uint32_t> kept;
+    for (std::uint32_t person = 0; person < 50'000; ++person) {
+        if (rng() % 100 >= 45) continue;
+        kept.push_back(2 * person);
+        kept.push_back(2 * person + 1);
+    }
+    std::size_t bytes = 0;
+    for (std::size_t at = 0; at < kept.size(); at += 320) {
+        const std::span<const std::uint32_t> chunk(kept.data() + at,
+                                                   std::min<std::size_t>(320, kept.size() - at));
+        std::string payload;
+        (void)encode_ordinals(chunk, payload);
+        bytes += list_header_size + payload.size();
+    }
+    const double per_record = 2.0 * static_cast<double>(bytes) / static_cast<double>(kept.size());
+    EXPECT_LT(per_record, 1.0);
+    EXPECT_GT(per_record, 0.3);
+}
+
+TEST(SubjectDictionary, FindsWhatItHoldsAndForgetsWhatItErases) {
+    subject_dictionary d;
+    const auto digests = random_hashes(100'000, 31);
+    for (std::size_t i = 0; i < digests.size(); ++i)
+        d.insert(digests[i], static_cast<std::uint32_t>(i));
+    d.insert(0, 777'777);  // the empty slot's marker is a digest too
+    EXPECT_EQ(d.size(), digests.size() + 1);
+    EXPECT_EQ(d.find(0), std::optional<std::uint32_t>(777'777));
+    // 12 bytes a slot, at most 3/4 full: 16 to 32 bytes a digest.
+    EXPECT_LE(d.memory_bytes(), 32 * d.size());
+    EXPECT_GE(d.memory_bytes(), 16 * digests.size());
+    for (std::size_t i = 0; i < digests.size(); i += 2) d.erase(digests[i]);
+    d.erase(0);
+    d.erase(12345);  // not held: nothing happens
+    EXPECT_EQ(d.size(), digests.size() / 2);
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < digests.size(); ++i) {
+        const auto o = d.find(digests[i]);
+        if (i % 2 == 0)
+            wrong += o ? 1U : 0U;
+        else
+            wrong += o != std::optional<std::uint32_t>(static_cast<std::uint32_t>(i)) ? 1U : 0U;
+    }
+    EXPECT_EQ(wrong, 0U);
+    EXPECT_FALSE(d.find(0));
+    for (std::uint64_t h : random_hashes(1000, 32)) EXPECT_FALSE(d.find(h));
+}
+
 TEST(SubjectCollector, WritesChunksBoundToItsDigest) {
     temp_dir dir;
     auto file = std::make_shared<subject_index_file>(dir.file("audit.jsonl.subjects"));
@@ -148,20 +292,50 @@ TEST(SubjectCollector, WritesChunksBoundToItsDigest) {
     ASSERT_FALSE(c.write_pending());
     EXPECT_EQ(c.keys(), hashes.size());
 
-    std::size_t chunks = 0;
+    std::size_t lists = 0, dictionaries = 0, in_dictionary = 0;
     ASSERT_FALSE(for_each_subject_chunk(file->path(), [&](const subject_chunk& ch) {
-        ++chunks;
+        if (ch.kind == subject_chunk::type::dictionary) {
+            ++dictionaries;
+            in_dictionary += ch.n;
+            return true;
+        }
+        ++lists;
+        EXPECT_EQ(ch.kind, subject_chunk::type::list);
         EXPECT_EQ(export_id_hex(ch.export_id), id);
         return true;
     }));
-    EXPECT_EQ(chunks, 3U);
+    EXPECT_EQ(lists, 3U);
+    EXPECT_EQ(dictionaries, 3U);
+    EXPECT_EQ(in_dictionary, hashes.size());
 
-    std::vector<subject_match> found;
+    subject_search found;
     const std::array<std::uint64_t, 1> wanted{hashes[chunk_capacity + 5]};
     ASSERT_FALSE(find_subject_exports(file->path(), wanted, found));
-    ASSERT_EQ(found.size(), 1U);
-    EXPECT_EQ(found[0].export_id, id);
-    EXPECT_EQ(found[0].chunks_sha256, c.digest_hex());
+    ASSERT_EQ(found.exports.size(), 1U);
+    EXPECT_EQ(found.exports[0].export_id, id);
+    EXPECT_EQ(found.exports[0].chunks_sha256, c.digest_hex());
+    EXPECT_TRUE(found.exports[0].dictionary_matches);
+    EXPECT_TRUE(found.dictionary_intact);
+}
+
+TEST(SubjectCollector, APersonSeenBeforeAddsNothingToTheDictionary) {
+    temp_dir dir;
+    auto file = std::make_shared<subject_index_file>(dir.file("i.subjects"));
+    const auto persons = random_hashes(1000, 40);
+    subject_collector first(file, new_record_id());
+    for (std::uint64_t h : persons) first.add(h);
+    ASSERT_FALSE(first.write_pending());
+    const auto after_first = std::filesystem::file_size(file->path());
+    EXPECT_GT(after_first, 8 * persons.size());
+    // The same persons again, half of them, twice over in one chunk: only a list chunk.
+    subject_collector second(file, new_record_id());
+    for (std::size_t i = 0; i < persons.size(); i += 2) second.add(persons[i]);
+    for (std::size_t i = 0; i < persons.size(); i += 2) second.add(persons[i]);
+    ASSERT_FALSE(second.write_pending());
+    EXPECT_EQ(second.keys(), persons.size() / 2);
+    const auto list_bytes = std::filesystem::file_size(file->path()) - after_first;
+    EXPECT_LT(list_bytes, list_header_size + persons.size() / 2);  // a gap of 2: 3 bits
+    EXPECT_EQ(file->digests(), persons.size());
 }
 
 TEST(SubjectCollector, TentativeDigestsCountOnlyOnceCommitted) {
@@ -199,10 +373,33 @@ TEST(SubjectCollector, AFileThatCannotBeWrittenFailsTheExport) {
     // A directory where the file should be: open() fails whoever runs the test (root too).
     std::filesystem::create_directory(dir.file("i.subjects"));
     auto file = std::make_shared<subject_index_file>(dir.file("i.subjects"));
+    EXPECT_TRUE(file->open());
     subject_collector c(file, new_record_id());
     c.add(1);
     EXPECT_TRUE(c.write_pending());
     EXPECT_TRUE(c.failed());
+    c.add(2);
+    EXPECT_TRUE(c.write_pending());
+    EXPECT_EQ(c.digest_hex(), "");
+}
+
+TEST(SubjectCollector, AFullDictionaryFailsTheExportAndRefusesTheNext) {
+    temp_dir dir;
+    auto file = std::make_shared<subject_index_file>(dir.file("i.subjects"), 100);
+    const auto persons = random_hashes(150, 41);
+    subject_collector a(file, new_record_id());
+    for (std::size_t i = 0; i < 90; ++i) a.add(persons[i]);
+    ASSERT_FALSE(a.write_pending());
+    subject_collector b(file, new_record_id());
+    for (std::size_t i = 50; i < 150; ++i) b.add(persons[i]);  // 60 new: past 100
+    EXPECT_EQ(b.write_pending(), boost::system::errc::no_buffer_space);
+    EXPECT_EQ(file->digests(), 90U);  // none of the chunk's new digests stayed
+    EXPECT_FALSE(file->open());
+    // Known persons still index; the hundredth fills it, and then nothing starts.
+    subject_collector c(file, new_record_id());
+    for (std::size_t i = 0; i < 100; ++i) c.add(persons[i]);
+    ASSERT_FALSE(c.write_pending());
+    EXPECT_EQ(file->open(), boost::system::errc::no_buffer_space);
 }
 
 TEST(SubjectIndexFile, ExportsWrittenConcurrentlyStayApart) {
@@ -218,27 +415,221 @@ TEST(SubjectIndexFile, ExportsWrittenConcurrentlyStayApart) {
     }
     ASSERT_FALSE(a.write_pending());
     ASSERT_FALSE(b.write_pending());
-    std::vector<subject_match> found;
+    subject_search found;
     const std::array<std::uint64_t, 1> wanted{hb.back()};
     ASSERT_FALSE(find_subject_exports(file->path(), wanted, found));
-    ASSERT_EQ(found.size(), 1U);
-    EXPECT_EQ(found[0].chunks_sha256, b.digest_hex());
+    ASSERT_EQ(found.exports.size(), 1U);
+    EXPECT_EQ(found.exports[0].chunks_sha256, b.digest_hex());
+    EXPECT_TRUE(found.dictionary_intact);
 }
 
-TEST(SubjectIndexFile, ATornLastChunkEndsTheWalk) {
+TEST(SubjectIndexFile, ThreadsAddingTheSamePersonsShareTheirOrdinals) {
     temp_dir dir;
     auto file = std::make_shared<subject_index_file>(dir.file("i.subjects"));
-    subject_collector c(file, new_record_id());
-    for (std::uint64_t h : random_hashes(chunk_capacity + 10, 19)) c.add(h);
-    ASSERT_FALSE(c.write_pending());
-    const auto size = std::filesystem::file_size(file->path());
-    std::filesystem::resize_file(file->path(), size - 3);
-    std::size_t chunks = 0;
-    EXPECT_FALSE(for_each_subject_chunk(file->path(), [&](const subject_chunk&) {
-        ++chunks;
+    const auto persons = random_hashes(20'000, 42);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&file, &persons, t] {
+            subject_collector c(file, new_record_id());
+            for (std::size_t i = 0; i < persons.size(); ++i) {
+                c.add(persons[(i * 7 + static_cast<std::size_t>(t) * 1000) % persons.size()]);
+                if (i % 300 == 0) (void)c.write_pending();
+            }
+            EXPECT_FALSE(c.write_pending());
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(file->digests(), persons.size());
+    subject_search found;
+    const std::array<std::uint64_t, 1> wanted{persons[12'345]};
+    ASSERT_FALSE(find_subject_exports(file->path(), wanted, found));
+    EXPECT_EQ(found.exports.size(), 4U);
+    EXPECT_TRUE(found.dictionary_intact);
+    // A second process reads the same dictionary back.
+    subject_index_file again(file->path());
+    ASSERT_FALSE(again.open());
+    EXPECT_EQ(again.digests(), persons.size());
+}
+
+TEST(SubjectIndexFile, ARestartKeepsEveryOrdinal) {
+    temp_dir dir;
+    const std::string path = dir.file("i.subjects");
+    const auto persons = random_hashes(5000, 43);
+    std::vector<std::uint32_t> before, after;
+    {
+        subject_index_file file(path);
+        ASSERT_FALSE(file.assign(persons, before));
+    }
+    const auto size = std::filesystem::file_size(path);
+    subject_index_file file(path);
+    ASSERT_FALSE(file.open());
+    EXPECT_EQ(file.torn_bytes(), 0U);
+    ASSERT_FALSE(file.assign(persons, after));
+    EXPECT_EQ(after, before);
+    EXPECT_EQ(std::filesystem::file_size(path), size);  // nothing new to write
+}
+
+TEST(SubjectIndexFile, ATornTailIsSetAsideAndCutOffAtStart) {
+    temp_dir dir;
+    const std::string path = dir.file("i.subjects");
+    const auto persons = random_hashes(300, 44);
+    std::string first_id;
+    std::uintmax_t whole = 0;
+    {
+        auto file = std::make_shared<subject_index_file>(path);
+        subject_collector a(file, new_record_id());
+        for (std::size_t i = 0; i < 200; ++i) a.add(persons[i]);
+        ASSERT_FALSE(a.write_pending());
+        whole = std::filesystem::file_size(path);
+        subject_collector b(file, new_record_id());
+        for (std::size_t i = 100; i < 300; ++i) b.add(persons[i]);
+        ASSERT_FALSE(b.write_pending());
+    }
+    // The crash: the second export's dictionary chunk reached the disk only in part.
+    std::filesystem::resize_file(path, whole + 40);
+    std::size_t walked = 0;
+    EXPECT_FALSE(for_each_subject_chunk(path, [&](const subject_chunk&) {
+        ++walked;
         return true;
     }));
-    EXPECT_EQ(chunks, 1U);
+    EXPECT_EQ(walked, 2U);  // readers stop before it
+    auto file = std::make_shared<subject_index_file>(path);
+    ASSERT_FALSE(file->open());
+    EXPECT_EQ(file->torn_bytes(), 40U);
+    EXPECT_EQ(std::filesystem::file_size(path), whole);
+    EXPECT_EQ(std::filesystem::file_size(path + ".torn-" + std::to_string(whole)), 40U);
+    EXPECT_EQ(file->digests(), 200U);
+    // Persons 200.. are new again and get the ordinals the torn chunk would have given them.
+    subject_collector c(file, new_record_id());
+    for (std::size_t i = 150; i < 300; ++i) c.add(persons[i]);
+    ASSERT_FALSE(c.write_pending());
+    EXPECT_EQ(file->digests(), 300U);
+    subject_search found;
+    const std::array<std::uint64_t, 1> wanted{persons[250]};
+    ASSERT_FALSE(find_subject_exports(path, wanted, found));
+    ASSERT_EQ(found.exports.size(), 1U);
+    EXPECT_EQ(found.exports[0].chunks_sha256, c.digest_hex());
+    EXPECT_TRUE(found.dictionary_intact);
+}
+
+TEST(SubjectIndexFile, DamageBeforeTheLastMebibyteIsNotCutOff) {
+    temp_dir dir;
+    const std::string path = dir.file("i.subjects");
+    {
+        auto file = std::make_shared<subject_index_file>(path);
+        subject_collector c(file, new_record_id());
+        for (std::uint64_t h : random_hashes(200'000, 45)) c.add(h);  // 1.6 MB of dictionary
+        ASSERT_FALSE(c.write_pending());
+    }
+    const auto size = std::filesystem::file_size(path);
+    {
+        std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(40);  // a digest of the first dictionary chunk: its chain no longer holds
+        f.put('\x5a');
+    }
+    subject_index_file file(path);
+    EXPECT_EQ(file.open(), make_error_code(audit_error::corrupt_log));
+    EXPECT_EQ(std::filesystem::file_size(path), size);
+}
+
+TEST(SubjectIndexFile, AnEditedDictionaryIsReportedEvenWhenNothingIsFound) {
+    temp_dir dir;
+    const std::string path = dir.file("i.subjects");
+    const auto persons = random_hashes(10, 46);
+    auto file = std::make_shared<subject_index_file>(path);
+    subject_collector c(file, new_record_id());
+    for (std::uint64_t h : persons) c.add(h);
+    ASSERT_FALSE(c.write_pending());
+    // Person 3's digest replaced: a lookup no longer finds them.
+    {
+        std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(static_cast<std::streamoff>(chunk_header_size + 8 * 3));
+        f.put('\x00');
+    }
+    subject_search found;
+    const std::array<std::uint64_t, 1> hidden{persons[3]};
+    ASSERT_FALSE(find_subject_exports(path, hidden, found));
+    EXPECT_TRUE(found.exports.empty());
+    EXPECT_FALSE(found.dictionary_intact);
+    // Person 4 is still found, and their export's digest, which covers the dictionary's chain,
+    // no longer matches what its audit record would say.
+    const std::array<std::uint64_t, 1> other{persons[4]};
+    ASSERT_FALSE(find_subject_exports(path, other, found));
+    ASSERT_EQ(found.exports.size(), 1U);
+    EXPECT_FALSE(found.dictionary_intact);
+    EXPECT_NE(found.exports[0].chunks_sha256, c.digest_hex());
+}
+
+TEST(SubjectIndexFile, AListNamingOrdinalsNotYetInTheDictionaryIsReported) {
+    temp_dir dir;
+    const std::string path = dir.file("i.subjects");
+    const auto persons = random_hashes(4, 50);
+    auto file = std::make_shared<subject_index_file>(path);
+    subject_collector c(file, new_record_id());
+    for (std::uint64_t h : persons) c.add(h);
+    ASSERT_FALSE(c.write_pending());
+    // The list chunk's last ordinal raised past the dictionary (its decoding does not use it).
+    std::string bytes;
+    {
+        std::ifstream in(path, std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    const auto list = bytes.find(std::string_view("EWSI\x02\x01", 6));
+    ASSERT_NE(list, std::string::npos);
+    bytes[list + 36] = '\x09';
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+    subject_search found;
+    const std::array<std::uint64_t, 1> wanted{persons[0]};
+    ASSERT_FALSE(find_subject_exports(path, wanted, found));
+    ASSERT_EQ(found.exports.size(), 1U);
+    EXPECT_FALSE(found.exports[0].dictionary_matches);
+    EXPECT_FALSE(found.dictionary_intact);
+}
+
+TEST(SubjectIndexFile, ReadsFormatOneChunksBesideFormatTwo) {
+    temp_dir dir;
+    const std::string path = dir.file("i.subjects");
+    const auto old_persons = random_hashes(500, 47);
+    const std::string old_id = new_record_id();
+    {
+        std::ofstream f(path, std::ios::binary);
+        f << encode_subject_chunk_v1(old_id, old_persons);
+    }
+    auto file = std::make_shared<subject_index_file>(path);
+    ASSERT_FALSE(file->open());
+    EXPECT_EQ(file->digests(), 0U);
+    const std::string new_id = new_record_id();
+    subject_collector c(file, new_id);
+    c.add(old_persons[7]);  // delivered before and after the upgrade
+    ASSERT_FALSE(c.write_pending());
+    subject_search found;
+    const std::array<std::uint64_t, 1> wanted{old_persons[7]};
+    ASSERT_FALSE(find_subject_exports(path, wanted, found));
+    ASSERT_EQ(found.exports.size(), 2U);
+    EXPECT_EQ(found.exports[0].export_id, old_id);
+    EXPECT_EQ(found.exports[1].export_id, new_id);
+    EXPECT_EQ(found.exports[1].chunks_sha256, c.digest_hex());
+    EXPECT_TRUE(found.dictionary_intact);
+}
+
+TEST(SubjectIndexFile, ALookupListsNoExportThatDidNotDeliverThePerson) {
+    // Exact digests: unlike format 1's 2^-30 per chunk, no false export at all.
+    temp_dir dir;
+    auto file = std::make_shared<subject_index_file>(dir.file("i.subjects"));
+    const auto persons = random_hashes(20'000, 48);
+    for (int e = 0; e < 50; ++e) {
+        subject_collector c(file, new_record_id());
+        for (std::size_t i = static_cast<std::size_t>(e); i < persons.size(); i += 50)
+            c.add(persons[i]);
+        ASSERT_FALSE(c.write_pending());
+    }
+    subject_search found;
+    const std::array<std::uint64_t, 2> wanted{persons[123], persons[124]};
+    ASSERT_FALSE(find_subject_exports(file->path(), wanted, found));
+    EXPECT_EQ(found.exports.size(), 2U);
+    const auto strangers = random_hashes(2000, 49);
+    ASSERT_FALSE(find_subject_exports(file->path(), strangers, found));
+    EXPECT_TRUE(found.exports.empty());
 }
 
 TEST(SubjectIndexRecord, MembersRoundTripThroughBothReaders) {
