@@ -304,6 +304,8 @@ class xml_filter final : public record_filter {
         // directly inside it is held until the next markup and passes only if whitespace.
         bool ancestor = false;
         bool metadata = false;  // strict_envelope: an allowed metadata leaf (envelope_metadata)
+        bool flag = false;      // ... `done`: its text must be true or false
+        bool count = false;     // ... `size`, `totalSize`: its text must be a count
         // Inside a record, kept: a transform's path lies below (its members and attributes are
         // looked up); or it is at one (`transformed`: its text is held in transform_value_ until
         // it ends, and open_transform_ names the transform; such elements never nest).
@@ -601,6 +603,29 @@ class xml_filter final : public record_filter {
         whitespace_.clear();
     }
 
+    // A `done` passes as true or false, a `size` / `totalSize` as a count (blanks around
+    // either); anything else there is no page metadata, and is counted as stripped.
+    void write_metadata(std::string& s, const frame& f, const XML_Char* raw) {
+        std::string_view v = metadata_buf_;
+        while (!v.empty() && (v.front() == ' ' || v.front() == '\t' || v.front() == '\n' ||
+                              v.front() == '\r'))
+            v.remove_prefix(1);
+        while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\n' ||
+                              v.back() == '\r'))
+            v.remove_suffix(1);
+        const bool ok =
+            f.flag ? v == "true" || v == "false" || v == "1" || v == "0"
+                   : !v.empty() && v.size() <= 20 &&
+                         std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+        if (ok) {
+            close_pending(s);
+            escape_text(s, metadata_buf_);
+        } else if (!metadata_buf_.empty()) {
+            note_envelope_strip(split_name(raw).local);
+        }
+        metadata_buf_.clear();
+    }
+
     void write_link(std::string& s, bool token) {
         if (link_buf_.empty()) return;
         std::optional<std::string> rewritten;
@@ -742,6 +767,8 @@ class xml_filter final : public record_filter {
                 // Salesforce's queryLocator continues the query on the CRM: the client gets it
                 // sealed (filter_spec::token_fields), never as the CRM wrote it.
                 if (n.local == "queryLocator") f.link = f.token = true;
+                f.flag = n.local == "done";
+                f.count = n.local == "size" || n.local == "totalSize";
             } else {
                 f.m = mode::discarded;
                 note_envelope_strip(n.local);
@@ -876,6 +903,7 @@ class xml_filter final : public record_filter {
             case mode::envelope:
             case mode::keep:
                 if (f.link) write_link(sink(), f.token);
+                if (f.flag || f.count) write_metadata(sink(), f, raw);
                 if (f.transformed) write_transformed(f);
                 write_end(sink(), raw);
                 break;
@@ -912,6 +940,11 @@ class xml_filter final : public record_filter {
             return;
         }
         if (f.transformed) return hold_transformed(s);
+        if (f.flag || f.count) {
+            // Held until the element ends: it passes only as what its name says it is.
+            if (metadata_buf_.size() <= max_metadata_text) metadata_buf_.append(s);
+            return;
+        }
         switch (f.m) {
             case mode::envelope:
                 if (f.ancestor) {
@@ -1048,6 +1081,8 @@ class xml_filter final : public record_filter {
     std::string whitespace_;
     std::string collect_buf_;
     std::string link_buf_;
+    std::string metadata_buf_;  // the text of an open done / size / totalSize
+    static constexpr std::size_t max_metadata_text = 64;
     std::string envelope_text_;  // text directly inside an envelope ancestor (strict_envelope)
     record_fields fields_;
 

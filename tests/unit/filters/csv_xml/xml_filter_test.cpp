@@ -355,6 +355,27 @@ TEST(XmlFilter, AttributesOutsideTheRecordsPassOnlyAsXsi) {
     EXPECT_NE(r.output.find("<result xsi:type=\"QueryResult\">"), std::string::npos) << r.output;
 }
 
+// done, size and totalSize pass as what their names say: a flag, a count. Other text there (a
+// value the CRM put in a metadata element) is stripped and counted.
+TEST(XmlFilter, PageMetadataPassesOnlyAsAFlagOrACount) {
+    const std::string body = envelope_head + contact("003A", "true") + envelope_tail;
+    filter_spec spec = xml_spec({"Id"});
+    spec.strict_envelope = true;
+    auto fine = run_all(spec, body);
+    ASSERT_FALSE(fine.error) << fine.error.message();
+    EXPECT_NE(fine.output.find("<done>true</done>"), std::string::npos) << fine.output;
+    EXPECT_NE(fine.output.find("<size>2</size>"), std::string::npos) << fine.output;
+    std::string odd = body;
+    odd.replace(odd.find("<done>true</done>"), 17, "<done>x@example.be</done>");
+    odd.replace(odd.find("<size>2</size>"), 14, "<size> 2 BE71 </size>");
+    auto r = run_all(spec, odd);
+    ASSERT_FALSE(r.error) << r.error.message();
+    EXPECT_EQ(r.output.find("example.be"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("BE71"), std::string::npos) << r.output;
+    EXPECT_EQ(r.counters.stripped_fields.count("(envelope)done"), 1u);
+    EXPECT_EQ(r.counters.stripped_fields.count("(envelope)size"), 1u);
+}
+
 TEST(XmlFilter, EnforcesDepthSizeAndRecordLimits) {
     filter_spec deep = xml_spec({"Id"}, "/r/records");
     deep.max_depth = 4;
