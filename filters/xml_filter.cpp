@@ -15,6 +15,7 @@
 #include <expat.h>
 
 #include "filters/transform.hpp"
+#include "filters/xml_escape.hpp"
 #include "filters/xml_external_entities.hpp"
 
 // XML export filter: expat in namespace mode with triplets, so every name arrives as
@@ -96,71 +97,6 @@ void append_qname(std::string& out, const xml_name& n) {
         out.push_back(':');
     }
     out.append(n.local);
-}
-
-// Character data: & < > always, and CR as a reference (a literal CR would be normalised away).
-void escape_text(std::string& out, std::string_view s) {
-    std::size_t run = 0;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        std::string_view rep;
-        switch (s[i]) {
-            case '&':
-                rep = "&amp;";
-                break;
-            case '<':
-                rep = "&lt;";
-                break;
-            case '>':
-                rep = "&gt;";
-                break;
-            case '\r':
-                rep = "&#13;";
-                break;
-            default:
-                continue;
-        }
-        out.append(s.substr(run, i - run));
-        out.append(rep);
-        run = i + 1;
-    }
-    out.append(s.substr(run));
-}
-
-// Attribute values: also the quote and the whitespace that attribute normalisation would fold.
-void escape_attribute(std::string& out, std::string_view s) {
-    std::size_t run = 0;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        std::string_view rep;
-        switch (s[i]) {
-            case '&':
-                rep = "&amp;";
-                break;
-            case '<':
-                rep = "&lt;";
-                break;
-            case '>':
-                rep = "&gt;";
-                break;
-            case '"':
-                rep = "&quot;";
-                break;
-            case '\t':
-                rep = "&#9;";
-                break;
-            case '\n':
-                rep = "&#10;";
-                break;
-            case '\r':
-                rep = "&#13;";
-                break;
-            default:
-                continue;
-        }
-        out.append(s.substr(run, i - run));
-        out.append(rep);
-        run = i + 1;
-    }
-    out.append(s.substr(run));
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -504,7 +440,7 @@ class xml_filter final : public record_filter {
                 s.append(prefix.empty() ? " xmlns" : " xmlns:");
                 s.append(prefix);
                 s.append("=\"");
-                escape_attribute(s, uri);
+                escape_xml_attribute(s, uri);
                 s.push_back('"');
             }
         }
@@ -540,7 +476,7 @@ class xml_filter final : public record_filter {
             s.push_back(' ');
             append_qname(s, a);
             s.append("=\"");
-            escape_attribute(s, written);
+            escape_xml_attribute(s, written);
             s.push_back('"');
         }
         if (write) pending_open_ = true;
@@ -577,7 +513,7 @@ class xml_filter final : public record_filter {
         } else if (transformer_.apply(open_transform_, transform_value_, transform_text_) &&
                    !transform_text_.empty()) {
             close_pending(record_buf_);
-            escape_text(record_buf_, transform_text_);
+            escape_xml_text(record_buf_, transform_text_);
         }
         transform_value_.clear();
     }
@@ -598,7 +534,7 @@ class xml_filter final : public record_filter {
     void flush_whitespace(bool write) {
         if (write && !whitespace_.empty() && is_whitespace(whitespace_)) {
             close_pending(record_buf_);
-            escape_text(record_buf_, whitespace_);
+            escape_xml_text(record_buf_, whitespace_);
         }
         whitespace_.clear();
     }
@@ -619,7 +555,7 @@ class xml_filter final : public record_filter {
                          std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
         if (ok) {
             close_pending(s);
-            escape_text(s, metadata_buf_);
+            escape_xml_text(s, metadata_buf_);
         } else if (!metadata_buf_.empty()) {
             note_envelope_strip(split_name(raw).local);
         }
@@ -633,7 +569,7 @@ class xml_filter final : public record_filter {
         if (rewrite) rewritten = rewrite(link_buf_);
         if (rewritten) {
             close_pending(s);
-            escape_text(s, *rewritten);
+            escape_xml_text(s, *rewritten);
             ++counters_.links_rewritten;
         } else {
             ++counters_.links_removed;
@@ -714,7 +650,7 @@ class xml_filter final : public record_filter {
             note_envelope_strip("#text");
         } else if (write) {
             close_pending(*out_);
-            escape_text(*out_, envelope_text_);
+            escape_xml_text(*out_, envelope_text_);
         }
         envelope_text_.clear();
     }
@@ -954,7 +890,7 @@ class xml_filter final : public record_filter {
                 [[fallthrough]];
             case mode::keep:
                 close_pending(sink());
-                escape_text(sink(), s);
+                escape_xml_text(sink(), s);
                 break;
             case mode::descend:
                 whitespace_.append(s);
@@ -999,11 +935,11 @@ class xml_filter final : public record_filter {
             return stop(filter_error::malformed);
         }
         out_->append("<?xml version=\"");
-        escape_attribute(*out_, version);
+        escape_xml_attribute(*out_, version);
         out_->push_back('"');
         if (encoding != nullptr) {
             out_->append(" encoding=\"");
-            escape_attribute(*out_, encoding);
+            escape_xml_attribute(*out_, encoding);
             out_->push_back('"');
         }
         if (standalone != -1)

@@ -15,6 +15,7 @@
 #include <expat.h>
 
 #include "filters/transform.hpp"
+#include "filters/xml_escape.hpp"
 
 // XML-RPC answer filter. Contract beyond record_filter.hpp and xmlrpc_filter.hpp:
 // - the document is exactly methodResponse/params/param/value/array/data/value*; each value of
@@ -55,33 +56,6 @@ bool all_space(std::string_view s) { return std::all_of(s.begin(), s.end(), is_s
 
 bool only(std::string_view s, std::string_view allowed) {
     return s.find_first_not_of(allowed) == std::string_view::npos;
-}
-
-void escape_text(std::string& out, std::string_view s) {
-    std::size_t run = 0;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        std::string_view rep;
-        switch (s[i]) {
-            case '&':
-                rep = "&amp;";
-                break;
-            case '<':
-                rep = "&lt;";
-                break;
-            case '>':
-                rep = "&gt;";
-                break;
-            case '\r':
-                rep = "&#13;";
-                break;
-            default:
-                continue;
-        }
-        out.append(s.substr(run, i - run));
-        out.append(rep);
-        run = i + 1;
-    }
-    out.append(s.substr(run));
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -536,7 +510,7 @@ class xmlrpc_filter final : public record_filter {
         if (value.written) {
             if (member_pending_) {
                 record_buf_.append("<member><name>");
-                escape_text(record_buf_, member_name_);
+                escape_xml_text(record_buf_, member_name_);
                 record_buf_.append("</name>");
                 frames_[pending_member_].written = true;
             }
@@ -635,7 +609,7 @@ class xmlrpc_filter final : public record_filter {
             transform_text_.clear();
             if (transformer_.apply(f.transform, value, transform_text_)) {
                 record_buf_.append("<string>");
-                escape_text(record_buf_, transform_text_);
+                escape_xml_text(record_buf_, transform_text_);
                 record_buf_.append("</string>");
             } else {
                 record_buf_.append("<boolean>0</boolean>");
@@ -645,7 +619,7 @@ class xmlrpc_filter final : public record_filter {
         record_buf_.push_back('<');
         record_buf_.append(tag);
         record_buf_.push_back('>');
-        escape_text(record_buf_, text);
+        escape_xml_text(record_buf_, text);
         record_buf_.append("</");
         record_buf_.append(tag);
         record_buf_.push_back('>');
