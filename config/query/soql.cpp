@@ -88,7 +88,8 @@ class lexer {
                 ++i;
                 continue;
             }
-            token t;
+            // Built where it is kept: a statement is dozens of tokens.
+            token& t = out.emplace_back();
             t.pos = i;
             bool ok = true;
             if (is_alpha(c)) {
@@ -106,7 +107,6 @@ class lexer {
             }
             if (!ok) return false;
             t.end = i;
-            out.push_back(t);
         }
         token end;
         end.pos = end.end = text_.size();
@@ -358,8 +358,12 @@ constexpr std::array<std::string_view, 27> reserved_words{
 };
 
 bool reserved(std::string_view word) {
-    return std::any_of(reserved_words.begin(), reserved_words.end(),
-                       [&](std::string_view r) { return iequals_ascii(r, word); });
+    // Every reserved word is 2 to 8 letters: most identifiers (field names) end the check here.
+    if (word.size() < 2 || word.size() > 8) return false;
+    const char first = static_cast<char>(word.front() & ~0x20);  // ASCII upper case
+    return std::any_of(reserved_words.begin(), reserved_words.end(), [&](std::string_view r) {
+        return r.front() == first && iequals_ascii(r, word);
+    });
 }
 
 constexpr std::array<std::string_view, 44> date_literals{
