@@ -131,10 +131,32 @@ decoding decoded_view(std::string_view in, std::string& storage, std::string_vie
         out = in;
         return (found & is_control) != 0 ? decoding::control : decoding::ok;
     }
+    // Decoded in the same pass that checks what an escape decodes to: a raw control byte was
+    // found by the scan above, only %XX can make another.
     const std::size_t at = storage.size();
-    if (!decode(in, storage)) return decoding::malformed;
+    storage.resize(at + in.size());
+    char* w = storage.data() + at;
+    bool control = (found & is_control) != 0;
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        const char c = in[i];
+        if (c == '+') {
+            *w++ = ' ';
+        } else if (c == '%') {
+            if (i + 2 >= in.size()) return decoding::malformed;
+            const int hi = hex_digit(in[i + 1]);
+            const int lo = hex_digit(in[i + 2]);
+            if (hi < 0 || lo < 0) return decoding::malformed;
+            const auto byte = static_cast<unsigned char>(hi * 16 + lo);
+            control |= (raw_byte_class[byte] & is_control) != 0;
+            *w++ = static_cast<char>(byte);
+            i += 2;
+        } else {
+            *w++ = c;
+        }
+    }
+    storage.resize(static_cast<std::size_t>(w - storage.data()));
     out = std::string_view(storage).substr(at);
-    return has_control(out) ? decoding::control : decoding::ok;
+    return control ? decoding::control : decoding::ok;
 }
 
 }  // namespace
