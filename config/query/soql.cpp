@@ -605,8 +605,13 @@ class parser {
         return t.kind == tok::ident && iequals_ascii(t.text, word);
     }
     [[nodiscard]] bool punct(std::string_view p, std::size_t ahead = 0) const {
+        // Asked for every token, several times: a symbol is a byte or two, compared in place
+        // rather than through memcmp.
         const token& t = peek(ahead);
-        return t.kind == tok::punct && t.text == p;
+        if (t.kind != tok::punct || t.text.size() != p.size()) return false;
+        for (std::size_t k = 0; k < p.size(); ++k)
+            if (t.text[k] != p[k]) return false;
+        return true;
     }
     bool fail(std::size_t pos, std::string detail) {
         error_pos = pos;
