@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <memory_resource>
 #include <utility>
 
 #include <pugixml.hpp>
@@ -78,9 +80,9 @@ class lexer {
   public:
     // The canonical bodies of string literals are written into `literals`, which must outlive
     // the tokens.
-    lexer(std::string_view text, std::string& literals) : text_(text), literals_(literals) {}
+    lexer(std::string_view text, std::pmr::string& literals) : text_(text), literals_(literals) {}
 
-    bool run(std::vector<token>& out) {
+    bool run(std::pmr::vector<token>& out) {
         std::size_t i = 0;
         while (i < text_.size()) {
             char c = text_[i];
@@ -190,7 +192,7 @@ class lexer {
         std::size_t start = i;
         std::size_t j = i + 1;
         const std::size_t at = literals_.size();
-        std::string& body = literals_;
+        std::pmr::string& body = literals_;
         for (;;) {
             if (j >= text_.size()) return fail(start, "an unterminated string literal");
             char c = text_[j];
@@ -311,7 +313,7 @@ class lexer {
     }
 
     std::string_view text_;
-    std::string& literals_;
+    std::pmr::string& literals_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -506,7 +508,7 @@ enum class clause : std::uint8_t { where, having, child_where };
 
 class parser {
   public:
-    explicit parser(const std::vector<token>& tokens) : tokens_(tokens) {}
+    explicit parser(const std::pmr::vector<token>& tokens) : tokens_(tokens) {}
 
     bool parse(statement& st) {
         if (kw("FIND")) return fail_here("SOSL (FIND) is not supported");
@@ -678,7 +680,8 @@ class parser {
     bool select_list(statement& st) {
         st.items.reserve(16);  // a select_item is large: no regrowth for a typical list
         do {
-            select_item item;
+            // Built where it is kept (a failed item fails the statement, which is dropped).
+            select_item& item = st.items.emplace_back();
             item.pos = peek().pos;
             if (punct("(")) {
                 if (!kw("SELECT", 1)) return fail_here("expected a field or a subquery");
@@ -728,7 +731,6 @@ class parser {
                 if (peek().kind == tok::ident && !reserved(peek().text))
                     return fail_here("an alias on a plain field is not supported");
             }
-            st.items.push_back(std::move(item));
         } while (comma());
         return true;
     }
@@ -805,7 +807,7 @@ class parser {
         if (!kw("BY")) return fail_here("expected BY after ORDER");
         ++i_;
         do {
-            order_item o;
+            order_item& o = out.emplace_back();  // built where it is kept, as select items
             if (peek().kind == tok::ident && punct("(", 1)) {
                 const fn_entry* f = find_function(peek().text);
                 if (st == nullptr || f == nullptr ||
@@ -831,31 +833,29 @@ class parser {
                 o.nulls = to_upper(peek().text);
                 ++i_;
             }
-            out.push_back(std::move(o));
         } while (comma());
         return true;
     }
 
     // or-expression: and-expressions joined by OR. SOQL refuses AND and OR mixed at one level
     // without parentheses, and so does the guard (no precedence is guessed).
+    // Each level parses into `out` and moves it below itself only when an OR (AND) follows:
+    // most conditions are one comparison, and a condition is large.
     bool disjunction(condition& out, int depth, clause c, statement& st) {
-        condition first;
         std::size_t and_pos = 0;
-        if (!conjunction(first, depth, c, st, and_pos)) return false;
-        if (!kw("OR")) {
-            out = std::move(first);
-            return true;
-        }
+        if (!conjunction(out, depth, c, st, and_pos)) return false;
+        if (!kw("OR")) return true;
         if (and_pos != 0) return fail_here("AND and OR mixed without parentheses");
+        condition first = std::move(out);
+        out = condition{};
         out.kind = cond_kind::any_of;
-        out.children.reserve(4);  // a condition is large: no regrowth for a typical clause
+        out.children.reserve(4);  // no regrowth for a typical clause
         out.children.push_back(std::move(first));
         while (kw("OR")) {
             ++i_;
-            condition next;
+            condition& next = out.children.emplace_back();
             if (!conjunction(next, depth, c, st, and_pos)) return false;
             if (and_pos != 0) return fail(and_pos, "AND and OR mixed without parentheses");
-            out.children.push_back(std::move(next));
         }
         return true;
     }
@@ -864,21 +864,18 @@ class parser {
     // never starts a statement, so 0 is free).
     bool conjunction(condition& out, int depth, clause c, statement& st, std::size_t& and_pos) {
         and_pos = 0;
-        condition first;
-        if (!negation(first, depth, c, st)) return false;
-        if (!kw("AND")) {
-            out = std::move(first);
-            return true;
-        }
+        if (!negation(out, depth, c, st)) return false;
+        if (!kw("AND")) return true;
         and_pos = peek().pos;
+        condition first = std::move(out);
+        out = condition{};
         out.kind = cond_kind::all_of;
         out.children.reserve(4);
         out.children.push_back(std::move(first));
         while (kw("AND")) {
             ++i_;
-            condition next;
+            condition& next = out.children.emplace_back();
             if (!negation(next, depth, c, st)) return false;
-            out.children.push_back(std::move(next));
         }
         return true;
     }
@@ -1023,14 +1020,18 @@ class parser {
         return fail_here("expected a value (a field or name is not a SOQL value)");
     }
 
-    const std::vector<token>& tokens_;
+    const std::pmr::vector<token>& tokens_;
     std::size_t i_ = 0;
 };
 
 bool parse_statement(std::string_view soql, statement& st, std::size_t& pos, std::string& detail) {
-    std::vector<token> tokens;
+    // The tokens and the literals' canonical bodies live only while the statement is parsed: on
+    // the stack for a typical statement, the heap only past it (a statement may be 20,000 bytes).
+    std::array<std::byte, 8192> stack_buffer;
+    std::pmr::monotonic_buffer_resource arena(stack_buffer.data(), stack_buffer.size());
+    std::pmr::vector<token> tokens(&arena);
     tokens.reserve(soql.size() / 4 + 8);  // about one token per four bytes of a typical statement
-    std::string literals;
+    std::pmr::string literals(&arena);
     lexer lex(soql, literals);
     // SOSL is named before its braces trip the lexer.
     std::size_t first = soql.find_first_not_of(" \t\r\n");
