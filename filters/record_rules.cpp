@@ -3,22 +3,14 @@
 #include <algorithm>
 #include <array>
 
+#include "common/ascii.hpp"
+
 namespace exportwall::filters {
 namespace {
 
-// ASCII case folding only: the words compared are ASCII, and std::tolower's locale lookup per
-// byte showed in profiles of filtered exports (it runs for every record's consent and objection).
-char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return ascii_lower(x) == ascii_lower(y);
-           });
-}
-
 bool one_of(std::string_view v, std::initializer_list<std::string_view> words) {
     return std::any_of(words.begin(), words.end(),
-                       [v](std::string_view w) { return iequals(v, w); });
+                       [v](std::string_view w) { return common::iequals_ascii(v, w); });
 }
 
 bool holds(const record_condition& c, std::optional<std::string_view> value) {

@@ -14,6 +14,7 @@
 
 #include <expat.h>
 
+#include "common/ascii.hpp"
 #include "filters/transform.hpp"
 #include "filters/xml_escape.hpp"
 #include "filters/xml_external_entities.hpp"
@@ -97,13 +98,6 @@ void append_qname(std::string& out, const xml_name& n) {
         out.push_back(':');
     }
     out.append(n.local);
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return (x >= 'a' && x <= 'z' ? x - 'a' + 'A' : x) ==
-                      (y >= 'a' && y <= 'z' ? y - 'a' + 'A' : y);
-           });
 }
 
 bool is_whitespace(std::string_view s) {
@@ -931,7 +925,7 @@ class xml_filter final : public record_filter {
         if (pending_error_ || version == nullptr) return;
         // The parser reads UTF-8 whatever the declaration says; a body declared in another
         // encoding would reach the client mislabelled, so it is refused.
-        if (encoding != nullptr && !iequals(encoding, "UTF-8") && !iequals(encoding, "US-ASCII")) {
+        if (encoding != nullptr && !common::iequals_ascii(encoding, "UTF-8") && !common::iequals_ascii(encoding, "US-ASCII")) {
             return stop(filter_error::malformed);
         }
         out_->append("<?xml version=\"");

@@ -14,6 +14,7 @@
 
 #include <expat.h>
 
+#include "common/ascii.hpp"
 #include "filters/transform.hpp"
 #include "filters/xml_escape.hpp"
 
@@ -56,13 +57,6 @@ bool all_space(std::string_view s) { return std::all_of(s.begin(), s.end(), is_s
 
 bool only(std::string_view s, std::string_view allowed) {
     return s.find_first_not_of(allowed) == std::string_view::npos;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return (x >= 'a' && x <= 'z' ? x - 'a' + 'A' : x) ==
-                      (y >= 'a' && y <= 'z' ? y - 'a' + 'A' : y);
-           });
 }
 
 // The elements of the answer, by where they stand.
@@ -684,8 +678,8 @@ class xmlrpc_filter final : public record_filter {
     static void XMLCALL on_declaration(void* user, const XML_Char* version,
                                        const XML_Char* encoding, int) {
         // The parser reads UTF-8 whatever the declaration says.
-        if (version != nullptr && encoding != nullptr && !iequals(encoding, "UTF-8") &&
-            !iequals(encoding, "US-ASCII"))
+        if (version != nullptr && encoding != nullptr && !common::iequals_ascii(encoding, "UTF-8") &&
+            !common::iequals_ascii(encoding, "US-ASCII"))
             self(user).stop(filter_error::malformed);
     }
     static void XMLCALL on_doctype(void* user, const XML_Char*, const XML_Char*, const XML_Char*,

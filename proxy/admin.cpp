@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/ascii.hpp"
 #include "proxy/volume_monitor.hpp"
 
 namespace exportwall::proxy {
@@ -55,15 +56,6 @@ std::string lower(std::string_view s) {
     return out;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) !=
-            std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    return true;
-}
-
 // A JSON string literal for a value we produce ourselves (revision ids); escapes what JSON needs.
 std::string json_string(std::string_view s) {
     std::string out = "\"";
@@ -89,7 +81,7 @@ std::string json_string(std::string_view s) {
 bool token_matches(std::string_view authorization, const std::string& expected_hex) {
     constexpr std::string_view scheme = "bearer ";
     if (authorization.size() <= scheme.size() ||
-        !iequals(authorization.substr(0, scheme.size()), scheme))
+        !common::iequals_ascii(authorization.substr(0, scheme.size()), scheme))
         return false;
     std::string_view token = authorization.substr(scheme.size());
     while (!token.empty() && token.front() == ' ') token.remove_prefix(1);

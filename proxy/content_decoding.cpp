@@ -5,16 +5,11 @@
 #include <algorithm>
 #include <string>
 
+#include "common/ascii.hpp"
 #include "filters/record_filter.hpp"
 
 namespace exportwall::proxy {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return (x | 0x20) == (y | 0x20);
-           });
-}
 
 std::string_view trim(std::string_view s) noexcept {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -28,9 +23,9 @@ boost::system::error_code corrupt() { return filters::filter_error::malformed; }
 
 std::optional<content_coding> parse_content_encoding(std::string_view value) noexcept {
     auto v = trim(value);
-    if (v.empty() || iequals(v, "identity")) return content_coding::identity;
-    if (iequals(v, "gzip") || iequals(v, "x-gzip")) return content_coding::gzip;
-    if (iequals(v, "deflate")) return content_coding::deflate;
+    if (v.empty() || common::iequals_ascii(v, "identity")) return content_coding::identity;
+    if (common::iequals_ascii(v, "gzip") || common::iequals_ascii(v, "x-gzip")) return content_coding::gzip;
+    if (common::iequals_ascii(v, "deflate")) return content_coding::deflate;
     return std::nullopt;
 }
 

@@ -1,5 +1,7 @@
 #include "proxy/enforcement.hpp"
 
+#include "common/ascii.hpp"
+
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -9,15 +11,6 @@
 
 namespace exportwall::proxy {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               auto lower = [](char c) {
-                   return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-               };
-               return lower(x) == lower(y);
-           });
-}
 
 std::string hex_sha256(std::string_view bytes) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
@@ -35,7 +28,7 @@ std::string hex_sha256(std::string_view bytes) {
 
 std::string_view field(std::span<const header_field> fields, std::string_view name) {
     for (const auto& f : fields)
-        if (iequals(f.name, name)) return f.value;
+        if (common::iequals_ascii(f.name, name)) return f.value;
     return {};
 }
 
@@ -52,7 +45,7 @@ std::string join(const std::vector<std::string>& names, std::string_view sep) {
 
 std::string bearer_key_sha256(std::string_view authorization) {
     auto space = authorization.find(' ');
-    if (space == std::string_view::npos || !iequals(authorization.substr(0, space), "bearer"))
+    if (space == std::string_view::npos || !common::iequals_ascii(authorization.substr(0, space), "bearer"))
         return {};
     auto key = authorization.substr(space + 1);
     while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
@@ -185,9 +178,9 @@ export_case::export_case(std::shared_ptr<const config::configuration> config,
     std::string key_hash;
     int authorizations = 0;
     for (const auto& f : headers) {
-        if (iequals(f.name, "x-export-purpose")) purposes.push_back(f.value);
-        if (iequals(f.name, "x-export-destination")) destinations.push_back(f.value);
-        if (iequals(f.name, "authorization")) {
+        if (common::iequals_ascii(f.name, "x-export-purpose")) purposes.push_back(f.value);
+        if (common::iequals_ascii(f.name, "x-export-destination")) destinations.push_back(f.value);
+        if (common::iequals_ascii(f.name, "authorization")) {
             ++authorizations;
             key_hash = bearer_key_sha256(f.value);
             // A value that is not a bearer key is a credential we cannot check: it must not

@@ -7,6 +7,7 @@
 
 #include <boost/url/parse.hpp>
 
+#include "common/ascii.hpp"
 #include "config/loader.hpp"
 #include "config/query/guard_support.hpp"
 #include "config/route_match.hpp"
@@ -19,15 +20,6 @@ namespace exportwall::proxy {
 namespace {
 
 const std::string unlisted_field_name = std::string(unlisted_field);
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               auto lower = [](char c) {
-                   return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-               };
-               return lower(x) == lower(y);
-           });
-}
 
 // `path` equals `prefix` or continues it at a segment boundary.
 bool under(std::string_view path, std::string_view prefix) {
@@ -60,7 +52,7 @@ std::optional<std::string> link_relation(std::string_view params) {
         };
         trim(name);
         trim(v);
-        if (!iequals(name, "rel")) continue;
+        if (!common::iequals_ascii(name, "rel")) continue;
         if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
         const bool ok = !v.empty() && v.size() <= 64 &&
                         std::all_of(v.begin(), v.end(), [](char c) {
@@ -85,12 +77,12 @@ std::optional<std::string> link_mapper::map(std::string_view url) const {
     auto ref = boost::urls::parse_uri_reference(url);
     if (!ref) return std::nullopt;
     if (ref->has_scheme()) {
-        if (!iequals(ref->scheme(), up_.scheme) || !iequals(ref->encoded_host(), up_.host) ||
+        if (!common::iequals_ascii(ref->scheme(), up_.scheme) || !common::iequals_ascii(ref->encoded_host(), up_.host) ||
             ref->has_userinfo()) {
             return std::nullopt;
         }
         std::uint16_t port =
-            ref->has_port() ? ref->port_number() : (iequals(ref->scheme(), "https") ? 443 : 80);
+            ref->has_port() ? ref->port_number() : (common::iequals_ascii(ref->scheme(), "https") ? 443 : 80);
         if (port != up_.port) return std::nullopt;
     } else if (ref->has_authority() || !ref->is_path_absolute()) {
         // Network-path ("//host/x") and relative-path references are not the CRM's own paths.
@@ -262,7 +254,7 @@ bool content_type_matches(config::route_format format, std::string_view content_
     while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
     auto any = [type](std::initializer_list<std::string_view> names) {
         return std::any_of(names.begin(), names.end(),
-                           [type](std::string_view n) { return iequals(type, n); });
+                           [type](std::string_view n) { return common::iequals_ascii(type, n); });
     };
     switch (format) {
         case config::route_format::json:

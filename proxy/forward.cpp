@@ -4,26 +4,16 @@
 #include <cstdio>
 #include <random>
 
+#include "common/ascii.hpp"
 #include "proxy/problem.hpp"
 #include "proxy/request_head.hpp"
 
 namespace exportwall::proxy {
 namespace {
 
-[[nodiscard]] char lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-[[nodiscard]] bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
-
 [[nodiscard]] bool in_list(std::string_view name, std::span<const std::string_view> list) noexcept {
     for (auto n : list)
-        if (iequals(name, n)) return true;
+        if (common::iequals_ascii(name, n)) return true;
     return false;
 }
 
@@ -103,7 +93,7 @@ namespace {
 
 bool in_names(std::string_view name, std::span<const std::string> names) noexcept {
     return std::any_of(names.begin(), names.end(),
-                       [name](const std::string& n) { return iequals(n, name); });
+                       [name](const std::string& n) { return common::iequals_ascii(n, name); });
 }
 
 }  // namespace
@@ -126,10 +116,10 @@ std::string prefer_for_upstream(std::string_view value) {
         std::string_view name = trim(p.substr(0, eq));
         std::string_view v = eq == std::string_view::npos ? std::string_view{} : trim(p.substr(eq + 1));
         bool ok = false;
-        if (iequals(name, "odata.maxpagesize")) {
+        if (common::iequals_ascii(name, "odata.maxpagesize")) {
             ok = !v.empty() && v.size() <= 9 &&
                  std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
-        } else if (iequals(name, "odata.include-annotations")) {
+        } else if (common::iequals_ascii(name, "odata.include-annotations")) {
             ok = v.size() >= 3 && v.front() == '"' && v.back() == '"' &&
                  std::all_of(v.begin() + 1, v.end() - 1, [](char c) {
                      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -139,7 +129,7 @@ std::string prefer_for_upstream(std::string_view value) {
         }
         if (!ok) continue;
         if (!out.empty()) out += ',';
-        out += iequals(name, "odata.maxpagesize") ? "odata.maxpagesize" : "odata.include-annotations";
+        out += common::iequals_ascii(name, "odata.maxpagesize") ? "odata.maxpagesize" : "odata.include-annotations";
         out += '=';
         out += v;
     }
@@ -152,17 +142,17 @@ bool forwarded_to_client(std::string_view name, unsigned status,
         "content-type", "content-encoding", "content-language", "cache-control", "expires",
         "etag",         "last-modified",    "date",             "vary",          "age"};
     if (in_list(name, names) || in_names(name, extra_allowed)) return true;
-    return iequals(name, "retry-after") && (status == 429 || status == 503);
+    return common::iequals_ascii(name, "retry-after") && (status == 429 || status == 503);
 }
 
 bool named_by_connection(std::string_view name, std::span<const header_field> fields) noexcept {
     for (const auto& f : fields) {
-        if (!iequals(f.name, "connection")) continue;
+        if (!common::iequals_ascii(f.name, "connection")) continue;
         std::string_view rest = f.value;
         while (!rest.empty()) {
             auto comma = rest.find(',');
             auto token = trim(rest.substr(0, comma));
-            if (!token.empty() && iequals(token, name)) return true;
+            if (!token.empty() && common::iequals_ascii(token, name)) return true;
             if (comma == std::string_view::npos) break;
             rest.remove_prefix(comma + 1);
         }
@@ -238,10 +228,10 @@ std::string build_upstream_request_head(const upstream_request& req) {
             // A configured field replaces the client's field of the same name.
             bool configured = false;
             for (const auto& h : req.up->headers)
-                configured = configured || iequals(h.name, f.name);
+                configured = configured || common::iequals_ascii(h.name, f.name);
             if (configured) continue;
         }
-        if (iequals(f.name, "prefer")) {
+        if (common::iequals_ascii(f.name, "prefer")) {
             std::string prefer = prefer_for_upstream(f.value);
             if (!prefer.empty()) append_field(out, "Prefer", prefer);
             continue;
@@ -313,8 +303,8 @@ std::string build_client_response_head(const client_response& resp) {
     out += status_reason(resp.status);
     out += "\r\n";
     for (const auto& f : resp.upstream_fields) {
-        if (is_hop_by_hop(f.name) || iequals(f.name, "content-length") ||
-            iequals(f.name, "x-request-id") || named_by_connection(f.name, resp.upstream_fields) ||
+        if (is_hop_by_hop(f.name) || common::iequals_ascii(f.name, "content-length") ||
+            common::iequals_ascii(f.name, "x-request-id") || named_by_connection(f.name, resp.upstream_fields) ||
             !forwarded_to_client(f.name, resp.status, resp.extra_allowed))
             continue;
         append_field(out, f.name, f.value);

@@ -1,5 +1,7 @@
 #include "proxy/request_head.hpp"
 
+#include "common/ascii.hpp"
+
 #include <array>
 #include <cstring>
 #include <limits>
@@ -53,18 +55,6 @@ std::string_view trim_ows(std::string_view s) noexcept {
     return s;
 }
 
-char ascii_lower(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    }
-    return true;
-}
-
 // Field values: HTAB, SP, VCHAR and obs-text. CR and LF never reach here (checked before).
 constexpr std::array<bool, 256> make_field_value_table() {
     std::array<bool, 256> t{};
@@ -106,21 +96,21 @@ field_kind classify(std::string_view name) noexcept {
     // Dispatch on the length first: most fields are none of these and cost one switch.
     switch (name.size()) {
         case 4:
-            return iequals(name, "host") ? field_kind::host : field_kind::other;
+            return common::iequals_ascii(name, "host") ? field_kind::host : field_kind::other;
         case 6:
-            return iequals(name, "expect") ? field_kind::expect : field_kind::other;
+            return common::iequals_ascii(name, "expect") ? field_kind::expect : field_kind::other;
         case 10:
-            return iequals(name, "connection") ? field_kind::connection : field_kind::other;
+            return common::iequals_ascii(name, "connection") ? field_kind::connection : field_kind::other;
         case 13:
-            return iequals(name, "x-http-method") ? field_kind::method_override : field_kind::other;
+            return common::iequals_ascii(name, "x-http-method") ? field_kind::method_override : field_kind::other;
         case 14:
-            return iequals(name, "content-length") ? field_kind::content_length : field_kind::other;
+            return common::iequals_ascii(name, "content-length") ? field_kind::content_length : field_kind::other;
         case 17:
-            if (iequals(name, "transfer-encoding")) return field_kind::transfer_encoding;
-            return iequals(name, "x-method-override") ? field_kind::method_override
+            if (common::iequals_ascii(name, "transfer-encoding")) return field_kind::transfer_encoding;
+            return common::iequals_ascii(name, "x-method-override") ? field_kind::method_override
                                                       : field_kind::other;
         case 22:
-            return iequals(name, "x-http-method-override") ? field_kind::method_override
+            return common::iequals_ascii(name, "x-http-method-override") ? field_kind::method_override
                                                            : field_kind::other;
         default:
             return field_kind::other;
@@ -167,7 +157,7 @@ struct transfer_coding_state {
                 return false;
             }
             any_coding = true;
-            if (iequals(name, "chunked")) {
+            if (common::iequals_ascii(name, "chunked")) {
                 ++chunked_count;
                 last_is_chunked = true;
                 chunked_has_parameters = !rest.empty();
@@ -345,7 +335,7 @@ bool same_authority(std::string_view a, std::string_view b, unsigned default_por
     if (!split_authority(a, default_port, ka) || !split_authority(b, default_port, kb)) {
         return false;
     }
-    return ka.port == kb.port && iequals(ka.host, kb.host);
+    return ka.port == kb.port && common::iequals_ascii(ka.host, kb.host);
 }
 
 }  // namespace
@@ -462,13 +452,13 @@ error_code check_request_head(std::string_view raw_head, std::size_t max_head_by
                 break;
             case field_kind::connection:
                 (void)for_each_list_element(value, [&](std::string_view option) {
-                    if (iequals(option, "close")) connection_close = true;
-                    if (iequals(option, "keep-alive")) connection_keep_alive = true;
+                    if (common::iequals_ascii(option, "close")) connection_close = true;
+                    if (common::iequals_ascii(option, "keep-alive")) connection_keep_alive = true;
                     return true;
                 });
                 break;
             case field_kind::expect:
-                if (iequals(value, "100-continue")) out.expect_continue = true;
+                if (common::iequals_ascii(value, "100-continue")) out.expect_continue = true;
                 break;
             case field_kind::method_override:
                 return request_error::method_override;

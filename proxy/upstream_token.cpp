@@ -24,6 +24,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include "common/ascii.hpp"
 #include "proxy/client_assertion.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/stream.hpp"
@@ -81,15 +82,6 @@ std::string base64(std::string_view bytes) {
     return out;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               auto lower = [](char c) {
-                   return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-               };
-               return lower(x) == lower(y);
-           });
-}
-
 // An OAuth2 error code (RFC 6749 §5.2: invalid_client, unauthorized_client …) is a word of the
 // protocol, safe for the log; anything else the endpoint wrote is not repeated.
 bool is_error_code(std::string_view s) {
@@ -141,7 +133,7 @@ token_answer parse_token_response(unsigned status, std::string_view body) {
         return out;
     }
     if (const auto* type = o->if_contains("token_type");
-        type != nullptr && (!type->is_string() || !iequals(type->get_string(), "bearer"))) {
+        type != nullptr && (!type->is_string() || !common::iequals_ascii(type->get_string(), "bearer"))) {
         out.failure = "the token endpoint's token_type is not Bearer";
         return out;
     }

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/ascii.hpp"
 #include "config/query/guard.hpp"
 
 namespace exportwall::config::query {
@@ -76,19 +77,8 @@ bool fail_field(guarded_query& q, const field_policy& policy, std::string_view p
 void resolve_selection(guarded_query& q, const field_policy& policy, bool present,
                        const std::vector<std::string>& selected);
 
-// ASCII case-insensitive equality (SOQL keywords and names, OData is case-sensitive). Inline:
-// the parsers compare every word against keyword tables with it.
-[[nodiscard]] inline bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i];
-        char y = b[i];
-        if (x == y) continue;
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
-}
+// ASCII case-insensitive equality (SOQL keywords and names, OData is case-sensitive): the
+// project's one (common/ascii.hpp), inline, as the parsers compare every word with it.
+using common::iequals_ascii;
 
 }  // namespace exportwall::config::query

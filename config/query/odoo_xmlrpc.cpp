@@ -17,6 +17,7 @@
 #include <boost/json/value.hpp>
 #include <pugixml.hpp>
 
+#include "common/ascii.hpp"
 #include "config/query/guard_support.hpp"
 #include "config/query/odoo_call.hpp"
 
@@ -79,16 +80,6 @@ std::size_t bad_character(std::string_view s) {
     return std::string_view::npos;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i] >= 'a' && a[i] <= 'z' ? static_cast<char>(a[i] - 'a' + 'A') : a[i];
-        char y = b[i] >= 'a' && b[i] <= 'z' ? static_cast<char>(b[i] - 'a' + 'A') : b[i];
-        if (x != y) return false;
-    }
-    return true;
-}
-
 // An entity or character reference at body[at] == '&' that pugixml and expat read alike: one of
 // the five predefined entities, or a character reference to an XML character.
 bool known_reference(std::string_view body, std::size_t at) {
@@ -120,7 +111,7 @@ bool scan(guarded_query& q, std::string_view body) {
             const auto end = body.find("]]>", i + 9);
             if (end == std::string_view::npos) break;  // pugixml refuses it
             i = end + 2;
-        } else if (body[i] == '<' && iequals(body.substr(i, 9), "<!DOCTYPE")) {
+        } else if (body[i] == '<' && common::iequals_ascii(body.substr(i, 9), "<!DOCTYPE")) {
             return fail_unsupported(q, body_parameter, i,
                                     "a document type declaration is not accepted");
         } else if (body[i] == '&' && !known_reference(body, i)) {
@@ -490,7 +481,7 @@ class call_reader {
             const std::string_view value = a.value();
             const bool ok =
                 (name == "version" && value == "1.0") ||
-                (name == "encoding" && (iequals(value, "UTF-8") || iequals(value, "US-ASCII"))) ||
+                (name == "encoding" && (common::iequals_ascii(value, "UTF-8") || common::iequals_ascii(value, "US-ASCII"))) ||
                 (name == "standalone" && (value == "yes" || value == "no"));
             if (!ok) return refuse(n, "the XML declaration says version 1.0 and UTF-8 only");
         }
