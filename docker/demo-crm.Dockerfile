@@ -18,6 +18,7 @@ RUN apt-get update \
 WORKDIR /src
 COPY CMakeLists.txt CMakePresets.json ./
 COPY cmake/ cmake/
+COPY common/ common/
 COPY filters/ filters/
 COPY config/ config/
 COPY audit/ audit/
