@@ -15,6 +15,7 @@
 #include <expat.h>
 
 #include "common/ascii.hpp"
+#include "filters/expat_parse.hpp"
 #include "filters/transform.hpp"
 #include "filters/xml_escape.hpp"
 #include "filters/xml_external_entities.hpp"
@@ -250,29 +251,7 @@ class xml_filter final : public record_filter {
     }
 
     [[nodiscard]] boost::system::error_code parse(std::string_view in, bool final) {
-        fed_ += in.size();
-        const auto status = XML_Parse(parser_, in.data(), static_cast<int>(in.size()),
-                                      final ? XML_TRUE : XML_FALSE);
-        if (status == XML_STATUS_ERROR) {
-            if (pending_error_) return pending_error_;
-            switch (XML_GetErrorCode(parser_)) {
-                case XML_ERROR_NO_ELEMENTS:
-                case XML_ERROR_UNCLOSED_TOKEN:
-                case XML_ERROR_PARTIAL_CHAR:
-                case XML_ERROR_UNCLOSED_CDATA_SECTION:
-                    return final ? filter_error::truncated : filter_error::malformed;
-                default:
-                    return filter_error::malformed;
-            }
-        }
-        if (pending_error_) return pending_error_;
-        // Expat keeps an incomplete token (a start tag, a name, a comment) in its own buffer:
-        // refuse one that outgrows the record limit so memory stays bounded.
-        const XML_Index at = XML_GetCurrentByteIndex(parser_);
-        if (at >= 0 && fed_ - static_cast<std::uint64_t>(at) > spec_.max_record_bytes) {
-            return filter_error::record_too_large;
-        }
-        return {};
+        return expat_parse(parser_, in, final, fed_, spec_.max_record_bytes, pending_error_);
     }
 
     void stop(filter_error e) {
