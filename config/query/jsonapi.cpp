@@ -140,7 +140,6 @@ class jsonapi_guard {
             return refuse(p.name, 0,
                           "fields names a resource type other than this route's records");
         std::vector<std::string> selected;
-        // `fields[type]=` asks for no attributes: nothing usable, so every allowed field.
         if (!p.value.empty()) {
             std::vector<std::pair<std::string_view, std::size_t>> list;
             if (!items(p, list)) return false;
@@ -153,8 +152,27 @@ class jsonapi_guard {
             }
         }
         fields_present_ = true;
+        // An empty fieldset asks for no fields (JSON:API 1.1, "Sparse Fieldsets"); so does one of
+        // nothing but the identity (`id`, `type`: always in the answer) and rule fields (forced
+        // into the query, stripped from the answer). The answer then carries the identity alone,
+        // and the forwarded fieldset is the rule fields only, which reads back the same.
+        if (std::all_of(selected.begin(), selected.end(),
+                        [this](const std::string& f) { return identity(f) || rule_field(f); })) {
+            for (const auto& f : selected)
+                if (std::find(q_.requested.begin(), q_.requested.end(), f) == q_.requested.end())
+                    q_.requested.push_back(f);
+            if (selectable(policy_, "id")) q_.kept.emplace_back("id");
+            q_.sent.assign(policy_.rule_fields.begin(), policy_.rule_fields.end());
+            return true;
+        }
         resolve_selection(q_, policy_, true, selected);
         return true;
+    }
+
+    static bool identity(std::string_view f) { return f == "id" || f == "type"; }
+    [[nodiscard]] bool rule_field(std::string_view f) const {
+        return std::find(policy_.rule_fields.begin(), policy_.rule_fields.end(), f) !=
+               policy_.rule_fields.end();
     }
 
     bool filter(const query_param& p, const std::vector<std::string_view>& segs) {
@@ -230,7 +248,7 @@ class jsonapi_guard {
             // a sparse fieldset may name (JSON:API 1.1, "Fields"): a catalogue that lists them
             // (the purpose keeps them) does not write them here.
             std::string list;
-            std::erase_if(q_.sent, [](const std::string& f) { return f == "id" || f == "type"; });
+            std::erase_if(q_.sent, [](const std::string& f) { return identity(f); });
             for (const auto& f : q_.sent) {
                 if (!list.empty()) list.push_back(',');
                 list += f;
