@@ -272,8 +272,7 @@ class session {
         if (!quota_ || !case_) return;
         if (auto u = quota_->grant_usage()) {
             const config::decision& d = case_->decision();
-            rt_.stats().quota_usage(d.client_id, d.purpose_id, d.destination_id, u->used,
-                                    u->limit);
+            rt_.stats().quota_usage(d.client_id, d.purpose_id, d.destination_id, u->used, u->limit);
         }
     }
     // The balancer and trace id of this request, on any audit record it writes.
@@ -303,10 +302,17 @@ class session {
     template <class Buffers>
     net::awaitable<error_code> write_upstream(byte_stream& up, const Buffers& buffers,
                                               milliseconds idle);
-    // Writes one piece of a response body in the client's framing (a chunk when chunked).
+    // Writes one piece of a response body in the client's framing (a chunk when chunked), after
+    // the response head while it is pending, and with the terminating chunk when `last`: one
+    // gathered write.
     net::awaitable<error_code> write_body_piece(std::string_view piece, response_framing framing,
-                                                milliseconds idle);
+                                                milliseconds idle, bool last = false);
     void finish(request_record& rec);
+    // abort() for an export whose response head may still be pending: the head goes out first
+    // (a cut export's client sees its status, then a body without its end, as if the head had not
+    // waited for the body), then the export ends like any cut one.
+    net::awaitable<bool> abort_response(request_record& rec, byte_stream& up,
+                                        std::string_view reason, milliseconds idle);
     // Ends an export that cannot complete (the CRM's connection `up` is closed too): the client's
     // connection closes without the response's end, the audit record says `aborted` with the
     // reason (`shutdown` once a stop cut the session), the access log gets its line.
@@ -352,6 +358,10 @@ class session {
     normalised_target target_;
     std::unique_ptr<char[]> relay_;
     std::string scratch_;
+    // The relayed response's head until it is written: it goes out with the first body bytes,
+    // before the relay waits for the CRM, or with the end of a response that needed no wait (a
+    // small export's head, body and terminating chunk then cost one write, not three).
+    std::string pending_head_;
     // The current request's enforcement (null before a route matched) and whether its audit
     // record has been written.
     std::unique_ptr<export_case> case_;
@@ -390,7 +400,8 @@ class session {
         if (now - request_start_ >= lim.request_deadline) return true;
         auto elapsed = std::chrono::duration<double>(now - body_start).count();
         return lim.min_request_body_rate != 0 && elapsed > 1.0 &&
-               static_cast<double>(bytes) / elapsed < static_cast<double>(lim.min_request_body_rate);
+               static_cast<double>(bytes) / elapsed <
+                   static_cast<double>(lim.min_request_body_rate);
     }
     // The current response to the client ends with the connection (no length, no chunks).
     bool close_delimited_ = false;
@@ -422,13 +433,26 @@ net::awaitable<error_code> session::write_upstream(byte_stream& up, const Buffer
 }
 
 net::awaitable<error_code> session::write_body_piece(std::string_view piece,
-                                                     response_framing framing, milliseconds idle) {
-    if (framing != response_framing::chunked)
-        co_return co_await write_client(net::buffer(piece.data(), piece.size()), idle);
-    chunk_size_line(piece.size(), scratch_);
-    std::array<net::const_buffer, 3> pieces{
-        net::buffer(scratch_), net::buffer(piece.data(), piece.size()), net::buffer("\r\n", 2)};
-    co_return co_await write_client(pieces, idle);
+                                                     response_framing framing, milliseconds idle,
+                                                     bool last) {
+    // Unused places stay empty buffers: a gathered write skips them.
+    std::array<net::const_buffer, 5> pieces;
+    std::size_t n = 0;
+    if (!pending_head_.empty()) pieces[n++] = net::buffer(pending_head_);
+    if (framing != response_framing::chunked) {
+        pieces[n++] = net::buffer(piece.data(), piece.size());
+    } else {
+        if (!piece.empty()) {
+            chunk_size_line(piece.size(), scratch_);
+            pieces[n++] = net::buffer(scratch_);
+            pieces[n++] = net::buffer(piece.data(), piece.size());
+            pieces[n++] = net::buffer("\r\n", 2);
+        }
+        if (last) pieces[n++] = net::buffer("0\r\n\r\n", 5);
+    }
+    auto ec = co_await write_client(pieces, idle);
+    pending_head_.clear();
+    co_return ec;
 }
 
 void session::finish(request_record& rec) {
@@ -453,6 +477,17 @@ void session::finish(request_record& rec) {
     e.outcome = rec.outcome;
     e.reason = rec.reason;
     rt_.log().write(e);
+}
+
+net::awaitable<bool> session::abort_response(request_record& rec, byte_stream& up,
+                                             std::string_view reason, milliseconds idle) {
+    // Pending only while no write to the client was tried: this one cannot wait on a failed one.
+    if (!pending_head_.empty()) {
+        std::string head = std::move(pending_head_);
+        pending_head_.clear();
+        (void)co_await write_client(net::buffer(head), idle);
+    }
+    co_return abort(rec, up, reason);
 }
 
 bool session::abort(request_record& rec, byte_stream& up, std::string_view reason) {
@@ -765,6 +800,7 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
     case_.reset();
     audited_ = false;
     shutdown_cut_ = false;
+    pending_head_.clear();
     quota_.reset();
     late_block_ = false;
     written_records_ = 0;
@@ -879,8 +915,8 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
             rec.audit_id = case_->audit_id();
             cbuf_.consume(head_len);
             std::string detail = case_->refusal_detail();
-            co_return co_await refuse(rec, case_->refusal_status(), case_->refusal_reason(),
-                                      detail, false);
+            co_return co_await refuse(rec, case_->refusal_status(), case_->refusal_reason(), detail,
+                                      false);
         }
         case_.reset();
         std::string detail;
@@ -919,7 +955,7 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
 }
 
 net::awaitable<bool> session::admit_volume_and_quota(request_record& rec, std::size_t head_len,
-                                                      bool keep_alive) {
+                                                     bool keep_alive) {
     const config::decision& d = case_->decision();
     const config::grant* g = d.grant_ref;
     const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
@@ -945,11 +981,11 @@ net::awaitable<bool> session::admit_volume_and_quota(request_record& rec, std::s
                 "until it can.",
                 "");
         if (h.held)
-            co_return co_await refuse_late(
-                403, "volume_anomaly",
-                "A volume alert holds the grant of client " + q(d.client_id) + " for purpose " +
-                    q(d.purpose_id) + " since " + h.since + "; an operator must clear it.",
-                "");
+            co_return co_await refuse_late(403, "volume_anomaly",
+                                           "A volume alert holds the grant of client " +
+                                               q(d.client_id) + " for purpose " + q(d.purpose_id) +
+                                               " since " + h.since + "; an operator must clear it.",
+                                           "");
     }
     if (!rt_.quotas && !rt_.local_quotas) co_return true;
     const auto lifetime = std::chrono::duration_cast<std::chrono::seconds>(
@@ -970,17 +1006,17 @@ net::awaitable<bool> session::admit_volume_and_quota(request_record& rec, std::s
             co_return co_await refuse_late(
                 429, "quota_exceeded",
                 "The quota of client " + q(d.client_id) + " for purpose " + q(d.purpose_id) +
-                    " to " + q(d.destination_id) + " (" + std::to_string(g->quota) + " records per " +
-                    std::string(config::to_string(g->quota_window)) + ") is spent until " +
-                    utc_time(window_end) + ".",
+                    " to " + q(d.destination_id) + " (" + std::to_string(g->quota) +
+                    " records per " + std::string(config::to_string(g->quota_window)) +
+                    ") is spent until " + utc_time(window_end) + ".",
                 "Retry-After: " + std::to_string(std::max<std::uint64_t>(v.retry_after, 1)) +
                     "\r\n");
         case config::reason::record_limit_exceeded:
-            co_return co_await refuse_late(
-                403, "record_limit_exceeded",
-                "This paged export already delivered its max-records (" +
-                    std::to_string(d.max_records) + ") in its earlier pages.",
-                "");
+            co_return co_await refuse_late(403, "record_limit_exceeded",
+                                           "This paged export already delivered its max-records (" +
+                                               std::to_string(d.max_records) +
+                                               ") in its earlier pages.",
+                                           "");
         default:
             co_return co_await refuse_late(
                 503, "quota_store_unavailable",
@@ -1046,8 +1082,8 @@ void session::end_export() {
     }
 }
 
-net::awaitable<unsigned> session::read_query_body(std::size_t head_len,
-                                                  const config::limits& lim, std::string& detail) {
+net::awaitable<unsigned> session::read_query_body(std::size_t head_len, const config::limits& lim,
+                                                  std::string& detail) {
     head_copy_.assign(static_cast<const char*>(cbuf_.data().data()), head_len);
     head_.clear();
     if (auto ec = check_request_head(head_copy_, lim.max_head_bytes, head_)) {
@@ -1244,9 +1280,10 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
             continue;
         // Validators of a representation the client never sees (the unfiltered record): a 304
         // against If-None-Match or If-Modified-Since would tell when a hidden field changed.
-        if (records && (beast::iequals(f.name, "if-match") || beast::iequals(f.name, "if-none-match") ||
-                        beast::iequals(f.name, "if-modified-since") ||
-                        beast::iequals(f.name, "if-unmodified-since")))
+        if (records &&
+            (beast::iequals(f.name, "if-match") || beast::iequals(f.name, "if-none-match") ||
+             beast::iequals(f.name, "if-modified-since") ||
+             beast::iequals(f.name, "if-unmodified-since")))
             continue;
         // A body the query guard re-serialised is described by exportwall, not by the client
         // (a charset the CRM honours would read other bytes than the guard checked).
@@ -1290,9 +1327,8 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     const bool retryable = is_idempotent_without_body(rec.method) && framing == body_framing::none;
     // A 401 to an OAuth2 token is answered once with a fresh token — a request that can be sent
     // again as it was: GET or HEAD, or a body already read whole (a query the guard read).
-    const bool auth_retryable =
-        framing == body_framing::none && (rec.method == "GET" || rec.method == "HEAD" ||
-                                          body_pre_read_);
+    const bool auth_retryable = framing == body_framing::none &&
+                                (rec.method == "GET" || rec.method == "HEAD" || body_pre_read_);
     bool auth_retried = false;
 
     if (!relay_) relay_ = std::make_unique<char[]>(relay_buffer_size);
@@ -1498,9 +1534,10 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
             // A fresh token refused too, or a request that cannot be sent again: the CRM's 401
             // (and its WWW-Authenticate) never reaches the client, whose own credential is fine.
             if (auth_retried)
-                spdlog::warn("upstream '{}': the CRM answered 401 to request {} with a fresh "
-                             "access token",
-                             up.id, rec.request_id);
+                spdlog::warn(
+                    "upstream '{}': the CRM answered 401 to request {} with a fresh "
+                    "access token",
+                    up.id, rec.request_id);
             else
                 spdlog::warn("upstream '{}': the CRM answered 401 to request {}", up.id,
                              rec.request_id);
@@ -1561,8 +1598,8 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     // A record route's answer is always the filtered representation: a HEAD (or a 304) on it
     // must not describe the CRM's, whose length and validators tell about fields the purpose
     // does not keep.
-    const bool described_only = route.format != config::route_format::passthrough &&
-                                out_framing == response_framing::none;
+    const bool described_only =
+        route.format != config::route_format::passthrough && out_framing == response_framing::none;
     if (described_only) length.reset();
     if (filtered_body || described_only) {
         // A filtered body has a different length and representation.
@@ -1590,8 +1627,8 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     cr.extra_allowed = route.response_headers;
     std::string out_head = build_client_response_head(cr);
     rec.status = status;
-    if (co_await write_client(net::buffer(out_head), lim.client_write_idle))
-        co_return abort(rec, *conn, client_failure());
+    // Written with the first body bytes (write_body_piece), not alone.
+    pending_head_ = std::move(out_head);
 
     std::string filtered;
     const bool filtering = transforming || filter != nullptr;
@@ -1613,6 +1650,11 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     answer.eager(true);
     while (!answer.is_done()) {
         if (need_more || ubuf.size() == 0) {
+            // The client hears the head before the relay waits for the CRM.
+            if (!pending_head_.empty() &&
+                co_await write_body_piece({}, out_framing, lim.client_write_idle))
+                co_return co_await abort_response(rec, *conn, client_failure(),
+                                                  lim.client_write_idle);
             upstream_deadline_.arm(conn->socket(), lim.upstream_idle);
             auto [rec_ec, n] =
                 co_await conn->async_read_some(ubuf.prepare(body_read_bytes), use_tuple);
@@ -1625,7 +1667,8 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
             if (rec_ec) {
                 auto failure = classify_body_error(rec_ec, expired);
                 upstream_error(failure.kind);
-                co_return abort(rec, *conn, failure.reason);
+                co_return co_await abort_response(rec, *conn, failure.reason,
+                                                  lim.client_write_idle);
             }
             ubuf.commit(n);
         }
@@ -1634,75 +1677,90 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
             ubuf.consume(answer.put(ubuf.data(), pec));
             need_more = pec == http::error::need_more;
             rec.upstream_bytes = sink.taken();
-            if (!sink.failure().empty()) co_return abort(rec, *conn, sink.failure());
+            if (!sink.failure().empty())
+                co_return co_await abort_response(rec, *conn, sink.failure(),
+                                                  lim.client_write_idle);
             if (pec && !need_more) {
                 auto failure = classify_body_error(pec, false);
                 upstream_error(failure.kind);
-                co_return abort(rec, *conn, failure.reason);
+                co_return co_await abort_response(rec, *conn, failure.reason,
+                                                  lim.client_write_idle);
             }
             // Parsed eagerly, only a chunk header or the trailer can wait here for its end. One
             // longer than a response head may be is refused, before the buffer grows further
             // (Beast bounds neither chunk extensions nor trailers).
             if (need_more && ubuf.size() > lim.max_upstream_head_bytes) {
                 upstream_error("malformed");
-                co_return abort(rec, *conn, "upstream_malformed");
+                co_return co_await abort_response(rec, *conn, "upstream_malformed",
+                                                  lim.client_write_idle);
             }
         }
-        // `filtered` keeps what earlier reads produced until it is written.
-        if (filtered.empty() || (filtering && filtered.size() < coalesce_bytes &&
-                                 !answer.is_done() && upstream_ready()))
+        // `filtered` keeps what earlier reads produced until it is written; at the answer's end,
+        // it goes out with the terminating chunk below.
+        if (filtered.empty() || answer.is_done() ||
+            (filtering && filtered.size() < coalesce_bytes && upstream_ready()))
             continue;
         std::string_view cut_reason;
         if (quota_ && transforming) cut_reason = co_await cut_at_quota(filtered);
         if (!filtered.empty() &&
             co_await write_body_piece(filtered, out_framing, lim.client_write_idle))
-            co_return abort(rec, *conn, client_failure());
+            co_return co_await abort_response(rec, *conn, client_failure(), lim.client_write_idle);
         rec.bytes_out += filtered.size();
         filtered.clear();
-        if (!cut_reason.empty()) co_return abort(rec, *conn, cut_reason);
+        if (!cut_reason.empty())
+            co_return co_await abort_response(rec, *conn, cut_reason, lim.client_write_idle);
         if (quota_ && transforming) {
             case_->marks().clear();
             written_records_ = case_->records_out();
         }
     }
-    if (transforming || filter) {
-        if (transforming) {
-            if (auto fec = case_->finish(filtered))
-                co_return abort(rec, *conn, export_case::reason_for(fec));
-        } else if (filter->finish(filtered)) {
-            co_return abort(rec, *conn, "filter_error");
-        }
-        std::string_view cut_reason;
-        if (quota_ && transforming) cut_reason = co_await cut_at_quota(filtered);
-        if (!filtered.empty()) {
+    if (transforming) {
+        if (auto fec = case_->finish(filtered))
+            co_return co_await abort_response(rec, *conn, export_case::reason_for(fec),
+                                              lim.client_write_idle);
+    } else if (filter && filter->finish(filtered)) {
+        co_return co_await abort_response(rec, *conn, "filter_error", lim.client_write_idle);
+    }
+    // What is left of the body (and the head, when no wait came first) goes out last, with the
+    // terminating chunk, after the record: one write.
+    std::string_view cut_reason;
+    if (quota_ && transforming) cut_reason = co_await cut_at_quota(filtered);
+    if (!cut_reason.empty()) {
+        if (!filtered.empty() || !pending_head_.empty()) {
             if (co_await write_body_piece(filtered, out_framing, lim.client_write_idle))
-                co_return abort(rec, *conn, client_failure());
+                co_return co_await abort_response(rec, *conn, client_failure(),
+                                                  lim.client_write_idle);
             rec.bytes_out += filtered.size();
         }
-        if (!cut_reason.empty()) co_return abort(rec, *conn, cut_reason);
+        co_return co_await abort_response(rec, *conn, cut_reason, lim.client_write_idle);
     }
     // The unused reservation goes back before the end is signalled: the client's next export —
     // on any replica — sees the quota as this one left it.
     if (quota_ && quota_->active())
         co_await quota_->close(case_->delivered(), case_->sealed_links());
     // Cut by a stop while the quota store was asked: a cut export never completes.
-    if (shutdown_cut_) co_return abort(rec, *conn, "shutdown");
+    if (shutdown_cut_)
+        co_return co_await abort_response(rec, *conn, "shutdown", lim.client_write_idle);
     if (case_ && rt_.audit != nullptr) {
         // The export's record is stored before its end is signalled: a trail that cannot be
         // written turns the export into an abort (no terminating chunk), never a silent success.
+        // It counts the last piece as delivered: it is written next.
         audited_ = true;
-        auto r = case_->audit_record("", "", status, rec.upstream_bytes, rec.bytes_out);
+        auto r = case_->audit_record("", "", status, rec.upstream_bytes,
+                                     rec.bytes_out + filtered.size());
         stamp(r);
         if (auto aec = co_await record_audit(*rt_.audit, std::move(r), false)) {
             spdlog::error("audit trail unavailable: export {} not recorded ({})", rec.request_id,
                           aec.message());
             audited_ = false;
-            co_return abort(rec, *conn, "audit_unavailable");
+            co_return co_await abort_response(rec, *conn, "audit_unavailable",
+                                              lim.client_write_idle);
         }
     }
-    if (out_framing == response_framing::chunked) {
-        if (co_await write_client(net::buffer("0\r\n\r\n", 5), lim.client_write_idle))
-            co_return abort(rec, *conn, client_failure());
+    if (!filtered.empty() || !pending_head_.empty() || out_framing == response_framing::chunked) {
+        if (co_await write_body_piece(filtered, out_framing, lim.client_write_idle, true))
+            co_return co_await abort_response(rec, *conn, client_failure(), lim.client_write_idle);
+        rec.bytes_out += filtered.size();
     }
     // Reuse only after a complete, correctly framed response that both sides keep alive and that
     // left no stray bytes behind.
