@@ -336,7 +336,9 @@ struct path_node {
 // The path nodes of one filter, found by (parent, key) in an open-addressing table.
 class path_table {
   public:
-    path_table() : slots_(2 * max_cached_paths, 0) {
+    // The slots start small and double as paths are added (at most 2 * max_cached_paths): a
+    // small export's filter neither allocates nor clears the full table.
+    path_table() : slots_(initial_slots, 0) {
         nodes_.reserve(64);
         nodes_.emplace_back();  // the record itself: path ""
     }
@@ -379,10 +381,26 @@ class path_table {
         const auto id = static_cast<std::uint32_t>(nodes_.size());
         nodes_.push_back(std::move(n));
         slots_[i] = id + 1;
+        if (2 * nodes_.size() > slots_.size()) grow();
         return id;
     }
 
   private:
+    static constexpr std::size_t initial_slots = 256;
+
+    // Doubles the slots (load ≤ 1/2 before, ≤ 1/4 after) and places every node again.
+    void grow() {
+        std::vector<std::uint32_t> bigger(2 * slots_.size(), 0);
+        const std::size_t mask = bigger.size() - 1;
+        for (std::size_t id = 0; id < nodes_.size(); ++id) {
+            if (id == root) continue;  // the record itself is found by index, never by key
+            std::size_t i = static_cast<std::size_t>(nodes_[id].hash) & mask;
+            while (bigger[i] != 0) i = (i + 1) & mask;
+            bigger[i] = static_cast<std::uint32_t>(id + 1);
+        }
+        slots_ = std::move(bigger);
+    }
+
     std::vector<path_node> nodes_;
     std::vector<std::uint32_t> slots_;  // node index + 1; 0 is empty
 };

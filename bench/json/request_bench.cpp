@@ -1,0 +1,76 @@
+// Per-request costs of a small filtered export (issue 20): a page of a few contacts (~2 KiB, the
+// generator's Dataverse shape) through a JSON filter built for the request, as the proxy builds
+// one per export, and the audit record's id. The proxy's figure (CPU µs per request under wrk)
+// is bench/proxy/compare-nginx-filtered's; these isolate the parts a change touches.
+//
+//   request_bench --benchmark_repetitions=9 --benchmark_report_aggregates_only=true
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "audit/record.hpp"
+#include "bench/generator/contact_generator.hpp"
+#include "filters/record_filter.hpp"
+
+namespace {
+
+namespace ew = exportwall;
+using ew::filters::body_format;
+using ew::filters::condition_op;
+using ew::filters::drop_reason;
+using ew::filters::filter_spec;
+
+// The bench policy's purpose (bench/proxy/filtered-policy.xml): 3 of the 15 fields, e-mail
+// consent, the next link rewritten.
+filter_spec promotion_spec() {
+    filter_spec spec;
+    spec.format = body_format::json;
+    spec.records = "/value";
+    spec.allowed = ew::filters::field_set({"id", "first_name", "email"});
+    spec.rules.conditions.push_back(
+        {"consent.email", condition_op::is_true, {}, false, drop_reason::no_consent});
+    spec.link_fields = {"/@odata.nextLink"};
+    spec.rewrite_link = [](std::string_view url) -> std::optional<std::string> {
+        return std::string(url);
+    };
+    return spec;
+}
+
+std::string page(std::uint64_t records) {
+    std::string s;
+    ew::bench::generate_contacts("json", records, 42, [&](std::string_view p) { s += p; });
+    return s;
+}
+
+// One export: the filter built from the purpose's spec, the page fed whole, the end.
+void BM_SmallExportFilter(benchmark::State& state) {
+    const std::string body = page(static_cast<std::uint64_t>(state.range(0)));
+    const filter_spec base = promotion_spec();
+    std::string out;
+    for (auto _ : state) {
+        filter_spec spec = base;
+        auto filter = ew::filters::make_filter(std::move(spec));
+        out.clear();
+        if (filter->feed(body, out) || filter->finish(out)) {
+            state.SkipWithError("the filter refused the page");
+            return;
+        }
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.counters["page_bytes"] = static_cast<double>(body.size());
+}
+BENCHMARK(BM_SmallExportFilter)->Arg(4)->Arg(50)->Unit(benchmark::kMicrosecond);
+
+// The audit record's id (128 random bits, hex): one per request.
+void BM_AuditRecordId(benchmark::State& state) {
+    for (auto _ : state) benchmark::DoNotOptimize(ew::audit::new_record_id());
+}
+BENCHMARK(BM_AuditRecordId);
+
+}  // namespace
+
+BENCHMARK_MAIN();
