@@ -1,33 +1,22 @@
 #include "audit/record.hpp"
 
-#include <openssl/rand.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstdlib>
 #include <stdexcept>
 
+#include "common/random.hpp"
+
 namespace exportwall::audit {
 
 std::string new_record_id() {
-    // One RAND_bytes call (OpenSSL 3: a provider dispatch and the DRBG's lock) costs more than
-    // the rest of an export's id; each thread draws 4 KiB at once and hands out 16 bytes at a
-    // time, each used once. exportwall does not fork, so no two processes share a buffer.
-    struct random_pool {
-        std::array<unsigned char, 4096> bytes{};
-        std::size_t used = sizeof(bytes);
-    };
-    thread_local random_pool pool;
     constexpr std::size_t id_bytes = 16;
-    if (pool.used + id_bytes > pool.bytes.size()) {
-        if (RAND_bytes(pool.bytes.data(), static_cast<int>(pool.bytes.size())) != 1) {
-            // Without randomness no id is unguessable; the caller's request fails closed.
-            throw std::runtime_error("RAND_bytes failed");
-        }
-        pool.used = 0;
+    std::array<unsigned char, id_bytes> bytes{};
+    if (!common::random_bytes(bytes.data(), bytes.size())) {
+        // Without randomness no id is unguessable; the caller's request fails closed.
+        throw std::runtime_error("RAND_bytes failed");
     }
-    const unsigned char* bytes = pool.bytes.data() + pool.used;
-    pool.used += id_bytes;
     static constexpr char hex[] = "0123456789abcdef";
     std::string out(2 * id_bytes, '0');
     for (std::size_t i = 0; i < id_bytes; ++i) {

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "common/random.hpp"
 #include "config/query/guard_support.hpp"
 #include "config/selection.hpp"
 
@@ -131,7 +132,7 @@ std::string seal_continuation(const continuation_key& key, const continuation_bi
     std::copy(crm_token.begin(), crm_token.end(), plain.begin() + static_cast<std::ptrdiff_t>(head));
 
     std::vector<unsigned char> out(nonce_bytes + plain.size() + tag_bytes);
-    if (RAND_bytes(out.data(), static_cast<int>(nonce_bytes)) != 1) return {};
+    if (!common::random_bytes(out.data(), nonce_bytes)) return {};
     const std::string ad = associated_data(binding);
     cipher_ctx ctx(EVP_CIPHER_CTX_new());
     int n = 0;
@@ -224,7 +225,7 @@ opened_continuation open_continuation(const continuation_key& key,
 
 continuation_chain new_continuation_chain() {
     continuation_chain c{};
-    if (RAND_bytes(c.data(), static_cast<int>(c.size())) != 1) c.fill(0);
+    if (!common::random_bytes(c.data(), c.size())) c.fill(0);
     return c;
 }
 
@@ -241,7 +242,7 @@ std::string chain_hex(const continuation_chain& c) {
 
 continuation_key random_continuation_key() {
     continuation_key k{};
-    if (RAND_bytes(k.data(), static_cast<int>(k.size())) != 1) k.fill(0);
+    if (RAND_priv_bytes(k.data(), static_cast<int>(k.size())) != 1) k.fill(0);
     return k;
 }
 

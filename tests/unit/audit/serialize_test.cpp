@@ -2,6 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "audit/record.hpp"
+#include "common/random.hpp"
+
 #include "tests/unit/audit/audit_test_support.hpp"
 
 namespace exportwall::audit {
@@ -500,6 +508,44 @@ TEST(AuditSerialise, RejectsLinesWithExtraOrMissingMembers) {
     EXPECT_TRUE(parse_line(missing, parser, back));
     EXPECT_TRUE(parse_line("not json", parser, back));
     EXPECT_FALSE(parse_line(line, parser, back));
+}
+
+// Record ids come from a per-thread pool of random bytes (common/random.hpp): 10,000 ids cross
+// 40 refills of it; none repeats, within a thread or across two, and each is 32 hex digits.
+TEST(AuditRecordId, IsThirtyTwoHexDigitsAndNeverRepeatsAcrossPoolRefillsAndThreads) {
+    auto draw = [](std::vector<std::string>& out) {
+        for (int i = 0; i < 5000; ++i) out.push_back(new_record_id());
+    };
+    std::vector<std::string> a;
+    std::vector<std::string> b;
+    std::thread other([&] { draw(b); });
+    draw(a);
+    other.join();
+    std::set<std::string> seen;
+    for (const auto* ids : {&a, &b}) {
+        for (const auto& id : *ids) {
+            ASSERT_EQ(id.size(), 32U);
+            ASSERT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+            EXPECT_TRUE(seen.insert(id).second) << "repeated id " << id;
+        }
+    }
+    EXPECT_EQ(seen.size(), 10000U);
+}
+
+TEST(RandomBytes, PooledAndLargeDrawsDiffer) {
+    std::set<std::string> seen;
+    for (int i = 0; i < 2000; ++i) {
+        std::string bytes(12, '\0');
+        ASSERT_TRUE(
+            common::random_bytes(reinterpret_cast<unsigned char*>(bytes.data()), bytes.size()));
+        EXPECT_TRUE(seen.insert(bytes).second);
+    }
+    std::string large_a(100, '\0');
+    std::string large_b(100, '\0');
+    ASSERT_TRUE(common::random_bytes(reinterpret_cast<unsigned char*>(large_a.data()), 100));
+    ASSERT_TRUE(common::random_bytes(reinterpret_cast<unsigned char*>(large_b.data()), 100));
+    EXPECT_NE(large_a, large_b);
+    EXPECT_NE(large_a, std::string(100, '\0'));
 }
 
 }  // namespace
