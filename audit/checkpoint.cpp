@@ -9,23 +9,13 @@
 #include <boost/json/parser.hpp>
 
 #include "audit/serialize.hpp"
+#include "common/hex.hpp"
 
 namespace exportwall::audit {
 
 namespace {
 
-constexpr char hex_digits[] = "0123456789abcdef";
 constexpr std::size_t max_errors = 20;
-
-std::string to_hex(const unsigned char* bytes, std::size_t n) {
-    std::string out;
-    out.reserve(2 * n);
-    for (std::size_t i = 0; i < n; ++i) {
-        out.push_back(hex_digits[bytes[i] >> 4]);
-        out.push_back(hex_digits[bytes[i] & 0x0f]);
-    }
-    return out;
-}
 
 // Lowercase hex only, as the writer writes it.
 bool from_hex(std::string_view hex, unsigned char* out, std::size_t n) {
@@ -93,7 +83,7 @@ std::string checkpoint_key_id(const unsigned char (&raw_public_key)[32]) {
     unsigned int len = 0;
     if (EVP_Digest(raw_public_key, sizeof raw_public_key, digest, &len, EVP_sha256(), nullptr) != 1)
         return {};
-    return to_hex(digest, 8);
+    return common::to_hex(digest, 8);
 }
 
 std::shared_ptr<const checkpoint_signer> checkpoint_signer::from_pem(std::string_view pem,
@@ -128,7 +118,7 @@ std::string checkpoint_signer::sign(std::uint64_t seq, std::string_view hash) co
                        message.size()) != 1 ||
         len != sizeof sig)
         return {};
-    return to_hex(sig, len);
+    return common::to_hex(sig, len);
 }
 
 checkpoint_keys::~checkpoint_keys() {

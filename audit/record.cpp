@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "common/hex.hpp"
 #include "common/random.hpp"
 
 namespace exportwall::audit {
@@ -17,13 +18,7 @@ std::string new_record_id() {
         // Without randomness no id is unguessable; the caller's request fails closed.
         throw std::runtime_error("RAND_bytes failed");
     }
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out(2 * id_bytes, '0');
-    for (std::size_t i = 0; i < id_bytes; ++i) {
-        out[2 * i] = hex[bytes[i] >> 4];
-        out[2 * i + 1] = hex[bytes[i] & 0x0f];
-    }
-    return out;
+    return common::to_hex(bytes);
 }
 
 namespace {

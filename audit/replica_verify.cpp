@@ -8,6 +8,7 @@
 
 #include "audit/reader.hpp"
 #include "audit/serialize.hpp"
+#include "common/hex.hpp"
 
 namespace exportwall::audit {
 
@@ -38,16 +39,6 @@ bool unhex(std::string_view hex, digest& out) {
         out[i] = static_cast<unsigned char>(hi * 16 + lo);
     }
     return true;
-}
-
-std::string to_hex(const digest& d) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char b : d) {
-        out.push_back(digits[b >> 4]);
-        out.push_back(digits[b & 0x0f]);
-    }
-    return out;
 }
 
 // The audit record in a line: from its `{"seq":` (a syslog header may stand before it) to its
@@ -160,7 +151,7 @@ merged_verify_result verify_merged(const std::vector<std::string>& files) {
         }
         if (last != nullptr) {
             c.last_seq = last->seq;
-            c.last_hash = to_hex(last->hash);
+            c.last_hash = common::to_hex(last->hash);
         }
         c.ok = c.problem.empty() && c.records > 0;
         if (c.problem.empty() && c.records == 0) c.problem = "no record";

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "common/hex.hpp"
 #include "common/random.hpp"
 #include "config/query/guard_support.hpp"
 #include "config/selection.hpp"
@@ -129,7 +130,8 @@ std::string seal_continuation(const continuation_key& key, const continuation_bi
         plain[0] = layout_with_chain;
         std::copy(chain->begin(), chain->end(), plain.begin() + expiry_bytes);
     }
-    std::copy(crm_token.begin(), crm_token.end(), plain.begin() + static_cast<std::ptrdiff_t>(head));
+    std::copy(crm_token.begin(), crm_token.end(),
+              plain.begin() + static_cast<std::ptrdiff_t>(head));
 
     std::vector<unsigned char> out(nonce_bytes + plain.size() + tag_bytes);
     if (!common::random_bytes(out.data(), nonce_bytes)) return {};
@@ -229,16 +231,7 @@ continuation_chain new_continuation_chain() {
     return c;
 }
 
-std::string chain_hex(const continuation_chain& c) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(c.size() * 2);
-    for (unsigned char b : c) {
-        out.push_back(digits[b >> 4]);
-        out.push_back(digits[b & 15]);
-    }
-    return out;
-}
+std::string chain_hex(const continuation_chain& c) { return common::to_hex(c); }
 
 continuation_key random_continuation_key() {
     continuation_key k{};

@@ -19,36 +19,24 @@
 
 #include <boost/url/parse.hpp>
 
+#include "common/hex.hpp"
 #include "config/policy_loader.hpp"
 #include "config/route_match.hpp"
 
 namespace exportwall::config {
 namespace {
 
-std::string sha256_hex(std::string_view bytes) {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-    unsigned int len = 0;
-    EVP_Digest(bytes.data(), bytes.size(), md.data(), &len, EVP_sha256(), nullptr);
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) {
-        out.push_back(hex[md[i] >> 4]);
-        out.push_back(hex[md[i] & 0x0f]);
-    }
-    return out;
-}
-
 // The revision of a configuration: the SHA-256 of its file, or, with included policy files or
 // suppression lists, of the file's bytes followed by every included file's, each
 // length-prefixed, then every suppression list's ("suppression-list:" + length-prefixed bytes,
 // or "suppression-list:unreadable:"; read_suppression_lists).
 std::string revision_of(std::string_view main_text, std::string_view included) {
-    if (included.empty()) return sha256_hex(main_text);
+    if (included.empty()) return common::sha256_hex(main_text);
     std::string material = std::to_string(main_text.size());
     material.push_back(':');
     material.append(main_text);
     material.append(included);
-    return sha256_hex(material);
+    return common::sha256_hex(material);
 }
 
 // Reads typed attribute values, reporting malformed ones at the attribute's position.
@@ -305,8 +293,9 @@ void read_client_address(reader& r, const pugi::xml_node& n, listener& l) {
     // Fail closed: a listener that believes whoever connects would let any client choose the
     // address the audit records.
     if ((l.proxy_protocol || l.forwarded_for) && !n.attribute("trusted-proxies")) {
-        r.error(n, "'proxy-protocol' and 'forwarded-for' need 'trusted-proxies': the load "
-                   "balancers allowed to name the client");
+        r.error(n,
+                "'proxy-protocol' and 'forwarded-for' need 'trusted-proxies': the load "
+                "balancers allowed to name the client");
     }
 }
 
@@ -368,15 +357,16 @@ bool is_loopback(std::string_view address) {
 }
 
 void read_admin(reader& r, const pugi::xml_node& n, settings& out) {
-    r.src().check_attributes(n, {"address", "port", "token-sha256", "metrics-address", "metrics-port"},
-                             {}, r.diag());
+    r.src().check_attributes(
+        n, {"address", "port", "token-sha256", "metrics-address", "metrics-port"}, {}, r.diag());
     r.src().check_children(n, {}, r.diag());
     out.admin.address = r.text(n, "address", out.admin.address);
     r.number<std::uint16_t>(n, "port", out.admin.port, 0, 65535);
     out.admin.metrics_address = r.text(n, "metrics-address");
     r.number<std::uint16_t>(n, "metrics-port", out.admin.metrics_port, 0, 65535);
     if (n.attribute("metrics-port") && out.admin.metrics_address.empty())
-        r.error(n, n.attribute("metrics-port"), "'metrics-port' applies only with 'metrics-address'");
+        r.error(n, n.attribute("metrics-port"),
+                "'metrics-port' applies only with 'metrics-address'");
     if (auto a = n.attribute("token-sha256")) {
         std::string_view v = a.value();
         bool hex = v.size() == 64 && std::all_of(v.begin(), v.end(), [](char c) {
@@ -394,10 +384,10 @@ void read_limits(reader& r, const pugi::xml_node& n, settings& out) {
     r.src().check_attributes(
         n,
         {"tls-handshake", "request-head", "keep-alive-idle", "request-body-idle",
-         "request-deadline", "min-request-body-rate",
-         "upstream-connect", "upstream-response-head", "upstream-idle", "client-write-idle",
-         "drain-delay", "shutdown-grace", "max-head-bytes", "max-request-body-bytes",
-         "max-upstream-head-bytes", "max-record-bytes", "max-connections", "upstream-pool-size"},
+         "request-deadline", "min-request-body-rate", "upstream-connect", "upstream-response-head",
+         "upstream-idle", "client-write-idle", "drain-delay", "shutdown-grace", "max-head-bytes",
+         "max-request-body-bytes", "max-upstream-head-bytes", "max-record-bytes", "max-connections",
+         "upstream-pool-size"},
         {}, r.diag());
     r.src().check_children(n, {}, r.diag());
     auto& l = out.limit;
@@ -688,8 +678,8 @@ std::optional<std::string> read_secret_file(const std::string& path) {
 // X.509 certificate, an unencrypted RSA key of at least 2048 bits that belongs to it).
 std::string client_certificate_problem(std::string_view cert_pem, std::string_view key_pem) {
     BIO* cert_bio = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
-    X509* cert = cert_bio != nullptr ? PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr)
-                                     : nullptr;
+    X509* cert =
+        cert_bio != nullptr ? PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr) : nullptr;
     BIO_free(cert_bio);
     if (cert == nullptr) return "'certificate-file' holds no PEM certificate";
     BIO* key_bio = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
@@ -723,11 +713,11 @@ void read_oauth2(reader& r, const pugi::xml_node& n, upstream& u) {
                         "' would put a secret in the configuration text: write it to a file "
                         "(a Kubernetes secret) and name it with client-secret-file");
     }
-    r.src().check_attributes(n,
-                             {"scope", "ca-file", "client-secret-file", "client-auth",
-                              "certificate-file", "private-key-file", "assertion-algorithm",
-                              "client-secret", "client-assertion"},
-                             {"token-url", "client-id"}, r.diag());
+    r.src().check_attributes(
+        n,
+        {"scope", "ca-file", "client-secret-file", "client-auth", "certificate-file",
+         "private-key-file", "assertion-algorithm", "client-secret", "client-assertion"},
+        {"token-url", "client-id"}, r.diag());
     r.src().check_children(n, {}, r.diag());
     oauth2_settings o;
     o.where = r.src().locate(n);
@@ -764,12 +754,11 @@ void read_oauth2(reader& r, const pugi::xml_node& n, upstream& u) {
             // A client secret in clear text crosses only the loopback interface: http is for the
             // demo CRM and tests on the same host.
             const auto host_type = parsed->host_type();
-            const bool loopback =
-                o.host == "localhost" ||
-                (host_type == boost::urls::host_type::ipv4 &&
-                 parsed->host_ipv4_address().is_loopback()) ||
-                (host_type == boost::urls::host_type::ipv6 &&
-                 parsed->host_ipv6_address().is_loopback());
+            const bool loopback = o.host == "localhost" ||
+                                  (host_type == boost::urls::host_type::ipv4 &&
+                                   parsed->host_ipv4_address().is_loopback()) ||
+                                  (host_type == boost::urls::host_type::ipv6 &&
+                                   parsed->host_ipv6_address().is_loopback());
             if (o.scheme == "http" && !loopback)
                 r.error(n, a,
                         "'token-url' must be https (http only to a loopback address, for tests "
@@ -823,8 +812,7 @@ void read_oauth2(reader& r, const pugi::xml_node& n, upstream& u) {
             r.error(n, a, "the client secret file " + o.client_secret_file + " is empty");
         } else if (!is_field_value(*bytes) || bytes->find('\t') != std::string::npos) {
             r.error(n, a,
-                    "the client secret file " + o.client_secret_file +
-                        " holds control characters");
+                    "the client secret file " + o.client_secret_file + " holds control characters");
         } else {
             o.client_secret = std::make_shared<const std::string>(std::move(*bytes));
         }
@@ -886,9 +874,8 @@ void read_upstream(reader& r, const pugi::xml_node& n, settings& out) {
         u.health_path = a.value();
         // An origin-form path of visible ASCII: it is written into a request line.
         const bool ok = !u.health_path.empty() && u.health_path.front() == '/' &&
-                        std::all_of(u.health_path.begin(), u.health_path.end(), [](char c) {
-                            return c > ' ' && c < 0x7f;
-                        });
+                        std::all_of(u.health_path.begin(), u.health_path.end(),
+                                    [](char c) { return c > ' ' && c < 0x7f; });
         if (!ok) r.error(n, a, "'health-path' must be a path starting with '/' (visible ASCII)");
     }
     auto url_attr = n.attribute("url");
@@ -982,8 +969,8 @@ void read_route_query(reader& r, const pugi::xml_node& n, route& rt) {
         r.error(n, n.attribute("match"),
                 "a record route matches its path exactly, or by template; only a soql route "
                 "may be a prefix (for its queryMore locators)");
-    const bool needs_object = rt.query_language == query::language::soql ||
-                              rt.query_language == query::language::jsonapi;
+    const bool needs_object =
+        rt.query_language == query::language::soql || rt.query_language == query::language::jsonapi;
     if (needs_object && rt.object.empty())
         r.error(n, n.attribute("query-language"),
                 "a soql or jsonapi route needs 'object' (the CRM's name of its records)");
@@ -996,8 +983,10 @@ void read_route_query(reader& r, const pugi::xml_node& n, route& rt) {
     if (rt.format == route_format::xmlrpc) {
         for (const char* attr : {"records", "field-root", "link-fields"})
             if (auto a = n.attribute(attr))
-                r.error(n, a, "an xmlrpc route's records are the structs of its answer: it takes "
-                              "no '" + std::string(attr) + "'");
+                r.error(n, a,
+                        "an xmlrpc route's records are the structs of its answer: it takes "
+                        "no '" +
+                            std::string(attr) + "'");
     }
 }
 
@@ -1010,7 +999,8 @@ void read_route_envelope(reader& r, const pugi::xml_node& n, route& rt) {
         out = split_words(a.value());
         for (const auto& p : out) {
             if (p.size() < 2 || p.front() != '/' || p.back() == '/') {
-                r.error(n, a, "'" + std::string(attr) + "' lists JSON pointers (\"/paging/next/after\")");
+                r.error(n, a,
+                        "'" + std::string(attr) + "' lists JSON pointers (\"/paging/next/after\")");
                 return;
             }
         }
@@ -1022,8 +1012,9 @@ void read_route_envelope(reader& r, const pugi::xml_node& n, route& rt) {
     const bool json = rt.format == route_format::json;
     if ((!rt.continuation_fields.empty() || !rt.envelope_fields.empty()) && !json &&
         (n.attribute("continuation-fields") || n.attribute("envelope-fields"))) {
-        r.error(n, n.attribute("continuation-fields") ? n.attribute("continuation-fields")
-                                                      : n.attribute("envelope-fields"),
+        r.error(n,
+                n.attribute("continuation-fields") ? n.attribute("continuation-fields")
+                                                   : n.attribute("envelope-fields"),
                 "'continuation-fields' and 'envelope-fields' name members of a JSON body: the "
                 "route's format must be json");
     }
@@ -1036,11 +1027,11 @@ void read_route_envelope(reader& r, const pugi::xml_node& n, route& rt) {
                 "client sends the sealed token back in)");
     }
     for (const auto& p : rt.envelope_fields) {
-        const bool clash = p == rt.records ||
-                           std::find(rt.link_fields.begin(), rt.link_fields.end(), p) !=
-                               rt.link_fields.end() ||
-                           std::find(rt.continuation_fields.begin(), rt.continuation_fields.end(),
-                                     p) != rt.continuation_fields.end();
+        const bool clash =
+            p == rt.records ||
+            std::find(rt.link_fields.begin(), rt.link_fields.end(), p) != rt.link_fields.end() ||
+            std::find(rt.continuation_fields.begin(), rt.continuation_fields.end(), p) !=
+                rt.continuation_fields.end();
         if (clash) {
             r.error(n, n.attribute("envelope-fields"),
                     "'envelope-fields' may not name the records, a link or a paging token: those "
@@ -1051,14 +1042,32 @@ void read_route_envelope(reader& r, const pugi::xml_node& n, route& rt) {
 }
 
 void read_route(reader& r, const pugi::xml_node& n, settings& out) {
-    r.src().check_attributes(
-        n,
-        {"match", "methods", "upstream-path", "entity", "records", "field-root", "select-param",
-         "select-separator", "link-fields", "csv-delimiter", "csv-formula-guard", "open",
-         "query-language", "paging-params", "filter-params", "search-fields", "object",
-         "continuation-params", "single-record", "csv-header-spaces", "request-headers",
-         "response-headers", "continuation-fields", "envelope-fields"},
-        {"id", "path", "upstream", "format"}, r.diag());
+    r.src().check_attributes(n,
+                             {"match",
+                              "methods",
+                              "upstream-path",
+                              "entity",
+                              "records",
+                              "field-root",
+                              "select-param",
+                              "select-separator",
+                              "link-fields",
+                              "csv-delimiter",
+                              "csv-formula-guard",
+                              "open",
+                              "query-language",
+                              "paging-params",
+                              "filter-params",
+                              "search-fields",
+                              "object",
+                              "continuation-params",
+                              "single-record",
+                              "csv-header-spaces",
+                              "request-headers",
+                              "response-headers",
+                              "continuation-fields",
+                              "envelope-fields"},
+                             {"id", "path", "upstream", "format"}, r.diag());
     r.src().check_children(n, {"nested"}, r.diag());
     route rt;
     rt.where = r.src().locate(n);
@@ -1176,20 +1185,22 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
         auto names = split_words(a.value());
         for (const auto& name : names) {
             std::string lower;
-            for (char c : name) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-            const bool reserved = lower.starts_with("x-export-") || lower == "set-cookie" ||
-                                  lower == "cookie" || lower == "authorization" || lower == "host" ||
-                                  lower == "content-length" || lower == "transfer-encoding" ||
-                                  lower == "connection" || lower == "location" ||
-                                  lower == "content-location" || lower == "link" ||
-                                  lower == "refresh" || lower.starts_with("access-control-") ||
-                                  lower == "x-http-method-override" || lower == "x-http-method" ||
-                                  lower == "x-method-override" || lower == "content-encoding" ||
-                                  lower == "range" || lower == "if-range";
+            for (char c : name)
+                lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+            const bool reserved =
+                lower.starts_with("x-export-") || lower == "set-cookie" || lower == "cookie" ||
+                lower == "authorization" || lower == "host" || lower == "content-length" ||
+                lower == "transfer-encoding" || lower == "connection" || lower == "location" ||
+                lower == "content-location" || lower == "link" || lower == "refresh" ||
+                lower.starts_with("access-control-") || lower == "x-http-method-override" ||
+                lower == "x-http-method" || lower == "x-method-override" ||
+                lower == "content-encoding" || lower == "range" || lower == "if-range";
             if (!is_token(name) || name.find('_') != std::string::npos || reserved) {
-                r.error(n, a, "'" + std::string(attr) + "' names HTTP header names exportwall "
-                              "does not reserve (no X-Export-*, cookies, credentials, framing, "
-                              "links or CORS)");
+                r.error(n, a,
+                        "'" + std::string(attr) +
+                            "' names HTTP header names exportwall "
+                            "does not reserve (no X-Export-*, cookies, credentials, framing, "
+                            "links or CORS)");
                 break;
             }
         }
@@ -1260,8 +1271,8 @@ void read_continuation(reader& r, const pugi::xml_node& n, settings& net, config
 // batch key-prefix/>. The password never sits in the URL (it would reach ps, logs and diffs).
 void read_quota_store(reader& r, const pugi::xml_node& n, settings& net) {
     r.src().check_attributes(
-        n, {"ca-file", "password-file", "password-env", "timeout", "batch", "key-prefix"},
-        {"url"}, r.diag());
+        n, {"ca-file", "password-file", "password-env", "timeout", "batch", "key-prefix"}, {"url"},
+        r.diag());
     r.src().check_children(n, {}, r.diag());
     auto& q = net.quota_store;
     q.configured = true;
@@ -1429,8 +1440,8 @@ void read_shadow(reader& r, const pugi::xml_node& n, const settings& net, config
 // includes, by path.
 void record_policy_files(configuration& c, std::string_view main_text,
                          const std::vector<std::unique_ptr<xml_source>>& included) {
-    c.policy_files[c.path] = sha256_hex(main_text);
-    for (const auto& inc : included) c.policy_files[inc->file()] = sha256_hex(inc->text());
+    c.policy_files[c.path] = common::sha256_hex(main_text);
+    for (const auto& inc : included) c.policy_files[inc->file()] = common::sha256_hex(inc->text());
 }
 
 // Reads the enforced policy's suppression lists once, here: their bytes go into the revision
@@ -1458,7 +1469,7 @@ void read_suppression_lists(configuration& c, std::string& material) {
         material += std::to_string(text.size());
         material.push_back(':');
         material += text;
-        c.suppression_list_files[l.file] = sha256_hex(text);
+        c.suppression_list_files[l.file] = common::sha256_hex(text);
         l.entries->load(text);
         if (!ec) {
             const auto sys = std::chrono::file_clock::to_sys(mtime);
@@ -1478,10 +1489,11 @@ void sort_errors(std::vector<load_error>& errors, const std::string& main_file) 
     auto rank = [&files](const load_error& e) {
         return std::find(files.begin(), files.end(), e.where.file) - files.begin();
     };
-    std::stable_sort(errors.begin(), errors.end(), [&rank](const load_error& a, const load_error& b) {
-        return std::make_tuple(rank(a), a.where.line, a.where.column) <
-               std::make_tuple(rank(b), b.where.line, b.where.column);
-    });
+    std::stable_sort(errors.begin(), errors.end(),
+                     [&rank](const load_error& a, const load_error& b) {
+                         return std::make_tuple(rank(a), a.where.line, a.where.column) <
+                                std::make_tuple(rank(b), b.where.line, b.where.column);
+                     });
 }
 
 // Parses `src` and checks the name of its root element: a null node once a problem is reported.
@@ -1499,7 +1511,7 @@ load_result load(std::string text, const std::string& file, const std::string& b
     diagnostics diag;
     auto config = std::make_shared<configuration>();
     config->path = file;
-    config->revision = sha256_hex(text);
+    config->revision = common::sha256_hex(text);
     xml_source src(file, std::move(text));
     auto root = parsed_root(src, "exportwall", diag);
     if (!root) return {nullptr, diag.errors()};
@@ -1611,7 +1623,7 @@ load_result load_policy_only(std::string text, const std::string& file,
     diagnostics diag;
     auto config = std::make_shared<configuration>();
     config->path = file;
-    config->revision = sha256_hex(text);
+    config->revision = common::sha256_hex(text);
     xml_source src(file, std::move(text));
     auto root = parsed_root(src, "policy", diag);
     if (!root) return {nullptr, diag.errors()};

@@ -28,6 +28,7 @@
 #include <string_view>
 
 #include "common/ascii.hpp"
+#include "common/hex.hpp"
 #include "proxy/volume_monitor.hpp"
 
 namespace exportwall::proxy {
@@ -87,7 +88,7 @@ bool token_matches(std::string_view authorization, const std::string& expected_h
     while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
     while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
     if (token.empty()) return false;
-    const std::string presented = sha256_hex(token);
+    const std::string presented = common::sha256_hex(token);
     const std::string wanted = lower(expected_hex);
     return presented.size() == wanted.size() &&
            CRYPTO_memcmp(presented.data(), wanted.data(), presented.size()) == 0;
@@ -300,21 +301,6 @@ bool is_loopback_name(const std::string& address) {
 }
 
 }  // namespace
-
-std::string sha256_hex(std::string_view data) {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-    unsigned int len = 0;
-    if (EVP_Digest(data.data(), data.size(), digest.data(), &len, EVP_sha256(), nullptr) != 1)
-        return {};
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(2 * len);
-    for (unsigned int i = 0; i < len; ++i) {
-        out += hex[digest[i] >> 4];
-        out += hex[digest[i] & 0xf];
-    }
-    return out;
-}
 
 std::optional<std::string> check_admin_settings(const config::admin_listener& admin) {
     if (!admin.token_sha256.empty() && !is_hex64(admin.token_sha256))

@@ -101,7 +101,4 @@ struct admin_hooks {
 // returns at once) when the acceptor's address is not loopback and hooks.token_sha256 is empty.
 boost::asio::awaitable<void> run_admin(boost::asio::ip::tcp::acceptor acceptor, admin_hooks hooks);
 
-// Lower-case hex SHA-256 of `data` (OpenSSL), for the token check and its tests.
-[[nodiscard]] std::string sha256_hex(std::string_view data);
-
 }  // namespace exportwall::proxy

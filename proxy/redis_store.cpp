@@ -7,13 +7,14 @@
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <functional>
 #include <map>
 #include <mutex>
-#include <functional>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -24,8 +25,8 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
+#include "common/hex.hpp"
 #include "proxy/stream.hpp"
 #include "proxy/tls.hpp"
 
@@ -182,13 +183,7 @@ std::vector<command> one(command c) {
 std::string sha1_hex(std::string_view text) {
     unsigned char digest[SHA_DIGEST_LENGTH];
     SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char b : digest) {
-        out.push_back(hex[b >> 4]);
-        out.push_back(hex[b & 15]);
-    }
-    return out;
+    return common::to_hex(digest, sizeof digest);
 }
 
 const std::string reserve_sha = sha1_hex(reserve_script);
@@ -278,8 +273,8 @@ std::string format(const std::vector<command>& commands) {
             lengths.push_back(a.size());
         }
         char* formatted = nullptr;
-        const int n = redisFormatCommandArgv(&formatted, static_cast<int>(argv.size()),
-                                             argv.data(), lengths.data());
+        const int n = redisFormatCommandArgv(&formatted, static_cast<int>(argv.size()), argv.data(),
+                                             lengths.data());
         if (n < 0 || formatted == nullptr) return {};
         out.append(formatted, static_cast<std::size_t>(n));
         redisFreeCommand(formatted);
@@ -442,8 +437,7 @@ class redis_store final : public quota_store, public std::enable_shared_from_thi
         std::vector<std::string> keys;
         std::string cursor = "0";
         do {
-            auto [ec, replies] =
-                co_await run(one(scan_command(cursor, pattern)));
+            auto [ec, replies] = co_await run(one(scan_command(cursor, pattern)));
             if (ec) co_return std::nullopt;
             const redisReply* a = replies.front().get();
             if (a->type != REDIS_REPLY_ARRAY || a->elements != 2 ||
@@ -554,8 +548,8 @@ class redis_store final : public quota_store, public std::enable_shared_from_thi
         auto [wec, written] = co_await net::async_write(stream, net::buffer(wire), use_tuple);
         (void)written;
         if (wec)
-            co_return failed(make_error(limit.fired() ? store_errc::timeout
-                                                       : store_errc::unreachable));
+            co_return failed(
+                make_error(limit.fired() ? store_errc::timeout : store_errc::unreachable));
         std::vector<reply_ptr> out;
         std::array<char, 4096> buf{};
         while (out.size() < commands.size()) {
@@ -579,8 +573,8 @@ class redis_store final : public quota_store, public std::enable_shared_from_thi
             }
             auto [rec, n] = co_await stream.async_read_some(net::buffer(buf), use_tuple);
             if (rec)
-                co_return failed(make_error(limit.fired() ? store_errc::timeout
-                                                           : store_errc::unreachable));
+                co_return failed(
+                    make_error(limit.fired() ? store_errc::timeout : store_errc::unreachable));
             if (redisReaderFeed(c.reader.get(), buf.data(), n) != REDIS_OK)
                 co_return failed(make_error(store_errc::protocol));
         }

@@ -1,4 +1,5 @@
 #include "proxy/tls.hpp"
+#include "common/hex.hpp"
 
 #include <array>
 
@@ -114,11 +115,7 @@ peer_identity read_peer_identity(SSL* ssl_handle) {
         std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
         unsigned int md_len = 0;
         if (X509_digest(cert, EVP_sha256(), md.data(), &md_len) == 1) {
-            static constexpr char hex[] = "0123456789abcdef";
-            for (unsigned i = 0; i < md_len; ++i) {
-                id.fingerprint += hex[md[i] >> 4];
-                id.fingerprint += hex[md[i] & 0xf];
-            }
+            common::append_hex(id.fingerprint, md.data(), md_len);
         }
     }
     X509_free(cert);

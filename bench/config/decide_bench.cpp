@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/hex.hpp"
 #include "config/decide.hpp"
 #include "config/loader.hpp"
 
@@ -37,18 +38,7 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 namespace exportwall::config {
 namespace {
 
-std::string sha256_hex(std::string_view data) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) {
-        out.push_back(digits[md[i] >> 4]);
-        out.push_back(digits[md[i] & 0xf]);
-    }
-    return out;
-}
+using common::sha256_hex;
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -71,7 +61,8 @@ std::string generated_policy() {
         p += "  <route id=\"r" + std::to_string(r) + "\" path=\"/api/r" + std::to_string(r) +
              "/contacts\" upstream=\"crm\" entity=\"contact\" format=\"json\" records=\"/value\" "
              "select-param=\"$select\"/>\n";
-    p += "  <entity id=\"contact\" subject-field=\"lifecycle\" collected-for=\"essential marketing\">\n"
+    p += "  <entity id=\"contact\" subject-field=\"lifecycle\" collected-for=\"essential "
+         "marketing\">\n"
          "    <subject value=\"customer\" type=\"customer\"/>\n"
          "    <subject value=\"lead\" type=\"prospect\"/>\n"
          "    <subject value=\"former\" type=\"former-customer\"/>\n"
@@ -95,7 +86,8 @@ std::string generated_policy() {
         p += "</fields>\n  </purpose>\n";
     }
     for (int d = 0; d < 100; ++d)
-        p += "  <destination id=\"d" + std::to_string(d) + "\" kind=\"internal\" country=\"BE\"/>\n";
+        p +=
+            "  <destination id=\"d" + std::to_string(d) + "\" kind=\"internal\" country=\"BE\"/>\n";
     for (int c = 0; c < 1000; ++c) {
         p += "  <client id=\"c" + std::to_string(c) + "\">\n    <api-key sha256=\"" +
              sha256_hex("key-" + std::to_string(c)) + "\"/>\n";

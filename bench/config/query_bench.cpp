@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/hex.hpp"
 #include "config/decide.hpp"
 #include "config/loader.hpp"
 #include "config/query/guard.hpp"
@@ -34,7 +35,8 @@ using strings = std::vector<std::string>;
 class route_policy {
   public:
     route_policy(strings allowed, const strings& stripped, strings rule_fields)
-        : allowed_(allowed), catalogue_(with(std::move(allowed), stripped, rule_fields)),
+        : allowed_(allowed),
+          catalogue_(with(std::move(allowed), stripped, rule_fields)),
           rule_fields_(std::move(rule_fields)) {}
 
     [[nodiscard]] field_policy policy(std::string_view object, std::string_view select_param = "",
@@ -111,9 +113,10 @@ std::string odata_2kib() {
         filter += p;
         filter += "%27)";
     }
-    filter += ")%20and%20(address1_city%20eq%20%27Gent%27%20or%20address1_city%20eq%20%27Brugge"
-              "%27%20or%20address1_city%20eq%20%27Antwerpen%27%20or%20tolower(address1_city)%20eq"
-              "%20%27leuven%27)%20and%20not%20contains(emailaddress1,%27%40test.invalid%27)";
+    filter +=
+        ")%20and%20(address1_city%20eq%20%27Gent%27%20or%20address1_city%20eq%20%27Brugge"
+        "%27%20or%20address1_city%20eq%20%27Antwerpen%27%20or%20tolower(address1_city)%20eq"
+        "%20%27leuven%27)%20and%20not%20contains(emailaddress1,%27%40test.invalid%27)";
     std::string q =
         "$select=contactid,firstname,lastname,emailaddress1,telephone1,address1_city,"
         "address1_postalcode,address1_country,createdon,modifiedon"
@@ -128,10 +131,10 @@ std::string odata_2kib() {
 
 // A Salesforce contact: 10 fields, the account's name through the relationship.
 const route_policy& salesforce() {
-    static const route_policy p(
-        {"Id", "FirstName", "LastName", "Email", "Phone", "MailingCity", "MailingPostalCode",
-         "LeadSource", "CreatedDate", "Account.Name"},
-        {"Birthdate", "IBAN__c", "Description"}, {"HasOptedOutOfEmail", "Lifecycle__c"});
+    static const route_policy p({"Id", "FirstName", "LastName", "Email", "Phone", "MailingCity",
+                                 "MailingPostalCode", "LeadSource", "CreatedDate", "Account.Name"},
+                                {"Birthdate", "IBAN__c", "Description"},
+                                {"HasOptedOutOfEmail", "Lifecycle__c"});
     return p;
 }
 
@@ -274,18 +277,7 @@ BENCHMARK(BM_GuardParams);
 // decide() on the shipped example: the ERP invoices from the Dataverse route with a $filter
 // that reads only fields the invoicing purpose keeps (as bench/config/decide_bench.cpp builds
 // its requests).
-std::string sha256_hex(std::string_view data) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) {
-        out.push_back(digits[md[i] >> 4]);
-        out.push_back(digits[md[i] & 0xf]);
-    }
-    return out;
-}
+using common::sha256_hex;
 
 const configuration& example() {
     static auto r = load_configuration_file(std::string(EXPORTWALL_SOURCE_DIR) +

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 
+#include "common/hex.hpp"
 #include "tests/integration/fixture.hpp"
 
 namespace exportwall::itest {
@@ -26,18 +27,7 @@ struct cli_result {
     std::string output;  // stdout and stderr
 };
 
-std::string sha256_hex(std::string_view bytes) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(bytes.data(), bytes.size(), md, &len, EVP_sha256(), nullptr);
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) {
-        out.push_back(hex[md[i] >> 4]);
-        out.push_back(hex[md[i] & 0x0f]);
-    }
-    return out;
-}
+using common::sha256_hex;
 
 std::vector<std::string> lines_of(const std::string& text) {
     std::vector<std::string> out;

@@ -1,4 +1,5 @@
 #include "tests/integration/enforce_fixture.hpp"
+#include "common/hex.hpp"
 
 #include <sys/wait.h>
 
@@ -82,8 +83,8 @@ std::string json_contact(const contact& c, bool annotations, bool relation) {
     x += "\"notes\":\"" + c.notes + "\",\"quote_requested\":" + b(c.quote_requested) + ",";
     x += "\"consent\":{\"email\":" + b(c.consent_email) + "},";
     if (!c.objection_absent)
-        x += "\"objection\":{\"direct_marketing\":" + c.objection_raw.value_or(b(c.objected)) +
-             "},";
+        x +=
+            "\"objection\":{\"direct_marketing\":" + c.objection_raw.value_or(b(c.objected)) + "},";
     x += "\"address\":{\"city\":\"" + c.city + "\"}";
     if (relation) {
         x += ",\"Account__r\":{\"attributes\":{\"type\":\"Account\"},\"Name\":\"" + c.account_name +
@@ -114,12 +115,7 @@ std::string xml_contact(const contact& c) {
 
 }  // namespace
 
-std::string sha256_hex(std::string_view s) {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-    unsigned int len = 0;
-    EVP_Digest(s.data(), s.size(), md.data(), &len, EVP_sha256(), nullptr);
-    return hex(md.data(), len);
-}
+std::string sha256_hex(std::string_view s) { return common::sha256_hex(s); }
 
 std::string vendor_config(const temp_dir& dir, const vendor_policy_options& o) {
     std::string list = "# direct-marketing objections\n";
@@ -176,12 +172,15 @@ std::string vendor_config(const temp_dir& dir, const vendor_policy_options& o) {
 
   <suppression-list id="do-not-contact" file="do-not-contact.txt" field="email" match="email"/>
 )";
-    x += "  <entity id=\"contact\" subject-field=\"lifecycle\" collected-for=\"essential marketing\">\n" + subjects() +
-         contact_fields(false, "id", true) + "  </entity>\n";
-    x += "  <entity id=\"contact-csv\" subject-field=\"lifecycle\" collected-for=\"essential marketing\">\n" + subjects() +
-         contact_fields(true, "id", false) + "  </entity>\n";
-    x += "  <entity id=\"contact-soap\" subject-field=\"lifecycle\" collected-for=\"essential marketing\">\n" + subjects() +
-         contact_fields(false, "Id", false) + "  </entity>\n";
+    x += "  <entity id=\"contact\" subject-field=\"lifecycle\" collected-for=\"essential "
+         "marketing\">\n" +
+         subjects() + contact_fields(false, "id", true) + "  </entity>\n";
+    x += "  <entity id=\"contact-csv\" subject-field=\"lifecycle\" collected-for=\"essential "
+         "marketing\">\n" +
+         subjects() + contact_fields(true, "id", false) + "  </entity>\n";
+    x += "  <entity id=\"contact-soap\" subject-field=\"lifecycle\" collected-for=\"essential "
+         "marketing\">\n" +
+         subjects() + contact_fields(false, "Id", false) + "  </entity>\n";
     x += R"(  <entity id="whizbang" collected-for="essential">
     <field path="attributes" category="system.operations"/>
     <field path="Checkbox_Label" category="system.operations"/>
@@ -260,8 +259,7 @@ std::string vendor_config(const temp_dir& dir, const vendor_policy_options& o) {
     x += "  <client id=\"partner-gateway\"><api-key sha256=\"" + sha256_hex(partner_key) + "\"/>\n";
     x += "    <grant purpose=\"delivery\" destinations=\"carrier\" max-records=\"2\"/>\n";
     x += "  </client>\n";
-    x += "  <client id=\"rollout-tool\"><api-key sha256=\"" +
-         sha256_hex(rollout_key) + "\"/>\n";
+    x += "  <client id=\"rollout-tool\"><api-key sha256=\"" + sha256_hex(rollout_key) + "\"/>\n";
     x += R"(    <grant purpose="delivery" destinations="warehouse"/>
     <grant purpose="promotion-email" destinations="newsletter"/>
   </client>
@@ -415,12 +413,12 @@ std::string render(vendor_shape s, const std::vector<contact>& records,
             x += "id;lifecycle;first_name;last_name;email;phone;iban;notes;quote_requested;"
                  "consent_email;objection_direct_marketing;address_city\r\n";
             for (const auto& r : records) {
-                x += r.id + ";" + r.lifecycle + ";" + r.first_name + ";" + r.last_name + ";" +
-                     r.email + ";" + r.phone + ";" + r.iban + ";" + r.notes + ";" +
-                     b(r.quote_requested) + ";" + b(r.consent_email) + ";" +
-                     (r.objection_absent ? std::string() : r.objection_raw.value_or(b(r.objected))) +
-                     ";" +
-                     r.city + "\r\n";
+                x +=
+                    r.id + ";" + r.lifecycle + ";" + r.first_name + ";" + r.last_name + ";" +
+                    r.email + ";" + r.phone + ";" + r.iban + ";" + r.notes + ";" +
+                    b(r.quote_requested) + ";" + b(r.consent_email) + ";" +
+                    (r.objection_absent ? std::string() : r.objection_raw.value_or(b(r.objected))) +
+                    ";" + r.city + "\r\n";
             }
             return x;
         }
@@ -556,8 +554,7 @@ std::vector<seen_request> enforce_fixture::seen_at(std::string_view path) {
     return out;
 }
 
-std::optional<boost::json::object> audit_record_in(const std::string& path,
-                                                   const std::string& id) {
+std::optional<boost::json::object> audit_record_in(const std::string& path, const std::string& id) {
     std::optional<boost::json::object> found;
     if (id.empty()) return found;
     const std::string needle = "\"id\":\"" + id + "\"";

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/hex.hpp"
 #include "proxy/admin.hpp"
 #include "proxy/metrics.hpp"
 
@@ -172,9 +173,8 @@ TEST(Metrics, ShadowDecisionsQuotaWindowsAndRefusedConnectionsByTheirLabels) {
         << text;
     EXPECT_NE(text.find("exportwall_quota_limit_records" + grant + "1000\n"), std::string::npos);
     EXPECT_NE(text.find("# TYPE exportwall_quota_used_records gauge"), std::string::npos);
-    EXPECT_NE(
-        text.find("exportwall_connections_refused_total{reason=\"untrusted_peer\"} 1\n"),
-        std::string::npos);
+    EXPECT_NE(text.find("exportwall_connections_refused_total{reason=\"untrusted_peer\"} 1\n"),
+              std::string::npos);
 }
 
 TEST(Metrics, TrailFiguresArePulledAtRenderTime) {
@@ -226,14 +226,14 @@ TEST(AdminSettings, NonLoopbackAddressNeedsAToken) {
     EXPECT_FALSE(check_admin_settings(a).has_value());
     a.address = "0.0.0.0";
     EXPECT_TRUE(check_admin_settings(a).has_value());
-    a.token_sha256 = sha256_hex("test");
+    a.token_sha256 = common::sha256_hex("test");
     EXPECT_FALSE(check_admin_settings(a).has_value());
     a.token_sha256 = "not-hex";
     EXPECT_TRUE(check_admin_settings(a).has_value());
 }
 
 TEST(AdminSettings, Sha256HexIsLowerCaseHex) {
-    EXPECT_EQ(sha256_hex("test"),
+    EXPECT_EQ(common::sha256_hex("test"),
               "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
 }
 

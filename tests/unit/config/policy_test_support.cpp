@@ -1,4 +1,5 @@
 #include "tests/unit/config/policy_test_support.hpp"
+#include "common/hex.hpp"
 
 #include <algorithm>
 
@@ -129,18 +130,7 @@ bool has_error(const load_result& r, std::string_view prefix) {
     });
 }
 
-std::string sha256_hex(std::string_view data) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < len; ++i) {
-        out.push_back(digits[md[i] >> 4]);
-        out.push_back(digits[md[i] & 0xf]);
-    }
-    return out;
-}
+std::string sha256_hex(std::string_view data) { return common::sha256_hex(data); }
 
 facts_builder& facts_builder::key(std::string_view api_key) {
     key_hash = api_key.empty() ? std::string() : sha256_hex(api_key);
