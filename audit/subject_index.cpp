@@ -842,7 +842,7 @@ std::size_t subject_index_file::digests() const {
 
 std::size_t subject_index_file::memory_bytes() const {
     std::lock_guard lock(mutex_);
-    return dictionary_.memory_bytes();
+    return dictionary_.memory_bytes() + by_ordinal_.capacity() * sizeof(std::uint64_t);
 }
 
 boost::system::error_code subject_index_file::open_locked() {
@@ -864,6 +864,7 @@ boost::system::error_code subject_index_file::open_locked() {
 
 boost::system::error_code subject_index_file::load_locked() {
     dictionary_ = subject_dictionary{};
+    by_ordinal_.clear();
     ordinals_ = 0;
     chain_ = {};
     size_ = 0;
@@ -892,6 +893,8 @@ boost::system::error_code subject_index_file::load_locked() {
                     dictionary_.erase(load_le64(p + 8 * std::size_t{j}));
                 break;
             }
+            for (std::uint32_t j = 0; j < c.n; ++j)
+                by_ordinal_.push_back(load_le64(p + 8 * std::size_t{j}));
             ordinals_ += c.n;
             chain_ = c.chain;
         }
@@ -948,28 +951,57 @@ boost::system::error_code subject_index_file::write_locked(std::string_view byte
 }
 
 boost::system::error_code subject_index_file::assign(std::span<const std::uint64_t> digests,
-                                                     std::vector<std::uint32_t>& ordinals) {
+                                                     std::vector<std::uint32_t>& ordinals,
+                                                     std::uint32_t& next) {
     ordinals.resize(digests.size());
     std::lock_guard lock(mutex_);
     if (auto ec = open_locked()) return ec;
-    // The table outgrows the caches: the home slots are read first, all at once (independent
-    // loads overlap; a probe loop's branches would wait for each one in turn).
-    dictionary_.touch(digests);
-    fresh_.clear();
+    // First the guesses, in ordinal order (sequential memory): the digest at `next`, or a few
+    // past it (a person the CRM no longer exports, or one this export leaves out).
+    constexpr std::uint32_t window = 4;
+    const auto known = static_cast<std::uint32_t>(by_ordinal_.size());
+    std::vector<std::uint32_t>& misses = misses_;  // indexes into `digests`
+    misses.clear();
     for (std::size_t i = 0; i < digests.size(); ++i) {
+        std::uint32_t o = next;
+        const std::uint32_t end = next < known - std::min(known, window) ? next + window : known;
+        while (o < end && by_ordinal_[o] != digests[i]) ++o;
+        if (o < end) {
+            ordinals[i] = o;
+            next = o + 1;
+        } else {
+            misses.push_back(static_cast<std::uint32_t>(i));
+        }
+    }
+    if (misses.empty()) return {};
+    // The rest through the table, which outgrows the caches: their home slots are read first,
+    // all at once (independent loads overlap; a probe loop's branches would wait for each one in
+    // turn).
+    missed_.clear();
+    for (std::uint32_t i : misses) missed_.push_back(digests[i]);
+    dictionary_.touch(missed_);
+    fresh_.clear();
+    auto forget_fresh = [this] {
+        for (std::uint64_t d : fresh_) dictionary_.erase(d);
+        by_ordinal_.resize(ordinals_);
+    };
+    for (std::uint32_t i : misses) {
         if (auto o = dictionary_.find(digests[i])) {
             ordinals[i] = *o;
             continue;
         }
         if (ordinals_ + fresh_.size() >= max_digests_) {
-            for (std::uint64_t d : fresh_) dictionary_.erase(d);
+            forget_fresh();
             return make_error_code(boost::system::errc::no_buffer_space);
         }
         const auto o = static_cast<std::uint32_t>(ordinals_ + fresh_.size());
         dictionary_.insert(digests[i], o);
+        by_ordinal_.push_back(digests[i]);
         fresh_.push_back(digests[i]);
         ordinals[i] = o;
     }
+    // The next call guesses on from this call's last digest, whichever way it was found.
+    next = ordinals.back() + 1;
     if (fresh_.empty()) return {};
     chunk_.assign(chunk_header_size + 8 * fresh_.size(), '\0');
     auto* h = reinterpret_cast<unsigned char*>(chunk_.data());
@@ -988,7 +1020,7 @@ boost::system::error_code subject_index_file::assign(std::span<const std::uint64
         next_dictionary_chain(chain_, view.substr(0, 16), view.substr(chunk_header_size));
     std::memcpy(h + 16, chain.data(), chain.size());
     if (auto ec = write_locked(chunk_)) {
-        for (std::uint64_t d : fresh_) dictionary_.erase(d);
+        forget_fresh();
         return ec;
     }
     ordinals_ += n;
@@ -1020,7 +1052,7 @@ void subject_collector::flush() {
         pending_.clear();
         return;
     }
-    error_ = file_->assign(pending_, ordinals_);
+    error_ = file_->assign(pending_, ordinals_, next_ordinal_);
     pending_.clear();
     if (error_) return;
     // First-seen ordinals of a CRM's stable order mostly increase already.

@@ -38,7 +38,8 @@
 //     code 0 Elias-gamma, code 1+k Rice(k) of gap-1; bits most significant first)
 // Memory per export: one chunk's digests and ordinals (chunk_capacity × 12 bytes). Memory of the
 // process: the dictionary's table, 12 bytes a slot at most 3/4 full (16 to 32 bytes per distinct
-// digest; 48 while it doubles), at most max_digests digests.
+// digest; 48 while it doubles), and its digests in ordinal order (8 bytes each; 16 while that
+// array doubles), at most max_digests digests.
 
 #include <array>
 #include <cstddef>
@@ -115,7 +116,8 @@ inline constexpr std::size_t chunk_header_size = 32;  // format 1, and format 2'
 inline constexpr std::size_t chunk_capacity = 4096;
 inline constexpr std::size_t list_header_size = 40;
 // The default bound of the dictionary: 2^25 distinct digests (16 M persons with an id and an
-// address): a table of 2^26 slots, 768 MiB (1.1 GiB while it doubles the last time).
+// address): a table of 2^26 slots, 768 MiB (1.1 GiB while it doubles the last time), and 256 MiB
+// of digests in ordinal order.
 inline constexpr std::uint32_t default_max_digests = std::uint32_t{1} << 25;
 
 using dictionary_chain = std::array<unsigned char, 16>;
@@ -222,9 +224,20 @@ class subject_index_file {
     [[nodiscard]] boost::system::error_code open();
     // The ordinals of `digests` (same order), appending a dictionary chunk for the digests the
     // dictionary does not hold yet. Fails when the file cannot be written or the dictionary would
-    // pass max_digests.
+    // pass max_digests. `next`: the caller's guess of the first digest's ordinal (the ordinal
+    // after its previous digest's), updated to the ordinal after the last one: a CRM exports in
+    // a stable order, so a repeated export meets its persons in the order of their ordinals and
+    // the guess, checked against the dictionary's digests in ordinal order, spares the table's
+    // probe (a trip to memory: the table outgrows the caches). Only a guess: a digest that is not
+    // where it points is looked up in the table.
     [[nodiscard]] boost::system::error_code assign(std::span<const std::uint64_t> digests,
-                                                   std::vector<std::uint32_t>& ordinals);
+                                                   std::vector<std::uint32_t>& ordinals,
+                                                   std::uint32_t& next);
+    [[nodiscard]] boost::system::error_code assign(std::span<const std::uint64_t> digests,
+                                                   std::vector<std::uint32_t>& ordinals) {
+        std::uint32_t next = 0;
+        return assign(digests, ordinals, next);
+    }
     // Appends a list chunk; `dictionary` receives the dictionary's size (u32 LE) and chain where
     // the chunk lies, which the export's digest covers after the chunk.
     [[nodiscard]] boost::system::error_code append_list(std::string_view chunk,
@@ -249,9 +262,13 @@ class subject_index_file {
     std::uint64_t size_ = 0;  // bytes of whole chunks in the file
     std::uint64_t torn_ = 0;
     subject_dictionary dictionary_;
+    // The dictionary's digests in ordinal order (assign()'s guesses are checked against it).
+    std::vector<std::uint64_t> by_ordinal_;
     std::uint32_t ordinals_ = 0;  // entries in the dictionary file
     dictionary_chain chain_{};
-    std::vector<std::uint64_t> fresh_;  // assign()'s new digests
+    std::vector<std::uint64_t> fresh_;   // assign()'s new digests
+    std::vector<std::uint32_t> misses_;  // assign()'s digests not where guessed (indexes)
+    std::vector<std::uint64_t> missed_;  // and their digests
     std::string chunk_;
 };
 
@@ -293,6 +310,7 @@ class subject_collector {
     std::vector<std::uint64_t> pending_;
     std::vector<std::uint64_t> tentative_;
     std::vector<std::uint32_t> ordinals_;
+    std::uint32_t next_ordinal_ = 0;  // subject_index_file::assign()'s guess
     std::string chunk_;
     std::shared_ptr<void> sha_;  // EVP_MD_CTX over the chunks written
     bool wrote_ = false;

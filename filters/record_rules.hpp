@@ -44,8 +44,13 @@ class record_fields {
     void add(std::string_view path, std::string_view value) {
         if (used_ == values_.size()) values_.emplace_back();
         auto& [p, v] = values_[used_++];
-        p.assign(path);
-        v.assign(value);
+        // A filter adds a record's fields in the order of the record, so the slot nearly always
+        // held this same path in the previous record: compared, not copied again.
+        if (std::string_view(p) != path) p.assign(path);
+        // clear() and append(), not assign(): `value` is the filter's, never this object's own
+        // storage, so assign()'s overlap handling is not needed on this per-field path.
+        v.clear();
+        v.append(value);
     }
     // The first value at `path`, or nullopt when the record has none.
     [[nodiscard]] std::optional<std::string_view> find(std::string_view path) const;

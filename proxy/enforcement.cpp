@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <chrono>
 
 namespace exportwall::proxy {
@@ -67,12 +66,30 @@ struct export_case::subject_indexing {
 
     enum class role : std::uint8_t { main, nested_in_record, nested_in_document };
 
-    // True when normalise() would return `value` unchanged: no space at either end and, for an
-    // address, no byte lower-casing could change (A-Z; bytes past ASCII go the long way).
+    // What an entity's records are indexed by, looked up once per filter rather than once per
+    // record (the catalogue's fields are searched by category). Views into the configuration,
+    // which the export holds for its whole life.
+    struct subject_paths {
+        std::string_view entity;
+        std::string_view id;     // the id field's path; empty: none
+        std::string_view email;  // the e-mail field's path; empty: none
+    };
+    static subject_paths paths_of(const config::entity& e) {
+        subject_paths p{e.id, {}, {}};
+        if (const auto* f = e.subject_id_field()) p.id = f->path;
+        if (const auto* f = e.subject_email_field()) p.email = f->path;
+        return p;
+    }
+
+    // True when normalise() would return `value` unchanged: no byte at either end that trimming
+    // could remove (std::isspace; bytes past ASCII are left to it, whatever the locale) and, for
+    // an address, no byte lower-casing could change (A-Z; bytes past ASCII go the long way).
     static bool normalised(std::string_view value, bool email) {
-        if (value.empty() || std::isspace(static_cast<unsigned char>(value.front())) != 0 ||
-            std::isspace(static_cast<unsigned char>(value.back())) != 0)
-            return false;
+        auto plain_end = [](char c) {
+            const auto u = static_cast<unsigned char>(c);
+            return u > 0x20 && u < 0x7f;
+        };
+        if (value.empty() || !plain_end(value.front()) || !plain_end(value.back())) return false;
         if (!email) return true;
         return std::none_of(value.begin(), value.end(), [](char c) {
             return (c >= 'A' && c <= 'Z') || static_cast<unsigned char>(c) >= 0x80;
@@ -82,13 +99,10 @@ struct export_case::subject_indexing {
     // The record's subject keys, normalised as the suppression list normalises them. A key
     // without a value (absent, null, empty) adds nothing.
     template <typename Add>
-    void keys(const config::entity& e, const filters::record_fields& f, Add add) const {
-        const auto* id = e.subject_id_field();
-        const auto* email = e.subject_email_field();
+    void keys(const subject_paths& p, const filters::record_fields& f, Add add) {
         using kind = config::suppression_entries::match_kind;
         // The record's keys are digested together, two at a time (subject_hasher::keys).
         std::array<audit::subject_hasher::keyed_value, 8> batch;
-        std::array<std::string, 8> copies;
         std::array<std::uint64_t, 8> digests{};
         std::size_t n = 0;
         auto digest_batch = [&] {
@@ -97,27 +111,27 @@ struct export_case::subject_indexing {
             n = 0;
         };
         for (const auto& [path, value] : f.values()) {
-            const bool is_id = id != nullptr && path == id->path;
-            const bool is_email = email != nullptr && path == email->path;
+            const bool is_id = !p.id.empty() && path == p.id;
+            const bool is_email = !is_id && !p.email.empty() && path == p.email;
             if (!is_id && !is_email) continue;
             if (value == "null") continue;
             // Most values are normalised already: digested where they are, without a copy.
             std::string_view v = value;
-            if (!normalised(value, !is_id)) {
-                copies[n] =
+            if (!normalised(value, is_email)) {
+                copies_[n] =
                     config::suppression_entries::normalise(value, is_id ? kind::id : kind::email);
-                v = copies[n];
+                v = copies_[n];
             }
             if (v.empty()) continue;
-            batch[n++] = {!is_id, e.id, v};
+            batch[n++] = {is_email, p.entity, v};
             if (n == batch.size()) digest_batch();
         }
-        digest_batch();
+        if (n > 0) digest_batch();
     }
 
     std::function<void(const filters::record_fields&, bool)> reporter(const config::entity& e,
                                                                       role r) {
-        return [this, &e, r](const filters::record_fields& f, bool kept) {
+        return [this, p = paths_of(e), r](const filters::record_fields& f, bool kept) {
             switch (r) {
                 case role::main:
                     if (!kept) {
@@ -125,17 +139,21 @@ struct export_case::subject_indexing {
                         return;
                     }
                     collector.commit();
-                    keys(e, f, [this](std::uint64_t d) { collector.add(d); });
+                    keys(p, f, [this](std::uint64_t d) { collector.add(d); });
                     return;
                 case role::nested_in_record:
-                    if (kept) keys(e, f, [this](std::uint64_t d) { collector.add_tentative(d); });
+                    if (kept) keys(p, f, [this](std::uint64_t d) { collector.add_tentative(d); });
                     return;
                 case role::nested_in_document:
-                    if (kept) keys(e, f, [this](std::uint64_t d) { collector.add(d); });
+                    if (kept) keys(p, f, [this](std::uint64_t d) { collector.add(d); });
                     return;
             }
         };
     }
+
+  private:
+    // Normalised copies of the values that were not (their storage kept between records).
+    std::array<std::string, 8> copies_;
 };
 
 export_case::~export_case() = default;

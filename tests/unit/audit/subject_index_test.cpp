@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -467,6 +468,69 @@ TEST(SubjectIndexFile, ARestartKeepsEveryOrdinal) {
     ASSERT_FALSE(file.assign(persons, after));
     EXPECT_EQ(after, before);
     EXPECT_EQ(std::filesystem::file_size(path), size);  // nothing new to write
+}
+
+// assign()'s guess (the ordinal after the caller's previous digest) spares the table's probe when
+// right and must never be trusted when wrong: every ordinal is the dictionary's, whatever the
+// guess, the order, gaps, repeats or a dictionary that lost digests whose write failed.
+TEST(SubjectIndexFile, AGuessedOrdinalIsCheckedNeverTrusted) {
+    temp_dir dir;
+    subject_index_file file(dir.file("i.subjects"), 1000);
+    const auto persons = random_hashes(1200, 47);
+    std::vector<std::uint32_t> truth;
+    const std::span<const std::uint64_t> first(persons.data(), 900);
+    ASSERT_FALSE(file.assign(first, truth));
+    for (std::uint32_t i = 0; i < truth.size(); ++i) ASSERT_EQ(truth[i], i);
+
+    std::mt19937_64 rng(48);
+    std::vector<std::uint32_t> got;
+    for (int round = 0; round < 200; ++round) {
+        // An export in CRM order that leaves persons out, meets some twice, or is shuffled.
+        std::vector<std::uint64_t> part;
+        std::vector<std::uint32_t> want;
+        std::size_t at = rng() % 900;
+        for (std::size_t n = 1 + rng() % 64; n > 0 && at < 900; --n) {
+            part.push_back(persons[at]);
+            want.push_back(static_cast<std::uint32_t>(at));
+            if (rng() % 8 == 0) {
+                part.push_back(persons[at]);
+                want.push_back(static_cast<std::uint32_t>(at));
+            }
+            at += 1 + (rng() % 4 == 0 ? rng() % 9 : 0);
+        }
+        if (round % 3 == 0) {
+            for (std::size_t i = part.size(); i > 1; --i) {
+                const std::size_t j = rng() % i;
+                std::swap(part[i - 1], part[j]);
+                std::swap(want[i - 1], want[j]);
+            }
+        }
+        // Guesses right, near, far, past the dictionary's end and at the last ordinal.
+        const std::array<std::uint32_t, 5> guesses{want.front(), want.front() + 1,
+                                                   static_cast<std::uint32_t>(rng() % 900), 900,
+                                                   0xffffffffU};
+        for (std::uint32_t guess : guesses) {
+            std::uint32_t next = guess;
+            ASSERT_FALSE(file.assign(part, got, next));
+            ASSERT_EQ(got, want) << "round " << round << " guess " << guess;
+            EXPECT_EQ(next, want.back() + 1);
+        }
+    }
+    EXPECT_EQ(file.digests(), 900U);
+
+    // Past the bound: the new digests are forgotten, and a guess pointing where they were is no
+    // longer answered by them.
+    std::uint32_t next = 900;
+    const std::span<const std::uint64_t> too_many(persons.data() + 900, 150);
+    EXPECT_EQ(file.assign(too_many, got, next), boost::system::errc::no_buffer_space);
+    EXPECT_EQ(file.digests(), 900U);
+    const std::span<const std::uint64_t> others(persons.data() + 1000, 100);
+    next = 900;
+    ASSERT_FALSE(file.assign(others, got, next));
+    for (std::uint32_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], 900 + i);
+    next = 900;
+    const std::span<const std::uint64_t> forgotten(persons.data() + 900, 1);
+    EXPECT_EQ(file.assign(forgotten, got, next), boost::system::errc::no_buffer_space);
 }
 
 TEST(SubjectIndexFile, ATornTailIsSetAsideAndCutOffAtStart) {
