@@ -1369,9 +1369,11 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
             }
         }
         upstream_ = conn.get();
-        auto ec = co_await write_upstream(*conn, net::buffer(up_head), lim.upstream_idle);
-        if (!ec && !pre_read_body.empty())
-            ec = co_await write_upstream(*conn, net::buffer(pre_read_body), lim.upstream_idle);
+        // The head and a body read ahead (a query the guard read) go out in one write.
+        std::array<net::const_buffer, 2> request_pieces;
+        request_pieces[0] = net::buffer(up_head);
+        request_pieces[1] = net::buffer(pre_read_body);
+        auto ec = co_await write_upstream(*conn, request_pieces, lim.upstream_idle);
         if (ec) {
             conn->close();
             if (reused && retryable) continue;
