@@ -4,7 +4,7 @@
 // recipients (kind, organisation, country, transfer mechanism, processor agreement), the clients
 // that hold grants and the retention period. Optionally, what actually flowed in a period
 // (exports and records delivered per purpose x destination), counted from the audit trail by the
-// caller (`exportwall policy ropa --log`, proxy/policy_command.cpp): config/ never reads the
+// caller (`exportwall policy ropa --log`, cli/policy_command.cpp): config/ never reads the
 // trail itself.
 //
 // build_ropa() is a pure function of the policy; the renderers are pure functions of the value.

@@ -23,6 +23,7 @@ COPY filters/ filters/
 COPY config/ config/
 COPY audit/ audit/
 COPY proxy/ proxy/
+COPY cli/ cli/
 COPY bench/generator/ bench/generator/
 COPY tools/demo_crm/ tools/demo_crm/
 RUN cmake --preset release -DEXPORTWALL_TESTS=OFF -DEXPORTWALL_BENCH=OFF \

@@ -13,10 +13,10 @@
 
 #include <vector>
 
-#include "audit/commands.hpp"
 #include "audit/file_writer.hpp"
 #include "audit/record.hpp"
 #include "audit/serialize.hpp"
+#include "cli/audit_command.hpp"
 
 namespace exportwall::audit::test {
 
@@ -146,7 +146,7 @@ inline cli_outcome run_cli(std::vector<std::string> args) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     std::ostringstream out, err;
-    const int code = run_audit(static_cast<int>(argv.size()), argv.data(), out, err);
+    const int code = cli::run_audit(static_cast<int>(argv.size()), argv.data(), out, err);
     return {code, out.str(), err.str()};
 }
 

@@ -1,4 +1,4 @@
-#include "audit/commands.hpp"
+#include "cli/audit_command.hpp"
 
 #include <sstream>
 

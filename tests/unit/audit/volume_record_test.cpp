@@ -10,7 +10,6 @@
 #include <gtest/gtest.h>
 #include <boost/json/parser.hpp>
 
-#include "audit/commands.hpp"
 #include "audit/serialize.hpp"
 #include "tests/unit/audit/audit_test_support.hpp"
 

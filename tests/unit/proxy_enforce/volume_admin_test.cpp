@@ -19,9 +19,9 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "cli/volume_command.hpp"
 #include "config/policy.hpp"
 #include "proxy/admin.hpp"
-#include "proxy/volume_command.hpp"
 #include "proxy/volume_monitor.hpp"
 #include "tests/unit/audit/audit_test_support.hpp"
 #include "tests/unit/proxy_enforce/volume_test_support.hpp"
@@ -98,7 +98,8 @@ class VolumeAdmin : public ::testing::Test {
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         std::ostringstream out, err;
-        const int code = run_volume_holds(static_cast<int>(argv.size()), argv.data(), out, err);
+        const int code =
+            cli::run_volume_holds(static_cast<int>(argv.size()), argv.data(), out, err);
         return {code, out.str(), err.str()};
     }
 
@@ -246,7 +247,7 @@ TEST_F(VolumeAdmin, CommandSendsTheTokenFromAFileAndReportsUsageErrors) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     std::ostringstream out, err;
-    EXPECT_EQ(run_volume_holds(static_cast<int>(argv.size()), argv.data(), out, err), 2);
+    EXPECT_EQ(cli::run_volume_holds(static_cast<int>(argv.size()), argv.data(), out, err), 2);
 }
 
 TEST(VolumeAdminCommand, AnUnreachableListenerIsAFailure) {
@@ -262,7 +263,7 @@ TEST(VolumeAdminCommand, AnUnreachableListenerIsAFailure) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     std::ostringstream out, err;
-    EXPECT_EQ(run_volume_holds(static_cast<int>(argv.size()), argv.data(), out, err), 1);
+    EXPECT_EQ(cli::run_volume_holds(static_cast<int>(argv.size()), argv.data(), out, err), 1);
     EXPECT_NE(err.str().find("cannot connect"), std::string::npos) << err.str();
 }
 

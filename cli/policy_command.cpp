@@ -1,4 +1,4 @@
-#include "proxy/policy_command.hpp"
+#include "cli/policy_command.hpp"
 
 #include <filesystem>
 #include <iostream>
@@ -10,11 +10,12 @@
 #include <CLI/CLI.hpp>
 
 #include "audit/reader.hpp"
-#include "config/commands.hpp"
+#include "cli/command_line.hpp"
 #include "config/policy_diff.hpp"
+#include "config/review.hpp"
 #include "config/ropa.hpp"
 
-namespace exportwall::proxy {
+namespace exportwall::cli {
 
 namespace {
 
@@ -85,17 +86,17 @@ int run_ropa(const std::string& config_file, const std::string& format, const st
     audit::record_filter filter;
     if (std::string error; !audit::set_period(filter, since, until, error)) {
         err << "exportwall policy ropa: " << error << "\n";
-        return 2;
+        return exit_usage;
     }
     auto cfg = load(config_file, err);
-    if (!cfg) return 2;
+    if (!cfg) return exit_usage;
     auto ropa = config::build_ropa(cfg->rules, config_file, cfg->revision);
     if (!log.empty()) {
         std::string error;
         const std::string trail = resolve_trail(log, error);
         if (trail.empty()) {
             err << "exportwall policy ropa: " << error << '\n';
-            return 2;
+            return exit_usage;
         }
         config::ropa_flow_table flows;
         config::ropa_period period{trail, since, until, 0};
@@ -110,7 +111,7 @@ int run_ropa(const std::string& config_file, const std::string& format, const st
         if (ec) {
             err << "exportwall policy ropa: cannot read audit log " << trail << ": " << ec.message()
                 << '\n';
-            return 2;
+            return exit_usage;
         }
         config::add_flows(ropa, cfg->rules, flows, std::move(period));
     }
@@ -120,18 +121,18 @@ int run_ropa(const std::string& config_file, const std::string& format, const st
         out << config::render_ropa_csv(ropa);
     else
         out << config::render_ropa_html(ropa);
-    return 0;
+    return exit_success;
 }
 
 int run_diff(const std::string& old_file, const std::string& new_file, const std::string& format,
              std::ostream& out, std::ostream& err) {
     auto before = load(old_file, err);
     auto after = load(new_file, err);
-    if (!before || !after) return 2;
+    if (!before || !after) return exit_usage;
     const auto d = config::diff_policies(*before, *after);
     out << (format == "json" ? config::render_diff_json(d, old_file, new_file)
                              : config::render_diff_text(d, old_file, new_file));
-    return d.empty() ? 0 : 1;
+    return d.empty() ? exit_success : exit_failure;
 }
 
 }  // namespace
@@ -169,13 +170,9 @@ int run_policy(int argc, char** argv, std::ostream& out, std::ostream& err) {
     diff->add_option("--format", format_diff, "text (default) or json")
         ->check(CLI::IsMember({"text", "json"}));
 
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        return app.exit(e, out, err) == 0 ? 0 : 2;
-    }
+    if (auto code = parse_command_line(app, argc, argv, out, err)) return *code;
     if (ropa->parsed()) return run_ropa(config_file, format_ropa, log, since, until, out, err);
     return run_diff(old_file, new_file, format_diff, out, err);
 }
 
-}  // namespace exportwall::proxy
+}  // namespace exportwall::cli

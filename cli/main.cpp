@@ -4,13 +4,14 @@
 #include <cstring>
 #include <string_view>
 
-#include "audit/commands.hpp"
-#include "config/commands.hpp"
-#include "proxy/policy_command.hpp"
-#include "proxy/replay_command.hpp"
-#include "proxy/serve.hpp"
-#include "proxy/subject_command.hpp"
-#include "proxy/volume_command.hpp"
+#include "cli/audit_command.hpp"
+#include "cli/command_line.hpp"
+#include "cli/config_commands.hpp"
+#include "cli/policy_command.hpp"
+#include "cli/replay_command.hpp"
+#include "cli/serve_command.hpp"
+#include "cli/subject_command.hpp"
+#include "cli/volume_command.hpp"
 
 namespace {
 
@@ -39,36 +40,35 @@ constexpr const char* usage =
 }  // namespace
 
 int main(int argc, char** argv) {
+    using namespace exportwall::cli;
     if (argc < 2) {
         std::fputs(usage, stderr);
-        return 2;
+        return exit_usage;
     }
     std::string_view command = argv[1];
     if (command == "--help" || command == "-h" || command == "help") {
         std::fputs(usage, stdout);
-        return 0;
+        return exit_success;
     }
     if (command == "--version") {
         std::puts("exportwall " EXPORTWALL_VERSION);
-        return 0;
+        return exit_success;
     }
     int sub_argc = argc - 1;
     char** sub_argv = argv + 1;
-    if (command == "serve") return exportwall::proxy::run_serve(sub_argc, sub_argv);
-    if (command == "check-config") return exportwall::config::run_check_config(sub_argc, sub_argv);
-    if (command == "explain") return exportwall::config::run_explain(sub_argc, sub_argv);
-    if (command == "test-policy") return exportwall::config::run_test_policy(sub_argc, sub_argv);
-    if (command == "hash-suppression")
-        return exportwall::config::run_hash_suppression(sub_argc, sub_argv);
-    // `audit subject` and `audit replay` read the configuration as well as the trail: they live
-    // beside the proxy.
+    if (command == "serve") return run_serve(sub_argc, sub_argv);
+    if (command == "check-config") return run_check_config(sub_argc, sub_argv);
+    if (command == "explain") return run_explain(sub_argc, sub_argv);
+    if (command == "test-policy") return run_test_policy(sub_argc, sub_argv);
+    if (command == "hash-suppression") return run_hash_suppression(sub_argc, sub_argv);
+    // `audit subject` and `audit replay` read the configuration as well as the trail.
     if (command == "audit" && argc > 2 && std::string_view(argv[2]) == "subject")
-        return exportwall::proxy::run_audit_subject(argc - 2, argv + 2);
+        return run_audit_subject(argc - 2, argv + 2);
     if (command == "audit" && argc > 2 && std::string_view(argv[2]) == "replay")
-        return exportwall::proxy::run_audit_replay(argc - 2, argv + 2);
-    if (command == "audit") return exportwall::audit::run_audit(sub_argc, sub_argv);
-    if (command == "policy") return exportwall::proxy::run_policy(sub_argc, sub_argv);
-    if (command == "volume-holds") return exportwall::proxy::run_volume_holds(sub_argc, sub_argv);
+        return run_audit_replay(argc - 2, argv + 2);
+    if (command == "audit") return run_audit(sub_argc, sub_argv);
+    if (command == "policy") return run_policy(sub_argc, sub_argv);
+    if (command == "volume-holds") return run_volume_holds(sub_argc, sub_argv);
     std::fprintf(stderr, "exportwall: unknown command '%s' (see exportwall --help)\n", argv[1]);
-    return 2;
+    return exit_usage;
 }

@@ -2,15 +2,11 @@
 // The configuration commands of the `exportwall` binary. Each takes the arguments after the
 // command name (argv[0] is the command name) and returns the process exit code. An unknown
 // option, a missing argument or a value outside an option's set (`--format xml`) is a usage
-// error: exit 2.
+// error: exit 2. What they compute is config/ (review.hpp, explain.hpp, policy_cases.hpp).
 
-#include <string>
+namespace exportwall::cli {
 
-#include "config/loader.hpp"
-
-namespace exportwall::config {
-
-// exportwall check-config FILE [--format text|json]: 0 valid, 1 invalid (errors as
+// exportwall check-config FILE [--format text|json] [--offline]: 0 valid, 1 invalid (errors as
 // file:line:col: message), 2 usage. Text prints `revision <hex>` on a line of its own.
 [[nodiscard]] int run_check_config(int argc, char** argv);
 // exportwall explain --config FILE --client C --purpose P --destination D --target T
@@ -23,8 +19,4 @@ namespace exportwall::config {
 // (SHA-256 of the normalised value, hex), comments and blank lines kept; reads stdin without FILE.
 [[nodiscard]] int run_hash_suppression(int argc, char** argv);
 
-// A configuration file, or a DPO's policy file alone (root <policy version="1">), loaded as
-// check-config loads it (the suppression lists are not read).
-[[nodiscard]] load_result load_for_review(const std::string& file);
-
-}  // namespace exportwall::config
+}  // namespace exportwall::cli

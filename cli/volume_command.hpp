@@ -7,10 +7,10 @@
 
 #include <iosfwd>
 
-namespace exportwall::proxy {
+namespace exportwall::cli {
 
 [[nodiscard]] int run_volume_holds(int argc, char** argv);
 // The same, writing to `out` and `err` (tests run the command in-process).
 [[nodiscard]] int run_volume_holds(int argc, char** argv, std::ostream& out, std::ostream& err);
 
-}  // namespace exportwall::proxy
+}  // namespace exportwall::cli

@@ -9,16 +9,16 @@
 //       What changes between two configurations (config/policy_diff.hpp), compared after
 //       loading, so reordering and comments make no difference.
 //
-// Here, not in config/, because ropa --log reads the audit trail: proxy/ links both.
+// The builders are pure and live in config/ (ropa --log reads the audit trail through audit/).
 // Exit codes: ropa 0 success; diff 0 equivalent, 1 they differ; both 2 for a usage error, a
 // configuration that does not load (errors as file:line:col: message) or an unreadable trail.
 
 #include <iosfwd>
 
-namespace exportwall::proxy {
+namespace exportwall::cli {
 
 [[nodiscard]] int run_policy(int argc, char** argv);
 // The same, writing to `out` and `err` (tests run the command in-process).
 [[nodiscard]] int run_policy(int argc, char** argv, std::ostream& out, std::ostream& err);
 
-}  // namespace exportwall::proxy
+}  // namespace exportwall::cli

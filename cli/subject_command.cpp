@@ -1,4 +1,4 @@
-#include "proxy/subject_command.hpp"
+#include "cli/subject_command.hpp"
 
 #include <iostream>
 #include <string>
@@ -8,10 +8,17 @@
 #include <boost/json/serialize.hpp>
 
 #include "audit/reader.hpp"
+#include "cli/command_line.hpp"
 #include "config/loader.hpp"
 #include "proxy/subject_lookup.hpp"
 
-namespace exportwall::proxy {
+namespace exportwall::cli {
+
+using proxy::find_subject;
+using proxy::subject_answer;
+using proxy::subject_answer_json;
+using proxy::subject_export;
+using proxy::subject_query;
 
 namespace {
 
@@ -55,25 +62,21 @@ int run_audit_subject(int argc, char** argv, std::ostream& out, std::ostream& er
     app.add_option("--since", since, "Only exports at or after this RFC 3339 instant");
     app.add_option("--until", until, "Only exports before this RFC 3339 instant");
     app.add_option("--format", format, "text or json")->check(CLI::IsMember({"text", "json"}));
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        return e.get_exit_code() == 0 ? app.exit(e, out, err) : (app.exit(e, out, err), 2);
-    }
+    if (auto code = parse_command_line(app, argc, argv, out, err)) return *code;
     if (id.empty() && email.empty()) {
         err << "exportwall audit subject: give --id or --email\n";
-        return 2;
+        return exit_usage;
     }
     audit::record_filter filter;
     if (std::string error; !audit::set_period(filter, since, until, error)) {
         err << "exportwall audit subject: " << error << "\n";
-        return 2;
+        return exit_usage;
     }
 
     auto loaded = config::load_configuration_file(config_path);
     if (!loaded.config) {
         for (const auto& e : loaded.errors) err << e.str() << "\n";
-        return 2;
+        return exit_usage;
     }
     const auto& cfg = *loaded.config;
     if (log.empty()) log = cfg.net.audit.path;
@@ -91,10 +94,10 @@ int run_audit_subject(int argc, char** argv, std::ostream& out, std::ostream& er
                 err << answer.message << "\n";
             else
                 err << "exportwall audit subject: " << answer.message << "\n";
-            return 2;
+            return exit_usage;
         case subject_answer::outcome::unreadable:
             err << answer.message << "\n";
-            return 1;
+            return exit_failure;
         case subject_answer::outcome::found:
         case subject_answer::outcome::not_found:
             break;
@@ -108,7 +111,7 @@ int run_audit_subject(int argc, char** argv, std::ostream& out, std::ostream& er
         out << boost::json::serialize(subject_answer_json(answer)) << "\n";
     else
         print_text(answer.exports, out);
-    return !answer.exports.empty() && answer.intact ? 0 : 1;
+    return !answer.exports.empty() && answer.intact ? exit_success : exit_failure;
 }
 
-}  // namespace exportwall::proxy
+}  // namespace exportwall::cli

@@ -1,4 +1,4 @@
-#include "proxy/volume_command.hpp"
+#include "cli/volume_command.hpp"
 
 #include <chrono>
 #include <cstdlib>
@@ -24,7 +24,9 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 
-namespace exportwall::proxy {
+#include "cli/command_line.hpp"
+
+namespace exportwall::cli {
 
 namespace {
 
@@ -142,6 +144,94 @@ std::string failure(const answer& a) {
     return line;
 }
 
+// The bearer token: from --token-file, else $EXPORTWALL_ADMIN_TOKEN, trailing newlines and
+// spaces dropped. False after reporting a token file that cannot be read.
+bool read_token(const std::string& token_file, std::string& token, std::ostream& err) {
+    if (!token_file.empty()) {
+        std::ifstream in(token_file, std::ios::binary);
+        std::ostringstream s;
+        s << in.rdbuf();
+        if (!in) {
+            err << "exportwall volume-holds: cannot read the token file " << token_file << '\n';
+            return false;
+        }
+        token = s.str();
+    } else if (const char* env = std::getenv("EXPORTWALL_ADMIN_TOKEN")) {
+        token = env;
+    }
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
+        token.pop_back();
+    return true;
+}
+
+// `volume-holds clear`: POST /admin/volume-holds/clear?client=…&purpose=….
+int clear_hold(const admin_address& where, const std::string& token, const std::string& client,
+               const std::string& purpose, std::ostream& out, std::ostream& err) {
+    boost::urls::url target;
+    target.set_encoded_path(where.prefix + "/admin/volume-holds/clear");
+    target.params().append({"client", client});
+    target.params().append({"purpose", purpose});
+    const answer a = exchange(where, http::verb::post, std::string(target.encoded_target()), token);
+    if (!a.error.empty()) {
+        err << "exportwall volume-holds: " << a.error << '\n';
+        return exit_failure;
+    }
+    if (a.status == 404) {
+        err << "exportwall volume-holds: no hold for client " << client << " purpose " << purpose
+            << '\n';
+        return exit_failure;
+    }
+    if (a.status != 200) {
+        err << "exportwall volume-holds: " << failure(a) << '\n';
+        return exit_failure;
+    }
+    boost::system::error_code ec;
+    const auto v = boost::json::parse(a.body, ec);
+    const auto* cleared = !ec && v.is_object() ? v.get_object().if_contains("cleared") : nullptr;
+    if (cleared == nullptr) {
+        err << "exportwall volume-holds: the admin listener's answer is not understood\n";
+        return exit_failure;
+    }
+    out << "cleared the hold of client " << json_text(*cleared, "client") << " purpose "
+        << json_text(*cleared, "purpose") << " (held since " << json_text(*cleared, "since")
+        << ")\n";
+    return exit_success;
+}
+
+// `volume-holds [list]`: GET /admin/volume-holds, as a table or the listener's JSON.
+int list_holds(const admin_address& where, const std::string& token, const std::string& format,
+               std::ostream& out, std::ostream& err) {
+    const answer a = exchange(where, http::verb::get, where.prefix + "/admin/volume-holds", token);
+    if (!a.error.empty()) {
+        err << "exportwall volume-holds: " << a.error << '\n';
+        return exit_failure;
+    }
+    if (a.status != 200) {
+        err << "exportwall volume-holds: " << failure(a) << '\n';
+        return exit_failure;
+    }
+    boost::system::error_code ec;
+    const auto v = boost::json::parse(a.body, ec);
+    const auto* holds = !ec && v.is_object() ? v.get_object().if_contains("holds") : nullptr;
+    if (holds == nullptr || !holds->is_array()) {
+        err << "exportwall volume-holds: the admin listener's answer is not understood\n";
+        return exit_failure;
+    }
+    if (format == "json") {
+        out << a.body << '\n';
+        return exit_success;
+    }
+    if (holds->get_array().empty()) {
+        out << "no grant is held\n";
+        return exit_success;
+    }
+    out << pad("client", 24) << ' ' << pad("purpose", 24) << " since\n";
+    for (const auto& h : holds->get_array())
+        out << pad(json_text(h, "client"), 24) << ' ' << pad(json_text(h, "purpose"), 24) << ' '
+            << json_text(h, "since") << '\n';
+    return exit_success;
+}
+
 }  // namespace
 
 int run_volume_holds(int argc, char** argv) {
@@ -173,100 +263,19 @@ int run_volume_holds(int argc, char** argv, std::ostream& out, std::ostream& err
         sub->footer(exit_codes);
         sub->fallthrough();  // --admin and --token-file after the subcommand too
     }
-
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        if (e.get_exit_code() == 0) return app.exit(e, out, err);
-        err << "exportwall volume-holds: " << e.what() << " (see --help)\n";
-        return 2;
-    }
+    if (auto code = parse_command_line(app, argc, argv, out, err, usage_errors::one_line))
+        return *code;
 
     admin_address where;
     if (!parse_admin_url(admin_url, where)) {
         err << "exportwall volume-holds: --admin must be an http:// URL (the admin listener "
                "serves no TLS)\n";
-        return 2;
+        return exit_usage;
     }
     std::string token;
-    if (!token_file.empty()) {
-        std::ifstream in(token_file, std::ios::binary);
-        std::ostringstream s;
-        s << in.rdbuf();
-        if (!in) {
-            err << "exportwall volume-holds: cannot read the token file " << token_file << '\n';
-            return 2;
-        }
-        token = s.str();
-    } else if (const char* env = std::getenv("EXPORTWALL_ADMIN_TOKEN")) {
-        token = env;
-    }
-    while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
-        token.pop_back();
-
-    if (*clear) {
-        boost::urls::url target;
-        target.set_encoded_path(where.prefix + "/admin/volume-holds/clear");
-        target.params().append({"client", client});
-        target.params().append({"purpose", purpose});
-        const answer a =
-            exchange(where, http::verb::post, std::string(target.encoded_target()), token);
-        if (!a.error.empty()) {
-            err << "exportwall volume-holds: " << a.error << '\n';
-            return 1;
-        }
-        if (a.status == 404) {
-            err << "exportwall volume-holds: no hold for client " << client << " purpose "
-                << purpose << '\n';
-            return 1;
-        }
-        if (a.status != 200) {
-            err << "exportwall volume-holds: " << failure(a) << '\n';
-            return 1;
-        }
-        boost::system::error_code ec;
-        const auto v = boost::json::parse(a.body, ec);
-        const auto* cleared =
-            !ec && v.is_object() ? v.get_object().if_contains("cleared") : nullptr;
-        if (cleared == nullptr) {
-            err << "exportwall volume-holds: the admin listener's answer is not understood\n";
-            return 1;
-        }
-        out << "cleared the hold of client " << json_text(*cleared, "client") << " purpose "
-            << json_text(*cleared, "purpose") << " (held since " << json_text(*cleared, "since")
-            << ")\n";
-        return 0;
-    }
-
-    const answer a = exchange(where, http::verb::get, where.prefix + "/admin/volume-holds", token);
-    if (!a.error.empty()) {
-        err << "exportwall volume-holds: " << a.error << '\n';
-        return 1;
-    }
-    if (a.status != 200) {
-        err << "exportwall volume-holds: " << failure(a) << '\n';
-        return 1;
-    }
-    boost::system::error_code ec;
-    const auto v = boost::json::parse(a.body, ec);
-    const auto* holds = !ec && v.is_object() ? v.get_object().if_contains("holds") : nullptr;
-    if (holds == nullptr || !holds->is_array()) {
-        err << "exportwall volume-holds: the admin listener's answer is not understood\n";
-        return 1;
-    }
-    if (format == "json") {
-        out << a.body << '\n';
-        return 0;
-    }
-    if (holds->get_array().empty()) {
-        out << "no grant is held\n";
-        return 0;
-    }
-    out << pad("client", 24) << ' ' << pad("purpose", 24) << " since\n";
-    for (const auto& h : holds->get_array())
-        out << pad(json_text(h, "client"), 24) << ' ' << pad(json_text(h, "purpose"), 24) << ' '
-            << json_text(h, "since") << '\n';
-    return 0;
+    if (!read_token(token_file, token, err)) return exit_usage;
+    if (*clear) return clear_hold(where, token, client, purpose, out, err);
+    return list_holds(where, token, format, out, err);
 }
 
-}  // namespace exportwall::proxy
+}  // namespace exportwall::cli

@@ -5,7 +5,7 @@
 // NEW's policy, and what would change is listed: exports newly refused (with the reason and its
 // rule), exports newly allowed, fields newly stripped and fields newly exposed; counts at the end.
 // A trail whose chain is broken is not replayed unless --ignore-chain (it says where it breaks).
-// argv[0] is "replay". Lives in proxy/ because it reads both the configuration and the trail.
+// argv[0] is "replay".
 // Exit codes: 0 nothing would change, 1 something would (or the chain is broken), 2 usage error.
 
 #include <iosfwd>
@@ -15,7 +15,7 @@
 #include "audit/record.hpp"
 #include "config/loader.hpp"
 
-namespace exportwall::proxy {
+namespace exportwall::cli {
 
 // What NEW decides for one recorded export, against what was recorded.
 struct replayed_export {
@@ -43,4 +43,4 @@ struct replayed_export {
 // The same, writing to `out` and `err` (tests run the command in-process).
 [[nodiscard]] int run_audit_replay(int argc, char** argv, std::ostream& out, std::ostream& err);
 
-}  // namespace exportwall::proxy
+}  // namespace exportwall::cli
