@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "audit/serialize.hpp"
+#include "common/hex.hpp"
 
 namespace exportwall::audit {
 namespace {
@@ -144,17 +145,6 @@ void put_u32(std::string& out, std::uint32_t v) {
 std::uint32_t get_u32(const unsigned char* p) {
     return static_cast<std::uint32_t>(p[0]) | (static_cast<std::uint32_t>(p[1]) << 8) |
            (static_cast<std::uint32_t>(p[2]) << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
-}
-
-std::string hex_of(const unsigned char* p, std::size_t n) {
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(2 * n);
-    for (std::size_t i = 0; i < n; ++i) {
-        out.push_back(hex[p[i] >> 4]);
-        out.push_back(hex[p[i] & 0x0f]);
-    }
-    return out;
 }
 
 int hex_value(char c) {
@@ -1106,13 +1096,13 @@ std::string subject_collector::digest_hex() const {
         crypto_failed();
     }
     EVP_MD_CTX_free(copy);
-    return hex_of(d.data(), len);
+    return common::to_hex(d.data(), len);
 }
 
 // ---- the lookup -----------------------------------------------------------------------------
 
 std::string export_id_hex(const std::array<unsigned char, 16>& id) {
-    return hex_of(id.data(), id.size());
+    return common::to_hex(id.data(), id.size());
 }
 
 boost::system::error_code find_subject_exports(const std::string& path,
@@ -1218,7 +1208,7 @@ boost::system::error_code find_subject_exports(const std::string& path,
         if (EVP_DigestFinal_ex(h.ctx.get(), d.data(), &len) != 1) crypto_failed();
         subject_match m;
         m.export_id = export_id_hex(h.id);
-        m.chunks_sha256 = hex_of(d.data(), len);
+        m.chunks_sha256 = common::to_hex(d.data(), len);
         m.dictionary_matches = !seen(unfaithful, h.id);
         out.exports.push_back(std::move(m));
     }

@@ -1,6 +1,7 @@
 #include "proxy/enforcement.hpp"
 
 #include "common/ascii.hpp"
+#include "common/hex.hpp"
 
 #include <openssl/evp.h>
 
@@ -10,20 +11,6 @@
 
 namespace exportwall::proxy {
 namespace {
-
-std::string hex_sha256(std::string_view bytes) {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-    unsigned int len = 0;
-    EVP_Digest(bytes.data(), bytes.size(), md.data(), &len, EVP_sha256(), nullptr);
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(2 * len);
-    for (unsigned int i = 0; i < len; ++i) {
-        out.push_back(hex[md[i] >> 4]);
-        out.push_back(hex[md[i] & 0x0f]);
-    }
-    return out;
-}
 
 std::string_view field(std::span<const header_field> fields, std::string_view name) {
     for (const auto& f : fields)
@@ -50,7 +37,7 @@ std::string bearer_key_sha256(std::string_view authorization) {
     while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
     while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.remove_suffix(1);
     if (key.empty()) return {};
-    return hex_sha256(key);
+    return common::sha256_hex(key);
 }
 
 // One export's subject indexing: the keys' digests go to the collector as the filter decides
