@@ -4,6 +4,7 @@
 // an array of objects is filtered by the same paths. Unknown fields are stripped: membership is
 // the only way a field survives.
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,11 +23,15 @@ class field_set {
     // be entered and filtered member by member rather than dropped whole.
     [[nodiscard]] bool descends(std::string_view path) const;
 
-    [[nodiscard]] const std::vector<std::string>& paths() const { return paths_; }
-    [[nodiscard]] bool empty() const { return paths_.empty(); }
+    [[nodiscard]] const std::vector<std::string>& paths() const { return *paths_; }
+    [[nodiscard]] bool empty() const { return paths_->empty(); }
 
   private:
-    std::vector<std::string> paths_;  // sorted, unique
+    // Sorted, unique, never changed after construction: shared by the copies (a filter's spec
+    // copies its purpose's set for every export; a copy is a reference count, not a vector of
+    // strings).
+    std::shared_ptr<const std::vector<std::string>> paths_ = empty_paths();
+    static const std::shared_ptr<const std::vector<std::string>>& empty_paths();
 };
 
 }  // namespace exportwall::filters

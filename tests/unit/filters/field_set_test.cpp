@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <string>
+#include <vector>
+
 namespace exportwall::filters {
 namespace {
 
@@ -39,6 +43,33 @@ TEST(FieldSet, DuplicatesAreFolded) {
     field_set s({"b", "a", "b"});
     ASSERT_EQ(s.paths().size(), 2u);
     EXPECT_EQ(s.paths()[0], "a");
+}
+
+// descends() compares "path." piecewise instead of building it: over random paths of letters,
+// dots, characters that sort just before and after '.' ('-', '/') and bytes past ASCII, it
+// answers as the definition does (some allowed path starts with "path.").
+TEST(FieldSet, DescendsAsTheDefinitionOverRandomPaths) {
+    std::mt19937 rng(20261205U);
+    const std::string alphabet = std::string("ab.-/") + static_cast<char>(0xc3);
+    auto random_path = [&] {
+        std::string p;
+        for (std::size_t i = 0, n = 1 + rng() % 6; i < n; ++i)
+            p += alphabet[rng() % alphabet.size()];
+        return p;
+    };
+    for (int round = 0; round < 300; ++round) {
+        std::vector<std::string> paths;
+        for (std::size_t i = 0, n = rng() % 8; i < n; ++i) paths.push_back(random_path());
+        const field_set s(paths);
+        const field_set copy = s;  // copies share the paths and answer the same
+        for (int q = 0; q < 40; ++q) {
+            const std::string path = random_path();
+            bool expected = false;
+            for (const auto& p : paths) expected = expected || p.rfind(path + ".", 0) == 0;
+            EXPECT_EQ(s.descends(path), expected) << path;
+            EXPECT_EQ(copy.descends(path), expected) << path;
+        }
+    }
 }
 
 }  // namespace
