@@ -225,6 +225,63 @@ std::string_view audit_reason(std::string_view relay_reason) {
     return relay_reason;
 }
 
+// What a part of the relay tells forward(): nothing (go on), or that the request has ended — its
+// answer, a refusal or an abort, is given — with forward()'s result (the client's connection
+// stays open).
+using relay_end = std::optional<bool>;
+
+// One request's way to the CRM and back: what forward() prepares and the parts of the relay it
+// calls in turn share. It lives in forward()'s frame and ends with it.
+struct exchange {
+    exchange(request_record& r, const snapshot& s, const config::route& rt,
+             const config::upstream& u)
+        : rec(r), snap(s), cfg(*s.config), lim(cfg.net.limit), route(rt), up(u) {}
+
+    request_record& rec;
+    const snapshot& snap;
+    const config::configuration& cfg;
+    const config::limits& lim;
+    const config::route& route;
+    const config::upstream& up;
+
+    // The client's request, copied before its head's bytes are consumed.
+    bool head_request = false;
+    unsigned version = 0;
+    bool client_keep_alive = false;
+    bool expect_continue = false;
+    body_framing framing = body_framing::none;  // of the body still to read from the client
+    std::string_view pre_read_body;             // a body read whole before the decision
+    bool keep_on_refusal = false;               // an upstream failure keeps the connection
+    // Beast's decoder of the body streamed from the client (none without one).
+    std::optional<http::request_parser<http::buffer_body>> body;
+
+    // The CRM's request and connection. `key` is the pool's (per io_context), `reach_key` the
+    // origin's reachability.
+    upstream_token_source* tokens = nullptr;  // <oauth2> upstreams only
+    std::shared_ptr<const std::string> bearer;
+    std::string up_head;
+    std::string reach_key;
+    std::string key;
+    bool retryable = false;       // sent again after a reused connection closed
+    bool auth_retryable = false;  // sent again once after a 401 to its token
+    bool auth_retried = false;
+    bool retry = false;  // set by a part: send the request again on a fresh connection
+    std::unique_ptr<byte_stream> conn;
+    bool reused = false;  // conn came from the pool
+
+    // The CRM's response and the client's.
+    beast::flat_buffer ubuf;
+    std::optional<http::response_parser<sink_body>> resp;
+    unsigned status = 0;
+    response_framing out_framing = response_framing::none;
+    bool keep_alive = false;  // the client's connection after a complete response
+    bool transforming = false;
+    std::unique_ptr<filters::record_filter> filter;
+    std::string filtered;  // the filter's output not written yet
+    // Where the parser hands the body's bytes; it lives as long as the parser that points to it.
+    std::optional<relay_sink> sink;
+};
+
 class session;
 
 // Where a stop's cut reaches a session: its owner is set while a request is in flight and
@@ -286,9 +343,33 @@ class session {
     // status with `detail`. The head is copied first: its views must survive the read.
     net::awaitable<unsigned> read_query_body(std::size_t head_len, const config::limits& lim,
                                              std::string& detail);
+    // Relays one admitted request to the CRM and its response back (README.md, "The relay"); the
+    // parts below, in the order it calls them, share its `exchange`.
     net::awaitable<bool> forward(request_record& rec, const snapshot& snap,
                                  const config::route& route, const config::upstream& up,
                                  std::size_t head_len);
+    // The CRM's request head (the client's head is still in cbuf_: its views are read here).
+    [[nodiscard]] std::string upstream_request_head(const exchange& x) const;
+    // A pooled connection on the first attempt, else a new one; then the head (and a body read
+    // ahead) and the client's body. Sets x.retry when a reused connection was closed under it.
+    net::awaitable<relay_end> send_request(exchange& x, int attempt);
+    // The client's body, streamed to the CRM through the relay buffer (re-chunked when chunked).
+    net::awaitable<relay_end> relay_request_body(exchange& x);
+    // The CRM's response head, interim 1xx skipped. Sets x.retry when a reused connection closed
+    // before answering.
+    net::awaitable<relay_end> read_response_head(exchange& x);
+    // The CRM answered 401 to an <oauth2> token: nothing (send again with a fresh token) once,
+    // else a 503 refusal.
+    net::awaitable<relay_end> renew_token(exchange& x);
+    // The response plan and the client's response head, kept in pending_head_.
+    net::awaitable<relay_end> start_response(exchange& x);
+    // The body's pieces: read from the CRM, filtered, written to the client with back-pressure.
+    net::awaitable<relay_end> relay_response_body(exchange& x);
+    // The response's end: the filter's last output, the quota's cut or return, the audit record,
+    // the last write (with the terminating chunk) and the CRM connection back to the pool.
+    net::awaitable<bool> end_response(exchange& x);
+    // Why a write to the client failed: it stopped reading, or it went away.
+    [[nodiscard]] std::string_view client_failure() const;
     net::awaitable<std::unique_ptr<byte_stream>> connect(const config::upstream& up,
                                                          const snapshot& snap,
                                                          const config::limits& lim,
@@ -1108,7 +1189,7 @@ net::awaitable<unsigned> session::read_query_body(std::size_t head_len, const co
             co_return 400;
         }
     }
-    // A chunk extension or trailer that never ends is bounded (see forward's relay loop).
+    // A chunk extension or trailer that never ends is bounded (see relay_request_body).
     cbuf_.max_size(cbuf_.size() + lim.max_head_bytes + relay_buffer_size);
     const auto body_start = std::chrono::steady_clock::now();
     while (!parser.is_done()) {
@@ -1204,62 +1285,14 @@ net::awaitable<std::unique_ptr<byte_stream>> session::connect(const config::upst
     co_return stream;
 }
 
-net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
-                                      const config::route& route, const config::upstream& up,
-                                      std::size_t head_len) {
-    const auto& cfg = *snap.config;
-    const auto& lim = cfg.net.limit;
-    close_delimited_ = false;
-    std::string_view raw(static_cast<const char*>(cbuf_.data().data()), head_len);
-    const bool head_request = head_.method == "HEAD";
-    const unsigned version = head_.version;
-    const bool client_keep_alive = head_.keep_alive;
-    const bool expect_continue = head_.expect_continue;
-    // A body read whole before the decision goes upstream from memory (re-serialised by the query
-    // guard): nothing more of it is read from the client.
-    const body_framing framing = body_pre_read_ ? body_framing::none : head_.framing;
-    const std::string_view pre_read_body =
-        body_pre_read_ && case_ ? case_->upstream_body(query_body_) : std::string_view{};
-    // An upstream failure is answered on a connection that stays usable when the request had no
-    // body (nothing of it is left unread).
-    const bool keep_on_refusal = client_keep_alive && framing == body_framing::none;
+std::string_view session::client_failure() const {
+    return client_deadline_.expired() ? std::string_view("client_write_timeout")
+                                      : std::string_view("client_closed");
+}
 
-    // The body is decoded by Beast from bytes the head check approved (the head itself is fed
-    // first, so Beast's parser is in the body state).
-    std::optional<http::request_parser<http::buffer_body>> body;
-    if (framing != body_framing::none) {
-        body.emplace();
-        body->header_limit(
-            static_cast<std::uint32_t>(std::min<std::size_t>(lim.max_head_bytes + 1, 0xffffffffu)));
-        body->body_limit(std::uint64_t{lim.max_request_body_bytes});
-        body->eager(false);
-        error_code pec;
-        std::size_t used = body->put(net::buffer(raw.data(), raw.size()), pec);
-        if (pec || used != head_len || !body->is_header_done()) {
-            co_return co_await refuse(rec, 400, "request_rejected",
-                                      "The request framing is invalid.", false);
-        }
-    }
-
-    // An upstream with <oauth2>: its access token, cached and fetched by one request at a time
-    // for every session. Without one nothing goes to the CRM (fail closed).
-    upstream_token_source* tokens = nullptr;
-    if (auto t = snap.upstream_tokens.find(up.id); t != snap.upstream_tokens.end())
-        tokens = t->second.get();
-    std::shared_ptr<const std::string> bearer;
-    if (tokens != nullptr) {
-        auto granted = co_await tokens->token(rt_.stats());
-        if (!granted.token) {
-            if (!body_pre_read_) cbuf_.consume(head_len);
-            std::string retry_after =
-                "Retry-After: " + std::to_string(granted.retry_after.count()) + "\r\n";
-            co_return co_await refuse(rec, 503, "upstream_auth_unavailable",
-                                      "exportwall cannot obtain an access token for the CRM.",
-                                      keep_on_refusal, retry_after);
-        }
-        bearer = std::move(granted.token);
-    }
-
+std::string session::upstream_request_head(const exchange& x) const {
+    const config::route& route = x.route;
+    const config::upstream& up = x.up;
     upstream_request ur;
     // The route's path mapping and, for an allowed record export, the field selection rewritten to
     // what the purpose allows.
@@ -1301,307 +1334,390 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     }
     ur.client_fields = client_fields;
     ur.own_fields = own_fields;
-    if (bearer) ur.bearer_token = *bearer;
+    if (x.bearer) ur.bearer_token = *x.bearer;
     ur.extra_allowed = route.request_headers;
     ur.up = &up;
     ur.client_address = remote_ip_;
     ur.client_tls = client_.is_tls();
-    ur.request_id = rec.request_id;
+    ur.request_id = x.rec.request_id;
     ur.traceparent = traceparent_;
-    ur.body = framing == body_framing::none             ? upstream_body::none
-              : framing == body_framing::content_length ? upstream_body::content_length
-                                                        : upstream_body::chunked;
+    ur.body = x.framing == body_framing::none             ? upstream_body::none
+              : x.framing == body_framing::content_length ? upstream_body::content_length
+                                                          : upstream_body::chunked;
     ur.content_length = head_.content_length;
     if (body_pre_read_) {
         ur.body = upstream_body::content_length;
-        ur.content_length = pre_read_body.size();
+        ur.content_length = x.pre_read_body.size();
     }
-    std::string up_head = build_upstream_request_head(ur);
+    return build_upstream_request_head(ur);
+}
+
+net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
+                                      const config::route& route, const config::upstream& up,
+                                      std::size_t head_len) {
+    exchange x(rec, snap, route, up);
+    const auto& lim = x.lim;
+    close_delimited_ = false;
+    std::string_view raw(static_cast<const char*>(cbuf_.data().data()), head_len);
+    x.head_request = head_.method == "HEAD";
+    x.version = head_.version;
+    x.client_keep_alive = head_.keep_alive;
+    x.expect_continue = head_.expect_continue;
+    // A body read whole before the decision goes upstream from memory (re-serialised by the query
+    // guard): nothing more of it is read from the client.
+    x.framing = body_pre_read_ ? body_framing::none : head_.framing;
+    if (body_pre_read_ && case_) x.pre_read_body = case_->upstream_body(query_body_);
+    // An upstream failure is answered on a connection that stays usable when the request had no
+    // body (nothing of it is left unread).
+    x.keep_on_refusal = x.client_keep_alive && x.framing == body_framing::none;
+
+    // The body is decoded by Beast from bytes the head check approved (the head itself is fed
+    // first, so Beast's parser is in the body state).
+    if (x.framing != body_framing::none) {
+        auto& body = x.body.emplace();
+        body.header_limit(
+            static_cast<std::uint32_t>(std::min<std::size_t>(lim.max_head_bytes + 1, 0xffffffffu)));
+        body.body_limit(std::uint64_t{lim.max_request_body_bytes});
+        body.eager(false);
+        error_code pec;
+        std::size_t used = body.put(net::buffer(raw.data(), raw.size()), pec);
+        if (pec || used != head_len || !body.is_header_done()) {
+            co_return co_await refuse(rec, 400, "request_rejected",
+                                      "The request framing is invalid.", false);
+        }
+    }
+
+    // An upstream with <oauth2>: its access token, cached and fetched by one request at a time
+    // for every session. Without one nothing goes to the CRM (fail closed).
+    if (auto t = snap.upstream_tokens.find(up.id); t != snap.upstream_tokens.end())
+        x.tokens = t->second.get();
+    if (x.tokens != nullptr) {
+        auto granted = co_await x.tokens->token(rt_.stats());
+        if (!granted.token) {
+            if (!body_pre_read_) cbuf_.consume(head_len);
+            std::string retry_after =
+                "Retry-After: " + std::to_string(granted.retry_after.count()) + "\r\n";
+            co_return co_await refuse(rec, 503, "upstream_auth_unavailable",
+                                      "exportwall cannot obtain an access token for the CRM.",
+                                      x.keep_on_refusal, retry_after);
+        }
+        x.bearer = std::move(granted.token);
+    }
+
+    x.up_head = upstream_request_head(x);
     // From here on the head's views are gone: only copies are used.
     if (!body_pre_read_) cbuf_.consume(head_len);
     // Idle upstream connections are reused on the io_context (thread) that owns them only.
-    const std::string reach_key = pool_key(up);
-    const std::string key = reach_key + '#' +
-                            std::to_string(reinterpret_cast<std::uintptr_t>(
-                                &net::query(client_.get_executor(), net::execution::context)));
-    const bool retryable = is_idempotent_without_body(rec.method) && framing == body_framing::none;
+    x.reach_key = pool_key(up);
+    x.key = x.reach_key + '#' +
+            std::to_string(reinterpret_cast<std::uintptr_t>(
+                &net::query(client_.get_executor(), net::execution::context)));
+    x.retryable = is_idempotent_without_body(rec.method) && x.framing == body_framing::none;
     // A 401 to an OAuth2 token is answered once with a fresh token — a request that can be sent
     // again as it was: GET or HEAD, or a body already read whole (a query the guard read).
-    const bool auth_retryable = framing == body_framing::none &&
-                                (rec.method == "GET" || rec.method == "HEAD" || body_pre_read_);
-    bool auth_retried = false;
+    x.auth_retryable = x.framing == body_framing::none &&
+                       (rec.method == "GET" || rec.method == "HEAD" || body_pre_read_);
 
     if (!relay_) relay_ = std::make_unique<char[]>(relay_buffer_size);
-    char* buf = relay_.get();
 
-    std::unique_ptr<byte_stream> conn;
-    // The cut reaches `conn` through upstream_ while this export holds it.
+    // The cut reaches x.conn through upstream_ while this export holds it.
     struct upstream_release {
         byte_stream*& held;
         ~upstream_release() { held = nullptr; }
     } release_upstream{upstream_};
-    // Why a write to the client failed: it stopped reading, or it went away.
-    auto client_failure = [this] {
-        return client_deadline_.expired() ? std::string_view("client_write_timeout")
-                                          : std::string_view("client_closed");
-    };
-    beast::flat_buffer ubuf;
     // Beast reads at most the buffer's free capacity (512 bytes minimum): reserve a relay buffer's
     // worth so one read moves up to 64 KiB.
-    ubuf.reserve(relay_buffer_size);
-    std::optional<http::response_parser<sink_body>> resp;
+    x.ubuf.reserve(relay_buffer_size);
+    // Each part either goes on, ends the request (its answer given: forward's result), or asks
+    // for the request to go once more on a fresh connection (x.retry).
     for (int attempt = 0;; ++attempt) {
-        // Cut by a stop before the CRM was asked (or between attempts): it is not asked.
-        if (shutdown_cut_)
-            co_return co_await refuse(rec, 503, "shutdown", "exportwall is stopping.", false);
-        conn = attempt == 0 ? rt_.pool().acquire(key) : nullptr;
-        const bool reused = conn != nullptr;
-        if (!conn) {
-            upstream_failure failure{};
-            conn = co_await connect(up, snap, lim, failure);
-            // A connect the cut cancelled says nothing about the CRM.
-            if (!shutdown_cut_) rt_.pool().note_reachable(reach_key, conn != nullptr);
-            if (conn && shutdown_cut_) conn->close();
-            if (!conn) {
-                upstream_error(failure.kind);
-                co_return co_await refuse(rec, 502, failure.reason,
-                                          "The upstream could not be reached.", keep_on_refusal);
-            }
+        x.retry = false;
+        if (auto end = co_await send_request(x, attempt)) co_return *end;
+        if (x.retry) continue;
+        if (auto end = co_await read_response_head(x)) co_return *end;
+        if (x.retry) continue;
+        if (x.tokens != nullptr && x.resp->get().result_int() == 401) {
+            if (auto end = co_await renew_token(x)) co_return *end;
+            continue;  // sent again, with a fresh token
         }
-        upstream_ = conn.get();
-        // The head and a body read ahead (a query the guard read) go out in one write.
-        std::array<net::const_buffer, 2> request_pieces;
-        request_pieces[0] = net::buffer(up_head);
-        request_pieces[1] = net::buffer(pre_read_body);
-        auto ec = co_await write_upstream(*conn, request_pieces, lim.upstream_idle);
-        if (ec) {
-            conn->close();
-            if (reused && retryable) continue;
+        break;
+    }
+    if (auto end = co_await start_response(x)) co_return *end;
+    if (auto end = co_await relay_response_body(x)) co_return *end;
+    co_return co_await end_response(x);
+}
+
+net::awaitable<relay_end> session::send_request(exchange& x, int attempt) {
+    request_record& rec = x.rec;
+    // Cut by a stop before the CRM was asked (or between attempts): it is not asked.
+    if (shutdown_cut_)
+        co_return co_await refuse(rec, 503, "shutdown", "exportwall is stopping.", false);
+    if (attempt == 0) {
+        x.conn = rt_.pool().acquire(x.key);
+    } else {
+        x.conn = nullptr;
+    }
+    x.reused = x.conn != nullptr;
+    if (!x.conn) {
+        upstream_failure failure{};
+        x.conn = co_await connect(x.up, x.snap, x.lim, failure);
+        // A connect the cut cancelled says nothing about the CRM.
+        if (!shutdown_cut_) rt_.pool().note_reachable(x.reach_key, x.conn != nullptr);
+        if (x.conn && shutdown_cut_) x.conn->close();
+        if (!x.conn) {
+            upstream_error(failure.kind);
+            co_return co_await refuse(rec, 502, failure.reason,
+                                      "The upstream could not be reached.", x.keep_on_refusal);
+        }
+    }
+    upstream_ = x.conn.get();
+    // The head and a body read ahead (a query the guard read) go out in one write.
+    std::array<net::const_buffer, 2> request_pieces;
+    request_pieces[0] = net::buffer(x.up_head);
+    request_pieces[1] = net::buffer(x.pre_read_body);
+    auto ec = co_await write_upstream(*x.conn, request_pieces, x.lim.upstream_idle);
+    if (ec) {
+        x.conn->close();
+        if (x.reused && x.retryable) {
+            x.retry = true;
+            co_return std::nullopt;
+        }
+        upstream_error("reset");
+        co_return co_await refuse(rec, 502, "upstream_unavailable",
+                                  "The upstream closed the connection.", false);
+    }
+    if (x.body && !x.body->is_done()) co_return co_await relay_request_body(x);
+    co_return std::nullopt;
+}
+
+net::awaitable<relay_end> session::relay_request_body(exchange& x) {
+    request_record& rec = x.rec;
+    const config::limits& lim = x.lim;
+    byte_stream& conn = *x.conn;
+    auto& body = *x.body;
+    char* buf = relay_.get();
+    if (x.expect_continue) {
+        static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (co_await write_client(net::buffer(continue_line), lim.client_write_idle))
+            co_return abort(rec, conn, client_failure());
+    }
+    cbuf_.reserve(relay_buffer_size);
+    // Beast bounds neither a chunk extension nor a trailer: without a cap the buffer
+    // grows for as long as the client sends one (Beast answers buffer_overflow, 400).
+    cbuf_.max_size(cbuf_.size() + lim.max_head_bytes + relay_buffer_size);
+    const auto body_start = std::chrono::steady_clock::now();
+    std::uint64_t body_bytes = 0;
+    while (!body.is_done()) {
+        if (body_too_slow(lim, body_bytes, body_start)) {
+            conn.close();
+            co_return co_await refuse(rec, 408, "request_rejected",
+                                      "The request body came too slowly (request "
+                                      "deadline or minimum rate).",
+                                      false);
+        }
+        body.get().body().data = buf;
+        body.get().body().size = relay_buffer_size;
+        client_deadline_.arm(client_.socket(), body_wait(lim));
+        auto [rec_ec, n] = co_await http::async_read_some(client_, cbuf_, body, use_tuple);
+        bool expired = client_deadline_.expired();
+        client_deadline_.disarm();
+        (void)n;
+        if (rec_ec == http::error::need_buffer) rec_ec = {};
+        std::size_t got = relay_buffer_size - body.get().body().size;
+        if (rec_ec) {
+            conn.close();
+            if (rec_ec == http::error::body_limit)
+                co_return co_await refuse(rec, 413, "request_rejected",
+                                          "The request body is too large.", false);
+            if (expired)
+                co_return co_await refuse(rec, 408, "request_rejected",
+                                          "The request body was not received in time.", false);
+            if (is_http_error(rec_ec))
+                co_return co_await refuse(rec, 400, "request_rejected",
+                                          "The request body framing is invalid.", false);
+            // The client went away mid-body (or a stop cut it): audited like any abort.
+            co_return abort(rec, conn, "client_closed");
+        }
+        rec.bytes_in += got;
+        body_bytes += got;
+        if (got == 0) continue;
+        error_code wec;
+        if (x.framing == body_framing::chunked) {
+            chunk_size_line(got, scratch_);
+            std::array<net::const_buffer, 3> pieces{net::buffer(scratch_), net::buffer(buf, got),
+                                                    net::buffer("\r\n", 2)};
+            wec = co_await write_upstream(conn, pieces, lim.upstream_idle);
+        } else {
+            wec = co_await write_upstream(conn, net::buffer(buf, got), lim.upstream_idle);
+        }
+        if (wec) {
+            conn.close();
             upstream_error("reset");
             co_return co_await refuse(rec, 502, "upstream_unavailable",
                                       "The upstream closed the connection.", false);
         }
-        if (body && !body->is_done()) {
-            if (expect_continue) {
-                static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
-                if (co_await write_client(net::buffer(continue_line), lim.client_write_idle))
-                    co_return abort(rec, *conn, client_failure());
-            }
-            cbuf_.reserve(relay_buffer_size);
-            // Beast bounds neither a chunk extension nor a trailer: without a cap the buffer
-            // grows for as long as the client sends one (Beast answers buffer_overflow, 400).
-            cbuf_.max_size(cbuf_.size() + lim.max_head_bytes + relay_buffer_size);
-            const auto body_start = std::chrono::steady_clock::now();
-            std::uint64_t body_bytes = 0;
-            while (!body->is_done()) {
-                if (body_too_slow(lim, body_bytes, body_start)) {
-                    conn->close();
-                    co_return co_await refuse(rec, 408, "request_rejected",
-                                              "The request body came too slowly (request "
-                                              "deadline or minimum rate).",
-                                              false);
-                }
-                body->get().body().data = buf;
-                body->get().body().size = relay_buffer_size;
-                client_deadline_.arm(client_.socket(), body_wait(lim));
-                auto [rec_ec, n] = co_await http::async_read_some(client_, cbuf_, *body, use_tuple);
-                bool expired = client_deadline_.expired();
-                client_deadline_.disarm();
-                (void)n;
-                if (rec_ec == http::error::need_buffer) rec_ec = {};
-                std::size_t got = relay_buffer_size - body->get().body().size;
-                if (rec_ec) {
-                    conn->close();
-                    if (rec_ec == http::error::body_limit)
-                        co_return co_await refuse(rec, 413, "request_rejected",
-                                                  "The request body is too large.", false);
-                    if (expired)
-                        co_return co_await refuse(rec, 408, "request_rejected",
-                                                  "The request body was not received in time.",
-                                                  false);
-                    if (is_http_error(rec_ec))
-                        co_return co_await refuse(rec, 400, "request_rejected",
-                                                  "The request body framing is invalid.", false);
-                    // The client went away mid-body (or a stop cut it): audited like any abort.
-                    co_return abort(rec, *conn, "client_closed");
-                }
-                rec.bytes_in += got;
-                body_bytes += got;
-                if (got == 0) continue;
-                error_code wec;
-                if (framing == body_framing::chunked) {
-                    chunk_size_line(got, scratch_);
-                    std::array<net::const_buffer, 3> pieces{
-                        net::buffer(scratch_), net::buffer(buf, got), net::buffer("\r\n", 2)};
-                    wec = co_await write_upstream(*conn, pieces, lim.upstream_idle);
-                } else {
-                    wec = co_await write_upstream(*conn, net::buffer(buf, got), lim.upstream_idle);
-                }
-                if (wec) {
-                    conn->close();
-                    upstream_error("reset");
-                    co_return co_await refuse(rec, 502, "upstream_unavailable",
-                                              "The upstream closed the connection.", false);
-                }
-            }
-            if (framing == body_framing::chunked) {
-                if (co_await write_upstream(*conn, net::buffer("0\r\n\r\n", 5),
-                                            lim.upstream_idle)) {
-                    conn->close();
-                    upstream_error("reset");
-                    co_return co_await refuse(rec, 502, "upstream_unavailable",
-                                              "The upstream closed the connection.", false);
-                }
-            }
-        }
-
-        // The response head; interim 1xx responses are skipped (exportwall answered any
-        // 100-continue itself).
-        ubuf.clear();
-        bool retry = false;
-        for (int interim = 0;; ++interim) {
-            resp.emplace();
-            resp->header_limit(static_cast<std::uint32_t>(
-                std::min<std::size_t>(lim.max_upstream_head_bytes, 0xffffffffu)));
-            resp->body_limit(boost::none);
-            if (head_request) resp->skip(true);
-            upstream_deadline_.arm(conn->socket(), lim.upstream_response_head);
-            auto [hec, n] = co_await http::async_read_header(*conn, ubuf, *resp, use_tuple);
-            bool expired = upstream_deadline_.expired();
-            upstream_deadline_.disarm();
-            (void)n;
-            if (hec) {
-                conn->close();
-                if (expired) {
-                    upstream_error("timeout");
-                    co_return co_await refuse(rec, 504, "upstream_timeout",
-                                              "The upstream did not answer in time.",
-                                              keep_on_refusal);
-                }
-                bool closed = hec == http::error::end_of_stream || hec == net::error::eof ||
-                              hec == net::error::connection_reset ||
-                              hec == http::error::partial_message;
-                if (closed && reused && retryable && interim == 0 && ubuf.size() == 0) {
-                    retry = true;
-                    break;
-                }
-                if (closed) {
-                    upstream_error("reset");
-                    co_return co_await refuse(rec, 502, "upstream_unavailable",
-                                              "The upstream closed the connection.",
-                                              keep_on_refusal);
-                }
-                upstream_error("malformed");
-                co_return co_await refuse(rec, 502, "upstream_malformed",
-                                          "The upstream response head is malformed.",
-                                          keep_on_refusal);
-            }
-            unsigned status = resp->get().result_int();
-            if (status >= 200) break;
-            if (status == 101 || interim >= 8) {
-                conn->close();
-                upstream_error("malformed");
-                co_return co_await refuse(rec, 502, "upstream_malformed",
-                                          "The upstream response head is malformed.",
-                                          keep_on_refusal);
-            }
-        }
-        if (retry) continue;
-        if (tokens != nullptr && resp->get().result_int() == 401) {
-            // The CRM refused the token (expired or revoked early). Nothing reached the client:
-            // the 401's body is never read, the token is dropped (if no other request replaced it
-            // already) and the request goes once more, on a fresh connection, with a new one.
-            conn->close();
-            tokens->invalidate(bearer);
-            if (!auth_retried && auth_retryable) {
-                auth_retried = true;
-                auto granted = co_await tokens->token(rt_.stats());
-                if (!granted.token) {
-                    std::string retry_after =
-                        "Retry-After: " + std::to_string(granted.retry_after.count()) + "\r\n";
-                    co_return co_await refuse(
-                        rec, 503, "upstream_auth_unavailable",
-                        "exportwall cannot obtain an access token for the CRM.", keep_on_refusal,
-                        retry_after);
-                }
-                bearer = std::move(granted.token);
-                if (!replace_bearer_token(up_head, *bearer))
-                    co_return co_await refuse(rec, 503, "upstream_auth_unavailable",
-                                              "exportwall cannot obtain an access token for the "
-                                              "CRM.",
-                                              keep_on_refusal);
-                rt_.stats().upstream_auth_retry(up.id);
-                continue;
-            }
-            // A fresh token refused too, or a request that cannot be sent again: the CRM's 401
-            // (and its WWW-Authenticate) never reaches the client, whose own credential is fine.
-            if (auth_retried)
-                spdlog::warn(
-                    "upstream '{}': the CRM answered 401 to request {} with a fresh "
-                    "access token",
-                    up.id, rec.request_id);
-            else
-                spdlog::warn("upstream '{}': the CRM answered 401 to request {}", up.id,
-                             rec.request_id);
-            co_return co_await refuse(rec, 503, "upstream_auth_unavailable",
-                                      "The CRM refused exportwall's access token.",
-                                      keep_on_refusal);
-        }
-        break;
     }
+    if (x.framing == body_framing::chunked) {
+        if (co_await write_upstream(conn, net::buffer("0\r\n\r\n", 5), lim.upstream_idle)) {
+            conn.close();
+            upstream_error("reset");
+            co_return co_await refuse(rec, 502, "upstream_unavailable",
+                                      "The upstream closed the connection.", false);
+        }
+    }
+    co_return std::nullopt;
+}
 
+net::awaitable<relay_end> session::read_response_head(exchange& x) {
+    request_record& rec = x.rec;
+    const config::limits& lim = x.lim;
+    byte_stream& conn = *x.conn;
+    // The response head; interim 1xx responses are skipped (exportwall answered any
+    // 100-continue itself).
+    x.ubuf.clear();
+    for (int interim = 0;; ++interim) {
+        auto& resp = x.resp.emplace();
+        resp.header_limit(static_cast<std::uint32_t>(
+            std::min<std::size_t>(lim.max_upstream_head_bytes, 0xffffffffu)));
+        resp.body_limit(boost::none);
+        if (x.head_request) resp.skip(true);
+        upstream_deadline_.arm(conn.socket(), lim.upstream_response_head);
+        auto [hec, n] = co_await http::async_read_header(conn, x.ubuf, resp, use_tuple);
+        bool expired = upstream_deadline_.expired();
+        upstream_deadline_.disarm();
+        (void)n;
+        if (hec) {
+            conn.close();
+            if (expired) {
+                upstream_error("timeout");
+                co_return co_await refuse(rec, 504, "upstream_timeout",
+                                          "The upstream did not answer in time.",
+                                          x.keep_on_refusal);
+            }
+            bool closed = hec == http::error::end_of_stream || hec == net::error::eof ||
+                          hec == net::error::connection_reset ||
+                          hec == http::error::partial_message;
+            if (closed && x.reused && x.retryable && interim == 0 && x.ubuf.size() == 0) {
+                x.retry = true;
+                co_return std::nullopt;
+            }
+            if (closed) {
+                upstream_error("reset");
+                co_return co_await refuse(rec, 502, "upstream_unavailable",
+                                          "The upstream closed the connection.", x.keep_on_refusal);
+            }
+            upstream_error("malformed");
+            co_return co_await refuse(rec, 502, "upstream_malformed",
+                                      "The upstream response head is malformed.",
+                                      x.keep_on_refusal);
+        }
+        unsigned status = resp.get().result_int();
+        if (status >= 200) co_return std::nullopt;
+        if (status == 101 || interim >= 8) {
+            conn.close();
+            upstream_error("malformed");
+            co_return co_await refuse(rec, 502, "upstream_malformed",
+                                      "The upstream response head is malformed.",
+                                      x.keep_on_refusal);
+        }
+    }
+}
+
+net::awaitable<relay_end> session::renew_token(exchange& x) {
+    request_record& rec = x.rec;
+    // The CRM refused the token (expired or revoked early). Nothing reached the client:
+    // the 401's body is never read, the token is dropped (if no other request replaced it
+    // already) and the request goes once more, on a fresh connection, with a new one.
+    x.conn->close();
+    x.tokens->invalidate(x.bearer);
+    if (!x.auth_retried && x.auth_retryable) {
+        x.auth_retried = true;
+        auto granted = co_await x.tokens->token(rt_.stats());
+        if (!granted.token) {
+            std::string retry_after =
+                "Retry-After: " + std::to_string(granted.retry_after.count()) + "\r\n";
+            co_return co_await refuse(rec, 503, "upstream_auth_unavailable",
+                                      "exportwall cannot obtain an access token for the CRM.",
+                                      x.keep_on_refusal, retry_after);
+        }
+        x.bearer = std::move(granted.token);
+        if (!replace_bearer_token(x.up_head, *x.bearer))
+            co_return co_await refuse(rec, 503, "upstream_auth_unavailable",
+                                      "exportwall cannot obtain an access token for the "
+                                      "CRM.",
+                                      x.keep_on_refusal);
+        rt_.stats().upstream_auth_retry(x.up.id);
+        co_return std::nullopt;
+    }
+    // A fresh token refused too, or a request that cannot be sent again: the CRM's 401
+    // (and its WWW-Authenticate) never reaches the client, whose own credential is fine.
+    if (x.auth_retried)
+        spdlog::warn(
+            "upstream '{}': the CRM answered 401 to request {} with a fresh "
+            "access token",
+            x.up.id, rec.request_id);
+    else
+        spdlog::warn("upstream '{}': the CRM answered 401 to request {}", x.up.id, rec.request_id);
+    co_return co_await refuse(rec, 503, "upstream_auth_unavailable",
+                              "The CRM refused exportwall's access token.", x.keep_on_refusal);
+}
+
+net::awaitable<relay_end> session::start_response(exchange& x) {
+    request_record& rec = x.rec;
+    const config::route& route = x.route;
+    auto& resp = *x.resp;
     // The response: head, then the body relayed read-by-read with back-pressure.
-    const unsigned status = resp->get().result_int();
+    const unsigned status = resp.get().result_int();
+    x.status = status;
     rec.upstream_status = status;
     std::optional<std::uint64_t> length;
-    if (auto cl = resp->content_length()) length = *cl;
+    if (auto cl = resp.content_length()) length = *cl;
     // A filter is attached only to a response that has a body.
-    const bool has_body = choose_response_framing(head_request, status, length, false, version) !=
-                          response_framing::none;
+    const bool has_body = choose_response_framing(x.head_request, status, length, false,
+                                                  x.version) != response_framing::none;
     std::vector<header_field> fields;
-    for (const auto& f : resp->get()) fields.push_back({f.name_string(), f.value()});
+    for (const auto& f : resp.get()) fields.push_back({f.name_string(), f.value()});
 
     // What the client gets instead of, or around, the CRM's answer.
     response_plan plan;
     if (case_) {
-        const auto& listeners = cfg.net.listeners;
-        // Both arms string_view: with a std::string arm and "" the conditional is a temporary
-        // std::string, and the view dangled into freed heap memory.
-        std::string_view public_url = listener_->index < listeners.size()
-                                          ? std::string_view(listeners[listener_->index].public_url)
-                                          : std::string_view{};
-        if (snap.subjects) case_->index_subjects(snap.subjects, rt_.subjects);
-        plan = case_->plan_response(status, fields, up, public_url);
+        const auto& listeners = x.cfg.net.listeners;
+        // Assigned, not a conditional expression: with a std::string arm and "" the conditional
+        // is a temporary std::string, and the view dangled into freed heap memory.
+        std::string_view public_url;
+        if (listener_->index < listeners.size())
+            public_url = listeners[listener_->index].public_url;
+        if (x.snap.subjects) case_->index_subjects(x.snap.subjects, rt_.subjects);
+        plan = case_->plan_response(status, fields, x.up, public_url);
         if (plan.what == response_plan::action::replace) {
             // The CRM's body is never read: its connection cannot be reused. A redirect keeps
             // its target, mapped onto exportwall (the plan dropped the CRM's own).
-            conn->close();
+            x.conn->close();
             std::string kept;
             for (const auto& [name, value] : plan.add_fields) {
                 if (beast::iequals(name, "Location") || beast::iequals(name, "Content-Location") ||
                     beast::iequals(name, "Link"))
                     kept += name + ": " + value + "\r\n";
             }
-            co_return co_await refuse(rec, plan.status, plan.reason, plan.detail, keep_on_refusal,
+            co_return co_await refuse(rec, plan.status, plan.reason, plan.detail, x.keep_on_refusal,
                                       kept);
         }
     }
-    const bool transforming = case_ && has_body && case_->transforms();
-    std::unique_ptr<filters::record_filter> filter;
-    if (rt_.audit == nullptr && !transforming && rt_.response_filter && has_body)
-        filter = rt_.response_filter(cfg, route, status);
-    const bool filtered_body = filter != nullptr || (transforming && !case_->monitoring());
-    const response_framing out_framing =
-        choose_response_framing(head_request, status, length, filtered_body, version);
-    close_delimited_ = out_framing == response_framing::close_delimited;
-    bool keep_alive = client_keep_alive && !rt_.draining.load() &&
-                      out_framing != response_framing::close_delimited;
+    x.transforming = case_ && has_body && case_->transforms();
+    if (rt_.audit == nullptr && !x.transforming && rt_.response_filter && has_body)
+        x.filter = rt_.response_filter(x.cfg, route, status);
+    const bool filtered_body = x.filter != nullptr || (x.transforming && !case_->monitoring());
+    x.out_framing =
+        choose_response_framing(x.head_request, status, length, filtered_body, x.version);
+    close_delimited_ = x.out_framing == response_framing::close_delimited;
+    x.keep_alive = x.client_keep_alive && !rt_.draining.load() &&
+                   x.out_framing != response_framing::close_delimited;
 
     // A record route's answer is always the filtered representation: a HEAD (or a 304) on it
     // must not describe the CRM's, whose length and validators tell about fields the purpose
     // does not keep.
-    const bool described_only =
-        route.format != config::route_format::passthrough && out_framing == response_framing::none;
+    const bool described_only = route.format != config::route_format::passthrough &&
+                                x.out_framing == response_framing::none;
     if (described_only) length.reset();
     if (filtered_body || described_only) {
         // A filtered body has a different length and representation.
@@ -1620,10 +1736,10 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     client_response cr;
     cr.status = status;
     cr.upstream_fields = fields;
-    cr.framing = out_framing;
+    cr.framing = x.out_framing;
     cr.content_length = length;
-    cr.keep_alive = keep_alive;
-    cr.client_version = version;
+    cr.keep_alive = x.keep_alive;
+    cr.client_version = x.version;
     cr.request_id = rec.request_id;
     cr.extra_fields = extra;
     cr.extra_allowed = route.response_headers;
@@ -1631,20 +1747,28 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     rec.status = status;
     // Written with the first body bytes (write_body_piece), not alone.
     pending_head_ = std::move(out_head);
+    co_return std::nullopt;
+}
 
-    std::string filtered;
-    const bool filtering = transforming || filter != nullptr;
+net::awaitable<relay_end> session::relay_response_body(exchange& x) {
+    request_record& rec = x.rec;
+    const config::limits& lim = x.lim;
+    byte_stream& conn = *x.conn;
+    beast::flat_buffer& ubuf = x.ubuf;
+    std::string& filtered = x.filtered;
+    const bool filtering = x.transforming || x.filter != nullptr;
     // The body goes from the parser's read buffer to the filter (or, relayed as is, to `filtered`)
     // without a copy in between.
-    http::response_parser<sink_body>& answer = *resp;
-    relay_sink sink(filtered, transforming ? case_.get() : nullptr, filter.get());
+    http::response_parser<sink_body>& answer = *x.resp;
+    relay_sink& sink =
+        x.sink.emplace(filtered, x.transforming ? case_.get() : nullptr, x.filter.get());
     answer.get().body().sink = &sink;
     // More of the CRM's answer can be read without waiting.
     bool need_more = false;  // the parser waits for bytes beyond those in ubuf
     auto upstream_ready = [&] {
         if (ubuf.size() != 0 && !need_more) return true;
         error_code aec;
-        const std::size_t ready = conn->socket().available(aec);
+        const std::size_t ready = conn.socket().available(aec);
         return !aec && ready != 0;
     };
     // The body is read in pieces of up to 256 KiB (Beast's own read_some stops at 64 KiB) and
@@ -1654,12 +1778,12 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
         if (need_more || ubuf.size() == 0) {
             // The client hears the head before the relay waits for the CRM.
             if (!pending_head_.empty() &&
-                co_await write_body_piece({}, out_framing, lim.client_write_idle))
-                co_return co_await abort_response(rec, *conn, client_failure(),
+                co_await write_body_piece({}, x.out_framing, lim.client_write_idle))
+                co_return co_await abort_response(rec, conn, client_failure(),
                                                   lim.client_write_idle);
-            upstream_deadline_.arm(conn->socket(), lim.upstream_idle);
+            upstream_deadline_.arm(conn.socket(), lim.upstream_idle);
             auto [rec_ec, n] =
-                co_await conn->async_read_some(ubuf.prepare(body_read_bytes), use_tuple);
+                co_await conn.async_read_some(ubuf.prepare(body_read_bytes), use_tuple);
             const bool expired = upstream_deadline_.expired();
             upstream_deadline_.disarm();
             if (rec_ec == net::error::eof) {
@@ -1669,8 +1793,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
             if (rec_ec) {
                 auto failure = classify_body_error(rec_ec, expired);
                 upstream_error(failure.kind);
-                co_return co_await abort_response(rec, *conn, failure.reason,
-                                                  lim.client_write_idle);
+                co_return co_await abort_response(rec, conn, failure.reason, lim.client_write_idle);
             }
             ubuf.commit(n);
         }
@@ -1680,99 +1803,101 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
             need_more = pec == http::error::need_more;
             rec.upstream_bytes = sink.taken();
             if (!sink.failure().empty())
-                co_return co_await abort_response(rec, *conn, sink.failure(),
-                                                  lim.client_write_idle);
+                co_return co_await abort_response(rec, conn, sink.failure(), lim.client_write_idle);
             if (pec && !need_more) {
                 auto failure = classify_body_error(pec, false);
                 upstream_error(failure.kind);
-                co_return co_await abort_response(rec, *conn, failure.reason,
-                                                  lim.client_write_idle);
+                co_return co_await abort_response(rec, conn, failure.reason, lim.client_write_idle);
             }
             // Parsed eagerly, only a chunk header or the trailer can wait here for its end. One
             // longer than a response head may be is refused, before the buffer grows further
             // (Beast bounds neither chunk extensions nor trailers).
             if (need_more && ubuf.size() > lim.max_upstream_head_bytes) {
                 upstream_error("malformed");
-                co_return co_await abort_response(rec, *conn, "upstream_malformed",
+                co_return co_await abort_response(rec, conn, "upstream_malformed",
                                                   lim.client_write_idle);
             }
         }
         // `filtered` keeps what earlier reads produced until it is written; at the answer's end,
-        // it goes out with the terminating chunk below.
+        // it goes out with the terminating chunk (end_response).
         if (filtered.empty() || answer.is_done() ||
             (filtering && filtered.size() < coalesce_bytes && upstream_ready()))
             continue;
         std::string_view cut_reason;
-        if (quota_ && transforming) cut_reason = co_await cut_at_quota(filtered);
+        if (quota_ && x.transforming) cut_reason = co_await cut_at_quota(filtered);
         if (!filtered.empty() &&
-            co_await write_body_piece(filtered, out_framing, lim.client_write_idle))
-            co_return co_await abort_response(rec, *conn, client_failure(), lim.client_write_idle);
+            co_await write_body_piece(filtered, x.out_framing, lim.client_write_idle))
+            co_return co_await abort_response(rec, conn, client_failure(), lim.client_write_idle);
         rec.bytes_out += filtered.size();
         filtered.clear();
         if (!cut_reason.empty())
-            co_return co_await abort_response(rec, *conn, cut_reason, lim.client_write_idle);
-        if (quota_ && transforming) {
+            co_return co_await abort_response(rec, conn, cut_reason, lim.client_write_idle);
+        if (quota_ && x.transforming) {
             case_->marks().clear();
             written_records_ = case_->records_out();
         }
     }
-    if (transforming) {
+    co_return std::nullopt;
+}
+
+net::awaitable<bool> session::end_response(exchange& x) {
+    request_record& rec = x.rec;
+    const milliseconds idle = x.lim.client_write_idle;
+    byte_stream& conn = *x.conn;
+    std::string& filtered = x.filtered;
+    if (x.transforming) {
         if (auto fec = case_->finish(filtered))
-            co_return co_await abort_response(rec, *conn, export_case::reason_for(fec),
-                                              lim.client_write_idle);
-    } else if (filter && filter->finish(filtered)) {
-        co_return co_await abort_response(rec, *conn, "filter_error", lim.client_write_idle);
+            co_return co_await abort_response(rec, conn, export_case::reason_for(fec), idle);
+    } else if (x.filter && x.filter->finish(filtered)) {
+        co_return co_await abort_response(rec, conn, "filter_error", idle);
     }
     // What is left of the body (and the head, when no wait came first) goes out last, with the
     // terminating chunk, after the record: one write.
     std::string_view cut_reason;
-    if (quota_ && transforming) cut_reason = co_await cut_at_quota(filtered);
+    if (quota_ && x.transforming) cut_reason = co_await cut_at_quota(filtered);
     if (!cut_reason.empty()) {
         if (!filtered.empty() || !pending_head_.empty()) {
-            if (co_await write_body_piece(filtered, out_framing, lim.client_write_idle))
-                co_return co_await abort_response(rec, *conn, client_failure(),
-                                                  lim.client_write_idle);
+            if (co_await write_body_piece(filtered, x.out_framing, idle))
+                co_return co_await abort_response(rec, conn, client_failure(), idle);
             rec.bytes_out += filtered.size();
         }
-        co_return co_await abort_response(rec, *conn, cut_reason, lim.client_write_idle);
+        co_return co_await abort_response(rec, conn, cut_reason, idle);
     }
     // The unused reservation goes back before the end is signalled: the client's next export —
     // on any replica — sees the quota as this one left it.
     if (quota_ && quota_->active())
         co_await quota_->close(case_->delivered(), case_->sealed_links());
     // Cut by a stop while the quota store was asked: a cut export never completes.
-    if (shutdown_cut_)
-        co_return co_await abort_response(rec, *conn, "shutdown", lim.client_write_idle);
+    if (shutdown_cut_) co_return co_await abort_response(rec, conn, "shutdown", idle);
     if (case_ && rt_.audit != nullptr) {
         // The export's record is stored before its end is signalled: a trail that cannot be
         // written turns the export into an abort (no terminating chunk), never a silent success.
         // It counts the last piece as delivered: it is written next.
         audited_ = true;
-        auto r = case_->audit_record("", "", status, rec.upstream_bytes,
+        auto r = case_->audit_record("", "", x.status, rec.upstream_bytes,
                                      rec.bytes_out + filtered.size());
         stamp(r);
         if (auto aec = co_await record_audit(*rt_.audit, std::move(r), false)) {
             spdlog::error("audit trail unavailable: export {} not recorded ({})", rec.request_id,
                           aec.message());
             audited_ = false;
-            co_return co_await abort_response(rec, *conn, "audit_unavailable",
-                                              lim.client_write_idle);
+            co_return co_await abort_response(rec, conn, "audit_unavailable", idle);
         }
     }
-    if (!filtered.empty() || !pending_head_.empty() || out_framing == response_framing::chunked) {
-        if (co_await write_body_piece(filtered, out_framing, lim.client_write_idle, true))
-            co_return co_await abort_response(rec, *conn, client_failure(), lim.client_write_idle);
+    if (!filtered.empty() || !pending_head_.empty() || x.out_framing == response_framing::chunked) {
+        if (co_await write_body_piece(filtered, x.out_framing, idle, true))
+            co_return co_await abort_response(rec, conn, client_failure(), idle);
         rec.bytes_out += filtered.size();
     }
     // Reuse only after a complete, correctly framed response that both sides keep alive and that
     // left no stray bytes behind.
-    if (answer.keep_alive() && ubuf.size() == 0 && !rt_.stopping.load())
-        rt_.pool().release(key, std::move(conn));
+    if (x.resp->keep_alive() && x.ubuf.size() == 0 && !rt_.stopping.load())
+        rt_.pool().release(x.key, std::move(x.conn));
     else
-        conn->close();
+        conn.close();
     end_export();
     finish(rec);
-    co_return keep_alive;
+    co_return x.keep_alive;
 }
 
 }  // namespace
