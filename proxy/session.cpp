@@ -1455,6 +1455,9 @@ net::awaitable<relay_end> session::send_request(exchange& x, int attempt) {
     if (attempt == 0) {
         x.conn = rt_.pool().acquire(x.key);
     } else {
+        // The cut hook must not name the connection about to be destroyed: a stop during the
+        // new connect would close freed memory.
+        upstream_ = nullptr;
         x.conn = nullptr;
     }
     x.reused = x.conn != nullptr;
