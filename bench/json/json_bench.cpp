@@ -10,7 +10,6 @@
 #include <array>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +21,7 @@
 #include "audit/subject_index.hpp"
 #include "bench/generator/contact_generator.hpp"
 #include "bench/json/null_json_handler.hpp"
+#include "bench/json/promotion_spec.hpp"
 #include "filters/json_depth_scanner.hpp"
 #include "filters/record_filter.hpp"
 
@@ -29,8 +29,6 @@ namespace {
 
 namespace ew = exportwall;
 using ew::filters::body_format;
-using ew::filters::condition_op;
-using ew::filters::drop_reason;
 using ew::filters::filter_spec;
 
 constexpr std::uint64_t records = 50'000;  // ~20 MB
@@ -50,19 +48,7 @@ const std::string& export_body(std::string_view format) {
     return format == "json" ? json : ndjson;
 }
 
-filter_spec promotion_spec(body_format format) {
-    filter_spec spec;
-    spec.format = format;
-    spec.records = "/value";
-    spec.allowed = ew::filters::field_set({"id", "first_name", "email"});
-    spec.rules.conditions.push_back(
-        {"consent.email", condition_op::is_true, {}, false, drop_reason::no_consent});
-    spec.link_fields = {"/@odata.nextLink"};
-    spec.rewrite_link = [](std::string_view url) -> std::optional<std::string> {
-        return std::string(url);
-    };
-    return spec;
-}
+using ew::bench::promotion_spec;
 
 // The same, with the e-mail address pseudonymised and the first name truncated (field
 // transforms: one HMAC-SHA-256 per kept record).

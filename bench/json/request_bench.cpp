@@ -8,37 +8,21 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 
 #include "audit/record.hpp"
 #include "bench/generator/contact_generator.hpp"
+#include "bench/json/promotion_spec.hpp"
 #include "filters/record_filter.hpp"
 
 namespace {
 
 namespace ew = exportwall;
 using ew::filters::body_format;
-using ew::filters::condition_op;
-using ew::filters::drop_reason;
 using ew::filters::filter_spec;
 
-// The bench policy's purpose (bench/proxy/filtered-policy.xml): 3 of the 15 fields, e-mail
-// consent, the next link rewritten.
-filter_spec promotion_spec() {
-    filter_spec spec;
-    spec.format = body_format::json;
-    spec.records = "/value";
-    spec.allowed = ew::filters::field_set({"id", "first_name", "email"});
-    spec.rules.conditions.push_back(
-        {"consent.email", condition_op::is_true, {}, false, drop_reason::no_consent});
-    spec.link_fields = {"/@odata.nextLink"};
-    spec.rewrite_link = [](std::string_view url) -> std::optional<std::string> {
-        return std::string(url);
-    };
-    return spec;
-}
+filter_spec promotion_spec() { return ew::bench::promotion_spec(body_format::json); }
 
 std::string page(std::uint64_t records) {
     std::string s;
