@@ -11,6 +11,33 @@
 
 namespace exportwall::audit {
 
+namespace {
+
+// In the order of `decision`.
+constexpr std::array<std::string_view, decision_count> decision_names{
+    "allowed",
+    "filtered",
+    "blocked",
+    "aborted",
+    "would-block",
+    "volume_alert",
+    "volume_alert_cleared",
+    "policy_loaded",
+    "checkpoint",
+};
+
+}  // namespace
+
+std::string_view to_string(decision d) noexcept {
+    return decision_names[static_cast<std::size_t>(d)];
+}
+
+std::optional<decision> parse_decision(std::string_view text) noexcept {
+    for (std::size_t i = 0; i < decision_names.size(); ++i)
+        if (decision_names[i] == text) return static_cast<decision>(i);
+    return std::nullopt;
+}
+
 std::string new_record_id() {
     constexpr std::size_t id_bytes = 16;
     std::array<unsigned char, id_bytes> bytes{};

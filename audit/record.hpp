@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,29 @@
 #include <boost/system/error_code.hpp>
 
 namespace exportwall::audit {
+
+// What a record says happened (its `decision` member). Exports: allowed, filtered, blocked,
+// aborted, would_block; the others are records of no export.
+enum class decision : std::uint8_t {
+    allowed,               // the export completed and the filter changed nothing
+    filtered,              // the export completed with fields stripped or records dropped
+    blocked,               // refused before any byte went upstream (policy or HTTP refusal)
+    aborted,               // an allowed export that could not complete
+    would_block,           // monitor mode: what enforcing would have refused or changed
+    volume_alert,          // a grant's hourly volume crossed its threshold (volume_* members)
+    volume_alert_cleared,  // an operator cleared the hold a volume alert set
+    policy_loaded,         // a configuration was loaded or reloaded (policy_* members)
+    checkpoint,            // the writer signed the chain head (checkpoint_* members)
+};
+inline constexpr std::size_t decision_count = 9;
+
+// The text the trail, syslog, the metrics and the X-Export-Decision header carry: "allowed",
+// "filtered", "blocked", "aborted", "would-block", "volume_alert", "volume_alert_cleared",
+// "policy_loaded", "checkpoint". The only place these strings are made.
+[[nodiscard]] std::string_view to_string(decision d) noexcept;
+// The decision a record's text names; nullopt for any other text (a trail may hold a decision
+// a later version added).
+[[nodiscard]] std::optional<decision> parse_decision(std::string_view text) noexcept;
 
 struct record {
     std::uint64_t seq = 0;  // assigned by the writer, monotonic across rotations
@@ -24,11 +48,12 @@ struct record {
     std::string replica;
     std::string time;       // RFC 3339 UTC with milliseconds, set by the proxy
     std::string mode;       // "enforce" | "monitor"
-    // allowed | filtered | blocked | aborted | would-block (exports); volume_alert |
-    // volume_alert_cleared (a grant's hourly volume crossed its threshold / an operator cleared
-    // the hold it set: no export, see the volume_* members); policy_loaded (a configuration was
-    // loaded or reloaded: see the policy_* members); checkpoint (the writer signed the chain
-    // head: see the checkpoint_* members)
+    // to_string(decision): allowed | filtered | blocked | aborted | would-block (exports);
+    // volume_alert | volume_alert_cleared (a grant's hourly volume crossed its threshold / an
+    // operator cleared the hold it set: no export, see the volume_* members); policy_loaded (a
+    // configuration was loaded or reloaded: see the policy_* members); checkpoint (the writer
+    // signed the chain head: see the checkpoint_* members). Text, not the enum: a record read
+    // back keeps what its line says.
     std::string decision;
     std::string reason;     // a reason code (docs/reason-codes.md), "" when allowed
     // The legal rule the refusal rests on (LEGAL-RULES.md id, "R10") and its legal reference

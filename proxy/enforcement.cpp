@@ -222,8 +222,6 @@ bool export_case::refused() const { return !decision_.allowed_export() && !monit
 
 bool export_case::monitoring() const { return decision_.effective_mode == config::mode::monitor; }
 
-std::string_view export_case::refusal_reason() const { return config::to_string(decision_.why); }
-
 std::string export_case::upstream_target(const config::upstream& up) const {
     std::string target;
     if (!decision_.upstream_path_tail.empty() && decision_.allowed_export() && !monitoring()) {
@@ -293,8 +291,10 @@ response_plan export_case::plan_response(unsigned status,
         // Rollout: the data passes unmodified; a filter runs beside it to count what enforcing
         // would have changed (record routes, 2xx, a body exportwall can read).
         plan.what = response_plan::action::relay;
-        plan.add_fields.emplace_back("X-Export-Decision",
-                                     decision_.allowed_export() ? "allowed" : "would-block");
+        plan.add_fields.emplace_back(
+            "X-Export-Decision",
+            audit::to_string(decision_.allowed_export() ? audit::decision::allowed
+                                                        : audit::decision::would_block));
         auto coding = parse_content_encoding(field(upstream_fields, "content-encoding"));
         if (records && decision_.allowed_export() && status >= 200 && status < 300 &&
             content_type_matches(route_.format, field(upstream_fields, "content-type")) && coding) {
@@ -316,11 +316,13 @@ response_plan export_case::plan_response(unsigned status,
         } else {
             plan.what = response_plan::action::replace;
         }
-        plan.reason = "upstream_error";
+        plan.reason = config::reason::upstream_error;
         plan.detail = "The CRM answered with an error; its body is not passed on.";
         return plan;
     }
-    plan.add_fields.emplace_back("X-Export-Decision", records ? "filtered" : "allowed");
+    plan.add_fields.emplace_back(
+        "X-Export-Decision",
+        audit::to_string(records ? audit::decision::filtered : audit::decision::allowed));
     if (!decision_.fields_stripped.empty()) {
         plan.add_fields.emplace_back("X-Export-Stripped-Fields",
                                      join(decision_.fields_stripped, ", "));
@@ -332,16 +334,16 @@ response_plan export_case::plan_response(unsigned status,
     if (status == 206 ||
         !content_type_matches(route_.format, field(upstream_fields, "content-type"))) {
         plan.what = response_plan::action::replace;
-        plan.status = 502;
-        plan.reason = "upstream_unsupported";
+        plan.reason = config::reason::upstream_unsupported;
+        plan.status = config::http_status(plan.reason);
         plan.detail = "The CRM answered with a content type this route cannot filter.";
         return plan;
     }
     auto coding = parse_content_encoding(field(upstream_fields, "content-encoding"));
     if (!coding) {
         plan.what = response_plan::action::replace;
-        plan.status = 502;
-        plan.reason = "upstream_unsupported";
+        plan.reason = config::reason::upstream_unsupported;
+        plan.status = config::http_status(plan.reason);
         plan.detail = "The CRM answered with a content encoding exportwall cannot decode.";
         return plan;
     }
@@ -378,7 +380,7 @@ boost::system::error_code export_case::transform(std::string_view in, std::strin
             in, [this](std::string_view piece) { return filter_->feed(piece, discard_); });
         if (ec) {
             monitor_filter_failed_ = true;
-            monitor_failure_ = std::string(reason_for(ec));
+            monitor_failure_ = reason_for(ec);
         }
         out.append(in);
         if (subjects_ && subjects_->collector.failed()) return subject_index_failed;
@@ -400,7 +402,7 @@ boost::system::error_code export_case::finish(std::string& out) {
         if (!ec) ec = filter_->finish(discard_);
         if (ec) {
             monitor_filter_failed_ = true;
-            monitor_failure_ = std::string(reason_for(ec));
+            monitor_failure_ = reason_for(ec);
         }
         if (subjects_ && subjects_->collector.write_pending()) return subject_index_failed;
         return {};
@@ -413,15 +415,31 @@ boost::system::error_code export_case::finish(std::string& out) {
     return {};
 }
 
-std::string_view export_case::reason_for(const boost::system::error_code& ec) {
-    if (ec == filters::filter_error::record_limit_exceeded) return "record_limit_exceeded";
-    if (ec == subject_index_failed) return "audit_unavailable";
-    return "upstream_malformed";
+abort_reason export_case::reason_for(const boost::system::error_code& ec) {
+    if (ec == filters::filter_error::record_limit_exceeded)
+        return abort_reason::record_limit_exceeded;
+    if (ec == subject_index_failed) return abort_reason::audit_unavailable;
+    return abort_reason::upstream_malformed;
 }
 
-audit::record export_case::audit_record(std::string_view decision_text, std::string_view reason,
-                                        unsigned status, std::uint64_t bytes_in,
+audit::record export_case::audit_record(unsigned status, std::uint64_t bytes_in,
                                         std::uint64_t bytes_out) const {
+    return make_record(std::nullopt, {}, status, bytes_in, bytes_out);
+}
+
+audit::record export_case::audit_record(audit::decision d, config::reason why, unsigned status,
+                                        std::uint64_t bytes_in, std::uint64_t bytes_out) const {
+    return make_record(d, config::to_string(why), status, bytes_in, bytes_out);
+}
+
+audit::record export_case::audit_record(abort_reason why, unsigned status, std::uint64_t bytes_in,
+                                        std::uint64_t bytes_out) const {
+    return make_record(audit::decision::aborted, audit_reason(why), status, bytes_in, bytes_out);
+}
+
+audit::record export_case::make_record(std::optional<audit::decision> decided,
+                                       std::string_view reason, unsigned status,
+                                       std::uint64_t bytes_in, std::uint64_t bytes_out) const {
     export_outcome o;
     const filters::filter_counters* counters = filter_ ? &filter_->counters() : nullptr;
     o.counters = counters;
@@ -432,18 +450,20 @@ audit::record export_case::audit_record(std::string_view decision_text, std::str
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_)
             .count();
     o.reason = std::string(reason);
-    if (!decision_text.empty()) {
-        o.decision = std::string(decision_text);
+    if (decided) {
+        o.decision = *decided;
     } else if (monitoring()) {
-        bool would_change = !decision_.allowed_export() || !monitor_failure_.empty() ||
-                            finished_decision(decision_, counters) == "filtered";
-        o.decision = would_change ? "would-block" : "allowed";
+        bool would_change = !decision_.allowed_export() || monitor_failure_.has_value() ||
+                            finished_decision(decision_, counters) == audit::decision::filtered;
+        o.decision = would_change ? audit::decision::would_block : audit::decision::allowed;
         if (o.reason.empty()) {
-            o.reason =
-                !decision_.allowed_export() ? std::string(refusal_reason()) : monitor_failure_;
+            if (!decision_.allowed_export())
+                o.reason = std::string(config::to_string(decision_.why));
+            else if (monitor_failure_)
+                o.reason = std::string(audit_reason(*monitor_failure_));
         }
     } else {
-        o.decision = std::string(finished_decision(decision_, counters));
+        o.decision = finished_decision(decision_, counters);
     }
     audit::record rec = make_audit_record(decision_, *config_, method_, path_, query_, remote_, o,
                                           audit_id_, time_);

@@ -21,6 +21,7 @@
 #include "config/decide.hpp"
 #include "config/loader.hpp"
 #include "filters/record_filter.hpp"
+#include "proxy/abort_reason.hpp"
 #include "proxy/content_decoding.hpp"
 #include "proxy/export_plan.hpp"
 #include "proxy/request_head.hpp"
@@ -41,9 +42,11 @@ struct response_plan {
         replace,  // the body is replaced by a problem document (status and reason below)
     };
     action what = action::relay;
-    unsigned status = 200;  // replace: the status of the problem answer
-    std::string reason;     // replace: its reason code
-    std::string detail;     // replace: a fixed sentence, never response data
+    // replace: the status of the problem answer — the CRM's own for upstream_error, else
+    // http_status(reason)
+    unsigned status = 200;
+    config::reason reason = config::reason::none;  // replace: its reason code
+    std::string detail;                            // replace: a fixed sentence, never response data
     // Fields to remove from the CRM's head (case-insensitive names) and exportwall's own fields
     // to add (X-Export-Decision, X-Export-Audit-Id, X-Export-Stripped-Fields, a rewritten Link or
     // Location).
@@ -74,9 +77,10 @@ class export_case {
     [[nodiscard]] bool refused() const;
     // Monitor mode: everything is evaluated and audited, the data passes unmodified.
     [[nodiscard]] bool monitoring() const;
-    // The refusal's status, reason code and detail (refused() or a monitor-mode would-block).
+    // The refusal's status (http_status(refusal_reason())), reason code and detail (refused() or
+    // a monitor-mode would-block).
     [[nodiscard]] unsigned refusal_status() const { return decision_.status; }
-    [[nodiscard]] std::string_view refusal_reason() const;
+    [[nodiscard]] config::reason refusal_reason() const { return decision_.why; }
     [[nodiscard]] const std::string& refusal_detail() const { return decision_.detail; }
 
     // The origin-form target for the CRM: the route's path mapping and, in enforce mode, the
@@ -101,10 +105,11 @@ class export_case {
     // aborts the export (in monitor mode it is only recorded: the relay goes on).
     [[nodiscard]] boost::system::error_code transform(std::string_view in, std::string& out);
     [[nodiscard]] boost::system::error_code finish(std::string& out);
-    // The reason code for a transform error ("upstream_malformed", "record_limit_exceeded").
-    [[nodiscard]] static std::string_view reason_for(const boost::system::error_code& ec);
-    // Monitor mode: the reason the filter would have aborted, "" when it did not.
-    [[nodiscard]] const std::string& monitor_failure() const { return monitor_failure_; }
+    // The abort a transform error causes: record_limit_exceeded, audit_unavailable (the subject
+    // index), else upstream_malformed.
+    [[nodiscard]] static abort_reason reason_for(const boost::system::error_code& ec);
+    // Monitor mode: the reason the filter would have aborted, nullopt when it did not.
+    [[nodiscard]] std::optional<abort_reason> monitor_failure() const { return monitor_failure_; }
 
     // The export's chain (config::continuation_chain): the one its sealed link continues, or a
     // new one; sealed into the tokens of this page's links.
@@ -133,14 +138,24 @@ class export_case {
     void index_subjects(std::shared_ptr<const audit::subject_hasher> hasher,
                         std::shared_ptr<audit::subject_index_file> file);
 
-    // The audit record. `decision_text`: blocked | aborted | allowed | filtered | would-block
-    // ("" = derived: allowed/filtered from what the filter did, would-block in monitor mode when
-    // anything would have been refused, stripped or dropped).
-    [[nodiscard]] audit::record audit_record(std::string_view decision_text,
-                                             std::string_view reason, unsigned status,
+    // The audit record of a completed export: allowed or filtered by what the filter did
+    // (would-block in monitor mode when anything would have been refused, stripped or dropped).
+    // `status` is the client's; bytes from the CRM and to the client.
+    [[nodiscard]] audit::record audit_record(unsigned status, std::uint64_t bytes_in,
+                                             std::uint64_t bytes_out) const;
+    // The audit record of a refusal: `d` is blocked (the policy refused the export) or aborted (an
+    // allowed export refused later: the CRM failed or answered an error).
+    [[nodiscard]] audit::record audit_record(audit::decision d, config::reason why, unsigned status,
+                                             std::uint64_t bytes_in, std::uint64_t bytes_out) const;
+    // The audit record of an export cut short: aborted, with audit_reason(why).
+    [[nodiscard]] audit::record audit_record(abort_reason why, unsigned status,
                                              std::uint64_t bytes_in, std::uint64_t bytes_out) const;
 
   private:
+    // `decided`: nullopt derives the decision of a completed export.
+    [[nodiscard]] audit::record make_record(std::optional<audit::decision> decided,
+                                            std::string_view reason, unsigned status,
+                                            std::uint64_t bytes_in, std::uint64_t bytes_out) const;
     void attach_subjects(filters::filter_spec& spec) const;
 
     std::shared_ptr<const config::configuration> config_;
@@ -165,7 +180,7 @@ class export_case {
     std::vector<filters::record_mark> marks_;
     std::optional<std::uint64_t> delivered_;
     bool monitor_filter_failed_ = false;
-    std::string monitor_failure_;
+    std::optional<abort_reason> monitor_failure_;
     std::string discard_;
 };
 

@@ -348,8 +348,8 @@ filters::filter_spec make_filter_spec(const config::decision& d, const config::r
     return spec;
 }
 
-std::string_view finished_decision(const config::decision& d,
-                                   const filters::filter_counters* counters) noexcept {
+audit::decision finished_decision(const config::decision& d,
+                                  const filters::filter_counters* counters) noexcept {
     bool changed = !d.fields_stripped.empty();
     if (counters != nullptr) {
         // A value written in a derived form is a change too: the export is filtered.
@@ -357,7 +357,7 @@ std::string_view finished_decision(const config::decision& d,
                   !counters->transformed_fields.empty() || !counters->transform_failed.empty() ||
                   counters->records_out != counters->records_in;
     }
-    return changed ? "filtered" : "allowed";
+    return changed ? audit::decision::filtered : audit::decision::allowed;
 }
 
 void add_shadow(audit::record& rec, const config::decision& enforced,
@@ -369,14 +369,15 @@ void add_shadow(audit::record& rec, const config::decision& enforced,
             rec.shadow_fields_stripped.push_back(f);
     };
     if (!shadow.allowed_export()) {
-        rec.shadow_decision = "blocked";
+        rec.shadow_decision = std::string(audit::to_string(audit::decision::blocked));
         rec.shadow_reason = std::string(config::to_string(shadow.why));
         return;
     }
     for (const auto& f : shadow.fields_stripped) add(f);
     for (const auto& f : enforced.fields_kept)
         if (shadow.allowed == nullptr || !shadow.allowed->keeps(f)) add(f);
-    rec.shadow_decision = rec.shadow_fields_stripped.empty() ? "allowed" : "filtered";
+    rec.shadow_decision = std::string(audit::to_string(
+        rec.shadow_fields_stripped.empty() ? audit::decision::allowed : audit::decision::filtered));
     rec.shadow_reason.clear();
 }
 
@@ -394,7 +395,7 @@ audit::record make_audit_record(const config::decision& d, const config::configu
     rec.id = std::move(id);
     rec.time = std::move(time);
     rec.mode = std::string(config::to_string(d.effective_mode));
-    rec.decision = outcome.decision;
+    rec.decision = std::string(audit::to_string(outcome.decision));
     rec.reason = outcome.reason;
     add_refusal_rule(rec);
     rec.client = d.client_id;

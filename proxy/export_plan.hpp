@@ -89,7 +89,8 @@ class link_mapper {
 
 // What one export did, for its audit record.
 struct export_outcome {
-    std::string decision;  // allowed | filtered | blocked | aborted | would-block
+    // An export's: allowed | filtered | blocked | aborted | would_block.
+    audit::decision decision = audit::decision::allowed;
     std::string reason;    // reason code; "" when allowed or filtered
     unsigned status = 0;   // HTTP status sent to the client
     const filters::filter_counters* counters = nullptr;  // null before a body was filtered
@@ -124,11 +125,11 @@ void add_refusal_rule(audit::record& rec);
                                               const export_outcome& outcome, std::string id,
                                               std::string time);
 
-// The decision string for a finished export: "filtered" when fields were stripped or records
-// dropped, else "allowed" (monitor mode: "would-block" when the filter would have changed
-// something is decided by the caller).
-[[nodiscard]] std::string_view finished_decision(const config::decision& d,
-                                                 const filters::filter_counters* counters) noexcept;
+// The decision of a finished export: filtered when fields were stripped or records dropped, else
+// allowed (monitor mode: would_block when the filter would have changed something is decided by
+// the caller).
+[[nodiscard]] audit::decision finished_decision(const config::decision& d,
+                                                const filters::filter_counters* counters) noexcept;
 
 // RFC 3339 UTC time with milliseconds, for audit records: "2026-11-29T19:04:12.345Z".
 [[nodiscard]] std::string audit_time_now();

@@ -3,6 +3,7 @@
 #include <string_view>
 #include <utility>
 
+#include "audit/record.hpp"
 #include "proxy/runtime.hpp"
 
 namespace exportwall::proxy {
@@ -12,9 +13,11 @@ namespace {
 constexpr std::string_view none = "_none";
 constexpr std::string_view unknown = "_unknown";
 
-bool is_export(std::string_view decision) {
-    return decision == "allowed" || decision == "filtered" || decision == "blocked" ||
-           decision == "aborted";
+// An export's record that /metrics counts (monitor mode's would-block is not counted).
+bool is_export(std::string_view text) {
+    const auto d = audit::parse_decision(text);
+    return d == audit::decision::allowed || d == audit::decision::filtered ||
+           d == audit::decision::blocked || d == audit::decision::aborted;
 }
 
 std::string_view bounded(std::string_view declared, bool known) {

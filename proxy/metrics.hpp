@@ -47,8 +47,8 @@ class metrics {
     void upstream_error(std::string_view kind);
 
     // An export cut mid-stream (the client's response ended without its terminating chunk), by
-    // reason code (e.g. "upstream_reset", "upstream_malformed", "upstream_timeout",
-    // "filter_error", "client_write_timeout").
+    // reason code (to_string(abort_reason): "upstream_reset", "upstream_malformed",
+    // "client_write_timeout", …).
     void export_aborted(std::string_view reason);
 
     // An export refused or cut by volume and time (issue 17), by reason code: quota_exceeded,

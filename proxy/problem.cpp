@@ -1,8 +1,5 @@
 #include "proxy/problem.hpp"
 
-#include <array>
-#include <utility>
-
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -10,43 +7,72 @@
 
 namespace exportwall::proxy {
 
-std::string_view problem_title(std::string_view reason) noexcept {
-    static constexpr std::array<std::pair<std::string_view, std::string_view>, 31> titles{{
-        {"route_not_found", "Route not found"},
-        {"method_not_allowed", "Method not allowed on this route"},
-        {"unauthenticated", "Client not authenticated"},
-        {"declaration_missing", "Export declaration missing"},
-        {"declaration_invalid", "Export declaration invalid"},
-        {"purpose_unknown", "Purpose unknown"},
-        {"purpose_not_granted", "Purpose not granted to this client"},
-        {"destination_unknown", "Destination unknown"},
-        {"destination_not_granted", "Destination not granted to this client"},
-        {"destination_not_permitted_for_purpose", "Destination not permitted for this purpose"},
-        {"third_party_direct_marketing",
-         "Customer data to a third party for direct marketing is refused"},
-        {"record_limit_exceeded", "Record limit exceeded"},
-        {"request_rejected", "Request rejected"},
-        {"upstream_unavailable", "Upstream unavailable"},
-        {"upstream_timeout", "Upstream timed out"},
-        {"upstream_malformed", "Upstream response malformed"},
-        {"upstream_unsupported", "Upstream response cannot be filtered"},
-        {"upstream_error", "Upstream error"},
-        {"audit_unavailable", "Audit trail unavailable"},
-        {"query_unsupported", "Query not supported"},
-        {"query_field_not_permitted", "Query reads a field this purpose does not keep"},
-        {"continuation_invalid", "Paging token not valid for this export"},
-        {"disclosure_not_permitted", "Disclosure not permitted"},
-        {"processor_agreement_expired", "Processor agreement expired"},
-        {"grant_not_valid", "Grant not valid at this time"},
-        {"quota_exceeded", "Export quota exceeded"},
-        {"quota_store_unavailable", "Quota store unavailable"},
-        {"suppression_list_stale", "Suppression list out of date"},
-        {"volume_anomaly", "Grant held after a volume alert"},
-        {"upstream_auth_unavailable", "No access token for the upstream"},
-        {"shutting_down", "Shutting down"},
-    }};
-    for (const auto& [code, title] : titles)
-        if (code == reason) return title;
+std::string_view problem_title(config::reason r) noexcept {
+    using config::reason;
+    switch (r) {
+        case reason::none:
+            break;
+        case reason::route_not_found:
+            return "Route not found";
+        case reason::method_not_allowed:
+            return "Method not allowed on this route";
+        case reason::unauthenticated:
+            return "Client not authenticated";
+        case reason::declaration_missing:
+            return "Export declaration missing";
+        case reason::declaration_invalid:
+            return "Export declaration invalid";
+        case reason::purpose_unknown:
+            return "Purpose unknown";
+        case reason::purpose_not_granted:
+            return "Purpose not granted to this client";
+        case reason::destination_unknown:
+            return "Destination unknown";
+        case reason::destination_not_granted:
+            return "Destination not granted to this client";
+        case reason::destination_not_permitted_for_purpose:
+            return "Destination not permitted for this purpose";
+        case reason::third_party_direct_marketing:
+            return "Customer data to a third party for direct marketing is refused";
+        case reason::record_limit_exceeded:
+            return "Record limit exceeded";
+        case reason::request_rejected:
+            return "Request rejected";
+        case reason::upstream_unavailable:
+            return "Upstream unavailable";
+        case reason::upstream_timeout:
+            return "Upstream timed out";
+        case reason::upstream_malformed:
+            return "Upstream response malformed";
+        case reason::upstream_unsupported:
+            return "Upstream response cannot be filtered";
+        case reason::upstream_error:
+            return "Upstream error";
+        case reason::audit_unavailable:
+            return "Audit trail unavailable";
+        case reason::query_unsupported:
+            return "Query not supported";
+        case reason::query_field_not_permitted:
+            return "Query reads a field this purpose does not keep";
+        case reason::continuation_invalid:
+            return "Paging token not valid for this export";
+        case reason::disclosure_not_permitted:
+            return "Disclosure not permitted";
+        case reason::processor_agreement_expired:
+            return "Processor agreement expired";
+        case reason::grant_not_valid:
+            return "Grant not valid at this time";
+        case reason::quota_exceeded:
+            return "Export quota exceeded";
+        case reason::quota_store_unavailable:
+            return "Quota store unavailable";
+        case reason::suppression_list_stale:
+            return "Suppression list out of date";
+        case reason::volume_anomaly:
+            return "Grant held after a volume alert";
+        case reason::upstream_auth_unavailable:
+            return "No access token for the upstream";
+    }
     return "Request refused";
 }
 
@@ -137,13 +163,14 @@ std::string_view status_reason(unsigned status) noexcept {
 
 std::string problem_body(const problem& p) {
     boost::json::object o;
+    const std::string_view code = config::to_string(p.reason);
     std::string type = "https://exportwall.dev/reasons/";
-    type += p.reason;
+    type += code;
     o["type"] = type;
     o["title"] = problem_title(p.reason);
     o["status"] = p.status;
     o["detail"] = p.detail;
-    o["reason"] = p.reason;
+    o["reason"] = code;
     if (const auto rule = config::rule_of(p.reason); !rule.rule_id.empty()) {
         o["rule_id"] = rule.rule_id;
         o["legal_reference"] = rule.legal_reference;

@@ -6,18 +6,20 @@
 #include <string>
 #include <string_view>
 
+#include "config/decide.hpp"
+
 namespace exportwall::proxy {
 
 // One refusal. Every view must outlive the call that renders it.
 struct problem {
     unsigned status = 400;
-    std::string_view reason;    // a reason code ("route_not_found", "request_rejected", …)
+    config::reason reason = config::reason::request_rejected;
     std::string_view detail;    // a fixed sentence of ours, never request bytes
     std::string_view audit_id;  // audit::new_record_id() of the decision
 };
 
-// The human title of a reason code ("Route not found"); a generic title for unknown codes.
-[[nodiscard]] std::string_view problem_title(std::string_view reason) noexcept;
+// The human title of a reason code ("Route not found"); a generic title for reason::none.
+[[nodiscard]] std::string_view problem_title(config::reason reason) noexcept;
 
 // The standard reason phrase of an HTTP status ("Not Found"), "Unknown" when we have none.
 [[nodiscard]] std::string_view status_reason(unsigned status) noexcept;

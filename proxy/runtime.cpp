@@ -45,7 +45,7 @@ audit::record policy_loaded_record(const config::configuration& cfg, load_trigge
     r.id = audit::new_record_id();
     r.time = audit_time_now();
     r.mode = "enforce";
-    r.decision = "policy_loaded";
+    r.decision = std::string(audit::to_string(audit::decision::policy_loaded));
     r.policy_revision = cfg.revision;
     r.policy_trigger = std::string(to_string(why));
     r.policy_files = cfg.policy_files;

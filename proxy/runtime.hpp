@@ -16,7 +16,6 @@
 #include "audit/record.hpp"
 #include "audit/subject_index.hpp"
 #include "config/loader.hpp"
-#include "filters/record_filter.hpp"
 #include "proxy/access_log.hpp"
 #include "proxy/in_flight.hpp"
 #include "proxy/metrics.hpp"
@@ -67,11 +66,6 @@ enum class load_trigger : std::uint8_t {
 [[nodiscard]] audit::record policy_loaded_record(const config::configuration& cfg,
                                                  load_trigger why);
 
-// Chooses a filter for a response (the enforcement issue attaches one per route and decision);
-// returns null to relay bytes unmodified.
-using filter_factory = std::function<std::unique_ptr<filters::record_filter>(
-    const config::configuration&, const config::route&, unsigned status)>;
-
 class runtime {
   public:
     runtime(std::string config_path, std::shared_ptr<const snapshot> initial,
@@ -120,9 +114,6 @@ class runtime {
     // After the drain delay: the listeners are closed and no new request starts; the upstream
     // pool takes nothing back.
     std::atomic<bool> stopping{false};
-    // Set once at start-up (before any session runs); empty = no filter. Used only where no
-    // audit trail is installed (unit tests of the relay); exports are filtered by their decision.
-    filter_factory response_filter;
     // The audit trail, set once at start-up before any session runs (serve always installs one;
     // only unit tests of the relay run without, and then nothing is recorded). Its health gates
     // every new export (503 audit_unavailable) and /readyz.

@@ -34,7 +34,9 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "audit/record.hpp"
+#include "config/decide.hpp"
 #include "config/route_match.hpp"
+#include "proxy/abort_reason.hpp"
 #include "proxy/client_address.hpp"
 #include "proxy/enforcement.hpp"
 #include "proxy/export_plan.hpp"
@@ -133,56 +135,88 @@ struct request_record {
     return ec.category() == sample.category();
 }
 
-// Why an upstream read failed, as a reason code and a metrics kind.
-struct upstream_failure {
-    std::string_view reason;
-    std::string_view kind;
+// What went wrong between exportwall and the CRM: the kind of exportwall_upstream_errors_total.
+enum class upstream_fault : std::uint8_t {
+    connect,    // no connection (or the host does not resolve)
+    tls,        // no TLS session with the CRM
+    timeout,    // the CRM did not answer in time
+    reset,      // the CRM closed or reset the connection
+    malformed,  // the CRM's answer cannot be parsed
+};
+
+// The metrics label of a fault: "connect", "tls", "timeout", "reset", "malformed".
+[[nodiscard]] std::string_view kind_name(upstream_fault f) noexcept {
+    switch (f) {
+        case upstream_fault::connect:
+            return "connect";
+        case upstream_fault::tls:
+            return "tls";
+        case upstream_fault::timeout:
+            return "timeout";
+        case upstream_fault::reset:
+            return "reset";
+        case upstream_fault::malformed:
+            return "malformed";
+    }
+    return "reset";
+}
+
+// Why a read of the CRM's body failed: the export's abort and the fault it counts.
+struct body_failure {
+    abort_reason why;
+    upstream_fault fault;
 };
 
 // Where the CRM's body bytes go: through the export's filter (or monitor-mode transform) into
 // `out`, or into `out` as they are when nothing filters them.
 class relay_sink final : public body_sink {
   public:
-    relay_sink(std::string& out, export_case* transform, filters::record_filter* filter)
-        : out_(out), transform_(transform), filter_(filter) {}
+    relay_sink(std::string& out, export_case* transform) : out_(out), transform_(transform) {}
 
     bool take(std::string_view bytes) override {
         taken_ += bytes.size();
-        if (transform_ != nullptr) {
-            if (auto ec = transform_->transform(bytes, out_)) {
-                failure_ = export_case::reason_for(ec);
-                return false;
-            }
-        } else if (filter_ != nullptr) {
-            if (filter_->feed(bytes, out_)) {
-                failure_ = "filter_error";
-                return false;
-            }
-        } else {
+        if (transform_ == nullptr) {
             out_.append(bytes);
+            return true;
+        }
+        if (auto ec = transform_->transform(bytes, out_)) {
+            failure_ = export_case::reason_for(ec);
+            return false;
         }
         return true;
     }
     // Body bytes received so far.
     [[nodiscard]] std::uint64_t taken() const { return taken_; }
-    // Why the filter refused the body; empty while it has not.
-    [[nodiscard]] std::string_view failure() const { return failure_; }
+    // Why the filter refused the body; nullopt while it has not.
+    [[nodiscard]] std::optional<abort_reason> failure() const { return failure_; }
 
   private:
     std::string& out_;
     export_case* transform_;
-    filters::record_filter* filter_;
     std::uint64_t taken_ = 0;
-    std::string_view failure_;
+    std::optional<abort_reason> failure_;
 };
 
-[[nodiscard]] upstream_failure classify_body_error(const error_code& ec, bool expired) {
-    if (expired) return {"upstream_timeout", "timeout"};
+[[nodiscard]] body_failure classify_body_error(const error_code& ec, bool expired) {
+    if (expired) return {abort_reason::upstream_timeout, upstream_fault::timeout};
     if (ec == http::error::partial_message || ec == net::error::eof ||
         ec == net::error::connection_reset)
-        return {"upstream_reset", "reset"};
-    if (is_http_error(ec)) return {"upstream_malformed", "malformed"};
-    return {"upstream_reset", "reset"};
+        return {abort_reason::upstream_reset, upstream_fault::reset};
+    if (is_http_error(ec)) return {abort_reason::upstream_malformed, upstream_fault::malformed};
+    return {abort_reason::upstream_reset, upstream_fault::reset};
+}
+
+// The abort of an export its quota cut: export_quota::refusal() names quota_exceeded,
+// record_limit_exceeded or quota_store_unavailable.
+[[nodiscard]] abort_reason quota_cut_reason(config::reason r) noexcept {
+    switch (r) {
+        case config::reason::quota_exceeded:
+            return abort_reason::quota_exceeded;
+        case config::reason::record_limit_exceeded:
+            return abort_reason::record_limit_exceeded;
+        default:
+            return abort_reason::quota_store_unavailable;
+    }
 }
 
 // Appends `r` to the audit trail and resumes on the caller's executor once it is stored
@@ -217,12 +251,6 @@ std::string utc_time(std::int64_t seconds) {
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
-}
-
-// The audit reason of an abort the relay names ("upstream_reset" is the CRM dying mid-body).
-std::string_view audit_reason(std::string_view relay_reason) {
-    if (relay_reason == "upstream_reset") return "upstream_malformed";
-    return relay_reason;
 }
 
 // What a part of the relay tells forward(): nothing (go on), or that the request has ended — its
@@ -275,9 +303,8 @@ struct exchange {
     unsigned status = 0;
     response_framing out_framing = response_framing::none;
     bool keep_alive = false;  // the client's connection after a complete response
-    bool transforming = false;
-    std::unique_ptr<filters::record_filter> filter;
-    std::string filtered;  // the filter's output not written yet
+    bool transforming = false;  // the body goes through the export's filter (export_case)
+    std::string filtered;       // the filter's output not written yet
     // Where the parser hands the body's bytes; it lives as long as the parser that points to it.
     std::optional<relay_sink> sink;
 };
@@ -339,6 +366,16 @@ class session {
     }
     net::awaitable<std::size_t> read_head(const config::limits& lim, bool first);
     net::awaitable<bool> serve_one(std::size_t head_len);
+    // The request's head checked (check_request_head), its request id, trace context and client
+    // taken and its target normalised; a malformed one is rejected (the request ends).
+    net::awaitable<relay_end> read_request(request_record& rec, std::size_t head_len,
+                                           const config::limits& lim);
+    // What the route asks before the export is decided: a route (404), one of its methods (405),
+    // a body it may carry (413), its upstream (`up`; 502), and an audit trail and subject index
+    // that can be written (503 audit_unavailable). A refusal ends the request.
+    net::awaitable<relay_end> check_route(request_record& rec, const snapshot& snap,
+                                          const config::route* route, const config::upstream*& up,
+                                          std::size_t head_len, bool can_keep);
     // Reads a body whole (a query language that carries its query there); 0 or the refusal's
     // status with `detail`. The head is copied first: its views must survive the read.
     net::awaitable<unsigned> read_query_body(std::size_t head_len, const config::limits& lim,
@@ -369,14 +406,28 @@ class session {
     // the last write (with the terminating chunk) and the CRM connection back to the pool.
     net::awaitable<bool> end_response(exchange& x);
     // Why a write to the client failed: it stopped reading, or it went away.
-    [[nodiscard]] std::string_view client_failure() const;
+    [[nodiscard]] abort_reason client_failure() const;
+    // A connection to the CRM, or null with `fault` set.
     net::awaitable<std::unique_ptr<byte_stream>> connect(const config::upstream& up,
                                                          const snapshot& snap,
                                                          const config::limits& lim,
-                                                         upstream_failure& failure);
-    net::awaitable<bool> refuse(request_record& rec, unsigned status, std::string_view reason,
+                                                         upstream_fault& fault);
+    // Refuses the request before any byte of an answer went out: its audit record (blocked, or
+    // aborted for an allowed export the CRM failed), then the problem document with status
+    // http_status(why) (503 audit_unavailable when the record cannot be written), then the
+    // access log. Returns whether the connection stays open.
+    net::awaitable<bool> refuse(request_record& rec, config::reason why, std::string_view detail,
+                                bool keep_alive, std::string_view extra_fields = {});
+    // refuse() with the status given: only for the reasons whose status is not fixed —
+    // request_rejected (reject()) and upstream_error, which answers the CRM's own status.
+    net::awaitable<bool> refuse(request_record& rec, config::reason why, unsigned status,
                                 std::string_view detail, bool keep_alive,
                                 std::string_view extra_fields = {});
+    // request_rejected, whose status says what was wrong with the request: 400 (framing, target,
+    // X-Forwarded-For), 408 (too slow), 413 (body too large), 431 (head too large), or
+    // check_request_head's 501/505. The connection closes: after such a request nothing more on
+    // it can be trusted.
+    net::awaitable<bool> reject(request_record& rec, unsigned status, std::string_view detail);
     net::awaitable<void> graceful_close();
     template <class Buffers>
     net::awaitable<error_code> write_client(const Buffers& buffers, milliseconds idle);
@@ -392,13 +443,13 @@ class session {
     // abort() for an export whose response head may still be pending: the head goes out first
     // (a cut export's client sees its status, then a body without its end, as if the head had not
     // waited for the body), then the export ends like any cut one.
-    net::awaitable<bool> abort_response(request_record& rec, byte_stream& up,
-                                        std::string_view reason, milliseconds idle);
+    net::awaitable<bool> abort_response(request_record& rec, byte_stream& up, abort_reason why,
+                                        milliseconds idle);
     // Ends an export that cannot complete (the CRM's connection `up` is closed too): the client's
     // connection closes without the response's end, the audit record says `aborted` with the
     // reason (`shutdown` once a stop cut the session), the access log gets its line.
-    bool abort(request_record& rec, byte_stream& up, std::string_view reason);
-    bool abort(request_record& rec, std::string_view reason);
+    bool abort(request_record& rec, byte_stream& up, abort_reason why);
+    bool abort(request_record& rec, abort_reason why);
     // A stop's shutdown-grace is over and this request is still in flight: whatever it waits for
     // fails now (the client's pending operation is cancelled, the CRM's connection closed, a
     // connect in progress cancelled) and nothing more is written to the client, so it ends in
@@ -406,8 +457,8 @@ class session {
     // but for its last bytes, or a refusal being written) finishes as it is.
     void cut_for_shutdown();
     // Counts an upstream failure in the metrics, unless it is the cut's own doing.
-    void upstream_error(std::string_view kind) {
-        if (!shutdown_cut_) rt_.stats().upstream_error(kind);
+    void upstream_error(upstream_fault fault) {
+        if (!shutdown_cut_) rt_.stats().upstream_error(kind_name(fault));
     }
 
     [[nodiscard]] std::string_view buffered() const {
@@ -455,7 +506,8 @@ class session {
     std::uint64_t written_records_ = 0;  // records of the output already written to the client
     net::awaitable<bool> admit_volume_and_quota(request_record& rec, std::size_t head_len,
                                                 bool keep_alive);
-    net::awaitable<std::string_view> cut_at_quota(std::string& filtered);
+    // Cuts `filtered` at the last record the quota covers; the abort's reason when it cut.
+    net::awaitable<std::optional<abort_reason>> cut_at_quota(std::string& filtered);
     // The export ended (complete or aborted): its unused reservation goes back and its records
     // count towards the grant's hourly volume.
     void end_export();
@@ -560,28 +612,28 @@ void session::finish(request_record& rec) {
     rt_.log().write(e);
 }
 
-net::awaitable<bool> session::abort_response(request_record& rec, byte_stream& up,
-                                             std::string_view reason, milliseconds idle) {
+net::awaitable<bool> session::abort_response(request_record& rec, byte_stream& up, abort_reason why,
+                                             milliseconds idle) {
     // Pending only while no write to the client was tried: this one cannot wait on a failed one.
     if (!pending_head_.empty()) {
         std::string head = std::move(pending_head_);
         pending_head_.clear();
         (void)co_await write_client(net::buffer(head), idle);
     }
-    co_return abort(rec, up, reason);
+    co_return abort(rec, up, why);
 }
 
-bool session::abort(request_record& rec, byte_stream& up, std::string_view reason) {
+bool session::abort(request_record& rec, byte_stream& up, abort_reason why) {
     // Never complete a cut export: the client's response ends without its terminating chunk
     // (or short of its Content-Length) and both connections close; nothing goes back to the pool.
     up.close();
-    return abort(rec, reason);
+    return abort(rec, why);
 }
 
-bool session::abort(request_record& rec, std::string_view reason) {
+bool session::abort(request_record& rec, abort_reason why) {
     // Whatever failed after a stop's cut (a read from the closed CRM connection, a write the cut
     // refused) failed because of it.
-    if (shutdown_cut_) reason = "shutdown";
+    if (shutdown_cut_) why = abort_reason::shutdown;
     // A close-delimited body (HTTP/1.0 client) has no end marker of its own: a FIN would read as
     // its complete end, a reset cannot.
     if (close_delimited_) {
@@ -590,20 +642,19 @@ bool session::abort(request_record& rec, std::string_view reason) {
         client_.close();
     }
     rec.outcome = "aborted";
-    rec.reason = reason;
-    rt_.stats().export_aborted(reason);
+    rec.reason = to_string(why);
+    rt_.stats().export_aborted(to_string(why));
     // What the filter produced counts as delivered (the client may have read it): fail closed.
     end_export();
     if (case_ && !audited_ && rt_.audit != nullptr) {
         // The client is gone or cut off: nobody waits for this record, but it is written.
         audited_ = true;
-        auto r = case_->audit_record("aborted", audit_reason(reason), rec.status,
-                                     rec.upstream_bytes, rec.bytes_out);
+        auto r = case_->audit_record(why, rec.status, rec.upstream_bytes, rec.bytes_out);
         stamp(r);
         rt_.audit->append(std::move(r), false, [](error_code) {});
     }
     spdlog::warn("export aborted: request {} route {} reason {} after {} body bytes",
-                 rec.request_id, rec.route, reason, rec.bytes_out);
+                 rec.request_id, rec.route, to_string(why), rec.bytes_out);
     finish(rec);
     return false;
 }
@@ -617,7 +668,18 @@ void session::cut_for_shutdown() {
     if (upstream_ != nullptr) upstream_->close();
 }
 
-net::awaitable<bool> session::refuse(request_record& rec, unsigned status, std::string_view reason,
+net::awaitable<bool> session::refuse(request_record& rec, config::reason why,
+                                     std::string_view detail, bool keep_alive,
+                                     std::string_view extra_fields) {
+    co_return co_await refuse(rec, why, config::http_status(why), detail, keep_alive, extra_fields);
+}
+
+net::awaitable<bool> session::reject(request_record& rec, unsigned status,
+                                     std::string_view detail) {
+    co_return co_await refuse(rec, config::reason::request_rejected, status, detail, false);
+}
+
+net::awaitable<bool> session::refuse(request_record& rec, config::reason why, unsigned status,
                                      std::string_view detail, bool keep_alive,
                                      std::string_view extra_fields) {
     if (rec.audit_id.empty()) rec.audit_id = audit::new_record_id();
@@ -626,7 +688,7 @@ net::awaitable<bool> session::refuse(request_record& rec, unsigned status, std::
         // An export a stop cut before its answer began (the CRM's connection or the client's
         // failed because of the cut): aborted like any cut export; nothing of it was delivered.
         if (case_) case_->set_delivered(0);
-        co_return abort(rec, "shutdown");
+        co_return abort(rec, abort_reason::shutdown);
     }
     // Draining: the answer closes the connection.
     keep_alive = keep_alive && !rt_.draining.load();
@@ -644,15 +706,17 @@ net::awaitable<bool> session::refuse(request_record& rec, unsigned status, std::
         const bool policy_refusal = case_ && (case_->refused() || late_block_);
         audit::record r;
         if (case_) {
-            r = case_->audit_record(policy_refusal ? "blocked" : "aborted", reason, status,
-                                    rec.upstream_bytes, 0);
+            // An export the decision allowed and the CRM then failed is aborted, not blocked.
+            audit::decision decided = audit::decision::aborted;
+            if (policy_refusal) decided = audit::decision::blocked;
+            r = case_->audit_record(decided, why, status, rec.upstream_bytes, 0);
         } else {
             const auto& cfg = *rt_.current()->config;
             r.id = rec.audit_id;
             r.time = audit_time_now();
             r.mode = std::string(config::to_string(cfg.rules.global_mode));
-            r.decision = "blocked";
-            r.reason = std::string(reason);
+            r.decision = std::string(audit::to_string(audit::decision::blocked));
+            r.reason = std::string(config::to_string(why));
             add_refusal_rule(r);
             r.route = rec.route;
             r.method = rec.method;
@@ -672,18 +736,18 @@ net::awaitable<bool> session::refuse(request_record& rec, unsigned status, std::
         if (auto aec = co_await record_audit(*rt_.audit, std::move(r), durable)) {
             spdlog::error("audit trail unavailable: refusal of request {} not recorded ({})",
                           rec.request_id, aec.message());
-            status = 503;
-            reason = "audit_unavailable";
+            why = config::reason::audit_unavailable;
+            status = config::http_status(why);
             detail = "The audit trail cannot be written; nothing is exported until it can.";
             keep_alive = false;
         }
     }
-    problem p{status, reason, detail, rec.audit_id};
+    problem p{status, why, detail, rec.audit_id};
     std::string response = problem_response(p, keep_alive, head_.version, rec.request_id,
                                             rec.method == "HEAD", extra_fields);
     rec.status = status;
     rec.outcome = "refused";
-    rec.reason = reason;
+    rec.reason = config::to_string(why);
     auto limit = rt_.current()->config->net.limit.client_write_idle;
     auto ec = co_await write_client(net::buffer(response), limit);
     finish(rec);
@@ -742,8 +806,7 @@ net::awaitable<std::size_t> session::read_head(const config::limits& lim, bool f
             if (expired && cbuf_.size() != 0) {
                 head_.clear();
                 request_record rec;
-                co_await refuse(rec, 408, "request_rejected",
-                                "The request head was not received in time.", false);
+                co_await reject(rec, 408, "The request head was not received in time.");
                 co_await graceful_close();
             } else {
                 client_.close();
@@ -762,7 +825,7 @@ net::awaitable<std::size_t> session::read_head(const config::limits& lim, bool f
             client_deadline_.disarm();
             head_.clear();
             request_record rec;
-            co_await refuse(rec, 431, "request_rejected", "The request head is too large.", false);
+            co_await reject(rec, 431, "The request head is too large.");
             co_await graceful_close();
             co_return 0;
         }
@@ -872,30 +935,12 @@ net::awaitable<void> session::run() {
     co_await graceful_close();
 }
 
-net::awaitable<bool> session::serve_one(std::size_t head_len) {
-    // The snapshot is taken once: a reload during this request does not affect it.
-    auto snap = rt_.current();
-    const auto& cfg = *snap->config;
-    const auto& lim = cfg.net.limit;
-    request_record rec;
-    case_.reset();
-    audited_ = false;
-    shutdown_cut_ = false;
-    pending_head_.clear();
-    quota_.reset();
-    late_block_ = false;
-    written_records_ = 0;
-    // Until this request's head is read, its client is the connection's.
-    traceparent_.clear();
-    remote_ = conn_remote_;
-    remote_ip_ = conn_remote_ip_;
-    via_ = conn_via_;
+net::awaitable<relay_end> session::read_request(request_record& rec, std::size_t head_len,
+                                                const config::limits& lim) {
     std::string_view raw(static_cast<const char*>(cbuf_.data().data()), head_len);
     head_.clear();
-    if (auto ec = check_request_head(raw, lim.max_head_bytes, head_)) {
-        // After a framing error nothing more on this connection can be trusted: answer and close.
-        co_return co_await refuse(rec, status_for(ec), "request_rejected", ec.message(), false);
-    }
+    if (auto ec = check_request_head(raw, lim.max_head_bytes, head_))
+        co_return co_await reject(rec, status_for(ec), ec.message());
     rec.method = head_.method;
     bool request_id_seen = false;
     std::size_t traceparents = 0;
@@ -915,25 +960,26 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
     if (traceparents != 1 || !normalise_traceparent(traceparent, traceparent_))
         traceparent_.clear();
     if (!attribute_client()) {
-        co_return co_await refuse(rec, 400, "request_rejected",
+        co_return co_await reject(rec, 400,
                                   "X-Forwarded-For from a trusted proxy names something that is "
-                                  "not an address.",
-                                  false);
+                                  "not an address.");
     }
-    if (auto ec = normalise_target(head_.target, target_)) {
-        co_return co_await refuse(rec, 400, "request_rejected", ec.message(), false);
-    }
+    if (auto ec = normalise_target(head_.target, target_))
+        co_return co_await reject(rec, 400, ec.message());
     rec.path = target_.path;
     rec.query = target_.query;
-    // A refused request's body is never read: the connection stays open only without one.
-    bool has_body = head_.framing == body_framing::chunked ||
-                    (head_.framing == body_framing::content_length && head_.content_length > 0);
-    bool can_keep = head_.keep_alive && !has_body;
-    const config::route* route = config::match_route(cfg.net, target_.path);
+    co_return std::nullopt;
+}
+
+net::awaitable<relay_end> session::check_route(request_record& rec, const snapshot& snap,
+                                               const config::route* route,
+                                               const config::upstream*& up, std::size_t head_len,
+                                               bool can_keep) {
+    const auto& cfg = *snap.config;
     if (route == nullptr) {
         cbuf_.consume(head_len);
-        co_return co_await refuse(rec, 404, "route_not_found", "No route matches this path.",
-                                  can_keep);
+        co_return co_await refuse(rec, config::reason::route_not_found,
+                                  "No route matches this path.", can_keep);
     }
     rec.route = route->id;
     if (std::find(route->methods.begin(), route->methods.end(), head_.method) ==
@@ -945,38 +991,65 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
         }
         allow += "\r\n";
         cbuf_.consume(head_len);
-        co_return co_await refuse(rec, 405, "method_not_allowed",
+        co_return co_await refuse(rec, config::reason::method_not_allowed,
                                   "This method is not allowed on this route.", can_keep, allow);
     }
     if (head_.framing == body_framing::content_length &&
-        head_.content_length > lim.max_request_body_bytes) {
-        co_return co_await refuse(rec, 413, "request_rejected", "The request body is too large.",
-                                  false);
-    }
-    const config::upstream* up = cfg.net.find_upstream(route->upstream_id);
+        head_.content_length > cfg.net.limit.max_request_body_bytes)
+        co_return co_await reject(rec, 413, "The request body is too large.");
+    up = cfg.net.find_upstream(route->upstream_id);
     if (up == nullptr) {
         cbuf_.consume(head_len);
-        co_return co_await refuse(rec, 502, "upstream_unavailable",
+        co_return co_await refuse(rec, config::reason::upstream_unavailable,
                                   "The route's upstream is not configured.", can_keep);
     }
     // Fail closed: while the audit trail cannot be written, no export starts.
     if (rt_.audit != nullptr && !rt_.audit->healthy()) {
         cbuf_.consume(head_len);
         audited_ = true;  // there is nowhere to write its record
-        co_return co_await refuse(rec, 503, "audit_unavailable",
+        co_return co_await refuse(rec, config::reason::audit_unavailable,
                                   "The audit trail cannot be written; nothing is exported until "
                                   "it can.",
                                   can_keep);
     }
     // Nor while the subject index cannot be opened: no record is delivered unindexed. The
     // refusal itself is audited.
-    if (snap->subjects && rt_.subjects && rt_.subjects->open()) {
+    if (snap.subjects && rt_.subjects && rt_.subjects->open()) {
         cbuf_.consume(head_len);
-        co_return co_await refuse(rec, 503, "audit_unavailable",
+        co_return co_await refuse(rec, config::reason::audit_unavailable,
                                   "The subject index cannot be written; nothing is exported "
                                   "until it can.",
                                   can_keep);
     }
+    co_return std::nullopt;
+}
+
+net::awaitable<bool> session::serve_one(std::size_t head_len) {
+    // The snapshot is taken once: a reload during this request does not affect it.
+    auto snap = rt_.current();
+    const auto& cfg = *snap->config;
+    const auto& lim = cfg.net.limit;
+    request_record rec;
+    case_.reset();
+    audited_ = false;
+    shutdown_cut_ = false;
+    pending_head_.clear();
+    quota_.reset();
+    late_block_ = false;
+    written_records_ = 0;
+    // Until this request's head is read, its client is the connection's.
+    traceparent_.clear();
+    remote_ = conn_remote_;
+    remote_ip_ = conn_remote_ip_;
+    via_ = conn_via_;
+    if (auto end = co_await read_request(rec, head_len, lim)) co_return *end;
+    // A refused request's body is never read: the connection stays open only without one.
+    bool has_body = head_.framing == body_framing::chunked ||
+                    (head_.framing == body_framing::content_length && head_.content_length > 0);
+    bool can_keep = head_.keep_alive && !has_body;
+    const config::route* route = config::match_route(cfg.net, target_.path);
+    const config::upstream* up = nullptr;
+    if (auto end = co_await check_route(rec, *snap, route, up, head_len, can_keep)) co_return *end;
     // The query guard reads the body of the languages that carry their query there (SOAP
     // query, HubSpot search): it is read whole, decided, and only its re-serialised form goes
     // upstream. A record route whose language reads no body takes none: a body would reach the
@@ -996,13 +1069,12 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
             rec.audit_id = case_->audit_id();
             cbuf_.consume(head_len);
             std::string detail = case_->refusal_detail();
-            co_return co_await refuse(rec, case_->refusal_status(), case_->refusal_reason(), detail,
-                                      false);
+            co_return co_await refuse(rec, case_->refusal_reason(), detail, false);
         }
         case_.reset();
         std::string detail;
         unsigned status = co_await read_query_body(head_len, lim, detail);
-        if (status != 0) co_return co_await refuse(rec, status, "request_rejected", detail, false);
+        if (status != 0) co_return co_await reject(rec, status, detail);
         body_pre_read_ = true;
     }
     // The decision: who asks, for which purpose, to where (DESIGN.md §3).
@@ -1012,7 +1084,7 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
     if (case_->refused()) {
         if (!body_pre_read_) cbuf_.consume(head_len);
         std::string detail = case_->refusal_detail();
-        co_return co_await refuse(rec, case_->refusal_status(), case_->refusal_reason(), detail,
+        co_return co_await refuse(rec, case_->refusal_reason(), detail,
                                   can_keep || (body_pre_read_ && head_.keep_alive));
     }
 
@@ -1042,12 +1114,12 @@ net::awaitable<bool> session::admit_volume_and_quota(request_record& rec, std::s
     const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
-    auto refuse_late = [&](unsigned status, std::string_view reason, std::string detail,
+    auto refuse_late = [&](config::reason why, std::string detail,
                            std::string extra) -> net::awaitable<bool> {
         late_block_ = true;
-        rt_.stats().quota_refusal(reason);
+        rt_.stats().quota_refusal(config::to_string(why));
         if (!body_pre_read_) cbuf_.consume(head_len);
-        late_keep_alive_ = co_await refuse(rec, status, reason, detail, keep_alive, extra);
+        late_keep_alive_ = co_await refuse(rec, why, detail, keep_alive, extra);
         co_return false;
     };
     auto q = [](std::string_view id) { return "'" + std::string(id) + "'"; };
@@ -1057,12 +1129,12 @@ net::awaitable<bool> session::admit_volume_and_quota(request_record& rec, std::s
         auto h = co_await rt_.volume->held(d.client_id, d.purpose_id);
         if (h.error)
             co_return co_await refuse_late(
-                503, "quota_store_unavailable",
+                config::reason::quota_store_unavailable,
                 "The quota store cannot be reached; a grant whose volume alerts refuse is refused "
                 "until it can.",
                 "");
         if (h.held)
-            co_return co_await refuse_late(403, "volume_anomaly",
+            co_return co_await refuse_late(config::reason::volume_anomaly,
                                            "A volume alert holds the grant of client " +
                                                q(d.client_id) + " for purpose " + q(d.purpose_id) +
                                                " since " + h.since + "; an operator must clear it.",
@@ -1085,7 +1157,7 @@ net::awaitable<bool> session::admit_volume_and_quota(request_record& rec, std::s
             co_return true;
         case config::reason::quota_exceeded:
             co_return co_await refuse_late(
-                429, "quota_exceeded",
+                config::reason::quota_exceeded,
                 "The quota of client " + q(d.client_id) + " for purpose " + q(d.purpose_id) +
                     " to " + q(d.destination_id) + " (" + std::to_string(g->quota) +
                     " records per " + std::string(config::to_string(g->quota_window)) +
@@ -1093,26 +1165,26 @@ net::awaitable<bool> session::admit_volume_and_quota(request_record& rec, std::s
                 "Retry-After: " + std::to_string(std::max<std::uint64_t>(v.retry_after, 1)) +
                     "\r\n");
         case config::reason::record_limit_exceeded:
-            co_return co_await refuse_late(403, "record_limit_exceeded",
+            co_return co_await refuse_late(config::reason::record_limit_exceeded,
                                            "This paged export already delivered its max-records (" +
                                                std::to_string(d.max_records) +
                                                ") in its earlier pages.",
                                            "");
         default:
             co_return co_await refuse_late(
-                503, "quota_store_unavailable",
+                config::reason::quota_store_unavailable,
                 "The quota store cannot be reached; exports of grants with a quota are refused "
                 "until it can.",
                 "");
     }
 }
 
-net::awaitable<std::string_view> session::cut_at_quota(std::string& filtered) {
+net::awaitable<std::optional<abort_reason>> session::cut_at_quota(std::string& filtered) {
     auto& marks = case_->marks();
     const std::uint64_t produced = case_->records_out();
     const std::uint64_t allowed = co_await quota_->cover(produced);
     note_quota_usage();
-    if (allowed >= produced) co_return std::string_view{};
+    if (allowed >= produced) co_return std::nullopt;
     // Everything up to the end of the last record the reservation covers goes out; nothing after.
     std::size_t cut = 0;
     std::uint64_t delivered = written_records_;
@@ -1126,7 +1198,7 @@ net::awaitable<std::string_view> session::cut_at_quota(std::string& filtered) {
     case_->set_delivered(delivered);
     written_records_ = delivered;
     rt_.stats().quota_refusal(config::to_string(quota_->refusal()));
-    co_return config::to_string(quota_->refusal());
+    co_return quota_cut_reason(quota_->refusal());
 }
 
 void session::end_export() {
@@ -1222,7 +1294,7 @@ net::awaitable<unsigned> session::read_query_body(std::size_t head_len, const co
 net::awaitable<std::unique_ptr<byte_stream>> session::connect(const config::upstream& up,
                                                               const snapshot& snap,
                                                               const config::limits& lim,
-                                                              upstream_failure& failure) {
+                                                              upstream_fault& fault) {
     // Upstream sockets outlive this session in the pool and serve other sessions: they are bound
     // to the io_context itself, never to this session's strand (completions still run on the
     // strand of whichever coroutine awaits them).
@@ -1241,7 +1313,7 @@ net::awaitable<std::unique_ptr<byte_stream>> session::connect(const config::upst
             co_await resolver.async_resolve(up.host, std::to_string(up.port), use_tuple);
         upstream_deadline_.disarm();
         if (rec) {
-            failure = {"upstream_unavailable", "connect"};
+            fault = upstream_fault::connect;
             spdlog::warn("upstream '{}': cannot resolve its host: {}", up.id, rec.message());
             co_return nullptr;
         }
@@ -1253,7 +1325,7 @@ net::awaitable<std::unique_ptr<byte_stream>> session::connect(const config::upst
     bool expired = upstream_deadline_.expired();
     upstream_deadline_.disarm();
     if (cec) {
-        failure = {"upstream_unavailable", expired ? "timeout" : "connect"};
+        fault = expired ? upstream_fault::timeout : upstream_fault::connect;
         spdlog::warn("upstream '{}': connect failed: {}", up.id,
                      expired ? "timed out" : cec.message());
         co_return nullptr;
@@ -1263,12 +1335,12 @@ net::awaitable<std::unique_ptr<byte_stream>> session::connect(const config::upst
     if (up.scheme != "https") co_return std::make_unique<byte_stream>(std::move(sock));
     auto ctx = snap.upstream_tls.find(up.id);
     if (ctx == snap.upstream_tls.end()) {
-        failure = {"upstream_unavailable", "tls"};
+        fault = upstream_fault::tls;
         co_return nullptr;
     }
     auto stream = std::make_unique<byte_stream>(std::move(sock), *ctx->second);
     if (!prepare_upstream_ssl(stream->tls()->native_handle(), up.host)) {
-        failure = {"upstream_unavailable", "tls"};
+        fault = upstream_fault::tls;
         co_return nullptr;
     }
     upstream_deadline_.arm(stream->socket(), lim.upstream_connect);
@@ -1276,7 +1348,7 @@ net::awaitable<std::unique_ptr<byte_stream>> session::connect(const config::upst
     expired = upstream_deadline_.expired();
     upstream_deadline_.disarm();
     if (hec) {
-        failure = {"upstream_unavailable", expired ? "timeout" : "tls"};
+        fault = expired ? upstream_fault::timeout : upstream_fault::tls;
         spdlog::warn("upstream '{}': TLS handshake failed: {}", up.id,
                      expired ? "timed out" : hec.message());
         stream->close();
@@ -1285,9 +1357,9 @@ net::awaitable<std::unique_ptr<byte_stream>> session::connect(const config::upst
     co_return stream;
 }
 
-std::string_view session::client_failure() const {
-    return client_deadline_.expired() ? std::string_view("client_write_timeout")
-                                      : std::string_view("client_closed");
+abort_reason session::client_failure() const {
+    if (client_deadline_.expired()) return abort_reason::client_write_timeout;
+    return abort_reason::client_closed;
 }
 
 std::string session::upstream_request_head(const exchange& x) const {
@@ -1382,8 +1454,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
         error_code pec;
         std::size_t used = body.put(net::buffer(raw.data(), raw.size()), pec);
         if (pec || used != head_len || !body.is_header_done()) {
-            co_return co_await refuse(rec, 400, "request_rejected",
-                                      "The request framing is invalid.", false);
+            co_return co_await reject(rec, 400, "The request framing is invalid.");
         }
     }
 
@@ -1397,7 +1468,7 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
             if (!body_pre_read_) cbuf_.consume(head_len);
             std::string retry_after =
                 "Retry-After: " + std::to_string(granted.retry_after.count()) + "\r\n";
-            co_return co_await refuse(rec, 503, "upstream_auth_unavailable",
+            co_return co_await refuse(rec, config::reason::upstream_auth_unavailable,
                                       "exportwall cannot obtain an access token for the CRM.",
                                       x.keep_on_refusal, retry_after);
         }
@@ -1449,9 +1520,12 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
 
 net::awaitable<relay_end> session::send_request(exchange& x, int attempt) {
     request_record& rec = x.rec;
-    // Cut by a stop before the CRM was asked (or between attempts): it is not asked.
-    if (shutdown_cut_)
-        co_return co_await refuse(rec, 503, "shutdown", "exportwall is stopping.", false);
+    // Cut by a stop before the CRM was asked (or between attempts): it is not asked, and the
+    // export, delivering nothing, ends like any cut one.
+    if (shutdown_cut_) {
+        if (case_) case_->set_delivered(0);
+        co_return abort(rec, abort_reason::shutdown);
+    }
     if (attempt == 0) {
         x.conn = rt_.pool().acquire(x.key);
     } else {
@@ -1462,14 +1536,14 @@ net::awaitable<relay_end> session::send_request(exchange& x, int attempt) {
     }
     x.reused = x.conn != nullptr;
     if (!x.conn) {
-        upstream_failure failure{};
-        x.conn = co_await connect(x.up, x.snap, x.lim, failure);
+        upstream_fault fault = upstream_fault::connect;
+        x.conn = co_await connect(x.up, x.snap, x.lim, fault);
         // A connect the cut cancelled says nothing about the CRM.
         if (!shutdown_cut_) rt_.pool().note_reachable(x.reach_key, x.conn != nullptr);
         if (x.conn && shutdown_cut_) x.conn->close();
         if (!x.conn) {
-            upstream_error(failure.kind);
-            co_return co_await refuse(rec, 502, failure.reason,
+            upstream_error(fault);
+            co_return co_await refuse(rec, config::reason::upstream_unavailable,
                                       "The upstream could not be reached.", x.keep_on_refusal);
         }
     }
@@ -1485,8 +1559,8 @@ net::awaitable<relay_end> session::send_request(exchange& x, int attempt) {
             x.retry = true;
             co_return std::nullopt;
         }
-        upstream_error("reset");
-        co_return co_await refuse(rec, 502, "upstream_unavailable",
+        upstream_error(upstream_fault::reset);
+        co_return co_await refuse(rec, config::reason::upstream_unavailable,
                                   "The upstream closed the connection.", false);
     }
     if (x.body && !x.body->is_done()) co_return co_await relay_request_body(x);
@@ -1513,10 +1587,9 @@ net::awaitable<relay_end> session::relay_request_body(exchange& x) {
     while (!body.is_done()) {
         if (body_too_slow(lim, body_bytes, body_start)) {
             conn.close();
-            co_return co_await refuse(rec, 408, "request_rejected",
+            co_return co_await reject(rec, 408,
                                       "The request body came too slowly (request "
-                                      "deadline or minimum rate).",
-                                      false);
+                                      "deadline or minimum rate).");
         }
         body.get().body().data = buf;
         body.get().body().size = relay_buffer_size;
@@ -1530,16 +1603,13 @@ net::awaitable<relay_end> session::relay_request_body(exchange& x) {
         if (rec_ec) {
             conn.close();
             if (rec_ec == http::error::body_limit)
-                co_return co_await refuse(rec, 413, "request_rejected",
-                                          "The request body is too large.", false);
+                co_return co_await reject(rec, 413, "The request body is too large.");
             if (expired)
-                co_return co_await refuse(rec, 408, "request_rejected",
-                                          "The request body was not received in time.", false);
+                co_return co_await reject(rec, 408, "The request body was not received in time.");
             if (is_http_error(rec_ec))
-                co_return co_await refuse(rec, 400, "request_rejected",
-                                          "The request body framing is invalid.", false);
+                co_return co_await reject(rec, 400, "The request body framing is invalid.");
             // The client went away mid-body (or a stop cut it): audited like any abort.
-            co_return abort(rec, conn, "client_closed");
+            co_return abort(rec, conn, abort_reason::client_closed);
         }
         rec.bytes_in += got;
         body_bytes += got;
@@ -1555,16 +1625,16 @@ net::awaitable<relay_end> session::relay_request_body(exchange& x) {
         }
         if (wec) {
             conn.close();
-            upstream_error("reset");
-            co_return co_await refuse(rec, 502, "upstream_unavailable",
+            upstream_error(upstream_fault::reset);
+            co_return co_await refuse(rec, config::reason::upstream_unavailable,
                                       "The upstream closed the connection.", false);
         }
     }
     if (x.framing == body_framing::chunked) {
         if (co_await write_upstream(conn, net::buffer("0\r\n\r\n", 5), lim.upstream_idle)) {
             conn.close();
-            upstream_error("reset");
-            co_return co_await refuse(rec, 502, "upstream_unavailable",
+            upstream_error(upstream_fault::reset);
+            co_return co_await refuse(rec, config::reason::upstream_unavailable,
                                       "The upstream closed the connection.", false);
         }
     }
@@ -1592,8 +1662,8 @@ net::awaitable<relay_end> session::read_response_head(exchange& x) {
         if (hec) {
             conn.close();
             if (expired) {
-                upstream_error("timeout");
-                co_return co_await refuse(rec, 504, "upstream_timeout",
+                upstream_error(upstream_fault::timeout);
+                co_return co_await refuse(rec, config::reason::upstream_timeout,
                                           "The upstream did not answer in time.",
                                           x.keep_on_refusal);
             }
@@ -1605,12 +1675,12 @@ net::awaitable<relay_end> session::read_response_head(exchange& x) {
                 co_return std::nullopt;
             }
             if (closed) {
-                upstream_error("reset");
-                co_return co_await refuse(rec, 502, "upstream_unavailable",
+                upstream_error(upstream_fault::reset);
+                co_return co_await refuse(rec, config::reason::upstream_unavailable,
                                           "The upstream closed the connection.", x.keep_on_refusal);
             }
-            upstream_error("malformed");
-            co_return co_await refuse(rec, 502, "upstream_malformed",
+            upstream_error(upstream_fault::malformed);
+            co_return co_await refuse(rec, config::reason::upstream_malformed,
                                       "The upstream response head is malformed.",
                                       x.keep_on_refusal);
         }
@@ -1618,8 +1688,8 @@ net::awaitable<relay_end> session::read_response_head(exchange& x) {
         if (status >= 200) co_return std::nullopt;
         if (status == 101 || interim >= 8) {
             conn.close();
-            upstream_error("malformed");
-            co_return co_await refuse(rec, 502, "upstream_malformed",
+            upstream_error(upstream_fault::malformed);
+            co_return co_await refuse(rec, config::reason::upstream_malformed,
                                       "The upstream response head is malformed.",
                                       x.keep_on_refusal);
         }
@@ -1639,13 +1709,13 @@ net::awaitable<relay_end> session::renew_token(exchange& x) {
         if (!granted.token) {
             std::string retry_after =
                 "Retry-After: " + std::to_string(granted.retry_after.count()) + "\r\n";
-            co_return co_await refuse(rec, 503, "upstream_auth_unavailable",
+            co_return co_await refuse(rec, config::reason::upstream_auth_unavailable,
                                       "exportwall cannot obtain an access token for the CRM.",
                                       x.keep_on_refusal, retry_after);
         }
         x.bearer = std::move(granted.token);
         if (!replace_bearer_token(x.up_head, *x.bearer))
-            co_return co_await refuse(rec, 503, "upstream_auth_unavailable",
+            co_return co_await refuse(rec, config::reason::upstream_auth_unavailable,
                                       "exportwall cannot obtain an access token for the "
                                       "CRM.",
                                       x.keep_on_refusal);
@@ -1661,7 +1731,7 @@ net::awaitable<relay_end> session::renew_token(exchange& x) {
             x.up.id, rec.request_id);
     else
         spdlog::warn("upstream '{}': the CRM answered 401 to request {}", x.up.id, rec.request_id);
-    co_return co_await refuse(rec, 503, "upstream_auth_unavailable",
+    co_return co_await refuse(rec, config::reason::upstream_auth_unavailable,
                               "The CRM refused exportwall's access token.", x.keep_on_refusal);
 }
 
@@ -1702,14 +1772,13 @@ net::awaitable<relay_end> session::start_response(exchange& x) {
                     beast::iequals(name, "Link"))
                     kept += name + ": " + value + "\r\n";
             }
-            co_return co_await refuse(rec, plan.status, plan.reason, plan.detail, x.keep_on_refusal,
+            // upstream_error answers the CRM's status, not http_status(upstream_error).
+            co_return co_await refuse(rec, plan.reason, plan.status, plan.detail, x.keep_on_refusal,
                                       kept);
         }
     }
     x.transforming = case_ && has_body && case_->transforms();
-    if (rt_.audit == nullptr && !x.transforming && rt_.response_filter && has_body)
-        x.filter = rt_.response_filter(x.cfg, route, status);
-    const bool filtered_body = x.filter != nullptr || (x.transforming && !case_->monitoring());
+    const bool filtered_body = x.transforming && !case_->monitoring();
     x.out_framing =
         choose_response_framing(x.head_request, status, length, filtered_body, x.version);
     close_delimited_ = x.out_framing == response_framing::close_delimited;
@@ -1759,12 +1828,13 @@ net::awaitable<relay_end> session::relay_response_body(exchange& x) {
     byte_stream& conn = *x.conn;
     beast::flat_buffer& ubuf = x.ubuf;
     std::string& filtered = x.filtered;
-    const bool filtering = x.transforming || x.filter != nullptr;
+    const bool filtering = x.transforming;
     // The body goes from the parser's read buffer to the filter (or, relayed as is, to `filtered`)
     // without a copy in between.
     http::response_parser<sink_body>& answer = *x.resp;
-    relay_sink& sink =
-        x.sink.emplace(filtered, x.transforming ? case_.get() : nullptr, x.filter.get());
+    export_case* transform = nullptr;
+    if (x.transforming) transform = case_.get();
+    relay_sink& sink = x.sink.emplace(filtered, transform);
     answer.get().body().sink = &sink;
     // More of the CRM's answer can be read without waiting.
     bool need_more = false;  // the parser waits for bytes beyond those in ubuf
@@ -1795,8 +1865,8 @@ net::awaitable<relay_end> session::relay_response_body(exchange& x) {
             }
             if (rec_ec) {
                 auto failure = classify_body_error(rec_ec, expired);
-                upstream_error(failure.kind);
-                co_return co_await abort_response(rec, conn, failure.reason, lim.client_write_idle);
+                upstream_error(failure.fault);
+                co_return co_await abort_response(rec, conn, failure.why, lim.client_write_idle);
             }
             ubuf.commit(n);
         }
@@ -1805,19 +1875,19 @@ net::awaitable<relay_end> session::relay_response_body(exchange& x) {
             ubuf.consume(answer.put(ubuf.data(), pec));
             need_more = pec == http::error::need_more;
             rec.upstream_bytes = sink.taken();
-            if (!sink.failure().empty())
-                co_return co_await abort_response(rec, conn, sink.failure(), lim.client_write_idle);
+            if (auto failed = sink.failure())
+                co_return co_await abort_response(rec, conn, *failed, lim.client_write_idle);
             if (pec && !need_more) {
                 auto failure = classify_body_error(pec, false);
-                upstream_error(failure.kind);
-                co_return co_await abort_response(rec, conn, failure.reason, lim.client_write_idle);
+                upstream_error(failure.fault);
+                co_return co_await abort_response(rec, conn, failure.why, lim.client_write_idle);
             }
             // Parsed eagerly, only a chunk header or the trailer can wait here for its end. One
             // longer than a response head may be is refused, before the buffer grows further
             // (Beast bounds neither chunk extensions nor trailers).
             if (need_more && ubuf.size() > lim.max_upstream_head_bytes) {
-                upstream_error("malformed");
-                co_return co_await abort_response(rec, conn, "upstream_malformed",
+                upstream_error(upstream_fault::malformed);
+                co_return co_await abort_response(rec, conn, abort_reason::upstream_malformed,
                                                   lim.client_write_idle);
             }
         }
@@ -1826,15 +1896,14 @@ net::awaitable<relay_end> session::relay_response_body(exchange& x) {
         if (filtered.empty() || answer.is_done() ||
             (filtering && filtered.size() < coalesce_bytes && upstream_ready()))
             continue;
-        std::string_view cut_reason;
-        if (quota_ && x.transforming) cut_reason = co_await cut_at_quota(filtered);
+        std::optional<abort_reason> cut;
+        if (quota_ && x.transforming) cut = co_await cut_at_quota(filtered);
         if (!filtered.empty() &&
             co_await write_body_piece(filtered, x.out_framing, lim.client_write_idle))
             co_return co_await abort_response(rec, conn, client_failure(), lim.client_write_idle);
         rec.bytes_out += filtered.size();
         filtered.clear();
-        if (!cut_reason.empty())
-            co_return co_await abort_response(rec, conn, cut_reason, lim.client_write_idle);
+        if (cut) co_return co_await abort_response(rec, conn, *cut, lim.client_write_idle);
         if (quota_ && x.transforming) {
             case_->marks().clear();
             written_records_ = case_->records_out();
@@ -1851,40 +1920,37 @@ net::awaitable<bool> session::end_response(exchange& x) {
     if (x.transforming) {
         if (auto fec = case_->finish(filtered))
             co_return co_await abort_response(rec, conn, export_case::reason_for(fec), idle);
-    } else if (x.filter && x.filter->finish(filtered)) {
-        co_return co_await abort_response(rec, conn, "filter_error", idle);
     }
     // What is left of the body (and the head, when no wait came first) goes out last, with the
     // terminating chunk, after the record: one write.
-    std::string_view cut_reason;
-    if (quota_ && x.transforming) cut_reason = co_await cut_at_quota(filtered);
-    if (!cut_reason.empty()) {
+    std::optional<abort_reason> cut;
+    if (quota_ && x.transforming) cut = co_await cut_at_quota(filtered);
+    if (cut) {
         if (!filtered.empty() || !pending_head_.empty()) {
             if (co_await write_body_piece(filtered, x.out_framing, idle))
                 co_return co_await abort_response(rec, conn, client_failure(), idle);
             rec.bytes_out += filtered.size();
         }
-        co_return co_await abort_response(rec, conn, cut_reason, idle);
+        co_return co_await abort_response(rec, conn, *cut, idle);
     }
     // The unused reservation goes back before the end is signalled: the client's next export —
     // on any replica — sees the quota as this one left it.
     if (quota_ && quota_->active())
         co_await quota_->close(case_->delivered(), case_->sealed_links());
     // Cut by a stop while the quota store was asked: a cut export never completes.
-    if (shutdown_cut_) co_return co_await abort_response(rec, conn, "shutdown", idle);
+    if (shutdown_cut_) co_return co_await abort_response(rec, conn, abort_reason::shutdown, idle);
     if (case_ && rt_.audit != nullptr) {
         // The export's record is stored before its end is signalled: a trail that cannot be
         // written turns the export into an abort (no terminating chunk), never a silent success.
         // It counts the last piece as delivered: it is written next.
         audited_ = true;
-        auto r = case_->audit_record("", "", x.status, rec.upstream_bytes,
-                                     rec.bytes_out + filtered.size());
+        auto r = case_->audit_record(x.status, rec.upstream_bytes, rec.bytes_out + filtered.size());
         stamp(r);
         if (auto aec = co_await record_audit(*rt_.audit, std::move(r), false)) {
             spdlog::error("audit trail unavailable: export {} not recorded ({})", rec.request_id,
                           aec.message());
             audited_ = false;
-            co_return co_await abort_response(rec, conn, "audit_unavailable", idle);
+            co_return co_await abort_response(rec, conn, abort_reason::audit_unavailable, idle);
         }
     }
     if (!filtered.empty() || !pending_head_.empty() || x.out_framing == response_framing::chunked) {

@@ -17,6 +17,7 @@
 #include <boost/system/errc.hpp>
 
 #include "audit/record.hpp"
+#include "config/decide.hpp"
 #include "config/policy.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/quota_store.hpp"
@@ -100,15 +101,15 @@ net::awaitable<error_code> store_record(audit::sink& sink, audit::record r) {
     co_return ec;
 }
 
-audit::record base_record(std::string_view decision, std::string_view client,
+audit::record base_record(audit::decision decision, std::string_view client,
                           std::string_view purpose, std::int64_t now,
                           std::string_view policy_revision) {
     audit::record r;
     r.id = audit::new_record_id();
     r.time = audit_time(now);
     r.mode = "enforce";
-    r.decision = std::string(decision);
-    r.reason = "volume_anomaly";
+    r.decision = std::string(audit::to_string(decision));
+    r.reason = std::string(config::to_string(config::reason::volume_anomaly));
     r.client = std::string(client);
     r.purpose = std::string(purpose);
     r.policy_revision = std::string(policy_revision);
@@ -286,7 +287,8 @@ net::awaitable<void> volume_monitor::delivered(std::string_view client, std::str
         refuse ? "the grant is held until an operator clears it" : "alert only");
 
     if (audit_ != nullptr) {
-        audit::record r = base_record("volume_alert", client, purpose, now, policy_revision);
+        audit::record r =
+            base_record(audit::decision::volume_alert, client, purpose, now, policy_revision);
         r.volume_hour = rfc3339_seconds(hour);
         r.volume_records = total;
         r.volume_threshold = t.records;
@@ -363,8 +365,8 @@ net::awaitable<volume_monitor::clear_result> volume_monitor::clear(std::string_v
     out.hold = *it;
     // Recorded before it takes effect: a clear the trail cannot hold does not happen.
     if (audit_ != nullptr) {
-        audit::record r = base_record("volume_alert_cleared", out.hold.client, out.hold.purpose,
-                                      now, policy_revision);
+        audit::record r = base_record(audit::decision::volume_alert_cleared, out.hold.client,
+                                      out.hold.purpose, now, policy_revision);
         r.method = "POST";
         r.path = "/admin/volume-holds/clear";
         r.remote = "admin";

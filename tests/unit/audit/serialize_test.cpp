@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "audit/query.hpp"
 #include "audit/record.hpp"
 #include "common/random.hpp"
 
@@ -16,6 +17,23 @@ namespace exportwall::audit {
 namespace {
 
 using test::chained;
+
+// The decision texts are the trail's format: each enum value has its own, parse_decision reads it
+// back, and the query filter knows exactly these.
+TEST(AuditDecision, HasOneTextPerValueThatReadsBack) {
+    std::set<std::string_view> texts;
+    for (std::size_t i = 0; i < decision_count; ++i) {
+        const auto d = static_cast<decision>(i);
+        const std::string_view text = to_string(d);
+        EXPECT_TRUE(texts.insert(text).second) << text;
+        EXPECT_EQ(parse_decision(text), d) << text;
+    }
+    EXPECT_EQ(to_string(decision::would_block), "would-block");
+    EXPECT_EQ(to_string(decision::volume_alert_cleared), "volume_alert_cleared");
+    EXPECT_FALSE(parse_decision("would_block").has_value());
+    EXPECT_FALSE(parse_decision("").has_value());
+    EXPECT_EQ(std::set<std::string_view>(known_decisions.begin(), known_decisions.end()), texts);
+}
 
 TEST(AuditSerialise, KeysAppearInTheDesignOrder) {
     std::string line;

@@ -144,15 +144,15 @@ TEST(ExportCase, InvoicingStripsIbanUpstreamAndInTheBody) {
         << again.upstream_target(up);
     auto other = declared("erp-demo-key", "payment-reminder", "billing");
     other.query = follow.query;
-    EXPECT_EQ(make_case(cfg, other).refusal_reason(), "continuation_invalid");
+    EXPECT_EQ(make_case(cfg, other).refusal_reason(), config::reason::continuation_invalid);
     auto altered = follow;
     altered.query.back() = altered.query.back() == 'A' ? 'B' : 'A';
-    EXPECT_EQ(make_case(cfg, altered).refusal_reason(), "continuation_invalid");
+    EXPECT_EQ(make_case(cfg, altered).refusal_reason(), config::reason::continuation_invalid);
     auto crm_token = follow;
     crm_token.query = "$select=email&$skiptoken=2";
-    EXPECT_EQ(make_case(cfg, crm_token).refusal_reason(), "continuation_invalid");
+    EXPECT_EQ(make_case(cfg, crm_token).refusal_reason(), config::reason::continuation_invalid);
 
-    auto rec = c.audit_record("", "", 200, odata_body.size(), out.size());
+    auto rec = c.audit_record(200, odata_body.size(), out.size());
     EXPECT_EQ(rec.decision, "filtered");
     EXPECT_EQ(rec.client, "erp");
     EXPECT_EQ(rec.purpose, "invoicing");
@@ -226,9 +226,10 @@ TEST(ExportCase, RefusesWhatTheLawDoesNotCover) {
     for (const auto& e : cases) {
         auto c = make_case(cfg, e.r);
         EXPECT_TRUE(c.refused()) << e.reason;
-        EXPECT_EQ(c.refusal_reason(), e.reason);
+        EXPECT_EQ(config::to_string(c.refusal_reason()), e.reason);
         EXPECT_EQ(c.refusal_status(), e.status) << e.reason;
-        auto rec = c.audit_record("blocked", c.refusal_reason(), c.refusal_status(), 0, 0);
+        auto rec =
+            c.audit_record(audit::decision::blocked, c.refusal_reason(), c.refusal_status(), 0, 0);
         EXPECT_EQ(rec.decision, "blocked");
         EXPECT_EQ(rec.reason, e.reason);
         EXPECT_EQ(rec.records_out, 0u);
@@ -244,7 +245,7 @@ TEST(ExportCase, ReplacesCrmErrorsAndUnreadableBodies) {
         auto plan = c.plan_response(500, json_head(), up, "");
         EXPECT_EQ(plan.what, response_plan::action::replace);
         EXPECT_EQ(plan.status, 500u);
-        EXPECT_EQ(plan.reason, "upstream_error");
+        EXPECT_EQ(plan.reason, config::reason::upstream_error);
     }
     {
         auto c = make_case(cfg, declared("erp-demo-key", "invoicing", "billing"));
@@ -252,13 +253,13 @@ TEST(ExportCase, ReplacesCrmErrorsAndUnreadableBodies) {
         auto plan = c.plan_response(200, html, up, "");
         EXPECT_EQ(plan.what, response_plan::action::replace);
         EXPECT_EQ(plan.status, 502u);
-        EXPECT_EQ(plan.reason, "upstream_unsupported");
+        EXPECT_EQ(plan.reason, config::reason::upstream_unsupported);
     }
     {
         auto c = make_case(cfg, declared("erp-demo-key", "invoicing", "billing"));
         auto plan = c.plan_response(200, json_head("br"), up, "");
         EXPECT_EQ(plan.what, response_plan::action::replace);
-        EXPECT_EQ(plan.reason, "upstream_unsupported");
+        EXPECT_EQ(plan.reason, config::reason::upstream_unsupported);
     }
     {
         // Malformed body: the transform fails; the reason is upstream_malformed.
@@ -268,7 +269,7 @@ TEST(ExportCase, ReplacesCrmErrorsAndUnreadableBodies) {
         boost::system::error_code ec;
         (void)run_body(c, R"({"value":[{"id":"1",}]})", ec);
         ASSERT_TRUE(ec);
-        EXPECT_EQ(export_case::reason_for(ec), "upstream_malformed");
+        EXPECT_EQ(export_case::reason_for(ec), abort_reason::upstream_malformed);
     }
 }
 
@@ -306,7 +307,7 @@ TEST(ExportCase, PromotionDropsTheSuppressedAndTheUnconsenting) {
     boost::system::error_code ec;
     auto out = run_body(c, body, ec);
     ASSERT_FALSE(ec) << ec.message();
-    auto rec = c.audit_record("", "", 200, body.size(), out.size());
+    auto rec = c.audit_record(200, body.size(), out.size());
     EXPECT_EQ(rec.records_out, 1u);
     EXPECT_EQ(rec.records_dropped.at("no_consent"), 1u);
     EXPECT_EQ(rec.records_dropped.at("objected"), 1u);
@@ -347,7 +348,7 @@ TEST(ExportCase, ShadowPolicyDecidesBesideAndOnlyTheAuditRecordSaysSo) {
     for (const auto& l : r.config->shadow->suppression_lists) l.entries->load(read_file(l.file));
     auto c = make_case(r.config, declared("erp-demo-key", "invoicing", "billing"));
     EXPECT_FALSE(c.refused()) << "the enforced policy decides";
-    auto rec = c.audit_record("", "", 200, 10, 10);
+    auto rec = c.audit_record(200, 10, 10);
     EXPECT_EQ(rec.shadow_decision, "blocked");
     EXPECT_EQ(rec.shadow_reason, "purpose_not_granted");
 }
@@ -364,7 +365,7 @@ TEST(ExportCase, RecordsUnderAnotherNameNeverPass) {
     boost::system::error_code ec;
     auto out = run_body(c, moved, ec);
     ASSERT_TRUE(ec);
-    EXPECT_EQ(export_case::reason_for(ec), "upstream_malformed");
+    EXPECT_EQ(export_case::reason_for(ec), abort_reason::upstream_malformed);
     EXPECT_EQ(out.find("BE1"), std::string::npos);
     EXPECT_EQ(out.find("ann@example.be"), std::string::npos);
 }

@@ -202,7 +202,7 @@ TEST(AuditRecord, CarriesNamesAndCountsButNeverQueryValues) {
     counters.dropped[static_cast<std::size_t>(filters::drop_reason::no_consent)] = 3;
     counters.stripped_fields["notes"] = 7;
     export_outcome out;
-    out.decision = std::string(finished_decision(d, &counters));
+    out.decision = finished_decision(d, &counters);
     out.status = 200;
     out.counters = &counters;
     auto rec = make_audit_record(d, cfg, "GET", "/exports/contacts",
@@ -232,7 +232,7 @@ TEST(AuditRecord, CopiesTheTransformCountsOfTheFilter) {
     counters.transformed_fields["contacts.birth_date"] = 4;
     counters.transform_failed["contacts.birth_date"] = 1;
     export_outcome out;
-    out.decision = "allowed";
+    out.decision = audit::decision::allowed;
     out.status = 200;
     out.counters = &counters;
     auto rec = make_audit_record(d, cfg, "GET", "/exports/contacts", "", "127.0.0.1:5555", out,
@@ -256,7 +256,7 @@ TEST(AuditRecord, ARefusalNamesItsLegalRule) {
     d.why = config::reason::disclosure_not_permitted;
     config::configuration cfg;
     export_outcome out;
-    out.decision = "blocked";
+    out.decision = audit::decision::blocked;
     out.reason = "disclosure_not_permitted";
     out.status = 403;
     auto rec = make_audit_record(d, cfg, "GET", "/exports/contacts", "", "127.0.0.1:5555", out,
@@ -269,7 +269,7 @@ TEST(AuditRecord, ARefusalNamesItsLegalRule) {
     // Neither a refusal that is not legal nor an export that was let through names a rule.
     for (const char* reason : {"upstream_timeout", "request_rejected", ""}) {
         out.reason = reason;
-        out.decision = *reason ? "aborted" : "filtered";
+        out.decision = *reason ? audit::decision::aborted : audit::decision::filtered;
         rec = make_audit_record(d, cfg, "GET", "/exports/contacts", "", "127.0.0.1:5555", out,
                                 "id2", "2026-11-29T00:00:00.000Z");
         EXPECT_EQ(rec.rule_id, "") << reason;
@@ -282,10 +282,10 @@ TEST(AuditRecord, NothingChangedMeansAllowed) {
     filters::filter_counters counters;
     counters.records_in = 4;
     counters.records_out = 4;
-    EXPECT_EQ(finished_decision(d, &counters), "allowed");
-    EXPECT_EQ(finished_decision(d, nullptr), "allowed");
+    EXPECT_EQ(finished_decision(d, &counters), audit::decision::allowed);
+    EXPECT_EQ(finished_decision(d, nullptr), audit::decision::allowed);
     d.fields_stripped = {"iban"};
-    EXPECT_EQ(finished_decision(d, nullptr), "filtered");
+    EXPECT_EQ(finished_decision(d, nullptr), audit::decision::filtered);
 }
 
 TEST(AuditTime, IsRfc3339UtcWithMilliseconds) {
