@@ -18,6 +18,7 @@
 
 #include "filters/json_depth_scanner.hpp"
 #include "filters/json_key_set.hpp"
+#include "filters/json_record_parser.hpp"
 #include "filters/transform.hpp"
 
 // How the JSON filter works. Boost.JSON's basic_parser reports events; json_rewriter (its
@@ -191,7 +192,8 @@ enum class mode : std::uint8_t {
     transform,
 };
 
-enum class value_kind : std::uint8_t { object, array, string, number, literal };
+// The kinds of value, in the order json_record_parser asks about them.
+using value_kind = json_kind;
 
 bool is_container(value_kind k) { return k == value_kind::object || k == value_kind::array; }
 
@@ -304,8 +306,14 @@ constexpr std::size_t no_slot = static_cast<std::size_t>(-1);
         std::memcpy(&v, b.data() + n - 8, 8);
         return x == y && u == v;
     }
-    // An element's key is empty, and its view may be null: memcmp must not see it.
-    return n == 0 || std::memcmp(a.data(), b.data(), n) == 0;
+    if (n < 4) {
+        // An element's key is empty, and its view may be null: nothing is read then.
+        for (std::size_t i = 0; i < n; ++i) {
+            if (a[i] != b[i]) return false;
+        }
+        return true;
+    }
+    return std::memcmp(a.data(), b.data(), n) == 0;
 }
 
 // A plan decided once for a path and a kind of value, replayed for every later record.
@@ -443,8 +451,14 @@ class json_rewriter {
     // --- basic_parser events -----------------------------------------------------------------
     bool on_document_begin(error_code&) { return true; }
     bool on_document_end(error_code&) { return true; }
-    bool on_object_begin(error_code& ec) { return begin_value(value_kind::object, ec); }
-    bool on_object_end(std::size_t, error_code& ec) { return close(ec); }
+    bool on_object_begin(error_code& ec) {
+        if (stand_in_ != 0) return stand_in(ec);
+        return begin_value(value_kind::object, ec);
+    }
+    bool on_object_end(std::size_t, error_code& ec) {
+        if (stand_in_ != 0) return stand_in(ec);
+        return close(ec);
+    }
     bool on_array_begin(error_code& ec) { return begin_value(value_kind::array, ec); }
     bool on_array_end(std::size_t, error_code& ec) { return close(ec); }
 
@@ -526,6 +540,30 @@ class json_rewriter {
     [[nodiscard]] bool records_found() const { return records_found_; }
     [[nodiscard]] std::size_t record_depth() const { return record_depth_; }
     std::vector<std::uint64_t>& marks() { return marks_; }
+    // The first of marks() the events have not reached yet.
+    [[nodiscard]] std::size_t marks_read() const { return next_mark_; }
+
+    // --- the fast path (json_record_parser) --------------------------------------------------
+    // Between two records of the records array: the next value is a record.
+    [[nodiscard]] bool awaits_record() const {
+        return !in_record_ && !frames_.empty() && frames_.back().m == mode::records &&
+               frames_.size() + 1 == record_depth_;
+    }
+    // Inside a container that opened at the records' depth (or below one).
+    [[nodiscard]] bool inside_record_depth() const {
+        return record_depth_ != 0 && frames_.size() >= record_depth_;
+    }
+    // The records the fast path parsed are shown to basic_parser as one empty object, `{}`, so
+    // its state follows; the two events it reports for it are swallowed here.
+    void expect_stand_in() { stand_in_ = 2; }
+    // Asked before a member's value: true when the value's cached plan strips it whole and
+    // nothing reads it (no condition, link, transform or nested set below), so it is counted
+    // as stripped and neither written nor reported. A container qualifies on the same terms; the
+    // parser still checks it (and its keys for repeats).
+    [[gnu::always_inline]] bool skip_quietly(value_kind k) {
+        if (!is_container(k)) return skipped_quietly(k);
+        return skipped_container_quietly(k);
+    }
 
     // After a slice: a record still open that already spans more than the limit is refused now,
     // before its buffer grows further. `end` is the stream offset just past the slice.
@@ -551,6 +589,7 @@ class json_rewriter {
         scalar_open_ = false;
         scalar_special_ = special_none;
         in_record_ = false;
+        stand_in_ = 0;
         capture_envelope_ = false;
         pending_out_ = 0;
         disc_slot_ = no_slot;
@@ -1604,6 +1643,12 @@ class json_rewriter {
     bool end_record(error_code& ec) {
         record_.push_back('}');
         in_record_ = false;
+        // Transformed values can write a record longer than it arrived: the written record is
+        // bounded too, here, once, so the outcome depends neither on the chunking nor on where
+        // a value's escapes fall.
+        if (record_.size() > spec_.max_record_bytes) {
+            return fail(ec, filter_error::record_too_large);
+        }
         // Nested records kept inside this one share its fate.
         const std::uint64_t nested = pending_out_;
         pending_out_ = 0;
@@ -1660,8 +1705,10 @@ class json_rewriter {
             }
         }
         if (scalar_collect_ || scalar_special_ != special_none) value_.append(s);
+        // The written record is bounded as it grows; a value written nowhere does not grow it
+        // (end_record checks the whole, whatever the chunking).
         if (value_.size() > spec_.max_record_bytes ||
-            (in_record_ && record_.size() > spec_.max_record_bytes)) {
+            (in_record_ && scalar_sink_ != nullptr && record_.size() > spec_.max_record_bytes)) {
             return fail(ec, filter_error::record_too_large);
         }
         return true;
@@ -1686,6 +1733,22 @@ class json_rewriter {
         const frame& f = frames_.back();
         if (!f.object || (f.ptr && !(n.link_checked && !n.linked))) return false;
         if (c.stripped != nullptr) ++*c.stripped;
+        return true;
+    }
+
+    bool skipped_container_quietly(value_kind k) {
+        if (!in_record_ || key_node_ == no_node) return false;
+        const path_node& n = paths_[key_node_];
+        const cached_plan& c = n.plans[static_cast<std::size_t>(k)];
+        if (!c.quiet_skip || c.p.ptr || c.p.side || c.p.xform) return false;
+        const frame& f = frames_.back();
+        if (!f.object || (f.ptr && !(n.link_checked && !n.linked))) return false;
+        if (c.stripped != nullptr) ++*c.stripped;
+        return true;
+    }
+
+    [[gnu::noinline]] bool stand_in(error_code&) {
+        --stand_in_;
         return true;
     }
 
@@ -1783,6 +1846,7 @@ class json_rewriter {
     std::string value_;    // the current scalar, decoded, when collected or a link
     record_fields fields_;
     bool in_record_ = false;
+    int stand_in_ = 0;  // events of the fast path's stand-in still to swallow
     bool records_found_ = false;
     std::uint64_t record_begin_ = 0;
     std::vector<std::uint64_t> marks_;
@@ -1851,13 +1915,27 @@ boost::json::parse_options parse_options_for(const filter_spec& spec) {
 }
 
 constexpr char no_bytes[] = "";
+constexpr char stand_in_record[] = "{}";
+
+// The containers json_record_parser may open for one record (its recursion), or 0 when the
+// records sit too deep for the fast path: basic_parser then parses every byte.
+constexpr std::size_t max_fast_depth = 256;
+std::size_t fast_depth(const filter_spec& spec, std::size_t record_depth) {
+    if (spec.max_depth > max_fast_depth || record_depth > spec.max_depth) return 0;
+    return spec.max_depth - record_depth + 1;
+}
 
 // A JSON document whose records sit at spec.records.
 class json_filter final : public record_filter {
   public:
-    explicit json_filter(filter_spec spec, nested_options options = {})
+    explicit json_filter(filter_spec spec, nested_options options = {},
+                         json_path path = json_path::fast)
         : parser_(parse_options_for(spec), std::move(spec), false, std::move(options)),
-          scanner_(parser_.handler().record_depth()) {}
+          scanner_(parser_.handler().record_depth()),
+          records_(parser_.handler()),
+          fast_depth_(path == json_path::fast ? fast_depth(parser_.handler().spec(),
+                                                           parser_.handler().record_depth())
+                                              : 0) {}
 
     // Ready for another document, path caches kept (a nested set's filter, between records).
     void reset() {
@@ -1921,22 +1999,110 @@ class json_filter final : public record_filter {
         h.compact_marks();
         scanner_.scan(slice, offset_, h.marks());
         h.set_input(slice);
+        std::size_t pos = 0;
+        if (fast_depth_ != 0) pos = parse_records_fast(slice);
+        if (!error_ && pos < slice.size()) write(slice.substr(pos));
+        offset_ += slice.size();
+        if (!error_ && !h.open_record_fits(offset_)) error_ = filter_error::record_too_large;
+    }
+
+    // Gives basic_parser the next bytes of the slice; false (error_ set) when they fail.
+    bool write(std::string_view bytes) {
+        if (parser_.done()) {
+            if (!is_json_whitespace(bytes)) error_ = filter_error::malformed;
+            return !error_;
+        }
         error_code ec;
-        const std::size_t used = parser_.write_some(true, slice.data(), slice.size(), ec);
+        const std::size_t used = parser_.write_some(true, bytes.data(), bytes.size(), ec);
         if (ec) {
             error_ = to_filter_error(ec, false);
-            return;
+            return false;
         }
-        if (used < slice.size() && !is_json_whitespace(slice.substr(used))) {
+        if (used < bytes.size() && !is_json_whitespace(bytes.substr(used))) {
             error_ = filter_error::malformed;
-            return;
+            return false;
         }
-        offset_ += slice.size();
-        if (!h.open_record_fits(offset_)) error_ = filter_error::record_too_large;
+        return true;
+    }
+
+    // The fast path over one slice: basic_parser reads up to each container the depth scanner
+    // marked at the records' depth; a record that lies whole in the slice, and the records that
+    // follow it whole, go to json_record_parser instead, and basic_parser is shown one `{}` in
+    // their place. Returns how far the slice is read; the rest is basic_parser's.
+    std::size_t parse_records_fast(std::string_view slice) {
+        auto& h = parser_.handler();
+        const std::vector<std::uint64_t>& marks = h.marks();
+        std::size_t pos = 0;
+        for (;;) {
+            const std::size_t m = h.marks_read();
+            if (m >= marks.size() || marks[m] < offset_ + pos) return pos;
+            const std::size_t at = marks[m] - offset_;
+            if (h.inside_record_depth()) {
+                // A record (or other container) that began in an earlier slice closes at `at`.
+                if (!write(slice.substr(pos, at + 1 - pos))) return pos;
+                pos = at + 1;
+                continue;
+            }
+            if (m + 1 >= marks.size()) return pos;  // the container at `at` ends in a later slice
+            const std::size_t close = marks[m + 1] - offset_;
+            if (!write(slice.substr(pos, at - pos))) return pos;
+            pos = at;
+            // basic_parser must have just read the '[' or ',' before the record (a record after a
+            // missing comma is basic_parser's to refuse); when that byte lies in an earlier
+            // slice, basic_parser reads this record too.
+            if (!h.awaits_record() || !separator_before(slice, at)) {
+                if (!write(slice.substr(at, close + 1 - at))) return pos;
+                pos = close + 1;
+                continue;
+            }
+            pos = parse_record_run(slice, at, close);
+            if (error_) return pos;
+            h.expect_stand_in();
+            if (!write(std::string_view(stand_in_record, 2))) return pos;
+        }
+    }
+
+    // The last byte before `at` that is not whitespace is in the slice, and is '[' or ','.
+    static bool separator_before(std::string_view slice, std::size_t at) {
+        while (at > 0 && json_fast::is_ws(slice[at - 1])) --at;
+        return at > 0 && (slice[at - 1] == ',' || slice[at - 1] == '[');
+    }
+
+    // Records whole in the slice, the first at [open, close], each next one after a comma.
+    // Returns the offset after the last one parsed.
+    std::size_t parse_record_run(std::string_view slice, std::size_t open, std::size_t close) {
+        auto& h = parser_.handler();
+        const std::vector<std::uint64_t>& marks = h.marks();
+        const char* begin = slice.data();
+        const char* end = begin + slice.size();
+        for (;;) {
+            error_code ec;
+            const char* after = records_.parse(begin + open, begin + close + 1, fast_depth_, ec);
+            if (after == nullptr) {
+                error_ = ec;
+                return open;
+            }
+            if (after != begin + close + 1) {
+                error_ = filter_error::malformed;
+                return open;
+            }
+            const char* next = json_fast::skip_ws(after, end);
+            if (next == end || *next != ',') return close + 1;
+            next = json_fast::skip_ws(next + 1, end);
+            const std::size_t m = h.marks_read();
+            if (next == end || *next != '{' || m + 1 >= marks.size() ||
+                marks[m] != offset_ + static_cast<std::size_t>(next - begin)) {
+                return close + 1;
+            }
+            open = static_cast<std::size_t>(next - begin);
+            close = marks[m + 1] - offset_;
+        }
     }
 
     boost::json::basic_parser<json_rewriter> parser_;
     json_depth_scanner scanner_;
+    json_record_parser<json_rewriter> records_;
+    std::size_t fast_depth_;  // containers a record may open on the fast path; 0: no fast path
     std::uint64_t offset_ = 0;
     error_code error_;
 };
@@ -1970,8 +2136,10 @@ error_code filter_nested(json_filter& f, std::string_view text, std::string& out
 // NDJSON: every non-empty line is one JSON object, one record.
 class ndjson_filter final : public record_filter {
   public:
-    explicit ndjson_filter(filter_spec spec)
-        : parser_(parse_options_for(spec), std::move(spec), true) {}
+    explicit ndjson_filter(filter_spec spec, json_path path = json_path::fast)
+        : parser_(parse_options_for(spec), std::move(spec), true),
+          line_parser_(parser_.handler()),
+          fast_depth_(path == json_path::fast ? fast_depth(parser_.handler().spec(), 1) : 0) {}
 
     error_code feed(std::string_view in, std::string& out) override {
         if (error_) return error_;
@@ -1983,7 +2151,11 @@ class ndjson_filter final : public record_filter {
             const std::size_t nl = in.find('\n');
             const std::string_view piece = in.substr(0, nl);
             in.remove_prefix(nl == std::string_view::npos ? in.size() : nl + 1);
-            parse_piece(piece);
+            if (nl != std::string_view::npos && fast_depth_ != 0 && line_bytes_ == 0) {
+                parse_line_fast(piece);
+            } else {
+                parse_piece(piece);
+            }
             if (!error_ && nl != std::string_view::npos) end_line(false);
         }
         h.counters().bytes_out += out.size() - before;
@@ -2032,6 +2204,26 @@ class ndjson_filter final : public record_filter {
         }
     }
 
+    // A whole line in one piece: json_record_parser reads it, basic_parser is not involved (and
+    // end_line has nothing to finish).
+    void parse_line_fast(std::string_view line) {
+        if (line.size() > parser_.handler().spec().max_record_bytes) {
+            error_ = filter_error::record_too_large;
+            return;
+        }
+        const char* end = line.data() + line.size();
+        const char* p = json_fast::skip_ws(line.data(), end);
+        if (p == end) return;  // a blank line
+        parser_.handler().set_input(line);
+        error_code ec;
+        p = line_parser_.parse(p, end, fast_depth_, ec);
+        if (p == nullptr) {
+            error_ = ec;
+        } else if (json_fast::skip_ws(p, end) != end) {
+            error_ = filter_error::malformed;
+        }
+    }
+
     // A line ended ('\n', or the body ended after a last line without one).
     void end_line(bool end_of_body) {
         if (line_has_value_ && !parser_.done()) {
@@ -2051,6 +2243,8 @@ class ndjson_filter final : public record_filter {
     }
 
     boost::json::basic_parser<json_rewriter> parser_;
+    json_record_parser<json_rewriter> line_parser_;
+    std::size_t fast_depth_;  // containers a line may open on the fast path; 0: no fast path
     std::size_t line_bytes_ = 0;
     bool line_has_value_ = false;
     error_code error_;
@@ -2058,12 +2252,12 @@ class ndjson_filter final : public record_filter {
 
 }  // namespace
 
-std::unique_ptr<record_filter> make_json_filter(filter_spec spec) {
-    return std::make_unique<json_filter>(std::move(spec));
+std::unique_ptr<record_filter> make_json_filter(filter_spec spec, json_path path) {
+    return std::make_unique<json_filter>(std::move(spec), nested_options{}, path);
 }
 
-std::unique_ptr<record_filter> make_ndjson_filter(filter_spec spec) {
-    return std::make_unique<ndjson_filter>(std::move(spec));
+std::unique_ptr<record_filter> make_ndjson_filter(filter_spec spec, json_path path) {
+    return std::make_unique<ndjson_filter>(std::move(spec), path);
 }
 
 }  // namespace exportwall::filters

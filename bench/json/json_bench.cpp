@@ -1,7 +1,9 @@
 // Throughput of the JSON and NDJSON export filters on a generated contact export (~400 B per
 // record, 15 fields, nested address, consent flags), keeping 3 fields with a consent condition,
 // compared in the same run with Boost.JSON parse-only of the same bytes (the floor). The body is
-// fed in 64 KiB chunks, as the proxy's relay would.
+// fed in 64 KiB chunks, as the proxy's relay would. `…BasicParser` runs the same filter with
+// every byte through Boost.JSON's basic_parser (json_path::basic_parser): the fast path's
+// before and after, side by side.
 //
 //   json_bench --benchmark_counters_tabular=true
 
@@ -23,6 +25,7 @@
 #include "bench/json/null_json_handler.hpp"
 #include "bench/json/promotion_spec.hpp"
 #include "filters/json_depth_scanner.hpp"
+#include "filters/json_filter.hpp"
 #include "filters/record_filter.hpp"
 
 namespace {
@@ -30,6 +33,7 @@ namespace {
 namespace ew = exportwall;
 using ew::filters::body_format;
 using ew::filters::filter_spec;
+using ew::filters::json_path;
 
 constexpr std::uint64_t records = 50'000;  // ~20 MB
 constexpr std::size_t chunk_bytes = 64 * 1024;
@@ -117,11 +121,14 @@ struct subject_indexing {
 
 // One export through the filter (and the index): false when it fails.
 bool filter_once(const std::string& body, const filter_spec& base, subject_indexing& index,
-                 indexing how, std::string& out, std::uint64_t& kept) {
+                 indexing how, std::string& out, std::uint64_t& kept, json_path path) {
     filter_spec spec = base;
     if (how != indexing::none) index.attach(spec, how);
     const bool digests = how == indexing::known || how == indexing::first_export;
-    auto filter = ew::filters::make_filter(std::move(spec));
+    // The bench specs set no strict_envelope: make_filter builds exactly these.
+    auto filter = spec.format == body_format::ndjson
+                      ? ew::filters::make_ndjson_filter(std::move(spec), path)
+                      : ew::filters::make_json_filter(std::move(spec), path);
     for (std::size_t at = 0; at < body.size(); at += chunk_bytes) {
         out.clear();
         if (filter->feed(std::string_view(body).substr(at, chunk_bytes), out)) return false;
@@ -136,19 +143,20 @@ bool filter_once(const std::string& body, const filter_spec& base, subject_index
 }
 
 void run_filter(benchmark::State& state, body_format format, std::string_view name,
-                bool transforms = false, indexing how = indexing::none) {
+                bool transforms = false, indexing how = indexing::none,
+                json_path path = json_path::fast) {
     const std::string& body = export_body(name);
     const filter_spec base = transforms ? transformed_spec(format) : promotion_spec(format);
     std::string out;
     std::uint64_t kept = 0;
     subject_indexing index;
     // A repeated export: the persons are in the dictionary before the timing starts.
-    if (how == indexing::known && !filter_once(body, base, index, how, out, kept)) {
+    if (how == indexing::known && !filter_once(body, base, index, how, out, kept, path)) {
         state.SkipWithError("filter refused the export");
         return;
     }
     for (auto _ : state) {
-        if (!filter_once(body, base, index, how, out, kept)) {
+        if (!filter_once(body, base, index, how, out, kept, path)) {
             state.SkipWithError("filter refused the export or the index failed");
             return;
         }
@@ -162,6 +170,11 @@ void BM_JsonFilterKeep3WithConsent(benchmark::State& state) {
     run_filter(state, body_format::json, "json");
 }
 BENCHMARK(BM_JsonFilterKeep3WithConsent)->Unit(benchmark::kMillisecond);
+
+void BM_JsonFilterKeep3WithConsentBasicParser(benchmark::State& state) {
+    run_filter(state, body_format::json, "json", false, indexing::none, json_path::basic_parser);
+}
+BENCHMARK(BM_JsonFilterKeep3WithConsentBasicParser)->Unit(benchmark::kMillisecond);
 
 void BM_JsonFilterKeep3WithConsentIndexed(benchmark::State& state) {
     run_filter(state, body_format::json, "json", false, indexing::known);
@@ -182,6 +195,12 @@ void BM_NdjsonFilterKeep3WithConsent(benchmark::State& state) {
     run_filter(state, body_format::ndjson, "ndjson");
 }
 BENCHMARK(BM_NdjsonFilterKeep3WithConsent)->Unit(benchmark::kMillisecond);
+
+void BM_NdjsonFilterKeep3WithConsentBasicParser(benchmark::State& state) {
+    run_filter(state, body_format::ndjson, "ndjson", false, indexing::none,
+               json_path::basic_parser);
+}
+BENCHMARK(BM_NdjsonFilterKeep3WithConsentBasicParser)->Unit(benchmark::kMillisecond);
 
 void BM_JsonFilterKeep3WithConsentTransformed(benchmark::State& state) {
     run_filter(state, body_format::json, "json", true);

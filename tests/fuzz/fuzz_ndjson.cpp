@@ -6,57 +6,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include <boost/json/parse.hpp>
 
 #include "filters/record_filter.hpp"
+#include "tests/fuzz/json_fuzz_specs.hpp"
 
 namespace {
 
-using exportwall::filters::body_format;
-using exportwall::filters::condition_op;
-using exportwall::filters::drop_reason;
-using exportwall::filters::field_set;
-using exportwall::filters::filter_spec;
 using exportwall::filters::make_filter;
-
-// Field transforms on kept fields (a test key): the properties below hold for them too.
-exportwall::filters::transform_set fuzz_transforms(
-    std::vector<exportwall::filters::field_transform> list) {
-    static const auto key = std::make_shared<const std::vector<unsigned char>>(16, 0x5a);
-    return exportwall::filters::transform_set(std::move(list), key);
-}
-
-filter_spec fuzz_spec() {
-    filter_spec spec;
-    spec.format = body_format::ndjson;
-    spec.field_root = "properties";
-    spec.allowed = field_set({"id", "email", "address.city", "@odata.etag"});
-    spec.transforms =
-        fuzz_transforms({{"email", exportwall::filters::transform_kind::pseudonymise, 0},
-                         {"address.city", exportwall::filters::transform_kind::mask, 2}});
-    spec.rules.conditions.push_back(
-        {"consent", condition_op::is_true, {}, false, drop_reason::no_consent});
-    spec.rules.conditions.push_back({"lifecycle",
-                                     condition_op::in_set,
-                                     {"customer", "lead"},
-                                     false,
-                                     drop_reason::subject_not_allowed});
-    spec.link_fields = {"/links/next"};
-    spec.rewrite_link = [](std::string_view url) -> std::optional<std::string> {
-        if (url.substr(0, 4) != "crm:") return std::nullopt;
-        return "ew:" + std::string(url.substr(4));
-    };
-    spec.max_record_bytes = 2048;
-    spec.max_depth = 32;
-    spec.max_records = 1000;
-    return spec;
-}
+using exportwall::filters::fuzzing::ndjson_spec;
 
 struct outcome {
     std::string output;
@@ -65,7 +26,7 @@ struct outcome {
 
 outcome run(std::string_view body, std::size_t cut) {
     outcome o;
-    auto filter = make_filter(fuzz_spec());
+    auto filter = make_filter(ndjson_spec());
     o.error = filter->feed(body.substr(0, cut), o.output);
     if (!o.error) o.error = filter->feed(body.substr(cut), o.output);
     if (!o.error) o.error = filter->finish(o.output);
