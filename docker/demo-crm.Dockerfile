@@ -24,7 +24,7 @@ COPY config/ config/
 COPY audit/ audit/
 COPY proxy/ proxy/
 COPY cli/ cli/
-COPY bench/generator/ bench/generator/
+COPY tools/generator/ tools/generator/
 COPY tools/demo_crm/ tools/demo_crm/
 RUN cmake --preset release -DEXPORTWALL_TESTS=OFF -DEXPORTWALL_BENCH=OFF \
  && cmake --build --preset release --target demo_crm ${BUILD_JOBS:+--parallel "$BUILD_JOBS"} \

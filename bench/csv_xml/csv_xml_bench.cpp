@@ -10,7 +10,7 @@
 #include <benchmark/benchmark.h>
 #include <expat.h>
 
-#include "bench/generator/contact_generator.hpp"
+#include "tools/generator/contact_generator.hpp"
 #include "filters/record_filter.hpp"
 
 namespace {

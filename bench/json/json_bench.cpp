@@ -21,7 +21,7 @@
 #include <boost/json/parse.hpp>
 
 #include "audit/subject_index.hpp"
-#include "bench/generator/contact_generator.hpp"
+#include "tools/generator/contact_generator.hpp"
 #include "bench/json/null_json_handler.hpp"
 #include "bench/json/promotion_spec.hpp"
 #include "filters/json_depth_scanner.hpp"

@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "audit/record.hpp"
-#include "bench/generator/contact_generator.hpp"
+#include "tools/generator/contact_generator.hpp"
 #include "bench/json/promotion_spec.hpp"
 #include "filters/record_filter.hpp"
 

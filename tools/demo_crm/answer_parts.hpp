@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "bench/generator/contact_generator.hpp"
+#include "tools/generator/contact_generator.hpp"
 #include "tools/demo_crm/vendor_shapes.hpp"
 
 namespace exportwall::demo_crm::parts {

@@ -5,7 +5,7 @@
 //            [--oauth2-client-id ID [--oauth2-secret-file F] [--oauth2-certificate F]
 //             [--token-lifetime S] [--token-uses N]]
 //
-// Serves bench/generator's deterministic contacts in the shapes of Dataverse OData, HubSpot v3,
+// Serves tools/generator's deterministic contacts in the shapes of Dataverse OData, HubSpot v3,
 // Salesforce REST and SOAP, Pipedrive, SuiteCRM 8, Close, Odoo JSON-RPC, semicolon CSV and NDJSON
 // (tools/demo_crm/vendor_shapes.hpp), lists with pagination and single records by id. --port 0 lets
 // the OS pick; --port-file writes the bound port (temp file + rename).

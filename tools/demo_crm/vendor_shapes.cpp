@@ -13,7 +13,7 @@
 #include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
 
-#include "bench/generator/contact_generator.hpp"
+#include "tools/generator/contact_generator.hpp"
 #include "tools/demo_crm/answer_parts.hpp"
 #include "tools/demo_crm/vendor_answers.hpp"
 

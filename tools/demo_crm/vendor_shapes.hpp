@@ -1,6 +1,6 @@
 #pragma once
 // The demo CRM's endpoints without the sockets: which vendor shape a request asks for, and the
-// body it gets, streamed in pieces from bench/generator's deterministic contacts. The server
+// body it gets, streamed in pieces from tools/generator's deterministic contacts. The server
 // (tools/demo_crm/main.cpp) only reads requests and writes what this answers.
 //
 // Endpoints (every JSON list paginated; CSV, NDJSON and SOAP are one whole export). Record ids

@@ -1,4 +1,4 @@
-#include "bench/generator/contact_generator.hpp"
+#include "tools/generator/contact_generator.hpp"
 
 #include <array>
 #include <cstdio>

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "bench/generator/contact_generator.hpp"
+#include "tools/generator/contact_generator.hpp"
 
 int main(int argc, char** argv) {
     using namespace exportwall::bench;
