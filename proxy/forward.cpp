@@ -5,6 +5,7 @@
 #include <random>
 
 #include "common/ascii.hpp"
+#include "config/decide.hpp"
 #include "proxy/problem.hpp"
 #include "proxy/request_head.hpp"
 
@@ -37,22 +38,6 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
     out += ": ";
     out += value;
     out += "\r\n";
-}
-
-// Joins two path pieces with exactly one '/' between them; an empty piece adds nothing.
-[[nodiscard]] std::string join_path(std::string_view a, std::string_view b) {
-    if (a.empty()) return std::string(b);
-    if (b.empty()) return std::string(a);
-    std::string out(a);
-    if (out.back() == '/' && b.front() == '/')
-        out.append(b.substr(1));
-    else if (out.back() != '/' && b.front() != '/') {
-        out += '/';
-        out.append(b);
-    } else {
-        out.append(b);
-    }
-    return out;
 }
 
 [[nodiscard]] bool is_ipv6_literal(std::string_view host) noexcept {
@@ -172,20 +157,11 @@ bool valid_request_id(std::string_view id) noexcept {
 
 std::string build_upstream_target(const config::route& r, const config::upstream& u,
                                   const normalised_target& t) {
-    std::string path;
-    if (r.upstream_path.empty()) {
-        path = t.path;
-    } else if (r.match == config::path_match::exact) {
-        path = r.upstream_path;
-    } else {
-        // The matched prefix covers whole segments (config::match_route), so the rest is either
-        // empty or starts at a segment boundary.
-        std::string_view rest =
-            std::string_view(t.path).substr(std::min(r.path.size(), t.path.size()));
-        path = rest.empty() ? r.upstream_path : join_path(r.upstream_path, rest);
-    }
-    std::string out = u.base_path.empty() ? path : join_path(u.base_path, path);
-    if (out.empty() || out.front() != '/') out.insert(out.begin(), '/');
+    // The path is mapped where every other upstream target is (config::upstream_path, behind
+    // export_case::upstream_target and `exportwall explain`); a passthrough route adds the query
+    // as received.
+    std::string out = config::upstream_path(r, &u, t.path);
+    if (out.front() != '/') out.insert(out.begin(), '/');
     if (t.has_query) {
         out += '?';
         out += t.query;

@@ -35,10 +35,10 @@ namespace exportwall::proxy {
 // A client-supplied X-Request-Id is kept only when it is 1 to 64 of [A-Za-z0-9-_].
 [[nodiscard]] bool valid_request_id(std::string_view id) noexcept;
 
-// The origin-form target sent to the CRM for a request matched by `r` on `u`: the route's
-// upstream_path replaces the matched prefix (or the whole path of an exact route; an empty
-// upstream_path keeps the path), the upstream's base_path is prefixed, and the query follows as
-// received. This is the seam where the policy later rewrites the field selection.
+// The origin-form target sent to the CRM for a passthrough request matched by `r` on `u`: the
+// path as config::upstream_path maps it (the route's upstream_path replaces the matched prefix,
+// or the whole path of an exact route; the upstream's base_path is prefixed), and the query as
+// received. Record routes take export_case::upstream_target, over the same mapping.
 [[nodiscard]] std::string build_upstream_target(const config::route& r, const config::upstream& u,
                                                 const normalised_target& t);
 
