@@ -141,6 +141,11 @@ void refuse(decision& d, reason r, std::string detail) {
     d.detail = std::move(detail);
 }
 
+void allow(decision& d) {
+    d.result = outcome::allow;
+    d.status = 200;
+}
+
 }  // namespace
 
 refusal_rule rule_of(reason r) {
@@ -370,14 +375,9 @@ bool open_locator_tail(const route& r, decision& d, const request_facts& facts,
     return true;
 }
 
-}  // namespace
-
-decision decide(const policy& p, const settings& net, const request_facts& facts,
-                const continuation_key* continuation) {
-    decision d;
-    d.effective_mode = p.global_mode;
-
-    // Route and method.
+// Route and method: the route the proxy matched (by id), or the one serving the path, if it takes
+// the request's method. Null with `d` refused when there is none.
+const route* route_for(const settings& net, const request_facts& facts, decision& d) {
     const route* r = nullptr;
     if (!facts.route_id.empty()) {
         for (const auto& candidate : net.routes)
@@ -387,30 +387,27 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     }
     if (r == nullptr) {
         refuse(d, reason::route_not_found, "no route serves this path");
-        return d;
+        return nullptr;
     }
     d.matched_route = r;
     if (std::find(r->methods.begin(), r->methods.end(), facts.method) == r->methods.end()) {
         refuse(d, reason::method_not_allowed, "route " + q(r->id) + " does not take this method");
-        return d;
+        return nullptr;
     }
-    if (r->open) {
-        // An open passthrough route (metadata, health): no identity, no declaration.
-        d.upstream_query = std::string(facts.query);
-        d.result = outcome::allow;
-        d.status = 200;
-        return d;
-    }
+    return r;
+}
 
-    // Client.
-    const auto& cred = facts.credentials;
+// Who asks: the client its API key names and the one its certificate (fingerprint, else
+// subject) names, which must be the same when both are presented. Null with `d` refused
+// (unauthenticated) when no client is known; otherwise `d` names the client and its mode.
+const client* client_for(const policy& p, const client_credentials& cred, decision& d) {
     const client* by_key = nullptr;
     if (!cred.api_key_sha256.empty()) {
         auto key = normalise_hex(cred.api_key_sha256);
         if (key.valid) by_key = lookup(p, p.client_by_key, &client::api_key_sha256, key.view());
         if (by_key == nullptr) {
             refuse(d, reason::unauthenticated, "the API key is not known");
-            return d;
+            return nullptr;
         }
     }
     const client* by_cert = nullptr;
@@ -425,7 +422,7 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     if (by_key != nullptr && by_cert != nullptr && by_key != by_cert) {
         refuse(d, reason::unauthenticated,
                "the API key and the certificate name different clients");
-        return d;
+        return nullptr;
     }
     const client* c = by_key != nullptr ? by_key : by_cert;
     if (c == nullptr) {
@@ -433,34 +430,46 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
                cred.certificate_subject.empty() && cred.certificate_sha256.empty()
                    ? "no credential presented"
                    : "the client certificate is not known");
-        return d;
+        return nullptr;
     }
     d.client_ref = c;
     d.client_id = c->id;
     d.effective_mode = c->client_mode.value_or(p.global_mode);
+    return c;
+}
 
-    // Declaration.
+// The purpose and destination a request declares, as indices into the policy.
+struct declared_export {
+    std::size_t purpose_index = 0;
+    std::size_t destination_index = 0;
+};
+
+// What for and where to: X-Export-Purpose and X-Export-Destination, each sent once with one
+// configured id. Nothing with `d` refused otherwise. The ids go into `d` as declared once they
+// are well-formed, even when unknown: the audit record names what was asked for.
+std::optional<declared_export> find_declared(const policy& p, const request_facts& facts,
+                                             decision& d) {
     auto dp = read_declaration(facts.purpose_headers);
     auto dd = read_declaration(facts.destination_headers);
     if (dp.state == declaration_state::missing || dd.state == declaration_state::missing) {
         refuse(d, reason::declaration_missing,
                dp.state == declaration_state::missing ? "X-Export-Purpose is missing"
                                                       : "X-Export-Destination is missing");
-        return d;
+        return std::nullopt;
     }
     if (dp.state == declaration_state::invalid || dd.state == declaration_state::invalid) {
         refuse(d, reason::declaration_invalid,
                dp.state == declaration_state::invalid
                    ? "X-Export-Purpose must be sent once, with one purpose id"
                    : "X-Export-Destination must be sent once, with one destination id");
-        return d;
+        return std::nullopt;
     }
     d.purpose_id = std::string(dp.value);
     d.destination_id = std::string(dd.value);
     auto pi = p.purpose_by_id.find(dp.value);
     if (!pi) {
         refuse(d, reason::purpose_unknown, "purpose " + q(dp.value) + " is not configured");
-        return d;
+        return std::nullopt;
     }
     const purpose& pu = p.purposes[*pi];
     d.purpose_ref = &pu;
@@ -468,36 +477,42 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
     auto di = p.destination_by_id.find(dd.value);
     if (!di) {
         refuse(d, reason::destination_unknown, "destination " + q(dd.value) + " is not configured");
-        return d;
+        return std::nullopt;
     }
     const destination& de = p.destinations[*di];
     d.destination_ref = &de;
     d.kind = de.kind;
+    return declared_export{*pi, *di};
+}
 
-    // Legal refusals, whatever the grants say (the load-time rules forbid granting these).
+// The legal refusals no grant overrides: marketing reaching a third party (R10), a disclosure to
+// another controller on a basis that cannot carry it (R10), a processor outside its contract or
+// past its agreement's end. False with `d` refused when one applies.
+bool permitted_by_law(const purpose& pu, const destination& de, const request_facts& facts,
+                      decision& d) {
     if (de.own_marketing) {
         refuse(d, reason::third_party_direct_marketing,
                "destination " + q(de.id) +
                    " uses what it receives for its own marketing; no export may reach it");
-        return d;
+        return false;
     }
     if (de.kind == destination_kind::third_party && pu.direct_marketing) {
         refuse(d, reason::third_party_direct_marketing,
                "direct-marketing purpose " + q(pu.id) + " may not send data to third party " +
                    q(de.id));
-        return d;
+        return false;
     }
     if (de.kind == destination_kind::third_party && pu.basis != legal_basis::consent &&
         pu.basis != legal_basis::legal_obligation) {
         refuse(d, reason::disclosure_not_permitted,
                "purpose " + q(pu.id) + " rests on " + q(to_string(pu.basis)) +
                    ", which cannot carry a disclosure to another controller (" + q(de.id) + ")");
-        return d;
+        return false;
     }
     if (de.kind == destination_kind::processor && !de.permits(pu.id)) {
         refuse(d, reason::destination_not_permitted_for_purpose,
                "processor " + q(de.id) + " is not contracted for purpose " + q(pu.id));
-        return d;
+        return false;
     }
     if (de.kind == destination_kind::processor && de.dpa_expires_day != 0) {
         const std::int64_t now = now_of(facts);
@@ -505,61 +520,205 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
         if (now >= (de.dpa_expires_day + 1) * 86400) {
             refuse(d, reason::processor_agreement_expired,
                    "the processing agreement with " + q(de.id) + " ended on " + de.dpa_expires);
-            return d;
+            return false;
         }
     }
+    return true;
+}
 
-    // Grants.
+// The client's grant for the declared purpose, when it lists the declared destination (R15).
+// Null with `d` refused (purpose_not_granted, destination_not_granted) otherwise.
+const grant* grant_for(const client& c, const declared_export& e, const purpose& pu,
+                       const destination& de, decision& d) {
     const grant* g = nullptr;
-    for (const auto& candidate : c->grants)
-        if (candidate.purpose_index == *pi) g = &candidate;
+    for (const auto& candidate : c.grants)
+        if (candidate.purpose_index == e.purpose_index) g = &candidate;
     if (g == nullptr) {
         refuse(d, reason::purpose_not_granted,
-               "client " + q(c->id) + " may not export for purpose " + q(pu.id));
+               "client " + q(c.id) + " may not export for purpose " + q(pu.id));
+        return nullptr;
+    }
+    if (std::find(g->destination_indices.begin(), g->destination_indices.end(),
+                  e.destination_index) == g->destination_indices.end()) {
+        refuse(d, reason::destination_not_granted,
+               "client " + q(c.id) + " may not export for purpose " + q(pu.id) + " to " + q(de.id));
+        return nullptr;
+    }
+    return g;
+}
+
+// The grant's window and the age of the purpose's suppression list, at the request's time. Both
+// compare the clock with integers, so an allowed export pays no allocation for them. False with
+// `d` refused (grant_not_valid, suppression_list_stale) when either fails.
+bool in_force(const grant& g, const suppression_list* list, const client& c, const purpose& pu,
+              const request_facts& facts, decision& d) {
+    const bool list_ages = list != nullptr && list->max_age_seconds > 0;
+    if (!g.valid_from && !g.valid_until && !list_ages) return true;
+    const std::int64_t now = now_of(facts);
+    if ((g.valid_from && now < *g.valid_from) || (g.valid_until && now > *g.valid_until)) {
+        const bool early = g.valid_from && now < *g.valid_from;
+        refuse(d, reason::grant_not_valid,
+               "grant of client " + q(c.id) + " for purpose " + q(pu.id) + " is " + window_text(g) +
+                   (early ? "; it is not valid yet" : "; it has expired"));
+        return false;
+    }
+    if (!list_ages) return true;
+    // A list past its max-age may miss objections received since (R8): refused, not filtered
+    // with what it holds. An unread list, or one whose file time is unknown, is stale (fail
+    // closed).
+    const suppression_entries* e = list->entries.get();
+    const std::int64_t modified = e != nullptr && e->loaded() ? e->modified() : 0;
+    if (modified == 0) {
+        refuse(d, reason::suppression_list_stale,
+               "suppression list " + q(list->id) +
+                   " has no known file time (not read, or its modification time could not be "
+                   "read); max-age is " +
+                   list->max_age_text);
+        return false;
+    }
+    if (now - modified > list->max_age_seconds) {
+        refuse(d, reason::suppression_list_stale,
+               "suppression list " + q(list->id) + " was last changed " +
+                   age_words(now - modified) + " ago; max-age is " + list->max_age_text);
+        return false;
+    }
+    return true;
+}
+
+// A passthrough route relays its answer unfiltered, query and all: no direct-marketing purpose
+// may use it.
+void decide_passthrough(const route& r, const purpose& pu, const request_facts& facts,
+                        decision& d) {
+    if (pu.direct_marketing) {
+        refuse(d, reason::purpose_not_granted,
+               "route " + q(r.id) +
+                   " is passthrough (unfiltered); direct-marketing purposes may not use it");
+        return;
+    }
+    d.upstream_query = std::string(facts.query);
+    allow(d);
+}
+
+// What the query guard checks a record route's query against: the purpose's view of the route's
+// entity, the route's query vocabulary, and the upstream's own session or login for the body
+// languages (a client's is never forwarded).
+query::field_policy field_policy_for(const policy& p, const settings& net, const route& r,
+                                     const purpose_view& view, std::size_t entity_index) {
+    query::field_policy fp;
+    fp.allowed = &view.allowed;
+    fp.catalogue = &p.entities[entity_index].catalogue;
+    fp.transformed = &view.transformed;
+    fp.rule_fields = view.rule_fields;
+    fp.select_param = r.select_param;
+    fp.select_separator = r.select_separator;
+    fp.header_space = r.csv_header_space;
+    fp.paging_params = r.paging_params;
+    fp.filter_params = r.filter_params;
+    fp.search_fields = r.search_fields;
+    fp.object_name = r.object;
+    if (const upstream* up = net.find_upstream(r.upstream_id)) {
+        fp.soap_session = up->soap_session_id;
+        fp.rpc_database = up->rpc_database;
+        fp.rpc_user = up->rpc_user;
+        fp.rpc_password = up->rpc_password;
+    }
+    return fp;
+}
+
+// The rest of a prefix route's path (only soql routes may be prefixes): nothing, or one sealed
+// queryMore locator with no query beside it. False with `d` refused otherwise.
+bool open_path_tail(const route& r, const request_facts& facts, const continuation_key* key,
+                    decision& d) {
+    if (r.match != path_match::prefix || facts.path.size() <= r.path.size()) return true;
+    std::string why;
+    if (open_locator_tail(r, d, facts, key, why)) return true;
+    const bool shape = r.query_language != query::language::soql || !facts.query.empty();
+    refuse(d, shape ? reason::query_unsupported : reason::continuation_invalid, std::move(why));
+    return false;
+}
+
+// The query guard's verdict: false with `d` refused unless the query may be forwarded.
+bool guard_forwards(query::guarded_query& sel, decision& d) {
+    switch (sel.result) {
+        case query::verdict::forward:
+            return true;
+        case query::verdict::invalid:
+            refuse(d, reason::declaration_invalid, std::move(sel.detail));
+            return false;
+        case query::verdict::unsupported:
+            refuse(d, reason::query_unsupported, std::move(sel.detail));
+            return false;
+        case query::verdict::field_not_permitted:
+            refuse(d, reason::query_field_not_permitted, std::move(sel.detail));
+            return false;
+        case query::verdict::continuation_invalid:
+            refuse(d, reason::continuation_invalid, std::move(sel.detail));
+            return false;
+    }
+    return true;
+}
+
+// Allows a record route's export: what the filter applies (the purpose's view for the
+// destination, the suppression list), the fields the guard kept and stripped, and the query and
+// body forwarded, with the CRM's paging tokens opened from the client's sealed ones.
+void allow_record_export(const route& r, const purpose_view& view, std::size_t destination_index,
+                         const suppression_list* list, const request_facts& facts,
+                         query::guarded_query& sel,
+                         const std::vector<std::pair<std::string, std::string>>& opened,
+                         decision& d) {
+    d.allowed = &view.allowed;
+    d.rules = &view.rules_for(destination_index);
+    if (!view.transforms.empty()) d.transforms = &view.transforms;
+    d.suppression = list;
+    d.fields_requested = std::move(sel.requested);
+    d.fields_stripped = std::move(sel.stripped);
+    d.fields_kept = std::move(sel.kept);
+    if (!r.select_param.empty() || r.query_language != query::language::none)
+        d.fields_selected = std::move(sel.sent);
+    d.upstream_query = std::move(sel.query);
+    for (const auto& [name, token] : opened) query::append_param(d.upstream_query, name, token, "");
+    d.upstream_body = std::move(sel.body);
+    d.body_rewritten = !facts.body.empty();
+    d.soap_operation = std::move(sel.operation);
+    // What a token sealed into the answer's body is bound to: the body language's body without
+    // its token, or the request's other query parameters (a SOAP locator: nothing else).
+    if (!sel.continuation_binding.empty())
+        d.continuation_binding = std::move(sel.continuation_binding);
+    else if (!r.continuation_fields.empty())
+        d.continuation_binding = continuation_query_form(facts.query, r.continuation_params);
+    allow(d);
+}
+
+}  // namespace
+
+decision decide(const policy& p, const settings& net, const request_facts& facts,
+                const continuation_key* continuation) {
+    decision d;
+    d.effective_mode = p.global_mode;
+
+    // The stages run in the order decide.hpp documents, and decide() returns as soon as one has
+    // refused `d`: the first check that fails gives the reason the client and the trail see.
+    const route* r = route_for(net, facts, d);
+    if (r == nullptr) return d;
+    if (r->open) {
+        // An open passthrough route (metadata, health): no identity, no declaration.
+        d.upstream_query = std::string(facts.query);
+        allow(d);
         return d;
     }
-    if (std::find(g->destination_indices.begin(), g->destination_indices.end(), *di) ==
-        g->destination_indices.end()) {
-        refuse(
-            d, reason::destination_not_granted,
-            "client " + q(c->id) + " may not export for purpose " + q(pu.id) + " to " + q(de.id));
-        return d;
-    }
-    // The grant's window and the suppression list's age: both compare the clock with integers,
-    // so an allowed export pays no allocation for them.
+    const client* c = client_for(p, facts.credentials, d);
+    if (c == nullptr) return d;
+    const std::optional<declared_export> declared = find_declared(p, facts, d);
+    if (!declared) return d;
+    const purpose& pu = p.purposes[declared->purpose_index];
+    const destination& de = p.destinations[declared->destination_index];
+    // Legal refusals, whatever the grants say (the load-time rules forbid granting these).
+    if (!permitted_by_law(pu, de, facts, d)) return d;
+    const grant* g = grant_for(*c, *declared, pu, de, d);
+    if (g == nullptr) return d;
     const suppression_list* list =
         pu.suppression_list.empty() ? nullptr : p.find_suppression_list(pu.suppression_list);
-    if (g->valid_from || g->valid_until || (list != nullptr && list->max_age_seconds > 0)) {
-        const std::int64_t now = now_of(facts);
-        if ((g->valid_from && now < *g->valid_from) || (g->valid_until && now > *g->valid_until)) {
-            const bool early = g->valid_from && now < *g->valid_from;
-            refuse(d, reason::grant_not_valid,
-                   "grant of client " + q(c->id) + " for purpose " + q(pu.id) + " is " +
-                       window_text(*g) + (early ? "; it is not valid yet" : "; it has expired"));
-            return d;
-        }
-        // A list past its max-age may miss objections received since (R8): refused, not
-        // filtered with what it holds. An unread list, or one whose file time is unknown, is
-        // stale (fail closed).
-        if (list != nullptr && list->max_age_seconds > 0) {
-            const suppression_entries* e = list->entries.get();
-            const std::int64_t modified = e != nullptr && e->loaded() ? e->modified() : 0;
-            if (modified == 0) {
-                refuse(d, reason::suppression_list_stale,
-                       "suppression list " + q(list->id) +
-                           " has no known file time (not read, or its modification time could "
-                           "not be read); max-age is " +
-                           list->max_age_text);
-                return d;
-            }
-            if (now - modified > list->max_age_seconds) {
-                refuse(d, reason::suppression_list_stale,
-                       "suppression list " + q(list->id) + " was last changed " +
-                           age_words(now - modified) + " ago; max-age is " + list->max_age_text);
-                return d;
-            }
-        }
-    }
+    if (!in_force(*g, list, *c, pu, facts, d)) return d;
     d.grant_ref = g;
     d.max_records = g->max_records;
     if (pu.max_records != 0 && (d.max_records == 0 || pu.max_records < d.max_records))
@@ -567,15 +726,7 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
 
     // What the route carries.
     if (r->format == route_format::passthrough) {
-        if (pu.direct_marketing) {
-            refuse(d, reason::purpose_not_granted,
-                   "route " + q(r->id) +
-                       " is passthrough (unfiltered); direct-marketing purposes may not use it");
-            return d;
-        }
-        d.upstream_query = std::string(facts.query);
-        d.result = outcome::allow;
-        d.status = 200;
+        decide_passthrough(*r, pu, facts, d);
         return d;
     }
     auto ei = p.entity_by_id.find(r->entity);
@@ -593,41 +744,14 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
         return d;
     }
     if (facts.body_pending) {
-        d.result = outcome::allow;
-        d.status = 200;
+        allow(d);
         return d;
     }
+
     // The query guard: the client's query parsed with the route's language, every field it
     // reads checked, the condition fields forced in, re-serialised (docs/query-languages.md).
-    query::field_policy fp;
-    fp.allowed = &view->allowed;
-    fp.catalogue = &p.entities[*ei].catalogue;
-    fp.transformed = &view->transformed;
-    fp.rule_fields = view->rule_fields;
-    fp.select_param = r->select_param;
-    fp.select_separator = r->select_separator;
-    fp.header_space = r->csv_header_space;
-    fp.paging_params = r->paging_params;
-    fp.filter_params = r->filter_params;
-    fp.search_fields = r->search_fields;
-    fp.object_name = r->object;
-    if (const upstream* up = net.find_upstream(r->upstream_id)) {
-        fp.soap_session = up->soap_session_id;
-        fp.rpc_database = up->rpc_database;
-        fp.rpc_user = up->rpc_user;
-        fp.rpc_password = up->rpc_password;
-    }
-    // The rest of a prefix route's path (only soql routes may be prefixes): nothing, or one
-    // sealed queryMore locator with no query beside it.
-    if (r->match == path_match::prefix && facts.path.size() > r->path.size()) {
-        std::string why;
-        if (!open_locator_tail(*r, d, facts, continuation, why)) {
-            const bool shape = r->query_language != query::language::soql || !facts.query.empty();
-            refuse(d, shape ? reason::query_unsupported : reason::continuation_invalid,
-                   std::move(why));
-            return d;
-        }
-    }
+    query::field_policy fp = field_policy_for(p, net, *r, *view, *ei);
+    if (!open_path_tail(*r, facts, continuation, d)) return d;
     body_token_opener tokens(continuation, d, *r, facts);
     fp.tokens = &tokens;
     std::string guarded_query;
@@ -638,44 +762,8 @@ decision decide(const policy& p, const settings& net, const request_facts& facts
         return d;
     }
     auto sel = query::guard(r->query_language, fp, guarded_query, facts.body);
-    switch (sel.result) {
-        case query::verdict::forward:
-            break;
-        case query::verdict::invalid:
-            refuse(d, reason::declaration_invalid, std::move(sel.detail));
-            return d;
-        case query::verdict::unsupported:
-            refuse(d, reason::query_unsupported, std::move(sel.detail));
-            return d;
-        case query::verdict::field_not_permitted:
-            refuse(d, reason::query_field_not_permitted, std::move(sel.detail));
-            return d;
-        case query::verdict::continuation_invalid:
-            refuse(d, reason::continuation_invalid, std::move(sel.detail));
-            return d;
-    }
-    d.allowed = &view->allowed;
-    d.rules = &view->rules_for(*di);
-    if (!view->transforms.empty()) d.transforms = &view->transforms;
-    d.suppression = list;
-    d.fields_requested = std::move(sel.requested);
-    d.fields_stripped = std::move(sel.stripped);
-    d.fields_kept = std::move(sel.kept);
-    if (!r->select_param.empty() || r->query_language != query::language::none)
-        d.fields_selected = std::move(sel.sent);
-    d.upstream_query = std::move(sel.query);
-    for (const auto& [name, token] : opened) query::append_param(d.upstream_query, name, token, "");
-    d.upstream_body = std::move(sel.body);
-    d.body_rewritten = !facts.body.empty();
-    d.soap_operation = std::move(sel.operation);
-    // What a token sealed into the answer's body is bound to: the body language's body without
-    // its token, or the request's other query parameters (a SOAP locator: nothing else).
-    if (!sel.continuation_binding.empty())
-        d.continuation_binding = std::move(sel.continuation_binding);
-    else if (!r->continuation_fields.empty())
-        d.continuation_binding = continuation_query_form(facts.query, r->continuation_params);
-    d.result = outcome::allow;
-    d.status = 200;
+    if (!guard_forwards(sel, d)) return d;
+    allow_record_export(*r, *view, declared->destination_index, list, facts, sel, opened, d);
     return d;
 }
 

@@ -41,6 +41,7 @@ std::string revision_of(std::string_view main_text, std::string_view included) {
 
 // Reads typed attribute values, reporting malformed ones at the attribute's position.
 // check-config --offline (offline_loading): nothing only the target environment has is read.
+// NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables): per thread, by design.
 thread_local int offline_depth = 0;
 
 // A key offline validation stands in for one it does not read (never served: see
@@ -63,7 +64,7 @@ class reader {
 
     std::string text(const pugi::xml_node& n, const char* name, std::string fallback = {}) {
         auto a = n.attribute(name);
-        return a ? std::string(a.value()) : fallback;
+        return a ? std::string(a.value()) : std::move(fallback);
     }
 
     std::string path(const pugi::xml_node& n, const char* name) {
@@ -211,7 +212,7 @@ class reader {
         return p.is_absolute() ? p.string() : (std::filesystem::path(base_dir_) / p).string();
     }
 
-    const xml_source& src() const { return src_; }
+    [[nodiscard]] const xml_source& src() const { return src_; }
     diagnostics& diag() { return diag_; }
 
   private:
@@ -669,7 +670,7 @@ std::optional<std::string> read_secret_file(const std::string& path) {
     in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     if (in.bad()) return std::nullopt;
     bytes.resize(static_cast<std::size_t>(in.gcount()));
-    if (bytes.size() > 64 * 1024) return std::nullopt;
+    if (bytes.size() > std::size_t{64} * 1024) return std::nullopt;
     while (!bytes.empty() && (bytes.back() == '\n' || bytes.back() == '\r')) bytes.pop_back();
     return bytes;
 }
@@ -701,78 +702,46 @@ std::string client_certificate_problem(std::string_view cert_pem, std::string_vi
     return problem;
 }
 
-// <oauth2 token-url client-id [scope] [ca-file] (client-secret-file [client-auth] |
-// certificate-file private-key-file [assertion-algorithm])/> in an <upstream>: the
-// client-credentials grant. Secrets only from files: a literal is refused at its attribute.
-void read_oauth2(reader& r, const pugi::xml_node& n, upstream& u) {
-    // Named here (and refused below with a message of their own) rather than as unknown.
-    for (const char* literal : {"client-secret", "client-assertion"}) {
-        if (auto a = n.attribute(literal))
+// <oauth2 token-url="…">: the token endpoint as scheme, host, port and target. http only to a
+// loopback address: a client secret in clear text crosses only that interface (the demo CRM and
+// tests on the same host).
+void read_token_url(reader& r, const pugi::xml_node& n, const pugi::xml_attribute& a,
+                    oauth2_settings& o) {
+    o.token_url = r.substitute(n, a);
+    auto parsed = boost::urls::parse_absolute_uri(o.token_url);
+    const bool offline_placeholder =
+        offline_depth > 0 && std::string_view(a.value()).find("${") != std::string_view::npos;
+    if (!parsed || (parsed->scheme() != "http" && parsed->scheme() != "https") ||
+        parsed->host().empty() || parsed->has_userinfo() || parsed->has_fragment()) {
+        if (!offline_placeholder)
             r.error(n, a,
-                    std::string("'") + literal +
-                        "' would put a secret in the configuration text: write it to a file "
-                        "(a Kubernetes secret) and name it with client-secret-file");
+                    "'token-url' must be an absolute https URL with a host, without user or "
+                    "fragment");
+        return;
     }
-    r.src().check_attributes(
-        n,
-        {"scope", "ca-file", "client-secret-file", "client-auth", "certificate-file",
-         "private-key-file", "assertion-algorithm", "client-secret", "client-assertion"},
-        {"token-url", "client-id"}, r.diag());
-    r.src().check_children(n, {}, r.diag());
-    oauth2_settings o;
-    o.where = r.src().locate(n);
-    if (auto a = n.attribute("client-id")) {
-        o.client_id = r.substitute(n, a);
-        if (o.client_id.empty() || !is_field_value(o.client_id))
-            r.error(n, a, "'client-id' must not be empty nor hold control characters");
-    }
-    if (auto a = n.attribute("scope")) {
-        o.scope = r.substitute(n, a);
-        if (!is_field_value(o.scope)) r.error(n, a, "'scope' holds control characters");
-    }
-    if (auto a = n.attribute("token-url")) {
-        o.token_url = r.substitute(n, a);
-        auto parsed = boost::urls::parse_absolute_uri(o.token_url);
-        const bool offline_placeholder =
-            offline_depth > 0 && std::string_view(a.value()).find("${") != std::string_view::npos;
-        if (!parsed || (parsed->scheme() != "http" && parsed->scheme() != "https") ||
-            parsed->host().empty() || parsed->has_userinfo() || parsed->has_fragment()) {
-            if (!offline_placeholder)
-                r.error(n, a,
-                        "'token-url' must be an absolute https URL with a host, without user or "
-                        "fragment");
-        } else {
-            o.scheme = parsed->scheme();
-            o.host = parsed->encoded_host_address();
-            if (!o.host.empty() && o.host.front() == '[')
-                o.host = o.host.substr(1, o.host.size() - 2);
-            o.port = o.scheme == "https" ? 443 : 80;
-            if (parsed->has_port()) o.port = parsed->port_number();
-            o.target = parsed->encoded_path();
-            if (o.target.empty()) o.target = "/";
-            if (parsed->has_query()) o.target += "?" + std::string(parsed->encoded_query());
-            // A client secret in clear text crosses only the loopback interface: http is for the
-            // demo CRM and tests on the same host.
-            const auto host_type = parsed->host_type();
-            const bool loopback = o.host == "localhost" ||
-                                  (host_type == boost::urls::host_type::ipv4 &&
-                                   parsed->host_ipv4_address().is_loopback()) ||
-                                  (host_type == boost::urls::host_type::ipv6 &&
-                                   parsed->host_ipv6_address().is_loopback());
-            if (o.scheme == "http" && !loopback)
-                r.error(n, a,
-                        "'token-url' must be https (http only to a loopback address, for tests "
-                        "and the demo CRM)");
-        }
-    }
-    o.ca_file = r.substituted_path(n, "ca-file");
-    if (!o.ca_file.empty() && o.scheme == "http")
-        r.error(n, n.attribute("ca-file"), "'ca-file' only applies to an https token-url");
-    o.client_secret_file = r.substituted_path(n, "client-secret-file");
-    o.certificate_file = r.substituted_path(n, "certificate-file");
-    o.private_key_file = r.substituted_path(n, "private-key-file");
-    const bool secret = n.attribute("client-secret-file");
-    const bool certificate = n.attribute("certificate-file") || n.attribute("private-key-file");
+    o.scheme = parsed->scheme();
+    o.host = parsed->encoded_host_address();
+    if (!o.host.empty() && o.host.front() == '[') o.host = o.host.substr(1, o.host.size() - 2);
+    o.port = o.scheme == "https" ? 443 : 80;
+    if (parsed->has_port()) o.port = parsed->port_number();
+    o.target = parsed->encoded_path();
+    if (o.target.empty()) o.target = "/";
+    if (parsed->has_query()) o.target += "?" + std::string(parsed->encoded_query());
+    const auto host_type = parsed->host_type();
+    const bool loopback =
+        o.host == "localhost" ||
+        (host_type == boost::urls::host_type::ipv4 && parsed->host_ipv4_address().is_loopback()) ||
+        (host_type == boost::urls::host_type::ipv6 && parsed->host_ipv6_address().is_loopback());
+    if (o.scheme == "http" && !loopback)
+        r.error(n, a,
+                "'token-url' must be https (http only to a loopback address, for tests and the "
+                "demo CRM)");
+}
+
+// How the client proves itself at the token endpoint: a client secret (sent in the form, or
+// basic) or an assertion signed with its certificate's key (PS256, or RS256) — one of the two.
+void read_client_auth(reader& r, const pugi::xml_node& n, bool secret, bool certificate,
+                      oauth2_settings& o) {
     if (secret == certificate) {
         r.error(n,
                 "<oauth2> needs either client-secret-file or certificate-file with "
@@ -802,39 +771,88 @@ void read_oauth2(reader& r, const pugi::xml_node& n, upstream& u) {
             r.error(n, a, "'assertion-algorithm' must be PS256 or RS256");
         }
     }
-    // check-config --offline reads no secret: the paths are checked, the files are not opened.
-    if (offline_depth == 0 && secret && !o.client_secret_file.empty()) {
-        auto bytes = read_secret_file(o.client_secret_file);
-        const auto a = n.attribute("client-secret-file");
-        if (!bytes) {
-            r.error(n, a, "cannot read the client secret file " + o.client_secret_file);
-        } else if (bytes->empty()) {
-            r.error(n, a, "the client secret file " + o.client_secret_file + " is empty");
-        } else if (!is_field_value(*bytes) || bytes->find('\t') != std::string::npos) {
+}
+
+// The client secret, read from client-secret-file: one line of visible text.
+void read_client_secret(reader& r, const pugi::xml_node& n, oauth2_settings& o) {
+    auto bytes = read_secret_file(o.client_secret_file);
+    const auto a = n.attribute("client-secret-file");
+    if (!bytes) {
+        r.error(n, a, "cannot read the client secret file " + o.client_secret_file);
+    } else if (bytes->empty()) {
+        r.error(n, a, "the client secret file " + o.client_secret_file + " is empty");
+    } else if (!is_field_value(*bytes) || bytes->find('\t') != std::string::npos) {
+        r.error(n, a,
+                "the client secret file " + o.client_secret_file + " holds control characters");
+    } else {
+        o.client_secret = std::make_shared<const std::string>(std::move(*bytes));
+    }
+}
+
+// The client certificate and its private key, read from their files: a pair that signs
+// assertions the token endpoint accepts (client_certificate_problem).
+void read_client_certificate(reader& r, const pugi::xml_node& n, oauth2_settings& o) {
+    auto cert = read_secret_file(o.certificate_file);
+    auto key = read_secret_file(o.private_key_file);
+    if (!cert) {
+        r.error(n, n.attribute("certificate-file"),
+                "cannot read the certificate file " + o.certificate_file);
+    } else if (!key) {
+        r.error(n, n.attribute("private-key-file"),
+                "cannot read the private key file " + o.private_key_file);
+    } else if (auto problem = client_certificate_problem(*cert, *key); !problem.empty()) {
+        const bool of_key = problem.starts_with("'private-key-file'");
+        r.error(n, n.attribute(of_key ? "private-key-file" : "certificate-file"), problem);
+    } else {
+        o.certificate_pem = std::make_shared<const std::string>(std::move(*cert));
+        o.private_key_pem = std::make_shared<const std::string>(std::move(*key));
+    }
+}
+
+// <oauth2 token-url client-id [scope] [ca-file] (client-secret-file [client-auth] |
+// certificate-file private-key-file [assertion-algorithm])/> in an <upstream>: the
+// client-credentials grant. Secrets only from files: a literal is refused at its attribute.
+void read_oauth2(reader& r, const pugi::xml_node& n, upstream& u) {
+    // Named here (and refused below with a message of their own) rather than as unknown.
+    for (const char* literal : {"client-secret", "client-assertion"}) {
+        if (auto a = n.attribute(literal))
             r.error(n, a,
-                    "the client secret file " + o.client_secret_file + " holds control characters");
-        } else {
-            o.client_secret = std::make_shared<const std::string>(std::move(*bytes));
-        }
+                    std::string("'") + literal +
+                        "' would put a secret in the configuration text: write it to a file "
+                        "(a Kubernetes secret) and name it with client-secret-file");
     }
+    r.src().check_attributes(
+        n,
+        {"scope", "ca-file", "client-secret-file", "client-auth", "certificate-file",
+         "private-key-file", "assertion-algorithm", "client-secret", "client-assertion"},
+        {"token-url", "client-id"}, r.diag());
+    r.src().check_children(n, {}, r.diag());
+    oauth2_settings o;
+    o.where = r.src().locate(n);
+    if (auto a = n.attribute("client-id")) {
+        o.client_id = r.substitute(n, a);
+        if (o.client_id.empty() || !is_field_value(o.client_id))
+            r.error(n, a, "'client-id' must not be empty nor hold control characters");
+    }
+    if (auto a = n.attribute("scope")) {
+        o.scope = r.substitute(n, a);
+        if (!is_field_value(o.scope)) r.error(n, a, "'scope' holds control characters");
+    }
+    if (auto a = n.attribute("token-url")) read_token_url(r, n, a, o);
+    o.ca_file = r.substituted_path(n, "ca-file");
+    if (!o.ca_file.empty() && o.scheme == "http")
+        r.error(n, n.attribute("ca-file"), "'ca-file' only applies to an https token-url");
+    o.client_secret_file = r.substituted_path(n, "client-secret-file");
+    o.certificate_file = r.substituted_path(n, "certificate-file");
+    o.private_key_file = r.substituted_path(n, "private-key-file");
+    const bool secret = n.attribute("client-secret-file");
+    const bool certificate = n.attribute("certificate-file") || n.attribute("private-key-file");
+    read_client_auth(r, n, secret, certificate, o);
+    // check-config --offline reads no secret: the paths are checked, the files are not opened.
+    if (offline_depth == 0 && secret && !o.client_secret_file.empty()) read_client_secret(r, n, o);
     if (offline_depth == 0 && certificate && !o.certificate_file.empty() &&
-        !o.private_key_file.empty()) {
-        auto cert = read_secret_file(o.certificate_file);
-        auto key = read_secret_file(o.private_key_file);
-        if (!cert) {
-            r.error(n, n.attribute("certificate-file"),
-                    "cannot read the certificate file " + o.certificate_file);
-        } else if (!key) {
-            r.error(n, n.attribute("private-key-file"),
-                    "cannot read the private key file " + o.private_key_file);
-        } else if (auto problem = client_certificate_problem(*cert, *key); !problem.empty()) {
-            const bool of_key = problem.starts_with("'private-key-file'");
-            r.error(n, n.attribute(of_key ? "private-key-file" : "certificate-file"), problem);
-        } else {
-            o.certificate_pem = std::make_shared<const std::string>(std::move(*cert));
-            o.private_key_pem = std::make_shared<const std::string>(std::move(*key));
-        }
-    }
+        !o.private_key_file.empty())
+        read_client_certificate(r, n, o);
     u.oauth2 = std::move(o);
 }
 
@@ -1041,37 +1059,9 @@ void read_route_envelope(reader& r, const pugi::xml_node& n, route& rt) {
     }
 }
 
-void read_route(reader& r, const pugi::xml_node& n, settings& out) {
-    r.src().check_attributes(n,
-                             {"match",
-                              "methods",
-                              "upstream-path",
-                              "entity",
-                              "records",
-                              "field-root",
-                              "select-param",
-                              "select-separator",
-                              "link-fields",
-                              "csv-delimiter",
-                              "csv-formula-guard",
-                              "open",
-                              "query-language",
-                              "paging-params",
-                              "filter-params",
-                              "search-fields",
-                              "object",
-                              "continuation-params",
-                              "single-record",
-                              "csv-header-spaces",
-                              "request-headers",
-                              "response-headers",
-                              "continuation-fields",
-                              "envelope-fields"},
-                             {"id", "path", "upstream", "format"}, r.diag());
-    r.src().check_children(n, {"nested"}, r.diag());
-    route rt;
-    rt.where = r.src().locate(n);
-    rt.id = r.text(n, "id");
+// Where a route listens: its path, matched exactly, as a prefix or as a template, and the methods
+// it takes.
+void read_route_path(reader& r, const pugi::xml_node& n, route& rt) {
     rt.path = r.text(n, "path");
     if (auto a = n.attribute("path"); a && !is_normal_path(rt.path)) {
         r.error(n, a,
@@ -1107,6 +1097,11 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
             }
         }
     }
+}
+
+// Where a route forwards to: an upstream declared before it (upstreams are read first), and the
+// path there.
+void read_route_upstream(reader& r, const pugi::xml_node& n, const settings& out, route& rt) {
     rt.upstream_id = r.text(n, "upstream");
     if (n.attribute("upstream") && !out.find_upstream(rt.upstream_id)) {
         r.error(n, n.attribute("upstream"), "unknown upstream '" + rt.upstream_id + "'");
@@ -1117,6 +1112,11 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
             r.error(n, a, "'upstream-path' must be a normalised absolute path");
         }
     }
+}
+
+// What a route's answers carry: their format, the entity of their records, where the records
+// are, and how the client selects fields.
+void read_route_format(reader& r, const pugi::xml_node& n, route& rt) {
     if (auto a = n.attribute("format")) {
         std::string_view v = a.value();
         if (v == "json") {
@@ -1158,8 +1158,10 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
         }
     }
     if (auto a = n.attribute("link-fields")) rt.link_fields = split_words(a.value());
-    read_route_query(r, n, rt);
-    read_route_envelope(r, n, rt);
+}
+
+// A CSV route's delimiter, formula guard and the byte its header names write for a space.
+void read_route_csv(reader& r, const pugi::xml_node& n, route& rt) {
     if (auto a = n.attribute("csv-delimiter")) {
         std::string_view v = a.value();
         if (v == "," || v == ";" || v == "|") {
@@ -1178,7 +1180,23 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
         else
             r.error(n, a, "'csv-header-spaces' must be '_', '-' or '.'");
     }
-    r.boolean(n, "single-record", rt.single_record);
+}
+
+// Header fields exportwall sets, strips or reads itself (the declaration, cookies, credentials,
+// framing, links, CORS, method overrides, encodings and ranges): no route passes them on.
+// `lower`: the name in lower case.
+bool reserved_header(std::string_view lower) {
+    return lower.starts_with("x-export-") || lower == "set-cookie" || lower == "cookie" ||
+           lower == "authorization" || lower == "host" || lower == "content-length" ||
+           lower == "transfer-encoding" || lower == "connection" || lower == "location" ||
+           lower == "content-location" || lower == "link" || lower == "refresh" ||
+           lower.starts_with("access-control-") || lower == "x-http-method-override" ||
+           lower == "x-http-method" || lower == "x-method-override" ||
+           lower == "content-encoding" || lower == "range" || lower == "if-range";
+}
+
+// The header fields a route passes on beyond the standard ones, each way.
+void read_route_headers(reader& r, const pugi::xml_node& n, route& rt) {
     for (const char* attr : {"request-headers", "response-headers"}) {
         auto a = n.attribute(attr);
         if (!a) continue;
@@ -1187,15 +1205,7 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
             std::string lower;
             for (char c : name)
                 lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-            const bool reserved =
-                lower.starts_with("x-export-") || lower == "set-cookie" || lower == "cookie" ||
-                lower == "authorization" || lower == "host" || lower == "content-length" ||
-                lower == "transfer-encoding" || lower == "connection" || lower == "location" ||
-                lower == "content-location" || lower == "link" || lower == "refresh" ||
-                lower.starts_with("access-control-") || lower == "x-http-method-override" ||
-                lower == "x-http-method" || lower == "x-method-override" ||
-                lower == "content-encoding" || lower == "range" || lower == "if-range";
-            if (!is_token(name) || name.find('_') != std::string::npos || reserved) {
+            if (!is_token(name) || name.find('_') != std::string::npos || reserved_header(lower)) {
                 r.error(n, a,
                         "'" + std::string(attr) +
                             "' names HTTP header names exportwall "
@@ -1207,29 +1217,76 @@ void read_route(reader& r, const pugi::xml_node& n, settings& out) {
         (std::string_view(attr) == "request-headers" ? rt.request_headers : rt.response_headers) =
             std::move(names);
     }
-    for (auto c : n.children("nested")) {
-        r.src().check_attributes(c, {"in-record", "map", "discriminator", "value", "field-root"},
-                                 {"path", "entity"}, r.diag());
-        r.src().check_children(c, {}, r.diag());
-        nested_records set;
-        set.where = r.src().locate(c);
-        set.path = r.text(c, "path");
-        set.entity = r.text(c, "entity");
-        r.boolean(c, "in-record", set.in_record);
-        r.boolean(c, "map", set.map);
-        set.discriminator = r.text(c, "discriminator");
-        set.discriminator_value = r.text(c, "value");
-        set.field_root = r.text(c, "field-root");
-        if (set.discriminator.empty() != set.discriminator_value.empty())
-            r.error(c, "'discriminator' and 'value' go together");
-        if (!set.in_record && !set.path.empty() && set.path.front() != '/')
-            r.error(c, c.attribute("path"), "a document-level 'path' is a JSON pointer ('/…')");
-        if (set.in_record && !set.path.empty() && set.path.front() == '/')
-            r.error(c, c.attribute("path"), "an in-record 'path' is a dotted field path");
-        if (rt.format != route_format::json && rt.format != route_format::ndjson)
-            r.error(c, "only json and ndjson routes carry nested records");
-        rt.nested.push_back(std::move(set));
-    }
+}
+
+// <nested path entity [in-record] [map] [discriminator value] [field-root]/> in a json or ndjson
+// route: records beside or inside the route's records, filtered with their own entity's view.
+nested_records read_nested(reader& r, const pugi::xml_node& c, route_format format) {
+    r.src().check_attributes(c, {"in-record", "map", "discriminator", "value", "field-root"},
+                             {"path", "entity"}, r.diag());
+    r.src().check_children(c, {}, r.diag());
+    nested_records set;
+    set.where = r.src().locate(c);
+    set.path = r.text(c, "path");
+    set.entity = r.text(c, "entity");
+    r.boolean(c, "in-record", set.in_record);
+    r.boolean(c, "map", set.map);
+    set.discriminator = r.text(c, "discriminator");
+    set.discriminator_value = r.text(c, "value");
+    set.field_root = r.text(c, "field-root");
+    if (set.discriminator.empty() != set.discriminator_value.empty())
+        r.error(c, "'discriminator' and 'value' go together");
+    if (!set.in_record && !set.path.empty() && set.path.front() != '/')
+        r.error(c, c.attribute("path"), "a document-level 'path' is a JSON pointer ('/…')");
+    if (set.in_record && !set.path.empty() && set.path.front() == '/')
+        r.error(c, c.attribute("path"), "an in-record 'path' is a dotted field path");
+    if (format != route_format::json && format != route_format::ndjson)
+        r.error(c, "only json and ndjson routes carry nested records");
+    return set;
+}
+
+void read_route(reader& r, const pugi::xml_node& n, settings& out) {
+    r.src().check_attributes(n,
+                             {"match",
+                              "methods",
+                              "upstream-path",
+                              "entity",
+                              "records",
+                              "field-root",
+                              "select-param",
+                              "select-separator",
+                              "link-fields",
+                              "csv-delimiter",
+                              "csv-formula-guard",
+                              "open",
+                              "query-language",
+                              "paging-params",
+                              "filter-params",
+                              "search-fields",
+                              "object",
+                              "continuation-params",
+                              "single-record",
+                              "csv-header-spaces",
+                              "request-headers",
+                              "response-headers",
+                              "continuation-fields",
+                              "envelope-fields"},
+                             {"id", "path", "upstream", "format"}, r.diag());
+    r.src().check_children(n, {"nested"}, r.diag());
+    route rt;
+    rt.where = r.src().locate(n);
+    rt.id = r.text(n, "id");
+    // In this order: later parts read what earlier ones set (the query language reads the format
+    // and the match), and a route's errors are reported in the order they are found.
+    read_route_path(r, n, rt);
+    read_route_upstream(r, n, out, rt);
+    read_route_format(r, n, rt);
+    read_route_query(r, n, rt);
+    read_route_envelope(r, n, rt);
+    read_route_csv(r, n, rt);
+    r.boolean(n, "single-record", rt.single_record);
+    read_route_headers(r, n, rt);
+    for (auto c : n.children("nested")) rt.nested.push_back(read_nested(r, c, rt.format));
     if (rt.single_record && rt.format != route_format::json)
         r.error(n, n.attribute("single-record"), "only a json route answers a single record");
     r.boolean(n, "open", rt.open);
@@ -1539,8 +1596,14 @@ load_result load(std::string text, const std::string& file, const std::string& b
 
     // Upstreams first, so routes can name them wherever they stand in the file.
     for (auto n : root.children("upstream")) read_upstream(r, n, net);
-    int admins = 0, limits_count = 0, logs = 0, audits = 0, continuations = 0, shadows = 0,
-        pseudonymisations = 0, quota_stores = 0;
+    int admins = 0;
+    int limits_count = 0;
+    int logs = 0;
+    int audits = 0;
+    int continuations = 0;
+    int shadows = 0;
+    int pseudonymisations = 0;
+    int quota_stores = 0;
     pugi::xml_node shadow_node;
     for (auto n : root.children()) {
         if (n.type() == pugi::node_pcdata || n.type() == pugi::node_cdata) {

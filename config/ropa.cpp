@@ -539,10 +539,9 @@ void fact(std::string& out, std::string_view label, const std::string& html) {
     out += "</th><td>" + html + "</td></tr>\n";
 }
 
-}  // namespace
-
-std::string render_ropa_html(const record_of_processing& ropa) {
-    std::string out;
+// The page's head and title, and where its facts come from: the policy's file and revision, and
+// with a period the audit trail the flows were counted in.
+void append_page_head(std::string& out, const record_of_processing& ropa) {
     out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
     out += "<title>Record of processing activities</title>\n<style>";
     out += page_style;
@@ -559,8 +558,10 @@ std::string render_ropa_html(const record_of_processing& ropa) {
                " (" + std::to_string(ropa.period->audit_records) + " audit records).";
     }
     out += "</p>\n";
+}
 
-    // Overview: one row per purpose.
+// The overview: one row per purpose, linking to its section.
+void append_purpose_overview(std::string& out, const record_of_processing& ropa) {
     out +=
         "<h2>Purposes</h2>\n<table>\n<tr><th>purpose</th><th>data use</th><th>legal "
         "basis</th><th>data subjects</th><th>recipients</th><th>retention</th></tr>\n";
@@ -576,108 +577,132 @@ std::string render_ropa_html(const record_of_processing& ropa) {
                "</td></tr>\n";
     }
     out += "</table>\n";
+}
 
+// A purpose's facts (art. 30(1)(b)–(c), (f)): its data use, legal basis and what it rests on, the
+// rules exportwall enforces for it, marketing, data subjects, retention and the clients granted.
+void append_purpose_facts(std::string& out, const ropa_purpose& pu) {
+    out += "<table class=\"facts\">\n";
+    fact(out, "data use",
+         "<code>" + esc(pu.data_use) + "</code>" +
+             (pu.data_use_name.empty() ? std::string() : " (" + esc(pu.data_use_name) + ")"));
+    fact(out, "legal basis", esc(pu.basis) + " (" + esc(pu.basis_article) + ")");
+    std::string refs;
+    for (const auto& r : pu.references)
+        refs += (refs.empty() ? "" : "<br>") + esc(r.kind) + ": " + esc(r.value);
+    fact(out, "basis references", refs.empty() ? "&#8211;" : refs);
+    std::string rules;
+    for (const auto& r : pu.rules)
+        rules +=
+            (rules.empty() ? "" : "<br>") + ("<code>" + esc(r.id) + "</code> ") + esc(r.reference);
+    fact(out, "rules enforced", rules.empty() ? "&#8211;" : rules);
+    fact(out, "direct marketing",
+         pu.direct_marketing
+             ? "yes" + (pu.channel.empty() ? std::string() : ", by " + esc(pu.channel))
+             : std::string("no"));
+    std::string entities;
+    for (const auto& e : pu.entities)
+        entities += (entities.empty() ? "" : ", ") + ("<code>" + esc(e.id) + "</code> (") +
+                    esc(e.describes) + ")";
+    fact(out, "data subjects",
+         list_html(pu.subjects) + (entities.empty() ? std::string() : "<br>" + entities));
+    fact(out, "retention",
+         pu.retention.empty() ? std::string("<span class=\"warn\">not declared</span>")
+                              : esc(retention_text(pu)));
+    fact(out, "clients with a grant", list_html(pu.clients));
+    out += "</table>\n";
+}
+
+// The categories of personal data a purpose keeps (special ones marked), and the fields it
+// exports in a derived form.
+void append_data_categories(std::string& out, const ropa_purpose& pu) {
+    out += "<h3>Data categories</h3>\n";
+    if (pu.categories.empty()) {
+        out += "<p>&#8211;</p>\n";
+    } else {
+        out += "<table>\n<tr><th>category</th><th>name</th><th>fields</th></tr>\n";
+        for (const auto& c : pu.categories) {
+            out += "<tr><td><code>" + esc(c.category) + "</code>" +
+                   (c.special ? " <span class=\"special\">special (art. 9/10)</span>"
+                              : std::string()) +
+                   "</td><td>" + or_dash(c.name) + "</td><td>" + list_html(c.fields) +
+                   "</td></tr>\n";
+        }
+        out += "</table>\n";
+    }
+    if (!pu.transforms.empty()) {
+        out += "<h3>Fields exported in a derived form</h3>\n<ul>\n";
+        for (const auto& t : pu.transforms)
+            out +=
+                "<li><code>" + esc(t.entity + "." + t.field) + "</code> " + esc(t.text) + "</li>\n";
+        out += "</ul>\n";
+    }
+}
+
+// A purpose's recipients (art. 30(1)(d)–(e)): kind, organisation, country and transfer,
+// processor agreement, the clients granted, and with a period what reached each.
+void append_recipients(std::string& out, const ropa_purpose& pu, bool with_flows) {
+    out += "<h3>Recipients</h3>\n";
+    if (pu.recipients.empty()) {
+        out += "<p>No grant names a destination for this purpose.</p>\n";
+        return;
+    }
+    out +=
+        "<table>\n<tr><th>destination</th><th>kind</th><th>organisation</th>"
+        "<th>country</th><th>transfer</th><th>processor agreement</th>"
+        "<th>clients</th>";
+    if (with_flows) out += "<th>exports</th><th>records</th>";
+    out += "</tr>\n";
+    for (const auto& r : pu.recipients) {
+        std::string dpa = or_dash(r.dpa_ref);
+        if (!r.dpa_expires.empty()) dpa += ", until " + esc(r.dpa_expires);
+        out +=
+            "<tr><td><code>" + esc(r.destination) + "</code>" +
+            (r.granted ? std::string() : " <span class=\"warn\">(no grant in this policy)</span>") +
+            (r.description.empty() ? std::string() : "<br>" + esc(r.description)) + "</td><td>" +
+            or_dash(r.kind) + "</td><td>" + or_dash(r.organisation) + "</td><td>" +
+            or_dash(r.country) + (r.outside_eea ? " (outside the EEA)" : "") + "</td><td>" +
+            or_dash(r.transfer_mechanism) + "</td><td>" + dpa + "</td><td>" + list_html(r.clients) +
+            "</td>";
+        if (with_flows) {
+            out += "<td class=\"n\">" + (r.flow ? std::to_string(r.flow->exports) : "") +
+                   "</td><td class=\"n\">" + (r.flow ? std::to_string(r.flow->records) : "") +
+                   "</td>";
+        }
+        out += "</tr>\n";
+    }
+    out += "</table>\n";
+}
+
+// What the trail shows reaching destinations for purposes the current policy does not have.
+void append_unlisted_flows(std::string& out, const record_of_processing& ropa) {
+    if (!ropa.period || ropa.unlisted_flows.empty()) return;
+    out +=
+        "<h2>Flows of purposes not in this policy</h2>\n<table>\n<tr><th>purpose</th>"
+        "<th>destination</th><th>exports</th><th>records</th></tr>\n";
+    for (const auto& u : ropa.unlisted_flows)
+        out += "<tr><td><code>" + esc(u.purpose) + "</code></td><td><code>" + esc(u.destination) +
+               "</code></td><td class=\"n\">" + std::to_string(u.flow.exports) +
+               "</td><td class=\"n\">" + std::to_string(u.flow.records) + "</td></tr>\n";
+    out += "</table>\n";
+}
+
+}  // namespace
+
+std::string render_ropa_html(const record_of_processing& ropa) {
+    std::string out;
+    append_page_head(out, ropa);
+    append_purpose_overview(out, ropa);
     for (const auto& pu : ropa.purposes) {
         out += "<section class=\"purpose\" id=\"purpose-" + esc(pu.id) + "\">\n";
         out += "<h2>Purpose <code>" + esc(pu.id) + "</code></h2>\n";
         if (!pu.description.empty()) out += "<p>" + esc(pu.description) + "</p>\n";
-        out += "<table class=\"facts\">\n";
-        fact(out, "data use",
-             "<code>" + esc(pu.data_use) + "</code>" +
-                 (pu.data_use_name.empty() ? std::string() : " (" + esc(pu.data_use_name) + ")"));
-        fact(out, "legal basis", esc(pu.basis) + " (" + esc(pu.basis_article) + ")");
-        std::string refs;
-        for (const auto& r : pu.references)
-            refs += (refs.empty() ? "" : "<br>") + esc(r.kind) + ": " + esc(r.value);
-        fact(out, "basis references", refs.empty() ? "&#8211;" : refs);
-        std::string rules;
-        for (const auto& r : pu.rules)
-            rules += (rules.empty() ? "" : "<br>") + ("<code>" + esc(r.id) + "</code> ") +
-                     esc(r.reference);
-        fact(out, "rules enforced", rules.empty() ? "&#8211;" : rules);
-        fact(out, "direct marketing",
-             pu.direct_marketing
-                 ? "yes" + (pu.channel.empty() ? std::string() : ", by " + esc(pu.channel))
-                 : std::string("no"));
-        std::string entities;
-        for (const auto& e : pu.entities)
-            entities += (entities.empty() ? "" : ", ") + ("<code>" + esc(e.id) + "</code> (") +
-                        esc(e.describes) + ")";
-        fact(out, "data subjects",
-             list_html(pu.subjects) + (entities.empty() ? std::string() : "<br>" + entities));
-        fact(out, "retention",
-             pu.retention.empty() ? std::string("<span class=\"warn\">not declared</span>")
-                                  : esc(retention_text(pu)));
-        fact(out, "clients with a grant", list_html(pu.clients));
-        out += "</table>\n";
-
-        out += "<h3>Data categories</h3>\n";
-        if (pu.categories.empty()) {
-            out += "<p>&#8211;</p>\n";
-        } else {
-            out += "<table>\n<tr><th>category</th><th>name</th><th>fields</th></tr>\n";
-            for (const auto& c : pu.categories) {
-                out += "<tr><td><code>" + esc(c.category) + "</code>" +
-                       (c.special ? " <span class=\"special\">special (art. 9/10)</span>"
-                                  : std::string()) +
-                       "</td><td>" + or_dash(c.name) + "</td><td>" + list_html(c.fields) +
-                       "</td></tr>\n";
-            }
-            out += "</table>\n";
-        }
-        if (!pu.transforms.empty()) {
-            out += "<h3>Fields exported in a derived form</h3>\n<ul>\n";
-            for (const auto& t : pu.transforms)
-                out += "<li><code>" + esc(t.entity + "." + t.field) + "</code> " + esc(t.text) +
-                       "</li>\n";
-            out += "</ul>\n";
-        }
-
-        out += "<h3>Recipients</h3>\n";
-        if (pu.recipients.empty()) {
-            out += "<p>No grant names a destination for this purpose.</p>\n";
-        } else {
-            out +=
-                "<table>\n<tr><th>destination</th><th>kind</th><th>organisation</th>"
-                "<th>country</th><th>transfer</th><th>processor agreement</th>"
-                "<th>clients</th>";
-            if (ropa.period) out += "<th>exports</th><th>records</th>";
-            out += "</tr>\n";
-            for (const auto& r : pu.recipients) {
-                std::string dpa = or_dash(r.dpa_ref);
-                if (!r.dpa_expires.empty()) dpa += ", until " + esc(r.dpa_expires);
-                out += "<tr><td><code>" + esc(r.destination) + "</code>" +
-                       (r.granted ? std::string()
-                                  : " <span class=\"warn\">(no grant in this policy)</span>") +
-                       (r.description.empty() ? std::string() : "<br>" + esc(r.description)) +
-                       "</td><td>" + or_dash(r.kind) + "</td><td>" + or_dash(r.organisation) +
-                       "</td><td>" + or_dash(r.country) +
-                       (r.outside_eea ? " (outside the EEA)" : "") + "</td><td>" +
-                       or_dash(r.transfer_mechanism) + "</td><td>" + dpa + "</td><td>" +
-                       list_html(r.clients) + "</td>";
-                if (ropa.period) {
-                    out += "<td class=\"n\">" + (r.flow ? std::to_string(r.flow->exports) : "") +
-                           "</td><td class=\"n\">" +
-                           (r.flow ? std::to_string(r.flow->records) : "") + "</td>";
-                }
-                out += "</tr>\n";
-            }
-            out += "</table>\n";
-        }
+        append_purpose_facts(out, pu);
+        append_data_categories(out, pu);
+        append_recipients(out, pu, ropa.period.has_value());
         out += "</section>\n";
     }
-
-    if (ropa.period && !ropa.unlisted_flows.empty()) {
-        out +=
-            "<h2>Flows of purposes not in this policy</h2>\n<table>\n<tr><th>purpose</th>"
-            "<th>destination</th><th>exports</th><th>records</th></tr>\n";
-        for (const auto& u : ropa.unlisted_flows)
-            out += "<tr><td><code>" + esc(u.purpose) + "</code></td><td><code>" +
-                   esc(u.destination) + "</code></td><td class=\"n\">" +
-                   std::to_string(u.flow.exports) + "</td><td class=\"n\">" +
-                   std::to_string(u.flow.records) + "</td></tr>\n";
-        out += "</table>\n";
-    }
+    append_unlisted_flows(out, ropa);
     out += "</body>\n</html>\n";
     return out;
 }

@@ -237,6 +237,49 @@ void append_labelled(std::string& out, std::string_view name, std::string_view l
     });
 }
 
+// A family of one unlabelled sample: `# HELP`, `# TYPE`, then `name value`.
+template <class Number>
+void append_single(std::string& out, std::string_view name, std::string_view type,
+                   std::string_view help, Number value) {
+    append_header(out, name, type, help);
+    out += name;
+    out += ' ';
+    append_number(out, value);
+    out += '\n';
+}
+
+// The syslog forwarder's figures (metrics::trail_figures::syslog).
+void append_syslog_figures(std::string& out, const metrics::trail_figures& t) {
+    append_single(out, "exportwall_syslog_records_sent_total", "counter",
+                  "Audit records the syslog collector acknowledged (TCP/TLS; UDP: sent); a "
+                  "record sent again after a connection loss counts again.",
+                  t.syslog_sent);
+    append_single(out, "exportwall_syslog_records_resent_total", "counter",
+                  "Audit records sent again after a connection loss (at-least-once delivery).",
+                  t.syslog_resent);
+    append_single(out, "exportwall_syslog_lost_total", "counter",
+                  "Audit records the socket refused over UDP (best effort; TCP and TLS resend "
+                  "instead).",
+                  t.syslog_lost);
+    append_single(out, "exportwall_syslog_reconnects_total", "counter",
+                  "Connections to the syslog collector opened after the first.",
+                  t.syslog_reconnects);
+    append_single(out, "exportwall_syslog_errors_total", "counter",
+                  "Failed connections, sends and lost connections to the syslog collector.",
+                  t.syslog_errors);
+    append_single(out, "exportwall_syslog_records_pending", "gauge",
+                  "Audit records written to the trail that the syslog collector has not "
+                  "acknowledged yet.",
+                  t.syslog_pending);
+    append_single(out, "exportwall_syslog_bytes_pending", "gauge",
+                  "Bytes of the audit trail the syslog collector has not acknowledged yet.",
+                  t.syslog_bytes_pending);
+    append_single(out, "exportwall_audit_files_kept_unshipped", "gauge",
+                  "Rotated audit files over the retention budget kept until the syslog "
+                  "collector has them.",
+                  t.files_kept_unshipped);
+}
+
 }  // namespace
 
 struct metrics::state {
@@ -261,6 +304,18 @@ struct metrics::state {
     label_table<label_counter, 64> token_failed;
     label_table<label_counter, 64> auth_retries;
     std::function<metrics::trail_figures()> trail;
+
+    // render()'s parts, one per group of metric families, in the order they are rendered.
+    void append_connection_metrics(std::string& out) const;
+    void append_requests_by_status(std::string& out) const;
+    void append_request_durations(std::string& out) const;
+    void append_body_bytes(std::string& out) const;
+    void append_refusal_metrics(std::string& out) const;
+    void append_volume_metrics(std::string& out) const;
+    void append_export_metrics(std::string& out) const;
+    void append_trail_metrics(std::string& out) const;
+    void append_upstream_auth_metrics(std::string& out) const;
+    void append_reload_metrics(std::string& out) const;
 };
 
 metrics::metrics() : state_(std::make_unique<state>()) {}
@@ -368,22 +423,31 @@ std::uint64_t metrics::requests_total() const { return load(state_->requests_tot
 std::string metrics::render() const {
     std::string out;
     out.reserve(4096);
+    state_->append_connection_metrics(out);
+    state_->append_requests_by_status(out);
+    state_->append_request_durations(out);
+    state_->append_body_bytes(out);
+    state_->append_refusal_metrics(out);
+    state_->append_volume_metrics(out);
+    state_->append_export_metrics(out);
+    state_->append_trail_metrics(out);
+    state_->append_upstream_auth_metrics(out);
+    state_->append_reload_metrics(out);
+    return out;
+}
 
-    append_header(out, "exportwall_active_connections", "gauge",
-                  "Client connections currently open.");
-    out += "exportwall_active_connections ";
-    append_number(out, active_connections());
-    out += '\n';
+void metrics::state::append_connection_metrics(std::string& out) const {
+    append_single(out, "exportwall_active_connections", "gauge",
+                  "Client connections currently open.",
+                  active_connections.load(std::memory_order_relaxed));
+    append_single(out, "exportwall_connections_total", "counter",
+                  "Client connections accepted since start.", load(connections_total));
+}
 
-    append_header(out, "exportwall_connections_total", "counter",
-                  "Client connections accepted since start.");
-    out += "exportwall_connections_total ";
-    append_number(out, load(state_->connections_total));
-    out += '\n';
-
+void metrics::state::append_requests_by_status(std::string& out) const {
     append_header(out, "exportwall_requests_total", "counter",
                   "Requests answered, by route and status sent to the client.");
-    state_->routes.for_each([&](const route_series& s) {
+    routes.for_each([&](const route_series& s) {
         for (std::size_t st = 0; st < max_status; ++st) {
             const std::uint64_t n = load(s.by_status[st]);
             if (n == 0) continue;
@@ -396,10 +460,12 @@ std::string metrics::render() const {
             out += '\n';
         }
     });
+}
 
+void metrics::state::append_request_durations(std::string& out) const {
     append_header(out, "exportwall_request_duration_seconds", "histogram",
                   "Time from the first request byte to the last response byte, by route.");
-    state_->routes.for_each([&](const route_series& s) {
+    routes.for_each([&](const route_series& s) {
         std::uint64_t cumulative = 0;
         for (std::size_t b = 0; b <= duration_bounds.size(); ++b) {
             cumulative += load(s.buckets[b]);
@@ -425,10 +491,12 @@ std::string metrics::render() const {
         append_number(out, cumulative);
         out += '\n';
     });
+}
 
+void metrics::state::append_body_bytes(std::string& out) const {
     append_header(out, "exportwall_received_bytes_total", "counter",
                   "Request body bytes received from clients, by route.");
-    state_->routes.for_each([&](const route_series& s) {
+    routes.for_each([&](const route_series& s) {
         out += "exportwall_received_bytes_total{";
         append_label(out, "route", s.name);
         out += "} ";
@@ -438,37 +506,42 @@ std::string metrics::render() const {
 
     append_header(out, "exportwall_sent_bytes_total", "counter",
                   "Response body bytes sent to clients, by route.");
-    state_->routes.for_each([&](const route_series& s) {
+    routes.for_each([&](const route_series& s) {
         out += "exportwall_sent_bytes_total{";
         append_label(out, "route", s.name);
         out += "} ";
         append_number(out, load(s.bytes_out));
         out += '\n';
     });
+}
 
+// Failures and refusals counted by a single label: the CRM's, the listener's, the quota's and the
+// relay's.
+void metrics::state::append_refusal_metrics(std::string& out) const {
     append_header(out, "exportwall_upstream_errors_total", "counter",
                   "Upstream failures, by kind (connect, tls, timeout, reset, malformed).");
-    append_labelled(out, "exportwall_upstream_errors_total", "kind", state_->upstream_errors);
+    append_labelled(out, "exportwall_upstream_errors_total", "kind", upstream_errors);
 
     append_header(out, "exportwall_connections_refused_total", "counter",
                   "Connections closed unheard on a proxy-protocol listener, by reason "
                   "(untrusted_peer, proxy_protocol).");
-    append_labelled(out, "exportwall_connections_refused_total", "reason",
-                    state_->connections_refused);
+    append_labelled(out, "exportwall_connections_refused_total", "reason", connections_refused);
 
     append_header(out, "exportwall_quota_refusals_total", "counter",
                   "Exports refused or cut by a quota, a paged export's max-records, the quota "
                   "store or a volume hold, by reason.");
-    append_labelled(out, "exportwall_quota_refusals_total", "reason", state_->quota_refusals);
+    append_labelled(out, "exportwall_quota_refusals_total", "reason", quota_refusals);
 
     append_header(out, "exportwall_exports_aborted_total", "counter",
                   "Responses cut mid-stream (no terminating chunk), by reason.");
-    append_labelled(out, "exportwall_exports_aborted_total", "reason", state_->aborted);
+    append_labelled(out, "exportwall_exports_aborted_total", "reason", aborted);
+}
 
+void metrics::state::append_volume_metrics(std::string& out) const {
     append_header(out, "exportwall_volume_alerts_total", "counter",
                   "Volume alerts (an hour's records above the grant's threshold), by client and "
                   "purpose.");
-    state_->volume_alerts.for_each([&](const grant_counter& c) {
+    volume_alerts.for_each([&](const grant_counter& c) {
         out += "exportwall_volume_alerts_total{";
         append_label(out, "client", c.client);
         out += ',';
@@ -478,28 +551,29 @@ std::string metrics::render() const {
         out += '\n';
     });
 
-    append_header(out, "exportwall_volume_holds", "gauge",
+    append_single(out, "exportwall_volume_holds", "gauge",
                   "Grants a volume alert holds (on-anomaly refuse) until an operator clears "
-                  "them.");
-    out += "exportwall_volume_holds ";
-    append_number(out, state_->volume_holds.load(std::memory_order_relaxed));
-    out += '\n';
+                  "them.",
+                  volume_holds.load(std::memory_order_relaxed));
+}
 
-    // Exports by decision, reason and grant, and their records.
-    static constexpr std::array<std::string_view, 5> export_names{
-        "decision", "reason", "client", "purpose", "destination"};
+// Exports by decision, reason and grant, and their records; the candidate policy's decisions;
+// the grants' quota windows; the records the purposes' rules dropped.
+void metrics::state::append_export_metrics(std::string& out) const {
+    static constexpr std::array<std::string_view, 5> export_names{"decision", "reason", "client",
+                                                                  "purpose", "destination"};
     append_header(out, "exportwall_exports_total", "counter",
                   "Exports recorded, by decision, reason and grant (client, purpose, destination: "
                   "configuration ids).");
-    append_keyed(out, "exportwall_exports_total", export_names, state_->exports,
+    append_keyed(out, "exportwall_exports_total", export_names, exports,
                  [](const export_counter& c) { return load(c.exports); });
     append_header(out, "exportwall_export_records_in_total", "counter",
                   "Records read from the CRM by exports, by decision, reason and grant.");
-    append_keyed(out, "exportwall_export_records_in_total", export_names, state_->exports,
+    append_keyed(out, "exportwall_export_records_in_total", export_names, exports,
                  [](const export_counter& c) { return load(c.records_in); });
     append_header(out, "exportwall_export_records_out_total", "counter",
                   "Records delivered to clients, by decision, reason and grant.");
-    append_keyed(out, "exportwall_export_records_out_total", export_names, state_->exports,
+    append_keyed(out, "exportwall_export_records_out_total", export_names, exports,
                  [](const export_counter& c) { return load(c.records_out); });
     append_header(out, "exportwall_shadow_exports_total", "counter",
                   "Exports the candidate policy (<shadow>) also decided, by the enforced decision, "
@@ -507,81 +581,50 @@ std::string metrics::render() const {
                   "shadow_decision differ, signing the candidate would change the outcome.");
     static constexpr std::array<std::string_view, 5> shadow_names{
         "decision", "shadow_decision", "shadow_reason", "client", "purpose"};
-    append_keyed(out, "exportwall_shadow_exports_total", shadow_names, state_->shadow,
+    append_keyed(out, "exportwall_shadow_exports_total", shadow_names, shadow,
                  [](const export_counter& c) { return load(c.exports); });
     static constexpr std::array<std::string_view, 3> grant_names{"client", "purpose",
                                                                  "destination"};
     append_header(out, "exportwall_quota_used_records", "gauge",
                   "Records counted against a grant's quota window (delivered, and reserved by "
                   "exports in flight) at this replica's last reservation, by grant.");
-    append_keyed(out, "exportwall_quota_used_records", grant_names, state_->quotas,
+    append_keyed(out, "exportwall_quota_used_records", grant_names, quotas,
                  [](const quota_gauge& g) { return load(g.used); });
     append_header(out, "exportwall_quota_limit_records", "gauge",
                   "The records a grant's quota allows per window (quota=\"N/period\"), by grant.");
-    append_keyed(out, "exportwall_quota_limit_records", grant_names, state_->quotas,
+    append_keyed(out, "exportwall_quota_limit_records", grant_names, quotas,
                  [](const quota_gauge& g) { return load(g.limit); });
     append_header(out, "exportwall_records_dropped_total", "counter",
                   "Records the purpose's rules dropped, by drop reason.");
-    append_labelled(out, "exportwall_records_dropped_total", "reason", state_->dropped);
+    append_labelled(out, "exportwall_records_dropped_total", "reason", dropped);
+}
 
-    if (state_->trail) {
-        const trail_figures t = state_->trail();
-        auto single = [&out](std::string_view name, std::string_view type, std::string_view help,
-                             std::uint64_t value) {
-            append_header(out, name, type, help);
-            out += name;
-            out += ' ';
-            append_number(out, value);
-            out += '\n';
-        };
-        single("exportwall_audit_records_written_total", "counter",
-               "Audit records written to the trail.", t.records_written);
-        single("exportwall_audit_write_failures_total", "counter",
-               "Audit writer batches that failed (write, sync, rotate or open).", t.write_failures);
-        single("exportwall_audit_fsyncs_total", "counter", "fdatasync calls of the audit writer.",
-               t.fsyncs);
-        single("exportwall_audit_queue_depth", "gauge",
-               "Audit records waiting for the writer thread.", t.queue_depth);
-        single("exportwall_audit_files_pruned_total", "counter",
-               "Rotated audit files removed by the retention budget (keep-bytes, keep-days).",
-               t.files_pruned);
-        if (t.syslog) {
-            single("exportwall_syslog_records_sent_total", "counter",
-                   "Audit records the syslog collector acknowledged (TCP/TLS; UDP: sent); a "
-                   "record sent again after a connection loss counts again.",
-                   t.syslog_sent);
-            single("exportwall_syslog_records_resent_total", "counter",
-                   "Audit records sent again after a connection loss (at-least-once delivery).",
-                   t.syslog_resent);
-            single("exportwall_syslog_lost_total", "counter",
-                   "Audit records the socket refused over UDP (best effort; TCP and TLS resend "
-                   "instead).",
-                   t.syslog_lost);
-            single("exportwall_syslog_reconnects_total", "counter",
-                   "Connections to the syslog collector opened after the first.",
-                   t.syslog_reconnects);
-            single("exportwall_syslog_errors_total", "counter",
-                   "Failed connections, sends and lost connections to the syslog collector.",
-                   t.syslog_errors);
-            single("exportwall_syslog_records_pending", "gauge",
-                   "Audit records written to the trail that the syslog collector has not "
-                   "acknowledged yet.",
-                   t.syslog_pending);
-            single("exportwall_syslog_bytes_pending", "gauge",
-                   "Bytes of the audit trail the syslog collector has not acknowledged yet.",
-                   t.syslog_bytes_pending);
-            single("exportwall_audit_files_kept_unshipped", "gauge",
-                   "Rotated audit files over the retention budget kept until the syslog "
-                   "collector has them.",
-                   t.files_kept_unshipped);
-        }
-    }
+// The audit writer's figures and, with a <syslog> forwarder, the forwarder's: pulled from the
+// trail at render time; nothing when no trail source is set.
+void metrics::state::append_trail_metrics(std::string& out) const {
+    if (!trail) return;
+    const trail_figures t = trail();
+    append_single(out, "exportwall_audit_records_written_total", "counter",
+                  "Audit records written to the trail.", t.records_written);
+    append_single(out, "exportwall_audit_write_failures_total", "counter",
+                  "Audit writer batches that failed (write, sync, rotate or open).",
+                  t.write_failures);
+    append_single(out, "exportwall_audit_fsyncs_total", "counter",
+                  "fdatasync calls of the audit writer.", t.fsyncs);
+    append_single(out, "exportwall_audit_queue_depth", "gauge",
+                  "Audit records waiting for the writer thread.", t.queue_depth);
+    append_single(out, "exportwall_audit_files_pruned_total", "counter",
+                  "Rotated audit files removed by the retention budget (keep-bytes, keep-days).",
+                  t.files_pruned);
+    if (t.syslog) append_syslog_figures(out, t);
+}
 
+void metrics::state::append_upstream_auth_metrics(std::string& out) const {
     append_header(out, "exportwall_upstream_token_requests_total", "counter",
                   "Requests to an upstream's OAuth2 token endpoint, by upstream and result (ok: "
                   "an access token came back).");
-    for (const auto& [table, result] : {std::pair{&state_->token_ok, "ok"},
-                                        std::pair{&state_->token_failed, "error"}}) {
+    for (const auto& [table, result] :
+         {std::pair{&token_ok, "ok"}, std::pair{&token_failed, "error"}}) {
         const std::string_view result_label = result;
         table->for_each([&out, result_label](const label_counter& c) {
             out += "exportwall_upstream_token_requests_total{";
@@ -596,17 +639,17 @@ std::string metrics::render() const {
     append_header(out, "exportwall_upstream_auth_retries_total", "counter",
                   "Upstream requests sent again with a fresh OAuth2 token after a 401, by "
                   "upstream.");
-    append_labelled(out, "exportwall_upstream_auth_retries_total", "upstream",
-                    state_->auth_retries);
+    append_labelled(out, "exportwall_upstream_auth_retries_total", "upstream", auth_retries);
+}
 
+void metrics::state::append_reload_metrics(std::string& out) const {
     append_header(out, "exportwall_config_reloads_total", "counter",
                   "Configuration reloads, by result.");
     out += "exportwall_config_reloads_total{result=\"ok\"} ";
-    append_number(out, load(state_->reloads_ok));
+    append_number(out, load(reloads_ok));
     out += "\nexportwall_config_reloads_total{result=\"failed\"} ";
-    append_number(out, load(state_->reloads_failed));
+    append_number(out, load(reloads_failed));
     out += '\n';
-    return out;
 }
 
 std::string escape_label_value(std::string_view value) {
