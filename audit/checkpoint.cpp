@@ -17,23 +17,6 @@ namespace {
 
 constexpr std::size_t max_errors = 20;
 
-// Lowercase hex only, as the writer writes it.
-bool from_hex(std::string_view hex, unsigned char* out, std::size_t n) {
-    if (hex.size() != 2 * n) return false;
-    auto value = [](char c) {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        return -1;
-    };
-    for (std::size_t i = 0; i < n; ++i) {
-        const int hi = value(hex[2 * i]);
-        const int lo = value(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) return false;
-        out[i] = static_cast<unsigned char>(hi * 16 + lo);
-    }
-    return true;
-}
-
 // An encrypted key asks for a passphrase: answer none instead of prompting on a terminal.
 int no_passphrase(char*, int, int, void*) { return 0; }
 
@@ -148,7 +131,8 @@ bool checkpoint_keys::verify(std::string_view key_id, std::uint64_t seq, std::st
                              std::string_view signature_hex) const {
     const auto it = keys_.find(key_id);
     unsigned char sig[64];
-    if (it == keys_.end() || !from_hex(signature_hex, sig, sizeof sig)) return false;
+    // Lower-case hex only, as the writer writes it.
+    if (it == keys_.end() || !common::from_lower_hex(signature_hex, sig, sizeof sig)) return false;
     const std::string message = checkpoint_message(seq, hash);
     std::unique_ptr<EVP_MD_CTX, md_ctx_deleter> ctx(EVP_MD_CTX_new());
     return ctx &&
@@ -215,7 +199,7 @@ signed_verify_result verify_signed(const std::string& active_path, const checkpo
     if (failed > max_errors)
         res.errors.push_back(std::to_string(failed - max_errors) + " more bad checkpoints");
     if (lines.empty())
-        res.errors.push_back(
+        res.errors.emplace_back(
             "no checkpoint in the trail: nothing is signed (is "
             "<audit signing-key-file> set?)");
     // A pruned trail starts past seq 1: without a checkpoint, every record checked is unsigned.

@@ -180,6 +180,7 @@ void file_writer::append(record r, bool durable, completion done) {
         }
     }
     if (refused) {
+        // NOLINTNEXTLINE(bugprone-use-after-move): `done` is moved only when nothing is refused.
         if (done) done(refused);
         return;
     }
@@ -233,7 +234,7 @@ std::string file_writer::time_text() const {
     return out + frac;
 }
 
-void file_writer::report(const std::string& what, boost::system::error_code ec) {
+void file_writer::report(const std::string& what, boost::system::error_code ec) const {
     if (options_.on_error) options_.on_error(what + " failed: " + ec.message());
 }
 
@@ -455,6 +456,7 @@ boost::system::error_code file_writer::recover_trail() {
     last_hash_ = std::string(genesis_hash);
     head_signed_ = true;
     const auto files = find_log_files(options_.path);
+    // NOLINTNEXTLINE(modernize-loop-convert): newest first; clang 14 rejects views::reverse
     for (auto it = files.rbegin(); it != files.rend(); ++it) {
         if (it->active) continue;
         const int rfd = ::open(it->path.c_str(), O_RDONLY | O_CLOEXEC);

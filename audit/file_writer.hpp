@@ -92,6 +92,8 @@ struct writer_counters {
 class file_writer final : public sink {
   public:
     explicit file_writer(writer_options options);
+    file_writer(const file_writer&) = delete;
+    file_writer& operator=(const file_writer&) = delete;
     // Writes everything queued, then stops the thread.
     ~file_writer() override;
 
@@ -140,12 +142,12 @@ class file_writer final : public sink {
     std::size_t write_batch(std::deque<pending>& batch);
     // Appends a checkpoint record signing the committed head (next_seq_ - 1, last_hash_).
     void write_checkpoint();
-    [[nodiscard]] bool checkpoint_due(steady::time_point now) const;
+    [[nodiscard]] bool checkpoint_due(steady::time_point t) const;
     // The next time the thread must wake without an append: a retry, or an interval checkpoint.
     [[nodiscard]] std::optional<steady::time_point> next_wake() const;
-    void mark_unhealthy(steady::time_point now);
+    void mark_unhealthy(steady::time_point t);
     // One retry while unhealthy: recover if there is no descriptor, then probe().
-    void heal(steady::time_point now);
+    void heal(steady::time_point t);
     [[nodiscard]] boost::system::error_code probe();
     [[nodiscard]] boost::system::error_code open_active();
     [[nodiscard]] boost::system::error_code recover();
@@ -154,7 +156,7 @@ class file_writer final : public sink {
     [[nodiscard]] boost::system::error_code write_all(std::string_view bytes);
     void publish_committed();
     void prune();
-    void report(const std::string& what, boost::system::error_code ec);
+    void report(const std::string& what, boost::system::error_code ec) const;
     [[nodiscard]] std::time_t now() const;
     [[nodiscard]] std::string time_text() const;  // RFC 3339 UTC with milliseconds
 

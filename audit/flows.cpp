@@ -23,12 +23,13 @@ boost::system::error_code collect_flows(const std::string& log_path, const audit
     std::map<std::string, std::map<key, std::uint64_t>> by_bucket;
     const auto ec = for_each_record(log_path, q.filter, [&](const record& r) {
         if (!q.matches(r)) return true;
+        const auto d = decision_of(r);
         const bool delivered =
-            r.decision == "allowed" || r.decision == "filtered" || r.decision == "aborted";
+            d == decision::allowed || d == decision::filtered || d == decision::aborted;
         const bool refused =
-            (r.decision == "blocked" || r.decision == "would-block") && is_blocked_transfer(r);
+            (d == decision::blocked || d == decision::would_block) && is_blocked_transfer(r);
         if (!delivered && !refused) return true;  // access errors, alerts, loads, checkpoints
-        if (r.decision == "aborted" && r.records_out == 0) return true;  // nothing left
+        if (d == decision::aborted && r.records_out == 0) return true;  // nothing left
         const key k{r.client, r.purpose, r.destination};
         const auto found = by_key.try_emplace(k);
         flow& f = found.first->second;

@@ -8,6 +8,8 @@
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "common/percent.hpp"
+
 namespace exportwall::audit {
 
 namespace {
@@ -16,30 +18,10 @@ constexpr std::array<std::string_view, 7> access_error_reasons{
     "unauthenticated",     "route_not_found",  "method_not_allowed", "declaration_missing",
     "declaration_invalid", "request_rejected", "query_unsupported"};
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
+// A query parameter as a form writes it ('+' a space); nullopt on a malformed escape.
 std::optional<std::string> percent_decode(std::string_view s) {
     std::string out;
-    out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '+') {
-            out.push_back(' ');
-        } else if (s[i] == '%') {
-            if (i + 2 >= s.size()) return std::nullopt;
-            const int h = hex_value(s[i + 1]);
-            const int l = hex_value(s[i + 2]);
-            if (h < 0 || l < 0) return std::nullopt;
-            out.push_back(static_cast<char>(h * 16 + l));
-            i += 2;
-        } else {
-            out.push_back(s[i]);
-        }
-    }
+    if (!common::append_percent_decoded(out, s, common::plus_sign::space)) return std::nullopt;
     return out;
 }
 
@@ -74,8 +56,7 @@ bool set_text_filter(const std::string& name, const std::string& value,
 }  // namespace
 
 bool is_known_decision(std::string_view decision) {
-    return std::find(known_decisions.begin(), known_decisions.end(), decision) !=
-           known_decisions.end();
+    return parse_decision(decision).has_value();
 }
 
 bool is_access_error(std::string_view reason) {
@@ -84,7 +65,8 @@ bool is_access_error(std::string_view reason) {
 }
 
 bool is_blocked_transfer(const record& r) {
-    return (r.decision == "blocked" || r.decision == "aborted" || r.decision == "would-block") &&
+    const auto d = decision_of(r);
+    return (d == decision::blocked || d == decision::aborted || d == decision::would_block) &&
            !is_access_error(r.reason);
 }
 

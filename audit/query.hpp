@@ -20,17 +20,8 @@
 
 namespace exportwall::audit {
 
-// Every decision a record can carry (record::decision). A filter on another value is a typo,
-// never "nothing found": the CLI exits 2 and /admin/audit answers 400.
-constexpr std::array<std::string_view, 9> known_decisions{"allowed",
-                                                          "filtered",
-                                                          "blocked",
-                                                          "aborted",
-                                                          "would-block",
-                                                          "volume_alert",
-                                                          "volume_alert_cleared",
-                                                          "policy_loaded",
-                                                          "checkpoint"};
+// True for the text of a decision a record can carry (audit::decision, to_string). A filter on
+// another value is a typo, never "nothing found": the CLI exits 2 and /admin/audit answers 400.
 [[nodiscard]] bool is_known_decision(std::string_view decision);
 
 // True for the reason codes of requests that never were a declared, authenticated export the
@@ -86,13 +77,12 @@ struct audit_query {
 };
 
 // Parses "decision=blocked,aborted&client=web*&since=2026-11-01T00:00:00Z&limit=50&cursor=120".
-// Parameters: decision (known_decisions), reason, client, purpose, destination, id (lists of
+// Parameters: decision (is_known_decision), reason, client, purpose, destination, id (lists of
 // text terms), category (blocked-transfer | access-error), since, until (RFC 3339 or a date),
 // limit, cursor, offset, order (desc | asc), bucket (day | hour). Percent-decoding and '+' as
 // space apply. Unknown parameters or malformed values: nullopt and `error` says which parameter
 // (never its value).
-[[nodiscard]] std::optional<audit_query> parse_audit_query(std::string_view query_string,
-                                                           std::string& error);
+[[nodiscard]] std::optional<audit_query> parse_audit_query(std::string_view qs, std::string& error);
 
 // The query's filters in words, for a report's "covers" line: "category blocked-transfer;
 // decision blocked; client web*; since 2026-11-01T00:00:00Z"; "all records" without filters.

@@ -28,8 +28,11 @@ namespace {
 namespace fs = std::filesystem;
 
 // Closes a descriptor when it leaves scope.
-struct fd_guard {
+struct fd_guard {  // a copy would close the descriptor twice
     int fd;
+    explicit fd_guard(int d) : fd(d) {}
+    fd_guard(const fd_guard&) = delete;
+    fd_guard& operator=(const fd_guard&) = delete;
     ~fd_guard() {
         if (fd >= 0) ::close(fd);
     }
@@ -435,8 +438,8 @@ class hash_pipeline {
         space_.wait(lock, [&] { return queue_.size() < max_queued || found_; });
         if (found_) return false;
         const std::size_t index = results_.size();
-        results_.push_back({});
-        queue_.push_back({index, std::move(b)});
+        results_.emplace_back();
+        queue_.emplace_back(index, std::move(b));
         work_.notify_one();
         return true;
     }
@@ -519,13 +522,283 @@ class hash_pipeline {
     std::optional<chain_hasher> inline_hasher_;
 };
 
+// The seq, prev_hash and hash of a line shaped like an audit record: it starts with its seq and
+// ends with its prev_hash and hash members, each 64 lower-case hex digits.
+struct chain_link {
+    std::uint64_t seq = 0;
+    std::string_view prev;
+    std::string_view hash;
+};
+
+std::optional<chain_link> read_chain_link(std::string_view line) {
+    const auto seq = leading_seq(line);
+    const std::size_t n = line.size();
+    constexpr std::string_view hash_key = ",\"hash\":\"";
+    constexpr std::string_view prev_key = ",\"prev_hash\":\"";
+    if (!seq || n < hash_suffix_size + prev_key.size() + 65 ||
+        line.substr(n - hash_suffix_size, hash_key.size()) != hash_key ||
+        line.substr(n - 2) != "\"}" || line[n - hash_suffix_size - 1] != '"' ||
+        line.substr(n - hash_suffix_size - 65 - prev_key.size(), prev_key.size()) != prev_key)
+        return std::nullopt;
+    const std::string_view hash = line.substr(n - 66, 64);
+    const std::string_view prev = line.substr(n - hash_suffix_size - 65, 64);
+    if (!is_hex64(hash) || !is_hex64(prev)) return std::nullopt;
+    return chain_link{*seq, prev, hash};
+}
+
+// Where a line is: its file and its line number (from 1) in that file.
+struct line_at {
+    const log_file& file;
+    std::uint64_t line_no = 0;
+};
+
+// One verification of a trail: reads its files in order and checks each line's seq and
+// prev_hash link on this thread, while a hash_pipeline recomputes the lines' hashes.
+class chain_verifier {
+  public:
+    chain_verifier(std::optional<pruned_anchor> anchor, bool live,
+                   std::vector<std::string>* checkpoint_lines)
+        : anchor_(std::move(anchor)),
+          live_(live),
+          checkpoint_lines_(checkpoint_lines),
+          hashing_(hashing_threads()) {}
+
+    // Reads the files until the last one ends or a failure (or an edited line) ends the scan;
+    // the error of a file that cannot be read.
+    [[nodiscard]] boost::system::error_code read_trail(const std::vector<log_file>& files) {
+        for (const auto& file : files) {
+            if (stopped_) break;
+            if (const auto ec = read_file(file)) return ec;
+        }
+        return {};
+    }
+
+    // The verdict once read_trail returned `ec`.
+    [[nodiscard]] verify_result conclude(boost::system::error_code ec) {
+        if (ec) {
+            verify_result unreadable;
+            unreadable.problem = chain_problem::io_error;
+            return unreadable;
+        }
+        if (res_.problem == chain_problem::none) {
+            (void)earlier_edit();  // the chain is whole unless a line was edited
+        }
+        if (looking_for_missing_ && missing_found_) res_.problem = chain_problem::reordered;
+        res_.ok = res_.problem == chain_problem::none;
+        if (res_.ok) {
+            res_.last_seq = last_seq_;
+            res_.last_hash = last_hash_;
+        }
+        return std::move(res_);
+    }
+
+  private:
+    static unsigned hashing_threads() {
+        const unsigned cores = std::thread::hardware_concurrency();
+        return cores <= 1 ? 1 : cores > 4 ? 4 : cores;
+    }
+
+    // Buffered read(), not mmap: the writer may truncate the active file (after a failed write)
+    // while the proxy reads it, and a mapping would turn that into SIGBUS. Each read goes into
+    // a buffer of its own that stays alive until its lines are hashed.
+    [[nodiscard]] boost::system::error_code read_file(const log_file& file) {
+        constexpr std::size_t chunk = std::size_t{4} << 20;
+        const fd_guard in{::open(file.path.c_str(), O_RDONLY | O_CLOEXEC)};
+        if (in.fd < 0) return {errno, boost::system::system_category()};
+        ::posix_fadvise(in.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        std::uint64_t line_no = 0;
+        carry_.clear();
+        while (!stopped_) {
+            auto bytes = hashing_.acquire();
+            std::string& buf = *bytes;
+            const std::size_t want = std::max(chunk, carry_.size() * 2);
+            if (buf.size() < want) buf.resize(want);
+            std::memcpy(buf.data(), carry_.data(), carry_.size());
+            const std::size_t have_before = carry_.size();
+            const auto n = ::read(in.fd, buf.data() + have_before, buf.size() - have_before);
+            if (n < 0 && errno == EINTR) {
+                hashing_.release(std::move(bytes));
+                continue;
+            }
+            if (n < 0) return {errno, boost::system::system_category()};
+            const std::size_t have = have_before + static_cast<std::size_t>(n);
+            res_.bytes += static_cast<std::uint64_t>(n);
+            const bool go_on =
+                check_lines(file, line_no, std::string_view(buf.data(), have), n == 0);
+            if (!current_.lines.empty()) {
+                current_.bytes = std::move(bytes);
+                push_current();
+            } else {
+                hashing_.release(std::move(bytes));
+            }
+            if (!go_on) stopped_ = true;
+            if (n == 0) break;
+        }
+        return {};
+    }
+
+    // Checks the lines of `all` (the carry of the last read, then this read's bytes) up to the
+    // last newline, or all of it at the end of the file (`at_end`: a last line without its
+    // newline). What follows the last newline is carried to the next read. False stops the scan.
+    bool check_lines(const log_file& file, std::uint64_t& line_no, std::string_view all,
+                     bool at_end) {
+        std::size_t start = 0;
+        bool go_on = true;
+        if (at_end) {
+            if (!all.empty()) go_on = check(file, ++line_no, all, false);
+            start = all.size();
+        } else {
+            for (auto nl = all.find('\n'); nl != std::string_view::npos && go_on;
+                 nl = all.find('\n', start)) {
+                go_on = check(file, ++line_no, all.substr(start, nl - start), true);
+                start = nl + 1;
+            }
+        }
+        if (go_on) carry_.assign(all.substr(start));
+        return go_on;
+    }
+
+    // Checks one line; false stops the scan.
+    bool check(const log_file& f, std::uint64_t line_no, std::string_view line, bool terminated) {
+        if (looking_for_missing_) {
+            if (auto s = leading_seq(line); s && *s == missing_) {
+                missing_found_ = true;
+                return false;
+            }
+            return true;
+        }
+        const line_at at{f, line_no};
+        std::uint64_t expected = last_seq_ + 1;
+        if (!terminated && live_ && f.active) {  // the writer is mid-line: the chain so far
+            (void)earlier_edit();
+            return false;
+        }
+        if (!terminated) {
+            fail_here(chain_problem::truncated, expected, at);
+            return false;
+        }
+        const auto link = read_chain_link(line);
+        if (!link) {
+            fail_here(chain_problem::unparsable, expected, at);
+            return false;
+        }
+        if (res_.first_seq == 0 && !start_chain(*link, line, at, expected)) return false;
+        if (link->seq != expected) return out_of_sequence(link->seq, expected, at);
+        if (link->prev != last_hash_) {
+            fail_here(chain_problem::prev_hash_mismatch, link->seq, at);
+            return false;
+        }
+        return extend_chain(*link, line, at);
+    }
+
+    // The first record: seq 1 over the genesis hash or, after retention pruned the oldest
+    // files, one the pruning anchor accounts for (its seq at most one past the anchor's), which
+    // then sets the seq `expected`. False stops the scan.
+    bool start_chain(const chain_link& link, std::string_view line, const line_at& at,
+                     std::uint64_t& expected) {
+        res_.first_seq = link.seq;
+        res_.replica = std::string(read_line_replica(line));
+        if (link.seq != 1 && anchor_ && link.seq <= anchor_->through_seq + 1) {
+            if (link.seq == anchor_->through_seq + 1 && link.prev != anchor_->hash) {
+                fail_here(chain_problem::prev_hash_mismatch, link.seq, at);
+                return false;
+            }
+            last_seq_ = link.seq - 1;
+            last_hash_.assign(link.prev);
+            expected = link.seq;
+            res_.pruned_through = anchor_->through_seq;
+        }
+        return true;
+    }
+
+    // A seq other than the expected one: a duplicate, a reordering or a gap. After a gap the
+    // scan goes on to learn whether the missing seq turns up later (reordered) or never.
+    bool out_of_sequence(std::uint64_t seq, std::uint64_t expected, const line_at& at) {
+        if (seq == last_seq_) {
+            fail_here(chain_problem::duplicate, seq, at);
+        } else if (seq < expected) {
+            fail_here(chain_problem::reordered, seq, at);
+        } else {
+            fail_here(chain_problem::seq_gap, expected, at);
+            if (res_.problem != chain_problem::seq_gap) return false;
+            looking_for_missing_ = true;
+            missing_ = expected;
+            return true;
+        }
+        return false;
+    }
+
+    // A line whose seq and prev_hash link are right: its hash goes to the pipeline.
+    bool extend_chain(const chain_link& link, std::string_view line, const line_at& at) {
+        current_.lines.push_back({line.substr(0, line.size() - hash_suffix_size), link.prev,
+                                  link.hash, link.seq, &at.file, at.line_no});
+        if (checkpoint_lines_ != nullptr && is_checkpoint_line(line))
+            checkpoint_lines_->emplace_back(line);
+        // A trail that starts before the anchor's record must hold it with the anchor's hash.
+        if (res_.pruned_through == link.seq && link.hash != anchor_->hash) {
+            fail_here(chain_problem::prev_hash_mismatch, link.seq, at);
+            return false;
+        }
+        // The next line must name this line's hash as written; whether it is the right hash is
+        // known once the pipeline has hashed it, before any later failure is reported.
+        last_hash_.assign(link.hash);
+        last_seq_ = link.seq;
+        return true;
+    }
+
+    void fail(chain_problem p, std::uint64_t seq, const log_file& f, std::uint64_t line) {
+        res_.problem = p;
+        res_.first_broken_seq = seq;
+        res_.file = f.path;
+        res_.line = line;
+    }
+
+    // Every failure of a line is reported only if no line before it was edited.
+    void fail_here(chain_problem p, std::uint64_t seq, const line_at& at) {
+        if (!earlier_edit()) fail(p, seq, at.file, at.line_no);
+    }
+
+    void push_current() {
+        if (current_.lines.empty()) return;
+        if (!hashing_.push(std::move(current_))) stopped_ = true;
+        current_ = {};
+    }
+
+    // Waits for every line read so far to be hashed; true (and the failure set) when one of
+    // them was edited.
+    bool earlier_edit() {
+        push_current();
+        std::uint64_t ok = 0;
+        const auto bad = hashing_.finish(&ok);
+        res_.records = ok;
+        if (bad) fail(chain_problem::hash_mismatch, bad->seq, *bad->file, bad->line_no);
+        return bad.has_value();
+    }
+
+    verify_result res_;
+    std::optional<pruned_anchor> anchor_;
+    bool live_;
+    std::vector<std::string>* checkpoint_lines_;
+    hash_pipeline hashing_;
+    hash_pipeline::block current_;
+    std::string last_hash_{genesis_hash};
+    std::uint64_t last_seq_ = 0;
+    // After a seq above the expected one: does the expected seq turn up later (reordered) or
+    // never (gap)? Only scanned once a break was found.
+    bool looking_for_missing_ = false;
+    std::uint64_t missing_ = 0;
+    bool missing_found_ = false;
+    bool stopped_ = false;  // a failure (or an edited line) ends the scan
+    std::string carry_;     // the start of a line continued by the next read
+};
+
 }  // namespace
 
 verify_result verify_chain(const std::string& active_path, bool live,
                            std::vector<std::string>* checkpoint_lines) {
-    verify_result res;
     const auto files = find_log_files(active_path);
     if (files.empty()) {
+        verify_result res;
         res.problem = chain_problem::no_log;
         res.file = active_path;
         return res;
@@ -533,202 +806,9 @@ verify_result verify_chain(const std::string& active_path, bool live,
     std::optional<pruned_anchor> anchor;
     if (const auto text = read_small_file(pruned_anchor_path(active_path)))
         anchor = parse_pruned_anchor(*text);
-    const unsigned cores = std::thread::hardware_concurrency();
-    hash_pipeline hashing(cores <= 1 ? 1 : cores > 4 ? 4 : cores);
-    hash_pipeline::block current;
-    std::string last_hash(genesis_hash);
-    std::uint64_t last_seq = 0;
-    // After a seq above the expected one: does the expected seq turn up later (reordered) or
-    // never (gap)? Only scanned once a break was found.
-    bool looking_for_missing = false;
-    std::uint64_t missing = 0;
-    bool missing_found = false;
-    bool stopped = false;  // a failure (or an edited line) ends the scan
-
-    auto fail = [&](chain_problem p, std::uint64_t seq, const log_file& f, std::uint64_t line) {
-        res.problem = p;
-        res.first_broken_seq = seq;
-        res.file = f.path;
-        res.line = line;
-    };
-    auto push_current = [&] {
-        if (current.lines.empty()) return;
-        if (!hashing.push(std::move(current))) stopped = true;
-        current = {};
-    };
-    // Every failure of a line is reported only if no line before it was edited.
-    auto earlier_edit = [&] {
-        push_current();
-        std::uint64_t ok = 0;
-        const auto bad = hashing.finish(&ok);
-        res.records = ok;
-        if (bad) fail(chain_problem::hash_mismatch, bad->seq, *bad->file, bad->line_no);
-        return bad.has_value();
-    };
-
-    // Checks one line; false stops the scan.
-    auto check = [&](const log_file& f, std::uint64_t line_no, std::string_view line,
-                     bool terminated) -> bool {
-        if (looking_for_missing) {
-            if (auto s = leading_seq(line); s && *s == missing) {
-                missing_found = true;
-                return false;
-            }
-            return true;
-        }
-        std::uint64_t expected = last_seq + 1;
-        auto fail_here = [&](chain_problem p, std::uint64_t seq) {
-            if (!earlier_edit()) fail(p, seq, f, line_no);
-        };
-        if (!terminated && live && f.active) {  // the writer is mid-line: the chain so far
-            (void)earlier_edit();
-            return false;
-        }
-        if (!terminated) {
-            fail_here(chain_problem::truncated, expected);
-            return false;
-        }
-        const auto seq = leading_seq(line);
-        const std::size_t n = line.size();
-        constexpr std::string_view hash_key = ",\"hash\":\"";
-        constexpr std::string_view prev_key = ",\"prev_hash\":\"";
-        if (!seq || n < hash_suffix_size + prev_key.size() + 65 ||
-            line.substr(n - hash_suffix_size, hash_key.size()) != hash_key ||
-            line.substr(n - 2) != "\"}" || line[n - hash_suffix_size - 1] != '"' ||
-            line.substr(n - hash_suffix_size - 65 - prev_key.size(), prev_key.size()) != prev_key) {
-            fail_here(chain_problem::unparsable, expected);
-            return false;
-        }
-        const std::string_view hash = line.substr(n - 66, 64);
-        const std::string_view prev = line.substr(n - hash_suffix_size - 65, 64);
-        if (!is_hex64(hash) || !is_hex64(prev)) {
-            fail_here(chain_problem::unparsable, expected);
-            return false;
-        }
-        // The first record: seq 1 over the genesis hash or, after retention pruned the oldest
-        // files, one the pruning anchor accounts for (its seq at most one past the anchor's).
-        if (res.first_seq == 0) {
-            res.first_seq = *seq;
-            res.replica = std::string(read_line_replica(line));
-            if (*seq != 1 && anchor && *seq <= anchor->through_seq + 1) {
-                if (*seq == anchor->through_seq + 1 && prev != anchor->hash) {
-                    fail_here(chain_problem::prev_hash_mismatch, *seq);
-                    return false;
-                }
-                last_seq = *seq - 1;
-                last_hash.assign(prev);
-                expected = *seq;
-                res.pruned_through = anchor->through_seq;
-            }
-        }
-        if (*seq != expected) {
-            if (*seq == last_seq) {
-                fail_here(chain_problem::duplicate, *seq);
-            } else if (*seq < expected) {
-                fail_here(chain_problem::reordered, *seq);
-            } else {
-                fail_here(chain_problem::seq_gap, expected);
-                if (res.problem != chain_problem::seq_gap) return false;
-                looking_for_missing = true;
-                missing = expected;
-                return true;
-            }
-            return false;
-        }
-        if (prev != last_hash) {
-            fail_here(chain_problem::prev_hash_mismatch, *seq);
-            return false;
-        }
-        current.lines.push_back(
-            {line.substr(0, n - hash_suffix_size), prev, hash, *seq, &f, line_no});
-        if (checkpoint_lines != nullptr && is_checkpoint_line(line))
-            checkpoint_lines->emplace_back(line);
-        // A trail that starts before the anchor's record must hold it with the anchor's hash.
-        if (res.pruned_through == *seq && hash != anchor->hash) {
-            fail_here(chain_problem::prev_hash_mismatch, *seq);
-            return false;
-        }
-        // The next line must name this line's hash as written; whether it is the right hash is
-        // known once the pipeline has hashed it, before any later failure is reported.
-        last_hash.assign(hash);
-        last_seq = *seq;
-        return true;
-    };
-
-    // Buffered read(), not mmap: the writer may truncate the active file (after a failed write)
-    // while the proxy reads it, and a mapping would turn that into SIGBUS. Each read goes into
-    // a buffer of its own that stays alive until its lines are hashed.
-    constexpr std::size_t chunk = std::size_t{4} << 20;
-    std::string carry;  // the start of a line continued by the next read
-    boost::system::error_code ec;
-    for (const auto& file : files) {
-        if (stopped) break;
-        const fd_guard in{::open(file.path.c_str(), O_RDONLY | O_CLOEXEC)};
-        if (in.fd < 0) {
-            ec = {errno, boost::system::system_category()};
-            break;
-        }
-        ::posix_fadvise(in.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-        std::uint64_t line_no = 0;
-        carry.clear();
-        while (!stopped) {
-            auto bytes = hashing.acquire();
-            std::string& buf = *bytes;
-            const std::size_t want = std::max(chunk, carry.size() * 2);
-            if (buf.size() < want) buf.resize(want);
-            std::memcpy(buf.data(), carry.data(), carry.size());
-            const std::size_t have_before = carry.size();
-            const auto n = ::read(in.fd, buf.data() + have_before, buf.size() - have_before);
-            if (n < 0 && errno == EINTR) {
-                hashing.release(std::move(bytes));
-                continue;
-            }
-            if (n < 0) {
-                ec = {errno, boost::system::system_category()};
-                stopped = true;
-                break;
-            }
-            const std::size_t have = have_before + static_cast<std::size_t>(n);
-            res.bytes += static_cast<std::uint64_t>(n);
-            const std::string_view all(buf.data(), have);
-            std::size_t start = 0;
-            bool go_on = true;
-            if (n == 0) {
-                if (have > 0) go_on = check(file, ++line_no, all, false);
-                start = have;
-            } else {
-                for (auto nl = all.find('\n'); nl != std::string_view::npos && go_on;
-                     nl = all.find('\n', start)) {
-                    go_on = check(file, ++line_no, all.substr(start, nl - start), true);
-                    start = nl + 1;
-                }
-            }
-            if (go_on) carry.assign(all.substr(start));
-            if (!current.lines.empty()) {
-                current.bytes = std::move(bytes);
-                push_current();
-            } else {
-                hashing.release(std::move(bytes));
-            }
-            if (!go_on) stopped = true;
-            if (n == 0) break;
-        }
-    }
-    if (ec) {
-        res = verify_result{};
-        res.problem = chain_problem::io_error;
-        return res;
-    }
-    if (res.problem == chain_problem::none) {
-        (void)earlier_edit();  // the chain is whole unless a line was edited
-    }
-    if (looking_for_missing && missing_found) res.problem = chain_problem::reordered;
-    res.ok = res.problem == chain_problem::none;
-    if (res.ok) {
-        res.last_seq = last_seq;
-        res.last_hash = last_hash;
-    }
-    return res;
+    chain_verifier verifier(std::move(anchor), live, checkpoint_lines);
+    const auto ec = verifier.read_trail(files);
+    return verifier.conclude(ec);
 }
 
 }  // namespace exportwall::audit

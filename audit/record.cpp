@@ -67,6 +67,7 @@ bool is_replica_name(std::string_view name) {
 std::string default_replica_name() {
     std::string source;
     for (const char* var : {"EXPORTWALL_REPLICA", "HOSTNAME"}) {
+        // NOLINTNEXTLINE(concurrency-mt-unsafe): exportwall never calls setenv, so no race.
         const char* v = std::getenv(var);
         if (v != nullptr && *v != '\0') {
             source = v;

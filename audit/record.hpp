@@ -135,6 +135,12 @@ struct record {
     std::string hash;             // assigned by the writer
 };
 
+// The decision a record read back names; nullopt for a text this version does not know (a later
+// version's). Code compares decisions through this, never through their text.
+[[nodiscard]] inline std::optional<decision> decision_of(const record& r) noexcept {
+    return parse_decision(r.decision);
+}
+
 // A fresh, unguessable record id (128 random bits, lowercase hex), usable in headers.
 [[nodiscard]] std::string new_record_id();
 

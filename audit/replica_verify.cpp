@@ -25,20 +25,9 @@ struct entry {
     std::uint64_t line = 0;
 };
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
+// A chain hash as the writer writes it: 64 lower-case hex digits.
 bool unhex(std::string_view hex, digest& out) {
-    if (hex.size() != 64) return false;
-    for (std::size_t i = 0; i < 32; ++i) {
-        const int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) return false;
-        out[i] = static_cast<unsigned char>(hi * 16 + lo);
-    }
-    return true;
+    return common::from_lower_hex(hex, out.data(), out.size());
 }
 
 // The audit record in a line: from its `{"seq":` (a syslog header may stand before it) to its

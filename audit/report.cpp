@@ -21,9 +21,10 @@ void add_row(std::map<std::string, std::array<std::uint64_t, 5>>& table, const s
         row[4]++;
         return;
     }
-    if (r.decision == "blocked") row[1]++;
-    if (r.decision == "aborted") row[2]++;
-    if (r.decision == "would-block") row[3]++;
+    const auto d = decision_of(r);
+    if (d == decision::blocked) row[1]++;
+    if (d == decision::aborted) row[2]++;
+    if (d == decision::would_block) row[3]++;
 }
 
 std::string num(std::uint64_t v) { return std::to_string(v); }
@@ -51,7 +52,7 @@ void table_html(std::string& out, const std::string& title, const std::string& c
 
 // Days as "YYYY-MM-DD" from Unix epoch milliseconds, and back.
 std::string day_of(std::int64_t ms) {
-    const std::time_t t = static_cast<std::time_t>(ms / 1000);
+    const auto t = static_cast<std::time_t>(ms / 1000);
     std::tm tm{};
     ::gmtime_r(&t, &tm);
     char buf[16];
@@ -89,7 +90,7 @@ std::string category_colour(std::size_t i) {
                                               "#4d4d4d", "#7f3b08"};
     constexpr std::size_t n = sizeof palette / sizeof palette[0];
     if (i < n) return palette[i];
-    const double hue = static_cast<double>((i * 137) % 360);
+    const auto hue = static_cast<double>((i * 137) % 360);
     const int light = (i / n) % 2 == 0 ? 38 : 55;
     char buf[48];
     std::snprintf(buf, sizeof buf, "hsl(%.0f,65%%,%d%%)", hue, light);
@@ -102,7 +103,7 @@ double char_em(unsigned char c) {
     if ((c & 0xC0) == 0x80) return 0;  // a continuation byte: its character is counted once
     if (c >= 0xC0) return 1.0;         // the first byte of another script's character
     const auto in = [c](std::string_view set) {
-        return set.find(static_cast<char>(c)) != set.npos;
+        return set.find(static_cast<char>(c)) != std::string_view::npos;
     };
     if (in("ilj!|.,:;'")) return 0.3;
     if (in("ftrI -()")) return 0.42;
@@ -222,9 +223,10 @@ bool fold_record(trail_stats& s, const record& r) {
         s.access_error_statuses[r.reason].insert(r.status);
         return true;
     }
-    if (r.decision == "blocked" || r.decision == "aborted" || r.decision == "would-block") {
+    const auto d = decision_of(r);
+    if (d == decision::blocked || d == decision::aborted || d == decision::would_block) {
         auto& day = s.refusals_by_day[r.time.substr(0, 10)];
-        day[r.decision == "blocked" ? 0 : r.decision == "aborted" ? 1 : 2]++;
+        day[d == decision::blocked ? 0 : d == decision::aborted ? 1 : 2]++;
     }
     if (r.decision == "blocked" || r.decision == "would-block") {
         s.refusals_total++;
@@ -287,8 +289,9 @@ report_anchor anchor_trail(const std::string& log_path, const checkpoint_keys& k
     boost::json::parser parser;
     record r;
     // The last one that is a well-formed checkpoint (verify_signed judges the others).
+    // NOLINTNEXTLINE(modernize-loop-convert): clang-tidy 14 cannot parse std::views::reverse here
     for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
-        if (parse_line(*it, parser, r) || r.decision != "checkpoint") continue;
+        if (parse_line(*it, parser, r) || decision_of(r) != decision::checkpoint) continue;
         a.checkpoint_found = true;
         a.checkpoint_record_seq = r.seq;
         a.signed_seq = r.checkpoint_seq;
@@ -412,11 +415,10 @@ std::string refusals_chart_svg(const trail_stats& s) {
     return out;
 }
 
-std::string render_html_report(const trail_stats& s, const report_anchor& anchor,
-                               const std::string& log_path, std::string_view scope) {
-    const report_anchor& a = anchor;
-    const verify_result& chain = a.chain;
-    std::string out;
+namespace {
+
+// The document's head and style sheet, then the page's title.
+void head_html(std::string& out) {
     out +=
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -441,6 +443,11 @@ std::string render_html_report(const trail_stats& s, const report_anchor& anchor
         "h2{break-after:avoid}tr,svg.chart,dl.summary{break-inside:avoid}"
         "thead{display:table-header-group}}\n"
         "</style></head><body>\n<h1>Audit evidence report</h1>\n";
+}
+
+// What the report covers: the trail, when it was generated, the period and the totals.
+void summary_html(std::string& out, const trail_stats& s, const std::string& log_path,
+                  std::string_view scope) {
     const std::time_t now = std::time(nullptr);
     std::tm tm{};
     ::gmtime_r(&now, &tm);
@@ -461,8 +468,11 @@ std::string render_html_report(const trail_stats& s, const report_anchor& anchor
            "</dd>\n<dt>Access errors</dt><dd>" + num(s.access_errors) +
            " (401, 404, 400…: no export was declared and decided; not blocked transfers)</dd>\n"
            "</dl>\n";
+}
 
-    // Integrity and the hashes to anchor.
+// The chain's verdict, the hashes to keep elsewhere and the last signed checkpoint.
+void integrity_html(std::string& out, const report_anchor& a) {
+    const verify_result& chain = a.chain;
     out += "<h2>Integrity of the trail</h2>\n<p class=\"" +
            std::string(chain.ok ? "ok" : "broken") + "\" id=\"chain\">" +
            html_escape(chain.detail()) + "</p>\n<dl class=\"summary\" id=\"anchor\">\n";
@@ -502,7 +512,10 @@ std::string render_html_report(const trail_stats& s, const report_anchor& anchor
         "removing, reordering or truncating a record breaks the chain at that record. Keep the "
         "last hash (or the last signed one) elsewhere: a later verification must find it "
         "again.</p>\n";
+}
 
+// Records per decision, then the chart of blocked transfers per day (or month) by reason.
+void decisions_html(std::string& out, const trail_stats& s) {
     out +=
         "<h2>Decisions</h2>\n<table class=\"counts\"><thead><tr><th>decision</th><th>records"
         "</th></tr></thead><tbody>\n";
@@ -519,7 +532,10 @@ std::string render_html_report(const trail_stats& s, const report_anchor& anchor
     out += std::string("<h2>Blocked transfers per ") + (monthly ? "month" : "day") +
            ", by reason</h2>\n";
     out += refusals_chart_svg(s);
+}
 
+// The blocked transfers one by one (the first ones of a long period).
+void refusals_html(std::string& out, const trail_stats& s) {
     out += "<h2>Blocked transfers</h2>\n";
     if (s.refusals.empty()) {
         out += "<p id=\"refusals-none\">No blocked transfer in this period.</p>\n";
@@ -536,10 +552,10 @@ std::string render_html_report(const trail_stats& s, const report_anchor& anchor
             if (!r.legal_reference.empty()) rule += ": " + html_escape(r.legal_reference);
             out += "<tr><td>" + html_escape(r.time) + "</td><td class=\"id\">" + html_escape(r.id) +
                    "</td><td>" + html_escape(r.client.empty() ? "-" : r.client) + "</td><td>" +
-                   html_escape(r.purpose.empty() ? "-" : r.purpose) + "</td><td>" + destination +
-                   "</td><td>" + html_escape(r.reason) +
-                   (r.decision == "would-block" ? " (would-block: not enforced)" : "") +
-                   "</td><td>" + rule + "</td></tr>\n";
+                   html_escape(r.purpose.empty() ? "-" : r.purpose) + "</td><td>" + destination;
+            out += "</td><td>" + html_escape(r.reason);
+            if (parse_decision(r.decision) == decision::would_block) out += " (would-block: not enforced)";
+            out += "</td><td>" + rule + "</td></tr>\n";
         }
         out += "</tbody></table>\n";
         if (s.refusals_total > s.refusals.size())
@@ -548,7 +564,10 @@ std::string render_html_report(const trail_stats& s, const report_anchor& anchor
                    " blocked transfers are listed; a shorter period (--since, --until) lists the "
                    "rest.</p>\n";
     }
+}
 
+// Requests refused before an export was decided, by reason with their statuses.
+void access_errors_html(std::string& out, const trail_stats& s) {
     out +=
         "<h2>Access errors (not transfers)</h2>\n<p class=\"note\">Requests refused before an "
         "export was declared and decided: no credentials, no route, malformed HTTP or "
@@ -565,7 +584,10 @@ std::string render_html_report(const trail_stats& s, const report_anchor& anchor
     }
     if (s.access_errors_by_reason.empty()) out += "<tr><td colspan=\"3\">none</td></tr>\n";
     out += "</tbody></table>\n";
+}
 
+// The candidate policy's decisions beside the enforced ones, when a <shadow> decided some.
+void shadow_html(std::string& out, const trail_stats& s) {
     if (s.shadow_records != 0) {
         out += "<h2>Candidate policy (shadow)</h2>\n<p>" + num(s.shadow_records) +
                " exports were decided by the candidate policy too; its decision differs for " +
@@ -578,6 +600,10 @@ std::string render_html_report(const trail_stats& s, const report_anchor& anchor
                    "</td><td>" + num(n) + "</td></tr>\n";
         out += "</tbody></table>\n";
     }
+}
+
+// Counts by client, purpose, destination and reason; records dropped and fields stripped.
+void breakdowns_html(std::string& out, const trail_stats& s) {
     table_html(out, "By client", "client", s.by_client);
     table_html(out, "By purpose", "purpose", s.by_purpose);
     table_html(out, "By destination", "destination", s.by_destination);
@@ -607,6 +633,21 @@ std::string render_html_report(const trail_stats& s, const report_anchor& anchor
     out +=
         "</tbody></table>\n<p class=\"note\">The trail holds no field values: names, counts and "
         "identifiers only.</p>\n</body></html>\n";
+}
+
+}  // namespace
+
+std::string render_html_report(const trail_stats& s, const report_anchor& anchor,
+                               const std::string& log_path, std::string_view scope) {
+    std::string out;
+    head_html(out);
+    summary_html(out, s, log_path, scope);
+    integrity_html(out, anchor);
+    decisions_html(out, s);
+    refusals_html(out, s);
+    access_errors_html(out, s);
+    shadow_html(out, s);
+    breakdowns_html(out, s);
     return out;
 }
 

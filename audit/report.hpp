@@ -70,13 +70,12 @@ struct trail_stats {
     std::uint64_t shadow_differ = 0;
 };
 
-// Folds every record matching `filter` into `out`.
+// Folds every record matching `filter` into `s` (reset first).
 [[nodiscard]] boost::system::error_code collect_stats(const std::string& log_path,
-                                                      const record_filter& filter,
-                                                      trail_stats& out);
+                                                      const record_filter& filter, trail_stats& s);
 // The same for an admin query (its patterns and category too; paging is ignored).
 [[nodiscard]] boost::system::error_code collect_stats(const std::string& log_path,
-                                                      const audit_query& query, trail_stats& out);
+                                                      const audit_query& query, trail_stats& s);
 
 // What anchors the report: the chain's head, and the trail's last signed checkpoint.
 struct report_anchor {

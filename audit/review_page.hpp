@@ -1,7 +1,7 @@
 #pragma once
 // The review page served at /admin/ by the admin listener: one static HTML+JS document (no
 // external assets) that reads the review API (/admin/audit, /admin/flows, /admin/subject, …;
-// proxy/audit_review.hpp), and the Content-Security-Policy that lets exactly its own inline
+// proxy/ops/audit_review.hpp), and the Content-Security-Policy that lets exactly its own inline
 // script and style run.
 
 #include <string>

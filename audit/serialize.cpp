@@ -9,100 +9,16 @@
 
 #include <boost/json/value.hpp>
 
+#include "common/json_text.hpp"
+
 namespace exportwall::audit {
 
 namespace {
 
 constexpr char hex_digits[] = "0123456789abcdef";
 
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not valid.
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-    const auto b0 = static_cast<unsigned char>(s[i]);
-    std::size_t n = 0;
-    std::uint32_t min = 0;
-    std::uint32_t cp = 0;
-    if (b0 < 0x80) return 1;
-    if ((b0 & 0xe0) == 0xc0) {
-        n = 2, min = 0x80, cp = b0 & 0x1fu;
-    } else if ((b0 & 0xf0) == 0xe0) {
-        n = 3, min = 0x800, cp = b0 & 0x0fu;
-    } else if ((b0 & 0xf8) == 0xf0) {
-        n = 4, min = 0x10000, cp = b0 & 0x07u;
-    } else {
-        return 0;
-    }
-    if (i + n > s.size()) return 0;
-    for (std::size_t k = 1; k < n; ++k) {
-        const auto b = static_cast<unsigned char>(s[i + k]);
-        if ((b & 0xc0) != 0x80) return 0;
-        cp = (cp << 6) | (b & 0x3fu);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-    return n;
-}
-
-void append_string(std::string_view s, std::string& out) {
-    out.push_back('"');
-    for (std::size_t i = 0; i < s.size();) {
-        // Copy a run of bytes that need no escaping in one go (the common case: all of it).
-        std::size_t run = i;
-        while (run < s.size()) {
-            const auto b = static_cast<unsigned char>(s[run]);
-            if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\') break;
-            ++run;
-        }
-        if (run > i) {
-            out.append(s.data() + i, run - i);
-            i = run;
-            continue;
-        }
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x80) {
-            const std::size_t n = utf8_sequence(s, i);
-            if (n == 0) {
-                out.append("\xef\xbf\xbd");  // U+FFFD: what a parser would make of it anyway
-                ++i;
-            } else {
-                out.append(s.substr(i, n));
-                i += n;
-            }
-            continue;
-        }
-        switch (c) {
-            case '"':
-                out.append("\\\"");
-                break;
-            case '\\':
-                out.append("\\\\");
-                break;
-            case '\n':
-                out.append("\\n");
-                break;
-            case '\r':
-                out.append("\\r");
-                break;
-            case '\t':
-                out.append("\\t");
-                break;
-            case '\b':
-                out.append("\\b");
-                break;
-            case '\f':
-                out.append("\\f");
-                break;
-            default:
-                if (c < 0x20) {
-                    out.append("\\u00");
-                    out.push_back(hex_digits[c >> 4]);
-                    out.push_back(hex_digits[c & 0x0f]);
-                } else {
-                    out.push_back(static_cast<char>(c));
-                }
-        }
-        ++i;
-    }
-    out.push_back('"');
-}
+// The canonical form's strings are common::append_json_string's: the chain hashes its bytes.
+void append_string(std::string_view s, std::string& out) { common::append_json_string(out, s); }
 
 template <class Int>
 void append_int(Int v, std::string& out) {
@@ -314,169 +230,159 @@ class canonical_reader {
 
     bool read(record& out) {
         for (std::size_t i = 0; i < std::size(keys); ++i) {
-            // The replica stands between id and time, in records that name one (never empty).
-            if (keys[i] == "time" && literal(",\"replica\":")) {
-                if (!string(out.replica) || out.replica.empty()) return false;
-            }
-            // The refusal's legal rule stands between reason and client, in records that name
-            // one (never with an empty rule_id).
-            if (keys[i] == "client" && literal(",\"rule_id\":")) {
-                if (!string(out.rule_id) || out.rule_id.empty() ||
-                    !literal(",\"legal_reference\":") || !string(out.legal_reference))
-                    return false;
-            }
-            // The transform counts stand between fields_stripped and records_in, each only in
-            // records that have some (never as an empty object).
-            if (keys[i] == "records_in") {
-                if (literal(",\"fields_transformed\":") && !named_counts(out.fields_transformed))
-                    return false;
-                if (literal(",\"transform_failed\":") && !named_counts(out.transform_failed))
-                    return false;
-            }
-            // The subject index's members stand between records_dropped and bytes_in, in
-            // records of exports that indexed their subjects (never with an empty digest).
-            if (keys[i] == "bytes_in" && literal(",\"subject_keys\":")) {
-                if (!integer(out.subject_keys) || !literal(",\"subject_index\":") ||
-                    !string(out.subject_index) || out.subject_index.empty())
-                    return false;
-            }
-            // The balancer that named the client and the W3C trace id stand between remote and
-            // policy_revision, each only when there is one (never empty).
-            if (keys[i] == "policy_revision") {
-                if (literal(",\"via\":") && (!string(out.via) || out.via.empty())) return false;
-                if (literal(",\"trace_id\":") && (!string(out.trace_id) || out.trace_id.empty()))
-                    return false;
-            }
-            // A volume alert's members stand between policy_revision and the candidate policy's
-            // members, in volume_alert records (never with an empty hour).
-            if (keys[i] == "prev_hash" && literal(",\"volume_hour\":")) {
-                if (!string(out.volume_hour) || out.volume_hour.empty() ||
-                    !literal(",\"volume_records\":") || !integer(out.volume_records) ||
-                    !literal(",\"volume_threshold\":") || !integer(out.volume_threshold) ||
-                    !literal(",\"volume_bound\":") || !string(out.volume_bound) ||
-                    !literal(",\"volume_median\":") || !integer(out.volume_median) ||
-                    !literal(",\"volume_action\":") || !string(out.volume_action))
-                    return false;
-            }
-            // The candidate policy's members (<shadow>) stand between policy_revision and
-            // prev_hash, in records written with one.
-            if (keys[i] == "prev_hash" && literal(",\"shadow_decision\":")) {
-                if (!string(out.shadow_decision) || !literal(",\"shadow_reason\":") ||
-                    !string(out.shadow_reason) || !literal(",\"shadow_fields_stripped\":") ||
-                    !list(out.shadow_fields_stripped))
-                    return false;
-            }
-            // A configuration load's members, then a checkpoint's, last before prev_hash.
-            if (keys[i] == "prev_hash" && literal(",\"policy_trigger\":")) {
-                if (!string(out.policy_trigger) || out.policy_trigger.empty() ||
-                    !literal(",\"policy_files\":") || !names(out.policy_files) ||
-                    !literal(",\"suppression_lists\":") || !names(out.suppression_lists))
-                    return false;
-            }
-            if (keys[i] == "prev_hash" && literal(",\"checkpoint_seq\":")) {
-                if (!integer(out.checkpoint_seq) || !literal(",\"checkpoint_hash\":") ||
-                    !string(out.checkpoint_hash) || !literal(",\"checkpoint_key_id\":") ||
-                    !string(out.checkpoint_key_id) || !literal(",\"checkpoint_signature\":") ||
-                    !string(out.checkpoint_signature) || out.checkpoint_signature.empty())
-                    return false;
-            }
+            if (!optional_members(keys[i], out)) return false;
             if (!literal(i == 0 ? "{\"" : ",\"") || !literal(keys[i]) || !literal("\":"))
                 return false;
-            bool ok = false;
-            switch (i) {
-                case 0:
-                    ok = integer(out.seq);
-                    break;
-                case 1:
-                    ok = string(out.id);
-                    break;
-                case 2:
-                    ok = string(out.time);
-                    break;
-                case 3:
-                    ok = string(out.mode);
-                    break;
-                case 4:
-                    ok = string(out.decision);
-                    break;
-                case 5:
-                    ok = string(out.reason);
-                    break;
-                case 6:
-                    ok = string(out.client);
-                    break;
-                case 7:
-                    ok = string(out.purpose);
-                    break;
-                case 8:
-                    ok = string(out.basis);
-                    break;
-                case 9:
-                    ok = string(out.destination);
-                    break;
-                case 10:
-                    ok = string(out.destination_kind);
-                    break;
-                case 11:
-                    ok = string(out.route);
-                    break;
-                case 12:
-                    ok = string(out.method);
-                    break;
-                case 13:
-                    ok = string(out.path);
-                    break;
-                case 14: {
-                    std::uint64_t v = 0;
-                    ok = integer(v) && v <= 999;
-                    out.status = static_cast<int>(v);
-                    break;
-                }
-                case 15:
-                    ok = list(out.fields_requested);
-                    break;
-                case 16:
-                    ok = list(out.fields_stripped);
-                    break;
-                case 17:
-                    ok = integer(out.records_in);
-                    break;
-                case 18:
-                    ok = integer(out.records_out);
-                    break;
-                case 19:
-                    ok = drops(out.records_dropped);
-                    break;
-                case 20:
-                    ok = integer(out.bytes_in);
-                    break;
-                case 21:
-                    ok = integer(out.bytes_out);
-                    break;
-                case 22:
-                    ok = number(out.duration_ms);
-                    break;
-                case 23:
-                    ok = string(out.remote);
-                    break;
-                case 24:
-                    ok = string(out.policy_revision);
-                    break;
-                case 25:
-                    ok = string(out.prev_hash) && is_hex64(out.prev_hash);
-                    break;
-                case 26:
-                    ok = string(out.hash) && is_hex64(out.hash);
-                    break;
-                default:
-                    ok = false;
-            }
-            if (!ok) return false;
+            if (!member(i, out)) return false;
         }
         return literal("}") && pos_ == s_.size();
     }
 
   private:
+    // The members a record has only sometimes, read where the writer puts them: before `key`.
+    // False when one is there but malformed.
+    bool optional_members(std::string_view key, record& out) {
+        // The replica stands between id and time, in records that name one (never empty).
+        if (key == "time" && literal(",\"replica\":")) {
+            if (!string(out.replica) || out.replica.empty()) return false;
+        }
+        // The refusal's legal rule stands between reason and client, in records that name
+        // one (never with an empty rule_id).
+        if (key == "client" && literal(",\"rule_id\":")) {
+            if (!string(out.rule_id) || out.rule_id.empty() || !literal(",\"legal_reference\":") ||
+                !string(out.legal_reference))
+                return false;
+        }
+        // The transform counts stand between fields_stripped and records_in, each only in
+        // records that have some (never as an empty object).
+        if (key == "records_in") {
+            if (literal(",\"fields_transformed\":") && !named_counts(out.fields_transformed))
+                return false;
+            if (literal(",\"transform_failed\":") && !named_counts(out.transform_failed))
+                return false;
+        }
+        // The subject index's members stand between records_dropped and bytes_in, in
+        // records of exports that indexed their subjects (never with an empty digest).
+        if (key == "bytes_in" && literal(",\"subject_keys\":")) {
+            if (!integer(out.subject_keys) || !literal(",\"subject_index\":") ||
+                !string(out.subject_index) || out.subject_index.empty())
+                return false;
+        }
+        // The balancer that named the client and the W3C trace id stand between remote and
+        // policy_revision, each only when there is one (never empty).
+        if (key == "policy_revision") {
+            if (literal(",\"via\":") && (!string(out.via) || out.via.empty())) return false;
+            if (literal(",\"trace_id\":") && (!string(out.trace_id) || out.trace_id.empty()))
+                return false;
+        }
+        if (key == "prev_hash") return event_members(out);
+        return true;
+    }
+
+    // The members of particular records, last before prev_hash.
+    bool event_members(record& out) {
+        // A volume alert's members stand between policy_revision and the candidate policy's
+        // members, in volume_alert records (never with an empty hour).
+        if (literal(",\"volume_hour\":")) {
+            if (!string(out.volume_hour) || out.volume_hour.empty() ||
+                !literal(",\"volume_records\":") || !integer(out.volume_records) ||
+                !literal(",\"volume_threshold\":") || !integer(out.volume_threshold) ||
+                !literal(",\"volume_bound\":") || !string(out.volume_bound) ||
+                !literal(",\"volume_median\":") || !integer(out.volume_median) ||
+                !literal(",\"volume_action\":") || !string(out.volume_action))
+                return false;
+        }
+        // The candidate policy's members (<shadow>) stand between policy_revision and
+        // prev_hash, in records written with one.
+        if (literal(",\"shadow_decision\":")) {
+            if (!string(out.shadow_decision) || !literal(",\"shadow_reason\":") ||
+                !string(out.shadow_reason) || !literal(",\"shadow_fields_stripped\":") ||
+                !list(out.shadow_fields_stripped))
+                return false;
+        }
+        // A configuration load's members, then a checkpoint's, last before prev_hash.
+        if (literal(",\"policy_trigger\":")) {
+            if (!string(out.policy_trigger) || out.policy_trigger.empty() ||
+                !literal(",\"policy_files\":") || !names(out.policy_files) ||
+                !literal(",\"suppression_lists\":") || !names(out.suppression_lists))
+                return false;
+        }
+        if (literal(",\"checkpoint_seq\":")) {
+            if (!integer(out.checkpoint_seq) || !literal(",\"checkpoint_hash\":") ||
+                !string(out.checkpoint_hash) || !literal(",\"checkpoint_key_id\":") ||
+                !string(out.checkpoint_key_id) || !literal(",\"checkpoint_signature\":") ||
+                !string(out.checkpoint_signature) || out.checkpoint_signature.empty())
+                return false;
+        }
+        return true;
+    }
+
+    // The value of keys[i], after its key.
+    bool member(std::size_t i, record& out) {
+        switch (i) {
+            case 0:
+                return integer(out.seq);
+            case 1:
+                return string(out.id);
+            case 2:
+                return string(out.time);
+            case 3:
+                return string(out.mode);
+            case 4:
+                return string(out.decision);
+            case 5:
+                return string(out.reason);
+            case 6:
+                return string(out.client);
+            case 7:
+                return string(out.purpose);
+            case 8:
+                return string(out.basis);
+            case 9:
+                return string(out.destination);
+            case 10:
+                return string(out.destination_kind);
+            case 11:
+                return string(out.route);
+            case 12:
+                return string(out.method);
+            case 13:
+                return string(out.path);
+            case 14: {
+                std::uint64_t v = 0;
+                const bool ok = integer(v) && v <= 999;
+                out.status = static_cast<int>(v);
+                return ok;
+            }
+            case 15:
+                return list(out.fields_requested);
+            case 16:
+                return list(out.fields_stripped);
+            case 17:
+                return integer(out.records_in);
+            case 18:
+                return integer(out.records_out);
+            case 19:
+                return drops(out.records_dropped);
+            case 20:
+                return integer(out.bytes_in);
+            case 21:
+                return integer(out.bytes_out);
+            case 22:
+                return number(out.duration_ms);
+            case 23:
+                return string(out.remote);
+            case 24:
+                return string(out.policy_revision);
+            case 25:
+                return string(out.prev_hash) && is_hex64(out.prev_hash);
+            case 26:
+                return string(out.hash) && is_hex64(out.hash);
+            default:
+                return false;
+        }
+    }
+
     bool literal(std::string_view lit) {
         if (s_.substr(pos_, lit.size()) != lit) return false;
         pos_ += lit.size();
@@ -613,12 +519,166 @@ class canonical_reader {
     std::string_view s_;
     std::size_t pos_ = 0;
 };
-}  // namespace
 
-void append_json_string(std::string_view s, std::string& out) { append_string(s, out); }
+// Reads a record from a line the JSON parser parsed (one canonical_reader gave up on): the same
+// members in the same order as canonical_reader reads them, each of the type the writer writes.
+class object_reader {
+  public:
+    explicit object_reader(const boost::json::object& obj) : obj_(obj), it_(obj.begin()) {}
 
-void append_canonical(const record& r, std::string& out) {
-    out.push_back('{');
+    bool read(record& out) {
+        for (std::size_t i = 0; i < std::size(keys); ++i) {
+            if (!optional_members(keys[i], out)) return false;
+            if (!next_is(keys[i]) || !member(i, take(), out)) return false;
+        }
+        return it_ == obj_.end();
+    }
+
+  private:
+    bool next_is(std::string_view key) const { return it_ != obj_.end() && it_->key() == key; }
+    const boost::json::value& take() { return (it_++)->value(); }
+
+    // The optional members, where canonical_reader expects them: the replica before time, the
+    // refusal's legal rule before client, the transform counts before records_in, the subject
+    // index before bytes_in, via and trace_id before policy_revision, the rest before prev_hash.
+    bool optional_members(std::string_view key, record& out) {
+        if (key == "time" && next_is("replica")) {
+            if (!get_str(take(), out.replica) || out.replica.empty()) return false;
+        }
+        if (key == "client" && next_is("rule_id")) {
+            if (!get_str(take(), out.rule_id) || out.rule_id.empty() ||
+                !next_is("legal_reference") || !get_str(take(), out.legal_reference))
+                return false;
+        }
+        if (key == "records_in") {
+            if (next_is("fields_transformed") && !get_counts(take(), out.fields_transformed, true))
+                return false;
+            if (next_is("transform_failed") && !get_counts(take(), out.transform_failed, true))
+                return false;
+        }
+        if (key == "bytes_in" && next_is("subject_keys")) {
+            if (!get_u64(take(), out.subject_keys) || !next_is("subject_index") ||
+                !get_str(take(), out.subject_index) || out.subject_index.empty())
+                return false;
+        }
+        if (key == "policy_revision") {
+            if (next_is("via") && (!get_str(take(), out.via) || out.via.empty())) return false;
+            if (next_is("trace_id") && (!get_str(take(), out.trace_id) || out.trace_id.empty()))
+                return false;
+        }
+        if (key == "prev_hash") return event_members(out);
+        return true;
+    }
+
+    // A volume alert's members, the candidate policy's, a configuration load's and a
+    // checkpoint's.
+    bool event_members(record& out) {
+        if (next_is("volume_hour")) {
+            if (!get_str(take(), out.volume_hour) || out.volume_hour.empty() ||
+                !next_is("volume_records") || !get_u64(take(), out.volume_records) ||
+                !next_is("volume_threshold") || !get_u64(take(), out.volume_threshold) ||
+                !next_is("volume_bound") || !get_str(take(), out.volume_bound) ||
+                !next_is("volume_median") || !get_u64(take(), out.volume_median) ||
+                !next_is("volume_action") || !get_str(take(), out.volume_action))
+                return false;
+        }
+        if (next_is("shadow_decision")) {
+            if (!get_str(take(), out.shadow_decision) || !next_is("shadow_reason") ||
+                !get_str(take(), out.shadow_reason) || !next_is("shadow_fields_stripped") ||
+                !get_list(take(), out.shadow_fields_stripped))
+                return false;
+        }
+        if (next_is("policy_trigger")) {
+            if (!get_str(take(), out.policy_trigger) || out.policy_trigger.empty() ||
+                !next_is("policy_files") || !get_names(take(), out.policy_files) ||
+                !next_is("suppression_lists") || !get_names(take(), out.suppression_lists))
+                return false;
+        }
+        if (next_is("checkpoint_seq")) {
+            if (!get_u64(take(), out.checkpoint_seq) || !next_is("checkpoint_hash") ||
+                !get_str(take(), out.checkpoint_hash) || !next_is("checkpoint_key_id") ||
+                !get_str(take(), out.checkpoint_key_id) || !next_is("checkpoint_signature") ||
+                !get_str(take(), out.checkpoint_signature) || out.checkpoint_signature.empty())
+                return false;
+        }
+        return true;
+    }
+
+    // The value `e` of keys[i].
+    static bool member(std::size_t i, const boost::json::value& e, record& out) {
+        switch (i) {
+            case 0:
+                return get_u64(e, out.seq);
+            case 1:
+                return get_str(e, out.id);
+            case 2:
+                return get_str(e, out.time);
+            case 3:
+                return get_str(e, out.mode);
+            case 4:
+                return get_str(e, out.decision);
+            case 5:
+                return get_str(e, out.reason);
+            case 6:
+                return get_str(e, out.client);
+            case 7:
+                return get_str(e, out.purpose);
+            case 8:
+                return get_str(e, out.basis);
+            case 9:
+                return get_str(e, out.destination);
+            case 10:
+                return get_str(e, out.destination_kind);
+            case 11:
+                return get_str(e, out.route);
+            case 12:
+                return get_str(e, out.method);
+            case 13:
+                return get_str(e, out.path);
+            case 14: {
+                std::uint64_t s = 0;
+                const bool ok = get_u64(e, s) && s <= 999;
+                out.status = static_cast<int>(s);
+                return ok;
+            }
+            case 15:
+                return get_list(e, out.fields_requested);
+            case 16:
+                return get_list(e, out.fields_stripped);
+            case 17:
+                return get_u64(e, out.records_in);
+            case 18:
+                return get_u64(e, out.records_out);
+            case 19:
+                return get_counts(e, out.records_dropped, false);
+            case 20:
+                return get_u64(e, out.bytes_in);
+            case 21:
+                return get_u64(e, out.bytes_out);
+            case 22:
+                if (!e.is_number()) return false;
+                out.duration_ms = e.to_number<double>();
+                return true;
+            case 23:
+                return get_str(e, out.remote);
+            case 24:
+                return get_str(e, out.policy_revision);
+            case 25:
+                return get_str(e, out.prev_hash) && is_hex64(out.prev_hash);
+            case 26:
+                return get_str(e, out.hash) && is_hex64(out.hash);
+            default:
+                return false;
+        }
+    }
+
+    const boost::json::object& obj_;
+    boost::json::object::const_iterator it_;
+};
+
+// The members that say what was decided: seq, id, replica, time, mode, decision, reason and the
+// refusal's legal rule.
+void append_decision_members(const record& r, std::string& out) {
     append_key("seq", true, out);
     append_int(r.seq, out);
     append_key("id", false, out);
@@ -627,10 +687,8 @@ void append_canonical(const record& r, std::string& out) {
         append_key("replica", false, out);
         append_string(r.replica, out);
     }
-    const std::pair<std::string_view, const std::string*> strings1[] = {{"time", &r.time},
-                                                                        {"mode", &r.mode},
-                                                                        {"decision", &r.decision},
-                                                                        {"reason", &r.reason}};
+    const std::pair<std::string_view, const std::string*> strings1[] = {
+        {"time", &r.time}, {"mode", &r.mode}, {"decision", &r.decision}, {"reason", &r.reason}};
     for (const auto& [k, v] : strings1) {
         append_key(k, false, out);
         append_string(*v, out);
@@ -641,6 +699,11 @@ void append_canonical(const record& r, std::string& out) {
         append_key("legal_reference", false, out);
         append_string(r.legal_reference, out);
     }
+}
+
+// The members of the request: who asked for what, where it went, its status and the fields
+// requested, stripped and transformed.
+void append_request_members(const record& r, std::string& out) {
     const std::pair<std::string_view, const std::string*> strings2[] = {
         {"client", &r.client},
         {"purpose", &r.purpose},
@@ -668,6 +731,11 @@ void append_canonical(const record& r, std::string& out) {
         append_key("transform_failed", false, out);
         append_counts(r.transform_failed, out);
     }
+}
+
+// The members of what went through: records and bytes, the subject index, the duration, the
+// remote end and the policy revision.
+void append_transfer_members(const record& r, std::string& out) {
     append_key("records_in", false, out);
     append_int(r.records_in, out);
     append_key("records_out", false, out);
@@ -698,6 +766,11 @@ void append_canonical(const record& r, std::string& out) {
     }
     append_key("policy_revision", false, out);
     append_string(r.policy_revision, out);
+}
+
+// The members of particular records: a volume alert's, the candidate policy's, a configuration
+// load's and a checkpoint's.
+void append_event_members(const record& r, std::string& out) {
     if (!r.volume_hour.empty()) {
         append_key("volume_hour", false, out);
         append_string(r.volume_hour, out);
@@ -738,6 +811,15 @@ void append_canonical(const record& r, std::string& out) {
         append_key("checkpoint_signature", false, out);
         append_string(r.checkpoint_signature, out);
     }
+}
+}  // namespace
+
+void append_canonical(const record& r, std::string& out) {
+    out.push_back('{');
+    append_decision_members(r, out);
+    append_request_members(r, out);
+    append_transfer_members(r, out);
+    append_event_members(r, out);
     append_key("prev_hash", false, out);
     append_string(r.prev_hash, out);
     out.push_back('}');
@@ -805,169 +887,8 @@ boost::system::error_code parse_line(std::string_view line, boost::json::parser&
     if (ec) return bad;
     const boost::json::value v = parser.release();
     if (!v.is_object()) return bad;
-    const auto& obj = v.get_object();
     clear_optional(out);
-    auto it = obj.begin();
-    auto next_is = [&](std::string_view key) { return it != obj.end() && it->key() == key; };
-    for (std::size_t i = 0; i < std::size(keys); ++i) {
-        if (keys[i] == "time" && next_is("replica")) {
-            if (!get_str((it++)->value(), out.replica) || out.replica.empty()) return bad;
-        }
-        // The optional members, where canonical_reader expects them: the refusal's legal rule
-        // before client, the transform counts before records_in, a volume alert's members, the
-        // candidate policy's, a configuration load's and a checkpoint's before prev_hash.
-        if (keys[i] == "client" && next_is("rule_id")) {
-            if (!get_str((it++)->value(), out.rule_id) || out.rule_id.empty() ||
-                !next_is("legal_reference") || !get_str((it++)->value(), out.legal_reference))
-                return bad;
-        }
-        if (keys[i] == "records_in") {
-            if (next_is("fields_transformed") &&
-                !get_counts((it++)->value(), out.fields_transformed, true))
-                return bad;
-            if (next_is("transform_failed") &&
-                !get_counts((it++)->value(), out.transform_failed, true))
-                return bad;
-        }
-        if (keys[i] == "bytes_in" && next_is("subject_keys")) {
-            if (!get_u64((it++)->value(), out.subject_keys) || !next_is("subject_index") ||
-                !get_str((it++)->value(), out.subject_index) || out.subject_index.empty())
-                return bad;
-        }
-        if (keys[i] == "policy_revision") {
-            if (next_is("via") && (!get_str((it++)->value(), out.via) || out.via.empty()))
-                return bad;
-            if (next_is("trace_id") &&
-                (!get_str((it++)->value(), out.trace_id) || out.trace_id.empty()))
-                return bad;
-        }
-        if (keys[i] == "prev_hash" && next_is("volume_hour")) {
-            if (!get_str((it++)->value(), out.volume_hour) || out.volume_hour.empty() ||
-                !next_is("volume_records") || !get_u64((it++)->value(), out.volume_records) ||
-                !next_is("volume_threshold") || !get_u64((it++)->value(), out.volume_threshold) ||
-                !next_is("volume_bound") || !get_str((it++)->value(), out.volume_bound) ||
-                !next_is("volume_median") || !get_u64((it++)->value(), out.volume_median) ||
-                !next_is("volume_action") || !get_str((it++)->value(), out.volume_action))
-                return bad;
-        }
-        if (keys[i] == "prev_hash" && next_is("shadow_decision")) {
-            if (!get_str((it++)->value(), out.shadow_decision) || !next_is("shadow_reason") ||
-                !get_str((it++)->value(), out.shadow_reason) ||
-                !next_is("shadow_fields_stripped") ||
-                !get_list((it++)->value(), out.shadow_fields_stripped))
-                return bad;
-        }
-        if (keys[i] == "prev_hash" && next_is("policy_trigger")) {
-            if (!get_str((it++)->value(), out.policy_trigger) || out.policy_trigger.empty() ||
-                !next_is("policy_files") || !get_names((it++)->value(), out.policy_files) ||
-                !next_is("suppression_lists") || !get_names((it++)->value(), out.suppression_lists))
-                return bad;
-        }
-        if (keys[i] == "prev_hash" && next_is("checkpoint_seq")) {
-            if (!get_u64((it++)->value(), out.checkpoint_seq) || !next_is("checkpoint_hash") ||
-                !get_str((it++)->value(), out.checkpoint_hash) || !next_is("checkpoint_key_id") ||
-                !get_str((it++)->value(), out.checkpoint_key_id) ||
-                !next_is("checkpoint_signature") ||
-                !get_str((it++)->value(), out.checkpoint_signature) ||
-                out.checkpoint_signature.empty())
-                return bad;
-        }
-        if (it == obj.end() || it->key() != keys[i]) return bad;
-        const auto& e = it->value();
-        ++it;
-        bool ok = true;
-        switch (i) {
-            case 0:
-                ok = get_u64(e, out.seq);
-                break;
-            case 1:
-                ok = get_str(e, out.id);
-                break;
-            case 2:
-                ok = get_str(e, out.time);
-                break;
-            case 3:
-                ok = get_str(e, out.mode);
-                break;
-            case 4:
-                ok = get_str(e, out.decision);
-                break;
-            case 5:
-                ok = get_str(e, out.reason);
-                break;
-            case 6:
-                ok = get_str(e, out.client);
-                break;
-            case 7:
-                ok = get_str(e, out.purpose);
-                break;
-            case 8:
-                ok = get_str(e, out.basis);
-                break;
-            case 9:
-                ok = get_str(e, out.destination);
-                break;
-            case 10:
-                ok = get_str(e, out.destination_kind);
-                break;
-            case 11:
-                ok = get_str(e, out.route);
-                break;
-            case 12:
-                ok = get_str(e, out.method);
-                break;
-            case 13:
-                ok = get_str(e, out.path);
-                break;
-            case 14: {
-                std::uint64_t s = 0;
-                ok = get_u64(e, s) && s <= 999;
-                out.status = static_cast<int>(s);
-                break;
-            }
-            case 15:
-                ok = get_list(e, out.fields_requested);
-                break;
-            case 16:
-                ok = get_list(e, out.fields_stripped);
-                break;
-            case 17:
-                ok = get_u64(e, out.records_in);
-                break;
-            case 18:
-                ok = get_u64(e, out.records_out);
-                break;
-            case 19:
-                ok = get_counts(e, out.records_dropped, false);
-                break;
-            case 20:
-                ok = get_u64(e, out.bytes_in);
-                break;
-            case 21:
-                ok = get_u64(e, out.bytes_out);
-                break;
-            case 22:
-                ok = e.is_number();
-                if (ok) out.duration_ms = e.to_number<double>();
-                break;
-            case 23:
-                ok = get_str(e, out.remote);
-                break;
-            case 24:
-                ok = get_str(e, out.policy_revision);
-                break;
-            case 25:
-                ok = get_str(e, out.prev_hash) && is_hex64(out.prev_hash);
-                break;
-            case 26:
-                ok = get_str(e, out.hash) && is_hex64(out.hash);
-                break;
-            default:
-                ok = false;
-        }
-        if (!ok) return bad;
-    }
-    return it == obj.end() ? boost::system::error_code{} : bad;
+    return object_reader(v.get_object()).read(out) ? boost::system::error_code{} : bad;
 }
 
 }  // namespace exportwall::audit

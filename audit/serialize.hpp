@@ -38,14 +38,9 @@ inline constexpr std::size_t hash_suffix_size = 75;
 // policy_trigger is not empty; file path -> digest, keys sorted), then "checkpoint_seq",
 // "checkpoint_hash","checkpoint_key_id","checkpoint_signature" (when checkpoint_signature is not
 // empty), just before "prev_hash".
-// Strings are escaped (quote, backslash, control bytes); invalid UTF-8 becomes U+FFFD so the line
-// always parses and re-serialises to the same bytes.
+// Strings are escaped by common::append_json_string (quote, backslash, control bytes; invalid
+// UTF-8 becomes U+FFFD) so the line always parses and re-serialises to the same bytes.
 void append_canonical(const record& r, std::string& out);
-
-// Appends `s` as a JSON string (quotes included), escaped as the canonical form escapes strings:
-// quote, backslash and control bytes; invalid UTF-8 as U+FFFD. For every JSON line exportwall
-// writes (the operational log's too).
-void append_json_string(std::string_view s, std::string& out);
 
 // Appends the complete line of `r` (canonical bytes with r.hash spliced in before the closing
 // brace, then '\n') to `out`.

@@ -116,9 +116,9 @@ class bit_reader {
     }
 
   private:
-    // acc_ holds avail_ unread bits at its top.
+    // acc_ holds avail_ unread bits at its top. Called with none left; true when it loaded
+    // some (1 ≤ avail_ ≤ 64 afterwards, so the shifts by 64 - avail_ and 64 - take stay < 64).
     bool refill() {
-        if (pos_ >= in_.size()) return false;
         acc_ = 0;
         avail_ = 0;
         while (avail_ < 64 && pos_ < in_.size()) {
@@ -126,7 +126,7 @@ class bit_reader {
                     << (56 - avail_);
             avail_ += 8;
         }
-        return true;
+        return avail_ != 0;
     }
     void consume(unsigned n) {
         acc_ = n >= 64 ? 0 : acc_ << n;
@@ -145,13 +145,6 @@ void put_u32(std::string& out, std::uint32_t v) {
 std::uint32_t get_u32(const unsigned char* p) {
     return static_cast<std::uint32_t>(p[0]) | (static_cast<std::uint32_t>(p[1]) << 8) |
            (static_cast<std::uint32_t>(p[2]) << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
 }
 
 }  // namespace
@@ -437,8 +430,8 @@ namespace {
 std::array<unsigned char, 16> parse_export_id(std::string_view export_id) {
     std::array<unsigned char, 16> id{};
     for (std::size_t i = 0; i < id.size() && 2 * i + 1 < export_id.size(); ++i) {
-        const int hi = hex_value(export_id[2 * i]);
-        const int lo = hex_value(export_id[2 * i + 1]);
+        const int hi = common::hex_value(export_id[2 * i]);
+        const int lo = common::hex_value(export_id[2 * i + 1]);
         id[i] = static_cast<unsigned char>(((hi < 0 ? 0 : hi) << 4) | (lo < 0 ? 0 : lo));
     }
     return id;
@@ -742,6 +735,10 @@ parse_status parse_chunk(std::string_view bytes, std::size_t at, subject_chunk& 
 // A read-only map of a file, unmapped on destruction.
 class mapped_file {
   public:
+    mapped_file() = default;
+    // A copy would unmap the same pages twice.
+    mapped_file(const mapped_file&) = delete;
+    mapped_file& operator=(const mapped_file&) = delete;
     // `fd` stays the caller's.
     boost::system::error_code map(int fd) {
         struct stat st {};

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
+#include <system_error>
 
 namespace exportwall::audit {
 
@@ -51,6 +51,7 @@ std::string openssl_error(std::string_view what) {
 // Counts every byte the TLS engine hands to the socket: the acknowledged position of the
 // plaintext is then exact (records and handshake included), not a guess from plaintext sizes.
 long count_written(BIO* bio, int oper, const char*, std::size_t, int, long, int ret,
+                   // NOLINTNEXTLINE(readability-non-const-parameter): BIO_callback_fn_ex's type
                    std::size_t* processed) {
     if (oper == (BIO_CB_WRITE | BIO_CB_RETURN) && ret > 0 && processed != nullptr) {
         auto* conn = reinterpret_cast<syslog_connection*>(BIO_get_callback_arg(bio));
@@ -138,9 +139,9 @@ bool syslog_connection::open(const std::string& host, std::uint16_t port,
                          ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0
                      ? 0
                      : -1;
-            if (rc != 0 && err != 0) error += std::string(": ") + std::strerror(err);
+            if (rc != 0 && err != 0) error += ": " + std::generic_category().message(err);
         } else if (rc != 0) {
-            error += std::string(": ") + std::strerror(errno);
+            error += ": " + std::generic_category().message(errno);
         }
         if (rc == 0) {
             fd_ = fd;
@@ -194,9 +195,9 @@ bool syslog_connection::open(const std::string& host, std::uint16_t port,
         const int rc = SSL_connect(ssl);
         if (rc == 1) return true;
         const int e = SSL_get_error(ssl, rc);
-        const short want = e == SSL_ERROR_WANT_READ    ? POLLIN
-                           : e == SSL_ERROR_WANT_WRITE ? POLLOUT
-                                                       : 0;
+        const short want = e == SSL_ERROR_WANT_READ    ? short{POLLIN}
+                           : e == SSL_ERROR_WANT_WRITE ? short{POLLOUT}
+                                                       : short{0};
         if (want != 0 && wait_for(fd_, want, deadline)) continue;
         const long verify = SSL_get_verify_result(ssl);
         if (want != 0) {
@@ -227,8 +228,9 @@ std::optional<std::size_t> syslog_connection::write_some(std::string_view bytes,
         if (rc > 0) return static_cast<std::size_t>(rc);
         const int e = SSL_get_error(ssl, rc);
         if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) return 0;
-        error = e == SSL_ERROR_SYSCALL ? std::string("TLS write failed: ") + std::strerror(errno)
-                                       : openssl_error("TLS write failed");
+        error = e == SSL_ERROR_SYSCALL
+                    ? "TLS write failed: " + std::generic_category().message(errno)
+                    : openssl_error("TLS write failed");
         return std::nullopt;
     }
     for (;;) {
@@ -240,7 +242,7 @@ std::optional<std::size_t> syslog_connection::write_some(std::string_view bytes,
         }
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-        error = std::string("send failed: ") + std::strerror(errno);
+        error = "send failed: " + std::generic_category().message(errno);
         return std::nullopt;
     }
 }
@@ -264,7 +266,7 @@ bool syslog_connection::peer_gone(std::string& error) {
     int err = 0;
     socklen_t len = sizeof err;
     if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) {
-        error = std::string("connection failed: ") + std::strerror(err);
+        error = "connection failed: " + std::generic_category().message(err);
         return true;
     }
     pollfd p{fd_, POLLIN | POLLRDHUP, 0};
@@ -296,7 +298,7 @@ bool syslog_connection::peer_gone(std::string& error) {
         }
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
-        error = std::string("connection failed: ") + std::strerror(errno);
+        error = "connection failed: " + std::generic_category().message(errno);
         return true;
     }
     return false;

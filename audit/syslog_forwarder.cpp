@@ -89,17 +89,18 @@ syslog_forwarder::~syslog_forwarder() {
 
 std::string syslog_forwarder::format_message(const syslog_options& options, std::string_view line) {
     if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-    const std::string_view decision = json_string_member(line, "decision");
-    int severity = 6;                                                  // informational
-    if (decision == "blocked" || decision == "aborted") severity = 4;  // warning
-    if (decision == "would-block") severity = 5;                       // notice
-    if (decision == "volume_alert") severity = 4;                      // warning
-    if (decision == "volume_alert_cleared") severity = 5;              // notice
+    const std::string_view text = json_string_member(line, "decision");
+    const auto d = parse_decision(text);
+    int severity = 6;                                                     // informational
+    if (d == decision::blocked || d == decision::aborted) severity = 4;  // warning
+    if (d == decision::would_block) severity = 5;                        // notice
+    if (d == decision::volume_alert) severity = 4;                       // warning
+    if (d == decision::volume_alert_cleared) severity = 5;               // notice
     const int facility = options.facility >= 0 && options.facility <= 23 ? options.facility : 13;
     const std::string host = options.hostname.empty() ? host_name() : options.hostname;
     std::string msg = "<" + std::to_string(facility * 8 + severity) + ">1 " + now_rfc3339() + " " +
                       header_field(host, 255) + " " + header_field(options.app_name, 48) + " " +
-                      std::to_string(::getpid()) + " " + header_field(decision, 32) + " - ";
+                      std::to_string(::getpid()) + " " + header_field(text, 32) + " - ";
     msg.append(line);
     return msg;
 }
@@ -154,7 +155,7 @@ syslog_counters syslog_forwarder::counters() const {
     return c;
 }
 
-void syslog_forwarder::report(const std::string& message) {
+void syslog_forwarder::report(const std::string& message) const {
     if (options_.on_error) options_.on_error(message);
 }
 

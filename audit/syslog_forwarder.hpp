@@ -147,7 +147,7 @@ class syslog_forwarder {
     void fill_batch();
     void save_state(bool force, std::chrono::steady_clock::time_point now);
     void maintain(std::chrono::steady_clock::time_point now);
-    void report(const std::string& message);
+    void report(const std::string& message) const;
     void set_delivered(const trail_position& p);
     void set_acked(const trail_position& p);
     [[nodiscard]] std::uint64_t bytes_pending() const;

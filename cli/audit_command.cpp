@@ -46,7 +46,7 @@ void add_filter_options(CLI::App& cmd, filter_args& f) {
 }
 
 // Builds the filter; returns false with a message naming the bad option. A decision that is
-// not one of known_decisions is a typo, never "nothing found".
+// not one of audit::decision's texts is a typo, never "nothing found".
 bool make_filter(const filter_args& a, record_filter& f, std::string& error) {
     f.decision = split_list(a.decision);
     for (const auto& d : f.decision) {
@@ -591,7 +591,7 @@ int run_audit(int argc, char** argv, std::ostream& out, std::ostream& err) {
     const auto* stats = add_stats_command(app, a);
     const auto* verify = add_verify_command(app, a);
     const auto* report = add_report_command(app, a);
-    if (auto code = parse_command_line(app, argc, argv, out, err, usage_errors::one_line))
+    if (auto code = parse_command_line(app, argc, argv, out, err))
         return *code;
 
     record_filter filter;

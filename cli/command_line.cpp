@@ -7,14 +7,13 @@
 namespace exportwall::cli {
 
 std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv, std::ostream& out,
-                                      std::ostream& err, usage_errors style) {
+                                      std::ostream& err) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        // --help (and CLI11's other successful exits) print through CLI11 in either style.
-        if (e.get_exit_code() == 0 || style == usage_errors::cli11)
-            return app.exit(e, out, err) == 0 ? exit_success : exit_usage;
-        // CLI11 puts the help hint on a second line; keep errors to one line.
+        // --help (and CLI11's other successful exits) print through CLI11.
+        if (e.get_exit_code() == 0) return app.exit(e, out, err) == 0 ? exit_success : exit_usage;
+        // CLI11 would put the help hint on a second line; every command keeps errors to one.
         err << app.get_name() << ": " << e.what() << " (see --help)\n";
         return exit_usage;
     }

@@ -17,20 +17,11 @@ inline constexpr int exit_success = 0;  // done; the answer is yes (valid, allow
 inline constexpr int exit_failure = 1;  // the answer is no (invalid, refused, broken, they differ)
 inline constexpr int exit_usage = 2;    // usage error: unknown option, missing argument or value
 
-// How a command reports a usage error on `err`.
-enum class usage_errors {
-    // CLI11's message and its "Run with --help for more information." line (serve, check-config,
-    // explain, test-policy, hash-suppression, policy, audit subject, audit replay).
-    cli11,
-    // One line: "<app name>: <message> (see --help)" (audit, volume-holds).
-    one_line,
-};
-
 // Parses argv (argv[0] is the command's name) into `app`. nullopt: parsed, run the command.
 // Otherwise the exit code to return at once: exit_success after --help (printed to `out`),
-// exit_usage after a usage error (reported on `err` in `style`).
+// exit_usage after a usage error, reported on `err` in one line, the same for every command:
+// "<app name>: <message> (see --help)".
 [[nodiscard]] std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv,
-                                                    std::ostream& out, std::ostream& err,
-                                                    usage_errors style = usage_errors::cli11);
+                                                    std::ostream& out, std::ostream& err);
 
 }  // namespace exportwall::cli

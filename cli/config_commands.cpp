@@ -164,7 +164,8 @@ std::string joined(const std::vector<std::string>& v, std::string_view sep) {
 }  // namespace
 
 int run_check_config(int argc, char** argv) {
-    CLI::App app{"Validate an exportwall configuration: errors as file:line:col: message"};
+    CLI::App app{"Validate an exportwall configuration: errors as file:line:col: message",
+                 "exportwall check-config"};
     check_args a;
     std::string format = "text";
     app.add_option("FILE", a.file, "configuration file")->required();
@@ -202,7 +203,8 @@ int run_check_config(int argc, char** argv) {
 }
 
 int run_explain(int argc, char** argv) {
-    CLI::App app{"Show the decision exportwall takes for one export request"};
+    CLI::App app{"Show the decision exportwall takes for one export request",
+                 "exportwall explain"};
     std::string file;
     config::explain_request request;
     bool json = false;
@@ -256,7 +258,8 @@ int run_explain(int argc, char** argv) {
 
 int run_test_policy(int argc, char** argv) {
     CLI::App app{
-        "Run an operator's policy test cases (XML: <cases><case …><expect …/></case></cases>)"};
+        "Run an operator's policy test cases (XML: <cases><case …><expect …/></case></cases>)",
+        "exportwall test-policy"};
     std::string file, cases_file;
     std::string format = "text";
     app.add_option("--config", file, "configuration file")->required();
@@ -302,7 +305,8 @@ int run_test_policy(int argc, char** argv) {
 }
 
 int run_hash_suppression(int argc, char** argv) {
-    CLI::App app{"Turn e-mail addresses or CRM ids into suppression-list entries (SHA-256, hex)"};
+    CLI::App app{"Turn e-mail addresses or CRM ids into suppression-list entries (SHA-256, hex)",
+                 "exportwall hash-suppression"};
     std::string match = "email";
     std::string file;
     app.add_option("--match", match, "email (trimmed, lower-cased) or id (trimmed)")

@@ -75,9 +75,10 @@ std::string resolve_trail(const std::string& given, std::string& error) {
 
 // True for a record of an export that delivered data; records_out counts what it delivered.
 bool delivered(const audit::record& r) {
-    if (r.decision == "allowed" || r.decision == "filtered" || r.decision == "would-block")
-        return true;
-    return r.decision == "aborted" && r.records_out > 0;
+    using audit::decision;
+    const auto d = audit::decision_of(r);
+    if (d == decision::allowed || d == decision::filtered || d == decision::would_block) return true;
+    return d == decision::aborted && r.records_out > 0;
 }
 
 int run_ropa(const std::string& config_file, const std::string& format, const std::string& log,

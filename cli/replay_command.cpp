@@ -15,6 +15,7 @@
 #include "audit/reader.hpp"
 #include "cli/command_line.hpp"
 #include "config/decide.hpp"
+#include "config/loader.hpp"
 
 namespace exportwall::cli {
 
@@ -24,9 +25,11 @@ constexpr const char* exit_codes =
     "Exit codes: 0 nothing would change, 1 something would (or the chain is broken without "
     "--ignore-chain), 2 usage error.";
 
-bool is_export(std::string_view decision) {
-    return decision == "allowed" || decision == "filtered" || decision == "blocked" ||
-           decision == "aborted" || decision == "would-block";
+bool is_export(std::string_view text) {
+    using audit::decision;
+    const auto d = audit::parse_decision(text);
+    return d == decision::allowed || d == decision::filtered || d == decision::blocked ||
+           d == decision::aborted || d == decision::would_block;
 }
 
 bool contains(const std::vector<std::string>& v, std::string_view s) {

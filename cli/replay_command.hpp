@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "audit/record.hpp"
-#include "config/loader.hpp"
+#include "config/configuration.hpp"
 
 namespace exportwall::cli {
 

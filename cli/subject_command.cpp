@@ -10,7 +10,7 @@
 #include "audit/reader.hpp"
 #include "cli/command_line.hpp"
 #include "config/loader.hpp"
-#include "proxy/subject_lookup.hpp"
+#include "proxy/enforce/subject_lookup.hpp"
 
 namespace exportwall::cli {
 

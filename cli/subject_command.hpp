@@ -5,7 +5,7 @@
 // to its recipients), from the subject index beside the audit trail (audit/subject_index.hpp).
 // argv[0] is "subject". It reads both the configuration (the key, the entities, the
 // destinations' organisations and countries) and the audit trail; the lookup itself is
-// proxy/subject_lookup.hpp, which the admin API shares.
+// proxy/enforce/subject_lookup.hpp, which the admin API shares.
 // Exit codes: 0 found, 1 not found (or the index does not match its records), 2 usage error.
 
 #include <iosfwd>

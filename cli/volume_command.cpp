@@ -156,8 +156,9 @@ bool read_token(const std::string& token_file, std::string& token, std::ostream&
             return false;
         }
         token = s.str();
-    } else if (const char* env = std::getenv("EXPORTWALL_ADMIN_TOKEN")) {
-        token = env;
+    } else {
+        // NOLINTNEXTLINE(concurrency-mt-unsafe): exportwall never calls setenv.
+        if (const char* env = std::getenv("EXPORTWALL_ADMIN_TOKEN")) token = env;
     }
     while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
         token.pop_back();
@@ -263,7 +264,7 @@ int run_volume_holds(int argc, char** argv, std::ostream& out, std::ostream& err
         sub->footer(exit_codes);
         sub->fallthrough();  // --admin and --token-file after the subcommand too
     }
-    if (auto code = parse_command_line(app, argc, argv, out, err, usage_errors::one_line))
+    if (auto code = parse_command_line(app, argc, argv, out, err))
         return *code;
 
     admin_address where;

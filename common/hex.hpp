@@ -1,6 +1,7 @@
 #pragma once
 // Lower-case hex of bytes, and the SHA-256 of bytes in hex: one home for what revisions, chain
-// hashes, record ids, fingerprints and script names are written as.
+// hashes, record ids, fingerprints and script names are written as, and for reading hex back
+// (digests, signatures, percent-escapes).
 
 #include <openssl/evp.h>
 
@@ -32,6 +33,50 @@ inline void append_hex(std::string& out, const unsigned char* bytes, std::size_t
 template <class Bytes>
 [[nodiscard]] std::string to_hex(const Bytes& bytes) {
     return to_hex(bytes.data(), bytes.size());
+}
+
+// The value of the hex digit `c`: '0'-'9', 'a'-'f' and 'A'-'F'; -1 for any other character.
+[[nodiscard]] constexpr int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// As hex_value, for lower-case digits only (what append_hex writes): -1 for 'A'-'F' too. For
+// text exportwall wrote itself, where an upper-case digit means the text is not what it wrote.
+[[nodiscard]] constexpr int lower_hex_value(char c) noexcept {
+    return c >= 'A' && c <= 'F' ? -1 : hex_value(c);
+}
+
+namespace hex_detail {
+
+template <int (*Value)(char) noexcept>
+[[nodiscard]] constexpr bool decode(std::string_view hex, unsigned char* out,
+                                    std::size_t n) noexcept {
+    if (hex.size() != 2 * n) return false;
+    for (std::size_t i = 0; i < n; ++i) {
+        const int hi = Value(hex[2 * i]);
+        const int lo = Value(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) return false;
+        out[i] = static_cast<unsigned char>(hi * 16 + lo);
+    }
+    return true;
+}
+
+}  // namespace hex_detail
+
+// Decodes `hex`, exactly 2n hex digits of either case, into out[0, n). False when `hex` has
+// another length or holds a character that is no hex digit; out[0, n) is then partly written.
+[[nodiscard]] constexpr bool from_hex(std::string_view hex, unsigned char* out,
+                                      std::size_t n) noexcept {
+    return hex_detail::decode<hex_value>(hex, out, n);
+}
+
+// As from_hex, for lower-case digits only (what append_hex writes).
+[[nodiscard]] constexpr bool from_lower_hex(std::string_view hex, unsigned char* out,
+                                            std::size_t n) noexcept {
+    return hex_detail::decode<lower_hex_value>(hex, out, n);
 }
 
 // The SHA-256 of `bytes` in hex (64 digits); "" if OpenSSL failed.

@@ -339,7 +339,7 @@ class body_token_opener final : public query::token_opener {
 };
 
 // A soql prefix route's path tail: the queryMore locator exportwall sealed into a
-// nextRecordsUrl (proxy/export_plan.cpp), bound to the route's own path and no query. The CRM's
+// nextRecordsUrl (proxy/enforce/export_plan.cpp), bound to the route's own path and no query. The CRM's
 // locator goes to d.upstream_path_tail. False with `why` set when there is a tail that is not one.
 bool open_locator_tail(const route& r, decision& d, const request_facts& facts,
                        const continuation_key* key, std::string& why) {

@@ -173,7 +173,7 @@ struct decision {
 // with effective_mode monitor: the proxy turns it into would-block.
 // `continuation`: the key that opens sealed paging tokens (configuration::continuation); null
 // refuses every sealed token.
-[[nodiscard]] decision decide(const policy& rules, const settings& net, const request_facts& facts,
+[[nodiscard]] decision decide(const policy& p, const settings& net, const request_facts& facts,
                               const continuation_key* continuation = nullptr);
 [[nodiscard]] decision decide(const configuration& config, const request_facts& facts);
 
@@ -182,9 +182,8 @@ struct decision {
 // (client unknown: unauthenticated), in decide()'s order; reason::none when such an export can be
 // allowed. Routes, queries, grant windows, processor agreement ends and list ages are not
 // considered. For `policy diff`, which compares what two policies allow.
-[[nodiscard]] reason standing_refusal(const policy& rules, std::string_view client_id,
-                                      std::string_view purpose_id,
-                                      std::string_view destination_id);
+[[nodiscard]] reason standing_refusal(const policy& p, std::string_view client_id,
+                                      std::string_view purpose_id, std::string_view destination_id);
 
 // An age for a person: its largest unit and the next, rounded down ("3d 2h", "24h", "1m 30s");
 // a negative age is "0s".

@@ -1,23 +1,17 @@
 #include "config/explain.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <ostream>
 #include <string_view>
 
 #include <boost/json.hpp>
 
+#include "common/clock.hpp"
 #include "config/policy_text.hpp"
 
 namespace exportwall::config {
 namespace {
-
-std::int64_t seconds_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 // "from A until B" as written (UTC where no offset is given); "" for a grant without a window.
 std::string window_text(const grant& g) {
@@ -114,7 +108,7 @@ std::string list_text_of(const suppression_list& list) {
         text += ", max-age " + list.max_age_text;
         const suppression_entries* e = list.entries.get();
         if (e != nullptr && e->loaded() && e->modified() != 0)
-            text += ", last changed " + age_text(seconds_now() - e->modified()) + " ago";
+            text += ", last changed " + age_text(common::seconds_now() - e->modified()) + " ago";
         else
             text += ", not read";
     }

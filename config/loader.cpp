@@ -180,6 +180,7 @@ class reader {
                     error(n, a, "malformed ${VAR} reference");
                     return {};
                 }
+                // NOLINTNEXTLINE(concurrency-mt-unsafe): exportwall never calls setenv.
                 const char* env = std::getenv(var.c_str());
                 if (env == nullptr && offline_depth > 0) {
                     out += "offline-" + var;  // set where exportwall runs, not here
@@ -1408,6 +1409,7 @@ void read_quota_store(reader& r, const pugi::xml_node& n, settings& net) {
         q.password = std::move(bytes);
         q.password_source = "password-file " + password_file;
     } else if (*password_env != '\0') {
+        // NOLINTNEXTLINE(concurrency-mt-unsafe): exportwall never calls setenv.
         const char* value = std::getenv(password_env);
         if (value == nullptr || *value == '\0')
             r.error(n, n.attribute("password-env"),

@@ -7,6 +7,8 @@
 
 #include <openssl/evp.h>
 
+#include "common/hex.hpp"
+
 namespace exportwall::config {
 namespace {
 
@@ -46,17 +48,6 @@ std::string_view trim(std::string_view s) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
     return s;
-}
-
-bool is_hex_digest(std::string_view s) {
-    return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
-               return std::isxdigit(static_cast<unsigned char>(c)) != 0;
-           });
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    return lower(c) - 'a' + 10;
 }
 
 }  // namespace
@@ -218,14 +209,9 @@ void suppression_entries::load(std::string_view text) {
         text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
         if (line.empty() || line.front() == '#') continue;
         digest d{};
-        if (is_hex_digest(line)) {
-            // Already the SHA-256 of a normalised value (`exportwall hash-suppression`).
-            for (std::size_t i = 0; i < d.size(); ++i)
-                d[i] = static_cast<unsigned char>(hex_value(line[2 * i]) * 16 +
-                                                  hex_value(line[2 * i + 1]));
-        } else {
-            d = hash(normalise(line, kind_));
-        }
+        // 64 hex digits (either case) are already the SHA-256 of a normalised value (`exportwall
+        // hash-suppression`); anything else is a value to normalise and hash.
+        if (!common::from_hex(line, d.data(), d.size())) d = hash(normalise(line, kind_));
         entries_.push_back(d);
     }
     std::sort(entries_.begin(), entries_.end());

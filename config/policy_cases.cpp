@@ -78,7 +78,7 @@ class case_checker {
 // What the decision does not meet of the case's <expect>.
 std::vector<std::string> unmet(const decision& d, const pugi::xml_node& ex) {
     std::vector<std::string> problems;
-    if (!ex) problems.push_back("no <expect>");
+    if (!ex) problems.emplace_back("no <expect>");
     if (auto a = ex.attribute("outcome"); a && to_string(d.result) != a.value())
         problems.push_back("outcome " + std::string(to_string(d.result)) + ", expected " +
                            a.value());

@@ -30,7 +30,7 @@ struct case_result {
     [[nodiscard]] bool passed() const { return problems.empty(); }
 };
 
-// Decides the request of one <case> under `config` and compares it with its <expect>.
-[[nodiscard]] case_result run_case(const configuration& config, const pugi::xml_node& policy_case);
+// Decides the request of one <case> (`cs`) under `config` and compares it with its <expect>.
+[[nodiscard]] case_result run_case(const configuration& config, const pugi::xml_node& cs);
 
 }  // namespace exportwall::config

@@ -23,6 +23,7 @@ struct grant_key {
     std::string client;
     std::string purpose;
     std::string destination;
+    // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 sees the `0` of the synthesized body.
     friend auto operator<=>(const grant_key&, const grant_key&) = default;
     friend bool operator==(const grant_key&, const grant_key&) = default;
 };

@@ -9,17 +9,12 @@
 
 #include <pugixml.hpp>
 
+#include "common/clock.hpp"
 #include "config/decide.hpp"
 #include "config/policy_loader.hpp"
 
 namespace exportwall::config {
 namespace {
-
-std::int64_t seconds_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 // The modification time of a file in seconds since the epoch, as the proxy records it for
 // max-age; nullopt when it cannot be read.
@@ -47,7 +42,7 @@ load_result load_for_review(const std::string& file) {
 
 std::vector<load_error> review_warnings(const policy& p) {
     std::vector<load_error> out;
-    const std::int64_t now = seconds_now();
+    const std::int64_t now = common::seconds_now();
     for (const auto& c : p.clients) {
         for (const auto& g : c.grants) {
             const std::string who = "grant of client '" + c.id + "' for purpose '" + g.purpose;

@@ -134,6 +134,7 @@ class rule_checker {
     template <typename T>
     void duplicates_in(const std::vector<T>& items, std::string_view what) {
         std::vector<std::pair<std::string_view, const T*>> seen;
+        seen.reserve(items.size());
         for (const auto& item : items) seen.emplace_back(item.id, &item);
         std::stable_sort(seen.begin(), seen.end(),
                          [](const auto& a, const auto& b) { return a.first < b.first; });

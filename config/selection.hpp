@@ -8,7 +8,8 @@
 
 namespace exportwall::config {
 
-// Decodes %XX escapes and '+' (as a space). False on a malformed escape; `out` is then undefined.
+// Decodes %XX escapes and '+' (as a space: query strings are read as forms) into `out`, with
+// common::append_percent_decoded. False on a malformed escape; `out` is then undefined.
 [[nodiscard]] bool percent_decode(std::string_view in, std::string& out);
 
 // One `name=value` pair of a raw query string, as written: `value` is empty and `has_value`

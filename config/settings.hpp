@@ -163,7 +163,7 @@ struct upstream {
 // The body formats a route may carry. `passthrough` relays bytes unmodified and is meant for
 // endpoints that carry no personal data (metadata, health); it still needs a declaration.
 // `xmlrpc` is an XML-RPC answer whose result is a list of structs (Odoo's XML-RPC search_read):
-// its records' field names are element text, read by filters/xmlrpc_filter.hpp.
+// its records' field names are element text, read by filters/xml/xmlrpc_filter.hpp.
 enum class route_format : std::uint8_t { json, ndjson, csv, xml, xmlrpc, passthrough };
 
 // exact: the path itself; prefix: the path and everything below it (whole segments); template:

@@ -6,11 +6,11 @@
 #include <string_view>
 #include <utility>
 
-#include "filters/csv_filter.hpp"
-#include "filters/json_filter.hpp"
+#include "filters/csv/csv_filter.hpp"
+#include "filters/json/json_filter.hpp"
 #include "filters/record_filter.hpp"
-#include "filters/xml_filter.hpp"
-#include "filters/xmlrpc_filter.hpp"
+#include "filters/xml/xml_filter.hpp"
+#include "filters/xml/xmlrpc_filter.hpp"
 
 namespace exportwall::filters {
 namespace {

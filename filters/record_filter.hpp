@@ -28,7 +28,7 @@
 namespace exportwall::filters {
 
 // xmlrpc: an XML-RPC methodResponse whose result is an array of structs, one per record (Odoo's
-// search_read over XML-RPC; filters/xmlrpc_filter.hpp).
+// search_read over XML-RPC; filters/xml/xmlrpc_filter.hpp).
 enum class body_format : std::uint8_t { json, ndjson, csv, xml, xmlrpc };
 
 // Why a filter aborted. Every value maps to the `upstream_malformed` reason code unless noted.

@@ -203,7 +203,7 @@ transform_set transform_set::under(std::string_view prefix) const {
     if (!transforms_) return {};
     std::vector<field_transform> prefixed = *transforms_;
     for (auto& t : prefixed) t.path.insert(0, prefix);
-    return transform_set(std::move(prefixed), nullptr);
+    return {std::move(prefixed), nullptr};
 }
 
 // One keyed HMAC-SHA-256 context, re-initialised (same key) for every value.
@@ -211,6 +211,10 @@ struct field_transformer::mac_state {
     EVP_MAC* mac = nullptr;
     EVP_MAC_CTX* ctx = nullptr;
     bool ready = false;
+    mac_state() = default;
+    // A copy would free the same MAC and context twice.
+    mac_state(const mac_state&) = delete;
+    mac_state& operator=(const mac_state&) = delete;
     ~mac_state() {
         EVP_MAC_CTX_free(ctx);
         EVP_MAC_free(mac);

@@ -6,8 +6,8 @@
 
 #include "common/ascii.hpp"
 #include "config/decide.hpp"
-#include "proxy/problem.hpp"
-#include "proxy/request_head.hpp"
+#include "proxy/http/problem.hpp"
+#include "proxy/http/request_head.hpp"
 
 namespace exportwall::proxy {
 namespace {
@@ -323,7 +323,7 @@ std::string generate_request_id() {
     std::array<char, 33> buf{};
     std::snprintf(buf.data(), buf.size(), "%016llx%016llx", static_cast<unsigned long long>(gen()),
                   static_cast<unsigned long long>(gen()));
-    return std::string(buf.data(), 32);
+    return {buf.data(), 32};
 }
 
 std::string query_parameter_names(std::string_view query) {

@@ -1,7 +1,7 @@
 #pragma once
 // The pure rules of forwarding (no sockets): which target and head the CRM receives for a client
 // request, and how the CRM's answer is framed for the client. The relay (proxy/session.cpp) calls
-// these; tests/unit/proxy_core checks them without a network.
+// these; tests/unit/proxy/forward_test.cpp checks them without a network.
 
 #include <cstdint>
 #include <optional>
@@ -10,8 +10,8 @@
 #include <string_view>
 
 #include "config/settings.hpp"
-#include "proxy/request_head.hpp"
-#include "proxy/target.hpp"
+#include "proxy/http/request_head.hpp"
+#include "proxy/http/target.hpp"
 
 namespace exportwall::proxy {
 

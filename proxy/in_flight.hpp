@@ -19,6 +19,7 @@ class in_flight_requests {
     using cut_function = std::function<void()>;
 
     in_flight_requests() = default;
+    ~in_flight_requests() = default;
     in_flight_requests(const in_flight_requests&) = delete;
     in_flight_requests& operator=(const in_flight_requests&) = delete;
 

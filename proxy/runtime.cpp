@@ -6,8 +6,9 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/ssl/context.hpp>
 
+#include "config/loader.hpp"
 #include "config/policy_loader.hpp"
-#include "proxy/export_plan.hpp"
+#include "proxy/enforce/export_plan.hpp"
 #include "proxy/tls.hpp"
 #include "proxy/upstream_token.hpp"
 
@@ -123,14 +124,14 @@ std::shared_ptr<const snapshot> prepare_snapshot(std::shared_ptr<const config::c
     return snap;
 }
 
-runtime::runtime(std::string config_path, std::shared_ptr<const snapshot> initial,
+runtime::runtime(std::string config_path, const std::shared_ptr<const snapshot>& initial,
                  std::unique_ptr<access_log> log)
     : config_path_(std::move(config_path)),
       current_(initial),
       pool_(initial->config->net.limit.upstream_pool_size),
       log_(std::move(log)) {}
 
-bool runtime::record_policy_loaded(load_trigger why) {
+bool runtime::record_policy_loaded(load_trigger why) const {
     if (audit == nullptr) return true;
     const auto snap = current();
     if (const auto ec = store_and_wait(*audit, policy_loaded_record(*snap->config, why))) {

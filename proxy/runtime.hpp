@@ -15,10 +15,10 @@
 
 #include "audit/record.hpp"
 #include "audit/subject_index.hpp"
-#include "config/loader.hpp"
-#include "proxy/access_log.hpp"
+#include "config/configuration.hpp"
+#include "proxy/ops/access_log.hpp"
 #include "proxy/in_flight.hpp"
-#include "proxy/metrics.hpp"
+#include "proxy/ops/metrics.hpp"
 #include "proxy/upstream_pool.hpp"
 
 namespace boost::asio::ssl {
@@ -68,8 +68,9 @@ enum class load_trigger : std::uint8_t {
 
 class runtime {
   public:
-    runtime(std::string config_path, std::shared_ptr<const snapshot> initial,
+    runtime(std::string config_path, const std::shared_ptr<const snapshot>& initial,
             std::unique_ptr<access_log> log);
+    ~runtime() = default;
     runtime(const runtime&) = delete;
     runtime& operator=(const runtime&) = delete;
 
@@ -91,7 +92,7 @@ class runtime {
     // Stores the policy_loaded record of the current snapshot on the audit trail and waits for
     // it (serve calls it with load_trigger::start before it accepts). False, logged, when the
     // trail cannot store it; true without a trail.
-    [[nodiscard]] bool record_policy_loaded(load_trigger why);
+    [[nodiscard]] bool record_policy_loaded(load_trigger why) const;
 
     // Configuration loaded, not draining, and no upstream known to be unreachable (the last
     // connection attempt to each upstream succeeded or none was made yet).
@@ -136,7 +137,7 @@ class runtime {
     // The subject index file beside the audit trail (audit/subject_index.hpp), set once at
     // start-up with the audit trail; exports index into it when their snapshot has a key.
     std::shared_ptr<audit::subject_index_file> subjects;
-    // Volume alerts (proxy/volume_monitor.hpp), set once at start-up; null: none.
+    // Volume alerts (proxy/enforce/volume_monitor.hpp), set once at start-up; null: none.
     std::shared_ptr<volume_monitor> volume;
     // Called after every successful reload (SIGHUP, POST /admin/reload, a changed suppression
     // list), on the thread that reloaded, with the new snapshot current: the suppression-list

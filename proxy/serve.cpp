@@ -13,8 +13,8 @@
 #include "audit/serialize.hpp"
 #include "audit/syslog_forwarder.hpp"
 #include "config/loader.hpp"
-#include "proxy/access_log.hpp"
-#include "proxy/metered_sink.hpp"
+#include "proxy/ops/access_log.hpp"
+#include "proxy/enforce/metered_sink.hpp"
 #include "proxy/runtime.hpp"
 
 namespace exportwall::proxy {

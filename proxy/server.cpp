@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -38,15 +39,15 @@
 #include <boost/json/serialize.hpp>
 
 #include "audit/reader.hpp"
-#include "proxy/admin.hpp"
-#include "proxy/audit_review.hpp"
+#include "proxy/ops/admin.hpp"
+#include "proxy/ops/audit_review.hpp"
 #include "proxy/cpu_quota.hpp"
-#include "proxy/quota_store.hpp"
-#include "proxy/redis_store.hpp"
+#include "proxy/enforce/quota_store.hpp"
+#include "proxy/enforce/redis_store.hpp"
 #include "proxy/session.hpp"
 #include "proxy/tls.hpp"
 #include "proxy/upstream_health.hpp"
-#include "proxy/volume_monitor.hpp"
+#include "proxy/enforce/volume_monitor.hpp"
 
 namespace exportwall::proxy {
 namespace {
@@ -277,8 +278,9 @@ net::awaitable<void> signal_loop(runtime& rt, net::signal_set& signals,
 // reload, whatever caused it, since a reload may name other files.
 class list_watch {
   public:
-    list_watch(runtime& rt, net::strand<net::io_context::executor_type> ex)
+    list_watch(runtime& rt, const net::strand<net::io_context::executor_type>& ex)
         : rt_(rt), descriptor_(ex) {}
+    ~list_watch() = default;
     list_watch(const list_watch&) = delete;
     list_watch& operator=(const list_watch&) = delete;
 
@@ -289,7 +291,7 @@ class list_watch {
             spdlog::warn(
                 "cannot watch suppression-list files ({}); they are re-read on SIGHUP "
                 "only",
-                std::strerror(errno));
+                std::generic_category().message(errno));
             return false;
         }
         descriptor_.assign(fd);
@@ -319,7 +321,7 @@ class list_watch {
                     spdlog::warn(
                         "cannot watch {} for changes of suppression list '{}' ({}); it is "
                         "re-read on SIGHUP only",
-                        dir, l.id, std::strerror(errno));
+                        dir, l.id, std::generic_category().message(errno));
                     continue;
                 }
                 watched.emplace(wd, dir);
@@ -471,6 +473,188 @@ std::function<void()> reload_listener_tls(
     };
 }
 
+// The proxy's listeners, index for index: acceptor, context and the port it was bound to.
+struct listener_set {
+    std::vector<tcp::acceptor> acceptors;
+    std::vector<std::shared_ptr<const listener_context>> contexts;
+    std::vector<std::uint16_t> ports;
+};
+
+// Binds every listener of `cfg` on the control strand, with its TLS context. False (logged as
+// file:line:col) when one cannot be set up.
+[[nodiscard]] bool open_listeners(const config::settings& cfg,
+                                  const net::strand<net::io_context::executor_type>& control,
+                                  listener_set& out) {
+    for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
+        const auto& l = cfg.listeners[i];
+        auto ctx = std::make_shared<listener_context>();
+        ctx->index = i;
+        ctx->trusted_proxies = l.trusted_proxies;
+        ctx->proxy_protocol = l.proxy_protocol;
+        ctx->forwarded_for = l.forwarded_for;
+        if (l.tls) {
+            std::string error;
+            auto tls = make_server_context(*l.tls, error);
+            if (!tls) {
+                spdlog::error("{}:{}:{}: listener TLS: {}", l.where.file, l.where.line,
+                              l.where.column, error);
+                return false;
+            }
+            ctx->tls.store(std::move(tls));
+        }
+        tcp::acceptor a(control);
+        std::string error;
+        if (!open_acceptor(a, l.address, l.port, error)) {
+            spdlog::error("{}:{}:{}: cannot listen on {}", l.where.file, l.where.line,
+                          l.where.column, error);
+            return false;
+        }
+        out.ports.push_back(a.local_endpoint().port());
+        spdlog::info("listening on {}:{} ({})", l.address, out.ports.back(),
+                     l.tls ? "https" : "http");
+        out.acceptors.push_back(std::move(a));
+        out.contexts.push_back(std::move(ctx));
+    }
+    return true;
+}
+
+// The admin listener and, when configured, the token-free metrics listener (Prometheus scrape
+// annotations).
+struct admin_listeners {
+    explicit admin_listeners(net::io_context& ioc) : acceptor(ioc), metrics(ioc) {}
+    tcp::acceptor acceptor;
+    std::uint16_t port = 0;
+    tcp::acceptor metrics;
+    std::uint16_t metrics_port = 0;  // 0: no metrics listener
+};
+
+// Checks the admin settings and binds the admin and metrics listeners. False (logged) when the
+// settings are refused or a listener cannot be bound.
+[[nodiscard]] bool open_admin_listeners(const config::admin_listener& cfg, admin_listeners& out) {
+    if (auto problem = check_admin_settings(cfg)) {
+        spdlog::error("admin listener: {}", *problem);
+        return false;
+    }
+    std::string error;
+    if (!open_acceptor(out.acceptor, cfg.address, cfg.port, error)) {
+        spdlog::error("cannot listen on the admin address {}", error);
+        return false;
+    }
+    out.port = out.acceptor.local_endpoint().port();
+    spdlog::info("admin listener on {}:{}", cfg.address, out.port);
+    if (!cfg.metrics_address.empty()) {
+        if (!open_acceptor(out.metrics, cfg.metrics_address, cfg.metrics_port, error)) {
+            spdlog::error("cannot listen on the metrics address {}", error);
+            return false;
+        }
+        out.metrics_port = out.metrics.local_endpoint().port();
+        spdlog::info("metrics listener on {}:{} (/metrics, /healthz; no token)",
+                     cfg.metrics_address, out.metrics_port);
+    }
+    return true;
+}
+
+// Quotas, paged exports and volume alerts count in one store: Redis when configured (shared by
+// the replicas that name it), this process otherwise. Fixed at start-up. False (logged) when the
+// Redis store cannot be set up.
+[[nodiscard]] bool open_quota_store(runtime& rt, const config::settings& cfg) {
+    rt.local_quotas = make_memory_store();
+    if (cfg.quota_store.configured) {
+        std::string error;
+        rt.quotas = make_redis_store(cfg.quota_store, error);
+        if (!rt.quotas) {
+            spdlog::error("quota store: {}", error);
+            return false;
+        }
+        spdlog::info("quota store {}", rt.quotas->describe());
+    } else {
+        rt.quotas = rt.local_quotas;
+    }
+    rt.quota_batch = cfg.quota_store.batch;
+    rt.volume = std::make_shared<volume_monitor>(rt.quotas, rt.audit, rt.stats());
+    return true;
+}
+
+// The Redis store's strand and sockets belong to run_server's io_contexts: the stores go before
+// them, on every way out once they were opened.
+struct stores_release {  // a copy would release them twice
+    runtime& r;
+    explicit stores_release(runtime& rt) : r(rt) {}
+    stores_release(const stores_release&) = delete;
+    stores_release& operator=(const stores_release&) = delete;
+    ~stores_release() {
+        r.volume.reset();
+        r.quotas.reset();
+        r.local_quotas.reset();
+    }
+};
+
+// The listeners' contexts are run_server's: no reload prepares them once it returns.
+struct prepare_release {  // a copy would clear it twice
+    runtime& r;
+    explicit prepare_release(runtime& rt) : r(rt) {}
+    prepare_release(const prepare_release&) = delete;
+    prepare_release& operator=(const prepare_release&) = delete;
+    ~prepare_release() { r.prepare_reload = nullptr; }
+};
+
+// Serves the admin listener, with the audit review page, and the metrics listener when there is
+// one, on `ioc`; starts the upstream health checks.
+void start_admin(runtime& rt, const config::settings& cfg, net::io_context& ioc,
+                 admin_listeners& listeners) {
+    admin_hooks hooks;
+    hooks.m = &rt.stats();
+    hooks.ready = [&rt] { return rt.ready(); };
+    hooks.revision = [&rt] { return rt.current()->config->revision; };
+    hooks.reload = [&rt](std::string& out) { return rt.reload(out, load_trigger::admin); };
+    hooks.token_sha256 = cfg.admin.token_sha256;
+    hooks.volume = rt.volume;
+    // The review page and its API (proxy/ops/audit_review.hpp).
+    audit_review_settings review;
+    review.audit_path = cfg.audit.path;
+    review.configuration = [&rt] { return rt.current()->config; };
+    hooks.extension = audit_review(std::move(review));
+    if (listeners.metrics_port != 0) {
+        admin_hooks metrics_hooks;
+        metrics_hooks.m = &rt.stats();
+        metrics_hooks.metrics_only = true;
+        net::co_spawn(ioc, run_admin(std::move(listeners.metrics), std::move(metrics_hooks)),
+                      net::detached);
+    }
+    net::co_spawn(ioc, run_admin(std::move(listeners.acceptor), std::move(hooks)), net::detached);
+    // /readyz follows each upstream's health by itself (proxy/upstream_health.hpp).
+    start_health_checks(rt, ioc);
+}
+
+// Suppression lists re-read when their file changes. The watch lives in its coroutine; a reload
+// (from any source) re-arms it on the control strand.
+std::shared_ptr<list_watch> start_list_watch(
+    runtime& rt, const net::strand<net::io_context::executor_type>& control) {
+    auto watch = std::make_shared<list_watch>(rt, control);
+    if (watch->open()) {
+        rt.reloaded = [weak = std::weak_ptr<list_watch>(watch), control] {
+            net::post(control, [weak] {
+                if (auto w = weak.lock()) w->arm();
+            });
+        };
+        watch->arm();
+        net::co_spawn(control, run_watch(watch), net::detached);
+    }
+    return watch;
+}
+
+// Runs the first io_context on this thread and every other one on a thread of its own, until
+// they stop.
+void run_io(io_pool& workers, unsigned threads) {
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < threads; ++i) {
+        net::io_context* c = workers.contexts[i].get();
+        pool.emplace_back([c] { c->run(); });
+    }
+    workers.contexts.front()->run();
+    for (auto& t : pool) t.join();
+}
+
 }  // namespace
 
 int run_server(runtime& rt, const server_options& options) {
@@ -486,157 +670,44 @@ int run_server(runtime& rt, const server_options& options) {
         io_pool workers(threads);
         net::io_context& ioc = *workers.contexts.front();
         auto control = net::make_strand(ioc);
-        std::vector<tcp::acceptor> acceptors;
-        std::vector<std::shared_ptr<const listener_context>> contexts;
-        std::vector<std::uint16_t> ports;
-        for (std::size_t i = 0; i < net_cfg.listeners.size(); ++i) {
-            const auto& l = net_cfg.listeners[i];
-            auto ctx = std::make_shared<listener_context>();
-            ctx->index = i;
-            ctx->trusted_proxies = l.trusted_proxies;
-            ctx->proxy_protocol = l.proxy_protocol;
-            ctx->forwarded_for = l.forwarded_for;
-            if (l.tls) {
-                std::string error;
-                auto tls = make_server_context(*l.tls, error);
-                if (!tls) {
-                    spdlog::error("{}:{}:{}: listener TLS: {}", l.where.file, l.where.line,
-                                  l.where.column, error);
-                    return 1;
-                }
-                ctx->tls.store(std::move(tls));
-            }
-            tcp::acceptor a(control);
-            std::string error;
-            if (!open_acceptor(a, l.address, l.port, error)) {
-                spdlog::error("{}:{}:{}: cannot listen on {}", l.where.file, l.where.line,
-                              l.where.column, error);
-                return 1;
-            }
-            ports.push_back(a.local_endpoint().port());
-            spdlog::info("listening on {}:{} ({})", l.address, ports.back(),
-                         l.tls ? "https" : "http");
-            acceptors.push_back(std::move(a));
-            contexts.push_back(std::move(ctx));
-        }
+        listener_set listeners;
+        if (!open_listeners(net_cfg, control, listeners)) return 1;
+        admin_listeners admin(ioc);
+        if (!open_admin_listeners(net_cfg.admin, admin)) return 1;
+        if (!open_quota_store(rt, net_cfg)) return 1;
+        const stores_release release_stores{rt};
+        start_admin(rt, net_cfg, ioc, admin);
 
-        if (auto problem = check_admin_settings(net_cfg.admin)) {
-            spdlog::error("admin listener: {}", *problem);
-            return 1;
-        }
-        tcp::acceptor admin(ioc);
-        std::string error;
-        if (!open_acceptor(admin, net_cfg.admin.address, net_cfg.admin.port, error)) {
-            spdlog::error("cannot listen on the admin address {}", error);
-            return 1;
-        }
-        std::uint16_t admin_port = admin.local_endpoint().port();
-        spdlog::info("admin listener on {}:{}", net_cfg.admin.address, admin_port);
-        // The token-free metrics listener, when configured (Prometheus scrape annotations).
-        tcp::acceptor metrics_acceptor(ioc);
-        std::uint16_t metrics_port = 0;
-        if (!net_cfg.admin.metrics_address.empty()) {
-            if (!open_acceptor(metrics_acceptor, net_cfg.admin.metrics_address,
-                               net_cfg.admin.metrics_port, error)) {
-                spdlog::error("cannot listen on the metrics address {}", error);
-                return 1;
-            }
-            metrics_port = metrics_acceptor.local_endpoint().port();
-            spdlog::info("metrics listener on {}:{} (/metrics, /healthz; no token)",
-                         net_cfg.admin.metrics_address, metrics_port);
-        }
-
-        // Quotas, paged exports and volume alerts count in one store: Redis when configured
-        // (shared by the replicas that name it), this process otherwise. Fixed at start-up.
-        rt.local_quotas = make_memory_store();
-        if (net_cfg.quota_store.configured) {
-            rt.quotas = make_redis_store(net_cfg.quota_store, error);
-            if (!rt.quotas) {
-                spdlog::error("quota store: {}", error);
-                return 1;
-            }
-            spdlog::info("quota store {}", rt.quotas->describe());
-        } else {
-            rt.quotas = rt.local_quotas;
-        }
-        rt.quota_batch = net_cfg.quota_store.batch;
-        rt.volume = std::make_shared<volume_monitor>(rt.quotas, rt.audit, rt.stats());
-        // The Redis store's strand and sockets belong to these io_contexts: the stores go before
-        // them, on every way out of this block.
-        struct stores_guard {
-            runtime& r;
-            ~stores_guard() {
-                r.volume.reset();
-                r.quotas.reset();
-                r.local_quotas.reset();
-            }
-        } release_stores{rt};
-
-        admin_hooks hooks;
-        hooks.m = &rt.stats();
-        hooks.ready = [&rt] { return rt.ready(); };
-        hooks.revision = [&rt] { return rt.current()->config->revision; };
-        hooks.reload = [&rt](std::string& out) { return rt.reload(out, load_trigger::admin); };
-        hooks.token_sha256 = net_cfg.admin.token_sha256;
-        hooks.volume = rt.volume;
-        // The review page and its API (proxy/audit_review.hpp).
-        audit_review_settings review;
-        review.audit_path = net_cfg.audit.path;
-        review.configuration = [&rt] { return rt.current()->config; };
-        hooks.extension = audit_review(std::move(review));
-        if (metrics_port != 0) {
-            admin_hooks metrics_hooks;
-            metrics_hooks.m = &rt.stats();
-            metrics_hooks.metrics_only = true;
-            net::co_spawn(ioc, run_admin(std::move(metrics_acceptor), std::move(metrics_hooks)),
-                          net::detached);
-        }
-        net::co_spawn(ioc, run_admin(std::move(admin), std::move(hooks)), net::detached);
-        // /readyz follows each upstream's health by itself (proxy/upstream_health.hpp).
-        start_health_checks(rt, ioc);
-
-        for (std::size_t i = 0; i < acceptors.size(); ++i)
-            net::co_spawn(control, accept_loop(rt, acceptors[i], contexts[i], workers),
+        for (std::size_t i = 0; i < listeners.acceptors.size(); ++i)
+            net::co_spawn(control,
+                          accept_loop(rt, listeners.acceptors[i], listeners.contexts[i], workers),
                           net::detached);
 
         net::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
         signals.add(SIGUSR1);
         signals.add(SIGUSR2);
         signals.add(SIGALRM);
-        net::co_spawn(control, signal_loop(rt, signals, acceptors, workers), net::detached);
+        net::co_spawn(control, signal_loop(rt, signals, listeners.acceptors, workers),
+                      net::detached);
 
         // A reload re-reads the listeners' certificate files (a renewed certificate is served
         // to the next connection); a file that cannot be read refuses the reload and the old
         // certificates stay. TLS on or off, like the address, changes only with a restart.
-        rt.prepare_reload = [&contexts](const config::configuration& cfg,
-                                        std::vector<std::string>& errors) {
+        rt.prepare_reload = [&contexts = listeners.contexts](const config::configuration& cfg,
+                                                             std::vector<std::string>& errors) {
             return reload_listener_tls(contexts, cfg, errors);
         };
-        struct prepare_guard {
-            runtime& r;
-            ~prepare_guard() { r.prepare_reload = nullptr; }
-        } release_prepare{rt};
+        const prepare_release release_prepare{rt};
 
-        // Suppression lists re-read when their file changes. The watch lives in its coroutine;
-        // a reload (from any source) re-arms it on the control strand.
-        auto watch = std::make_shared<list_watch>(rt, control);
-        if (watch->open()) {
-            rt.reloaded = [weak = std::weak_ptr<list_watch>(watch), control] {
-                net::post(control, [weak] {
-                    if (auto w = weak.lock()) w->arm();
-                });
-            };
-            watch->arm();
-            net::co_spawn(control, run_watch(watch), net::detached);
-        }
+        const auto watch = start_list_watch(rt, control);
 
         // The configuration in force is on the trail before the first export is decided under it
         // (and before the ports file says the proxy is up). A trail that cannot take it now
         // refuses exports until it heals; the record is then missing (logged).
         (void)rt.record_policy_loaded(load_trigger::start);
 
-        if (!options.ports_file.empty() &&
-            !write_ports_file(options.ports_file, ports, admin_port, metrics_port)) {
+        if (!options.ports_file.empty() && !write_ports_file(options.ports_file, listeners.ports,
+                                                             admin.port, admin.metrics_port)) {
             spdlog::error("cannot write the ports file {}", options.ports_file);
             rt.reloaded = nullptr;
             return 1;
@@ -644,13 +715,7 @@ int run_server(runtime& rt, const server_options& options) {
         spdlog::info("exportwall serving with {} thread(s), configuration revision {}", threads,
                      snap->config->revision);
 
-        std::vector<std::thread> pool;
-        for (unsigned i = 1; i < threads; ++i) {
-            net::io_context* c = workers.contexts[i].get();
-            pool.emplace_back([c] { c->run(); });
-        }
-        ioc.run();
-        for (auto& t : pool) t.join();
+        run_io(workers, threads);
         rt.reloaded = nullptr;
         if (rt.audit_flush) rt.audit_flush();
         // Idle upstream sockets belong to these io_contexts: close them before they go.

@@ -14,20 +14,15 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -37,21 +32,24 @@
 #include "config/decide.hpp"
 #include "config/route_match.hpp"
 #include "proxy/abort_reason.hpp"
-#include "proxy/client_address.hpp"
-#include "proxy/enforcement.hpp"
-#include "proxy/export_plan.hpp"
-#include "proxy/export_quota.hpp"
+#include "proxy/exchange.hpp"
+#include "proxy/http/client_address.hpp"
+#include "proxy/enforce/enforcement.hpp"
+#include "proxy/enforce/export_plan.hpp"
+#include "proxy/enforce/export_quota.hpp"
 #include "proxy/forward.hpp"
 #include "proxy/in_flight.hpp"
-#include "proxy/problem.hpp"
-#include "proxy/request_head.hpp"
+#include "proxy/request_relay.hpp"
+#include "proxy/response_relay.hpp"
+#include "proxy/http/problem.hpp"
+#include "proxy/http/request_head.hpp"
 #include "proxy/runtime.hpp"
-#include "proxy/sink_body.hpp"
 #include "proxy/stream.hpp"
-#include "proxy/target.hpp"
+#include "proxy/http/target.hpp"
 #include "proxy/tls.hpp"
+#include "proxy/upstream_connector.hpp"
 #include "proxy/upstream_token.hpp"
-#include "proxy/volume_monitor.hpp"
+#include "proxy/enforce/volume_monitor.hpp"
 
 namespace exportwall::proxy {
 namespace {
@@ -61,18 +59,6 @@ namespace http = beast::http;
 using boost::system::error_code;
 using std::chrono::milliseconds;
 
-constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
-
-// The relay buffer: one read from the CRM, one write to the client. It bounds the memory of an
-// export together with the parser's read buffer, whatever the body size.
-constexpr std::size_t relay_buffer_size = 64 * 1024;
-// Filtered output is gathered up to this size while the CRM's next bytes are already here: a
-// bulk export that keeps 1 byte in 15 would otherwise cost a client write (and a wake-up of the
-// client) per upstream read. Nothing waits for it: once the CRM has nothing more ready, what is
-// gathered goes out.
-constexpr std::size_t coalesce_bytes = 32 * 1024;
-// The most one read of a response body takes from the CRM.
-constexpr std::size_t body_read_bytes = 256 * 1024;
 // A closing connection waits this long for the peer to read our last answer (lingering close).
 constexpr milliseconds linger_time{2000};
 
@@ -87,24 +73,6 @@ bool is_export_field(std::string_view name) noexcept {
     }
     return true;
 }
-
-// Everything the access log and the metrics say about one request.
-struct request_record {
-    std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-    std::string request_id;
-    std::string audit_id;
-    std::string method;
-    std::string route;
-    std::string path;
-    std::string query;
-    unsigned status = 0;
-    unsigned upstream_status = 0;
-    std::uint64_t bytes_in = 0;
-    std::uint64_t bytes_out = 0;
-    std::uint64_t upstream_bytes = 0;  // response body bytes read from the CRM (audit bytes_in)
-    std::string_view outcome = "complete";
-    std::string_view reason;
-};
 
 [[nodiscard]] config::ip_bytes ip_of(const net::ip::address& a) {
     config::ip_bytes out{};
@@ -130,119 +98,6 @@ struct request_record {
     return method == "GET" || method == "HEAD" || method == "OPTIONS";
 }
 
-[[nodiscard]] bool is_http_error(const error_code& ec) {
-    static const error_code sample = http::error::bad_version;
-    return ec.category() == sample.category();
-}
-
-// What went wrong between exportwall and the CRM: the kind of exportwall_upstream_errors_total.
-enum class upstream_fault : std::uint8_t {
-    connect,    // no connection (or the host does not resolve)
-    tls,        // no TLS session with the CRM
-    timeout,    // the CRM did not answer in time
-    reset,      // the CRM closed or reset the connection
-    malformed,  // the CRM's answer cannot be parsed
-};
-
-// The metrics label of a fault: "connect", "tls", "timeout", "reset", "malformed".
-[[nodiscard]] std::string_view kind_name(upstream_fault f) noexcept {
-    switch (f) {
-        case upstream_fault::connect:
-            return "connect";
-        case upstream_fault::tls:
-            return "tls";
-        case upstream_fault::timeout:
-            return "timeout";
-        case upstream_fault::reset:
-            return "reset";
-        case upstream_fault::malformed:
-            return "malformed";
-    }
-    return "reset";
-}
-
-// Why a read of the CRM's body failed: the export's abort and the fault it counts.
-struct body_failure {
-    abort_reason why;
-    upstream_fault fault;
-};
-
-// Where the CRM's body bytes go: through the export's filter (or monitor-mode transform) into
-// `out`, or into `out` as they are when nothing filters them.
-class relay_sink final : public body_sink {
-  public:
-    relay_sink(std::string& out, export_case* transform) : out_(out), transform_(transform) {}
-
-    bool take(std::string_view bytes) override {
-        taken_ += bytes.size();
-        if (transform_ == nullptr) {
-            out_.append(bytes);
-            return true;
-        }
-        if (auto ec = transform_->transform(bytes, out_)) {
-            failure_ = export_case::reason_for(ec);
-            return false;
-        }
-        return true;
-    }
-    // Body bytes received so far.
-    [[nodiscard]] std::uint64_t taken() const { return taken_; }
-    // Why the filter refused the body; nullopt while it has not.
-    [[nodiscard]] std::optional<abort_reason> failure() const { return failure_; }
-
-  private:
-    std::string& out_;
-    export_case* transform_;
-    std::uint64_t taken_ = 0;
-    std::optional<abort_reason> failure_;
-};
-
-[[nodiscard]] body_failure classify_body_error(const error_code& ec, bool expired) {
-    if (expired) return {abort_reason::upstream_timeout, upstream_fault::timeout};
-    if (ec == http::error::partial_message || ec == net::error::eof ||
-        ec == net::error::connection_reset)
-        return {abort_reason::upstream_reset, upstream_fault::reset};
-    if (is_http_error(ec)) return {abort_reason::upstream_malformed, upstream_fault::malformed};
-    return {abort_reason::upstream_reset, upstream_fault::reset};
-}
-
-// The abort of an export its quota cut: export_quota::refusal() names quota_exceeded,
-// record_limit_exceeded or quota_store_unavailable.
-[[nodiscard]] abort_reason quota_cut_reason(config::reason r) noexcept {
-    switch (r) {
-        case config::reason::quota_exceeded:
-            return abort_reason::quota_exceeded;
-        case config::reason::record_limit_exceeded:
-            return abort_reason::record_limit_exceeded;
-        default:
-            return abort_reason::quota_store_unavailable;
-    }
-}
-
-// Appends `r` to the audit trail and resumes on the caller's executor once it is stored
-// (durably when asked). The sink completes on its own thread, which must touch no strand: it
-// posts to the plain io_context executor (a pointer, no shared state), and the io thread
-// dispatches the coroutine's handler onto its strand.
-net::awaitable<error_code> record_audit(audit::sink& sink, audit::record r, bool durable) {
-    auto ex = co_await net::this_coro::executor;
-    auto io = static_cast<net::io_context&>(net::query(ex, net::execution::context)).get_executor();
-    auto [ec] = co_await net::async_initiate<decltype(use_tuple), void(error_code)>(
-        [&sink, io](auto handler, audit::record rec, bool d) {
-            using handler_type = decltype(handler);
-            // std::function needs a copyable callable; the coroutine's handler is move-only.
-            auto h = std::make_shared<handler_type>(std::move(handler));
-            sink.append(std::move(rec), d, [h, io](error_code result) mutable {
-                net::post(io, [h = std::move(h), result]() mutable {
-                    auto strand = net::get_associated_executor(*h);
-                    net::dispatch(strand,
-                                  [h = std::move(h), result]() mutable { std::move (*h)(result); });
-                });
-            });
-        },
-        use_tuple, std::move(r), durable);
-    co_return ec;
-}
-
 // Seconds since the epoch as an RFC 3339 UTC time ("2026-12-05T00:00:00Z").
 std::string utc_time(std::int64_t seconds) {
     const auto t = static_cast<std::time_t>(seconds);
@@ -253,61 +108,9 @@ std::string utc_time(std::int64_t seconds) {
     return buf;
 }
 
-// What a part of the relay tells forward(): nothing (go on), or that the request has ended — its
-// answer, a refusal or an abort, is given — with forward()'s result (the client's connection
-// stays open).
+// What a step of serve_one() tells it: nothing (go on), or that the request has ended — its
+// refusal is given — with serve_one()'s result (the client's connection stays open).
 using relay_end = std::optional<bool>;
-
-// One request's way to the CRM and back: what forward() prepares and the parts of the relay it
-// calls in turn share. It lives in forward()'s frame and ends with it.
-struct exchange {
-    exchange(request_record& r, const snapshot& s, const config::route& rt,
-             const config::upstream& u)
-        : rec(r), snap(s), cfg(*s.config), lim(cfg.net.limit), route(rt), up(u) {}
-
-    request_record& rec;
-    const snapshot& snap;
-    const config::configuration& cfg;
-    const config::limits& lim;
-    const config::route& route;
-    const config::upstream& up;
-
-    // The client's request, copied before its head's bytes are consumed.
-    bool head_request = false;
-    unsigned version = 0;
-    bool client_keep_alive = false;
-    bool expect_continue = false;
-    body_framing framing = body_framing::none;  // of the body still to read from the client
-    std::string_view pre_read_body;             // a body read whole before the decision
-    bool keep_on_refusal = false;               // an upstream failure keeps the connection
-    // Beast's decoder of the body streamed from the client (none without one).
-    std::optional<http::request_parser<http::buffer_body>> body;
-
-    // The CRM's request and connection. `key` is the pool's (per io_context), `reach_key` the
-    // origin's reachability.
-    upstream_token_source* tokens = nullptr;  // <oauth2> upstreams only
-    std::shared_ptr<const std::string> bearer;
-    std::string up_head;
-    std::string reach_key;
-    std::string key;
-    bool retryable = false;       // sent again after a reused connection closed
-    bool auth_retryable = false;  // sent again once after a 401 to its token
-    bool auth_retried = false;
-    bool retry = false;  // set by a part: send the request again on a fresh connection
-    std::unique_ptr<byte_stream> conn;
-    bool reused = false;  // conn came from the pool
-
-    // The CRM's response and the client's.
-    beast::flat_buffer ubuf;
-    std::optional<http::response_parser<sink_body>> resp;
-    unsigned status = 0;
-    response_framing out_framing = response_framing::none;
-    bool keep_alive = false;  // the client's connection after a complete response
-    bool transforming = false;  // the body goes through the export's filter (export_case)
-    std::string filtered;       // the filter's output not written yet
-    // Where the parser hands the body's bytes; it lives as long as the parser that points to it.
-    std::optional<relay_sink> sink;
-};
 
 class session;
 
@@ -318,7 +121,9 @@ struct cut_handle {
     session* owner = nullptr;
 };
 
-class session {
+// One client connection and the admission of its requests; the client side of the relay, which
+// runs in upstream_connector, request_relay and response_relay (proxy/exchange.hpp).
+class session final : public client_side {
   public:
     session(runtime& rt, std::shared_ptr<const listener_context> listener, tcp::socket s)
         : rt_(rt),
@@ -351,16 +156,14 @@ class session {
     // X-Forwarded-For (listener forwarded-for). False: X-Forwarded-For from a trusted peer names
     // something that is not an address; the request is refused.
     [[nodiscard]] bool attribute_client();
-    // The grant's quota window in /metrics, as the last reservation left it.
-    void note_quota_usage() {
+    void note_quota_usage() override {
         if (!quota_ || !case_) return;
         if (auto u = quota_->grant_usage()) {
             const config::decision& d = case_->decision();
             rt_.stats().quota_usage(d.client_id, d.purpose_id, d.destination_id, u->used, u->limit);
         }
     }
-    // The balancer and trace id of this request, on any audit record it writes.
-    void stamp(audit::record& r) const {
+    void stamp(audit::record& r) const override {
         if (r.via.empty()) r.via = via_;
         if (r.trace_id.empty() && !traceparent_.empty()) r.trace_id = traceparent_.substr(3, 32);
     }
@@ -380,38 +183,31 @@ class session {
     // status with `detail`. The head is copied first: its views must survive the read.
     net::awaitable<unsigned> read_query_body(std::size_t head_len, const config::limits& lim,
                                              std::string& detail);
-    // Relays one admitted request to the CRM and its response back (README.md, "The relay"); the
-    // parts below, in the order it calls them, share its `exchange`.
+    // Relays one admitted request to the CRM and its response back (README.md, "The relay"): it
+    // prepares the `exchange` from the client's head, then relay_exchange runs the parts and
+    // conclude() carries out the outcome that ended the request.
     net::awaitable<bool> forward(request_record& rec, const snapshot& snap,
                                  const config::route& route, const config::upstream& up,
                                  std::size_t head_len);
+    // The one place a relay's end becomes the request's (relay_outcome): `refuse` answers the
+    // problem document (refuse()), `abort` cuts the response (abort_response()), `complete` ends
+    // the export (end_export()) and writes its access-log line (finish()). Returns whether the
+    // client's connection stays open.
+    net::awaitable<bool> conclude(exchange& x, relay_outcome end);
+    // What the relay reaches of this session for the current request.
+    [[nodiscard]] relay_context relay_state();
     // The CRM's request head (the client's head is still in cbuf_: its views are read here).
     [[nodiscard]] std::string upstream_request_head(const exchange& x) const;
-    // A pooled connection on the first attempt, else a new one; then the head (and a body read
-    // ahead) and the client's body. Sets x.retry when a reused connection was closed under it.
-    net::awaitable<relay_end> send_request(exchange& x, int attempt);
-    // The client's body, streamed to the CRM through the relay buffer (re-chunked when chunked).
-    net::awaitable<relay_end> relay_request_body(exchange& x);
-    // The CRM's response head, interim 1xx skipped. Sets x.retry when a reused connection closed
-    // before answering.
-    net::awaitable<relay_end> read_response_head(exchange& x);
-    // The CRM answered 401 to an <oauth2> token: nothing (send again with a fresh token) once,
-    // else a 503 refusal.
-    net::awaitable<relay_end> renew_token(exchange& x);
-    // The response plan and the client's response head, kept in pending_head_.
-    net::awaitable<relay_end> start_response(exchange& x);
-    // The body's pieces: read from the CRM, filtered, written to the client with back-pressure.
-    net::awaitable<relay_end> relay_response_body(exchange& x);
-    // The response's end: the filter's last output, the quota's cut or return, the audit record,
-    // the last write (with the terminating chunk) and the CRM connection back to the pool.
-    net::awaitable<bool> end_response(exchange& x);
-    // Why a write to the client failed: it stopped reading, or it went away.
-    [[nodiscard]] abort_reason client_failure() const;
-    // A connection to the CRM, or null with `fault` set.
-    net::awaitable<std::unique_ptr<byte_stream>> connect(const config::upstream& up,
-                                                         const snapshot& snap,
-                                                         const config::limits& lim,
-                                                         upstream_fault& fault);
+    // client_side: the client's connection, as the relay sees it.
+    net::awaitable<error_code> write_to_client(net::const_buffer bytes, milliseconds idle) override;
+    net::awaitable<error_code> write_body_piece(std::string_view piece, response_framing framing,
+                                                milliseconds idle, bool last) override;
+    void hold_response_head(std::string head, bool close_delimited) override {
+        close_delimited_ = close_delimited;
+        pending_head_ = std::move(head);
+    }
+    [[nodiscard]] bool response_head_pending() const override { return !pending_head_.empty(); }
+    [[nodiscard]] abort_reason client_failure() const override;
     // Refuses the request before any byte of an answer went out: its audit record (blocked, or
     // aborted for an allowed export the CRM failed), then the problem document with status
     // http_status(why) (503 audit_unavailable when the record cannot be written), then the
@@ -431,24 +227,17 @@ class session {
     net::awaitable<void> graceful_close();
     template <class Buffers>
     net::awaitable<error_code> write_client(const Buffers& buffers, milliseconds idle);
-    template <class Buffers>
-    net::awaitable<error_code> write_upstream(byte_stream& up, const Buffers& buffers,
-                                              milliseconds idle);
-    // Writes one piece of a response body in the client's framing (a chunk when chunked), after
-    // the response head while it is pending, and with the terminating chunk when `last`: one
-    // gathered write.
-    net::awaitable<error_code> write_body_piece(std::string_view piece, response_framing framing,
-                                                milliseconds idle, bool last = false);
     void finish(request_record& rec);
     // abort() for an export whose response head may still be pending: the head goes out first
     // (a cut export's client sees its status, then a body without its end, as if the head had not
     // waited for the body), then the export ends like any cut one.
-    net::awaitable<bool> abort_response(request_record& rec, byte_stream& up, abort_reason why,
+    // The CRM's connection `up` (null: none is open) is closed after the head, before abort().
+    net::awaitable<bool> abort_response(request_record& rec, byte_stream* up, abort_reason why,
                                         milliseconds idle);
-    // Ends an export that cannot complete (the CRM's connection `up` is closed too): the client's
-    // connection closes without the response's end, the audit record says `aborted` with the
-    // reason (`shutdown` once a stop cut the session), the access log gets its line.
-    bool abort(request_record& rec, byte_stream& up, abort_reason why);
+    // Ends an export that cannot complete: the client's connection closes without the response's
+    // end (never complete a cut export; nothing goes back to the pool), the audit record says
+    // `aborted` with the reason (`shutdown` once a stop cut the session), the access log gets its
+    // line.
     bool abort(request_record& rec, abort_reason why);
     // A stop's shutdown-grace is over and this request is still in flight: whatever it waits for
     // fails now (the client's pending operation is cancelled, the CRM's connection closed, a
@@ -456,10 +245,6 @@ class session {
     // abort() with reason `shutdown`. A request whose audit record is already stored (complete
     // but for its last bytes, or a refusal being written) finishes as it is.
     void cut_for_shutdown();
-    // Counts an upstream failure in the metrics, unless it is the cut's own doing.
-    void upstream_error(upstream_fault fault) {
-        if (!shutdown_cut_) rt_.stats().upstream_error(kind_name(fault));
-    }
 
     [[nodiscard]] std::string_view buffered() const {
         auto d = cbuf_.data();
@@ -506,8 +291,6 @@ class session {
     std::uint64_t written_records_ = 0;  // records of the output already written to the client
     net::awaitable<bool> admit_volume_and_quota(request_record& rec, std::size_t head_len,
                                                 bool keep_alive);
-    // Cuts `filtered` at the last record the quota covers; the abort's reason when it cut.
-    net::awaitable<std::optional<abort_reason>> cut_at_quota(std::string& filtered);
     // The export ended (complete or aborted): its unused reservation goes back and its records
     // count towards the grant's hourly volume.
     void end_export();
@@ -520,15 +303,16 @@ class session {
     // When the current request's first byte arrived (request-deadline).
     std::chrono::steady_clock::time_point request_start_{};
     // How long a body read may wait: the idle limit, or what is left of the request deadline.
-    [[nodiscard]] std::chrono::milliseconds body_wait(const config::limits& lim) const {
+    [[nodiscard]] std::chrono::milliseconds body_wait(const config::limits& lim) const override {
         auto left = lim.request_deadline - std::chrono::duration_cast<std::chrono::milliseconds>(
                                                std::chrono::steady_clock::now() - request_start_);
         return std::max(std::chrono::milliseconds(1), std::min(lim.request_body_idle, left));
     }
     // The body came too slowly: past the request deadline, or under the minimum rate after its
     // first second.
-    [[nodiscard]] bool body_too_slow(const config::limits& lim, std::uint64_t bytes,
-                                     std::chrono::steady_clock::time_point body_start) const {
+    [[nodiscard]] bool body_too_slow(
+        const config::limits& lim, std::uint64_t bytes,
+        std::chrono::steady_clock::time_point body_start) const override {
         auto now = std::chrono::steady_clock::now();
         if (now - request_start_ >= lim.request_deadline) return true;
         auto elapsed = std::chrono::duration<double>(now - body_start).count();
@@ -555,14 +339,9 @@ net::awaitable<error_code> session::write_client(const Buffers& buffers, millise
     co_return ec;
 }
 
-template <class Buffers>
-net::awaitable<error_code> session::write_upstream(byte_stream& up, const Buffers& buffers,
-                                                   milliseconds idle) {
-    upstream_deadline_.arm(up.socket(), idle);
-    auto [ec, n] = co_await net::async_write(up, buffers, use_tuple);
-    upstream_deadline_.disarm();
-    (void)n;
-    co_return ec;
+net::awaitable<error_code> session::write_to_client(net::const_buffer bytes, milliseconds idle) {
+    // A coroutine of its own: write_client's frame refers to `bytes`, which lives in this one.
+    co_return co_await write_client(bytes, idle);
 }
 
 net::awaitable<error_code> session::write_body_piece(std::string_view piece,
@@ -612,7 +391,7 @@ void session::finish(request_record& rec) {
     rt_.log().write(e);
 }
 
-net::awaitable<bool> session::abort_response(request_record& rec, byte_stream& up, abort_reason why,
+net::awaitable<bool> session::abort_response(request_record& rec, byte_stream* up, abort_reason why,
                                              milliseconds idle) {
     // Pending only while no write to the client was tried: this one cannot wait on a failed one.
     if (!pending_head_.empty()) {
@@ -620,14 +399,10 @@ net::awaitable<bool> session::abort_response(request_record& rec, byte_stream& u
         pending_head_.clear();
         (void)co_await write_client(net::buffer(head), idle);
     }
-    co_return abort(rec, up, why);
-}
-
-bool session::abort(request_record& rec, byte_stream& up, abort_reason why) {
     // Never complete a cut export: the client's response ends without its terminating chunk
     // (or short of its Content-Length) and both connections close; nothing goes back to the pool.
-    up.close();
-    return abort(rec, why);
+    if (up != nullptr) up->close();
+    co_return abort(rec, why);
 }
 
 bool session::abort(request_record& rec, abort_reason why) {
@@ -1092,8 +867,11 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
     // end of the grace (cut_for_shutdown, posted to this session's strand).
     auto cut = std::make_shared<cut_handle>();
     cut->owner = this;
-    struct cut_release {
+    struct cut_release {  // a copy would clear the owner twice
         cut_handle& handle;
+        explicit cut_release(cut_handle& h) : handle(h) {}
+        cut_release(const cut_release&) = delete;
+        cut_release& operator=(const cut_release&) = delete;
         ~cut_release() { handle.owner = nullptr; }
     } release_cut{*cut};
     in_flight_requests::entry in_flight(rt_.in_flight(), [cut, ex = client_.get_executor()] {
@@ -1179,28 +957,6 @@ net::awaitable<bool> session::admit_volume_and_quota(request_record& rec, std::s
     }
 }
 
-net::awaitable<std::optional<abort_reason>> session::cut_at_quota(std::string& filtered) {
-    auto& marks = case_->marks();
-    const std::uint64_t produced = case_->records_out();
-    const std::uint64_t allowed = co_await quota_->cover(produced);
-    note_quota_usage();
-    if (allowed >= produced) co_return std::nullopt;
-    // Everything up to the end of the last record the reservation covers goes out; nothing after.
-    std::size_t cut = 0;
-    std::uint64_t delivered = written_records_;
-    for (const auto& m : marks) {
-        if (m.records > allowed || m.end > filtered.size()) break;
-        cut = m.end;
-        delivered = m.records;
-    }
-    filtered.resize(cut);
-    marks.clear();
-    case_->set_delivered(delivered);
-    written_records_ = delivered;
-    rt_.stats().quota_refusal(config::to_string(quota_->refusal()));
-    co_return quota_cut_reason(quota_->refusal());
-}
-
 void session::end_export() {
     if (!case_) return;
     const std::uint64_t delivered = case_->delivered();
@@ -1261,7 +1017,7 @@ net::awaitable<unsigned> session::read_query_body(std::size_t head_len, const co
             co_return 400;
         }
     }
-    // A chunk extension or trailer that never ends is bounded (see relay_request_body).
+    // A chunk extension or trailer that never ends is bounded (see request_relay::relay_body).
     cbuf_.max_size(cbuf_.size() + lim.max_head_bytes + relay_buffer_size);
     const auto body_start = std::chrono::steady_clock::now();
     while (!parser.is_done()) {
@@ -1289,72 +1045,6 @@ net::awaitable<unsigned> session::read_query_body(std::size_t head_len, const co
     }
     query_body_ = std::move(parser.get().body());
     co_return 0;
-}
-
-net::awaitable<std::unique_ptr<byte_stream>> session::connect(const config::upstream& up,
-                                                              const snapshot& snap,
-                                                              const config::limits& lim,
-                                                              upstream_fault& fault) {
-    // Upstream sockets outlive this session in the pool and serve other sessions: they are bound
-    // to the io_context itself, never to this session's strand (completions still run on the
-    // strand of whichever coroutine awaits them).
-    net::any_io_executor ex = client_.socket().get_executor();
-    if (const auto* strand = ex.target<net::strand<net::io_context::executor_type>>())
-        ex = strand->get_inner_executor();
-    std::vector<tcp::endpoint> endpoints;
-    error_code ec;
-    auto address = net::ip::make_address(up.host, ec);
-    if (!ec) {
-        endpoints.emplace_back(address, up.port);
-    } else {
-        tcp::resolver resolver(ex);
-        upstream_deadline_.arm(resolver, lim.upstream_connect);
-        auto [rec, results] =
-            co_await resolver.async_resolve(up.host, std::to_string(up.port), use_tuple);
-        upstream_deadline_.disarm();
-        if (rec) {
-            fault = upstream_fault::connect;
-            spdlog::warn("upstream '{}': cannot resolve its host: {}", up.id, rec.message());
-            co_return nullptr;
-        }
-        for (const auto& r : results) endpoints.push_back(r.endpoint());
-    }
-    tcp::socket sock(ex);
-    upstream_deadline_.arm(sock, lim.upstream_connect);
-    auto [cec, ep] = co_await net::async_connect(sock, endpoints, use_tuple);
-    bool expired = upstream_deadline_.expired();
-    upstream_deadline_.disarm();
-    if (cec) {
-        fault = expired ? upstream_fault::timeout : upstream_fault::connect;
-        spdlog::warn("upstream '{}': connect failed: {}", up.id,
-                     expired ? "timed out" : cec.message());
-        co_return nullptr;
-    }
-    (void)ep;
-    sock.set_option(tcp::no_delay(true), ec);
-    if (up.scheme != "https") co_return std::make_unique<byte_stream>(std::move(sock));
-    auto ctx = snap.upstream_tls.find(up.id);
-    if (ctx == snap.upstream_tls.end()) {
-        fault = upstream_fault::tls;
-        co_return nullptr;
-    }
-    auto stream = std::make_unique<byte_stream>(std::move(sock), *ctx->second);
-    if (!prepare_upstream_ssl(stream->tls()->native_handle(), up.host)) {
-        fault = upstream_fault::tls;
-        co_return nullptr;
-    }
-    upstream_deadline_.arm(stream->socket(), lim.upstream_connect);
-    auto [hec] = co_await stream->tls()->async_handshake(net::ssl::stream_base::client, use_tuple);
-    expired = upstream_deadline_.expired();
-    upstream_deadline_.disarm();
-    if (hec) {
-        fault = expired ? upstream_fault::timeout : upstream_fault::tls;
-        spdlog::warn("upstream '{}': TLS handshake failed: {}", up.id,
-                     expired ? "timed out" : hec.message());
-        stream->close();
-        co_return nullptr;
-    }
-    co_return stream;
 }
 
 abort_reason session::client_failure() const {
@@ -1424,6 +1114,38 @@ std::string session::upstream_request_head(const exchange& x) const {
     return build_upstream_request_head(ur);
 }
 
+// The relay's parts in order over one exchange (README.md, "The relay"): the request to the CRM —
+// sent once more on a fresh connection when a reused one closed under it, or after a 401 to its
+// token — and its body, then the response. Returns the outcome that ended the request.
+net::awaitable<relay_outcome> relay_exchange(relay_context& ctx, upstream_connector& connector,
+                                             exchange& x) {
+    request_relay request(ctx, x);
+    response_relay response(ctx, x);
+    for (int attempt = 0;; ++attempt) {
+        relay_outcome sent = co_await connector.send_request(attempt);
+        if (sent.what == relay_outcome::kind::retry) continue;
+        if (sent.ends()) co_return sent;
+        if (x.body && !x.body->is_done()) {
+            relay_outcome body = co_await request.relay_body();
+            if (body.ends()) co_return body;
+        }
+        relay_outcome head = co_await response.read_head();
+        if (head.what == relay_outcome::kind::retry) continue;
+        if (head.ends()) co_return head;
+        if (x.tokens != nullptr && x.resp->get().result_int() == 401) {
+            relay_outcome renewed = co_await connector.renew_token();
+            if (renewed.ends()) co_return renewed;
+            continue;  // sent again, with a fresh token
+        }
+        break;
+    }
+    relay_outcome started = co_await response.start();
+    if (started.ends()) co_return started;
+    relay_outcome pumped = co_await response.pump();
+    if (pumped.ends()) co_return pumped;
+    co_return co_await response.end();
+}
+
 net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
                                       const config::route& route, const config::upstream& up,
                                       std::size_t head_len) {
@@ -1453,26 +1175,22 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
         body.eager(false);
         error_code pec;
         std::size_t used = body.put(net::buffer(raw.data(), raw.size()), pec);
-        if (pec || used != head_len || !body.is_header_done()) {
-            co_return co_await reject(rec, 400, "The request framing is invalid.");
-        }
+        if (pec || used != head_len || !body.is_header_done())
+            co_return co_await conclude(
+                x, relay_outcome::rejected(400, "The request framing is invalid."));
     }
 
-    // An upstream with <oauth2>: its access token, cached and fetched by one request at a time
-    // for every session. Without one nothing goes to the CRM (fail closed).
+    if (!relay_) relay_ = std::make_unique<char[]>(relay_buffer_size);
+    relay_context ctx = relay_state();
+    upstream_connector connector(ctx, x);
     if (auto t = snap.upstream_tokens.find(up.id); t != snap.upstream_tokens.end())
         x.tokens = t->second.get();
     if (x.tokens != nullptr) {
-        auto granted = co_await x.tokens->token(rt_.stats());
-        if (!granted.token) {
+        relay_outcome token = co_await connector.obtain_token();
+        if (token.ends()) {
             if (!body_pre_read_) cbuf_.consume(head_len);
-            std::string retry_after =
-                "Retry-After: " + std::to_string(granted.retry_after.count()) + "\r\n";
-            co_return co_await refuse(rec, config::reason::upstream_auth_unavailable,
-                                      "exportwall cannot obtain an access token for the CRM.",
-                                      x.keep_on_refusal, retry_after);
+            co_return co_await conclude(x, std::move(token));
         }
-        x.bearer = std::move(granted.token);
     }
 
     x.up_head = upstream_request_head(x);
@@ -1489,484 +1207,57 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     x.auth_retryable = x.framing == body_framing::none &&
                        (rec.method == "GET" || rec.method == "HEAD" || body_pre_read_);
 
-    if (!relay_) relay_ = std::make_unique<char[]>(relay_buffer_size);
-
     // The cut reaches x.conn through upstream_ while this export holds it.
-    struct upstream_release {
+    struct upstream_release {  // a copy would clear the pointer twice
         byte_stream*& held;
+        explicit upstream_release(byte_stream*& h) : held(h) {}
+        upstream_release(const upstream_release&) = delete;
+        upstream_release& operator=(const upstream_release&) = delete;
         ~upstream_release() { held = nullptr; }
     } release_upstream{upstream_};
     // Beast reads at most the buffer's free capacity (512 bytes minimum): reserve a relay buffer's
     // worth so one read moves up to 64 KiB.
     x.ubuf.reserve(relay_buffer_size);
-    // Each part either goes on, ends the request (its answer given: forward's result), or asks
-    // for the request to go once more on a fresh connection (x.retry).
-    for (int attempt = 0;; ++attempt) {
-        x.retry = false;
-        if (auto end = co_await send_request(x, attempt)) co_return *end;
-        if (x.retry) continue;
-        if (auto end = co_await read_response_head(x)) co_return *end;
-        if (x.retry) continue;
-        if (x.tokens != nullptr && x.resp->get().result_int() == 401) {
-            if (auto end = co_await renew_token(x)) co_return *end;
-            continue;  // sent again, with a fresh token
-        }
-        break;
-    }
-    if (auto end = co_await start_response(x)) co_return *end;
-    if (auto end = co_await relay_response_body(x)) co_return *end;
-    co_return co_await end_response(x);
+    relay_outcome end = co_await relay_exchange(ctx, connector, x);
+    co_return co_await conclude(x, std::move(end));
 }
 
-net::awaitable<relay_end> session::send_request(exchange& x, int attempt) {
-    request_record& rec = x.rec;
-    // Cut by a stop before the CRM was asked (or between attempts): it is not asked, and the
-    // export, delivering nothing, ends like any cut one.
-    if (shutdown_cut_) {
-        if (case_) case_->set_delivered(0);
-        co_return abort(rec, abort_reason::shutdown);
-    }
-    if (attempt == 0) {
-        x.conn = rt_.pool().acquire(x.key);
-    } else {
-        // The cut hook must not name the connection about to be destroyed: a stop during the
-        // new connect would close freed memory.
-        upstream_ = nullptr;
-        x.conn = nullptr;
-    }
-    x.reused = x.conn != nullptr;
-    if (!x.conn) {
-        upstream_fault fault = upstream_fault::connect;
-        x.conn = co_await connect(x.up, x.snap, x.lim, fault);
-        // A connect the cut cancelled says nothing about the CRM.
-        if (!shutdown_cut_) rt_.pool().note_reachable(x.reach_key, x.conn != nullptr);
-        if (x.conn && shutdown_cut_) x.conn->close();
-        if (!x.conn) {
-            upstream_error(fault);
-            co_return co_await refuse(rec, config::reason::upstream_unavailable,
-                                      "The upstream could not be reached.", x.keep_on_refusal);
-        }
-    }
-    upstream_ = x.conn.get();
-    // The head and a body read ahead (a query the guard read) go out in one write.
-    std::array<net::const_buffer, 2> request_pieces;
-    request_pieces[0] = net::buffer(x.up_head);
-    request_pieces[1] = net::buffer(x.pre_read_body);
-    auto ec = co_await write_upstream(*x.conn, request_pieces, x.lim.upstream_idle);
-    if (ec) {
-        x.conn->close();
-        if (x.reused && x.retryable) {
-            x.retry = true;
-            co_return std::nullopt;
-        }
-        upstream_error(upstream_fault::reset);
-        co_return co_await refuse(rec, config::reason::upstream_unavailable,
-                                  "The upstream closed the connection.", false);
-    }
-    if (x.body && !x.body->is_done()) co_return co_await relay_request_body(x);
-    co_return std::nullopt;
-}
-
-net::awaitable<relay_end> session::relay_request_body(exchange& x) {
-    request_record& rec = x.rec;
-    const config::limits& lim = x.lim;
-    byte_stream& conn = *x.conn;
-    auto& body = *x.body;
-    char* buf = relay_.get();
-    if (x.expect_continue) {
-        static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
-        if (co_await write_client(net::buffer(continue_line), lim.client_write_idle))
-            co_return abort(rec, conn, client_failure());
-    }
-    cbuf_.reserve(relay_buffer_size);
-    // Beast bounds neither a chunk extension nor a trailer: without a cap the buffer
-    // grows for as long as the client sends one (Beast answers buffer_overflow, 400).
-    cbuf_.max_size(cbuf_.size() + lim.max_head_bytes + relay_buffer_size);
-    const auto body_start = std::chrono::steady_clock::now();
-    std::uint64_t body_bytes = 0;
-    while (!body.is_done()) {
-        if (body_too_slow(lim, body_bytes, body_start)) {
-            conn.close();
-            co_return co_await reject(rec, 408,
-                                      "The request body came too slowly (request "
-                                      "deadline or minimum rate).");
-        }
-        body.get().body().data = buf;
-        body.get().body().size = relay_buffer_size;
-        client_deadline_.arm(client_.socket(), body_wait(lim));
-        auto [rec_ec, n] = co_await http::async_read_some(client_, cbuf_, body, use_tuple);
-        bool expired = client_deadline_.expired();
-        client_deadline_.disarm();
-        (void)n;
-        if (rec_ec == http::error::need_buffer) rec_ec = {};
-        std::size_t got = relay_buffer_size - body.get().body().size;
-        if (rec_ec) {
-            conn.close();
-            if (rec_ec == http::error::body_limit)
-                co_return co_await reject(rec, 413, "The request body is too large.");
-            if (expired)
-                co_return co_await reject(rec, 408, "The request body was not received in time.");
-            if (is_http_error(rec_ec))
-                co_return co_await reject(rec, 400, "The request body framing is invalid.");
-            // The client went away mid-body (or a stop cut it): audited like any abort.
-            co_return abort(rec, conn, abort_reason::client_closed);
-        }
-        rec.bytes_in += got;
-        body_bytes += got;
-        if (got == 0) continue;
-        error_code wec;
-        if (x.framing == body_framing::chunked) {
-            chunk_size_line(got, scratch_);
-            std::array<net::const_buffer, 3> pieces{net::buffer(scratch_), net::buffer(buf, got),
-                                                    net::buffer("\r\n", 2)};
-            wec = co_await write_upstream(conn, pieces, lim.upstream_idle);
-        } else {
-            wec = co_await write_upstream(conn, net::buffer(buf, got), lim.upstream_idle);
-        }
-        if (wec) {
-            conn.close();
-            upstream_error(upstream_fault::reset);
-            co_return co_await refuse(rec, config::reason::upstream_unavailable,
-                                      "The upstream closed the connection.", false);
-        }
-    }
-    if (x.framing == body_framing::chunked) {
-        if (co_await write_upstream(conn, net::buffer("0\r\n\r\n", 5), lim.upstream_idle)) {
-            conn.close();
-            upstream_error(upstream_fault::reset);
-            co_return co_await refuse(rec, config::reason::upstream_unavailable,
-                                      "The upstream closed the connection.", false);
-        }
-    }
-    co_return std::nullopt;
-}
-
-net::awaitable<relay_end> session::read_response_head(exchange& x) {
-    request_record& rec = x.rec;
-    const config::limits& lim = x.lim;
-    byte_stream& conn = *x.conn;
-    // The response head; interim 1xx responses are skipped (exportwall answered any
-    // 100-continue itself).
-    x.ubuf.clear();
-    for (int interim = 0;; ++interim) {
-        auto& resp = x.resp.emplace();
-        resp.header_limit(static_cast<std::uint32_t>(
-            std::min<std::size_t>(lim.max_upstream_head_bytes, 0xffffffffu)));
-        resp.body_limit(boost::none);
-        if (x.head_request) resp.skip(true);
-        upstream_deadline_.arm(conn.socket(), lim.upstream_response_head);
-        auto [hec, n] = co_await http::async_read_header(conn, x.ubuf, resp, use_tuple);
-        bool expired = upstream_deadline_.expired();
-        upstream_deadline_.disarm();
-        (void)n;
-        if (hec) {
-            conn.close();
-            if (expired) {
-                upstream_error(upstream_fault::timeout);
-                co_return co_await refuse(rec, config::reason::upstream_timeout,
-                                          "The upstream did not answer in time.",
-                                          x.keep_on_refusal);
-            }
-            bool closed = hec == http::error::end_of_stream || hec == net::error::eof ||
-                          hec == net::error::connection_reset ||
-                          hec == http::error::partial_message;
-            if (closed && x.reused && x.retryable && interim == 0 && x.ubuf.size() == 0) {
-                x.retry = true;
-                co_return std::nullopt;
-            }
-            if (closed) {
-                upstream_error(upstream_fault::reset);
-                co_return co_await refuse(rec, config::reason::upstream_unavailable,
-                                          "The upstream closed the connection.", x.keep_on_refusal);
-            }
-            upstream_error(upstream_fault::malformed);
-            co_return co_await refuse(rec, config::reason::upstream_malformed,
-                                      "The upstream response head is malformed.",
-                                      x.keep_on_refusal);
-        }
-        unsigned status = resp.get().result_int();
-        if (status >= 200) co_return std::nullopt;
-        if (status == 101 || interim >= 8) {
-            conn.close();
-            upstream_error(upstream_fault::malformed);
-            co_return co_await refuse(rec, config::reason::upstream_malformed,
-                                      "The upstream response head is malformed.",
-                                      x.keep_on_refusal);
-        }
-    }
-}
-
-net::awaitable<relay_end> session::renew_token(exchange& x) {
-    request_record& rec = x.rec;
-    // The CRM refused the token (expired or revoked early). Nothing reached the client:
-    // the 401's body is never read, the token is dropped (if no other request replaced it
-    // already) and the request goes once more, on a fresh connection, with a new one.
-    x.conn->close();
-    x.tokens->invalidate(x.bearer);
-    if (!x.auth_retried && x.auth_retryable) {
-        x.auth_retried = true;
-        auto granted = co_await x.tokens->token(rt_.stats());
-        if (!granted.token) {
-            std::string retry_after =
-                "Retry-After: " + std::to_string(granted.retry_after.count()) + "\r\n";
-            co_return co_await refuse(rec, config::reason::upstream_auth_unavailable,
-                                      "exportwall cannot obtain an access token for the CRM.",
-                                      x.keep_on_refusal, retry_after);
-        }
-        x.bearer = std::move(granted.token);
-        if (!replace_bearer_token(x.up_head, *x.bearer))
-            co_return co_await refuse(rec, config::reason::upstream_auth_unavailable,
-                                      "exportwall cannot obtain an access token for the "
-                                      "CRM.",
-                                      x.keep_on_refusal);
-        rt_.stats().upstream_auth_retry(x.up.id);
-        co_return std::nullopt;
-    }
-    // A fresh token refused too, or a request that cannot be sent again: the CRM's 401
-    // (and its WWW-Authenticate) never reaches the client, whose own credential is fine.
-    if (x.auth_retried)
-        spdlog::warn(
-            "upstream '{}': the CRM answered 401 to request {} with a fresh "
-            "access token",
-            x.up.id, rec.request_id);
-    else
-        spdlog::warn("upstream '{}': the CRM answered 401 to request {}", x.up.id, rec.request_id);
-    co_return co_await refuse(rec, config::reason::upstream_auth_unavailable,
-                              "The CRM refused exportwall's access token.", x.keep_on_refusal);
-}
-
-net::awaitable<relay_end> session::start_response(exchange& x) {
-    request_record& rec = x.rec;
-    const config::route& route = x.route;
-    auto& resp = *x.resp;
-    // The response: head, then the body relayed read-by-read with back-pressure.
-    const unsigned status = resp.get().result_int();
-    x.status = status;
-    rec.upstream_status = status;
-    std::optional<std::uint64_t> length;
-    if (auto cl = resp.content_length()) length = *cl;
-    // A filter is attached only to a response that has a body.
-    const bool has_body = choose_response_framing(x.head_request, status, length, false,
-                                                  x.version) != response_framing::none;
-    std::vector<header_field> fields;
-    for (const auto& f : resp.get()) fields.push_back({f.name_string(), f.value()});
-
-    // What the client gets instead of, or around, the CRM's answer.
-    response_plan plan;
-    if (case_) {
-        const auto& listeners = x.cfg.net.listeners;
-        // Assigned, not a conditional expression: with a std::string arm and "" the conditional
-        // is a temporary std::string, and the view dangled into freed heap memory.
-        std::string_view public_url;
-        if (listener_->index < listeners.size())
-            public_url = listeners[listener_->index].public_url;
-        if (x.snap.subjects) case_->index_subjects(x.snap.subjects, rt_.subjects);
-        plan = case_->plan_response(status, fields, x.up, public_url);
-        if (plan.what == response_plan::action::replace) {
-            // The CRM's body is never read: its connection cannot be reused. A redirect keeps
-            // its target, mapped onto exportwall (the plan dropped the CRM's own).
-            x.conn->close();
-            std::string kept;
-            for (const auto& [name, value] : plan.add_fields) {
-                if (beast::iequals(name, "Location") || beast::iequals(name, "Content-Location") ||
-                    beast::iequals(name, "Link"))
-                    kept += name + ": " + value + "\r\n";
-            }
-            // upstream_error answers the CRM's status, not http_status(upstream_error).
-            co_return co_await refuse(rec, plan.reason, plan.status, plan.detail, x.keep_on_refusal,
-                                      kept);
-        }
-    }
-    x.transforming = case_ && has_body && case_->transforms();
-    const bool filtered_body = x.transforming && !case_->monitoring();
-    x.out_framing =
-        choose_response_framing(x.head_request, status, length, filtered_body, x.version);
-    close_delimited_ = x.out_framing == response_framing::close_delimited;
-    x.keep_alive = x.client_keep_alive && !rt_.draining.load() &&
-                   x.out_framing != response_framing::close_delimited;
-
-    // A record route's answer is always the filtered representation: a HEAD (or a 304) on it
-    // must not describe the CRM's, whose length and validators tell about fields the purpose
-    // does not keep.
-    const bool described_only = route.format != config::route_format::passthrough &&
-                                x.out_framing == response_framing::none;
-    if (described_only) length.reset();
-    if (filtered_body || described_only) {
-        // A filtered body has a different length and representation.
-        std::erase_if(fields, [](const header_field& f) {
-            return beast::iequals(f.name, "content-length") || beast::iequals(f.name, "etag") ||
-                   beast::iequals(f.name, "content-md5") || beast::iequals(f.name, "digest") ||
-                   beast::iequals(f.name, "last-modified");
-        });
-    }
-    std::erase_if(fields, [&plan](const header_field& f) {
-        return std::any_of(plan.drop_fields.begin(), plan.drop_fields.end(),
-                           [&f](const std::string& d) { return beast::iequals(f.name, d); });
-    });
-    std::vector<header_field> extra;
-    for (const auto& [name, value] : plan.add_fields) extra.push_back({name, value});
-    client_response cr;
-    cr.status = status;
-    cr.upstream_fields = fields;
-    cr.framing = x.out_framing;
-    cr.content_length = length;
-    cr.keep_alive = x.keep_alive;
-    cr.client_version = x.version;
-    cr.request_id = rec.request_id;
-    cr.extra_fields = extra;
-    cr.extra_allowed = route.response_headers;
-    std::string out_head = build_client_response_head(cr);
-    rec.status = status;
-    // Written with the first body bytes (write_body_piece), not alone.
-    pending_head_ = std::move(out_head);
-    co_return std::nullopt;
-}
-
-net::awaitable<relay_end> session::relay_response_body(exchange& x) {
-    request_record& rec = x.rec;
-    const config::limits& lim = x.lim;
-    byte_stream& conn = *x.conn;
-    beast::flat_buffer& ubuf = x.ubuf;
-    std::string& filtered = x.filtered;
-    const bool filtering = x.transforming;
-    // The body goes from the parser's read buffer to the filter (or, relayed as is, to `filtered`)
-    // without a copy in between.
-    http::response_parser<sink_body>& answer = *x.resp;
-    export_case* transform = nullptr;
-    if (x.transforming) transform = case_.get();
-    relay_sink& sink = x.sink.emplace(filtered, transform);
-    answer.get().body().sink = &sink;
-    // More of the CRM's answer can be read without waiting.
-    bool need_more = false;  // the parser waits for bytes beyond those in ubuf
-    auto upstream_ready = [&] {
-        if (ubuf.size() != 0 && !need_more) return true;
-        error_code aec;
-        const std::size_t ready = conn.socket().available(aec);
-        return !aec && ready != 0;
+relay_context session::relay_state() {
+    return relay_context{
+        .rt = rt_,
+        .client = *this,
+        .listener = *listener_,
+        .client_stream = client_,
+        .client_buffer = cbuf_,
+        .client_deadline = client_deadline_,
+        .upstream_deadline = upstream_deadline_,
+        .upstream = upstream_,
+        .shutdown_cut = shutdown_cut_,
+        .enforcement = case_.get(),
+        .quota = quota_,
+        .written_records = written_records_,
+        .audited = audited_,
+        .relay_buffer = relay_.get(),
+        .scratch = scratch_,
     };
-    // The body is read in pieces of up to 256 KiB (Beast's own read_some stops at 64 KiB) and
-    // parsed from the read buffer: a bulk export costs a quarter of the reads and wake-ups.
-    answer.eager(true);
-    while (!answer.is_done()) {
-        if (need_more || ubuf.size() == 0) {
-            // The client hears the head before the relay waits for the CRM.
-            if (!pending_head_.empty() &&
-                co_await write_body_piece({}, x.out_framing, lim.client_write_idle))
-                co_return co_await abort_response(rec, conn, client_failure(),
-                                                  lim.client_write_idle);
-            upstream_deadline_.arm(conn.socket(), lim.upstream_idle);
-            auto [rec_ec, n] =
-                co_await conn.async_read_some(ubuf.prepare(body_read_bytes), use_tuple);
-            const bool expired = upstream_deadline_.expired();
-            upstream_deadline_.disarm();
-            if (rec_ec == net::error::eof) {
-                // The end of a close-delimited body; any other body is cut short.
-                answer.put_eof(rec_ec);
-            }
-            if (rec_ec) {
-                auto failure = classify_body_error(rec_ec, expired);
-                upstream_error(failure.fault);
-                co_return co_await abort_response(rec, conn, failure.why, lim.client_write_idle);
-            }
-            ubuf.commit(n);
-        }
-        if (ubuf.size() != 0) {
-            error_code pec;
-            ubuf.consume(answer.put(ubuf.data(), pec));
-            need_more = pec == http::error::need_more;
-            rec.upstream_bytes = sink.taken();
-            if (auto failed = sink.failure())
-                co_return co_await abort_response(rec, conn, *failed, lim.client_write_idle);
-            if (pec && !need_more) {
-                auto failure = classify_body_error(pec, false);
-                upstream_error(failure.fault);
-                co_return co_await abort_response(rec, conn, failure.why, lim.client_write_idle);
-            }
-            // Parsed eagerly, only a chunk header or the trailer can wait here for its end. One
-            // longer than a response head may be is refused, before the buffer grows further
-            // (Beast bounds neither chunk extensions nor trailers).
-            if (need_more && ubuf.size() > lim.max_upstream_head_bytes) {
-                upstream_error(upstream_fault::malformed);
-                co_return co_await abort_response(rec, conn, abort_reason::upstream_malformed,
-                                                  lim.client_write_idle);
-            }
-        }
-        // `filtered` keeps what earlier reads produced until it is written; at the answer's end,
-        // it goes out with the terminating chunk (end_response).
-        if (filtered.empty() || answer.is_done() ||
-            (filtering && filtered.size() < coalesce_bytes && upstream_ready()))
-            continue;
-        std::optional<abort_reason> cut;
-        if (quota_ && x.transforming) cut = co_await cut_at_quota(filtered);
-        if (!filtered.empty() &&
-            co_await write_body_piece(filtered, x.out_framing, lim.client_write_idle))
-            co_return co_await abort_response(rec, conn, client_failure(), lim.client_write_idle);
-        rec.bytes_out += filtered.size();
-        filtered.clear();
-        if (cut) co_return co_await abort_response(rec, conn, *cut, lim.client_write_idle);
-        if (quota_ && x.transforming) {
-            case_->marks().clear();
-            written_records_ = case_->records_out();
-        }
-    }
-    co_return std::nullopt;
 }
 
-net::awaitable<bool> session::end_response(exchange& x) {
+net::awaitable<bool> session::conclude(exchange& x, relay_outcome end) {
     request_record& rec = x.rec;
-    const milliseconds idle = x.lim.client_write_idle;
-    byte_stream& conn = *x.conn;
-    std::string& filtered = x.filtered;
-    if (x.transforming) {
-        if (auto fec = case_->finish(filtered))
-            co_return co_await abort_response(rec, conn, export_case::reason_for(fec), idle);
+    switch (end.what) {
+        case relay_outcome::kind::refuse:
+            co_return co_await refuse(rec, end.reason, end.status, end.detail, end.keep_alive,
+                                      end.extra_fields);
+        case relay_outcome::kind::complete:
+            end_export();
+            finish(rec);
+            co_return end.keep_alive;
+        case relay_outcome::kind::abort:
+        case relay_outcome::kind::next:  // never: relay_exchange returns an end (fail closed)
+        case relay_outcome::kind::retry:
+            break;
     }
-    // What is left of the body (and the head, when no wait came first) goes out last, with the
-    // terminating chunk, after the record: one write.
-    std::optional<abort_reason> cut;
-    if (quota_ && x.transforming) cut = co_await cut_at_quota(filtered);
-    if (cut) {
-        if (!filtered.empty() || !pending_head_.empty()) {
-            if (co_await write_body_piece(filtered, x.out_framing, idle))
-                co_return co_await abort_response(rec, conn, client_failure(), idle);
-            rec.bytes_out += filtered.size();
-        }
-        co_return co_await abort_response(rec, conn, *cut, idle);
-    }
-    // The unused reservation goes back before the end is signalled: the client's next export —
-    // on any replica — sees the quota as this one left it.
-    if (quota_ && quota_->active())
-        co_await quota_->close(case_->delivered(), case_->sealed_links());
-    // Cut by a stop while the quota store was asked: a cut export never completes.
-    if (shutdown_cut_) co_return co_await abort_response(rec, conn, abort_reason::shutdown, idle);
-    if (case_ && rt_.audit != nullptr) {
-        // The export's record is stored before its end is signalled: a trail that cannot be
-        // written turns the export into an abort (no terminating chunk), never a silent success.
-        // It counts the last piece as delivered: it is written next.
-        audited_ = true;
-        auto r = case_->audit_record(x.status, rec.upstream_bytes, rec.bytes_out + filtered.size());
-        stamp(r);
-        if (auto aec = co_await record_audit(*rt_.audit, std::move(r), false)) {
-            spdlog::error("audit trail unavailable: export {} not recorded ({})", rec.request_id,
-                          aec.message());
-            audited_ = false;
-            co_return co_await abort_response(rec, conn, abort_reason::audit_unavailable, idle);
-        }
-    }
-    if (!filtered.empty() || !pending_head_.empty() || x.out_framing == response_framing::chunked) {
-        if (co_await write_body_piece(filtered, x.out_framing, idle, true))
-            co_return co_await abort_response(rec, conn, client_failure(), idle);
-        rec.bytes_out += filtered.size();
-    }
-    // Reuse only after a complete, correctly framed response that both sides keep alive and that
-    // left no stray bytes behind.
-    if (x.resp->keep_alive() && x.ubuf.size() == 0 && !rt_.stopping.load())
-        rt_.pool().release(x.key, std::move(x.conn));
-    else
-        conn.close();
-    end_export();
-    finish(rec);
-    co_return x.keep_alive;
+    co_return co_await abort_response(rec, end.upstream, end.why, x.lim.client_write_idle);
 }
 
 }  // namespace

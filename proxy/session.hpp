@@ -1,7 +1,8 @@
 #pragma once
 // One client connection: TLS handshake, then requests read, checked, matched and relayed to the
 // CRM strictly in order (keep-alive, pipelining), until either side closes. Implemented as one
-// coroutine per connection (proxy/session.cpp holds the relay).
+// coroutine per connection (proxy/session.cpp: the connection and admission; the relay's parts
+// are upstream_connector, request_relay and response_relay over proxy/exchange.hpp).
 
 #include <atomic>
 #include <cstddef>
@@ -28,7 +29,7 @@ struct listener_context {
     // (SIGHUP: a renewed certificate needs no restart) and stores a new context here; a session
     // takes the one current at accept and keeps it to its end.
     mutable std::atomic<std::shared_ptr<boost::asio::ssl::context>> tls;
-    // Who may name the client (config::listener, proxy/client_address.hpp); fixed at start-up.
+    // Who may name the client (config::listener, proxy/http/client_address.hpp); fixed at start-up.
     std::vector<config::address_range> trusted_proxies;
     bool proxy_protocol = false;
     bool forwarded_for = false;

@@ -23,6 +23,7 @@ namespace exportwall::proxy {
 class upstream_pool {
   public:
     explicit upstream_pool(std::size_t max_idle_per_upstream) : max_idle_(max_idle_per_upstream) {}
+    ~upstream_pool() = default;
     upstream_pool(const upstream_pool&) = delete;
     upstream_pool& operator=(const upstream_pool&) = delete;
 

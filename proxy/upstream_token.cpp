@@ -26,7 +26,7 @@
 
 #include "common/ascii.hpp"
 #include "proxy/client_assertion.hpp"
-#include "proxy/metrics.hpp"
+#include "proxy/ops/metrics.hpp"
 #include "proxy/stream.hpp"
 #include "proxy/tls.hpp"
 
@@ -274,9 +274,11 @@ void upstream_token_source::request(waiter w, net::any_io_executor ex, metrics& 
     std::unique_lock lock(mutex_);
     const auto now = now_();
     const auto look = cache_.look_up(now);
-    if (look.wait) waiters_.push_back(std::move(w));
-    lock.unlock();
-    if (!look.wait) {
+    if (look.wait) {
+        waiters_.push_back(std::move(w));
+        lock.unlock();
+    } else {
+        lock.unlock();
         token_result r;
         r.token = look.token;
         if (!look.token)
@@ -302,7 +304,7 @@ void upstream_token_source::request(waiter w, net::any_io_executor ex, metrics& 
     auto guard = std::make_shared<fetch_guard>(shared_from_this());
     auto& io = static_cast<net::io_context&>(net::query(ex, net::execution::context));
     net::co_spawn(net::make_strand(io), fetch_(),
-                  [guard, now, &stats](std::exception_ptr e, token_answer answer) {
+                  [guard, now, &stats](const std::exception_ptr& e, token_answer answer) {
                       guard->done = true;
                       if (e) {
                           answer = {};

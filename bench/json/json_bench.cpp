@@ -24,8 +24,8 @@
 #include "tools/generator/contact_generator.hpp"
 #include "bench/json/null_json_handler.hpp"
 #include "bench/json/promotion_spec.hpp"
-#include "filters/json_depth_scanner.hpp"
-#include "filters/json_filter.hpp"
+#include "filters/json/json_depth_scanner.hpp"
+#include "filters/json/json_filter.hpp"
 #include "filters/record_filter.hpp"
 
 namespace {
@@ -67,7 +67,7 @@ filter_spec transformed_spec(body_format format) {
 }
 
 // The subject index (issue 18): every kept record's id and e-mail address checked for
-// normalisation and digested (SipHash-2-4) as the proxy does (proxy/enforcement.cpp), the
+// normalisation and digested (SipHash-2-4) as the proxy does (proxy/enforce/enforcement.cpp), the
 // digests' ordinals found in (or added to) the dictionary, and one list chunk written per 64 KiB
 // fed (the proxy writes one before each write to the client), to /dev/null.
 enum class indexing : std::uint8_t {

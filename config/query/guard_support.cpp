@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 
+#include "common/percent.hpp"
 #include "config/selection.hpp"
 
 namespace exportwall::config::query {
@@ -72,39 +73,6 @@ bool has_control(std::string_view s) {
     return control;
 }
 
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-// Appends `in` percent-decoded ('+' is a space) to `out`, as config::percent_decode does. False
-// on a malformed escape (`out` then holds a partial value). Written through a pointer into
-// room for the longest result, then cut to length, as encode().
-bool decode(std::string_view in, std::string& out) {
-    const std::size_t start = out.size();
-    out.resize(start + in.size());
-    char* w = out.data() + start;
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        char c = in[i];
-        if (c == '+') {
-            *w++ = ' ';
-        } else if (c == '%') {
-            if (i + 2 >= in.size()) return false;
-            int hi = hex_digit(in[i + 1]);
-            int lo = hex_digit(in[i + 2]);
-            if (hi < 0 || lo < 0) return false;
-            *w++ = static_cast<char>(hi * 16 + lo);
-            i += 2;
-        } else {
-            *w++ = c;
-        }
-    }
-    out.resize(static_cast<std::size_t>(w - out.data()));
-    return true;
-}
-
 enum class decoding : std::uint8_t { ok, malformed, control };
 
 // What a raw byte of a query pair asks of split_query: decoding ('%', '+'), or a refusal (a
@@ -131,32 +99,12 @@ decoding decoded_view(std::string_view in, std::string& storage, std::string_vie
         out = in;
         return (found & is_control) != 0 ? decoding::control : decoding::ok;
     }
-    // Decoded in the same pass that checks what an escape decodes to: a raw control byte was
-    // found by the scan above, only %XX can make another.
+    // %XX can make a control byte: the decoded value is checked, raw control bytes and all.
     const std::size_t at = storage.size();
-    storage.resize(at + in.size());
-    char* w = storage.data() + at;
-    bool control = (found & is_control) != 0;
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        const char c = in[i];
-        if (c == '+') {
-            *w++ = ' ';
-        } else if (c == '%') {
-            if (i + 2 >= in.size()) return decoding::malformed;
-            const int hi = hex_digit(in[i + 1]);
-            const int lo = hex_digit(in[i + 2]);
-            if (hi < 0 || lo < 0) return decoding::malformed;
-            const auto byte = static_cast<unsigned char>(hi * 16 + lo);
-            control |= (raw_byte_class[byte] & is_control) != 0;
-            *w++ = static_cast<char>(byte);
-            i += 2;
-        } else {
-            *w++ = c;
-        }
-    }
-    storage.resize(static_cast<std::size_t>(w - storage.data()));
+    if (!common::append_percent_decoded(storage, in, common::plus_sign::space))
+        return decoding::malformed;
     out = std::string_view(storage).substr(at);
-    return control ? decoding::control : decoding::ok;
+    return has_control(out) ? decoding::control : decoding::ok;
 }
 
 }  // namespace
@@ -204,11 +152,12 @@ bool split_query(std::string_view raw, std::vector<query_param>& out, std::strin
     for_each_query_pair(raw, [&](const raw_query_pair& rp) {
         query_param p;
         p.has_value = rp.has_value;
-        if (!decode(rp.name, p.name)) {
+        if (!common::append_percent_decoded(p.name, rp.name, common::plus_sign::space)) {
             detail = "a query parameter name has a malformed percent-escape";
             return ok = false;
         }
-        if (p.has_value && !decode(rp.value, p.value)) {
+        if (p.has_value &&
+            !common::append_percent_decoded(p.value, rp.value, common::plus_sign::space)) {
             detail = "a query parameter value has a malformed percent-escape";
             return ok = false;
         }

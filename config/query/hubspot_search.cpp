@@ -327,7 +327,7 @@ class search_guard {
         q_.body = q_.continuation_binding;
         q_.body.pop_back();
         q_.body += ",\"after\":";
-        q_.body += json::serialize(json::value(json::string_view(crm->data(), crm->size())));
+        q_.body += json::serialize(json::value(json::string_view(*crm)));
         q_.body.push_back('}');
         return true;
     }

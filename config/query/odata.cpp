@@ -275,7 +275,7 @@ class expression_parser {
         return true;
     }
 
-    bool unexpected(std::string what) {
+    bool unexpected(const std::string& what) {
         if (q_.result != verdict::forward) return false;
         return fail_unsupported(q_, parameter_, peek().pos,
                                 what + " at position " + std::to_string(peek().pos) + " of " +
@@ -1060,7 +1060,6 @@ class odata_guard {
             p.seek(p.at() + 2);
             std::string part;
             if (name == "$select") {
-                select_present = true;
                 bool present = true;
                 if (!select_items(p, prefix, asked, present)) return false;
                 select_present = present;
@@ -1121,7 +1120,7 @@ class odata_guard {
         std::string_view s = *v;
         int depth = 0;
         std::size_t i = 0;
-        auto fail = [&](std::string what) {
+        auto fail = [&](const std::string& what) {
             return fail_unsupported(q_, "$search", i,
                                     what + " at position " + std::to_string(i) + " of $search");
         };

@@ -1805,7 +1805,7 @@ guarded_query guard_soql_soap(const field_policy& policy, std::string_view body)
     if (!call_in.read(doc)) return q;
     if (call_in.operation == "queryMore") {
         // The queryLocator is the CRM's only as exportwall sealed it into the answer that
-        // carried it (filters/xml_filter.cpp): bound to the declaration, route and path, with
+        // carried it (filters/xml/xml_filter.cpp): bound to the declaration, route and path, with
         // no other content (the locator continues its query on the CRM).
         auto refuse_token = [&q](const std::string& why) {
             q.result = verdict::continuation_invalid;

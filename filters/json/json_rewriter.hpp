@@ -1,7 +1,7 @@
 #pragma once
 // The JSON filter's handler: json_rewriter receives Boost.JSON basic_parser's events (or
 // json_record_parser's, the same) for one document or one NDJSON line and writes the filtered
-// text. Included by filters/json_filter.cpp only.
+// text. Included by filters/json/json_filter.cpp only.
 //
 // How the JSON filter works. Boost.JSON's basic_parser reports events; json_rewriter (its
 // handler) keeps a stack of open containers, each with a mode that says where its contents go:
@@ -53,8 +53,8 @@
 #include "filters/json/envelope_vocabulary.hpp"
 #include "filters/json/path_table.hpp"
 #include "filters/json/text.hpp"
-#include "filters/json_key_set.hpp"
-#include "filters/json_record_parser.hpp"
+#include "filters/json/json_key_set.hpp"
+#include "filters/json/json_record_parser.hpp"
 #include "filters/record_filter.hpp"
 #include "filters/transform.hpp"
 
@@ -353,7 +353,10 @@ class json_rewriter {
     // `s` lies in the input and the input's next byte is its closing quote.
     [[nodiscard]] bool closing_quote_follows(std::string_view s) const {
         const auto at = reinterpret_cast<std::uintptr_t>(s.data());
-        return at >= input_begin_ && at + s.size() < input_end_ && s.data()[s.size()] == '"';
+        // The byte after the view, inside the input checked above: data(), since the view's
+        // operator[] stops at size().
+        return at >= input_begin_ && at + s.size() < input_end_ &&
+               s.data()[s.size()] == '"';  // NOLINT(readability-simplify-subscript-expr)
     }
     std::string& sink(mode m) {
         return m == mode::envelope || m == mode::records ? *out_ : record_;
@@ -374,7 +377,7 @@ class json_rewriter {
         if (parent.emitted++ != 0) s.push_back(',');
         if (parent.object) {
             s.push_back('"');
-            append_escaped(s, key());
+            common::append_json_escaped(s, key());
             s.append("\":");
         }
     }
@@ -991,7 +994,7 @@ class json_rewriter {
             record_.append("null");
         } else if (transformer_.apply(t, value_, transform_text_)) {
             record_.push_back('"');
-            append_escaped(record_, transform_text_);
+            common::append_json_escaped(record_, transform_text_);
             record_.push_back('"');
         } else {
             record_.append("null");
@@ -1150,7 +1153,7 @@ class json_rewriter {
         }
         if (k != value_kind::object) return fail(ec, filter_error::malformed);
         capture_key_.clear();
-        if (f.object) append_escaped(capture_key_, key());
+        if (f.object) common::append_json_escaped(capture_key_, key());
         if (in_record_) {
             std::swap(record_, capture_outer_);
         } else {
@@ -1416,7 +1419,7 @@ class json_rewriter {
     bool scalar_part(std::string_view s, error_code& ec) {
         if (scalar_sink_ != nullptr) {
             if (scalar_string_ && !from_input(s)) {
-                append_escaped(*scalar_sink_, s);
+                common::append_json_escaped(*scalar_sink_, s);
             } else {
                 scalar_sink_->append(s);
             }
@@ -1532,7 +1535,7 @@ class json_rewriter {
         std::string& s = sink(f.m == mode::envelope ? mode::envelope : mode::keep);
         open_child(f, s);
         s.push_back('"');
-        append_escaped(s, *url);
+        common::append_json_escaped(s, *url);
         s.push_back('"');
     }
 

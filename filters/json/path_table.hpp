@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "filters/json/text.hpp"
-#include "filters/json_key_set.hpp"
-#include "filters/json_record_parser.hpp"
+#include "filters/json/json_key_set.hpp"
+#include "filters/json/json_record_parser.hpp"
 
 namespace exportwall::filters::json_detail {
 
@@ -171,7 +171,7 @@ class path_table {
             if (!n.path.empty()) n.path.push_back('.');
             n.path.append(key);
             n.member.append(",\"");
-            append_escaped(n.member, key);
+            common::append_json_escaped(n.member, key);
             n.member.append("\":");
             n.member_string = n.member + '"';
         }

@@ -1,14 +1,16 @@
 #pragma once
-// JSON text for the JSON filter (filters/json_filter.cpp and its parts in filters/json/): string
-// escaping as the filter writes it, JSON pointer tokens, whitespace.
+// JSON text for the JSON filter (filters/json/json_filter.cpp and its parts in filters/json/): JSON
+// pointer tokens, whitespace. Strings are escaped by common::append_json_escaped
+// (common/json_text.hpp), as every JSON string exportwall writes.
 
 #include <algorithm>
-#include <array>
 #include <string>
 #include <string_view>
 
 #include <boost/json/string_view.hpp>
 #include <boost/system/error_code.hpp>
+
+#include "common/json_text.hpp"
 
 namespace exportwall::filters::json_detail {
 
@@ -16,56 +18,6 @@ using error_code = boost::system::error_code;
 using json_sv = boost::json::string_view;
 
 inline std::string_view sv(json_sv s) { return {s.data(), s.size()}; }
-
-// Characters a JSON string must escape: '"', '\\' and the C0 controls.
-constexpr std::array<bool, 256> make_escape_table() {
-    std::array<bool, 256> t{};
-    for (std::size_t c = 0; c < 0x20; ++c) t[c] = true;
-    t['"'] = true;
-    t['\\'] = true;
-    return t;
-}
-inline constexpr std::array<bool, 256> escape_table = make_escape_table();
-
-inline void append_escaped(std::string& out, std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    const char* run = s.data();
-    const char* const end = run + s.size();
-    for (const char* p = run; p < end; ++p) {
-        const auto c = static_cast<unsigned char>(*p);
-        if (!escape_table[c]) continue;
-        out.append(run, p);
-        run = p + 1;
-        switch (c) {
-            case '"':
-                out.append("\\\"");
-                break;
-            case '\\':
-                out.append("\\\\");
-                break;
-            case '\n':
-                out.append("\\n");
-                break;
-            case '\r':
-                out.append("\\r");
-                break;
-            case '\t':
-                out.append("\\t");
-                break;
-            case '\b':
-                out.append("\\b");
-                break;
-            case '\f':
-                out.append("\\f");
-                break;
-            default: {
-                const char u[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
-                out.append(u, sizeof u);
-            }
-        }
-    }
-    out.append(run, end);
-}
 
 // A JSON pointer reference token: '~' as "~0", '/' as "~1" (RFC 6901).
 inline void append_pointer_token(std::string& out, std::string_view key) {

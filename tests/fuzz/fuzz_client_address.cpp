@@ -1,4 +1,4 @@
-// libFuzzer target for who-is-the-client (proxy/client_address.hpp): any bytes through the PROXY
+// libFuzzer target for who-is-the-client (proxy/http/client_address.hpp): any bytes through the PROXY
 // protocol v2 reader, X-Forwarded-For from trusted proxies, the traceparent check and the
 // trusted-proxies range parser never crash, and what passes is consistent:
 // - the v2 reader asks for exactly what it needs: given `needed` bytes it completes or refuses,
@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "config/address_range.hpp"
-#include "proxy/client_address.hpp"
+#include "proxy/http/client_address.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// Differential libFuzzer target for the JSON filter's fast path (filters/json_record_parser.hpp):
+// Differential libFuzzer target for the JSON filter's fast path (filters/json/json_record_parser.hpp):
 // every input runs through the JSON and NDJSON filters twice with the same chunking, once with
 // json_path::fast (what make_filter builds) and once with json_path::basic_parser (the reference:
 // every byte through Boost.JSON), and the two must agree: the same output, counters and record
@@ -27,7 +27,7 @@
 #include <utility>
 #include <vector>
 
-#include "filters/json_filter.hpp"
+#include "filters/json/json_filter.hpp"
 #include "filters/record_filter.hpp"
 #include "tests/fuzz/json_fuzz_specs.hpp"
 
@@ -49,7 +49,7 @@ using exportwall::filters::fuzzing::ndjson_spec;
 using exportwall::filters::fuzzing::same_counts;
 using exportwall::filters::fuzzing::variant;
 
-// The JSON filter parses its input in slices of this size (filters/json_filter.cpp).
+// The JSON filter parses its input in slices of this size (filters/json/json_filter.cpp).
 constexpr std::size_t slice_bytes = 16 * 1024;
 
 struct named_spec {

@@ -11,8 +11,8 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/request_head.hpp"
-#include "proxy/target.hpp"
+#include "proxy/http/request_head.hpp"
+#include "proxy/http/target.hpp"
 
 namespace {
 

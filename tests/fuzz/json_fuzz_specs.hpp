@@ -5,7 +5,7 @@
 // nested record sets (JSON:API included[] by type, a Pipedrive related_objects map, contacts
 // inside each record, sets dropped whole) and as single-record GETs; an NDJSON spec; and an
 // OData-like export where most members of a record are stripped unread (the JSON filter's quiet
-// skip, filters/json_record_parser.hpp). Each target includes this header once.
+// skip, filters/json/json_record_parser.hpp). Each target includes this header once.
 
 #include <cstddef>
 #include <cstdint>

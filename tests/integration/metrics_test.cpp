@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "common/hex.hpp"
-#include "proxy/admin.hpp"
-#include "proxy/metrics.hpp"
+#include "proxy/ops/admin.hpp"
+#include "proxy/ops/metrics.hpp"
 
 namespace exportwall::proxy {
 namespace {

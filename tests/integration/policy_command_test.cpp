@@ -60,6 +60,13 @@ bool has(std::string_view s, std::string_view part) {
     return s.find(part) != std::string_view::npos;
 }
 
+// Every command reports a usage error the same way: one line on standard error naming the
+// command ("exportwall audit: …", "exportwall check-config: …", "exportwall: unknown command …").
+bool is_one_line_usage_error(std::string_view err) {
+    return err.starts_with("exportwall") && err.ends_with("\n") &&
+           err.find('\n') == err.size() - 1;
+}
+
 class PolicyCommand : public ::testing::Test {
   protected:
     void SetUp() override {
@@ -400,6 +407,7 @@ TEST_F(PolicyCommand, EveryCommandRefusesAnUnknownOptionWithExitTwo) {
         const auto o = run(dir_, c);
         EXPECT_EQ(o.status, 2) << c[0] << " " << (c.size() > 1 ? c[1] : "") << ": " << o.out
                                << o.err;
+        EXPECT_TRUE(is_one_line_usage_error(o.err)) << c[0] << ": " << o.err;
     }
 }
 
@@ -423,6 +431,7 @@ TEST_F(PolicyCommand, EveryOptionWithASetOfValuesRefusesAnotherWithExitTwo) {
         const auto o = run(dir_, c);
         EXPECT_EQ(o.status, 2) << c[0] << " " << c[1] << " … " << c.back() << ": " << o.out
                                << o.err;
+        EXPECT_TRUE(is_one_line_usage_error(o.err)) << c[0] << " " << c[1] << ": " << o.err;
     }
 }
 

@@ -16,7 +16,7 @@
 #include <future>
 
 #include "config/settings.hpp"
-#include "proxy/redis_store.hpp"
+#include "proxy/enforce/redis_store.hpp"
 #include "tests/integration/redis_server.hpp"
 
 namespace exportwall::itest {

@@ -37,8 +37,9 @@ ALLOWED = {
     "cli": BELOW_CLI + ["cli"],
     "tools": BELOW_CLI + ["tools", "bench", "tests"],
     "bench": BELOW_CLI + ["bench", "tools", "tests"],
-    # The tests of cli/'s commands include cli/ (tests/unit/audit's commands tests, the
-    # volume-holds test); tests are the only place outside cli/ that may.
+    # The tests of cli/'s commands include cli/ (tests/unit/cli, the audit tests that read back
+    # through `exportwall audit`, the volume-holds test); tests are the only place outside cli/
+    # that may.
     "tests": BELOW_CLI + ["cli", "tests", "tools", "bench"],
 }
 # Top folders that hold no C++ of ours (a build tree is recognised by its CMakeCache.txt).

@@ -304,7 +304,9 @@ void serve_connection(tcp::socket socket, const options& opt, const std::string&
                 base_url, req.body());
             log_request(method, target, a.status, a);
             // A search or JSON-RPC answer depends on the body too.
-            std::string key = method + " " + target;
+            std::string key = method;
+            key += ' ';
+            key += target;
             if (!req.body().empty()) key += "\n" + req.body();
             std::shared_ptr<const std::string> cached;
             if (a.stream && cache.enabled()) cached = cache.find(key);
@@ -340,7 +342,7 @@ bool parse_options(int argc, char** argv, options& opt) {
         std::string_view arg = argv[i];
         if (arg == "--help" || arg == "-h") {
             std::fputs(usage, stdout);
-            std::exit(0);
+            std::exit(0);  // NOLINT(concurrency-mt-unsafe): main parses before any thread starts
         }
         if (i + 1 >= argc) return false;
         std::string_view value = argv[++i];

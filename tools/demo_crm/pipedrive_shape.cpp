@@ -121,7 +121,7 @@ answer pipedrive_person(const dataset& data, std::string_view id) {
     answer a = parts::small_json("pipedrive", 200, std::string(content_type), {});
     a.records = 1;
     a.small_body =
-        "{\"success\":true,\"data\":" + json::serialize(person(data, *index)) +
+        R"({"success":true,"data":)" + json::serialize(person(data, *index)) +
         ",\"additional_data\":{\"dropbox_email\":\"demo-retail+deals@pipedrivemail.com\"}"
         ",\"related_objects\":" +
         related_objects(data.records) + "}";
@@ -148,11 +148,11 @@ answer pipedrive_persons(const dataset& data, const parts::query_params& q) {
     json::object pagination{
         {"start", start}, {"limit", limit}, {"more_items_in_collection", p.more()}};
     if (p.more()) pagination["next_start"] = p.skip + p.count;
-    std::string tail = "],\"additional_data\":{\"pagination\":" + json::serialize(pagination) +
-                       "},\"related_objects\":" + related_objects(data.records) + "}";
+    std::string tail = R"(],"additional_data":{"pagination":)" + json::serialize(pagination) +
+                       R"(},"related_objects":)" + related_objects(data.records) + "}";
     a.stream = [data, p, tail](const body_sink& sink) {
         parts::piece_writer out(sink);
-        out.append("{\"success\":true,\"data\":[");
+        out.append(R"({"success":true,"data":[)");
         for (std::uint64_t i = p.skip; i < p.skip + p.count && !out.failed(); ++i) {
             if (i != p.skip) out.append(",");
             out.append(json::serialize(person(data, i)));

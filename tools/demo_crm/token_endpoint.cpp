@@ -175,9 +175,10 @@ struct client_certificate {
     ~client_certificate() { EVP_PKEY_free(key); }
 
     bool load(const std::string& path) {
-        auto pem = read_secret(path);
+        const auto pem = read_secret(path);
         if (!pem) return false;
-        BIO* bio = BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size()));
+        const std::string& text = *pem;
+        BIO* bio = BIO_new_mem_buf(text.data(), static_cast<int>(text.size()));
         X509* cert = bio != nullptr ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
         BIO_free(bio);
         if (cert == nullptr) return false;
@@ -241,11 +242,11 @@ std::string token_issuer::verify_assertion(std::string_view assertion) {
     } else if (valid) {
         valid = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1;
     }
-    valid =
-        valid && EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature->data()),
-                                  signature->size(),
-                                  reinterpret_cast<const unsigned char*>(signed_part.data()),
-                                  signed_part.size()) == 1;
+    const std::string& sig = *signature;
+    valid = valid &&
+            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                             reinterpret_cast<const unsigned char*>(signed_part.data()),
+                             signed_part.size()) == 1;
     EVP_MD_CTX_free(ctx);
     if (!valid) return "assertion_signature";
     if (!string_is(p, "aud", token_url_)) return "assertion_audience";

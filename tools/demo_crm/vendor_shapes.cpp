@@ -364,6 +364,7 @@ std::string select_fields(std::string_view record_json, const std::vector<std::s
         target = &inner->as_object();
     }
     std::vector<std::string> keep;
+    keep.reserve(selection.size());
     for (const auto& item : selection) keep.push_back(item.substr(0, item.find('.')));
     boost::json::object filtered;
     for (const auto& entry : *target) {
@@ -375,34 +376,148 @@ std::string select_fields(std::string_view record_json, const std::vector<std::s
     return boost::json::serialize(value);
 }
 
+namespace {
+
+// Clients write JSON:API's page[number] with raw brackets, which RFC 3986 does not allow in a
+// query: they are read as if percent-encoded.
+std::string tolerant_target(std::string_view target) {
+    const auto query = target.find('?');
+    if (query == std::string_view::npos) return std::string(target);
+    std::string encoded(target.substr(0, query));
+    for (char c : target.substr(query)) {
+        if (c == '[') {
+            encoded += "%5B";
+        } else if (c == ']') {
+            encoded += "%5D";
+        } else {
+            encoded.push_back(c);
+        }
+    }
+    return encoded;
+}
+
+// The tail of `path` after `prefix` when it is one path segment, else nothing.
+std::optional<std::string_view> segment_after(std::string_view path, std::string_view prefix) {
+    if (path.size() <= prefix.size() || path.substr(0, prefix.size()) != prefix)
+        return std::nullopt;
+    auto tail = path.substr(prefix.size());
+    if (tail.find('/') != std::string_view::npos) return std::nullopt;
+    return tail;
+}
+
+// The endpoints shaped in this file (Dataverse, HubSpot and Salesforce collections, SOAP, CSV,
+// NDJSON); nothing when `path` is none of them.
+std::optional<answer> answer_collection(const dataset& data, std::string_view method,
+                                        std::string_view path, const query_params& q,
+                                        const std::string& base_url) {
+    if (path == dataverse_path) {
+        if (method != "GET") return method_not_allowed("dataverse");
+        return dataverse(data, q, base_url);
+    }
+    if (path == hubspot_path) {
+        if (method != "GET") return method_not_allowed("hubspot");
+        return hubspot(data, q, base_url);
+    }
+    if (path == salesforce_query_path) {
+        if (method != "GET") return method_not_allowed("salesforce-rest");
+        if (!q.first("q")) return bad_request("salesforce-rest", "q (the SOQL query) is missing");
+        return salesforce(data, 0);
+    }
+    std::string next_prefix = std::string(salesforce_query_path) + "/";
+    if (path.rfind(next_prefix, 0) == 0) {
+        if (method != "GET") return method_not_allowed("salesforce-rest");
+        std::string_view locator = path.substr(next_prefix.size());
+        auto dash = locator.rfind('-');
+        auto offset =
+            dash == std::string_view::npos ? std::nullopt : to_number(locator.substr(dash + 1));
+        if (!offset || locator.substr(0, dash) != salesforce_locator)
+            return not_found("unknown query locator");
+        return salesforce(data, *offset);
+    }
+    if (path == soap_path) {
+        if (method != "POST") return method_not_allowed("salesforce-soap");
+        return soap(data);
+    }
+    if (path == csv_path) {
+        if (method != "GET") return method_not_allowed("csv");
+        return csv(data, q);
+    }
+    if (path == ndjson_path) {
+        if (method != "GET") return method_not_allowed("ndjson");
+        return ndjson(data, q);
+    }
+    if (path == csv_spaces_path) {
+        if (method != "GET") return method_not_allowed("csv-spaces");
+        return csv_spaces(data, q);
+    }
+    return std::nullopt;
+}
+
+// The single records of HubSpot, Salesforce and Dataverse, and the other vendors' endpoints
+// (vendor_answers.hpp); nothing when `path` is none of them.
+std::optional<answer> answer_vendor(const dataset& data, std::string_view method,
+                                    std::string_view path, const query_params& q,
+                                    const std::string& base_url, std::string_view body) {
+    if (auto tail = segment_after(path, hubspot_record_prefix)) {
+        if (*tail == "search") {
+            if (method != "POST") return method_not_allowed("hubspot-search");
+            return vendors::hubspot_search(data, body, base_url);
+        }
+        if (method != "GET") return method_not_allowed("hubspot-record");
+        return vendors::hubspot_record(data, *tail, q);
+    }
+    if (auto id = segment_after(path, salesforce_record_prefix)) {
+        if (method != "GET") return method_not_allowed("salesforce-record");
+        return vendors::salesforce_record(data, *id);
+    }
+    if (auto tail = segment_after(path, dataverse_record_prefix); tail && tail->back() == ')') {
+        if (method != "GET") return method_not_allowed("dataverse-record");
+        tail->remove_suffix(1);
+        return vendors::dataverse_record(data, *tail, q, base_url);
+    }
+    if (path == pipedrive_path) {
+        if (method != "GET") return method_not_allowed("pipedrive");
+        return vendors::pipedrive_persons(data, q);
+    }
+    if (auto id = segment_after(path, std::string(pipedrive_path) + "/")) {
+        if (method != "GET") return method_not_allowed("pipedrive");
+        return vendors::pipedrive_person(data, *id);
+    }
+    if (path == suitecrm_path) {
+        if (method != "GET") return method_not_allowed("suitecrm");
+        return vendors::suitecrm_contacts(data, q, base_url);
+    }
+    if (auto id = segment_after(path, std::string(suitecrm_path) + "/")) {
+        if (method != "GET") return method_not_allowed("suitecrm");
+        return vendors::suitecrm_contact(data, *id, q, base_url);
+    }
+    if (path == close_path || path == close_path.substr(0, close_path.size() - 1)) {
+        if (method != "GET") return method_not_allowed("close");
+        return vendors::close_leads(data, q);
+    }
+    if (path == zoho_path) {
+        if (method != "GET") return method_not_allowed("zoho");
+        return vendors::zoho_contacts(data, q);
+    }
+    if (path == odoo_path) {
+        if (method != "POST") return method_not_allowed("odoo");
+        return vendors::odoo_jsonrpc(data, body);
+    }
+    if (path == odoo_xmlrpc_path) {
+        if (method != "POST") return method_not_allowed("odoo-xmlrpc");
+        return vendors::odoo_xmlrpc(data, body);
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
 answer answer_request(const dataset& data, std::string_view method, std::string_view target,
                       const std::string& base_url, std::string_view body) {
-    // Clients write JSON:API's page[number] with raw brackets, which RFC 3986 does not allow in
-    // a query: they are read as if percent-encoded.
-    std::string tolerant(target);
-    if (auto query = tolerant.find('?'); query != std::string::npos) {
-        std::string encoded = tolerant.substr(0, query);
-        for (char c : std::string_view(tolerant).substr(query)) {
-            if (c == '[') {
-                encoded += "%5B";
-            } else if (c == ']') {
-                encoded += "%5D";
-            } else {
-                encoded.push_back(c);
-            }
-        }
-        tolerant = std::move(encoded);
-    }
+    const std::string tolerant = tolerant_target(target);
     auto parsed = urls::parse_origin_form(urls::string_view(tolerant.data(), tolerant.size()));
     if (!parsed) return bad_request({}, "the request target is not an origin-form URL");
-    std::string path(parsed->path());
-    query_params q;
-    for (auto param : parsed->params()) q.items.emplace_back(param.key, param.value);
-
-    auto finish = [&](answer a) {
-        a.parameter_names = q.names();
-        return a;
-    };
+    const std::string path(parsed->path());
     if (path == "/healthz") {
         answer a;
         a.endpoint = "healthz";
@@ -410,105 +525,13 @@ answer answer_request(const dataset& data, std::string_view method, std::string_
         a.small_body = "ok\n";
         return a;
     }
-    if (path == dataverse_path) {
-        if (method != "GET") return finish(method_not_allowed("dataverse"));
-        return finish(dataverse(data, q, base_url));
-    }
-    if (path == hubspot_path) {
-        if (method != "GET") return finish(method_not_allowed("hubspot"));
-        return finish(hubspot(data, q, base_url));
-    }
-    if (path == salesforce_query_path) {
-        if (method != "GET") return finish(method_not_allowed("salesforce-rest"));
-        if (!q.first("q"))
-            return finish(bad_request("salesforce-rest", "q (the SOQL query) is missing"));
-        return finish(salesforce(data, 0));
-    }
-    std::string next_prefix = std::string(salesforce_query_path) + "/";
-    if (path.rfind(next_prefix, 0) == 0) {
-        if (method != "GET") return finish(method_not_allowed("salesforce-rest"));
-        std::string_view locator = std::string_view(path).substr(next_prefix.size());
-        auto dash = locator.rfind('-');
-        auto offset =
-            dash == std::string_view::npos ? std::nullopt : to_number(locator.substr(dash + 1));
-        if (!offset || locator.substr(0, dash) != salesforce_locator)
-            return finish(not_found("unknown query locator"));
-        return finish(salesforce(data, *offset));
-    }
-    if (path == soap_path) {
-        if (method != "POST") return finish(method_not_allowed("salesforce-soap"));
-        return finish(soap(data));
-    }
-    if (path == csv_path) {
-        if (method != "GET") return finish(method_not_allowed("csv"));
-        return finish(csv(data, q));
-    }
-    if (path == ndjson_path) {
-        if (method != "GET") return finish(method_not_allowed("ndjson"));
-        return finish(ndjson(data, q));
-    }
-    if (path == csv_spaces_path) {
-        if (method != "GET") return finish(method_not_allowed("csv-spaces"));
-        return finish(csv_spaces(data, q));
-    }
-    // The tail of `path` after `prefix` when it is one path segment, else nothing.
-    auto segment_after = [&](std::string_view prefix) -> std::optional<std::string_view> {
-        std::string_view p = path;
-        if (p.size() <= prefix.size() || p.substr(0, prefix.size()) != prefix) return std::nullopt;
-        auto tail = p.substr(prefix.size());
-        if (tail.find('/') != std::string_view::npos) return std::nullopt;
-        return tail;
-    };
-    if (auto tail = segment_after(hubspot_record_prefix)) {
-        if (*tail == "search") {
-            if (method != "POST") return finish(method_not_allowed("hubspot-search"));
-            return finish(vendors::hubspot_search(data, body, base_url));
-        }
-        if (method != "GET") return finish(method_not_allowed("hubspot-record"));
-        return finish(vendors::hubspot_record(data, *tail, q));
-    }
-    if (auto id = segment_after(salesforce_record_prefix)) {
-        if (method != "GET") return finish(method_not_allowed("salesforce-record"));
-        return finish(vendors::salesforce_record(data, *id));
-    }
-    if (auto tail = segment_after(dataverse_record_prefix); tail && tail->back() == ')') {
-        if (method != "GET") return finish(method_not_allowed("dataverse-record"));
-        tail->remove_suffix(1);
-        return finish(vendors::dataverse_record(data, *tail, q, base_url));
-    }
-    if (path == pipedrive_path) {
-        if (method != "GET") return finish(method_not_allowed("pipedrive"));
-        return finish(vendors::pipedrive_persons(data, q));
-    }
-    if (auto id = segment_after(std::string(pipedrive_path) + "/")) {
-        if (method != "GET") return finish(method_not_allowed("pipedrive"));
-        return finish(vendors::pipedrive_person(data, *id));
-    }
-    if (path == suitecrm_path) {
-        if (method != "GET") return finish(method_not_allowed("suitecrm"));
-        return finish(vendors::suitecrm_contacts(data, q, base_url));
-    }
-    if (auto id = segment_after(std::string(suitecrm_path) + "/")) {
-        if (method != "GET") return finish(method_not_allowed("suitecrm"));
-        return finish(vendors::suitecrm_contact(data, *id, q, base_url));
-    }
-    if (path == close_path || path == close_path.substr(0, close_path.size() - 1)) {
-        if (method != "GET") return finish(method_not_allowed("close"));
-        return finish(vendors::close_leads(data, q));
-    }
-    if (path == zoho_path) {
-        if (method != "GET") return finish(method_not_allowed("zoho"));
-        return finish(vendors::zoho_contacts(data, q));
-    }
-    if (path == odoo_path) {
-        if (method != "POST") return finish(method_not_allowed("odoo"));
-        return finish(vendors::odoo_jsonrpc(data, body));
-    }
-    if (path == odoo_xmlrpc_path) {
-        if (method != "POST") return finish(method_not_allowed("odoo-xmlrpc"));
-        return finish(vendors::odoo_xmlrpc(data, body));
-    }
-    return finish(not_found("no such endpoint"));
+    query_params q;
+    for (auto param : parsed->params()) q.items.emplace_back(param.key, param.value);
+    auto a = answer_collection(data, method, path, q, base_url);
+    if (!a) a = answer_vendor(data, method, path, q, base_url, body);
+    if (!a) a = not_found("no such endpoint");
+    a->parameter_names = q.names();
+    return std::move(*a);
 }
 
 }  // namespace exportwall::demo_crm

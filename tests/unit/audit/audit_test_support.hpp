@@ -16,7 +16,6 @@
 #include "audit/file_writer.hpp"
 #include "audit/record.hpp"
 #include "audit/serialize.hpp"
-#include "cli/audit_command.hpp"
 
 namespace exportwall::audit::test {
 
@@ -133,21 +132,6 @@ inline record chained(record r, std::uint64_t seq) {
     chain_hasher h;
     r.hash = h.hash(r.prev_hash, canonical);
     return r;
-}
-
-// `exportwall audit ARGS…` in process: its exit code and what it printed.
-struct cli_outcome {
-    int code;
-    std::string out, err;
-};
-
-inline cli_outcome run_cli(std::vector<std::string> args) {
-    args.insert(args.begin(), "audit");
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    std::ostringstream out, err;
-    const int code = cli::run_audit(static_cast<int>(argv.size()), argv.data(), out, err);
-    return {code, out.str(), err.str()};
 }
 
 }  // namespace exportwall::audit::test

@@ -18,6 +18,7 @@
 #include "audit/file_writer.hpp"
 #include "audit/reader.hpp"
 #include "tests/unit/audit/audit_test_support.hpp"
+#include "tests/unit/cli/run_audit_command.hpp"
 
 namespace exportwall::audit {
 namespace {

@@ -10,6 +10,7 @@
 #include "audit/query.hpp"
 #include "audit/serialize.hpp"
 #include "tests/unit/audit/audit_test_support.hpp"
+#include "tests/unit/cli/run_audit_command.hpp"
 
 namespace exportwall::audit {
 namespace {

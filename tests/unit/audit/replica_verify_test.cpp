@@ -8,6 +8,7 @@
 
 #include "audit/replica_verify.hpp"
 #include "tests/unit/audit/audit_test_support.hpp"
+#include "tests/unit/cli/run_audit_command.hpp"
 
 namespace exportwall::audit {
 namespace {

@@ -16,6 +16,7 @@
 #include "audit/checkpoint.hpp"
 #include "audit/report.hpp"
 #include "tests/unit/audit/audit_test_support.hpp"
+#include "tests/unit/cli/run_audit_command.hpp"
 
 namespace exportwall::audit {
 namespace {

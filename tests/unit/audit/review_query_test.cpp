@@ -132,7 +132,8 @@ TEST(AuditQuery, AnUnknownDecisionOrCategoryIsRefusedWithoutEchoingIt) {
     EXPECT_FALSE(parse_audit_query("client=a*b", error));
     EXPECT_FALSE(parse_audit_query("bucket=week", error));
     EXPECT_TRUE(parse_audit_query("decision=volume_alert,checkpoint,policy_loaded", error));
-    for (const auto d : known_decisions) EXPECT_TRUE(is_known_decision(d)) << d;
+    for (std::size_t i = 0; i < decision_count; ++i)
+        EXPECT_TRUE(is_known_decision(to_string(static_cast<decision>(i))));
 }
 
 TEST(AuditQuery, AccessErrorsAreNoBlockedTransfers) {

@@ -32,7 +32,9 @@ TEST(AuditDecision, HasOneTextPerValueThatReadsBack) {
     EXPECT_EQ(to_string(decision::volume_alert_cleared), "volume_alert_cleared");
     EXPECT_FALSE(parse_decision("would_block").has_value());
     EXPECT_FALSE(parse_decision("").has_value());
-    EXPECT_EQ(std::set<std::string_view>(known_decisions.begin(), known_decisions.end()), texts);
+    for (const auto text : texts) EXPECT_TRUE(is_known_decision(text)) << text;
+    EXPECT_FALSE(is_known_decision("would_block"));
+    EXPECT_FALSE(is_known_decision("Allowed"));
 }
 
 TEST(AuditSerialise, KeysAppearInTheDesignOrder) {

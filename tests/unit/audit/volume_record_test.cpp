@@ -12,6 +12,7 @@
 
 #include "audit/serialize.hpp"
 #include "tests/unit/audit/audit_test_support.hpp"
+#include "tests/unit/cli/run_audit_command.hpp"
 
 namespace exportwall::audit {
 namespace {

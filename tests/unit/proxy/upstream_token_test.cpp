@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "proxy/forward.hpp"
-#include "proxy/metrics.hpp"
+#include "proxy/ops/metrics.hpp"
 #include "proxy/upstream_token.hpp"
 
 namespace exportwall::proxy {

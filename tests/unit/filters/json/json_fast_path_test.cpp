@@ -1,4 +1,4 @@
-// The JSON filter's fast path (filters/json_record_parser.hpp) against its reference
+// The JSON filter's fast path (filters/json/json_record_parser.hpp) against its reference
 // (json_path::basic_parser: every byte through Boost.JSON). Contract: for every input and every
 // chunking, the same output and counters, or both fail (with the same filter_error).
 //
@@ -23,7 +23,7 @@
 
 #include <boost/json/parse.hpp>
 
-#include "filters/json_filter.hpp"
+#include "filters/json/json_filter.hpp"
 #include "tests/unit/filters/json/json_test_support.hpp"
 
 namespace exportwall::filters {
@@ -34,7 +34,7 @@ using boost::system::error_code;
 using testing::fields;
 using testing::read_file;
 
-// The JSON filter parses its input in slices of this size (filters/json_filter.cpp).
+// The JSON filter parses its input in slices of this size (filters/json/json_filter.cpp).
 constexpr std::size_t slice_bytes = 16 * 1024;
 
 error_code err(filter_error e) { return make_error_code(e); }

@@ -7,7 +7,7 @@
 
 #include <boost/json/parse.hpp>
 
-#include "filters/json_filter.hpp"
+#include "filters/json/json_filter.hpp"
 #include "tests/unit/filters/json/json_test_support.hpp"
 
 namespace exportwall::filters {

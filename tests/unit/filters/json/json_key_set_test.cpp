@@ -1,4 +1,4 @@
-#include "filters/json_key_set.hpp"
+#include "filters/json/json_key_set.hpp"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "filters/json_depth_scanner.hpp"
+#include "filters/json/json_depth_scanner.hpp"
 
 namespace exportwall::filters {
 namespace {

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "filters/json_filter.hpp"
+#include "filters/json/json_filter.hpp"
 #include "tests/unit/filters/json/json_test_support.hpp"
 
 namespace exportwall::filters {

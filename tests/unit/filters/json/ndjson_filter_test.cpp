@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "filters/json_filter.hpp"
+#include "filters/json/json_filter.hpp"
 #include "tests/unit/filters/json/json_test_support.hpp"
 
 namespace exportwall::filters {

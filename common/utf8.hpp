@@ -1,0 +1,54 @@
+#pragma once
+// Well-formed UTF-8 (RFC 3629 §4): one home for what exportwall takes as UTF-8 when it writes
+// text someone else parses — the audit chain's strings and every JSON string in common/json_text.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace exportwall::common {
+
+namespace utf8_detail {
+
+// What a first byte asks of the bytes after it: the sequence's length (0: it starts none) and
+// the range of its second byte, narrower than a continuation byte's (80..BF) after E0 and F0
+// (overlong forms), ED (surrogates) and F4 (past U+10FFFF). A table: one load instead of a
+// chain of comparisons per character of non-ASCII text.
+struct lead {
+    std::uint8_t length;
+    std::uint8_t low;
+    std::uint8_t high;
+};
+
+inline constexpr std::array<lead, 256> leads = [] {
+    std::array<lead, 256> t{};
+    for (std::size_t b = 0; b < 0x100; ++b) t[b] = {0, 0x80, 0xbf};
+    for (std::size_t b = 0x00; b < 0x80; ++b) t[b].length = 1;
+    for (std::size_t b = 0xc2; b <= 0xdf; ++b) t[b].length = 2;
+    for (std::size_t b = 0xe0; b <= 0xef; ++b) t[b].length = 3;
+    for (std::size_t b = 0xf0; b <= 0xf4; ++b) t[b].length = 4;
+    t[0xe0].low = 0xa0;
+    t[0xed].high = 0x9f;
+    t[0xf0].low = 0x90;
+    t[0xf4].high = 0x8f;
+    return t;  // 80..C1 (continuation bytes, overlong leads) and F5..FF start nothing
+}();
+
+}  // namespace utf8_detail
+
+// The length (1 to 4) of the well-formed UTF-8 sequence that starts at `p` (p < end), or 0 when
+// none does: a stray continuation byte, an overlong form, a surrogate (U+D800..U+DFFF), a code
+// point past U+10FFFF, or a sequence cut short by `end`.
+[[nodiscard]] constexpr std::size_t utf8_sequence_length(const char* p, const char* end) noexcept {
+    const utf8_detail::lead& lead = utf8_detail::leads[static_cast<unsigned char>(p[0])];
+    const std::size_t n = lead.length;
+    if (n <= 1) return n;
+    if (static_cast<std::size_t>(end - p) < n) return 0;
+    const auto second = static_cast<unsigned char>(p[1]);
+    if (second < lead.low || second > lead.high) return 0;
+    if (n >= 3 && (static_cast<unsigned char>(p[2]) & 0xc0) != 0x80) return 0;
+    if (n == 4 && (static_cast<unsigned char>(p[3]) & 0xc0) != 0x80) return 0;
+    return n;
+}
+
+}  // namespace exportwall::common

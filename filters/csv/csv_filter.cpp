@@ -1,0 +1,494 @@
+#include "filters/csv/csv_filter.hpp"
+
+#include "filters/transform.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+// CSV export filter: an RFC 4180 state machine fed byte ranges, one row buffered at a time.
+//
+// Contract details beyond record_filter.hpp:
+// - the first row is the header; its cells are the field names (paths for field_set and
+//   record_rules). Columns whose name the allow-list does not keep are removed from every row;
+// - an optional UTF-8 BOM is copied to the output; the output line ending is the header's
+//   (CRLF or LF), and a row ends with one exactly when its input row did;
+// - stripped_fields counts, per column name, the rows (kept or dropped) it was removed from,
+//   like the JSON filter counts every removed occurrence;
+// - blank lines at the end of the body are ignored; a blank line followed by more rows is a
+//   row of one empty cell (ragged unless the header has one column);
+// - a kept column whose name has a transform (spec.transforms) is written transformed in every
+//   data row (the rules read the original cell); a cell the transform cannot read is written
+//   empty. The formula guard applies to the transformed text.
+namespace exportwall::filters {
+namespace {
+
+constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
+
+[[nodiscard]] bool is_formula_start(char c) {
+    return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
+}
+
+class csv_filter final : public record_filter {
+  public:
+    explicit csv_filter(filter_spec spec)
+        : spec_(std::move(spec)),
+          transformer_(spec_.transforms, &counters_.transformed_fields,
+                       &counters_.transform_failed) {
+        const char d = spec_.csv.delimiter;
+        const char q = spec_.csv.quote;
+        // A delimiter or quote that collides with a line ending or with each other makes every
+        // row ambiguous: refuse the body rather than guess.
+        options_valid_ = d != q && d != '\r' && d != '\n' && q != '\r' && q != '\n';
+        for (char c : {d, q, '\r', '\n'}) special_[static_cast<unsigned char>(c)] = true;
+        if (!spec_.rules.empty()) needed_ = spec_.rules.needed_fields();
+    }
+
+    boost::system::error_code feed(std::string_view in, std::string& out) override {
+        if (error_) return error_;
+        if (finished_ || !options_valid_) return fail(filter_error::malformed);
+        counters_.bytes_in += in.size();
+        const std::size_t out_before = out.size();
+        boost::system::error_code ec = consume(in, out);
+        flush_strip_counts();
+        counters_.bytes_out += out.size() - out_before;
+        return ec ? fail(ec) : ec;
+    }
+
+    boost::system::error_code finish(std::string& out) override {
+        if (error_) return error_;
+        if (finished_ || !options_valid_) return fail(filter_error::malformed);
+        const std::size_t out_before = out.size();
+        boost::system::error_code ec = finish_rows(out);
+        flush_strip_counts();
+        counters_.bytes_out += out.size() - out_before;
+        finished_ = true;
+        return ec ? fail(ec) : ec;
+    }
+
+    const filter_counters& counters() const override { return counters_; }
+    void set_record_marks(std::vector<record_mark>* marks) override { marks_ = marks; }
+
+  private:
+    enum class state : std::uint8_t {
+        bom,              // the first bytes: a UTF-8 BOM or the start of the header
+        cell_start,       // at the first byte of a cell
+        unquoted,         // inside an unquoted cell
+        quoted,           // inside a quoted cell
+        quote_in_quoted,  // after a quote inside a quoted cell: doubled quote or closing quote
+        after_cr,         // a CR outside quotes: only LF may follow
+    };
+
+    [[nodiscard]] boost::system::error_code fail(boost::system::error_code ec) {
+        error_ = ec;
+        return ec;
+    }
+
+    [[nodiscard]] boost::system::error_code consume(std::string_view in, std::string& out) {
+        if (state_ == state::bom) {
+            std::size_t i = 0;
+            while (i < in.size() && state_ == state::bom) {
+                bom_buf_.push_back(in[i++]);
+                if (utf8_bom.substr(0, bom_buf_.size()) != bom_buf_) {
+                    state_ = state::cell_start;
+                    std::string head = std::move(bom_buf_);
+                    bom_buf_.clear();
+                    if (auto ec = consume_body(head, out)) return ec;
+                } else if (bom_buf_.size() == utf8_bom.size()) {
+                    out.append(utf8_bom);
+                    bom_buf_.clear();
+                    state_ = state::cell_start;
+                }
+            }
+            in.remove_prefix(i);
+        }
+        return consume_body(in, out);
+    }
+
+    // The hot loop: runs of ordinary bytes are found with a table scan (unquoted) or memchr
+    // (quoted) and appended to the row in one piece.
+    [[nodiscard]] boost::system::error_code consume_body(std::string_view in, std::string& out) {
+        const char* const begin = in.data();
+        const char* p = begin;
+        const char* const end = begin + in.size();
+        const char quote = spec_.csv.quote;
+        const char delim = spec_.csv.delimiter;
+        auto offset = [&] { return consumed_ + static_cast<std::uint64_t>(p - begin); };
+        boost::system::error_code ec;
+        while (p != end && !ec) {
+            switch (state_) {
+                case state::bom:
+                case state::cell_start:
+                    if (*p == quote) {
+                        ++p;
+                        row_started_ = true;
+                        state_ = state::quoted;
+                        break;
+                    }
+                    state_ = state::unquoted;
+                    [[fallthrough]];
+                case state::unquoted: {
+                    const char* run = p;
+                    p = find_special(p, end);
+                    if (p != run) {
+                        row_started_ = true;
+                        if (copy_cell()) row_text_.append(run, static_cast<std::size_t>(p - run));
+                    }
+                    if (p == end) break;
+                    const char c = *p++;
+                    if (c == delim) {
+                        end_cell();
+                        row_started_ = true;
+                        state_ = state::cell_start;
+                    } else if (c == '\n') {
+                        ec = end_row(out, offset(), 1, false);
+                    } else if (c == '\r') {
+                        state_ = state::after_cr;
+                    } else {
+                        ec = filter_error::malformed;  // a quote inside an unquoted cell
+                    }
+                    break;
+                }
+                case state::quoted: {
+                    const auto* q = static_cast<const char*>(
+                        std::memchr(p, quote, static_cast<std::size_t>(end - p)));
+                    const char* stop = q != nullptr ? q : end;
+                    if (copy_cell()) row_text_.append(p, static_cast<std::size_t>(stop - p));
+                    p = stop;
+                    if (q != nullptr) {
+                        ++p;
+                        state_ = state::quote_in_quoted;
+                    }
+                    break;
+                }
+                case state::quote_in_quoted: {
+                    const char c = *p++;
+                    if (c == quote) {
+                        if (copy_cell()) row_text_.push_back(quote);
+                        state_ = state::quoted;
+                    } else if (c == delim) {
+                        end_cell();
+                        state_ = state::cell_start;
+                    } else if (c == '\n') {
+                        ec = end_row(out, offset(), 1, false);
+                    } else if (c == '\r') {
+                        state_ = state::after_cr;
+                    } else {
+                        ec = filter_error::malformed;  // text after a closing quote
+                    }
+                    break;
+                }
+                case state::after_cr:
+                    if (*p++ != '\n') {
+                        ec = filter_error::malformed;  // a bare CR outside quotes
+                    } else {
+                        ec = end_row(out, offset(), 2, true);
+                    }
+                    break;
+            }
+        }
+        if (!ec) {
+            // Memory is bounded by one row: refuse a row as soon as it outgrows the limit.
+            const std::uint64_t pending = state_ == state::after_cr ? 1 : 0;
+            if (offset() - row_begin_ - pending > spec_.max_record_bytes) {
+                ec = filter_error::record_too_large;
+            }
+        }
+        consumed_ += in.size();
+        return ec;
+    }
+
+    // The first delimiter, quote, CR or LF in [p, end), or end. SSE2 (every x86-64) compares
+    // 16 bytes at a time; the table finishes the tail.
+    [[nodiscard]] const char* find_special(const char* p, const char* end) const {
+#if defined(__SSE2__)
+        const __m128i delim = _mm_set1_epi8(spec_.csv.delimiter);
+        const __m128i quote = _mm_set1_epi8(spec_.csv.quote);
+        const __m128i cr = _mm_set1_epi8('\r');
+        const __m128i lf = _mm_set1_epi8('\n');
+        while (end - p >= 16) {
+            const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+            const __m128i hit =
+                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, delim), _mm_cmpeq_epi8(v, quote)),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
+            const auto mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+            if (mask != 0) return p + __builtin_ctz(mask);
+            p += 16;
+        }
+#endif
+        while (p != end && !special_[static_cast<unsigned char>(*p)]) ++p;
+        return p;
+    }
+
+    // Only the cells of kept or needed columns are copied (every cell of the header).
+    [[nodiscard]] bool copy_cell() const {
+        const std::size_t column = cell_ends_.size();
+        return !header_done_ || (column < copy_.size() && copy_[column]);
+    }
+
+    void end_cell() { cell_ends_.push_back(row_text_.size()); }
+
+    [[nodiscard]] std::string_view cell(std::size_t i) const {
+        const std::size_t b = i == 0 ? 0 : cell_ends_[i - 1];
+        return std::string_view(row_text_).substr(b, cell_ends_[i] - b);
+    }
+
+    // A line ended at stream offset `at` (just past its terminator of `terminator_len` bytes).
+    [[nodiscard]] boost::system::error_code end_row(std::string& out, std::uint64_t at,
+                                                    std::uint64_t terminator_len, bool crlf) {
+        state_ = state::cell_start;
+        boost::system::error_code ec;
+        if (at - row_begin_ - terminator_len > spec_.max_record_bytes) {
+            ec = filter_error::record_too_large;
+        } else if (!row_started_) {
+            ++pending_blank_lines_;
+        } else {
+            ec = flush_blank_lines(out);
+            if (!ec) {
+                end_cell();
+                ec = process_row(out, true, crlf);
+            }
+        }
+        reset_row();
+        row_begin_ = at;
+        return ec;
+    }
+
+    void reset_row() {
+        row_text_.clear();
+        cell_ends_.clear();
+        row_started_ = false;
+    }
+
+    // Blank lines followed by a row are rows of one empty cell.
+    [[nodiscard]] boost::system::error_code flush_blank_lines(std::string& out) {
+        for (; pending_blank_lines_ > 0; --pending_blank_lines_) {
+            if (!header_done_) return filter_error::malformed;  // no header row
+            std::string keep_text = std::move(row_text_);
+            std::vector<std::size_t> keep_ends = std::move(cell_ends_);
+            row_text_.clear();
+            cell_ends_.assign(1, 0);
+            auto ec = process_row(out, true, false);
+            row_text_ = std::move(keep_text);
+            cell_ends_ = std::move(keep_ends);
+            if (ec) return ec;
+        }
+        return {};
+    }
+
+    [[nodiscard]] boost::system::error_code finish_rows(std::string& out) {
+        if (state_ == state::bom) {
+            state_ = state::cell_start;
+            std::string head = std::move(bom_buf_);
+            if (auto ec = consume_body(head, out)) return ec;
+        }
+        switch (state_) {
+            case state::quoted:
+                return filter_error::truncated;
+            case state::after_cr:
+                return filter_error::malformed;
+            case state::bom:
+            case state::cell_start:
+            case state::unquoted:
+            case state::quote_in_quoted:
+                if (row_started_) {
+                    if (auto ec = flush_blank_lines(out)) return ec;
+                    end_cell();
+                    if (auto ec = process_row(out, false, false)) return ec;
+                    reset_row();
+                }
+                break;
+        }
+        if (!header_done_) return filter_error::records_not_found;
+        return {};
+    }
+
+    [[nodiscard]] boost::system::error_code process_row(std::string& out, bool terminated,
+                                                        bool crlf) {
+        if (!header_done_) return process_header(out, terminated, crlf);
+        if (cell_ends_.size() != keep_.size()) return filter_error::ragged_row;
+        ++counters_.records_in;
+        if (!spec_.rules.empty()) {
+            fields_.clear();
+            for (const auto& [column, name] : needed_columns_) {
+                fields_.add(name, cell(column));
+            }
+            if (auto reason = evaluate(spec_.rules, fields_)) {
+                ++counters_.dropped[static_cast<std::size_t>(*reason)];
+                spec_.rules.report(fields_, false);
+                return {};
+            }
+        }
+        if (spec_.max_records != 0 && counters_.records_out >= spec_.max_records) {
+            return filter_error::record_limit_exceeded;
+        }
+        spec_.rules.report(fields_, true);
+        ++counters_.records_out;
+        emit_row(out, terminated, spec_.csv.formula_guard, true);
+        if (transforms_on_) transformer_.end_record(true);  // transformed as it was written
+        if (marks_ != nullptr) marks_->push_back({out.size(), counters_.records_out});
+        return {};
+    }
+
+    [[nodiscard]] boost::system::error_code process_header(std::string& out, bool terminated,
+                                                           bool crlf) {
+        const std::size_t n = cell_ends_.size();
+        names_.clear();
+        for (std::size_t i = 0; i < n; ++i) {
+            names_.emplace_back(cell(i));
+            if (spec_.csv.header_space != 0)
+                std::replace(names_.back().begin(), names_.back().end(), ' ',
+                             spec_.csv.header_space);
+        }
+        std::vector<std::string_view> sorted(names_.begin(), names_.end());
+        std::sort(sorted.begin(), sorted.end());
+        if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+            return filter_error::malformed;  // two columns with one name: ambiguous
+        }
+        keep_.assign(n, false);
+        kept_count_ = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            keep_[i] = spec_.allowed.keeps(names_[i]);
+            if (keep_[i]) ++kept_count_;
+        }
+        copy_ = keep_;
+        transform_at_.assign(n, transform_set::npos);
+        for (std::size_t i = 0; i < n && !spec_.transforms.empty(); ++i) {
+            if (keep_[i]) transform_at_[i] = spec_.transforms.index_of(names_[i]);
+            if (transform_at_[i] != transform_set::npos) transforms_on_ = true;
+        }
+        for (const auto& field : needed_) {
+            auto it = std::find(names_.begin(), names_.end(), field);
+            if (it != names_.end()) {
+                const auto column = static_cast<std::size_t>(it - names_.begin());
+                needed_columns_.emplace_back(column, field);
+                copy_[column] = true;
+            }
+        }
+        line_ending_ = crlf ? "\r\n" : "\n";
+        header_done_ = true;
+        // Names are not data: no formula guard, no transform.
+        emit_row(out, terminated, false, false);
+        return {};
+    }
+
+    void emit_row(std::string& out, bool terminated, bool guard, bool data) {
+        if (kept_count_ == 0) return;  // a CSV without columns has nothing to say
+        const bool transform = data && transforms_on_;
+        bool first = true;
+        for (std::size_t i = 0; i < keep_.size(); ++i) {
+            if (!keep_[i]) continue;
+            if (!first) out.push_back(spec_.csv.delimiter);
+            first = false;
+            std::string_view v = cell(i);
+            if (transform && transform_at_[i] != transform_set::npos) {
+                v = transformed(transform_at_[i], v);
+            }
+            emit_cell(out, v, guard);
+        }
+        if (terminated) out.append(line_ending_);
+    }
+
+    // The transformed form of a cell, or an empty cell when the transform cannot read it.
+    [[gnu::noinline]] std::string_view transformed(std::size_t transform, std::string_view v) {
+        transformed_.clear();
+        if (!transformer_.apply(transform, v, transformed_)) transformed_.clear();
+        return transformed_;
+    }
+
+    void emit_cell(std::string& out, std::string_view v, bool guard) const {
+        const bool guarded = guard && !v.empty() && is_formula_start(v.front());
+        bool needs_quotes = kept_count_ == 1 && v.empty();  // a lone empty cell is a blank line
+        if (!v.empty()) {
+            const char front = v.front();
+            const char back = v.back();
+            needs_quotes = front == ' ' || front == '\t' || back == ' ' || back == '\t';
+            for (char c : v) {
+                if (special_[static_cast<unsigned char>(c)]) {
+                    needs_quotes = true;
+                    break;
+                }
+            }
+        }
+        if (!needs_quotes) {
+            if (guarded) out.push_back('\'');
+            out.append(v);
+            return;
+        }
+        const char quote = spec_.csv.quote;
+        out.push_back(quote);
+        if (guarded) out.push_back('\'');
+        for (;;) {
+            auto q = v.find(quote);
+            if (q == std::string_view::npos) break;
+            out.append(v.substr(0, q + 1));
+            out.push_back(quote);
+            v.remove_prefix(q + 1);
+        }
+        out.append(v);
+        out.push_back(quote);
+    }
+
+    // Every data row loses every stripped column: the counts follow from records_in.
+    void flush_strip_counts() {
+        const std::uint64_t rows = counters_.records_in - rows_counted_;
+        if (rows == 0) return;
+        rows_counted_ = counters_.records_in;
+        for (std::size_t i = 0; i < keep_.size(); ++i) {
+            if (keep_[i]) continue;
+            auto it = counters_.stripped_fields.find(names_[i]);
+            if (it == counters_.stripped_fields.end()) {
+                it = counters_.stripped_fields.emplace(names_[i], 0).first;
+            }
+            it->second += rows;
+        }
+    }
+
+    filter_spec spec_;
+    filter_counters counters_;
+    std::vector<record_mark>* marks_ = nullptr;  // the caller's (set_record_marks)
+    boost::system::error_code error_;
+    bool finished_ = false;
+    bool options_valid_ = true;
+    std::array<bool, 256> special_{};  // delimiter, quote, CR, LF
+
+    state state_ = state::bom;
+    std::string bom_buf_;
+    std::uint64_t consumed_ = 0;   // body bytes consumed before the current chunk
+    std::uint64_t row_begin_ = 0;  // stream offset of the current row's first byte
+    bool row_started_ = false;     // the current line has at least one byte or cell
+    std::uint64_t pending_blank_lines_ = 0;
+    std::string row_text_;                // unescaped cells of the current row, back to back
+    std::vector<std::size_t> cell_ends_;  // end offset of each finished cell in row_text_
+
+    bool header_done_ = false;
+    std::string_view line_ending_ = "\n";
+    std::vector<std::string> names_;
+    std::vector<bool> keep_;
+    std::vector<bool> copy_;  // kept or read by a condition: the row buffer holds its text
+    std::size_t kept_count_ = 0;
+    std::uint64_t rows_counted_ = 0;  // data rows already added to stripped_fields
+    std::vector<std::string> needed_;
+    std::vector<std::pair<std::size_t, std::string>> needed_columns_;
+    record_fields fields_;
+
+    field_transformer transformer_;
+    std::vector<std::size_t> transform_at_;  // by column: its transform, or transform_set::npos
+    bool transforms_on_ = false;             // some kept column has a transform
+    std::string transformed_;                // a cell's transformed text
+};
+
+}  // namespace
+
+std::unique_ptr<record_filter> make_csv_filter(filter_spec spec) {
+    return std::make_unique<csv_filter>(std::move(spec));
+}
+
+}  // namespace exportwall::filters

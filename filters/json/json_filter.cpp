@@ -1,0 +1,396 @@
+#include "filters/json/json_filter.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/json/basic_parser_impl.hpp>
+
+#include "filters/json/json_rewriter.hpp"
+#include "filters/json/text.hpp"
+#include "filters/json/json_depth_scanner.hpp"
+#include "filters/json/json_record_parser.hpp"
+
+// The JSON and NDJSON filters: Boost.JSON's basic_parser drives json_rewriter
+// (filters/json/json_rewriter.hpp, which says how the filtering works); records that lie whole in
+// the bytes at hand go to json_record_parser instead (the fast path).
+
+namespace exportwall::filters::json_detail {
+
+// Input is parsed in slices so the depth scanner's marks stay small whatever the caller's chunk.
+constexpr std::size_t slice_bytes = 16 * 1024;
+
+// Maps what basic_parser (or the handler) reported to the filter's reasons. `end_of_body`: the
+// parser was told the input ended and given no new bytes, so any syntax error it reports (an
+// unfinished number or literal included) means the body stopped early.
+error_code to_filter_error(const error_code& ec, bool end_of_body) {
+    if (ec.category() == filter_category()) return ec;
+    if (end_of_body) return filter_error::truncated;
+    if (ec == boost::json::error::too_deep) return filter_error::too_deep;
+    return filter_error::malformed;
+}
+
+boost::json::parse_options parse_options_for(const filter_spec& spec) {
+    boost::json::parse_options opt;
+    opt.max_depth = spec.max_depth;
+    opt.allow_comments = false;
+    opt.allow_trailing_commas = false;
+    opt.allow_invalid_utf8 = false;
+    return opt;
+}
+
+constexpr char no_bytes[] = "";
+constexpr char stand_in_record[] = "{}";
+
+// The containers json_record_parser may open for one record (its recursion), or 0 when the
+// records sit too deep for the fast path: basic_parser then parses every byte.
+constexpr std::size_t max_fast_depth = 256;
+std::size_t fast_depth(const filter_spec& spec, std::size_t record_depth) {
+    if (spec.max_depth > max_fast_depth || record_depth > spec.max_depth) return 0;
+    return spec.max_depth - record_depth + 1;
+}
+
+// A JSON document whose records sit at spec.records.
+class json_filter final : public record_filter {
+  public:
+    explicit json_filter(filter_spec spec, nested_options options = {},
+                         json_path path = json_path::fast)
+        : parser_(parse_options_for(spec), std::move(spec), false, std::move(options)),
+          scanner_(parser_.handler().record_depth()),
+          records_(parser_.handler()),
+          fast_depth_(path == json_path::fast ? fast_depth(parser_.handler().spec(),
+                                                           parser_.handler().record_depth())
+                                              : 0) {}
+
+    // Ready for another document, path caches kept (a nested set's filter, between records).
+    void reset() {
+        parser_.reset();
+        parser_.handler().reset_document();
+        scanner_ = json_depth_scanner(parser_.handler().record_depth());
+        offset_ = 0;
+        error_ = {};
+    }
+    filter_counters& mutable_counters() { return parser_.handler().counters(); }
+
+    error_code feed(std::string_view in, std::string& out) override {
+        if (error_) return error_;
+        auto& h = parser_.handler();
+        h.counters().bytes_in += in.size();
+        const std::size_t before = out.size();
+        h.set_output(&out);
+        while (!in.empty() && !error_) {
+            const std::string_view slice = in.substr(0, slice_bytes);
+            in.remove_prefix(slice.size());
+            parse_slice(slice);
+        }
+        h.counters().bytes_out += out.size() - before;
+        return error_;
+    }
+
+    error_code finish(std::string& out) override {
+        if (error_) return error_;
+        auto& h = parser_.handler();
+        const std::size_t before = out.size();
+        h.set_output(&out);
+        if (!parser_.done()) {
+            error_code ec;
+            parser_.handler().set_input({});
+            parser_.write_some(false, no_bytes, 0, ec);
+            if (ec) {
+                error_ = to_filter_error(ec, true);
+            } else if (!parser_.done()) {
+                error_ = filter_error::truncated;
+            }
+        }
+        if (!error_ && !h.records_found()) error_ = filter_error::records_not_found;
+        h.counters().bytes_out += out.size() - before;
+        return error_;
+    }
+
+    const filter_counters& counters() const override { return parser_.handler().counters(); }
+    void set_record_marks(std::vector<record_mark>* marks) override {
+        parser_.handler().set_record_marks(marks);
+    }
+
+  private:
+    void parse_slice(std::string_view slice) {
+        auto& h = parser_.handler();
+        if (parser_.done()) {
+            // The document is complete: only whitespace may follow.
+            if (!is_json_whitespace(slice)) error_ = filter_error::malformed;
+            offset_ += slice.size();
+            return;
+        }
+        h.compact_marks();
+        scanner_.scan(slice, offset_, h.marks());
+        h.set_input(slice);
+        std::size_t pos = 0;
+        if (fast_depth_ != 0) pos = parse_records_fast(slice);
+        if (!error_ && pos < slice.size()) write(slice.substr(pos));
+        offset_ += slice.size();
+        if (!error_ && !h.open_record_fits(offset_)) error_ = filter_error::record_too_large;
+    }
+
+    // Gives basic_parser the next bytes of the slice; false (error_ set) when they fail.
+    bool write(std::string_view bytes) {
+        if (parser_.done()) {
+            if (!is_json_whitespace(bytes)) error_ = filter_error::malformed;
+            return !error_;
+        }
+        error_code ec;
+        const std::size_t used = parser_.write_some(true, bytes.data(), bytes.size(), ec);
+        if (ec) {
+            error_ = to_filter_error(ec, false);
+            return false;
+        }
+        if (used < bytes.size() && !is_json_whitespace(bytes.substr(used))) {
+            error_ = filter_error::malformed;
+            return false;
+        }
+        return true;
+    }
+
+    // The fast path over one slice: basic_parser reads up to each container the depth scanner
+    // marked at the records' depth; a record that lies whole in the slice, and the records that
+    // follow it whole, go to json_record_parser instead, and basic_parser is shown one `{}` in
+    // their place. Returns how far the slice is read; the rest is basic_parser's.
+    std::size_t parse_records_fast(std::string_view slice) {
+        auto& h = parser_.handler();
+        const std::vector<std::uint64_t>& marks = h.marks();
+        std::size_t pos = 0;
+        for (;;) {
+            const std::size_t m = h.marks_read();
+            if (m >= marks.size() || marks[m] < offset_ + pos) return pos;
+            const std::size_t at = marks[m] - offset_;
+            if (h.inside_record_depth()) {
+                // A record (or other container) that began in an earlier slice closes at `at`.
+                if (!write(slice.substr(pos, at + 1 - pos))) return pos;
+                pos = at + 1;
+                continue;
+            }
+            if (m + 1 >= marks.size()) return pos;  // the container at `at` ends in a later slice
+            const std::size_t close = marks[m + 1] - offset_;
+            if (!write(slice.substr(pos, at - pos))) return pos;
+            pos = at;
+            // basic_parser must have just read the '[' or ',' before the record (a record after a
+            // missing comma is basic_parser's to refuse); when that byte lies in an earlier
+            // slice, basic_parser reads this record too.
+            if (!h.awaits_record() || !separator_before(slice, at)) {
+                if (!write(slice.substr(at, close + 1 - at))) return pos;
+                pos = close + 1;
+                continue;
+            }
+            pos = parse_record_run(slice, at, close);
+            if (error_) return pos;
+            h.expect_stand_in();
+            if (!write(std::string_view(stand_in_record, 2))) return pos;
+        }
+    }
+
+    // The last byte before `at` that is not whitespace is in the slice, and is '[' or ','.
+    static bool separator_before(std::string_view slice, std::size_t at) {
+        while (at > 0 && json_fast::is_ws(slice[at - 1])) --at;
+        return at > 0 && (slice[at - 1] == ',' || slice[at - 1] == '[');
+    }
+
+    // Records whole in the slice, the first at [open, close], each next one after a comma.
+    // Returns the offset after the last one parsed.
+    std::size_t parse_record_run(std::string_view slice, std::size_t open, std::size_t close) {
+        auto& h = parser_.handler();
+        const std::vector<std::uint64_t>& marks = h.marks();
+        const char* begin = slice.data();
+        const char* end = begin + slice.size();
+        for (;;) {
+            error_code ec;
+            const char* after = records_.parse(begin + open, begin + close + 1, fast_depth_, ec);
+            if (after == nullptr) {
+                error_ = ec;
+                return open;
+            }
+            if (after != begin + close + 1) {
+                error_ = filter_error::malformed;
+                return open;
+            }
+            const char* next = json_fast::skip_ws(after, end);
+            if (next == end || *next != ',') return close + 1;
+            next = json_fast::skip_ws(next + 1, end);
+            const std::size_t m = h.marks_read();
+            if (next == end || *next != '{' || m + 1 >= marks.size() ||
+                marks[m] != offset_ + static_cast<std::size_t>(next - begin)) {
+                return close + 1;
+            }
+            open = static_cast<std::size_t>(next - begin);
+            close = marks[m + 1] - offset_;
+        }
+    }
+
+    boost::json::basic_parser<json_rewriter> parser_;
+    json_depth_scanner scanner_;
+    json_record_parser<json_rewriter> records_;
+    std::size_t fast_depth_;  // containers a record may open on the fast path; 0: no fast path
+    std::uint64_t offset_ = 0;
+    error_code error_;
+};
+
+void json_filter_deleter::operator()(json_filter* f) const { delete f; }
+
+nested_filter_ptr make_nested_filter(filter_spec spec, nested_options options) {
+    return nested_filter_ptr(new json_filter(std::move(spec), std::move(options)));
+}
+
+error_code filter_nested(json_filter& f, std::string_view text, std::string& out,
+                         std::optional<drop_reason>& dropped) {
+    f.reset();
+    error_code ec = f.feed(text, out);
+    if (!ec) ec = f.finish(out);
+    filter_counters& c = f.mutable_counters();
+    dropped.reset();
+    if (!ec && c.records_out == 0) {
+        for (std::size_t i = 0; i < drop_reason_count; ++i) {
+            if (c.dropped[i] != 0) dropped = static_cast<drop_reason>(i);
+        }
+        // A record neither kept nor dropped would be a bug: never passed.
+        if (!dropped) dropped = drop_reason::condition;
+    }
+    c.records_in = 0;
+    c.records_out = 0;
+    c.dropped = {};
+    return ec;
+}
+
+// NDJSON: every non-empty line is one JSON object, one record.
+class ndjson_filter final : public record_filter {
+  public:
+    explicit ndjson_filter(filter_spec spec, json_path path = json_path::fast)
+        : parser_(parse_options_for(spec), std::move(spec), true),
+          line_parser_(parser_.handler()),
+          fast_depth_(path == json_path::fast ? fast_depth(parser_.handler().spec(), 1) : 0) {}
+
+    error_code feed(std::string_view in, std::string& out) override {
+        if (error_) return error_;
+        auto& h = parser_.handler();
+        h.counters().bytes_in += in.size();
+        const std::size_t before = out.size();
+        h.set_output(&out);
+        while (!in.empty() && !error_) {
+            const std::size_t nl = in.find('\n');
+            const std::string_view piece = in.substr(0, nl);
+            in.remove_prefix(nl == std::string_view::npos ? in.size() : nl + 1);
+            if (nl != std::string_view::npos && fast_depth_ != 0 && line_bytes_ == 0) {
+                parse_line_fast(piece);
+            } else {
+                parse_piece(piece);
+            }
+            if (!error_ && nl != std::string_view::npos) end_line(false);
+        }
+        h.counters().bytes_out += out.size() - before;
+        return error_;
+    }
+
+    error_code finish(std::string& out) override {
+        if (error_) return error_;
+        auto& h = parser_.handler();
+        const std::size_t before = out.size();
+        h.set_output(&out);
+        end_line(true);
+        h.counters().bytes_out += out.size() - before;
+        return error_;
+    }
+
+    const filter_counters& counters() const override { return parser_.handler().counters(); }
+    void set_record_marks(std::vector<record_mark>* marks) override {
+        parser_.handler().set_record_marks(marks);
+    }
+
+  private:
+    void parse_piece(std::string_view piece) {
+        line_bytes_ += piece.size();
+        if (line_bytes_ > parser_.handler().spec().max_record_bytes) {
+            error_ = filter_error::record_too_large;
+            return;
+        }
+        if (!line_has_value_) {
+            if (is_json_whitespace(piece)) return;  // blank so far: nothing to parse
+            line_has_value_ = true;
+        }
+        if (parser_.done()) {
+            if (!is_json_whitespace(piece)) error_ = filter_error::malformed;
+            return;
+        }
+        error_code ec;
+        parser_.handler().set_input(piece);
+        const std::size_t used = parser_.write_some(true, piece.data(), piece.size(), ec);
+        if (ec) {
+            error_ = to_filter_error(ec, false);
+            return;
+        }
+        if (used < piece.size() && !is_json_whitespace(piece.substr(used))) {
+            error_ = filter_error::malformed;
+        }
+    }
+
+    // A whole line in one piece: json_record_parser reads it, basic_parser is not involved (and
+    // end_line has nothing to finish).
+    void parse_line_fast(std::string_view line) {
+        if (line.size() > parser_.handler().spec().max_record_bytes) {
+            error_ = filter_error::record_too_large;
+            return;
+        }
+        const char* end = line.data() + line.size();
+        const char* p = json_fast::skip_ws(line.data(), end);
+        if (p == end) return;  // a blank line
+        parser_.handler().set_input(line);
+        error_code ec;
+        p = line_parser_.parse(p, end, fast_depth_, ec);
+        if (p == nullptr) {
+            error_ = ec;
+        } else if (json_fast::skip_ws(p, end) != end) {
+            error_ = filter_error::malformed;
+        }
+    }
+
+    // A line ended ('\n', or the body ended after a last line without one).
+    void end_line(bool end_of_body) {
+        if (line_has_value_ && !parser_.done()) {
+            error_code ec;
+            parser_.handler().set_input({});
+            parser_.write_some(false, no_bytes, 0, ec);
+            if (ec) {
+                // A line cut by the end of the body is truncated; a line cut by '\n' is not JSON.
+                error_ = to_filter_error(ec, end_of_body);
+                return;
+            }
+        }
+        parser_.reset();
+        parser_.handler().reset_line();
+        line_bytes_ = 0;
+        line_has_value_ = false;
+    }
+
+    boost::json::basic_parser<json_rewriter> parser_;
+    json_record_parser<json_rewriter> line_parser_;
+    std::size_t fast_depth_;  // containers a line may open on the fast path; 0: no fast path
+    std::size_t line_bytes_ = 0;
+    bool line_has_value_ = false;
+    error_code error_;
+};
+
+}  // namespace exportwall::filters::json_detail
+
+namespace exportwall::filters {
+
+std::unique_ptr<record_filter> make_json_filter(filter_spec spec, json_path path) {
+    return std::make_unique<json_detail::json_filter>(std::move(spec), json_detail::nested_options{},
+                                                      path);
+}
+
+std::unique_ptr<record_filter> make_ndjson_filter(filter_spec spec, json_path path) {
+    return std::make_unique<json_detail::ndjson_filter>(std::move(spec), path);
+}
+
+}  // namespace exportwall::filters

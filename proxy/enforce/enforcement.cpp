@@ -1,0 +1,483 @@
+#include "proxy/enforce/enforcement.hpp"
+
+#include "common/ascii.hpp"
+#include "common/hex.hpp"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+
+namespace exportwall::proxy {
+namespace {
+
+std::string_view field(std::span<const header_field> fields, std::string_view name) {
+    for (const auto& f : fields)
+        if (common::iequals_ascii(f.name, name)) return f.value;
+    return {};
+}
+
+std::string join(const std::vector<std::string>& names, std::string_view sep) {
+    std::string out;
+    for (const auto& n : names) {
+        if (!out.empty()) out += sep;
+        out += n;
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string bearer_key_sha256(std::string_view authorization) {
+    auto space = authorization.find(' ');
+    if (space == std::string_view::npos || !common::iequals_ascii(authorization.substr(0, space), "bearer"))
+        return {};
+    auto key = authorization.substr(space + 1);
+    while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
+    while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.remove_suffix(1);
+    if (key.empty()) return {};
+    return common::sha256_hex(key);
+}
+
+// One export's subject indexing: the keys' digests go to the collector as the filter decides
+// records. A record nested inside a main record waits (tentative) until the main record is
+// decided: kept, it is delivered with it; dropped, it is not.
+struct export_case::subject_indexing {
+    std::shared_ptr<const audit::subject_hasher> hasher;
+    audit::subject_collector collector;
+
+    subject_indexing(std::shared_ptr<const audit::subject_hasher> h,
+                     std::shared_ptr<audit::subject_index_file> file, std::string_view id)
+        : hasher(std::move(h)), collector(std::move(file), id) {}
+
+    enum class role : std::uint8_t { main, nested_in_record, nested_in_document };
+
+    // What an entity's records are indexed by, looked up once per filter rather than once per
+    // record (the catalogue's fields are searched by category). Views into the configuration,
+    // which the export holds for its whole life.
+    struct subject_paths {
+        std::string_view entity;
+        std::string_view id;     // the id field's path; empty: none
+        std::string_view email;  // the e-mail field's path; empty: none
+    };
+    static subject_paths paths_of(const config::entity& e) {
+        subject_paths p{e.id, {}, {}};
+        if (const auto* f = e.subject_id_field()) p.id = f->path;
+        if (const auto* f = e.subject_email_field()) p.email = f->path;
+        return p;
+    }
+
+    // True when normalise() would return `value` unchanged: no byte at either end that trimming
+    // could remove (std::isspace; bytes past ASCII are left to it, whatever the locale) and, for
+    // an address, no byte lower-casing could change (A-Z; bytes past ASCII go the long way).
+    static bool normalised(std::string_view value, bool email) {
+        auto plain_end = [](char c) {
+            const auto u = static_cast<unsigned char>(c);
+            return u > 0x20 && u < 0x7f;
+        };
+        if (value.empty() || !plain_end(value.front()) || !plain_end(value.back())) return false;
+        if (!email) return true;
+        return std::none_of(value.begin(), value.end(), [](char c) {
+            return (c >= 'A' && c <= 'Z') || static_cast<unsigned char>(c) >= 0x80;
+        });
+    }
+
+    // The record's subject keys, normalised as the suppression list normalises them. A key
+    // without a value (absent, null, empty) adds nothing.
+    template <typename Add>
+    void keys(const subject_paths& p, const filters::record_fields& f, Add add) {
+        using kind = config::suppression_entries::match_kind;
+        // The record's keys are digested together, two at a time (subject_hasher::keys).
+        std::array<audit::subject_hasher::keyed_value, 8> batch;
+        std::array<std::uint64_t, 8> digests{};
+        std::size_t n = 0;
+        auto digest_batch = [&] {
+            hasher->keys({batch.data(), n}, {digests.data(), n});
+            for (std::size_t i = 0; i < n; ++i) add(digests[i]);
+            n = 0;
+        };
+        for (const auto& [path, value] : f.values()) {
+            const bool is_id = !p.id.empty() && path == p.id;
+            const bool is_email = !is_id && !p.email.empty() && path == p.email;
+            if (!is_id && !is_email) continue;
+            if (value == "null") continue;
+            // Most values are normalised already: digested where they are, without a copy.
+            std::string_view v = value;
+            if (!normalised(value, is_email)) {
+                copies_[n] =
+                    config::suppression_entries::normalise(value, is_id ? kind::id : kind::email);
+                v = copies_[n];
+            }
+            if (v.empty()) continue;
+            batch[n++] = {is_email, p.entity, v};
+            if (n == batch.size()) digest_batch();
+        }
+        if (n > 0) digest_batch();
+    }
+
+    std::function<void(const filters::record_fields&, bool)> reporter(const config::entity& e,
+                                                                      role r) {
+        return [this, p = paths_of(e), r](const filters::record_fields& f, bool kept) {
+            switch (r) {
+                case role::main:
+                    if (!kept) {
+                        collector.discard();
+                        return;
+                    }
+                    collector.commit();
+                    keys(p, f, [this](std::uint64_t d) { collector.add(d); });
+                    return;
+                case role::nested_in_record:
+                    if (kept) keys(p, f, [this](std::uint64_t d) { collector.add_tentative(d); });
+                    return;
+                case role::nested_in_document:
+                    if (kept) keys(p, f, [this](std::uint64_t d) { collector.add(d); });
+                    return;
+            }
+        };
+    }
+
+  private:
+    // Normalised copies of the values that were not (their storage kept between records).
+    std::array<std::string, 8> copies_;
+};
+
+export_case::~export_case() = default;
+
+void export_case::index_subjects(std::shared_ptr<const audit::subject_hasher> hasher,
+                                 std::shared_ptr<audit::subject_index_file> file) {
+    if (!hasher || !file) return;
+    subjects_ = std::make_unique<subject_indexing>(std::move(hasher), std::move(file), audit_id_);
+}
+
+void export_case::attach_subjects(filters::filter_spec& spec) const {
+    if (!subjects_) return;
+    using role = subject_indexing::role;
+    const auto* main_entity = config_->rules.find_entity(route_.entity);
+    if (main_entity != nullptr && !main_entity->organisations)
+        spec.rules.decided = subjects_->reporter(*main_entity, role::main);
+    for (std::size_t i = 0; i < spec.nested.size() && i < route_.nested.size(); ++i) {
+        const auto* e = config_->rules.find_entity(route_.nested[i].entity);
+        if (e == nullptr || e->organisations || !spec.nested[i].keep) continue;
+        spec.nested[i].rules.decided = subjects_->reporter(
+            *e, spec.nested[i].in_record ? role::nested_in_record : role::nested_in_document);
+    }
+}
+
+export_case::export_case(std::shared_ptr<const config::configuration> config,
+                         const config::route& route, std::string_view method,
+                         const normalised_target& target, std::span<const header_field> headers,
+                         const peer_identity& peer, std::string remote,
+                         std::string_view body, bool body_present, bool body_pending)
+    : config_(std::move(config)),
+      route_(route),
+      method_(method),
+      path_(target.path),
+      query_(target.query),
+      remote_(std::move(remote)),
+      audit_id_(audit::new_record_id()),
+      time_(audit_time_now()) {
+    std::vector<std::string_view> purposes;
+    std::vector<std::string_view> destinations;
+    std::string key_hash;
+    int authorizations = 0;
+    for (const auto& f : headers) {
+        if (common::iequals_ascii(f.name, "x-export-purpose")) purposes.push_back(f.value);
+        if (common::iequals_ascii(f.name, "x-export-destination")) destinations.push_back(f.value);
+        if (common::iequals_ascii(f.name, "authorization")) {
+            ++authorizations;
+            key_hash = bearer_key_sha256(f.value);
+            // A value that is not a bearer key is a credential we cannot check: it must not
+            // fall back to "no key" and let a certificate alone decide.
+            if (key_hash.empty()) key_hash = "invalid";
+        }
+    }
+    if (authorizations > 1) key_hash = "invalid";
+    config::request_facts facts;
+    facts.route_id = route_.id;
+    facts.method = method_;
+    facts.path = path_;
+    facts.query = query_;
+    facts.body = body;
+    facts.body_present = body_present;
+    facts.body_pending = body_pending;
+    facts.credentials.api_key_sha256 = key_hash;
+    if (peer.verified) {
+        facts.credentials.certificate_subject = peer.subject;
+        facts.credentials.certificate_sha256 = peer.fingerprint;
+    }
+    facts.purpose_headers = purposes;
+    facts.destination_headers = destinations;
+    facts.remote = remote_;
+    decision_ = config::decide(*config_, facts);
+    // A page reached through a sealed link continues its export; any other starts one.
+    chain_ = decision_.chain ? *decision_.chain : config::new_continuation_chain();
+    // The candidate policy decides the same request beside it: audited, never enforced.
+    if (config_->shadow)
+        shadow_ = config::decide(*config_->shadow, config_->net, facts, &config_->continuation);
+}
+
+bool export_case::refused() const { return !decision_.allowed_export() && !monitoring(); }
+
+bool export_case::monitoring() const { return decision_.effective_mode == config::mode::monitor; }
+
+std::string export_case::upstream_target(const config::upstream& up) const {
+    std::string target;
+    if (!decision_.upstream_path_tail.empty() && decision_.allowed_export() && !monitoring()) {
+        // A sealed queryMore locator: the CRM's own goes upstream (config::decide opened it).
+        target = config::upstream_path(route_, &up, route_.path + "/" +
+                                                        decision_.upstream_path_tail);
+    } else {
+        target = config::upstream_path(route_, &up, path_);
+    }
+    // Monitor mode changes nothing on the way: the client's own query goes upstream.
+    const std::string& query =
+        monitoring() || !decision_.allowed_export() ? query_ : decision_.upstream_query;
+    if (!query.empty()) {
+        target.push_back('?');
+        target += query;
+    }
+    return target;
+}
+
+std::string_view export_case::upstream_body(std::string_view client_body) const {
+    if (monitoring() || !decision_.allowed_export() || !decision_.body_rewritten)
+        return client_body;
+    return decision_.upstream_body;
+}
+
+response_plan export_case::plan_response(unsigned status,
+                                         std::span<const header_field> upstream_fields,
+                                         const config::upstream& up, std::string_view public_url) {
+    response_plan plan;
+    plan.status = status;
+    const bool records = route_.format != config::route_format::passthrough;
+    continuation_sealing sealing;
+    if (decision_.allowed_export() && decision_.client_ref != nullptr) {
+        sealing.key = &config_->continuation;
+        sealing.client = decision_.client_id;
+        sealing.purpose = decision_.purpose_id;
+        sealing.destination = decision_.destination_id;
+        sealing.chain = chain_;
+        sealing.route = route_.id;
+        sealing.path = path_;
+        sealing.binding = decision_.continuation_binding;
+        sealing.expires_at =
+            std::chrono::duration_cast<std::chrono::seconds>(
+                (std::chrono::system_clock::now() + config_->net.continuation.lifetime)
+                    .time_since_epoch())
+                .count();
+    }
+    links_ = std::make_unique<link_mapper>(config_->net, up, std::string(public_url),
+                                           std::move(sealing));
+
+    // Redirects in the head point back through exportwall, or go. Content-Location always goes:
+    // the answer is the purpose's view, which has no location of its own, and the CRM's names the
+    // query exportwall sent it — the fields the rules read, which the purpose may not keep.
+    if (auto v = field(upstream_fields, "location"); !v.empty()) {
+        plan.drop_fields.emplace_back("location");
+        if (auto mapped = links_->map(v)) plan.add_fields.emplace_back("Location", *mapped);
+    }
+    if (!field(upstream_fields, "content-location").empty())
+        plan.drop_fields.emplace_back("content-location");
+    if (auto v = field(upstream_fields, "link"); !v.empty()) {
+        plan.drop_fields.emplace_back("link");
+        if (auto mapped = links_->map_link_header(v)) plan.add_fields.emplace_back("Link", *mapped);
+    }
+    plan.add_fields.emplace_back("X-Export-Audit-Id", audit_id_);
+
+    if (monitoring()) {
+        // Rollout: the data passes unmodified; a filter runs beside it to count what enforcing
+        // would have changed (record routes, 2xx, a body exportwall can read).
+        plan.what = response_plan::action::relay;
+        plan.add_fields.emplace_back(
+            "X-Export-Decision",
+            audit::to_string(decision_.allowed_export() ? audit::decision::allowed
+                                                        : audit::decision::would_block));
+        auto coding = parse_content_encoding(field(upstream_fields, "content-encoding"));
+        if (records && decision_.allowed_export() && status >= 200 && status < 300 &&
+            content_type_matches(route_.format, field(upstream_fields, "content-type")) && coding) {
+            decoder_ = std::make_unique<content_decoder>(*coding);
+            auto spec = make_filter_spec(
+                decision_, route_, config_->net.limit,
+                [this](std::string_view url) { return links_->map(url); }, &config_->rules);
+            attach_subjects(spec);
+            filter_ = filters::make_filter(std::move(spec));
+        }
+        return plan;
+    }
+
+    if (status < 200 || status >= 300) {
+        if (status == 304 || status == 204 || (status >= 300 && status < 400)) {
+            // No body worth keeping: 304/204 have none, a redirect's is a courtesy page.
+            plan.what = status == 304 || status == 204 ? response_plan::action::relay
+                                                       : response_plan::action::replace;
+        } else {
+            plan.what = response_plan::action::replace;
+        }
+        plan.reason = config::reason::upstream_error;
+        plan.detail = "The CRM answered with an error; its body is not passed on.";
+        return plan;
+    }
+    plan.add_fields.emplace_back(
+        "X-Export-Decision",
+        audit::to_string(records ? audit::decision::filtered : audit::decision::allowed));
+    if (!decision_.fields_stripped.empty()) {
+        plan.add_fields.emplace_back("X-Export-Stripped-Fields",
+                                     join(decision_.fields_stripped, ", "));
+    }
+    if (!records) return plan;
+
+    // A record route: the body must be one exportwall can read, or nothing leaves. Partial
+    // content is a fragment of a document, never a whole one (the Range was not forwarded).
+    if (status == 206 ||
+        !content_type_matches(route_.format, field(upstream_fields, "content-type"))) {
+        plan.what = response_plan::action::replace;
+        plan.reason = config::reason::upstream_unsupported;
+        plan.status = config::http_status(plan.reason);
+        plan.detail = "The CRM answered with a content type this route cannot filter.";
+        return plan;
+    }
+    auto coding = parse_content_encoding(field(upstream_fields, "content-encoding"));
+    if (!coding) {
+        plan.what = response_plan::action::replace;
+        plan.reason = config::reason::upstream_unsupported;
+        plan.status = config::http_status(plan.reason);
+        plan.detail = "The CRM answered with a content encoding exportwall cannot decode.";
+        return plan;
+    }
+    plan.what = response_plan::action::filter;
+    for (const auto* name : {"content-length", "content-encoding", "etag", "content-md5", "digest",
+                             "content-range", "accept-ranges"}) {
+        plan.drop_fields.emplace_back(name);
+    }
+    decoder_ = std::make_unique<content_decoder>(*coding);
+    auto spec = make_filter_spec(decision_, route_, config_->net.limit,
+                                 [this](std::string_view url) { return links_->map(url); },
+                                 &config_->rules);
+    spec.seal_token = [this](std::string_view token) { return links_->seal_token(token); };
+    attach_subjects(spec);
+    filter_ = filters::make_filter(std::move(spec));
+    if (track_records_) filter_->set_record_marks(&marks_);
+    return plan;
+}
+
+std::uint64_t export_case::records_out() const {
+    return filter_ ? filter_->counters().records_out : 0;
+}
+
+boost::system::error_code export_case::transform(std::string_view in, std::string& out) {
+    if (!filter_) {
+        out.append(in);
+        return {};
+    }
+    if (monitoring()) {
+        // Beside the relay: the output is counted, then discarded.
+        if (monitor_filter_failed_) return {};
+        discard_.clear();
+        auto ec = decoder_->feed(
+            in, [this](std::string_view piece) { return filter_->feed(piece, discard_); });
+        if (ec) {
+            monitor_filter_failed_ = true;
+            monitor_failure_ = reason_for(ec);
+        }
+        out.append(in);
+        if (subjects_ && subjects_->collector.failed()) return subject_index_failed;
+        return {};
+    }
+    auto ec = decoder_->feed(
+        in, [this, &out](std::string_view piece) { return filter_->feed(piece, out); });
+    // The digests of the records in `out` reach the index before `out` reaches the client.
+    if (!ec && subjects_ && subjects_->collector.write_pending()) return subject_index_failed;
+    return ec;
+}
+
+boost::system::error_code export_case::finish(std::string& out) {
+    if (!filter_) return {};
+    if (monitoring()) {
+        if (monitor_filter_failed_) return {};
+        discard_.clear();
+        auto ec = decoder_->finish([](std::string_view) { return boost::system::error_code{}; });
+        if (!ec) ec = filter_->finish(discard_);
+        if (ec) {
+            monitor_filter_failed_ = true;
+            monitor_failure_ = reason_for(ec);
+        }
+        if (subjects_ && subjects_->collector.write_pending()) return subject_index_failed;
+        return {};
+    }
+    if (auto ec = decoder_->finish([](std::string_view) { return boost::system::error_code{}; }))
+        return ec;
+    if (auto ec = filter_->finish(out)) return ec;
+    // The last chunk is written before the client sees the end of the export.
+    if (subjects_ && subjects_->collector.write_pending()) return subject_index_failed;
+    return {};
+}
+
+abort_reason export_case::reason_for(const boost::system::error_code& ec) {
+    if (ec == filters::filter_error::record_limit_exceeded)
+        return abort_reason::record_limit_exceeded;
+    if (ec == subject_index_failed) return abort_reason::audit_unavailable;
+    return abort_reason::upstream_malformed;
+}
+
+audit::record export_case::audit_record(unsigned status, std::uint64_t bytes_in,
+                                        std::uint64_t bytes_out) const {
+    return make_record(std::nullopt, {}, status, bytes_in, bytes_out);
+}
+
+audit::record export_case::audit_record(audit::decision d, config::reason why, unsigned status,
+                                        std::uint64_t bytes_in, std::uint64_t bytes_out) const {
+    return make_record(d, config::to_string(why), status, bytes_in, bytes_out);
+}
+
+audit::record export_case::audit_record(abort_reason why, unsigned status, std::uint64_t bytes_in,
+                                        std::uint64_t bytes_out) const {
+    return make_record(audit::decision::aborted, audit_reason(why), status, bytes_in, bytes_out);
+}
+
+audit::record export_case::make_record(std::optional<audit::decision> decided,
+                                       std::string_view reason, unsigned status,
+                                       std::uint64_t bytes_in, std::uint64_t bytes_out) const {
+    export_outcome o;
+    const filters::filter_counters* counters = filter_ ? &filter_->counters() : nullptr;
+    o.counters = counters;
+    o.status = status;
+    o.bytes_in = bytes_in;
+    o.bytes_out = bytes_out;
+    o.duration_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_)
+            .count();
+    o.reason = std::string(reason);
+    if (decided) {
+        o.decision = *decided;
+    } else if (monitoring()) {
+        bool would_change = !decision_.allowed_export() || monitor_failure_.has_value() ||
+                            finished_decision(decision_, counters) == audit::decision::filtered;
+        o.decision = would_change ? audit::decision::would_block : audit::decision::allowed;
+        if (o.reason.empty()) {
+            if (!decision_.allowed_export())
+                o.reason = std::string(config::to_string(decision_.why));
+            else if (monitor_failure_)
+                o.reason = std::string(audit_reason(*monitor_failure_));
+        }
+    } else {
+        o.decision = finished_decision(decision_, counters);
+    }
+    audit::record rec = make_audit_record(decision_, *config_, method_, path_, query_, remote_, o,
+                                          audit_id_, time_);
+    // An export cut at its quota delivered only the records before the cut.
+    if (delivered_ && *delivered_ < rec.records_out) rec.records_out = *delivered_;
+    if (shadow_) add_shadow(rec, decision_, *shadow_);
+    if (subjects_) {
+        // Normally written already (before each write to the client); an abort's last piece
+        // may not have been.
+        (void)subjects_->collector.write_pending();
+        rec.subject_index = subjects_->collector.digest_hex();
+        if (!rec.subject_index.empty()) rec.subject_keys = subjects_->collector.keys();
+    }
+    return rec;
+}
+
+}  // namespace exportwall::proxy
