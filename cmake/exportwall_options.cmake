@@ -23,10 +23,18 @@ if(EXPORTWALL_SANITIZE)
   add_compile_options(-fsanitize=${EXPORTWALL_SANITIZE} -fno-omit-frame-pointer
                       -fno-sanitize-recover=all)
   add_link_options(-fsanitize=${EXPORTWALL_SANITIZE})
+  if(EXPORTWALL_SANITIZE MATCHES "thread")
+    # ThreadSanitizer at -O0 runs CPU-bound tests about 6x slower than at -O1 (SubjectSet's
+    # 50,000 lookups: 135 s against 23 s); -O1 costs a fifth more compile time, keeps stacks.
+    add_compile_options($<$<CONFIG:Debug>:-O1>)
+    # GCC 12 warns (-Wtsan) that ThreadSanitizer does not model std::atomic_thread_fence, which
+    # Asio and libstdc++ use; with EXPORTWALL_WERROR that warning would fail the build.
+    add_compile_options($<$<CXX_COMPILER_ID:GNU>:-Wno-tsan>)
+  endif()
 endif()
 
 # Adds an exportwall library or executable with the project's warnings and the repository root
-# on the include path (includes read `#include "filters/json_filter.hpp"`).
+# on the include path (includes read `#include "filters/json/json_filter.hpp"`).
 function(exportwall_target name)
   target_link_libraries(${name} PRIVATE exportwall_warnings)
   target_include_directories(${name} PUBLIC "${PROJECT_SOURCE_DIR}")

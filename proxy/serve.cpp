@@ -191,7 +191,7 @@ int serve(const std::string& config_path, const server_options& options) {
     if (!start_trail(audit_cfg, *writer)) return 1;
     auto forwarder = start_forwarder(audit_cfg, writer);
 
-    runtime rt(config_path, std::move(snap), std::move(log));
+    runtime rt(config_path, snap, std::move(log));
     // Every record goes through the metered sink: /metrics counts each export as it is recorded.
     metered_sink metered(*writer, rt);
     rt.audit = &metered;
