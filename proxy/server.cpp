@@ -108,18 +108,33 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 // and a cache migration per hop — a third of a bulk export's CPU). Contexts without a connection
 // are kept running by their work guards until stop().
 struct io_pool {
+    // An io_context whose shutdown (destroying the handlers it still holds) can come before its
+    // destruction.
+    struct context : net::io_context {
+        using net::execution_context::shutdown;
+        using net::io_context::io_context;
+    };
     explicit io_pool(unsigned n) {
         for (unsigned i = 0; i < n; ++i) {
-            contexts.push_back(std::make_unique<net::io_context>(1));
+            contexts.push_back(std::make_unique<context>(1));
             guards.emplace_back(net::make_work_guard(*contexts.back()));
         }
     }
+    // Every context drops its pending handlers before any context is destroyed: a coroutine
+    // frame on one may hold the last reference to an object with sockets on another (the Redis
+    // store keeps idle connections per context), and a socket must not outlive its context's
+    // services (ThreadSanitizer: heap-use-after-free when serve stopped during a quota close).
+    ~io_pool() {
+        for (auto& c : contexts) c->shutdown();
+    }
+    io_pool(const io_pool&) = delete;
+    io_pool& operator=(const io_pool&) = delete;
     // The context of the next accepted connection (round robin).
     net::io_context& next() { return *contexts[next_.fetch_add(1) % contexts.size()]; }
     void stop() {
         for (auto& c : contexts) c->stop();
     }
-    std::vector<std::unique_ptr<net::io_context>> contexts;
+    std::vector<std::unique_ptr<context>> contexts;
     std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;
 
   private:
