@@ -8,6 +8,7 @@
 #include <boost/json/parser.hpp>
 
 #include "audit/serialize.hpp"
+#include "common/markup_text.hpp"
 
 namespace exportwall::audit {
 
@@ -37,14 +38,14 @@ std::string fixed(double v) {
 
 void table_html(std::string& out, const std::string& title, const std::string& column,
                 const std::map<std::string, std::array<std::uint64_t, 5>>& rows) {
-    out += "<h2>" + html_escape(title) + "</h2>\n<table class=\"counts\"><thead><tr><th>" +
-           html_escape(column) +
+    out += "<h2>" + common::html_escaped(title) + "</h2>\n<table class=\"counts\"><thead><tr><th>" +
+           common::html_escaped(column) +
            "</th><th>records</th><th>blocked transfers</th><th>aborted</th><th>would-block</th>"
            "<th>access errors</th></tr></thead><tbody>\n";
     for (const auto& [name, c] : rows) {
-        out += "<tr><td>" + html_escape(name.empty() ? "(none)" : name) + "</td><td>" + num(c[0]) +
-               "</td><td>" + num(c[1]) + "</td><td>" + num(c[2]) + "</td><td>" + num(c[3]) +
-               "</td><td>" + num(c[4]) + "</td></tr>\n";
+        out += "<tr><td>" + common::html_escaped(name.empty() ? "(none)" : name) + "</td><td>" +
+               num(c[0]) + "</td><td>" + num(c[1]) + "</td><td>" + num(c[2]) + "</td><td>" +
+               num(c[3]) + "</td><td>" + num(c[4]) + "</td></tr>\n";
     }
     if (rows.empty()) out += "<tr><td colspan=\"6\">no records</td></tr>\n";
     out += "</tbody></table>\n";
@@ -142,33 +143,6 @@ std::string legend_label(const std::string& name, double max_em) {
 }
 
 }  // namespace
-
-std::string html_escape(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (char c : s) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                out.push_back(c);
-        }
-    }
-    return out;
-}
 
 std::string reason_with_rule(const trail_stats& s, const std::string& reason) {
     const auto found = s.rules_by_reason.find(reason);
@@ -389,15 +363,16 @@ std::string refusals_chart_svg(const trail_stats& s) {
             stack -= h;
             out += "<rect class=\"bar\" x=\"" + fixed(bx) + "\" y=\"" + fixed(stack) +
                    "\" width=\"" + fixed(bw) + "\" height=\"" + fixed(h) + "\" fill=\"" +
-                   category_colour(c) + "\"><title>" + html_escape(buckets[i]) + ": " +
-                   num(k->second) + " " + html_escape(reason_with_rule(s, categories[c].first)) +
+                   category_colour(c) + "\"><title>" + common::html_escaped(buckets[i]) + ": " +
+                   num(k->second) + " " +
+                   common::html_escaped(reason_with_rule(s, categories[c].first)) +
                    "</title></rect>\n";
         }
         if (i % label_every == 0) {
             const double lx = bx + bw / 2;
             out += "<text class=\"axis-label\" x=\"" + fixed(lx) + "\" y=\"" + fixed(base + 12) +
                    "\" font-size=\"9\" text-anchor=\"end\" transform=\"rotate(-45 " + fixed(lx) +
-                   " " + fixed(base + 12) + ")\">" + html_escape(buckets[i]) + "</text>\n";
+                   " " + fixed(base + 12) + ")\">" + common::html_escaped(buckets[i]) + "</text>\n";
         }
     }
     if (categories.empty())
@@ -405,11 +380,12 @@ std::string refusals_chart_svg(const trail_stats& s) {
                "\" text-anchor=\"middle\" font-size=\"12\">no blocked transfers in this "
                "period</text>\n";
     for (const auto& e : legend) {
-        out += "<g class=\"legend-item\"><title>" + html_escape(e.full) + "</title><rect x=\"" +
-               fixed(e.x) + "\" y=\"" + fixed(e.y) + "\" width=\"10\" height=\"10\" fill=\"" +
-               e.colour + "\"/><text x=\"" + fixed(e.x + swatch + 6) + "\" y=\"" +
-               fixed(e.y + 9.5) + "\" font-size=\"11\" textLength=\"" + fixed(e.text_w) +
-               "\" lengthAdjust=\"spacing\">" + html_escape(e.label) + "</text></g>\n";
+        out += "<g class=\"legend-item\"><title>" + common::html_escaped(e.full) +
+               "</title><rect x=\"" + fixed(e.x) + "\" y=\"" + fixed(e.y) +
+               "\" width=\"10\" height=\"10\" fill=\"" + e.colour + "\"/><text x=\"" +
+               fixed(e.x + swatch + 6) + "\" y=\"" + fixed(e.y + 9.5) +
+               "\" font-size=\"11\" textLength=\"" + fixed(e.text_w) +
+               "\" lengthAdjust=\"spacing\">" + common::html_escaped(e.label) + "</text></g>\n";
     }
     out += "</svg>\n";
     return out;
@@ -454,20 +430,22 @@ void summary_html(std::string& out, const trail_stats& s, const std::string& log
     char generated[32];
     std::strftime(generated, sizeof generated, "%Y-%m-%dT%H:%M:%SZ", &tm);
 
-    out += "<dl class=\"summary\" id=\"summary\">\n<dt>Audit trail</dt><dd><code>" +
-           html_escape(log_path) + "</code></dd>\n<dt>Generated</dt><dd>" + generated +
-           " (UTC)</dd>\n" +
-           (scope.empty() ? std::string()
-                          : "<dt>Covers</dt><dd id=\"scope\">" + html_escape(scope) + "</dd>\n") +
-           "<dt>Period</dt><dd>" +
-           (s.records ? html_escape(s.first_time) + " to " + html_escape(s.last_time)
-                      : std::string("no records")) +
-           "</dd>\n<dt>Records</dt><dd>" + num(s.records) +
-           (s.records ? " (seq " + num(s.first_seq) + " to " + num(s.last_seq) + ")" : "") +
-           "</dd>\n<dt>Blocked transfers</dt><dd id=\"blocked-total\">" + num(s.refusals_total) +
-           "</dd>\n<dt>Access errors</dt><dd>" + num(s.access_errors) +
-           " (401, 404, 400…: no export was declared and decided; not blocked transfers)</dd>\n"
-           "</dl>\n";
+    out +=
+        "<dl class=\"summary\" id=\"summary\">\n<dt>Audit trail</dt><dd><code>" +
+        common::html_escaped(log_path) + "</code></dd>\n<dt>Generated</dt><dd>" + generated +
+        " (UTC)</dd>\n" +
+        (scope.empty()
+             ? std::string()
+             : "<dt>Covers</dt><dd id=\"scope\">" + common::html_escaped(scope) + "</dd>\n") +
+        "<dt>Period</dt><dd>" +
+        (s.records ? common::html_escaped(s.first_time) + " to " + common::html_escaped(s.last_time)
+                   : std::string("no records")) +
+        "</dd>\n<dt>Records</dt><dd>" + num(s.records) +
+        (s.records ? " (seq " + num(s.first_seq) + " to " + num(s.last_seq) + ")" : "") +
+        "</dd>\n<dt>Blocked transfers</dt><dd id=\"blocked-total\">" + num(s.refusals_total) +
+        "</dd>\n<dt>Access errors</dt><dd>" + num(s.access_errors) +
+        " (401, 404, 400…: no export was declared and decided; not blocked transfers)</dd>\n"
+        "</dl>\n";
 }
 
 // The chain's verdict, the hashes to keep elsewhere and the last signed checkpoint.
@@ -475,18 +453,18 @@ void integrity_html(std::string& out, const report_anchor& a) {
     const verify_result& chain = a.chain;
     out += "<h2>Integrity of the trail</h2>\n<p class=\"" +
            std::string(chain.ok ? "ok" : "broken") + "\" id=\"chain\">" +
-           html_escape(chain.detail()) + "</p>\n<dl class=\"summary\" id=\"anchor\">\n";
+           common::html_escaped(chain.detail()) + "</p>\n<dl class=\"summary\" id=\"anchor\">\n";
     if (chain.ok && !chain.last_hash.empty()) {
         out += "<dt>Last hash</dt><dd>seq " + num(chain.last_seq) + ": <code id=\"last-hash\">" +
-               html_escape(chain.last_hash) + "</code></dd>\n";
+               common::html_escaped(chain.last_hash) + "</code></dd>\n";
     } else {
         out += "<dt>Last hash</dt><dd>none: the chain does not verify</dd>\n";
     }
     out += "<dt>Last signed checkpoint</dt><dd id=\"checkpoint\">";
     if (a.checkpoint_found) {
         out += "record seq " + num(a.checkpoint_record_seq) + " signs seq " + num(a.signed_seq) +
-               ", hash <code id=\"signed-hash\">" + html_escape(a.signed_hash) + "</code>";
-        if (!a.key_id.empty()) out += ", key " + html_escape(a.key_id);
+               ", hash <code id=\"signed-hash\">" + common::html_escaped(a.signed_hash) + "</code>";
+        if (!a.key_id.empty()) out += ", key " + common::html_escaped(a.key_id);
         if (a.signatures_checked)
             out += a.signatures_ok ? "; every checkpoint's signature verified with the public "
                                      "key given"
@@ -506,7 +484,8 @@ void integrity_html(std::string& out, const report_anchor& a) {
         out += "<dt>Not yet signed</dt><dd>" + num(chain.last_seq - a.checkpoint_record_seq) +
                " records after the last checkpoint</dd>\n";
     out += "</dl>\n";
-    for (const auto& e : a.errors) out += "<p class=\"broken\">" + html_escape(e) + "</p>\n";
+    for (const auto& e : a.errors)
+        out += "<p class=\"broken\">" + common::html_escaped(e) + "</p>\n";
     out +=
         "<p class=\"note\">Every record carries the SHA-256 of its predecessor; editing, "
         "removing, reordering or truncating a record breaks the chain at that record. Keep the "
@@ -520,7 +499,7 @@ void decisions_html(std::string& out, const trail_stats& s) {
         "<h2>Decisions</h2>\n<table class=\"counts\"><thead><tr><th>decision</th><th>records"
         "</th></tr></thead><tbody>\n";
     for (const auto& [d, n] : s.by_decision)
-        out += "<tr><td>" + html_escape(d) + "</td><td>" + num(n) + "</td></tr>\n";
+        out += "<tr><td>" + common::html_escaped(d) + "</td><td>" + num(n) + "</td></tr>\n";
     if (s.by_decision.empty()) out += "<tr><td colspan=\"2\">no records</td></tr>\n";
     out += "</tbody></table>\n";
     if (s.access_errors != 0)
@@ -545,16 +524,21 @@ void refusals_html(std::string& out, const trail_stats& s) {
             "id</th><th>client</th><th>purpose</th><th>destination</th><th>reason</th>"
             "<th>rule and article</th></tr></thead><tbody>\n";
         for (const auto& r : s.refusals) {
-            std::string destination = html_escape(r.destination.empty() ? "-" : r.destination);
+            std::string destination =
+                common::html_escaped(r.destination.empty() ? "-" : r.destination);
             if (!r.destination_kind.empty())
-                destination += " (" + html_escape(r.destination_kind) + ")";
-            std::string rule = r.rule_id.empty() ? std::string("-") : html_escape(r.rule_id);
-            if (!r.legal_reference.empty()) rule += ": " + html_escape(r.legal_reference);
-            out += "<tr><td>" + html_escape(r.time) + "</td><td class=\"id\">" + html_escape(r.id) +
-                   "</td><td>" + html_escape(r.client.empty() ? "-" : r.client) + "</td><td>" +
-                   html_escape(r.purpose.empty() ? "-" : r.purpose) + "</td><td>" + destination;
-            out += "</td><td>" + html_escape(r.reason);
-            if (parse_decision(r.decision) == decision::would_block) out += " (would-block: not enforced)";
+                destination += " (" + common::html_escaped(r.destination_kind) + ")";
+            std::string rule =
+                r.rule_id.empty() ? std::string("-") : common::html_escaped(r.rule_id);
+            if (!r.legal_reference.empty()) rule += ": " + common::html_escaped(r.legal_reference);
+            out += "<tr><td>" + common::html_escaped(r.time) + "</td><td class=\"id\">" +
+                   common::html_escaped(r.id) + "</td><td>" +
+                   common::html_escaped(r.client.empty() ? "-" : r.client) + "</td><td>" +
+                   common::html_escaped(r.purpose.empty() ? "-" : r.purpose) + "</td><td>" +
+                   destination;
+            out += "</td><td>" + common::html_escaped(r.reason);
+            if (parse_decision(r.decision) == decision::would_block)
+                out += " (would-block: not enforced)";
             out += "</td><td>" + rule + "</td></tr>\n";
         }
         out += "</tbody></table>\n";
@@ -579,8 +563,8 @@ void access_errors_html(std::string& out, const trail_stats& s) {
         if (st != s.access_error_statuses.end())
             for (const int code : st->second)
                 statuses += (statuses.empty() ? "" : ", ") + std::to_string(code);
-        out += "<tr><td>" + html_escape(reason) + "</td><td>" + statuses + "</td><td>" + num(n) +
-               "</td></tr>\n";
+        out += "<tr><td>" + common::html_escaped(reason) + "</td><td>" + statuses + "</td><td>" +
+               num(n) + "</td></tr>\n";
     }
     if (s.access_errors_by_reason.empty()) out += "<tr><td colspan=\"3\">none</td></tr>\n";
     out += "</tbody></table>\n";
@@ -596,8 +580,8 @@ void shadow_html(std::string& out, const trail_stats& s) {
                "<thead><tr><th>enforced</th><th>candidate</th><th>exports</th></tr></thead>"
                "<tbody>\n";
         for (const auto& [pair, n] : s.shadow_pairs)
-            out += "<tr><td>" + html_escape(pair.first) + "</td><td>" + html_escape(pair.second) +
-                   "</td><td>" + num(n) + "</td></tr>\n";
+            out += "<tr><td>" + common::html_escaped(pair.first) + "</td><td>" +
+                   common::html_escaped(pair.second) + "</td><td>" + num(n) + "</td></tr>\n";
         out += "</tbody></table>\n";
     }
 }
@@ -615,20 +599,20 @@ void breakdowns_html(std::string& out, const trail_stats& s) {
     std::stable_sort(reasons.begin(), reasons.end(),
                      [](const auto& x, const auto& y) { return x.second > y.second; });
     for (const auto& [reason, n] : reasons)
-        out += "<tr><td>" + html_escape(reason_with_rule(s, reason)) + "</td><td>" + num(n) +
-               "</td></tr>\n";
+        out += "<tr><td>" + common::html_escaped(reason_with_rule(s, reason)) + "</td><td>" +
+               num(n) + "</td></tr>\n";
     if (reasons.empty()) out += "<tr><td colspan=\"2\">no refusals</td></tr>\n";
     out +=
         "</tbody></table>\n<h2>Records dropped inside allowed exports</h2>\n<table "
         "class=\"counts\"><thead><tr><th>reason</th><th>records</th></tr></thead><tbody>\n";
     for (const auto& [reason, n] : s.dropped_by_reason)
-        out += "<tr><td>" + html_escape(reason) + "</td><td>" + num(n) + "</td></tr>\n";
+        out += "<tr><td>" + common::html_escaped(reason) + "</td><td>" + num(n) + "</td></tr>\n";
     if (s.dropped_by_reason.empty()) out += "<tr><td colspan=\"2\">none</td></tr>\n";
     out +=
         "</tbody></table>\n<h2>Fields stripped (data minimisation)</h2>\n<table "
         "class=\"counts\"><thead><tr><th>field</th><th>exports</th></tr></thead><tbody>\n";
     for (const auto& [field, n] : s.stripped_fields)
-        out += "<tr><td>" + html_escape(field) + "</td><td>" + num(n) + "</td></tr>\n";
+        out += "<tr><td>" + common::html_escaped(field) + "</td><td>" + num(n) + "</td></tr>\n";
     if (s.stripped_fields.empty()) out += "<tr><td colspan=\"2\">none</td></tr>\n";
     out +=
         "</tbody></table>\n<p class=\"note\">The trail holds no field values: names, counts and "

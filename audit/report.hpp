@@ -119,7 +119,4 @@ struct report_anchor {
 // reason alone when its records name no rule.
 [[nodiscard]] std::string reason_with_rule(const trail_stats& stats, const std::string& reason);
 
-// Escapes &, <, >, " and ' for HTML text and attribute values.
-[[nodiscard]] std::string html_escape(std::string_view s);
-
 }  // namespace exportwall::audit

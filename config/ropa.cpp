@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/markup_text.hpp"
 #include "config/policy_text.hpp"
 #include "config/rules.hpp"
 #include "config/taxonomy.hpp"
@@ -477,32 +478,7 @@ std::string render_ropa_csv(const record_of_processing& ropa) {
 
 namespace {
 
-std::string esc(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (char c : s) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
-}
+std::string esc(std::string_view s) { return common::html_escaped(s); }
 
 std::string or_dash(std::string_view s) { return s.empty() ? "&#8211;" : esc(s); }
 

@@ -18,6 +18,7 @@
 #include <pugixml.hpp>
 
 #include "common/ascii.hpp"
+#include "common/markup_text.hpp"
 #include "config/query/guard_support.hpp"
 #include "config/query/odoo_call.hpp"
 
@@ -125,28 +126,6 @@ bool scan(guarded_query& q, std::string_view body) {
 std::size_t offset_of(const pugi::xml_node& n) {
     const std::ptrdiff_t off = n.offset_debug();
     return off < 0 ? 0 : static_cast<std::size_t>(off);
-}
-
-// XML text: & < > always, CR as a reference (a literal one would be read as LF).
-void escape_text(std::string& out, std::string_view s) {
-    for (char c : s) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '\r':
-                out += "&#13;";
-                break;
-            default:
-                out.push_back(c);
-        }
-    }
 }
 
 // Reads XML-RPC values into JSON values; every refusal points at the element it is about.
@@ -313,7 +292,7 @@ void write_value(std::string& out, const json::value& v) {
     switch (v.kind()) {
         case json::kind::string:
             out += "<string>";
-            escape_text(out, std::string_view(v.get_string()));
+            common::append_xml_text(out, std::string_view(v.get_string()));
             out += "</string>";
             break;
         case json::kind::int64: {
@@ -352,7 +331,7 @@ void write_value(std::string& out, const json::value& v) {
             out += "<struct>";
             for (const auto& m : v.get_object()) {
                 out += "<member><name>";
-                escape_text(out, std::string_view(m.key()));
+                common::append_xml_text(out, std::string_view(m.key()));
                 out += "</name>";
                 write_value(out, m.value());
                 out += "</member>";
@@ -479,10 +458,10 @@ class call_reader {
         for (pugi::xml_attribute a = n.first_attribute(); a; a = a.next_attribute()) {
             const std::string_view name = a.name();
             const std::string_view value = a.value();
-            const bool ok =
-                (name == "version" && value == "1.0") ||
-                (name == "encoding" && (common::iequals_ascii(value, "UTF-8") || common::iequals_ascii(value, "US-ASCII"))) ||
-                (name == "standalone" && (value == "yes" || value == "no"));
+            const bool ok = (name == "version" && value == "1.0") ||
+                            (name == "encoding" && (common::iequals_ascii(value, "UTF-8") ||
+                                                    common::iequals_ascii(value, "US-ASCII"))) ||
+                            (name == "standalone" && (value == "yes" || value == "no"));
             if (!ok) return refuse(n, "the XML declaration says version 1.0 and UTF-8 only");
         }
         return true;

@@ -9,6 +9,7 @@
 
 #include <pugixml.hpp>
 
+#include "common/markup_text.hpp"
 #include "config/query/guard_support.hpp"
 
 namespace exportwall::config::query {
@@ -1539,27 +1540,6 @@ std::string_view trim(std::string_view s) {
     return s.substr(first, last - first + 1);
 }
 
-std::string xml_escaped(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (char c : s) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            default:
-                out.push_back(c);
-        }
-    }
-    return out;
-}
-
 class envelope_reader {
   public:
     explicit envelope_reader(guarded_query& q) : q_(q) {}
@@ -1699,7 +1679,7 @@ std::string write_envelope(const envelope_reader& call_in, std::string_view valu
     if (!session.empty() || !call_in.batch.empty()) {
         out += "<soapenv:Header>";
         if (!session.empty())
-            out += "<urn:SessionHeader><urn:sessionId>" + xml_escaped(session) +
+            out += "<urn:SessionHeader><urn:sessionId>" + common::xml_text_escaped(session) +
                    "</urn:sessionId></urn:SessionHeader>";
         if (!call_in.batch.empty())
             out += "<urn:QueryOptions><urn:batchSize>" + call_in.batch +
@@ -1708,7 +1688,7 @@ std::string write_envelope(const envelope_reader& call_in, std::string_view valu
     }
     const char* element = call_in.operation == "queryMore" ? "queryLocator" : "queryString";
     out += "<soapenv:Body><urn:" + call_in.operation + "><urn:" + element + ">";
-    out += xml_escaped(value);
+    out += common::xml_text_escaped(value);
     out += "</urn:" + std::string(element) + "></urn:" + call_in.operation +
            "></soapenv:Body></soapenv:Envelope>";
     return out;

@@ -15,9 +15,9 @@
 #include <expat.h>
 
 #include "common/ascii.hpp"
-#include "filters/xml/expat_parse.hpp"
+#include "common/markup_text.hpp"
 #include "filters/transform.hpp"
-#include "filters/xml/xml_escape.hpp"
+#include "filters/xml/expat_parse.hpp"
 #include "filters/xml/xml_external_entities.hpp"
 
 // XML export filter: expat in namespace mode with triplets, so every name arrives as
@@ -413,7 +413,7 @@ class xml_filter final : public record_filter {
                 s.append(prefix.empty() ? " xmlns" : " xmlns:");
                 s.append(prefix);
                 s.append("=\"");
-                escape_xml_attribute(s, uri);
+                common::append_xml_attribute(s, uri);
                 s.push_back('"');
             }
         }
@@ -449,7 +449,7 @@ class xml_filter final : public record_filter {
             s.push_back(' ');
             append_qname(s, a);
             s.append("=\"");
-            escape_xml_attribute(s, written);
+            common::append_xml_attribute(s, written);
             s.push_back('"');
         }
         if (write) pending_open_ = true;
@@ -486,7 +486,7 @@ class xml_filter final : public record_filter {
         } else if (transformer_.apply(open_transform_, transform_value_, transform_text_) &&
                    !transform_text_.empty()) {
             close_pending(record_buf_);
-            escape_xml_text(record_buf_, transform_text_);
+            common::append_xml_text(record_buf_, transform_text_);
         }
         transform_value_.clear();
     }
@@ -507,7 +507,7 @@ class xml_filter final : public record_filter {
     void flush_whitespace(bool write) {
         if (write && !whitespace_.empty() && is_whitespace(whitespace_)) {
             close_pending(record_buf_);
-            escape_xml_text(record_buf_, whitespace_);
+            common::append_xml_text(record_buf_, whitespace_);
         }
         whitespace_.clear();
     }
@@ -516,19 +516,19 @@ class xml_filter final : public record_filter {
     // either); anything else there is no page metadata, and is counted as stripped.
     void write_metadata(std::string& s, const frame& f, const XML_Char* raw) {
         std::string_view v = metadata_buf_;
-        while (!v.empty() && (v.front() == ' ' || v.front() == '\t' || v.front() == '\n' ||
-                              v.front() == '\r'))
+        while (!v.empty() &&
+               (v.front() == ' ' || v.front() == '\t' || v.front() == '\n' || v.front() == '\r'))
             v.remove_prefix(1);
-        while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\n' ||
-                              v.back() == '\r'))
+        while (!v.empty() &&
+               (v.back() == ' ' || v.back() == '\t' || v.back() == '\n' || v.back() == '\r'))
             v.remove_suffix(1);
-        const bool ok =
-            f.flag ? v == "true" || v == "false" || v == "1" || v == "0"
-                   : !v.empty() && v.size() <= 20 &&
-                         std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+        const bool ok = f.flag ? v == "true" || v == "false" || v == "1" || v == "0"
+                               : !v.empty() && v.size() <= 20 &&
+                                     std::all_of(v.begin(), v.end(),
+                                                 [](char c) { return c >= '0' && c <= '9'; });
         if (ok) {
             close_pending(s);
-            escape_xml_text(s, metadata_buf_);
+            common::append_xml_text(s, metadata_buf_);
         } else if (!metadata_buf_.empty()) {
             note_envelope_strip(split_name(raw).local);
         }
@@ -542,7 +542,7 @@ class xml_filter final : public record_filter {
         if (rewrite) rewritten = rewrite(link_buf_);
         if (rewritten) {
             close_pending(s);
-            escape_xml_text(s, *rewritten);
+            common::append_xml_text(s, *rewritten);
             ++counters_.links_rewritten;
         } else {
             ++counters_.links_removed;
@@ -623,7 +623,7 @@ class xml_filter final : public record_filter {
             note_envelope_strip("#text");
         } else if (write) {
             close_pending(*out_);
-            escape_xml_text(*out_, envelope_text_);
+            common::append_xml_text(*out_, envelope_text_);
         }
         envelope_text_.clear();
     }
@@ -863,7 +863,7 @@ class xml_filter final : public record_filter {
                 [[fallthrough]];
             case mode::keep:
                 close_pending(sink());
-                escape_xml_text(sink(), s);
+                common::append_xml_text(sink(), s);
                 break;
             case mode::descend:
                 whitespace_.append(s);
@@ -904,15 +904,16 @@ class xml_filter final : public record_filter {
         if (pending_error_ || version == nullptr) return;
         // The parser reads UTF-8 whatever the declaration says; a body declared in another
         // encoding would reach the client mislabelled, so it is refused.
-        if (encoding != nullptr && !common::iequals_ascii(encoding, "UTF-8") && !common::iequals_ascii(encoding, "US-ASCII")) {
+        if (encoding != nullptr && !common::iequals_ascii(encoding, "UTF-8") &&
+            !common::iequals_ascii(encoding, "US-ASCII")) {
             return stop(filter_error::malformed);
         }
         out_->append("<?xml version=\"");
-        escape_xml_attribute(*out_, version);
+        common::append_xml_attribute(*out_, version);
         out_->push_back('"');
         if (encoding != nullptr) {
             out_->append(" encoding=\"");
-            escape_xml_attribute(*out_, encoding);
+            common::append_xml_attribute(*out_, encoding);
             out_->push_back('"');
         }
         if (standalone != -1)

@@ -15,9 +15,9 @@
 #include <expat.h>
 
 #include "common/ascii.hpp"
-#include "filters/xml/expat_parse.hpp"
+#include "common/markup_text.hpp"
 #include "filters/transform.hpp"
-#include "filters/xml/xml_escape.hpp"
+#include "filters/xml/expat_parse.hpp"
 
 // XML-RPC answer filter. Contract beyond record_filter.hpp and xmlrpc_filter.hpp:
 // - the document is exactly methodResponse/params/param/value/array/data/value*; each value of
@@ -485,7 +485,7 @@ class xmlrpc_filter final : public record_filter {
         if (value.written) {
             if (member_pending_) {
                 record_buf_.append("<member><name>");
-                escape_xml_text(record_buf_, member_name_);
+                common::append_xml_text(record_buf_, member_name_);
                 record_buf_.append("</name>");
                 frames_[pending_member_].written = true;
             }
@@ -584,7 +584,7 @@ class xmlrpc_filter final : public record_filter {
             transform_text_.clear();
             if (transformer_.apply(f.transform, value, transform_text_)) {
                 record_buf_.append("<string>");
-                escape_xml_text(record_buf_, transform_text_);
+                common::append_xml_text(record_buf_, transform_text_);
                 record_buf_.append("</string>");
             } else {
                 record_buf_.append("<boolean>0</boolean>");
@@ -594,7 +594,7 @@ class xmlrpc_filter final : public record_filter {
         record_buf_.push_back('<');
         record_buf_.append(tag);
         record_buf_.push_back('>');
-        escape_xml_text(record_buf_, text);
+        common::append_xml_text(record_buf_, text);
         record_buf_.append("</");
         record_buf_.append(tag);
         record_buf_.push_back('>');
@@ -659,7 +659,8 @@ class xmlrpc_filter final : public record_filter {
     static void XMLCALL on_declaration(void* user, const XML_Char* version,
                                        const XML_Char* encoding, int) {
         // The parser reads UTF-8 whatever the declaration says.
-        if (version != nullptr && encoding != nullptr && !common::iequals_ascii(encoding, "UTF-8") &&
+        if (version != nullptr && encoding != nullptr &&
+            !common::iequals_ascii(encoding, "UTF-8") &&
             !common::iequals_ascii(encoding, "US-ASCII"))
             self(user).stop(filter_error::malformed);
     }

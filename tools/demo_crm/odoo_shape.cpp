@@ -25,6 +25,7 @@
 #include <boost/json/serialize.hpp>
 #include <pugixml.hpp>
 
+#include "common/markup_text.hpp"
 #include "tools/demo_crm/vendor_answers.hpp"
 
 namespace exportwall::demo_crm::vendors {
@@ -230,25 +231,12 @@ constexpr std::string_view demo_database = "ardennes";
 constexpr std::int64_t demo_uid = 2;
 constexpr std::string_view demo_password = "odoo-demo-password";
 
-void escape_xml(std::string& out, std::string_view s) {
-    for (char c : s) {
-        if (c == '&')
-            out += "&amp;";
-        else if (c == '<')
-            out += "&lt;";
-        else if (c == '>')
-            out += "&gt;";
-        else
-            out.push_back(c);
-    }
-}
-
 // A value as Python's xmlrpc.client Marshaller writes it (one per line at the top level).
 void to_xmlrpc(std::string& out, const json::value& v) {
     switch (v.kind()) {
         case json::kind::string:
             out += "<value><string>";
-            escape_xml(out, std::string_view(v.get_string()));
+            common::append_xml_text(out, std::string_view(v.get_string()));
             out += "</string></value>\n";
             break;
         case json::kind::int64:
@@ -276,7 +264,7 @@ void to_xmlrpc(std::string& out, const json::value& v) {
             out += "<value><struct>\n";
             for (const auto& m : v.get_object()) {
                 out += "<member>\n<name>";
-                escape_xml(out, std::string_view(m.key()));
+                common::append_xml_text(out, std::string_view(m.key()));
                 out += "</name>\n";
                 to_xmlrpc(out, m.value());
                 out += "</member>\n";
@@ -335,7 +323,7 @@ answer xmlrpc_fault(int code, std::string_view message) {
         "<name>faultCode</name>\n<value><int>" +
         std::to_string(code) +
         "</int></value>\n</member>\n<member>\n<name>faultString</name>\n<value><string>";
-    escape_xml(body, message);
+    common::append_xml_text(body, message);
     body += "</string></value>\n</member>\n</struct></value>\n</fault>\n</methodResponse>\n";
     return parts::small_json("odoo-xmlrpc", 200, std::string(xml_content_type), std::move(body));
 }

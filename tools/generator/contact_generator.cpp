@@ -3,6 +3,9 @@
 #include <array>
 #include <cstdio>
 
+#include "common/json_text.hpp"
+#include "common/markup_text.hpp"
+
 namespace exportwall::bench {
 namespace {
 
@@ -52,42 +55,11 @@ constexpr std::array<std::string_view, 6> notes{
     "Complained about invoice, resolved",
     "Line one\nline two of a note"};
 
+// A JSON string, quotes included, by the rule of common/json_text.hpp.
 void json_string(std::string& out, std::string_view s) {
     out.push_back('"');
-    for (char c : s) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            default:
-                out.push_back(c);
-        }
-    }
+    common::append_json_escaped(out, s);
     out.push_back('"');
-}
-
-void xml_text(std::string& out, std::string_view s) {
-    for (char c : s) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            default:
-                out.push_back(c);
-        }
-    }
 }
 
 void csv_cell(std::string& out, std::string_view s, char delimiter) {
@@ -216,7 +188,7 @@ void xml_record(std::string& out, const contact& c) {
         out += "<sf:";
         out += name;
         out.push_back('>');
-        xml_text(out, value);
+        common::append_xml_text(out, value);
         out += "</sf:";
         out += name;
         out.push_back('>');

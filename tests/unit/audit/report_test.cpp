@@ -15,6 +15,7 @@
 
 #include "audit/checkpoint.hpp"
 #include "audit/report.hpp"
+#include "common/markup_text.hpp"
 #include "tests/unit/audit/audit_test_support.hpp"
 #include "tests/unit/cli/run_audit_command.hpp"
 
@@ -110,7 +111,7 @@ TEST_F(EvidenceReport, ListsEveryBlockedTransferWithItsRuleAndArticle) {
     for (const auto& id : blocked_ids_)
         EXPECT_NE(table.find("<td class=\"id\">" + id + "</td>"), std::string::npos) << id;
     EXPECT_EQ(std::count(table.begin(), table.end(), '\n') - 1, 3) << table;
-    EXPECT_NE(table.find("<td>R10: " + html_escape(test::r10_reference) + "</td>"),
+    EXPECT_NE(table.find("<td>R10: " + common::html_escaped(test::r10_reference) + "</td>"),
               std::string::npos)
         << table;
     EXPECT_NE(table.find("<td>partner-leads (third-party)</td>"), std::string::npos);

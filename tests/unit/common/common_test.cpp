@@ -14,6 +14,7 @@
 #include "common/clock.hpp"
 #include "common/hex.hpp"
 #include "common/json_text.hpp"
+#include "common/markup_text.hpp"
 #include "common/percent.hpp"
 #include "common/random.hpp"
 #include "common/utf8.hpp"
@@ -46,7 +47,8 @@ TEST(Hex, WritesLowerCaseDigitsOfEveryByte) {
 TEST(Hex, Sha256MatchesTheKnownDigests) {
     // FIPS 180-2 test vectors.
     EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(sha256_hex("abc"),
+              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 TEST(Hex, ReadsDigitsOfEitherCaseAndNothingElse) {
@@ -207,6 +209,74 @@ TEST(JsonText, AppendsAQuotedString) {
     std::string empty = "x";
     append_json_escaped(empty, "");
     EXPECT_EQ(empty, "x");
+}
+
+// Every byte on its own: the references of each kind, and every other byte as it is.
+TEST(MarkupText, EscapesEachByteByItsRule) {
+    for (int c = 0; c < 256; ++c) {
+        const std::string one(1, static_cast<char>(c));
+        std::string text, attribute, html;
+        common::append_xml_text(text, one);
+        common::append_xml_attribute(attribute, one);
+        common::append_html_escaped(html, one);
+        switch (c) {
+            case '&':
+                EXPECT_EQ(text, "&amp;");
+                EXPECT_EQ(attribute, "&amp;");
+                EXPECT_EQ(html, "&amp;");
+                break;
+            case '<':
+                EXPECT_EQ(text, "&lt;");
+                EXPECT_EQ(attribute, "&lt;");
+                EXPECT_EQ(html, "&lt;");
+                break;
+            case '>':
+                EXPECT_EQ(text, "&gt;");
+                EXPECT_EQ(attribute, "&gt;");
+                EXPECT_EQ(html, "&gt;");
+                break;
+            case '\r':  // XML would read a literal CR back as LF
+                EXPECT_EQ(text, "&#13;");
+                EXPECT_EQ(attribute, "&#13;");
+                EXPECT_EQ(html, one);
+                break;
+            case '"':
+                EXPECT_EQ(text, one);
+                EXPECT_EQ(attribute, "&quot;");
+                EXPECT_EQ(html, "&quot;");
+                break;
+            case '\t':  // attribute-value normalisation would fold TAB and LF to spaces
+                EXPECT_EQ(text, one);
+                EXPECT_EQ(attribute, "&#9;");
+                EXPECT_EQ(html, one);
+                break;
+            case '\n':
+                EXPECT_EQ(text, one);
+                EXPECT_EQ(attribute, "&#10;");
+                EXPECT_EQ(html, one);
+                break;
+            case '\'':
+                EXPECT_EQ(text, one);
+                EXPECT_EQ(attribute, one);
+                EXPECT_EQ(html, "&#39;");
+                break;
+            default:
+                EXPECT_EQ(text, one) << c;
+                EXPECT_EQ(attribute, one) << c;
+                EXPECT_EQ(html, one) << c;
+        }
+    }
+}
+
+TEST(MarkupText, AppendsRunsBetweenReferencesAndKeepsWhatWasThere) {
+    std::string out = "<a>";
+    common::append_xml_text(out, "Tom & Jerry <3>\r\n");
+    EXPECT_EQ(out, "<a>Tom &amp; Jerry &lt;3&gt;&#13;\n");
+    EXPECT_EQ(common::xml_text_escaped(""), "");
+    EXPECT_EQ(common::html_escaped(R"(<b title="x">it's</b>)"),
+              "&lt;b title=&quot;x&quot;&gt;it&#39;s&lt;/b&gt;");
+    EXPECT_EQ(common::xml_text_escaped("Li\xc3\xa8ge"),
+              "Li\xc3\xa8ge");  // bytes past ASCII as they are
 }
 
 TEST(Percent, ReadsOneEscape) {

@@ -1,0 +1,104 @@
+#pragma once
+// XML and HTML escaping: one home for every piece of markup exportwall writes — the XML and
+// XML-RPC filters' output, the SOAP and XML-RPC bodies the query rewriters send upstream, the
+// review and RoPA pages, and the demo CRM's and contact generator's XML.
+
+#include <string>
+#include <string_view>
+
+namespace exportwall::common {
+
+namespace markup_text_detail {
+
+// Appends `s` with every byte `reference` names replaced by that reference; runs of bytes written
+// as they are go out in one append.
+template <typename Reference>
+void append_escaped(std::string& out, std::string_view s, Reference reference) {
+    std::size_t run = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const std::string_view rep = reference(s[i]);
+        if (rep.empty()) continue;
+        out.append(s.substr(run, i - run));
+        out.append(rep);
+        run = i + 1;
+    }
+    out.append(s.substr(run));
+}
+
+constexpr std::string_view xml_text_reference(char c) {
+    switch (c) {
+        case '&':
+            return "&amp;";
+        case '<':
+            return "&lt;";
+        case '>':
+            return "&gt;";
+        case '\r':  // a literal CR would be read back as LF (XML 1.0 §2.11)
+            return "&#13;";
+        default:
+            return {};
+    }
+}
+
+constexpr std::string_view xml_attribute_reference(char c) {
+    switch (c) {
+        case '"':
+            return "&quot;";
+        case '\t':  // attribute-value normalisation (XML 1.0 §3.3.3) would fold these to spaces
+            return "&#9;";
+        case '\n':
+            return "&#10;";
+        default:
+            return xml_text_reference(c);
+    }
+}
+
+constexpr std::string_view html_reference(char c) {
+    switch (c) {
+        case '&':
+            return "&amp;";
+        case '<':
+            return "&lt;";
+        case '>':
+            return "&gt;";
+        case '"':
+            return "&quot;";
+        case '\'':
+            return "&#39;";
+        default:
+            return {};
+    }
+}
+
+}  // namespace markup_text_detail
+
+// XML character data: & < > always, and CR as a character reference.
+inline void append_xml_text(std::string& out, std::string_view s) {
+    markup_text_detail::append_escaped(out, s, markup_text_detail::xml_text_reference);
+}
+
+// An XML attribute value in double quotes: also '"', and TAB and LF as references.
+inline void append_xml_attribute(std::string& out, std::string_view s) {
+    markup_text_detail::append_escaped(out, s, markup_text_detail::xml_attribute_reference);
+}
+
+// HTML text or a quoted attribute value: & < > " and '.
+inline void append_html_escaped(std::string& out, std::string_view s) {
+    markup_text_detail::append_escaped(out, s, markup_text_detail::html_reference);
+}
+
+[[nodiscard]] inline std::string html_escaped(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    append_html_escaped(out, s);
+    return out;
+}
+
+[[nodiscard]] inline std::string xml_text_escaped(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    append_xml_text(out, s);
+    return out;
+}
+
+}  // namespace exportwall::common
