@@ -108,8 +108,11 @@ struct subject_indexing {
             std::array<ew::audit::subject_hasher::keyed_value, 8> batch;
             std::array<std::uint64_t, 8> digests{};
             std::size_t n = 0;
+            // Only the subject fields: the record's values also hold the rules' fields (its
+            // consent), which the index does not digest.
             for (const auto& [path, value] : f.values()) {
                 const bool is_id = path == "id";
+                if (!is_id && path != "email") continue;
                 if (n == batch.size() || !normalised(value, !is_id)) continue;
                 batch[n++] = {!is_id, "contact", value};
             }
