@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <chrono>
 #include <optional>
 
 #include <openssl/crypto.h>
 
+#include "common/clock.hpp"
 #include "config/loader.hpp"
 #include "config/query/guard.hpp"
 #include "config/query/guard_support.hpp"
@@ -174,9 +174,7 @@ std::string q(std::string_view s) {
 // Seconds since the epoch: the request's `now`, or the system clock when the caller gave none.
 std::int64_t now_of(const request_facts& facts) {
     if (facts.now != 0) return facts.now;
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
+    return common::seconds_now();
 }
 
 // An age for a person: its largest unit and the next, rounded down ("3d 2h", "24h", "1m 30s").

@@ -8,40 +8,17 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "common/utf8.hpp"
+
 namespace exportwall::filters {
 namespace {
 
 constexpr std::string_view pseudonym_prefix = "ps_";
 constexpr std::size_t pseudonym_bytes = 16;  // of the 32-byte MAC
 
-// The length of the well-formed UTF-8 sequence at s[at] (RFC 3629: no overlong form, no
-// surrogate, nothing past U+10FFFF), or 0.
+// The length of the well-formed UTF-8 sequence at s[at] (common/utf8.hpp), or 0.
 std::size_t utf8_sequence(std::string_view s, std::size_t at) {
-    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-    const unsigned char b = byte(at);
-    if (b < 0x80) return 1;
-    std::size_t n = 0;
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF) {
-        n = 2;
-    } else if (b >= 0xE0 && b <= 0xEF) {
-        n = 3;
-        if (b == 0xE0) lo = 0xA0;  // overlong
-        if (b == 0xED) hi = 0x9F;  // surrogates
-    } else if (b >= 0xF0 && b <= 0xF4) {
-        n = 4;
-        if (b == 0xF0) lo = 0x90;  // overlong
-        if (b == 0xF4) hi = 0x8F;  // past U+10FFFF
-    } else {
-        return 0;
-    }
-    if (s.size() - at < n) return 0;
-    if (byte(at + 1) < lo || byte(at + 1) > hi) return 0;
-    for (std::size_t i = 2; i < n; ++i) {
-        if (byte(at + i) < 0x80 || byte(at + i) > 0xBF) return 0;
-    }
-    return n;
+    return common::utf8_sequence_length(s.data() + at, s.data() + s.size());
 }
 
 // The number of code points of `s`, or npos when it is not UTF-8.

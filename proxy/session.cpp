@@ -29,6 +29,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "audit/record.hpp"
+#include "common/clock.hpp"
 #include "config/decide.hpp"
 #include "config/route_match.hpp"
 #include "proxy/abort_reason.hpp"
@@ -889,9 +890,7 @@ net::awaitable<bool> session::admit_volume_and_quota(request_record& rec, std::s
                                                      bool keep_alive) {
     const config::decision& d = case_->decision();
     const config::grant* g = d.grant_ref;
-    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
+    const std::int64_t now = common::seconds_now();
     auto refuse_late = [&](config::reason why, std::string detail,
                            std::string extra) -> net::awaitable<bool> {
         late_block_ = true;
@@ -978,9 +977,7 @@ void session::end_export() {
         // The grant lives in the snapshot: the coroutine keeps it.
         auto config = case_->configuration_ptr();
         auto volume = rt_.volume;
-        const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count();
+        const std::int64_t now = common::seconds_now();
         net::co_spawn(
             client_.get_executor(),
             [volume, config, g, client = d.client_id, purpose = d.purpose_id, delivered,

@@ -24,6 +24,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include "common/clock.hpp"
 #include "common/ascii.hpp"
 #include "proxy/client_assertion.hpp"
 #include "proxy/ops/metrics.hpp"
@@ -377,9 +378,7 @@ net::awaitable<token_answer> request_token(const config::oauth2_settings& o, net
         claims.client_id = o.client_id;
         claims.audience = o.token_url;
         claims.jti = jti;
-        claims.now = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+        claims.now = common::seconds_now();
         if (key != nullptr && !jti.empty())
             assertion = sign_client_assertion(*key, o.algorithm, claims);
         if (assertion.empty()) {

@@ -19,6 +19,7 @@
 
 #include "common/ascii.hpp"
 #include "common/markup_text.hpp"
+#include "common/utf8.hpp"
 #include "config/query/guard_support.hpp"
 #include "config/query/odoo_call.hpp"
 
@@ -48,34 +49,10 @@ bool xml_char(std::uint32_t cp) {
 // The offset of the first byte that is not part of well-formed UTF-8 encoding an XML character,
 // or npos.
 std::size_t bad_character(std::string_view s) {
-    std::size_t i = 0;
-    while (i < s.size()) {
-        const auto b = static_cast<unsigned char>(s[i]);
-        std::uint32_t cp = 0;
-        std::size_t n = 0;
-        if (b < 0x80) {
-            cp = b;
-            n = 1;
-        } else if (b >= 0xC2 && b <= 0xDF) {
-            cp = b & 0x1Fu;
-            n = 2;
-        } else if (b >= 0xE0 && b <= 0xEF) {
-            cp = b & 0x0Fu;
-            n = 3;
-        } else if (b >= 0xF0 && b <= 0xF4) {
-            cp = b & 0x07u;
-            n = 4;
-        } else {
-            return i;
-        }
-        if (i + n > s.size()) return i;
-        for (std::size_t k = 1; k < n; ++k) {
-            const auto c = static_cast<unsigned char>(s[i + k]);
-            if ((c & 0xC0u) != 0x80u) return i;
-            cp = (cp << 6) | (c & 0x3Fu);
-        }
-        const bool overlong = (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000);
-        if (overlong || !xml_char(cp)) return i;
+    const char* const end = s.data() + s.size();
+    for (std::size_t i = 0; i < s.size();) {
+        const std::size_t n = common::utf8_sequence_length(s.data() + i, end);
+        if (n == 0 || !xml_char(common::utf8_code_point(s.data() + i, n))) return i;
         i += n;
     }
     return std::string_view::npos;

@@ -10,6 +10,7 @@
 #include <pugixml.hpp>
 
 #include "common/markup_text.hpp"
+#include "common/utf8.hpp"
 #include "config/query/guard_support.hpp"
 
 namespace exportwall::config::query {
@@ -52,28 +53,13 @@ struct token {
     std::string_view text;
 };
 
-// The length of the UTF-8 sequence at s[i], or 0 when it is not well-formed (overlong forms,
-// surrogates, code points beyond U+10FFFF and the XML non-characters U+FFFE / U+FFFF refused).
+// The length of the UTF-8 sequence at s[i] (a byte from 0x80 up), or 0 when it is not well-formed
+// (common/utf8.hpp) or is one of the XML non-characters U+FFFE and U+FFFF: the SOAP body is XML.
 std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-    auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-    unsigned char b0 = b(0);
-    std::size_t n = 0;
-    if (b0 >= 0xC2 && b0 < 0xE0)
-        n = 2;
-    else if (b0 >= 0xE0 && b0 < 0xF0)
-        n = 3;
-    else if (b0 >= 0xF0 && b0 < 0xF5)
-        n = 4;
-    else
+    const std::size_t n = common::utf8_sequence_length(s.data() + i, s.data() + s.size());
+    if (n == 3 && s[i] == '\xEF' && s[i + 1] == '\xBF' &&
+        static_cast<unsigned char>(s[i + 2]) >= 0xBE)
         return 0;
-    if (i + n > s.size()) return 0;
-    for (std::size_t k = 1; k < n; ++k)
-        if (b(k) < 0x80 || b(k) > 0xBF) return 0;
-    if (b0 == 0xE0 && b(1) < 0xA0) return 0;
-    if (b0 == 0xED && b(1) > 0x9F) return 0;
-    if (b0 == 0xEF && b(1) == 0xBF && b(2) >= 0xBE) return 0;
-    if (b0 == 0xF0 && b(1) < 0x90) return 0;
-    if (b0 == 0xF4 && b(1) > 0x8F) return 0;
     return n;
 }
 

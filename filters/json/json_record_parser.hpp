@@ -40,6 +40,7 @@
 #include <boost/system/error_code.hpp>
 
 #include "common/hex.hpp"
+#include "common/utf8.hpp"
 #include "filters/record_filter.hpp"
 
 namespace exportwall::filters {
@@ -77,34 +78,6 @@ inline const char* find_special(const char* p, const char* end) {
         if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) return p;
     }
     return end;
-}
-
-// The length of the well-formed UTF-8 sequence at `p` (first byte >= 0x80), 0 if it is not one
-// (RFC 3629 table 3-7: no overlong forms, no surrogates, nothing above U+10FFFF).
-inline std::size_t utf8_length(const char* p, const char* end) {
-    const auto b = [p](std::size_t i) { return static_cast<unsigned char>(p[i]); };
-    const auto cont = [&](std::size_t i) { return (b(i) & 0xC0) == 0x80; };
-    const auto left = static_cast<std::size_t>(end - p);
-    const unsigned char c = b(0);
-    if (c < 0xC2) return 0;
-    if (c < 0xE0) return left >= 2 && cont(1) ? 2 : 0;
-    if (c < 0xF0) {
-        if (left < 3 || !cont(2)) return 0;
-        const unsigned char s = b(1);
-        const bool ok = c == 0xE0 ? s >= 0xA0 && s <= 0xBF
-                        : c == 0xED ? s >= 0x80 && s <= 0x9F
-                                    : s >= 0x80 && s <= 0xBF;
-        return ok ? 3 : 0;
-    }
-    if (c < 0xF5) {
-        if (left < 4 || !cont(2) || !cont(3)) return 0;
-        const unsigned char s = b(1);
-        const bool ok = c == 0xF0 ? s >= 0x90 && s <= 0xBF
-                        : c == 0xF4 ? s >= 0x80 && s <= 0x8F
-                                    : s >= 0x80 && s <= 0xBF;
-        return ok ? 4 : 0;
-    }
-    return 0;
 }
 
 // Four hex digits at p (p + 4 <= end checked by the caller), or -1.
@@ -511,7 +484,7 @@ class json_record_parser {
                 continue;
             }
             if (c < 0x20) return syntax();  // a control character must be escaped
-            const std::size_t n = json_fast::utf8_length(p, end);
+            const std::size_t n = common::utf8_sequence_length(p, end);
             if (n == 0) return syntax();
             p += n;
         }

@@ -5,6 +5,7 @@
 #include <boost/url/rfc/unreserved_chars.hpp>
 
 #include "common/percent.hpp"
+#include "common/utf8.hpp"
 
 namespace exportwall::proxy {
 
@@ -12,21 +13,16 @@ namespace {
 
 using boost::system::error_code;
 
-// Validates UTF-8 one byte at a time (RFC 3629 table: no overlong forms, no surrogates, nothing
-// above U+10FFFF).
+// Validates UTF-8 one byte at a time, by common/utf8.hpp's rule (no overlong forms, no
+// surrogates, nothing above U+10FFFF).
 class utf8_validator {
   public:
     [[nodiscard]] bool feed(unsigned char b) noexcept {
         if (need_ == 0) {
-            if (b < 0x80) return true;
-            if (b >= 0xc2 && b <= 0xdf) return expect(1, 0x80, 0xbf);
-            if (b == 0xe0) return expect(2, 0xa0, 0xbf);
-            if (b == 0xed) return expect(2, 0x80, 0x9f);
-            if (b >= 0xe1 && b <= 0xef) return expect(2, 0x80, 0xbf);
-            if (b == 0xf0) return expect(3, 0x90, 0xbf);
-            if (b >= 0xf1 && b <= 0xf3) return expect(3, 0x80, 0xbf);
-            if (b == 0xf4) return expect(3, 0x80, 0x8f);
-            return false;  // 0x80..0xc1 (stray continuation, overlong lead) and 0xf5..0xff
+            const common::utf8_lead& lead = common::utf8_lead_of(b);
+            if (lead.length == 1) return true;
+            if (lead.length == 0) return false;  // a stray continuation byte, 0xc0, 0xc1, 0xf5..
+            return expect(lead.length - 1, lead.low, lead.high);
         }
         if (b < low_ || b > high_) return false;
         --need_;
