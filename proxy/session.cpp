@@ -33,24 +33,24 @@
 #include "config/decide.hpp"
 #include "config/route_match.hpp"
 #include "proxy/abort_reason.hpp"
-#include "proxy/exchange.hpp"
-#include "proxy/http/client_address.hpp"
 #include "proxy/enforce/enforcement.hpp"
 #include "proxy/enforce/export_plan.hpp"
 #include "proxy/enforce/export_quota.hpp"
+#include "proxy/enforce/volume_monitor.hpp"
+#include "proxy/exchange.hpp"
 #include "proxy/forward.hpp"
+#include "proxy/http/client_address.hpp"
+#include "proxy/http/problem.hpp"
+#include "proxy/http/request_head.hpp"
+#include "proxy/http/target.hpp"
 #include "proxy/in_flight.hpp"
 #include "proxy/request_relay.hpp"
 #include "proxy/response_relay.hpp"
-#include "proxy/http/problem.hpp"
-#include "proxy/http/request_head.hpp"
 #include "proxy/runtime.hpp"
 #include "proxy/stream.hpp"
-#include "proxy/http/target.hpp"
 #include "proxy/tls.hpp"
 #include "proxy/upstream_connector.hpp"
 #include "proxy/upstream_token.hpp"
-#include "proxy/enforce/volume_monitor.hpp"
 
 namespace exportwall::proxy {
 namespace {
@@ -818,6 +818,24 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
     remote_ = conn_remote_;
     remote_ip_ = conn_remote_ip_;
     via_ = conn_via_;
+    // In flight from its complete head to its access-log line, refusals too: a stop waits for it,
+    // and cuts it at the end of the grace (cut_for_shutdown, posted to this session's strand). A
+    // refusal answered just before a stop would otherwise lose its access-log line when the
+    // event loops stop before its write's completion runs.
+    auto cut = std::make_shared<cut_handle>();
+    cut->owner = this;
+    struct cut_release {  // a copy would clear the owner twice
+        cut_handle& handle;
+        explicit cut_release(cut_handle& h) : handle(h) {}
+        cut_release(const cut_release&) = delete;
+        cut_release& operator=(const cut_release&) = delete;
+        ~cut_release() { handle.owner = nullptr; }
+    } release_cut{*cut};
+    in_flight_requests::entry in_flight(rt_.in_flight(), [cut, ex = client_.get_executor()] {
+        net::post(ex, [cut] {
+            if (cut->owner != nullptr) cut->owner->cut_for_shutdown();
+        });
+    });
     if (auto end = co_await read_request(rec, head_len, lim)) co_return *end;
     // A refused request's body is never read: the connection stays open only without one.
     bool has_body = head_.framing == body_framing::chunked ||
@@ -864,22 +882,6 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
                                   can_keep || (body_pre_read_ && head_.keep_alive));
     }
 
-    // In flight from here to the end of its response: a stop waits for it, and cuts it at the
-    // end of the grace (cut_for_shutdown, posted to this session's strand).
-    auto cut = std::make_shared<cut_handle>();
-    cut->owner = this;
-    struct cut_release {  // a copy would clear the owner twice
-        cut_handle& handle;
-        explicit cut_release(cut_handle& h) : handle(h) {}
-        cut_release(const cut_release&) = delete;
-        cut_release& operator=(const cut_release&) = delete;
-        ~cut_release() { handle.owner = nullptr; }
-    } release_cut{*cut};
-    in_flight_requests::entry in_flight(rt_.in_flight(), [cut, ex = client_.get_executor()] {
-        net::post(ex, [cut] {
-            if (cut->owner != nullptr) cut->owner->cut_for_shutdown();
-        });
-    });
     const bool keep_on_late_refusal = can_keep || (body_pre_read_ && head_.keep_alive);
     if (!co_await admit_volume_and_quota(rec, head_len, keep_on_late_refusal))
         co_return late_keep_alive_;
