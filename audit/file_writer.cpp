@@ -124,6 +124,10 @@ void file_writer::close() {
     }
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
+    // An appender that was writing inline when stopping_ was set finishes first; then what was
+    // written since the last checkpoint is signed.
+    const std::lock_guard role(role_mutex_);
+    if (options_.signer && unsigned_records_ > 0 && healthy_) write_checkpoint();
 }
 
 void file_writer::set_observer(std::function<void(std::string_view)> observer) {
@@ -166,13 +170,21 @@ boost::system::error_code file_writer::start() {
 }
 
 void file_writer::append(record r, bool durable, completion done) {
+    // The writer role first (lock order): an idle writer lets this thread write the record itself.
+    std::unique_lock role(role_mutex_, std::defer_lock);
+    if (options_.inline_writes && !durable && options_.sync != sync_policy::always)
+        (void)role.try_lock();
     boost::system::error_code refused;
+    std::deque<pending> here;  // the record, when this thread writes it
     {
         std::lock_guard lk(mutex_);
         if (stopping_) {
             refused = make_error_code(audit_error::shut_down);
         } else if (queue_.size() >= options_.max_queue) {
             refused = make_error_code(audit_error::queue_full);
+        } else if (role.owns_lock() && queue_.empty() && inline_ready()) {
+            here.push_back({std::move(r), durable, std::move(done)});
+            ++enqueued_;
         } else {
             queue_.push_back({std::move(r), durable, std::move(done)});
             ++enqueued_;
@@ -184,7 +196,35 @@ void file_writer::append(record r, bool durable, completion done) {
         if (done) done(refused);
         return;
     }
-    wake_.notify_one();
+    if (here.empty()) {
+        if (role.owns_lock()) role.unlock();
+        wake_.notify_one();
+        return;
+    }
+    // Written here, its completion run here. The writer thread is told only when what it waits
+    // for changed: the first record to sign (the interval checkpoint's clock starts), a checkpoint
+    // due, or a failure (its retries).
+    const bool was_signed = unsigned_records_ == 0;
+    unsigned_records_ += write_batch(here);
+    const bool tell =
+        !healthy_ || (options_.signer && (was_signed || checkpoint_due(steady::now())));
+    role.unlock();
+    {
+        std::lock_guard lk(mutex_);
+        finished_ += 1;
+        rewake_ = rewake_ || tell;
+    }
+    drained_.notify_all();
+    if (tell) wake_.notify_one();
+}
+
+// Under the writer role: the active file is open and healthy, and this record will not rotate it
+// (a rotation renames, opens and prunes: the writer thread's work).
+bool file_writer::inline_ready() const {
+    if (fd_ < 0 || !healthy_) return false;
+    constexpr std::uint64_t headroom = 64 * 1024;  // more than any record's line
+    if (offset_ + headroom > options_.rotate_bytes) return false;
+    return !options_.rotate_daily || utc_day(now()) == file_day_;
 }
 
 bool file_writer::healthy() const { return healthy_.load(); }
@@ -239,37 +279,45 @@ void file_writer::report(const std::string& what, boost::system::error_code ec) 
 }
 
 void file_writer::run() {
-    std::unique_lock lk(mutex_);
-    const auto woken = [&] { return stopping_ || !queue_.empty(); };
+    const auto woken = [&] { return stopping_ || !queue_.empty() || rewake_; };
     for (;;) {
         // Without an append the thread still wakes to retry while unhealthy (the proxy refuses
         // exports before appending, so no batch would) and to sign an interval checkpoint.
-        if (const auto at = next_wake())
+        std::optional<steady::time_point> at;
+        {
+            const std::lock_guard role(role_mutex_);
+            at = next_wake();
+        }
+        std::unique_lock lk(mutex_);
+        if (at)
             (void)wake_.wait_until(lk, *at, woken);
         else
             wake_.wait(lk, woken);
+        rewake_ = false;
         if (queue_.empty()) {
             if (stopping_) break;  // stopping and drained
             lk.unlock();
+            const std::lock_guard role(role_mutex_);
             const auto t = steady::now();
             if (!healthy_ && retry_at_ && t >= *retry_at_) heal(t);
             if (checkpoint_due(t)) write_checkpoint();
-            lk.lock();
             continue;
         }
+        // The role before the queue (lock order); what is queued meanwhile stays queued.
+        lk.unlock();
+        std::unique_lock role(role_mutex_);
+        lk.lock();
         std::deque<pending> batch;
         batch.swap(queue_);
         queue_depth_ = 0;
         lk.unlock();
         unsigned_records_ += write_batch(batch);
         if (checkpoint_due(steady::now())) write_checkpoint();
+        role.unlock();
         lk.lock();
         finished_ += batch.size();
         drained_.notify_all();
     }
-    lk.unlock();
-    // Closing: sign what was written since the last checkpoint.
-    if (options_.signer && unsigned_records_ > 0 && healthy_) write_checkpoint();
 }
 
 std::optional<file_writer::steady::time_point> file_writer::next_wake() const {

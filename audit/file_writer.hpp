@@ -38,7 +38,8 @@ struct writer_options {
     bool rotate_daily = true;                   // rotate when the UTC day changes
     std::size_t max_queue = 65536;              // appends beyond this fail with queue_full
     // Called (writer thread) when start-up set a torn last line aside into `torn_path`; never
-    // receives the bytes themselves.
+    // receives the bytes themselves. on_error, like the observer and on_commit below, runs on
+    // whichever thread writes (inline_writes): one at a time, in order.
     std::function<void(const std::string& torn_path, std::uint64_t bytes)> on_torn;
     // Called (writer thread) for each failure to write, sync, rotate or open; the message names
     // the operation and the error, never a record's contents.
@@ -61,6 +62,13 @@ struct writer_options {
     std::chrono::milliseconds retry_max{5'000};
     // The replica name written into every record that names none (record::replica); "": none.
     std::string replica;
+    // A record that need not be durable (append's `durable` false; sync none or blocked) is
+    // written by the thread that appends it when the writer is idle — nothing queued, healthy, no
+    // rotation due: one write(2) to the page cache and its completion run before append()
+    // returns, without the hand-off to the writer thread and back. Durable records, and any
+    // record while another is being written, go through the writer thread's group commit.
+    // False: every record through the writer thread.
+    bool inline_writes = true;
     // Pruning of rotated files by budget (audit/trail_retention.hpp), after each rotation, every
     // file counting as shipped. Leave it empty when a syslog forwarder prunes: it knows what is
     // shipped.
@@ -117,12 +125,13 @@ class file_writer final : public sink {
 
     [[nodiscard]] writer_counters counters() const;
 
-    // Receives each committed line (after write and any sync), on the writer thread, in seq
-    // order. Set before start().
+    // Receives each committed line (after write and any sync), in seq order, on the thread that
+    // wrote it (the writer thread, or an appender with inline_writes; never two at once). Set
+    // before start().
     void set_observer(std::function<void(std::string_view line)> observer);
 
-    // Called on the writer thread after lines were committed (committed() has moved): the syslog
-    // forwarder's wake-up. Must not block. Any thread may set it, at any time.
+    // Called by the thread that wrote, after lines were committed (committed() has moved): the
+    // syslog forwarder's wake-up. Must not block. Any thread may set it, at any time.
     void set_on_commit(std::function<void()> on_commit);
 
     // Where the active file is committed up to. Any thread.
@@ -138,6 +147,8 @@ class file_writer final : public sink {
     using steady = std::chrono::steady_clock;
 
     void run();
+    // Under the writer role: whether an appender may write its record itself now.
+    [[nodiscard]] bool inline_ready() const;
     // Writes the batch and runs its completions; returns how many of its records are committed.
     std::size_t write_batch(std::deque<pending>& batch);
     // Appends a checkpoint record signing the committed head (next_seq_ - 1, last_hash_).
@@ -164,8 +175,14 @@ class file_writer final : public sink {
     std::function<void(std::string_view)> observer_;
     std::function<void()> on_commit_;  // under mutex_
 
+    // The writer role: whoever holds it (the writer thread, or an appender writing inline) owns
+    // the writer-thread state below. Taken before mutex_, never after it.
+    std::mutex role_mutex_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
+    // An inline write changed what the writer thread waits for (records to sign on an interval,
+    // a retry after a failure): it recomputes its wake-up time (under mutex_).
+    bool rewake_ = false;
     std::condition_variable drained_;
     std::deque<pending> queue_;
     std::uint64_t enqueued_ = 0;  // records ever queued (under mutex_)
@@ -176,7 +193,7 @@ class file_writer final : public sink {
     mutable std::mutex committed_mutex_;
     committed_position committed_;  // under committed_mutex_
 
-    // Writer-thread state.
+    // Writer-thread state (under role_mutex_).
     int fd_ = -1;
     std::uint64_t active_device_ = 0, active_inode_ = 0;  // of the file fd_ was opened on
     std::uint64_t offset_ = 0;  // bytes of complete lines in the active file

@@ -226,6 +226,27 @@ TEST_F(AuditCheckpoint, SignsWhenTheIntervalPassesWithRecordsUnsigned) {
     EXPECT_EQ(lines_of(log_).size(), 2u) << "an idle writer signs nothing more";
 }
 
+// The same for a record the appending thread wrote itself (not durable, the writer idle): the
+// writer thread, which that append did not go through, still learns that a record waits to be
+// signed.
+TEST_F(AuditCheckpoint, SignsARecordWrittenInlineWhenTheIntervalPasses) {
+    writer_options o = options(1000);
+    o.checkpoint_interval = std::chrono::milliseconds(20);
+    ASSERT_TRUE(o.inline_writes);
+    ASSERT_NE(o.sync, sync_policy::always);
+    file_writer w(o);
+    ASSERT_FALSE(w.start());
+    ASSERT_FALSE(test::append_wait(w, test::sample_record(1), false));
+    bool signed_head = false;
+    for (int i = 0; i < 2000 && !signed_head; ++i) {
+        const auto lines = lines_of(log_);
+        signed_head =
+            lines.size() == 2 && lines[1].find("\"decision\":\"checkpoint\"") != std::string::npos;
+        if (!signed_head) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_TRUE(signed_head) << "no checkpoint after the interval";
+}
+
 TEST_F(AuditCheckpoint, RecordsAfterTheLastCheckpointAreReportedUnsignedNotFailed) {
     write_signed_trail(4, 2);  // r r cp r r cp
     {

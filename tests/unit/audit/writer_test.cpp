@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -56,6 +57,123 @@ TEST(AuditWriter, GroupCommitsConcurrentDurableAppends) {
     ASSERT_TRUE(res.ok) << res.detail();
     EXPECT_EQ(res.records, static_cast<std::uint64_t>(threads * per_thread));
     EXPECT_EQ(res.last_seq, static_cast<std::uint64_t>(threads * per_thread));
+}
+
+// An idle writer lets the appending thread write a record that need not be durable: the record
+// is in the file and its completion has run, on that thread, when append() returns. A durable
+// record, and every record with inline_writes off, goes through the writer thread.
+TEST(AuditWriter, AnIdleWriterLetsTheAppenderWriteARecordThatNeedNotBeDurable) {
+    for (const bool inline_writes : {true, false}) {
+        SCOPED_TRACE(inline_writes ? "inline_writes" : "through the writer thread");
+        test::temp_dir dir;
+        const std::string path = dir.file("audit.jsonl");
+        writer_options o = options_for(path, sync_policy::blocked);
+        o.inline_writes = inline_writes;
+        file_writer w(o);
+        ASSERT_FALSE(w.start());
+        const auto self = std::this_thread::get_id();
+        std::atomic<bool> done{false};
+        std::thread::id ran_on;
+        record r = test::sample_record(0);
+        const std::string id = r.id;
+        w.append(std::move(r), false, [&](boost::system::error_code ec) {
+            EXPECT_FALSE(ec);
+            ran_on = std::this_thread::get_id();
+            done = true;
+        });
+        if (inline_writes) {
+            EXPECT_TRUE(done.load()) << "the completion ran before append() returned";
+            EXPECT_NE(test::read_file(path).find(id), std::string::npos);
+        }
+        w.flush();  // orders the completion's writes before the reads below
+        ASSERT_TRUE(done.load());
+        EXPECT_EQ(ran_on == self, inline_writes);
+
+        std::promise<std::thread::id> durable;
+        w.append(test::sample_record(1), true, [&](boost::system::error_code ec) {
+            EXPECT_FALSE(ec);
+            durable.set_value(std::this_thread::get_id());
+        });
+        EXPECT_NE(durable.get_future().get(), self) << "a durable record is the writer thread's";
+        EXPECT_EQ(w.counters().fsyncs, 1u);
+        EXPECT_EQ(w.counters().records_written, 2u);
+        const auto res = verify_chain(path);
+        ASSERT_TRUE(res.ok) << res.detail();
+        EXPECT_EQ(res.last_seq, 2u);
+    }
+}
+
+// Appenders racing for the writer role — some writing inline, some queued behind them, durable
+// ones waiting for the group commit, some not waiting at all — still make one chain: every
+// record once, seq without a gap, every completion run once and successful.
+TEST(AuditWriter, InlineAndQueuedAppendsFromManyThreadsMakeOneChain) {
+    test::temp_dir dir;
+    const std::string path = dir.file("audit.jsonl");
+    file_writer w(options_for(path, sync_policy::blocked));
+    ASSERT_FALSE(w.start());
+    constexpr int threads = 8, per_thread = 300;
+    std::atomic<int> completed{0}, failed{0};
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+        pool.emplace_back([&, t] {
+            for (int i = 0; i < per_thread; ++i) {
+                record r = test::sample_record(t * per_thread + i);
+                if (i % 3 == 2) {  // not waited for
+                    w.append(std::move(r), false,
+                             [&](boost::system::error_code ec) { (ec ? failed : completed)++; });
+                    continue;
+                }
+                if (test::append_wait(w, std::move(r), i % 3 == 0))
+                    failed++;
+                else
+                    completed++;
+            }
+        });
+    }
+    for (auto& t : pool) t.join();
+    w.flush();
+    EXPECT_EQ(completed.load(), threads * per_thread);
+    EXPECT_EQ(failed.load(), 0);
+    EXPECT_EQ(w.counters().records_written, static_cast<std::uint64_t>(threads * per_thread));
+    const auto res = verify_chain(path);
+    ASSERT_TRUE(res.ok) << res.detail();
+    EXPECT_EQ(res.records, static_cast<std::uint64_t>(threads * per_thread));
+    EXPECT_EQ(res.last_seq, static_cast<std::uint64_t>(threads * per_thread));
+}
+
+// close() while appenders write inline: each completion runs once — success for a record in the
+// file, shut_down for one refused — and the file holds exactly the successful ones, chained.
+TEST(AuditWriter, CloseLetsAnInlineWriteFinishAndRefusesWhatComesAfter) {
+    test::temp_dir dir;
+    const std::string path = dir.file("audit.jsonl");
+    file_writer w(options_for(path, sync_policy::none));
+    ASSERT_FALSE(w.start());
+    std::atomic<int> written{0}, refused{0}, other{0};
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> pool;
+    for (int t = 0; t < 4; ++t) {
+        pool.emplace_back([&, t] {
+            for (int i = 0; !stop.load(); ++i) {
+                w.append(test::sample_record(t * 1000000 + i), false,
+                         [&](boost::system::error_code ec) {
+                             if (!ec)
+                                 written++;
+                             else if (ec == make_error_code(audit_error::shut_down))
+                                 refused++, stop = true;
+                             else
+                                 other++;
+                         });
+            }
+        });
+    }
+    while (written.load() < 500) std::this_thread::yield();
+    w.close();
+    stop = true;
+    for (auto& t : pool) t.join();
+    EXPECT_EQ(other.load(), 0);
+    const auto res = verify_chain(path);
+    ASSERT_TRUE(res.ok) << res.detail();
+    EXPECT_EQ(res.records, static_cast<std::uint64_t>(written.load()));
 }
 
 TEST(AuditWriter, SyncNoneNeverSyncsAndAlwaysSyncsEveryBatch) {
