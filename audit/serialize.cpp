@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <map>
@@ -9,13 +10,12 @@
 
 #include <boost/json/value.hpp>
 
+#include "common/hex.hpp"
 #include "common/json_text.hpp"
 
 namespace exportwall::audit {
 
 namespace {
-
-constexpr char hex_digits[] = "0123456789abcdef";
 
 // The canonical form's strings are common::append_json_string's: the chain hashes its bytes.
 void append_string(std::string_view s, std::string& out) { common::append_json_string(out, s); }
@@ -860,10 +860,7 @@ void chain_hasher::hash_hex(std::string_view prev_hash, std::string_view head,
     EVP_DigestUpdate(ctx, head.data(), head.size());
     if (!tail.empty()) EVP_DigestUpdate(ctx, tail.data(), tail.size());
     EVP_DigestFinal_ex(ctx, digest, &len);
-    for (unsigned int i = 0; i < 32 && i < len; ++i) {
-        out[2 * i] = hex_digits[digest[i] >> 4];
-        out[2 * i + 1] = hex_digits[digest[i] & 0x0f];
-    }
+    common::write_hex(out, digest, std::min<std::size_t>(32, len));
 }
 
 const boost::system::error_category& audit_category() noexcept {

@@ -12,15 +12,20 @@
 
 namespace exportwall::common {
 
+// Writes the lower-case hex of bytes[0, n) to out[0, 2n) (no terminating NUL).
+inline void write_hex(char* out, const unsigned char* bytes, std::size_t n) {
+    static constexpr char digits[] = "0123456789abcdef";
+    for (std::size_t i = 0; i < n; ++i) {
+        out[2 * i] = digits[bytes[i] >> 4];
+        out[2 * i + 1] = digits[bytes[i] & 0x0f];
+    }
+}
+
 // Appends the lower-case hex of bytes[0, n) to `out`.
 inline void append_hex(std::string& out, const unsigned char* bytes, std::size_t n) {
-    static constexpr char digits[] = "0123456789abcdef";
     const std::size_t at = out.size();
     out.resize(at + 2 * n);
-    for (std::size_t i = 0; i < n; ++i) {
-        out[at + 2 * i] = digits[bytes[i] >> 4];
-        out[at + 2 * i + 1] = digits[bytes[i] & 0x0f];
-    }
+    write_hex(out.data() + at, bytes, n);
 }
 
 [[nodiscard]] inline std::string to_hex(const unsigned char* bytes, std::size_t n) {

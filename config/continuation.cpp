@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "common/base64.hpp"
 #include "common/hex.hpp"
 #include "common/random.hpp"
 #include "config/query/guard_support.hpp"
@@ -23,50 +24,12 @@ constexpr std::size_t max_token_bytes = 8 * 1024;  // the CRM's token, sealed
 // the expiry; 1 = the export's chain id (chain_bytes) comes first.
 constexpr unsigned char layout_with_chain = 1;
 
-constexpr std::string_view alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-std::string base64url(const std::vector<unsigned char>& in) {
-    std::string out;
-    out.reserve((in.size() * 4 + 2) / 3);
-    std::size_t i = 0;
-    for (; i + 3 <= in.size(); i += 3) {
-        unsigned v = (unsigned{in[i]} << 16) | (unsigned{in[i + 1]} << 8) | in[i + 2];
-        for (int s = 18; s >= 0; s -= 6) out.push_back(alphabet[(v >> s) & 63]);
-    }
-    if (in.size() - i == 1) {
-        unsigned v = unsigned{in[i]} << 16;
-        out.push_back(alphabet[(v >> 18) & 63]);
-        out.push_back(alphabet[(v >> 12) & 63]);
-    } else if (in.size() - i == 2) {
-        unsigned v = (unsigned{in[i]} << 16) | (unsigned{in[i + 1]} << 8);
-        out.push_back(alphabet[(v >> 18) & 63]);
-        out.push_back(alphabet[(v >> 12) & 63]);
-        out.push_back(alphabet[(v >> 6) & 63]);
-    }
-    return out;
-}
-
+// The sealed bytes as base64url without padding; read back only in that canonical form (one token
+// has one spelling: an altered last character never opens to the same bytes).
 std::optional<std::vector<unsigned char>> unbase64url(std::string_view in) {
-    if (in.size() % 4 == 1) return std::nullopt;
-    std::vector<unsigned char> out;
-    out.reserve(in.size() * 3 / 4);
-    unsigned acc = 0;
-    int bits = 0;
-    for (char c : in) {
-        auto at = alphabet.find(c);
-        if (at == std::string_view::npos) return std::nullopt;
-        acc = (acc << 6) | static_cast<unsigned>(at);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<unsigned char>((acc >> bits) & 0xff));
-        }
-    }
-    // Canonical form only: the bits past the last byte must be zero, so one token has one
-    // spelling (an altered last character never opens to the same bytes).
-    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
-    return out;
+    auto bytes = common::base64_decode(in, common::base64_form::url_unpadded);
+    if (!bytes) return std::nullopt;
+    return std::vector<unsigned char>(bytes->begin(), bytes->end());
 }
 
 // The associated data: a version label, then every binding field with its length.
@@ -148,7 +111,9 @@ std::string seal_continuation(const continuation_key& key, const continuation_bi
         EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_bytes),
                             out.data() + nonce_bytes + plain.size()) != 1)
         return {};
-    return std::string(sealed_token_prefix) + base64url(out);
+    std::string token(sealed_token_prefix);
+    common::append_base64(token, out.data(), out.size(), common::base64_form::url_unpadded);
+    return token;
 }
 
 std::string_view to_string(continuation_error e) {

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "common/base64.hpp"
 #include "common/utf8.hpp"
 
 namespace exportwall::filters {
@@ -91,28 +92,6 @@ bool year(std::string_view value, std::string& out) {
     }
     out.append(y);
     return true;
-}
-
-void append_base64url(std::string& out, const unsigned char* p, std::size_t n) {
-    static constexpr char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    std::size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        const unsigned v = (unsigned{p[i]} << 16) | (unsigned{p[i + 1]} << 8) | p[i + 2];
-        const char quad[] = {alphabet[(v >> 18) & 63], alphabet[(v >> 12) & 63],
-                             alphabet[(v >> 6) & 63], alphabet[v & 63]};
-        out.append(quad, 4);
-    }
-    if (n - i == 1) {
-        const unsigned v = unsigned{p[i]} << 16;
-        out.push_back(alphabet[(v >> 18) & 63]);
-        out.push_back(alphabet[(v >> 12) & 63]);
-    } else if (n - i == 2) {
-        const unsigned v = (unsigned{p[i]} << 16) | (unsigned{p[i + 1]} << 8);
-        out.push_back(alphabet[(v >> 18) & 63]);
-        out.push_back(alphabet[(v >> 12) & 63]);
-        out.push_back(alphabet[(v >> 6) & 63]);
-    }
 }
 
 }  // namespace
@@ -304,7 +283,7 @@ bool field_transformer::pseudonymise(std::string_view value, std::string& out) {
         return false;
     }
     out.append(pseudonym_prefix);
-    append_base64url(out, digest.data(), pseudonym_bytes);
+    common::append_base64(out, digest.data(), pseudonym_bytes, common::base64_form::url_unpadded);
     return true;
 }
 

@@ -14,6 +14,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "common/base64.hpp"
+
 namespace exportwall::proxy {
 
 namespace {
@@ -28,30 +30,7 @@ std::string digest_of(const std::vector<unsigned char>& der, const EVP_MD* md) {
 }  // namespace
 
 std::string base64url(std::string_view bytes) {
-    static constexpr char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    std::string out;
-    out.reserve((bytes.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    auto at = [&bytes](std::size_t k) { return static_cast<unsigned char>(bytes[k]); };
-    for (; i + 3 <= bytes.size(); i += 3) {
-        const unsigned v = (unsigned{at(i)} << 16) | (unsigned{at(i + 1)} << 8) | at(i + 2);
-        out += alphabet[(v >> 18) & 63];
-        out += alphabet[(v >> 12) & 63];
-        out += alphabet[(v >> 6) & 63];
-        out += alphabet[v & 63];
-    }
-    if (bytes.size() - i == 1) {
-        const unsigned v = unsigned{at(i)} << 16;
-        out += alphabet[(v >> 18) & 63];
-        out += alphabet[(v >> 12) & 63];
-    } else if (bytes.size() - i == 2) {
-        const unsigned v = (unsigned{at(i)} << 16) | (unsigned{at(i + 1)} << 8);
-        out += alphabet[(v >> 18) & 63];
-        out += alphabet[(v >> 12) & 63];
-        out += alphabet[(v >> 6) & 63];
-    }
-    return out;
+    return common::base64(bytes, common::base64_form::url_unpadded);
 }
 
 std::shared_ptr<const assertion_key> assertion_key::from_pem(std::string_view cert_pem,

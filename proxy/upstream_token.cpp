@@ -24,8 +24,10 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
-#include "common/clock.hpp"
 #include "common/ascii.hpp"
+#include "common/base64.hpp"
+#include "common/clock.hpp"
+#include "common/percent.hpp"
 #include "proxy/client_assertion.hpp"
 #include "proxy/ops/metrics.hpp"
 #include "proxy/stream.hpp"
@@ -46,40 +48,9 @@ constexpr std::chrono::seconds max_backoff{60};
 
 // application/x-www-form-urlencoded (the unreserved characters stay, a space is '+').
 std::string form_encode(std::string_view s) {
-    static constexpr char hex[] = "0123456789ABCDEF";
+    static constexpr common::percent_plain unreserved = common::unreserved_and("");
     std::string out;
-    out.reserve(s.size());
-    for (char c : s) {
-        const auto u = static_cast<unsigned char>(c);
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            out += c;
-        } else if (c == ' ') {
-            out += '+';
-        } else {
-            out += '%';
-            out += hex[u >> 4];
-            out += hex[u & 0x0f];
-        }
-    }
-    return out;
-}
-
-std::string base64(std::string_view bytes) {
-    static constexpr char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    out.reserve((bytes.size() + 2) / 3 * 4);
-    for (std::size_t i = 0; i < bytes.size(); i += 3) {
-        unsigned v = static_cast<unsigned>(static_cast<unsigned char>(bytes[i])) << 16;
-        if (i + 1 < bytes.size())
-            v |= static_cast<unsigned>(static_cast<unsigned char>(bytes[i + 1])) << 8;
-        if (i + 2 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 2]);
-        out += alphabet[(v >> 18) & 63];
-        out += alphabet[(v >> 12) & 63];
-        out += i + 1 < bytes.size() ? alphabet[(v >> 6) & 63] : '=';
-        out += i + 2 < bytes.size() ? alphabet[v & 63] : '=';
-    }
+    common::append_percent_encoded(out, s, unreserved, common::plus_sign::space);
     return out;
 }
 
@@ -134,7 +105,8 @@ token_answer parse_token_response(unsigned status, std::string_view body) {
         return out;
     }
     if (const auto* type = o->if_contains("token_type");
-        type != nullptr && (!type->is_string() || !common::iequals_ascii(type->get_string(), "bearer"))) {
+        type != nullptr &&
+        (!type->is_string() || !common::iequals_ascii(type->get_string(), "bearer"))) {
         out.failure = "the token endpoint's token_type is not Bearer";
         return out;
     }
@@ -180,7 +152,9 @@ std::string token_request(const config::oauth2_settings& o, std::string_view ass
     if (o.auth == config::oauth2_client_auth::secret_basic) {
         // RFC 6749 §2.3.1: the id and the secret are form-encoded before Basic's base64.
         out += "Authorization: Basic " +
-               base64(form_encode(o.client_id) + ":" + form_encode(secret)) + "\r\n";
+               common::base64(form_encode(o.client_id) + ":" + form_encode(secret),
+                              common::base64_form::standard_padded) +
+               "\r\n";
     }
     out +=
         "User-Agent: exportwall\r\nAccept: application/json\r\n"

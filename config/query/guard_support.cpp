@@ -12,13 +12,9 @@ namespace {
 
 // Which bytes append_param writes as they are: the unreserved ones always; a `keep` byte unless
 // it would end or split a pair (& = + # %).
-using byte_set = std::array<bool, 256>;
+using byte_set = common::percent_plain;
 constexpr byte_set plain_bytes(std::string_view keep) {
-    byte_set plain{};
-    for (int c = 'a'; c <= 'z'; ++c) plain[static_cast<std::size_t>(c)] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) plain[static_cast<std::size_t>(c)] = true;
-    for (int c = '0'; c <= '9'; ++c) plain[static_cast<std::size_t>(c)] = true;
-    for (char c : std::string_view("-_.~")) plain[static_cast<unsigned char>(c)] = true;
+    byte_set plain = common::unreserved_and("");
     for (char c : keep)
         if (std::string_view("&=+#%").find(c) == std::string_view::npos)
             plain[static_cast<unsigned char>(c)] = true;
@@ -32,35 +28,17 @@ constexpr byte_set plain_in_values = plain_bytes(value_keep);
 constexpr byte_set plain_in_names = plain_bytes("$");
 constexpr byte_set plain_always = plain_bytes("");
 
-// Appends `s` percent-encoded. The output is sized for the worst case (every byte escaped) and
-// written through a pointer, then cut to length: no capacity check per byte.
+// Appends `s` percent-encoded (common/percent.hpp), `keep` as append_param says.
 void encode(std::string_view s, std::string_view keep, std::string& out) {
-    static constexpr char digits[] = "0123456789ABCDEF";
-    byte_set other{};
-    const byte_set* plain = &other;
     if (keep == value_keep) {
-        plain = &plain_in_values;
+        common::append_percent_encoded(out, s, plain_in_values);
     } else if (keep == "$") {
-        plain = &plain_in_names;
+        common::append_percent_encoded(out, s, plain_in_names);
     } else if (keep.empty()) {
-        plain = &plain_always;
+        common::append_percent_encoded(out, s, plain_always);
     } else {
-        other = plain_bytes(keep);
+        common::append_percent_encoded(out, s, plain_bytes(keep));
     }
-    const std::size_t start = out.size();
-    out.resize(start + 3 * s.size());
-    char* w = out.data() + start;
-    for (char c : s) {
-        auto u = static_cast<unsigned char>(c);
-        if ((*plain)[u]) {
-            *w++ = c;
-        } else {
-            *w++ = '%';
-            *w++ = digits[u >> 4];
-            *w++ = digits[u & 0xf];
-        }
-    }
-    out.resize(static_cast<std::size_t>(w - out.data()));
 }
 
 bool has_control(std::string_view s) {
@@ -111,37 +89,54 @@ decoding decoded_view(std::string_view in, std::string& storage, std::string_vie
 
 std::string_view to_string(language l) {
     switch (l) {
-        case language::none: return "none";
-        case language::params: return "params";
-        case language::odata: return "odata";
-        case language::soql: return "soql";
-        case language::hubspot_search: return "hubspot-search";
-        case language::jsonapi: return "jsonapi";
-        case language::odoo_rpc: return "odoo-rpc";
-        case language::odoo_xmlrpc: return "odoo-xmlrpc";
+        case language::none:
+            return "none";
+        case language::params:
+            return "params";
+        case language::odata:
+            return "odata";
+        case language::soql:
+            return "soql";
+        case language::hubspot_search:
+            return "hubspot-search";
+        case language::jsonapi:
+            return "jsonapi";
+        case language::odoo_rpc:
+            return "odoo-rpc";
+        case language::odoo_xmlrpc:
+            return "odoo-xmlrpc";
     }
     return "none";
 }
 
 std::optional<language> parse_language(std::string_view s) {
-    for (auto l : {language::none, language::params, language::odata, language::soql,
-                   language::hubspot_search, language::jsonapi, language::odoo_rpc,
-                   language::odoo_xmlrpc})
+    for (auto l :
+         {language::none, language::params, language::odata, language::soql,
+          language::hubspot_search, language::jsonapi, language::odoo_rpc, language::odoo_xmlrpc})
         if (to_string(l) == s) return l;
     return std::nullopt;
 }
 
 std::string_view to_string(use u) {
     switch (u) {
-        case use::select: return "selection";
-        case use::filter: return "filter";
-        case use::order: return "order";
-        case use::compute: return "computed value";
-        case use::aggregate: return "aggregate";
-        case use::group: return "grouping";
-        case use::expand: return "expansion";
-        case use::search: return "search";
-        case use::alias: return "alias";
+        case use::select:
+            return "selection";
+        case use::filter:
+            return "filter";
+        case use::order:
+            return "order";
+        case use::compute:
+            return "computed value";
+        case use::aggregate:
+            return "aggregate";
+        case use::group:
+            return "grouping";
+        case use::expand:
+            return "expansion";
+        case use::search:
+            return "search";
+        case use::alias:
+            return "alias";
     }
     return "reference";
 }
@@ -264,8 +259,7 @@ namespace {
 // may be a navigation to other records, and what lies beyond it is no field the policy knows.
 bool catalogued(const field_policy& policy, std::string_view path) {
     auto exact = [path](const filters::field_set* set) {
-        return set != nullptr &&
-               holds(*set, path);
+        return set != nullptr && holds(*set, path);
     };
     return policy.catalogue == nullptr || exact(policy.catalogue) || exact(policy.allowed);
 }

@@ -49,8 +49,6 @@ class utf8_validator {
 
 bool is_ctl_or_del(unsigned char u) noexcept { return u < 0x20 || u == 0x7f; }
 
-constexpr char hex_digits[] = "0123456789ABCDEF";
-
 // Appends one segment (raw, between two '/') to `path` as "/segment", decoded and re-encoded
 // canonically. Dot-segment and empty-segment handling is left to the caller.
 error_code append_segment(std::string_view raw, std::string& path, utf8_validator& utf8) {
@@ -82,9 +80,7 @@ error_code append_segment(std::string_view raw, std::string& path, utf8_validato
             if (boost::urls::unreserved_chars(b)) {
                 path.push_back(static_cast<char>(b));
             } else {
-                path.push_back('%');
-                path.push_back(hex_digits[b >> 4]);
-                path.push_back(hex_digits[b & 0x0f]);
+                common::append_percent_escape(path, b);
             }
             continue;
         }

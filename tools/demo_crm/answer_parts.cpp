@@ -7,6 +7,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "common/percent.hpp"
+
 namespace exportwall::demo_crm::parts {
 namespace {
 
@@ -78,20 +80,9 @@ std::optional<std::uint64_t> to_number(std::string_view s) {
 }
 
 std::string encode(std::string_view s) {
-    static constexpr char hex[] = "0123456789ABCDEF";
+    static constexpr common::percent_plain plain = common::unreserved_and(",");
     std::string out;
-    for (char c : s) {
-        auto u = static_cast<unsigned char>(c);
-        bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.' || c == '~' || c == ',';
-        if (keep) {
-            out.push_back(c);
-        } else {
-            out.push_back('%');
-            out.push_back(hex[u >> 4]);
-            out.push_back(hex[u & 0xf]);
-        }
-    }
+    common::append_percent_encoded(out, s, plain);
     return out;
 }
 

@@ -20,34 +20,18 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "common/base64.hpp"
+#include "common/hex.hpp"
+#include "common/percent.hpp"
+
 namespace exportwall::demo_crm {
 
 namespace {
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 // application/x-www-form-urlencoded: '+' is a space, %XX a byte. nullopt when malformed.
 std::optional<std::string> form_decode(std::string_view s) {
     std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '+') {
-            out += ' ';
-        } else if (s[i] == '%') {
-            if (i + 2 >= s.size()) return std::nullopt;
-            const int hi = hex_value(s[i + 1]);
-            const int lo = hex_value(s[i + 2]);
-            if (hi < 0 || lo < 0) return std::nullopt;
-            out += static_cast<char>(hi * 16 + lo);
-            i += 2;
-        } else {
-            out += s[i];
-        }
-    }
+    if (!common::append_percent_decoded(out, s, common::plus_sign::space)) return std::nullopt;
     return out;
 }
 
@@ -69,45 +53,15 @@ std::optional<std::map<std::string, std::string>> parse_form(std::string_view bo
     return out;
 }
 
-// Standard (Basic) or URL-safe (JWT) base64, padding optional. nullopt when malformed.
+// Standard (Basic) or URL-safe (JWT) base64, in the form exportwall writes (common/base64.hpp).
 std::optional<std::string> base64_decode(std::string_view s, bool url) {
-    while (!s.empty() && s.back() == '=') s.remove_suffix(1);
-    std::string out;
-    unsigned buffer = 0;
-    int bits = 0;
-    for (char c : s) {
-        int v = -1;
-        if (c >= 'A' && c <= 'Z') v = c - 'A';
-        if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-        if (c >= '0' && c <= '9') v = c - '0' + 52;
-        if (c == (url ? '-' : '+')) v = 62;
-        if (c == (url ? '_' : '/')) v = 63;
-        if (v < 0) return std::nullopt;
-        buffer = (buffer << 6) | static_cast<unsigned>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>((buffer >> bits) & 0xff);
-        }
-    }
-    return out;
+    return common::base64_decode(
+        s, url ? common::base64_form::url_unpadded : common::base64_form::standard_padded);
 }
 
 std::string base64url(const unsigned char* data, std::size_t size) {
-    static constexpr char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     std::string out;
-    unsigned buffer = 0;
-    int bits = 0;
-    for (std::size_t i = 0; i < size; ++i) {
-        buffer = (buffer << 8) | data[i];
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out += alphabet[(buffer >> bits) & 63];
-        }
-    }
-    if (bits > 0) out += alphabet[(buffer << (6 - bits)) & 63];
+    common::append_base64(out, data, size, common::base64_form::url_unpadded);
     return out;
 }
 
@@ -132,12 +86,8 @@ std::string error_body(std::string_view code) {
 std::string new_token() {
     std::array<unsigned char, 16> b{};
     if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1) return {};
-    static constexpr char hex[] = "0123456789abcdef";
     std::string out = "demo-at-";
-    for (unsigned char c : b) {
-        out += hex[c >> 4];
-        out += hex[c & 0x0f];
-    }
+    common::append_hex(out, b.data(), b.size());
     return out;
 }
 

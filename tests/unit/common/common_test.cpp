@@ -9,8 +9,10 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/ascii.hpp"
+#include "common/base64.hpp"
 #include "common/clock.hpp"
 #include "common/hex.hpp"
 #include "common/json_text.hpp"
@@ -33,6 +35,52 @@ TEST(Ascii, FoldsOnlyAsciiLetters) {
     EXPECT_EQ(to_lower_ascii('Z'), 'z');
     EXPECT_EQ(to_lower_ascii('z'), 'z');
     EXPECT_EQ(to_lower_ascii('\xc3'), '\xc3');
+}
+
+// RFC 4648 §10's vectors in both forms, and back.
+TEST(Base64, WritesTheRfcVectorsInBothForms) {
+    using common::base64_form;
+    const std::array<std::pair<std::string_view, std::string_view>, 7> vectors{{
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"},
+    }};
+    for (const auto& [bytes, padded] : vectors) {
+        EXPECT_EQ(common::base64(bytes, base64_form::standard_padded), padded);
+        std::string unpadded(padded.substr(0, padded.find('=')));
+        EXPECT_EQ(common::base64(bytes, base64_form::url_unpadded), unpadded);
+        EXPECT_EQ(common::base64_decode(padded, base64_form::standard_padded), bytes);
+        EXPECT_EQ(common::base64_decode(unpadded, base64_form::url_unpadded), bytes);
+    }
+    // The two alphabets differ in 62 and 63 only.
+    const std::string high("\xfb\xff\xbf", 3);
+    EXPECT_EQ(common::base64(high, base64_form::standard_padded), "+/+/");
+    EXPECT_EQ(common::base64(high, base64_form::url_unpadded), "-_-_");
+}
+
+// Every byte string round-trips; anything but the one spelling append_base64 writes is refused.
+TEST(Base64, ReadsBackOnlyWhatItWrites) {
+    using common::base64_form;
+    std::string bytes;
+    for (int n = 0; n < 40; ++n) {
+        for (const auto form : {base64_form::url_unpadded, base64_form::standard_padded}) {
+            const std::string text = common::base64(bytes, form);
+            EXPECT_EQ(common::base64_decode(text, form), bytes) << text;
+        }
+        bytes.push_back(static_cast<char>(n * 37 + 11));
+    }
+    EXPECT_FALSE(common::base64_decode("Zh", base64_form::url_unpadded)) << "bits past the byte";
+    EXPECT_FALSE(common::base64_decode("Zg==", base64_form::url_unpadded)) << "padding";
+    EXPECT_FALSE(common::base64_decode("Zg", base64_form::standard_padded)) << "padding missing";
+    EXPECT_FALSE(common::base64_decode("Zm9vY", base64_form::url_unpadded)) << "no such length";
+    EXPECT_FALSE(common::base64_decode("Zm+v", base64_form::url_unpadded)) << "other alphabet";
+    EXPECT_FALSE(common::base64_decode("Zm-v", base64_form::standard_padded)) << "other alphabet";
+    EXPECT_FALSE(common::base64_decode("Z===", base64_form::standard_padded)) << "three '='";
+    EXPECT_FALSE(common::base64_decode("Zg=v", base64_form::standard_padded)) << "'=' inside";
 }
 
 TEST(Hex, WritesLowerCaseDigitsOfEveryByte) {
