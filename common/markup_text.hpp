@@ -25,7 +25,8 @@ void append_escaped(std::string& out, std::string_view s, Reference reference) {
     out.append(s.substr(run));
 }
 
-constexpr std::string_view xml_text_reference(char c) {
+// What XML and HTML both escape everywhere.
+constexpr std::string_view markup_reference(char c) {
     switch (c) {
         case '&':
             return "&amp;";
@@ -33,11 +34,14 @@ constexpr std::string_view xml_text_reference(char c) {
             return "&lt;";
         case '>':
             return "&gt;";
-        case '\r':  // a literal CR would be read back as LF (XML 1.0 §2.11)
-            return "&#13;";
         default:
             return {};
     }
+}
+
+constexpr std::string_view xml_text_reference(char c) {
+    // A literal CR would be read back as LF (XML 1.0 §2.11).
+    return c == '\r' ? "&#13;" : markup_reference(c);
 }
 
 constexpr std::string_view xml_attribute_reference(char c) {
@@ -55,18 +59,12 @@ constexpr std::string_view xml_attribute_reference(char c) {
 
 constexpr std::string_view html_reference(char c) {
     switch (c) {
-        case '&':
-            return "&amp;";
-        case '<':
-            return "&lt;";
-        case '>':
-            return "&gt;";
         case '"':
             return "&quot;";
         case '\'':
             return "&#39;";
         default:
-            return {};
+            return markup_reference(c);
     }
 }
 

@@ -107,6 +107,18 @@ class AuditCheckpoint : public ::testing::Test {
         o.checkpoint_interval = std::chrono::hours(1);  // only the count and close() sign here
         return o;
     }
+    // Polls (up to 10 s) until the trail is one record and a checkpoint signing it: the writer
+    // thread woke by itself, no append followed.
+    bool second_line_becomes_a_checkpoint() {
+        for (int i = 0; i < 2000; ++i) {
+            const auto lines = lines_of(log_);
+            if (lines.size() == 2 &&
+                lines[1].find("\"decision\":\"checkpoint\"") != std::string::npos)
+                return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        return false;
+    }
     // Writes `n` sample records, `every` to a checkpoint, and closes the writer.
     void write_signed_trail(int n, std::uint64_t every) {
         file_writer w(options(every));
@@ -214,14 +226,7 @@ TEST_F(AuditCheckpoint, SignsWhenTheIntervalPassesWithRecordsUnsigned) {
     ASSERT_FALSE(w.start());
     ASSERT_FALSE(test::append_wait(w, test::sample_record(1)));
     // No append follows: the writer thread wakes by itself.
-    bool signed_head = false;
-    for (int i = 0; i < 2000 && !signed_head; ++i) {
-        const auto lines = lines_of(log_);
-        signed_head =
-            lines.size() == 2 && lines[1].find("\"decision\":\"checkpoint\"") != std::string::npos;
-        if (!signed_head) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    ASSERT_TRUE(signed_head) << "no checkpoint after the interval";
+    ASSERT_TRUE(second_line_becomes_a_checkpoint()) << "no checkpoint after the interval";
     w.close();
     EXPECT_EQ(lines_of(log_).size(), 2u) << "an idle writer signs nothing more";
 }
@@ -237,14 +242,7 @@ TEST_F(AuditCheckpoint, SignsARecordWrittenInlineWhenTheIntervalPasses) {
     file_writer w(o);
     ASSERT_FALSE(w.start());
     ASSERT_FALSE(test::append_wait(w, test::sample_record(1), false));
-    bool signed_head = false;
-    for (int i = 0; i < 2000 && !signed_head; ++i) {
-        const auto lines = lines_of(log_);
-        signed_head =
-            lines.size() == 2 && lines[1].find("\"decision\":\"checkpoint\"") != std::string::npos;
-        if (!signed_head) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    ASSERT_TRUE(signed_head) << "no checkpoint after the interval";
+    ASSERT_TRUE(second_line_becomes_a_checkpoint()) << "no checkpoint after the interval";
 }
 
 TEST_F(AuditCheckpoint, RecordsAfterTheLastCheckpointAreReportedUnsignedNotFailed) {
