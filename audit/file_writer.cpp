@@ -176,6 +176,7 @@ void file_writer::append(record r, bool durable, completion done) {
         (void)role.try_lock();
     boost::system::error_code refused;
     std::deque<pending> here;  // the record, when this thread writes it
+    boost::system::error_code written;
     {
         std::lock_guard lk(mutex_);
         if (stopping_) {
@@ -183,7 +184,9 @@ void file_writer::append(record r, bool durable, completion done) {
         } else if (queue_.size() >= options_.max_queue) {
             refused = make_error_code(audit_error::queue_full);
         } else if (role.owns_lock() && queue_.empty() && inline_ready()) {
-            here.push_back({std::move(r), durable, std::move(done)});
+            // Its completion runs once the role is released (it may append again).
+            here.push_back({std::move(r), durable,
+                            [&written](boost::system::error_code ec) { written = ec; }});
             ++enqueued_;
         } else {
             queue_.push_back({std::move(r), durable, std::move(done)});
@@ -209,6 +212,8 @@ void file_writer::append(record r, bool durable, completion done) {
     const bool tell =
         !healthy_ || (options_.signer && (was_signed || checkpoint_due(steady::now())));
     role.unlock();
+    // NOLINTNEXTLINE(bugprone-use-after-move): `done` was moved only into the queue, not here.
+    if (done) done(written);
     {
         std::lock_guard lk(mutex_);
         finished_ += 1;

@@ -103,6 +103,26 @@ TEST(AuditWriter, AnIdleWriterLetsTheAppenderWriteARecordThatNeedNotBeDurable) {
     }
 }
 
+// A completion may append again (an inline record's completion runs after the writer role is
+// released): both records are written, chained, and both completions run.
+TEST(AuditWriter, ACompletionMayAppendAgain) {
+    test::temp_dir dir;
+    const std::string path = dir.file("audit.jsonl");
+    file_writer w(options_for(path, sync_policy::blocked));
+    ASSERT_FALSE(w.start());
+    std::promise<boost::system::error_code> second;
+    w.append(test::sample_record(0), false, [&](boost::system::error_code ec) {
+        EXPECT_FALSE(ec);
+        w.append(test::sample_record(1), false,
+                 [&](boost::system::error_code ec2) { second.set_value(ec2); });
+    });
+    EXPECT_FALSE(second.get_future().get());
+    w.flush();
+    const auto res = verify_chain(path);
+    ASSERT_TRUE(res.ok) << res.detail();
+    EXPECT_EQ(res.last_seq, 2u);
+}
+
 // Appenders racing for the writer role — some writing inline, some queued behind them, durable
 // ones waiting for the group commit, some not waiting at all — still make one chain: every
 // record once, seq without a gap, every completion run once and successful.
@@ -142,26 +162,32 @@ TEST(AuditWriter, InlineAndQueuedAppendsFromManyThreadsMakeOneChain) {
 }
 
 // close() while appenders write inline: each completion runs once — success for a record in the
-// file, shut_down for one refused — and the file holds exactly the successful ones, chained.
+// file; shut_down for one refused after the close; queue_full when the appenders outran the
+// writer thread (they never wait) — and the file holds exactly the successful ones, chained.
 TEST(AuditWriter, CloseLetsAnInlineWriteFinishAndRefusesWhatComesAfter) {
     test::temp_dir dir;
     const std::string path = dir.file("audit.jsonl");
     file_writer w(options_for(path, sync_policy::none));
     ASSERT_FALSE(w.start());
-    std::atomic<int> written{0}, refused{0}, other{0};
+    std::atomic<int> appended{0}, written{0}, shut{0}, full{0}, other{0};
     std::atomic<bool> stop{false};
     std::vector<std::thread> pool;
     for (int t = 0; t < 4; ++t) {
         pool.emplace_back([&, t] {
             for (int i = 0; !stop.load(); ++i) {
+                appended++;
                 w.append(test::sample_record(t * 1000000 + i), false,
                          [&](boost::system::error_code ec) {
-                             if (!ec)
+                             if (!ec) {
                                  written++;
-                             else if (ec == make_error_code(audit_error::shut_down))
-                                 refused++, stop = true;
-                             else
+                             } else if (ec == make_error_code(audit_error::shut_down)) {
+                                 shut++;
+                                 stop = true;
+                             } else if (ec == make_error_code(audit_error::queue_full)) {
+                                 full++;
+                             } else {
                                  other++;
+                             }
                          });
             }
         });
@@ -171,6 +197,8 @@ TEST(AuditWriter, CloseLetsAnInlineWriteFinishAndRefusesWhatComesAfter) {
     stop = true;
     for (auto& t : pool) t.join();
     EXPECT_EQ(other.load(), 0);
+    EXPECT_EQ(written.load() + shut.load() + full.load(), appended.load())
+        << "a completion ran twice or never";
     const auto res = verify_chain(path);
     ASSERT_TRUE(res.ok) << res.detail();
     EXPECT_EQ(res.records, static_cast<std::uint64_t>(written.load()));
