@@ -25,12 +25,14 @@ inline constexpr std::string_view url_alphabet =
 inline constexpr std::string_view standard_alphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-// A character's 6-bit value in `alphabet`, or -1.
-constexpr std::array<std::int8_t, 256> values_of(std::string_view alphabet) {
-    std::array<std::int8_t, 256> v{};
-    v.fill(-1);
+inline constexpr std::uint8_t not_in_alphabet = 0xff;
+
+// A character's 6-bit value in `alphabet`, or not_in_alphabet.
+constexpr std::array<std::uint8_t, 256> values_of(std::string_view alphabet) {
+    std::array<std::uint8_t, 256> v{};
+    v.fill(not_in_alphabet);
     for (std::size_t i = 0; i < alphabet.size(); ++i)
-        v[static_cast<unsigned char>(alphabet[i])] = static_cast<std::int8_t>(i);
+        v[static_cast<unsigned char>(alphabet[i])] = static_cast<std::uint8_t>(i);
     return v;
 }
 inline constexpr auto url_values = values_of(url_alphabet);
@@ -85,9 +87,9 @@ inline void append_base64(std::string& out, const unsigned char* bytes, std::siz
     unsigned acc = 0;
     int bits = 0;
     for (char c : in) {
-        const int v = values[static_cast<unsigned char>(c)];
-        if (v < 0) return std::nullopt;
-        acc = ((acc << 6) | static_cast<unsigned>(v)) & 0xffffu;
+        const std::uint8_t v = values[static_cast<unsigned char>(c)];
+        if (v == base64_detail::not_in_alphabet) return std::nullopt;
+        acc = ((acc << 6) | v) & 0xffffu;
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
