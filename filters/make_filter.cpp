@@ -63,6 +63,9 @@ class envelope_guard final : public record_filter {
         return withheld_;
     }
 
+    // The hold changes no decision: what the inner filter learnt is handed on as it is.
+    std::unique_ptr<filter_memory> take_memory() override { return inner_->take_memory(); }
+
   private:
     boost::system::error_code fail(boost::system::error_code ec) {
         held_.clear();
@@ -98,11 +101,16 @@ class envelope_guard final : public record_filter {
 }  // namespace
 
 std::unique_ptr<record_filter> make_filter(filter_spec spec) {
+    return make_filter(std::move(spec), nullptr);
+}
+
+std::unique_ptr<record_filter> make_filter(filter_spec spec,
+                                           std::unique_ptr<filter_memory> memory) {
     bool guard = spec.strict_envelope;
     std::size_t limit = spec.max_record_bytes;
     switch (spec.format) {
         case body_format::json: {
-            auto f = make_json_filter(std::move(spec));
+            auto f = make_json_filter(std::move(spec), json_path::fast, std::move(memory));
             if (!guard) return f;
             return std::make_unique<envelope_guard>(std::move(f), limit);
         }
@@ -117,7 +125,7 @@ std::unique_ptr<record_filter> make_filter(filter_spec spec) {
             return std::make_unique<envelope_guard>(std::move(f), limit);
         }
         case body_format::ndjson:
-            return make_ndjson_filter(std::move(spec));
+            return make_ndjson_filter(std::move(spec), json_path::fast, std::move(memory));
         case body_format::csv:
             return make_csv_filter(std::move(spec));
     }

@@ -196,6 +196,22 @@ struct record_mark {
     std::uint64_t records = 0;
 };
 
+// What a filter learnt about its spec while it ran (the JSON filters: the plan decided for each
+// path), handed to the next filter of an equal spec on the same thread so that it starts where
+// this one ended (filters/filter_shelf.hpp). Holds the spec it was learnt for, without callbacks;
+// the rest is the format's own.
+class filter_memory {
+  public:
+    virtual ~filter_memory() = default;
+    filter_memory() = default;
+    filter_memory(const filter_memory&) = delete;
+    filter_memory& operator=(const filter_memory&) = delete;
+    filter_spec spec;  // filters::decisions_only of the filter's spec
+    // What keeping it costs, in the format's units (the JSON filters: paths and facts held);
+    // the shelf bounds the sum.
+    std::size_t weight = 1;
+};
+
 class record_filter {
   public:
     virtual ~record_filter() = default;
@@ -215,10 +231,19 @@ class record_filter {
     // nested set) but never inside a record. The default marks nothing: the caller can then only
     // cut before everything.
     virtual void set_record_marks([[maybe_unused]] std::vector<record_mark>* marks) {}
+    // Once finish() returned no error: what this filter learnt, for a later filter of an equal
+    // spec (filters/filter_shelf.hpp); null when it has nothing to hand on, or did not end so.
+    // The filter is spent afterwards: only its destructor may follow.
+    [[nodiscard]] virtual std::unique_ptr<filter_memory> take_memory() { return nullptr; }
 };
 
 // A filter for spec.format. Never null.
 [[nodiscard]] std::unique_ptr<record_filter> make_filter(filter_spec spec);
+// The same, starting from `memory` (another filter's take_memory(), filters/filter_shelf.hpp)
+// when a filter of spec.format can use it and it was learnt for a spec with the same decisions
+// (same_decisions); otherwise `memory` is dropped and the filter starts afresh.
+[[nodiscard]] std::unique_ptr<record_filter> make_filter(filter_spec spec,
+                                                         std::unique_ptr<filter_memory> memory);
 
 }  // namespace exportwall::filters
 

@@ -59,13 +59,15 @@ std::size_t fast_depth(const filter_spec& spec, std::size_t record_depth) {
 class json_filter final : public record_filter {
   public:
     explicit json_filter(filter_spec spec, nested_options options = {},
-                         json_path path = json_path::fast)
-        : parser_(parse_options_for(spec), std::move(spec), false, std::move(options)),
+                         json_path path = json_path::fast,
+                         std::unique_ptr<filter_memory> memory = nullptr)
+        : parser_(parse_options_for(spec), std::move(spec), false, std::move(options),
+                  std::move(memory)),
           scanner_(parser_.handler().record_depth()),
           records_(parser_.handler()),
-          fast_depth_(path == json_path::fast ? fast_depth(parser_.handler().spec(),
-                                                           parser_.handler().record_depth())
-                                              : 0) {}
+          fast_depth_(path == json_path::fast
+                          ? fast_depth(parser_.handler().spec(), parser_.handler().record_depth())
+                          : 0) {}
 
     // Ready for another document, path caches kept (a nested set's filter, between records).
     void reset() {
@@ -89,6 +91,7 @@ class json_filter final : public record_filter {
             parse_slice(slice);
         }
         h.counters().bytes_out += out.size() - before;
+        h.report_stripped();
         return error_;
     }
 
@@ -109,12 +112,19 @@ class json_filter final : public record_filter {
         }
         if (!error_ && !h.records_found()) error_ = filter_error::records_not_found;
         h.counters().bytes_out += out.size() - before;
+        h.report_stripped();
+        finished_ = !error_;
         return error_;
     }
 
     const filter_counters& counters() const override { return parser_.handler().counters(); }
     void set_record_marks(std::vector<record_mark>* marks) override {
         parser_.handler().set_record_marks(marks);
+    }
+    std::unique_ptr<filter_memory> take_memory() override {
+        if (!finished_) return nullptr;
+        finished_ = false;
+        return parser_.handler().take_memory();
     }
 
   private:
@@ -235,6 +245,7 @@ class json_filter final : public record_filter {
     std::size_t fast_depth_;  // containers a record may open on the fast path; 0: no fast path
     std::uint64_t offset_ = 0;
     error_code error_;
+    bool finished_ = false;  // finish() returned no error (and take_memory() has not run)
 };
 
 void json_filter_deleter::operator()(json_filter* f) const { delete f; }
@@ -266,8 +277,10 @@ error_code filter_nested(json_filter& f, std::string_view text, std::string& out
 // NDJSON: every non-empty line is one JSON object, one record.
 class ndjson_filter final : public record_filter {
   public:
-    explicit ndjson_filter(filter_spec spec, json_path path = json_path::fast)
-        : parser_(parse_options_for(spec), std::move(spec), true),
+    explicit ndjson_filter(filter_spec spec, json_path path = json_path::fast,
+                           std::unique_ptr<filter_memory> memory = nullptr)
+        : parser_(parse_options_for(spec), std::move(spec), true, nested_options{},
+                  std::move(memory)),
           line_parser_(parser_.handler()),
           fast_depth_(path == json_path::fast ? fast_depth(parser_.handler().spec(), 1) : 0) {}
 
@@ -289,6 +302,7 @@ class ndjson_filter final : public record_filter {
             if (!error_ && nl != std::string_view::npos) end_line(false);
         }
         h.counters().bytes_out += out.size() - before;
+        h.report_stripped();
         return error_;
     }
 
@@ -299,12 +313,19 @@ class ndjson_filter final : public record_filter {
         h.set_output(&out);
         end_line(true);
         h.counters().bytes_out += out.size() - before;
+        h.report_stripped();
+        finished_ = !error_;
         return error_;
     }
 
     const filter_counters& counters() const override { return parser_.handler().counters(); }
     void set_record_marks(std::vector<record_mark>* marks) override {
         parser_.handler().set_record_marks(marks);
+    }
+    std::unique_ptr<filter_memory> take_memory() override {
+        if (!finished_) return nullptr;
+        finished_ = false;
+        return parser_.handler().take_memory();
     }
 
   private:
@@ -378,19 +399,22 @@ class ndjson_filter final : public record_filter {
     std::size_t line_bytes_ = 0;
     bool line_has_value_ = false;
     error_code error_;
+    bool finished_ = false;  // finish() returned no error (and take_memory() has not run)
 };
 
 }  // namespace exportwall::filters::json_detail
 
 namespace exportwall::filters {
 
-std::unique_ptr<record_filter> make_json_filter(filter_spec spec, json_path path) {
-    return std::make_unique<json_detail::json_filter>(std::move(spec), json_detail::nested_options{},
-                                                      path);
+std::unique_ptr<record_filter> make_json_filter(filter_spec spec, json_path path,
+                                                std::unique_ptr<filter_memory> memory) {
+    return std::make_unique<json_detail::json_filter>(
+        std::move(spec), json_detail::nested_options{}, path, std::move(memory));
 }
 
-std::unique_ptr<record_filter> make_ndjson_filter(filter_spec spec, json_path path) {
-    return std::make_unique<json_detail::ndjson_filter>(std::move(spec), path);
+std::unique_ptr<record_filter> make_ndjson_filter(filter_spec spec, json_path path,
+                                                  std::unique_ptr<filter_memory> memory) {
+    return std::make_unique<json_detail::ndjson_filter>(std::move(spec), path, std::move(memory));
 }
 
 }  // namespace exportwall::filters

@@ -16,9 +16,14 @@ namespace exportwall::filters {
 // benchmarks compare the fast path with. Both accept the same input and write the same output.
 enum class json_path : std::uint8_t { fast, basic_parser };
 
-[[nodiscard]] std::unique_ptr<record_filter> make_json_filter(filter_spec spec,
-                                                              json_path path = json_path::fast);
-[[nodiscard]] std::unique_ptr<record_filter> make_ndjson_filter(filter_spec spec,
-                                                                json_path path = json_path::fast);
+// `memory`: another JSON (NDJSON) filter's take_memory(), used only when it was learnt for a spec
+// with the same decisions (filters/filter_shelf.hpp); the filter's take_memory() hands on its
+// path table (filters/json/path_table.hpp) and the plans decided in it.
+[[nodiscard]] std::unique_ptr<record_filter> make_json_filter(
+    filter_spec spec, json_path path = json_path::fast,
+    std::unique_ptr<filter_memory> memory = nullptr);
+[[nodiscard]] std::unique_ptr<record_filter> make_ndjson_filter(
+    filter_spec spec, json_path path = json_path::fast,
+    std::unique_ptr<filter_memory> memory = nullptr);
 
 }  // namespace exportwall::filters

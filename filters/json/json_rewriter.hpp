@@ -50,11 +50,12 @@
 #include <utility>
 #include <vector>
 
+#include "filters/filter_shelf.hpp"
 #include "filters/json/envelope_vocabulary.hpp"
-#include "filters/json/path_table.hpp"
-#include "filters/json/text.hpp"
 #include "filters/json/json_key_set.hpp"
 #include "filters/json/json_record_parser.hpp"
+#include "filters/json/path_table.hpp"
+#include "filters/json/text.hpp"
 #include "filters/record_filter.hpp"
 #include "filters/transform.hpp"
 
@@ -75,13 +76,29 @@ struct path_facts {
     bool transform_below = false;            // a transform's path lies below it
     bool transform_above = false;            // ... or above it (transform_set::above)
     std::uint32_t transform = no_transform;  // the transform at this path (transform_set index)
-    std::uint64_t* stripped = nullptr;       // its counter in stripped_fields, once counted
+    std::uint64_t* stripped = nullptr;       // its stripped counter, once counted
 };
 
 // Heterogeneous lookup for the path cache (find by string_view without a copy).
 struct path_hash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using facts_map = std::unordered_map<std::string, path_facts, path_hash, std::equal_to<>>;
+using stripped_map = std::map<std::string, std::uint64_t, std::less<>>;
+
+// What a main JSON or NDJSON filter hands to the next filter of an equal spec
+// (filters/filter_shelf.hpp): its path table with the plans decided in it, the facts of each
+// path, and the stripped-field counters the plans point into (their values are the new filter's
+// to count from zero). Bounded: a filter that learnt more than this hands on nothing.
+struct json_memory final : filter_memory {
+    static constexpr std::size_t max_paths = 512;
+    static constexpr std::size_t max_stripped = 64;
+    bool ndjson = false;
+    path_table paths;
+    facts_map facts;
+    stripped_map stripped;
+    std::uint64_t scopes = 0;  // path nodes' stamps are below it: the next scopes start above
 };
 
 struct frame {
@@ -120,8 +137,6 @@ struct json_filter_deleter {
     void operator()(json_filter* f) const;
 };
 using nested_filter_ptr = std::unique_ptr<json_filter, json_filter_deleter>;
-using stripped_map = std::map<std::string, std::uint64_t, std::less<>>;
-
 // How a nested set's own filter differs from a main filter.
 struct nested_options {
     std::string keep_member;           // the record's member kept whatever the allow-list says
@@ -154,7 +169,8 @@ class json_rewriter {
     static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
     static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
 
-    json_rewriter(filter_spec&& spec, bool ndjson, nested_options options = {})
+    json_rewriter(filter_spec&& spec, bool ndjson, nested_options options = {},
+                  std::unique_ptr<filter_memory> memory = nullptr)
         : spec_(std::move(spec)),
           ndjson_(ndjson),
           single_(!ndjson && spec_.single_record),
@@ -172,13 +188,50 @@ class json_rewriter {
           transformer_(spec_.transforms, transformed_, transform_failed_, strip_prefix_,
                        options.outer_transformer),
           settle_transforms_(has_transforms_) {
-        if (stripped_ == nullptr) stripped_ = &counters_.stripped_fields;
+        if (stripped_ == nullptr) stripped_ = &own_stripped_;
         if (!ndjson_ && !spec_.records.empty()) targets_.push_back(spec_.records);
         targets_.insert(targets_.end(), spec_.link_fields.begin(), spec_.link_fields.end());
         targets_.insert(targets_.end(), spec_.token_fields.begin(), spec_.token_fields.end());
         targets_.insert(targets_.end(), spec_.envelope_fields.begin(), spec_.envelope_fields.end());
         frames_.reserve(std::min<std::size_t>(spec_.max_depth, 1024) + 1);
         build_nested_groups();
+        if (memory) adopt(std::move(memory));
+    }
+
+    // What this filter learnt, for the next one of an equal spec (record_filter::take_memory);
+    // null for a nested set's filter and past json_memory's bounds. The rewriter is spent after.
+    std::unique_ptr<json_memory> take_memory() {
+        if (stripped_ != &own_stripped_ || paths_.size() > json_memory::max_paths ||
+            facts_.size() > json_memory::max_paths ||
+            own_stripped_.size() > json_memory::max_stripped) {
+            return nullptr;
+        }
+        std::unique_ptr<json_memory> m = std::move(shell_);
+        if (!m) {
+            m = std::make_unique<json_memory>();
+            m->spec = decisions_only(spec_);
+            m->ndjson = ndjson_;
+        }
+        m->paths = std::move(paths_);
+        m->facts = std::move(facts_);
+        m->stripped = std::move(own_stripped_);
+        m->scopes = scopes_;
+        m->weight = m->paths.size() + m->facts.size();
+        return m;
+    }
+
+    // counters().stripped_fields, from the counters the plans bump (names at zero are ones an
+    // earlier filter of the same memory counted): after each feed() and finish().
+    void report_stripped() {
+        if (stripped_ != &own_stripped_) return;
+        auto& report = counters_.stripped_fields;
+        auto hint = report.begin();
+        for (const auto& [name, n] : own_stripped_) {
+            if (n == 0) continue;
+            hint = report.try_emplace(hint, name, 0);
+            hint->second = n;
+            ++hint;
+        }
     }
 
     // --- basic_parser events -----------------------------------------------------------------
@@ -336,6 +389,22 @@ class json_rewriter {
     }
 
   private:
+    // Starts from another filter's memory: only a main filter's, of the same kind, learnt for a
+    // spec with the same decisions (filters/filter_shelf.hpp); anything else is dropped.
+    void adopt(std::unique_ptr<filter_memory> memory) {
+        auto* m = dynamic_cast<json_memory*>(memory.get());
+        if (m == nullptr || m->ndjson != ndjson_ || stripped_ != &own_stripped_ ||
+            !same_decisions(m->spec, spec_)) {
+            return;
+        }
+        paths_ = std::move(m->paths);
+        facts_ = std::move(m->facts);
+        own_stripped_ = std::move(m->stripped);
+        for (auto& entry : own_stripped_) entry.second = 0;
+        scopes_ = m->scopes;
+        shell_.reset(static_cast<json_memory*>(memory.release()));
+    }
+
     static std::size_t pointer_depth(std::string_view pointer) {
         return static_cast<std::size_t>(std::count(pointer.begin(), pointer.end(), '/'));
     }
@@ -1560,7 +1629,7 @@ class json_rewriter {
     std::string ptr_;         // JSON pointer of the current value (envelope; NDJSON links)
     std::string scratch_;
     std::string below_;  // needed_below()'s own scratch: its argument may live in scratch_
-    std::unordered_map<std::string, path_facts, path_hash, std::equal_to<>> facts_;
+    facts_map facts_;
     path_facts uncached_;  // the answer handed out when the cache is full
     std::string record_;   // the current record, filtered, compact
     std::string value_;    // the current scalar, decoded, when collected or a link
@@ -1592,7 +1661,9 @@ class json_rewriter {
     // Nested record sets and nested filters' options: kept after the members every record uses.
     std::string keep_member_;   // nested_options::keep_member
     std::string strip_prefix_;  // nested_options::strip_prefix
-    stripped_map* stripped_;    // where strip() counts
+    stripped_map* stripped_;    // where strip() counts: own_stripped_, or the main filter's
+    stripped_map own_stripped_;           // a main filter's: reported by report_stripped()
+    std::unique_ptr<json_memory> shell_;  // the memory adopted, its tables moved out (its spec)
     std::string strip_name_;
 
     // Nested record sets.

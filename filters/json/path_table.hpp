@@ -142,6 +142,7 @@ class path_table {
     static constexpr std::uint32_t root = 0;
 
     path_node& operator[](std::uint32_t i) { return nodes_[i]; }
+    [[nodiscard]] std::size_t size() const { return nodes_.size(); }
 
     // The node of `key` under `parent` (an element when `element`), created on first use; no_node
     // once the table is full or when the key or path is too long to cache.

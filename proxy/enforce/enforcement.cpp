@@ -9,6 +9,8 @@
 #include <array>
 #include <chrono>
 
+#include "filters/filter_shelf.hpp"
+
 namespace exportwall::proxy {
 namespace {
 
@@ -143,7 +145,11 @@ struct export_case::subject_indexing {
     std::array<std::string, 8> copies_;
 };
 
-export_case::~export_case() = default;
+export_case::~export_case() {
+    // What the filter learnt about the spec's paths serves the next export of it on this thread
+    // (filters/filter_shelf.hpp); a filter that did not finish cleanly hands on nothing.
+    if (filter_) filters::remember(*filter_);
+}
 
 void export_case::index_subjects(std::shared_ptr<const audit::subject_hasher> hasher,
                                  std::shared_ptr<audit::subject_index_file> file) {
@@ -303,7 +309,7 @@ response_plan export_case::plan_response(unsigned status,
                 decision_, route_, config_->net.limit,
                 [this](std::string_view url) { return links_->map(url); }, &config_->rules);
             attach_subjects(spec);
-            filter_ = filters::make_filter(std::move(spec));
+            filter_ = filters::make_filter_remembering(std::move(spec));
         }
         return plan;
     }
@@ -358,7 +364,7 @@ response_plan export_case::plan_response(unsigned status,
                                  &config_->rules);
     spec.seal_token = [this](std::string_view token) { return links_->seal_token(token); };
     attach_subjects(spec);
-    filter_ = filters::make_filter(std::move(spec));
+    filter_ = filters::make_filter_remembering(std::move(spec));
     if (track_records_) filter_->set_record_marks(&marks_);
     return plan;
 }

@@ -1,20 +1,29 @@
-// Differential libFuzzer target for the JSON filter's fast path (filters/json/json_record_parser.hpp):
-// every input runs through the JSON and NDJSON filters twice with the same chunking, once with
-// json_path::fast (what make_filter builds) and once with json_path::basic_parser (the reference:
-// every byte through Boost.JSON), and the two must agree: the same output, counters and record
-// marks, or both fail with the same filter_error (but for one ordering, see
-// string_checked_whole_first).
+// Differential libFuzzer target for the JSON filter's fast path
+// (filters/json/json_record_parser.hpp) and for the filters started from a memory
+// (filters/filter_shelf.hpp): every input runs through the JSON and NDJSON filters with the same
+// chunking, once with json_path::fast (what make_filter builds) and once with
+// json_path::basic_parser (the reference: every byte through Boost.JSON), and the two must agree:
+// the same output, counters and record marks, or both fail with the same filter_error (but for one
+// ordering, see string_checked_whole_first). Then the fast path runs again started from a memory
+// (record_filter::take_memory, filters/filter_shelf.hpp) and must agree with its fresh run exactly
+// (no ordering excepted): from what the fresh run itself learnt from the input (when it passed),
+// and, for one JSON and one NDJSON spec per input, from what a filter of the spec learnt from a
+// small valid export of its own (named_spec::learning_export), so that an input is also met by
+// plans decided for other records: the paths of its first record replayed, stripped members skipped
+// quietly from the first record on, refusals met there.
 //
-// Input: three bytes of chunking, then the body. Bytes 0 and 1 pick two cut points (the body is
-// fed as three chunks, maybe empty, then finish()). Byte 2, when it is 1 modulo 8, puts the JSON
-// filter's 16 KiB slice boundary at its fraction (of 256) of the body by prefixing whitespace, so
-// a record lies across two slices without a 16 KiB input (one input in eight: the whitespace
-// costs more than the body). The JSON specs are json_fuzz_specs.hpp's fuzz_json shapes with
-// records arrays (the single-record GETs never take the fast path) and an OData-like export with
-// most members stripped unread (records at /value, and a top-level array), each as the
-// conformance tests configure the filter and with strict_envelope and make_filter's envelope hold
-// as the proxy does; the NDJSON specs are fuzz_ndjson's and the export's, with and without a link
-// inside each line.
+// Input: three bytes of chunking, then the body. Bytes 0 and 1 pick two cut points (the body is fed
+// as three chunks, maybe empty, then finish()). Byte 2, when it is 1 modulo 8, puts the JSON
+// filter's 16 KiB slice boundary at its fraction (of 256) of the body by prefixing whitespace, so a
+// record lies across two slices without a 16 KiB input (one input in eight: the whitespace costs
+// more than the body); its upper five bits pick the JSON spec and the NDJSON spec run from their
+// learning export's memory (modulo their numbers: learning costs a whole export, more than most
+// inputs, so not every spec learns for every input). The JSON specs are json_fuzz_specs.hpp's
+// fuzz_json shapes with records arrays (the single-record GETs never take the fast path) and an
+// OData-like export with most members stripped unread (records at /value, and a top-level array),
+// each as the conformance tests configure the filter and with strict_envelope and make_filter's
+// envelope hold as the proxy does; the NDJSON specs are fuzz_ndjson's and the export's, with and
+// without a link inside each line.
 
 #include <algorithm>
 #include <cstddef>
@@ -36,6 +45,7 @@ namespace {
 using exportwall::filters::body_format;
 using exportwall::filters::filter_counters;
 using exportwall::filters::filter_error;
+using exportwall::filters::filter_memory;
 using exportwall::filters::filter_spec;
 using exportwall::filters::json_path;
 using exportwall::filters::make_error_code;
@@ -52,20 +62,88 @@ using exportwall::filters::fuzzing::variant;
 // The JSON filter parses its input in slices of this size (filters/json/json_filter.cpp).
 constexpr std::size_t slice_bytes = 16 * 1024;
 
+// A spec, and a small export it passes whose records hold most of the spec's paths in several
+// kinds of value (kept, stripped, read by the rules, transformed, links, nested sets): what a
+// filter learns from it is the memory each input is also run from.
 struct named_spec {
     std::string name;
     filter_spec spec;
+    std::string learning_export;
 };
+
+// fuzz_spec(variant::page): HubSpot-like records under `properties`, a link and a paging token.
+constexpr std::string_view page_export =
+    R"({"results":[{"id":"1","properties":{"id":"7","email":"a@x","consent":"true",)"
+    R"("address":{"city":"Bern","zip":"3000"},"objection":"","notes":{"x":[1,2,{"y":null}]},)"
+    R"("contacts":[{"name":"n","email":"c@x"}]}},{"id":"2","properties":{"email":"suppressed@x",)"
+    R"("consent":"true","address":{"city":3},"objection":"yes","id":null}},{"id":"3",)"
+    R"("properties":{"email":["e"],"consent":false,"address":"none","notes":"n"},"x":[]}],)"
+    R"("paging":{"next":{"after":"2","link":"https://crm/p?after=2"},"total":2},"id":"p"})";
+
+// fuzz_spec(variant::nested): JSON:API records under `attributes`, contacts inside each record,
+// included[] by type, a related_objects map and a set dropped whole.
+constexpr std::string_view nested_export =
+    R"({"data":[{"type":"contacts","id":"1","attributes":{"email":"a@x","consent":true,)"
+    R"("objection":null,"address":{"city":"Bern"},"contacts":[{"name":"1999-01-02",)"
+    R"("email":"c@x","phone":"1"},{"name":"x","email":"suppressed@x"}]}},{"type":"contacts",)"
+    R"("id":"2","attributes":{"email":"b@x","consent":true,"contacts":[],"notes":[1]}},)"
+    R"({"type":"contacts","id":"3","attributes":{"consent":false,"objection":"yes"}}],)"
+    R"("included":[{"type":"accounts","id":"9","attributes":{"name":"Acme",)"
+    R"("address":{"city":"Bern","zip":"3000"},"objection":""}},{"type":"users","id":"3"}],)"
+    R"("related_objects":{"person":{"5":{"id":5,"email":"p@x","consent":true,"phone":"2"}}},)"
+    R"("meta":{"a":{"x":1}},"links":{"next":"https://crm/next"}})";
+
+// export_spec: OData-like records, three members kept, a rule under `consent`; record 2 is
+// dropped.
+std::string export_record(int i) {
+    return R"({"@odata.etag":"W/\")" + std::to_string(i) + R"(\"","id":")" + std::to_string(i) +
+           R"(","first_name":"Ann","last_name":"Lee","email":"a@x.example","consent":{"email":)" +
+           (i == 2 ? "false" : "true") +
+           R"(,"sms":false},"address":{"street":"Main","geo":{"lat":47.3}},)"
+           R"("objection":{"reason":null,"at":[]},"tags":["vip",{"k":"v"},[1,2]],)"
+           R"("score":-0.0125,"active":true,"notes":"line\nbreak"})";
+}
+
+std::string export_records() {
+    return export_record(1) + "," + export_record(2) + "," + export_record(3);
+}
+
+// The same records as NDJSON lines, with a link inside each line when `link`.
+std::string export_lines(bool link) {
+    std::string lines;
+    for (int i = 1; i <= 3; ++i) {
+        std::string r = export_record(i);
+        if (link) r.insert(r.size() - 1, R"(,"@odata.nextLink":"https://crm/n")");
+        lines += r + "\n";
+    }
+    return lines;
+}
+
+// ndjson_spec: fields under `properties`, a link inside each line.
+constexpr std::string_view ndjson_export =
+    R"({"properties":{"id":"1","email":"a@x","address":{"city":"Bern","zip":"1"},)"
+    R"("consent":"true","lifecycle":"lead","@odata.etag":"W/1","notes":"n"},)"
+    R"("links":{"next":"crm:2","self":"s"}})"
+    "\n"
+    R"({"properties":{"id":"2","email":5,"address":{"city":["x"]},"consent":"true",)"
+    R"("lifecycle":"customer"},"links":{"next":"https://crm/3"},"x":{"y":[1]}})"
+    "\n"
+    R"({"properties":{"consent":false,"lifecycle":"lead"},"links":[]})"
+    "\n";
 
 const std::vector<named_spec>& json_specs() {
     static const std::vector<named_spec> all = [] {
         std::vector<named_spec> v;
         for (bool strict : {false, true}) {
             const std::string s = strict ? " strict" : "";
-            v.push_back({"page" + s, fuzz_spec(variant::page, strict)});
-            v.push_back({"nested" + s, fuzz_spec(variant::nested, strict)});
-            v.push_back({"export" + s, export_spec(export_shape::odata, strict)});
-            v.push_back({"export_array" + s, export_spec(export_shape::root_array, strict)});
+            v.push_back({"page" + s, fuzz_spec(variant::page, strict), std::string(page_export)});
+            v.push_back(
+                {"nested" + s, fuzz_spec(variant::nested, strict), std::string(nested_export)});
+            v.push_back({"export" + s, export_spec(export_shape::odata, strict),
+                         R"({"@odata.count":3,"value":[)" + export_records() +
+                             R"(],"@odata.nextLink":"https://crm/n"})"});
+            v.push_back({"export_array" + s, export_spec(export_shape::root_array, strict),
+                         "[" + export_records() + "]"});
         }
         return v;
     }();
@@ -74,9 +152,9 @@ const std::vector<named_spec>& json_specs() {
 
 const std::vector<named_spec>& ndjson_specs() {
     static const std::vector<named_spec> all = {
-        {"ndjson", ndjson_spec()},
-        {"export_ndjson", export_spec(export_shape::ndjson, false)},
-        {"export_ndjson_bare", export_spec(export_shape::ndjson_bare, false)},
+        {"ndjson", ndjson_spec(), std::string(ndjson_export)},
+        {"export_ndjson", export_spec(export_shape::ndjson, false), export_lines(true)},
+        {"export_ndjson_bare", export_spec(export_shape::ndjson_bare, false), export_lines(false)},
     };
     return all;
 }
@@ -88,15 +166,20 @@ struct outcome {
     std::vector<record_mark> marks;
 };
 
-// Runs the filter make_filter would build for `spec`, on `path`. make_filter wraps a JSON filter
-// with strict_envelope in an envelope hold (filters/record_filter.cpp); what the hold decides is
-// reproduced here from the inner filter's output and counters after each feed: it releases once a
-// main record started, and refuses (records_not_found) once more than max_record_bytes are held
-// without one. Otherwise the hold only delays the same bytes.
-outcome run(const filter_spec& spec, json_path path, const std::vector<std::string_view>& chunks) {
+// Runs the filter make_filter would build for `spec`, on `path`, started from `memory` when one is
+// given; what the filter learnt goes to `learnt` when given (null unless it finished without
+// error). make_filter wraps a JSON filter with strict_envelope in an envelope hold
+// (filters/record_filter.cpp); what the hold decides is reproduced here from the inner filter's
+// output and counters after each feed: it releases once a main record started, and refuses
+// (records_not_found) once more than max_record_bytes are held without one. Otherwise the hold
+// only delays the same bytes.
+outcome run(const filter_spec& spec, json_path path, const std::vector<std::string_view>& chunks,
+            std::unique_ptr<filter_memory> memory = nullptr,
+            std::unique_ptr<filter_memory>* learnt = nullptr) {
     outcome o;
     const bool json = spec.format == body_format::json;
-    auto filter = json ? make_json_filter(spec, path) : make_ndjson_filter(spec, path);
+    auto filter = json ? make_json_filter(spec, path, std::move(memory))
+                       : make_ndjson_filter(spec, path, std::move(memory));
     filter->set_record_marks(&o.marks);
     bool held = json && spec.strict_envelope;
     for (std::string_view chunk : chunks) {
@@ -113,6 +196,7 @@ outcome run(const filter_spec& spec, json_path path, const std::vector<std::stri
     }
     if (!o.error) o.error = filter->finish(o.output);
     o.counters = filter->counters();
+    if (learnt != nullptr) *learnt = filter->take_memory();
     return o;
 }
 
@@ -167,17 +251,56 @@ bool string_checked_whole_first(const named_spec& s, const std::vector<std::stri
     return run(lifted, json_path::basic_parser, chunks).error == fast.error;
 }
 
-void compare(const named_spec& s, const std::vector<std::string_view>& chunks) {
-    const outcome fast = run(s.spec, json_path::fast, chunks);
-    const outcome reference = run(s.spec, json_path::basic_parser, chunks);
-    const char* why = disagreement(fast, reference);
-    if (why == nullptr || string_checked_whole_first(s, chunks, fast, reference)) return;
+[[noreturn]] void report(const char* why, const named_spec& s,
+                         const std::vector<std::string_view>& chunks, const char* side,
+                         const outcome& a, const char* reference_side, const outcome& reference) {
     std::fprintf(stderr, "fuzz_json_fast_path: %s with spec '%s', chunks of", why, s.name.c_str());
     for (std::string_view c : chunks) std::fprintf(stderr, " %zu", c.size());
     std::fprintf(stderr, " bytes\n");
-    describe("fast", fast);
-    describe("basic_parser", reference);
+    describe(side, a);
+    describe(reference_side, reference);
     std::abort();
+}
+
+// What a filter of the spec learns from its learning export. Fed whole: a body the fuzzer does not
+// choose, so it must pass.
+std::unique_ptr<filter_memory> learnt_from_export(const named_spec& s) {
+    const bool json = s.spec.format == body_format::json;
+    auto filter = json ? make_json_filter(s.spec) : make_ndjson_filter(s.spec);
+    std::string out;
+    auto error = filter->feed(s.learning_export, out);
+    if (!error) error = filter->finish(out);
+    auto memory = filter->take_memory();
+    if (error || memory == nullptr) {
+        std::fprintf(stderr, "fuzz_json_fast_path: the learning export of spec '%s' %s\n",
+                     s.name.c_str(), error ? error.message().c_str() : "taught nothing");
+        std::abort();
+    }
+    return memory;
+}
+
+// `from_learning_export`: also run from the memory of the spec's learning export.
+void compare(const named_spec& s, const std::vector<std::string_view>& chunks,
+             bool from_learning_export) {
+    std::unique_ptr<filter_memory> learnt;
+    const outcome fast = run(s.spec, json_path::fast, chunks, nullptr, &learnt);
+    const outcome reference = run(s.spec, json_path::basic_parser, chunks);
+    const char* why = disagreement(fast, reference);
+    if (why != nullptr && !string_checked_whole_first(s, chunks, fast, reference)) {
+        report(why, s, chunks, "fast", fast, "basic_parser", reference);
+    }
+    // A filter started from a memory behaves as a fresh one: no ordering is excepted.
+    if (learnt != nullptr) {
+        const outcome again = run(s.spec, json_path::fast, chunks, std::move(learnt));
+        if (const char* w = disagreement(again, fast)) {
+            report(w, s, chunks, "from its own memory", again, "fresh", fast);
+        }
+    }
+    if (!from_learning_export) return;
+    const outcome warm = run(s.spec, json_path::fast, chunks, learnt_from_export(s));
+    if (const char* w = disagreement(warm, fast)) {
+        report(w, s, chunks, "from the learning export's memory", warm, "fresh", fast);
+    }
 }
 
 // `text` as three chunks: cut at the fractions `a` and `b` (of 255) of the part after `skip`.
@@ -206,9 +329,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     padded.append(body);
     const std::vector<std::string_view> json_chunks = three_chunks(padded, pad, data[0], data[1]);
-    for (const named_spec& s : json_specs()) compare(s, json_chunks);
+    const std::size_t learner = data[2] / 8u;
+    const std::vector<named_spec>& json = json_specs();
+    for (std::size_t i = 0; i < json.size(); ++i) {
+        compare(json[i], json_chunks, i == learner % json.size());
+    }
 
     const std::vector<std::string_view> ndjson_chunks = three_chunks(body, 0, data[0], data[1]);
-    for (const named_spec& s : ndjson_specs()) compare(s, ndjson_chunks);
+    const std::vector<named_spec>& ndjson = ndjson_specs();
+    for (std::size_t i = 0; i < ndjson.size(); ++i) {
+        compare(ndjson[i], ndjson_chunks, i == learner % ndjson.size());
+    }
     return 0;
 }

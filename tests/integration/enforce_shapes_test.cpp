@@ -240,6 +240,50 @@ TEST_P(EnforceShape, StrippingPurposeStripsBodyAndSelection) {
     EXPECT_EQ(number_at(*audit, "records_out"), 2u);
 }
 
+// Exports of two purposes in turn on one connection (one proxy thread): the filter of each starts
+// from what the previous export of the same spec learnt (filters/filter_shelf.hpp), never from
+// another purpose's, and counts only its own export's stripped fields.
+TEST_P(EnforceShape, PurposesInTurnOnOneConnectionKeepTheirOwnFields) {
+    ASSERT_TRUE(start());
+    const auto p = marker_prefix();
+    const std::vector<contact> records{marker_contact(p, 1, "customer"),
+                                       marker_contact(p, 2, "customer")};
+    ASSERT_TRUE(stage_records(records));
+    http_connection c;
+    std::optional<std::vector<std::string>> backup_stripped;
+    std::optional<std::vector<std::string>> delivery_stripped;
+    for (int round = 0; round < 3; ++round) {
+        for (const bool backup : {true, false, false}) {
+            SCOPED_TRACE(testing::Message()
+                         << "round " << round << (backup ? ", backup" : ", delivery"));
+            const response r = send_on(c, backup ? request(erp_key, "crm-backup", "archive", {})
+                                                 : request(erp_key, "delivery", "warehouse", {}));
+            ASSERT_TRUE(r.received);
+            ASSERT_EQ(r.status, 200u) << r.body;
+            EXPECT_TRUE(r.complete);
+            expect_valid_document(r);
+            for (const auto& rec : records) {
+                EXPECT_TRUE(has(r.body, rec.first_name));
+                EXPECT_EQ(has(r.body, rec.email), backup) << "e-mail is for the backup only";
+                EXPECT_EQ(has(r.body, rec.iban), backup) << "the IBAN is for the backup only";
+                EXPECT_EQ(has(r.body, rec.notes), backup);
+            }
+            auto audit = audit_record(r.header("X-Export-Audit-Id").value_or(""));
+            ASSERT_TRUE(audit.has_value());
+            EXPECT_EQ(number_at(*audit, "records_out"), 2u);
+            // Each purpose's first export ran on a fresh filter: later ones list the same
+            // stripped fields, none of the other purpose's.
+            auto stripped = names_at(*audit, "fields_stripped");
+            auto& first = backup ? backup_stripped : delivery_stripped;
+            if (!first) {
+                first = stripped;
+            } else {
+                EXPECT_EQ(stripped, *first);
+            }
+        }
+    }
+}
+
 // An objection is absolute (R8): only an explicit "no" lets a record out. A record whose
 // objection is missing, a list, an object, null or any other word never leaves, whatever the
 // shape; the audit record counts why.
