@@ -95,10 +95,12 @@ struct json_memory final : filter_memory {
     static constexpr std::size_t max_paths = 512;
     static constexpr std::size_t max_stripped = 64;
     bool ndjson = false;
+    std::vector<std::string> needed;  // record_rules::needed_fields() of the spec
     path_table paths;
     facts_map facts;
     stripped_map stripped;
     std::uint64_t scopes = 0;  // path nodes' stamps are below it: the next scopes start above
+    stripped_map report;       // the last export's counters().stripped_fields: nodes to reuse
 };
 
 struct frame {
@@ -175,11 +177,17 @@ class json_rewriter {
           ndjson_(ndjson),
           single_(!ndjson && spec_.single_record),
           single_root_(single_ && spec_.records.empty()),
-          needed_(spec_.rules.needed_fields()),
+          shell_(usable(std::move(memory), spec_, ndjson, options.stripped == nullptr)),
+          needed_(shell_ ? std::move(shell_->needed) : spec_.rules.needed_fields()),
           record_depth_(ndjson ? 0 : pointer_depth(spec_.records) + (spec_.single_record ? 1 : 2)),
+          scopes_(shell_ ? shell_->scopes : 0),
+          facts_(shell_ ? std::move(shell_->facts) : facts_map{}),
+          paths_(shell_ ? std::move(shell_->paths) : path_table()),
           keep_member_(std::move(options.keep_member)),
           strip_prefix_(std::move(options.strip_prefix)),
           stripped_(options.stripped),
+          own_stripped_(shell_ ? std::move(shell_->stripped) : stripped_map{}),
+          spare_report_(shell_ ? std::move(shell_->report) : stripped_map{}),
           has_transforms_(!spec_.transforms.empty()),
           transformed_(options.transformed != nullptr ? options.transformed
                                                       : &counters_.transformed_fields),
@@ -195,7 +203,8 @@ class json_rewriter {
         targets_.insert(targets_.end(), spec_.envelope_fields.begin(), spec_.envelope_fields.end());
         frames_.reserve(std::min<std::size_t>(spec_.max_depth, 1024) + 1);
         build_nested_groups();
-        if (memory) adopt(std::move(memory));
+        // A memory's counters are the last export's: this one counts from zero.
+        for (auto& entry : own_stripped_) entry.second = 0;
     }
 
     // What this filter learnt, for the next one of an equal spec (record_filter::take_memory);
@@ -212,25 +221,37 @@ class json_rewriter {
             m->spec = decisions_only(spec_);
             m->ndjson = ndjson_;
         }
+        m->needed = std::move(needed_);
         m->paths = std::move(paths_);
         m->facts = std::move(facts_);
         m->stripped = std::move(own_stripped_);
         m->scopes = scopes_;
+        m->report = std::move(counters_.stripped_fields);
         m->weight = m->paths.size() + m->facts.size();
         return m;
     }
 
     // counters().stripped_fields, from the counters the plans bump (names at zero are ones an
-    // earlier filter of the same memory counted): after each feed() and finish().
+    // earlier filter of the same memory counted): after each feed() and finish(). Both maps are
+    // in name order and the report's names are among the counters', so one pass places each;
+    // a new name takes a node the last export's report left (no allocation) while there are any.
     void report_stripped() {
         if (stripped_ != &own_stripped_) return;
         auto& report = counters_.stripped_fields;
-        auto hint = report.begin();
+        auto at = report.begin();
         for (const auto& [name, n] : own_stripped_) {
             if (n == 0) continue;
-            hint = report.try_emplace(hint, name, 0);
-            hint->second = n;
-            ++hint;
+            if (at == report.end() || at->first != name) {
+                if (spare_report_.empty()) {
+                    at = report.try_emplace(at, name, n);
+                } else {
+                    auto node = spare_report_.extract(spare_report_.begin());
+                    node.key().assign(name);
+                    at = report.insert(at, std::move(node));
+                }
+            }
+            at->second = n;
+            ++at;
         }
     }
 
@@ -389,20 +410,17 @@ class json_rewriter {
     }
 
   private:
-    // Starts from another filter's memory: only a main filter's, of the same kind, learnt for a
-    // spec with the same decisions (filters/filter_shelf.hpp); anything else is dropped.
-    void adopt(std::unique_ptr<filter_memory> memory) {
+    // `memory`, when a filter of this kind can start from it: a main filter's (`main`), of the same
+    // kind, learnt for a spec with the same decisions (filters/filter_shelf.hpp); else null (and
+    // the memory is dropped).
+    static std::unique_ptr<json_memory> usable(std::unique_ptr<filter_memory> memory,
+                                               const filter_spec& spec, bool ndjson, bool main) {
         auto* m = dynamic_cast<json_memory*>(memory.get());
-        if (m == nullptr || m->ndjson != ndjson_ || stripped_ != &own_stripped_ ||
-            !same_decisions(m->spec, spec_)) {
-            return;
+        if (m == nullptr || m->ndjson != ndjson || !main || !same_decisions(m->spec, spec)) {
+            return nullptr;
         }
-        paths_ = std::move(m->paths);
-        facts_ = std::move(m->facts);
-        own_stripped_ = std::move(m->stripped);
-        for (auto& entry : own_stripped_) entry.second = 0;
-        scopes_ = m->scopes;
-        shell_.reset(static_cast<json_memory*>(memory.release()));
+        static_cast<void>(memory.release());
+        return std::unique_ptr<json_memory>(m);
     }
 
     static std::size_t pointer_depth(std::string_view pointer) {
@@ -1612,6 +1630,7 @@ class json_rewriter {
     bool ndjson_;
     bool single_;                       // JSON: spec_.records is one record, not an array
     bool single_root_;                  // ... and that record is the document
+    std::unique_ptr<json_memory> shell_;  // the memory started from, its tables moved out
     std::vector<std::string> needed_;   // fields the record rules read, sorted
     std::vector<std::string> targets_;  // pointers to find: records (JSON) and link fields
     std::size_t record_depth_;          // JSON: depth of record objects (top level is 1)
@@ -1662,8 +1681,8 @@ class json_rewriter {
     std::string keep_member_;   // nested_options::keep_member
     std::string strip_prefix_;  // nested_options::strip_prefix
     stripped_map* stripped_;    // where strip() counts: own_stripped_, or the main filter's
-    stripped_map own_stripped_;           // a main filter's: reported by report_stripped()
-    std::unique_ptr<json_memory> shell_;  // the memory adopted, its tables moved out (its spec)
+    stripped_map own_stripped_;  // a main filter's: reported by report_stripped()
+    stripped_map spare_report_;  // nodes for report_stripped(), from the memory started from
     std::string strip_name_;
 
     // Nested record sets.
