@@ -67,6 +67,14 @@ class record_fields {
         structured_[structured_used_++].assign(path);
     }
     [[nodiscard]] bool structured(std::string_view path) const;
+    // Bytes of storage held, used or not (a filter keeps small storage between exports).
+    [[nodiscard]] std::size_t capacity_bytes() const {
+        std::size_t n =
+            values_.capacity() * sizeof(values_[0]) + structured_.capacity() * sizeof(std::string);
+        for (const auto& [p, v] : values_) n += p.capacity() + v.capacity();
+        for (const auto& p : structured_) n += p.capacity();
+        return n;
+    }
 
   private:
     std::vector<std::pair<std::string, std::string>> values_;

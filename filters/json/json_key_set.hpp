@@ -30,6 +30,11 @@ class json_key_set {
     void clear();
     // Bytes of key text held.
     [[nodiscard]] std::size_t bytes() const { return text_.size(); }
+    // Bytes of storage held, used or not.
+    [[nodiscard]] std::size_t capacity_bytes() const {
+        return entries_.capacity() * sizeof(entry) + text_.capacity() +
+               slots_.capacity() * sizeof(slot);
+    }
 
   private:
     struct entry {

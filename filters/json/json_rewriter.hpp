@@ -87,22 +87,6 @@ struct path_hash {
 using facts_map = std::unordered_map<std::string, path_facts, path_hash, std::equal_to<>>;
 using stripped_map = std::map<std::string, std::uint64_t, std::less<>>;
 
-// What a main JSON or NDJSON filter hands to the next filter of an equal spec
-// (filters/filter_shelf.hpp): its path table with the plans decided in it, the facts of each
-// path, and the stripped-field counters the plans point into (their values are the new filter's
-// to count from zero). Bounded: a filter that learnt more than this hands on nothing.
-struct json_memory final : filter_memory {
-    static constexpr std::size_t max_paths = 512;
-    static constexpr std::size_t max_stripped = 64;
-    bool ndjson = false;
-    std::vector<std::string> needed;  // record_rules::needed_fields() of the spec
-    path_table paths;
-    facts_map facts;
-    stripped_map stripped;
-    std::uint64_t scopes = 0;  // path nodes' stamps are below it: the next scopes start above
-    stripped_map report;       // the last export's counters().stripped_fields: nodes to reuse
-};
-
 struct frame {
     mode m = mode::skip;
     bool object = false;
@@ -122,6 +106,32 @@ struct frame {
     std::uint32_t node = no_node;  // inside a record: this container's path node
     std::uint32_t last_member = no_node;  // the node of the member read last (objects)
     bool ptr_stable = false;  // ptr_ is a function of the path (no array index on the way)
+};
+
+// What a main JSON or NDJSON filter hands to the next filter of an equal spec
+// (filters/filter_shelf.hpp): its path table with the plans decided in it, the facts of each
+// path, and the stripped-field counters the plans point into (their values are the new filter's
+// to count from zero). Bounded: a filter that learnt more than this hands on nothing.
+struct json_memory final : filter_memory {
+    static constexpr std::size_t max_paths = 512;
+    static constexpr std::size_t max_stripped = 64;
+    bool ndjson = false;
+    std::vector<std::string> needed;  // record_rules::needed_fields() of the spec
+    path_table paths;
+    facts_map facts;
+    stripped_map stripped;
+    std::uint64_t scopes = 0;  // path nodes' stamps are below it: the next scopes start above
+    stripped_map report;       // the last export's counters().stripped_fields: nodes to reuse
+    // The last filter's buffers, emptied (their storage only, when small): a small export
+    // otherwise grows each of them from nothing.
+    std::vector<frame> frames;
+    json_key_set envelope_keys;
+    json_key_set record_keys;
+    std::string record;
+    std::string value;
+    record_fields fields;
+    std::vector<std::uint64_t> marks;
+    static constexpr std::size_t max_buffer_bytes = 16 * 1024;
 };
 
 // The nested record sets of one path, in the order the spec lists them.
@@ -180,8 +190,15 @@ class json_rewriter {
           shell_(usable(std::move(memory), spec_, ndjson, options.stripped == nullptr)),
           needed_(shell_ ? std::move(shell_->needed) : spec_.rules.needed_fields()),
           record_depth_(ndjson ? 0 : pointer_depth(spec_.records) + (spec_.single_record ? 1 : 2)),
+          frames_(shell_ ? std::move(shell_->frames) : std::vector<frame>{}),
+          envelope_keys_(shell_ ? std::move(shell_->envelope_keys) : json_key_set{}),
+          record_keys_(shell_ ? std::move(shell_->record_keys) : json_key_set{}),
           scopes_(shell_ ? shell_->scopes : 0),
           facts_(shell_ ? std::move(shell_->facts) : facts_map{}),
+          record_(shell_ ? std::move(shell_->record) : std::string{}),
+          value_(shell_ ? std::move(shell_->value) : std::string{}),
+          fields_(shell_ ? std::move(shell_->fields) : record_fields{}),
+          marks_(shell_ ? std::move(shell_->marks) : std::vector<std::uint64_t>{}),
           paths_(shell_ ? std::move(shell_->paths) : path_table()),
           keep_member_(std::move(options.keep_member)),
           strip_prefix_(std::move(options.strip_prefix)),
@@ -203,8 +220,16 @@ class json_rewriter {
         targets_.insert(targets_.end(), spec_.envelope_fields.begin(), spec_.envelope_fields.end());
         frames_.reserve(std::min<std::size_t>(spec_.max_depth, 1024) + 1);
         build_nested_groups();
-        // A memory's counters are the last export's: this one counts from zero.
+        // A memory's counters are the last export's: this one counts from zero; its buffers
+        // hold the last export's bytes: emptied.
         for (auto& entry : own_stripped_) entry.second = 0;
+        frames_.clear();
+        envelope_keys_.clear();
+        record_keys_.clear();
+        record_.clear();
+        value_.clear();
+        fields_.clear();
+        marks_.clear();
     }
 
     // What this filter learnt, for the next one of an equal spec (record_filter::take_memory);
@@ -227,6 +252,16 @@ class json_rewriter {
         m->stripped = std::move(own_stripped_);
         m->scopes = scopes_;
         m->report = std::move(counters_.stripped_fields);
+        const auto keep = [](auto& from, auto& to, std::size_t bytes) {
+            if (bytes <= json_memory::max_buffer_bytes) to = std::move(from);
+        };
+        keep(frames_, m->frames, frames_.capacity() * sizeof(frame));
+        keep(envelope_keys_, m->envelope_keys, envelope_keys_.capacity_bytes());
+        keep(record_keys_, m->record_keys, record_keys_.capacity_bytes());
+        keep(record_, m->record, record_.capacity());
+        keep(value_, m->value, value_.capacity());
+        keep(fields_, m->fields, fields_.capacity_bytes());
+        keep(marks_, m->marks, marks_.capacity() * sizeof(std::uint64_t));
         m->weight = m->paths.size() + m->facts.size();
         return m;
     }
