@@ -61,7 +61,9 @@
 
 namespace exportwall::filters::json_detail {
 
-// Distinct stripped field names counted one by one; further names count as `*`.
+// Distinct stripped field names counted one by one; further names count as `*`. A filter
+// started from a memory (json_memory) counts the names it carries (at most 64) toward the cap:
+// an export with more than ~192 new names may count some under `*` that a fresh filter names.
 constexpr std::size_t max_stripped_names = 256;
 constexpr std::string_view other_stripped_name = "*";
 

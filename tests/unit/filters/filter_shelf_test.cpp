@@ -741,15 +741,17 @@ TEST_F(FilterShelf, ExportRefusedInItsFirstRecordDiffersOnlyByTheValueAtTheFault
     }
 }
 
+// A record with `count` members named `prefix`0, `prefix`1, … beside its id.
+std::string record_with_names(const std::string& prefix, int count) {
+    std::string r = R"({"id":"1")";
+    for (int i = 0; i < count; ++i) r += ",\"" + prefix + std::to_string(i) + "\":" + "0";
+    return r + "}";
+}
+
 // Upstream chooses the names: a first export with more distinct stripped names than a memory
 // carries hands on nothing, so a second export's names are counted one by one as by a fresh
 // filter (not under "*" because of names it never held).
 TEST_F(FilterShelf, ExportAfterOneWithManyStrippedNamesCountsItsNamesAsAFreshFilter) {
-    const auto record_with_names = [](const std::string& prefix, int count) {
-        std::string r = R"({"id":"1")";
-        for (int i = 0; i < count; ++i) r += ",\"" + prefix + std::to_string(i) + "\":" + "0";
-        return r + "}";
-    };
     for (body_format format : {body_format::json, body_format::ndjson}) {
         const filter_spec spec = spec_for(format, {"id"});
         const std::string first = body_of(format, {record_with_names("old", 300)});
@@ -768,11 +770,6 @@ TEST_F(FilterShelf, ExportAfterOneWithManyStrippedNamesCountsItsNamesAsAFreshFil
 // the export before (at most 64) count toward the cap of 256 distinct names; an export with up
 // to 192 new names is counted exactly as by a fresh filter.
 TEST_F(FilterShelf, CarriedStrippedNamesLeaveRoomForOneHundredNinetyTwoNewOnes) {
-    const auto record_with_names = [](const std::string& prefix, int count) {
-        std::string r = R"({"id":"1")";
-        for (int i = 0; i < count; ++i) r += ",\"" + prefix + std::to_string(i) + "\":" + "0";
-        return r + "}";
-    };
     for (body_format format : {body_format::json, body_format::ndjson}) {
         const filter_spec spec = spec_for(format, {"id"});
         const std::string first = body_of(format, {record_with_names("old", 64)});
