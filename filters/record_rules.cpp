@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <stdexcept>
 
 #include "common/ascii.hpp"
 
@@ -47,9 +48,33 @@ std::string_view drop_reason_name(drop_reason r) {
     return names[static_cast<std::size_t>(r)];
 }
 
+void record_fields::read_for(const record_rules& rules) {
+    if (rules.subject_fields.size() > 255) throw std::length_error("more than 255 subject fields");
+    subject_paths_ = rules.subject_fields;
+    subject_read_by_rules_.clear();
+    for (const auto& path : subject_paths_) {
+        const bool condition =
+            std::any_of(rules.conditions.begin(), rules.conditions.end(),
+                        [&](const record_condition& c) { return c.field == path; });
+        const bool suppression =
+            rules.suppressed &&
+            std::find(rules.suppression_fields.begin(), rules.suppression_fields.end(), path) !=
+                rules.suppression_fields.end();
+        subject_read_by_rules_.push_back(condition || suppression);
+    }
+}
+
+record_fields::route record_fields::route_of(std::string_view path) const {
+    for (std::size_t i = 0; i < subject_paths_.size(); ++i) {
+        if (subject_paths_[i] == path)
+            return {static_cast<std::uint8_t>(i + 1), subject_read_by_rules_[i]};
+    }
+    return {};
+}
+
 std::optional<std::string_view> record_fields::find(std::string_view path) const {
-    for (const auto& [p, v] : values()) {
-        if (p == path) return std::string_view(v);
+    for (const auto [p, v] : values()) {
+        if (p == path) return v;
     }
     return std::nullopt;
 }
@@ -85,26 +110,26 @@ std::optional<drop_reason> evaluate(const record_rules& rules, const record_fiel
         // (legal) condition refuses to choose between different values at all.
         bool any = false;
         bool all = true;
-        const std::string* first = nullptr;
+        std::optional<std::string_view> first;
         bool conflicting = false;
-        for (const auto& [path, value] : record.values()) {
+        for (const auto [path, value] : record.values()) {
             if (path != c.field) continue;
-            if (first == nullptr)
-                first = &value;
+            if (!first)
+                first = value;
             else if (value != *first)
                 conflicting = true;
-            bool h = holds(c, std::string_view(value));
+            bool h = holds(c, value);
             any = any || h;
             all = all && h;
         }
-        const bool present = first != nullptr;
+        const bool present = first.has_value();
         if (c.strict && (!present || conflicting)) return drop_reason::condition_unreadable;
         bool h = c.exclude ? any : (present && all);
         if (c.exclude ? h : !h) return c.reason;
     }
     if (rules.suppressed) {
         bool readable = false;
-        for (const auto& [path, value] : record.values()) {
+        for (const auto [path, value] : record.values()) {
             if (value.empty() || value == "null") continue;
             if (std::find(rules.suppression_fields.begin(), rules.suppression_fields.end(), path) !=
                 rules.suppression_fields.end()) {

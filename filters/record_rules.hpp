@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,32 +30,123 @@ enum class drop_reason : std::uint8_t {
 inline constexpr std::size_t drop_reason_count = 7;
 [[nodiscard]] std::string_view drop_reason_name(drop_reason r);
 
+struct record_rules;
+
 // The scalar values of one record, by dotted path (array indices omitted). Strings are
 // unescaped, booleans and null are their JSON literals, numbers their lexeme as received.
 // A path may occur more than once (arrays, repeated XML elements).
+//
+// Two lists: the values the rules read (values(), what evaluate() and the suppression check see)
+// and the values of the subject index's fields (subjects(), by their index in
+// record_rules::subject_fields, what the `decided` callback reads). A filter adds a value by
+// path and read_for() routes it to one list or both; the JSON filter routes a path once and
+// replays the route (add_routed).
 class record_fields {
+    struct entry;
+
   public:
+    // One value: its path and the value, both views valid until the record's fields change.
+    using field = std::pair<std::string_view, std::string_view>;
+    // One subject key: its index in record_rules::subject_fields and its value.
+    using subject_field = std::pair<std::size_t, std::string_view>;
+
+    // Where a path's values go: `subject` its index in subject_fields plus one (0: none);
+    // `rules` whether the rules read it. A path not named by either goes to the rules' list.
+    struct route {
+        std::uint8_t subject = 0;
+        bool rules = true;
+    };
+
+    // Routes the fields `rules` names: the subject fields to subjects(), and to values() too
+    // when a condition or the suppression check reads them. Without it every value goes to
+    // values().
+    void read_for(const record_rules& rules);
+    [[nodiscard]] static record_fields reading_for(const record_rules& rules) {
+        record_fields f;
+        f.read_for(rules);
+        return f;
+    }
+    [[nodiscard]] route route_of(std::string_view path) const;
+
     // Forgets the values; their storage is kept for the next record (no allocation per record).
     void clear() {
         used_ = 0;
+        subjects_used_ = 0;
         structured_used_ = 0;
+        text_ = {};
     }
     void add(std::string_view path, std::string_view value) {
-        if (used_ == values_.size()) values_.emplace_back();
-        auto& [p, v] = values_[used_++];
-        // A filter adds a record's fields in the order of the record, so the slot nearly always
-        // held this same path in the previous record: compared, not copied again.
-        if (std::string_view(p) != path) p.assign(path);
-        // clear() and append(), not assign(): `value` is the filter's, never this object's own
-        // storage, so assign()'s overlap handling is not needed on this per-field path.
-        v.clear();
-        v.append(value);
+        add_routed(subject_paths_.empty() ? route{} : route_of(path), path, value);
     }
+    void add_routed(route r, std::string_view path, std::string_view value) {
+        if (r.subject != 0) copy(next_subject(r.subject - 1), value);
+        if (r.rules) copy(slot(path), value);
+    }
+    // A value the filter wrote unchanged into the record's text (its buffered output): kept as
+    // its place there, `size` bytes from `at`, not copied. The filter names the text with
+    // in_text() once the record is complete, before the rules or the subject index read it; a
+    // record dropped reads nothing, so most of its values never cost a copy.
+    void add_in_text(route r, std::string_view path, std::size_t at, std::size_t size) {
+        if (r.subject != 0) place(next_subject(r.subject - 1), at, size);
+        if (r.rules) place(slot(path), at, size);
+    }
+    // The text add_in_text() places point into: the whole record, unchanged until the fields
+    // are read.
+    void in_text(std::string_view text) { text_ = text; }
+
     // The first value at `path`, or nullopt when the record has none.
     [[nodiscard]] std::optional<std::string_view> find(std::string_view path) const;
-    [[nodiscard]] std::span<const std::pair<std::string, std::string>> values() const {
-        return {values_.data(), used_};
+
+    // Index-based views over a list (values() or subjects()).
+    template <typename Value, Value (record_fields::*At)(std::size_t) const>
+    class list {
+      public:
+        class iterator {
+          public:
+            using value_type = Value;
+            using difference_type = std::ptrdiff_t;
+            iterator() = default;
+            iterator(const record_fields* owner, std::size_t i) : owner_(owner), i_(i) {}
+            Value operator*() const { return (owner_->*At)(i_); }
+            iterator& operator++() {
+                ++i_;
+                return *this;
+            }
+            iterator operator++(int) {
+                iterator old = *this;
+                ++i_;
+                return old;
+            }
+            bool operator==(const iterator& o) const { return i_ == o.i_; }
+
+          private:
+            const record_fields* owner_ = nullptr;
+            std::size_t i_ = 0;
+        };
+        list(const record_fields* owner, std::size_t n) : owner_(owner), n_(n) {}
+        [[nodiscard]] iterator begin() const { return {owner_, 0}; }
+        [[nodiscard]] iterator end() const { return {owner_, n_}; }
+        [[nodiscard]] std::size_t size() const { return n_; }
+
+      private:
+        const record_fields* owner_;
+        std::size_t n_;
+    };
+    // The values the rules read, in the order added.
+    [[nodiscard]] auto values() const { return list<field, &record_fields::value_at>(this, used_); }
+    // The subject keys, in the order added.
+    [[nodiscard]] auto subjects() const {
+        return list<subject_field, &record_fields::subject_at>(this, subjects_used_);
     }
+    [[nodiscard]] field value_at(std::size_t i) const {
+        const entry& e = values_[i];
+        return {e.path, value_of(e)};
+    }
+    [[nodiscard]] subject_field subject_at(std::size_t i) const {
+        const entry& e = subjects_[i];
+        return {e.subject, value_of(e)};
+    }
+
     // The record holds a structure where a rule expects a scalar: a JSON object or array, or an
     // XML element with child elements, at `path`. Filters call this for every path in
     // record_rules::needed_fields() whose value is not a scalar, and for every JSON array on the
@@ -69,18 +159,65 @@ class record_fields {
     [[nodiscard]] bool structured(std::string_view path) const;
     // Bytes of storage held, used or not (a filter keeps small storage between exports).
     [[nodiscard]] std::size_t capacity_bytes() const {
-        std::size_t n =
-            values_.capacity() * sizeof(values_[0]) + structured_.capacity() * sizeof(std::string);
-        for (const auto& [p, v] : values_) n += p.capacity() + v.capacity();
+        std::size_t n = (values_.capacity() + subjects_.capacity()) * sizeof(entry) +
+                        structured_.capacity() * sizeof(std::string);
+        for (const auto& e : values_) n += e.path.capacity() + e.value.capacity();
+        for (const auto& e : subjects_) n += e.value.capacity();
         for (const auto& p : structured_) n += p.capacity();
         return n;
     }
 
   private:
-    std::vector<std::pair<std::string, std::string>> values_;
+    struct entry {
+        static constexpr std::size_t copied = static_cast<std::size_t>(-1);
+        std::string path;         // values(): the path
+        std::size_t subject = 0;  // subjects(): the subject field's index
+        std::string value;        // a copied value (at == copied)
+        std::size_t at = copied;  // or its place in the text
+        std::size_t size = 0;
+    };
+    [[nodiscard]] std::string_view value_of(const entry& e) const {
+        if (e.at == entry::copied) return e.value;
+        // A place past the text is a filter's bug: substr() throws, the export fails closed
+        // rather than reading a rule's value as empty.
+        return text_.substr(e.at, e.size);
+    }
+    static void copy(entry& e, std::string_view value) {
+        // clear() and append(), not assign(): `value` is the filter's, never this object's own
+        // storage, so assign()'s overlap handling is not needed on this per-field path.
+        e.value.clear();
+        e.value.append(value);
+        e.at = entry::copied;
+    }
+    static void place(entry& e, std::size_t at, std::size_t size) {
+        e.at = at;
+        e.size = size;
+    }
+    entry& slot(std::string_view path) {
+        if (used_ == values_.size()) values_.emplace_back();
+        entry& e = values_[used_++];
+        // A filter adds a record's fields in the order of the record, so the slot nearly always
+        // held this same path in the previous record: compared, not copied again.
+        if (std::string_view(e.path) != path) e.path.assign(path);
+        return e;
+    }
+    entry& next_subject(std::size_t subject) {
+        if (subjects_used_ == subjects_.size()) subjects_.emplace_back();
+        entry& e = subjects_[subjects_used_++];
+        e.subject = subject;
+        return e;
+    }
+
+    std::vector<entry> values_;
     std::size_t used_ = 0;
+    std::vector<entry> subjects_;
+    std::size_t subjects_used_ = 0;
     std::vector<std::string> structured_;
     std::size_t structured_used_ = 0;
+    std::string_view text_;
+    // read_for(): the subject fields, and whether the rules read each.
+    std::vector<std::string> subject_paths_;
+    std::vector<bool> subject_read_by_rules_;
 };
 
 enum class condition_op : std::uint8_t {

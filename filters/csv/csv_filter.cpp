@@ -477,7 +477,7 @@ class csv_filter final : public record_filter {
     std::uint64_t rows_counted_ = 0;  // data rows already added to stripped_fields
     std::vector<std::string> needed_;
     std::vector<std::pair<std::size_t, std::string>> needed_columns_;
-    record_fields fields_;
+    record_fields fields_ = record_fields::reading_for(spec_.rules);
 
     field_transformer transformer_;
     std::vector<std::size_t> transform_at_;  // by column: its transform, or transform_set::npos

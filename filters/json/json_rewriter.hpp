@@ -216,6 +216,7 @@ class json_rewriter {
                        options.outer_transformer),
           settle_transforms_(has_transforms_) {
         if (stripped_ == nullptr) stripped_ = &own_stripped_;
+        fields_.read_for(spec_.rules);
         if (!ndjson_ && !spec_.records.empty()) targets_.push_back(spec_.records);
         targets_.insert(targets_.end(), spec_.link_fields.begin(), spec_.link_fields.end());
         targets_.insert(targets_.end(), spec_.token_fields.begin(), spec_.token_fields.end());
@@ -435,6 +436,7 @@ class json_rewriter {
         in_record_ = false;
         stand_in_ = 0;
         capture_envelope_ = false;
+        capturing_ = false;
         pending_out_ = 0;
         disc_slot_ = no_slot;
     }
@@ -1286,6 +1288,7 @@ class json_rewriter {
             record_keys_.clear();
         }
         record_.clear();
+        capturing_ = true;
         capture_group_ = f.group;
         capture_seen_.assign(g.discriminators.size(), false);
         capture_values_.resize(g.discriminators.size());
@@ -1327,6 +1330,7 @@ class json_rewriter {
         frame& parent = frames_.back();
         const nested_group& g = groups_[capture_group_];
         const bool envelope = capture_envelope_;
+        capturing_ = false;
         std::string* text = &record_;
         std::string* dest = out_;
         if (envelope) {
@@ -1496,6 +1500,7 @@ class json_rewriter {
         // Nested records kept inside this one share its fate.
         const std::uint64_t nested = pending_out_;
         pending_out_ = 0;
+        fields_.in_text(record_);  // the values collect_whole() left in place
         if (!spec_.rules.empty()) {
             if (auto reason = evaluate(spec_.rules, fields_)) {
                 counters_.dropped[static_cast<std::size_t>(*reason)] += 1 + nested;
@@ -1604,33 +1609,78 @@ class json_rewriter {
 
     [[gnu::noinline]] bool whole_scalar_slow(value_kind k, std::string_view s, error_code& ec) {
         if (!begin_value(k, ec)) return false;
-        if (!scalar_collect_ && scalar_special_ == special_none) {
-            if (scalar_sink_ == nullptr) {
-                scalar_open_ = false;
-                return true;
-            }
-            if (scalar_string_ && closing_quote_follows(s)) {
-                // A string read straight from the input: copied with its closing quote.
-                scalar_sink_->append(s.data(), s.size() + 1);
-                scalar_open_ = false;
-                return !in_record_ || record_.size() <= spec_.max_record_bytes ||
-                       fail(ec, filter_error::record_too_large);
+        if (scalar_special_ == special_none) {
+            if (!scalar_collect_) {
+                if (scalar_sink_ == nullptr) {
+                    scalar_open_ = false;
+                    return true;
+                }
+                if (scalar_string_ && closing_quote_follows(s)) {
+                    // A string read straight from the input: copied with its closing quote.
+                    scalar_sink_->append(s.data(), s.size() + 1);
+                    scalar_open_ = false;
+                    return !in_record_ || record_.size() <= spec_.max_record_bytes ||
+                           fail(ec, filter_error::record_too_large);
+                }
+            } else if (disc_slot_ == no_slot && (!scalar_string_ || closing_quote_follows(s))) {
+                return collect_whole(s, ec);
             }
         }
         return scalar_part(s, ec) && end_scalar(ec);
+    }
+
+    // A scalar a rule or the subject index reads, whole and as it is in the input: a number, a
+    // literal, or a string without escapes (its text is its value). Not copied through value_:
+    // written to the record, it is read from there when the record is decided
+    // (record_fields::add_in_text); stripped, it is copied once, into the fields.
+    bool collect_whole(std::string_view s, error_code& ec) {
+        scalar_open_ = false;
+        if (scalar_sink_ == nullptr) {
+            if (s.size() > spec_.max_record_bytes) return fail(ec, filter_error::record_too_large);
+            add_collected(s);
+            return true;
+        }
+        if (scalar_sink_ != &record_ || !in_record_ || capturing_) {
+            // Outside the record's own text (the envelope, a nested element being copied).
+            return scalar_part(s, ec) && end_scalar(ec);
+        }
+        const std::size_t at = record_.size();
+        record_.append(s.data(), s.size() + (scalar_string_ ? 1 : 0));  // a string's closing quote
+        const std::string_view path = collected_path();
+        fields_.add_in_text(collected_route(path), path, at, s.size());
+        return record_.size() <= spec_.max_record_bytes || fail(ec, filter_error::record_too_large);
+    }
+
+    // Where the collected scalar's values go (record_fields::route): decided once per path node
+    // and base, then replayed.
+    [[nodiscard]] record_fields::route collected_route(std::string_view path) {
+        if (scalar_node_ == no_node) return fields_.route_of(path);
+        path_node& n = paths_[scalar_node_];
+        if (n.route_base != scalar_base_) {
+            n.route = fields_.route_of(path);
+            n.route_base = scalar_base_;
+        }
+        return n.route;
+    }
+    void add_collected(std::string_view value) {
+        const std::string_view path = collected_path();
+        fields_.add_routed(collected_route(path), path, value);
+    }
+
+    // The path a collected scalar is reported at: relative to its record (scalar_base_).
+    [[nodiscard]] std::string_view collected_path() const {
+        if (scalar_node_ != no_node) {
+            const std::string& path = paths_[scalar_node_].path;
+            return std::string_view(path).substr(std::min(scalar_base_, path.size()));
+        }
+        return rel_path(scalar_base_);
     }
 
     bool end_scalar(error_code&) {
         scalar_open_ = false;
         if (scalar_sink_ != nullptr && scalar_string_) scalar_sink_->push_back('"');
         if (scalar_collect_ && (disc_slot_ == no_slot || take_discriminator())) {
-            if (scalar_node_ != no_node) {
-                const std::string& path = paths_[scalar_node_].path;
-                fields_.add(std::string_view(path).substr(std::min(scalar_base_, path.size())),
-                            value_);
-            } else {
-                fields_.add(rel_path(scalar_base_), value_);
-            }
+            add_collected(value_);
         }
         if (scalar_special_ != special_none) {
             if (scalar_special_ == special_link) {
@@ -1729,6 +1779,7 @@ class json_rewriter {
     bool has_record_groups_ = false;
     std::size_t capture_group_ = 0;   // the group of the element being copied
     bool capture_envelope_ = false;   // an element is copied outside any main record
+    bool capturing_ = false;          // record_ holds a nested element being copied
     bool link_is_token_ = false;      // the open link value is a paging token (token_fields)
     std::string capture_outer_;       // the main record's buffer, parked during a copy
     std::string capture_key_;         // a map element's key, escaped

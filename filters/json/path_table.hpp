@@ -13,9 +13,10 @@
 #include <string_view>
 #include <vector>
 
-#include "filters/json/text.hpp"
 #include "filters/json/json_key_set.hpp"
 #include "filters/json/json_record_parser.hpp"
+#include "filters/json/text.hpp"
+#include "filters/record_rules.hpp"
 
 namespace exportwall::filters::json_detail {
 
@@ -127,6 +128,10 @@ struct path_node {
     std::uint32_t next = no_node;   // the member that followed this one last time
     bool link_checked = false;      // under a path-determined link pointer: `linked` is known
     bool linked = false;            // this member is a configured link field
+    // Where a collected scalar at this path goes (record_fields::route), for the record base it
+    // was decided for (json_rewriter::collected_route).
+    record_fields::route route;
+    std::size_t route_base = static_cast<std::size_t>(-1);
     std::array<cached_plan, value_kind_count> plans;  // by value_kind
 };
 
@@ -142,6 +147,7 @@ class path_table {
     static constexpr std::uint32_t root = 0;
 
     path_node& operator[](std::uint32_t i) { return nodes_[i]; }
+    const path_node& operator[](std::uint32_t i) const { return nodes_[i]; }
     [[nodiscard]] std::size_t size() const { return nodes_.size(); }
 
     // The node of `key` under `parent` (an element when `element`), created on first use; no_node

@@ -994,7 +994,7 @@ class xml_filter final : public record_filter {
     std::string metadata_buf_;  // the text of an open done / size / totalSize
     static constexpr std::size_t max_metadata_text = 64;
     std::string envelope_text_;  // text directly inside an envelope ancestor (strict_envelope)
-    record_fields fields_;
+    record_fields fields_ = record_fields::reading_for(spec_.rules);
 
     transform_set transform_paths_;  // spec_.transforms' paths, prefixed like the allow-list
     field_transformer transformer_;

@@ -712,7 +712,7 @@ class xmlrpc_filter final : public record_filter {
     bool in_record_ = false;
     std::uint64_t record_start_ = 0;
     std::string record_buf_;
-    record_fields fields_;
+    record_fields fields_ = record_fields::reading_for(spec_.rules);
     std::string transform_text_;
     std::unordered_map<std::string, std::uint64_t, name_hash, std::equal_to<>> strip_counts_;
 };

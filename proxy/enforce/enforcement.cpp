@@ -55,25 +55,34 @@ struct export_case::subject_indexing {
 
     enum class role : std::uint8_t { main, nested_in_record, nested_in_document };
 
-    // What an entity's records are indexed by, looked up once per filter rather than once per
-    // record (the catalogue's fields are searched by category). Views into the configuration,
-    // which the export holds for its whole life.
+    // What each of the rules' subject fields (record_rules::subject_fields, by index) is: the
+    // entity's id, its e-mail address, or neither. Decided once per filter rather than once per
+    // record; views into the configuration, which the export holds for its whole life.
+    enum class key_kind : std::uint8_t { none, id, email };
     struct subject_paths {
         std::string_view entity;
-        std::string_view id;     // the id field's path; empty: none
-        std::string_view email;  // the e-mail field's path; empty: none
+        std::vector<key_kind> kinds;
     };
-    static subject_paths paths_of(const config::entity& e) {
-        subject_paths p{e.id, {}, {}};
-        if (const auto* f = e.subject_id_field()) p.id = f->path;
-        if (const auto* f = e.subject_email_field()) p.email = f->path;
+    static subject_paths paths_of(const config::entity& e, const std::vector<std::string>& fields) {
+        subject_paths p{e.id, {}};
+        const auto* id = e.subject_id_field();
+        const auto* email = e.subject_email_field();
+        for (const auto& path : fields) {
+            if (id != nullptr && path == id->path) {
+                p.kinds.push_back(key_kind::id);
+            } else if (email != nullptr && path == email->path) {
+                p.kinds.push_back(key_kind::email);
+            } else {
+                p.kinds.push_back(key_kind::none);
+            }
+        }
         return p;
     }
 
     // True when normalise() would return `value` unchanged: no byte at either end that trimming
     // could remove (std::isspace; bytes past ASCII are left to it, whatever the locale) and, for
     // an address, no byte lower-casing could change (A-Z; bytes past ASCII go the long way).
-    static bool normalised(std::string_view value, bool email) {
+    [[gnu::always_inline]] static bool normalised(std::string_view value, bool email) {
         auto plain_end = [](char c) {
             const auto u = static_cast<unsigned char>(c);
             return u > 0x20 && u < 0x7f;
@@ -90,20 +99,22 @@ struct export_case::subject_indexing {
     template <typename Add>
     void keys(const subject_paths& p, const filters::record_fields& f, Add add) {
         using kind = config::suppression_entries::match_kind;
-        // The record's keys are digested together, two at a time (subject_hasher::keys).
-        std::array<audit::subject_hasher::keyed_value, 8> batch;
-        std::array<std::uint64_t, 8> digests{};
+        // The record's keys are digested together, two at a time (subject_hasher::keys), in
+        // arrays kept between records (filling eight keys' worth of zeros every record cost
+        // more than the loop).
+        auto& batch = batch_;
+        auto& digests = digests_;
         std::size_t n = 0;
         auto digest_batch = [&] {
             hasher->keys({batch.data(), n}, {digests.data(), n});
             for (std::size_t i = 0; i < n; ++i) add(digests[i]);
             n = 0;
         };
-        for (const auto& [path, value] : f.values()) {
-            const bool is_id = !p.id.empty() && path == p.id;
-            const bool is_email = !is_id && !p.email.empty() && path == p.email;
-            if (!is_id && !is_email) continue;
-            if (value == "null") continue;
+        for (const auto [index, value] : f.subjects()) {
+            const key_kind k = index < p.kinds.size() ? p.kinds[index] : key_kind::none;
+            if (k == key_kind::none || value == "null") continue;
+            const bool is_id = k == key_kind::id;
+            const bool is_email = !is_id;
             // Most values are normalised already: digested where they are, without a copy.
             std::string_view v = value;
             if (!normalised(value, is_email)) {
@@ -118,9 +129,9 @@ struct export_case::subject_indexing {
         if (n > 0) digest_batch();
     }
 
-    std::function<void(const filters::record_fields&, bool)> reporter(const config::entity& e,
-                                                                      role r) {
-        return [this, p = paths_of(e), r](const filters::record_fields& f, bool kept) {
+    std::function<void(const filters::record_fields&, bool)> reporter(
+        const config::entity& e, const std::vector<std::string>& fields, role r) {
+        return [this, p = paths_of(e, fields), r](const filters::record_fields& f, bool kept) {
             switch (r) {
                 case role::main:
                     if (!kept) {
@@ -143,6 +154,8 @@ struct export_case::subject_indexing {
   private:
     // Normalised copies of the values that were not (their storage kept between records).
     std::array<std::string, 8> copies_;
+    std::array<audit::subject_hasher::keyed_value, 8> batch_;
+    std::array<std::uint64_t, 8> digests_{};
 };
 
 export_case::~export_case() {
@@ -162,12 +175,14 @@ void export_case::attach_subjects(filters::filter_spec& spec) const {
     using role = subject_indexing::role;
     const auto* main_entity = config_->rules.find_entity(route_.entity);
     if (main_entity != nullptr && !main_entity->organisations)
-        spec.rules.decided = subjects_->reporter(*main_entity, role::main);
+        spec.rules.decided =
+            subjects_->reporter(*main_entity, spec.rules.subject_fields, role::main);
     for (std::size_t i = 0; i < spec.nested.size() && i < route_.nested.size(); ++i) {
         const auto* e = config_->rules.find_entity(route_.nested[i].entity);
         if (e == nullptr || e->organisations || !spec.nested[i].keep) continue;
         spec.nested[i].rules.decided = subjects_->reporter(
-            *e, spec.nested[i].in_record ? role::nested_in_record : role::nested_in_document);
+            *e, spec.nested[i].rules.subject_fields,
+            spec.nested[i].in_record ? role::nested_in_record : role::nested_in_document);
     }
 }
 
