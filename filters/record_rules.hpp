@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -78,7 +79,8 @@ class record_fields {
     void add(std::string_view path, std::string_view value) {
         add_routed(subject_paths_.empty() ? route{} : route_of(path), path, value);
     }
-    void add_routed(route r, std::string_view path, std::string_view value) {
+    // `path` is read only when the rules read it (r.rules).
+    [[gnu::always_inline]] void add_routed(route r, std::string_view path, std::string_view value) {
         if (r.subject != 0) copy(next_subject(r.subject - 1), value);
         if (r.rules) copy(slot(path), value);
     }
@@ -86,7 +88,8 @@ class record_fields {
     // its place there, `size` bytes from `at`, not copied. The filter names the text with
     // in_text() once the record is complete, before the rules or the subject index read it; a
     // record dropped reads nothing, so most of its values never cost a copy.
-    void add_in_text(route r, std::string_view path, std::size_t at, std::size_t size) {
+    [[gnu::always_inline]] void add_in_text(route r, std::string_view path, std::size_t at,
+                                            std::size_t size) {
         if (r.subject != 0) place(next_subject(r.subject - 1), at, size);
         if (r.rules) place(slot(path), at, size);
     }
@@ -178,8 +181,10 @@ class record_fields {
     };
     [[nodiscard]] std::string_view value_of(const entry& e) const {
         if (e.at == entry::copied) return e.value;
-        // A place past the text is a filter's bug: substr() throws, the export fails closed
-        // rather than reading a rule's value as empty.
+        // A place outside the text is a filter's bug: it throws, and the export fails closed
+        // rather than reading a rule's value as empty or cut short.
+        if (e.at > text_.size() || e.size > text_.size() - e.at)
+            throw std::out_of_range("record_fields: a value placed outside the record's text");
         return text_.substr(e.at, e.size);
     }
     static void copy(entry& e, std::string_view value) {
@@ -201,7 +206,7 @@ class record_fields {
         if (std::string_view(e.path) != path) e.path.assign(path);
         return e;
     }
-    entry& next_subject(std::size_t subject) {
+    [[gnu::always_inline]] entry& next_subject(std::size_t subject) {
         if (subjects_used_ == subjects_.size()) subjects_.emplace_back();
         entry& e = subjects_[subjects_used_++];
         e.subject = subject;

@@ -1646,25 +1646,25 @@ class json_rewriter {
         }
         const std::size_t at = record_.size();
         record_.append(s.data(), s.size() + (scalar_string_ ? 1 : 0));  // a string's closing quote
-        const std::string_view path = collected_path();
-        fields_.add_in_text(collected_route(path), path, at, s.size());
+        const record_fields::route r = collected_route();
+        fields_.add_in_text(r, r.rules ? collected_path() : std::string_view{}, at, s.size());
         return record_.size() <= spec_.max_record_bytes || fail(ec, filter_error::record_too_large);
     }
 
     // Where the collected scalar's values go (record_fields::route): decided once per path node
     // and base, then replayed.
-    [[nodiscard]] record_fields::route collected_route(std::string_view path) {
-        if (scalar_node_ == no_node) return fields_.route_of(path);
+    [[nodiscard]] record_fields::route collected_route() {
+        if (scalar_node_ == no_node) return fields_.route_of(collected_path());
         path_node& n = paths_[scalar_node_];
-        if (n.route_base != scalar_base_) {
-            n.route = fields_.route_of(path);
+        if (n.route_base != scalar_base_) [[unlikely]] {
+            n.route = fields_.route_of(collected_path());
             n.route_base = scalar_base_;
         }
         return n.route;
     }
     void add_collected(std::string_view value) {
-        const std::string_view path = collected_path();
-        fields_.add_routed(collected_route(path), path, value);
+        const record_fields::route r = collected_route();
+        fields_.add_routed(r, r.rules ? collected_path() : std::string_view{}, value);
     }
 
     // The path a collected scalar is reported at: relative to its record (scalar_base_).

@@ -51,7 +51,7 @@ struct export_case::subject_indexing {
 
     subject_indexing(std::shared_ptr<const audit::subject_hasher> h,
                      std::shared_ptr<audit::subject_index_file> file, std::string_view id)
-        : hasher(std::move(h)), collector(std::move(file), id) {}
+        : hasher(std::move(h)), collector(std::move(file), id, hasher) {}
 
     enum class role : std::uint8_t { main, nested_in_record, nested_in_document };
 
@@ -94,44 +94,36 @@ struct export_case::subject_indexing {
         });
     }
 
-    // The record's subject keys, normalised as the suppression list normalises them. A key
-    // without a value (absent, null, empty) adds nothing.
-    template <typename Add>
-    void keys(const subject_paths& p, const filters::record_fields& f, Add add) {
+    // The record's subject keys, normalised as the suppression list normalises them, each
+    // handed to `take` (which copies what it keeps). A key without a value (absent, null, empty)
+    // adds nothing.
+    template <typename Take>
+    void keys(const subject_paths& p, const filters::record_fields& f, Take take) {
         using kind = config::suppression_entries::match_kind;
-        // The record's keys are digested together, two at a time (subject_hasher::keys), in
-        // arrays kept between records (filling eight keys' worth of zeros every record cost
-        // more than the loop).
-        auto& batch = batch_;
-        auto& digests = digests_;
-        std::size_t n = 0;
-        auto digest_batch = [&] {
-            hasher->keys({batch.data(), n}, {digests.data(), n});
-            for (std::size_t i = 0; i < n; ++i) add(digests[i]);
-            n = 0;
-        };
         for (const auto [index, value] : f.subjects()) {
             const key_kind k = index < p.kinds.size() ? p.kinds[index] : key_kind::none;
             if (k == key_kind::none || value == "null") continue;
-            const bool is_id = k == key_kind::id;
-            const bool is_email = !is_id;
-            // Most values are normalised already: digested where they are, without a copy.
+            const bool is_email = k == key_kind::email;
+            // Most values are normalised already: taken where they are, without a copy.
             std::string_view v = value;
             if (!normalised(value, is_email)) {
-                copies_[n] =
-                    config::suppression_entries::normalise(value, is_id ? kind::id : kind::email);
-                v = copies_[n];
+                copy_ = config::suppression_entries::normalise(value,
+                                                               is_email ? kind::email : kind::id);
+                v = copy_;
             }
             if (v.empty()) continue;
-            batch[n++] = {is_email, p.entity, v};
-            if (n == batch.size()) digest_batch();
+            take(audit::subject_hasher::keyed_value{is_email, p.entity, v});
         }
-        if (n > 0) digest_batch();
     }
 
     std::function<void(const filters::record_fields&, bool)> reporter(
         const config::entity& e, const std::vector<std::string>& fields, role r) {
         return [this, p = paths_of(e, fields), r](const filters::record_fields& f, bool kept) {
+            // Delivered keys queue in the collector, digested eight at a time; a nested record's
+            // wait as digests until its main record is decided.
+            auto deliver = [this](const audit::subject_hasher::keyed_value& k) {
+                collector.add_key(k);
+            };
             switch (r) {
                 case role::main:
                     if (!kept) {
@@ -139,23 +131,27 @@ struct export_case::subject_indexing {
                         return;
                     }
                     collector.commit();
-                    keys(p, f, [this](std::uint64_t d) { collector.add(d); });
+                    keys(p, f, deliver);
                     return;
                 case role::nested_in_record:
-                    if (kept) keys(p, f, [this](std::uint64_t d) { collector.add_tentative(d); });
+                    if (kept) {
+                        keys(p, f, [this](const audit::subject_hasher::keyed_value& k) {
+                            std::uint64_t d = 0;
+                            hasher->keys({&k, 1}, {&d, 1});
+                            collector.add_tentative(d);
+                        });
+                    }
                     return;
                 case role::nested_in_document:
-                    if (kept) keys(p, f, [this](std::uint64_t d) { collector.add(d); });
+                    if (kept) keys(p, f, deliver);
                     return;
             }
         };
     }
 
   private:
-    // Normalised copies of the values that were not (their storage kept between records).
-    std::array<std::string, 8> copies_;
-    std::array<audit::subject_hasher::keyed_value, 8> batch_;
-    std::array<std::uint64_t, 8> digests_{};
+    // The normalised copy of a value that was not (its storage kept between records).
+    std::string copy_;
 };
 
 export_case::~export_case() {

@@ -22,14 +22,27 @@
 // fuzz_json shapes with records arrays (the single-record GETs never take the fast path) and an
 // OData-like export with most members stripped unread (records at /value, and a top-level array),
 // each as the conformance tests configure the filter and with strict_envelope and make_filter's
-// envelope hold as the proxy does; the NDJSON specs are fuzz_ndjson's and the export's, with and
-// without a link inside each line.
+// envelope hold as the proxy does, plus the nested shape with its contacts set where its records
+// hold it (see json_specs); the NDJSON specs are fuzz_ndjson's and the export's, with and without
+// a link inside each line.
+//
+// Every spec also keeps a subject index (record_rules::subject_fields, and the nested sets' own):
+// the id and the e-mail address, a field a condition or the suppression check reads too, and a
+// transformed one. What every `decided` call hears — kept or not, values() and subjects() — is
+// recorded and compared like the output, on every run above: a filter started from a memory
+// replays the routes cached on its path nodes. Each call is also checked on its own: no subject
+// index past subject_fields, no value in values() the rules do not read, and a subject field the
+// rules read holds the same values in both lists. Both paths read a scalar that arrives whole back
+// from the record's text (record_fields::add_in_text), so the values are also compared with a run
+// that copies them all: every spec is fed the body one byte at a time (basic_parser), which must
+// hear the same and write the same when it passes.
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -51,7 +64,9 @@ using exportwall::filters::json_path;
 using exportwall::filters::make_error_code;
 using exportwall::filters::make_json_filter;
 using exportwall::filters::make_ndjson_filter;
+using exportwall::filters::record_fields;
 using exportwall::filters::record_mark;
+using exportwall::filters::record_rules;
 using exportwall::filters::fuzzing::export_shape;
 using exportwall::filters::fuzzing::export_spec;
 using exportwall::filters::fuzzing::fuzz_spec;
@@ -70,6 +85,21 @@ struct named_spec {
     filter_spec spec;
     std::string learning_export;
 };
+
+// `spec` with a subject index on `fields` (main records) and on the id and e-mail address of each
+// nested set that is kept; the callbacks are inert here (run() records them), present so that a
+// memory learnt with them serves the runs (same_decisions compares their presence).
+filter_spec indexed(filter_spec spec, std::vector<std::string> fields) {
+    const auto inert = [](const record_fields&, bool) {};
+    spec.rules.subject_fields = std::move(fields);
+    spec.rules.decided = inert;
+    for (auto& set : spec.nested) {
+        if (!set.keep) continue;
+        set.rules.subject_fields = {"id", "email"};
+        set.rules.decided = inert;
+    }
+    return spec;
+}
 
 // fuzz_spec(variant::page): HubSpot-like records under `properties`, a link and a paging token.
 constexpr std::string_view page_export =
@@ -134,29 +164,136 @@ constexpr std::string_view ndjson_export =
 const std::vector<named_spec>& json_specs() {
     static const std::vector<named_spec> all = [] {
         std::vector<named_spec> v;
+        // The id (masked) and the address (pseudonymised, read by the suppression check),
+        // the consent a condition reads, a truncated city nobody else reads, and the addresses
+        // of the record's contacts (the nested spec: read while each element is copied).
+        const std::vector<std::string> page_subjects = {"id", "email", "consent", "address.city",
+                                                        "contacts.email"};
+        // The address pseudonymised in some shapes, the consent's flag a condition reads.
+        const std::vector<std::string> export_subjects = {"email", "id", "consent.email"};
         for (bool strict : {false, true}) {
             const std::string s = strict ? " strict" : "";
-            v.push_back({"page" + s, fuzz_spec(variant::page, strict), std::string(page_export)});
-            v.push_back(
-                {"nested" + s, fuzz_spec(variant::nested, strict), std::string(nested_export)});
-            v.push_back({"export" + s, export_spec(export_shape::odata, strict),
+            v.push_back({"page" + s, indexed(fuzz_spec(variant::page, strict), page_subjects),
+                         std::string(page_export)});
+            v.push_back({"nested" + s, indexed(fuzz_spec(variant::nested, strict), page_subjects),
+                         std::string(nested_export)});
+            v.push_back({"export" + s,
+                         indexed(export_spec(export_shape::odata, strict), export_subjects),
                          R"({"@odata.count":3,"value":[)" + export_records() +
                              R"(],"@odata.nextLink":"https://crm/n"})"});
-            v.push_back({"export_array" + s, export_spec(export_shape::root_array, strict),
+            v.push_back({"export_array" + s,
+                         indexed(export_spec(export_shape::root_array, strict), export_subjects),
                          "[" + export_records() + "]"});
         }
+        // The nested shape with its contacts set where the records hold it: a set's path inside
+        // a record is relative to the record, not to field_root, so fuzz_nested's "contacts"
+        // names no member of a record whose fields are under `attributes`. Its elements are then
+        // filtered by the set, and the main index reads their addresses while each is copied.
+        filter_spec contacts_in_attributes = fuzz_spec(variant::nested, false);
+        for (auto& set : contacts_in_attributes.nested) {
+            if (set.in_record) set.path = "attributes.contacts";
+        }
+        v.push_back({"nested contacts", indexed(std::move(contacts_in_attributes), page_subjects),
+                     std::string(nested_export)});
         return v;
     }();
     return all;
 }
 
 const std::vector<named_spec>& ndjson_specs() {
-    static const std::vector<named_spec> all = {
-        {"ndjson", ndjson_spec(), std::string(ndjson_export)},
-        {"export_ndjson", export_spec(export_shape::ndjson, false), export_lines(true)},
-        {"export_ndjson_bare", export_spec(export_shape::ndjson_bare, false), export_lines(false)},
-    };
+    static const std::vector<named_spec> all = [] {
+        // ndjson_spec: the address pseudonymised, the lifecycle a condition reads, the city
+        // masked.
+        const std::vector<std::string> ndjson_subjects = {"email", "id", "lifecycle",
+                                                          "address.city"};
+        const std::vector<std::string> export_subjects = {"id", "email", "consent.email"};
+        return std::vector<named_spec>{
+            {"ndjson", indexed(ndjson_spec(), ndjson_subjects), std::string(ndjson_export)},
+            {"export_ndjson", indexed(export_spec(export_shape::ndjson, false), export_subjects),
+             export_lines(true)},
+            {"export_ndjson_bare",
+             indexed(export_spec(export_shape::ndjson_bare, false), export_subjects),
+             export_lines(false)},
+        };
+    }();
     return all;
+}
+
+// What one `decided` call heard: whose callback (-1: the main records', else the nested set's
+// index), kept or not, and the record's values() and subjects(), copied.
+struct decision {
+    int set = -1;
+    bool kept = false;
+    std::vector<std::pair<std::string, std::string>> values;
+    std::vector<std::pair<std::size_t, std::string>> subjects;
+    bool operator==(const decision&) const = default;
+};
+
+[[noreturn]] void misrouted(const char* why, const record_rules& rules, const decision& d) {
+    std::fprintf(stderr, "fuzz_json_fast_path: %s (set %d, %s)\n", why, d.set,
+                 d.kept ? "kept" : "dropped");
+    for (const auto& [path, value] : d.values) {
+        std::fprintf(stderr, "  value %s = %.200s\n", path.c_str(), value.c_str());
+    }
+    for (const auto& [index, value] : d.subjects) {
+        std::fprintf(
+            stderr, "  subject %zu (%s) = %.200s\n", index,
+            index < rules.subject_fields.size() ? rules.subject_fields[index].c_str() : "?",
+            value.c_str());
+    }
+    std::abort();
+}
+
+// True when a condition or the suppression check reads `path` (record_rules, evaluate()).
+bool rules_read(const record_rules& rules, const std::string& path) {
+    for (const auto& c : rules.conditions) {
+        if (c.field == path) return true;
+    }
+    return rules.suppressed &&
+           std::find(rules.suppression_fields.begin(), rules.suppression_fields.end(), path) !=
+               rules.suppression_fields.end();
+}
+
+// Checks one call on its own (see the file comment); aborts when it is misrouted.
+void check_routing(const record_rules& rules, const decision& d) {
+    const auto& names = rules.subject_fields;
+    for (const auto& [path, value] : d.values) {
+        const bool subject = std::find(names.begin(), names.end(), path) != names.end();
+        if (subject && !rules_read(rules, path)) {
+            misrouted("a subject field no rule reads is in values()", rules, d);
+        }
+    }
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (!rules_read(rules, names[i])) continue;
+        std::vector<std::string> in_values;
+        std::vector<std::string> in_subjects;
+        for (const auto& [path, value] : d.values) {
+            if (path == names[i]) in_values.push_back(value);
+        }
+        for (const auto& [index, value] : d.subjects) {
+            if (index == i) in_subjects.push_back(value);
+        }
+        if (in_values != in_subjects) {
+            misrouted("a subject field the rules read differs between the lists", rules, d);
+        }
+    }
+    for (const auto& [index, value] : d.subjects) {
+        if (index >= names.size()) misrouted("a subject index past subject_fields", rules, d);
+    }
+}
+
+// A `decided` callback that checks and records each call into `to`.
+std::function<void(const record_fields&, bool)> recorder(const record_rules& rules, int set,
+                                                         std::vector<decision>* to) {
+    return [&rules, set, to](const record_fields& f, bool kept) {
+        decision d;
+        d.set = set;
+        d.kept = kept;
+        for (const auto [path, value] : f.values()) d.values.emplace_back(path, value);
+        for (const auto [index, value] : f.subjects()) d.subjects.emplace_back(index, value);
+        check_routing(rules, d);
+        to->push_back(std::move(d));
+    };
 }
 
 struct outcome {
@@ -164,6 +301,7 @@ struct outcome {
     boost::system::error_code error;
     filter_counters counters;
     std::vector<record_mark> marks;
+    std::vector<decision> decided;  // every `decided` call, main and nested, in order
 };
 
 // Runs the filter make_filter would build for `spec`, on `path`, started from `memory` when one is
@@ -178,8 +316,17 @@ outcome run(const filter_spec& spec, json_path path, const std::vector<std::stri
             std::unique_ptr<filter_memory>* learnt = nullptr) {
     outcome o;
     const bool json = spec.format == body_format::json;
-    auto filter = json ? make_json_filter(spec, path, std::move(memory))
-                       : make_ndjson_filter(spec, path, std::move(memory));
+    // The spec's callbacks replaced by recorders (their rules are `spec`'s, which outlives the
+    // filter).
+    filter_spec heard = spec;
+    if (heard.rules.decided) heard.rules.decided = recorder(spec.rules, -1, &o.decided);
+    for (std::size_t i = 0; i < heard.nested.size(); ++i) {
+        auto& rules = heard.nested[i].rules;
+        if (rules.decided)
+            rules.decided = recorder(spec.nested[i].rules, static_cast<int>(i), &o.decided);
+    }
+    auto filter = json ? make_json_filter(std::move(heard), path, std::move(memory))
+                       : make_ndjson_filter(std::move(heard), path, std::move(memory));
     filter->set_record_marks(&o.marks);
     bool held = json && spec.strict_envelope;
     for (std::string_view chunk : chunks) {
@@ -212,7 +359,12 @@ const char* disagreement(const outcome& fast, const outcome& reference) {
     if (static_cast<bool>(fast.error) != static_cast<bool>(reference.error)) {
         return "one path fails, the other passes";
     }
-    if (fast.error) return fast.error == reference.error ? nullptr : "different errors";
+    if (fast.error) {
+        if (fast.error != reference.error) return "different errors";
+        // The records decided before the fault are the same ones, heard the same.
+        return fast.decided == reference.decided ? nullptr
+                                                 : "different decided records before the error";
+    }
     if (fast.output != reference.output) return "different output";
     if (!same_counts(fast.counters, reference.counters)) return "different counters";
     const filter_counters& a = fast.counters;
@@ -222,6 +374,7 @@ const char* disagreement(const outcome& fast, const outcome& reference) {
         return "different byte or link counters";
     }
     if (!same_marks(fast.marks, reference.marks)) return "different record marks";
+    if (fast.decided != reference.decided) return "different decided records (subject index)";
     return nullptr;
 }
 
@@ -231,6 +384,19 @@ void describe(const char* side, const outcome& o) {
                  static_cast<unsigned long long>(o.counters.records_in),
                  static_cast<unsigned long long>(o.counters.records_out));
     std::fprintf(stderr, "  %s output: %.400s\n", side, o.output.c_str());
+    std::fprintf(stderr, "  %s decided %zu records\n", side, o.decided.size());
+    for (std::size_t i = 0; i < o.decided.size() && i < 8; ++i) {
+        const decision& d = o.decided[i];
+        std::fprintf(stderr, "    set %d %s:", d.set, d.kept ? "kept" : "dropped");
+        for (const auto& [index, value] : d.subjects) {
+            std::fprintf(stderr, " %zu=%.60s", index, value.c_str());
+        }
+        std::fprintf(stderr, " |");
+        for (const auto& [path, value] : d.values) {
+            std::fprintf(stderr, " %s=%.60s", path.c_str(), value.c_str());
+        }
+        std::fprintf(stderr, "\n");
+    }
 }
 
 // The one ordering the two paths may differ in: the fast path fails `malformed`, the reference
@@ -279,9 +445,22 @@ std::unique_ptr<filter_memory> learnt_from_export(const named_spec& s) {
     return memory;
 }
 
-// `from_learning_export`: also run from the memory of the spec's learning export.
-void compare(const named_spec& s, const std::vector<std::string_view>& chunks,
-             bool from_learning_export) {
+// `body` cut into single bytes.
+std::vector<std::string_view> bytes_of(std::string_view body) {
+    std::vector<std::string_view> bytes;
+    bytes.reserve(body.size());
+    for (std::size_t i = 0; i < body.size(); ++i) bytes.push_back(body.substr(i, 1));
+    return bytes;
+}
+
+// `from_learning_export`: also run from the memory of the spec's learning export. When the fast
+// run passed, `body` (the chunks' text without the slice padding) is also fed one byte at a time
+// on basic_parser: every string and number then reaches the filter in parts and is copied into
+// the record's fields, none read back from its text, so `decided` must hear the same, and the
+// output be the same (when that run passes too: the envelope hold's refusal depends on where the
+// chunks end).
+void compare(const named_spec& s, std::string_view body,
+             const std::vector<std::string_view>& chunks, bool from_learning_export) {
     std::unique_ptr<filter_memory> learnt;
     const outcome fast = run(s.spec, json_path::fast, chunks, nullptr, &learnt);
     const outcome reference = run(s.spec, json_path::basic_parser, chunks);
@@ -296,10 +475,22 @@ void compare(const named_spec& s, const std::vector<std::string_view>& chunks,
             report(w, s, chunks, "from its own memory", again, "fresh", fast);
         }
     }
-    if (!from_learning_export) return;
-    const outcome warm = run(s.spec, json_path::fast, chunks, learnt_from_export(s));
-    if (const char* w = disagreement(warm, fast)) {
-        report(w, s, chunks, "from the learning export's memory", warm, "fresh", fast);
+    if (from_learning_export) {
+        const outcome warm = run(s.spec, json_path::fast, chunks, learnt_from_export(s));
+        if (const char* w = disagreement(warm, fast)) {
+            report(w, s, chunks, "from the learning export's memory", warm, "fresh", fast);
+        }
+    }
+    if (fast.error) return;
+    const outcome bytewise = run(s.spec, json_path::basic_parser, bytes_of(body));
+    if (bytewise.error) return;
+    if (bytewise.decided != fast.decided) {
+        report("different decided records (subject index) fed one byte at a time", s, chunks,
+               "fast", fast, "byte by byte", bytewise);
+    }
+    if (bytewise.output != fast.output) {
+        report("different output fed one byte at a time", s, chunks, "fast", fast, "byte by byte",
+               bytewise);
     }
 }
 
@@ -332,13 +523,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t learner = data[2] / 8u;
     const std::vector<named_spec>& json = json_specs();
     for (std::size_t i = 0; i < json.size(); ++i) {
-        compare(json[i], json_chunks, i == learner % json.size());
+        compare(json[i], body, json_chunks, i == learner % json.size());
     }
 
     const std::vector<std::string_view> ndjson_chunks = three_chunks(body, 0, data[0], data[1]);
     const std::vector<named_spec>& ndjson = ndjson_specs();
     for (std::size_t i = 0; i < ndjson.size(); ++i) {
-        compare(ndjson[i], ndjson_chunks, i == learner % ndjson.size());
+        compare(ndjson[i], body, ndjson_chunks, i == learner % ndjson.size());
     }
     return 0;
 }

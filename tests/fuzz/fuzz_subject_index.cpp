@@ -4,7 +4,8 @@
 // no read outside the input; a chunk's views lie inside the input, one after another, and a
 // dictionary chunk's payload is its n digests; a list exportwall encodes (from the input's words)
 // decodes to itself and contains every one of them; the dictionary table finds exactly what was
-// inserted and not erased.
+// inserted and not erased; keys digested eight at a time in vector registers have the digests
+// one at a time gives.
 
 #include <algorithm>
 #include <cstddef>
@@ -126,6 +127,36 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (dictionary.find(entry.first) != entry.second) std::abort();
         for (std::uint64_t w : words)
             if (dictionary.find(w >> 1).has_value() != (model.count(w >> 1) != 0)) std::abort();
+    }
+
+    // As keys digested eight at a time: each byte of the input's first 16 sets a key's length
+    // (and kind), the rest is their text; every vector build the processor has gives SipHash-2-4
+    // of each key's message, lanes of every length side by side.
+    if (size > 16) {
+        static const subject_hasher hasher(std::vector<unsigned char>(32, 0x5a));
+        std::vector<subject_hasher::keyed_value> keys;
+        std::size_t at = 16;
+        for (std::size_t i = 0; i < 16; ++i) {
+            const bool email = (data[i] & 1) != 0;
+            const std::size_t len = std::min<std::size_t>(data[i] % 246, size - at);
+            keys.push_back({email, email ? std::string_view{} : std::string_view("contact"),
+                            input.substr(at, len)});
+            at += len;
+        }
+        std::vector<subject_hasher::message> messages(keys.size());
+        for (std::size_t i = 0; i < keys.size(); ++i)
+            if (!subject_hasher::make_message(keys[i], messages[i])) std::abort();
+        std::vector<std::uint64_t> reference(keys.size());
+        for (std::size_t i = 0; i < keys.size(); ++i)
+            reference[i] = keys[i].email ? hasher.email_key(keys[i].value)
+                                         : hasher.id_key(keys[i].entity, keys[i].value);
+        for (auto lanes : {subject_hasher::lanes::baseline, subject_hasher::lanes::avx2,
+                           subject_hasher::lanes::avx512}) {
+            if (!subject_hasher::supported(lanes)) continue;
+            std::vector<std::uint64_t> out(keys.size());
+            hasher.digest_messages(messages, out, lanes);
+            if (out != reference) std::abort();
+        }
     }
     return 0;
 }

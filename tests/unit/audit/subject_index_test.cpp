@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <filesystem>
@@ -174,6 +175,119 @@ TEST(SubjectHasher, KeysTwoAtATimeAreTheKeysOneAtATime) {
                                                   : h.id_key(values[i].entity, values[i].value);
         EXPECT_EQ(out[i], one) << i;
     }
+}
+
+// The keys a record can hold: every length a message can have (kind 0 entity 0 value, 4 to 256
+// bytes, so 1 to 33 blocks), ids and addresses mixed, in random order.
+std::vector<subject_hasher::keyed_value> mixed_keys(std::vector<std::string>& storage,
+                                                    std::size_t n, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    storage.clear();
+    storage.reserve(n);
+    std::vector<subject_hasher::keyed_value> keys;
+    for (std::size_t i = 0; i < n; ++i) {
+        const bool email = rng() % 2 == 0;
+        const std::size_t room = email ? 256 - 7 : 256 - 11;  // "email\0\0" or "id\0contact\0"
+        std::string value(rng() % (room + 1), '\0');
+        for (char& c : value) c = static_cast<char>('a' + rng() % 26);
+        storage.push_back(std::move(value));
+        keys.push_back({email, email ? std::string_view{} : "contact", storage.back()});
+    }
+    return keys;
+}
+
+TEST(SubjectHasher, MessagesSideBySideAreTheKeysOneAtATime) {
+    // Lanes of every length side by side, so lanes finish their messages at every block; the
+    // reference is the pieces' SipHash-2-4 over the message, not the hasher's own paths.
+    const auto key = key_bytes(11);
+    const subject_hasher h(key);
+    const auto [k0, k1] = derived_key(key);
+    std::vector<std::string> storage;
+    for (std::size_t n : {1U, 7U, 8U, 9U, 16U, 23U, 200U}) {
+        const auto keys = mixed_keys(storage, n, 50 + n);
+        std::vector<subject_hasher::message> messages(keys.size());
+        for (std::size_t i = 0; i < keys.size(); ++i)
+            ASSERT_TRUE(subject_hasher::make_message(keys[i], messages[i])) << i;
+        for (auto lanes : {subject_hasher::lanes::baseline, subject_hasher::lanes::avx2,
+                           subject_hasher::lanes::avx512}) {
+            if (!subject_hasher::supported(lanes)) continue;
+            std::vector<std::uint64_t> out(keys.size());
+            h.digest_messages(messages, out, lanes);
+            for (std::size_t i = 0; i < keys.size(); ++i) {
+                const std::string message =
+                    keys[i].email ? std::string("email\0\0", 7) + std::string(keys[i].value)
+                                  : std::string("id\0contact\0", 11) + std::string(keys[i].value);
+                const std::array<std::string_view, 1> whole{message};
+                ASSERT_EQ(out[i], siphash24(k0, k1, whole))
+                    << n << " keys, key " << i << ", " << message.size() << " bytes, lanes "
+                    << static_cast<int>(lanes);
+            }
+        }
+    }
+}
+
+TEST(SubjectHasher, AMessagePastTheBoundIsNotMade) {
+    subject_hasher::message m;
+    const std::string fits(256 - 7, 'a');
+    EXPECT_TRUE(subject_hasher::make_message({true, {}, fits}, m));
+    EXPECT_EQ(m.size, 256U);
+    const std::string too_long(256 - 6, 'a');
+    EXPECT_FALSE(subject_hasher::make_message({true, {}, too_long}, m));
+}
+
+TEST(SubjectCollector, KeysQueuedAreIndexedAsTheirDigestsAre) {
+    // add_key() (queued, eight at a time) writes the chunks add() of the same digests writes,
+    // including a key too long to queue and a partial queue at write_pending().
+    temp_dir dir;
+    const auto hasher = std::make_shared<const subject_hasher>(key_bytes(12));
+    std::vector<std::string> storage;
+    auto keys = mixed_keys(storage, 3 * 8 + 5, 70);
+    const std::string too_long(300, 'z');
+    keys.insert(keys.begin() + 9, {false, "contact", too_long});
+    std::vector<std::uint64_t> digests(keys.size());
+    hasher->keys(keys, digests);
+
+    auto by_digest = std::make_shared<subject_index_file>(dir.file("a.subjects"));
+    auto by_key = std::make_shared<subject_index_file>(dir.file("b.subjects"));
+    const std::string id = new_record_id();
+    subject_collector plain(by_digest, id);
+    subject_collector queued(by_key, id, hasher);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        plain.add(digests[i]);
+        queued.add_key(keys[i]);
+    }
+    ASSERT_FALSE(plain.write_pending());
+    ASSERT_FALSE(queued.write_pending());
+    EXPECT_EQ(queued.keys(), keys.size());
+    EXPECT_EQ(queued.digest_hex(), plain.digest_hex());
+    auto bytes = [](const std::string& path) {
+        std::ifstream in(path, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    EXPECT_EQ(bytes(by_key->path()), bytes(by_digest->path()));
+    // And the lookup finds the person behind a queued key.
+    const auto queued_id = std::find_if(
+        keys.begin(), keys.end(), [&](const auto& k) { return !k.email && k.value != too_long; });
+    ASSERT_NE(queued_id, keys.end());
+    subject_search found;
+    const std::array<std::uint64_t, 1> wanted{hasher->id_key("contact", queued_id->value)};
+    ASSERT_FALSE(find_subject_exports(by_key->path(), wanted, found));
+    ASSERT_EQ(found.exports.size(), 1U);
+    EXPECT_EQ(found.exports[0].export_id, id);
+}
+
+TEST(SubjectCollector, NoKeyQueuedIsLostWhenTheExportEndsWithoutAFullQueue) {
+    temp_dir dir;
+    const auto hasher = std::make_shared<const subject_hasher>(key_bytes(13));
+    auto file = std::make_shared<subject_index_file>(dir.file("i.subjects"));
+    subject_collector c(file, new_record_id(), hasher);
+    c.add_key({true, {}, "ann@example.com"});  // one key: never eight
+    ASSERT_FALSE(c.write_pending());
+    EXPECT_EQ(c.keys(), 1U);
+    subject_search found;
+    const std::array<std::uint64_t, 1> wanted{hasher->email_key("ann@example.com")};
+    ASSERT_FALSE(find_subject_exports(file->path(), wanted, found));
+    EXPECT_EQ(found.exports.size(), 1U);
 }
 
 // ---- format 2 ---------------------------------------------------------------------------------

@@ -440,9 +440,12 @@ TEST_F(FilterShelf, RememberingFilterDecidesTheSameRecordsAsAFreshOne) {
             ++h.suppression_checks;
             return suppressed(f);
         };
+        // rich_spec's one subject field is the id: the record's name.
         spec.rules.decided = [&h](const record_fields& f, bool kept) {
-            h.decided.push_back(std::string(f.find("id").value_or("?")) +
-                                (kept ? " kept" : " dropped"));
+            std::string id = "?";
+            for (const auto [index, value] : f.subjects())
+                if (index == 0) id = value;
+            h.decided.push_back(id + (kept ? " kept" : " dropped"));
         };
         return spec;
     };
