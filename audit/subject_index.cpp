@@ -387,47 +387,54 @@ constexpr std::size_t sip_lanes = 16;
     v2 = (v2 << 32) | (v2 >> 32);
 }
 
-struct sip8 {
-    u64x8 v0, v1, v2, v3;
-};
-
+// Lanes 0-7 in p*, 8-15 in q*, written out one beside the other rather than in arrays and loops:
+// GCC keeps arrays of vectors in memory.
 [[gnu::always_inline]] inline void siphash24_x16(std::uint64_t k0, std::uint64_t k1,
                                                  const std::uint64_t* words, std::size_t blocks,
                                                  const std::uint64_t* last, std::uint64_t* out) {
-    std::array<sip8, 2> s;
-    std::array<u64x8, 2> final_block;
-    for (std::size_t g = 0; g < 2; ++g) {
-        s[g].v0 = u64x8{} + std::uint64_t{k0 ^ 0x736f6d6570736575ULL};
-        s[g].v1 = u64x8{} + std::uint64_t{k1 ^ 0x646f72616e646f6dULL};
-        s[g].v2 = u64x8{} + std::uint64_t{k0 ^ 0x6c7967656e657261ULL};
-        s[g].v3 = u64x8{} + std::uint64_t{k1 ^ 0x7465646279746573ULL};
-        std::memcpy(&final_block[g], last + 8 * g, sizeof(u64x8));
-    }
+    const u64x8 c0 = u64x8{} + std::uint64_t{k0 ^ 0x736f6d6570736575ULL};
+    const u64x8 c1 = u64x8{} + std::uint64_t{k1 ^ 0x646f72616e646f6dULL};
+    const u64x8 c2 = u64x8{} + std::uint64_t{k0 ^ 0x6c7967656e657261ULL};
+    const u64x8 c3 = u64x8{} + std::uint64_t{k1 ^ 0x7465646279746573ULL};
+    u64x8 p0 = c0, p1 = c1, p2 = c2, p3 = c3;
+    u64x8 q0 = c0, q1 = c1, q2 = c2, q3 = c3;
+    u64x8 p_last, q_last;
+    std::memcpy(&p_last, last, sizeof p_last);
+    std::memcpy(&q_last, last + 8, sizeof q_last);
     for (std::size_t b = 0; b < blocks; ++b) {
-        std::array<sip8, 2> a = s;
-        std::array<u64x8, 2> m;
-        for (std::size_t g = 0; g < 2; ++g) {
-            std::memcpy(&m[g], words + sip_lanes * b + 8 * g, sizeof(u64x8));
-            a[g].v3 ^= m[g];
-        }
-        for (int r = 0; r < 2; ++r)
-            for (std::size_t g = 0; g < 2; ++g) round8(a[g].v0, a[g].v1, a[g].v2, a[g].v3);
-        for (std::size_t g = 0; g < 2; ++g) {
-            a[g].v0 ^= m[g];
-            const i64x8 live = (u64x8{} + b) <= final_block[g];  // lanes whose message goes on
-            s[g].v0 = live ? a[g].v0 : s[g].v0;
-            s[g].v1 = live ? a[g].v1 : s[g].v1;
-            s[g].v2 = live ? a[g].v2 : s[g].v2;
-            s[g].v3 = live ? a[g].v3 : s[g].v3;
-        }
+        u64x8 pm, qm;
+        std::memcpy(&pm, words + sip_lanes * b, sizeof pm);
+        std::memcpy(&qm, words + sip_lanes * b + 8, sizeof qm);
+        u64x8 a0 = p0, a1 = p1, a2 = p2, a3 = p3 ^ pm;
+        u64x8 e0 = q0, e1 = q1, e2 = q2, e3 = q3 ^ qm;
+        round8(a0, a1, a2, a3);
+        round8(e0, e1, e2, e3);
+        round8(a0, a1, a2, a3);
+        round8(e0, e1, e2, e3);
+        a0 ^= pm;
+        e0 ^= qm;
+        const u64x8 at = u64x8{} + b;
+        const i64x8 p_live = at <= p_last;  // lanes whose message goes on
+        const i64x8 q_live = at <= q_last;
+        p0 = p_live ? a0 : p0;
+        p1 = p_live ? a1 : p1;
+        p2 = p_live ? a2 : p2;
+        p3 = p_live ? a3 : p3;
+        q0 = q_live ? e0 : q0;
+        q1 = q_live ? e1 : q1;
+        q2 = q_live ? e2 : q2;
+        q3 = q_live ? e3 : q3;
     }
-    for (std::size_t g = 0; g < 2; ++g) s[g].v2 ^= 0xff;
-    for (int r = 0; r < 4; ++r)
-        for (std::size_t g = 0; g < 2; ++g) round8(s[g].v0, s[g].v1, s[g].v2, s[g].v3);
-    for (std::size_t g = 0; g < 2; ++g) {
-        const u64x8 d = s[g].v0 ^ s[g].v1 ^ s[g].v2 ^ s[g].v3;
-        std::memcpy(out + 8 * g, &d, sizeof d);
+    p2 ^= 0xff;
+    q2 ^= 0xff;
+    for (int r = 0; r < 4; ++r) {
+        round8(p0, p1, p2, p3);
+        round8(q0, q1, q2, q3);
     }
+    const u64x8 pd = p0 ^ p1 ^ p2 ^ p3;
+    const u64x8 qd = q0 ^ q1 ^ q2 ^ q3;
+    std::memcpy(out, &pd, sizeof pd);
+    std::memcpy(out + 8, &qd, sizeof qd);
 }
 
 [[gnu::target("avx512f")]] void siphash24_x16_avx512(std::uint64_t k0, std::uint64_t k1,
