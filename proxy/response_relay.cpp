@@ -315,6 +315,11 @@ net::awaitable<relay_outcome> response_relay::pump() {
             continue;
         std::optional<abort_reason> cut;
         if (ctx_.quota && x.transforming) cut = co_await cut_at_quota(filtered);
+        // The subject index holds the digests of these records before they leave.
+        if (x.transforming && !filtered.empty()) {
+            if (auto iec = ctx_.enforcement->index_delivery())
+                co_return relay_outcome::aborted(export_case::reason_for(iec), &conn);
+        }
         if (!filtered.empty() &&
             co_await client.write_body_piece(filtered, x.out_framing, lim.client_write_idle, false))
             co_return relay_outcome::aborted(client.client_failure(), &conn);

@@ -79,7 +79,8 @@ enum class indexing : std::uint8_t {
 
 struct subject_indexing {
     std::vector<unsigned char> key = std::vector<unsigned char>(32, 0x4b);
-    ew::audit::subject_hasher hasher{key};
+    std::shared_ptr<const ew::audit::subject_hasher> hasher =
+        std::make_shared<const ew::audit::subject_hasher>(key);
     std::shared_ptr<ew::audit::subject_index_file> file;
     std::unique_ptr<ew::audit::subject_collector> collector;
 
@@ -105,20 +106,16 @@ struct subject_indexing {
         if (!file || how == indexing::first_export)
             file = std::make_shared<ew::audit::subject_index_file>("/dev/null");
         collector = std::make_unique<ew::audit::subject_collector>(
-            file, "0123456789abcdef0123456789abcdef");
+            file, "0123456789abcdef0123456789abcdef", hasher);
+        // As the proxy does: each key queued in the collector, digested sixteen at a time.
         spec.rules.decided = [this](const ew::filters::record_fields& f, bool kept) {
             if (!kept) return;
-            std::array<ew::audit::subject_hasher::keyed_value, 8> batch;
-            std::array<std::uint64_t, 8> digests{};
-            std::size_t n = 0;
             // The subject fields by their index in subject_fields: 0 the address, 1 the id.
             for (const auto [index, value] : f.subjects()) {
                 const bool is_id = index == 1;
-                if (n == batch.size() || !normalised(value, !is_id)) continue;
-                batch[n++] = {!is_id, "contact", value};
+                if (!normalised(value, !is_id)) continue;
+                collector->add_key({!is_id, "contact", value});
             }
-            hasher.keys({batch.data(), n}, {digests.data(), n});
-            for (std::size_t i = 0; i < n; ++i) collector->add(digests[i]);
         };
     }
 };

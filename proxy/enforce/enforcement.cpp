@@ -405,9 +405,16 @@ boost::system::error_code export_case::transform(std::string_view in, std::strin
     }
     auto ec = decoder_->feed(
         in, [this, &out](std::string_view piece) { return filter_->feed(piece, out); });
-    // The digests of the records in `out` reach the index before `out` reaches the client.
-    if (!ec && subjects_ && subjects_->collector.write_pending()) return subject_index_failed;
+    // The digests of the records in `out` reach the index before `out` reaches the client:
+    // index_delivery(), before the relay writes (one chunk a write rather than one a piece).
+    if (!ec && subjects_ && subjects_->collector.failed()) return subject_index_failed;
     return ec;
+}
+
+boost::system::error_code export_case::index_delivery() {
+    if (subjects_ && !monitoring() && subjects_->collector.write_pending())
+        return subject_index_failed;
+    return {};
 }
 
 boost::system::error_code export_case::finish(std::string& out) {

@@ -104,6 +104,11 @@ class export_case {
     // Decodes and filters one body piece, appending the filtered bytes to `out`. An error
     // aborts the export (in monitor mode it is only recorded: the relay goes on).
     [[nodiscard]] boost::system::error_code transform(std::string_view in, std::string& out);
+    // Writes the subject index's digests of every record transform() has produced so far: the
+    // relay calls it before each write of the body to the client, so no record leaves before
+    // its digests are in the index (finish() does it for the last piece). An error aborts the
+    // export (audit_unavailable).
+    [[nodiscard]] boost::system::error_code index_delivery();
     [[nodiscard]] boost::system::error_code finish(std::string& out);
     // The abort a transform error causes: record_limit_exceeded, audit_unavailable (the subject
     // index), else upstream_malformed.

@@ -8,8 +8,14 @@
 
 #include <boost/json/parse.hpp>
 
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -256,6 +262,84 @@ TEST_F(EnforceSubject, AnEditedDictionaryIsReportedWhenItHidesThePerson) {
     EXPECT_TRUE(ids.empty());
     EXPECT_FALSE(last_intact_);
     EXPECT_NE(last_output_.find("INDEX ALTERED"), std::string::npos);
+}
+
+// The ordinals the index file's list chunks hold, summed over every chunk (format 2: "EWSI", 2,
+// kind 0 dictionary of 32 + 8n bytes, kind 1 list of 40 + payload bytes, n at offset 24).
+std::uint64_t ordinals_listed(const std::string& index) {
+    auto u32 = [&](std::size_t at) {
+        std::uint32_t v = 0;
+        for (int i = 3; i >= 0; --i)
+            v = (v << 8) | static_cast<unsigned char>(index[at + static_cast<std::size_t>(i)]);
+        return v;
+    };
+    std::uint64_t listed = 0;
+    std::size_t at = 0;
+    while (at + 40 <= index.size() && index.compare(at, 4, "EWSI") == 0 && index[at + 4] == 2) {
+        if (index[at + 5] == 0) {
+            at += 32 + 8 * std::size_t{u32(at + 12)};
+        } else {
+            listed += u32(at + 24);
+            at += 40 + std::size_t{u32(at + 28)};
+        }
+    }
+    return listed;
+}
+
+TEST_F(EnforceSubject, RecordsReachTheIndexBeforeTheyReachTheClient) {
+    // An export far larger than the sockets between exportwall and a client that reads its
+    // first 64 KiB and then stops: the export cannot end, so whatever the index holds was written
+    // on the way. Every record the client has is in it. (A proxy that wrote the index only when
+    // it has 4,096 digests, or at the end, would hold none: 1,500 records are 3,000 digests.)
+    ASSERT_TRUE(start_indexed());
+    const std::string p = marker_prefix();
+    std::vector<contact> all;
+    for (int n = 0; n < 1500; ++n) {
+        contact c = marker_contact(p, n, "customer");
+        c.first_name += std::string(10000, 'f');  // kept: 10 KB a record to the client
+        all.push_back(std::move(c));
+    }
+    ASSERT_TRUE(
+        stage(dataverse, "application/json", render(vendor_shape::dataverse, all, crm_origin())));
+    export_request r;
+    r.target = std::string(dataverse);
+    r.api_key = std::string(marketing_key);
+    r.purpose = "promotion-email";
+    r.destination = "newsletter";
+
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    const int small = 16 * 1024;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(proxy_.port());
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to), 0);
+    const std::string request = request_bytes(r);
+    ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(request.size()));
+    std::string received;
+    char buffer[8192];
+    while (received.size() < 64 * 1024) {
+        pollfd pfd{fd, POLLIN, 0};
+        ASSERT_EQ(::poll(&pfd, 1, 10000), 1) << "no bytes from exportwall";
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+        ASSERT_GT(n, 0) << "exportwall closed after " << received.size() << " bytes";
+        received.append(buffer, static_cast<std::size_t>(n));
+    }
+    ASSERT_NE(received.find("200"), std::string::npos) << received.substr(0, 200);
+    // The client's records: each address is written whole after its id.
+    std::size_t records = 0;
+    for (auto at = received.find("@example.test\""); at != std::string::npos;
+         at = received.find("@example.test\"", at + 1))
+        ++records;
+    ASSERT_GE(records, 3U);
+    const auto index = read_file(dir_.file("audit.jsonl.subjects")).value_or("");
+    EXPECT_GE(ordinals_listed(index), 2 * records)
+        << "the client holds " << records << " records; the index lists " << ordinals_listed(index)
+        << " keys";
+    ::close(fd);
 }
 
 TEST_F(EnforceSubject, AnIndexThatCannotBeWrittenRefusesBeforeTheCrmIsAsked) {
