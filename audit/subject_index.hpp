@@ -36,10 +36,11 @@
 //     "EWSI" | 2 | 1 | code | 0 | export id (16) | n (u32) | payload bytes (u32) |
 //     first ordinal (u32) | last ordinal (u32) | payload (the n-1 gaps after the first ordinal;
 //     code 0 Elias-gamma, code 1+k Rice(k) of gap-1; bits most significant first)
-// Memory per export: one chunk's digests and ordinals (chunk_capacity × 12 bytes). Memory of the
-// process: the dictionary's table, 12 bytes a slot at most 3/4 full (16 to 32 bytes per distinct
-// digest; 48 while it doubles), and its digests in ordinal order (8 bytes each; 16 while that
-// array doubles), at most max_digests digests.
+// Memory per export: one chunk's digests and ordinals (chunk_capacity × 12 bytes) and sixteen
+// queued keys' messages (4.2 KiB). Memory of the process: the dictionary's table, 12 bytes a
+// slot at most 3/4 full (16 to 32 bytes per distinct digest; 48 while it doubles), and its
+// digests in ordinal order (8 bytes each; 16 while that array doubles), at most max_digests
+// digests.
 
 #include <array>
 #include <cstddef>
