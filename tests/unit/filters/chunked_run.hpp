@@ -20,18 +20,27 @@ struct run_result {
     filter_counters counters;
 };
 
+// Feeds `body` cut at `cuts` (sorted offsets) to `filter`, then finishes it: the first error.
+inline boost::system::error_code feed_cut(record_filter& filter, std::string_view body,
+                                          const std::vector<std::size_t>& cuts,
+                                          std::string& output) {
+    boost::system::error_code error;
+    std::size_t at = 0;
+    for (std::size_t i = 0; i <= cuts.size() && !error; ++i) {
+        const std::size_t next = i < cuts.size() ? cuts[i] : body.size();
+        error = filter.feed(body.substr(at, next - at), output);
+        at = next;
+    }
+    if (!error) error = filter.finish(output);
+    return error;
+}
+
 // Feeds `body` cut at `cuts` (sorted offsets), then finishes.
 inline run_result run_cut(const filter_spec& spec, std::string_view body,
                           const std::vector<std::size_t>& cuts) {
     run_result r;
     auto filter = make_filter(spec);
-    std::size_t at = 0;
-    for (std::size_t i = 0; i <= cuts.size() && !r.error; ++i) {
-        const std::size_t next = i < cuts.size() ? cuts[i] : body.size();
-        r.error = filter->feed(body.substr(at, next - at), r.output);
-        at = next;
-    }
-    if (!r.error) r.error = filter->finish(r.output);
+    r.error = feed_cut(*filter, body, cuts, r.output);
     r.counters = filter->counters();
     return r;
 }

@@ -459,13 +459,7 @@ heard_run run_heard(filter_spec spec, std::string_view body, const cuts_list& cu
         decided.push_back(heard(f, kept));
     };
     auto filter = make_filter(std::move(spec), std::move(memory));
-    std::size_t at = 0;
-    for (std::size_t i = 0; i <= cuts.size() && !r.error; ++i) {
-        const std::size_t next = i < cuts.size() ? cuts[i] : body.size();
-        r.error = filter->feed(body.substr(at, next - at), r.output);
-        at = next;
-    }
-    if (!r.error) r.error = filter->finish(r.output);
+    r.error = testing::feed_cut(*filter, body, cuts, r.output);
     r.decided = std::move(decided);
     return r;
 }
