@@ -67,6 +67,33 @@ class bit_writer {
         for (; count >= 32; count -= 32) bits(0xffffffffu, 32);
         bits((std::uint64_t{1} << count) - 1, static_cast<unsigned>(count));
     }
+    // A run of `run` ones, the zero that ends it, then the `count` (≤ 32) low bits of `low`:
+    // one shift into the accumulator when they fit (a list's codes mostly take a few bits;
+    // three calls each flushing cost more than the choice of code).
+    void run_then(std::uint64_t run, std::uint64_t low, unsigned count) {
+        if (run + count == 0) {  // a single zero: a gap of 1 in gamma or Rice with k = 0
+            acc_ <<= 1;
+            if (++used_ == 8) {
+                used_ = 0;
+                out_.push_back(static_cast<char>(acc_ & 0xffu));
+            }
+            return;
+        }
+        if (run + 1 + count <= 56) {
+            const auto width = static_cast<unsigned>(run + 1 + count);
+            const std::uint64_t unary = ((std::uint64_t{1} << run) - 1) << (count + 1);
+            acc_ = (acc_ << width) | unary | (low & ((std::uint64_t{1} << count) - 1));
+            used_ += width;
+            while (used_ >= 8) {
+                used_ -= 8;
+                out_.push_back(static_cast<char>((acc_ >> used_) & 0xffu));
+            }
+            return;
+        }
+        ones(run);
+        bit(false);
+        bits(low, count);
+    }
     void finish() {
         if (used_ > 0) out_.push_back(static_cast<char>((acc_ << (8 - used_)) & 0xffu));
         used_ = 0;
@@ -577,9 +604,7 @@ std::string encode_subject_set(std::vector<std::uint64_t>& hashes, unsigned k) {
     for (std::uint64_t v : hashes) {
         const std::uint64_t delta = v - previous;
         previous = v;
-        w.ones(delta >> k);
-        w.bit(false);
-        w.bits(delta & ((std::uint64_t{1} << k) - 1), k);
+        w.run_then(delta >> k, delta, k);
     }
     w.finish();
     return out;
@@ -642,9 +667,7 @@ unsigned floor_log2(std::uint64_t v) { return 63U - static_cast<unsigned>(__buil
 // Elias-gamma as N ones, a zero, then the N bits of the gap below its leading one.
 void put_gamma(bit_writer& w, std::uint64_t gap) {
     const unsigned n = floor_log2(gap);
-    w.ones(n);
-    w.bit(false);
-    w.bits(gap, n);
+    w.run_then(n, gap, n);
 }
 
 bool get_gap(bit_reader& r, unsigned code, std::uint64_t& gap) {
@@ -666,8 +689,14 @@ bool get_gap(bit_reader& r, unsigned code, std::uint64_t& gap) {
 
 unsigned encode_ordinals(std::span<const std::uint32_t> sorted, std::string& out) {
     if (sorted.size() < 2) return 0;
-    // The mean gap names the Rice parameters worth trying; gamma suits gaps of mixed sizes.
     const std::uint64_t span = sorted.back() - sorted.front();
+    if (span == sorted.size() - 1) {
+        // Every gap is 1 (a repeated export of the same persons in the CRM's order): the loops
+        // below would choose gamma, one zero bit a gap; written as whole zero bytes at once.
+        out.append((span + 7) / 8, '\0');
+        return 0;
+    }
+    // The mean gap names the Rice parameters worth trying; gamma suits gaps of mixed sizes.
     const std::uint64_t mean = span / (sorted.size() - 1);
     const unsigned centre = mean <= 1 ? 0 : floor_log2(mean);
     const unsigned lowest = centre == 0 ? 0 : centre - 1;
@@ -697,9 +726,7 @@ unsigned encode_ordinals(std::span<const std::uint32_t> sorted, std::string& out
             put_gamma(w, gap);
         } else {
             const unsigned k = code - 1;
-            w.ones((gap - 1) >> k);
-            w.bit(false);
-            w.bits(gap - 1, k);
+            w.run_then((gap - 1) >> k, gap - 1, k);
         }
     }
     w.finish();

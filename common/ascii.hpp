@@ -6,6 +6,8 @@
 // record rules compare every record's consent and objection words).
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace exportwall::common {
@@ -20,6 +22,28 @@ namespace exportwall::common {
         if (a[i] != b[i] && to_lower_ascii(a[i]) != to_lower_ascii(b[i])) return false;
     }
     return true;
+}
+
+// True when no byte of `s` is in A-Z nor past ASCII: to_lower_ascii leaves it as it is, and so
+// does any folding a byte past ASCII might need. Eight bytes at a time (the subject index asks
+// it of every address it digests): a byte past ASCII has its top bit set; a byte below 0x80 gets
+// it from adding 0x3f when it is 'A' or more, and from adding 0x25 when it is '[' or more
+// (neither sum carries into the next byte; a byte past ASCII may, and fails anyway). The last
+// bytes are read into a zeroed word.
+[[nodiscard]] inline bool lower_ascii_only(std::string_view s) noexcept {
+    constexpr std::uint64_t each = 0x0101010101010101ULL;
+    auto flags = [](std::uint64_t x) { return x | ((x + each * 0x3f) & ~(x + each * 0x25)); };
+    std::uint64_t seen = 0;
+    std::size_t i = 0;
+    for (; i + 8 <= s.size(); i += 8) {
+        std::uint64_t x = 0;
+        std::memcpy(&x, s.data() + i, 8);
+        seen |= flags(x);
+    }
+    std::uint64_t tail = 0;
+    for (std::size_t j = 0; i + j < s.size(); ++j)
+        tail |= static_cast<std::uint64_t>(static_cast<unsigned char>(s[i + j])) << (8 * j);
+    return ((seen | flags(tail)) & each * 0x80) == 0;
 }
 
 }  // namespace exportwall::common

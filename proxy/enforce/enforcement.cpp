@@ -88,10 +88,7 @@ struct export_case::subject_indexing {
             return u > 0x20 && u < 0x7f;
         };
         if (value.empty() || !plain_end(value.front()) || !plain_end(value.back())) return false;
-        if (!email) return true;
-        return std::none_of(value.begin(), value.end(), [](char c) {
-            return (c >= 'A' && c <= 'Z') || static_cast<unsigned char>(c) >= 0x80;
-        });
+        return !email || common::lower_ascii_only(value);
     }
 
     // The record's subject keys, normalised as the suppression list normalises them, each

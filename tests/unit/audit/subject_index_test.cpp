@@ -328,6 +328,29 @@ TEST(OrdinalList, DecodesWhatItEncodedWithEveryGapSize) {
     EXPECT_EQ(back, wide);
 }
 
+// A repeated export of the same persons: consecutive ordinals, one zero bit a gap (gamma), and
+// lists one longer or shorter than a whole byte of gaps.
+TEST(OrdinalList, ConsecutiveOrdinalsTakeABitEach) {
+    for (std::uint32_t n : {2U, 8U, 9U, 10U, 17U, 1000U}) {
+        std::vector<std::uint32_t> ordinals(n);
+        for (std::uint32_t i = 0; i < n; ++i) ordinals[i] = 77 + i;
+        std::string payload = "head";
+        const unsigned code = encode_ordinals(ordinals, payload);
+        EXPECT_EQ(code, 0U);
+        EXPECT_EQ(payload, "head" + std::string((n - 1 + 7) / 8, '\0')) << n;
+        std::vector<std::uint32_t> back;
+        ASSERT_TRUE(decode_ordinals(std::string_view(payload).substr(4), n, code, 77, back));
+        EXPECT_EQ(back, ordinals);
+        // One gap of 2 at the end: no longer every gap 1, the codes are weighed again.
+        ordinals.back() += 1;
+        std::string wider;
+        const unsigned wider_code = encode_ordinals(ordinals, wider);
+        back.clear();
+        ASSERT_TRUE(decode_ordinals(wider, n, wider_code, 77, back));
+        EXPECT_EQ(back, ordinals) << n;
+    }
+}
+
 TEST(OrdinalList, AnswersNoForOrdinalsItDoesNotHold) {
     const auto ordinals = random_ordinals(1000, 5, 3);
     std::string payload;

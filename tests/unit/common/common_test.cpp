@@ -37,6 +37,43 @@ TEST(Ascii, FoldsOnlyAsciiLetters) {
     EXPECT_EQ(to_lower_ascii('\xc3'), '\xc3');
 }
 
+// Every byte value at every place of strings of 1 to 19 bytes (a word and a tail, both places
+// of each), among bytes that pass: the eight-at-a-time check answers as the byte-by-byte one.
+TEST(Ascii, LowerAsciiOnlyAgreesWithTheByteByByteCheck) {
+    auto naive = [](std::string_view s) {
+        for (char c : s) {
+            const auto u = static_cast<unsigned char>(c);
+            if ((u >= 'A' && u <= 'Z') || u >= 0x80) return false;
+        }
+        return true;
+    };
+    EXPECT_TRUE(lower_ascii_only(""));
+    EXPECT_TRUE(lower_ascii_only("ann.lee+news@example.test"));
+    EXPECT_FALSE(lower_ascii_only("ann.lee+news@example.tesT"));
+    EXPECT_FALSE(lower_ascii_only("Ann.lee+news@example.test"));
+    EXPECT_FALSE(lower_ascii_only("j\xc3\xbcrgen@example.test"));
+    // The bytes next to the range either side, and carries: 0xff before 'a' must not hide it.
+    for (std::size_t size = 1; size < 20; ++size) {
+        for (std::size_t at = 0; at < size; ++at) {
+            for (int b = 0; b < 256; ++b) {
+                for (char filler : {'a', '@', '[', '\x7f', '\0', 'z'}) {
+                    std::string s(size, filler);
+                    s[at] = static_cast<char>(b);
+                    ASSERT_EQ(lower_ascii_only(s), naive(s)) << size << " " << at << " " << b;
+                }
+            }
+        }
+    }
+    // Two bytes: a byte past ASCII whose sum carries, next to every other byte.
+    for (int a = 0x80; a < 256; ++a) {
+        for (int b = 0; b < 256; ++b) {
+            const std::string s{
+                static_cast<char>(a), static_cast<char>(b), 'x', 'x', 'x', 'x', 'x', 'x'};
+            ASSERT_FALSE(lower_ascii_only(s));
+        }
+    }
+}
+
 // RFC 4648 §10's vectors in both forms, and back.
 TEST(Base64, WritesTheRfcVectorsInBothForms) {
     using common::base64_form;
