@@ -1653,13 +1653,18 @@ class json_rewriter {
 
     // Where the collected scalar's values go (record_fields::route): decided once per path node
     // and base, then replayed.
-    [[nodiscard]] record_fields::route collected_route() {
+    [[gnu::always_inline]] record_fields::route collected_route() {
+        if (scalar_node_ != no_node) {
+            const path_node& n = paths_[scalar_node_];
+            if (n.route_base == scalar_base_) [[likely]] return n.route;
+        }
+        return decide_route();
+    }
+    [[gnu::noinline]] record_fields::route decide_route() {
         if (scalar_node_ == no_node) return fields_.route_of(collected_path());
         path_node& n = paths_[scalar_node_];
-        if (n.route_base != scalar_base_) [[unlikely]] {
-            n.route = fields_.route_of(collected_path());
-            n.route_base = scalar_base_;
-        }
+        n.route = fields_.route_of(collected_path());
+        n.route_base = scalar_base_;
         return n.route;
     }
     void add_collected(std::string_view value) {
