@@ -1240,21 +1240,41 @@ void subject_collector::digest_queue() {
     hasher_->digest_messages({queue_.data(), queued_}, {digests.data(), queued_});
     const std::size_t n = queued_;
     queued_ = 0;
-    for (std::size_t i = 0; i < n; ++i) add(digests[i]);
+    for (std::size_t i = 0; i < n; ++i) push(digests[i]);
 }
 
 void subject_collector::commit() {
-    for (std::uint64_t d : tentative_) add(d);
+    if (tentative_.empty()) return;
+    // After the keys queued before them: pending_ keeps the order they were handed over in,
+    // which retract() counts back.
+    if (queued_ > 0) digest_queue();
+    for (std::uint64_t d : tentative_) push(d);
+    taken_ += tentative_.size();
     tentative_.clear();
 }
 
-void subject_collector::flush() {
-    if (pending_.empty() || error_) {
-        pending_.clear();
-        return;
-    }
-    error_ = file_->assign(pending_, ordinals_, next_ordinal_);
+bool subject_collector::retract(std::uint64_t taken) {
+    if (taken >= taken_) return true;
+    if (taken < written_) return false;
+    std::uint64_t excess = taken_ - taken;
+    const auto from_queue = static_cast<std::size_t>(std::min<std::uint64_t>(excess, queued_));
+    queued_ -= from_queue;  // the newest are queued; older ones are digested already
+    excess -= from_queue;
+    pending_.resize(pending_.size() - static_cast<std::size_t>(excess));
+    taken_ = taken;
+    return true;
+}
+
+void subject_collector::drop_pending() {
+    queued_ = 0;
     pending_.clear();
+    tentative_.clear();
+    written_ = taken_;
+}
+
+void subject_collector::flush(std::span<const std::uint64_t> digests) {
+    if (digests.empty() || error_) return;
+    error_ = file_->assign(digests, ordinals_, next_ordinal_);
     if (error_) return;
     // First-seen ordinals of a CRM's stable order mostly increase already.
     if (!std::is_sorted(ordinals_.begin(), ordinals_.end()))
@@ -1293,7 +1313,11 @@ void subject_collector::flush() {
 
 boost::system::error_code subject_collector::write_pending() {
     if (queued_ > 0) digest_queue();
-    flush();
+    for (std::size_t at = 0; at < pending_.size(); at += chunk_capacity)
+        flush(std::span<const std::uint64_t>(pending_).subspan(
+            at, std::min(chunk_capacity, pending_.size() - at)));
+    pending_.clear();
+    written_ = taken_;
     return error_;
 }
 

@@ -36,11 +36,12 @@
 //     "EWSI" | 2 | 1 | code | 0 | export id (16) | n (u32) | payload bytes (u32) |
 //     first ordinal (u32) | last ordinal (u32) | payload (the n-1 gaps after the first ordinal;
 //     code 0 Elias-gamma, code 1+k Rice(k) of gap-1; bits most significant first)
-// Memory per export: one chunk's digests and ordinals (chunk_capacity × 12 bytes) and sixteen
-// queued keys' messages (4.2 KiB). Memory of the process: the dictionary's table, 12 bytes a
-// slot at most 3/4 full (16 to 32 bytes per distinct digest; 48 while it doubles), and its
-// digests in ordinal order (8 bytes each; 16 while that array doubles), at most max_digests
-// digests.
+// Memory per export: the digests of the records between two writes to the client and their
+// ordinals (12 bytes a key: the relay writes every 32 KiB of output or sooner, so a few
+// thousand keys) and sixteen queued keys' messages (4.2 KiB). Memory of the process: the
+// dictionary's table, 12 bytes a slot at most 3/4 full (16 to 32 bytes per distinct digest; 48
+// while it doubles), and its digests in ordinal order (8 bytes each; 16 while that array doubles),
+// at most max_digests digests.
 
 #include <array>
 #include <cstddef>
@@ -298,7 +299,10 @@ class subject_index_file {
 
 // One export's subject digests on their way to the index. Digests of a record that is not yet
 // certain to be delivered (a record nested in a main record the rules have not decided) wait as
-// tentative until commit() or discard(). Not thread-safe: one per export.
+// tentative until commit() or discard(). Nothing is written but by write_pending(), which the
+// proxy calls just before the bytes of those records go to the client: the keys of records that
+// never leave (held back by a quota, or behind an abort) can still be taken back (retract(),
+// drop_pending()). Not thread-safe: one per export.
 class subject_collector {
   public:
     // `export_id`: the audit record id (32 lowercase hex digits). `hasher`: digests the keys
@@ -310,30 +314,42 @@ class subject_collector {
     // sixteen SipHash side by side in vector registers cost about what three do one after
     // another. The value is copied (as its message) before this returns. Needs the hasher.
     void add_key(const subject_hasher::keyed_value& k) {
+        ++taken_;
         if (!subject_hasher::make_message(k, queue_[queued_])) {
             // Too long to queue: digested now, after the keys before it (the order is the
             // dictionary's order of first sight).
             if (queued_ > 0) digest_queue();
             std::uint64_t d = 0;
             hasher_->keys({&k, 1}, {&d, 1});
-            add(d);
+            push(d);
             return;
         }
         if (++queued_ == queue_.size()) digest_queue();
     }
 
+    // A delivered record's key, digested already.
     void add(std::uint64_t digest) {
-        pending_.push_back(digest);
-        if (pending_.size() >= chunk_capacity) flush();
+        if (queued_ > 0) digest_queue();  // after the keys queued before it
+        ++taken_;
+        push(digest);
     }
     void add_tentative(std::uint64_t digest) { tentative_.push_back(digest); }
+    // The tentative digests are delivered (after the keys handed over before them).
     void commit();
     void discard() { tentative_.clear(); }
-    // Writes the digests added since the last call (and the keys queued) as one chunk (none:
-    // nothing). The proxy calls
-    // it before each write to the client, so no record leaves before its digests are in the
-    // file. After an error nothing more is written and failed() stays true: the export must not
-    // deliver another byte (it is aborted, audit_unavailable).
+    // How many keys were handed over (add_key, and digests commit() delivered): a mark for
+    // retract().
+    [[nodiscard]] std::uint64_t taken() const { return taken_; }
+    // Forgets the keys handed over after the first `taken` (none of them written yet: nothing is
+    // written but by write_pending()). False when `taken` is before the last write_pending().
+    bool retract(std::uint64_t taken);
+    // Forgets every key not yet written: their records never reached the client.
+    void drop_pending();
+    // Writes the digests handed over since the last call (queued keys digested first) as list
+    // chunks of at most chunk_capacity (none: nothing). The proxy calls it just before each
+    // write to the client, so no record leaves before its digests are in the file. After an
+    // error nothing more is written and failed() stays true: the export must not deliver
+    // another byte (it is aborted, audit_unavailable).
     [[nodiscard]] boost::system::error_code write_pending();
     [[nodiscard]] bool failed() const { return static_cast<bool>(error_); }
     // The ordinals written: distinct within a chunk (a person delivered twice in one chunk counts
@@ -343,7 +359,8 @@ class subject_collector {
     [[nodiscard]] std::string digest_hex() const;
 
   private:
-    void flush();
+    void push(std::uint64_t digest) { pending_.push_back(digest); }
+    void flush(std::span<const std::uint64_t> digests);
     void digest_queue();
 
     std::shared_ptr<subject_index_file> file_;
@@ -357,6 +374,8 @@ class subject_collector {
     std::uint32_t next_ordinal_ = 0;  // subject_index_file::assign()'s guess
     std::string chunk_;
     std::shared_ptr<void> sha_;  // EVP_MD_CTX over the chunks written
+    std::uint64_t taken_ = 0;    // keys handed over
+    std::uint64_t written_ = 0;  // of which written (or dropped)
     bool wrote_ = false;
     std::uint64_t keys_ = 0;
     boost::system::error_code error_;

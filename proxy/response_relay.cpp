@@ -327,7 +327,7 @@ net::awaitable<relay_outcome> response_relay::pump() {
         filtered.clear();
         if (cut) co_return relay_outcome::aborted(*cut, &conn);
         if (ctx_.quota && x.transforming) {
-            ctx_.enforcement->marks().clear();
+            ctx_.enforcement->records_written();
             ctx_.written_records = ctx_.enforcement->records_out();
         }
     }
@@ -344,13 +344,16 @@ net::awaitable<std::optional<abort_reason>> response_relay::cut_at_quota(std::st
     if (allowed >= produced) co_return std::nullopt;
     // Everything up to the end of the last record the reservation covers goes out; nothing after.
     std::size_t cut = 0;
+    std::size_t kept = 0;
     std::uint64_t delivered = ctx_.written_records;
     for (const auto& m : marks) {
         if (m.records > allowed || m.end > filtered.size()) break;
         cut = m.end;
         delivered = m.records;
+        ++kept;
     }
     filtered.resize(cut);
+    enforcement.cut_records(kept);  // the subject index lists none of the records held back
     marks.clear();
     enforcement.set_delivered(delivered);
     ctx_.written_records = delivered;
@@ -374,6 +377,12 @@ net::awaitable<relay_outcome> response_relay::end() {
     // terminating chunk, after the record: one write.
     std::optional<abort_reason> cut;
     if (ctx_.quota && x.transforming) cut = co_await cut_at_quota(filtered);
+    // The digests of the records that go out next (after the cut: none it held back), before
+    // the export's record and the write.
+    if (x.transforming) {
+        if (auto iec = enforcement->index_delivery())
+            co_return relay_outcome::aborted(export_case::reason_for(iec), &conn);
+    }
     if (cut) {
         if (!filtered.empty() || client.response_head_pending()) {
             if (co_await client.write_body_piece(filtered, x.out_framing, idle, false))

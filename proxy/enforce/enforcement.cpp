@@ -113,9 +113,20 @@ struct export_case::subject_indexing {
         }
     }
 
+    // With a quota, the keys handed over after each main record kept since the last write to
+    // the client (the filter's record marks, one for one), and before the first of them: a cut
+    // after the n-th mark takes back the keys of the records after it.
+    bool track = false;
+    std::vector<std::uint64_t> marks;
+    std::uint64_t window = 0;
+
+    // `own_keys`: false for a main entity of organisations (no person of its own; it commits or
+    // discards the persons nested in it, and marks where it ends).
     std::function<void(const filters::record_fields&, bool)> reporter(
-        const config::entity& e, const std::vector<std::string>& fields, role r) {
-        return [this, p = paths_of(e, fields), r](const filters::record_fields& f, bool kept) {
+        const config::entity& e, const std::vector<std::string>& fields, role r,
+        bool own_keys = true) {
+        return [this, p = paths_of(e, fields), r, own_keys](const filters::record_fields& f,
+                                                            bool kept) {
             // Delivered keys queue in the collector, digested eight at a time; a nested record's
             // wait as digests until its main record is decided.
             auto deliver = [this](const audit::subject_hasher::keyed_value& k) {
@@ -128,7 +139,8 @@ struct export_case::subject_indexing {
                         return;
                     }
                     collector.commit();
-                    keys(p, f, deliver);
+                    if (own_keys) keys(p, f, deliver);
+                    if (track) marks.push_back(collector.taken());
                     return;
                 case role::nested_in_record:
                     if (kept) {
@@ -167,9 +179,9 @@ void export_case::attach_subjects(filters::filter_spec& spec) const {
     if (!subjects_) return;
     using role = subject_indexing::role;
     const auto* main_entity = config_->rules.find_entity(route_.entity);
-    if (main_entity != nullptr && !main_entity->organisations)
-        spec.rules.decided =
-            subjects_->reporter(*main_entity, spec.rules.subject_fields, role::main);
+    if (main_entity != nullptr)
+        spec.rules.decided = subjects_->reporter(*main_entity, spec.rules.subject_fields,
+                                                 role::main, !main_entity->organisations);
     for (std::size_t i = 0; i < spec.nested.size() && i < route_.nested.size(); ++i) {
         const auto* e = config_->rules.find_entity(route_.nested[i].entity);
         if (e == nullptr || e->organisations || !spec.nested[i].keep) continue;
@@ -374,6 +386,7 @@ response_plan export_case::plan_response(unsigned status,
     attach_subjects(spec);
     filter_ = filters::make_filter_remembering(std::move(spec));
     if (track_records_) filter_->set_record_marks(&marks_);
+    if (track_records_ && subjects_) subjects_->track = true;
     return plan;
 }
 
@@ -414,6 +427,28 @@ boost::system::error_code export_case::index_delivery() {
     return {};
 }
 
+void export_case::records_written() {
+    if (subjects_) {
+        // The key marks of the records written go with theirs; a record the filter still holds
+        // (its envelope not yet seen whole) keeps its mark for the next write.
+        auto& s = *subjects_;
+        s.marks.erase(s.marks.begin(), s.marks.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                             marks_.size(), s.marks.size())));
+        s.window = s.collector.taken();
+    }
+    marks_.clear();
+}
+
+void export_case::cut_records(std::size_t kept) {
+    if (!subjects_ || !subjects_->track) return;
+    auto& s = *subjects_;
+    // One key mark a record mark, in the same order (a record the filter still holds has its
+    // key mark and not yet its record mark). Were they ever apart, nothing is taken back: a
+    // person listed for a record held back rather than one missing for a record delivered.
+    if (s.marks.size() < marks_.size() || kept > marks_.size()) return;
+    (void)s.collector.retract(kept == 0 ? s.window : s.marks[kept - 1]);
+}
+
 boost::system::error_code export_case::finish(std::string& out) {
     if (!filter_) return {};
     if (monitoring()) {
@@ -430,10 +465,8 @@ boost::system::error_code export_case::finish(std::string& out) {
     }
     if (auto ec = decoder_->finish([](std::string_view) { return boost::system::error_code{}; }))
         return ec;
-    if (auto ec = filter_->finish(out)) return ec;
-    // The last chunk is written before the client sees the end of the export.
-    if (subjects_ && subjects_->collector.write_pending()) return subject_index_failed;
-    return {};
+    // The last records' digests: index_delivery(), once a quota has cut what does not go out.
+    return filter_->finish(out);
 }
 
 abort_reason export_case::reason_for(const boost::system::error_code& ec) {
@@ -492,9 +525,9 @@ audit::record export_case::make_record(std::optional<audit::decision> decided,
     if (delivered_ && *delivered_ < rec.records_out) rec.records_out = *delivered_;
     if (shadow_) add_shadow(rec, decision_, *shadow_);
     if (subjects_) {
-        // Normally written already (before each write to the client); an abort's last piece
-        // may not have been.
-        (void)subjects_->collector.write_pending();
+        // Written before each write to the client; what is left belongs to records that never
+        // reached it (an abort's last piece, a quota's cut).
+        subjects_->collector.drop_pending();
         rec.subject_index = subjects_->collector.digest_hex();
         if (!rec.subject_index.empty()) rec.subject_keys = subjects_->collector.keys();
     }

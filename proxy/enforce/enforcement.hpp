@@ -105,9 +105,11 @@ class export_case {
     // aborts the export (in monitor mode it is only recorded: the relay goes on).
     [[nodiscard]] boost::system::error_code transform(std::string_view in, std::string& out);
     // Writes the subject index's digests of every record transform() has produced so far: the
-    // relay calls it before each write of the body to the client, so no record leaves before
-    // its digests are in the index (finish() does it for the last piece). An error aborts the
-    // export (audit_unavailable).
+    // relay calls it just before each write of the body to the client (the last one too, after
+    // finish() and a quota's cut), so no record leaves before its digests are in the index and
+    // none is listed that did not leave (what is left unwritten when the export ends is
+    // dropped: those records never reached the client). An error aborts the export
+    // (audit_unavailable).
     [[nodiscard]] boost::system::error_code index_delivery();
     [[nodiscard]] boost::system::error_code finish(std::string& out);
     // The abort a transform error causes: record_limit_exceeded, audit_unavailable (the subject
@@ -125,6 +127,11 @@ class export_case {
     // (filters::record_mark) so the session can cut at the last record a reservation covers.
     void track_records() { track_records_ = true; }
     [[nodiscard]] std::vector<filters::record_mark>& marks() { return marks_; }
+    // The output up to the marks was written: they start again (the subject index's with them).
+    void records_written();
+    // The output was cut after marks()[kept - 1] (none kept: before the first mark): the subject
+    // index forgets the keys of the records after it.
+    void cut_records(std::size_t kept);
     // Records the filter produced so far (0 without a filter).
     [[nodiscard]] std::uint64_t records_out() const;
     // The records the client received when the output was cut short of what the filter produced.

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdio>
 #include <sstream>
+#include <tuple>
 
 namespace exportwall::itest {
 
@@ -459,6 +460,27 @@ std::pair<std::string, int> run_exportwall_status(const std::vector<std::string>
     while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
     const int status = ::pclose(p);
     return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+}
+
+subject_lookup_result subject_lookup(const std::string& config,
+                                     const std::vector<std::string>& args) {
+    std::vector<std::string> all{"audit", "subject", "--config", config, "--format", "json"};
+    all.insert(all.end(), args.begin(), args.end());
+    subject_lookup_result r;
+    std::tie(r.output, r.status) = run_exportwall_status(all);
+    // stdout's one JSON line; a warning on stderr may come before it.
+    const auto start = r.output.find("{\"found\"");
+    const auto line = start == std::string::npos
+                          ? std::string()
+                          : r.output.substr(start, r.output.find('\n', start) - start);
+    boost::system::error_code ec;
+    auto v = boost::json::parse(line, ec);
+    if (!ec && v.is_object()) {
+        r.intact = v.as_object().at("index_intact").as_bool();
+        for (const auto& e : v.as_object().at("exports").as_array())
+            r.ids.emplace_back(e.as_object().at("audit_id").as_string());
+    }
+    return r;
 }
 
 ::testing::AssertionResult enforce_fixture::start(vendor_policy_options o) {

@@ -52,6 +52,17 @@ struct vendor_policy_options {
 [[nodiscard]] std::pair<std::string, int> run_exportwall_status(
     const std::vector<std::string>& args);
 
+// `exportwall audit subject --config CONFIG --format json ARGS…` (issue 18's lookup): its exit
+// status, the audit ids it listed, whether it found the index intact, and all it printed.
+struct subject_lookup_result {
+    int status = -1;
+    std::vector<std::string> ids;
+    bool intact = false;
+    std::string output;
+};
+[[nodiscard]] subject_lookup_result subject_lookup(const std::string& config,
+                                                   const std::vector<std::string>& args);
+
 // SHA-256 of `s`, lower-case hex (API keys, suppression-list digests).
 [[nodiscard]] std::string sha256_hex(std::string_view s);
 

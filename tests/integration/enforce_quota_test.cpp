@@ -36,8 +36,10 @@ class QuotaFixture : public enforce_fixture {
 
     // The erp client's delivery grant with `quota`, the store on `redis_` (batch `batch`), and a
     // shared continuation key, so that a second replica opens the first one's paging tokens.
+    // `indexed`: with a subject key (issue 18's index beside the trail).
     ::testing::AssertionResult start_with_quota(std::string_view quota, std::string_view batch,
-                                                std::string_view partner_max = "2") {
+                                                std::string_view partner_max = "2",
+                                                bool indexed = false) {
         if (!redis_server::available())
             return ::testing::AssertionFailure() << "redis-server is not installed";
         if (!redis_.start(dir_)) return ::testing::AssertionFailure() << "redis did not start";
@@ -51,6 +53,13 @@ class QuotaFixture : public enforce_fixture {
                    {R"(<grant purpose="delivery" destinations="carrier" max-records="2"/>)",
                     "<grant purpose=\"delivery\" destinations=\"carrier\" max-records=\"" +
                         std::string(partner_max) + "\"/>"}};
+        if (indexed) {
+            const std::string key = dir_.file("subject.key");
+            if (!write_file(key, std::string(32, 'k') + "0123456789"))
+                return ::testing::AssertionFailure() << "cannot write the subject key";
+            o.edits.emplace_back(" sync=\"blocked\">",
+                                 " sync=\"blocked\" subject-key-file=\"" + key + "\">");
+        }
         o.network = "  <quota-store url=\"" + redis_.url() + "\" batch=\"" + std::string(batch) +
                     "\" timeout=\"500ms\"/>\n  <continuation key-file=\"" +
                     dir_.file("continuation.key") + "\"/>\n";
@@ -172,6 +181,42 @@ TEST_F(QuotaFixture, AQuotaHoldsAcrossReplicasSharingRedis) {
     const response other = send_to(proxy_.port(), delivery(erp_key, "carrier"));
     EXPECT_EQ(other.status, 200u);
     EXPECT_TRUE(other.complete);
+}
+
+// With the subject index (issue 18: only delivered records are listed): the export the quota
+// cut lists the person it delivered and not the one it held back.
+TEST_F(QuotaFixture, TheSubjectIndexListsNoRecordAQuotaHeldBack) {
+    ASSERT_TRUE(start_with_quota("3/day", "1000", "2", true));
+    const auto p = marker_prefix();
+    const std::vector<contact> records{marker_contact(p, 1, "customer"),
+                                       marker_contact(p, 2, "customer")};
+    ASSERT_TRUE(stage_contacts(records));
+    const response first = send_to(proxy_.port(), delivery(erp_key, "warehouse"));
+    ASSERT_EQ(first.status, 200u) << first.body;
+    ASSERT_TRUE(first.complete);
+    const response second = send_to(proxy_.port(), delivery(erp_key, "warehouse"));
+    ASSERT_EQ(second.status, 200u) << second.body;
+    ASSERT_FALSE(second.complete);
+    ASSERT_TRUE(has(second.body, records[0].id));
+    ASSERT_FALSE(has(second.body, records[1].id));
+    const std::string first_id = first.header("X-Export-Audit-Id").value_or("");
+    const std::string second_id = second.header("X-Export-Audit-Id").value_or("");
+    auto whole = audit_record(first_id);
+    auto cut = audit_record(second_id);
+    ASSERT_TRUE(whole.has_value());
+    ASSERT_TRUE(cut.has_value());
+    EXPECT_EQ(string_at(*cut, "reason"), "quota_exceeded");
+    // The delivered record's keys: half of what the whole export of both indexed.
+    EXPECT_GT(number_at(*whole, "subject_keys"), 0u);
+    EXPECT_EQ(2 * number_at(*cut, "subject_keys"), number_at(*whole, "subject_keys"));
+
+    const auto config = dir_.file("exportwall.xml");
+    const auto delivered = subject_lookup(config, {"--id", records[0].id});
+    EXPECT_EQ(delivered.status, 0) << delivered.output;
+    EXPECT_EQ(delivered.ids, (std::vector<std::string>{first_id, second_id})) << delivered.output;
+    const auto held_back = subject_lookup(config, {"--id", records[1].id});
+    EXPECT_EQ(held_back.status, 0) << held_back.output;
+    EXPECT_EQ(held_back.ids, std::vector<std::string>{first_id}) << held_back.output;
 }
 
 // A reservation taken before the CRM answered an error goes back: failed exports use no quota.

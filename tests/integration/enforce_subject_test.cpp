@@ -42,25 +42,10 @@ class EnforceSubject : public enforce_fixture {
     // `exportwall audit subject --config … ARGS --format json`: its exit status and the audit
     // ids it listed.
     std::pair<int, std::vector<std::string>> lookup(const std::vector<std::string>& args) {
-        std::vector<std::string> all{"audit",    "subject", "--config", dir_.file("exportwall.xml"),
-                                     "--format", "json"};
-        all.insert(all.end(), args.begin(), args.end());
-        auto [out, status] = run_exportwall_status(all);
-        std::vector<std::string> ids;
-        boost::system::error_code ec;
-        // stdout's one JSON line; a warning on stderr may come before it.
-        const auto start = out.find("{\"found\"");
-        const auto line = start == std::string::npos
-                              ? std::string()
-                              : out.substr(start, out.find('\n', start) - start);
-        auto v = boost::json::parse(line, ec);
-        if (!ec && v.is_object()) {
-            last_intact_ = v.as_object().at("index_intact").as_bool();
-            for (const auto& e : v.as_object().at("exports").as_array())
-                ids.emplace_back(e.as_object().at("audit_id").as_string());
-        }
-        last_output_ = out;
-        return {status, ids};
+        auto r = subject_lookup(dir_.file("exportwall.xml"), args);
+        last_intact_ = r.intact;
+        last_output_ = std::move(r.output);
+        return {r.status, std::move(r.ids)};
     }
 
     std::string send_export(const std::string& key, const std::string& purpose,
@@ -125,6 +110,39 @@ TEST_F(EnforceSubject, ListsTheExportThatDeliveredAPersonAndNotOneItDropped) {
         EXPECT_EQ(trail.find(c.email), std::string::npos);
         EXPECT_EQ(index.find(c.email), std::string::npos);
         EXPECT_EQ(index.find(c.id), std::string::npos);
+    }
+}
+
+// An export aborted at its record limit (the partner's grant: max-records 2; three records in
+// one page): no record reached the client, and the index lists none of them — not the two the
+// filter had kept before the third crossed the limit either.
+TEST_F(EnforceSubject, AnExportAbortedBeforeItsRecordsLeftListsNoneOfThem) {
+    ASSERT_TRUE(start_indexed());
+    const std::string p = marker_prefix();
+    const std::vector<contact> records{marker_contact(p, 1, "customer"),
+                                       marker_contact(p, 2, "customer"),
+                                       marker_contact(p, 3, "customer")};
+    ASSERT_TRUE(stage(dataverse, "application/json",
+                      render(vendor_shape::dataverse, records, crm_origin())));
+    export_request r;
+    r.target = std::string(dataverse) + "?$select=id,first_name";
+    r.api_key = std::string(partner_key);
+    r.purpose = "delivery";
+    r.destination = "carrier";
+    const response resp = send(r);
+    ASSERT_TRUE(resp.received);
+    EXPECT_FALSE(resp.complete);
+    for (const auto& c : records) EXPECT_EQ(resp.body.find(c.id), std::string::npos) << c.id;
+    const auto id = resp.header("X-Export-Audit-Id");
+    ASSERT_TRUE(id.has_value()) << resp.status << " " << resp.body;
+    const auto rec = audit_record(*id);
+    ASSERT_TRUE(rec.has_value());
+    EXPECT_EQ(string_at(*rec, "reason"), "record_limit_exceeded");
+    EXPECT_EQ(number_at(*rec, "subject_keys"), 0U);
+    for (const auto& c : records) {
+        auto [status, ids] = lookup({"--id", c.id});
+        EXPECT_EQ(status, 1) << c.id << ": " << last_output_;
+        EXPECT_TRUE(ids.empty());
     }
 }
 

@@ -476,6 +476,52 @@ TEST(SubjectCollector, APersonSeenBeforeAddsNothingToTheDictionary) {
     EXPECT_EQ(file->digests(), persons.size());
 }
 
+// Keys handed over after a mark are taken back while unwritten (a quota cut the records after
+// it); a nested record's digests committed after that come after the queued keys; what is left
+// unwritten when an export ends is dropped (its records never left); a mark before the last
+// write cannot be gone back to.
+TEST(SubjectCollector, KeysNotYetWrittenCanBeTakenBack) {
+    temp_dir dir;
+    const auto hasher = std::make_shared<const subject_hasher>(key_bytes(14));
+    auto file = std::make_shared<subject_index_file>(dir.file("i.subjects"));
+    subject_collector c(file, new_record_id(), hasher);
+    std::vector<std::string> addresses;
+    for (int i = 0; i < 20; ++i) addresses.push_back("person" + std::to_string(i) + "@example.com");
+    auto found = [&](const std::string& address) {
+        subject_search s;
+        const std::array<std::uint64_t, 1> wanted{hasher->email_key(address)};
+        EXPECT_FALSE(find_subject_exports(file->path(), wanted, s));
+        return !s.exports.empty();
+    };
+    // Twenty keys: sixteen digested (a full queue), four still queued; back to thirteen takes
+    // three digests and the four queued keys.
+    for (const auto& a : addresses) c.add_key({true, {}, a});
+    EXPECT_EQ(c.taken(), 20U);
+    ASSERT_TRUE(c.retract(13));
+    EXPECT_EQ(c.taken(), 13U);
+    const std::uint64_t nested = hasher->email_key("nested@example.com");
+    c.add_key({true, {}, addresses[13]});  // queued again
+    c.add_tentative(nested);
+    c.commit();
+    EXPECT_EQ(c.taken(), 15U);
+    ASSERT_TRUE(c.retract(14));  // the nested digest goes, the queued key stays
+    ASSERT_FALSE(c.write_pending());
+    EXPECT_EQ(c.keys(), 14U);
+    for (std::size_t i = 0; i < addresses.size(); ++i)
+        EXPECT_EQ(found(addresses[i]), i < 14) << addresses[i];
+    subject_search s;
+    const std::array<std::uint64_t, 1> wanted{nested};
+    ASSERT_FALSE(find_subject_exports(file->path(), wanted, s));
+    EXPECT_TRUE(s.exports.empty());
+    // Written: no going back before it. Unwritten at the end: dropped.
+    EXPECT_FALSE(c.retract(10));
+    c.add_key({true, {}, addresses[19]});
+    c.drop_pending();
+    ASSERT_FALSE(c.write_pending());
+    EXPECT_FALSE(found(addresses[19]));
+    EXPECT_EQ(c.keys(), 14U);
+}
+
 TEST(SubjectCollector, TentativeDigestsCountOnlyOnceCommitted) {
     temp_dir dir;
     auto file = std::make_shared<subject_index_file>(dir.file("i.subjects"));
