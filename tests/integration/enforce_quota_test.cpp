@@ -99,6 +99,12 @@ class QuotaFixture : public enforce_fixture {
         return r;
     }
 
+    // Two customers with this test's markers in their ids.
+    static std::vector<contact> two_customers() {
+        const auto p = marker_prefix();
+        return {marker_contact(p, 1, "customer"), marker_contact(p, 2, "customer")};
+    }
+
     ::testing::AssertionResult stage_contacts(const std::vector<contact>& records) {
         return stage("/api/data/v9.2/contacts", "application/json",
                      render(vendor_shape::dataverse, records, crm_origin()));
@@ -115,9 +121,7 @@ class QuotaFixture : public enforce_fixture {
 TEST_F(QuotaFixture, AQuotaHoldsAcrossReplicasSharingRedis) {
     ASSERT_TRUE(start_with_quota("3/day", "1000"));
     ASSERT_TRUE(start_replica());
-    const auto p = marker_prefix();
-    const std::vector<contact> records{marker_contact(p, 1, "customer"),
-                                       marker_contact(p, 2, "customer")};
+    const std::vector<contact> records = two_customers();
     ASSERT_TRUE(stage_contacts(records));
 
     const response first = send_to(proxy_.port(), delivery(erp_key, "warehouse"));
@@ -187,9 +191,7 @@ TEST_F(QuotaFixture, AQuotaHoldsAcrossReplicasSharingRedis) {
 // cut lists the person it delivered and not the one it held back.
 TEST_F(QuotaFixture, TheSubjectIndexListsNoRecordAQuotaHeldBack) {
     ASSERT_TRUE(start_with_quota("3/day", "1000", "2", true));
-    const auto p = marker_prefix();
-    const std::vector<contact> records{marker_contact(p, 1, "customer"),
-                                       marker_contact(p, 2, "customer")};
+    const std::vector<contact> records = two_customers();
     ASSERT_TRUE(stage_contacts(records));
     const response first = send_to(proxy_.port(), delivery(erp_key, "warehouse"));
     ASSERT_EQ(first.status, 200u) << first.body;
@@ -229,9 +231,7 @@ TEST_F(QuotaFixture, FailedExportsReturnTheirReservation) {
         ASSERT_TRUE(failed.received);
         EXPECT_EQ(failed.status, 500u) << failed.body;
     }
-    const auto p = marker_prefix();
-    const std::vector<contact> records{marker_contact(p, 1, "customer"),
-                                       marker_contact(p, 2, "customer")};
+    const std::vector<contact> records = two_customers();
     ASSERT_TRUE(stage_contacts(records));
     const response ok = send_to(proxy_.port(), delivery(erp_key, "warehouse"));
     EXPECT_EQ(ok.status, 200u) << ok.body;
@@ -251,9 +251,7 @@ TEST_F(QuotaFixture, FailedExportsReturnTheirReservation) {
 // without one is unaffected; Redis back on the same port: quotas resume.
 TEST_F(QuotaFixture, AStoreThatIsDownRefusesOnlyGrantsWithAQuota) {
     ASSERT_TRUE(start_with_quota("1000/hour", "100"));
-    const auto p = marker_prefix();
-    const std::vector<contact> records{marker_contact(p, 1, "customer"),
-                                       marker_contact(p, 2, "customer")};
+    const std::vector<contact> records = two_customers();
     ASSERT_TRUE(stage_contacts(records));
     ASSERT_EQ(send_to(proxy_.port(), delivery(erp_key, "warehouse")).status, 200u);
 
@@ -322,9 +320,7 @@ TEST_F(QuotaFixture, AStoreThatDiesMidExportAbortsIt) {
 TEST_F(QuotaFixture, MaxRecordsHoldsAcrossTheSealedPagesOfAnExport) {
     ASSERT_TRUE(start_with_quota("1000/day", "1000", "3"));
     ASSERT_TRUE(start_replica());
-    const auto p = marker_prefix();
-    const std::vector<contact> records{marker_contact(p, 1, "customer"),
-                                       marker_contact(p, 2, "customer")};
+    const std::vector<contact> records = two_customers();
     ASSERT_TRUE(stage_contacts(records));
 
     const response page1 = send_to(proxy_.port(), delivery(partner_key, "carrier"));
@@ -374,9 +370,7 @@ TEST_F(QuotaFixture, AVolumeAlertHoldsTheGrantOnEveryReplicaUntilCleared) {
     o.network = "  <quota-store url=\"" + redis_.url() + "\"/>\n";
     ASSERT_TRUE(start(o));
     ASSERT_TRUE(start_replica());
-    const auto p = marker_prefix();
-    const std::vector<contact> records{marker_contact(p, 1, "customer"),
-                                       marker_contact(p, 2, "customer")};
+    const std::vector<contact> records = two_customers();
     ASSERT_TRUE(stage_contacts(records));
     // 2 records: within the ceiling; 4 in the hour: above it — the alert holds the grant.
     ASSERT_EQ(send_to(proxy_.port(), delivery(erp_key, "warehouse")).status, 200u);

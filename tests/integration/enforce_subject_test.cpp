@@ -48,14 +48,19 @@ class EnforceSubject : public enforce_fixture {
         return {r.status, std::move(r.ids)};
     }
 
+    static export_request request(std::string_view key, std::string_view purpose,
+                                  std::string_view destination, std::string target) {
+        export_request r;
+        r.target = std::move(target);
+        r.api_key = std::string(key);
+        r.purpose = std::string(purpose);
+        r.destination = std::string(destination);
+        return r;
+    }
+
     std::string send_export(const std::string& key, const std::string& purpose,
                             const std::string& destination, const std::string& target) {
-        export_request r;
-        r.target = target;
-        r.api_key = key;
-        r.purpose = purpose;
-        r.destination = destination;
-        const response resp = send(r);
+        const response resp = send(request(key, purpose, destination, target));
         EXPECT_EQ(resp.status, 200) << resp.body;
         return resp.header("X-Export-Audit-Id").value_or("");
     }
@@ -124,12 +129,8 @@ TEST_F(EnforceSubject, AnExportAbortedBeforeItsRecordsLeftListsNoneOfThem) {
                                        marker_contact(p, 3, "customer")};
     ASSERT_TRUE(stage(dataverse, "application/json",
                       render(vendor_shape::dataverse, records, crm_origin())));
-    export_request r;
-    r.target = std::string(dataverse) + "?$select=id,first_name";
-    r.api_key = std::string(partner_key);
-    r.purpose = "delivery";
-    r.destination = "carrier";
-    const response resp = send(r);
+    const response resp = send(request(partner_key, "delivery", "carrier",
+                                       std::string(dataverse) + "?$select=id,first_name"));
     ASSERT_TRUE(resp.received);
     EXPECT_FALSE(resp.complete);
     for (const auto& c : records) EXPECT_EQ(resp.body.find(c.id), std::string::npos) << c.id;
@@ -155,12 +156,8 @@ TEST_F(EnforceSubject, APurposeThatStripsTheKeysStillIndexesWhoItDelivered) {
                       render(vendor_shape::dataverse, {ann, lea}, crm_origin())));
     // delivery does not keep the address: the CRM is still asked for it (a subject key), and
     // it is stripped from the answer.
-    export_request r;
-    r.target = std::string(dataverse) + "?$select=first_name";
-    r.api_key = std::string(erp_key);
-    r.purpose = "delivery";
-    r.destination = "warehouse";
-    const response resp = send(r);
+    const response resp = send(
+        request(erp_key, "delivery", "warehouse", std::string(dataverse) + "?$select=first_name"));
     ASSERT_EQ(resp.status, 200) << resp.body;
     EXPECT_EQ(resp.body.find(ann.email), std::string::npos);
     EXPECT_NE(resp.body.find(ann.first_name), std::string::npos) << resp.body;
