@@ -1231,6 +1231,8 @@ class json_rewriter {
                         cached->valid = p.m != mode::nested_set && p.m != mode::transform;
                         cached->quiet_skip =
                             p.m == mode::skip && !p.collect && !p.link && !p.structured;
+                        cached->quiet_collect = cached->valid && p.m == mode::skip && p.collect &&
+                                                !p.link && !p.structured && !p.ptr;
                         cached->p = p;
                         cached->stripped = last_stripped_;
                     }
@@ -1608,6 +1610,7 @@ class json_rewriter {
     }
 
     [[gnu::noinline]] bool whole_scalar_slow(value_kind k, std::string_view s, error_code& ec) {
+        if (collected_quietly(k, s)) return true;
         if (!begin_value(k, ec)) return false;
         if (scalar_special_ == special_none) {
             if (!scalar_collect_) {
@@ -1627,6 +1630,28 @@ class json_rewriter {
             }
         }
         return scalar_part(s, ec) && end_scalar(ec);
+    }
+
+    // A member stripped whole that a condition or the subject index reads (its consent flag, its
+    // id), in one piece and as it is in the input (a string without escapes): its value goes to
+    // the record's fields and nothing more. The same as begin_value() replaying a skipping plan
+    // and collect_whole() then, without the scalar's state in between. Anything else (escapes,
+    // a value past the record's bound, a link pointer not known to pass it by): the long way.
+    [[gnu::always_inline]] bool collected_quietly(value_kind k, std::string_view s) {
+        if (!in_record_ || key_node_ == no_node) return false;
+        const path_node& n = paths_[key_node_];
+        const cached_plan& c = n.plans[static_cast<std::size_t>(k)];
+        if (!c.quiet_collect) return false;
+        const frame& f = frames_.back();
+        if (!f.object || (f.ptr && !(n.link_checked && !n.linked))) return false;
+        if ((k == value_kind::string && !closing_quote_follows(s)) ||
+            s.size() > spec_.max_record_bytes)
+            return false;
+        if (c.stripped != nullptr) ++*c.stripped;
+        scalar_node_ = key_node_;
+        scalar_base_ = c.p.base;
+        add_collected(s);
+        return true;
     }
 
     // A scalar a rule or the subject index reads, whole and as it is in the input: a number, a

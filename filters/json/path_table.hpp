@@ -110,6 +110,9 @@ struct plan {
 struct cached_plan {
     bool valid = false;  // decided and replayed by begin_value (a transform's: see mode::transform)
     bool quiet_skip = false;  // valid, stripped whole, and no condition or link reads it
+    // valid, stripped whole, read by a condition or the subject index and by no link: a scalar in
+    // one piece goes straight to the record's fields (json_rewriter::collected_quietly)
+    bool quiet_collect = false;
     plan p;
     std::uint64_t* stripped = nullptr;  // the counter to bump when the plan strips the value
 };

@@ -616,6 +616,40 @@ TEST(SubjectRouting, JsonNullAndLiteralSubjectsAreTheirLiterals) {
     }
 }
 
+TEST(SubjectRouting, JsonStrippedValuesReadAlikeWhenTheirPlanIsReplayed) {
+    // The id, the address and the consent flag stripped but read: from the second record of a
+    // shape on, a value in one piece goes straight to the fields (json_rewriter's
+    // collected_quietly); one with an escape, or split across a feed, the long way. Each kind of
+    // value comes both first (its plan decided) and again (replayed).
+    filter_spec spec;
+    spec.records = "/value";
+    spec.allowed = field_set({"first_name"});
+    spec.rules.subject_fields = {"id", "email"};
+    spec.rules.conditions.push_back(
+        {"consent", condition_op::is_true, {}, false, drop_reason::no_consent});
+    const std::string body = json_page({
+        R"({"id":"c-1","first_name":"Ann","email":"ann@x.example","consent":true})",
+        R"({"id":"c-2","first_name":"Bob","email":"bob@x.example","consent":false})",
+        R"({"id":"x\"y","first_name":"Cy","email":"a\u0040b.example","consent":"true"})",
+        R"({"id":42,"first_name":"Dee","email":null,"consent":true})",
+        R"({"id":"","first_name":"Eve","email":"e@x.example","consent":"tru\u0065"})",
+        R"({"id":7e1,"first_name":"Fay","email":"f@x.example","consent":"true"})",
+    });
+    const auto decided = heard_in_every_chunking(spec, body, "stripped subjects");
+    const value_list consented = {{"consent", "true"}};
+    EXPECT_EQ(decided, (std::vector<report>{
+                           {true, {{0, "c-1"}, {1, "ann@x.example"}}, consented},
+                           {false, {{0, "c-2"}, {1, "bob@x.example"}}, {{"consent", "false"}}},
+                           {true, {{0, "x\"y"}, {1, "a@b.example"}}, consented},
+                           {true, {{0, "42"}, {1, "null"}}, consented},
+                           {true, {{0, ""}, {1, "e@x.example"}}, consented},
+                           {true, {{0, "7e1"}, {1, "f@x.example"}}, consented},
+                       }));
+    const heard_run whole = run_heard(spec, body, {});
+    EXPECT_EQ(whole.output.find("ann@"), std::string::npos) << whole.output;
+    EXPECT_EQ(whole.output.find("c-1"), std::string::npos) << whole.output;
+}
+
 TEST(SubjectRouting, JsonRecordUnderAFieldRootReportsItsFieldsThere) {
     // HubSpot: the fields under `properties`; the id beside them, at the record's own level.
     filter_spec spec;
