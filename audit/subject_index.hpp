@@ -46,6 +46,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -89,8 +90,30 @@ class subject_hasher {
         std::array<unsigned char, max_message + 8> bytes;  // the message, then 8 zero bytes
         std::size_t size = 0;
     };
-    // False when the message would pass max_message (such a key goes through keys()).
-    static bool make_message(const keyed_value& k, message& out);
+    // False when the message would pass max_message (such a key goes through keys()). Inline:
+    // the subject index builds one for every key of every delivered record.
+    static bool make_message(const keyed_value& k, message& out) {
+        unsigned char* p = out.bytes.data();
+        std::size_t at = 0;
+        if (k.email) {
+            std::memcpy(p, "email\0\0", 8);  // kind 0 (no entity) 0, and a byte the value covers
+            at = 7;
+        } else {
+            if (k.entity.size() + 4 > max_message) return false;
+            p[0] = 'i';
+            p[1] = 'd';
+            p[2] = 0;
+            if (!k.entity.empty()) std::memcpy(p + 3, k.entity.data(), k.entity.size());
+            at = 3 + k.entity.size();
+            p[at++] = 0;
+        }
+        if (k.value.size() > max_message - at) return false;
+        if (!k.value.empty()) std::memcpy(p + at, k.value.data(), k.value.size());
+        out.size = at + k.value.size();
+        const std::uint64_t padding = 0;  // the last block's, read as a word
+        std::memcpy(p + out.size, &padding, sizeof padding);
+        return true;
+    }
     // out[i]: the digest of messages[i], the same as keys() gives; sixteen at a time, side by
     // side in vector registers (a last group of three or more too).
     void digest_messages(std::span<const message> messages, std::span<std::uint64_t> out) const;
@@ -335,7 +358,9 @@ class subject_collector {
     }
     void add_tentative(std::uint64_t digest) { tentative_.push_back(digest); }
     // The tentative digests are delivered (after the keys handed over before them).
-    void commit();
+    void commit() {
+        if (!tentative_.empty()) commit_tentative();
+    }
     void discard() { tentative_.clear(); }
     // How many keys were handed over (add_key, and digests commit() delivered): a mark for
     // retract().
@@ -360,12 +385,13 @@ class subject_collector {
 
   private:
     void push(std::uint64_t digest) { pending_.push_back(digest); }
+    void commit_tentative();
     void flush(std::span<const std::uint64_t> digests);
     void digest_queue();
 
     std::shared_ptr<subject_index_file> file_;
     std::shared_ptr<const subject_hasher> hasher_;
-    std::array<subject_hasher::message, 16> queue_;  // add_key()'s messages not yet digested
+    std::array<subject_hasher::message, 16> queue_{};  // add_key()'s messages not yet digested
     std::size_t queued_ = 0;
     std::array<unsigned char, 16> id_{};
     std::vector<std::uint64_t> pending_;

@@ -28,8 +28,9 @@ namespace exportwall::common {
 // does any folding a byte past ASCII might need. Eight bytes at a time (the subject index asks
 // it of every address it digests): a byte past ASCII has its top bit set; a byte below 0x80 gets
 // it from adding 0x3f when it is 'A' or more, and from adding 0x25 when it is '[' or more
-// (neither sum carries into the next byte; a byte past ASCII may, and fails anyway). The last
-// bytes are read into a zeroed word.
+// (neither sum carries into the next byte; a byte past ASCII may, and fails anyway). The bytes
+// after the last whole word: the last eight bytes again (a string of eight or more), or read into
+// a zeroed word.
 [[nodiscard]] inline bool lower_ascii_only(std::string_view s) noexcept {
     constexpr std::uint64_t each = 0x0101010101010101ULL;
     auto flags = [](std::uint64_t x) { return x | ((x + each * 0x3f) & ~(x + each * 0x25)); };
@@ -41,8 +42,13 @@ namespace exportwall::common {
         seen |= flags(x);
     }
     std::uint64_t tail = 0;
-    for (std::size_t j = 0; i + j < s.size(); ++j)
-        tail |= static_cast<std::uint64_t>(static_cast<unsigned char>(s[i + j])) << (8 * j);
+    if (i < s.size() && s.size() >= 8) {
+        // The last eight bytes, some of them checked already (checking again changes nothing).
+        std::memcpy(&tail, s.data() + s.size() - 8, 8);
+    } else {
+        for (std::size_t j = 0; i + j < s.size(); ++j)
+            tail |= static_cast<std::uint64_t>(static_cast<unsigned char>(s[i + j])) << (8 * j);
+    }
     return ((seen | flags(tail)) & each * 0x80) == 0;
 }
 
