@@ -1231,8 +1231,11 @@ class json_rewriter {
                         cached->valid = p.m != mode::nested_set && p.m != mode::transform;
                         cached->quiet_skip =
                             p.m == mode::skip && !p.collect && !p.link && !p.structured;
-                        cached->quiet_collect = cached->valid && p.m == mode::skip && p.collect &&
-                                                !p.link && !p.structured && !p.ptr;
+                        const bool plain =
+                            !p.link && !p.structured && !p.ptr && !p.side && !p.xform && !p.chain;
+                        cached->quiet_collect =
+                            cached->valid && plain && p.m == mode::skip && p.collect;
+                        cached->quiet_keep = cached->valid && plain && p.m == mode::keep;
                         cached->p = p;
                         cached->stripped = last_stripped_;
                     }
@@ -1610,7 +1613,7 @@ class json_rewriter {
     }
 
     [[gnu::noinline]] bool whole_scalar_slow(value_kind k, std::string_view s, error_code& ec) {
-        if (collected_quietly(k, s)) return true;
+        if (replayed_quietly(k, s)) return true;
         if (!begin_value(k, ec)) return false;
         if (scalar_special_ == special_none) {
             if (!scalar_collect_) {
@@ -1632,26 +1635,53 @@ class json_rewriter {
         return scalar_part(s, ec) && end_scalar(ec);
     }
 
-    // A member stripped whole that a condition or the subject index reads (its consent flag, its
-    // id), in one piece and as it is in the input (a string without escapes): its value goes to
-    // the record's fields and nothing more. The same as begin_value() replaying a skipping plan
-    // and collect_whole() then, without the scalar's state in between. Anything else (escapes,
-    // a value past the record's bound, a link pointer not known to pass it by): the long way.
-    [[gnu::always_inline]] bool collected_quietly(value_kind k, std::string_view s) {
+    // A member whose cached plan keeps it as it is, or strips it for a condition or the subject
+    // index to read (a consent flag, an id), in one piece and as it is in the input (a string
+    // without escapes): kept, its key and value are written into the record; read, its value (or
+    // its place in the record) goes to the record's fields. Nothing more: the same as
+    // begin_value() replaying the plan and collect_whole() or the plain copy then, without the
+    // scalar's state in between. Anything else (escapes, a nested copy in progress, a value that
+    // would pass the record's bound, a link pointer not known to pass it by): false, and the
+    // caller goes the long way.
+    [[gnu::always_inline]] bool replayed_quietly(value_kind k, std::string_view s) {
         if (!in_record_ || key_node_ == no_node) return false;
         const path_node& n = paths_[key_node_];
         const cached_plan& c = n.plans[static_cast<std::size_t>(k)];
-        if (!c.quiet_collect) return false;
-        const frame& f = frames_.back();
+        if (!c.quiet_collect && !c.quiet_keep) return false;
+        frame& f = frames_.back();
         if (!f.object || (f.ptr && !(n.link_checked && !n.linked))) return false;
-        if ((k == value_kind::string && !closing_quote_follows(s)) ||
-            s.size() > spec_.max_record_bytes)
-            return false;
+        const bool string = k == value_kind::string;
+        if (string && !closing_quote_follows(s)) return false;
+        if (c.quiet_keep) {
+            const std::string& member = string ? n.member_string : n.member;
+            if (capturing_ ||
+                record_.size() + member.size() + s.size() + 1 > spec_.max_record_bytes)
+                return false;
+            if (c.stripped != nullptr) ++*c.stripped;
+            write_member(f, n, k);
+            const std::size_t at = record_.size();
+            record_.append(s.data(), s.size() + (string ? 1 : 0));  // a string's closing quote
+            if (c.p.collect) {
+                const record_fields::route r = quiet_route(n, c);
+                fields_.add_in_text(r, r.rules ? collected_path() : std::string_view{}, at,
+                                    s.size());
+            }
+            return true;
+        }
+        if (s.size() > spec_.max_record_bytes) return false;
         if (c.stripped != nullptr) ++*c.stripped;
+        const record_fields::route r = quiet_route(n, c);
+        fields_.add_routed(r, r.rules ? collected_path() : std::string_view{}, s);
+        return true;
+    }
+    // collected_route() for replayed_quietly's member (key_node_): the scalar it reads is this.
+    [[gnu::always_inline]] record_fields::route quiet_route(const path_node& n,
+                                                            const cached_plan& c) {
         scalar_node_ = key_node_;
         scalar_base_ = c.p.base;
-        add_collected(s);
-        return true;
+        if (n.route_base == c.p.base) [[likely]]
+            return n.route;
+        return decide_route();
     }
 
     // A scalar a rule or the subject index reads, whole and as it is in the input: a number, a

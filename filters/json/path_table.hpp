@@ -111,8 +111,12 @@ struct cached_plan {
     bool valid = false;  // decided and replayed by begin_value (a transform's: see mode::transform)
     bool quiet_skip = false;  // valid, stripped whole, and no condition or link reads it
     // valid, stripped whole, read by a condition or the subject index and by no link: a scalar in
-    // one piece goes straight to the record's fields (json_rewriter::collected_quietly)
+    // one piece goes straight to the record's fields (json_rewriter::replayed_quietly)
     bool quiet_collect = false;
+    // valid, kept as it is (no link, transform or structure): a scalar in one piece is written
+    // with its member's key straight into the record, and its place handed to the fields when a
+    // rule or the subject index reads it
+    bool quiet_keep = false;
     plan p;
     std::uint64_t* stripped = nullptr;  // the counter to bump when the plan strips the value
 };

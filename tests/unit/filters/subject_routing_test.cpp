@@ -619,7 +619,7 @@ TEST(SubjectRouting, JsonNullAndLiteralSubjectsAreTheirLiterals) {
 TEST(SubjectRouting, JsonStrippedValuesReadAlikeWhenTheirPlanIsReplayed) {
     // The id, the address and the consent flag stripped but read: from the second record of a
     // shape on, a value in one piece goes straight to the fields (json_rewriter's
-    // collected_quietly); one with an escape, or split across a feed, the long way. Each kind of
+    // replayed_quietly); one with an escape, or split across a feed, the long way. Each kind of
     // value comes both first (its plan decided) and again (replayed).
     filter_spec spec;
     spec.records = "/value";
