@@ -14,9 +14,9 @@ namespace {
 
 // same_decisions compares every member of these types: one added must be compared there too (or
 // said there why not). The sizes are this platform's (GCC and Clang with libstdc++, x86-64).
-static_assert(sizeof(filter_spec) == 456, "a new filter_spec member: compare it in same_decisions");
-static_assert(sizeof(nested_record_set) == 328, "a new nested_record_set member: compare it");
-static_assert(sizeof(record_rules) == 136, "a new record_rules member: compare it");
+static_assert(sizeof(filter_spec) == 464, "a new filter_spec member: compare it in same_decisions");
+static_assert(sizeof(nested_record_set) == 336, "a new nested_record_set member: compare it");
+static_assert(sizeof(record_rules) == 144, "a new record_rules member: compare it");
 static_assert(sizeof(record_condition) == 72, "a new record_condition member: compare it");
 static_assert(sizeof(csv_options) == 4, "a new csv_options member: compare it");
 static_assert(sizeof(field_transform) == 48, "a new field_transform member: compare it");
@@ -36,7 +36,8 @@ bool same_rules(const record_rules& a, const record_rules& b) {
                       b.conditions.end(), same_conditions) &&
            static_cast<bool>(a.suppressed) == static_cast<bool>(b.suppressed) &&
            a.suppression_fields == b.suppression_fields && a.subject_fields == b.subject_fields &&
-           static_cast<bool>(a.decided) == static_cast<bool>(b.decided);
+           static_cast<bool>(a.decided) == static_cast<bool>(b.decided) &&
+           a.decided_kept_only == b.decided_kept_only;
 }
 
 bool has_key(const transform_set& t) { return t.key() != nullptr && !t.key()->empty(); }

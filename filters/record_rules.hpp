@@ -267,11 +267,15 @@ struct record_rules {
     // be empty; the callback never sees a record that was not decided (a malformed one).
     std::vector<std::string> subject_fields;
     std::function<void(const record_fields&, bool kept)> decided;
+    // `decided` hears of kept records only: set when a dropped record leaves it nothing to do
+    // (the subject index's main entity with no nested record waiting on it), which saves a call
+    // for every record the rules drop (two in three of a consent-bound bulk export).
+    bool decided_kept_only = false;
 
     [[nodiscard]] bool empty() const { return conditions.empty() && !suppressed && !decided; }
     // Tells `decided` (when set) what became of a record.
     void report(const record_fields& record, bool kept) const {
-        if (decided) decided(record, kept);
+        if (decided && (kept || !decided_kept_only)) decided(record, kept);
     }
     // Every field path the rules read, sorted and unique.
     [[nodiscard]] std::vector<std::string> needed_fields() const;

@@ -30,7 +30,7 @@ using std::chrono::milliseconds;
 // bulk export that keeps 1 byte in 15 would otherwise cost a client write (and a wake-up of the
 // client) per upstream read. Nothing waits for it: once the CRM has nothing more ready, what is
 // gathered goes out.
-constexpr std::size_t coalesce_bytes = 32 * 1024;
+constexpr std::size_t coalesce_bytes = 128 * 1024;
 // The most one read of a response body takes from the CRM.
 constexpr std::size_t body_read_bytes = 256 * 1024;
 

@@ -179,15 +179,21 @@ void export_case::attach_subjects(filters::filter_spec& spec) const {
     if (!subjects_) return;
     using role = subject_indexing::role;
     const auto* main_entity = config_->rules.find_entity(route_.entity);
-    if (main_entity != nullptr)
-        spec.rules.decided = subjects_->reporter(*main_entity, spec.rules.subject_fields,
-                                                 role::main, !main_entity->organisations);
+    bool tentative = false;  // a nested record waits on its main record's decision
     for (std::size_t i = 0; i < spec.nested.size() && i < route_.nested.size(); ++i) {
         const auto* e = config_->rules.find_entity(route_.nested[i].entity);
         if (e == nullptr || e->organisations || !spec.nested[i].keep) continue;
+        tentative = tentative || spec.nested[i].in_record;
         spec.nested[i].rules.decided = subjects_->reporter(
             *e, spec.nested[i].rules.subject_fields,
             spec.nested[i].in_record ? role::nested_in_record : role::nested_in_document);
+    }
+    if (main_entity != nullptr) {
+        spec.rules.decided = subjects_->reporter(*main_entity, spec.rules.subject_fields,
+                                                 role::main, !main_entity->organisations);
+        // A dropped main record discards its nested records' waiting digests; with none, it
+        // has nothing to do.
+        spec.rules.decided_kept_only = !tentative;
     }
 }
 

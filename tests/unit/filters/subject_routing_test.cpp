@@ -514,6 +514,21 @@ TEST(SubjectRouting, EveryFormatReportsKeptAndDroppedRecordsSubjectsByIndex) {
     }
 }
 
+TEST(SubjectRouting, EveryFormatTellsACallbackForKeptRecordsOnlyOfThem) {
+    // record_rules::decided_kept_only: the subject index's main entity when no nested record
+    // waits on it. The kept records' reports, the same as without it; the dropped, none.
+    for (const format_case& c : format_cases()) {
+        filter_spec spec = contacts_spec(c, {"first_name", "email"});
+        spec.rules.decided_kept_only = true;
+        std::vector<report> kept_only;
+        for (const report& r : expected_contacts(c.order))
+            if (r.kept) kept_only.push_back(r);
+        ASSERT_LT(kept_only.size(), expected_contacts(c.order).size());
+        EXPECT_EQ(heard_in_every_chunking(spec, c.body, c.name), kept_only) << c.name;
+        if (HasFailure()) return;
+    }
+}
+
 TEST(SubjectRouting, EveryFormatGivesASubjectFieldARuleReadsToBothLists) {
     for (const format_case& c : format_cases()) {
         for (bool kept : {true, false}) {
