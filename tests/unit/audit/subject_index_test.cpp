@@ -235,6 +235,37 @@ TEST(SubjectHasher, AMessagePastTheBoundIsNotMade) {
     EXPECT_FALSE(subject_hasher::make_message({true, {}, too_long}, m));
 }
 
+TEST(SubjectHasher, AMessageOfEveryLengthIsItsBytesThenZeros) {
+    // make_message copies in overlapping pieces of fixed size: every length of entity and value
+    // (each piece size and its edges), into a message whose bytes were not zero before.
+    for (std::size_t entity_size = 0; entity_size <= 40; ++entity_size) {
+        for (std::size_t size = 0; size + entity_size + 4 <= 256; ++size) {
+            std::string entity(entity_size, 'e');
+            std::string value(size, 'v');
+            for (std::size_t i = 0; i < entity_size; ++i)
+                entity[i] = static_cast<char>('A' + i % 26);
+            for (std::size_t i = 0; i < size; ++i) value[i] = static_cast<char>('a' + i % 26);
+            for (bool email : {false, true}) {
+                subject_hasher::message m;
+                m.bytes.fill(0xee);
+                const std::string expected =
+                    email ? std::string("email\0\0", 7) + value
+                          : std::string("id\0", 3) + entity + std::string(1, '\0') + value;
+                const bool fits = expected.size() <= subject_hasher::max_message;
+                ASSERT_EQ(subject_hasher::make_message({email, entity, value}, m), fits)
+                    << entity_size << " " << size << " " << email;
+                if (!fits) continue;
+                ASSERT_EQ(m.size, expected.size()) << entity_size << " " << size;
+                ASSERT_EQ(std::string(reinterpret_cast<const char*>(m.bytes.data()), m.size),
+                          expected)
+                    << entity_size << " " << size << " " << email;
+                for (std::size_t i = m.size; i < m.size + 8; ++i)
+                    ASSERT_EQ(m.bytes[i], 0) << entity_size << " " << size << " byte " << i;
+            }
+        }
+    }
+}
+
 TEST(SubjectCollector, KeysQueuedAreIndexedAsTheirDigestsAre) {
     // add_key() (queued, eight at a time) writes the chunks add() of the same digests writes,
     // including a key too long to queue and a partial queue at write_pending().
