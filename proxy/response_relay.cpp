@@ -29,7 +29,9 @@ using std::chrono::milliseconds;
 // Filtered output is gathered up to this size while the CRM's next bytes are already here: a
 // bulk export that keeps 1 byte in 15 would otherwise cost a client write (and a wake-up of the
 // client) per upstream read. Nothing waits for it: once the CRM has nothing more ready, what is
-// gathered goes out.
+// gathered goes out. 128 KiB rather than 32: each write also costs the subject index a chunk
+// (its digests go to the file just before), and a bulk export a sendmsg (docs/benchmarks.md,
+// the subject index's fifth round); a slow CRM's records still go out as they come.
 constexpr std::size_t coalesce_bytes = 128 * 1024;
 // The most one read of a response body takes from the CRM.
 constexpr std::size_t body_read_bytes = 256 * 1024;
