@@ -496,8 +496,12 @@ static_assert(std::endian::native == std::endian::little,
     const __m512i step = _mm512_set1_epi64(8);
     for (std::size_t b = 0; b < blocks; ++b) {
         const __m512i here = _mm512_set1_epi64(static_cast<long long>(b));
+// Unoptimised builds spell the gather as a macro whose mask argument converts to char.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-conversion"
         __m512i p = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), p_mask, p_at, base, 1);
         __m512i q = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), q_mask, q_at, base, 1);
+#pragma GCC diagnostic pop
         p = _mm512_mask_or_epi64(p, _mm512_cmpeq_epi64_mask(here, p_last), p, p_length);
         q = _mm512_mask_or_epi64(q, _mm512_cmpeq_epi64_mask(here, q_last), q, q_length);
         _mm512_storeu_si512(words + sip_lanes * b, p);
