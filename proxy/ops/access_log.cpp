@@ -1,11 +1,18 @@
 #include "proxy/ops/access_log.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <array>
+#include <cerrno>
+#include <charconv>
+#include <climits>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
+#include <system_error>
 
-#include <spdlog/details/file_helper.h>
-#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -22,32 +29,79 @@ void append_member(std::string& out, std::string_view name, std::string_view val
     common::append_json_string(out, value);
 }
 
+void append_number(std::string& out, std::uint64_t value) {
+    std::array<char, 24> digits{};
+    const auto r = std::to_chars(digits.data(), digits.data() + digits.size(), value);
+    out.append(digits.data(), r.ptr);
+}
+
 void append_member(std::string& out, std::string_view name, std::uint64_t value) {
     out += ",\"";
     out += name;
     out += "\":";
-    out += std::to_string(value);
+    append_number(out, value);
+}
+
+// Appends `now` as RFC 3339 UTC with milliseconds ("2023-11-14T22:13:20.123Z"). The date and
+// time of the current second are formatted once per thread and second, not per line.
+void append_rfc3339(std::string& out, std::chrono::system_clock::time_point now) {
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    auto secs = ms / 1000;
+    auto milli = ms % 1000;
+    if (milli < 0) {  // before 1970: the second below, and the milliseconds above it
+        secs -= 1;
+        milli += 1000;
+    }
+    thread_local long long cached_secs = LLONG_MIN;
+    thread_local std::array<char, 32> cached{};
+    thread_local std::size_t cached_size = 0;
+    if (secs != cached_secs) {
+        const auto t = static_cast<std::time_t>(secs);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        const int n = std::snprintf(cached.data(), cached.size(), "%04d-%02d-%02dT%02d:%02d:%02d",
+                                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                                    tm.tm_min, tm.tm_sec);
+        cached_size = n > 0 ? std::min(static_cast<std::size_t>(n), cached.size() - 1) : 0;
+        cached_secs = secs;
+    }
+    out.append(cached.data(), cached_size);
+    const auto m = static_cast<int>(milli);
+    const std::array<char, 5> tail{'.', static_cast<char>('0' + m / 100),
+                                   static_cast<char>('0' + m / 10 % 10),
+                                   static_cast<char>('0' + m % 10), 'Z'};
+    out.append(tail.data(), tail.size());
 }
 
 [[nodiscard]] std::string rfc3339(std::chrono::system_clock::time_point now) {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    const auto secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    std::array<char, 128> buf{};
-    std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms % 1000));
-    return buf.data();
+    std::string out;
+    append_rfc3339(out, now);
+    return out;
+}
+
+// `ms` with three decimals, as printf's "%.3f" writes it.
+void append_milliseconds(std::string& out, double ms) {
+    std::array<char, 64> text{};
+    const auto r =
+        std::to_chars(text.data(), text.data() + text.size(), ms, std::chars_format::fixed, 3);
+    if (r.ec == std::errc()) {
+        out.append(text.data(), r.ptr);
+    } else {
+        out += "0.000";
+    }
+}
+
+int open_append(const std::string& path) {
+    return ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
 }
 
 }  // namespace
 
-std::string format_access_line(const access_entry& e, std::chrono::system_clock::time_point now) {
-    std::string out;
-    out.reserve(384);
+void append_access_line(std::string& out, const access_entry& e,
+                        std::chrono::system_clock::time_point now) {
     out += "{\"time\":\"";
-    out += rfc3339(now);
+    append_rfc3339(out, now);
     out += '"';
     append_member(out, "request_id", e.request_id);
     if (!e.audit_id.empty()) append_member(out, "audit_id", e.audit_id);
@@ -62,98 +116,100 @@ std::string format_access_line(const access_entry& e, std::chrono::system_clock:
     append_member(out, "upstream_status", std::uint64_t{e.upstream_status});
     append_member(out, "bytes_in", e.bytes_in);
     append_member(out, "bytes_out", e.bytes_out);
-    std::array<char, 32> dur{};
-    std::snprintf(dur.data(), dur.size(), "%.3f", e.duration_ms);
     out += ",\"duration_ms\":";
-    out += dur.data();
+    append_milliseconds(out, e.duration_ms);
     append_member(out, "outcome", e.outcome);
     append_member(out, "reason", e.reason);
     out += '}';
+}
+
+std::string format_access_line(const access_entry& e, std::chrono::system_clock::time_point now) {
+    std::string out;
+    out.reserve(384);
+    append_access_line(out, e, now);
     return out;
 }
 
-// spdlog's basic_file_sink cannot open its file again. This one can: the new file is opened
-// first, outside the sink's lock, and swapped in under it, so a failed open keeps the old file
-// and a line is never split between the two.
-class access_log::file_sink final : public spdlog::sinks::base_sink<std::mutex> {
-  public:
-    // Throws spdlog::spdlog_ex when the file cannot be opened (the constructor's caller reports
-    // it).
-    explicit file_sink(std::string path) : path_(std::move(path)), file_(open(path_)) {}
-
-    [[nodiscard]] const std::string& path() const { return path_; }
-
-    // False, with `error`, when the file cannot be opened; the old one stays in use.
-    [[nodiscard]] bool reopen(std::string& error) {
-        std::unique_ptr<spdlog::details::file_helper> fresh;
-        try {
-            fresh = open(path_);
-        } catch (const spdlog::spdlog_ex& ex) {
-            error = ex.what();
-            return false;
-        }
-        std::lock_guard lock(mutex_);
-        std::swap(file_, fresh);
-        return true;  // the old file is closed (and flushed) as `fresh` goes
-    }
-
-  protected:
-    void sink_it_(const spdlog::details::log_msg& msg) override {
-        spdlog::memory_buf_t formatted;
-        formatter_->format(msg, formatted);
-        file_->write(formatted);
-    }
-    void flush_() override { file_->flush(); }
-
-  private:
-    static std::unique_ptr<spdlog::details::file_helper> open(const std::string& path) {
-        auto file = std::make_unique<spdlog::details::file_helper>();
-        file->open(path, false);  // append; created when missing
-        return file;
-    }
-
-    std::string path_;
-    std::unique_ptr<spdlog::details::file_helper> file_;
-};
-
 access_log::access_log(const config::log_settings& settings, std::string& error) {
-    try {
-        if (settings.access_log == "-" || settings.access_log.empty()) {
-            logger_ = std::make_shared<spdlog::logger>(
-                "access", std::make_shared<spdlog::sinks::stdout_sink_mt>());
-        } else {
-            file_ = std::make_shared<file_sink>(settings.access_log);
-            logger_ = std::make_shared<spdlog::logger>("access", file_);
+    if (settings.access_log == "-" || settings.access_log.empty()) {
+        fd_ = STDOUT_FILENO;
+    } else {
+        path_ = settings.access_log;
+        // As spdlog's file sink did: the file's directory is created when missing.
+        const std::filesystem::path parent = std::filesystem::path(path_).parent_path();
+        std::error_code ignored;
+        if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
+        fd_ = open_append(path_);
+        if (fd_ < 0) {
+            const int err = errno;
+            error =
+                "cannot open " + path_ + " for appending: " + std::generic_category().message(err);
+            return;
         }
-        logger_->set_pattern("%v");
-        logger_->set_level(spdlog::level::info);
-        logger_->flush_on(spdlog::level::info);
-    } catch (const std::exception& ex) {
-        error = ex.what();
-        logger_.reset();
-        file_.reset();
     }
+    struct stat st {};
+    whole_ = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-access_log::~access_log() = default;
+access_log::~access_log() {
+    if (fd_ >= 0 && fd_ != STDOUT_FILENO) ::close(fd_);
+}
 
 void access_log::write(const access_entry& e) {
-    if (!logger_) return;
-    logger_->info(format_access_line(e, std::chrono::system_clock::now()));
+    if (fd_ < 0) return;
+    // One buffer per I/O thread, kept between lines.
+    thread_local std::string line;
+    line.clear();
+    append_access_line(line, e, std::chrono::system_clock::now());
+    line += '\n';
+    if (whole_.load(std::memory_order_relaxed) || line.size() <= PIPE_BUF) {
+        write_line(line);
+    } else {
+        std::lock_guard lock(long_lines_);
+        write_line(line);
+    }
 }
 
-void access_log::flush() {
-    if (logger_) logger_->flush();
+void access_log::write_line(std::string_view line) {
+    while (!line.empty()) {
+        const ssize_t n = ::write(fd_, line.data(), line.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            const int err = errno;
+            if (!failing_.exchange(true))
+                spdlog::error("cannot write to the access log {}: {}",
+                              path_.empty() ? "(stdout)" : path_,
+                              std::generic_category().message(err));
+            return;
+        }
+        line.remove_prefix(static_cast<std::size_t>(n));
+    }
+    if (failing_.load(std::memory_order_relaxed)) failing_.store(false);
 }
+
+void access_log::flush() {}
 
 void access_log::reopen() {
-    if (!file_) return;
-    std::string error;
-    if (file_->reopen(error))
-        spdlog::info("access log reopened: {}", file_->path());
-    else
-        spdlog::error("cannot reopen the access log {} ({}); still writing to the old file",
-                      file_->path(), error);
+    if (path_.empty() || fd_ < 0) return;
+    const int fresh = open_append(path_);
+    if (fresh < 0) {
+        const int err = errno;
+        spdlog::error("cannot reopen the access log {} ({}); still writing to the old file", path_,
+                      std::generic_category().message(err));
+        return;
+    }
+    // In one step: a line written meanwhile goes whole to the old file or to the new one.
+    if (::dup2(fresh, fd_) < 0) {
+        const int err = errno;
+        spdlog::error("cannot reopen the access log {} ({}); still writing to the old file", path_,
+                      std::generic_category().message(err));
+        ::close(fresh);
+        return;
+    }
+    ::close(fresh);
+    struct stat st {};
+    whole_.store(::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode), std::memory_order_relaxed);
+    spdlog::info("access log reopened: {}", path_);
 }
 
 std::string format_operational_line(std::chrono::system_clock::time_point time,

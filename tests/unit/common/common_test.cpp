@@ -9,7 +9,9 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "common/ascii.hpp"
 #include "common/base64.hpp"
@@ -134,6 +136,34 @@ TEST(Hex, Sha256MatchesTheKnownDigests) {
     EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     EXPECT_EQ(sha256_hex("abc"),
               "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+// The digest context is reused per thread: a digest never carries state of the one before, on
+// this thread or another (each export hashes its bearer key on its I/O thread).
+TEST(Hex, Sha256ReusesItsContextWithoutCarryingState) {
+    const std::string million_a(1000000, 'a');  // FIPS 180-2's third vector
+    const std::string expected_long =
+        "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
+    const std::string expected_abc =
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    auto alternate = [&](std::vector<std::string>& got) {
+        for (int i = 0; i < 4; ++i) {
+            got.push_back(sha256_hex(million_a));
+            got.push_back(sha256_hex("abc"));
+        }
+    };
+    std::vector<std::string> here;
+    std::vector<std::string> there;
+    std::thread other([&] { alternate(there); });
+    alternate(here);
+    other.join();
+    ASSERT_EQ(here.size(), 8U);
+    ASSERT_EQ(there.size(), 8U);
+    for (std::size_t i = 0; i < here.size(); ++i) {
+        const std::string& expected = i % 2 == 0 ? expected_long : expected_abc;
+        EXPECT_EQ(here[i], expected) << i;
+        EXPECT_EQ(there[i], expected) << i;
+    }
 }
 
 TEST(Hex, ReadsDigitsOfEitherCaseAndNothingElse) {

@@ -2,11 +2,16 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <boost/json/parse.hpp>
 
@@ -40,6 +45,37 @@ TEST(AccessLine, IsOneJsonObjectWithoutQueryValues) {
     EXPECT_EQ(v.at("status").to_number<int>(), 200);
     EXPECT_EQ(v.at("bytes_out").to_number<int>(), 1234);
     EXPECT_EQ(v.at("outcome").as_string(), "complete");
+}
+
+// The time's date part is kept per thread and second: lines of other seconds, later or earlier,
+// still carry their own.
+TEST(AccessLine, StampsEachLineWithItsOwnSecondAndMilliseconds) {
+    access_entry e;
+    e.outcome = "complete";
+    auto at = [&](std::int64_t ms) {
+        const auto now = std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
+        return boost::json::parse(format_access_line(e, now)).as_object().at("time").as_string();
+    };
+    EXPECT_EQ(at(1'700'000'000'999), "2023-11-14T22:13:20.999Z");
+    EXPECT_EQ(at(1'700'000'001'000), "2023-11-14T22:13:21.000Z");
+    EXPECT_EQ(at(1'700'000'000'007), "2023-11-14T22:13:20.007Z");
+    EXPECT_EQ(at(1'700'086'400'050), "2023-11-15T22:13:20.050Z");
+    EXPECT_EQ(at(0), "1970-01-01T00:00:00.000Z");
+}
+
+// duration_ms is written as printf's "%.3f" would.
+TEST(AccessLine, WritesTheDurationWithThreeDecimals) {
+    access_entry e;
+    e.outcome = "complete";
+    const auto now = std::chrono::system_clock::time_point(std::chrono::milliseconds(0));
+    for (double ms :
+         {0.0, 0.0004, 0.0005, 0.0015, 1.5, 2.0625, 12.3456789, 999.9995, 86400000.25, 1e12}) {
+        e.duration_ms = ms;
+        const std::string line = format_access_line(e, now);
+        std::array<char, 64> expected{};
+        std::snprintf(expected.data(), expected.size(), "\"duration_ms\":%.3f,", ms);
+        EXPECT_NE(line.find(expected.data()), std::string::npos) << ms << ": " << line;
+    }
 }
 
 std::string slurp(const std::filesystem::path& path) {
@@ -102,6 +138,57 @@ TEST(AccessLog, FailedReopenKeepsWritingToTheOldFile) {
     log.write(e);
     log.flush();
     EXPECT_NE(slurp(dir / "moved" / "access.log").find("after-failed-reopen"), std::string::npos);
+    std::filesystem::remove_all(dir);
+}
+
+// The I/O threads write their lines without a lock between them: every line still lands whole,
+// none lost, none interleaved with another, while a reopen moves the log to a new file.
+TEST(AccessLog, LinesFromManyThreadsLandWholeAcrossAReopen) {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("core_access_log_threads." + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    config::log_settings settings;
+    settings.access_log = (dir / "sub" / "access.log").string();  // its directory is created
+    std::string error;
+    access_log log(settings, error);
+    ASSERT_TRUE(error.empty()) << error;
+    constexpr int threads = 4;
+    constexpr int lines = 2000;
+    const std::string long_path(9000, 'p');  // longer than PIPE_BUF
+    std::vector<std::thread> writers;
+    for (int t = 0; t < threads; ++t) {
+        writers.emplace_back([&, t] {
+            for (int i = 0; i < lines; ++i) {
+                const std::string id = std::to_string(t) + "-" + std::to_string(i);
+                access_entry e;
+                e.request_id = id;
+                e.method = "GET";
+                e.path = i % 100 == 0 ? std::string_view(long_path) : std::string_view("/x");
+                e.outcome = "complete";
+                log.write(e);
+                if (t == 0 && i == lines / 2) {
+                    std::filesystem::rename(dir / "sub" / "access.log",
+                                            dir / "sub" / "access.log.1");
+                    log.reopen();
+                }
+            }
+        });
+    }
+    for (auto& w : writers) w.join();
+    std::set<std::string> seen;
+    for (const char* name : {"access.log.1", "access.log"}) {
+        std::istringstream in(slurp(dir / "sub" / name));
+        std::string line;
+        while (std::getline(in, line)) {
+            boost::system::error_code ec;
+            auto v = boost::json::parse(line, ec);
+            ASSERT_FALSE(ec) << "not one whole line: " << line.substr(0, 80);
+            EXPECT_TRUE(
+                seen.insert(std::string(v.as_object().at("request_id").as_string())).second);
+        }
+    }
+    EXPECT_EQ(seen.size(), static_cast<std::size_t>(threads * lines));
+    EXPECT_NE(slurp(dir / "sub" / "access.log").size(), 0U);
     std::filesystem::remove_all(dir);
 }
 
