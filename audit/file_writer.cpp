@@ -177,6 +177,7 @@ void file_writer::append(record r, bool durable, completion done) {
     boost::system::error_code refused;
     std::deque<pending> here;  // the record, when this thread writes it
     boost::system::error_code written;
+    bool taken_along = false;  // queued while another appender writes inline: it writes this too
     {
         std::lock_guard lk(mutex_);
         if (stopping_) {
@@ -188,10 +189,12 @@ void file_writer::append(record r, bool durable, completion done) {
             here.push_back({std::move(r), durable,
                             [&written](boost::system::error_code ec) { written = ec; }});
             ++enqueued_;
+            inline_active_ = true;
         } else {
             queue_.push_back({std::move(r), durable, std::move(done)});
             ++enqueued_;
             queue_depth_ = queue_.size();
+            taken_along = inline_active_ && !durable;
         }
     }
     if (refused) {
@@ -201,26 +204,58 @@ void file_writer::append(record r, bool durable, completion done) {
     }
     if (here.empty()) {
         if (role.owns_lock()) role.unlock();
-        wake_.notify_one();
+        if (!taken_along) wake_.notify_one();
         return;
     }
     // Written here, its completion run here. The writer thread is told only when what it waits
     // for changed: the first record to sign (the interval checkpoint's clock starts), a checkpoint
-    // due, or a failure (its retries).
+    // due, a failure (its retries), or records left queued that this thread did not take along.
     const bool was_signed = unsigned_records_ == 0;
     unsigned_records_ += write_batch(here);
+    const std::size_t along = write_taken_along();
+    bool left = false;
+    {
+        std::lock_guard lk(mutex_);
+        inline_active_ = false;
+        left = !queue_.empty();
+    }
     const bool tell =
-        !healthy_ || (options_.signer && (was_signed || checkpoint_due(steady::now())));
+        left || !healthy_ || (options_.signer && (was_signed || checkpoint_due(steady::now())));
     role.unlock();
     // NOLINTNEXTLINE(bugprone-use-after-move): `done` was moved only into the queue, not here.
     if (done) done(written);
     {
         std::lock_guard lk(mutex_);
-        finished_ += 1;
+        finished_ += 1 + along;
         rewake_ = rewake_ || tell;
     }
     drained_.notify_all();
     if (tell) wake_.notify_one();
+}
+
+// Under the role, after an inline write: the records other threads queued meanwhile, up to the
+// first durable one (its group commit and fdatasync are the writer thread's, which its appender
+// told), written as the writer thread would write them, their completions run here. At most
+// `max_taken_along` records: what is left is the writer thread's. Returns how many it wrote.
+std::size_t file_writer::write_taken_along() {
+    constexpr std::size_t max_taken_along = 64;
+    std::size_t total = 0;
+    while (total < max_taken_along) {
+        std::deque<pending> more;
+        {
+            std::lock_guard lk(mutex_);
+            while (!queue_.empty() && !queue_.front().durable &&
+                   total + more.size() < max_taken_along && inline_ready()) {
+                more.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
+            queue_depth_ = queue_.size();
+        }
+        if (more.empty()) break;
+        unsigned_records_ += write_batch(more);
+        total += more.size();
+    }
+    return total;
 }
 
 // Under the writer role: the active file is open and healthy, and this record will not rotate it

@@ -65,8 +65,10 @@ struct writer_options {
     // A record that need not be durable (append's `durable` false; sync none or blocked) is
     // written by the thread that appends it when the writer is idle — nothing queued, healthy, no
     // rotation due: one write(2) to the page cache and its completion run before append()
-    // returns, without the hand-off to the writer thread and back. Durable records, and any
-    // record while another is being written, go through the writer thread's group commit.
+    // returns, without the hand-off to the writer thread and back. A record appended while an
+    // appender writes inline is queued and written by that appender before it lets the writer
+    // role go (up to 64, in order, its completion run on that thread), not by a woken writer
+    // thread. Durable records go through the writer thread's group commit.
     // False: every record through the writer thread.
     bool inline_writes = true;
     // Pruning of rotated files by budget (audit/trail_retention.hpp), after each rotation, every
@@ -149,6 +151,9 @@ class file_writer final : public sink {
     void run();
     // Under the writer role: whether an appender may write its record itself now.
     [[nodiscard]] bool inline_ready() const;
+    // After an inline write, under the role: what other appenders queued meanwhile (see
+    // inline_active_). Returns how many records it wrote.
+    std::size_t write_taken_along();
     // Writes the batch and runs its completions; returns how many of its records are committed.
     std::size_t write_batch(std::deque<pending>& batch);
     // Appends a checkpoint record signing the committed head (next_seq_ - 1, last_hash_).
@@ -183,6 +188,10 @@ class file_writer final : public sink {
     // An inline write changed what the writer thread waits for (records to sign on an interval,
     // a retry after a failure): it recomputes its wake-up time (under mutex_).
     bool rewake_ = false;
+    // An appender holds the role and writes inline: it also writes what other threads queue
+    // meanwhile (the non-durable records at the queue's front) before it lets the role go, so
+    // their appenders need not wake the writer thread (under mutex_).
+    bool inline_active_ = false;
     std::condition_variable drained_;
     std::deque<pending> queue_;
     std::uint64_t enqueued_ = 0;  // records ever queued (under mutex_)

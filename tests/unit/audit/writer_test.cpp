@@ -123,6 +123,75 @@ TEST(AuditWriter, ACompletionMayAppendAgain) {
     EXPECT_EQ(res.last_seq, 2u);
 }
 
+// A record appended while another thread writes inline is queued, and that thread writes it too
+// before it lets the writer role go (no writer-thread wake-up for it); a durable one queued
+// meanwhile is still the writer thread's (its group commit and fdatasync), and so is everything
+// behind it.
+TEST(AuditWriter, AnInlineWriterTakesAlongWhatWasQueuedMeanwhile) {
+    test::temp_dir dir;
+    const std::string path = dir.file("audit.jsonl");
+    file_writer w(options_for(path, sync_policy::blocked));
+    ASSERT_FALSE(w.start());
+    const auto self = std::this_thread::get_id();
+    std::vector<record> records;
+    std::vector<std::string> ids;
+    for (int i = 0; i < 5; ++i) {
+        records.push_back(test::sample_record(i));
+        ids.push_back(records.back().id);
+    }
+    // While this thread writes its record inline (the commit hook runs under the role), another
+    // thread appends two that need not be durable, a durable one and one more.
+    std::atomic<bool> once{false};
+    std::mutex m;
+    std::vector<std::pair<int, std::thread::id>> ran;  // record index, completion thread
+    auto note = [&](int i) {
+        return [&, i](boost::system::error_code ec) {
+            EXPECT_FALSE(ec) << i;
+            const std::lock_guard lock(m);
+            ran.emplace_back(i, std::this_thread::get_id());
+        };
+    };
+    w.set_on_commit([&] {
+        if (once.exchange(true)) return;
+        std::thread other([&] {
+            w.append(std::move(records[1]), false, note(1));
+            w.append(std::move(records[2]), false, note(2));
+            w.append(std::move(records[3]), true, note(3));
+            w.append(std::move(records[4]), false, note(4));
+        });
+        other.join();  // its appends queue: the role is this thread's
+    });
+    w.append(std::move(records[0]), false, note(0));
+    {
+        const std::lock_guard lock(m);
+        ASSERT_EQ(ran.size(), 3U) << "0 and the two queued before the durable one, on return";
+        for (std::size_t k = 0; k < ran.size(); ++k) EXPECT_EQ(ran[k].second, self) << k;
+        std::set<int> here;
+        for (const auto& [i, thread] : ran) here.insert(i);
+        EXPECT_EQ(here, (std::set<int>{0, 1, 2}));
+    }
+    w.flush();
+    {
+        const std::lock_guard lock(m);
+        ASSERT_EQ(ran.size(), 5U);
+        for (std::size_t k = 3; k < ran.size(); ++k) {
+            EXPECT_TRUE(ran[k].first == 3 || ran[k].first == 4);
+            EXPECT_NE(ran[k].second, self) << "the durable record and what follows it";
+        }
+    }
+    EXPECT_EQ(w.counters().records_written, 5U);
+    const auto res = verify_chain(path);
+    ASSERT_TRUE(res.ok) << res.detail();
+    EXPECT_EQ(res.last_seq, 5U);
+    const std::string text = test::read_file(path);
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < ids.size(); ++i) {  // in the order appended
+        const std::size_t found = text.find(ids[i], at);
+        ASSERT_NE(found, std::string::npos) << i;
+        at = found;
+    }
+}
+
 // Appenders racing for the writer role — some writing inline, some queued behind them, durable
 // ones waiting for the group commit, some not waiting at all — still make one chain: every
 // record once, seq without a gap, every completion run once and successful.
