@@ -176,7 +176,10 @@ const char* scan_blocks(json_depth_scanner& s, const char* p, const char* end, c
             }
             brackets &= brackets - 1;
         }
-        s.in_string_ = (inside >> 63) != 0;
+        // The next block starts inside a string when an odd number of quotes here changed it:
+        // a parity, not the last bit of `inside`, so the carry-less multiplication above is off
+        // the chain from one block to the next and blocks overlap.
+        s.in_string_ = s.in_string_ != ((std::popcount(quotes) & 1) != 0);
         p += block_bytes;
     }
     return p;
