@@ -89,7 +89,8 @@ namespace hex_detail {
 // SHA-256 fetched from the provider once, and a digest context per thread. EVP_Digest with
 // EVP_sha256() looks the algorithm up in OpenSSL 3's method store and allocates a context on
 // every call: ~700 ns for a bearer key with two I/O threads hashing at once (each export
-// hashes its key), ~75 ns this way (issue 20).
+// hashes its key; a suppression list hashes every kept record's address), ~75 ns this way
+// (issue 20).
 struct sha256_context {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     sha256_context() = default;
@@ -105,16 +106,20 @@ inline const EVP_MD* sha256_md() {
 
 }  // namespace hex_detail
 
+// The SHA-256 of `bytes` into `out`; false (and `out` unspecified) if OpenSSL failed.
+[[nodiscard]] inline bool sha256(std::string_view bytes, std::array<unsigned char, 32>& out) {
+    thread_local hex_detail::sha256_context c;
+    unsigned int len = 0;
+    return c.ctx != nullptr && EVP_DigestInit_ex2(c.ctx, hex_detail::sha256_md(), nullptr) == 1 &&
+           EVP_DigestUpdate(c.ctx, bytes.data(), bytes.size()) == 1 &&
+           EVP_DigestFinal_ex(c.ctx, out.data(), &len) == 1 && len == out.size();
+}
+
 // The SHA-256 of `bytes` in hex (64 digits); "" if OpenSSL failed.
 [[nodiscard]] inline std::string sha256_hex(std::string_view bytes) {
-    thread_local hex_detail::sha256_context c;
-    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-    unsigned int len = 0;
-    if (c.ctx == nullptr || EVP_DigestInit_ex2(c.ctx, hex_detail::sha256_md(), nullptr) != 1 ||
-        EVP_DigestUpdate(c.ctx, bytes.data(), bytes.size()) != 1 ||
-        EVP_DigestFinal_ex(c.ctx, md.data(), &len) != 1)
-        return {};
-    return to_hex(md.data(), len);
+    std::array<unsigned char, 32> md{};
+    if (!sha256(bytes, md)) return {};
+    return to_hex(md.data(), md.size());
 }
 
 }  // namespace exportwall::common

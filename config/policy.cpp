@@ -5,8 +5,6 @@
 #include <cctype>
 #include <span>
 
-#include <openssl/evp.h>
-
 #include "common/hex.hpp"
 
 namespace exportwall::config {
@@ -192,12 +190,10 @@ std::string suppression_entries::normalise(std::string_view value, match_kind ki
 
 suppression_entries::digest suppression_entries::hash(std::string_view normalised) {
     digest d{};
-    unsigned int len = 0;
-    // EVP_Digest cannot fail for SHA-256 short of memory exhaustion; a zero digest then matches
-    // nothing a list holds only by a 2^-256 chance, and the record is treated as not listed.
-    if (EVP_Digest(normalised.data(), normalised.size(), d.data(), &len, EVP_sha256(), nullptr) !=
-        1)
-        d.fill(0);
+    // SHA-256 cannot fail short of memory exhaustion; a zero digest then matches nothing a list
+    // holds only by a 2^-256 chance, and the record is treated as not listed. common::sha256
+    // keeps a digest context per thread: every record a marketing export keeps is hashed here.
+    if (!common::sha256(normalised, d)) d.fill(0);
     return d;
 }
 
@@ -219,17 +215,57 @@ void suppression_entries::load(std::string_view text) {
     loaded_ = true;
 }
 
+bool suppression_entries::listed(const digest& d) const {
+    const std::size_t n = entries_.size();
+    if (n == 0) return false;
+    // Where `d` would sit if the digests were spread evenly: its first four bytes (big-endian,
+    // so in the list's order) scaled to the list's length.
+    std::uint64_t head = 0;
+    for (std::size_t k = 0; k < 4; ++k) head = head << 8 | d[k];
+    constexpr std::uint64_t four_bytes = std::uint64_t{1} << 32;
+    const std::size_t guess = n < four_bytes ? static_cast<std::size_t>((head * n) >> 32) : n / 2;
+    const auto at = [&](std::size_t i) {
+        return entries_.begin() + static_cast<std::ptrdiff_t>(i);
+    };
+    if (entries_[guess] == d) return true;
+    // Steps of 1, 2, 4 … away from the guess until a digest on the far side of `d` brackets it,
+    // then a binary search between the last two steps: a digest a few places from its guess
+    // costs a few probes; a skewed list, O(log n) as a plain binary search.
+    std::size_t step = 1;
+    if (entries_[guess] < d) {
+        std::size_t below = guess;  // entries_[below] < d
+        while (step < n - guess && entries_[guess + step] < d) {
+            below = guess + step;
+            step *= 2;
+        }
+        const std::size_t above = std::min(n, guess + step + 1);  // past any digest >= d there
+        return std::binary_search(at(below + 1), at(above), d);
+    }
+    std::size_t above = guess;  // d < entries_[above]
+    while (step <= guess && d < entries_[guess - step]) {
+        above = guess - step;
+        step *= 2;
+    }
+    const std::size_t below = step <= guess ? guess - step : 0;  // entries_[below] <= d, or 0
+    return std::binary_search(at(below), at(above), d);
+}
+
 bool suppression_entries::suppresses(const filters::record_fields& record) const {
     if (!loaded_) return true;  // fail closed: a list nobody loaded suppresses everyone
     // Every occurrence of the field counts: a record listing two addresses is suppressed when
     // either is on the list, and so does the "value" member of a list of objects (Pipedrive's
     // `email: [{"value": …, "primary": true}]`).
+    // The normalised form in a buffer of this thread's, kept between records (no allocation per
+    // record): normalise() as it would write it.
+    thread_local std::string normalised;
     for (const auto& [path, value] : record.values()) {
         if (!reads(path)) continue;
         auto v = trim(value);
         if (v.empty() || v == "null") continue;
-        if (std::binary_search(entries_.begin(), entries_.end(), hash(normalise(v, kind_))))
-            return true;
+        normalised.assign(v);
+        if (kind_ == match_kind::email)
+            std::transform(normalised.begin(), normalised.end(), normalised.begin(), lower);
+        if (listed(hash(normalised))) return true;
     }
     return false;
 }

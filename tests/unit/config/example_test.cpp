@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
 #include "config/decide.hpp"
 #include "config/loader.hpp"
 #include "config/policy_loader.hpp"
@@ -146,6 +151,91 @@ TEST(SuppressionEntries, HashedAndPlainEntriesMatchTheSameNormalisedValue) {
     suppression_entries unloaded("email", suppression_entries::match_kind::email);
     rec.clear();
     EXPECT_TRUE(unloaded.suppresses(rec));
+}
+
+// The lookup starts where a digest would sit in an evenly spread list and widens from there. It
+// must find exactly what a binary search finds: every entry, nothing else, at either end, in
+// lists of SHA-256 values (even) and of hex digests an operator wrote (skewed, clustered, all
+// alike but one byte), of every small length and some large ones.
+TEST(SuppressionEntries, FindsExactlyWhatABinarySearchFinds) {
+    std::mt19937_64 rng(20);
+    auto random_digest = [&] {
+        suppression_entries::digest d{};
+        for (auto& b : d) b = static_cast<unsigned char>(rng());
+        return d;
+    };
+    auto hex_of = [](const suppression_entries::digest& d) {
+        static constexpr char digits[] = "0123456789abcdef";
+        std::string hex;
+        for (unsigned char b : d) {
+            hex.push_back(digits[b >> 4]);
+            hex.push_back(digits[b & 0xf]);
+        }
+        return hex;
+    };
+    enum class spread { even, low, high, clustered, one_byte };
+    auto make = [&](spread how, std::size_t i) {
+        suppression_entries::digest d = random_digest();
+        switch (how) {
+            case spread::even:
+                break;
+            case spread::low:
+                d[0] = 0;
+                d[1] = static_cast<unsigned char>(i % 3);
+                break;
+            case spread::high:
+                d[0] = 0xff;
+                d[1] = 0xff;
+                break;
+            case spread::clustered:
+                d[0] = static_cast<unsigned char>(i % 2 == 0 ? 0x10 : 0xe0);
+                break;
+            case spread::one_byte:
+                d.fill(0x42);
+                d[31] = static_cast<unsigned char>(i);
+                break;
+        }
+        return d;
+    };
+    for (spread how :
+         {spread::even, spread::low, spread::high, spread::clustered, spread::one_byte}) {
+        for (std::size_t n :
+             {1U, 2U, 3U, 4U, 5U, 7U, 8U, 9U, 16U, 31U, 100U, 255U, 1000U, 20000U}) {
+            if (how == spread::one_byte && n > 256) continue;
+            std::vector<suppression_entries::digest> listed;
+            std::string text;
+            for (std::size_t i = 0; i < n; ++i) {
+                listed.push_back(make(how, i));
+                text += hex_of(listed.back()) + "\n";
+            }
+            suppression_entries list("email", suppression_entries::match_kind::email);
+            list.load(text);
+            std::vector<suppression_entries::digest> sorted = listed;
+            std::sort(sorted.begin(), sorted.end());
+            sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+            ASSERT_EQ(list.size(), sorted.size());
+            for (const auto& d : listed) ASSERT_TRUE(list.listed(d)) << hex_of(d) << " n=" << n;
+            // Neighbours of each entry (one bit off at either end), the extremes, and random ones.
+            std::vector<suppression_entries::digest> probes;
+            for (const auto& d : listed) {
+                auto below = d;
+                below[31] = static_cast<unsigned char>(below[31] - 1);
+                auto above = d;
+                above[31] = static_cast<unsigned char>(above[31] + 1);
+                auto first = d;
+                first[0] = static_cast<unsigned char>(first[0] ^ 0x80);
+                probes.insert(probes.end(), {below, above, first, make(how, n + probes.size())});
+            }
+            suppression_entries::digest lowest{};
+            suppression_entries::digest highest{};
+            highest.fill(0xff);
+            probes.insert(probes.end(), {lowest, highest});
+            for (const auto& p : probes) {
+                ASSERT_EQ(list.listed(p), std::binary_search(sorted.begin(), sorted.end(), p))
+                    << hex_of(p) << " n=" << n << " spread " << static_cast<int>(how);
+            }
+        }
+    }
 }
 
 TEST(BelgianRetailerExample, MissingSuppressionFileIsReported) {
