@@ -102,8 +102,10 @@ std::vector<std::string> record_rules::needed_fields() const {
 }
 
 std::optional<drop_reason> evaluate(const record_rules& rules, const record_fields& record) {
+    const std::size_t n = record.value_count();
+    const bool structured = record.any_structured();
     for (const auto& c : rules.conditions) {
-        if (record.structured(c.field)) return drop_reason::condition_unreadable;
+        if (structured && record.structured(c.field)) return drop_reason::condition_unreadable;
         // A field that occurs more than once (a repeated XML element, an array) fails closed: an
         // exclusion holds when any occurrence holds it, a requirement only when every one does —
         // so <objection>false</objection><objection>true</objection> is an objection. A strict
@@ -112,8 +114,9 @@ std::optional<drop_reason> evaluate(const record_rules& rules, const record_fiel
         bool all = true;
         std::optional<std::string_view> first;
         bool conflicting = false;
-        for (const auto [path, value] : record.values()) {
-            if (path != c.field) continue;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (record.path_at(i) != c.field) continue;
+            const std::string_view value = record.value_only_at(i);
             if (!first)
                 first = value;
             else if (value != *first)
@@ -129,13 +132,13 @@ std::optional<drop_reason> evaluate(const record_rules& rules, const record_fiel
     }
     if (rules.suppressed) {
         bool readable = false;
-        for (const auto [path, value] : record.values()) {
-            if (value.empty() || value == "null") continue;
-            if (std::find(rules.suppression_fields.begin(), rules.suppression_fields.end(), path) !=
-                rules.suppression_fields.end()) {
-                readable = true;
-                break;
-            }
+        for (std::size_t i = 0; i < n && !readable; ++i) {
+            const std::string_view path = record.path_at(i);
+            if (std::find(rules.suppression_fields.begin(), rules.suppression_fields.end(), path) ==
+                rules.suppression_fields.end())
+                continue;
+            const std::string_view value = record.value_only_at(i);
+            readable = !value.empty() && value != "null";
         }
         if (!readable) return drop_reason::condition_unreadable;
         if (rules.suppressed(record)) return drop_reason::suppressed;

@@ -145,6 +145,13 @@ class record_fields {
         const entry& e = values_[i];
         return {e.path, value_of(e)};
     }
+    // The same list by index, the path and the value apart: evaluate() reads a value only where
+    // the path is the one a rule asks for.
+    [[nodiscard]] std::size_t value_count() const { return used_; }
+    [[nodiscard]] std::string_view path_at(std::size_t i) const { return values_[i].path; }
+    [[nodiscard]] std::string_view value_only_at(std::size_t i) const {
+        return value_of(values_[i]);
+    }
     [[nodiscard]] subject_field subject_at(std::size_t i) const {
         const entry& e = subjects_[i];
         return {e.subject, value_of(e)};
@@ -160,6 +167,8 @@ class record_fields {
         structured_[structured_used_++].assign(path);
     }
     [[nodiscard]] bool structured(std::string_view path) const;
+    // Whether any path of this record holds a structure (nearly never: no need to ask per path).
+    [[nodiscard]] bool any_structured() const { return structured_used_ != 0; }
     // Bytes of storage held, used or not (a filter keeps small storage between exports).
     [[nodiscard]] std::size_t capacity_bytes() const {
         std::size_t n = (values_.capacity() + subjects_.capacity()) * sizeof(entry) +
