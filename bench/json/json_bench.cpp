@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,12 +22,13 @@
 #include <boost/json/parse.hpp>
 
 #include "audit/subject_index.hpp"
-#include "tools/generator/contact_generator.hpp"
 #include "bench/json/null_json_handler.hpp"
 #include "bench/json/promotion_spec.hpp"
 #include "filters/json/json_depth_scanner.hpp"
 #include "filters/json/json_filter.hpp"
+#include "filters/json/json_record_parser.hpp"
 #include "filters/record_filter.hpp"
+#include "tools/generator/contact_generator.hpp"
 
 namespace {
 
@@ -245,6 +247,54 @@ void BM_BoostJsonSaxParseOnly(benchmark::State& state) {
     state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(body.size()));
 }
 BENCHMARK(BM_BoostJsonSaxParseOnly)->Unit(benchmark::kMillisecond);
+
+// The fast path's floor (issue 20): json_record_parser over the NDJSON export's lines with a
+// handler that drops every member value unread (each still checked and skipped) and does nothing
+// with a key — the parser's walk and validation alone. What the NDJSON filter costs above it is
+// its handler's: the replayed plans, the record buffer, the rules.
+struct skip_everything_handler {
+    using error_code = boost::system::error_code;
+    std::size_t key_bytes = 0;
+    bool on_object_begin(error_code&) { return true; }
+    bool on_object_end(std::size_t, error_code&) { return true; }
+    bool on_array_begin(error_code&) { return true; }
+    bool on_array_end(std::size_t, error_code&) { return true; }
+    bool on_key(boost::json::string_view k, std::size_t, error_code&) {
+        key_bytes += k.size();
+        return true;
+    }
+    bool on_string(boost::json::string_view, std::size_t, error_code&) { return true; }
+    bool on_double(double, boost::json::string_view, error_code&) { return true; }
+    bool on_bool(bool, error_code&) { return true; }
+    bool on_null(error_code&) { return true; }
+    bool skip_quietly(ew::filters::json_kind) { return true; }
+};
+
+void BM_NdjsonRecordParserSkippingEverything(benchmark::State& state) {
+    const std::string& body = export_body("ndjson");
+    skip_everything_handler h;
+    ew::filters::json_record_parser<skip_everything_handler> parser(h);
+    for (auto _ : state) {
+        const char* p = body.data();
+        const char* const end = p + body.size();
+        while (p < end) {
+            const auto* nl =
+                static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+            if (nl == nullptr) nl = end;
+            if (nl != p) {
+                boost::system::error_code ec;
+                if (parser.parse(p, nl, 64, ec) != nl || ec) {
+                    state.SkipWithError("a record did not parse");
+                    return;
+                }
+            }
+            p = nl + 1;
+        }
+    }
+    benchmark::DoNotOptimize(h.key_bytes);
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(body.size()));
+}
+BENCHMARK(BM_NdjsonRecordParserSkippingEverything)->Unit(benchmark::kMillisecond);
 
 // The JSON filter's first pass over every byte: where records open and close (exact record
 // sizes), with each block reader the CPU supports.
