@@ -127,7 +127,7 @@ std::unique_ptr<record_filter> make_filter(filter_spec spec,
         case body_format::ndjson:
             return make_ndjson_filter(std::move(spec), json_path::fast, std::move(memory));
         case body_format::csv:
-            return make_csv_filter(std::move(spec));
+            return make_csv_filter(std::move(spec), csv_path::fast);
     }
     return make_json_filter(std::move(spec));
 }

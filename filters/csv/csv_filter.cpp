@@ -1,10 +1,13 @@
 #include "filters/csv/csv_filter.hpp"
 
+#include "filters/csv/csv_blocks.hpp"
 #include "filters/transform.hpp"
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,8 +41,9 @@ constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
 
 class csv_filter final : public record_filter {
   public:
-    explicit csv_filter(filter_spec spec)
+    csv_filter(filter_spec spec, csv_path path)
         : spec_(std::move(spec)),
+          fast_(path == csv_path::fast),
           transformer_(spec_.transforms, &counters_.transformed_fields,
                        &counters_.transform_failed) {
         const char d = spec_.csv.delimiter;
@@ -122,7 +126,17 @@ class csv_filter final : public record_filter {
         const char delim = spec_.csv.delimiter;
         auto offset = [&] { return consumed_ + static_cast<std::uint64_t>(p - begin); };
         boost::system::error_code ec;
+        bool fast_here = fast_;  // off for the rest of these bytes once it left a row alone
         while (p != end && !ec) {
+            if (fast_here && state_ == state::cell_start && !row_started_ && header_done_) {
+                const char* stop = whole_rows(begin, p, end, out, ec);
+                // Stopped before the end with no error: the row at `stop` is cut by the end of
+                // these bytes (the state machine keeps it) or one the fast path leaves to the
+                // state machine; either way it is not tried again on these bytes.
+                fast_here = false;
+                p = stop;
+                if (p == end || ec) break;
+            }
             switch (state_) {
                 case state::bom:
                 case state::cell_start:
@@ -205,6 +219,148 @@ class csv_filter final : public record_filter {
         return ec;
     }
 
+    // --- the fast path (issue 20) ---------------------------------------------------------------
+    // Data rows that lie whole in [p, end), `p` at the start of one (state cell_start, nothing of
+    // it read): the cells' ends come from the block marks (filters/csv/csv_blocks.hpp), each
+    // cell is checked as the state machine would and seen where it lies (cells_: no copy but for
+    // a kept quoted cell with a doubled quote), and end_row() takes the row from there, the same
+    // as for a row read byte by byte. Returns where it stopped: `end`, the start
+    // of a row cut by `end`, the start of a row it leaves to the state machine (a quote inside an
+    // unquoted cell or text after a closing one, a CR not followed by LF, more cells than the
+    // header: the state machine then refuses it as it would have), or the end of the row whose
+    // end_row() failed (`ec`). `begin` is where consumed_ points.
+    const char* whole_rows(const char* begin, const char* p, const char* end, std::string& out,
+                           boost::system::error_code& ec) {
+        const auto length = static_cast<std::size_t>(end - p);
+        const std::size_t blocks = (length + 63) / 64;
+        if (marks_words_.size() < blocks) marks_words_.resize(blocks);
+        bool inside = false;
+        csv_blocks::mark(p, end, spec_.csv.delimiter, spec_.csv.quote, inside, marks_words_.data());
+        const csv_blocks::word* words = marks_words_.data();
+        const char delim = spec_.csv.delimiter;
+        const std::size_t columns = copy_.size();
+        fast_cells_.resize(columns);
+        std::size_t row = 0;   // offset from p of the current row
+        std::size_t cell = 0;  // offset of the current cell
+        std::size_t column = 0;
+        std::size_t w = 0;
+        std::uint64_t ends = blocks != 0 ? words[0].ends : 0;
+        std::size_t next_quote = quote_from(words, blocks, 0);
+        for (;;) {
+            while (ends == 0) {
+                if (++w >= blocks) return abandon_row(p + row);  // cut by the end of the bytes
+                ends = words[w].ends;
+            }
+            const std::size_t at = w * 64 + static_cast<std::size_t>(std::countr_zero(ends));
+            ends &= ends - 1;
+            if (!take_cell(column, p, cell, at, next_quote, words, blocks)) {
+                return abandon_row(p + row);
+            }
+            ++column;
+            const char c = p[at];
+            if (c == delim) {
+                cell = at + 1;
+                continue;
+            }
+            std::size_t next = at + 1;
+            const bool crlf = c == '\r';
+            if (crlf) {
+                if (next == length) return abandon_row(p + row);   // its LF is not here yet
+                if (p[next] != '\n') return abandon_row(p + row);  // a bare CR
+                // The LF's own bit is the next end: taken here.
+                while (ends == 0) ends = words[++w].ends;
+                ends &= ends - 1;
+                ++next;
+            }
+            // A line holding nothing at all is a blank line, not a row of one empty cell.
+            row_started_ = column > 1 || at != row;
+            // Fewer cells than the header (and not a blank line): the state machine refuses it.
+            if (row_started_ && column != columns) return abandon_row(p + row);
+            row_ = std::span<const std::string_view>(fast_cells_.data(), columns);
+            // Unquoted text in row_text_ now that it grows no more.
+            for (const auto& [i, offset, size] : unquoted_) {
+                fast_cells_[i] = std::string_view(row_text_).substr(offset, size);
+            }
+            unquoted_.clear();
+            ec = end_row(out, consumed_ + static_cast<std::uint64_t>(p + next - begin), next - at,
+                         crlf, true);
+            if (ec) return p + next;
+            row = cell = next;
+            column = 0;
+            if (row == length) return end;
+        }
+    }
+
+    // The state machine reads the row at `row` from its start: what the fast path took of it
+    // goes.
+    const char* abandon_row(const char* row) {
+        reset_row();
+        unquoted_.clear();
+        return row;
+    }
+
+    // Cell `column` of a data row, [from, to) of `p`: checked (a quoted cell is closed by its last
+    // byte and holds only doubled quotes; an unquoted one holds none) and added to cells_ — where
+    // it lies, or, for a kept or read quoted cell with a doubled quote, unquoted into row_text_
+    // (noted in unquoted_); empty if its column is neither kept nor read, as the state machine
+    // leaves it. False to leave the row to the state machine.
+    // `next_quote` is the first quote at or after `from` (quote_from()), moved past a quoted
+    // cell: a row without quotes costs one comparison a cell.
+    bool take_cell(std::size_t column, const char* p, std::size_t from, std::size_t to,
+                   std::size_t& next_quote, const csv_blocks::word* words, std::size_t blocks) {
+        if (column >= copy_.size()) return false;  // more cells than the header
+        const char quote = spec_.csv.quote;
+        const bool copy = copy_[column] != 0;
+        if (from == to || p[from] != quote) {
+            if (next_quote < to) return false;
+            fast_cells_[column] = copy ? std::string_view(p + from, to - from) : std::string_view();
+            return true;
+        }
+        next_quote = quote_from(words, blocks, to);
+        // Quoted: the closing quote is the cell's last byte, and every quote between the two
+        // is the first of a doubled pair.
+        if (to - from < 2 || p[to - 1] != quote) return false;
+        const char* q = p + from + 1;
+        const char* const close = p + to - 1;
+        const auto* at =
+            static_cast<const char*>(std::memchr(q, quote, static_cast<std::size_t>(close - q)));
+        if (at == nullptr) {
+            fast_cells_[column] = copy ? std::string_view(q, static_cast<std::size_t>(close - q))
+                                       : std::string_view();
+            return true;
+        }
+        const std::size_t offset = row_text_.size();
+        for (;;) {
+            if (at + 1 == close || at[1] != quote) return false;
+            if (copy) row_text_.append(q, static_cast<std::size_t>(at + 1 - q));
+            q = at + 2;
+            at = static_cast<const char*>(
+                std::memchr(q, quote, static_cast<std::size_t>(close - q)));
+            if (at == nullptr) break;
+        }
+        fast_cells_[column] = std::string_view();
+        if (copy) {
+            row_text_.append(q, static_cast<std::size_t>(close - q));
+            unquoted_.push_back({column, offset, row_text_.size() - offset});
+        }
+        return true;
+    }
+
+    // The offset of the first quote character at or after `from` (from the block marks), or
+    // no_quote.
+    static constexpr std::size_t no_quote = static_cast<std::size_t>(-1);
+    static std::size_t quote_from(const csv_blocks::word* words, std::size_t blocks,
+                                  std::size_t from) {
+        std::size_t w = from / 64;
+        if (w >= blocks) return no_quote;
+        std::uint64_t bits = words[w].quotes & (~std::uint64_t{0} << (from % 64));
+        while (bits == 0) {
+            if (++w >= blocks) return no_quote;
+            bits = words[w].quotes;
+        }
+        return w * 64 + static_cast<std::size_t>(std::countr_zero(bits));
+    }
+
     // The first delimiter, quote, CR or LF in [p, end), or end. SSE2 (every x86-64) compares
     // 16 bytes at a time; the table finishes the tail.
     [[nodiscard]] const char* find_special(const char* p, const char* end) const {
@@ -227,6 +383,54 @@ class csv_filter final : public record_filter {
         return p;
     }
 
+    // Whether `v` holds a delimiter, quote, CR or LF: a kept cell's question before it is
+    // written. Cells are short: 16 bytes at a time with the last 16 overlapping, two overlapping
+    // 8-byte words for 8 to 15 bytes, the table below that.
+    [[nodiscard]] bool holds_special(std::string_view v) const {
+        const char* p = v.data();
+        const std::size_t n = v.size();
+#if defined(__SSE2__)
+        if (n >= 16) {
+            const char* const last = p + n - 16;
+            for (;;) {
+                if (special_mask16(p) != 0) return true;
+                if (p == last) return false;
+                p = std::min(p + 16, last);
+            }
+        }
+#endif
+        if (n >= 8) return special_in_word(p) || special_in_word(p + n - 8);
+        for (std::size_t i = 0; i < n; ++i) {
+            if (special_[static_cast<unsigned char>(p[i])]) return true;
+        }
+        return false;
+    }
+
+#if defined(__SSE2__)
+    [[nodiscard]] unsigned special_mask16(const char* p) const {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        const __m128i hit =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(spec_.csv.delimiter)),
+                                      _mm_cmpeq_epi8(v, _mm_set1_epi8(spec_.csv.quote))),
+                         _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')),
+                                      _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))));
+        return static_cast<unsigned>(_mm_movemask_epi8(hit));
+    }
+#endif
+
+    // Whether the 8 bytes at p hold a delimiter, quote, CR or LF: a byte of x ^ c is zero where
+    // x has c, and (y - 0x01..) & ~y & 0x80.. is non-zero exactly when some byte of y is zero.
+    [[nodiscard]] bool special_in_word(const char* p) const {
+        constexpr std::uint64_t ones = 0x0101010101010101ULL;
+        constexpr std::uint64_t highs = 0x8080808080808080ULL;
+        std::uint64_t x = 0;
+        std::memcpy(&x, p, 8);
+        const auto zero_byte = [](std::uint64_t y) { return (y - ones) & ~y & highs; };
+        const auto byte = [](char c) { return ones * static_cast<unsigned char>(c); };
+        return (zero_byte(x ^ byte(spec_.csv.delimiter)) | zero_byte(x ^ byte(spec_.csv.quote)) |
+                zero_byte(x ^ byte('\r')) | zero_byte(x ^ byte('\n'))) != 0;
+    }
+
     // Only the cells of kept or needed columns are copied (every cell of the header).
     [[nodiscard]] bool copy_cell() const {
         const std::size_t column = cell_ends_.size();
@@ -235,14 +439,23 @@ class csv_filter final : public record_filter {
 
     void end_cell() { cell_ends_.push_back(row_text_.size()); }
 
-    [[nodiscard]] std::string_view cell(std::size_t i) const {
-        const std::size_t b = i == 0 ? 0 : cell_ends_[i - 1];
-        return std::string_view(row_text_).substr(b, cell_ends_[i] - b);
+    // The state machine's row, its last cell ended: cells_ over row_text_.
+    void cells_from_text() {
+        end_cell();
+        cells_.clear();
+        std::size_t b = 0;
+        for (const std::size_t e : cell_ends_) {
+            cells_.push_back(std::string_view(row_text_).substr(b, e - b));
+            b = e;
+        }
+        row_ = cells_;
     }
 
     // A line ended at stream offset `at` (just past its terminator of `terminator_len` bytes).
+    // `cells_ready`: the fast path set row_ (else the state machine's cell_ends_ are used).
     [[nodiscard]] boost::system::error_code end_row(std::string& out, std::uint64_t at,
-                                                    std::uint64_t terminator_len, bool crlf) {
+                                                    std::uint64_t terminator_len, bool crlf,
+                                                    bool cells_ready = false) {
         state_ = state::cell_start;
         boost::system::error_code ec;
         if (at - row_begin_ - terminator_len > spec_.max_record_bytes) {
@@ -252,7 +465,7 @@ class csv_filter final : public record_filter {
         } else {
             ec = flush_blank_lines(out);
             if (!ec) {
-                end_cell();
+                if (!cells_ready) cells_from_text();
                 ec = process_row(out, true, crlf);
             }
         }
@@ -264,6 +477,8 @@ class csv_filter final : public record_filter {
     void reset_row() {
         row_text_.clear();
         cell_ends_.clear();
+        cells_.clear();
+        row_ = {};
         row_started_ = false;
     }
 
@@ -271,13 +486,11 @@ class csv_filter final : public record_filter {
     [[nodiscard]] boost::system::error_code flush_blank_lines(std::string& out) {
         for (; pending_blank_lines_ > 0; --pending_blank_lines_) {
             if (!header_done_) return filter_error::malformed;  // no header row
-            std::string keep_text = std::move(row_text_);
-            std::vector<std::size_t> keep_ends = std::move(cell_ends_);
-            row_text_.clear();
-            cell_ends_.assign(1, 0);
+            static constexpr std::string_view empty_cell[1] = {};
+            const std::span<const std::string_view> row = row_;
+            row_ = empty_cell;
             auto ec = process_row(out, true, false);
-            row_text_ = std::move(keep_text);
-            cell_ends_ = std::move(keep_ends);
+            row_ = row;
             if (ec) return ec;
         }
         return {};
@@ -300,7 +513,7 @@ class csv_filter final : public record_filter {
             case state::quote_in_quoted:
                 if (row_started_) {
                     if (auto ec = flush_blank_lines(out)) return ec;
-                    end_cell();
+                    cells_from_text();
                     if (auto ec = process_row(out, false, false)) return ec;
                     reset_row();
                 }
@@ -313,12 +526,12 @@ class csv_filter final : public record_filter {
     [[nodiscard]] boost::system::error_code process_row(std::string& out, bool terminated,
                                                         bool crlf) {
         if (!header_done_) return process_header(out, terminated, crlf);
-        if (cell_ends_.size() != keep_.size()) return filter_error::ragged_row;
+        if (row_.size() != keep_.size()) return filter_error::ragged_row;
         ++counters_.records_in;
         if (!spec_.rules.empty()) {
             fields_.clear();
             for (const auto& [column, name] : needed_columns_) {
-                fields_.add(name, cell(column));
+                fields_.add(name, row_[column]);
             }
             if (auto reason = evaluate(spec_.rules, fields_)) {
                 ++counters_.dropped[static_cast<std::size_t>(*reason)];
@@ -339,10 +552,10 @@ class csv_filter final : public record_filter {
 
     [[nodiscard]] boost::system::error_code process_header(std::string& out, bool terminated,
                                                            bool crlf) {
-        const std::size_t n = cell_ends_.size();
+        const std::size_t n = row_.size();
         names_.clear();
         for (std::size_t i = 0; i < n; ++i) {
-            names_.emplace_back(cell(i));
+            names_.emplace_back(row_[i]);
             if (spec_.csv.header_space != 0)
                 std::replace(names_.back().begin(), names_.back().end(), ' ',
                              spec_.csv.header_space);
@@ -387,7 +600,7 @@ class csv_filter final : public record_filter {
             if (!keep_[i]) continue;
             if (!first) out.push_back(spec_.csv.delimiter);
             first = false;
-            std::string_view v = cell(i);
+            std::string_view v = row_[i];
             if (transform && transform_at_[i] != transform_set::npos) {
                 v = transformed(transform_at_[i], v);
             }
@@ -409,13 +622,8 @@ class csv_filter final : public record_filter {
         if (!v.empty()) {
             const char front = v.front();
             const char back = v.back();
-            needs_quotes = front == ' ' || front == '\t' || back == ' ' || back == '\t';
-            for (char c : v) {
-                if (special_[static_cast<unsigned char>(c)]) {
-                    needs_quotes = true;
-                    break;
-                }
-            }
+            needs_quotes =
+                front == ' ' || front == '\t' || back == ' ' || back == '\t' || holds_special(v);
         }
         if (!needs_quotes) {
             if (guarded) out.push_back('\'');
@@ -458,6 +666,8 @@ class csv_filter final : public record_filter {
     bool finished_ = false;
     bool options_valid_ = true;
     std::array<bool, 256> special_{};  // delimiter, quote, CR, LF
+    bool fast_;                        // csv_path::fast
+    std::vector<csv_blocks::word> marks_words_;  // the bytes fed, marked (whole_rows)
 
     state state_ = state::bom;
     std::string bom_buf_;
@@ -467,12 +677,25 @@ class csv_filter final : public record_filter {
     std::uint64_t pending_blank_lines_ = 0;
     std::string row_text_;                // unescaped cells of the current row, back to back
     std::vector<std::size_t> cell_ends_;  // end offset of each finished cell in row_text_
+    // The cells of the row being processed: over row_text_ (the state machine's) or where they
+    // lie in the bytes fed (the fast path's), empty for a column neither kept nor read.
+    std::vector<std::string_view> cells_;       // the state machine's, over row_text_
+    std::vector<std::string_view> fast_cells_;  // the fast path's, one per column
+    std::span<const std::string_view> row_;     // the row process_row() reads
+    // The fast path's cells unquoted into row_text_: by column, their place there.
+    struct unquoted_cell {
+        std::size_t column;
+        std::size_t offset;
+        std::size_t size;
+    };
+    std::vector<unquoted_cell> unquoted_;
 
     bool header_done_ = false;
     std::string_view line_ending_ = "\n";
     std::vector<std::string> names_;
-    std::vector<bool> keep_;
-    std::vector<bool> copy_;  // kept or read by a condition: the row buffer holds its text
+    // By column, 0 or 1 (bytes, not std::vector<bool>'s bits: read for every cell).
+    std::vector<unsigned char> keep_;
+    std::vector<unsigned char> copy_;  // kept or read by a condition: the row buffer holds its text
     std::size_t kept_count_ = 0;
     std::uint64_t rows_counted_ = 0;  // data rows already added to stripped_fields
     std::vector<std::string> needed_;
@@ -487,8 +710,8 @@ class csv_filter final : public record_filter {
 
 }  // namespace
 
-std::unique_ptr<record_filter> make_csv_filter(filter_spec spec) {
-    return std::make_unique<csv_filter>(std::move(spec));
+std::unique_ptr<record_filter> make_csv_filter(filter_spec spec, csv_path path) {
+    return std::make_unique<csv_filter>(std::move(spec), path);
 }
 
 }  // namespace exportwall::filters

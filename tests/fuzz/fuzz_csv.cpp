@@ -1,6 +1,9 @@
 // libFuzzer target for the CSV filter. The first input byte picks where the body is cut into two
 // chunks; the rest is the body. Properties: no crash; the cut changes nothing (same output and
-// error as one chunk); a body that passes yields CSV whose rows all have the header's cell count.
+// error as one chunk); a body that passes yields CSV whose rows all have the header's cell count;
+// the fast path (whole rows split at block-marked cell ends, what make_filter builds) and the
+// byte-by-byte state machine (csv_path::state_machine) agree on the output, the counters and the
+// error, whole and cut (issue 20).
 
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "filters/csv/csv_filter.hpp"
 #include "filters/record_filter.hpp"
 
 namespace {
@@ -49,15 +53,37 @@ filter_spec fuzz_spec() {
 struct outcome {
     std::string output;
     boost::system::error_code error;
+    exportwall::filters::filter_counters counters;
 };
 
-outcome run(std::string_view body, std::size_t cut) {
+outcome run_filter(exportwall::filters::record_filter& filter, std::string_view body,
+                   std::size_t cut) {
     outcome o;
-    auto filter = make_filter(fuzz_spec());
-    o.error = filter->feed(body.substr(0, cut), o.output);
-    if (!o.error) o.error = filter->feed(body.substr(cut), o.output);
-    if (!o.error) o.error = filter->finish(o.output);
+    o.error = filter.feed(body.substr(0, cut), o.output);
+    if (!o.error) o.error = filter.feed(body.substr(cut), o.output);
+    if (!o.error) o.error = filter.finish(o.output);
+    o.counters = filter.counters();
     return o;
+}
+
+outcome run(std::string_view body, std::size_t cut) {
+    return run_filter(*make_filter(fuzz_spec()), body, cut);
+}
+
+outcome run_state_machine(std::string_view body, std::size_t cut) {
+    return run_filter(*exportwall::filters::make_csv_filter(
+                          fuzz_spec(), exportwall::filters::csv_path::state_machine),
+                      body, cut);
+}
+
+bool same(const outcome& a, const outcome& b) {
+    const auto& x = a.counters;
+    const auto& y = b.counters;
+    return a.error == b.error && a.output == b.output && x.records_in == y.records_in &&
+           x.records_out == y.records_out && x.dropped == y.dropped &&
+           x.stripped_fields == y.stripped_fields && x.transformed_fields == y.transformed_fields &&
+           x.transform_failed == y.transform_failed && x.bytes_in == y.bytes_in &&
+           x.bytes_out == y.bytes_out;
 }
 
 // Cell counts of every row of RFC 4180 CSV (comma, double quote); nullopt if it does not parse.
@@ -112,6 +138,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t cut = body.size() * data[0] / 255;
     const outcome whole = run(body, 0);
     const outcome split = run(body, cut);
+    if (!same(whole, run_state_machine(body, 0))) std::abort();
+    if (!same(split, run_state_machine(body, cut))) std::abort();
     if (whole.error != split.error) std::abort();
     if (whole.error) return 0;
     if (whole.output != split.output) std::abort();
