@@ -238,8 +238,12 @@ class csv_filter final : public record_filter {
         csv_blocks::mark(p, end, spec_.csv.delimiter, spec_.csv.quote, inside, marks_words_.data());
         const csv_blocks::word* words = marks_words_.data();
         const char delim = spec_.csv.delimiter;
+        const char quote = spec_.csv.quote;
         const std::size_t columns = copy_.size();
         fast_cells_.resize(columns);
+        // Neither vector changes size below: their data in registers.
+        const unsigned char* const copy = copy_.data();
+        std::string_view* const cells = fast_cells_.data();
         std::size_t row = 0;   // offset from p of the current row
         std::size_t cell = 0;  // offset of the current cell
         std::size_t column = 0;
@@ -253,7 +257,13 @@ class csv_filter final : public record_filter {
             }
             const std::size_t at = w * 64 + static_cast<std::size_t>(std::countr_zero(ends));
             ends &= ends - 1;
-            if (!take_cell(column, p, cell, at, next_quote, words, blocks)) {
+            if (column == columns) return abandon_row(p + row);  // more cells than the header
+            if (cell == at || p[cell] != quote) {
+                // Unquoted: no quote before the cell's end. A column neither kept nor read is
+                // left empty, as the state machine leaves it.
+                if (next_quote < at) return abandon_row(p + row);
+                cells[column] = std::string_view(p + cell, copy[column] != 0 ? at - cell : 0);
+            } else if (!take_quoted_cell(column, p, cell, at, next_quote, words, blocks)) {
                 return abandon_row(p + row);
             }
             ++column;
@@ -299,26 +309,17 @@ class csv_filter final : public record_filter {
         return row;
     }
 
-    // Cell `column` of a data row, [from, to) of `p`: checked (a quoted cell is closed by its last
-    // byte and holds only doubled quotes; an unquoted one holds none) and added to cells_ — where
-    // it lies, or, for a kept or read quoted cell with a doubled quote, unquoted into row_text_
-    // (noted in unquoted_); empty if its column is neither kept nor read, as the state machine
-    // leaves it. False to leave the row to the state machine.
-    // `next_quote` is the first quote at or after `from` (quote_from()), moved past a quoted
-    // cell: a row without quotes costs one comparison a cell.
-    bool take_cell(std::size_t column, const char* p, std::size_t from, std::size_t to,
-                   std::size_t& next_quote, const csv_blocks::word* words, std::size_t blocks) {
-        if (column >= copy_.size()) return false;  // more cells than the header
+    // Quoted cell `column` of a data row, [from, to) of `p` (p[from] is the quote): checked (the
+    // closing quote is its last byte and every quote between is doubled) and added to fast_cells_
+    // — where its text lies, or, kept or read and with a doubled quote, unquoted into row_text_
+    // (noted in unquoted_); empty if its column is neither kept nor read. False to leave the row
+    // to the state machine. `next_quote` (the first quote at or after `from`) moves past the cell.
+    [[gnu::noinline]] bool take_quoted_cell(std::size_t column, const char* p, std::size_t from,
+                                            std::size_t to, std::size_t& next_quote,
+                                            const csv_blocks::word* words, std::size_t blocks) {
         const char quote = spec_.csv.quote;
         const bool copy = copy_[column] != 0;
-        if (from == to || p[from] != quote) {
-            if (next_quote < to) return false;
-            fast_cells_[column] = copy ? std::string_view(p + from, to - from) : std::string_view();
-            return true;
-        }
         next_quote = quote_from(words, blocks, to);
-        // Quoted: the closing quote is the cell's last byte, and every quote between the two
-        // is the first of a doubled pair.
         if (to - from < 2 || p[to - 1] != quote) return false;
         const char* q = p + from + 1;
         const char* const close = p + to - 1;
@@ -463,7 +464,7 @@ class csv_filter final : public record_filter {
         } else if (!row_started_) {
             ++pending_blank_lines_;
         } else {
-            ec = flush_blank_lines(out);
+            if (pending_blank_lines_ != 0) ec = flush_blank_lines(out);
             if (!ec) {
                 if (!cells_ready) cells_from_text();
                 ec = process_row(out, true, crlf);
