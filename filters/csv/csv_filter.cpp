@@ -126,16 +126,27 @@ class csv_filter final : public record_filter {
         const char delim = spec_.csv.delimiter;
         auto offset = [&] { return consumed_ + static_cast<std::uint64_t>(p - begin); };
         boost::system::error_code ec;
-        bool fast_here = fast_;  // off for the rest of these bytes once it left a row alone
+        const char* handed_over = nullptr;  // a row start the fast path left to the state machine
         while (p != end && !ec) {
-            if (fast_here && state_ == state::cell_start && !row_started_ && header_done_) {
-                const char* stop = whole_rows(begin, p, end, out, ec);
-                // Stopped before the end with no error: the row at `stop` is cut by the end of
-                // these bytes (the state machine keeps it) or one the fast path leaves to the
-                // state machine; either way it is not tried again on these bytes.
-                fast_here = false;
-                p = stop;
-                if (p == end || ec) break;
+            if (fast_ && state_ == state::cell_start && !row_started_ && header_done_ &&
+                p != handed_over) {
+                // At most fast_window bytes marked at a time: the marks stay small whatever the
+                // caller's chunk.
+                const char* window = end - p > fast_window ? p + fast_window : end;
+                const char* stop = whole_rows(begin, p, window, out, ec);
+                if (ec) {
+                    p = stop;
+                    break;
+                }
+                if (stop != p) {
+                    p = stop;
+                    continue;  // the next window, or the row the window cut, from its start
+                }
+                // Not one row taken: the row at p is cut by the end of these bytes, longer than
+                // a window, or one the fast path leaves alone (the state machine refuses those);
+                // the state machine reads it, and the fast path resumes after it. Every byte is
+                // marked at most twice, plus a window per row handed over.
+                handed_over = p;
             }
             switch (state_) {
                 case state::bom:
@@ -668,6 +679,7 @@ class csv_filter final : public record_filter {
     bool options_valid_ = true;
     std::array<bool, 256> special_{};  // delimiter, quote, CR, LF
     bool fast_;                        // csv_path::fast
+    static constexpr std::ptrdiff_t fast_window = 16 * 1024;  // bytes marked at a time
     std::vector<csv_blocks::word> marks_words_;  // the bytes fed, marked (whole_rows)
 
     state state_ = state::bom;

@@ -179,5 +179,37 @@ TEST(CsvFastPath, AgreesOnTheGeneratedExportInEveryDelimiterAndChunking) {
     }
 }
 
+// The fast path marks at most 16 KiB at a time: rows cut by a window's end, and a row longer
+// than a window (which the state machine reads), in one chunk and in many.
+TEST(CsvFastPath, AgreesAcrossMarkingWindowsAndRowsLongerThanOne) {
+    std::string body = header;
+    for (int i = 0; i < 150; ++i) {
+        body += std::to_string(i) + ",Ann,a" + std::to_string(i) + "@x.be," +
+                (i % 3 == 0 ? "false" : "true") + ",\"note, " +
+                std::string(static_cast<std::size_t>(i % 90), 'n') + "\"\n";
+    }
+    body += "999,Long,l@x.be,true,\"" + std::string(20000, 'x') + "\"\"y\"\n";
+    body += "1000,Plain," + std::string(17000, 'p') + ",true,z\n";
+    for (int i = 0; i < 150; ++i) body += std::to_string(2000 + i) + ",Bob,b@x.be,true,x\n";
+    filter_spec spec = spec_for();
+    spec.max_record_bytes = 64 * 1024;
+    std::vector<std::vector<std::size_t>> all = chunkings(body.size(), 0);
+    all.emplace_back();
+    for (const std::size_t size : {std::size_t{16384}, std::size_t{16385}, std::size_t{40000}}) {
+        std::vector<std::size_t> cuts;
+        for (std::size_t at = size; at < body.size(); at += size) cuts.push_back(at);
+        all.push_back(std::move(cuts));
+    }
+    for (const auto& cuts : all) {
+        const run_result fast = run(spec, csv_path::fast, body, cuts);
+        const run_result reference = run(spec, csv_path::state_machine, body, cuts);
+        ASSERT_FALSE(reference.error) << reference.error.message();
+        EXPECT_EQ(fast.error, reference.error);
+        EXPECT_EQ(fast.output, reference.output) << "cuts: " << cuts.size();
+        EXPECT_TRUE(testing::same_counters(fast.counters, reference.counters));
+        EXPECT_EQ(fast.counters.records_in, 302U);
+    }
+}
+
 }  // namespace
 }  // namespace exportwall::filters
