@@ -3,11 +3,6 @@
 #include <bit>
 #include <cstring>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define EXPORTWALL_X86_BLOCKS 1
-#endif
-
 namespace exportwall::filters::csv_blocks {
 namespace {
 
@@ -19,17 +14,6 @@ struct block_bits {
     std::uint64_t separators;
 };
 
-// Bit i set when an odd number of bits at positions <= i are set.
-std::uint64_t prefix_xor(std::uint64_t x) {
-    x ^= x << 1;
-    x ^= x << 2;
-    x ^= x << 4;
-    x ^= x << 8;
-    x ^= x << 16;
-    x ^= x << 32;
-    return x;
-}
-
 struct byte_blocks {
     static block_bits classify(const char* p, char delimiter, char quote) {
         block_bits b{0, 0};
@@ -40,7 +24,7 @@ struct byte_blocks {
         }
         return b;
     }
-    static std::uint64_t parity(std::uint64_t x) { return prefix_xor(x); }
+    static std::uint64_t parity(std::uint64_t x) { return blocks::prefix_xor(x); }
 };
 
 #if defined(EXPORTWALL_X86_BLOCKS)
@@ -68,7 +52,7 @@ struct sse2_blocks {
         lane(p + 48, 48, d, q, b);
         return b;
     }
-    static std::uint64_t parity(std::uint64_t x) { return prefix_xor(x); }
+    static std::uint64_t parity(std::uint64_t x) { return blocks::prefix_xor(x); }
 };
 
 // Two 32-byte lanes, and the parity as one carry-less multiplication by all ones.
@@ -94,9 +78,7 @@ struct avx2_blocks {
         return b;
     }
     [[gnu::target("avx2,pclmul")]] static std::uint64_t parity(std::uint64_t x) {
-        const __m128i product = _mm_clmulepi64_si128(_mm_set_epi64x(0, static_cast<long long>(x)),
-                                                     _mm_set1_epi8(-1), 0);
-        return static_cast<std::uint64_t>(_mm_cvtsi128_si64(product));
+        return blocks::prefix_xor_clmul(x);
     }
 };
 #endif
@@ -142,42 +124,13 @@ void mark_blocks(const char* p, const char* end, char delimiter, char quote, boo
                                                             bool& inside, word* out) {
     mark_blocks<avx2_blocks>(p, end, delimiter, quote, inside, out);
 }
-
-bool cpu_has_avx2() {
-    static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul");
-    return has;
-}
 #endif
 
 }  // namespace
 
-bool supported(kernel k) {
-    switch (k) {
-        case kernel::best:
-        case kernel::bytes:
-            return true;
-#if defined(EXPORTWALL_X86_BLOCKS)
-        case kernel::sse2:
-            return true;
-        case kernel::avx2:
-            return cpu_has_avx2();
-#else
-        case kernel::sse2:
-        case kernel::avx2:
-            return false;
-#endif
-    }
-    return false;
-}
-
 void mark(const char* p, const char* end, char delimiter, char quote, bool& inside, word* out,
           kernel k) {
-    if (k == kernel::best) {
-        k = supported(kernel::avx2)   ? kernel::avx2
-            : supported(kernel::sse2) ? kernel::sse2
-                                      : kernel::bytes;
-    }
-    switch (k) {
+    switch (blocks::resolve(k)) {
 #if defined(EXPORTWALL_X86_BLOCKS)
         case kernel::avx2:
             mark_avx2(p, end, delimiter, quote, inside, out);

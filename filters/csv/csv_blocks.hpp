@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "filters/blocks.hpp"
+
 namespace exportwall::filters::csv_blocks {
 
 // One 64-byte block: bit i describes byte i.
@@ -17,12 +19,9 @@ struct word {
     std::uint64_t ends;    // the delimiter, CR or LF, outside quotes
 };
 
-// How whole blocks are read: AVX2 where the CPU has it (chosen once, at run time), else SSE2
-// (every x86-64), elsewhere one byte at a time.
-enum class kernel { best, avx2, sse2, bytes };
-
-// Whether this build and this CPU can run `k`.
-[[nodiscard]] bool supported(kernel k);
+// How whole blocks are read (filters/blocks.hpp).
+using kernel = blocks::kernel;
+using blocks::supported;
 
 // Marks [p, end) into out[0 .. (end - p + 63) / 64), the last block's bits past `end` zero.
 // `inside` says whether p lies inside quotes, and is updated to whether `end` does. `k` other

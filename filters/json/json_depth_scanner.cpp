@@ -3,10 +3,7 @@
 #include <bit>
 #include <cstring>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define EXPORTWALL_X86_BLOCKS 1
-#endif
+#include "filters/blocks.hpp"
 
 namespace exportwall::filters {
 namespace {
@@ -41,17 +38,6 @@ struct block_masks {
     std::uint64_t brackets = 0;  // '{', '[', '}' or ']'
     bool backslash = false;      // the block holds a backslash
 };
-
-// Bit i set when an odd number of bits at positions <= i are set.
-std::uint64_t prefix_xor_shifts(std::uint64_t x) {
-    x ^= x << 1;
-    x ^= x << 2;
-    x ^= x << 4;
-    x ^= x << 8;
-    x ^= x << 16;
-    x ^= x << 32;
-    return x;
-}
 
 // Four 16-byte lanes (every x86-64 has SSE2).
 struct sse2_blocks {
@@ -89,7 +75,7 @@ struct sse2_blocks {
                mask(_mm_cmpeq_epi8(load(p + 32), b), 32) |
                mask(_mm_cmpeq_epi8(load(p + 48), b), 48);
     }
-    static std::uint64_t prefix_xor(std::uint64_t x) { return prefix_xor_shifts(x); }
+    static std::uint64_t prefix_xor(std::uint64_t x) { return blocks::prefix_xor(x); }
 };
 
 // Two 32-byte lanes, and the prefix parity as one carry-less multiplication by all ones.
@@ -127,9 +113,7 @@ struct avx2_blocks {
                mask(_mm256_cmpeq_epi8(load(p + 32), b), 32);
     }
     [[gnu::target("avx2,pclmul")]] static std::uint64_t prefix_xor(std::uint64_t x) {
-        const __m128i product = _mm_clmulepi64_si128(_mm_set_epi64x(0, static_cast<long long>(x)),
-                                                     _mm_set1_epi8(-1), 0);
-        return static_cast<std::uint64_t>(_mm_cvtsi128_si64(product));
+        return blocks::prefix_xor_clmul(x);
     }
 };
 
@@ -200,40 +184,13 @@ namespace {
     return scan_blocks<avx2_blocks>(s, p, end, begin, offset, marks);
 }
 
-bool cpu_has_avx2() {
-    static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("pclmul");
-    return has;
-}
-
 }  // namespace
 #endif
 
-bool json_depth_scanner::supported(kernel k) {
-    switch (k) {
-        case kernel::best:
-        case kernel::bytes:
-            return true;
-#if defined(EXPORTWALL_X86_BLOCKS)
-        case kernel::sse2:
-            return true;
-        case kernel::avx2:
-            return cpu_has_avx2();
-#else
-        case kernel::sse2:
-        case kernel::avx2:
-            return false;
-#endif
-    }
-    return false;
-}
+bool json_depth_scanner::supported(kernel k) { return blocks::supported(k); }
 
-json_depth_scanner::json_depth_scanner(std::size_t depth, kernel k) : target_(depth), kernel_(k) {
-    if (kernel_ == kernel::best) {
-        kernel_ = supported(kernel::avx2)   ? kernel::avx2
-                  : supported(kernel::sse2) ? kernel::sse2
-                                            : kernel::bytes;
-    }
-}
+json_depth_scanner::json_depth_scanner(std::size_t depth, kernel k)
+    : target_(depth), kernel_(blocks::resolve(k)) {}
 
 void json_depth_scanner::scan(std::string_view bytes, std::uint64_t offset,
                               std::vector<std::uint64_t>& marks) {

@@ -9,13 +9,14 @@
 #include <string_view>
 #include <vector>
 
+#include "filters/blocks.hpp"
+
 namespace exportwall::filters {
 
 class json_depth_scanner {
   public:
-    // How whole 64-byte blocks are read: AVX2 with PCLMUL where the CPU has them (chosen once,
-    // at run time), else SSE2 (every x86-64); elsewhere, and for the tail, one byte at a time.
-    enum class kernel { best, avx2, sse2, bytes };
+    // How whole 64-byte blocks are read (filters/blocks.hpp).
+    using kernel = blocks::kernel;
     // Whether this build and this CPU can run `k`.
     static bool supported(kernel k);
 
