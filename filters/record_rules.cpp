@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "common/ascii.hpp"
+#include "common/equal_bytes.hpp"
 
 namespace exportwall::filters {
 namespace {
@@ -115,7 +116,7 @@ std::optional<drop_reason> evaluate(const record_rules& rules, const record_fiel
         std::optional<std::string_view> first;
         bool conflicting = false;
         for (std::size_t i = 0; i < n; ++i) {
-            if (record.path_at(i) != c.field) continue;
+            if (!common::equal_bytes(record.path_at(i), c.field)) continue;
             const std::string_view value = record.value_only_at(i);
             if (!first)
                 first = value;

@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/equal_bytes.hpp"
+
 namespace exportwall::filters {
 
 // Why a record was dropped. Stable names (drop_reason_name) appear in audit records.
@@ -212,7 +214,7 @@ class record_fields {
         entry& e = values_[used_++];
         // A filter adds a record's fields in the order of the record, so the slot nearly always
         // held this same path in the previous record: compared, not copied again.
-        if (std::string_view(e.path) != path) e.path.assign(path);
+        if (!common::equal_bytes(e.path, path)) e.path.assign(path);
         return e;
     }
     [[gnu::always_inline]] entry& next_subject(std::size_t subject) {

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/equal_bytes.hpp"
 #include "filters/json/json_key_set.hpp"
 #include "filters/json/json_record_parser.hpp"
 #include "filters/json/text.hpp"
@@ -72,38 +73,7 @@ struct plan {
 
 // Equal keys; short keys (most of them) without a call to memcmp.
 [[gnu::always_inline]] inline bool same_key(const std::string& a, std::string_view b) {
-    const std::size_t n = a.size();
-    if (n != b.size()) return false;
-    if (n <= 8 && n >= 4) {
-        std::uint32_t x = 0;
-        std::uint32_t y = 0;
-        std::uint32_t u = 0;
-        std::uint32_t v = 0;
-        std::memcpy(&x, a.data(), 4);
-        std::memcpy(&y, b.data(), 4);
-        std::memcpy(&u, a.data() + n - 4, 4);
-        std::memcpy(&v, b.data() + n - 4, 4);
-        return x == y && u == v;
-    }
-    if (n <= 16 && n > 8) {
-        std::uint64_t x = 0;
-        std::uint64_t y = 0;
-        std::uint64_t u = 0;
-        std::uint64_t v = 0;
-        std::memcpy(&x, a.data(), 8);
-        std::memcpy(&y, b.data(), 8);
-        std::memcpy(&u, a.data() + n - 8, 8);
-        std::memcpy(&v, b.data() + n - 8, 8);
-        return x == y && u == v;
-    }
-    if (n < 4) {
-        // An element's key is empty, and its view may be null: nothing is read then.
-        for (std::size_t i = 0; i < n; ++i) {
-            if (a[i] != b[i]) return false;
-        }
-        return true;
-    }
-    return std::memcmp(a.data(), b.data(), n) == 0;
+    return common::equal_bytes(a, b);
 }
 
 // A plan decided once for a path and a kind of value, replayed for every later record.

@@ -16,6 +16,7 @@
 #include "common/ascii.hpp"
 #include "common/base64.hpp"
 #include "common/clock.hpp"
+#include "common/equal_bytes.hpp"
 #include "common/hex.hpp"
 #include "common/json_text.hpp"
 #include "common/markup_text.hpp"
@@ -25,6 +26,24 @@
 
 namespace exportwall::common {
 namespace {
+
+// Every length the word loads treat apart (0-3, 4-8, 9-16, longer), with a difference at every
+// position: unequal; the same bytes in other storage: equal.
+TEST(EqualBytes, FindsADifferenceAtEveryPositionOfEveryLength) {
+    for (std::size_t n = 0; n <= 40; ++n) {
+        std::string a;
+        for (std::size_t i = 0; i < n; ++i) a.push_back(static_cast<char>('a' + i % 26));
+        const std::string b = a;
+        EXPECT_TRUE(common::equal_bytes(a, b)) << n;
+        for (std::size_t i = 0; i < n; ++i) {
+            std::string c = a;
+            c[i] = static_cast<char>(c[i] ^ 0x20);
+            EXPECT_FALSE(common::equal_bytes(a, c)) << n << " at " << i;
+        }
+        EXPECT_FALSE(common::equal_bytes(a, a + "x")) << n;
+    }
+    EXPECT_TRUE(common::equal_bytes(std::string_view(), std::string_view()));
+}
 
 TEST(Ascii, FoldsOnlyAsciiLetters) {
     EXPECT_TRUE(iequals_ascii("Content-Type", "content-TYPE"));
