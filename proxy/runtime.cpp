@@ -172,7 +172,7 @@ bool runtime::reload(std::string& out, load_trigger why) {
         return false;
     }
     pool_.set_max_idle(snap->config->net.limit.upstream_pool_size);
-    current_.store(snap, std::memory_order_release);
+    current_.store(snap);
     if (install) install();
     metrics_.reload_result(true);
     out = snap->config->revision;

@@ -15,9 +15,10 @@
 
 #include "audit/record.hpp"
 #include "audit/subject_index.hpp"
+#include "common/shared_slot.hpp"
 #include "config/configuration.hpp"
-#include "proxy/ops/access_log.hpp"
 #include "proxy/in_flight.hpp"
+#include "proxy/ops/access_log.hpp"
 #include "proxy/ops/metrics.hpp"
 #include "proxy/upstream_pool.hpp"
 
@@ -74,10 +75,8 @@ class runtime {
     runtime(const runtime&) = delete;
     runtime& operator=(const runtime&) = delete;
 
-    // The current snapshot (lock-free atomic load).
-    [[nodiscard]] std::shared_ptr<const snapshot> current() const noexcept {
-        return current_.load(std::memory_order_acquire);
-    }
+    // The current snapshot (common/shared_slot.hpp: a pointer copied under a lock).
+    [[nodiscard]] std::shared_ptr<const snapshot> current() const { return current_.load(); }
 
     // Loads the configuration file again; `why` names what asked. Success: its policy_loaded
     // record is stored on the audit trail, then the snapshot is swapped (requests in flight keep
@@ -153,7 +152,7 @@ class runtime {
   private:
     std::mutex reload_mutex_;  // one reload at a time: records and swaps in the same order
     std::string config_path_;
-    std::atomic<std::shared_ptr<const snapshot>> current_;
+    common::shared_slot<const snapshot> current_;
     metrics metrics_;
     upstream_pool pool_;
     std::unique_ptr<access_log> log_;

@@ -4,7 +4,6 @@
 // coroutine per connection (proxy/session.cpp: the connection and admission; the relay's parts
 // are upstream_connector, request_relay and response_relay over proxy/exchange.hpp).
 
-#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <vector>
@@ -12,6 +11,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "common/shared_slot.hpp"
 #include "config/address_range.hpp"
 
 namespace boost::asio::ssl {
@@ -28,7 +28,7 @@ struct listener_context {
     // The listener's TLS context (null: plain HTTP). A reload re-reads the certificate files
     // (SIGHUP: a renewed certificate needs no restart) and stores a new context here; a session
     // takes the one current at accept and keeps it to its end.
-    mutable std::atomic<std::shared_ptr<boost::asio::ssl::context>> tls;
+    mutable common::shared_slot<boost::asio::ssl::context> tls;
     // Who may name the client (config::listener, proxy/http/client_address.hpp); fixed at start-up.
     std::vector<config::address_range> trusted_proxies;
     bool proxy_protocol = false;
