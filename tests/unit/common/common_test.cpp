@@ -314,6 +314,37 @@ TEST(JsonText, EscapesEveryByteByTheRule) {
     EXPECT_EQ(json_string(R"(say "hi" \ bye)"), R"("say \"hi\" \\ bye")");
 }
 
+// Every byte at every place of a string long enough for the 16-byte blocks (skip_plain): in the
+// first, second and third block, on their edges and in the tail that is read byte by byte.
+TEST(JsonText, EscapesEveryByteAtEveryPlaceOfALongString) {
+    const std::string plain = "The quick brown fox jumps over the lazy dog 0123456789";
+    for (int i = 0; i < 256; ++i) {
+        const auto b = static_cast<unsigned char>(i);
+        for (std::size_t at = 0; at <= plain.size(); ++at) {
+            std::string in = plain;
+            in.insert(at, 1, static_cast<char>(b));
+            std::string out;
+            append_json_escaped(out, in);
+            EXPECT_EQ(out, plain.substr(0, at) + expected_escape(b) + plain.substr(at))
+                << "byte " << i << " at " << at;
+        }
+    }
+    // UTF-8 across a block's edge stays as it is; a sequence cut short is replaced byte by byte.
+    const std::string r = "\xef\xbf\xbd";
+    for (std::size_t at = 0; at <= plain.size(); ++at) {
+        std::string in = plain;
+        in.insert(at, "\xf0\x9f\x98\x80");
+        std::string out;
+        append_json_escaped(out, in);
+        EXPECT_EQ(out, in) << "at " << at;
+        in = plain;
+        in.insert(at, "\xe2\x82");
+        out.clear();
+        append_json_escaped(out, in);
+        EXPECT_EQ(out, plain.substr(0, at) + r + r + plain.substr(at)) << "at " << at;
+    }
+}
+
 TEST(JsonText, KeepsUtf8AndReplacesEachByteThatIsNot) {
     // Well-formed: as it is, never \uXXXX.
     EXPECT_EQ(json_string("Zo\xc3\xab \xe2\x82\xac \xf0\x9f\x98\x80"),
