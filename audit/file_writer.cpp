@@ -169,13 +169,13 @@ boost::system::error_code file_writer::start() {
     return ec;
 }
 
-void file_writer::append(record r, bool durable, completion done) {
+void file_writer::append(record&& r, bool durable, completion done) {
     // The writer role first (lock order): an idle writer lets this thread write the record itself.
     std::unique_lock role(role_mutex_, std::defer_lock);
     if (options_.inline_writes && !durable && options_.sync != sync_policy::always)
         (void)role.try_lock();
     boost::system::error_code refused;
-    std::deque<pending> here;  // the record, when this thread writes it
+    bool write_here = false;  // the record is in inline_batch_: this thread writes it
     boost::system::error_code written;
     bool taken_along = false;  // queued while another appender writes inline: it writes this too
     {
@@ -186,8 +186,9 @@ void file_writer::append(record r, bool durable, completion done) {
             refused = make_error_code(audit_error::queue_full);
         } else if (role.owns_lock() && queue_.empty() && inline_ready()) {
             // Its completion runs once the role is released (it may append again).
-            here.push_back({std::move(r), durable,
-                            [&written](boost::system::error_code ec) { written = ec; }});
+            inline_batch_.push_back({std::move(r), durable,
+                                     [&written](boost::system::error_code ec) { written = ec; }});
+            write_here = true;
             ++enqueued_;
             inline_active_ = true;
         } else {
@@ -202,7 +203,7 @@ void file_writer::append(record r, bool durable, completion done) {
         if (done) done(refused);
         return;
     }
-    if (here.empty()) {
+    if (!write_here) {
         if (role.owns_lock()) role.unlock();
         if (!taken_along) wake_.notify_one();
         return;
@@ -211,7 +212,8 @@ void file_writer::append(record r, bool durable, completion done) {
     // for changed: the first record to sign (the interval checkpoint's clock starts), a checkpoint
     // due, a failure (its retries), or records left queued that this thread did not take along.
     const bool was_signed = unsigned_records_ == 0;
-    unsigned_records_ += write_batch(here);
+    unsigned_records_ += write_batch(inline_batch_);
+    inline_batch_.clear();  // keeps its first node
     const std::size_t along = write_taken_along();
     bool left = false;
     {
@@ -240,8 +242,8 @@ void file_writer::append(record r, bool durable, completion done) {
 std::size_t file_writer::write_taken_along() {
     constexpr std::size_t max_taken_along = 64;
     std::size_t total = 0;
+    std::deque<pending>& more = along_batch_;
     while (total < max_taken_along) {
-        std::deque<pending> more;
         {
             std::lock_guard lk(mutex_);
             while (!queue_.empty() && !queue_.front().durable &&
@@ -254,6 +256,7 @@ std::size_t file_writer::write_taken_along() {
         if (more.empty()) break;
         unsigned_records_ += write_batch(more);
         total += more.size();
+        more.clear();
     }
     return total;
 }

@@ -112,7 +112,7 @@ class file_writer final : public sink {
     // retry_max), so the writer heals when the cause goes away. Call once, before append().
     [[nodiscard]] boost::system::error_code start();
 
-    void append(record r, bool durable, completion done) override;
+    void append(record&& r, bool durable, completion done) override;
     // False from a failed write, sync, rotation or open until a batch or the writer thread's own
     // retry succeeds: it turns true again by itself, without an append, once the cause is gone.
     [[nodiscard]] bool healthy() const override;
@@ -213,6 +213,9 @@ class file_writer final : public sink {
     chain_hasher hasher_;                 // one digest context for every record
     std::string batch_bytes_;             // a batch's lines, reused: no allocation per batch
     std::string line_;                    // one record's line, reused
+    // The record an appender writes itself, and the records it takes along: kept, so that an
+    // inline write allocates no deque (libstdc++'s allocates its map and a node when built).
+    std::deque<pending> inline_batch_, along_batch_;
     bool head_signed_ = true;             // recovery found a checkpoint (or nothing) last
     std::uint64_t unsigned_records_ = 0;  // committed since the last checkpoint (none counted)
     steady::time_point last_checkpoint_{};

@@ -1,10 +1,11 @@
 #include "proxy/forward.hpp"
 
 #include <array>
-#include <cstdio>
+#include <charconv>
 #include <random>
 
 #include "common/ascii.hpp"
+#include "common/hex.hpp"
 #include "config/decide.hpp"
 #include "proxy/http/problem.hpp"
 #include "proxy/http/request_head.hpp"
@@ -313,17 +314,22 @@ std::string build_client_response_head(const client_response& resp) {
 
 void chunk_size_line(std::uint64_t size, std::string& out) {
     std::array<char, 24> buf{};
-    int n =
-        std::snprintf(buf.data(), buf.size(), "%llx\r\n", static_cast<unsigned long long>(size));
-    out.assign(buf.data(), static_cast<std::size_t>(n));
+    char* end = std::to_chars(buf.data(), buf.data() + 16, size, 16).ptr;  // lower-case hex
+    *end++ = '\r';
+    *end++ = '\n';
+    out.assign(buf.data(), end);
 }
 
 std::string generate_request_id() {
     thread_local std::mt19937_64 gen{std::random_device{}()};
-    std::array<char, 33> buf{};
-    std::snprintf(buf.data(), buf.size(), "%016llx%016llx", static_cast<unsigned long long>(gen()),
-                  static_cast<unsigned long long>(gen()));
-    return {buf.data(), 32};
+    // Two 64-bit draws, most significant byte first: 32 lower-case hex digits.
+    std::array<unsigned char, 16> bytes{};
+    for (std::size_t half = 0; half < 2; ++half) {
+        std::uint64_t v = gen();
+        for (std::size_t i = 8; i-- > 0; v >>= 8)
+            bytes[half * 8 + i] = static_cast<unsigned char>(v);
+    }
+    return common::to_hex(bytes.data(), bytes.size());
 }
 
 std::string query_parameter_names(std::string_view query) {

@@ -69,12 +69,14 @@ struct body_failure {
 net::awaitable<error_code> record_audit(audit::sink& sink, audit::record r, bool durable) {
     auto ex = co_await net::this_coro::executor;
     auto io = static_cast<net::io_context&>(net::query(ex, net::execution::context)).get_executor();
+    // The initiation runs while this frame is suspended on it: `r` is handed over by reference
+    // (Asio's argument forwarding would move the record three more times).
     auto [ec] = co_await net::async_initiate<decltype(use_tuple), void(error_code)>(
-        [&sink, io](auto handler, audit::record&& rec, bool d) {
+        [&sink, &r, io](auto handler, bool d) {
             using handler_type = decltype(handler);
             // std::function needs a copyable callable; the coroutine's handler is move-only.
             auto h = std::make_shared<handler_type>(std::move(handler));
-            sink.append(std::move(rec), d, [h, io](error_code result) mutable {
+            sink.append(std::move(r), d, [h, io](error_code result) mutable {
                 net::post(io, [h = std::move(h), result]() mutable {
                     auto strand = net::get_associated_executor(*h);
                     net::dispatch(strand,
@@ -82,7 +84,7 @@ net::awaitable<error_code> record_audit(audit::sink& sink, audit::record r, bool
                 });
             });
         },
-        use_tuple, std::move(r), durable);
+        use_tuple, durable);
     co_return ec;
 }
 

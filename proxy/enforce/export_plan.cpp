@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
-#include <ctime>
 
 #include <boost/url/parse.hpp>
 
 #include "common/ascii.hpp"
+#include "common/clock.hpp"
 #include "config/configuration.hpp"
 #include "config/query/guard_support.hpp"
 #include "config/route_match.hpp"
@@ -451,16 +450,9 @@ audit::record make_audit_record(const config::decision& d, const config::configu
 }
 
 std::string audit_time_now() {
-    auto now = std::chrono::system_clock::now();
-    auto secs = std::chrono::system_clock::to_time_t(now);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms.count()));
-    return buf;
+    std::string out;
+    common::append_rfc3339_millis(out, std::chrono::system_clock::now());
+    return out;
 }
 
 }  // namespace exportwall::proxy

@@ -27,7 +27,7 @@ std::string_view bounded(std::string_view declared, bool known) {
 
 }  // namespace
 
-void metered_sink::append(audit::record r, bool durable, completion done) {
+void metered_sink::append(audit::record&& r, bool durable, completion done) {
     if (is_export(r.decision)) {
         const auto snap = rt_.current();
         const config::policy& p = snap->config->rules;

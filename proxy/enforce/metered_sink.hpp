@@ -17,7 +17,7 @@ class metered_sink final : public audit::sink {
   public:
     metered_sink(audit::sink& trail, runtime& rt) : trail_(trail), rt_(rt) {}
 
-    void append(audit::record r, bool durable, completion done) override;
+    void append(audit::record&& r, bool durable, completion done) override;
     [[nodiscard]] bool healthy() const override { return trail_.healthy(); }
 
   private:

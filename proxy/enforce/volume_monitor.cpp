@@ -88,16 +88,17 @@ std::string audit_time(std::int64_t seconds) {
 net::awaitable<error_code> store_record(audit::sink& sink, audit::record r) {
     constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
     auto [ec] = co_await net::async_initiate<decltype(use_tuple), void(error_code)>(
-        [&sink](auto handler, audit::record&& rec) {  // Asio passes the arguments as rvalues
+        // Runs while this frame is suspended on it: `r` is handed over by reference.
+        [&sink, &r](auto handler) {
             using handler_type = decltype(handler);
             // std::function needs a copyable callable; the coroutine's handler is move-only.
             auto h = std::make_shared<handler_type>(std::move(handler));
-            sink.append(std::move(rec), /*durable=*/true, [h](error_code result) mutable {
+            sink.append(std::move(r), /*durable=*/true, [h](error_code result) mutable {
                 auto ex = net::get_associated_executor(*h);
                 net::post(ex, [h = std::move(h), result]() mutable { std::move (*h)(result); });
             });
         },
-        use_tuple, std::move(r));
+        use_tuple);
     co_return ec;
 }
 

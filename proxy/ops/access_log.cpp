@@ -7,15 +7,13 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
-#include <climits>
-#include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <system_error>
 
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "common/clock.hpp"
 #include "common/json_text.hpp"
 #include "proxy/forward.hpp"
 
@@ -42,41 +40,9 @@ void append_member(std::string& out, std::string_view name, std::uint64_t value)
     append_number(out, value);
 }
 
-// Appends `now` as RFC 3339 UTC with milliseconds ("2023-11-14T22:13:20.123Z"). The date and
-// time of the current second are formatted once per thread and second, not per line.
-void append_rfc3339(std::string& out, std::chrono::system_clock::time_point now) {
-    const auto ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    auto secs = ms / 1000;
-    auto milli = ms % 1000;
-    if (milli < 0) {  // before 1970: the second below, and the milliseconds above it
-        secs -= 1;
-        milli += 1000;
-    }
-    thread_local long long cached_secs = LLONG_MIN;
-    thread_local std::array<char, 32> cached{};
-    thread_local std::size_t cached_size = 0;
-    if (secs != cached_secs) {
-        const auto t = static_cast<std::time_t>(secs);
-        std::tm tm{};
-        gmtime_r(&t, &tm);
-        const int n = std::snprintf(cached.data(), cached.size(), "%04d-%02d-%02dT%02d:%02d:%02d",
-                                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                    tm.tm_min, tm.tm_sec);
-        cached_size = n > 0 ? std::min(static_cast<std::size_t>(n), cached.size() - 1) : 0;
-        cached_secs = secs;
-    }
-    out.append(cached.data(), cached_size);
-    const auto m = static_cast<int>(milli);
-    const std::array<char, 5> tail{'.', static_cast<char>('0' + m / 100),
-                                   static_cast<char>('0' + m / 10 % 10),
-                                   static_cast<char>('0' + m % 10), 'Z'};
-    out.append(tail.data(), tail.size());
-}
-
 [[nodiscard]] std::string rfc3339(std::chrono::system_clock::time_point now) {
     std::string out;
-    append_rfc3339(out, now);
+    common::append_rfc3339_millis(out, now);
     return out;
 }
 
@@ -101,7 +67,7 @@ int open_append(const std::string& path) {
 void append_access_line(std::string& out, const access_entry& e,
                         std::chrono::system_clock::time_point now) {
     out += "{\"time\":\"";
-    append_rfc3339(out, now);
+    common::append_rfc3339_millis(out, now);
     out += '"';
     append_member(out, "request_id", e.request_id);
     if (!e.audit_id.empty()) append_member(out, "audit_id", e.audit_id);

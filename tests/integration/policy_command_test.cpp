@@ -228,7 +228,7 @@ TEST_F(PolicyCommand, RopaWithALogCountsWhatFlowedInThePeriod) {
               export_record("2026-03-04T10:00:00.000Z", "aborted", "delivery", "warehouse", 3),
               export_record("2026-03-05T10:00:00.000Z", "aborted", "delivery", "warehouse", 0),
               export_record("2026-03-06T10:00:00.000Z", "allowed", "old-purpose", "billing", 7)})
-            w.append(r, false, nullptr);
+            w.append(std::move(r), false, nullptr);
         w.flush();
     }
     for (const std::string& log : {trail, trail_dir}) {

@@ -456,9 +456,9 @@ TEST(AuditReader, FiltersValuesHoldingEscapesAndLookalikeText) {
         b.path = "/x?,\"client\":\"we";  // looks like the member, inside another string
         record c = test::sample_record(8);
         c.client = "webshop";
-        w.append(a, false, nullptr);
-        w.append(b, false, nullptr);
-        w.append(c, false, nullptr);
+        w.append(std::move(a), false, nullptr);
+        w.append(std::move(b), false, nullptr);
+        w.append(std::move(c), false, nullptr);
         w.flush();
     }
     auto clients = [&](std::vector<std::string> want) {

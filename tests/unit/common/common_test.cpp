@@ -498,6 +498,23 @@ TEST(Clock, CountsSecondsSinceTheEpoch) {
     EXPECT_LE(now, after);
 }
 
+// The date and time of a second are formatted once per thread: a later time of the same second,
+// the next second and a second before the epoch each read as their own.
+TEST(Clock, WritesRfc3339WithMillisecondsForEachSecond) {
+    using std::chrono::milliseconds;
+    const auto at = [](std::int64_t ms) {
+        std::string out = "t=";
+        append_rfc3339_millis(out, std::chrono::system_clock::time_point(milliseconds(ms)));
+        return out;
+    };
+    EXPECT_EQ(at(1700000000123), "t=2023-11-14T22:13:20.123Z");
+    EXPECT_EQ(at(1700000000999), "t=2023-11-14T22:13:20.999Z");
+    EXPECT_EQ(at(1700000001000), "t=2023-11-14T22:13:21.000Z");
+    EXPECT_EQ(at(1700000000007), "t=2023-11-14T22:13:20.007Z");
+    EXPECT_EQ(at(-1), "t=1969-12-31T23:59:59.999Z");
+    EXPECT_EQ(at(0), "t=1970-01-01T00:00:00.000Z");
+}
+
 TEST(Random, DrawsDistinctBytesFromThePoolAndBeyondIt) {
     std::set<std::string> seen;
     for (int i = 0; i < 600; ++i) {  // 600 × 16 bytes: the 4 KiB pool is refilled twice

@@ -48,7 +48,7 @@ inline void await(net::awaitable<void> a) {
 // Keeps every record; completes each at once, with `fail` (no error by default).
 class recording_sink final : public audit::sink {
   public:
-    void append(audit::record r, bool durable, completion done) override {
+    void append(audit::record&& r, bool durable, completion done) override {
         {
             std::lock_guard lock(mutex_);
             records_.push_back(std::move(r));
