@@ -213,7 +213,7 @@ void file_writer::append(record&& r, bool durable, completion done) {
     // due, a failure (its retries), or records left queued that this thread did not take along.
     const bool was_signed = unsigned_records_ == 0;
     unsigned_records_ += write_batch(inline_batch_);
-    inline_batch_.clear();  // keeps its first node
+    inline_batch_.clear();  // keeps its capacity
     const std::size_t along = write_taken_along();
     bool left = false;
     {
@@ -242,7 +242,7 @@ void file_writer::append(record&& r, bool durable, completion done) {
 std::size_t file_writer::write_taken_along() {
     constexpr std::size_t max_taken_along = 64;
     std::size_t total = 0;
-    std::deque<pending>& more = along_batch_;
+    std::vector<pending>& more = along_batch_;
     while (total < max_taken_along) {
         {
             std::lock_guard lk(mutex_);
@@ -627,7 +627,8 @@ boost::system::error_code file_writer::rotate() {
     return {};
 }
 
-std::size_t file_writer::write_batch(std::deque<pending>& batch) {
+template <class Batch>
+std::size_t file_writer::write_batch(Batch& batch) {
     boost::system::error_code ec;
     if (fd_ < 0) ec = recover();
 

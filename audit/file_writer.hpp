@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "audit/checkpoint.hpp"
 #include "audit/record.hpp"
@@ -155,7 +156,9 @@ class file_writer final : public sink {
     // inline_active_). Returns how many records it wrote.
     std::size_t write_taken_along();
     // Writes the batch and runs its completions; returns how many of its records are committed.
-    std::size_t write_batch(std::deque<pending>& batch);
+    // `Batch`: the writer thread's deque, or the vector of an inline write (random access).
+    template <class Batch>
+    std::size_t write_batch(Batch& batch);
     // Appends a checkpoint record signing the committed head (next_seq_ - 1, last_hash_).
     void write_checkpoint();
     [[nodiscard]] bool checkpoint_due(steady::time_point t) const;
@@ -213,9 +216,10 @@ class file_writer final : public sink {
     chain_hasher hasher_;                 // one digest context for every record
     std::string batch_bytes_;             // a batch's lines, reused: no allocation per batch
     std::string line_;                    // one record's line, reused
-    // The record an appender writes itself, and the records it takes along: kept, so that an
-    // inline write allocates no deque (libstdc++'s allocates its map and a node when built).
-    std::deque<pending> inline_batch_, along_batch_;
+    // The record an appender writes itself, and the records it takes along: vectors kept from
+    // write to write, so that an inline write allocates nothing for them (a deque of records
+    // allocates a node per record pushed, and its map when built).
+    std::vector<pending> inline_batch_, along_batch_;
     bool head_signed_ = true;             // recovery found a checkpoint (or nothing) last
     std::uint64_t unsigned_records_ = 0;  // committed since the last checkpoint (none counted)
     steady::time_point last_checkpoint_{};
