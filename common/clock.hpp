@@ -4,8 +4,6 @@
 // A pure function takes its "now" as a value; only the edge that calls it reads the clock here.
 // And the RFC 3339 time with milliseconds that audit records and access-log lines carry.
 
-#include <time.h>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
