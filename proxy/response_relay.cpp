@@ -1,6 +1,7 @@
 #include "proxy/response_relay.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -172,6 +173,7 @@ net::awaitable<relay_outcome> response_relay::start() {
     const bool has_body = choose_response_framing(x.head_request, status, length, false,
                                                   x.version) != response_framing::none;
     std::vector<header_field> fields;
+    fields.reserve(static_cast<std::size_t>(std::distance(resp.get().begin(), resp.get().end())));
     for (const auto& f : resp.get()) fields.push_back({f.name_string(), f.value()});
 
     // What the client gets instead of, or around, the CRM's answer.
@@ -223,10 +225,8 @@ net::awaitable<relay_outcome> response_relay::start() {
     }
     std::erase_if(fields, [&plan](const header_field& f) {
         return std::any_of(plan.drop_fields.begin(), plan.drop_fields.end(),
-                           [&f](const std::string& d) { return beast::iequals(f.name, d); });
+                           [&f](std::string_view d) { return beast::iequals(f.name, d); });
     });
-    std::vector<header_field> extra;
-    for (const auto& [name, value] : plan.add_fields) extra.push_back({name, value});
     client_response cr;
     cr.status = status;
     cr.upstream_fields = fields;
@@ -235,7 +235,7 @@ net::awaitable<relay_outcome> response_relay::start() {
     cr.keep_alive = x.keep_alive;
     cr.client_version = x.version;
     cr.request_id = rec.request_id;
-    cr.extra_fields = extra;
+    cr.extra_fields = plan.add_fields;
     cr.extra_allowed = route.response_headers;
     std::string out_head = build_client_response_head(cr);
     rec.status = status;

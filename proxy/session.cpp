@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -1197,9 +1198,15 @@ net::awaitable<bool> session::forward(request_record& rec, const snapshot& snap,
     if (!body_pre_read_) cbuf_.consume(head_len);
     // Idle upstream connections are reused on the io_context (thread) that owns them only.
     x.reach_key = pool_key(up);
-    x.key = x.reach_key + '#' +
-            std::to_string(reinterpret_cast<std::uintptr_t>(
-                &net::query(client_.get_executor(), net::execution::context)));
+    {
+        std::array<char, 24> context{};
+        const auto id = reinterpret_cast<std::uintptr_t>(
+            &net::query(client_.get_executor(), net::execution::context));
+        const auto digits = std::to_chars(context.data(), context.data() + context.size(), id).ptr;
+        x.key.reserve(x.reach_key.size() + 1 + static_cast<std::size_t>(digits - context.data()));
+        x.key.assign(x.reach_key).push_back('#');
+        x.key.append(context.data(), digits);
+    }
     x.retryable = is_idempotent_without_body(rec.method) && x.framing == body_framing::none;
     // A 401 to an OAuth2 token is answered once with a fresh token — a request that can be sent
     // again as it was: GET or HEAD, or a body already read whole (a query the guard read).

@@ -1,11 +1,14 @@
 #include "proxy/upstream_pool.hpp"
 
 #include <utility>
+#include <vector>
 
 namespace exportwall::proxy {
 
 std::string pool_key(const config::upstream& u) {
-    std::string key = u.scheme;
+    std::string key;
+    key.reserve(u.scheme.size() + u.host.size() + u.ca_file.size() + 3 + 1 + 5 + 1);
+    key += u.scheme;
     key += "://";
     key += u.host;
     key += ':';
@@ -16,7 +19,7 @@ std::string pool_key(const config::upstream& u) {
 }
 
 std::unique_ptr<byte_stream> upstream_pool::acquire(const std::string& key) {
-    std::deque<std::unique_ptr<byte_stream>> dead;
+    std::vector<std::unique_ptr<byte_stream>> dead;  // (an empty deque allocates: a vector not)
     std::unique_ptr<byte_stream> found;
     {
         std::lock_guard lock(mutex_);

@@ -41,6 +41,8 @@ guarded_query guard_params(const field_policy& policy, std::string_view raw_quer
     };
     std::vector<kept_param> out;
     std::vector<std::string> seen;
+    out.reserve(params.size());
+    seen.reserve(params.size());
     bool present = false;
     std::vector<std::string> selected;
     for (auto& p : params) {
@@ -100,6 +102,9 @@ guarded_query guard_params(const field_policy& policy, std::string_view raw_quer
     }
     resolve_selection(q, policy, present, selected);
     std::string list;
+    std::size_t list_bytes = 0;
+    for (const auto& f : q.sent) list_bytes += f.size() + 1;
+    list.reserve(list_bytes);
     for (const auto& f : q.sent) {
         if (!list.empty()) list.push_back(policy.select_separator);
         const std::size_t at = list.size();

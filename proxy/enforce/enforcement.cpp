@@ -309,24 +309,30 @@ response_plan export_case::plan_response(unsigned status,
     // query exportwall sent it — the fields the rules read, which the purpose may not keep.
     if (auto v = field(upstream_fields, "location"); !v.empty()) {
         plan.drop_fields.emplace_back("location");
-        if (auto mapped = links_->map(v)) plan.add_fields.emplace_back("Location", *mapped);
+        if (auto mapped = links_->map(v)) {
+            planned_location_ = std::move(*mapped);
+            plan.add_fields.push_back({"Location", planned_location_});
+        }
     }
     if (!field(upstream_fields, "content-location").empty())
         plan.drop_fields.emplace_back("content-location");
     if (auto v = field(upstream_fields, "link"); !v.empty()) {
         plan.drop_fields.emplace_back("link");
-        if (auto mapped = links_->map_link_header(v)) plan.add_fields.emplace_back("Link", *mapped);
+        if (auto mapped = links_->map_link_header(v)) {
+            planned_link_ = std::move(*mapped);
+            plan.add_fields.push_back({"Link", planned_link_});
+        }
     }
-    plan.add_fields.emplace_back("X-Export-Audit-Id", audit_id_);
+    plan.add_fields.push_back({"X-Export-Audit-Id", audit_id_});
 
     if (monitoring()) {
         // Rollout: the data passes unmodified; a filter runs beside it to count what enforcing
         // would have changed (record routes, 2xx, a body exportwall can read).
         plan.what = response_plan::action::relay;
-        plan.add_fields.emplace_back(
-            "X-Export-Decision",
-            audit::to_string(decision_.allowed_export() ? audit::decision::allowed
-                                                        : audit::decision::would_block));
+        plan.add_fields.push_back(
+            {"X-Export-Decision",
+             audit::to_string(decision_.allowed_export() ? audit::decision::allowed
+                                                         : audit::decision::would_block)});
         auto coding = parse_content_encoding(field(upstream_fields, "content-encoding"));
         if (records && decision_.allowed_export() && status >= 200 && status < 300 &&
             content_type_matches(route_.format, field(upstream_fields, "content-type")) && coding) {
@@ -352,12 +358,12 @@ response_plan export_case::plan_response(unsigned status,
         plan.detail = "The CRM answered with an error; its body is not passed on.";
         return plan;
     }
-    plan.add_fields.emplace_back(
-        "X-Export-Decision",
-        audit::to_string(records ? audit::decision::filtered : audit::decision::allowed));
+    plan.add_fields.push_back(
+        {"X-Export-Decision",
+         audit::to_string(records ? audit::decision::filtered : audit::decision::allowed)});
     if (!decision_.fields_stripped.empty()) {
-        plan.add_fields.emplace_back("X-Export-Stripped-Fields",
-                                     join(decision_.fields_stripped, ", "));
+        planned_stripped_ = join(decision_.fields_stripped, ", ");
+        plan.add_fields.push_back({"X-Export-Stripped-Fields", planned_stripped_});
     }
     if (!records) return plan;
 

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include <boost/container/static_vector.hpp>
 #include <boost/system/error_code.hpp>
 
 #include "audit/record.hpp"
@@ -49,9 +50,11 @@ struct response_plan {
     std::string detail;                            // replace: a fixed sentence, never response data
     // Fields to remove from the CRM's head (case-insensitive names) and exportwall's own fields
     // to add (X-Export-Decision, X-Export-Audit-Id, X-Export-Stripped-Fields, a rewritten Link or
-    // Location).
-    std::vector<std::string> drop_fields;
-    std::vector<std::pair<std::string, std::string>> add_fields;
+    // Location). Bounded and held in place (a small export allocates nothing for them): the names
+    // are literals, the values literals or the export case's own members, so the plan is valid
+    // while its export_case lives and plan_response() is not called again.
+    boost::container::static_vector<std::string_view, 10> drop_fields;
+    boost::container::static_vector<header_field, 5> add_fields;
 };
 
 // The subject index could not be written (transform()/finish()): reason audit_unavailable.
@@ -177,6 +180,10 @@ class export_case {
     std::string query_;
     std::string remote_;
     std::string audit_id_;
+    // The values of plan_response()'s own fields that are not literals (response_plan views them).
+    std::string planned_location_;
+    std::string planned_link_;
+    std::string planned_stripped_;
     std::string time_;
     std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
     config::decision decision_;

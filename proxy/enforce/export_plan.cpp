@@ -425,6 +425,9 @@ audit::record make_audit_record(const config::decision& d, const config::configu
             entity == nullptr || entity->find_field(name) != nullptr ? name : unlisted_field_name;
         if (std::find(names.begin(), names.end(), shown) == names.end()) names.push_back(shown);
     };
+    rec.fields_requested.reserve(d.fields_requested.size());
+    rec.fields_stripped.reserve(d.fields_stripped.size() +
+                                (outcome.counters ? outcome.counters->stripped_fields.size() : 0));
     for (const auto& name : d.fields_requested) add_name(rec.fields_requested, name);
     for (const auto& name : d.fields_stripped) add_name(rec.fields_stripped, name);
     if (const auto* c = outcome.counters) {

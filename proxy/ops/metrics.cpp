@@ -60,8 +60,11 @@ struct grant_counter {
 
 // Series keyed by several labels: the key is their values joined by NUL bytes (configuration ids
 // and codes never hold one); the overflow series "_other" counts under "_other" for every label.
-std::string join_key(std::initializer_list<std::string_view> values) {
-    std::string key;
+// The key is built in a buffer of the calling thread's (a series is looked up once an export:
+// its key is not worth an allocation); the view is valid until the thread's next join_key().
+std::string_view join_key(std::initializer_list<std::string_view> values) {
+    thread_local std::string key;
+    key.clear();
     bool first = true;
     for (std::string_view v : values) {
         if (!first) key.push_back('\0');
