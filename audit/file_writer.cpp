@@ -175,7 +175,7 @@ void file_writer::append(record&& r, bool durable, completion done) {
     if (options_.inline_writes && !durable && options_.sync != sync_policy::always)
         (void)role.try_lock();
     boost::system::error_code refused;
-    bool write_here = false;  // the record is in inline_batch_: this thread writes it
+    bool write_here = false;  // this thread writes `r` itself (borrowed_one)
     boost::system::error_code written;
     bool taken_along = false;  // queued while another appender writes inline: it writes this too
     {
@@ -186,8 +186,6 @@ void file_writer::append(record&& r, bool durable, completion done) {
             refused = make_error_code(audit_error::queue_full);
         } else if (role.owns_lock() && queue_.empty() && inline_ready()) {
             // Its completion runs once the role is released (it may append again).
-            inline_batch_.push_back({std::move(r), durable,
-                                     [&written](boost::system::error_code ec) { written = ec; }});
             write_here = true;
             ++enqueued_;
             inline_active_ = true;
@@ -212,8 +210,8 @@ void file_writer::append(record&& r, bool durable, completion done) {
     // for changed: the first record to sign (the interval checkpoint's clock starts), a checkpoint
     // due, a failure (its retries), or records left queued that this thread did not take along.
     const bool was_signed = unsigned_records_ == 0;
-    unsigned_records_ += write_batch(inline_batch_);
-    inline_batch_.clear();  // keeps its capacity
+    borrowed_one own{{r, durable, [&written](boost::system::error_code ec) { written = ec; }}};
+    unsigned_records_ += write_batch(own);
     const std::size_t along = write_taken_along();
     bool left = false;
     {

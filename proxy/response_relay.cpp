@@ -67,7 +67,7 @@ struct body_failure {
 
 }  // namespace
 
-net::awaitable<error_code> record_audit(audit::sink& sink, audit::record r, bool durable) {
+net::awaitable<error_code> record_audit(audit::sink& sink, audit::record& r, bool durable) {
     auto ex = co_await net::this_coro::executor;
     auto io = static_cast<net::io_context&>(net::query(ex, net::execution::context)).get_executor();
     // The initiation runs while this frame is suspended on it: `r` is handed over by reference
@@ -409,7 +409,7 @@ net::awaitable<relay_outcome> response_relay::end() {
         auto r = enforcement->audit_record(x.status, rec.upstream_bytes,
                                            rec.bytes_out + filtered.size());
         client.stamp(r);
-        if (auto aec = co_await record_audit(*ctx_.rt.audit, std::move(r), false)) {
+        if (auto aec = co_await record_audit(*ctx_.rt.audit, r, false)) {
             spdlog::error("audit trail unavailable: export {} not recorded ({})", rec.request_id,
                           aec.message());
             ctx_.audited = false;

@@ -24,9 +24,12 @@ class export_case;
 // Appends `r` to the audit trail and resumes on the caller's executor once it is stored (durably
 // when asked); the error when it could not be. The sink completes on its own thread, which must
 // touch no strand: it posts to the plain io_context executor, and the io thread dispatches the
-// coroutine's handler onto its strand.
+// coroutine's handler onto its strand. `r` is the awaiting coroutine's own (a local it co_awaits
+// this with), handed to the sink by reference and spent afterwards: a record is ~45 members, and
+// one taken by value made this frame too large for Asio's frame recycling besides the move.
 [[nodiscard]] net::awaitable<boost::system::error_code> record_audit(audit::sink& sink,
-                                                                     audit::record r, bool durable);
+                                                                     audit::record& r,
+                                                                     bool durable);
 
 // Where the CRM's body bytes go: through the export's filter (or monitor-mode transform) into
 // `out`, or into `out` as they are when nothing filters them.

@@ -510,7 +510,7 @@ net::awaitable<bool> session::refuse(request_record& rec, config::reason why, un
         r.id = rec.audit_id;
         stamp(r);
         bool durable = policy_refusal && rt_.audit_durable_refusals;
-        if (auto aec = co_await record_audit(*rt_.audit, std::move(r), durable)) {
+        if (auto aec = co_await record_audit(*rt_.audit, r, durable)) {
             spdlog::error("audit trail unavailable: refusal of request {} not recorded ({})",
                           rec.request_id, aec.message());
             why = config::reason::audit_unavailable;
