@@ -210,6 +210,7 @@ void file_writer::append(record&& r, bool durable, completion done) {
     // for changed: the first record to sign (the interval checkpoint's clock starts), a checkpoint
     // due, a failure (its retries), or records left queued that this thread did not take along.
     const bool was_signed = unsigned_records_ == 0;
+    // NOLINTNEXTLINE(bugprone-use-after-move): `r` is moved only into the queue, not here.
     borrowed_one own{{r, durable, [&written](boost::system::error_code ec) { written = ec; }}};
     unsigned_records_ += write_batch(own);
     const std::size_t along = write_taken_along();

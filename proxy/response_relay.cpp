@@ -176,9 +176,10 @@ net::awaitable<relay_outcome> response_relay::start() {
     fields.reserve(static_cast<std::size_t>(std::distance(resp.get().begin(), resp.get().end())));
     for (const auto& f : resp.get()) fields.push_back({f.name_string(), f.value()});
 
-    // What the client gets instead of, or around, the CRM's answer.
-    response_plan plan;
-    if (enforcement != nullptr) {
+    // What the client gets instead of, or around, the CRM's answer. Built in place: a plan's
+    // bounded lists have no assignment that cannot throw.
+    const response_plan plan = [&] {
+        if (enforcement == nullptr) return response_plan{};
         const auto& listeners = x.cfg.net.listeners;
         // Assigned, not a conditional expression: with a std::string arm and "" the conditional
         // is a temporary std::string, and the view dangled into freed heap memory.
@@ -186,7 +187,9 @@ net::awaitable<relay_outcome> response_relay::start() {
         if (ctx_.listener.index < listeners.size())
             public_url = listeners[ctx_.listener.index].public_url;
         if (x.snap.subjects) enforcement->index_subjects(x.snap.subjects, ctx_.rt.subjects);
-        plan = enforcement->plan_response(status, fields, x.up, public_url);
+        return enforcement->plan_response(status, fields, x.up, public_url);
+    }();
+    if (enforcement != nullptr) {
         if (plan.what == response_plan::action::replace) {
             // The CRM's body is never read: its connection cannot be reused. A redirect keeps
             // its target, mapped onto exportwall (the plan dropped the CRM's own).
