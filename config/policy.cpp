@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <functional>
+#include <limits>
 #include <span>
 
 #include "common/hex.hpp"
@@ -149,10 +151,32 @@ bool is_special_category(std::string_view category) {
 }
 
 const catalogue_field* entity::find_field(std::string_view path) const {
+    if (!field_slots.empty()) {
+        const std::size_t mask = field_slots.size() - 1;
+        for (std::size_t i = std::hash<std::string_view>{}(path)&mask;; i = (i + 1) & mask) {
+            const std::uint32_t at = field_slots[i];
+            if (at == 0) break;
+            if (at <= fields.size() && fields[at - 1].path == path) return &fields[at - 1];
+        }
+    }
     auto it =
         std::lower_bound(fields.begin(), fields.end(), path,
                          [](const catalogue_field& f, std::string_view p) { return f.path < p; });
     return it != fields.end() && it->path == path ? &*it : nullptr;
+}
+
+void entity::index_fields() {
+    field_slots.clear();
+    if (fields.empty() || fields.size() >= std::numeric_limits<std::uint32_t>::max() / 4) return;
+    std::size_t slots = 1;
+    while (slots < 2 * fields.size()) slots *= 2;
+    field_slots.assign(slots, 0);
+    const std::size_t mask = slots - 1;
+    for (std::size_t f = 0; f < fields.size(); ++f) {
+        std::size_t i = std::hash<std::string_view>{}(fields[f].path) & mask;
+        while (field_slots[i] != 0) i = (i + 1) & mask;
+        field_slots[i] = static_cast<std::uint32_t>(f + 1);
+    }
 }
 
 namespace {

@@ -177,6 +177,7 @@ class rule_checker {
             std::sort(
                 e.fields.begin(), e.fields.end(),
                 [](const catalogue_field& a, const catalogue_field& b) { return a.path < b.path; });
+            e.index_fields();
             for (std::size_t i = 1; i < e.fields.size(); ++i) {
                 if (e.fields[i].path == e.fields[i - 1].path)
                     diag_.error(e.fields[i].where, "entity " + quoted(e.id) + " lists field " +

@@ -46,6 +46,46 @@ TEST(PolicyLoader, MarksSpecialCategoriesByPrefixAndFlag) {
     EXPECT_FALSE(e->find_field("email")->special);
 }
 
+// find_field() goes through the table index_fields() built at load: every catalogued field is
+// found at its own entry, a name not in the catalogue is not, and a table older than the
+// catalogue (fields renamed, added or removed after it was built) never gives a wrong answer.
+TEST(PolicyLoader, FindsEveryCatalogueFieldThroughItsTableAndNothingElse) {
+    auto r = load(base_policy);
+    ASSERT_TRUE(r) << errors_of(r);
+    entity e = *r.config->rules.find_entity("contact");
+    ASSERT_FALSE(e.field_slots.empty());
+    ASSERT_GE(e.fields.size(), 3u);
+    for (const auto& f : e.fields) {
+        const catalogue_field* found = e.find_field(f.path);
+        ASSERT_NE(found, nullptr) << f.path;
+        EXPECT_EQ(found, &f) << f.path;
+    }
+    for (std::string_view absent : {"", "emai", "email ", "Email", "x.email", "zzz", "allergies."})
+        EXPECT_EQ(e.find_field(absent), nullptr) << absent;
+
+    // Stale tables: the answers follow the catalogue, not the table.
+    entity renamed = e;
+    const std::string old_name = renamed.fields.back().path;
+    renamed.fields.back().path = "zz_renamed";
+    EXPECT_EQ(renamed.find_field(old_name), nullptr);
+    ASSERT_NE(renamed.find_field("zz_renamed"), nullptr);
+    EXPECT_EQ(renamed.find_field("zz_renamed")->path, "zz_renamed");
+    entity shrunk = e;
+    const std::string last = shrunk.fields.back().path;
+    shrunk.fields.pop_back();
+    EXPECT_EQ(shrunk.find_field(last), nullptr);
+    for (const auto& f : shrunk.fields) EXPECT_EQ(shrunk.find_field(f.path), &f);
+    entity grown = e;
+    catalogue_field extra = grown.fields.back();
+    extra.path = "zzz_added";
+    grown.fields.push_back(extra);
+    ASSERT_NE(grown.find_field("zzz_added"), nullptr);
+    EXPECT_EQ(grown.find_field("zzz_added"), &grown.fields.back());
+    entity unindexed = e;
+    unindexed.field_slots.clear();
+    for (const auto& f : unindexed.fields) EXPECT_EQ(unindexed.find_field(f.path), &f);
+}
+
 TEST(PolicyLoader, CompilesLegalConditionsFirstInOrder) {
     auto r = load(base_policy);
     ASSERT_TRUE(r) << errors_of(r);
