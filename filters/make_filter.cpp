@@ -31,7 +31,7 @@ class envelope_guard final : public record_filter {
         auto ec = inner_->feed(in, held_);
         if (ec) return fail(ec);
         // Nested records (side-loaded before the main ones) do not release the hold.
-        const filter_counters& c = inner_->counters();
+        const filter_counters& c = inner_->progress();
         if (c.records_in > c.nested_in) return release(out);
         if (held_.size() > limit_) return fail(make_error_code(filter_error::records_not_found));
         return {};
@@ -61,6 +61,9 @@ class envelope_guard final : public record_filter {
         withheld_ = inner_->counters();
         withheld_.bytes_out = 0;
         return withheld_;
+    }
+    const filter_counters& progress() const override {
+        return released_ ? inner_->progress() : counters();
     }
 
     // The hold changes no decision: what the inner filter learnt is handed on as it is.

@@ -224,6 +224,10 @@ class record_filter {
     // The body ended: flushes what remains. An incomplete document is `truncated`.
     [[nodiscard]] virtual boost::system::error_code finish(std::string& out) = 0;
     [[nodiscard]] virtual const filter_counters& counters() const = 0;
+    // The counters for a caller that follows the export while it runs (records and bytes, after
+    // every piece): a filter may leave `stripped_fields` out of date here, which counters()
+    // brings up to date (the JSON filters do: reporting the stripped names walks all of them).
+    [[nodiscard]] virtual const filter_counters& progress() const { return counters(); }
     // From now on, appends a mark for every main record written to the output (nullptr: stop).
     // The caller owns the vector and clears it together with the output string it cuts. Marks are
     // cumulative (neither `end` nor `records` decreases); a dropped record makes none. A filter

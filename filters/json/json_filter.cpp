@@ -55,6 +55,22 @@ std::size_t fast_depth(const filter_spec& spec, std::size_t record_depth) {
     return spec.max_depth - record_depth + 1;
 }
 
+// counters().stripped_fields of a main filter, brought up to date when it is read rather than
+// after every feed(): the walk over the stripped names (json_rewriter::report_stripped) runs once
+// an export instead of once a piece, since the relay reads progress() while the export runs and
+// counters() only for the audit record. `due` is set by every feed() and finish().
+struct lazy_stripped_report {
+    json_rewriter* handler;
+    mutable bool due = false;
+    [[nodiscard]] const filter_counters& read() const {
+        if (due) {
+            due = false;
+            handler->report_stripped();
+        }
+        return handler->counters();
+    }
+};
+
 // A JSON document whose records sit at spec.records.
 class json_filter final : public record_filter {
   public:
@@ -91,7 +107,7 @@ class json_filter final : public record_filter {
             parse_slice(slice);
         }
         h.counters().bytes_out += out.size() - before;
-        h.report_stripped();
+        report_.due = true;
         return error_;
     }
 
@@ -112,12 +128,13 @@ class json_filter final : public record_filter {
         }
         if (!error_ && !h.records_found()) error_ = filter_error::records_not_found;
         h.counters().bytes_out += out.size() - before;
-        h.report_stripped();
+        report_.due = true;
         finished_ = !error_;
         return error_;
     }
 
-    const filter_counters& counters() const override { return parser_.handler().counters(); }
+    const filter_counters& counters() const override { return report_.read(); }
+    const filter_counters& progress() const override { return parser_.handler().counters(); }
     void set_record_marks(std::vector<record_mark>* marks) override {
         parser_.handler().set_record_marks(marks);
     }
@@ -246,6 +263,7 @@ class json_filter final : public record_filter {
     std::uint64_t offset_ = 0;
     error_code error_;
     bool finished_ = false;  // finish() returned no error (and take_memory() has not run)
+    lazy_stripped_report report_{&parser_.handler()};
 };
 
 void json_filter_deleter::operator()(json_filter* f) const { delete f; }
@@ -302,7 +320,7 @@ class ndjson_filter final : public record_filter {
             if (!error_ && nl != std::string_view::npos) end_line(false);
         }
         h.counters().bytes_out += out.size() - before;
-        h.report_stripped();
+        report_.due = true;
         return error_;
     }
 
@@ -313,12 +331,13 @@ class ndjson_filter final : public record_filter {
         h.set_output(&out);
         end_line(true);
         h.counters().bytes_out += out.size() - before;
-        h.report_stripped();
+        report_.due = true;
         finished_ = !error_;
         return error_;
     }
 
-    const filter_counters& counters() const override { return parser_.handler().counters(); }
+    const filter_counters& counters() const override { return report_.read(); }
+    const filter_counters& progress() const override { return parser_.handler().counters(); }
     void set_record_marks(std::vector<record_mark>* marks) override {
         parser_.handler().set_record_marks(marks);
     }
@@ -400,6 +419,7 @@ class ndjson_filter final : public record_filter {
     bool line_has_value_ = false;
     error_code error_;
     bool finished_ = false;  // finish() returned no error (and take_memory() has not run)
+    lazy_stripped_report report_{&parser_.handler()};
 };
 
 }  // namespace exportwall::filters::json_detail

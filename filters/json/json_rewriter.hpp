@@ -41,6 +41,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -270,16 +271,32 @@ class json_rewriter {
     }
 
     // counters().stripped_fields, from the counters the plans bump (names at zero are ones an
-    // earlier filter of the same memory counted): after each feed() and finish(). Both maps are
-    // in name order and the report's names are among the counters', so one pass places each;
-    // a new name takes a node the last export's report left (no allocation) while there are any.
+    // earlier filter of the same memory counted): when counters() is read after a feed() or
+    // finish(). Both maps are in name order and the report's names are among the counters', so
+    // one pass places each. The first report of an export starts from the last export's (its
+    // names, which an export of the same spec mostly strips again): a name counted again only
+    // has its count set, one not counted (yet) goes back to the spare nodes, a new one takes a
+    // spare node (no allocation) while there are any. Starting from nothing cost a node
+    // extracted, renamed and inserted per name and export (~4,700 instructions for 12 names).
     void report_stripped() {
         if (stripped_ != &own_stripped_) return;
         auto& report = counters_.stripped_fields;
+        if (report.empty()) report.swap(spare_report_);
+        const auto to_spare = [this, &report](stripped_map::iterator it) {
+            const auto next = std::next(it);
+            spare_report_.insert(report.extract(it));
+            return next;
+        };
         auto at = report.begin();
         for (const auto& [name, n] : own_stripped_) {
-            if (n == 0) continue;
-            if (at == report.end() || at->first != name) {
+            int order = 1;  // at's name against `name`: < 0 before it, 0 the same, > 0 after
+            while (at != report.end() && (order = at->first.compare(name)) < 0) at = to_spare(at);
+            if (at == report.end()) order = 1;
+            if (n == 0) {
+                if (order == 0) at = to_spare(at);
+                continue;
+            }
+            if (order != 0) {
                 if (spare_report_.empty()) {
                     at = report.try_emplace(at, name, n);
                 } else {
@@ -291,6 +308,7 @@ class json_rewriter {
             at->second = n;
             ++at;
         }
+        while (at != report.end()) at = to_spare(at);
     }
 
     // --- basic_parser events -----------------------------------------------------------------

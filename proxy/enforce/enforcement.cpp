@@ -403,7 +403,7 @@ response_plan export_case::plan_response(unsigned status,
 }
 
 std::uint64_t export_case::records_out() const {
-    return filter_ ? filter_->counters().records_out : 0;
+    return filter_ ? filter_->progress().records_out : 0;
 }
 
 boost::system::error_code export_case::transform(std::string_view in, std::string& out) {

@@ -53,6 +53,52 @@ TEST(JsonFilter, EmitsEnvelopeAndEachRecordAsSoonAsTheyAreComplete) {
     EXPECT_EQ(filter->counters().bytes_out, out.size());
 }
 
+// The stripped names are reported when counters() is read (not after every feed): whenever it is
+// read — between pieces, after progress(), after finish() — it counts every member stripped so
+// far, for the JSON and the NDJSON filter, each path, behind make_filter's envelope hold too.
+TEST(JsonFilter, StrippedFieldsAreCurrentWheneverCountersAreRead) {
+    for (const bool ndjson : {false, true}) {
+        for (const json_path path : {json_path::fast, json_path::basic_parser}) {
+            for (const bool guarded : {false, true}) {
+                SCOPED_TRACE(std::string(ndjson ? "ndjson" : "json") +
+                             (path == json_path::fast ? " fast" : " basic_parser") +
+                             (guarded ? " guarded" : ""));
+                filter_spec spec = value_spec({"id"});
+                if (ndjson) {
+                    spec.format = body_format::ndjson;
+                    spec.records.clear();
+                }
+                spec.strict_envelope = guarded;
+                auto filter = guarded  ? make_filter(spec)
+                              : ndjson ? make_ndjson_filter(spec, path)
+                                       : make_json_filter(spec, path);
+                const std::string first =
+                    ndjson ? "{\"id\":1,\"email\":\"a\"}\n" : R"({"value":[{"id":1,"email":"a"})";
+                const std::string second =
+                    ndjson ? "{\"id\":2,\"phone\":\"p\"}\n" : R"(,{"id":2,"phone":"p"})";
+                const std::string third =
+                    ndjson ? "{\"id\":3,\"phone\":\"q\"}\n" : R"(,{"id":3,"phone":"q"}]})";
+                std::string out;
+                ASSERT_FALSE(filter->feed(first, out));
+                EXPECT_EQ(stripped(filter->counters(), "email"), 1u);
+                EXPECT_EQ(stripped(filter->counters(), "phone"), 0u);
+                ASSERT_FALSE(filter->feed(second, out));
+                EXPECT_EQ(filter->progress().records_out, 2u);
+                EXPECT_EQ(stripped(filter->counters(), "phone"), 1u);
+                EXPECT_EQ(filter->counters().records_out, 2u);
+                ASSERT_FALSE(filter->feed(third, out));
+                ASSERT_FALSE(filter->finish(out));
+                const filter_counters& c = filter->counters();
+                EXPECT_EQ(c.records_out, 3u);
+                EXPECT_EQ(stripped(c, "email"), 1u);
+                EXPECT_EQ(stripped(c, "phone"), 2u);
+                EXPECT_EQ(c.stripped_fields.size(), 2u);
+                EXPECT_EQ(filter->progress().records_out, 3u);
+            }
+        }
+    }
+}
+
 TEST(JsonFilter, LargeExportStreamsRecordByRecord) {
     std::string body = R"({"value":[)";
     for (int i = 0; i < 2000; ++i) {
