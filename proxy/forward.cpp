@@ -4,6 +4,8 @@
 #include <charconv>
 #include <random>
 
+#include <emmintrin.h>
+
 #include "common/ascii.hpp"
 #include "common/hex.hpp"
 #include "config/decide.hpp"
@@ -29,16 +31,32 @@ namespace {
 // not a token, or a value with CR, LF, NUL or another control byte (HTAB aside), is never
 // written — the field is left out, so nothing a client or the CRM wrote can add a header or a
 // response (response splitting).
-void append_field(std::string& out, std::string_view name, std::string_view value) {
-    if (!is_field_name(name)) return;
-    for (char c : value) {
-        auto u = static_cast<unsigned char>(c);
-        if ((u < 0x20 && c != '\t') || u == 0x7f) return;
+// A control byte other than HTAB (C0, DEL) in `value`. Sixteen bytes at a time (SSE2): a head has
+// a dozen fields each way, and a byte-by-byte test was a fifth of writing them.
+[[nodiscard]] bool has_control_byte(std::string_view value) noexcept {
+    const char* p = value.data();
+    const char* const end = p + value.size();
+    const __m128i c0_top = _mm_set1_epi8(0x1f);
+    const __m128i tab = _mm_set1_epi8('\t');
+    const __m128i del = _mm_set1_epi8(0x7f);
+    for (; end - p >= 16; p += 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        // v <= 0x1f, unsigned: max(v, 0x1f) == 0x1f.
+        const __m128i c0 = _mm_cmpeq_epi8(_mm_max_epu8(v, c0_top), c0_top);
+        const __m128i bad =
+            _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, tab), c0), _mm_cmpeq_epi8(v, del));
+        if (_mm_movemask_epi8(bad) != 0) return true;
     }
-    out += name;
-    out += ": ";
-    out += value;
-    out += "\r\n";
+    for (; p != end; ++p) {
+        const auto u = static_cast<unsigned char>(*p);
+        if ((u < 0x20 && u != '\t') || u == 0x7f) return true;
+    }
+    return false;
+}
+
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+    if (!is_field_name(name) || has_control_byte(value)) return;
+    out.append(name).append(": ", 2).append(value).append("\r\n", 2);
 }
 
 [[nodiscard]] bool is_ipv6_literal(std::string_view host) noexcept {

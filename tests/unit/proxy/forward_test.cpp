@@ -278,6 +278,32 @@ TEST_F(UpstreamHead, NoFieldWithAControlByteOrABadNameIsEverWritten) {
     EXPECT_EQ(build_upstream_request_head(req).find("X-Original-URL"), std::string::npos);
 }
 
+// The control-byte test runs sixteen bytes at a time: every byte value, at every place of values
+// around and past one block, decides alone whether the field is written.
+TEST_F(UpstreamHead, EveryControlByteAtEveryPlaceLeavesTheFieldOut) {
+    for (std::size_t size : {1u, 15u, 16u, 17u, 33u}) {
+        for (std::size_t at = 0; at < size; ++at) {
+            for (int b = 0; b < 256; ++b) {
+                std::string value(size, 'v');
+                value[at] = static_cast<char>(b);
+                std::vector<header_field> extra{{"X-Probe", value}};
+                client_response resp;
+                resp.status = 200;
+                resp.request_id = "rid";
+                resp.extra_fields = extra;
+                const std::string head = build_client_response_head(resp);
+                const bool control = (b < 0x20 && b != '\t') || b == 0x7f;
+                EXPECT_EQ(head.find("X-Probe: " + value + "\r\n") != std::string::npos, !control)
+                    << "byte " << b << " at " << at << " of " << size;
+                if (control) {
+                    EXPECT_EQ(head.find("X-Probe"), std::string::npos)
+                        << "byte " << b << " at " << at << " of " << size;
+                }
+            }
+        }
+    }
+}
+
 TEST_F(UpstreamHead, DescribesIpv6ClientsAndTlsInForwarded) {
     req.client_address = "::1";
     req.client_tls = true;
