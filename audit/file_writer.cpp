@@ -169,17 +169,14 @@ boost::system::error_code file_writer::start() {
     return ec;
 }
 
-// Whether a record may be written by the thread that appends it (if the writer is idle).
-bool file_writer::may_write_inline(bool durable) const {
-    return options_.inline_writes && !durable && options_.sync != sync_policy::always;
-}
-
 void file_writer::append(record&& r, bool durable, completion done) {
     // The writer role first (lock order): an idle writer lets this thread write the record itself.
     std::unique_lock role(role_mutex_, std::defer_lock);
-    if (may_write_inline(durable)) (void)role.try_lock();
+    if (options_.inline_writes && !durable && options_.sync != sync_policy::always)
+        (void)role.try_lock();
     boost::system::error_code refused;
     bool write_here = false;  // this thread writes `r` itself (borrowed_one)
+    boost::system::error_code written;
     bool taken_along = false;  // queued while another appender writes inline: it writes this too
     {
         std::lock_guard lk(mutex_);
@@ -209,36 +206,11 @@ void file_writer::append(record&& r, bool durable, completion done) {
         if (!taken_along) wake_.notify_one();
         return;
     }
-    // NOLINTNEXTLINE(bugprone-use-after-move): `r` and `done` are moved only into the queue.
-    (void)write_inline(r, durable, role, &done);
-}
-
-std::optional<boost::system::error_code> file_writer::try_append_now(record& r, bool durable) {
-    if (!may_write_inline(durable)) return std::nullopt;
-    std::unique_lock role(role_mutex_, std::try_to_lock);
-    if (!role.owns_lock()) return std::nullopt;
-    {
-        std::lock_guard lk(mutex_);
-        // Stopping, or records waiting before it: append() refuses or queues it.
-        if (stopping_ || !queue_.empty() || !inline_ready()) return std::nullopt;
-        ++enqueued_;
-        inline_active_ = true;
-    }
-    return write_inline(r, durable, role, nullptr);
-}
-
-// Under the role, with inline_active_ set and the record counted in enqueued_: writes `r` where
-// it lies and what other appenders queued meanwhile, lets the role go, then runs `done` (append's
-// completion; none for try_append_now, whose caller takes the result) before the record counts
-// as finished.
-boost::system::error_code file_writer::write_inline(record& r, bool durable,
-                                                    std::unique_lock<std::mutex>& role,
-                                                    const completion* done) {
     // Written here, its completion run here. The writer thread is told only when what it waits
     // for changed: the first record to sign (the interval checkpoint's clock starts), a checkpoint
     // due, a failure (its retries), or records left queued that this thread did not take along.
     const bool was_signed = unsigned_records_ == 0;
-    boost::system::error_code written;
+    // NOLINTNEXTLINE(bugprone-use-after-move): `r` is moved only into the queue, not here.
     borrowed_one own{{r, durable, [&written](boost::system::error_code ec) { written = ec; }}};
     unsigned_records_ += write_batch(own);
     const std::size_t along = write_taken_along();
@@ -251,7 +223,8 @@ boost::system::error_code file_writer::write_inline(record& r, bool durable,
     const bool tell =
         left || !healthy_ || (options_.signer && (was_signed || checkpoint_due(steady::now())));
     role.unlock();
-    if (done != nullptr && *done) (*done)(written);
+    // NOLINTNEXTLINE(bugprone-use-after-move): `done` was moved only into the queue, not here.
+    if (done) done(written);
     {
         std::lock_guard lk(mutex_);
         finished_ += 1 + along;
@@ -259,7 +232,6 @@ boost::system::error_code file_writer::write_inline(record& r, bool durable,
     }
     drained_.notify_all();
     if (tell) wake_.notify_one();
-    return written;
 }
 
 // Under the role, after an inline write: the records other threads queued meanwhile, up to the

@@ -114,10 +114,6 @@ class file_writer final : public sink {
     [[nodiscard]] boost::system::error_code start();
 
     void append(record&& r, bool durable, completion done) override;
-    // Writes `r` on this thread when append() would (inline_writes, not durable, the writer idle,
-    // nothing queued); otherwise std::nullopt and nothing done.
-    [[nodiscard]] std::optional<boost::system::error_code> try_append_now(record& r,
-                                                                          bool durable) override;
     // False from a failed write, sync, rotation or open until a batch or the writer thread's own
     // retry succeeds: it turns true again by itself, without an append, once the cause is gone.
     [[nodiscard]] bool healthy() const override;
@@ -167,10 +163,6 @@ class file_writer final : public sink {
     using steady = std::chrono::steady_clock;
 
     void run();
-    [[nodiscard]] bool may_write_inline(bool durable) const;
-    boost::system::error_code write_inline(record& r, bool durable,
-                                           std::unique_lock<std::mutex>& role,
-                                           const completion* done);
     // Under the writer role: whether an appender may write its record itself now.
     [[nodiscard]] bool inline_ready() const;
     // After an inline write, under the role: what other appenders queued meanwhile (see

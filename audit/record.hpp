@@ -175,18 +175,6 @@ class sink {
     // small export ~1,400 instructions a hop.
     virtual void append(record&& r, bool durable, completion done) = 0;
 
-    // Stores `r` now, on the calling thread, when that needs no waiting (not durable, the writer
-    // idle): returns what append()'s completion would have been given. std::nullopt — `r`
-    // untouched — when it would have to wait: append() it. Saves a caller that awaits the result
-    // the round trip of a completion posted back to its own thread (~5,000 instructions and three
-    // allocations an export). The default stores nothing now.
-    [[nodiscard]] virtual std::optional<boost::system::error_code> try_append_now(record& r,
-                                                                                  bool durable) {
-        (void)r;
-        (void)durable;
-        return std::nullopt;
-    }
-
     // False while the trail cannot be written (for /readyz and refusing new exports).
     [[nodiscard]] virtual bool healthy() const = 0;
 };

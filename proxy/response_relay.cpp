@@ -68,8 +68,6 @@ struct body_failure {
 }  // namespace
 
 net::awaitable<error_code> record_audit(audit::sink& sink, audit::record& r, bool durable) {
-    // Stored at once when the writer is idle: no completion to post back to this thread.
-    if (auto now = sink.try_append_now(r, durable)) co_return *now;
     auto ex = co_await net::this_coro::executor;
     auto io = static_cast<net::io_context&>(net::query(ex, net::execution::context)).get_executor();
     // The initiation runs while this frame is suspended on it: `r` is handed over by reference

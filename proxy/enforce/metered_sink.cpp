@@ -28,18 +28,6 @@ std::string_view bounded(std::string_view declared, bool known) {
 }  // namespace
 
 void metered_sink::append(audit::record&& r, bool durable, completion done) {
-    count(r);
-    trail_.append(std::move(r), durable, std::move(done));
-}
-
-std::optional<boost::system::error_code> metered_sink::try_append_now(audit::record& r,
-                                                                      bool durable) {
-    auto now = trail_.try_append_now(r, durable);
-    if (now) count(r);  // the record is counted once, by whichever path stored it
-    return now;
-}
-
-void metered_sink::count(const audit::record& r) {
     if (is_export(r.decision)) {
         const auto snap = rt_.current();
         const config::policy& p = snap->config->rules;
@@ -63,6 +51,7 @@ void metered_sink::count(const audit::record& r) {
             rt_.stats().shadow_recorded(s);
         }
     }
+    trail_.append(std::move(r), durable, std::move(done));
 }
 
 }  // namespace exportwall::proxy

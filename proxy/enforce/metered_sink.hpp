@@ -18,14 +18,9 @@ class metered_sink final : public audit::sink {
     metered_sink(audit::sink& trail, runtime& rt) : trail_(trail), rt_(rt) {}
 
     void append(audit::record&& r, bool durable, completion done) override;
-    [[nodiscard]] std::optional<boost::system::error_code> try_append_now(audit::record& r,
-                                                                          bool durable) override;
     [[nodiscard]] bool healthy() const override { return trail_.healthy(); }
 
   private:
-    // Counts an export's record in /metrics (before the trail stores it, or once it did).
-    void count(const audit::record& r);
-
     audit::sink& trail_;
     runtime& rt_;
 };

@@ -103,57 +103,6 @@ TEST(AuditWriter, AnIdleWriterLetsTheAppenderWriteARecordThatNeedNotBeDurable) {
     }
 }
 
-// try_append_now stores a record the appender may write itself, where it lies, and returns
-// what append()'s completion would have been given; a record that would have to wait (durable,
-// inline writes off, sync="always", a writer shut down) is left untouched for append(). Records
-// stored both ways chain as one trail.
-TEST(AuditWriter, TryAppendNowStoresOnlyWhatNeedsNoWaiting) {
-    test::temp_dir dir;
-    const std::string path = dir.file("audit.jsonl");
-    file_writer w(options_for(path, sync_policy::blocked));
-    ASSERT_FALSE(w.start());
-
-    record first = test::sample_record(0);
-    const auto now = w.try_append_now(first, false);
-    ASSERT_TRUE(now.has_value()) << "an idle writer stores it at once";
-    EXPECT_FALSE(*now);
-    EXPECT_EQ(first.seq, 1u) << "the appender's own record, numbered where it lies";
-    EXPECT_NE(test::read_file(path).find(first.id), std::string::npos);
-
-    record durable = test::sample_record(1);
-    EXPECT_FALSE(w.try_append_now(durable, true).has_value()) << "a durable record must wait";
-    EXPECT_EQ(durable.seq, 0u);
-    EXPECT_EQ(test::read_file(path).find(durable.id), std::string::npos);
-    EXPECT_FALSE(test::append_wait(w, std::move(durable), true));
-
-    record third = test::sample_record(2);
-    ASSERT_TRUE(w.try_append_now(third, false).has_value());
-    EXPECT_EQ(third.seq, 3u);
-    EXPECT_EQ(w.counters().records_written, 3u);
-    const auto res = verify_chain(path);
-    ASSERT_TRUE(res.ok) << res.detail();
-    EXPECT_EQ(res.last_seq, 3u);
-
-    w.close();
-    record late = test::sample_record(3);
-    EXPECT_FALSE(w.try_append_now(late, false).has_value()) << "append() refuses it";
-    EXPECT_EQ(test::append_wait(w, std::move(late), false), make_error_code(audit_error::shut_down));
-
-    for (const bool inline_writes : {false, true}) {
-        test::temp_dir other;
-        writer_options o = options_for(other.file("audit.jsonl"),
-                                       inline_writes ? sync_policy::always : sync_policy::blocked);
-        o.inline_writes = inline_writes;
-        file_writer waits(o);
-        ASSERT_FALSE(waits.start());
-        record r = test::sample_record(4);
-        EXPECT_FALSE(waits.try_append_now(r, false).has_value())
-            << (inline_writes ? "sync=always" : "inline_writes off");
-        EXPECT_EQ(r.seq, 0u);
-        EXPECT_EQ(waits.counters().records_written, 0u);
-    }
-}
-
 // A completion may append again (an inline record's completion runs after the writer role is
 // released): both records are written, chained, and both completions run.
 TEST(AuditWriter, ACompletionMayAppendAgain) {
