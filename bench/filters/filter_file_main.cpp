@@ -6,10 +6,11 @@
 //
 //   exportwall-filter-file --format json|ndjson|csv|xml [--records PTR] [--keep a,b,c]
 //       [--require FIELD=true]... [--link PTR]... [--field-root PATH] [--max-record-bytes N]
-//       [--output FILE] [--max-peak-mib N] [--mode filter|boost-parse|boost-sax] [FILE|-]
+//       [--output FILE] [--max-peak-mib N] [--mode filter|boost-parse|boost-sax|xml-expat] [FILE|-]
 //
 // --mode boost-parse reads the whole input and parses it into a Boost.JSON DOM (parse-only
-// floor); boost-sax streams it through basic_parser with a handler that does nothing. Exit 0 when
+// floor); boost-sax streams it through basic_parser with a handler that does nothing; xml-expat
+// runs the XML filter with expat reading every byte (no fast path: the reference). Exit 0 when
 // the filter accepted the export (and the peak stayed under --max-peak-mib), 1 when the filter
 // refused it, 2 on a usage or I/O error, 3 when the peak exceeded the bound. Field values are
 // never printed.
@@ -37,6 +38,7 @@
 
 #include "bench/json/null_json_handler.hpp"
 #include "filters/record_filter.hpp"
+#include "filters/xml/xml_filter.hpp"
 
 namespace {
 
@@ -68,7 +70,7 @@ std::vector<std::string> split(std::string_view s, char sep) {
                  "json|ndjson|csv|xml [--records PTR] [--keep a,b,c] [--require FIELD=true]... "
                  "[--link PTR]... [--field-root PATH] [--max-record-bytes N] [--output FILE] "
                  "[--max-peak-mib N] "
-                 "[--mode filter|boost-parse|boost-sax] [FILE|-]\n",
+                 "[--mode filter|boost-parse|boost-sax|xml-expat] [FILE|-]\n",
                  message);
     std::exit(2);
 }
@@ -131,7 +133,8 @@ options parse_args(int argc, char** argv) {
             o.max_peak_mib = std::strtoull(std::string(value()).c_str(), nullptr, 10);
         } else if (a == "--mode") {
             o.mode = value();
-            if (o.mode != "filter" && o.mode != "boost-parse" && o.mode != "boost-sax") {
+            if (o.mode != "filter" && o.mode != "boost-parse" && o.mode != "boost-sax" &&
+                o.mode != "xml-expat") {
                 usage("unknown mode");
             }
         } else if (a == "--help" || a == "-h") {
@@ -236,7 +239,8 @@ struct run_result {
 
 run_result run_filter(const options& o, chunk_reader& in, std::FILE* out) {
     run_result r;
-    auto filter = ew::make_filter(o.spec);
+    auto filter = o.mode == "xml-expat" ? ew::make_xml_filter(o.spec, ew::xml_path::expat)
+                                        : ew::make_filter(o.spec);
     std::string produced;
     produced.reserve(2 * chunk_bytes);
     std::string_view chunk;

@@ -19,6 +19,7 @@
 #include "filters/transform.hpp"
 #include "filters/xml/expat_parse.hpp"
 #include "filters/xml/xml_external_entities.hpp"
+#include "filters/xml/xml_record_parser.hpp"
 
 // XML export filter: expat in namespace mode with triplets, so every name arrives as
 // "uri SEP local SEP prefix" and is written back with the prefix it had; xmlns declarations
@@ -54,6 +55,7 @@ namespace {
 constexpr std::uint32_t no_transform = static_cast<std::uint32_t>(-1);
 
 std::atomic<std::uint64_t> external_entity_requests{0};
+std::atomic<std::uint64_t> fast_path_records{0};
 
 constexpr char ns_separator = '\x01';  // never valid in an XML 1.0 document
 constexpr std::string_view xsi_uri = "http://www.w3.org/2001/XMLSchema-instance";
@@ -108,8 +110,9 @@ bool is_whitespace(std::string_view s) {
 
 class xml_filter final : public record_filter {
   public:
-    explicit xml_filter(filter_spec spec)
+    xml_filter(filter_spec spec, xml_path reader)
         : spec_(std::move(spec)),
+          path_(reader),
           transformer_(spec_.transforms, &counters_.transformed_fields,
                        &counters_.transform_failed) {
         std::string_view path = spec_.records;
@@ -141,7 +144,8 @@ class xml_filter final : public record_filter {
         XML_SetParamEntityParsing(parser_, XML_PARAM_ENTITY_PARSING_NEVER);
         XML_SetElementHandler(parser_, &xml_filter::on_start, &xml_filter::on_end);
         XML_SetCharacterDataHandler(parser_, &xml_filter::on_text);
-        XML_SetStartNamespaceDeclHandler(parser_, &xml_filter::on_namespace);
+        XML_SetNamespaceDeclHandler(parser_, &xml_filter::on_namespace,
+                                    &xml_filter::on_namespace_end);
         XML_SetCommentHandler(parser_, &xml_filter::on_comment);
         XML_SetProcessingInstructionHandler(parser_, &xml_filter::on_instruction);
         XML_SetXmlDeclHandler(parser_, &xml_filter::on_declaration);
@@ -180,11 +184,15 @@ class xml_filter final : public record_filter {
         const std::size_t out_before = out.size();
         out_ = &out;
         boost::system::error_code ec;
-        while (!in.empty() && !ec) {
-            // XML_Parse takes an int length.
-            const std::size_t n = std::min<std::size_t>(in.size(), INT_MAX / 2);
-            ec = parse(in.substr(0, n), false);
-            in.remove_prefix(n);
+        if (nul != nullptr || path_ != xml_path::fast) {
+            // A record held back for the fast path goes to expat before what follows it.
+            if (!carry_.empty()) {
+                ec = to_expat(carry_);
+                carry_.clear();
+            }
+            if (!ec) ec = to_expat(in);
+        } else {
+            ec = feed_fast(in);
         }
         if (!ec && nul != nullptr) {
             // The body ends at the NUL: what expat still holds (an unfinished token) is read as
@@ -204,7 +212,17 @@ class xml_filter final : public record_filter {
         if (record_path_.empty()) return fail(filter_error::records_not_found);
         const std::size_t out_before = out.size();
         out_ = &out;
-        boost::system::error_code ec = parse({}, true);
+        // A record the fast path held back, and what came after it: read as in feed(), but the
+        // body ends here (a record still cut goes to expat, which finds it truncated).
+        boost::system::error_code ec;
+        if (!carry_.empty()) {
+            carry_scanned_ = 0;  // looked at once more, whatever its size
+            std::string_view nothing;
+            ec = continue_carry(nothing);
+            if (!ec && !carry_.empty()) ec = to_expat(carry_);
+            carry_.clear();
+        }
+        if (!ec) ec = parse({}, true);
         if (!ec && !parent_seen_) ec = filter_error::records_not_found;
         flush_strip_counts();
         counters_.bytes_out += out.size() - out_before;
@@ -266,10 +284,354 @@ class xml_filter final : public record_filter {
         return expat_parse(parser_, in, final, fed_, spec_.max_record_bytes, pending_error_);
     }
 
+    // `in` through expat (XML_Parse takes an int length).
+    [[nodiscard]] boost::system::error_code to_expat(std::string_view in) {
+        boost::system::error_code ec;
+        while (!in.empty() && !ec) {
+            const std::size_t n = std::min<std::size_t>(in.size(), INT_MAX / 2);
+            ec = parse(in.substr(0, n), false);
+            in.remove_prefix(n);
+        }
+        return ec;
+    }
+
+    // --- the fast path (xml_record_parser.hpp) ---------------------------------------------------
+    // Expat reads everything but the records it would read as the fast path does: at the records'
+    // parent, with expat holding no unfinished token, a record that lies whole in the bytes fed
+    // (or, cut by the end of a piece, in carry_ with the next piece's first bytes) and keeps to
+    // the parser's subset is read by xml_record_parser and its events are replayed into the same
+    // handlers (fast_ set); any other record, and everything else, is fed to expat. Expat never
+    // sees the records read here: they are whole elements, so its view of the nesting holds.
+
+    // True when the next byte is expat's to read at the records' parent: the innermost open
+    // element is the records' parent, no record is open, and expat holds nothing back.
+    [[nodiscard]] bool at_records_level() const {
+        return record_path_.size() >= 2 && !in_record_ && !pending_error_ && !frames_.empty() &&
+               frames_.size() + 1 == record_path_.size() && matched_ == frames_.size() &&
+               frames_.back().matched &&
+               XML_GetCurrentByteIndex(parser_) == static_cast<XML_Index>(fed_);
+    }
+
+    // Whether `bytes` ('<' first) starts a start tag whose local name is the records': yes, no,
+    // or not known from so few bytes (a piece ended inside the name).
+    enum class record_start : std::uint8_t { yes, no, undecided };
+    [[nodiscard]] record_start starts_record(std::string_view bytes) const {
+        const std::string_view local = record_path_.back();
+        const std::size_t end = bytes.find_first_of(":> \t\n/", 1);
+        if (end == std::string_view::npos)
+            return bytes.size() <= 1024 ? record_start::undecided : record_start::no;
+        std::size_t at = 1;
+        if (bytes[end] == ':') at = end + 1;
+        const std::string_view name = bytes.substr(at);
+        if (name.size() <= local.size())
+            return local.substr(0, name.size()) == name ? record_start::undecided
+                                                        : record_start::no;
+        if (name.substr(0, local.size()) != local) return record_start::no;
+        const char next = name[local.size()];
+        return next == '>' || next == '/' || next == ' ' || next == '\t' || next == '\n'
+                   ? record_start::yes
+                   : record_start::no;
+    }
+
+    [[nodiscard]] boost::system::error_code feed_fast(std::string_view in) {
+        while (!carry_.empty()) {
+            if (auto ec = continue_carry(in)) return ec;
+            if (in.empty()) return {};  // still cut: `in` is all in carry_
+        }
+        // Pieces to expat while looking for the records' parent: up to each '>' (a start tag
+        // ends there), a bounded number of them per feed.
+        int steps = 64;
+        while (!in.empty()) {
+            if (!at_records_level()) {
+                if (steps-- <= 0) return to_expat(in);
+                const std::size_t gt = in.find('>');
+                const std::size_t n = gt == std::string_view::npos ? in.size() : gt + 1;
+                if (auto ec = to_expat(in.substr(0, n))) return ec;
+                in.remove_prefix(n);
+                continue;
+            }
+            std::size_t ws = 0;
+            while (ws < in.size() && (in[ws] == ' ' || in[ws] == '\t' || in[ws] == '\n')) ++ws;
+            const std::string_view rest = in.substr(ws);
+            if (rest.empty() || rest[0] != '<') return to_expat(in);
+            const record_start starts =
+                rest.size() < 2 ? record_start::undecided : starts_record(rest);
+            if (starts == record_start::no) {
+                // A sibling element (done, size, …): expat reads it whole, then the records may
+                // go on. The parent's end tag, a comment, text: expat reads the rest.
+                if (rest[1] == '/' || rest[1] == '!' || rest[1] == '?') return to_expat(in);
+                const xml_fast::element_span e = xml_fast::element_end(rest);
+                if (e.result != xml_fast::span::found) return to_expat(in);
+                if (auto ec = to_expat(in.substr(0, ws + e.size))) return ec;
+                in.remove_prefix(ws + e.size);
+                continue;
+            }
+            if (ws != 0) {
+                if (auto ec = to_expat(in.substr(0, ws))) return ec;
+                in.remove_prefix(ws);
+            }
+            if (starts == record_start::yes) {
+                // Most records: read in one pass, their size known from reading them.
+                const std::size_t n = reader_.parse(in, names_);
+                if (n != 0 && n <= spec_.max_record_bytes) {
+                    if (auto ec = replay()) return ec;
+                    in.remove_prefix(n);
+                    continue;
+                }
+            }
+            const xml_fast::element_span e = starts == record_start::yes
+                                                 ? xml_fast::element_end(in)
+                                                 : xml_fast::element_span{xml_fast::span::cut, 0};
+            if (e.result == xml_fast::span::unsupported) return to_expat(in);
+            if (e.result == xml_fast::span::cut) {
+                if (in.size() > spec_.max_record_bytes) return to_expat(in);
+                carry_.assign(in);
+                carry_scanned_ = carry_.size();
+                return {};
+            }
+            // Outside the subset, or longer than the limit: expat's.
+            if (auto ec = to_expat(in.substr(0, e.size))) return ec;
+            in.remove_prefix(e.size);
+        }
+        return {};
+    }
+
+    // carry_ holds a record's first bytes (or what may be: a piece ended inside the name of
+    // a start tag at the records' parent); `in` goes on from them. Joins as much of `in` as
+    // the record needs, in doubling steps, and reads the record once element_end() finds its
+    // end, leaving `in` past it; while it is still cut, all of `in` stays in carry_ (`in` left
+    // empty). The span is looked for again only once carry_ has grown by an eighth since the
+    // last look, so a record arriving a byte at a time costs linear time, not quadratic. A record
+    // past the limit, one whose structure element_end() does not follow, or a start tag that turns
+    // out not to be a record's goes to expat, which reports it as it would have: whether and when
+    // the end is looked for never changes the answer, only who reads it.
+    [[nodiscard]] boost::system::error_code continue_carry(std::string_view& in) {
+        const std::size_t held = carry_.size();
+        std::size_t taken = 0;
+        std::size_t step = std::max<std::size_t>(held, 4096);
+        for (;;) {
+            const std::size_t n = std::min(in.size() - taken, step);
+            carry_.append(in.substr(taken, n));
+            taken += n;
+            step *= 2;
+            // A piece that ended inside the start tag's name: is it a record's?
+            const record_start starts =
+                carry_.size() < 2 ? record_start::undecided : starts_record(carry_);
+            if (starts == record_start::undecided && taken < in.size()) continue;
+            xml_fast::span result =
+                starts == record_start::no ? xml_fast::span::unsupported : xml_fast::span::cut;
+            if (starts == record_start::yes &&
+                carry_.size() >= carry_scanned_ + carry_scanned_ / 8 + 1) {
+                const xml_fast::element_span e = xml_fast::element_end(carry_);
+                result = e.result;
+                carry_scanned_ = carry_.size();
+                if (e.result == xml_fast::span::found) {
+                    if (auto ec = read_record(std::string_view(carry_).substr(0, e.size)))
+                        return ec;
+                    if (e.size >= held) {
+                        in.remove_prefix(e.size - held);
+                        carry_.clear();
+                        return {};
+                    }
+                    // The record ended in bytes held from an earlier piece (looked at only now):
+                    // what followed it there goes through the fast path ahead of `in`, which is
+                    // left whole.
+                    const std::string after = carry_.substr(e.size, held - e.size);
+                    carry_.clear();
+                    return feed_fast(after);
+                }
+            }
+            if (result == xml_fast::span::cut && carry_.size() <= spec_.max_record_bytes) {
+                if (taken < in.size()) continue;
+                in = {};
+                return {};
+            }
+            auto ec = to_expat(carry_);
+            carry_.clear();
+            in.remove_prefix(taken);
+            return ec;
+        }
+    }
+
+    // One record's whole span: read here if it keeps to the subset, else by expat.
+    [[nodiscard]] boost::system::error_code read_record(std::string_view span) {
+        if (span.size() > spec_.max_record_bytes || reader_.parse(span, names_) != span.size())
+            return to_expat(span);
+        return replay();
+    }
+
+    // The events of the record reader_ has just read, into the handlers expat calls.
+    [[nodiscard]] boost::system::error_code replay() {
+        fast_path_records.fetch_add(1, std::memory_order_relaxed);
+        fast_ = true;
+        for (const xml_fast::xml_event& e : reader_.events()) {
+            switch (e.k) {
+                case xml_fast::xml_event::kind::start:
+                    fast_event_bytes_ = 0;
+                    start(e.name, reader_.attributes_of(e));
+                    break;
+                case xml_fast::xml_event::kind::end:
+                    end(e.name);
+                    break;
+                case xml_fast::xml_event::kind::text:
+                    fast_event_bytes_ = e.text.size();
+                    text(e.text);
+                    break;
+            }
+            if (pending_error_) break;
+        }
+        fast_ = false;
+        return pending_error_;
+    }
+
+    // The namespace bindings in scope, for the fast path's names: expat's triplets, made once
+    // per name while the bindings stay (they change only outside the records).
+    class binding_names final : public xml_fast::name_resolver {
+      public:
+        void bind(std::string_view prefix, std::string_view uri) {
+            bindings_.emplace_back(prefix, uri);
+            forget();
+        }
+        void unbind(std::string_view prefix) {
+            for (auto it = bindings_.rbegin(); it != bindings_.rend(); ++it) {
+                if (it->first == prefix) {
+                    bindings_.erase(std::next(it).base());
+                    break;
+                }
+            }
+            forget();
+        }
+        const char* triplet(std::string_view qname, bool attribute) override {
+            // A record repeats a few dozen names: most are found in `recent_` by a hash of
+            // their length and first and last bytes, one comparison each.
+            recent& r = recent_[slot(qname, attribute)];
+            if (r.size == qname.size() && r.attribute == attribute && r.key != nullptr &&
+                std::memcmp(r.key, qname.data(), qname.size()) == 0) {
+                remember_split(*r.made);
+                return r.made->triplet.c_str();
+            }
+            auto& cache = attribute ? attribute_cache_ : cache_;
+            auto it = cache.find(qname);
+            if (it == cache.end()) {
+                // A body can choose its names: past the bound, expat reads them.
+                if (cache.size() >= max_names) return nullptr;
+                made_name m;
+                if (!make(qname, attribute, m.triplet)) return nullptr;
+                it = cache.emplace(std::string(qname), std::move(m)).first;
+                it->second.split = split_name(it->second.triplet.c_str());
+            }
+            r = {it->first.data(), &it->second, qname.size(), attribute};
+            remember_split(it->second);
+            return it->second.triplet.c_str();
+        }
+
+        // A triplet triplet() returned, split as split_name() splits it: from a table of the
+        // recent ones by address (a record's names were all returned while it was read), else
+        // split again.
+        [[nodiscard]] xml_name split(const char* raw) const {
+            const split_slot& s = splits_[split_slot_of(raw)];
+            return s.triplet == raw ? s.name : split_name(raw);
+        }
+
+      private:
+        static constexpr std::size_t max_names = 1024;
+        struct made_name {
+            std::string triplet;
+            xml_name split;  // views into `triplet`
+        };
+        struct recent {
+            const char* key = nullptr;  // the cache's own key (stable: node-based)
+            const made_name* made = nullptr;
+            std::size_t size = 0;
+            bool attribute = false;
+        };
+        struct split_slot {
+            const char* triplet = nullptr;
+            xml_name name;
+        };
+        static constexpr std::size_t recent_slots = 256;
+
+        [[nodiscard]] static std::size_t split_slot_of(const char* raw) {
+            const auto at = reinterpret_cast<std::uintptr_t>(raw);
+            return static_cast<std::size_t>((at >> 4) ^ (at >> 12)) % recent_slots;
+        }
+        void remember_split(const made_name& m) {
+            split_slot& s = splits_[split_slot_of(m.triplet.c_str())];
+            s.triplet = m.triplet.c_str();
+            s.name = m.split;
+        }
+
+        [[nodiscard]] static std::size_t slot(std::string_view q, bool attribute) {
+            std::uint64_t h = q.size() * 0x9E3779B97F4A7C15ull + (attribute ? 0x51u : 0u);
+            if (q.size() >= 8) {
+                std::uint64_t head = 0;
+                std::uint64_t tail = 0;
+                std::memcpy(&head, q.data(), 8);
+                std::memcpy(&tail, q.data() + q.size() - 8, 8);
+                h ^= head * 0xC2B2AE3D27D4EB4Full;
+                h ^= tail * 0x165667B19E3779F9ull;
+            } else {
+                for (const char c : q) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001B3ull;
+            }
+            return static_cast<std::size_t>((h ^ (h >> 29) ^ (h >> 47)) % recent_slots);
+        }
+
+        // expat's triplet for `qname` under the bindings in scope; false when its prefix is not
+        // bound (expat refuses the document).
+        [[nodiscard]] bool make(std::string_view qname, bool attribute, std::string& made) const {
+            const std::size_t colon = qname.find(':');
+            if (colon == std::string_view::npos) {
+                const std::string* uri = attribute ? nullptr : bound("");
+                if (uri != nullptr && !uri->empty()) made.append(*uri).push_back(ns_separator);
+                made.append(qname);
+                return true;
+            }
+            const std::string* uri = bound(qname.substr(0, colon));
+            if (uri == nullptr || uri->empty()) return false;
+            made.append(*uri).push_back(ns_separator);
+            made.append(qname.substr(colon + 1)).push_back(ns_separator);
+            made.append(qname.substr(0, colon));
+            return true;
+        }
+
+        void forget() {
+            cache_.clear();
+            attribute_cache_.clear();
+            recent_.fill(recent{});
+            splits_.fill(split_slot{});
+        }
+
+        [[nodiscard]] const std::string* bound(std::string_view prefix) const {
+            for (std::size_t i = bindings_.size(); i-- > 0;) {
+                if (bindings_[i].first == prefix) return &bindings_[i].second;
+            }
+            return nullptr;
+        }
+        struct name_hash {
+            using is_transparent = void;
+            std::size_t operator()(std::string_view s) const noexcept {
+                return std::hash<std::string_view>{}(s);
+            }
+        };
+        std::vector<std::pair<std::string, std::string>> bindings_;  // innermost last
+        // Node-based: a key's data() and a triplet's c_str() stay where they are as the map
+        // grows (a key of up to 15 bytes lives in its node).
+        std::unordered_map<std::string, made_name, name_hash, std::equal_to<>> cache_;
+        std::unordered_map<std::string, made_name, name_hash, std::equal_to<>> attribute_cache_;
+        std::array<recent, recent_slots> recent_{};
+        std::array<split_slot, recent_slots> splits_{};
+    };
+
+    // A name the handlers were given, split: while a record read by the fast path is replayed,
+    // its triplets are binding_names' own, split once when made.
+    [[nodiscard]] xml_name name_of(const XML_Char* raw) const {
+        return fast_ ? names_.split(raw) : split_name(raw);
+    }
+
     void stop(filter_error e) {
         if (pending_error_) return;
         pending_error_ = e;
-        XML_StopParser(parser_, XML_FALSE);
+        if (!fast_) XML_StopParser(parser_, XML_FALSE);  // a replay stops at the error itself
     }
 
     std::string& sink() { return in_record_ ? record_buf_ : *out_; }
@@ -291,11 +653,13 @@ class xml_filter final : public record_filter {
         return false;
     }
     [[nodiscard]] std::uint64_t event_bytes() const {
+        if (fast_) return fast_event_bytes_;
         const int n = XML_GetCurrentByteCount(parser_);
         return n > 0 ? static_cast<std::uint64_t>(n) : 0;
     }
 
     [[nodiscard]] bool record_within_limit() {
+        if (fast_) return true;  // the fast path reads only records within the limit
         const XML_Index at = XML_GetCurrentByteIndex(parser_);
         if (at >= 0 && static_cast<std::uint64_t>(at) - record_start_ > spec_.max_record_bytes) {
             stop(filter_error::record_too_large);
@@ -415,7 +779,7 @@ class xml_filter final : public record_filter {
     // `tracked` reads needed attribute values; `filtered` drops attributes the allow-list does
     // not keep; an envelope metadata leaf keeps only xsi:* attributes (nil, type). Namespace
     // declarations are not data and always stay.
-    void write_start(std::string& s, const xml_name& n, const XML_Char** atts, bool write,
+    void write_start(std::string& s, const xml_name& n, const XML_Char* const* atts, bool write,
                      bool tracked, bool filtered, frame& f) {
         if (write) {
             close_pending(s);
@@ -430,7 +794,7 @@ class xml_filter final : public record_filter {
             }
         }
         for (std::size_t i = 0; atts[i] != nullptr; i += 2) {
-            const xml_name a = split_name(atts[i]);
+            const xml_name a = name_of(atts[i]);
             const std::string_view value(atts[i + 1]);
             if (a.uri == xsi_uri && a.local == "nil") f.nil = value == "true" || value == "1";
             bool keep = write;
@@ -510,7 +874,7 @@ class xml_filter final : public record_filter {
             return;
         }
         s.append("</");
-        append_qname(s, split_name(raw));
+        append_qname(s, name_of(raw));
         s.push_back('>');
     }
 
@@ -562,11 +926,11 @@ class xml_filter final : public record_filter {
         link_buf_.clear();
     }
 
-    void begin_record(const xml_name& n, const XML_Char** atts, frame& f) {
+    void begin_record(const xml_name& n, const XML_Char* const* atts, frame& f) {
         close_pending(*out_);
         in_record_ = true;
         ++counters_.records_in;
-        const XML_Index at = XML_GetCurrentByteIndex(parser_);
+        const XML_Index at = fast_ ? -1 : XML_GetCurrentByteIndex(parser_);
         record_start_ = at >= 0 ? static_cast<std::uint64_t>(at) : fed_;
         record_buf_.clear();
         whitespace_.clear();
@@ -648,7 +1012,8 @@ class xml_filter final : public record_filter {
     }
 
     // An element outside every record: an ancestor of the records, a record, or envelope.
-    void start_outside(const xml_name& n, const XML_Char** atts, frame& f, std::size_t depth) {
+    void start_outside(const xml_name& n, const XML_Char* const* atts, frame& f,
+                       std::size_t depth) {
         const frame* parent = frames_.empty() ? nullptr : &frames_.back();
         if (parent != nullptr && parent->record_sibling) {
             return stop(filter_error::records_not_found);
@@ -701,7 +1066,7 @@ class xml_filter final : public record_filter {
         write_start(*out_, n, atts, true, false, false, f);
     }
 
-    void start(const XML_Char* raw, const XML_Char** atts) {
+    void start(const XML_Char* raw, const XML_Char* const* atts) {
         if (pending_error_) return;
         text_run_ = 0;
         if (!token_within_limit(event_bytes())) return;
@@ -718,7 +1083,7 @@ class xml_filter final : public record_filter {
             ns_decls_.clear();
             return;
         }
-        const xml_name n = split_name(raw);
+        const xml_name n = name_of(raw);
         const std::size_t depth = frames_.size();
         frame f;
         f.abs_len = abs_path_.size();
@@ -944,8 +1309,12 @@ class xml_filter final : public record_filter {
     }
     static void XMLCALL on_namespace(void* user, const XML_Char* prefix, const XML_Char* uri) {
         auto& f = self(user);
+        f.names_.bind(prefix != nullptr ? prefix : "", uri != nullptr ? uri : "");
         if (f.pending_error_) return;
         f.ns_decls_.emplace_back(prefix != nullptr ? prefix : "", uri != nullptr ? uri : "");
+    }
+    static void XMLCALL on_namespace_end(void* user, const XML_Char* prefix) {
+        self(user).names_.unbind(prefix != nullptr ? prefix : "");
     }
     static void XMLCALL on_comment(void* user, const XML_Char* data) { self(user).comment(data); }
     static void XMLCALL on_instruction(void* user, const XML_Char* target, const XML_Char* data) {
@@ -973,6 +1342,7 @@ class xml_filter final : public record_filter {
     }
 
     filter_spec spec_;
+    xml_path path_;
     filter_counters counters_;
     boost::system::error_code error_;
     boost::system::error_code pending_error_;  // set by a handler, returned by parse()
@@ -1027,6 +1397,14 @@ class xml_filter final : public record_filter {
     std::vector<std::string> strip_names_;
     std::vector<std::uint64_t> strip_counts_;  // not yet added to counters_
     std::unordered_map<std::string, member_decision, name_hash, std::equal_to<>> decisions_;
+
+    // The fast path's state.
+    bool fast_ = false;                   // a record read by the fast path is being replayed
+    std::uint64_t fast_event_bytes_ = 0;  // event_bytes() meanwhile: a text event's length
+    std::string carry_;                   // a record's first bytes, cut by the end of a piece
+    std::size_t carry_scanned_ = 0;       // carry_'s size when element_end() last saw it cut
+    xml_fast::xml_record_parser reader_;
+    binding_names names_;
 };
 
 }  // namespace
@@ -1035,8 +1413,12 @@ std::uint64_t xml_external_entity_requests() noexcept {
     return external_entity_requests.load(std::memory_order_relaxed);
 }
 
-std::unique_ptr<record_filter> make_xml_filter(filter_spec spec) {
-    return std::make_unique<xml_filter>(std::move(spec));
+std::uint64_t xml_fast_path_records() noexcept {
+    return fast_path_records.load(std::memory_order_relaxed);
+}
+
+std::unique_ptr<record_filter> make_xml_filter(filter_spec spec, xml_path path) {
+    return std::make_unique<xml_filter>(std::move(spec), path);
 }
 
 }  // namespace exportwall::filters

@@ -2,8 +2,12 @@
 // chunks; the rest is the body. Each input runs twice: as the conformance tests configure the
 // filter, and with strict_envelope as the proxy does (envelope allow-list, output held until the
 // first record). Properties: no crash; the cut changes nothing (same output and error as one
-// chunk); a body that passes yields well-formed, namespace-correct XML.
+// chunk); a body that passes yields well-formed, namespace-correct XML; and the fast path
+// (records in its subset read by xml_record_parser, what make_filter builds) agrees with expat
+// reading every byte (xml_path::expat) on the output, the counters, the record marks and the
+// error, whole and cut (issue 20).
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -16,6 +20,7 @@
 #include <expat.h>
 
 #include "filters/record_filter.hpp"
+#include "filters/xml/xml_filter.hpp"
 
 namespace {
 
@@ -61,15 +66,41 @@ filter_spec fuzz_spec(bool strict) {
 struct outcome {
     std::string output;
     boost::system::error_code error;
+    exportwall::filters::filter_counters counters;
+    std::vector<exportwall::filters::record_mark> marks;
 };
 
-outcome run(std::string_view body, std::size_t cut, bool strict) {
+outcome run(std::string_view body, std::size_t cut, bool strict,
+            exportwall::filters::xml_path path = exportwall::filters::xml_path::fast) {
     outcome o;
-    auto filter = make_filter(fuzz_spec(strict));
+    auto filter = path == exportwall::filters::xml_path::fast
+                      ? make_filter(fuzz_spec(strict))
+                      : exportwall::filters::make_xml_filter(fuzz_spec(strict), path);
+    filter->set_record_marks(&o.marks);
     o.error = filter->feed(body.substr(0, cut), o.output);
     if (!o.error) o.error = filter->feed(body.substr(cut), o.output);
     if (!o.error) o.error = filter->finish(o.output);
+    o.counters = filter->counters();
     return o;
+}
+
+// The fast path and expat: the same answer. After an error only the error is compared (the
+// export is aborted; what was written before it is never sent).
+bool same(const outcome& a, const outcome& b) {
+    if (a.error != b.error) return false;
+    if (a.error) return true;
+    const auto& x = a.counters;
+    const auto& y = b.counters;
+    return a.output == b.output && x.records_in == y.records_in && x.records_out == y.records_out &&
+           x.dropped == y.dropped && x.stripped_fields == y.stripped_fields &&
+           x.transformed_fields == y.transformed_fields &&
+           x.transform_failed == y.transform_failed && x.bytes_in == y.bytes_in &&
+           x.bytes_out == y.bytes_out && x.links_rewritten == y.links_rewritten &&
+           x.links_removed == y.links_removed && a.marks.size() == b.marks.size() &&
+           std::equal(a.marks.begin(), a.marks.end(), b.marks.begin(),
+                      [](const auto& m, const auto& n) {
+                          return m.end == n.end && m.records == n.records;
+                      });
 }
 
 bool well_formed(std::string_view doc) {
@@ -89,6 +120,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (bool strict : {false, true}) {
         const outcome whole = run(body, 0, strict);
         const outcome split = run(body, cut, strict);
+        if (!same(whole, run(body, 0, strict, exportwall::filters::xml_path::expat))) std::abort();
+        if (!same(split, run(body, cut, strict, exportwall::filters::xml_path::expat)))
+            std::abort();
         if (whole.error != split.error) std::abort();
         if (whole.error) continue;
         if (whole.output != split.output) std::abort();
