@@ -11,7 +11,8 @@ namespace exportwall::common {
 namespace markup_text_detail {
 
 // Appends `s` with every byte `reference` names replaced by that reference; runs of bytes written
-// as they are go out in one append.
+// as they are go out in one append. Callers pass a lambda, not the function itself: a function
+// pointer was called per byte, not inlined (~16 instructions a byte of every XML text written).
 template <typename Reference>
 void append_escaped(std::string& out, std::string_view s, Reference reference) {
     std::size_t run = 0;
@@ -72,17 +73,20 @@ constexpr std::string_view html_reference(char c) {
 
 // XML character data: & < > always, and CR as a character reference.
 inline void append_xml_text(std::string& out, std::string_view s) {
-    markup_text_detail::append_escaped(out, s, markup_text_detail::xml_text_reference);
+    markup_text_detail::append_escaped(
+        out, s, [](char c) { return markup_text_detail::xml_text_reference(c); });
 }
 
 // An XML attribute value in double quotes: also '"', and TAB and LF as references.
 inline void append_xml_attribute(std::string& out, std::string_view s) {
-    markup_text_detail::append_escaped(out, s, markup_text_detail::xml_attribute_reference);
+    markup_text_detail::append_escaped(
+        out, s, [](char c) { return markup_text_detail::xml_attribute_reference(c); });
 }
 
 // HTML text or a quoted attribute value: & < > " and '.
 inline void append_html_escaped(std::string& out, std::string_view s) {
-    markup_text_detail::append_escaped(out, s, markup_text_detail::html_reference);
+    markup_text_detail::append_escaped(
+        out, s, [](char c) { return markup_text_detail::html_reference(c); });
 }
 
 [[nodiscard]] inline std::string html_escaped(std::string_view s) {

@@ -15,6 +15,7 @@
 #include <expat.h>
 
 #include "common/ascii.hpp"
+#include "common/equal_bytes.hpp"
 #include "common/markup_text.hpp"
 #include "filters/transform.hpp"
 #include "filters/xml/expat_parse.hpp"
@@ -506,7 +507,7 @@ class xml_filter final : public record_filter {
             // their length and first and last bytes, one comparison each.
             recent& r = recent_[slot(qname, attribute)];
             if (r.size == qname.size() && r.attribute == attribute && r.key != nullptr &&
-                std::memcmp(r.key, qname.data(), qname.size()) == 0) {
+                common::equal_bytes(std::string_view(r.key, r.size), qname)) {
                 remember_split(*r.made);
                 return r.made->triplet.c_str();
             }

@@ -3,6 +3,8 @@
 #include <array>
 #include <cstring>
 
+#include "common/equal_bytes.hpp"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -355,8 +357,12 @@ bool xml_record_parser::attribute_value(const char*& p, const char* end, char qu
 
 bool xml_record_parser::end_tag(const char*& p, const char* end) {
     p += 2;  // "</"
-    std::string_view qname;
-    if (!q_name(p, end, qname) || qname != open_.back().qname) return false;
+    // The open element's name, compared as bytes (a longer name fails at the next byte).
+    const std::string_view qname = open_.back().qname;
+    if (static_cast<std::size_t>(end - p) < qname.size() ||
+        !common::equal_bytes(std::string_view(p, qname.size()), qname))
+        return false;
+    p += qname.size();
     while (p != end && tag_space(*p)) ++p;
     if (p == end || *p != '>') return false;
     ++p;
