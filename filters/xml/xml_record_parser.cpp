@@ -226,7 +226,7 @@ element_span element_end(std::string_view bytes) {
 }
 
 std::size_t xml_record_parser::parse(std::string_view bytes, name_resolver& names) {
-    events_.clear();
+    used_ = 0;
     attributes_.clear();
     open_.clear();
     values_.clear();
@@ -269,7 +269,7 @@ bool xml_record_parser::start_tag(const char*& p, const char* end, name_resolver
         if (*p == '>') {
             ++p;
             e.attributes = static_cast<std::uint32_t>(attributes_.size()) - e.first_attribute;
-            events_.push_back(e);
+            add(e);
             open_.push_back({qname, name});
             return true;
         }
@@ -277,11 +277,11 @@ bool xml_record_parser::start_tag(const char*& p, const char* end, name_resolver
             if (end - p < 2 || p[1] != '>') return false;
             p += 2;
             e.attributes = static_cast<std::uint32_t>(attributes_.size()) - e.first_attribute;
-            events_.push_back(e);
+            add(e);
             xml_event close;
             close.k = xml_event::kind::end;
             close.name = name;
-            events_.push_back(close);
+            add(close);
             return true;
         }
         if (p == before) return false;  // attributes are separated by whitespace
@@ -369,7 +369,7 @@ bool xml_record_parser::end_tag(const char*& p, const char* end) {
     xml_event e;
     e.k = xml_event::kind::end;
     e.name = open_.back().name;
-    events_.push_back(e);
+    add(e);
     open_.pop_back();
     return true;
 }
@@ -381,7 +381,7 @@ bool xml_record_parser::text(const char*& p, const char* end) {
             xml_event e;
             e.k = xml_event::kind::text;
             e.text = std::string_view(run, static_cast<std::size_t>(to - run));
-            events_.push_back(e);
+            add(e);
         }
     };
     for (;;) {
@@ -399,7 +399,7 @@ bool xml_record_parser::text(const char*& p, const char* end) {
             xml_event e;
             e.k = xml_event::kind::text;
             e.text = literals.substr(literals.find(decoded), 1);
-            events_.push_back(e);
+            add(e);
             run = p;
         } else if (c == ']') {
             if (end - p >= 3 && p[1] == ']' && p[2] == '>') return false;  // "]]>" in text
