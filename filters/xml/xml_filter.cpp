@@ -514,10 +514,14 @@ class xml_filter final : public record_filter {
             auto& cache = attribute ? attribute_cache_ : cache_;
             auto it = cache.find(qname);
             if (it == cache.end()) {
-                // A body can choose its names: past the bound, expat reads them.
-                if (cache.size() >= max_names) return nullptr;
+                // A body can choose its names (and the envelope its namespaces): past the
+                // bounds, in number and in bytes, expat reads them.
+                if (cache.size() >= max_names || qname.size() > max_name_bytes) return nullptr;
                 made_name m;
                 if (!make(qname, attribute, m.triplet)) return nullptr;
+                const std::size_t weight = qname.size() + m.triplet.size();
+                if (held_bytes_ + weight > max_held_bytes) return nullptr;
+                held_bytes_ += weight;
                 it = cache.emplace(std::string(qname), std::move(m)).first;
                 it->second.split = split_name(it->second.triplet.c_str());
             }
@@ -536,6 +540,9 @@ class xml_filter final : public record_filter {
 
       private:
         static constexpr std::size_t max_names = 1024;
+        static constexpr std::size_t max_name_bytes = 256;
+        static constexpr std::size_t max_held_bytes = 256 * 1024;  // names and triplets
+        std::size_t held_bytes_ = 0;
         struct made_name {
             std::string triplet;
             xml_name split;  // views into `triplet`
@@ -596,6 +603,7 @@ class xml_filter final : public record_filter {
         }
 
         void forget() {
+            held_bytes_ = 0;
             cache_.clear();
             attribute_cache_.clear();
             recent_.fill(recent{});

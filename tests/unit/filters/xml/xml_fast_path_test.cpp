@@ -186,6 +186,10 @@ std::vector<edge> edges() {
         {"a non-ASCII name", rec("<sf:pr\xC3\xA9nom>B</sf:pr\xC3\xA9nom>"), false},
         {"a character reference in an attribute", rec("", " x=\"&#65;\""), false},
         {"a record longer than max-record-bytes", rec(std::string(5000, 'x')), false},
+        {"a name longer than the fast path keeps (256 bytes)",
+         rec("<sf:" + std::string(300, 'n') + ">B</sf:" + std::string(300, 'n') + ">"), false},
+        {"a name of 256 bytes",
+         rec("<sf:" + std::string(253, 'n') + ">B</sf:" + std::string(253, 'n') + ">"), true},
         // Refused by expat: the fast path must not let them through.
         {"an undeclared entity", rec("<sf:first_name>&nbsp;</sf:first_name>"), false},
         {"an unbound prefix", rec("<zz:first_name>B</zz:first_name>"), false},
@@ -248,6 +252,25 @@ TEST(XmlFastPath, WhatSitsBetweenRecordsAgreesWithExpat) {
             for (const auto& c : testing::chunkings(body.size())) expect_same(spec, body, c);
         }
     }
+}
+
+// A body chooses its element names: past 1,024 distinct names (or 256 KiB of them) the fast path
+// keeps no more and hands records with new names to expat — the same answer, memory bounded.
+TEST(XmlFastPath, ManyDistinctNamesAreBoundedAndStillAgreeWithExpat) {
+    std::string records;
+    for (int i = 0; i < 1500; ++i) {
+        const std::string name = "sf:n" + std::to_string(i);
+        records += "<records><" + name + ">v</" + name + "></records>";
+    }
+    const std::string body = page(records);
+    const filter_spec spec = soap_spec(true);
+    const outcome fast = run(spec, body, {}, xml_path::fast);
+    ASSERT_FALSE(fast.r.error) << fast.r.error.message();
+    EXPECT_EQ(fast.r.counters.records_in, 1502u);
+    EXPECT_GT(fast.fast_records, 1000u);
+    EXPECT_LT(fast.fast_records, 1502u);
+    expect_same(spec, body, {});
+    expect_same(spec, body, {body.size() / 3, body.size() / 2});
 }
 
 TEST(XmlFastPath, ARecordCutByTheEndOfTheBodyIsTruncatedAsWithExpat) {
