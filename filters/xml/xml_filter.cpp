@@ -543,6 +543,7 @@ class xml_filter final : public record_filter {
         static constexpr std::size_t max_name_bytes = 256;
         static constexpr std::size_t max_held_bytes = 256 * 1024;  // names and triplets
         std::size_t held_bytes_ = 0;
+        std::uint64_t generation_ = 1;
         struct made_name {
             std::string triplet;
             xml_name split;  // views into `triplet`
@@ -602,7 +603,10 @@ class xml_filter final : public record_filter {
             return true;
         }
 
+        [[nodiscard]] std::uint64_t generation() const override { return generation_; }
+
         void forget() {
+            ++generation_;
             held_bytes_ = 0;
             cache_.clear();
             attribute_cache_.clear();

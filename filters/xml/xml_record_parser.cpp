@@ -227,6 +227,7 @@ element_span element_end(std::string_view bytes) {
 
 std::size_t xml_record_parser::parse(std::string_view bytes, name_resolver& names) {
     used_ = 0;
+    starts_ = 0;
     attributes_.clear();
     open_.clear();
     values_.clear();
@@ -254,10 +255,35 @@ std::size_t xml_record_parser::parse(std::string_view bytes, name_resolver& name
 bool xml_record_parser::start_tag(const char*& p, const char* end, name_resolver& names) {
     ++p;  // '<'
     std::string_view qname;
-    if (!q_name(p, end, qname)) return false;  // also '!' and '?': comments, CDATA, PIs
-    if (qname.substr(0, 4) == "xml:" || qname.substr(0, 6) == "xmlns:") return false;
-    const char* name = names.triplet(qname, false);
-    if (name == nullptr) return false;
+    const char* name = nullptr;
+    // Records repeat their structure: the n-th start tag of this element most often has the name
+    // the n-th had in the last one. When the bytes say so (and no other name character follows),
+    // that name and its triplet are taken without scanning and looking it up again.
+    const std::size_t ordinal = starts_++;
+    if (ordinal < predicted_.size()) {
+        const predicted& guess = predicted_[ordinal];
+        const std::size_t n = guess.qname.size();
+        if (guess.generation == names.generation() && static_cast<std::size_t>(end - p) > n &&
+            common::equal_bytes(std::string_view(p, n), guess.qname) && !name_char[byte(p + n)] &&
+            p[n] != ':') {
+            qname = std::string_view(p, n);
+            name = guess.triplet;
+            p += n;
+        }
+    }
+    if (name == nullptr) {
+        if (!q_name(p, end, qname)) return false;  // also '!' and '?': comments, CDATA, PIs
+        if (qname.substr(0, 4) == "xml:" || qname.substr(0, 6) == "xmlns:") return false;
+        name = names.triplet(qname, false);
+        if (name == nullptr) return false;
+        if (ordinal < max_predicted) {
+            if (ordinal >= predicted_.size()) predicted_.resize(ordinal + 1);
+            predicted& guess = predicted_[ordinal];
+            guess.qname.assign(qname);
+            guess.triplet = name;
+            guess.generation = names.generation();
+        }
+    }
     xml_event e;
     e.k = xml_event::kind::start;
     e.name = name;

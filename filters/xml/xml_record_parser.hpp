@@ -51,6 +51,8 @@ class name_resolver {
     // `attribute`: an unprefixed attribute is in no namespace; an unprefixed element is in the
     // default one.
     [[nodiscard]] virtual const char* triplet(std::string_view qname, bool attribute) = 0;
+    // Changes whenever a triplet returned before may no longer be valid (the bindings changed).
+    [[nodiscard]] virtual std::uint64_t generation() const = 0;
 };
 
 struct xml_event {
@@ -96,6 +98,16 @@ class xml_record_parser {
 
     std::vector<xml_event> events_;  // [0, used_) are this element's
     std::size_t used_ = 0;
+
+    // The names of the last elements' start tags by position (start_tag()).
+    struct predicted {
+        std::string qname;
+        const char* triplet = nullptr;
+        std::uint64_t generation = 0;
+    };
+    static constexpr std::size_t max_predicted = 256;
+    std::vector<predicted> predicted_;
+    std::size_t starts_ = 0;  // start tags read in this element
     std::vector<attribute> attributes_;
     struct open_element {
         std::string_view qname;
