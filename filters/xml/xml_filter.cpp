@@ -359,8 +359,16 @@ class xml_filter final : public record_filter {
                 rest.size() < 2 ? record_start::undecided : starts_record(rest);
             if (starts == record_start::no) {
                 // A sibling element (done, size, …): expat reads it whole, then the records may
-                // go on. The parent's end tag, a comment, text: expat reads the rest.
-                if (rest[1] == '/' || rest[1] == '!' || rest[1] == '?') return to_expat(in);
+                // go on. The parent's end tag, a comment, a processing instruction: expat reads
+                // up to the next '>', and the records may go on (under this parent, or, after
+                // its end, under the next one — the steps above find it).
+                if (rest[1] == '/' || rest[1] == '!' || rest[1] == '?') {
+                    const std::size_t gt = rest.find('>');
+                    if (gt == std::string_view::npos) return to_expat(in);
+                    if (auto ec = to_expat(in.substr(0, ws + gt + 1))) return ec;
+                    in.remove_prefix(ws + gt + 1);
+                    continue;
+                }
                 const xml_fast::element_span e = xml_fast::element_end(rest);
                 if (e.result != xml_fast::span::found) return to_expat(in);
                 if (auto ec = to_expat(in.substr(0, ws + e.size))) return ec;

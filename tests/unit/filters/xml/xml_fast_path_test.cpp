@@ -273,6 +273,28 @@ TEST(XmlFastPath, ManyDistinctNamesAreBoundedAndStillAgreeWithExpat) {
     expect_same(spec, body, {body.size() / 3, body.size() / 2});
 }
 
+// A prefix bound to another namespace between records (two result elements, each declaring
+// it): the names the fast path made under the first binding, and its predictions, are not
+// used under the second — `x:nil` is xsi:nil in the first result only.
+TEST(XmlFastPath, APrefixBoundAnewBetweenRecordsIsResolvedAnew) {
+    const std::string rec =
+        "<records><sf:Id>1</sf:Id><sf:first_name x:nil=\"true\"/>"
+        "<sf:consent><sf:email>true</sf:email></sf:consent></records>";
+    const std::string body =
+        "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" "
+        "xmlns:sf=\"urn:sf\"><soapenv:Body><queryResponse>"
+        "<result xmlns:x=\"http://www.w3.org/2001/XMLSchema-instance\">" +
+        rec + rec + "</result><result xmlns:x=\"urn:other\">" + rec + rec +
+        "</result></queryResponse></soapenv:Body></soapenv:Envelope>";
+    for (const bool strict : {false, true}) {
+        const filter_spec spec = soap_spec(strict);
+        const outcome fast = run(spec, body, {}, xml_path::fast);
+        ASSERT_FALSE(fast.r.error) << fast.r.error.message();
+        EXPECT_EQ(fast.fast_records, 4u);
+        for (const auto& c : testing::chunkings(body.size())) expect_same(spec, body, c);
+    }
+}
+
 TEST(XmlFastPath, ARecordCutByTheEndOfTheBodyIsTruncatedAsWithExpat) {
     const std::string body = page("<records><sf:Id>2</sf:Id></records>");
     const std::size_t cut_at = body.find("<sf:Id>2");
