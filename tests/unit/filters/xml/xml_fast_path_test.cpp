@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -293,6 +294,32 @@ TEST(XmlFastPath, APrefixBoundAnewBetweenRecordsIsResolvedAnew) {
         EXPECT_EQ(fast.fast_records, 4u);
         for (const auto& c : testing::chunkings(body.size())) expect_same(spec, body, c);
     }
+}
+
+// Expat's reparse deferral holds back what follows an unfinished token until twice as many bytes
+// have arrived; the bytes held could pass max-record-bytes without any one token doing so, and
+// the body was refused record_too_large or not depending on where it was cut — and on how the
+// fast path fed expat. Found by a red-team pass (64-byte limit, a 55-byte start tag cut).
+TEST(XmlFastPath, BytesExpatDefersAreNotOneTokenTooLarge) {
+    filter_spec spec;
+    spec.format = body_format::xml;
+    spec.strict_envelope = true;
+    spec.records = "/r/rec";
+    spec.allowed = field_set({"a", "b.c"});
+    spec.link_fields = {"/r/next"};
+    spec.rewrite_link = [](std::string_view) -> std::optional<std::string> { return "https://x/"; };
+    spec.max_record_bytes = 64;
+    const std::string body =
+        "<r><rec><a>hi</a><b><c>xy</c></b></rec>\n<rec>><d>1</d></rec>\n\t<rec><a>&lt;</a></rec>"
+        "<next xmlns:sf=\"urn:sobject.partner.soap.sforce.com\">http://n</next><p/></r>";
+    for (const xml_path path : {xml_path::fast, xml_path::expat}) {
+        for (std::size_t cut = 1; cut < body.size(); ++cut) {
+            SCOPED_TRACE(cut);
+            const outcome o = run(spec, body, {cut}, path);
+            EXPECT_FALSE(o.r.error) << o.r.error.message();
+        }
+    }
+    for (const auto& c : testing::chunkings(body.size())) expect_same(spec, body, c);
 }
 
 TEST(XmlFastPath, ARecordCutByTheEndOfTheBodyIsTruncatedAsWithExpat) {
