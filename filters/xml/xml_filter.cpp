@@ -6,6 +6,7 @@
 #include <climits>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -193,7 +194,13 @@ class xml_filter final : public record_filter {
             }
             if (!ec) ec = to_expat(in);
         } else {
+            // The fast path feeds expat parts of the piece; what expat holds is judged against
+            // max-record-bytes once the whole piece is in, as when expat is fed the piece whole
+            // (a '>' inside an attribute value or a comment is no place to judge it).
+            piecewise_ = true;
             ec = feed_fast(in);
+            piecewise_ = false;
+            if (!ec) ec = parse({}, false);
         }
         if (!ec && nul != nullptr) {
             // The body ends at the NUL: what expat still holds (an unfinished token) is read as
@@ -282,7 +289,11 @@ class xml_filter final : public record_filter {
     }
 
     [[nodiscard]] boost::system::error_code parse(std::string_view in, bool final) {
-        return expat_parse(parser_, in, final, fed_, spec_.max_record_bytes, pending_error_);
+        // While the fast path feeds a piece in parts, what expat holds is not judged (feed()
+        // judges it after the last part).
+        const std::uint64_t held_limit =
+            piecewise_ ? std::numeric_limits<std::uint64_t>::max() : spec_.max_record_bytes;
+        return expat_parse(parser_, in, final, fed_, held_limit, pending_error_);
     }
 
     // `in` through expat (XML_Parse takes an int length).
@@ -352,7 +363,9 @@ class xml_filter final : public record_filter {
                 continue;
             }
             std::size_t ws = 0;
-            while (ws < in.size() && (in[ws] == ' ' || in[ws] == '\t' || in[ws] == '\n')) ++ws;
+            while (ws < in.size() &&
+                   (in[ws] == ' ' || in[ws] == '\t' || in[ws] == '\n' || in[ws] == '\r'))
+                ++ws;
             const std::string_view rest = in.substr(ws);
             if (rest.empty() || rest[0] != '<') return to_expat(in);
             const record_start starts =
@@ -378,6 +391,9 @@ class xml_filter final : public record_filter {
             if (ws != 0) {
                 if (auto ec = to_expat(in.substr(0, ws))) return ec;
                 in.remove_prefix(ws);
+                // A carriage return last: expat holds it (it may start a CR LF pair), and the
+                // record must not be read ahead of it. The steps above go on.
+                if (!at_records_level()) continue;
             }
             if (starts == record_start::yes) {
                 // Most records: read in one pass, their size known from reading them.
@@ -1421,6 +1437,7 @@ class xml_filter final : public record_filter {
 
     // The fast path's state.
     bool fast_ = false;                   // a record read by the fast path is being replayed
+    bool piecewise_ = false;              // feed_fast() is feeding expat parts of a piece
     std::uint64_t fast_event_bytes_ = 0;  // event_bytes() meanwhile: a text event's length
     std::string carry_;                   // a record's first bytes, cut by the end of a piece
     std::size_t carry_scanned_ = 0;       // carry_'s size when element_end() last saw it cut

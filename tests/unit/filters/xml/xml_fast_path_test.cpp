@@ -322,6 +322,60 @@ TEST(XmlFastPath, BytesExpatDefersAreNotOneTokenTooLarge) {
     for (const auto& c : testing::chunkings(body.size())) expect_same(spec, body, c);
 }
 
+// The fast path feeds expat a piece in parts (a tag at a time while it looks for the records'
+// parent; a held record's bytes when they pass the limit). What expat holds is judged against
+// max-record-bytes only once the whole piece is in: judged at a '>' inside an attribute value,
+// a comment or a processing instruction, or inside an end tag padded with blanks, a body was
+// refused record_too_large where expat, fed the piece whole, found it malformed — or read it.
+// Found by a red-team pass.
+TEST(XmlFastPath, WhatExpatHoldsIsJudgedAtTheEndOfAPieceOnly) {
+    filter_spec spec;
+    spec.format = body_format::xml;
+    spec.records = "/r/rec";
+    spec.allowed = field_set({"a"});
+    spec.max_record_bytes = 64;
+    const std::string a70(70, 'a');
+    const std::vector<std::string> malformed{
+        "<r y=\"" + a70 + ">a<\"></r>",         // '<' in an attribute value
+        "<r><rec/><!--" + a70 + ">--x--></r>",  // "--" inside a comment
+        "<r><rec/><?p " + a70 + ">\x01?></r>",  // a control character in a PI
+    };
+    for (const std::string& body : malformed) {
+        for (const xml_path path : {xml_path::fast, xml_path::expat}) {
+            const outcome o = run(spec, body, {}, path);
+            EXPECT_EQ(o.r.error, filter_error::malformed) << o.r.error.message();
+        }
+        for (const auto& c : testing::chunkings(body.size(), 256)) expect_same(spec, body, c);
+    }
+    for (const std::string& body : {"<r><rec></rec" + std::string(5000, ' ') + "></r>",
+                                    "<r><rec><a/></rec" + std::string(5000, ' ') + "></r>"}) {
+        for (const std::size_t cut : {std::size_t{8}, std::size_t{12}}) {
+            for (const xml_path path : {xml_path::fast, xml_path::expat}) {
+                const outcome o = run(spec, body, {cut}, path);
+                EXPECT_FALSE(o.r.error) << o.r.error.message() << " cut " << cut;
+            }
+            expect_same(spec, body, {cut});
+        }
+    }
+}
+
+// Records separated by CR LF (a pretty-printed page) are read fast; a CR held by expat at the end
+// of a piece keeps the next record from being read ahead of it.
+TEST(XmlFastPath, RecordsBetweenCarriageReturnsAreReadFastAndInOrder) {
+    std::string records;
+    for (int i = 0; i < 20; ++i)
+        records += "\r\n  <records><sf:Id>" + std::to_string(i) + "</sf:Id></records>";
+    const std::string body = page(records, "\r\n");
+    const filter_spec spec = soap_spec(false);
+    const outcome fast = run(spec, body, {}, xml_path::fast);
+    ASSERT_FALSE(fast.r.error) << fast.r.error.message();
+    EXPECT_EQ(fast.fast_records, 22u);
+    for (const auto& c : testing::chunkings(body.size(), 0)) expect_same(spec, body, c);
+    for (std::size_t at = body.find('\r'); at != std::string::npos; at = body.find('\r', at + 1)) {
+        expect_same(spec, body, {at + 1});  // a piece ending with the CR
+    }
+}
+
 TEST(XmlFastPath, ARecordCutByTheEndOfTheBodyIsTruncatedAsWithExpat) {
     const std::string body = page("<records><sf:Id>2</sf:Id></records>");
     const std::size_t cut_at = body.find("<sf:Id>2");
