@@ -214,7 +214,7 @@ struct exchange {
 };
 
 // What the relay asks of the client's side of its session (session implements it; it outlives
-// every relay it runs). Called on the session's strand only.
+// every relay it runs). Called on the session's thread only.
 class client_side {
   public:
     client_side() = default;

@@ -3,7 +3,7 @@
 // response — each with the function that cuts it short when a stop's shutdown-grace is over.
 // Shared by every session (they enter and leave on their own threads) and the drain (which waits
 // for the set to empty, then cuts what is left). No Asio: a cut function posts to its session's
-// strand itself.
+// executor itself.
 
 #include <cstddef>
 #include <cstdint>

@@ -79,8 +79,8 @@ net::awaitable<error_code> record_audit(audit::sink& sink, audit::record& r, boo
             auto h = std::make_shared<handler_type>(std::move(handler));
             sink.append(std::move(r), d, [h, io](error_code result) mutable {
                 net::post(io, [h = std::move(h), result]() mutable {
-                    auto strand = net::get_associated_executor(*h);
-                    net::dispatch(strand,
+                    auto own = net::get_associated_executor(*h);  // inline on the context's own
+                    net::dispatch(own,
                                   [h = std::move(h), result]() mutable { std::move (*h)(result); });
                 });
             });

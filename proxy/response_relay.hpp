@@ -22,11 +22,11 @@ namespace exportwall::proxy {
 class export_case;
 
 // Appends `r` to the audit trail and resumes on the caller's executor once it is stored (durably
-// when asked); the error when it could not be. The sink completes on its own thread, which must
-// touch no strand: it posts to the plain io_context executor, and the io thread dispatches the
-// coroutine's handler onto its strand. `r` is the awaiting coroutine's own (a local it co_awaits
-// this with), handed to the sink by reference and spent afterwards: a record is ~45 members, and
-// one taken by value made this frame too large for Asio's frame recycling besides the move.
+// when asked); the error when it could not be. The sink may complete on its own thread: it posts
+// to the session's io_context, whose one thread resumes the coroutine. `r` is the awaiting
+// coroutine's own (a local it co_awaits this with), handed to the sink by reference and spent
+// afterwards: a record is ~45 members, and one taken by value made this frame too large for Asio's
+// frame recycling besides the move.
 [[nodiscard]] net::awaitable<boost::system::error_code> record_audit(audit::sink& sink,
                                                                      audit::record& r,
                                                                      bool durable);

@@ -146,8 +146,12 @@ net::awaitable<void> accept_loop(runtime& rt, tcp::acceptor& acceptor,
                                  io_pool& workers) {
     net::steady_timer backoff(co_await net::this_coro::executor);
     while (acceptor.is_open()) {
+        // The connection's executor is its context's own, not a strand on it: one thread runs
+        // each context, which serialises the session's handlers as a strand would, and a strand
+        // made every completion a second trip through the scheduler and two mutex acquisitions
+        // (~6 % of a small export's CPU, docs/benchmarks.md "Tenth round").
         auto [ec, socket] =
-            co_await acceptor.async_accept(net::make_strand(workers.next()), use_tuple);
+            co_await acceptor.async_accept(workers.next().get_executor(), use_tuple);
         if (ec) {
             if (ec == net::error::operation_aborted || !acceptor.is_open()) break;
             // Out of file descriptors and kin: pause instead of spinning.

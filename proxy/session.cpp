@@ -117,8 +117,8 @@ using relay_end = std::optional<bool>;
 class session;
 
 // Where a stop's cut reaches a session: its owner is set while a request is in flight and
-// cleared when it ends. Read and written on the session's strand only; shared with the cut
-// function in runtime::in_flight(), which may outlive the request (and the session).
+// cleared when it ends. Read and written on the session's thread only (its io_context's); shared
+// with the cut function in runtime::in_flight(), which may outlive the request (and the session).
 struct cut_handle {
     session* owner = nullptr;
 };
@@ -820,7 +820,7 @@ net::awaitable<bool> session::serve_one(std::size_t head_len) {
     remote_ip_ = conn_remote_ip_;
     via_ = conn_via_;
     // In flight from its complete head to its access-log line, refusals too: a stop waits for it,
-    // and cuts it at the end of the grace (cut_for_shutdown, posted to this session's strand). A
+    // and cuts it at the end of the grace (cut_for_shutdown, posted to this session's executor). A
     // refusal answered just before a stop would otherwise lose its access-log line when the
     // event loops stop before its write's completion runs.
     auto cut = std::make_shared<cut_handle>();

@@ -86,7 +86,7 @@ class byte_stream {
     std::unique_ptr<tls_stream> tls_;
 };
 
-// A deadline for the I/O in progress on one socket (or resolver), on the session's strand. When
+// A deadline for the I/O in progress on one socket (or resolver), on the session's thread. When
 // it passes before disarm(), the pending operations are cancelled (they complete with
 // operation_aborted) and expired() turns true. One timer wait serves many arm/disarm pairs: arming
 // a later deadline costs no timer operation.

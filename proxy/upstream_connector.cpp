@@ -127,8 +127,8 @@ net::awaitable<std::unique_ptr<byte_stream>> upstream_connector::connect(upstrea
     const config::limits& lim = x_.lim;
     io_deadline& deadline = ctx_.upstream_deadline;
     // Upstream sockets outlive this session in the pool and serve other sessions: they are bound
-    // to the io_context itself, never to this session's strand (completions still run on the
-    // strand of whichever coroutine awaits them).
+    // to the io_context itself, never to a strand (a session's executor is its context's own
+    // since the tenth round; a strand is unwrapped for callers that still hand one in).
     net::any_io_executor ex = ctx_.client_stream.socket().get_executor();
     if (const auto* strand = ex.target<net::strand<net::io_context::executor_type>>())
         ex = strand->get_inner_executor();

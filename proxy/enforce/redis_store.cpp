@@ -127,8 +127,8 @@ struct connection {
 };
 
 // Cancels what is in progress when the store's timeout passes. The timer runs on the executor of
-// the coroutine that uses the connection (a session's strand): its handler and the coroutine's
-// I/O never race.
+// the coroutine that uses the connection (a session's io_context, run by one thread): its handler
+// and the coroutine's I/O never race.
 class deadline {
   public:
     deadline(const net::any_io_executor& ex, std::chrono::milliseconds after,
