@@ -3,6 +3,12 @@
 # compare-nginx-filtered, compare-quota). Sourced, never run. The caller sets `tmp` (its scratch
 # directory) and the array `pids` (every process it started) and installs `trap bench_cleanup EXIT`.
 
+# exportwall runs here as its image runs it (docker/Dockerfile's ENV): glibc keeps up to 64 freed
+# blocks of a size in each thread's cache instead of 7 (docs/deployment.md, "The memory
+# allocator"). EXPORTWALL_GLIBC_TUNABLES overrides it; set it empty for glibc's defaults.
+# shellcheck disable=SC2034 # used by the sourcing scripts
+exportwall_env=(env "GLIBC_TUNABLES=${EXPORTWALL_GLIBC_TUNABLES-glibc.malloc.tcache_count=64}")
+
 # Stops every process in `pids` and removes `tmp`.
 bench_cleanup() {
     local pid
