@@ -33,6 +33,42 @@ if(EXPORTWALL_SANITIZE)
   endif()
 endif()
 
+# Profile-guided optimisation (GCC), in two builds: EXPORTWALL_PGO=generate instruments every
+# object to count its branches and calls into EXPORTWALL_PGO_DIR when a program exits;
+# scripts/pgo-train runs the instrumented exportwall under a workload; EXPORTWALL_PGO=use
+# compiles again from those counts (hot paths laid out together and inlined, cold ones apart).
+# -fprofile-prefix-path names each object's counts by its path inside the build directory; the
+# two builds still share one directory (the presets pgo-generate and pgo), since GCC also checks
+# a function's counts against its source file's path, and audit/review_page.cpp is generated in
+# the build directory. -fprofile-partial-training: a function the
+# workload never ran is optimised as without a profile, not for size. docker/Dockerfile builds
+# the image's binary this way; docs/deployment.md, "How the image's binary is built".
+set(EXPORTWALL_PGO "" CACHE STRING "Profile-guided optimisation: empty (off), generate or use")
+set(EXPORTWALL_PGO_DIR "" CACHE PATH "Where EXPORTWALL_PGO=generate writes its counts and =use reads them")
+if(EXPORTWALL_PGO)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    message(FATAL_ERROR "EXPORTWALL_PGO uses GCC's -fprofile-generate/-fprofile-use (the compiler is ${CMAKE_CXX_COMPILER_ID})")
+  endif()
+  if(NOT EXPORTWALL_PGO_DIR)
+    message(FATAL_ERROR "EXPORTWALL_PGO=${EXPORTWALL_PGO} needs EXPORTWALL_PGO_DIR (the profile's directory)")
+  endif()
+  if(EXPORTWALL_PGO STREQUAL "generate")
+    add_compile_options(-fprofile-generate=${EXPORTWALL_PGO_DIR} -fprofile-update=atomic
+                        -fprofile-prefix-path=${CMAKE_BINARY_DIR})
+    add_link_options(-fprofile-generate=${EXPORTWALL_PGO_DIR})
+  elseif(EXPORTWALL_PGO STREQUAL "use")
+    if(NOT IS_DIRECTORY "${EXPORTWALL_PGO_DIR}")
+      message(FATAL_ERROR "EXPORTWALL_PGO=use: no profile at ${EXPORTWALL_PGO_DIR} (run scripts/pgo-train first)")
+    endif()
+    # -Wno-missing-profile: the tools built beside exportwall (the demo CRM, the generator) are
+    # not trained. A profile from other sources than these still fails (-Wcoverage-mismatch).
+    add_compile_options(-fprofile-use=${EXPORTWALL_PGO_DIR} -fprofile-partial-training
+                        -fprofile-prefix-path=${CMAKE_BINARY_DIR} -Wno-missing-profile)
+  else()
+    message(FATAL_ERROR "EXPORTWALL_PGO must be empty, generate or use (is '${EXPORTWALL_PGO}')")
+  endif()
+endif()
+
 # Adds an exportwall library or executable with the project's warnings and the repository root
 # on the include path (includes read `#include "filters/json/json_filter.hpp"`).
 function(exportwall_target name)
