@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
         return exit_success;
     }
     if (command == "--version") {
-        std::puts("exportwall " EXPORTWALL_VERSION);
+        std::puts("exportwall " EXPORTWALL_VERSION "\nbuild: " EXPORTWALL_BUILD);
         return exit_success;
     }
     int sub_argc = argc - 1;

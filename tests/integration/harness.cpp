@@ -34,7 +34,12 @@ namespace exportwall::itest {
 
 namespace fs = std::filesystem;
 
-std::string exportwall_binary() { return EXPORTWALL_BINARY; }
+// EXPORTWALL_UNDER_TEST names another exportwall binary to run instead of this build's own:
+// scripts/test runs the integration tests against the image's, built from a profile.
+std::string exportwall_binary() {
+    const char* other = std::getenv("EXPORTWALL_UNDER_TEST");
+    return other != nullptr && *other != '\0' ? std::string(other) : std::string(EXPORTWALL_BINARY);
+}
 std::string fake_crm_binary() { return FAKE_CRM_BINARY; }
 std::string mint_certs_script() {
     return std::string(EXPORTWALL_SOURCE_DIR) + "/certs/mint-dev-certs";

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -63,8 +64,7 @@ bool has(std::string_view s, std::string_view part) {
 // Every command reports a usage error the same way: one line on standard error naming the
 // command ("exportwall audit: …", "exportwall check-config: …", "exportwall: unknown command …").
 bool is_one_line_usage_error(std::string_view err) {
-    return err.starts_with("exportwall") && err.ends_with("\n") &&
-           err.find('\n') == err.size() - 1;
+    return err.starts_with("exportwall") && err.ends_with("\n") && err.find('\n') == err.size() - 1;
 }
 
 class PolicyCommand : public ::testing::Test {
@@ -300,8 +300,9 @@ TEST_F(PolicyCommand, CheckConfigOfflineNeedsNoSecretKeyFileOrList) {
         ASSERT_NE(at, std::string::npos) << from;
         t.replace(at, from.size(), to);
     };
-    replace(R"(<audit path="audit.jsonl" sync="blocked"/>)",
-            R"(<audit path="audit.jsonl" sync="blocked" subject-key-file="/run/secrets/ew-subject.key"/>)");
+    replace(
+        R"(<audit path="audit.jsonl" sync="blocked"/>)",
+        R"(<audit path="audit.jsonl" sync="blocked" subject-key-file="/run/secrets/ew-subject.key"/>)");
     replace(R"(<upstream id="crm")",
             R"(<upstream id="crm" soap-session-id="${EW_TEST_UNSET_SESSION_SECRET}")");
     const std::string path = dir_.file("deployed.xml");
@@ -324,7 +325,8 @@ TEST_F(PolicyCommand, CheckConfigOfflineNeedsNoSecretKeyFileOrList) {
     // Offline still finds what is wrong in the file itself.
     const std::string typo = dir_.file("typo.xml");
     std::string bad = t;
-    bad.replace(bad.find(R"(<purpose id="delivery" )"), 23, R"(<purpose id="delivery" colour="red" )");
+    bad.replace(bad.find(R"(<purpose id="delivery" )"), 23,
+                R"(<purpose id="delivery" colour="red" )");
     ASSERT_TRUE(write_file(typo, bad));
     const auto still = run(dir_, {"check-config", "--offline", typo});
     EXPECT_EQ(still.status, 1);
@@ -432,6 +434,26 @@ TEST_F(PolicyCommand, EveryOptionWithASetOfValuesRefusesAnotherWithExitTwo) {
         EXPECT_EQ(o.status, 2) << c[0] << " " << c[1] << " … " << c.back() << ": " << o.out
                                << o.err;
         EXPECT_TRUE(is_one_line_usage_error(o.err)) << c[0] << " " << c[1] << ": " << o.err;
+    }
+}
+
+// `--version` names the build on its second line: the build type, profile-guided or not,
+// sanitizers, the compiler. scripts/test runs this test against the image's binary with
+// EXPORTWALL_EXPECT_BUILD=profile-guided, so a Dockerfile that shipped a plain build fails it.
+TEST(BinaryVersion, SecondLineSaysWhichBuild) {
+    temp_dir dir;
+    const outcome o = run(dir, {"--version"});
+    ASSERT_EQ(o.status, 0) << o.err;
+    const std::size_t first_end = o.out.find('\n');
+    ASSERT_NE(first_end, std::string::npos) << o.out;
+    EXPECT_TRUE(o.out.starts_with("exportwall ")) << o.out;
+    const std::string second = o.out.substr(first_end + 1);
+    ASSERT_TRUE(second.starts_with("build: ")) << o.out;
+    EXPECT_TRUE(second.ends_with("\n")) << o.out;
+    EXPECT_TRUE(has(second, "GNU ") || has(second, "Clang ")) << second;
+    if (const char* expected = std::getenv("EXPORTWALL_EXPECT_BUILD");
+        expected != nullptr && *expected != '\0') {
+        EXPECT_TRUE(has(second, expected)) << "expected \"" << expected << "\" in: " << second;
     }
 }
 
