@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # bench/proxy/lib.sh — shell functions shared by the proxy benchmarks (compare-nginx,
-# compare-nginx-filtered, compare-quota). Sourced, never run. The caller sets `tmp` (its scratch
-# directory) and the array `pids` (every process it started) and installs `trap bench_cleanup EXIT`.
+# compare-nginx-filtered, compare-quota, compare-floor). Sourced, never run. The caller sets `tmp`
+# (its scratch directory) and the array `pids` (every process it started) and installs
+# `trap bench_cleanup EXIT`.
 
 # exportwall runs here as its image runs it (docker/Dockerfile's ENV): glibc keeps up to 64 freed
 # blocks of a size in each thread's cache instead of 7 (docs/deployment.md, "The memory
@@ -122,4 +123,29 @@ EOF
     nginx_pid=$!
     pids+=("$nginx_pid")
     wait_for_port "$nginx_port" || { echo "nginx ($name) did not start" >&2; cat "$dir/logs/"* >&2; exit 1; }
+}
+
+# start_exportwall NAME SYNC [BINARY]: exportwall (BINARY, default $exportwall_bin) with the bench
+# policy ($policy) rewritten for this run's upstream ($crm_port), audit path and sync policy,
+# access log and stderr under $tmp/NAME. Sets ew_port and ew_pid. Used by compare-nginx-filtered
+# and compare-floor, which define `fail`.
+# shellcheck disable=SC2154 # crm_port, policy and exportwall_bin belong to the sourcing script
+start_exportwall() {
+    local name=$1 sync=$2 dir="$tmp/$1" bin=${3:-$exportwall_bin}
+    mkdir -p "$dir"
+    sed -e "s#url=\"http://127.0.0.1:8081\"#url=\"http://127.0.0.1:$crm_port\"#" \
+        -e "s#<audit path=\"audit.jsonl\" sync=\"blocked\"/>#<audit path=\"$dir/audit.jsonl\" sync=\"$sync\"/>#" \
+        -e "s#access-log=\"access.log\"#access-log=\"$dir/access.log\"#" \
+        "$policy" >"$dir/exportwall.xml"
+    if ! grep -q "127.0.0.1:$crm_port" "$dir/exportwall.xml" ||
+        ! grep -q "sync=\"$sync\"" "$dir/exportwall.xml" || ! grep -q "$dir/access.log" "$dir/exportwall.xml"; then
+        fail "$policy no longer has the upstream, audit or log line this script rewrites"
+    fi
+    "${exportwall_env[@]}" "$bin" serve --config "$dir/exportwall.xml" --ports-file "$dir/ports.json" \
+        >"$dir/stderr.log" 2>&1 &
+    ew_pid=$!
+    pids+=("$ew_pid")
+    wait_for_file "$dir/ports.json" "$ew_pid" || { cat "$dir/stderr.log" >&2; fail "exportwall ($name) did not start"; }
+    ew_port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listeners"][0])' "$dir/ports.json")
+    wait_for_port "$ew_port"
 }
