@@ -11,74 +11,61 @@
 #include <boost/json/value.hpp>
 
 #include "common/hex.hpp"
-#include "common/json_text.hpp"
+#include "common/json_writer.hpp"
 
 namespace exportwall::audit {
 
 namespace {
 
-// The canonical form's strings are common::append_json_string's: the chain hashes its bytes.
-void append_string(std::string_view s, std::string& out) { common::append_json_string(out, s); }
-
-template <class Int>
-void append_int(Int v, std::string& out) {
-    char buf[24];
-    auto res = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, res.ptr);
-}
+// The canonical form is written through common::json_writer: its strings are
+// common::append_json_string's bytes, and the chain hashes them.
+using common::json_writer;
 
 // Milliseconds with exactly three decimals: parsing and re-printing gives the same bytes.
-void append_duration(double v, std::string& out) {
+void append_duration(double v, json_writer& w) {
     if (!std::isfinite(v)) v = 0;
     char buf[400];
     auto res = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 3);
-    out.append(buf, res.ptr);
+    w.raw(std::string_view(buf, static_cast<std::size_t>(res.ptr - buf)));
 }
 
-void append_key(std::string_view key, bool first, std::string& out) {
-    if (!first) out.push_back(',');
-    out.push_back('"');
-    out.append(key);
-    out.append("\":");
-}
-
-void append_list(const std::vector<std::string>& items, std::string& out) {
-    out.push_back('[');
+void append_list(const std::vector<std::string>& items, json_writer& w) {
+    w.raw('[');
     bool first = true;
     for (const auto& s : items) {
-        if (!first) out.push_back(',');
+        if (!first) w.raw(',');
         first = false;
-        append_string(s, out);
+        w.string(s);
     }
-    out.push_back(']');
+    w.raw(']');
 }
 
 // {"name":count,…} in key order (byte value: std::map of std::string).
-void append_counts(const std::map<std::string, std::uint64_t>& counts, std::string& out) {
-    out.push_back('{');
+void append_counts(const std::map<std::string, std::uint64_t>& counts, json_writer& w) {
+    w.raw('{');
     bool first = true;
     for (const auto& [name, count] : counts) {
-        if (!first) out.push_back(',');
+        if (!first) w.raw(',');
         first = false;
-        append_string(name, out);
-        out.push_back(':');
-        append_int(count, out);
+        w.string(name);
+        w.raw(':');
+        w.number(count);
     }
-    out.push_back('}');
+    w.raw('}');
 }
 
 // {"name":"text",…} in key order: file paths and their digests.
-void append_names(const std::map<std::string, std::string>& names, std::string& out) {
-    out.push_back('{');
+void append_names(const std::map<std::string, std::string>& names, json_writer& w) {
+    w.raw('{');
     bool first = true;
     for (const auto& [name, text] : names) {
-        if (!first) out.push_back(',');
+        if (!first) w.raw(',');
         first = false;
-        append_string(name, out);
-        out.push_back(':');
-        append_string(text, out);
+        w.string(name);
+        w.raw(':');
+        w.string(text);
     }
-    out.push_back('}');
+    w.raw('}');
 }
 
 class audit_category_impl final : public boost::system::error_category {
@@ -678,159 +665,170 @@ class object_reader {
 
 // The members that say what was decided: seq, id, replica, time, mode, decision, reason and the
 // refusal's legal rule.
-void append_decision_members(const record& r, std::string& out) {
-    append_key("seq", true, out);
-    append_int(r.seq, out);
-    append_key("id", false, out);
-    append_string(r.id, out);
+void append_decision_members(const record& r, json_writer& w) {
+    w.raw("\"seq\":");
+    w.number(r.seq);
+    w.raw(",\"id\":");
+    w.string(r.id);
     if (!r.replica.empty()) {
-        append_key("replica", false, out);
-        append_string(r.replica, out);
+        w.raw(",\"replica\":");
+        w.string(r.replica);
     }
-    const std::pair<std::string_view, const std::string*> strings1[] = {
-        {"time", &r.time}, {"mode", &r.mode}, {"decision", &r.decision}, {"reason", &r.reason}};
-    for (const auto& [k, v] : strings1) {
-        append_key(k, false, out);
-        append_string(*v, out);
-    }
+    w.raw(",\"time\":");
+    w.string(r.time);
+    w.raw(",\"mode\":");
+    w.string(r.mode);
+    w.raw(",\"decision\":");
+    w.string(r.decision);
+    w.raw(",\"reason\":");
+    w.string(r.reason);
     if (!r.rule_id.empty()) {
-        append_key("rule_id", false, out);
-        append_string(r.rule_id, out);
-        append_key("legal_reference", false, out);
-        append_string(r.legal_reference, out);
+        w.raw(",\"rule_id\":");
+        w.string(r.rule_id);
+        w.raw(",\"legal_reference\":");
+        w.string(r.legal_reference);
     }
 }
 
 // The members of the request: who asked for what, where it went, its status and the fields
 // requested, stripped and transformed.
-void append_request_members(const record& r, std::string& out) {
-    const std::pair<std::string_view, const std::string*> strings2[] = {
-        {"client", &r.client},
-        {"purpose", &r.purpose},
-        {"basis", &r.basis},
-        {"destination", &r.destination},
-        {"destination_kind", &r.destination_kind},
-        {"route", &r.route},
-        {"method", &r.method},
-        {"path", &r.path}};
-    for (const auto& [k, v] : strings2) {
-        append_key(k, false, out);
-        append_string(*v, out);
-    }
-    append_key("status", false, out);
-    append_int(r.status, out);
-    append_key("fields_requested", false, out);
-    append_list(r.fields_requested, out);
-    append_key("fields_stripped", false, out);
-    append_list(r.fields_stripped, out);
+void append_request_members(const record& r, json_writer& w) {
+    w.raw(",\"client\":");
+    w.string(r.client);
+    w.raw(",\"purpose\":");
+    w.string(r.purpose);
+    w.raw(",\"basis\":");
+    w.string(r.basis);
+    w.raw(",\"destination\":");
+    w.string(r.destination);
+    w.raw(",\"destination_kind\":");
+    w.string(r.destination_kind);
+    w.raw(",\"route\":");
+    w.string(r.route);
+    w.raw(",\"method\":");
+    w.string(r.method);
+    w.raw(",\"path\":");
+    w.string(r.path);
+    w.raw(",\"status\":");
+    w.number(r.status);
+    w.raw(",\"fields_requested\":");
+    append_list(r.fields_requested, w);
+    w.raw(",\"fields_stripped\":");
+    append_list(r.fields_stripped, w);
     if (!r.fields_transformed.empty()) {
-        append_key("fields_transformed", false, out);
-        append_counts(r.fields_transformed, out);
+        w.raw(",\"fields_transformed\":");
+        append_counts(r.fields_transformed, w);
     }
     if (!r.transform_failed.empty()) {
-        append_key("transform_failed", false, out);
-        append_counts(r.transform_failed, out);
+        w.raw(",\"transform_failed\":");
+        append_counts(r.transform_failed, w);
     }
 }
 
 // The members of what went through: records and bytes, the subject index, the duration, the
 // remote end and the policy revision.
-void append_transfer_members(const record& r, std::string& out) {
-    append_key("records_in", false, out);
-    append_int(r.records_in, out);
-    append_key("records_out", false, out);
-    append_int(r.records_out, out);
-    append_key("records_dropped", false, out);
-    append_counts(r.records_dropped, out);
+void append_transfer_members(const record& r, json_writer& w) {
+    w.raw(",\"records_in\":");
+    w.number(r.records_in);
+    w.raw(",\"records_out\":");
+    w.number(r.records_out);
+    w.raw(",\"records_dropped\":");
+    append_counts(r.records_dropped, w);
     if (!r.subject_index.empty()) {
-        append_key("subject_keys", false, out);
-        append_int(r.subject_keys, out);
-        append_key("subject_index", false, out);
-        append_string(r.subject_index, out);
+        w.raw(",\"subject_keys\":");
+        w.number(r.subject_keys);
+        w.raw(",\"subject_index\":");
+        w.string(r.subject_index);
     }
-    append_key("bytes_in", false, out);
-    append_int(r.bytes_in, out);
-    append_key("bytes_out", false, out);
-    append_int(r.bytes_out, out);
-    append_key("duration_ms", false, out);
-    append_duration(r.duration_ms, out);
-    append_key("remote", false, out);
-    append_string(r.remote, out);
+    w.raw(",\"bytes_in\":");
+    w.number(r.bytes_in);
+    w.raw(",\"bytes_out\":");
+    w.number(r.bytes_out);
+    w.raw(",\"duration_ms\":");
+    append_duration(r.duration_ms, w);
+    w.raw(",\"remote\":");
+    w.string(r.remote);
     if (!r.via.empty()) {
-        append_key("via", false, out);
-        append_string(r.via, out);
+        w.raw(",\"via\":");
+        w.string(r.via);
     }
     if (!r.trace_id.empty()) {
-        append_key("trace_id", false, out);
-        append_string(r.trace_id, out);
+        w.raw(",\"trace_id\":");
+        w.string(r.trace_id);
     }
-    append_key("policy_revision", false, out);
-    append_string(r.policy_revision, out);
+    w.raw(",\"policy_revision\":");
+    w.string(r.policy_revision);
 }
 
 // The members of particular records: a volume alert's, the candidate policy's, a configuration
 // load's and a checkpoint's.
-void append_event_members(const record& r, std::string& out) {
+void append_event_members(const record& r, json_writer& w) {
     if (!r.volume_hour.empty()) {
-        append_key("volume_hour", false, out);
-        append_string(r.volume_hour, out);
-        append_key("volume_records", false, out);
-        append_int(r.volume_records, out);
-        append_key("volume_threshold", false, out);
-        append_int(r.volume_threshold, out);
-        append_key("volume_bound", false, out);
-        append_string(r.volume_bound, out);
-        append_key("volume_median", false, out);
-        append_int(r.volume_median, out);
-        append_key("volume_action", false, out);
-        append_string(r.volume_action, out);
+        w.raw(",\"volume_hour\":");
+        w.string(r.volume_hour);
+        w.raw(",\"volume_records\":");
+        w.number(r.volume_records);
+        w.raw(",\"volume_threshold\":");
+        w.number(r.volume_threshold);
+        w.raw(",\"volume_bound\":");
+        w.string(r.volume_bound);
+        w.raw(",\"volume_median\":");
+        w.number(r.volume_median);
+        w.raw(",\"volume_action\":");
+        w.string(r.volume_action);
     }
     if (!r.shadow_decision.empty()) {
-        append_key("shadow_decision", false, out);
-        append_string(r.shadow_decision, out);
-        append_key("shadow_reason", false, out);
-        append_string(r.shadow_reason, out);
-        append_key("shadow_fields_stripped", false, out);
-        append_list(r.shadow_fields_stripped, out);
+        w.raw(",\"shadow_decision\":");
+        w.string(r.shadow_decision);
+        w.raw(",\"shadow_reason\":");
+        w.string(r.shadow_reason);
+        w.raw(",\"shadow_fields_stripped\":");
+        append_list(r.shadow_fields_stripped, w);
     }
     if (!r.policy_trigger.empty()) {
-        append_key("policy_trigger", false, out);
-        append_string(r.policy_trigger, out);
-        append_key("policy_files", false, out);
-        append_names(r.policy_files, out);
-        append_key("suppression_lists", false, out);
-        append_names(r.suppression_lists, out);
+        w.raw(",\"policy_trigger\":");
+        w.string(r.policy_trigger);
+        w.raw(",\"policy_files\":");
+        append_names(r.policy_files, w);
+        w.raw(",\"suppression_lists\":");
+        append_names(r.suppression_lists, w);
     }
     if (!r.checkpoint_signature.empty()) {
-        append_key("checkpoint_seq", false, out);
-        append_int(r.checkpoint_seq, out);
-        append_key("checkpoint_hash", false, out);
-        append_string(r.checkpoint_hash, out);
-        append_key("checkpoint_key_id", false, out);
-        append_string(r.checkpoint_key_id, out);
-        append_key("checkpoint_signature", false, out);
-        append_string(r.checkpoint_signature, out);
+        w.raw(",\"checkpoint_seq\":");
+        w.number(r.checkpoint_seq);
+        w.raw(",\"checkpoint_hash\":");
+        w.string(r.checkpoint_hash);
+        w.raw(",\"checkpoint_key_id\":");
+        w.string(r.checkpoint_key_id);
+        w.raw(",\"checkpoint_signature\":");
+        w.string(r.checkpoint_signature);
     }
+}
+// Every member but the hash, in the design's order, without the braces.
+void append_members(const record& r, json_writer& w) {
+    append_decision_members(r, w);
+    append_request_members(r, w);
+    append_transfer_members(r, w);
+    append_event_members(r, w);
+    w.raw(",\"prev_hash\":");
+    w.string(r.prev_hash);
 }
 }  // namespace
 
 void append_canonical(const record& r, std::string& out) {
-    out.push_back('{');
-    append_decision_members(r, out);
-    append_request_members(r, out);
-    append_transfer_members(r, out);
-    append_event_members(r, out);
-    append_key("prev_hash", false, out);
-    append_string(r.prev_hash, out);
-    out.push_back('}');
+    json_writer w(out);
+    w.raw('{');
+    append_members(r, w);
+    w.raw('}');
 }
 
 void append_line(const record& r, std::string& out) {
-    append_canonical(r, out);
-    out.pop_back();  // the closing brace moves after the hash member
-    out.append(",\"hash\":");
-    append_string(r.hash, out);
-    out.append("}\n");
+    json_writer w(out);
+    w.raw('{');
+    append_members(r, w);
+    w.raw(",\"hash\":");  // the canonical bytes with the hash member before the closing brace
+    w.string(r.hash);
+    w.raw("}\n");
 }
 
 chain_hasher::chain_hasher()

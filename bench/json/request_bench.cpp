@@ -7,15 +7,17 @@
 
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "audit/record.hpp"
-#include "tools/generator/contact_generator.hpp"
 #include "bench/json/promotion_spec.hpp"
 #include "filters/filter_shelf.hpp"
 #include "filters/record_filter.hpp"
+#include "proxy/ops/access_log.hpp"
+#include "tools/generator/contact_generator.hpp"
 
 namespace {
 
@@ -78,6 +80,32 @@ void BM_AuditRecordId(benchmark::State& state) {
     for (auto _ : state) benchmark::DoNotOptimize(ew::audit::new_record_id());
 }
 BENCHMARK(BM_AuditRecordId);
+
+// One access-log line of a small export, into a buffer kept between lines (the log keeps one a
+// thread).
+void BM_AccessLine(benchmark::State& state) {
+    ew::proxy::access_entry e;
+    e.request_id = "0123456789abcdef0123456789abcdef";
+    e.audit_id = "fedcba9876543210fedcba9876543210";
+    e.remote = "127.0.0.1:51234";
+    e.method = "GET";
+    e.route = "contacts";
+    e.path = "/api/data/v9.2/contacts";
+    e.query = "$select=id,firstname,emailaddress1&$top=4";
+    e.status = 200;
+    e.upstream_status = 200;
+    e.bytes_out = 1843;
+    e.duration_ms = 0.412;
+    e.outcome = "complete";
+    const auto now = std::chrono::system_clock::now();
+    std::string line;
+    for (auto _ : state) {
+        line.clear();
+        ew::proxy::append_access_line(line, e, now);
+        benchmark::DoNotOptimize(line.data());
+    }
+}
+BENCHMARK(BM_AccessLine);
 
 }  // namespace
 

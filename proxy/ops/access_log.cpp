@@ -15,30 +15,11 @@
 
 #include "common/clock.hpp"
 #include "common/json_text.hpp"
+#include "common/json_writer.hpp"
 #include "proxy/forward.hpp"
 
 namespace exportwall::proxy {
 namespace {
-
-void append_member(std::string& out, std::string_view name, std::string_view value) {
-    out += ",\"";
-    out += name;
-    out += "\":";
-    common::append_json_string(out, value);
-}
-
-void append_number(std::string& out, std::uint64_t value) {
-    std::array<char, 24> digits{};
-    const auto r = std::to_chars(digits.data(), digits.data() + digits.size(), value);
-    out.append(digits.data(), r.ptr);
-}
-
-void append_member(std::string& out, std::string_view name, std::uint64_t value) {
-    out += ",\"";
-    out += name;
-    out += "\":";
-    append_number(out, value);
-}
 
 [[nodiscard]] std::string rfc3339(std::chrono::system_clock::time_point now) {
     std::string out;
@@ -47,14 +28,14 @@ void append_member(std::string& out, std::string_view name, std::uint64_t value)
 }
 
 // `ms` with three decimals, as printf's "%.3f" writes it.
-void append_milliseconds(std::string& out, double ms) {
+void append_milliseconds(common::json_writer& w, double ms) {
     std::array<char, 64> text{};
     const auto r =
         std::to_chars(text.data(), text.data() + text.size(), ms, std::chars_format::fixed, 3);
     if (r.ec == std::errc()) {
-        out.append(text.data(), r.ptr);
+        w.raw(std::string_view(text.data(), static_cast<std::size_t>(r.ptr - text.data())));
     } else {
-        out += "0.000";
+        w.raw("0.000");
     }
 }
 
@@ -69,24 +50,46 @@ void append_access_line(std::string& out, const access_entry& e,
     out += "{\"time\":\"";
     common::append_rfc3339_millis(out, now);
     out += '"';
-    append_member(out, "request_id", e.request_id);
-    if (!e.audit_id.empty()) append_member(out, "audit_id", e.audit_id);
-    append_member(out, "remote", e.remote);
-    if (!e.via.empty()) append_member(out, "via", e.via);
-    if (!e.trace_id.empty()) append_member(out, "trace_id", e.trace_id);
-    append_member(out, "method", e.method);
-    append_member(out, "route", e.route);
-    append_member(out, "path", e.path);
-    append_member(out, "query_params", query_parameter_names(e.query));
-    append_member(out, "status", std::uint64_t{e.status});
-    append_member(out, "upstream_status", std::uint64_t{e.upstream_status});
-    append_member(out, "bytes_in", e.bytes_in);
-    append_member(out, "bytes_out", e.bytes_out);
-    out += ",\"duration_ms\":";
-    append_milliseconds(out, e.duration_ms);
-    append_member(out, "outcome", e.outcome);
-    append_member(out, "reason", e.reason);
-    out += '}';
+    common::json_writer w(out);  // from here on `out` is the writer's
+    w.raw(",\"request_id\":");
+    w.string(e.request_id);
+    if (!e.audit_id.empty()) {
+        w.raw(",\"audit_id\":");
+        w.string(e.audit_id);
+    }
+    w.raw(",\"remote\":");
+    w.string(e.remote);
+    if (!e.via.empty()) {
+        w.raw(",\"via\":");
+        w.string(e.via);
+    }
+    if (!e.trace_id.empty()) {
+        w.raw(",\"trace_id\":");
+        w.string(e.trace_id);
+    }
+    w.raw(",\"method\":");
+    w.string(e.method);
+    w.raw(",\"route\":");
+    w.string(e.route);
+    w.raw(",\"path\":");
+    w.string(e.path);
+    w.raw(",\"query_params\":");
+    w.string(query_parameter_names(e.query));
+    w.raw(",\"status\":");
+    w.number(e.status);
+    w.raw(",\"upstream_status\":");
+    w.number(e.upstream_status);
+    w.raw(",\"bytes_in\":");
+    w.number(e.bytes_in);
+    w.raw(",\"bytes_out\":");
+    w.number(e.bytes_out);
+    w.raw(",\"duration_ms\":");
+    append_milliseconds(w, e.duration_ms);
+    w.raw(",\"outcome\":");
+    w.string(e.outcome);
+    w.raw(",\"reason\":");
+    w.string(e.reason);
+    w.raw('}');
 }
 
 std::string format_access_line(const access_entry& e, std::chrono::system_clock::time_point now) {
@@ -201,9 +204,9 @@ class json_line_formatter final : public spdlog::formatter {
   public:
     void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
         auto level = spdlog::level::to_string_view(msg.level);
-        auto line = format_operational_line(
-            msg.time, std::string_view(level.data(), level.size()),
-            std::string_view(msg.payload.data(), msg.payload.size()));
+        auto line =
+            format_operational_line(msg.time, std::string_view(level.data(), level.size()),
+                                    std::string_view(msg.payload.data(), msg.payload.size()));
         line += '\n';
         dest.append(line.data(), line.data() + line.size());
     }

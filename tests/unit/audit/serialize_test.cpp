@@ -515,6 +515,104 @@ TEST(AuditSerialise, ALineHoldsOnlyTheFieldsGiven) {
     EXPECT_EQ(line.find("MARKER"), std::string::npos);
 }
 
+// The chain hashes these bytes: a record holding every member, with strings that take each kind
+// of escape, written byte for byte as the trail has always written it. A change to how a line is
+// assembled that moved one byte would break every chain verified against records written before
+// it; this pins the bytes, not the parse.
+TEST(AuditSerialise, TheCanonicalBytesOfARecordWithEveryMemberStayAsTheyWere) {
+    record r;
+    r.seq = 18446744073709551615ull;
+    r.id = "0123456789abcdef0123456789abcdef";
+    r.replica = "exportwall-0";
+    r.time = "2026-12-07T15:30:00.123Z";
+    r.mode = "enforce";
+    r.decision = "blocked";
+    r.reason = "third_party_direct_marketing";
+    r.rule_id = "R10";
+    r.legal_reference = std::string(test::r10_reference);
+    r.client = "a\"b\\c/d";
+    r.purpose = std::string("tab\there\nnl\x01\x1f\x7f", 14);
+    r.basis = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";  // é € 😀: kept as they are
+    r.destination = "bad \xff\xc3 utf8 \xed\xa0\x80";       // each stray byte a U+FFFD
+    r.destination_kind = "third-party";
+    r.route = "";
+    r.method = "GET";
+    r.path = "/api/data/v9.2/contacts?$select&$filter";
+    r.status = 403;
+    r.fields_requested = {"id", "email", "\b\f\r"};
+    r.fields_stripped = {};
+    r.fields_transformed = {{"birth_date", 8}, {"email", 0}};
+    r.transform_failed = {{"birth_date", 1}};
+    r.records_in = 0;
+    r.records_out = 12345678901234ull;
+    r.records_dropped = {{"no_consent", 3}, {"objected", 1}};
+    r.subject_keys = 7;
+    r.subject_index = std::string(64, 'e');
+    r.bytes_in = 1;
+    r.bytes_out = 0;
+    r.duration_ms = 12.3456;
+    r.remote = "[::1]:51234";
+    r.via = "127.0.0.1:443";
+    r.trace_id = std::string(32, 'a');
+    r.policy_revision = std::string(64, 'b');
+    r.volume_hour = "2026-12-07T15:00:00Z";
+    r.volume_records = 100000;
+    r.volume_threshold = 50000;
+    r.volume_bound = "ceiling";
+    r.volume_median = 0;
+    r.volume_action = "refuse";
+    r.shadow_decision = "filtered";
+    r.shadow_reason = "";
+    r.shadow_fields_stripped = {"iban", "phone"};
+    r.policy_trigger = "sighup";
+    r.policy_files = {{"/etc/exportwall/b.xml", std::string(64, 'c')},
+                      {"/etc/exportwall/a.xml", std::string(64, 'd')}};
+    r.suppression_lists = {};
+    r.checkpoint_seq = 41;
+    r.checkpoint_hash = std::string(64, 'f');
+    r.checkpoint_key_id = "key-1";
+    r.checkpoint_signature = "00ff";
+    r.prev_hash = std::string(64, '0');
+    r.hash = std::string(64, '9');
+    const std::string expected =
+        R"({"seq":18446744073709551615,"id":"0123456789abcdef0123456789abcdef",)"
+        R"("replica":"exportwall-0","time":"2026-12-07T15:30:00.123Z","mode":"enforce",)"
+        R"("decision":"blocked","reason":"third_party_direct_marketing","rule_id":"R10",)"
+        R"("legal_reference":"GDPR art. 6(1), art. 21; CNIL guidance on partner transfers",)"
+        R"("client":"a\"b\\c/d","purpose":"tab\there\nnl\u0001\u001f)"
+        "\x7f"
+        R"(","basis":")"
+        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"
+        R"(","destination":"bad )"
+        "\xef\xbf\xbd\xef\xbf\xbd utf8 \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+        R"(","destination_kind":"third-party","route":"","method":"GET",)"
+        R"("path":"/api/data/v9.2/contacts?$select&$filter","status":403,)"
+        R"("fields_requested":["id","email","\b\f\r"],"fields_stripped":[],)"
+        R"("fields_transformed":{"birth_date":8,"email":0},"transform_failed":{"birth_date":1},)"
+        R"("records_in":0,"records_out":12345678901234,)"
+        R"("records_dropped":{"no_consent":3,"objected":1},"subject_keys":7,)"
+        R"("subject_index":"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee",)"
+        R"("bytes_in":1,"bytes_out":0,"duration_ms":12.346,"remote":"[::1]:51234",)"
+        R"("via":"127.0.0.1:443","trace_id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",)"
+        R"("policy_revision":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",)"
+        R"("volume_hour":"2026-12-07T15:00:00Z","volume_records":100000,)"
+        R"("volume_threshold":50000,"volume_bound":"ceiling","volume_median":0,)"
+        R"("volume_action":"refuse","shadow_decision":"filtered","shadow_reason":"",)"
+        R"("shadow_fields_stripped":["iban","phone"],"policy_trigger":"sighup",)"
+        R"("policy_files":{"/etc/exportwall/a.xml":"dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd",)"
+        R"("/etc/exportwall/b.xml":"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"},)"
+        R"("suppression_lists":{},"checkpoint_seq":41,)"
+        R"("checkpoint_hash":"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",)"
+        R"("checkpoint_key_id":"key-1","checkpoint_signature":"00ff",)"
+        R"("prev_hash":"0000000000000000000000000000000000000000000000000000000000000000"})";
+    std::string canonical = "kept";  // appended to, never replaced
+    append_canonical(r, canonical);
+    EXPECT_EQ(canonical, "kept" + expected);
+    std::string line;
+    append_line(r, line);
+    EXPECT_EQ(line, expected.substr(0, expected.size() - 1) + R"(,"hash":")" + r.hash + "\"}\n");
+}
+
 TEST(AuditSerialise, RejectsLinesWithExtraOrMissingMembers) {
     std::string line;
     append_line(chained(test::sample_record(1), 1), line);

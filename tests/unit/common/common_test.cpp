@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <set>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@
 #include "common/equal_bytes.hpp"
 #include "common/hex.hpp"
 #include "common/json_text.hpp"
+#include "common/json_writer.hpp"
 #include "common/markup_text.hpp"
 #include "common/percent.hpp"
 #include "common/random.hpp"
@@ -377,6 +379,57 @@ TEST(JsonText, AppendsAQuotedString) {
 }
 
 // Every byte on its own: the references of each kind, and every other byte as it is.
+// The writer's bytes are append_json_string's and the plain appends', whatever the buffer held
+// before and however far past its reserve the pieces run: strings of every length (across the
+// 256 bytes it makes room for ahead), each with and without a byte that needs escaping, between
+// numbers at their extremes.
+TEST(JsonWriter, WritesWhatTheAppendsWouldAtEveryLength) {
+    for (std::size_t n : {0u, 1u, 15u, 16u, 17u, 255u, 256u, 257u, 600u, 5000u}) {
+        for (const char odd : {'a', '"', '\x01', '\xff'}) {
+            std::string value(n, 'x');
+            if (n > 0) value[n / 2] = odd;
+            std::string expected = "held";
+            expected += ",\"k\":";
+            append_json_string(expected, value);
+            expected += ':';
+            expected += std::to_string(std::numeric_limits<std::int64_t>::min());
+            expected += ',';
+            expected += std::to_string(std::numeric_limits<std::uint64_t>::max());
+            expected += std::string_view("[]", 2);
+            append_json_string(expected, value);
+            expected += '}';
+
+            std::string out = "held";
+            {
+                json_writer w(out);
+                w.raw(",\"k\":");
+                w.string(value);
+                w.raw(':');
+                w.number(std::numeric_limits<std::int64_t>::min());
+                w.raw(',');
+                w.number(std::numeric_limits<std::uint64_t>::max());
+                w.raw(std::string_view("[]", 2));
+                w.string(value);
+                w.raw('}');
+            }
+            EXPECT_EQ(out, expected) << n << ' ' << static_cast<int>(odd);
+        }
+    }
+}
+
+// finish() leaves exactly the bytes written; writing on afterwards continues after them.
+TEST(JsonWriter, FinishCutsTheScratchAndWritingGoesOn) {
+    std::string out;
+    json_writer w(out);
+    w.raw("{\"a\":");
+    w.number(1);
+    w.finish();
+    EXPECT_EQ(out, "{\"a\":1");
+    w.raw('}');
+    w.finish();
+    EXPECT_EQ(out, "{\"a\":1}");
+}
+
 TEST(MarkupText, EscapesEachByteByItsRule) {
     for (int c = 0; c < 256; ++c) {
         const std::string one(1, static_cast<char>(c));

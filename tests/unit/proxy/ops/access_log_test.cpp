@@ -47,6 +47,40 @@ TEST(AccessLine, IsOneJsonObjectWithoutQueryValues) {
     EXPECT_EQ(v.at("outcome").as_string(), "complete");
 }
 
+// Collectors parse these lines: every member, in its order, with strings that take an escape,
+// byte for byte — and appended after what the buffer already held.
+TEST(AccessLine, KeepsItsBytesWithEveryMember) {
+    access_entry e;
+    e.request_id = "0123456789abcdef";
+    e.audit_id = "fedcba9876543210";
+    e.remote = "[::1]:5000";
+    e.via = "10.0.0.1:443";
+    e.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    e.method = "GET";
+    e.route = "";
+    e.path = "/api/\"odd\"\\path\x01";
+    e.query = "$select=email&$top=4";
+    e.status = 403;
+    e.upstream_status = 0;
+    e.bytes_in = 18446744073709551615ull;
+    e.bytes_out = 0;
+    e.duration_ms = 2.0005;
+    e.outcome = "refused";
+    e.reason = "caf\xc3\xa9 \xff";
+    const auto now =
+        std::chrono::system_clock::time_point(std::chrono::milliseconds(1'700'000'000'045));
+    std::string line = "before|";
+    append_access_line(line, e, now);
+    EXPECT_EQ(line,
+              R"(before|{"time":"2023-11-14T22:13:20.045Z","request_id":"0123456789abcdef",)"
+              R"("audit_id":"fedcba9876543210","remote":"[::1]:5000","via":"10.0.0.1:443",)"
+              R"("trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","method":"GET","route":"",)"
+              R"("path":"/api/\"odd\"\\path\u0001","query_params":"$select,$top","status":403,)"
+              R"("upstream_status":0,"bytes_in":18446744073709551615,"bytes_out":0,)"
+              R"("duration_ms":2.001,"outcome":"refused","reason":"caf)"
+              "\xc3\xa9 \xef\xbf\xbd\"}");
+}
+
 // The time's date part is kept per thread and second: lines of other seconds, later or earlier,
 // still carry their own.
 TEST(AccessLine, StampsEachLineWithItsOwnSecondAndMilliseconds) {
