@@ -23,88 +23,90 @@ class json_writer {
   public:
     // Writes after what `out` holds; `out` has exactly the bytes written once the writer is gone
     // (or after finish()). `out` must not be touched meanwhile.
-    explicit json_writer(std::string& out) : out_(out), used_(out.size()) {
-        open(used_ + reserve_ahead);
-    }
+    explicit json_writer(std::string& out) : out_(out) { grow(reserve_ahead); }
     ~json_writer() { finish(); }
     json_writer(const json_writer&) = delete;
     json_writer& operator=(const json_writer&) = delete;
 
     // Cuts `out` to what was written. Writing after it continues where it stopped.
     void finish() {
-        if (open_) {
-            out_.resize(used_);
-            open_ = false;
+        if (p_ != nullptr) {
+            out_.resize(static_cast<std::size_t>(p_ - out_.data()));
+            p_ = end_ = nullptr;
         }
     }
 
     // A literal as it is: punctuation, a key with its quotes and colon (`,"status":`).
     template <std::size_t N>
-    void raw(const char (&text)[N]) {
+    [[gnu::always_inline]] void raw(const char (&text)[N]) {
         static_assert(N >= 1);
         room(N - 1);
-        std::memcpy(cursor(), text, N - 1);
-        used_ += N - 1;
+        std::memcpy(p_, text, N - 1);
+        p_ += N - 1;
     }
-    void raw(char c) {
+    [[gnu::always_inline]] void raw(char c) {
         room(1);
-        out_[used_++] = c;
+        *p_++ = c;
     }
     void raw(std::string_view text) {
         room(text.size());
-        if (!text.empty()) std::memcpy(cursor(), text.data(), text.size());
-        used_ += text.size();
+        if (!text.empty()) std::memcpy(p_, text.data(), text.size());
+        p_ += text.size();
     }
 
     // `s` as a JSON string, quotes included, escaped as append_json_string escapes it.
     void string(std::string_view s) {
         const char* const end = s.data() + s.size();
-        if (json_text_detail::skip_plain(s.data(), end) == end) {  // nearly every string
+        if (json_text_detail::skip_plain(s.data(), end) == end) [[likely]] {
             room(s.size() + 2);
-            char* p = cursor();
-            *p++ = '"';
-            if (!s.empty()) std::memcpy(p, s.data(), s.size());
-            p[s.size()] = '"';
-            used_ += s.size() + 2;
+            *p_++ = '"';
+            if (!s.empty()) std::memcpy(p_, s.data(), s.size());
+            p_ += s.size();
+            *p_++ = '"';
             return;
         }
-        finish();
-        append_json_string(out_, s);
-        used_ = out_.size();
-        open(used_ + reserve_ahead);
+        escaped(s);
     }
 
     // An unsigned or signed integer in decimal.
     template <std::integral Int>
     void number(Int v) {
         room(max_integer_digits);
-        const auto r = std::to_chars(cursor(), cursor() + max_integer_digits, v);
-        used_ = static_cast<std::size_t>(r.ptr - out_.data());
+        p_ = std::to_chars(p_, p_ + max_integer_digits, v).ptr;
     }
 
   private:
     static constexpr std::size_t reserve_ahead = 256;
     static constexpr std::size_t max_integer_digits = 24;  // 20 digits of 2^64 and a sign
 
-    [[nodiscard]] char* cursor() { return out_.data() + used_; }
-
     // At least `n` bytes writable at the cursor.
-    void room(std::size_t n) {
-        if (!open_ || out_.size() - used_ < n) open(used_ + n + reserve_ahead);
+    [[gnu::always_inline]] void room(std::size_t n) {
+        if (static_cast<std::size_t>(end_ - p_) < n) [[unlikely]]
+            grow(n);
     }
 
-    // `out` grown to `size` bytes (those past used_ are scratch, cut by finish()).
-    void open(std::size_t size) {
+    // `out` grown for `n` more bytes past the cursor, up to its capacity: resize within the
+    // capacity does not allocate, and the scratch bytes it fills are overwritten or cut.
+    [[gnu::noinline]] void grow(std::size_t n) {
+        const std::size_t used =
+            p_ != nullptr ? static_cast<std::size_t>(p_ - out_.data()) : out_.size();
+        const std::size_t size = used + n + reserve_ahead;
         if (size > out_.capacity()) out_.reserve(std::max(size, 2 * out_.capacity()));
-        // Up to the capacity: resize within it does not allocate; the scratch bytes it fills are
-        // overwritten or cut.
         out_.resize(out_.capacity());
-        open_ = true;
+        p_ = out_.data() + used;
+        end_ = out_.data() + out_.size();
+    }
+
+    // A string with a byte to escape: append_json_string's own bytes, written by it.
+    [[gnu::noinline]] void escaped(std::string_view s) {
+        finish();
+        append_json_string(out_, s);
+        grow(reserve_ahead);
     }
 
     std::string& out_;
-    std::size_t used_;
-    bool open_ = false;
+    char* p_ = nullptr;    // the cursor; null once finished
+    char* end_ = nullptr;  // the end of `out_`'s bytes (written and scratch)
 };
 
 }  // namespace exportwall::common
