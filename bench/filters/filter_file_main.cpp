@@ -28,6 +28,7 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,7 +65,14 @@ std::vector<std::string> split(std::string_view s, char sep) {
     return parts;
 }
 
-[[noreturn]] void usage(const char* message) {
+// Thrown with the usage text's reason; main() prints the usage and exits with 2.
+struct usage_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void usage(const char* message) { throw usage_error(message); }
+
+void print_usage(const char* message) {
     std::fprintf(stderr,
                  "exportwall-filter-file: %s\nusage: exportwall-filter-file --format "
                  "json|ndjson|csv|xml [--records PTR] [--keep a,b,c] [--require FIELD=true]... "
@@ -72,7 +80,6 @@ std::vector<std::string> split(std::string_view s, char sep) {
                  "[--max-peak-mib N] "
                  "[--mode filter|boost-parse|boost-sax|xml-expat] [FILE|-]\n",
                  message);
-    std::exit(2);
 }
 
 options parse_args(int argc, char** argv) {
@@ -296,7 +303,7 @@ run_result run_boost_parse(chunk_reader& in) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
     const options o = parse_args(argc, argv);
     chunk_reader in(o.input);
     if (!in.ok()) usage("cannot open the input");
@@ -330,4 +337,16 @@ int main(int argc, char** argv) {
     if (!r.accepted) return 1;
     if (o.max_peak_mib != 0 && peak > o.max_peak_mib * 1024) return 3;
     return 0;
+}
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const usage_error& e) {
+        print_usage(e.what());
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "exportwall-filter-file: %s\n", e.what());
+        return 1;
+    }
 }

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -55,6 +56,11 @@ struct audit_trail {
     off_t offset = 0;
     std::array<unsigned char, 32> head{};
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    audit_trail() = default;
+    audit_trail(const audit_trail&) = delete;
+    audit_trail& operator=(const audit_trail&) = delete;
+    audit_trail(audit_trail&&) = delete;
+    audit_trail& operator=(audit_trail&&) = delete;
     ~audit_trail() { EVP_MD_CTX_free(ctx); }
 
     void append(std::size_t bytes_out) {
@@ -250,9 +256,7 @@ net::awaitable<void> listen(tcp::acceptor& acceptor) {
     }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
     CLI::App app(
         "exportwall-floor-relay: the least relay, a yardstick (bench/proxy/compare-floor)");
     std::string port_file, access_log, audit;
@@ -305,4 +309,17 @@ int main(int argc, char** argv) {
     contexts.front()->run();
     for (auto& t : pool) t.join();
     return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "exportwall-floor-relay: %s\n", e.what());
+    } catch (...) {
+        std::fputs("exportwall-floor-relay: unknown error\n", stderr);
+    }
+    return 1;
 }

@@ -11,9 +11,9 @@
 exportwall_env=(env "GLIBC_TUNABLES=${EXPORTWALL_GLIBC_TUNABLES-glibc.malloc.tcache_count=64}")
 
 # Stops every process in `pids` and removes `tmp`.
+# shellcheck disable=SC2154 # tmp and pids belong to the sourcing script
 bench_cleanup() {
     local pid
-    # shellcheck disable=SC2154 # tmp and pids belong to the sourcing script
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     rm -rf "$tmp"

@@ -194,7 +194,9 @@ yamllint)
     ;;
 manifests)
     work=${3:?workdir}
-    command -v node >/dev/null && command -v npm >/dev/null || skip "node and npm are needed for the schema validators"
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        skip "node and npm are needed for the schema validators"
+    fi
     mkdir -p "$work"
     if ! cmp -s "$repo/tests/deploy/package.json" "$work/package.json" || [ ! -d "$work/node_modules/kubernetes-models" ]; then
         cp "$repo/tests/deploy/package.json" "$work/package.json"
