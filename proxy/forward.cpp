@@ -5,11 +5,10 @@
 #include <cstring>
 #include <random>
 
-#include <emmintrin.h>
-
 #include "common/ascii.hpp"
 #include "common/hex.hpp"
 #include "config/decide.hpp"
+#include "proxy/http/field_bytes.hpp"
 #include "proxy/http/problem.hpp"
 #include "proxy/http/request_head.hpp"
 
@@ -28,33 +27,6 @@ namespace {
     return s;
 }
 
-// Every header field exportwall writes, in either direction, goes through here: a name that is
-// not a token, or a value with CR, LF, NUL or another control byte (HTAB aside), is never
-// written — the field is left out, so nothing a client or the CRM wrote can add a header or a
-// response (response splitting).
-// A control byte other than HTAB (C0, DEL) in `value`. Sixteen bytes at a time (SSE2): a head has
-// a dozen fields each way, and a byte-by-byte test was a fifth of writing them.
-[[nodiscard]] bool has_control_byte(std::string_view value) noexcept {
-    const char* p = value.data();
-    const char* const end = p + value.size();
-    const __m128i c0_top = _mm_set1_epi8(0x1f);
-    const __m128i tab = _mm_set1_epi8('\t');
-    const __m128i del = _mm_set1_epi8(0x7f);
-    for (; end - p >= 16; p += 16) {
-        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-        // v <= 0x1f, unsigned: max(v, 0x1f) == 0x1f.
-        const __m128i c0 = _mm_cmpeq_epi8(_mm_max_epu8(v, c0_top), c0_top);
-        const __m128i bad =
-            _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, tab), c0), _mm_cmpeq_epi8(v, del));
-        if (_mm_movemask_epi8(bad) != 0) return true;
-    }
-    for (; p != end; ++p) {
-        const auto u = static_cast<unsigned char>(*p);
-        if ((u < 0x20 && u != '\t') || u == 0x7f) return true;
-    }
-    return false;
-}
-
 // `name: value` CRLF, in one step.
 void write_field(std::string& out, std::string_view name, std::string_view value) {
     const std::size_t at = out.size();
@@ -70,8 +42,12 @@ void write_field(std::string& out, std::string_view name, std::string_view value
     *p = '\n';
 }
 
+// Every header field exportwall writes, in either direction, goes through here: a name that is
+// not a token, or a value with CR, LF, NUL or another control byte (HTAB aside), is never
+// written — the field is left out, so nothing a client or the CRM wrote can add a header or a
+// response (response splitting).
 void append_field(std::string& out, std::string_view name, std::string_view value) {
-    if (!is_field_name(name) || has_control_byte(value)) return;
+    if (!is_field_name(name) || field_bytes::has_control_byte(value)) return;
     write_field(out, name, value);
 }
 
@@ -101,7 +77,7 @@ class own_name {
 
 // One of exportwall's own fields: its value still goes through the control-byte check.
 void append_own_field(std::string& out, own_name name, std::string_view value) {
-    if (has_control_byte(value)) return;
+    if (field_bytes::has_control_byte(value)) return;
     write_field(out, name.view(), value);
 }
 

@@ -1,6 +1,7 @@
 #include "proxy/http/request_head.hpp"
 
 #include "common/ascii.hpp"
+#include "proxy/http/field_bytes.hpp"
 
 #include <array>
 #include <cstring>
@@ -19,26 +20,10 @@ namespace {
 
 using boost::system::error_code;
 
-// tchar of RFC 9110 §5.6.2, as a 256-entry table.
-constexpr std::array<bool, 256> make_tchar_table() {
-    std::array<bool, 256> t{};
-    for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = true;
-    for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = true;
-    for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
-    return t;
-}
-constexpr std::array<bool, 256> tchar_table = make_tchar_table();
+// tchar of RFC 9110 §5.6.2 (proxy/http/field_bytes.hpp).
+bool is_tchar(char c) noexcept { return field_bytes::is_tchar(static_cast<unsigned char>(c)); }
 
-bool is_tchar(char c) noexcept { return tchar_table[static_cast<unsigned char>(c)]; }
-
-bool is_token(std::string_view s) noexcept {
-    if (s.empty()) return false;
-    for (char c : s) {
-        if (!is_tchar(c)) return false;
-    }
-    return true;
-}
+bool is_token(std::string_view s) noexcept { return field_bytes::is_token(s); }
 
 // Length of the first line of `s` without its CRLF. `s` ends with CRLF and every LF in it
 // follows a CR (checked before).
@@ -53,19 +38,6 @@ std::string_view trim_ows(std::string_view s) noexcept {
     while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
     while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
     return s;
-}
-
-// Field values: HTAB, SP, VCHAR and obs-text. CR and LF never reach here (checked before).
-constexpr std::array<bool, 256> make_field_value_table() {
-    std::array<bool, 256> t{};
-    t['\t'] = true;
-    for (std::size_t c = 0x20; c < 256; ++c) t[c] = c != 0x7f;
-    return t;
-}
-constexpr std::array<bool, 256> field_value_table = make_field_value_table();
-
-bool is_field_value_byte(char c) noexcept {
-    return field_value_table[static_cast<unsigned char>(c)];
 }
 
 // Calls f(element) for each non-empty, OWS-trimmed element of a comma-separated list (RFC 9110
@@ -100,18 +72,23 @@ field_kind classify(std::string_view name) noexcept {
         case 6:
             return common::iequals_ascii(name, "expect") ? field_kind::expect : field_kind::other;
         case 10:
-            return common::iequals_ascii(name, "connection") ? field_kind::connection : field_kind::other;
+            return common::iequals_ascii(name, "connection") ? field_kind::connection
+                                                             : field_kind::other;
         case 13:
-            return common::iequals_ascii(name, "x-http-method") ? field_kind::method_override : field_kind::other;
+            return common::iequals_ascii(name, "x-http-method") ? field_kind::method_override
+                                                                : field_kind::other;
         case 14:
-            return common::iequals_ascii(name, "content-length") ? field_kind::content_length : field_kind::other;
+            return common::iequals_ascii(name, "content-length") ? field_kind::content_length
+                                                                 : field_kind::other;
         case 17:
-            if (common::iequals_ascii(name, "transfer-encoding")) return field_kind::transfer_encoding;
+            if (common::iequals_ascii(name, "transfer-encoding"))
+                return field_kind::transfer_encoding;
             return common::iequals_ascii(name, "x-method-override") ? field_kind::method_override
-                                                      : field_kind::other;
+                                                                    : field_kind::other;
         case 22:
-            return common::iequals_ascii(name, "x-http-method-override") ? field_kind::method_override
-                                                           : field_kind::other;
+            return common::iequals_ascii(name, "x-http-method-override")
+                       ? field_kind::method_override
+                       : field_kind::other;
         default:
             return field_kind::other;
     }
@@ -275,10 +252,7 @@ error_code parse_request_line(std::string_view line, request_head& out) noexcept
     if (version[5] != '1') return request_error::unsupported_version;
     out.version = version[7] == '0' ? 10 : 11;
 
-    for (char c : target) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u <= 0x20 || u >= 0x7f) return request_error::control_byte_in_target;
-    }
+    if (!field_bytes::all_target_bytes(target)) return request_error::control_byte_in_target;
     out.method = method;
     out.target = target;
     return {};
@@ -429,9 +403,9 @@ error_code check_request_head(std::string_view raw_head, std::size_t max_head_by
         // Transfer-Encoding (nginx and Envoy refuse or drop such names too): refused.
         if (name.find('_') != std::string_view::npos) return request_error::invalid_header_name;
         const auto raw_value = line.substr(colon + 1);
-        for (char c : raw_value) {
-            if (!is_field_value_byte(c)) return request_error::control_byte_in_header_value;
-        }
+        // Field values: HTAB, SP, VCHAR and obs-text (CR and LF were refused before).
+        if (field_bytes::has_control_byte(raw_value))
+            return request_error::control_byte_in_header_value;
         const auto value = trim_ows(raw_value);
         out.headers.push_back({name, value});
 

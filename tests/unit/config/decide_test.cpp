@@ -234,7 +234,9 @@ TEST(DecideDisclosure, ConsentToAThirdPartyReadsTheRecipientsOwnConsent) {
     edit(R"(<field path="objection.dm" category="user.privacy_preferences"/>)",
          R"(<field path="objection.dm" category="user.privacy_preferences"/>
     <field path="consent.insurer" category="user.privacy_preferences" consent-recipient="insurer"/>)");
-    edit(R"(<purpose id="quote")", R"(<purpose id="insurance" data-use="essential.service.operations" basis="consent" subjects="customer"
+    edit(
+        R"(<purpose id="quote")",
+        R"(<purpose id="insurance" data-use="essential.service.operations" basis="consent" subjects="customer"
            consent-field="consent.email">
     <fields entity="contact">id first_name</fields>
   </purpose>
@@ -330,6 +332,38 @@ TEST_F(Decide, KeyHashComparesCaseInsensitively) {
     f.key("erp-key").declare("invoicing", "billing").target("/contacts");
     for (auto& c : f.key_hash) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     EXPECT_EQ(run(f).why, reason::none);
+}
+
+// The key's digest as exportwall computes it (64 lower-case digits, read sixteen at a time), in
+// capitals, or in pairs split by ':', names the client; a digest with any other byte in place of
+// a digit (a ':' leaves 63), or of another length, names none.
+TEST_F(Decide, KeyHashIsReadInEachOfItsFormsAndNoOther) {
+    facts_builder f;
+    f.key("erp-key").declare("invoicing", "billing").target("/contacts");
+    f.build();
+    const std::string lower = f.key_hash;
+    ASSERT_EQ(lower.size(), 64u);
+    std::string upper = lower, pairs;
+    for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (std::size_t i = 0; i < lower.size(); i += 2) {
+        if (i != 0) pairs += ':';
+        pairs += lower.substr(i, 2);
+    }
+    auto why = [&](const std::string& hash) {
+        request_facts facts = f.facts;
+        facts.credentials.api_key_sha256 = hash;
+        return decide(*config_, facts).why;
+    };
+    for (const std::string& ok : {lower, upper, pairs}) EXPECT_EQ(why(ok), reason::none) << ok;
+    for (std::size_t at = 0; at < lower.size(); ++at) {
+        for (const char odd : {'g', '/', ':', '`', 'G', '\xff', '\0'}) {
+            std::string bad = lower;
+            bad[at] = odd;
+            EXPECT_EQ(why(bad), reason::unauthenticated) << at << ' ' << static_cast<int>(odd);
+        }
+    }
+    EXPECT_EQ(why(lower.substr(0, 63)), reason::unauthenticated);
+    EXPECT_EQ(why(lower + "0"), reason::unauthenticated);
 }
 
 TEST_F(Decide, RouteIdFromTheProxySkipsMatching) {
