@@ -666,51 +666,33 @@ class object_reader {
 // The members that say what was decided: seq, id, replica, time, mode, decision, reason and the
 // refusal's legal rule.
 void append_decision_members(const record& r, json_writer& w) {
-    w.raw("\"seq\":");
-    w.number(r.seq);
-    w.raw(",\"id\":");
-    w.string(r.id);
+    w.member("\"seq\":", r.seq);
+    w.member(",\"id\":", r.id);
     if (!r.replica.empty()) {
-        w.raw(",\"replica\":");
-        w.string(r.replica);
+        w.member(",\"replica\":", r.replica);
     }
-    w.raw(",\"time\":");
-    w.string(r.time);
-    w.raw(",\"mode\":");
-    w.string(r.mode);
-    w.raw(",\"decision\":");
-    w.string(r.decision);
-    w.raw(",\"reason\":");
-    w.string(r.reason);
+    w.member(",\"time\":", r.time);
+    w.member(",\"mode\":", r.mode);
+    w.member(",\"decision\":", r.decision);
+    w.member(",\"reason\":", r.reason);
     if (!r.rule_id.empty()) {
-        w.raw(",\"rule_id\":");
-        w.string(r.rule_id);
-        w.raw(",\"legal_reference\":");
-        w.string(r.legal_reference);
+        w.member(",\"rule_id\":", r.rule_id);
+        w.member(",\"legal_reference\":", r.legal_reference);
     }
 }
 
 // The members of the request: who asked for what, where it went, its status and the fields
 // requested, stripped and transformed.
 void append_request_members(const record& r, json_writer& w) {
-    w.raw(",\"client\":");
-    w.string(r.client);
-    w.raw(",\"purpose\":");
-    w.string(r.purpose);
-    w.raw(",\"basis\":");
-    w.string(r.basis);
-    w.raw(",\"destination\":");
-    w.string(r.destination);
-    w.raw(",\"destination_kind\":");
-    w.string(r.destination_kind);
-    w.raw(",\"route\":");
-    w.string(r.route);
-    w.raw(",\"method\":");
-    w.string(r.method);
-    w.raw(",\"path\":");
-    w.string(r.path);
-    w.raw(",\"status\":");
-    w.number(r.status);
+    w.member(",\"client\":", r.client);
+    w.member(",\"purpose\":", r.purpose);
+    w.member(",\"basis\":", r.basis);
+    w.member(",\"destination\":", r.destination);
+    w.member(",\"destination_kind\":", r.destination_kind);
+    w.member(",\"route\":", r.route);
+    w.member(",\"method\":", r.method);
+    w.member(",\"path\":", r.path);
+    w.member(",\"status\":", r.status);
     w.raw(",\"fields_requested\":");
     append_list(r.fields_requested, w);
     w.raw(",\"fields_stripped\":");
@@ -728,80 +710,57 @@ void append_request_members(const record& r, json_writer& w) {
 // The members of what went through: records and bytes, the subject index, the duration, the
 // remote end and the policy revision.
 void append_transfer_members(const record& r, json_writer& w) {
-    w.raw(",\"records_in\":");
-    w.number(r.records_in);
-    w.raw(",\"records_out\":");
-    w.number(r.records_out);
+    w.member(",\"records_in\":", r.records_in);
+    w.member(",\"records_out\":", r.records_out);
     w.raw(",\"records_dropped\":");
     append_counts(r.records_dropped, w);
     if (!r.subject_index.empty()) {
-        w.raw(",\"subject_keys\":");
-        w.number(r.subject_keys);
-        w.raw(",\"subject_index\":");
-        w.string(r.subject_index);
+        w.member(",\"subject_keys\":", r.subject_keys);
+        w.member(",\"subject_index\":", r.subject_index);
     }
-    w.raw(",\"bytes_in\":");
-    w.number(r.bytes_in);
-    w.raw(",\"bytes_out\":");
-    w.number(r.bytes_out);
+    w.member(",\"bytes_in\":", r.bytes_in);
+    w.member(",\"bytes_out\":", r.bytes_out);
     w.raw(",\"duration_ms\":");
     append_duration(r.duration_ms, w);
-    w.raw(",\"remote\":");
-    w.string(r.remote);
+    w.member(",\"remote\":", r.remote);
     if (!r.via.empty()) {
-        w.raw(",\"via\":");
-        w.string(r.via);
+        w.member(",\"via\":", r.via);
     }
     if (!r.trace_id.empty()) {
-        w.raw(",\"trace_id\":");
-        w.string(r.trace_id);
+        w.member(",\"trace_id\":", r.trace_id);
     }
-    w.raw(",\"policy_revision\":");
-    w.string(r.policy_revision);
+    w.member(",\"policy_revision\":", r.policy_revision);
 }
 
 // The members of particular records: a volume alert's, the candidate policy's, a configuration
 // load's and a checkpoint's.
 void append_event_members(const record& r, json_writer& w) {
     if (!r.volume_hour.empty()) {
-        w.raw(",\"volume_hour\":");
-        w.string(r.volume_hour);
-        w.raw(",\"volume_records\":");
-        w.number(r.volume_records);
-        w.raw(",\"volume_threshold\":");
-        w.number(r.volume_threshold);
-        w.raw(",\"volume_bound\":");
-        w.string(r.volume_bound);
-        w.raw(",\"volume_median\":");
-        w.number(r.volume_median);
-        w.raw(",\"volume_action\":");
-        w.string(r.volume_action);
+        w.member(",\"volume_hour\":", r.volume_hour);
+        w.member(",\"volume_records\":", r.volume_records);
+        w.member(",\"volume_threshold\":", r.volume_threshold);
+        w.member(",\"volume_bound\":", r.volume_bound);
+        w.member(",\"volume_median\":", r.volume_median);
+        w.member(",\"volume_action\":", r.volume_action);
     }
     if (!r.shadow_decision.empty()) {
-        w.raw(",\"shadow_decision\":");
-        w.string(r.shadow_decision);
-        w.raw(",\"shadow_reason\":");
-        w.string(r.shadow_reason);
+        w.member(",\"shadow_decision\":", r.shadow_decision);
+        w.member(",\"shadow_reason\":", r.shadow_reason);
         w.raw(",\"shadow_fields_stripped\":");
         append_list(r.shadow_fields_stripped, w);
     }
     if (!r.policy_trigger.empty()) {
-        w.raw(",\"policy_trigger\":");
-        w.string(r.policy_trigger);
+        w.member(",\"policy_trigger\":", r.policy_trigger);
         w.raw(",\"policy_files\":");
         append_names(r.policy_files, w);
         w.raw(",\"suppression_lists\":");
         append_names(r.suppression_lists, w);
     }
     if (!r.checkpoint_signature.empty()) {
-        w.raw(",\"checkpoint_seq\":");
-        w.number(r.checkpoint_seq);
-        w.raw(",\"checkpoint_hash\":");
-        w.string(r.checkpoint_hash);
-        w.raw(",\"checkpoint_key_id\":");
-        w.string(r.checkpoint_key_id);
-        w.raw(",\"checkpoint_signature\":");
-        w.string(r.checkpoint_signature);
+        w.member(",\"checkpoint_seq\":", r.checkpoint_seq);
+        w.member(",\"checkpoint_hash\":", r.checkpoint_hash);
+        w.member(",\"checkpoint_key_id\":", r.checkpoint_key_id);
+        w.member(",\"checkpoint_signature\":", r.checkpoint_signature);
     }
 }
 // Every member but the hash, in the design's order, without the braces.
@@ -810,8 +769,7 @@ void append_members(const record& r, json_writer& w) {
     append_request_members(r, w);
     append_transfer_members(r, w);
     append_event_members(r, w);
-    w.raw(",\"prev_hash\":");
-    w.string(r.prev_hash);
+    w.member(",\"prev_hash\":", r.prev_hash);
 }
 }  // namespace
 

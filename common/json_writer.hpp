@@ -75,6 +75,19 @@ class json_writer {
         p_ = std::to_chars(p_, p_ + max_integer_digits, v).ptr;
     }
 
+    // A member: its key literal as it is written (`,"status":`; the first without the comma),
+    // then its value as string() or number() writes it.
+    template <std::size_t N>
+    void member(const char (&key)[N], std::string_view value) {
+        raw(key);
+        string(value);
+    }
+    template <std::size_t N, std::integral Int>
+    void member(const char (&key)[N], Int value) {
+        raw(key);
+        number(value);
+    }
+
   private:
     static constexpr std::size_t reserve_ahead = 256;
     static constexpr std::size_t max_integer_digits = 24;  // 20 digits of 2^64 and a sign

@@ -51,44 +51,29 @@ void append_access_line(std::string& out, const access_entry& e,
     common::append_rfc3339_millis(out, now);
     out += '"';
     common::json_writer w(out);  // from here on `out` is the writer's
-    w.raw(",\"request_id\":");
-    w.string(e.request_id);
+    w.member(",\"request_id\":", e.request_id);
     if (!e.audit_id.empty()) {
-        w.raw(",\"audit_id\":");
-        w.string(e.audit_id);
+        w.member(",\"audit_id\":", e.audit_id);
     }
-    w.raw(",\"remote\":");
-    w.string(e.remote);
+    w.member(",\"remote\":", e.remote);
     if (!e.via.empty()) {
-        w.raw(",\"via\":");
-        w.string(e.via);
+        w.member(",\"via\":", e.via);
     }
     if (!e.trace_id.empty()) {
-        w.raw(",\"trace_id\":");
-        w.string(e.trace_id);
+        w.member(",\"trace_id\":", e.trace_id);
     }
-    w.raw(",\"method\":");
-    w.string(e.method);
-    w.raw(",\"route\":");
-    w.string(e.route);
-    w.raw(",\"path\":");
-    w.string(e.path);
-    w.raw(",\"query_params\":");
-    w.string(query_parameter_names(e.query));
-    w.raw(",\"status\":");
-    w.number(e.status);
-    w.raw(",\"upstream_status\":");
-    w.number(e.upstream_status);
-    w.raw(",\"bytes_in\":");
-    w.number(e.bytes_in);
-    w.raw(",\"bytes_out\":");
-    w.number(e.bytes_out);
+    w.member(",\"method\":", e.method);
+    w.member(",\"route\":", e.route);
+    w.member(",\"path\":", e.path);
+    w.member(",\"query_params\":", query_parameter_names(e.query));
+    w.member(",\"status\":", e.status);
+    w.member(",\"upstream_status\":", e.upstream_status);
+    w.member(",\"bytes_in\":", e.bytes_in);
+    w.member(",\"bytes_out\":", e.bytes_out);
     w.raw(",\"duration_ms\":");
     append_milliseconds(w, e.duration_ms);
-    w.raw(",\"outcome\":");
-    w.string(e.outcome);
-    w.raw(",\"reason\":");
-    w.string(e.reason);
+    w.member(",\"outcome\":", e.outcome);
+    w.member(",\"reason\":", e.reason);
     w.raw('}');
 }
 
