@@ -29,6 +29,14 @@ class json_depth_scanner {
     // depth and of every '}' or ']' that closes one.
     void scan(std::string_view bytes, std::uint64_t offset, std::vector<std::uint64_t>& marks);
 
+    // Picks up at a byte the caller knows to lie outside any string with `depth` containers
+    // open (between two records: the bytes up to it were parsed, not scanned).
+    void resume_at(std::size_t depth) {
+        depth_ = depth;
+        in_string_ = false;
+        escaped_ = false;
+    }
+
   private:
     template <class Blocks>
     friend const char* scan_blocks(json_depth_scanner& s, const char* p, const char* end,

@@ -1,9 +1,11 @@
 #pragma once
 // The JSON filter's fast path (issue 20): a validating parser for one JSON value that lies whole
-// in memory — a record the depth scanner found complete inside the slice being filtered, or one
-// NDJSON line. It reports to the filter's handler the events Boost.JSON's basic_parser reports
-// (on_object_begin, on_key, on_string …), so the handler, its decisions and its output are the
-// same code on both paths, with one shortcut: before a member's value, the handler is asked
+// in memory — a record the depth scanner found complete inside the slice being filtered, one
+// NDJSON line, or a record json_filter guesses to end in the bytes at hand (taken back when the
+// parse fails: json_rewriter::take_back_guess). It reports to the filter's handler the events
+// Boost.JSON's basic_parser reports (on_object_begin, on_key, on_string …), so the handler, its
+// decisions and its output are the same code on both paths, with one shortcut: before a
+// member's value, the handler is asked
 // (`skip_quietly`) whether it drops that value unread; if so the value is checked and skipped
 // without a single event. Most of an export's bytes are such values (12 of the generator's 15
 // fields), and a string is skipped 16 bytes at a time.
@@ -189,7 +191,7 @@ class json_record_parser {
         if (!h_.on_object_begin(ec_)) return nullptr;
         p = json_fast::skip_ws(p + 1, end);
         if (p == end) return syntax();
-        if (*p == '}') return h_.on_object_end(0, ec_) ? p + 1 : nullptr;
+        if (*p == '}') return object_end(p);
         for (;;) {
             if (*p != '"') return syntax();
             p = key(p, end);
@@ -202,11 +204,17 @@ class json_record_parser {
             if (p == nullptr) return nullptr;
             p = token(p, end);
             if (p == end) return syntax();
-            if (*p == '}') return h_.on_object_end(0, ec_) ? p + 1 : nullptr;
+            if (*p == '}') return object_end(p);
             if (*p != ',') return syntax();
             p = token(p + 1, end);
             if (p == end) return syntax();
         }
+    }
+
+    // The object closing at `p` (its '}'): the handler hears where, when it asks.
+    const char* object_end(const char* p) {
+        if constexpr (requires(Handler & h) { h.closing_at(p); }) h_.closing_at(p);
+        return h_.on_object_end(0, ec_) ? p + 1 : nullptr;
     }
 
     // Compact JSON has no whitespace between tokens: the byte expected is tested first.

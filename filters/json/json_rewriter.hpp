@@ -419,6 +419,70 @@ class json_rewriter {
     // The records the fast path parsed are shown to basic_parser as one empty object, `{}`, so
     // its state follows; the two events it reports for it are swallowed here.
     void expect_stand_in() { stand_in_ = 2; }
+
+    // --- records guessed whole (json_filter, JSON arrays) ------------------------------------
+    // Where the depth scanner would cost more than it saves, json_filter hands the record parser
+    // a record without knowing that it ends in the bytes at hand: it either ends there, or the
+    // parser fails (it ran out of bytes, or the record is malformed, too large, over the quota).
+    // A guess that fails is taken back whole — the frames, the record's buffers and fields, the
+    // counters it moved, the stripped-field counts it bumped — and basic_parser reads the record
+    // from its first byte, as on the reference path, so the outcome is the reference path's.
+    // Only for a main filter (not a nested set's) whose records have no effect outside the
+    // filter before they end: no nested record sets, no transforms, no paging token or link field
+    // inside the records (their callbacks run mid-record); the rules' callbacks (suppression list,
+    // subject index) run when a record is decided, which a failed guess never reaches.
+    [[nodiscard]] bool can_guess() const {
+        if (ndjson_ || single_ || record_depth_ < 2 || has_transforms_ || !spec_.nested.empty() ||
+            !spec_.token_fields.empty() || stripped_ != &own_stripped_)
+            return false;
+        return std::none_of(spec_.link_fields.begin(), spec_.link_fields.end(),
+                            [this](const std::string& ptr) {
+                                return ptr.size() > spec_.records.size() &&
+                                       ptr.compare(0, spec_.records.size(), spec_.records) == 0;
+                            });
+    }
+    // A record guessed whole starts at stream offset `open`; `base` is the byte at `offset`.
+    void begin_guess(std::uint64_t open, const char* base, std::uint64_t offset) {
+        guessing_ = true;
+        guess_open_ = open;
+        guess_base_ = base;
+        guess_offset_ = offset;
+        guess_frames_ = frames_.size();
+        guess_records_in_ = counters_.records_in;
+        guess_ptr_len_ = ptr_.size();
+        journal_at_ = journal_.data();
+        journal_end_ = journal_.data() + journal_.size();
+    }
+    // The guessed record ended (its events all reported, its decision made).
+    void keep_guess() { guessing_ = false; }
+    // The guessed record failed: back to the state before its first byte.
+    void take_back_guess() {
+        for (std::uint64_t** c = journal_.data(); c != journal_at_; ++c) --**c;
+        guessing_ = false;
+        frames_.resize(guess_frames_);
+        counters_.records_in = guess_records_in_;
+        ptr_.resize(guess_ptr_len_);
+        path_.clear();
+        key_.clear();
+        key_parts_ = false;
+        key_lazy_ = false;
+        key_node_ = no_node;
+        value_.clear();
+        scalar_open_ = false;
+        scalar_special_ = special_none;
+        scalar_node_ = no_node;
+        in_record_ = false;
+        stand_in_ = 0;
+        capturing_ = false;
+        capture_envelope_ = false;
+        pending_out_ = 0;
+        disc_slot_ = no_slot;
+        record_.clear();
+        fields_.clear();
+        record_keys_.clear();
+    }
+    // The record parser is about to report the end of the object that closes at `p`.
+    void closing_at(const char* p) { closing_ = p; }
     // Asked before a member's value: true when the value's cached plan strips it whole and
     // nothing reads it (no condition, link, transform or nested set below), so it is counted
     // as stripped and neither written nor reported. A container qualifies on the same terms; the
@@ -645,7 +709,7 @@ class json_rewriter {
         auto cached = facts_.find(rel);
         if (cached != facts_.end() && cached->second.stripped != nullptr) {
             last_stripped_ = cached->second.stripped;
-            ++*cached->second.stripped;
+            bump(cached->second.stripped);
             return;
         }
         auto& m = *stripped_;
@@ -662,7 +726,7 @@ class json_rewriter {
                       std::string(m.size() >= max_stripped_names ? other_stripped_name : rel), 0)
                      .first;
         }
-        ++it->second;
+        bump(&it->second);
         last_stripped_ = &it->second;
         if (cached != facts_.end()) cached->second.stripped = &it->second;
     }
@@ -1083,7 +1147,7 @@ class json_rewriter {
         // Under a link pointer (NDJSON), only a member known to be neither a link nor on the
         // way to one is replayed: those need ptr_, which only the slow path maintains.
         if (f.ptr && !(n.link_checked && !n.linked && !p.ptr)) return begin_value_slow(k, ec);
-        if (cached.stripped != nullptr) ++*cached.stripped;
+        if (cached.stripped != nullptr) bump(cached.stripped);
         bool quoted = false;
         if (p.m == mode::keep || p.m == mode::filter) {
             if (f.object) {
@@ -1226,7 +1290,7 @@ class json_rewriter {
                         : nullptr;
                 if (cached != nullptr && (cached->valid || cached->p.m == mode::transform)) {
                     p = cached->p;
-                    if (cached->stripped != nullptr) ++*cached->stripped;
+                    if (cached->stripped != nullptr) bump(cached->stripped);
                 } else {
                     if (f.m == mode::record || f.m == mode::filter || f.collect || f.xform) {
                         name_child(f);
@@ -1458,7 +1522,7 @@ class json_rewriter {
             f.ptr_len = 0;
         }
         if (record_depth_ != 0 && frames_.size() == record_depth_) {
-            const std::uint64_t at = next_mark();
+            const std::uint64_t at = guessing_ ? guess_open_ : next_mark();
             if (p.m == mode::record) record_begin_ = at;
         }
     }
@@ -1479,7 +1543,9 @@ class json_rewriter {
         const mode m = f.m;
         const char closer = f.object ? '}' : ']';
         if (record_depth_ != 0 && frames_.size() == record_depth_) {
-            const std::uint64_t at = next_mark();
+            const std::uint64_t at =
+                guessing_ ? guess_offset_ + static_cast<std::uint64_t>(closing_ - guess_base_)
+                          : next_mark();
             if (m == mode::record && at - record_begin_ + 1 > spec_.max_record_bytes) {
                 return fail(ec, filter_error::record_too_large);
             }
@@ -1595,6 +1661,21 @@ class json_rewriter {
         return whole_scalar(value_kind::literal, text, ec);
     }
 
+    // A stripped-field counter bumped; noted while a record is guessed, to be taken back.
+    [[gnu::always_inline]] void bump(std::uint64_t* c) {
+        ++*c;
+        if (guessing_) {
+            if (journal_at_ == journal_end_) grow_journal();
+            *journal_at_++ = c;
+        }
+    }
+    [[gnu::noinline]] void grow_journal() {
+        const std::size_t used = static_cast<std::size_t>(journal_at_ - journal_.data());
+        journal_.resize(std::max<std::size_t>(64, journal_.size() * 2));
+        journal_at_ = journal_.data() + used;
+        journal_end_ = journal_.data() + journal_.size();
+    }
+
     // The usual scalar: a member stripped whole that no condition reads; it is counted and
     // nothing more. key_node_ names it when the value's container is an object with a path node.
     [[gnu::always_inline]] bool skipped_quietly(value_kind k) {
@@ -1604,7 +1685,7 @@ class json_rewriter {
         if (!c.quiet_skip) return false;
         const frame& f = frames_.back();
         if (!f.object || (f.ptr && !(n.link_checked && !n.linked))) return false;
-        if (c.stripped != nullptr) ++*c.stripped;
+        if (c.stripped != nullptr) bump(c.stripped);
         return true;
     }
 
@@ -1615,7 +1696,7 @@ class json_rewriter {
         if (!c.quiet_skip || c.p.ptr || c.p.side || c.p.xform) return false;
         const frame& f = frames_.back();
         if (!f.object || (f.ptr && !(n.link_checked && !n.linked))) return false;
-        if (c.stripped != nullptr) ++*c.stripped;
+        if (c.stripped != nullptr) bump(c.stripped);
         return true;
     }
 
@@ -1675,7 +1756,7 @@ class json_rewriter {
             if (capturing_ ||
                 record_.size() + member.size() + s.size() + 1 > spec_.max_record_bytes)
                 return false;
-            if (c.stripped != nullptr) ++*c.stripped;
+            if (c.stripped != nullptr) bump(c.stripped);
             write_member(f, n, k);
             const std::size_t at = record_.size();
             record_.append(s.data(), s.size() + (string ? 1 : 0));  // a string's closing quote
@@ -1687,7 +1768,7 @@ class json_rewriter {
             return true;
         }
         if (s.size() > spec_.max_record_bytes) return false;
-        if (c.stripped != nullptr) ++*c.stripped;
+        if (c.stripped != nullptr) bump(c.stripped);
         const record_fields::route r = quiet_route(n, c);
         fields_.add_routed(r, r.rules ? collected_path() : std::string_view{}, s);
         return true;
@@ -1824,6 +1905,20 @@ class json_rewriter {
     std::uint64_t record_begin_ = 0;
     std::vector<std::uint64_t> marks_;
     std::size_t next_mark_ = 0;
+
+    // A record guessed whole (begin_guess): where it opened, how to place the byte it closes at,
+    // and what take_back_guess() restores.
+    bool guessing_ = false;
+    std::uint64_t guess_open_ = 0;
+    const char* guess_base_ = nullptr;
+    std::uint64_t guess_offset_ = 0;
+    const char* closing_ = nullptr;
+    std::size_t guess_frames_ = 0;
+    std::uint64_t guess_records_in_ = 0;
+    std::size_t guess_ptr_len_ = 0;
+    std::vector<std::uint64_t*> journal_;   // the stripped counters the guess bumped: up to
+    std::uint64_t** journal_at_ = nullptr;  // ... here, in room up to journal_end_
+    std::uint64_t** journal_end_ = nullptr;
 
     bool scalar_open_ = false;
     bool scalar_string_ = false;
