@@ -1670,7 +1670,7 @@ class json_rewriter {
         }
     }
     [[gnu::noinline]] void grow_journal() {
-        const std::size_t used = static_cast<std::size_t>(journal_at_ - journal_.data());
+        const auto used = static_cast<std::size_t>(journal_at_ - journal_.data());
         journal_.resize(std::max<std::size_t>(64, journal_.size() * 2));
         journal_at_ = journal_.data() + used;
         journal_end_ = journal_.data() + journal_.size();
