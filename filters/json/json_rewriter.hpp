@@ -462,24 +462,12 @@ class json_rewriter {
         frames_.resize(guess_frames_);
         counters_.records_in = guess_records_in_;
         ptr_.resize(guess_ptr_len_);
+        forget_open_value();
         path_.clear();
-        key_.clear();
-        key_parts_ = false;
-        key_lazy_ = false;
         key_node_ = no_node;
-        value_.clear();
-        scalar_open_ = false;
-        scalar_special_ = special_none;
         scalar_node_ = no_node;
-        in_record_ = false;
-        stand_in_ = 0;
-        capturing_ = false;
-        capture_envelope_ = false;
-        pending_out_ = 0;
-        disc_slot_ = no_slot;
         record_.clear();
         fields_.clear();
-        record_keys_.clear();
     }
     // The record parser is about to report the end of the object that closes at `p`.
     void closing_at(const char* p) { closing_ = p; }
@@ -508,6 +496,12 @@ class json_rewriter {
     void reset_line() {
         frames_.clear();
         envelope_keys_.truncate(0);
+        forget_open_value();
+    }
+    // What is known of the key, the value and the record being read (not the frames, nor the
+    // counters): forgotten where a line ends or fails, and where a guessed record is taken back.
+    // One list for both, so that a member added here is forgotten by both.
+    void forget_open_value() {
         record_keys_.clear();
         key_.clear();
         key_parts_ = false;
