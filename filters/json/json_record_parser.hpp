@@ -4,11 +4,13 @@
 // NDJSON line, or a record json_filter guesses to end in the bytes at hand (taken back when the
 // parse fails: json_rewriter::take_back_guess). It reports to the filter's handler the events
 // Boost.JSON's basic_parser reports (on_object_begin, on_key, on_string …), so the handler, its
-// decisions and its output are the same code on both paths, with one shortcut: before a
-// member's value, the handler is asked
-// (`skip_quietly`) whether it drops that value unread; if so the value is checked and skipped
-// without a single event. Most of an export's bytes are such values (12 of the generator's 15
-// fields), and a string is skipped 16 bytes at a time.
+// decisions and its output are the same code on both paths, with two shortcuts. Before a
+// member's value, the handler is asked (`skip_quietly`) whether it drops that value unread; if so
+// the value is checked and skipped without a single event. Most of an export's bytes are such
+// values (12 of the generator's 15 fields), and a string is skipped 16 bytes at a time. Before a
+// member's key, the handler is asked which key it expects (`expected_key`: the member that
+// followed the previous one in earlier records, as compact JSON writes it); when the input holds
+// exactly those bytes, the key is taken without being scanned, decoded or compared again.
 //
 // It accepts exactly what basic_parser accepts with the filter's options (RFC 8259; no comments,
 // no trailing commas; valid UTF-8, the same table as Boost.JSON's; \u surrogates in pairs; at most
@@ -155,23 +157,6 @@ class json_record_parser {
     }
     const char* syntax() { return fail(filter_error::malformed); }
 
-    static bool kind_of(char c, json_kind& k) {
-        switch (c) {
-            case '{': k = json_kind::object; return true;
-            case '[': k = json_kind::array; return true;
-            case '"': k = json_kind::string; return true;
-            case 't':
-            case 'f':
-            case 'n': k = json_kind::literal; return true;
-            default:
-                if (c == '-' || json_fast::is_digit(c)) {
-                    k = json_kind::number;
-                    return true;
-                }
-                return false;
-        }
-    }
-
     // --- values reported to the handler ----------------------------------------------------
     const char* value(const char* p, const char* end, std::size_t depth) {
         if (p == end) return syntax();
@@ -194,10 +179,8 @@ class json_record_parser {
         if (*p == '}') return object_end(p);
         for (;;) {
             if (*p != '"') return syntax();
-            p = key(p, end);
+            p = member_key(p, end);
             if (p == nullptr) return nullptr;
-            p = punctuation(p, end, ':');
-            if (p == nullptr) return syntax();
             p = token(p, end);
             if (p == end) return syntax();
             p = member_value(p, end, depth - 1);
@@ -209,6 +192,44 @@ class json_record_parser {
             p = token(p + 1, end);
             if (p == end) return syntax();
         }
+    }
+
+    // `p` at a member's key: returns the byte after its ':'. The key the handler expects next
+    // (its `expected_key()`: `"key":` as compact JSON writes it) is compared in place, and when
+    // the input holds exactly those bytes it is neither scanned nor decoded nor reported: the
+    // handler takes it (`take_expected_key()`, what on_key would do with it). Any other key —
+    // another name, an escape, whitespace before the ':' — is read the usual way.
+    [[gnu::always_inline]] const char* member_key(const char* p, const char* end) {
+        if constexpr (requires(Handler & h) { h.expected_key(); }) {
+            const auto* expected = h_.expected_key();
+            if (expected != nullptr && holds(p, end, *expected)) {
+                h_.take_expected_key();
+                return p + expected->size;
+            }
+        }
+        p = key(p, end);
+        if (p == nullptr) return nullptr;
+        p = punctuation(p, end, ':');
+        return p != nullptr ? p : syntax();
+    }
+
+    // The input at `p` starts with the pattern's bytes (`bytes`, 32 of them with the pattern's
+    // first `size` marked in `mask`).
+    template <class Pattern>
+    [[gnu::always_inline]] static bool holds(const char* p, const char* end, const Pattern& k) {
+#if defined(__SSE2__)
+        if (end - p >= 32) {
+            const auto* in = reinterpret_cast<const __m128i*>(p);
+            const auto* want = reinterpret_cast<const __m128i*>(k.bytes.data());
+            const auto low = static_cast<std::uint32_t>(
+                _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(in), _mm_loadu_si128(want))));
+            const auto high = static_cast<std::uint32_t>(_mm_movemask_epi8(
+                _mm_cmpeq_epi8(_mm_loadu_si128(in + 1), _mm_loadu_si128(want + 1))));
+            return ((low | (high << 16)) & k.mask) == k.mask;
+        }
+#endif
+        return static_cast<std::size_t>(end - p) >= k.size &&
+               std::memcmp(p, k.bytes.data(), k.size) == 0;
     }
 
     // The object closing at `p` (its '}'): the handler hears where, when it asks.
@@ -364,9 +385,9 @@ class json_record_parser {
         }
     }
 
+    // A byte that starts no value is refused by number(), as in value().
     const char* skip_value(const char* p, const char* end, std::size_t depth) {
-        json_kind k{};
-        if (p == end || !kind_of(*p, k)) return syntax();
+        if (p == end) return syntax();
         return skip(p, end, depth);
     }
 

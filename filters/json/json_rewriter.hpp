@@ -359,6 +359,31 @@ class json_rewriter {
         return on_key_slow(s, ec);
     }
 
+    // Asked by json_record_parser before it reads a key: the key on_key would guess, as compact
+    // JSON writes it (`"key":`), when it may be the next member; null when there is no guess, the
+    // key was used in this object already (the slow way refuses the repeat), or it can be
+    // written in more than one way. When the input holds exactly these bytes, the parser skips
+    // them and calls take_expected_key() instead of on_key(): what on_key's guess does.
+    [[gnu::always_inline]] const key_pattern* expected_key() {
+        if (key_parts_ || !in_record_) return nullptr;
+        const frame& f = frames_.back();
+        if (f.node == no_node) return nullptr;
+        const std::uint32_t guess =
+            f.last_member != no_node ? paths_[f.last_member].next : paths_[f.node].first;
+        if (guess == no_node) return nullptr;
+        const path_node& n = paths_[guess];
+        if (n.stamp == f.scope || n.pattern.size == 0) return nullptr;
+        expected_node_ = guess;
+        return &n.pattern;
+    }
+    [[gnu::always_inline]] void take_expected_key() {
+        frame& f = frames_.back();
+        paths_[expected_node_].stamp = f.scope;
+        f.last_member = expected_node_;
+        key_node_ = expected_node_;
+        key_lazy_ = true;
+    }
+
     [[gnu::noinline]] bool on_key_slow(json_sv s, error_code& ec) {
         if (key_parts_) {
             key_parts_ = false;
@@ -1927,6 +1952,7 @@ class json_rewriter {
 
     path_table paths_;
     std::uint32_t key_node_ = no_node;        // node of the key just read (in a record)
+    std::uint32_t expected_node_ = no_node;   // expected_key()'s node, for take_expected_key()
     std::uint64_t* last_stripped_ = nullptr;  // the counter strip() bumped last
     std::uintptr_t input_begin_ = 0;
     std::uintptr_t input_end_ = 0;

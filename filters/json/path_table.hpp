@@ -76,6 +76,30 @@ struct plan {
     return common::equal_bytes(a, b);
 }
 
+// A member's key as compact JSON writes it, `"key":`, for json_record_parser to compare with
+// the input in place (json_rewriter::expected_key): `size` 0 when the key has a byte that JSON
+// may write in more than one way (a quote, a backslash, a control, anything outside ASCII) or is
+// too long; such a key is read and decoded as any other.
+struct key_pattern {
+    static constexpr std::size_t capacity = 32;
+    std::array<char, capacity> bytes{};
+    std::uint32_t mask = 0;  // bit i set for each byte i of the pattern
+    std::uint8_t size = 0;
+
+    void set(std::string_view key) {
+        if (key.size() + 3 > capacity) return;
+        for (const char c : key) {
+            if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return;
+        }
+        bytes[0] = '"';
+        std::memcpy(bytes.data() + 1, key.data(), key.size());
+        bytes[key.size() + 1] = '"';
+        bytes[key.size() + 2] = ':';
+        size = static_cast<std::uint8_t>(key.size() + 3);
+        mask = static_cast<std::uint32_t>((std::uint64_t{1} << size) - 1);
+    }
+};
+
 // A plan decided once for a path and a kind of value, replayed for every later record.
 struct cached_plan {
     bool valid = false;  // decided and replayed by begin_value (a transform's: see mode::transform)
@@ -100,6 +124,7 @@ struct path_node {
     std::string path;               // dotted, relative to the record
     std::string member;             // `,"key":` escaped, written before a kept member's value
     std::string member_string;      // `,"key":"`: the same before a string
+    key_pattern pattern;            // `"key":` as the input writes it, when it can only be so
     std::uint64_t stamp = 0;        // scope of the object that last used this key
     std::uint32_t first = no_node;  // the member that came first last time (objects)
     std::uint32_t next = no_node;   // the member that followed this one last time
@@ -158,6 +183,7 @@ class path_table {
             common::append_json_escaped(n.member, key);
             n.member.append("\":");
             n.member_string = n.member + '"';
+            n.pattern.set(key);
         }
         const auto id = static_cast<std::uint32_t>(nodes_.size());
         nodes_.push_back(std::move(n));
