@@ -16,6 +16,7 @@
 #include <optional>
 #include <sstream>
 #include <tuple>
+#include <type_traits>
 
 #include <boost/url/parse.hpp>
 
@@ -83,11 +84,11 @@ class reader {
         auto a = n.attribute(name);
         if (!a) return;
         std::string_view v = a.value();
-        unsigned long long value = 0;
+        using wide = std::conditional_t<std::is_signed_v<T>, long long, unsigned long long>;
+        wide value = 0;
         auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), value);
         if (ec != std::errc{} || ptr != v.data() + v.size() || v.empty() ||
-            value < static_cast<unsigned long long>(min) ||
-            value > static_cast<unsigned long long>(max)) {
+            value < static_cast<wide>(min) || value > static_cast<wide>(max)) {
             error(n, a,
                   std::string("'") + name + "' must be a whole number from " + std::to_string(min) +
                       " to " + std::to_string(max));
@@ -1574,8 +1575,9 @@ load_result load(std::string text, const std::string& file, const std::string& b
     xml_source src(file, std::move(text));
     auto root = parsed_root(src, "exportwall", diag);
     if (!root) return {nullptr, diag.errors()};
-    src.check_attributes(root, {"mode", "threads", "xmlns:xsi", "xsi:noNamespaceSchemaLocation"},
-                         {"version"}, diag);
+    src.check_attributes(
+        root, {"mode", "threads", "priority", "xmlns:xsi", "xsi:noNamespaceSchemaLocation"},
+        {"version"}, diag);
     if (auto v = root.attribute("version"); v && std::string_view(v.value()) != "1") {
         diag.error(src.locate(root, v), "unsupported configuration version (this build reads 1)");
     }
@@ -1585,6 +1587,11 @@ load_result load(std::string text, const std::string& file, const std::string& b
     // reload or restart, on this replica only.
     config->continuation = random_continuation_key();
     r.number<unsigned>(root, "threads", net.threads, 0, 1024);
+    if (root.attribute("priority")) {
+        int priority = 0;
+        r.number<int>(root, "priority", priority, -20, 19);
+        net.priority = priority;
+    }
     if (auto m = root.attribute("mode")) {
         std::string_view v = m.value();
         if (v == "enforce") {

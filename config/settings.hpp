@@ -6,8 +6,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -330,6 +330,9 @@ struct settings {
     limits limit;
     log_settings log;
     unsigned threads = 0;  // 0: number of cores
+    // <exportwall priority>: the nice value the I/O threads run at (-20 to 19, as nginx's
+    // worker_priority); unset, the one exportwall was started with.
+    std::optional<int> priority;
     std::vector<upstream> upstreams;
     std::vector<route> routes;
 

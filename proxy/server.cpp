@@ -1,7 +1,9 @@
 #include "proxy/server.hpp"
 
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -662,6 +664,26 @@ std::shared_ptr<list_watch> start_list_watch(
     return watch;
 }
 
+// <exportwall priority>: the nice value the I/O threads run at. Set on this thread, which runs
+// the first io_context and starts the others' threads (a thread starts at the nice value of the
+// thread that created it), before any of them; threads started earlier keep theirs. On Linux a
+// nice value belongs to a thread: PRIO_PROCESS with a thread id sets that one alone. False, with
+// the reason logged, when the system refuses it.
+bool apply_priority(const std::optional<int>& priority) {
+    if (!priority) return true;
+    errno = 0;
+    if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), *priority) == 0) return true;
+    const int e = errno;
+    spdlog::error(
+        "cannot run the I/O threads at priority {} (<exportwall priority>): {}{}", *priority,
+        std::strerror(e),
+        e == EACCES || e == EPERM
+            ? "; a priority below the one exportwall was started with needs CAP_SYS_NICE (or an "
+              "RLIMIT_NICE that allows it): grant it, or remove the attribute"
+            : "");
+    return false;
+}
+
 // Runs the first io_context on this thread and every other one on a thread of its own, until
 // they stop.
 void run_io(io_pool& workers, unsigned threads) {
@@ -684,6 +706,7 @@ int run_server(runtime& rt, const server_options& options) {
     const auto& net_cfg = snap->config->net;
     unsigned threads = options.threads != 0 ? options.threads : net_cfg.threads;
     if (threads == 0) threads = default_threads();  // the affinity mask and the cgroup's quota
+    if (!apply_priority(net_cfg.priority)) return 1;
 
     {
         io_pool workers(threads);
@@ -731,8 +754,15 @@ int run_server(runtime& rt, const server_options& options) {
             rt.reloaded = nullptr;
             return 1;
         }
-        spdlog::info("exportwall serving with {} thread(s), configuration revision {}", threads,
-                     snap->config->revision);
+        if (net_cfg.priority) {
+            spdlog::info(
+                "exportwall serving with {} thread(s) at priority {}, configuration "
+                "revision {}",
+                threads, *net_cfg.priority, snap->config->revision);
+        } else {
+            spdlog::info("exportwall serving with {} thread(s), configuration revision {}", threads,
+                         snap->config->revision);
+        }
 
         run_io(workers, threads);
         rt.reloaded = nullptr;

@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "config/loader.hpp"
 #include "config/route_match.hpp"
@@ -206,6 +209,37 @@ INSTANTIATE_TEST_SUITE_P(
         refusal{"SyntaxError", R"(  <listen port="1">)", 6, 3, "XML syntax error"},
         refusal{"NoListener", R"(  <admin/>)", 1, 1, "<listen>"}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
+
+// <exportwall priority>: the I/O threads' nice value, -20 to 19 as nginx's worker_priority;
+// unset, exportwall runs at the one it was started with.
+TEST(LoaderNetwork, PriorityIsANiceValueAndRefusedOutsideItsRangeWhereItStands) {
+    auto unset = load_configuration_text(minimal, "min.xml");
+    ASSERT_TRUE(unset) << errors_of(unset);
+    EXPECT_FALSE(unset.config->net.priority.has_value());
+    const std::string body(std::string_view(minimal).substr(std::string_view(minimal).find('\n')));
+    for (const auto& [value, expected] :
+         std::vector<std::pair<const char*, int>>{{"-20", -20}, {"-5", -5}, {"0", 0}, {"19", 19}}) {
+        auto r = load_configuration_text(
+            std::string(R"(<exportwall version="1" priority=")") + value + "\">" + body, "p.xml");
+        ASSERT_TRUE(r) << value << "\n" << errors_of(r);
+        ASSERT_TRUE(r.config->net.priority.has_value()) << value;
+        EXPECT_EQ(*r.config->net.priority, expected);
+    }
+    for (const char* value :
+         {"-21", "20", "", "5 ", "+-1", "high", "1e1", "-9999999999999999999"}) {
+        auto r = load_configuration_text(
+            std::string("<exportwall version=\"1\"\n  priority=\"") + value + "\">" + body,
+            "p.xml");
+        ASSERT_FALSE(r) << value;
+        const auto& e = r.errors.front();
+        EXPECT_EQ(e.where.file, "p.xml");
+        EXPECT_EQ(e.where.line, 2) << e.str();
+        EXPECT_EQ(e.where.column, 3) << e.str();
+        EXPECT_NE(e.message.find("'priority' must be a whole number from -20 to 19"),
+                  std::string::npos)
+            << e.str();
+    }
+}
 
 TEST(LoaderNetwork, RefusesRouteProblemsAtTheirAttributes) {
     auto r = load_configuration_text(R"(<exportwall version="1">
