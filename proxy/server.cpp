@@ -676,7 +676,7 @@ bool apply_priority(const std::optional<int>& priority) {
     const int e = errno;
     spdlog::error(
         "cannot run the I/O threads at priority {} (<exportwall priority>): {}{}", *priority,
-        std::strerror(e),
+        std::generic_category().message(e),
         e == EACCES || e == EPERM
             ? "; a priority below the one exportwall was started with needs CAP_SYS_NICE (or an "
               "RLIMIT_NICE that allows it): grant it, or remove the attribute"
