@@ -4,13 +4,16 @@
 // NDJSON line, or a record json_filter guesses to end in the bytes at hand (taken back when the
 // parse fails: json_rewriter::take_back_guess). It reports to the filter's handler the events
 // Boost.JSON's basic_parser reports (on_object_begin, on_key, on_string …), so the handler, its
-// decisions and its output are the same code on both paths, with two shortcuts. Before a
+// decisions and its output are the same code on both paths, with three shortcuts. Before a
 // member's value, the handler is asked (`skip_quietly`) whether it drops that value unread; if so
 // the value is checked and skipped without a single event. Most of an export's bytes are such
 // values (12 of the generator's 15 fields), and a string is skipped 16 bytes at a time. Before a
 // member's key, the handler is asked which key it expects (`expected_key`: the member that
 // followed the previous one in earlier records, as compact JSON writes it); when the input holds
-// exactly those bytes, the key is taken without being scanned, decoded or compared again.
+// exactly those bytes, the key is taken without being scanned, decoded or compared again. An
+// object skipped whole is compared with the keys that member's object had last time
+// (`skipped_keys`, in order, as compact JSON writes them): the keys that match are neither
+// scanned nor checked for a repeat, as they were distinct when learnt.
 //
 // It accepts exactly what basic_parser accepts with the filter's options (RFC 8259; no comments,
 // no trailing commas; valid UTF-8, the same table as Boost.JSON's; \u surrogates in pairs; at most
@@ -25,6 +28,7 @@
 // basic_parser's; the part that matters here, finding the end of a string 16 bytes at a time,
 // is a few lines of SSE2.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -32,6 +36,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_set>
 #include <vector>
 
@@ -259,7 +264,12 @@ class json_record_parser {
                 if (h_.skip_quietly(json_kind::string)) return skip_string(p, end);
                 return string(p, end);
             case '{':
-                if (h_.skip_quietly(json_kind::object)) return skip_object(p, end, depth);
+                if (h_.skip_quietly(json_kind::object)) {
+                    if constexpr (requires(Handler & h) { h.skipped_keys(); }) {
+                        return skip_object(p, end, depth, h_.skipped_keys());
+                    }
+                    return skip_object(p, end, depth);
+                }
                 return object(p, end, depth);
             case '[':
                 if (h_.skip_quietly(json_kind::array)) return skip_array(p, end, depth);
@@ -422,12 +432,37 @@ class json_record_parser {
         }
     };
 
-    const char* skip_object(const char* p, const char* end, std::size_t depth) {
+    // With `known` (a member's object the handler skips: its key_run), the keys are first
+    // compared in place with the ones that object had last time, in order; those that match are
+    // neither scanned nor checked for a repeat (they were distinct when learnt). From the first
+    // that does not, the object is read as any other, with the keys matched so far as seen; and
+    // when it closes, its keys are learnt for the next time.
+    template <class Known = std::nullptr_t>
+    const char* skip_object(const char* p, const char* end, std::size_t depth,
+                            Known* known = nullptr) {
         if (depth == 0) return fail(filter_error::too_deep);
         seen_keys seen;
         p = json_fast::skip_ws(p + 1, end);
         if (p == end) return syntax();
         if (*p == '}') return p + 1;
+        if constexpr (!std::is_same_v<Known, std::nullptr_t>) {
+            const std::size_t n = known->keys.size();
+            std::size_t i = 0;
+            while (i < n && holds(p, end, known->keys[i])) {
+                p = skip_value(json_fast::skip_ws(p + known->keys[i].size, end), end, depth - 1);
+                ++i;
+                if (p == nullptr) return nullptr;
+                p = json_fast::skip_ws(p, end);
+                if (p == end) return syntax();
+                if (*p == '}') return p + 1;
+                if (*p != ',') return syntax();
+                p = json_fast::skip_ws(p + 1, end);
+                if (p == end) return syntax();
+            }
+            for (std::size_t k = 0; k < i; ++k) {
+                (void)seen.add(known->keys[k].bytes.data() + 1, known->keys[k].size - 3u);
+            }
+        }
         for (;;) {
             if (*p != '"') return syntax();
             bool escaped = false;
@@ -447,11 +482,26 @@ class json_record_parser {
             if (p == nullptr) return nullptr;
             p = json_fast::skip_ws(p, end);
             if (p == end) return syntax();
-            if (*p == '}') return p + 1;
+            if (*p == '}') {
+                if constexpr (!std::is_same_v<Known, std::nullptr_t>) learn(seen, *known);
+                return p + 1;
+            }
             if (*p != ',') return syntax();
             p = json_fast::skip_ws(p + 1, end);
             if (p == end) return syntax();
         }
+    }
+    // An object's keys, checked distinct, for the next one at its place (skip_object).
+    template <class Known>
+    static void learn(const seen_keys& seen, Known& known) {
+        if (seen.many) {
+            known.learn(nullptr, few_keys + 1);  // more than it keeps: nothing learnt
+            return;
+        }
+        std::array<std::string_view, few_keys> names;
+        for (std::size_t i = 0; i < seen.count; ++i)
+            names[i] = {seen.few[i].data, seen.few[i].size};
+        known.learn(names.data(), seen.count);
     }
 
     const char* skip_array(const char* p, const char* end, std::size_t depth) {

@@ -376,6 +376,9 @@ class json_rewriter {
         expected_node_ = guess;
         return &n.pattern;
     }
+    // Asked by json_record_parser right after skip_quietly(object) said yes: the keys that
+    // member's object had the last time (key_run), for the parser to compare and to learn.
+    [[gnu::always_inline]] key_run* skipped_keys() { return &paths_[key_node_].skipped_keys; }
     [[gnu::always_inline]] void take_expected_key() {
         frame& f = frames_.back();
         paths_[expected_node_].stamp = f.scope;

@@ -100,6 +100,33 @@ struct key_pattern {
     }
 };
 
+// The keys of the object a member held the last time it was skipped whole
+// (json_record_parser::skip_object), in order, as compact JSON writes them: the next such object
+// is compared with them in place, and a run of keys that matches needs neither a scan nor the
+// repeated-key check (they were distinct when learnt). Empty until learnt, and when that object
+// had a key with more than one spelling or more than `most` keys.
+struct key_run {
+    static constexpr std::size_t most = 16;
+    std::vector<key_pattern> keys;
+    std::vector<key_pattern> spare;  // learnt into, then swapped: `names` may point into `keys`
+
+    // `names`: the decoded keys of an object checked whole, distinct, in order.
+    void learn(const std::string_view* names, std::size_t n) {
+        spare.clear();
+        if (n <= most) {
+            spare.resize(n);
+            for (std::size_t i = 0; i < n; ++i) {
+                spare[i].set(names[i]);
+                if (spare[i].size == 0) {  // no single spelling: nothing to compare in place
+                    spare.clear();
+                    break;
+                }
+            }
+        }
+        keys.swap(spare);
+    }
+};
+
 // A plan decided once for a path and a kind of value, replayed for every later record.
 struct cached_plan {
     bool valid = false;  // decided and replayed by begin_value (a transform's: see mode::transform)
@@ -125,6 +152,7 @@ struct path_node {
     std::string member;             // `,"key":` escaped, written before a kept member's value
     std::string member_string;      // `,"key":"`: the same before a string
     key_pattern pattern;            // `"key":` as the input writes it, when it can only be so
+    key_run skipped_keys;           // its object's keys, when it is skipped whole (key_run)
     std::uint64_t stamp = 0;        // scope of the object that last used this key
     std::uint32_t first = no_node;  // the member that came first last time (objects)
     std::uint32_t next = no_node;   // the member that followed this one last time

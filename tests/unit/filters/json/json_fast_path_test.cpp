@@ -728,6 +728,84 @@ TEST(JsonFastPath, KeyDecodedFromAnEscapeIsNeverTakenFromItsRawBytes) {
     }
 }
 
+// An object skipped whole (a stripped member nobody reads) is compared in place with the keys
+// that member's object had last time; from the first key that differs — another name, a prefix
+// or an extension of one, a different order, fewer or more keys, an escape, whitespace before
+// the ':', a key with no single spelling, more keys than are learnt — it is read the usual way
+// and its keys learnt again. Both paths, every chunking, the same records and counters.
+TEST(JsonFastPath, SkippedObjectsComparedWithTheKeysTheyHadAgreeWhateverTheirKeys) {
+    std::string many = "{";
+    for (int i = 0; i < 20; ++i) many += (i == 0 ? "\"k" : ",\"k") + std::to_string(i) + "\":1";
+    many += "}";
+    const std::vector<std::string> addresses{
+        R"({"street":"Meir 45","postcode":"1201","city":"Li\u00e8ge","country":"BE"})",
+        R"({"street":"Meir 46","postcode":"1201","city":"Gent","country":"BE"})",
+        R"({"street":"a","postcode":"1","city":"b"})",
+        R"({"street":"a","postcode":"1","city":"b","country":"BE","floor":3})",
+        R"({"postcode":"1","street":"a","city":"b","country":"BE"})",
+        R"({"street":"a","postcod":"1","city":"b","country":"BE"})",
+        R"({"street":"a","postcodes":"1","city":"b","country":"BE"})",
+        R"({"str\u0065et":"a","postcode":"1","city":"b","country":"BE"})",
+        R"({"street" : "a","postcode":"1" ,"city":"b","country":"BE"})",
+        R"({"street":{"street":{"city":1}},"postcode":[1,{"a":2}],"city":null,"country":-1e5})",
+        R"({"stra\u00dfe":"a","postcode":"1","city":"b","country":"BE"})",
+        R"({})",
+        R"({"street":"a","postcode":"1","city":"b","country":"BE"})",
+        many,
+        many,
+        R"({"street":"a","postcode":"1","city":"b","country":"BE"})",
+        R"({"street":"a","postcode":"1","city":"b","country":"BE"})",
+    };
+    std::vector<std::string> records, kept;
+    for (std::size_t i = 0; i < addresses.size(); ++i) {
+        const std::string id = std::to_string(i);
+        records.push_back(R"({"id":")" + id + R"(","address":)" + addresses[i] + R"(,"ok":true})");
+        kept.push_back(R"({"id":")" + id + R"(","ok":true})");
+    }
+    const path_run r = expect_output(page_spec({"id", "ok"}), page(records), page(kept));
+    EXPECT_EQ(stripped(r.counters, "address"), addresses.size());
+    expect_output(lines_spec({"id", "ok"}), lines(records), lines(kept));
+}
+
+// Keys matched in place are still this object's: a key that repeats one of them, after them, is
+// refused as when the object is read whole — as is a repeat among the keys read after them.
+TEST(JsonFastPath, RepeatedKeyInASkippedObjectIsRefusedAfterItsKeysWereLearnt) {
+    const std::string first = R"({"id":"1","address":{"a":1,"b":2,"c":3}})";
+    for (const char* address :
+         {R"({"a":1,"b":2,"c":3,"a":4})", R"({"a":1,"b":2,"a":3})", R"({"a":1,"a":2})",
+          R"({"a":1,"b":2,"c":3,"d":4,"d":5})", R"({"a":1,"b":2,"\u0061":3})",
+          R"({"a":1,"b":2,"c":3,"b" :4})", R"({"b":1,"a":2,"b":3})"}) {
+        SCOPED_TRACE(address);
+        const std::string repeat = std::string(R"({"id":"2","address":)") + address + "}";
+        expect_refused(page_spec({"id"}), page({first, first, repeat}),
+                       filter_error::duplicate_key);
+        expect_refused(lines_spec({"id"}), lines({first, first, repeat}),
+                       filter_error::duplicate_key);
+    }
+    // Learnt from an escaped spelling, compared with the plain one.
+    const std::string escaped = R"({"id":"1","address":{"\u0061":1,"b":2}})";
+    expect_refused(page_spec({"id"}),
+                   page({escaped, escaped, R"({"id":"2","address":{"a":1,"b":2,"a":3}})"}),
+                   filter_error::duplicate_key);
+}
+
+// A key whose decoded text has no single spelling (a quote, a backslash, a control character)
+// is not learnt: the next object's raw bytes are read, and stay malformed.
+TEST(JsonFastPath, SkippedObjectKeyWithoutASingleSpellingIsNeverLearnt) {
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {R"({"a\"b":1,"c":2})", "{\"a\"b\":1,\"c\":2}"},
+        {R"({"a\\":1,"c":2})", "{\"a\\\":1,\"c\":2}"},
+        {R"({"a\nb":1,"c":2})", "{\"a\nb\":1,\"c\":2}"},
+        {R"({"c":2,"a\u0000b":1})", std::string("{\"c\":2,\"a\0b\":1}", 15)}};
+    for (const auto& [learnt, raw] : cases) {
+        SCOPED_TRACE(learnt);
+        const std::string first = R"({"id":"1","address":)" + learnt + "}";
+        const std::string next = R"({"id":"2","address":)" + raw + "}";
+        expect_refused(page_spec({"id"}), page({first, first, next}), filter_error::malformed);
+        expect_refused(lines_spec({"id"}), lines({first, first, next}), filter_error::malformed);
+    }
+}
+
 TEST(JsonFastPath, MissingCommaBetweenRecordsIsMalformed) {
     const filter_spec spec = page_spec({"id"});
     for (const char* body :
